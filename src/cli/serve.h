@@ -1,0 +1,24 @@
+/* `serve`: wires configuration, the HTTP server and an MCP server together and runs
+ * until SIGTERM or SIGINT. Shared by `teamnotes` and the conformance test server. */
+#ifndef TN_CLI_SERVE_H
+#define TN_CLI_SERVE_H
+
+#include "core/config.h"
+#include "mcp/mcp.h"
+
+/* Called once the MCP server exists, to register tools, resources and prompts. */
+typedef enum tn_err (*tn_serve_setup_fn)(struct tn_mcp_server *mcp, void *ud);
+
+struct tn_serve_opts {
+    const char *name;    /* serverInfo.name */
+    const char *title;
+    const char *version;
+    const char *instructions;
+    tn_serve_setup_fn setup;
+    void *ud;
+};
+
+/* Runs the server; returns the process exit status. */
+int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts);
+
+#endif

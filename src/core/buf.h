@@ -1,0 +1,50 @@
+/* Growable byte buffers with a hard cap, and borrowed spans.
+ *
+ * A tn_buf never grows past the cap given at init: an append that would cross it fails
+ * with TN_ERR_LIMIT and leaves the buffer as it was. The content is always followed by
+ * a NUL byte (not counted in len) so it can be handed to APIs that want a C string. */
+#ifndef TN_CORE_BUF_H
+#define TN_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+struct tn_span {
+    const char *ptr;
+    size_t len;
+};
+
+#define TN_SPAN_LIT(s) ((struct tn_span){(s), sizeof(s) - 1})
+
+struct tn_buf {
+    char *data;
+    size_t len;
+    size_t cap;   /* allocated bytes */
+    size_t limit; /* hard maximum of len */
+};
+
+/* Prepares an empty buffer that may hold up to `limit` bytes. Allocates nothing yet. */
+void tn_buf_init(struct tn_buf *b, size_t limit);
+/* Frees the storage; the buffer may be initialised again. */
+void tn_buf_deinit(struct tn_buf *b);
+/* Empties the buffer, keeping its storage. */
+void tn_buf_reset(struct tn_buf *b);
+enum tn_err tn_buf_append(struct tn_buf *b, const void *p, size_t n);
+enum tn_err tn_buf_puts(struct tn_buf *b, const char *s);
+enum tn_err tn_buf_printf(struct tn_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Moves the bytes out: the caller owns the returned NUL-terminated string (never NULL
+ * after a successful call, may be NULL for an empty buffer that never allocated). */
+char *tn_buf_take(struct tn_buf *b);
+
+/* True when span equals the C string exactly. */
+bool tn_span_eq(struct tn_span s, const char *lit);
+/* Case-insensitive ASCII comparison. */
+bool tn_span_ieq(struct tn_span s, const char *lit);
+/* Span with leading and trailing spaces and tabs removed. */
+struct tn_span tn_span_trim(struct tn_span s);
+
+#endif

@@ -1,0 +1,321 @@
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum type { STR, INT };
+
+struct setting {
+    const char *env;
+    enum type type;
+    const char *def;
+    int64_t min, max;
+    bool secret;
+    const char *help;
+};
+
+static const struct setting table[] = {
+#define TN_CFG_ROW(id, env, type, def, min, max, secret, help) \
+    {env, type, def, min, max, secret, help},
+    TN_CONFIG_TABLE(TN_CFG_ROW)
+#undef TN_CFG_ROW
+};
+
+/* "BASE_URL" -> "base-url" */
+static void flag_name(const char *env, char *out, size_t cap)
+{
+    size_t i = 0;
+    for (; env[i] && i + 1 < cap; i++)
+        out[i] = env[i] == '_' ? '-' : (char)tolower((unsigned char)env[i]);
+    out[i] = '\0';
+}
+
+static int find_env(const char *name, size_t len)
+{
+    for (int i = 0; i < TN_CFG__COUNT; i++)
+        if (strlen(table[i].env) == len && strncmp(table[i].env, name, len) == 0)
+            return i;
+    return -1;
+}
+
+static int find_flag(const char *name, size_t len)
+{
+    char f[64];
+    for (int i = 0; i < TN_CFG__COUNT; i++) {
+        flag_name(table[i].env, f, sizeof f);
+        if (strlen(f) == len && strncmp(f, name, len) == 0)
+            return i;
+    }
+    return -1;
+}
+
+static void set(struct tn_config *c, int i, const char *v, size_t n, const char *source)
+{
+    free(c->str[i]);
+    c->str[i] = strndup(v, n);
+    if (!c->str[i])
+        abort();
+    c->source[i] = source;
+}
+
+/* Reads KEY=VALUE lines; `#` comments; optional quotes. Only known keys are used, and
+ * only where nothing stronger set them. */
+static void load_dotenv(struct tn_config *c, const char *path, const bool *taken)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\0')
+            continue;
+        if (strncmp(p, "export ", 7) == 0)
+            p += 7;
+        char *eq = strchr(p, '=');
+        if (!eq)
+            continue;
+        size_t klen = (size_t)(eq - p);
+        while (klen && (p[klen - 1] == ' ' || p[klen - 1] == '\t'))
+            klen--;
+        int i = find_env(p, klen);
+        if (i < 0 || taken[i])
+            continue;
+        char *v = eq + 1;
+        size_t vlen = strcspn(v, "\r\n");
+        while (vlen && (*v == ' ' || *v == '\t')) {
+            v++;
+            vlen--;
+        }
+        if (vlen >= 2 && (v[0] == '"' || v[0] == '\'') && v[vlen - 1] == v[0]) {
+            v++;
+            vlen -= 2;
+        }
+        set(c, i, v, vlen, ".env");
+    }
+    fclose(f);
+}
+
+bool tn_host_is_loopback(const char *host, size_t len)
+{
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+        host++;
+        len -= 2;
+    }
+    if (len == 9 && strncasecmp(host, "localhost", 9) == 0)
+        return true;
+    if (len == 3 && memcmp(host, "::1", 3) == 0)
+        return true;
+    /* 127.0.0.0/8 in dotted-quad form */
+    if (len >= 7 && len <= 15 && strncmp(host, "127.", 4) == 0) {
+        int dots = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (host[i] == '.')
+                dots++;
+            else if (!isdigit((unsigned char)host[i]))
+                return false;
+        }
+        return dots == 3;
+    }
+    return false;
+}
+
+static enum tn_err check_base_url(const char *url, struct tn_buf *err)
+{
+    const char *rest;
+    bool https = false;
+    if (strncmp(url, "https://", 8) == 0) {
+        https = true;
+        rest = url + 8;
+    } else if (strncmp(url, "http://", 7) == 0) {
+        rest = url + 7;
+    } else {
+        tn_buf_printf(err, "BASE_URL must start with https:// (or http:// on loopback): '%s'", url);
+        return TN_ERR_CONFIG;
+    }
+    size_t hl = strcspn(rest, "/?#");
+    if (rest[hl] != '\0' && !(rest[hl] == '/' && rest[hl + 1] == '\0')) {
+        tn_buf_printf(err, "BASE_URL must be an origin without path, query or fragment: '%s'", url);
+        return TN_ERR_CONFIG;
+    }
+    if (hl == 0) {
+        tn_buf_printf(err, "BASE_URL has no host: '%s'", url);
+        return TN_ERR_CONFIG;
+    }
+    /* strip the port */
+    size_t host_len = hl;
+    if (rest[0] == '[') {
+        const char *close = memchr(rest, ']', hl);
+        host_len = close ? (size_t)(close - rest) + 1 : hl;
+    } else {
+        const char *colon = memchr(rest, ':', hl);
+        if (colon)
+            host_len = (size_t)(colon - rest);
+    }
+    if (!https && !tn_host_is_loopback(rest, host_len)) {
+        tn_buf_printf(err,
+                      "BASE_URL '%s' is plain http on a non-loopback host; tokens would travel "
+                      "unencrypted. Use https:// (terminate TLS at a proxy) or a loopback host.",
+                      url);
+        return TN_ERR_CONFIG;
+    }
+    return TN_OK;
+}
+
+enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const char *dotenv_path,
+                           struct tn_buf *err)
+{
+    enum tn_err rc = TN_OK;
+    bool taken[TN_CFG__COUNT] = {false};
+    memset(c, 0, sizeof *c);
+
+    for (int a = 0; a < argc; a++) {
+        const char *arg = argv[a];
+        if (strncmp(arg, "--", 2) != 0) {
+            tn_buf_printf(err, "unexpected argument '%s' (see --help)", arg);
+            rc = TN_ERR_CONFIG;
+            goto done;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        int i = find_flag(name, nlen);
+        if (i < 0) {
+            tn_buf_printf(err, "unknown option '%s' (see --help)", arg);
+            rc = TN_ERR_CONFIG;
+            goto done;
+        }
+        const char *v;
+        if (eq) {
+            v = eq + 1;
+        } else if (a + 1 < argc) {
+            v = argv[++a];
+        } else {
+            tn_buf_printf(err, "option '%s' needs a value", arg);
+            rc = TN_ERR_CONFIG;
+            goto done;
+        }
+        set(c, i, v, strlen(v), "flag");
+        taken[i] = true;
+    }
+    for (int i = 0; i < TN_CFG__COUNT; i++) {
+        if (taken[i])
+            continue;
+        const char *v = getenv(table[i].env);
+        if (v) {
+            set(c, i, v, strlen(v), "env");
+            taken[i] = true;
+        }
+    }
+    load_dotenv(c, dotenv_path, taken);
+    for (int i = 0; i < TN_CFG__COUNT; i++)
+        if (!c->str[i])
+            set(c, i, table[i].def, strlen(table[i].def), "default");
+
+    for (int i = 0; i < TN_CFG__COUNT; i++) {
+        if (table[i].type != INT)
+            continue;
+        errno = 0;
+        char *end = NULL;
+        long long v = strtoll(c->str[i], &end, 10);
+        if (errno || end == c->str[i] || *end != '\0' || v < table[i].min || v > table[i].max) {
+            tn_buf_printf(err, "%s must be an integer from %lld to %lld (got '%s' from %s)",
+                          table[i].env, (long long)table[i].min, (long long)table[i].max,
+                          c->str[i], c->source[i]);
+            rc = TN_ERR_CONFIG;
+            goto done;
+        }
+        c->num[i] = v;
+    }
+
+    if (c->str[TN_CFG_BASE_URL][0] == '\0') {
+        char def[300];
+        const char *h = c->str[TN_CFG_HOST];
+        bool v6 = strchr(h, ':') != NULL;
+        if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0)
+            h = v6 ? "::1" : "127.0.0.1";
+        snprintf(def, sizeof def, "http://%s%s%s:%lld", v6 ? "[" : "", h, v6 ? "]" : "",
+                 (long long)c->num[TN_CFG_PORT]);
+        set(c, TN_CFG_BASE_URL, def, strlen(def), "derived");
+    } else {
+        /* a trailing slash is tolerated but never kept: the issuer must be byte-exact */
+        size_t n = strlen(c->str[TN_CFG_BASE_URL]);
+        if (n > 8 && c->str[TN_CFG_BASE_URL][n - 1] == '/')
+            c->str[TN_CFG_BASE_URL][n - 1] = '\0';
+    }
+    if ((rc = check_base_url(c->str[TN_CFG_BASE_URL], err)) != TN_OK)
+        goto done;
+    const char *mp = c->str[TN_CFG_MCP_PATH];
+    if (mp[0] != '/' || strlen(mp) < 2 || mp[strlen(mp) - 1] == '/' || strpbrk(mp, "?#% ")) {
+        tn_buf_printf(err, "MCP_PATH must start with '/', not end with '/', and hold no ?, #, %% "
+                           "or spaces (got '%s')", mp);
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
+    const char *lvl = c->str[TN_CFG_LOG_LEVEL];
+    if (strcmp(lvl, "debug") && strcmp(lvl, "info") && strcmp(lvl, "warn") && strcmp(lvl, "error")) {
+        tn_buf_printf(err, "LOG_LEVEL must be debug, info, warn or error (got '%s')", lvl);
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
+    const char *fmt = c->str[TN_CFG_LOG_FORMAT];
+    if (strcmp(fmt, "text") && strcmp(fmt, "json")) {
+        tn_buf_printf(err, "LOG_FORMAT must be text or json (got '%s')", fmt);
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
+    const char *key = c->str[TN_CFG_SECRET_KEY];
+    if (key[0] && strlen(key) < 32) {
+        tn_buf_puts(err, "SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)");
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
+done:
+    if (rc != TN_OK)
+        tn_config_deinit(c);
+    return rc;
+}
+
+void tn_config_deinit(struct tn_config *c)
+{
+    for (int i = 0; i < TN_CFG__COUNT; i++) {
+        free(c->str[i]);
+        c->str[i] = NULL;
+    }
+}
+
+const char *tn_config_str(const struct tn_config *c, enum tn_config_id id)
+{
+    return c->str[id];
+}
+
+int64_t tn_config_int(const struct tn_config *c, enum tn_config_id id)
+{
+    return c->num[id];
+}
+
+void tn_config_print(const struct tn_config *c, struct tn_buf *out)
+{
+    for (int i = 0; i < TN_CFG__COUNT; i++) {
+        const char *v = c->str[i];
+        if (table[i].secret && v[0])
+            v = "<redacted>";
+        tn_buf_printf(out, "%s=%s    # %s\n", table[i].env, v, c->source[i]);
+    }
+}
+
+void tn_config_help(struct tn_buf *out)
+{
+    char f[64];
+    for (int i = 0; i < TN_CFG__COUNT; i++) {
+        flag_name(table[i].env, f, sizeof f);
+        tn_buf_printf(out, "  --%-24s %s\n  %-26s env %s, default '%s'\n", f, table[i].help, "",
+                      table[i].env, table[i].def);
+    }
+}

@@ -1,0 +1,92 @@
+/* Configuration: one table of every setting, with type, default, bounds, environment
+ * variable and secrecy. Sources, strongest first: command-line flags, the environment,
+ * `.env` in the working directory, defaults. */
+#ifndef TN_CORE_CONFIG_H
+#define TN_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+/*  id                   env name              type  default               min    max         secret help */
+#define TN_CONFIG_TABLE(X)                                                                                 \
+    X(BASE_URL,          "BASE_URL",           STR,  "",                   0,     0,          false,     \
+      "public origin; the MCP endpoint is BASE_URL + MCP_PATH (default http://HOST:PORT)")              \
+    X(HOST,              "HOST",               STR,  "127.0.0.1",          0,     0,          false,     \
+      "listen address")                                                                                 \
+    X(PORT,              "PORT",               INT,  "8080",               0,     65535,      false,     \
+      "listen port (0 picks a free one)")                                                               \
+    X(MCP_PATH,          "MCP_PATH",           STR,  "/mcp",               0,     0,          false,     \
+      "path of the MCP endpoint")                                                                       \
+    X(DATA_DIR,          "DATA_DIR",           STR,  "./data",             0,     0,          false,     \
+      "directory for the database, keys and other state")                                              \
+    X(ALLOWED_ORIGINS,   "ALLOWED_ORIGINS",    STR,  "",                   0,     0,          false,     \
+      "comma-separated extra browser origins allowed to call the server")                             \
+    X(ALLOWED_HOSTS,     "ALLOWED_HOSTS",      STR,  "",                   0,     0,          false,     \
+      "comma-separated extra Host header values accepted")                                             \
+    X(MAX_BODY_BYTES,    "MAX_BODY_BYTES",     INT,  "4194304",            1024,  67108864,   false,     \
+      "largest request body accepted (413 above)")                                                     \
+    X(MAX_HEADER_BYTES,  "MAX_HEADER_BYTES",   INT,  "16384",              1024,  262144,     false,     \
+      "largest total size of request headers (431 above)")                                            \
+    X(MAX_HEADERS,       "MAX_HEADERS",        INT,  "100",                8,     1000,       false,     \
+      "most request headers accepted (431 above)")                                                    \
+    X(CONN_MEMORY_BYTES, "CONN_MEMORY_BYTES",  INT,  "65536",              8192,  1048576,    false,     \
+      "memory per connection for headers and buffers")                                                \
+    X(MAX_CONNECTIONS,   "MAX_CONNECTIONS",    INT,  "2048",               4,     100000,     false,     \
+      "most open connections, SSE streams included")                                                  \
+    X(MAX_CONNECTIONS_PER_IP, "MAX_CONNECTIONS_PER_IP", INT, "0",          0,     100000,     false,     \
+      "most open connections from one address (0: no limit)")                                        \
+    X(CONN_TIMEOUT_S,    "CONN_TIMEOUT_S",     INT,  "60",                 1,     3600,       false,     \
+      "idle connection timeout in seconds")                                                           \
+    X(THREADS,           "THREADS",            INT,  "0",                  0,     256,        false,     \
+      "HTTP worker threads (0: one per core)")                                                        \
+    X(SSE_HEARTBEAT_S,   "SSE_HEARTBEAT_S",    INT,  "15",                 1,     300,        false,     \
+      "seconds between keep-alive comments on open SSE streams")                                      \
+    X(MAX_LISTEN_STREAMS,"MAX_LISTEN_STREAMS", INT,  "1024",               0,     100000,     false,     \
+      "most concurrent subscriptions/listen streams")                                                 \
+    X(SHUTDOWN_GRACE_S,  "SHUTDOWN_GRACE_S",   INT,  "10",                 0,     600,        false,     \
+      "seconds in-flight requests get to finish on SIGTERM")                                          \
+    X(JSON_MAX_DEPTH,    "JSON_MAX_DEPTH",     INT,  "64",                 4,     1024,       false,     \
+      "deepest JSON nesting accepted in a request")                                                    \
+    X(JSON_MAX_STRING,   "JSON_MAX_STRING",    INT,  "1048576",            64,    67108864,   false,     \
+      "longest JSON string accepted in a request, in bytes")                                          \
+    X(SECRET_KEY,        "SECRET_KEY",         STR,  "",                   0,     0,          true,      \
+      "32+ byte key protecting MRTR request state (default: generated in DATA_DIR)")                   \
+    X(LOG_LEVEL,         "LOG_LEVEL",          STR,  "info",               0,     0,          false,     \
+      "debug, info, warn or error")                                                                     \
+    X(LOG_FORMAT,        "LOG_FORMAT",         STR,  "text",               0,     0,          false,     \
+      "text or json")
+
+enum tn_config_id {
+#define TN_CFG_ENUM(id, env, type, def, min, max, secret, help) TN_CFG_##id,
+    TN_CONFIG_TABLE(TN_CFG_ENUM)
+#undef TN_CFG_ENUM
+    TN_CFG__COUNT
+};
+
+struct tn_config {
+    char *str[TN_CFG__COUNT];      /* every value as text (owned) */
+    int64_t num[TN_CFG__COUNT];    /* parsed value of INT settings */
+    const char *source[TN_CFG__COUNT]; /* "flag", "env", ".env" or "default" */
+};
+
+/* Loads the configuration from argv (flags such as --port 9000 or --base-url=URL), the
+ * environment and `dotenv_path` (may be NULL or missing). On failure `err` holds a
+ * message for the operator saying what to change. */
+enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const char *dotenv_path,
+                           struct tn_buf *err);
+void tn_config_deinit(struct tn_config *c);
+const char *tn_config_str(const struct tn_config *c, enum tn_config_id id);
+int64_t tn_config_int(const struct tn_config *c, enum tn_config_id id);
+/* Writes every setting as NAME=value (secrets redacted) with its source. */
+void tn_config_print(const struct tn_config *c, struct tn_buf *out);
+/* Appends the flag help text. */
+void tn_config_help(struct tn_buf *out);
+
+/* True when `host` (no port, IPv6 without brackets or with) names a loopback address. */
+bool tn_host_is_loopback(const char *host, size_t len);
+
+#endif

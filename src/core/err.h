@@ -1,0 +1,48 @@
+/* The one error table of teamnotes.
+ *
+ * Every fallible function returns enum tn_err. Each entry carries the text shown to
+ * people, the HTTP status, the OAuth `error` code and the JSON-RPC code it maps to, so
+ * the mapping to the wire happens here and nowhere else. */
+#ifndef TN_CORE_ERR_H
+#define TN_CORE_ERR_H
+
+/*     name                  message                                   http  oauth                  jsonrpc */
+#define TN_ERR_TABLE(X)                                                                                      \
+    X(TN_OK,                 "ok",                                     200,  NULL,                  0)       \
+    X(TN_ERR_NOMEM,          "out of memory",                          500,  "server_error",        -32603)  \
+    X(TN_ERR_INTERNAL,       "internal error",                         500,  "server_error",        -32603)  \
+    X(TN_ERR_IO,             "input/output error",                     500,  "server_error",        -32603)  \
+    X(TN_ERR_LIMIT,          "a size or count limit was exceeded",     413,  "invalid_request",     -32600)  \
+    X(TN_ERR_CONFIG,         "invalid configuration",                  500,  "server_error",        -32603)  \
+    X(TN_ERR_PARSE,          "Parse error",                            400,  "invalid_request",     -32700)  \
+    X(TN_ERR_INVALID_REQUEST,"Invalid Request",                        400,  "invalid_request",     -32600)  \
+    X(TN_ERR_METHOD_NOT_FOUND,"Method not found",                      404,  "invalid_request",     -32601)  \
+    X(TN_ERR_INVALID_PARAMS, "Invalid params",                         200,  "invalid_request",     -32602)  \
+    X(TN_ERR_HEADER_MISMATCH,"Header mismatch",                        400,  "invalid_request",     -32020)  \
+    X(TN_ERR_MISSING_CAPABILITY,"Missing required client capability", 400,  "invalid_request",     -32021)  \
+    X(TN_ERR_UNSUPPORTED_VERSION,"Unsupported protocol version",       400,  "invalid_request",     -32022)  \
+    X(TN_ERR_NOT_FOUND,      "not found",                              404,  "invalid_request",     -32602)  \
+    X(TN_ERR_CANCELLED,      "request cancelled",                      499,  NULL,                  -32603)  \
+    X(TN_ERR_BAD_INPUT,      "invalid input",                          400,  "invalid_request",     -32602)  \
+    X(TN_ERR_FORBIDDEN,      "forbidden",                              403,  "access_denied",       -32000)  \
+    X(TN_ERR_BUSY,           "too many concurrent requests",           503,  "temporarily_unavailable", -32603)
+
+enum tn_err {
+#define TN_ERR_ENUM(name, msg, http, oauth, rpc) name,
+    TN_ERR_TABLE(TN_ERR_ENUM)
+#undef TN_ERR_ENUM
+    TN_ERR__COUNT
+};
+
+/* Text for people; never NULL. */
+const char *tn_err_message(enum tn_err e);
+/* Symbolic name ("TN_ERR_LIMIT"); never NULL. */
+const char *tn_err_name(enum tn_err e);
+/* HTTP status the error maps to when it ends a request. */
+int tn_err_http_status(enum tn_err e);
+/* OAuth `error` code, or NULL when the error has none. */
+const char *tn_err_oauth(enum tn_err e);
+/* JSON-RPC error code (0 for TN_OK). */
+int tn_err_jsonrpc(enum tn_err e);
+
+#endif

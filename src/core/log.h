@@ -1,0 +1,17 @@
+/* Logging: one line per event on stderr, text or JSON.
+ *
+ * Values are escaped (control characters become \xNN) so a client cannot forge log
+ * lines. Never pass tokens, codes, passwords, secrets or note bodies. */
+#ifndef TN_CORE_LOG_H
+#define TN_CORE_LOG_H
+
+#include <stdbool.h>
+
+enum tn_log_level { TN_LOG_DEBUG, TN_LOG_INFO, TN_LOG_WARN, TN_LOG_ERROR };
+
+void tn_log_setup(enum tn_log_level min, bool json);
+/* Logs `msg` with optional key=value pairs given as a NULL-terminated list of
+ * alternating keys and values (const char *). */
+void tn_log(enum tn_log_level lvl, const char *msg, ...) __attribute__((sentinel));
+
+#endif

@@ -1,0 +1,864 @@
+/* libmicrohttpd glue: limits, Host/Origin checks, CORS, routing and SSE streams.
+ *
+ * The access handler runs at least three times per request: with the headers (where
+ * everything that can be refused without the body is refused), once per body chunk, and
+ * once to answer. SSE responses are produced by a content reader that suspends the
+ * connection when nothing is queued; producers resume it. MHD does not notice a client
+ * disconnect while a connection is suspended, so a heartbeat writes a comment to every
+ * stream periodically, which makes dead peers surface as write errors. */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define MAX_ROUTES 32
+#define MAX_LIST 32
+#define STREAM_QUEUE_LIMIT (8u << 20)
+
+struct route {
+    char *path;
+    size_t len;
+    enum tn_http_match match;
+    tn_http_handler h;
+    void *ud;
+};
+
+struct tn_http_stream {
+    struct tn_sink sink; /* first member: a tn_sink * is a tn_http_stream * */
+    struct tn_http_server *srv;
+    pthread_mutex_t mu;
+    atomic_int refs;
+    struct MHD_Connection *conn;
+    bool suspended, closed, gone, attached;
+    struct tn_buf q;
+    size_t q_off;
+    void (*gone_fn)(void *);
+    void *gone_ud;
+    struct tn_http_stream *prev, *next;
+};
+
+struct tn_http_server {
+    struct tn_http_config cfg;
+    char *base_url;
+    char *base_origin; /* scheme://host[:port], lower-case host */
+    char *base_host;   /* host without port */
+    bool base_loopback;
+    char *origins[MAX_LIST];
+    unsigned n_origins;
+    bool any_origin;
+    char *hosts[MAX_LIST];
+    unsigned n_hosts;
+    struct route routes[MAX_ROUTES];
+    unsigned n_routes;
+    struct MHD_Daemon *d;
+    uint16_t port;
+    atomic_uint inflight;
+    atomic_ulong next_id;
+    unsigned id_prefix;
+    pthread_mutex_t streams_mu;
+    struct tn_http_stream *streams;
+    pthread_t heartbeat;
+    bool heartbeat_running;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping;
+};
+
+struct tn_http_req {
+    struct tn_http_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    char *path;
+    const struct route *route;
+    struct tn_buf body;
+    bool too_large;
+    bool answered;
+    int status;
+    char id[24];
+    uint64_t start_ns;
+    struct tn_http_stream *stream;
+    char *origin_ok; /* the request's Origin when it is allowed (for CORS), else NULL */
+};
+
+/* ---------- small helpers ---------- */
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s ? s : "");
+    if (!p)
+        abort();
+    return p;
+}
+
+static void split_list(const char *csv, char **out, unsigned *n, bool *star)
+{
+    *n = 0;
+    const char *p = csv;
+    while (p && *p && *n < MAX_LIST) {
+        size_t len = strcspn(p, ",");
+        struct tn_span s = tn_span_trim((struct tn_span){p, len});
+        while (s.len && s.ptr[s.len - 1] == '/')
+            s.len--;
+        if (s.len == 1 && s.ptr[0] == '*' && star)
+            *star = true;
+        else if (s.len)
+            out[(*n)++] = strndup(s.ptr, s.len);
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+}
+
+/* Splits "host[:port]" or "[v6]:port" into the host part. */
+static struct tn_span host_part(const char *hp, size_t len)
+{
+    if (len && hp[0] == '[') {
+        const char *close = memchr(hp, ']', len);
+        return (struct tn_span){hp, close ? (size_t)(close - hp) + 1 : len};
+    }
+    const char *colon = memchr(hp, ':', len);
+    return (struct tn_span){hp, colon ? (size_t)(colon - hp) : len};
+}
+
+bool tn_http_host_allowed(const struct tn_http_server *s, const char *host)
+{
+    if (!host)
+        return true; /* HTTP/1.1 without Host is refused by MHD itself */
+    struct tn_span h = host_part(host, strlen(host));
+    if (h.len == 0)
+        return false;
+    if (tn_host_is_loopback(h.ptr, h.len))
+        return true;
+    if (tn_span_ieq(h, s->base_host))
+        return true;
+    for (unsigned i = 0; i < s->n_hosts; i++) {
+        if (strcasecmp(host, s->hosts[i]) == 0 || tn_span_ieq(h, s->hosts[i]))
+            return true;
+    }
+    return false;
+}
+
+bool tn_http_origin_allowed(const struct tn_http_server *s, const char *origin)
+{
+    size_t n = strlen(origin);
+    while (n && origin[n - 1] == '/')
+        n--;
+    struct tn_span o = {origin, n};
+    if (s->any_origin)
+        return true;
+    if (tn_span_ieq(o, s->base_origin))
+        return true;
+    for (unsigned i = 0; i < s->n_origins; i++)
+        if (tn_span_ieq(o, s->origins[i]))
+            return true;
+    /* A loopback deployment accepts browser tools on any loopback port. */
+    const char *rest = NULL;
+    if (n > 7 && strncasecmp(origin, "http://", 7) == 0)
+        rest = origin + 7;
+    else if (n > 8 && strncasecmp(origin, "https://", 8) == 0)
+        rest = origin + 8;
+    if (!rest || !s->base_loopback)
+        return false;
+    size_t rl = n - (size_t)(rest - origin);
+    if (memchr(rest, '/', rl) || memchr(rest, '@', rl))
+        return false;
+    struct tn_span h = host_part(rest, rl);
+    return tn_host_is_loopback(h.ptr, h.len);
+}
+
+/* ---------- streams ---------- */
+
+static void stream_release(struct tn_sink *sink);
+
+static enum tn_err stream_send(struct tn_sink *sink, const char *data, size_t len)
+{
+    struct tn_http_stream *st = (struct tn_http_stream *)sink;
+    enum tn_err rc = TN_OK;
+    pthread_mutex_lock(&st->mu);
+    if (st->gone || st->closed) {
+        rc = TN_ERR_CANCELLED;
+        goto done;
+    }
+    size_t before = st->q.len;
+    if (tn_buf_puts(&st->q, "event: message\ndata: ") != TN_OK ||
+        tn_buf_append(&st->q, data, len) != TN_OK || tn_buf_puts(&st->q, "\n\n") != TN_OK) {
+        /* A peer that reads nothing while 8 MiB pile up is dropped, not buffered forever. */
+        st->q.len = before;
+        st->closed = true;
+        rc = TN_ERR_LIMIT;
+    }
+    if (st->suspended) {
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+done:
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static void stream_close(struct tn_sink *sink)
+{
+    struct tn_http_stream *st = (struct tn_http_stream *)sink;
+    pthread_mutex_lock(&st->mu);
+    st->closed = true;
+    if (st->suspended) {
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+static bool stream_closed(struct tn_sink *sink)
+{
+    struct tn_http_stream *st = (struct tn_http_stream *)sink;
+    pthread_mutex_lock(&st->mu);
+    bool r = st->gone || st->closed;
+    pthread_mutex_unlock(&st->mu);
+    return r;
+}
+
+static void stream_on_gone(struct tn_sink *sink, void (*fn)(void *), void *ud)
+{
+    struct tn_http_stream *st = (struct tn_http_stream *)sink;
+    pthread_mutex_lock(&st->mu);
+    bool now = st->gone;
+    if (!now) {
+        st->gone_fn = fn;
+        st->gone_ud = ud;
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (now)
+        fn(ud);
+}
+
+static void stream_retain(struct tn_sink *sink)
+{
+    atomic_fetch_add(&((struct tn_http_stream *)sink)->refs, 1);
+}
+
+static const struct tn_sink_ops stream_ops = {
+    .send = stream_send,
+    .close = stream_close,
+    .closed = stream_closed,
+    .on_gone = stream_on_gone,
+    .retain = stream_retain,
+    .release = stream_release,
+};
+
+static void stream_release(struct tn_sink *sink)
+{
+    struct tn_http_stream *st = (struct tn_http_stream *)sink;
+    if (atomic_fetch_sub(&st->refs, 1) != 1)
+        return;
+    pthread_mutex_destroy(&st->mu);
+    tn_buf_deinit(&st->q);
+    free(st);
+}
+
+/* Marks the stream gone (client left or response finished) and fires its callback. */
+static void stream_gone(struct tn_http_stream *st)
+{
+    struct tn_http_server *s = st->srv;
+    pthread_mutex_lock(&s->streams_mu);
+    if (st->attached) {
+        if (st->prev)
+            st->prev->next = st->next;
+        else
+            s->streams = st->next;
+        if (st->next)
+            st->next->prev = st->prev;
+        st->attached = false;
+    }
+    pthread_mutex_unlock(&s->streams_mu);
+    pthread_mutex_lock(&st->mu);
+    void (*fn)(void *) = st->gone ? NULL : st->gone_fn;
+    void *ud = st->gone_ud;
+    st->gone = true;
+    st->gone_fn = NULL;
+    pthread_mutex_unlock(&st->mu);
+    if (fn)
+        fn(ud);
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct tn_http_stream *st = cls;
+    ssize_t n;
+    pthread_mutex_lock(&st->mu);
+    size_t avail = st->q.len - st->q_off;
+    if (avail) {
+        n = (ssize_t)(avail < max ? avail : max);
+        memcpy(buf, st->q.data + st->q_off, (size_t)n);
+        st->q_off += (size_t)n;
+        if (st->q_off == st->q.len) {
+            st->q_off = 0;
+            tn_buf_reset(&st->q);
+        }
+    } else if (st->closed || st->gone) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        st->suspended = true;
+        MHD_suspend_connection(st->conn);
+        n = 0;
+    }
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
+
+static void stream_reader_free(void *cls)
+{
+    stream_release(&((struct tn_http_stream *)cls)->sink);
+}
+
+struct tn_sink *tn_http_resp_stream(struct tn_http_resp *resp)
+{
+    struct tn_http_stream *st = calloc(1, sizeof *st);
+    if (!st)
+        return NULL;
+    st->sink.ops = &stream_ops;
+    pthread_mutex_init(&st->mu, NULL);
+    atomic_init(&st->refs, 1); /* the response's reference */
+    tn_buf_init(&st->q, STREAM_QUEUE_LIMIT);
+    resp->stream = st;
+    resp->status = 200;
+    resp->content_type = "text/event-stream";
+    return &st->sink;
+}
+
+static void *heartbeat_main(void *arg)
+{
+    struct tn_http_server *s = arg;
+    pthread_mutex_lock(&s->stop_mu);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += s->cfg.limits.heartbeat_s;
+        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->stop_mu);
+        pthread_mutex_lock(&s->streams_mu);
+        for (struct tn_http_stream *st = s->streams; st; st = st->next) {
+            pthread_mutex_lock(&st->mu);
+            /* An SSE comment line: ignored by clients, but it makes a write happen, which
+             * is how a dead peer on a suspended connection is found. */
+            if (!st->closed && !st->gone && st->q.len == 0)
+                tn_buf_puts(&st->q, ":\n\n");
+            if (st->suspended) {
+                st->suspended = false;
+                MHD_resume_connection(st->conn);
+            }
+            pthread_mutex_unlock(&st->mu);
+        }
+        pthread_mutex_unlock(&s->streams_mu);
+        pthread_mutex_lock(&s->stop_mu);
+    }
+    pthread_mutex_unlock(&s->stop_mu);
+    return NULL;
+}
+
+/* ---------- request accessors ---------- */
+
+const char *tn_http_req_method(const struct tn_http_req *r) { return r->method; }
+const char *tn_http_req_path(const struct tn_http_req *r) { return r->path; }
+const char *tn_http_req_id(const struct tn_http_req *r) { return r->id; }
+
+const char *tn_http_req_header(const struct tn_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *tn_http_req_query(const struct tn_http_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct tn_span tn_http_req_body(const struct tn_http_req *r)
+{
+    return (struct tn_span){r->body.data ? r->body.data : "", r->body.len};
+}
+
+enum tn_err tn_http_resp_header(struct tn_http_resp *resp, const char *name, const char *value)
+{
+    if (resp->n_headers >= TN_HTTP_MAX_EXTRA_HEADERS)
+        return TN_ERR_LIMIT;
+    resp->headers[resp->n_headers].name = name;
+    resp->headers[resp->n_headers].value = xstrdup(value);
+    resp->n_headers++;
+    return TN_OK;
+}
+
+enum tn_err tn_http_resp_json(struct tn_http_resp *resp, int status, const char *json, size_t len)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    tn_buf_reset(&resp->body);
+    return tn_buf_append(&resp->body, json, len);
+}
+
+/* ---------- answering ---------- */
+
+static const char cors_allow_headers[] =
+    "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, "
+    "Last-Event-ID, Mcp-Method, Mcp-Name";
+static const char cors_expose_headers[] = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
+
+static void add_cors(struct tn_http_req *r, struct MHD_Response *mr)
+{
+    if (!r->origin_ok)
+        return;
+    MHD_add_response_header(mr, "Access-Control-Allow-Origin", r->origin_ok);
+    MHD_add_response_header(mr, "Vary", "Origin");
+    MHD_add_response_header(mr, "Access-Control-Expose-Headers", cors_expose_headers);
+}
+
+static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
+{
+    struct MHD_Response *mr;
+    if (resp->stream) {
+        struct tn_http_stream *st = resp->stream;
+        st->srv = r->srv;
+        st->conn = r->conn;
+        r->stream = st;
+        atomic_fetch_add(&st->refs, 1); /* the request's reference, dropped on completion */
+        mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, st,
+                                               stream_reader_free);
+        if (!mr) {
+            stream_release(&st->sink); /* the reader's */
+            return MHD_NO;
+        }
+        MHD_add_response_header(mr, "Cache-Control", "no-cache, no-transform");
+        MHD_add_response_header(mr, "X-Accel-Buffering", "no");
+        pthread_mutex_lock(&r->srv->streams_mu);
+        st->next = r->srv->streams;
+        st->prev = NULL;
+        if (st->next)
+            st->next->prev = st;
+        r->srv->streams = st;
+        st->attached = true;
+        pthread_mutex_unlock(&r->srv->streams_mu);
+        resp->stream = NULL;
+    } else {
+        size_t len = resp->body.len;
+        char *body = tn_buf_take(&resp->body);
+        mr = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+        if (!mr) {
+            free(body);
+            return MHD_NO;
+        }
+    }
+    if (resp->content_type)
+        MHD_add_response_header(mr, "Content-Type", resp->content_type);
+    for (unsigned i = 0; i < resp->n_headers; i++)
+        MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+    add_cors(r, mr);
+    r->status = resp->status;
+    r->answered = true;
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
+    MHD_destroy_response(mr);
+    return ok;
+}
+
+static void resp_init(struct tn_http_resp *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    tn_buf_init(&resp->body, SIZE_MAX / 2);
+}
+
+static void resp_deinit(struct tn_http_resp *resp)
+{
+    tn_buf_deinit(&resp->body);
+    for (unsigned i = 0; i < resp->n_headers; i++)
+        free(resp->headers[i].value);
+    if (resp->stream) /* never queued */
+        stream_release(&resp->stream->sink);
+}
+
+/* Errors produced by the HTTP layer itself. On the MCP endpoint they are JSON-RPC
+ * errors without id (what MCP clients parse); elsewhere an OAuth-style body. */
+static enum MHD_Result answer_error(struct tn_http_req *r, int status, const char *code,
+                                    const char *msg, const char *allow)
+{
+    struct tn_http_resp resp;
+    resp_init(&resp);
+    resp.status = status;
+    resp.content_type = "application/json";
+    /* msg never carries unescaped client input: callers pass fixed strings */
+    (void)code;
+    tn_buf_printf(&resp.body,
+                  "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32000,\"message\":\"%s\"},\"id\":null}",
+                  msg);
+    if (allow)
+        tn_http_resp_header(&resp, "Allow", allow);
+    enum MHD_Result ok = queue(r, &resp);
+    resp_deinit(&resp);
+    return ok;
+}
+
+struct header_tally {
+    unsigned count;
+    size_t bytes;
+};
+
+static enum MHD_Result tally_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct header_tally *t = cls;
+    t->count++;
+    t->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+static const struct route *find_route(struct tn_http_server *s, const char *path)
+{
+    size_t n = strlen(path);
+    for (unsigned i = 0; i < s->n_routes; i++) {
+        const struct route *rt = &s->routes[i];
+        if (rt->match == TN_HTTP_EXACT ? (n == rt->len && memcmp(path, rt->path, n) == 0)
+                                       : (n >= rt->len && memcmp(path, rt->path, rt->len) == 0))
+            return rt;
+    }
+    return NULL;
+}
+
+static enum MHD_Result preflight(struct tn_http_req *r)
+{
+    struct MHD_Response *mr = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!mr)
+        return MHD_NO;
+    add_cors(r, mr);
+    /* Echo requested Mcp-Param-* names (tools annotated with x-mcp-header) next to the
+     * fixed list; every other requested header is left to the browser to refuse. */
+    char allow[1024];
+    snprintf(allow, sizeof allow, "%s", cors_allow_headers);
+    const char *req_h =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Access-Control-Request-Headers");
+    for (const char *p = req_h; p && *p;) {
+        size_t len = strcspn(p, ",");
+        struct tn_span h = tn_span_trim((struct tn_span){p, len});
+        if (h.len > 10 && h.len < 100 && strncasecmp(h.ptr, "mcp-param-", 10) == 0) {
+            bool clean = true;
+            for (size_t i = 0; i < h.len; i++)
+                if (!(h.ptr[i] == '-' || (h.ptr[i] >= '0' && h.ptr[i] <= '9') ||
+                      ((h.ptr[i] | 32) >= 'a' && (h.ptr[i] | 32) <= 'z')))
+                    clean = false;
+            size_t cur = strlen(allow);
+            if (clean && cur + h.len + 3 < sizeof allow)
+                snprintf(allow + cur, sizeof allow - cur, ", %.*s", (int)h.len, h.ptr);
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    MHD_add_response_header(mr, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+    MHD_add_response_header(mr, "Access-Control-Allow-Headers", allow);
+    MHD_add_response_header(mr, "Access-Control-Max-Age", "600");
+    r->status = 204;
+    r->answered = true;
+    enum MHD_Result ok = MHD_queue_response(r->conn, 204, mr);
+    MHD_destroy_response(mr);
+    return ok;
+}
+
+static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_req *r)
+{
+    struct header_tally t = {0, 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, tally_header, &t);
+    if (t.count > s->cfg.limits.max_headers || t.bytes > s->cfg.limits.max_header_bytes)
+        return answer_error(r, 431, "request_header_fields_too_large",
+                            "Request header fields too large", NULL);
+
+    const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
+    if (!tn_http_host_allowed(s, host))
+        return answer_error(r, 403, "invalid_host", "Invalid Host header", NULL);
+    const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+    if (origin) {
+        if (!tn_http_origin_allowed(s, origin))
+            return answer_error(r, 403, "invalid_origin", "Invalid Origin: not an allowed origin for this server", NULL);
+        r->origin_ok = xstrdup(origin);
+    }
+    if (strcmp(r->method, "OPTIONS") == 0)
+        return preflight(r);
+
+    r->route = find_route(s, r->path);
+    if (!r->route)
+        return answer_error(r, 404, "not_found", "Not found", NULL);
+
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        char *end = NULL;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (end == cl || *end != '\0' || n > s->cfg.limits.max_body)
+            return answer_error(r, 413, "payload_too_large",
+                                "Request body too large", NULL);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct tn_http_server *s = cls;
+    struct tn_http_req *r = *con_cls;
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            return MHD_NO;
+        r->srv = s;
+        r->conn = conn;
+        r->method = method;
+        r->path = xstrdup(url);
+        r->start_ns = tn_time_mono_ns();
+        snprintf(r->id, sizeof r->id, "%08x%08lx", s->id_prefix,
+                 (unsigned long)atomic_fetch_add(&s->next_id, 1));
+        tn_buf_init(&r->body, s->cfg.limits.max_body);
+        *con_cls = r;
+        atomic_fetch_add(&s->inflight, 1);
+        return on_first_call(s, r);
+    }
+    if (r->answered) {
+        *upload_size = 0; /* discard a body we already refused */
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_large && tn_buf_append(&r->body, upload_data, *upload_size) != TN_OK)
+            r->too_large = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_large)
+        return answer_error(r, 413, "payload_too_large", "Request body too large", NULL);
+
+    struct tn_http_resp resp;
+    resp_init(&resp);
+    r->route->h(r->route->ud, r, &resp);
+    if (resp.status == 0)
+        resp.status = 500;
+    enum MHD_Result ok = queue(r, &resp);
+    resp_deinit(&resp);
+    return ok;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    struct tn_http_server *s = cls;
+    struct tn_http_req *r = *con_cls;
+    if (!r)
+        return;
+    *con_cls = NULL;
+    if (r->stream) {
+        stream_gone(r->stream);
+        stream_release(&r->stream->sink);
+    }
+    char status[8], ms[24];
+    snprintf(status, sizeof status, "%d", r->answered ? r->status : 0);
+    snprintf(ms, sizeof ms, "%.3f", (double)(tn_time_mono_ns() - r->start_ns) / 1e6);
+    tn_log(TN_LOG_DEBUG, "request", "id", r->id, "method", r->method, "path", r->path,
+           "status", status, "ms", ms, "end",
+           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+    tn_buf_deinit(&r->body);
+    free(r->origin_ok);
+    free(r->path);
+    free(r);
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    tn_log(TN_LOG_DEBUG, "libmicrohttpd", "detail", msg, NULL);
+}
+
+/* ---------- lifecycle ---------- */
+
+struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
+{
+    struct tn_http_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cfg = *cfg;
+    s->cfg.host = xstrdup(cfg->host);
+    s->base_url = xstrdup(cfg->base_url);
+    s->cfg.base_url = s->base_url;
+    s->cfg.allowed_origins = NULL;
+    s->cfg.allowed_hosts = NULL;
+    /* base origin = scheme://authority, host lower-cased for comparisons */
+    const char *auth = strstr(s->base_url, "://");
+    auth = auth ? auth + 3 : s->base_url;
+    size_t alen = strcspn(auth, "/?#");
+    s->base_origin = strndup(s->base_url, (size_t)(auth - s->base_url) + alen);
+    struct tn_span h = host_part(auth, alen);
+    s->base_host = strndup(h.ptr, h.len);
+    s->base_loopback = tn_host_is_loopback(h.ptr, h.len);
+    split_list(cfg->allowed_origins, s->origins, &s->n_origins, &s->any_origin);
+    split_list(cfg->allowed_hosts, s->hosts, &s->n_hosts, NULL);
+    pthread_mutex_init(&s->streams_mu, NULL);
+    pthread_mutex_init(&s->stop_mu, NULL);
+    pthread_cond_init(&s->stop_cv, NULL);
+    tn_random(&s->id_prefix, sizeof s->id_prefix);
+    atomic_init(&s->inflight, 0);
+    atomic_init(&s->next_id, 1);
+    return s;
+}
+
+enum tn_err tn_http_route(struct tn_http_server *s, const char *path, enum tn_http_match m,
+                          tn_http_handler h, void *ud)
+{
+    if (s->n_routes >= MAX_ROUTES)
+        return TN_ERR_LIMIT;
+    struct route *rt = &s->routes[s->n_routes++];
+    rt->path = xstrdup(path);
+    rt->len = strlen(path);
+    rt->match = m;
+    rt->h = h;
+    rt->ud = ud;
+    return TN_OK;
+}
+
+enum tn_err tn_http_server_start(struct tn_http_server *s)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai = NULL;
+    char port[8];
+    snprintf(port, sizeof port, "%u", s->cfg.port);
+    if (getaddrinfo(s->cfg.host, port, &hints, &ai) != 0 || !ai) {
+        tn_log(TN_LOG_ERROR, "HOST must be a numeric IPv4 or IPv6 address", "host", s->cfg.host,
+               NULL);
+        return TN_ERR_CONFIG;
+    }
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    unsigned threads = s->cfg.limits.threads;
+    struct MHD_OptionItem opts[16];
+    unsigned n = 0;
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                        (intptr_t)s->cfg.limits.max_connections, NULL};
+    if (s->cfg.limits.max_per_ip)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                            (intptr_t)s->cfg.limits.max_per_ip, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                        (intptr_t)s->cfg.limits.conn_memory, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
+                                        (intptr_t)s->cfg.limits.conn_timeout_s, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
+    if (threads > 1)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    s->d = MHD_start_daemon(flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
+                            opts, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!s->d) {
+        tn_log(TN_LOG_ERROR, "cannot listen (address in use or not available?)", "host",
+               s->cfg.host, "port", port, NULL);
+        return TN_ERR_IO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : s->cfg.port;
+    if (pthread_create(&s->heartbeat, NULL, heartbeat_main, s) == 0)
+        s->heartbeat_running = true;
+    return TN_OK;
+}
+
+uint16_t tn_http_server_port(const struct tn_http_server *s) { return s->port; }
+
+unsigned tn_http_server_inflight(struct tn_http_server *s)
+{
+    return atomic_load(&s->inflight);
+}
+
+static void close_all_streams(struct tn_http_server *s)
+{
+    pthread_mutex_lock(&s->streams_mu);
+    for (struct tn_http_stream *st = s->streams; st; st = st->next)
+        stream_close(&st->sink);
+    pthread_mutex_unlock(&s->streams_mu);
+}
+
+static unsigned open_streams(struct tn_http_server *s)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&s->streams_mu);
+    for (struct tn_http_stream *st = s->streams; st; st = st->next)
+        n++;
+    pthread_mutex_unlock(&s->streams_mu);
+    return n;
+}
+
+void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
+{
+    if (!s->d)
+        return;
+    MHD_socket ls = MHD_quiesce_daemon(s->d);
+    if (ls != MHD_INVALID_SOCKET)
+        close(ls);
+    /* In-flight requests, streamed tool calls among them, get the grace period to end on
+     * their own; what is still open after it is closed. */
+    uint64_t until = tn_time_mono_ns() + (uint64_t)grace_ms * 1000000u;
+    while (atomic_load(&s->inflight) > open_streams(s) && tn_time_mono_ns() < until) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    close_all_streams(s);
+    until = tn_time_mono_ns() + 2000000000u;
+    while (open_streams(s) && tn_time_mono_ns() < until) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+        close_all_streams(s);
+    }
+    pthread_mutex_lock(&s->stop_mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->stop_cv);
+    pthread_mutex_unlock(&s->stop_mu);
+    if (s->heartbeat_running) {
+        pthread_join(s->heartbeat, NULL);
+        s->heartbeat_running = false;
+    }
+    MHD_stop_daemon(s->d);
+    s->d = NULL;
+}
+
+void tn_http_server_free(struct tn_http_server *s)
+{
+    if (!s)
+        return;
+    tn_http_server_shutdown(s, 0);
+    for (unsigned i = 0; i < s->n_routes; i++)
+        free(s->routes[i].path);
+    for (unsigned i = 0; i < s->n_origins; i++)
+        free(s->origins[i]);
+    for (unsigned i = 0; i < s->n_hosts; i++)
+        free(s->hosts[i]);
+    free(s->base_origin);
+    free(s->base_host);
+    free(s->base_url);
+    free((char *)s->cfg.host);
+    pthread_mutex_destroy(&s->streams_mu);
+    pthread_mutex_destroy(&s->stop_mu);
+    pthread_cond_destroy(&s->stop_cv);
+    free(s);
+}

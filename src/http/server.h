@@ -1,0 +1,101 @@
+/* The HTTP server: libmicrohttpd with epoll and a thread pool, limits, Host/Origin
+ * validation, CORS, routing, and SSE streams.
+ *
+ * A route handler is called once per request, after the whole body (bounded by the
+ * configured limit) has been read. It fills a tn_http_resp; to stream, it calls
+ * tn_http_resp_stream() and writes into the returned sink from any thread. */
+#ifndef TN_HTTP_SERVER_H
+#define TN_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/sink.h"
+
+struct tn_http_server;
+struct tn_http_req;
+
+struct tn_http_limits {
+    size_t max_body;         /* 413 above */
+    size_t max_header_bytes; /* 431 above */
+    unsigned max_headers;    /* 431 above */
+    size_t conn_memory;
+    unsigned max_connections;
+    unsigned max_per_ip;
+    unsigned conn_timeout_s;
+    unsigned threads;
+    unsigned heartbeat_s;
+};
+
+struct tn_http_config {
+    const char *host;
+    uint16_t port;
+    const char *base_url;        /* public origin, for Host/Origin checks */
+    const char *allowed_origins; /* comma-separated, may be empty */
+    const char *allowed_hosts;   /* comma-separated, may be empty */
+    struct tn_http_limits limits;
+};
+
+#define TN_HTTP_MAX_EXTRA_HEADERS 8
+
+struct tn_http_resp {
+    int status;
+    const char *content_type; /* static string, or NULL for none */
+    struct tn_buf body;
+    struct {
+        const char *name; /* static */
+        char *value;      /* owned */
+    } headers[TN_HTTP_MAX_EXTRA_HEADERS];
+    unsigned n_headers;
+    struct tn_http_stream *stream; /* set by tn_http_resp_stream */
+};
+
+/* Route handler: fill `resp`. Runs on an HTTP worker thread; must not block for long
+ * (long work goes to another thread writing into a stream). */
+typedef void (*tn_http_handler)(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp);
+
+/* Accessors of a request, valid during the handler call. */
+const char *tn_http_req_method(const struct tn_http_req *r);
+const char *tn_http_req_path(const struct tn_http_req *r);
+/* Header value, or NULL when absent. Names are compared case-insensitively. */
+const char *tn_http_req_header(const struct tn_http_req *r, const char *name);
+/* Query argument, or NULL. */
+const char *tn_http_req_query(const struct tn_http_req *r, const char *name);
+struct tn_span tn_http_req_body(const struct tn_http_req *r);
+/* The request id used in logs. */
+const char *tn_http_req_id(const struct tn_http_req *r);
+
+/* Adds a response header; the value is copied. Fails past TN_HTTP_MAX_EXTRA_HEADERS. */
+enum tn_err tn_http_resp_header(struct tn_http_resp *resp, const char *name, const char *value);
+/* Sets status, JSON content type and body (copied). */
+enum tn_err tn_http_resp_json(struct tn_http_resp *resp, int status, const char *json, size_t len);
+/* Turns the response into an SSE stream (status 200, text/event-stream). Returns a sink
+ * owned by the response; take a reference to keep it past the handler. NULL when the
+ * server is at its stream limit or out of memory. */
+struct tn_sink *tn_http_resp_stream(struct tn_http_resp *resp);
+
+enum tn_http_match { TN_HTTP_EXACT, TN_HTTP_PREFIX };
+
+struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg);
+/* Registers a handler for a path (exact, or every path under a prefix). The first
+ * matching route wins. Call before start. */
+enum tn_err tn_http_route(struct tn_http_server *s, const char *path, enum tn_http_match m,
+                          tn_http_handler h, void *ud);
+enum tn_err tn_http_server_start(struct tn_http_server *s);
+/* The port actually bound (useful with port 0). */
+uint16_t tn_http_server_port(const struct tn_http_server *s);
+/* Stops accepting connections, waits up to grace_ms for in-flight requests (streams
+ * excluded: those are closed), then stops. */
+void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms);
+void tn_http_server_free(struct tn_http_server *s);
+/* Number of requests being handled right now (streams included). */
+unsigned tn_http_server_inflight(struct tn_http_server *s);
+
+/* Origin/Host policy, exposed for unit tests. `origin` is the full header value. */
+bool tn_http_origin_allowed(const struct tn_http_server *s, const char *origin);
+bool tn_http_host_allowed(const struct tn_http_server *s, const char *host);
+
+#endif

@@ -1,0 +1,39 @@
+/* Mcp-* request header values: trimmed, with the `=?base64?…?=` form decoded. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "mcp/internal.h"
+
+char *tn_mcp_header_decode(const char *raw)
+{
+    struct tn_span v = tn_span_trim((struct tn_span){raw, strlen(raw)});
+    static const char pre[] = "=?base64?", post[] = "?=";
+    if (v.len >= sizeof pre - 1 + sizeof post - 1 && memcmp(v.ptr, pre, sizeof pre - 1) == 0) {
+        if (memcmp(v.ptr + v.len - (sizeof post - 1), post, sizeof post - 1) != 0)
+            return NULL;
+        const char *b = v.ptr + sizeof pre - 1;
+        size_t blen = v.len - (sizeof pre - 1) - (sizeof post - 1);
+        char *out = malloc(blen + 1);
+        if (!out)
+            return NULL;
+        size_t n = 0;
+        if (tn_b64_decode(out, blen + 1, &n, b, blen) != TN_OK) {
+            free(out);
+            return NULL;
+        }
+        out[n] = '\0';
+        if (strlen(out) != n) { /* an embedded NUL can never match a body value */
+            free(out);
+            return NULL;
+        }
+        return out;
+    }
+    /* Plain values must be visible ASCII (spaces inside allowed). */
+    for (size_t i = 0; i < v.len; i++) {
+        unsigned char ch = (unsigned char)v.ptr[i];
+        if (ch < 0x20 || ch > 0x7e)
+            return NULL;
+    }
+    return strndup(v.ptr, v.len);
+}

@@ -1,0 +1,164 @@
+/* Internals of the MCP core shared by its files; not part of the public API. */
+#ifndef TN_MCP_INTERNAL_H
+#define TN_MCP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "mcp/mcp.h"
+#include "mcp/schema.h"
+
+#define TN_META_PROTOCOL_VERSION "io.modelcontextprotocol/protocolVersion"
+#define TN_META_CLIENT_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define TN_META_CLIENT_INFO "io.modelcontextprotocol/clientInfo"
+#define TN_META_LOG_LEVEL "io.modelcontextprotocol/logLevel"
+#define TN_META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
+#define TN_META_SUBSCRIPTION_ID "io.modelcontextprotocol/subscriptionId"
+
+#define TN_HDR_PROTOCOL_VERSION "MCP-Protocol-Version"
+#define TN_HDR_METHOD "Mcp-Method"
+#define TN_HDR_NAME "Mcp-Name"
+#define TN_HDR_PARAM_PREFIX "Mcp-Param-"
+
+#define TN_LEGACY_DEFAULT_VERSION "2025-03-26"
+#define TN_LEGACY_LATEST "2025-11-25"
+
+/* A protocol error: HTTP status, JSON-RPC code, message, optional data (owned). */
+struct tn_rpc_err {
+    int http;
+    int code;
+    char msg[512];
+    json_t *data;
+};
+
+struct header_param {
+    char *header;       /* the {Name} of Mcp-Param-{Name} */
+    char *path[8];      /* property chain from the arguments object */
+    unsigned depth;
+    char type;          /* 's'tring, 'i'nteger, 'b'oolean */
+};
+
+struct tool_entry {
+    const struct tn_mcp_tool *def;
+    struct tn_schema *input;
+    struct tn_schema *output;
+    json_t *listing; /* the Tool object of tools/list */
+    struct header_param params[8];
+    unsigned n_params;
+    bool enabled;
+};
+
+struct prompt_entry {
+    const struct tn_mcp_prompt *def;
+    json_t *listing;
+    bool enabled;
+};
+
+struct listener;
+
+struct tn_mcp_server {
+    struct tn_mcp_info info;
+    uint8_t secret[64];
+    size_t secret_len;
+    json_t *server_info; /* {name, version, title?, description?} */
+    pthread_rwlock_t lock; /* guards `enabled` flags */
+    struct tool_entry *tools;
+    size_t n_tools, cap_tools;
+    const struct tn_mcp_resource **resources;
+    size_t n_resources, cap_resources;
+    const struct tn_mcp_resource_template **templates;
+    size_t n_templates, cap_templates;
+    const struct tn_mcp_resource_provider **providers;
+    size_t n_providers, cap_providers;
+    struct prompt_entry *prompts;
+    size_t n_prompts, cap_prompts;
+    tn_mcp_complete_fn complete;
+    void *complete_ud;
+    tn_mcp_gate_fn gate;
+    void *gate_ud;
+    pthread_mutex_t listen_mu;
+    struct listener *listeners;
+    unsigned n_listeners;
+    atomic_uint n_streaming;
+};
+
+struct tn_mcp_ctx {
+    struct tn_mcp_server *srv;
+    const struct tn_principal *principal;
+    const char *subject;
+    enum tn_mcp_era era;
+    const char *version;
+    json_t *client_caps;    /* borrowed */
+    json_t *progress_token; /* borrowed */
+    int log_level;          /* -1: no log messages */
+    struct tn_sink *sink;   /* NULL unless streaming */
+    json_t *input_responses; /* borrowed */
+    json_t *state;           /* owned, verified */
+    const char *bound_name;  /* tool or prompt name the state is bound to */
+    double last_progress;
+    bool cancelled;
+};
+
+/* rpc.c */
+void tn_rpc_err_set(struct tn_rpc_err *e, int http, int code, json_t *data, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+json_t *tn_rpc_error_body(json_t *id, const struct tn_rpc_err *e);
+json_t *tn_rpc_result_body(json_t *id, json_t *result);
+/* Parses `body` with limits (duplicate keys refused, depth and string length capped). */
+json_t *tn_rpc_parse(struct tn_span body, unsigned max_depth, size_t max_string,
+                     struct tn_rpc_err *e);
+/* Checks the JSON-RPC 2.0 envelope of one message. Sets *is_request / *is_notification. */
+bool tn_rpc_envelope_ok(json_t *msg, struct tn_rpc_err *e, bool *is_request, bool *is_notification);
+
+/* headers.c */
+/* Decodes an Mcp-* header value: trims spaces, and decodes `=?base64?…?=`. Returns a
+ * malloc'd string, or NULL when the value is malformed. */
+char *tn_mcp_header_decode(const char *raw);
+
+/* state.c: MRTR requestState sealing */
+char *tn_mcp_state_seal(const struct tn_mcp_server *s, const char *subject, const char *name,
+                        json_t *state);
+json_t *tn_mcp_state_open(const struct tn_mcp_server *s, const char *subject, const char *name,
+                          const char *sealed, const char **why);
+
+/* cursor.c */
+char *tn_mcp_cursor_make(const struct tn_mcp_server *s, char kind, uint32_t a, uint32_t b,
+                         const char *inner);
+bool tn_mcp_cursor_read(const struct tn_mcp_server *s, const char *cursor, char kind, uint32_t *a,
+                        uint32_t *b, char **inner);
+
+/* registry.c: method implementations. Each returns a result (new ref) or NULL with e set. */
+json_t *tn_mcp_capabilities(struct tn_mcp_server *s, enum tn_mcp_era era);
+json_t *tn_mcp_tools_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
+json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params,
+                          const struct tn_mcp_http_in *in, struct tn_rpc_err *e);
+/* The checks of tools/call that need the HTTP request (Mcp-Param-* headers), for calls
+ * that then run on another thread. */
+bool tn_mcp_tools_precheck(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
+                           struct tn_rpc_err *e);
+/* Whether tools/call of `params` would stream given the request; NULL when unknown. */
+const struct tool_entry *tn_mcp_tool_find(struct tn_mcp_server *s, const char *name);
+json_t *tn_mcp_resources_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
+json_t *tn_mcp_templates_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
+json_t *tn_mcp_resources_read(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
+json_t *tn_mcp_prompts_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
+json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
+json_t *tn_mcp_complete(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
+bool tn_mcp_has_tools(struct tn_mcp_server *s);
+bool tn_mcp_has_resources(struct tn_mcp_server *s);
+bool tn_mcp_has_prompts(struct tn_mcp_server *s);
+/* Post-processes a handler's input_required result: checks the requested client
+ * capabilities, seals the state. Returns false with e set (-32021). */
+bool tn_mcp_finish_input_required(struct tn_mcp_ctx *c, const char *name, json_t *result,
+                                  struct tn_rpc_err *e);
+/* Opens MRTR inputs of a retried request into the context. */
+bool tn_mcp_open_inputs(struct tn_mcp_ctx *c, const char *name, json_t *params,
+                        struct tn_rpc_err *e);
+
+/* listen.c */
+void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *id,
+                         json_t *params, struct tn_sink *sink);
+void tn_mcp_listen_init(struct tn_mcp_server *s);
+void tn_mcp_listen_deinit(struct tn_mcp_server *s);
+
+#endif

@@ -1,0 +1,238 @@
+/* subscriptions/listen (2026-07-28): long-lived SSE streams that receive list-changed
+ * and resource-updated notifications. Every frame carries the subscription id (the id of
+ * the listen request). A stream ends when the client closes it, or with a final result
+ * when the server shuts down. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "mcp/internal.h"
+
+enum { F_TOOLS = 1, F_PROMPTS = 2, F_RESOURCES = 4 };
+
+struct listener {
+    struct tn_mcp_server *srv;
+    struct tn_sink *sink;
+    json_t *id;
+    char *subject;
+    unsigned flags;
+    json_t *uris; /* resourceSubscriptions honoured, or NULL */
+    struct listener *prev, *next;
+    bool linked;
+    atomic_int refs; /* one for the list, one for the sink's gone callback */
+};
+
+void tn_mcp_listen_init(struct tn_mcp_server *s)
+{
+    pthread_mutex_init(&s->listen_mu, NULL);
+}
+
+static void listener_free(struct listener *l)
+{
+    if (atomic_fetch_sub(&l->refs, 1) != 1)
+        return;
+    tn_sink_release(l->sink);
+    json_decref(l->id);
+    json_decref(l->uris);
+    free(l->subject);
+    free(l);
+}
+
+/* Unlinks under the lock; the caller frees. */
+static bool unlink_locked(struct tn_mcp_server *s, struct listener *l)
+{
+    if (!l->linked)
+        return false;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        s->listeners = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    l->linked = false;
+    s->n_listeners--;
+    return true;
+}
+
+static void on_gone(void *ud)
+{
+    struct listener *l = ud;
+    struct tn_mcp_server *s = l->srv;
+    pthread_mutex_lock(&s->listen_mu);
+    bool mine = unlink_locked(s, l);
+    pthread_mutex_unlock(&s->listen_mu);
+    if (mine)
+        listener_free(l); /* the list's reference */
+    listener_free(l);     /* the callback's */
+}
+
+void tn_mcp_listen_deinit(struct tn_mcp_server *s)
+{
+    tn_mcp_close_listens(s);
+    pthread_mutex_destroy(&s->listen_mu);
+}
+
+static void send_frame(struct listener *l, const char *method, json_t *params)
+{
+    if (!params)
+        params = json_object();
+    json_t *meta = json_object_get(params, "_meta");
+    if (!meta) {
+        meta = json_object();
+        json_object_set_new(params, "_meta", meta);
+    }
+    json_object_set(meta, TN_META_SUBSCRIPTION_ID, l->id);
+    json_t *msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params", params);
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (text)
+        tn_sink_send(l->sink, text, strlen(text));
+    free(text);
+}
+
+void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *id,
+                         json_t *params, struct tn_sink *sink)
+{
+    (void)c;
+    json_t *want = json_object_get(params, "notifications");
+    json_t *ack = json_object();
+    unsigned flags = 0;
+    json_t *uris = NULL;
+    /* Acknowledge exactly the subset we will honour. */
+    if (json_is_true(json_object_get(want, "toolsListChanged")) && tn_mcp_has_tools(s)) {
+        flags |= F_TOOLS;
+        json_object_set_new(ack, "toolsListChanged", json_true());
+    }
+    if (json_is_true(json_object_get(want, "promptsListChanged")) && tn_mcp_has_prompts(s)) {
+        flags |= F_PROMPTS;
+        json_object_set_new(ack, "promptsListChanged", json_true());
+    }
+    if (json_is_true(json_object_get(want, "resourcesListChanged")) && tn_mcp_has_resources(s)) {
+        flags |= F_RESOURCES;
+        json_object_set_new(ack, "resourcesListChanged", json_true());
+    }
+    json_t *rs = json_object_get(want, "resourceSubscriptions");
+    if (json_is_array(rs) && json_array_size(rs) && tn_mcp_has_resources(s)) {
+        uris = json_array();
+        size_t i;
+        json_t *u;
+        json_array_foreach(rs, i, u)
+        {
+            if (json_is_string(u) && json_array_size(uris) < 256)
+                json_array_append(uris, u);
+        }
+        json_object_set(ack, "resourceSubscriptions", uris);
+    }
+    struct listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        json_decref(ack);
+        json_decref(uris);
+        tn_sink_close(sink);
+        return;
+    }
+    l->srv = s;
+    atomic_init(&l->refs, 2); /* the list's and the callback's */
+    l->sink = sink;
+    tn_sink_retain(sink);
+    l->id = json_incref(id);
+    l->subject = strdup(tn_mcp_ctx_subject(c));
+    l->flags = flags;
+    l->uris = uris;
+    pthread_mutex_lock(&s->listen_mu);
+    bool full = s->n_listeners >= s->info.max_listen;
+    if (!full) {
+        l->next = s->listeners;
+        if (l->next)
+            l->next->prev = l;
+        s->listeners = l;
+        l->linked = true;
+        s->n_listeners++;
+    }
+    pthread_mutex_unlock(&s->listen_mu);
+    if (full) {
+        /* Refused in-band, as the reference SDK does. */
+        json_t *err = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error",
+                                "code", -32603, "message", "Too many open subscriptions");
+        char *text = json_dumps(err, JSON_COMPACT);
+        json_decref(err);
+        if (text)
+            tn_sink_send(sink, text, strlen(text));
+        free(text);
+        tn_sink_close(sink);
+        json_decref(ack);
+        listener_free(l);
+        listener_free(l);
+        return;
+    }
+    send_frame(l, "notifications/subscriptions/acknowledged",
+               json_pack("{s:o}", "notifications", ack));
+    tn_sink_on_gone(sink, on_gone, l);
+}
+
+static void broadcast(struct tn_mcp_server *s, unsigned flag, const char *method,
+                      const char *uri, const char *subject)
+{
+    pthread_mutex_lock(&s->listen_mu);
+    for (struct listener *l = s->listeners; l; l = l->next) {
+        if (subject && strcmp(subject, l->subject) != 0)
+            continue;
+        if (flag) {
+            if (l->flags & flag)
+                send_frame(l, method, NULL);
+            continue;
+        }
+        size_t i;
+        json_t *u;
+        json_array_foreach(l->uris, i, u)
+        {
+            if (!strcmp(json_string_value(u), uri)) {
+                send_frame(l, method, json_pack("{s:s}", "uri", uri));
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->listen_mu);
+}
+
+void tn_mcp_notify_tools_changed(struct tn_mcp_server *s)
+{
+    broadcast(s, F_TOOLS, "notifications/tools/list_changed", NULL, NULL);
+}
+
+void tn_mcp_notify_prompts_changed(struct tn_mcp_server *s)
+{
+    broadcast(s, F_PROMPTS, "notifications/prompts/list_changed", NULL, NULL);
+}
+
+void tn_mcp_notify_resources_changed(struct tn_mcp_server *s, const char *subject)
+{
+    broadcast(s, F_RESOURCES, "notifications/resources/list_changed", NULL, subject);
+}
+
+void tn_mcp_notify_resource_updated(struct tn_mcp_server *s, const char *uri, const char *subject)
+{
+    broadcast(s, 0, "notifications/resources/updated", uri, subject);
+}
+
+void tn_mcp_close_listens(struct tn_mcp_server *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->listen_mu);
+        struct listener *l = s->listeners;
+        if (l)
+            unlink_locked(s, l);
+        pthread_mutex_unlock(&s->listen_mu);
+        if (!l)
+            break;
+        json_t *fin = json_pack("{s:s, s:O, s:{s:s, s:{s:O}}}", "jsonrpc", "2.0", "id", l->id,
+                                "result", "resultType", "complete", "_meta",
+                                TN_META_SUBSCRIPTION_ID, l->id);
+        char *text = json_dumps(fin, JSON_COMPACT);
+        json_decref(fin);
+        if (text)
+            tn_sink_send(l->sink, text, strlen(text));
+        free(text);
+        tn_sink_close(l->sink);
+        listener_free(l);
+    }
+}

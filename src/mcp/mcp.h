@@ -1,0 +1,258 @@
+/* The MCP server core: a registry of tools, resources, prompts and completions, served
+ * over Streamable HTTP to both protocol eras (2026-07-28 stateless, and the 2025
+ * revisions through `initialize`).
+ *
+ * This is the public API that the notes application (and anyone embedding the core)
+ * uses. It knows nothing of OAuth beyond the opaque principal pointer it is handed and
+ * passes on in the request context. Register everything before serving; schemas are
+ * compiled at registration. */
+#ifndef TN_MCP_H
+#define TN_MCP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/sink.h"
+
+struct tn_principal; /* defined by the authentication layer; opaque here */
+struct tn_mcp_server;
+struct tn_mcp_ctx;
+
+/* ---------- protocol versions ---------- */
+
+#define TN_MCP_VERSION_MODERN "2026-07-28"
+/* Every version served, newest first: used by server/discover, initialize and -32022. */
+extern const char *const tn_mcp_versions[];
+extern const size_t tn_mcp_versions_count;
+
+enum tn_mcp_era { TN_MCP_LEGACY, TN_MCP_MODERN };
+
+/* ---------- the request context ---------- */
+
+/* The authenticated caller, or NULL when the endpoint runs without authentication. */
+const struct tn_principal *tn_mcp_ctx_principal(const struct tn_mcp_ctx *ctx);
+/* A stable key of the caller (e.g. issuer + subject), used to scope notifications;
+ * "" when anonymous. */
+const char *tn_mcp_ctx_subject(const struct tn_mcp_ctx *ctx);
+enum tn_mcp_era tn_mcp_ctx_era(const struct tn_mcp_ctx *ctx);
+const char *tn_mcp_ctx_protocol_version(const struct tn_mcp_ctx *ctx);
+/* The client's capabilities as sent (modern: this request's _meta; legacy: initialize
+ * params when this is initialize, else NULL). Borrowed. */
+json_t *tn_mcp_ctx_client_capabilities(const struct tn_mcp_ctx *ctx);
+/* True once the client has gone (modern: the response stream was closed). */
+bool tn_mcp_ctx_cancelled(const struct tn_mcp_ctx *ctx);
+/* Sends notifications/progress when the request carried a progressToken; a no-op
+ * otherwise. `total` < 0 means unknown. Fails with TN_ERR_CANCELLED when the client left. */
+enum tn_err tn_mcp_ctx_progress(struct tn_mcp_ctx *ctx, double progress, double total,
+                                const char *message);
+
+enum tn_mcp_log_level {
+    TN_MCP_LOG_DEBUG, TN_MCP_LOG_INFO, TN_MCP_LOG_NOTICE, TN_MCP_LOG_WARNING,
+    TN_MCP_LOG_ERROR, TN_MCP_LOG_CRITICAL, TN_MCP_LOG_ALERT, TN_MCP_LOG_EMERGENCY
+};
+/* Sends notifications/message on this request's stream when the client asked for logs
+ * at this level (modern: _meta logLevel; legacy: always, on a streamed response).
+ * `data` is stolen. */
+enum tn_err tn_mcp_ctx_log(struct tn_mcp_ctx *ctx, enum tn_mcp_log_level lvl, const char *logger,
+                           json_t *data);
+/* MRTR: the client's answer to an earlier input request `key`, or NULL. Borrowed. */
+json_t *tn_mcp_ctx_input_response(const struct tn_mcp_ctx *ctx, const char *key);
+/* MRTR: the state the handler attached to its last input_required result, verified
+ * (integrity, expiry, same caller, same tool), or NULL on a first round. Borrowed. */
+json_t *tn_mcp_ctx_request_state(const struct tn_mcp_ctx *ctx);
+/* True when the client declared capability `path` (e.g. "elicitation", "sampling",
+ * "roots", "elicitation.form"). */
+bool tn_mcp_ctx_client_has(const struct tn_mcp_ctx *ctx, const char *path);
+
+/* ---------- results ---------- */
+
+/* CallToolResult with one text block. */
+json_t *tn_mcp_result_text(const char *text);
+/* CallToolResult with isError:true and the formatted message as text. */
+json_t *tn_mcp_result_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* CallToolResult carrying `structured` (stolen) as structuredContent and as JSON text. */
+json_t *tn_mcp_result_structured(json_t *structured);
+/* InputRequiredResult: `requests` (stolen) maps keys to {method, params}; `state`
+ * (stolen, may be NULL) is sealed by the core into an integrity-protected requestState
+ * and handed back through tn_mcp_ctx_request_state on the next round. Modern only: on
+ * the legacy path the core turns it into an isError result. */
+json_t *tn_mcp_result_input_required(json_t *requests, json_t *state);
+
+/* ---------- tools ---------- */
+
+/* Tri-state hints: 0 = not stated, 1 = true, -1 = false. */
+struct tn_mcp_annotations {
+    const char *title;
+    signed char read_only, destructive, idempotent, open_world;
+};
+
+/* Returns a new reference to a result built with the helpers above, or NULL for an
+ * internal failure (answered as -32603 without details). `args` is borrowed and has
+ * already been validated against the input schema. */
+typedef json_t *(*tn_mcp_tool_fn)(struct tn_mcp_ctx *ctx, json_t *args, void *ud);
+
+struct tn_mcp_tool {
+    const char *name;          /* [A-Za-z0-9_.-]{1,128} */
+    const char *title;         /* optional */
+    const char *description;   /* required */
+    const char *input_schema;  /* JSON text; NULL: no arguments */
+    const char *output_schema; /* JSON text or NULL */
+    struct tn_mcp_annotations annotations;
+    const char *required_scope;      /* OAuth scope needed, or NULL */
+    const char *required_permission; /* permission needed, or NULL */
+    /* Needs these client capabilities (comma-separated, e.g. "sampling") on the modern
+     * path; missing ones give 400 / -32021. */
+    const char *requires_client_caps;
+    /* The handler sends progress or log notifications: the call is answered over SSE
+     * (on a worker thread) when the client asked for them and accepts event streams. */
+    bool streams;
+    tn_mcp_tool_fn call;
+    void *ud;
+};
+
+/* ---------- resources ---------- */
+
+/* Returns a ReadResourceResult ({"contents":[…]}) or NULL when `uri` does not exist
+ * (answered as -32602 "Resource not found"). */
+typedef json_t *(*tn_mcp_read_fn)(struct tn_mcp_ctx *ctx, const char *uri, json_t *vars,
+                                  void *ud);
+
+struct tn_mcp_resource {
+    const char *uri;
+    const char *name;
+    const char *title;
+    const char *description;
+    const char *mime_type;
+    tn_mcp_read_fn read; /* vars is NULL */
+    void *ud;
+};
+
+struct tn_mcp_resource_template {
+    const char *uri_template; /* RFC 6570 level 1: {var} segments */
+    const char *name;
+    const char *title;
+    const char *description;
+    const char *mime_type;
+    tn_mcp_read_fn read; /* vars = {"var": "value", …} */
+    void *ud;
+};
+
+/* A source of per-caller resources (the notes of the caller, say). `list` appends
+ * Resource objects to `out` starting after `cursor` (NULL: from the start), at most
+ * `limit`, and sets *next (malloc'd, opaque) when more remain. `read` answers URIs it
+ * owns (NULL otherwise). */
+struct tn_mcp_resource_provider {
+    const char *uri_prefix;
+    enum tn_err (*list)(struct tn_mcp_ctx *ctx, const char *cursor, size_t limit, json_t *out,
+                        char **next, void *ud);
+    tn_mcp_read_fn read;
+    void *ud;
+};
+
+/* ---------- prompts and completions ---------- */
+
+struct tn_mcp_prompt_arg {
+    const char *name;
+    const char *description;
+    bool required;
+};
+
+/* Returns a GetPromptResult, an input_required result, or NULL on internal failure. */
+typedef json_t *(*tn_mcp_prompt_fn)(struct tn_mcp_ctx *ctx, json_t *args, void *ud);
+
+struct tn_mcp_prompt {
+    const char *name;
+    const char *title;
+    const char *description;
+    const struct tn_mcp_prompt_arg *args; /* terminated by {NULL} ; may be NULL */
+    tn_mcp_prompt_fn get;
+    void *ud;
+};
+
+/* Returns a JSON array of completion strings (new reference) for argument `arg` with
+ * partial `value`, for `ref` ({type:"ref/prompt",name} or {type:"ref/resource",uri}). */
+typedef json_t *(*tn_mcp_complete_fn)(struct tn_mcp_ctx *ctx, json_t *ref, const char *arg,
+                                      const char *value, json_t *context_args, void *ud);
+
+/* ---------- the server ---------- */
+
+struct tn_mcp_info {
+    const char *name;
+    const char *title;
+    const char *version;
+    const char *description;
+    const char *instructions;
+    const uint8_t *secret; /* key for requestState integrity; at least 32 bytes */
+    size_t secret_len;
+    unsigned page_size;     /* list page size (default 50) */
+    unsigned max_listen;    /* concurrent subscriptions/listen streams */
+    unsigned json_max_depth;
+    size_t json_max_string;
+    unsigned max_streaming; /* concurrent streamed (SSE) calls */
+};
+
+struct tn_mcp_server *tn_mcp_server_new(const struct tn_mcp_info *info);
+void tn_mcp_server_free(struct tn_mcp_server *s);
+
+/* Registration copies nothing but the schema texts it compiles: the structs and strings
+ * must outlive the server (static data, typically). Fails with TN_ERR_BAD_INPUT for an
+ * invalid name or schema, naming the problem in the log. */
+enum tn_err tn_mcp_tool_add(struct tn_mcp_server *s, const struct tn_mcp_tool *t);
+enum tn_err tn_mcp_resource_add(struct tn_mcp_server *s, const struct tn_mcp_resource *r);
+enum tn_err tn_mcp_resource_template_add(struct tn_mcp_server *s,
+                                         const struct tn_mcp_resource_template *t);
+enum tn_err tn_mcp_resource_provider_add(struct tn_mcp_server *s,
+                                         const struct tn_mcp_resource_provider *p);
+enum tn_err tn_mcp_prompt_add(struct tn_mcp_server *s, const struct tn_mcp_prompt *p);
+void tn_mcp_completion_set(struct tn_mcp_server *s, tn_mcp_complete_fn fn, void *ud);
+/* Enables/disables a registered tool or prompt at run time (list_changed is sent). */
+enum tn_err tn_mcp_tool_enable(struct tn_mcp_server *s, const char *name, bool on);
+enum tn_err tn_mcp_prompt_enable(struct tn_mcp_server *s, const char *name, bool on);
+
+/* Authorization gate, called for tools/list filtering and before tools/call. Returns
+ * TN_OK to allow, TN_ERR_FORBIDDEN for a missing permission (the call then gives an
+ * isError result with `why`). Default: allow everything. */
+typedef enum tn_err (*tn_mcp_gate_fn)(const struct tn_mcp_ctx *ctx, const struct tn_mcp_tool *t,
+                                      struct tn_buf *why, void *ud);
+void tn_mcp_gate_set(struct tn_mcp_server *s, tn_mcp_gate_fn fn, void *ud);
+
+/* Notifications to subscriptions/listen streams. `subject` limits delivery to one
+ * caller's streams (NULL: everyone). */
+void tn_mcp_notify_tools_changed(struct tn_mcp_server *s);
+void tn_mcp_notify_prompts_changed(struct tn_mcp_server *s);
+void tn_mcp_notify_resources_changed(struct tn_mcp_server *s, const char *subject);
+void tn_mcp_notify_resource_updated(struct tn_mcp_server *s, const char *uri, const char *subject);
+/* Ends every listen stream with its final result (graceful shutdown). */
+void tn_mcp_close_listens(struct tn_mcp_server *s);
+
+/* ---------- serving one HTTP request ---------- */
+
+struct tn_mcp_http_in {
+    const char *method; /* HTTP method */
+    const char *(*header)(void *ud, const char *name);
+    struct tn_sink *(*open_stream)(void *ud); /* turns the response into SSE */
+    void *ud;
+    struct tn_span body;
+    const struct tn_principal *principal; /* NULL when unauthenticated */
+    const char *subject;                  /* NULL or "" when unauthenticated */
+    const char *request_id;
+};
+
+struct tn_mcp_http_out {
+    int status;
+    const char *content_type; /* static */
+    struct tn_buf body;       /* initialised by the caller */
+    const char *allow;        /* static, for 405 */
+    bool streamed;            /* the answer goes through the sink */
+};
+
+/* Serves one POST/GET/DELETE on the MCP endpoint. Never fails: every problem becomes an
+ * HTTP status and a JSON-RPC error body in `out`. */
+void tn_mcp_handle(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                   struct tn_mcp_http_out *out);
+
+#endif

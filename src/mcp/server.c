@@ -1,0 +1,867 @@
+/* One MCP endpoint for both eras: HTTP checks, era classification, JSON-RPC dispatch,
+ * and JSON or SSE answers. The decision ladder follows the 2026-07-28 transport rules
+ * and the order the official SDK uses (docs/ARCHITECTURE.md walks through it). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "mcp/internal.h"
+
+const char *const tn_mcp_versions[] = {"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26",
+                                       "2024-11-05"};
+const size_t tn_mcp_versions_count = sizeof tn_mcp_versions / sizeof tn_mcp_versions[0];
+
+static const char *const log_levels[] = {"debug", "info",     "notice", "warning",
+                                         "error", "critical", "alert",  "emergency"};
+
+static const char *modern_version(const char *v)
+{
+    return v && strcmp(v, TN_MCP_VERSION_MODERN) == 0 ? tn_mcp_versions[0] : NULL;
+}
+
+static const char *legacy_version(const char *v)
+{
+    for (size_t i = 1; v && i < tn_mcp_versions_count; i++)
+        if (strcmp(v, tn_mcp_versions[i]) == 0)
+            return tn_mcp_versions[i];
+    return NULL;
+}
+
+static json_t *versions_json(void)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < tn_mcp_versions_count; i++)
+        json_array_append_new(a, json_string(tn_mcp_versions[i]));
+    return a;
+}
+
+/* ---------- server object ---------- */
+
+struct tn_mcp_server *tn_mcp_server_new(const struct tn_mcp_info *info)
+{
+    struct tn_mcp_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->info = *info;
+    if (!s->info.page_size)
+        s->info.page_size = 50;
+    if (!s->info.json_max_depth)
+        s->info.json_max_depth = 64;
+    if (!s->info.json_max_string)
+        s->info.json_max_string = 1 << 20;
+    if (!s->info.max_streaming)
+        s->info.max_streaming = 256;
+    s->secret_len = info->secret_len < sizeof s->secret ? info->secret_len : sizeof s->secret;
+    if (s->secret_len < 32) {
+        free(s);
+        return NULL;
+    }
+    memcpy(s->secret, info->secret, s->secret_len);
+    s->info.secret = NULL;
+    s->server_info = json_pack("{s:s, s:s}", "name", info->name, "version", info->version);
+    if (info->title)
+        json_object_set_new(s->server_info, "title", json_string(info->title));
+    if (info->description)
+        json_object_set_new(s->server_info, "description", json_string(info->description));
+    pthread_rwlock_init(&s->lock, NULL);
+    atomic_init(&s->n_streaming, 0);
+    tn_mcp_listen_init(s);
+    return s;
+}
+
+void tn_mcp_server_free(struct tn_mcp_server *s)
+{
+    if (!s)
+        return;
+    tn_mcp_listen_deinit(s);
+    for (size_t i = 0; i < s->n_tools; i++) {
+        struct tool_entry *t = &s->tools[i];
+        tn_schema_free(t->input);
+        tn_schema_free(t->output);
+        json_decref(t->listing);
+        for (unsigned p = 0; p < t->n_params; p++) {
+            free(t->params[p].header);
+            for (unsigned d = 0; d < t->params[p].depth; d++)
+                free(t->params[p].path[d]);
+        }
+    }
+    for (size_t i = 0; i < s->n_prompts; i++)
+        json_decref(s->prompts[i].listing);
+    free(s->tools);
+    free(s->prompts);
+    free(s->resources);
+    free(s->templates);
+    free(s->providers);
+    json_decref(s->server_info);
+    pthread_rwlock_destroy(&s->lock);
+    memset(s->secret, 0, sizeof s->secret);
+    free(s);
+}
+
+/* ---------- context ---------- */
+
+const struct tn_principal *tn_mcp_ctx_principal(const struct tn_mcp_ctx *c) { return c->principal; }
+const char *tn_mcp_ctx_subject(const struct tn_mcp_ctx *c) { return c->subject ? c->subject : ""; }
+enum tn_mcp_era tn_mcp_ctx_era(const struct tn_mcp_ctx *c) { return c->era; }
+const char *tn_mcp_ctx_protocol_version(const struct tn_mcp_ctx *c) { return c->version; }
+json_t *tn_mcp_ctx_client_capabilities(const struct tn_mcp_ctx *c) { return c->client_caps; }
+json_t *tn_mcp_ctx_request_state(const struct tn_mcp_ctx *c) { return c->state; }
+
+json_t *tn_mcp_ctx_input_response(const struct tn_mcp_ctx *c, const char *key)
+{
+    return c->input_responses ? json_object_get(c->input_responses, key) : NULL;
+}
+
+bool tn_mcp_ctx_cancelled(const struct tn_mcp_ctx *c)
+{
+    return c->cancelled || (c->sink && tn_sink_closed(c->sink));
+}
+
+static enum tn_err send_json(struct tn_sink *sink, json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT);
+    json_decref(msg);
+    if (!text)
+        return TN_ERR_NOMEM;
+    enum tn_err rc = tn_sink_send(sink, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+enum tn_err tn_mcp_ctx_progress(struct tn_mcp_ctx *c, double progress, double total,
+                                const char *message)
+{
+    if (!c->progress_token || !c->sink)
+        return TN_OK;
+    if (tn_sink_closed(c->sink))
+        return TN_ERR_CANCELLED;
+    if (progress <= c->last_progress)
+        return TN_ERR_BAD_INPUT; /* progress must increase strictly */
+    c->last_progress = progress;
+    json_t *p = json_pack("{s:O, s:f}", "progressToken", c->progress_token, "progress", progress);
+    if (total >= 0)
+        json_object_set_new(p, "total", json_real(total));
+    if (message)
+        json_object_set_new(p, "message", json_string(message));
+    /* integral values are sent as integers (0/100, 50/100, as clients print them) */
+    if (progress == (double)(json_int_t)progress)
+        json_object_set_new(p, "progress", json_integer((json_int_t)progress));
+    if (total >= 0 && total == (double)(json_int_t)total)
+        json_object_set_new(p, "total", json_integer((json_int_t)total));
+    return send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
+                                        "notifications/progress", "params", p));
+}
+
+enum tn_err tn_mcp_ctx_log(struct tn_mcp_ctx *c, enum tn_mcp_log_level lvl, const char *logger,
+                           json_t *data)
+{
+    if (!c->sink || c->log_level < 0 || (int)lvl < c->log_level) {
+        json_decref(data);
+        return TN_OK;
+    }
+    json_t *p = json_pack("{s:s, s:o}", "level", log_levels[lvl], "data", data ? data : json_null());
+    if (logger)
+        json_object_set_new(p, "logger", json_string(logger));
+    return send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
+                                        "notifications/message", "params", p));
+}
+
+/* ---------- methods ---------- */
+
+enum kind { PLAIN, CACHED }; /* CACHED results carry ttlMs and cacheScope (modern) */
+enum eras { LEGACY = 1, MODERN = 2, BOTH = 3 };
+
+typedef json_t *(*method_fn)(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
+                             struct tn_rpc_err *e);
+
+static json_t *m_initialize(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
+                            struct tn_rpc_err *e)
+{
+    (void)in;
+    const char *asked = NULL;
+    if (!params || json_unpack(params, "{s:s}", "protocolVersion", &asked) != 0) {
+        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: \"protocolVersion\" must be a string");
+        return NULL;
+    }
+    /* Echo a version we serve; otherwise counter-offer our newest legacy one (never
+     * 2026-07-28, which is reached without initialize). */
+    const char *v = legacy_version(asked);
+    json_t *r = json_pack("{s:s, s:o, s:O}", "protocolVersion", v ? v : TN_LEGACY_LATEST,
+                          "capabilities", tn_mcp_capabilities(c->srv, TN_MCP_LEGACY), "serverInfo",
+                          c->srv->server_info);
+    if (c->srv->info.instructions)
+        json_object_set_new(r, "instructions", json_string(c->srv->info.instructions));
+    return r;
+}
+
+static json_t *m_empty(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
+                       struct tn_rpc_err *e)
+{
+    (void)c, (void)params, (void)in, (void)e;
+    return json_object();
+}
+
+static json_t *m_set_level(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
+                           struct tn_rpc_err *e)
+{
+    (void)c, (void)in;
+    const char *lvl = NULL;
+    if (params && json_unpack(params, "{s:s}", "level", &lvl) == 0)
+        for (size_t i = 0; i < 8; i++)
+            if (!strcmp(lvl, log_levels[i]))
+                return json_object(); /* stateless: nothing to remember between requests */
+    tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: unknown log level");
+    return NULL;
+}
+
+static json_t *m_discover(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
+                          struct tn_rpc_err *e)
+{
+    (void)params, (void)in, (void)e;
+    json_t *r = json_pack("{s:o, s:o}", "supportedVersions", versions_json(), "capabilities",
+                          tn_mcp_capabilities(c->srv, TN_MCP_MODERN));
+    if (c->srv->info.instructions)
+        json_object_set_new(r, "instructions", json_string(c->srv->info.instructions));
+    return r;
+}
+
+#define WRAP(fn)                                                                               \
+    static json_t *m_##fn(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in, \
+                          struct tn_rpc_err *e)                                                \
+    {                                                                                          \
+        (void)in;                                                                              \
+        return tn_mcp_##fn(c, params, e);                                                      \
+    }
+WRAP(tools_list)
+WRAP(resources_list)
+WRAP(templates_list)
+WRAP(resources_read)
+WRAP(prompts_list)
+WRAP(prompts_get)
+WRAP(complete)
+
+static json_t *m_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
+                            struct tn_rpc_err *e)
+{
+    return tn_mcp_tools_call(c, params, in, e);
+}
+
+enum cap { CAP_NONE, CAP_TOOLS, CAP_RESOURCES, CAP_PROMPTS, CAP_COMPLETIONS };
+
+struct method {
+    const char *name;
+    enum eras eras;
+    enum kind kind;
+    enum cap cap;
+    method_fn fn;
+};
+
+static const struct method methods[] = {
+    {"initialize", LEGACY, PLAIN, CAP_NONE, m_initialize},
+    {"ping", LEGACY, PLAIN, CAP_NONE, m_empty},
+    {"logging/setLevel", LEGACY, PLAIN, CAP_NONE, m_set_level},
+    {"server/discover", MODERN, CACHED, CAP_NONE, m_discover},
+    {"tools/list", BOTH, CACHED, CAP_TOOLS, m_tools_list},
+    {"tools/call", BOTH, PLAIN, CAP_TOOLS, m_tools_call},
+    {"resources/list", BOTH, CACHED, CAP_RESOURCES, m_resources_list},
+    {"resources/templates/list", BOTH, CACHED, CAP_RESOURCES, m_templates_list},
+    {"resources/read", BOTH, CACHED, CAP_RESOURCES, m_resources_read},
+    {"prompts/list", BOTH, CACHED, CAP_PROMPTS, m_prompts_list},
+    {"prompts/get", BOTH, PLAIN, CAP_PROMPTS, m_prompts_get},
+    {"completion/complete", BOTH, PLAIN, CAP_COMPLETIONS, m_complete},
+};
+
+static const struct method *find_method(struct tn_mcp_server *s, const char *name, enum eras era)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+        const struct method *m = &methods[i];
+        if (strcmp(m->name, name) != 0 || !(m->eras & era))
+            continue;
+        /* A capability we do not declare has no methods. */
+        if ((m->cap == CAP_TOOLS && !tn_mcp_has_tools(s)) ||
+            (m->cap == CAP_RESOURCES && !tn_mcp_has_resources(s)) ||
+            (m->cap == CAP_PROMPTS && !tn_mcp_has_prompts(s)) ||
+            (m->cap == CAP_COMPLETIONS && !s->complete))
+            return NULL;
+        return m;
+    }
+    return NULL;
+}
+
+/* Adds resultType, serverInfo and caching hints to a modern result. */
+static void decorate_modern(struct tn_mcp_server *s, const struct method *m, json_t *r)
+{
+    if (!json_is_object(r))
+        return;
+    const char *rt = json_string_value(json_object_get(r, "resultType"));
+    if (!rt) {
+        rt = "complete";
+        json_object_set_new(r, "resultType", json_string(rt));
+    }
+    json_t *meta = json_object_get(r, "_meta");
+    if (!json_is_object(meta)) {
+        meta = json_object();
+        json_object_set_new(r, "_meta", meta);
+    }
+    json_object_set(meta, TN_META_SERVER_INFO, s->server_info);
+    if (m && m->kind == CACHED && !strcmp(rt, "complete")) {
+        if (!json_object_get(r, "ttlMs"))
+            json_object_set_new(r, "ttlMs", json_integer(0));
+        if (!json_object_get(r, "cacheScope"))
+            json_object_set_new(r, "cacheScope", json_string("private"));
+    }
+}
+
+/* Runs one request; returns the response message (new ref). */
+static json_t *dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id, json_t *params,
+                        const struct tn_mcp_http_in *in, int *http)
+{
+    struct tn_rpc_err e = {0};
+    json_t *r = m->fn(c, params, in, &e);
+    json_t *msg;
+    if (r) {
+        if (c->era == TN_MCP_MODERN)
+            decorate_modern(c->srv, m, r);
+        msg = tn_rpc_result_body(id, r);
+        *http = 200;
+    } else {
+        if (!e.code)
+            tn_rpc_err_set(&e, 200, -32603, NULL, "Internal error");
+        msg = tn_rpc_error_body(id, &e);
+        *http = e.http ? e.http : 200;
+    }
+    json_decref(e.data);
+    return msg;
+}
+
+/* ---------- answering ---------- */
+
+static void out_json(struct tn_mcp_http_out *out, int status, json_t *msg)
+{
+    out->status = status;
+    out->content_type = "application/json";
+    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    tn_buf_reset(&out->body);
+    if (!text || tn_buf_puts(&out->body, text) != TN_OK) {
+        out->status = 500;
+        tn_buf_reset(&out->body);
+        tn_buf_puts(&out->body, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,\"message\":"
+                                "\"Internal error\"},\"id\":null}");
+    }
+    free(text);
+}
+
+static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, int code, json_t *data,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, int code, json_t *data,
+                      const char *fmt, ...)
+{
+    struct tn_rpc_err e = {.http = http, .code = code, .data = data};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.msg, sizeof e.msg, fmt, ap);
+    va_end(ap);
+    out_json(out, http, tn_rpc_error_body(id, &e));
+    json_decref(data);
+}
+
+static void out_rpc_err(struct tn_mcp_http_out *out, json_t *id, struct tn_rpc_err *e)
+{
+    out_json(out, e->http, tn_rpc_error_body(id, e));
+    json_decref(e->data);
+    e->data = NULL;
+}
+
+/* A streamed call runs here, on its own thread, writing into the SSE sink. */
+struct job {
+    struct tn_mcp_server *srv;
+    struct tn_mcp_ctx ctx;
+    const struct method *m;
+    json_t *msg; /* the request (owned) */
+    char *subject;
+};
+
+static void *job_main(void *arg)
+{
+    struct job *j = arg;
+    int http;
+    json_t *id = json_object_get(j->msg, "id");
+    json_t *resp = dispatch(&j->ctx, j->m, id, json_object_get(j->msg, "params"), NULL, &http);
+    if (!tn_sink_closed(j->ctx.sink))
+        send_json(j->ctx.sink, resp);
+    else
+        json_decref(resp);
+    tn_sink_close(j->ctx.sink);
+    tn_sink_release(j->ctx.sink);
+    json_decref(j->ctx.state);
+    json_decref(j->msg);
+    free(j->subject);
+    atomic_fetch_sub(&j->srv->n_streaming, 1);
+    free(j);
+    return NULL;
+}
+
+static bool start_job(struct tn_mcp_server *s, struct tn_mcp_ctx *c, const struct method *m,
+                      json_t *msg, struct tn_sink *sink)
+{
+    struct job *j = calloc(1, sizeof *j);
+    if (!j)
+        return false;
+    j->srv = s;
+    j->ctx = *c;
+    j->m = m;
+    j->msg = json_incref(msg);
+    j->subject = strdup(c->subject ? c->subject : "");
+    j->ctx.subject = j->subject;
+    /* client_caps and progress_token point into msg, which the job now holds */
+    j->ctx.sink = sink;
+    tn_sink_retain(sink);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, job_main, j);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        tn_sink_release(sink);
+        json_decref(j->msg);
+        free(j->subject);
+        free(j);
+        return false;
+    }
+    return true;
+}
+
+static bool media_is(const char *v, const char *type)
+{
+    size_t n = strlen(type);
+    while (*v == ' ')
+        v++;
+    return strncasecmp(v, type, n) == 0 && (v[n] == '\0' || v[n] == ';' || v[n] == ' ');
+}
+
+struct accept {
+    bool json, sse;
+};
+
+static struct accept parse_accept(const char *h)
+{
+    struct accept a = {true, true};
+    if (!h || !*h)
+        return a;
+    a.json = a.sse = false;
+    for (const char *p = h; *p;) {
+        size_t n = strcspn(p, ",");
+        char item[128];
+        if (n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+            if (media_is(item, "application/json") || media_is(item, "application/*") ||
+                media_is(item, "*/*"))
+                a.json = true;
+            if (media_is(item, "text/event-stream") || media_is(item, "text/*") ||
+                media_is(item, "*/*"))
+                a.sse = true;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return a;
+}
+
+static bool is_claim(json_t *params)
+{
+    json_t *meta = params ? json_object_get(params, "_meta") : NULL;
+    return json_is_object(meta) && json_object_get(meta, TN_META_PROTOCOL_VERSION) != NULL;
+}
+
+/* Sends a finished message as the only event of an SSE response (clients that accept
+ * only text/event-stream). */
+static void out_message(struct tn_mcp_http_out *out, const struct tn_mcp_http_in *in,
+                        struct accept acc, int http, json_t *msg)
+{
+    if (http == 200 && !acc.json && acc.sse) {
+        struct tn_sink *sink = in->open_stream(in->ud);
+        if (sink) {
+            out->streamed = true;
+            out->status = 200;
+            send_json(sink, msg);
+            tn_sink_close(sink);
+            return;
+        }
+    }
+    out_json(out, http, msg);
+}
+
+static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                       struct tn_mcp_http_out *out, struct accept acc, struct tn_mcp_ctx *c,
+                       const struct method *m, json_t *msg)
+{
+    json_t *id = json_object_get(msg, "id");
+    json_t *params = json_object_get(msg, "params");
+    bool stream = false;
+    if (m->fn == m_tools_call && acc.sse) {
+        json_t *nm = params ? json_object_get(params, "name") : NULL;
+        const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm)) : NULL;
+        bool logs = c->era == TN_MCP_LEGACY || c->log_level >= 0;
+        stream = t && (c->progress_token || (t->def->streams && logs));
+    }
+    if (stream) {
+        struct tn_rpc_err e = {0};
+        if (!tn_mcp_tools_precheck(c, params, in, &e)) {
+            out_rpc_err(out, id, &e);
+            return;
+        }
+        if (atomic_fetch_add(&s->n_streaming, 1) >= s->info.max_streaming) {
+            atomic_fetch_sub(&s->n_streaming, 1);
+            out_error(out, id, 503, -32603, NULL, "Server busy: too many streamed requests");
+            return;
+        }
+        struct tn_sink *sink = in->open_stream(in->ud);
+        if (!sink || !start_job(s, c, m, msg, sink)) {
+            atomic_fetch_sub(&s->n_streaming, 1);
+            if (sink) {
+                tn_sink_close(sink);
+                out->streamed = true;
+                return;
+            }
+            out_error(out, id, 503, -32603, NULL, "Server busy");
+            return;
+        }
+        c->state = NULL; /* moved to the job */
+        out->streamed = true;
+        out->status = 200;
+        return;
+    }
+    int http = 200;
+    json_t *resp = dispatch(c, m, id, params, in, &http);
+    out_message(out, in, acc, http, resp);
+}
+
+static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                         struct tn_mcp_http_out *out, struct accept acc, json_t *msg,
+                         const char *version, bool is_request)
+{
+    if (!is_request) {
+        out->status = 202; /* notifications and client responses: accepted, no body */
+        out->content_type = NULL;
+        return;
+    }
+    json_t *id = json_object_get(msg, "id");
+    json_t *params = json_object_get(msg, "params");
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    struct tn_mcp_ctx c = {
+        .srv = s,
+        .principal = in->principal,
+        .subject = in->subject,
+        .era = TN_MCP_LEGACY,
+        .version = version,
+        .log_level = 0, /* stateless: logging/setLevel cannot persist, so send all */
+        .last_progress = -1,
+    };
+    json_t *meta = params ? json_object_get(params, "_meta") : NULL;
+    json_t *pt = meta ? json_object_get(meta, "progressToken") : NULL;
+    if (pt && (json_is_string(pt) || json_is_integer(pt)))
+        c.progress_token = pt;
+    if (!strcmp(method, "initialize"))
+        c.client_caps = json_object_get(params, "capabilities");
+    const struct method *m = find_method(s, method, LEGACY);
+    if (!m) {
+        out_error(out, id, 200, -32601, NULL, "Method not found: %s", method);
+        return;
+    }
+    serve_call(s, in, out, acc, &c, m, msg);
+    json_decref(c.state);
+}
+
+static bool header_matches(const char *raw, const char *want)
+{
+    char *dec = raw ? tn_mcp_header_decode(raw) : NULL;
+    bool ok = dec && strcmp(dec, want) == 0;
+    free(dec);
+    return ok;
+}
+
+static json_t *mismatch(const char *header, const char *hv, const char *body)
+{
+    return json_pack("{s:{s:s, s:s?, s:s?}}", "mismatch", "header", header, "headerValue", hv,
+                     "body", body);
+}
+
+static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                         struct tn_mcp_http_out *out, struct accept acc, json_t *msg,
+                         bool is_request)
+{
+    json_t *id = json_object_get(msg, "id");
+    json_t *params = json_object_get(msg, "params");
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    json_t *meta = json_object_get(params, "_meta");
+    json_t *pv = json_object_get(meta, TN_META_PROTOCOL_VERSION);
+    json_t *caps = json_object_get(meta, TN_META_CLIENT_CAPS);
+    if (!json_is_string(pv)) {
+        out_error(out, id, 400, -32602, NULL,
+                  "Invalid params: _meta[\"%s\"] must be a string", TN_META_PROTOCOL_VERSION);
+        return;
+    }
+    if (!json_is_object(caps)) {
+        out_error(out, id, 400, -32602, NULL,
+                  "Invalid params: _meta[\"%s\"] is required and must be an object",
+                  TN_META_CLIENT_CAPS);
+        return;
+    }
+    const char *version = json_string_value(pv);
+    const char *hv = in->header(in->ud, TN_HDR_PROTOCOL_VERSION);
+    if (!hv) {
+        out_error(out, id, 400, -32020, mismatch(TN_HDR_PROTOCOL_VERSION, NULL, version),
+                  "Header mismatch: the %s header is required", TN_HDR_PROTOCOL_VERSION);
+        return;
+    }
+    if (!header_matches(hv, version)) {
+        out_error(out, id, 400, -32020, mismatch(TN_HDR_PROTOCOL_VERSION, hv, version),
+                  "Header mismatch: %s header value '%s' does not match body value '%s'",
+                  TN_HDR_PROTOCOL_VERSION, hv, version);
+        return;
+    }
+    const char *hm = in->header(in->ud, TN_HDR_METHOD);
+    if (!hm) {
+        out_error(out, id, 400, -32020, mismatch(TN_HDR_METHOD, NULL, method),
+                  "Header mismatch: the %s header is required", TN_HDR_METHOD);
+        return;
+    }
+    if (!header_matches(hm, method)) {
+        out_error(out, id, 400, -32020, mismatch(TN_HDR_METHOD, hm, method),
+                  "Header mismatch: the body names method %s but the %s header names %s", method,
+                  TN_HDR_METHOD, hm);
+        return;
+    }
+    const char *name_key = !strcmp(method, "tools/call") || !strcmp(method, "prompts/get") ? "name"
+                           : !strcmp(method, "resources/read")                              ? "uri"
+                                                                                             : NULL;
+    if (name_key) {
+        json_t *bv = json_object_get(params, name_key);
+        const char *hn = in->header(in->ud, TN_HDR_NAME);
+        if (json_is_string(bv) && !hn) {
+            out_error(out, id, 400, -32020, mismatch(TN_HDR_NAME, NULL, json_string_value(bv)),
+                      "Header mismatch: the %s header is required for %s", TN_HDR_NAME, method);
+            return;
+        }
+        if (json_is_string(bv) && !header_matches(hn, json_string_value(bv))) {
+            out_error(out, id, 400, -32020, mismatch(TN_HDR_NAME, hn, json_string_value(bv)),
+                      "Header mismatch: %s header value '%s' does not match body value '%s'",
+                      TN_HDR_NAME, hn, json_string_value(bv));
+            return;
+        }
+    }
+    const char *v = modern_version(version);
+    if (!v) {
+        out_error(out, id, 400, -32022,
+                  json_pack("{s:o, s:s}", "supported", versions_json(), "requested", version),
+                  "Unsupported protocol version: %s", version);
+        return;
+    }
+    int log_level = -1;
+    json_t *ll = json_object_get(meta, TN_META_LOG_LEVEL);
+    if (ll) {
+        for (int i = 0; i < 8 && json_is_string(ll); i++)
+            if (!strcmp(json_string_value(ll), log_levels[i]))
+                log_level = i;
+        if (log_level < 0) {
+            out_error(out, id, 400, -32602, NULL, "Invalid params: unknown log level in _meta");
+            return;
+        }
+    }
+    if (!is_request) {
+        out->status = 202;
+        out->content_type = NULL;
+        return;
+    }
+    struct tn_mcp_ctx c = {
+        .srv = s,
+        .principal = in->principal,
+        .subject = in->subject,
+        .era = TN_MCP_MODERN,
+        .version = v,
+        .client_caps = caps,
+        .log_level = log_level,
+        .last_progress = -1,
+    };
+    json_t *pt = json_object_get(meta, "progressToken");
+    if (pt && (json_is_string(pt) || json_is_integer(pt)))
+        c.progress_token = pt;
+    if (!strcmp(method, "subscriptions/listen")) {
+        struct tn_sink *sink = in->open_stream(in->ud);
+        if (!sink) {
+            out_error(out, id, 503, -32603, NULL, "Server busy: too many open streams");
+            return;
+        }
+        out->streamed = true;
+        out->status = 200;
+        tn_mcp_listen_start(s, &c, id, params, sink);
+        return;
+    }
+    const struct method *m = find_method(s, method, MODERN);
+    if (!m) {
+        out_error(out, id, 404, -32601, NULL, "Method not found");
+        return;
+    }
+    serve_call(s, in, out, acc, &c, m, msg);
+    json_decref(c.state);
+}
+
+static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                        struct tn_mcp_http_out *out, json_t *batch)
+{
+    const char *hv = in->header(in->ud, TN_HDR_PROTOCOL_VERSION);
+    char *hdec = hv ? tn_mcp_header_decode(hv) : NULL;
+    const char *version = hdec ? legacy_version(hdec) : TN_LEGACY_DEFAULT_VERSION;
+    if (hv && (!version || (strcmp(version, "2025-03-26") && strcmp(version, "2024-11-05")))) {
+        out_error(out, NULL, 400, -32600, NULL,
+                  "Invalid Request: batches are not supported in protocol version %s",
+                  hdec ? hdec : "(invalid)");
+        goto done;
+    }
+    if (json_array_size(batch) == 0) {
+        out_error(out, NULL, 400, -32600, NULL, "Invalid Request: empty batch");
+        goto done;
+    }
+    size_t i;
+    json_t *msg;
+    json_array_foreach(batch, i, msg)
+    {
+        if (json_is_object(msg) && is_claim(json_object_get(msg, "params"))) {
+            out_error(out, NULL, 400, -32600, NULL,
+                      "Invalid Request: 2026-07-28 requests cannot be batched");
+            goto done;
+        }
+    }
+    json_t *replies = json_array();
+    json_array_foreach(batch, i, msg)
+    {
+        struct tn_rpc_err e = {0};
+        bool is_req, is_note;
+        json_t *id = json_is_object(msg) ? json_object_get(msg, "id") : NULL;
+        if (id && !json_is_string(id) && !json_is_integer(id))
+            id = NULL;
+        if (!tn_rpc_envelope_ok(msg, &e, &is_req, &is_note)) {
+            json_array_append_new(replies, tn_rpc_error_body(id, &e));
+            continue;
+        }
+        if (!is_req)
+            continue;
+        const char *method = json_string_value(json_object_get(msg, "method"));
+        if (!strcmp(method, "initialize")) {
+            tn_rpc_err_set(&e, 200, -32600, NULL, "Invalid Request: initialize must not be batched");
+            json_array_append_new(replies, tn_rpc_error_body(id, &e));
+            continue;
+        }
+        const struct method *m = find_method(s, method, LEGACY);
+        if (!m) {
+            tn_rpc_err_set(&e, 200, -32601, NULL, "Method not found: %s", method);
+            json_array_append_new(replies, tn_rpc_error_body(id, &e));
+            continue;
+        }
+        struct tn_mcp_ctx c = {.srv = s, .principal = in->principal, .subject = in->subject,
+                               .era = TN_MCP_LEGACY, .version = version, .log_level = -1,
+                               .last_progress = -1};
+        int http;
+        json_array_append_new(replies, dispatch(&c, m, id, json_object_get(msg, "params"), in, &http));
+        json_decref(c.state);
+    }
+    if (json_array_size(replies) == 0) {
+        json_decref(replies);
+        out->status = 202;
+        out->content_type = NULL;
+    } else {
+        out_json(out, 200, replies);
+    }
+done:
+    free(hdec);
+}
+
+void tn_mcp_handle(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                   struct tn_mcp_http_out *out)
+{
+    json_t *msg = NULL;
+    out->streamed = false;
+    out->allow = NULL;
+    if (strcmp(in->method, "POST") != 0) {
+        /* Stateless: no GET stream, no session to DELETE. */
+        out->allow = "POST";
+        out_error(out, NULL, 405, -32000, NULL, "Method not allowed.");
+        goto done;
+    }
+    const char *ct = in->header(in->ud, "Content-Type");
+    if (!ct || !media_is(ct, "application/json")) {
+        out_error(out, NULL, 415, -32000, NULL,
+                  "Unsupported Media Type: Content-Type must be application/json");
+        goto done;
+    }
+    struct accept acc = parse_accept(in->header(in->ud, "Accept"));
+    if (!acc.json && !acc.sse) {
+        out_error(out, NULL, 406, -32000, NULL,
+                  "Not Acceptable: Accept must allow application/json or text/event-stream");
+        goto done;
+    }
+    struct tn_rpc_err e = {0};
+    msg = tn_rpc_parse(in->body, s->info.json_max_depth, s->info.json_max_string, &e);
+    if (!msg) {
+        out_rpc_err(out, NULL, &e);
+        goto done;
+    }
+    if (json_is_array(msg)) {
+        serve_batch(s, in, out, msg);
+        goto done;
+    }
+    json_t *id = json_is_object(msg) ? json_object_get(msg, "id") : NULL;
+    if (id && !json_is_string(id) && !json_is_integer(id))
+        id = NULL;
+    bool is_req, is_note;
+    if (!tn_rpc_envelope_ok(msg, &e, &is_req, &is_note)) {
+        out_rpc_err(out, id, &e);
+        goto done;
+    }
+    json_t *params = json_object_get(msg, "params");
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    const char *hv = in->header(in->ud, TN_HDR_PROTOCOL_VERSION);
+    char *hdec = hv ? tn_mcp_header_decode(hv) : NULL;
+    if (is_claim(params)) {
+        free(hdec);
+        serve_modern(s, in, out, acc, msg, is_req);
+        goto done;
+    }
+    if (method && !strcmp(method, "initialize")) {
+        if (hdec && modern_version(hdec))
+            out_error(out, id, 400, -32020, NULL,
+                      "Header mismatch: initialize is not part of protocol version %s", hdec);
+        else
+            serve_legacy(s, in, out, acc, msg, TN_LEGACY_LATEST, is_req);
+        free(hdec);
+        goto done;
+    }
+    if (hdec && modern_version(hdec)) {
+        out_error(out, id, 400, -32602, NULL,
+                  "Invalid params: a %s request must carry _meta[\"%s\"]", hdec,
+                  TN_META_PROTOCOL_VERSION);
+        free(hdec);
+        goto done;
+    }
+    const char *version = hv ? legacy_version(hdec) : TN_LEGACY_DEFAULT_VERSION;
+    if (!version) {
+        out_error(out, NULL, 400, -32000, NULL,
+                  "Bad Request: Unsupported protocol version: %s (supported versions: "
+                  "2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)",
+                  hdec ? hdec : "(invalid)");
+        free(hdec);
+        goto done;
+    }
+    free(hdec);
+    serve_legacy(s, in, out, acc, msg, version, is_req);
+done:
+    json_decref(msg);
+}
