@@ -211,7 +211,9 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     int sig = 0;
     sigwait(&sigs, &sig);
     tn_log(TN_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-    /* Listen streams end with their final result; in-flight calls get the grace period. */
+    /* No new connections; listen streams end with their final result; in-flight calls
+     * get the grace period. */
+    tn_http_server_quiesce(http);
     tn_mcp_close_listens(app.mcp);
     tn_http_server_shutdown(http, (unsigned)tn_config_int(cfg, TN_CFG_SHUTDOWN_GRACE_S) * 1000u);
     tn_log(TN_LOG_INFO, "stopped", NULL);

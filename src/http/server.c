@@ -74,6 +74,7 @@ struct tn_http_server {
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     bool stopping;
+    bool quiesced;
 };
 
 struct tn_http_req {
@@ -809,17 +810,25 @@ static unsigned open_streams(struct tn_http_server *s)
     return n;
 }
 
-void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
+void tn_http_server_quiesce(struct tn_http_server *s)
 {
-    if (!s->d)
+    if (!s->d || s->quiesced)
         return;
     MHD_socket ls = MHD_quiesce_daemon(s->d);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
+    s->quiesced = true;
+}
+
+void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
+{
+    if (!s->d)
+        return;
+    tn_http_server_quiesce(s);
     /* In-flight requests, streamed tool calls among them, get the grace period to end on
      * their own; what is still open after it is closed. */
     uint64_t until = tn_time_mono_ns() + (uint64_t)grace_ms * 1000000u;
-    while (atomic_load(&s->inflight) > open_streams(s) && tn_time_mono_ns() < until) {
+    while (atomic_load(&s->inflight) > 0 && tn_time_mono_ns() < until) {
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }

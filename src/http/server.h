@@ -87,6 +87,8 @@ enum tn_err tn_http_route(struct tn_http_server *s, const char *path, enum tn_ht
 enum tn_err tn_http_server_start(struct tn_http_server *s);
 /* The port actually bound (useful with port 0). */
 uint16_t tn_http_server_port(const struct tn_http_server *s);
+/* Stops accepting new connections; requests already in progress continue. */
+void tn_http_server_quiesce(struct tn_http_server *s);
 /* Stops accepting connections, waits up to grace_ms for in-flight requests (streams
  * excluded: those are closed), then stops. */
 void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms);

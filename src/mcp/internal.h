@@ -56,6 +56,14 @@ struct prompt_entry {
 
 struct listener;
 
+/* A server-to-client request (2025 path) waiting for the client's response POST. */
+struct pending {
+    char id[32];
+    json_t *response; /* the whole response message, once it came */
+    pthread_cond_t cv;
+    struct pending *next;
+};
+
 struct tn_mcp_server {
     struct tn_mcp_info info;
     uint8_t secret[64];
@@ -80,6 +88,9 @@ struct tn_mcp_server {
     struct listener *listeners;
     unsigned n_listeners;
     atomic_uint n_streaming;
+    pthread_mutex_t pending_mu;
+    struct pending *pending;
+    atomic_ulong next_request_id;
 };
 
 struct tn_mcp_ctx {

@@ -59,6 +59,15 @@ enum tn_mcp_log_level {
  * `data` is stolen. */
 enum tn_err tn_mcp_ctx_log(struct tn_mcp_ctx *ctx, enum tn_mcp_log_level lvl, const char *logger,
                            json_t *data);
+/* 2025 revisions only: sends a server-to-client request (`sampling/createMessage`,
+ * `elicitation/create`, `roots/list`) on this call's SSE stream and waits up to
+ * timeout_ms for the client to POST its response. Returns the response's `result` (new
+ * reference), or NULL with a reason in `why` (client error, timeout, client gone, not a
+ * streamed legacy call). `params` is stolen. Responses are matched in this process only:
+ * behind a load balancer this works only with sticky routing, which is why 2026-07-28
+ * uses MRTR instead. */
+json_t *tn_mcp_ctx_client_request(struct tn_mcp_ctx *ctx, const char *method, json_t *params,
+                                  unsigned timeout_ms, struct tn_buf *why);
 /* MRTR: the client's answer to an earlier input request `key`, or NULL. Borrowed. */
 json_t *tn_mcp_ctx_input_response(const struct tn_mcp_ctx *ctx, const char *key);
 /* MRTR: the state the handler attached to its last input_required result, verified

@@ -58,32 +58,26 @@ struct pprop {
     struct node *schema;
 };
 
+/* One compiled (sub)schema. Counts are -1 when absent; pointers NULL. */
 struct node {
-    json_t *src;     /* the schema value compiled, borrowed; the registry key */
-    bool is_false;   /* the boolean schema false */
-    unsigned types;  /* 0: any */
+    json_t *src;    /* the schema value compiled, borrowed; the registry key */
+    bool is_false;  /* the boolean schema false */
+    unsigned types; /* 0: any */
     struct node *ref;
-    struct prop *props; /* sorted by name for bsearch */
-    size_t n_props;
+    struct prop *props, *required; /* props sorted by name for bsearch */
+    size_t n_props, n_required;
     struct pprop *pprops;
     size_t n_pprops;         /* entries whose regex is compiled (and must be freed) */
     struct node *additional; /* NULL: additional properties are fine */
-    struct prop *required;
-    size_t n_required;
-    int64_t min_props, max_props;  /* -1: absent, as for every count below */
+    int64_t min_props, max_props, min_len, max_len, min_items, max_items;
     json_t *enum_vals, *const_val; /* borrowed from the document */
     char *enum_text, *const_text;  /* rendered for messages, NULL when too long */
-    int64_t min_len, max_len;
-    bool has_pattern;
+    bool has_pattern, has_min, has_max, has_xmin, has_xmax, has_mult, unique;
     regex_t pattern;
     const char *pattern_src;
-    bool has_min, has_max, has_xmin, has_xmax, has_mult;
     struct num min, max, xmin, xmax, mult;
-    struct node **prefix;
+    struct node **prefix, *items; /* items: for the items after the prefix */
     size_t n_prefix;
-    struct node *items; /* for the items after the prefix */
-    int64_t min_items, max_items;
-    bool unique;
     struct node **all_of, **any_of, **one_of;
     size_t n_all, n_any, n_one;
     struct node *not_, *if_, *then_, *else_;
@@ -91,8 +85,7 @@ struct node {
 
 struct tn_schema {
     json_t *doc;
-    struct node *root;
-    struct node **nodes;
+    struct node *root, **nodes;
     size_t n_nodes, cap_nodes;
 };
 
@@ -178,10 +171,7 @@ static void vreport(struct tn_buf *err, const char *prefix, const struct seg *pa
     tn_buf_deinit(&msg);
 }
 
-static const char *plural(int64_t n, const char *one, const char *many)
-{
-    return n == 1 ? one : many;
-}
+static const char *plural(int64_t n, const char *one, const char *many) { return n == 1 ? one : many; }
 
 /* ---------- compilation ---------- */
 
@@ -193,8 +183,7 @@ struct cc {
 };
 
 /* Reports a compile error at `loc` (a keyword's location) and returns BAD_INPUT. */
-static enum tn_err cfail(struct cc *c, const struct seg *loc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+__attribute__((format(printf, 3, 4)))
 static enum tn_err cfail(struct cc *c, const struct seg *loc, const char *fmt, ...)
 {
     va_list ap;
@@ -207,10 +196,14 @@ static enum tn_err cfail(struct cc *c, const struct seg *loc, const char *fmt, .
 static enum tn_err compile_node(struct cc *c, json_t *j, const struct seg *loc,
                                 struct node **out);
 
-static bool zero_fraction(double d)
+/* Rounding without libm, which the build does not link: from 2^52 up every double is
+ * an integer already. */
+static double dabs(double d) { return d < 0 ? -d : d; }
+static double round_int(double d)
 {
-    return isfinite(d) && d == floor(d);
+    return dabs(d) >= 4503599627370496.0 ? d : (double)(int64_t)(d + (d < 0 ? -0.5 : 0.5));
 }
+static bool zero_fraction(double d) { return isfinite(d) && round_int(d) == d; }
 
 static struct num num_of(json_t *j)
 {
@@ -386,16 +379,14 @@ static enum tn_err kw_enum(struct cc *c, struct node *n, json_t *v, const struct
 {
     if (!json_is_array(v))
         return cfail(c, loc, "expected an array");
-    n->enum_vals = v;
-    n->enum_text = render(v);
+    n->enum_text = render(n->enum_vals = v);
     return TN_OK;
 }
 
 static enum tn_err kw_const(struct cc *c, struct node *n, json_t *v, const struct seg *loc)
 {
     (void)c, (void)loc;
-    n->const_val = v;
-    n->const_text = render(v);
+    n->const_text = render(n->const_val = v);
     return TN_OK;
 }
 
@@ -427,28 +418,15 @@ static enum tn_err exclusive(struct cc *c, json_t *v, const struct seg *loc, str
 }
 
 static enum tn_err kw_xmin(struct cc *c, struct node *n, json_t *v, const struct seg *loc)
-{
-    return exclusive(c, v, loc, &n->min, &n->has_min, &n->xmin, &n->has_xmin);
-}
-
+{ return exclusive(c, v, loc, &n->min, &n->has_min, &n->xmin, &n->has_xmin); }
 static enum tn_err kw_xmax(struct cc *c, struct node *n, json_t *v, const struct seg *loc)
-{
-    return exclusive(c, v, loc, &n->max, &n->has_max, &n->xmax, &n->has_xmax);
-}
+{ return exclusive(c, v, loc, &n->max, &n->has_max, &n->xmax, &n->has_xmax); }
 
 static enum tn_err kw_multiple_of(struct cc *c, struct node *n, json_t *v, const struct seg *loc)
 {
     if (!json_is_number(v) || json_number_value(v) <= 0)
         return cfail(c, loc, "expected a number greater than 0");
     return number(c, v, loc, &n->mult, &n->has_mult);
-}
-
-static enum tn_err kw_unique(struct cc *c, struct node *n, json_t *v, const struct seg *loc)
-{
-    if (!json_is_boolean(v))
-        return cfail(c, loc, "expected a boolean");
-    n->unique = json_is_true(v);
-    return TN_OK;
 }
 
 /* draft-07 spells a tuple as an array under `items`, and the rest as `additionalItems`. */
@@ -567,9 +545,9 @@ static enum tn_err kw_defs(struct cc *c, struct node *n, json_t *v, const struct
     return e;
 }
 
-/* Most keywords are one of four shapes stored at a fixed place in the node; the rest
+/* Most keywords are one of a few shapes stored at a fixed place in the node; the rest
  * have a handler. */
-enum kind { K_FN, K_SCHEMA, K_LIST, K_COUNT, K_NUM };
+enum kind { K_FN, K_SCHEMA, K_LIST, K_COUNT, K_NUM, K_BOOL };
 #define AT(field) offsetof(struct node, field)
 
 /* Table order is compile order; it matters where a handler reads what an earlier row
@@ -602,7 +580,7 @@ static const struct {
     {"additionalProperties", K_SCHEMA, NULL, AT(additional), 0},
     {"minItems", K_COUNT, NULL, AT(min_items), 0},
     {"maxItems", K_COUNT, NULL, AT(max_items), 0},
-    {"uniqueItems", K_FN, kw_unique, 0, 0},
+    {"uniqueItems", K_BOOL, NULL, AT(unique), 0},
     {"prefixItems", K_LIST, NULL, AT(prefix), AT(n_prefix)},
     {"items", K_FN, kw_items, 0, 0},
     {"additionalItems", K_FN, kw_additional_items, 0, 0},
@@ -627,6 +605,9 @@ static enum tn_err compile_keyword(struct cc *c, struct node *n, size_t k, json_
         return compile_list(c, v, loc, true, (struct node ***)(void *)at, (size_t *)(void *)at2);
     case K_COUNT: return count(c, v, loc, (int64_t *)(void *)at);
     case K_NUM: return number(c, v, loc, (struct num *)(void *)at, (bool *)(void *)at2);
+    case K_BOOL:
+        *(bool *)(void *)at = json_is_true(v);
+        return json_is_boolean(v) ? TN_OK : cfail(c, loc, "expected a boolean");
     case K_FN: break;
     }
     return keywords[k].fn(c, n, v, loc);
@@ -702,8 +683,7 @@ struct vc {
 /* Validation results are TN_OK, TN_ERR_BAD_INPUT (does not match) or TN_ERR_LIMIT (too
  * deep). LIMIT is never absorbed by not/anyOf/oneOf/if, and is reported even when
  * quiet: a value must not pass because its check could not be finished. */
-static enum tn_err vfail(struct vc *v, const struct seg *path, enum tn_err e, const char *fmt,
-                         ...) __attribute__((format(printf, 4, 5)));
+__attribute__((format(printf, 4, 5)))
 static enum tn_err vfail(struct vc *v, const struct seg *path, enum tn_err e, const char *fmt,
                          ...)
 {
@@ -799,7 +779,7 @@ static bool is_multiple(struct num x, struct num m)
     double q = x.d / m.d;
     /* Decimal inputs carry rounding error (0.3 / 0.1 = 2.9999999999999996). A few ulps
      * of q absorb it without taking 1e-12 for a multiple of 1. */
-    return isfinite(q) && fabs(q - nearbyint(q)) <= 8 * DBL_EPSILON * fabs(q);
+    return isfinite(q) && dabs(q - round_int(q)) <= 8 * DBL_EPSILON * dabs(q);
 }
 
 static enum tn_err check_number(struct vc *v, const struct node *n, json_t *inst,
@@ -1044,10 +1024,7 @@ done:
     return e;
 }
 
-json_t *tn_schema_json(const struct tn_schema *s)
-{
-    return s ? s->doc : NULL;
-}
+json_t *tn_schema_json(const struct tn_schema *s) { return s ? s->doc : NULL; }
 
 enum tn_err tn_schema_validate(const struct tn_schema *s, json_t *instance, struct tn_buf *err)
 {

@@ -8,7 +8,9 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "mcp/internal.h"
+#include <time.h>
 
 const char *const tn_mcp_versions[] = {"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26",
                                        "2024-11-05"};
@@ -67,7 +69,9 @@ struct tn_mcp_server *tn_mcp_server_new(const struct tn_mcp_info *info)
     if (info->description)
         json_object_set_new(s->server_info, "description", json_string(info->description));
     pthread_rwlock_init(&s->lock, NULL);
+    pthread_mutex_init(&s->pending_mu, NULL);
     atomic_init(&s->n_streaming, 0);
+    atomic_init(&s->next_request_id, 1);
     tn_mcp_listen_init(s);
     return s;
 }
@@ -97,6 +101,7 @@ void tn_mcp_server_free(struct tn_mcp_server *s)
     free(s->providers);
     json_decref(s->server_info);
     pthread_rwlock_destroy(&s->lock);
+    pthread_mutex_destroy(&s->pending_mu);
     memset(s->secret, 0, sizeof s->secret);
     free(s);
 }
@@ -167,6 +172,91 @@ enum tn_err tn_mcp_ctx_log(struct tn_mcp_ctx *c, enum tn_mcp_log_level lvl, cons
         json_object_set_new(p, "logger", json_string(logger));
     return send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
                                         "notifications/message", "params", p));
+}
+
+json_t *tn_mcp_ctx_client_request(struct tn_mcp_ctx *c, const char *method, json_t *params,
+                                  unsigned timeout_ms, struct tn_buf *why)
+{
+    struct tn_mcp_server *s = c->srv;
+    json_t *result = NULL;
+    if (c->era != TN_MCP_LEGACY || !c->sink) {
+        tn_buf_puts(why, "server-to-client requests need a streamed call on the 2025 path");
+        json_decref(params);
+        return NULL;
+    }
+    struct pending p = {.response = NULL, .next = NULL};
+    /* Our ids are prefixed so they never collide with the client's own. */
+    snprintf(p.id, sizeof p.id, "tn-%lu", (unsigned long)atomic_fetch_add(&s->next_request_id, 1));
+    pthread_cond_init(&p.cv, NULL);
+    pthread_mutex_lock(&s->pending_mu);
+    p.next = s->pending;
+    s->pending = &p;
+    pthread_mutex_unlock(&s->pending_mu);
+
+    json_t *req = json_pack("{s:s, s:s, s:s, s:o}", "jsonrpc", "2.0", "id", p.id, "method", method,
+                            "params", params ? params : json_object());
+    enum tn_err rc = send_json(c->sink, req);
+    uint64_t deadline = tn_time_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    pthread_mutex_lock(&s->pending_mu);
+    while (rc == TN_OK && !p.response) {
+        if (tn_sink_closed(c->sink)) {
+            rc = TN_ERR_CANCELLED;
+            break;
+        }
+        uint64_t now = tn_time_mono_ns();
+        if (now >= deadline) {
+            rc = TN_ERR_BUSY;
+            break;
+        }
+        /* wake at least every 200 ms to notice a client that went away */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t step = deadline - now < 200000000u ? deadline - now : 200000000u;
+        ts.tv_nsec += (long)(step % 1000000000u);
+        ts.tv_sec += (time_t)(step / 1000000000u) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&p.cv, &s->pending_mu, &ts);
+    }
+    for (struct pending **pp = &s->pending; *pp; pp = &(*pp)->next) {
+        if (*pp == &p) {
+            *pp = p.next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->pending_mu);
+    pthread_cond_destroy(&p.cv);
+    if (p.response) {
+        json_t *r = json_object_get(p.response, "result");
+        if (json_is_object(r)) {
+            result = json_incref(r);
+        } else {
+            const char *m = json_string_value(json_object_get(json_object_get(p.response, "error"), "message"));
+            tn_buf_printf(why, "the client answered %s with an error: %s", method, m ? m : "(no message)");
+        }
+        json_decref(p.response);
+    } else if (rc == TN_ERR_BUSY) {
+        tn_buf_printf(why, "the client did not answer %s in time", method);
+    } else {
+        tn_buf_printf(why, "the client went away before answering %s", method);
+    }
+    return result;
+}
+
+/* Delivers a response POSTed by the client to the call waiting for it. */
+static void deliver_response(struct tn_mcp_server *s, json_t *msg)
+{
+    const char *id = json_string_value(json_object_get(msg, "id"));
+    if (!id)
+        return;
+    pthread_mutex_lock(&s->pending_mu);
+    for (struct pending *p = s->pending; p; p = p->next) {
+        if (!strcmp(p->id, id) && !p->response) {
+            p->response = json_incref(msg);
+            pthread_cond_signal(&p->cv);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->pending_mu);
 }
 
 /* ---------- methods ---------- */
@@ -549,7 +639,10 @@ static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
                          const char *version, bool is_request)
 {
     if (!is_request) {
-        out->status = 202; /* notifications and client responses: accepted, no body */
+        /* notifications and client responses: accepted, no body */
+        if (!json_object_get(msg, "method"))
+            deliver_response(s, msg);
+        out->status = 202;
         out->content_type = NULL;
         return;
     }
