@@ -1,0 +1,137 @@
+/* base64, HMAC-protected cursors and requestState, Mcp-* header decoding, buffers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/util.h"
+#include "mcp/internal.h"
+
+static void test_b64(void **state)
+{
+    char out[64];
+    size_t n;
+    assert_int_equal(tn_b64_decode(out, sizeof out, &n, "SGVsbG8sIOS4lueVjA==", 20), TN_OK);
+    assert_int_equal(n, 13);
+    assert_memory_equal(out, "Hello, \xe4\xb8\x96\xe7\x95\x8c", 13);
+    /* unpadded standard base64 is refused */
+    assert_int_equal(tn_b64_decode(out, sizeof out, &n, "SGVsbG8", 7), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_b64_decode(out, sizeof out, &n, "SGV$bG8=", 8), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_b64url_decode(out, sizeof out, &n, "SGVsbG8", 7), TN_OK);
+    assert_int_equal(n, 5);
+    char enc[16];
+    assert_int_equal(tn_b64url_encode(enc, sizeof enc, "\xfb\xff", 2), 3);
+    assert_string_equal(enc, "-_8");
+}
+
+static void test_header_decode(void **state)
+{
+    static const char *cases[][2] = {
+        {"echo", "echo"},
+        {"  echo  ", "echo"},
+        {"=?base64?ZWNobw==?=", "echo"},
+        {"=?base64?IHBhZGRlZCA=?=", " padded "},
+        {"=?base64?SGVsbG8sIOS4lueVjA==?=", "Hello, \xe4\xb8\x96\xe7\x95\x8c"},
+        {"=?base64?SGVsbG8?=", NULL},  /* missing padding */
+        {"=?base64?ZWNobw==", NULL},   /* no terminator */
+        {"=?base64?AGE=?=", NULL},     /* embedded NUL */
+        {"caf\xc3\xa9", NULL},         /* raw non-ASCII */
+        {"a\tb", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *d = tn_mcp_header_decode(cases[i][0]);
+        if (cases[i][1]) {
+            assert_non_null(d);
+            assert_string_equal(d, cases[i][1]);
+        } else {
+            assert_null(d);
+        }
+        free(d);
+    }
+}
+
+static struct tn_mcp_server *srv(const uint8_t *key)
+{
+    struct tn_mcp_info info = {.name = "t", .version = "1", .secret = key, .secret_len = 32};
+    return tn_mcp_server_new(&info);
+}
+
+static void test_state_seal(void **state)
+{
+    uint8_t k1[32] = {1}, k2[32] = {2};
+    struct tn_mcp_server *a = srv(k1), *b = srv(k2);
+    json_t *st = json_pack("{s:i}", "round", 2);
+    char *sealed = tn_mcp_state_seal(a, "alice", "tool", st);
+    const char *why = NULL;
+    json_t *back = tn_mcp_state_open(a, "alice", "tool", sealed, &why);
+    assert_non_null(back);
+    assert_int_equal(json_integer_value(json_object_get(back, "round")), 2);
+    json_decref(back);
+    assert_null(tn_mcp_state_open(a, "bob", "tool", sealed, &why));
+    assert_string_equal(why, "requestState belongs to another request");
+    assert_null(tn_mcp_state_open(a, "alice", "other", sealed, &why));
+    assert_string_equal(why, "requestState belongs to another request");
+    assert_null(tn_mcp_state_open(b, "alice", "tool", sealed, &why));
+    assert_string_equal(why, "requestState failed its integrity check");
+    size_t tl = strlen(sealed) + 10;
+    char *t = malloc(tl);
+    snprintf(t, tl, "%s-TAMPERED", sealed);
+    assert_null(tn_mcp_state_open(a, "alice", "tool", t, &why));
+    assert_null(tn_mcp_state_open(a, "alice", "tool", "no-dot", &why));
+    assert_string_equal(why, "requestState is malformed");
+    free(t);
+    free(sealed);
+    json_decref(st);
+    tn_mcp_server_free(a);
+    tn_mcp_server_free(b);
+}
+
+static void test_cursor(void **state)
+{
+    uint8_t k[32] = {7};
+    struct tn_mcp_server *s = srv(k);
+    char *c = tn_mcp_cursor_make(s, 'T', 50, 3, "inner");
+    uint32_t a, b;
+    char *inner;
+    assert_true(tn_mcp_cursor_read(s, c, 'T', &a, &b, &inner));
+    assert_int_equal(a, 50);
+    assert_int_equal(b, 3);
+    assert_string_equal(inner, "inner");
+    free(inner);
+    assert_false(tn_mcp_cursor_read(s, c, 'R', &a, &b, NULL)); /* another list's cursor */
+    c[2] = c[2] == 'A' ? 'B' : 'A';
+    assert_false(tn_mcp_cursor_read(s, c, 'T', &a, &b, NULL));
+    assert_false(tn_mcp_cursor_read(s, "", 'T', &a, &b, NULL));
+    free(c);
+    tn_mcp_server_free(s);
+}
+
+static void test_buf_limit(void **state)
+{
+    struct tn_buf b;
+    tn_buf_init(&b, 8);
+    assert_int_equal(tn_buf_puts(&b, "12345678"), TN_OK);
+    assert_int_equal(tn_buf_puts(&b, "9"), TN_ERR_LIMIT);
+    assert_int_equal(b.len, 8);
+    assert_string_equal(b.data, "12345678");
+    tn_buf_reset(&b);
+    assert_int_equal(tn_buf_printf(&b, "%d-%s", 42, "x"), TN_OK);
+    assert_string_equal(b.data, "42-x");
+    tn_buf_deinit(&b);
+}
+
+int main(void)
+{
+    tn_util_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_b64), cmocka_unit_test(test_header_decode),
+        cmocka_unit_test(test_state_seal), cmocka_unit_test(test_cursor),
+        cmocka_unit_test(test_buf_limit),
+    };
+    return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
