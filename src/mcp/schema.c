@@ -171,8 +171,6 @@ static void vreport(struct tn_buf *err, const char *prefix, const struct seg *pa
     tn_buf_deinit(&msg);
 }
 
-static const char *plural(int64_t n, const char *one, const char *many) { return n == 1 ? one : many; }
-
 /* ---------- compilation ---------- */
 
 struct cc {
@@ -558,40 +556,24 @@ static const struct {
     kw_fn fn;
     size_t off, off2; /* the value, and its count or presence flag */
 } keywords[] = {
-    {"$defs", K_FN, kw_defs, 0, 0},
-    {"definitions", K_FN, kw_defs, 0, 0},
-    {"$ref", K_FN, kw_ref, 0, 0},
-    {"type", K_FN, kw_type, 0, 0},
-    {"enum", K_FN, kw_enum, 0, 0},
-    {"const", K_FN, kw_const, 0, 0},
-    {"minLength", K_COUNT, NULL, AT(min_len), 0},
-    {"maxLength", K_COUNT, NULL, AT(max_len), 0},
-    {"pattern", K_FN, kw_pattern, 0, 0},
-    {"minimum", K_NUM, NULL, AT(min), AT(has_min)},
-    {"maximum", K_NUM, NULL, AT(max), AT(has_max)},
-    {"exclusiveMinimum", K_FN, kw_xmin, 0, 0},
-    {"exclusiveMaximum", K_FN, kw_xmax, 0, 0},
-    {"multipleOf", K_FN, kw_multiple_of, 0, 0},
-    {"required", K_FN, kw_required, 0, 0},
-    {"minProperties", K_COUNT, NULL, AT(min_props), 0},
-    {"maxProperties", K_COUNT, NULL, AT(max_props), 0},
-    {"properties", K_FN, kw_properties, 0, 0},
-    {"patternProperties", K_FN, kw_pattern_properties, 0, 0},
-    {"additionalProperties", K_SCHEMA, NULL, AT(additional), 0},
-    {"minItems", K_COUNT, NULL, AT(min_items), 0},
-    {"maxItems", K_COUNT, NULL, AT(max_items), 0},
-    {"uniqueItems", K_BOOL, NULL, AT(unique), 0},
-    {"prefixItems", K_LIST, NULL, AT(prefix), AT(n_prefix)},
-    {"items", K_FN, kw_items, 0, 0},
-    {"additionalItems", K_FN, kw_additional_items, 0, 0},
-    {"allOf", K_LIST, NULL, AT(all_of), AT(n_all)},
-    {"anyOf", K_LIST, NULL, AT(any_of), AT(n_any)},
-    {"oneOf", K_LIST, NULL, AT(one_of), AT(n_one)},
-    {"not", K_SCHEMA, NULL, AT(not_), 0},
+    {"$defs", K_FN, kw_defs, 0, 0},                      {"definitions", K_FN, kw_defs, 0, 0},
+    {"$ref", K_FN, kw_ref, 0, 0},                        {"type", K_FN, kw_type, 0, 0},
+    {"enum", K_FN, kw_enum, 0, 0},                       {"const", K_FN, kw_const, 0, 0},
+    {"minLength", K_COUNT, NULL, AT(min_len), 0},        {"maxLength", K_COUNT, NULL, AT(max_len), 0},
+    {"pattern", K_FN, kw_pattern, 0, 0},                 {"minimum", K_NUM, NULL, AT(min), AT(has_min)},
+    {"maximum", K_NUM, NULL, AT(max), AT(has_max)},      {"exclusiveMinimum", K_FN, kw_xmin, 0, 0},
+    {"exclusiveMaximum", K_FN, kw_xmax, 0, 0},           {"multipleOf", K_FN, kw_multiple_of, 0, 0},
+    {"required", K_FN, kw_required, 0, 0},               {"minProperties", K_COUNT, NULL, AT(min_props), 0},
+    {"maxProperties", K_COUNT, NULL, AT(max_props), 0},  {"properties", K_FN, kw_properties, 0, 0},
+    {"patternProperties", K_FN, kw_pattern_properties, 0, 0}, {"additionalProperties", K_SCHEMA, NULL, AT(additional), 0},
+    {"minItems", K_COUNT, NULL, AT(min_items), 0},       {"maxItems", K_COUNT, NULL, AT(max_items), 0},
+    {"uniqueItems", K_BOOL, NULL, AT(unique), 0},        {"prefixItems", K_LIST, NULL, AT(prefix), AT(n_prefix)},
+    {"items", K_FN, kw_items, 0, 0},                     {"additionalItems", K_FN, kw_additional_items, 0, 0},
+    {"allOf", K_LIST, NULL, AT(all_of), AT(n_all)},      {"anyOf", K_LIST, NULL, AT(any_of), AT(n_any)},
+    {"oneOf", K_LIST, NULL, AT(one_of), AT(n_one)},      {"not", K_SCHEMA, NULL, AT(not_), 0},
     {"if", K_SCHEMA, NULL, AT(if_), 0},
     /* then/else without if do nothing, but are compiled so that mistakes show. */
-    {"then", K_SCHEMA, NULL, AT(then_), 0},
-    {"else", K_SCHEMA, NULL, AT(else_), 0},
+    {"then", K_SCHEMA, NULL, AT(then_), 0},              {"else", K_SCHEMA, NULL, AT(else_), 0},
 };
 #define N_KEYWORDS (sizeof keywords / sizeof keywords[0])
 
@@ -644,18 +626,13 @@ static enum tn_err compile_node(struct cc *c, json_t *j, const struct seg *loc,
     struct node *n = NULL;
     json_t *outer = c->obj;
     *out = NULL;
-    if (!json_is_object(j) && !json_is_boolean(j)) {
-        e = cfail(c, loc, "expected a schema (an object or a boolean)");
-        goto done;
-    }
-    if (c->depth >= COMPILE_MAX_DEPTH) {
-        e = cfail(c, loc, "schema nested more than %d levels deep", COMPILE_MAX_DEPTH);
-        goto done;
-    }
+    if (!json_is_object(j) && !json_is_boolean(j))
+        return cfail(c, loc, "expected a schema (an object or a boolean)");
+    if (c->depth >= COMPILE_MAX_DEPTH)
+        return cfail(c, loc, "schema nested more than %d levels deep", COMPILE_MAX_DEPTH);
     /* Registered before its keywords are compiled, so references back to it resolve. */
-    e = node_new(c, j, loc, &n);
-    if (e != TN_OK)
-        goto done;
+    if ((e = node_new(c, j, loc, &n)) != TN_OK)
+        return e;
     n->is_false = json_is_false(j);
     c->depth++;
     for (size_t k = 0; k < N_KEYWORDS && e == TN_OK && json_is_object(j); k++) {
@@ -669,7 +646,6 @@ static enum tn_err compile_node(struct cc *c, json_t *j, const struct seg *loc,
     c->obj = outer;
     if (e == TN_OK)
         *out = n;
-done:
     return e;
 }
 
@@ -800,6 +776,17 @@ static enum tn_err check_number(struct vc *v, const struct node *n, json_t *inst
     return TN_OK;
 }
 
+/* "at least 2 items", "at most 1 character": bounds of -1 are absent. */
+static enum tn_err check_size(struct vc *v, const struct seg *path, uint64_t size, int64_t min,
+                              int64_t max, const char *one, const char *many)
+{
+    if (min >= 0 && size < (uint64_t)min)
+        return FAIL("at least %lld %s", (long long)min, min == 1 ? one : many);
+    if (max >= 0 && size > (uint64_t)max)
+        return FAIL("at most %lld %s", (long long)max, max == 1 ? one : many);
+    return TN_OK;
+}
+
 /* Matches the whole string, NUL bytes included: without REG_STARTEND the match would
  * stop at the first NUL and let the tail escape the pattern. */
 static bool regex_matches(const regex_t *re, const char *s, size_t len)
@@ -820,12 +807,9 @@ static enum tn_err check_string(struct vc *v, const struct node *n, json_t *inst
     uint64_t cp = 0; /* code points: the bytes that are not UTF-8 continuation bytes */
     for (size_t i = 0; (n->min_len >= 0 || n->max_len >= 0) && i < len; i++)
         cp += ((unsigned char)s[i] & 0xC0) != 0x80;
-    if (n->min_len >= 0 && cp < (uint64_t)n->min_len)
-        return FAIL("at least %lld %s", (long long)n->min_len,
-                    plural(n->min_len, "character", "characters"));
-    if (n->max_len >= 0 && cp > (uint64_t)n->max_len)
-        return FAIL("at most %lld %s", (long long)n->max_len,
-                    plural(n->max_len, "character", "characters"));
+    enum tn_err e = check_size(v, path, cp, n->min_len, n->max_len, "character", "characters");
+    if (e != TN_OK)
+        return e;
     if (n->has_pattern && !regex_matches(&n->pattern, s, len))
         return FAIL("does not match the pattern '%.100s'", n->pattern_src);
     return TN_OK;
@@ -836,19 +820,14 @@ static enum tn_err check_object(struct vc *v, const struct node *n, json_t *inst
 {
     enum tn_err e = TN_OK;
     char shown[SHOWN_CAP];
-    int64_t size = (int64_t)json_object_size(inst);
     for (size_t i = 0; i < n->n_required; i++) {
         const struct prop *r = &n->required[i];
         if (!json_object_getn(inst, r->name, r->len))
             return FAIL("missing required property '%s'",
                         show(shown, sizeof shown, r->name, r->len, false));
     }
-    if (n->min_props >= 0 && size < n->min_props)
-        return FAIL("at least %lld %s", (long long)n->min_props,
-                    plural(n->min_props, "property", "properties"));
-    if (n->max_props >= 0 && size > n->max_props)
-        return FAIL("at most %lld %s", (long long)n->max_props,
-                    plural(n->max_props, "property", "properties"));
+    e = check_size(v, path, json_object_size(inst), n->min_props, n->max_props, "property",
+                   "properties");
     for (void *it = json_object_iter(inst); it && e == TN_OK; it = json_object_iter_next(inst, it)) {
         struct prop key = {json_object_iter_key(it), json_object_iter_key_len(it), NULL};
         struct seg ks = {path, key.name, key.len, 0, false};
@@ -877,23 +856,17 @@ static enum tn_err check_array(struct vc *v, const struct node *n, json_t *inst,
                                const struct seg *path, unsigned depth)
 {
     size_t size = json_array_size(inst);
-    if (n->min_items >= 0 && size < (uint64_t)n->min_items)
-        return FAIL("at least %lld %s", (long long)n->min_items,
-                    plural(n->min_items, "item", "items"));
-    if (n->max_items >= 0 && size > (uint64_t)n->max_items)
-        return FAIL("at most %lld %s", (long long)n->max_items,
-                    plural(n->max_items, "item", "items"));
-    for (size_t i = 0; i < size; i++) {
+    enum tn_err e = check_size(v, path, size, n->min_items, n->max_items, "item", "items");
+    /* A closed tuple reads better as a count than as "[3]: value not allowed". */
+    if (e == TN_OK && n->items && n->items->is_false)
+        e = check_size(v, path, size, -1, (int64_t)n->n_prefix, "item", "items");
+    for (size_t i = 0; i < size && e == TN_OK; i++) {
         const struct node *sub = i < n->n_prefix ? n->prefix[i] : n->items;
         struct seg is = {path, NULL, 0, i, false};
-        /* A closed tuple reads better as a count than as "[3]: value not allowed". */
-        if (sub && i >= n->n_prefix && sub->is_false)
-            return FAIL("at most %zu %s", n->n_prefix,
-                        plural((int64_t)n->n_prefix, "item", "items"));
-        enum tn_err e = sub ? validate_node(v, sub, json_array_get(inst, i), &is, depth + 1) : TN_OK;
-        if (e != TN_OK)
-            return e;
+        e = sub ? validate_node(v, sub, json_array_get(inst, i), &is, depth + 1) : TN_OK;
     }
+    if (e != TN_OK)
+        return e;
     for (size_t i = 0; n->unique && i < size; i++)
         for (size_t j = i + 1; j < size; j++)
             if (json_equal(json_array_get(inst, i), json_array_get(inst, j)))
@@ -1028,18 +1001,12 @@ json_t *tn_schema_json(const struct tn_schema *s) { return s ? s->doc : NULL; }
 
 enum tn_err tn_schema_validate(const struct tn_schema *s, json_t *instance, struct tn_buf *err)
 {
-    struct vc v = {err, 0};
-    enum tn_err e = TN_ERR_BAD_INPUT;
-    if (!s || !instance) {
-        if (err)
-            tn_buf_puts(err, "no value to validate");
-        goto done;
-    }
-    e = validate_node(&v, s->root, instance, NULL, 0);
-    if (e == TN_ERR_LIMIT)
-        e = TN_ERR_BAD_INPUT;
-done:
-    return e;
+    struct vc ctx = {err, 0}, *v = &ctx;
+    const struct seg *path = NULL;
+    if (!s || !instance)
+        return FAIL("no value to validate");
+    enum tn_err e = validate_node(v, s->root, instance, path, 0);
+    return e == TN_ERR_LIMIT ? TN_ERR_BAD_INPUT : e;
 }
 
 void tn_schema_free(struct tn_schema *s)
@@ -1048,20 +1015,14 @@ void tn_schema_free(struct tn_schema *s)
         return;
     for (size_t i = 0; i < s->n_nodes; i++) {
         struct node *n = s->nodes[i];
+        void *owned[] = {n->props, n->required, n->pprops, n->enum_text, n->const_text,
+                         n->prefix, n->all_of, n->any_of, n->one_of, n};
         for (size_t k = 0; k < n->n_pprops; k++)
             regfree(&n->pprops[k].re);
         if (n->has_pattern)
             regfree(&n->pattern);
-        free(n->props);
-        free(n->required);
-        free(n->pprops);
-        free(n->enum_text);
-        free(n->const_text);
-        free(n->prefix);
-        free(n->all_of);
-        free(n->any_of);
-        free(n->one_of);
-        free(n);
+        for (size_t k = 0; k < sizeof owned / sizeof owned[0]; k++)
+            free(owned[k]);
     }
     free(s->nodes);
     json_decref(s->doc);
