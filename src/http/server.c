@@ -33,6 +33,9 @@ struct route {
     enum tn_http_match match;
     tn_http_handler h;
     void *ud;
+    tn_http_pre_fn pre;
+    void (*free_value)(void *);
+    void *pre_ud;
 };
 
 struct tn_http_stream {
@@ -91,6 +94,7 @@ struct tn_http_req {
     uint64_t start_ns;
     struct tn_http_stream *stream;
     char *origin_ok; /* the request's Origin when it is allowed (for CORS), else NULL */
+    void *value;     /* attached by the route's pre-handler */
 };
 
 /* ---------- small helpers ---------- */
@@ -376,6 +380,7 @@ static void *heartbeat_main(void *arg)
 const char *tn_http_req_method(const struct tn_http_req *r) { return r->method; }
 const char *tn_http_req_path(const struct tn_http_req *r) { return r->path; }
 const char *tn_http_req_id(const struct tn_http_req *r) { return r->id; }
+void *tn_http_req_value(const struct tn_http_req *r) { return r->value; }
 
 const char *tn_http_req_header(const struct tn_http_req *r, const char *name)
 {
@@ -598,6 +603,19 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
     r->route = find_route(s, r->path);
     if (!r->route)
         return answer_error(r, 404, "not_found", "Not found", NULL);
+    if (r->route->pre) {
+        struct tn_http_resp resp;
+        resp_init(&resp);
+        enum MHD_Result ok = MHD_YES;
+        if (!r->route->pre(r->route->pre_ud, r, &resp, &r->value)) {
+            if (resp.status == 0)
+                resp.status = 500;
+            ok = queue(r, &resp);
+        }
+        resp_deinit(&resp);
+        if (r->answered || ok != MHD_YES)
+            return ok;
+    }
 
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
@@ -675,6 +693,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     tn_log(TN_LOG_DEBUG, "request", "id", r->id, "method", r->method, "path", r->path,
            "status", status, "ms", ms, "end",
            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+    if (r->value && r->route && r->route->free_value)
+        r->route->free_value(r->value);
     tn_buf_deinit(&r->body);
     free(r->origin_ok);
     free(r->path);
@@ -783,6 +803,21 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     if (pthread_create(&s->heartbeat, NULL, heartbeat_main, s) == 0)
         s->heartbeat_running = true;
     return TN_OK;
+}
+
+enum tn_err tn_http_route_pre(struct tn_http_server *s, const char *path, tn_http_pre_fn pre,
+                              void (*free_value)(void *), void *ud)
+{
+    enum tn_err rc = TN_ERR_NOT_FOUND;
+    for (unsigned i = 0; i < s->n_routes; i++) {
+        if (strcmp(s->routes[i].path, path) == 0) {
+            s->routes[i].pre = pre;
+            s->routes[i].free_value = free_value;
+            s->routes[i].pre_ud = ud;
+            rc = TN_OK;
+        }
+    }
+    return rc;
 }
 
 uint16_t tn_http_server_port(const struct tn_http_server *s) { return s->port; }

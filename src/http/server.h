@@ -79,6 +79,19 @@ struct tn_sink *tn_http_resp_stream(struct tn_http_resp *resp);
 
 enum tn_http_match { TN_HTTP_EXACT, TN_HTTP_PREFIX };
 
+/* A pre-handler runs with the headers only, before any body byte is read (the place for
+ * authentication: an unauthenticated request never gets its body read). It returns true
+ * to go on, or false after filling `resp`, which is then sent at once. It may attach one
+ * value to the request (*value), passed to `free_value` when the request ends and
+ * readable by the handler through tn_http_req_value. */
+typedef bool (*tn_http_pre_fn)(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp,
+                               void **value);
+/* Attaches a pre-handler to every route registered with exactly this path. */
+enum tn_err tn_http_route_pre(struct tn_http_server *s, const char *path, tn_http_pre_fn pre,
+                              void (*free_value)(void *), void *ud);
+/* The value the pre-handler attached, or NULL. */
+void *tn_http_req_value(const struct tn_http_req *r);
+
 struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg);
 /* Registers a handler for a path (exact, or every path under a prefix). The first
  * matching route wins. Call before start. */
