@@ -9,9 +9,9 @@ char *tn_mcp_header_decode(const char *raw)
 {
     struct tn_span v = tn_span_trim((struct tn_span){raw, strlen(raw)});
     static const char pre[] = "=?base64?", post[] = "?=";
-    if (v.len >= sizeof pre - 1 + sizeof post - 1 && memcmp(v.ptr, pre, sizeof pre - 1) == 0) {
-        if (memcmp(v.ptr + v.len - (sizeof post - 1), post, sizeof post - 1) != 0)
-            return NULL;
+    /* Only `=?base64?…?=` as a whole is encoded; anything else is taken literally. */
+    if (v.len >= sizeof pre - 1 + sizeof post - 1 && memcmp(v.ptr, pre, sizeof pre - 1) == 0 &&
+        memcmp(v.ptr + v.len - (sizeof post - 1), post, sizeof post - 1) == 0) {
         const char *b = v.ptr + sizeof pre - 1;
         size_t blen = v.len - (sizeof pre - 1) - (sizeof post - 1);
         char *out = malloc(blen + 1);

@@ -38,7 +38,7 @@ static void test_header_decode(void **state)
         {"=?base64?IHBhZGRlZCA=?=", " padded "},
         {"=?base64?SGVsbG8sIOS4lueVjA==?=", "Hello, \xe4\xb8\x96\xe7\x95\x8c"},
         {"=?base64?SGVsbG8?=", NULL},  /* missing padding */
-        {"=?base64?ZWNobw==", NULL},   /* no terminator */
+        {"=?base64?ZWNobw==", "=?base64?ZWNobw=="}, /* no terminator: literal */
         {"=?base64?AGE=?=", NULL},     /* embedded NUL */
         {"caf\xc3\xa9", NULL},         /* raw non-ASCII */
         {"a\tb", NULL},
