@@ -26,7 +26,7 @@ start() {
   done
   url="http://127.0.0.1:$port/mcp"
 }
-start --max-body-bytes 65536 --max-headers 20
+start --max-body-bytes 65536 --max-headers 20 --max-listen-streams 2
 
 J=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
 init='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
@@ -82,6 +82,23 @@ listen="{\"jsonrpc\":\"2.0\",\"id\":\"sub-1\",\"method\":\"subscriptions/listen\
 timeout 2.5 curl -s -N "${J[@]}" "${M[@]}" -H 'Mcp-Method: subscriptions/listen' "$url" -d "$listen" >"$work/listen"
 contains "listen acknowledged" "notifications/subscriptions/acknowledged" "$(cat "$work/listen")"
 check "listen heartbeat" yes "$(grep -q '^:$' "$work/listen" && echo yes)"
+
+# Closing the stream cancels the call: the server notices (at the latest at the next
+# heartbeat) and the handler stops long before its 10 s.
+timeout 0.5 curl -s -N "${J[@]}" "$url" -d '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"tn_test_slow_count","_meta":{"progressToken":"c"}}}' >/dev/null
+for _ in $(seq 60); do grep -q "slow count cancelled" "$work/log" && break; sleep 0.05; done
+check "closed stream cancels the call" yes "$(grep -q 'slow count cancelled' "$work/log" && echo yes)"
+step=$(sed -n 's/.*slow count cancelled step=\([0-9]*\).*/\1/p' "$work/log" | head -1)
+check "cancelled early" yes "$([[ -n "$step" && $step -lt 40 ]] && echo yes)"
+
+# Dead listen streams are found by the heartbeat and freed: with room for two, two
+# abandoned streams do not block a third.
+for i in 1 2; do
+  timeout 0.3 curl -s -N "${J[@]}" "${M[@]}" -H 'Mcp-Method: subscriptions/listen' "$url" -d "$listen" >/dev/null
+done
+sleep 2.5
+timeout 1 curl -s -N "${J[@]}" "${M[@]}" -H 'Mcp-Method: subscriptions/listen' "$url" -d "$listen" >"$work/listen3"
+contains "listen slots freed after clients left" "notifications/subscriptions/acknowledged" "$(cat "$work/listen3")"
 
 # Graceful shutdown: SIGTERM mid-call lets the call finish, then the process exits 0.
 curl -s -N "${J[@]}" "$url" -d '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"test_tool_with_progress","_meta":{"progressToken":"t"}}}' >"$work/inflight" &
