@@ -5,6 +5,7 @@
 #include "cli/serve.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "notes/notes.h"
 
 #ifndef TN_VERSION
 #define TN_VERSION "0.1.0"
@@ -19,6 +20,11 @@ static const char usage[] =
     "  teamnotes --help | --version\n"
     "\n"
     "Options (flags override the environment, which overrides .env):\n";
+
+static enum tn_err setup(struct tn_mcp_server *s, void *ud)
+{
+    return tn_notes_register(s);
+}
 
 static int cmd_serve(int argc, char **argv)
 {
@@ -60,6 +66,7 @@ static int cmd_serve(int argc, char **argv)
         .title = "Team notes",
         .version = TN_VERSION,
         .instructions = "Team notes: each person's own notes, saved and searched through tools.",
+        .setup = setup,
     };
     int rc = tn_serve(&cfg, &opts);
     tn_config_deinit(&cfg);

@@ -10,13 +10,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/as/keys.h"
+#include "auth/rs/rs.h"
+#include "core/fetch.h"
 #include "core/log.h"
+#include "core/principal.h"
 #include "core/util.h"
 #include "http/server.h"
 
 struct app {
     struct tn_mcp_server *mcp;
     const struct tn_config *cfg;
+    bool auth;             /* false only with AUTH_MODE=none */
+    struct tn_rs *rs;      /* set once the listener is bound */
+    struct tn_as_keys *keys;
+    char base_url[512];    /* effective origin (the bound port when PORT=0) */
+    char resource[1024];   /* canonical MCP URL */
+    char prm_url[1024];
 };
 
 struct glue {
@@ -34,23 +44,77 @@ static struct tn_sink *glue_stream(void *ud)
     return tn_http_resp_stream(((struct glue *)ud)->resp);
 }
 
+/* Authentication, on the headers alone: no body byte of an unauthenticated request is
+ * ever read. */
+static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp, void **value)
+{
+    struct app *app = ud;
+    if (!app->auth)
+        return true;
+    /* CORS preflights never reach here; GET and DELETE are authenticated too, since
+     * clients expect a 401 challenge on any unauthenticated request. */
+    enum tn_rs_verdict v = TN_RS_UNAVAILABLE;
+    enum tn_jwt_reason why = TN_JWT_OK;
+    struct tn_principal *p = NULL;
+    if (app->rs)
+        v = tn_rs_authenticate(app->rs, tn_http_req_header(req, "Authorization"), &p, &why);
+    if (v == TN_RS_OK) {
+        *value = p;
+        return true;
+    }
+    struct tn_buf www;
+    tn_buf_init(&www, 2048);
+    int status = app->rs ? tn_rs_challenge(app->rs, v, &www, &resp->body) : 503;
+    resp->status = status;
+    resp->content_type = "application/json";
+    if (www.len)
+        tn_http_resp_header(resp, "WWW-Authenticate", www.data);
+    if (status == 503) {
+        tn_http_resp_header(resp, "Retry-After", "30");
+        if (!app->rs)
+            tn_buf_puts(&resp->body, "{\"error\":\"temporarily_unavailable\",\"error_description\":\"Starting\"}");
+    }
+    tn_buf_deinit(&www);
+    if (v != TN_RS_NO_TOKEN || why != TN_JWT_OK)
+        tn_log(TN_LOG_INFO, "token refused", "id", tn_http_req_id(req), "reason",
+               v == TN_RS_NO_TOKEN ? "no bearer token" : tn_jwt_reason_name(why), NULL);
+    return false;
+}
+
+static void principal_free(void *p)
+{
+    tn_principal_release(p);
+}
+
 static void mcp_route(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
 {
     struct app *app = ud;
     struct glue g = {req, resp};
+    const struct tn_principal *principal = tn_http_req_value(req);
     struct tn_mcp_http_in in = {
         .method = tn_http_req_method(req),
         .header = glue_header,
         .open_stream = glue_stream,
         .ud = &g,
         .body = tn_http_req_body(req),
-        .principal = NULL, /* authentication arrives with the resource server */
-        .subject = "",
+        .principal = principal,
+        .subject = principal ? principal->key : "",
         .request_id = tn_http_req_id(req),
     };
     struct tn_mcp_http_out out = {0};
     tn_buf_init(&out.body, SIZE_MAX / 2);
     tn_mcp_handle(app->mcp, &in, &out);
+    if (out.step_up_scope[0] && app->rs) {
+        /* The token lacks a scope: a step-up challenge the client can act on. */
+        struct tn_buf www;
+        tn_buf_init(&www, 2048);
+        tn_buf_reset(&out.body);
+        tn_rs_insufficient_scope(app->rs, out.step_up_scope, &www, &out.body);
+        tn_http_resp_header(resp, "WWW-Authenticate", www.data);
+        tn_buf_deinit(&www);
+        out.status = 403;
+        out.content_type = "application/json";
+    }
     if (!out.streamed) {
         resp->status = out.status;
         resp->content_type = out.content_type;
@@ -67,6 +131,61 @@ static void health_route(void *ud, const struct tn_http_req *req, struct tn_http
     (void)ud, (void)req;
     static const char ok[] = "{\"status\":\"ok\"}";
     tn_http_resp_json(resp, 200, ok, sizeof ok - 1);
+}
+
+static void prm_route(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    struct app *app = ud;
+    json_t *doc = app->rs ? tn_rs_metadata(app->rs) : NULL;
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    if (text) {
+        tn_http_resp_json(resp, 200, text, strlen(text));
+        tn_http_resp_header(resp, "Cache-Control", "public, max-age=300");
+    } else {
+        static const char nf[] = "{\"error\":\"temporarily_unavailable\"}";
+        tn_http_resp_json(resp, 503, nf, sizeof nf - 1);
+    }
+    free(text);
+    json_decref(doc);
+}
+
+/* The permission and scope gate of every tool (DESIGN §4): scopes are what the client
+ * was granted (re-authorizing can add them: 403 step-up); permissions are what the
+ * user's roles allow (re-authorizing cannot help: an isError result naming it). */
+static enum tn_err gate(const struct tn_mcp_ctx *ctx, const struct tn_mcp_tool *t,
+                        struct tn_buf *why, void *ud)
+{
+    struct app *app = ud;
+    const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
+    if (!p)
+        return app->auth ? TN_ERR_FORBIDDEN : TN_OK;
+    if (t->required_scope && !tn_principal_has_scope(p, t->required_scope)) {
+        if (why) {
+            /* every scope the operation needs, plus those already granted that we know,
+             * so that re-authorizing does not lose them */
+            tn_buf_puts(why, t->required_scope);
+            const char *sup = tn_config_str(app->cfg, TN_CFG_AUTH_SCOPES);
+            for (size_t i = 0; i < p->scopes.n; i++) {
+                const char *s = p->scopes.v[i];
+                size_t n = strlen(s);
+                const char *hit = strstr(sup, s);
+                if (strcmp(s, t->required_scope) && hit && (hit == sup || hit[-1] == ' ') &&
+                    (hit[n] == ' ' || hit[n] == '\0'))
+                    tn_buf_printf(why, " %s", s);
+            }
+        }
+        return TN_ERR_INSUFFICIENT_SCOPE;
+    }
+    if (t->required_permission && !tn_principal_has_permission(p, t->required_permission)) {
+        if (why)
+            tn_buf_printf(why,
+                          "Permission denied: %s needs the %s permission, which your account "
+                          "does not have. Ask an administrator for a role that includes it "
+                          "(signing in again will not help).",
+                          t->name, t->required_permission);
+        return TN_ERR_FORBIDDEN;
+    }
+    return TN_OK;
 }
 
 static void not_found_route(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
@@ -129,6 +248,128 @@ static enum tn_err load_secret(const struct tn_config *cfg, uint8_t *key, size_t
     return TN_OK;
 }
 
+static size_t split_csv(const char *csv, char out[][512], size_t max)
+{
+    size_t n = 0;
+    for (const char *p = csv; p && *p && n < max;) {
+        size_t len = strcspn(p, ",");
+        struct tn_span s = tn_span_trim((struct tn_span){p, len});
+        if (s.len && s.len < 512) {
+            memcpy(out[n], s.ptr, s.len);
+            out[n++][s.len] = '\0';
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return n;
+}
+
+/* Builds the resource server for the configured mode: the built-in issuer's local keys,
+ * or an external issuer (generic OIDC, or Scalekit with the xmcp template's variables). */
+static enum tn_err make_rs(struct app *app)
+{
+    const struct tn_config *cfg = app->cfg;
+    const char *mode = tn_config_str(cfg, TN_CFG_AUTH_MODE);
+    char iss[4][512], aud[8][512], meta[4][1100], jwks[1100] = "", fallback[1100] = "";
+    size_t n_iss = 0, n_aud = 0, n_meta = 0;
+    bool loopback_http = false;
+    if (!strcmp(mode, "builtin")) {
+        snprintf(iss[n_iss++], sizeof iss[0], "%s", app->base_url);
+    } else {
+        const char *sk = tn_config_str(cfg, TN_CFG_SCALEKIT_ENVIRONMENT_URL);
+        const char *ai = tn_config_str(cfg, TN_CFG_AUTH_ISSUER);
+        if (ai[0]) {
+            snprintf(iss[n_iss++], sizeof iss[0], "%s", ai);
+            /* RFC 8414 §3.1: the well-known segment goes between host and path; then the
+             * OpenID Connect location, appended. */
+            const char *host = strstr(ai, "://") + 3;
+            const char *path = host + strcspn(host, "/");
+            size_t pl = strlen(path);
+            while (pl && path[pl - 1] == '/')
+                pl--;
+            snprintf(meta[n_meta++], sizeof meta[0], "%.*s/.well-known/oauth-authorization-server%.*s",
+                     (int)(path - ai), ai, (int)pl, path);
+            size_t al = strlen(ai);
+            while (al && ai[al - 1] == '/')
+                al--;
+            snprintf(meta[n_meta++], sizeof meta[0], "%.*s/.well-known/openid-configuration", (int)al, ai);
+            loopback_http = strncmp(ai, "http://", 7) == 0;
+        } else {
+            /* Scalekit: issuer <env> or <env>/resources/<id> (migration), keys through the
+             * resource's authorization-server metadata, else <env>/keys. */
+            char env[512];
+            snprintf(env, sizeof env, "%s", sk);
+            size_t el = strlen(env);
+            while (el && env[el - 1] == '/')
+                env[--el] = '\0';
+            const char *rid = tn_config_str(cfg, TN_CFG_SCALEKIT_RESOURCE_ID);
+            if (rid[0]) {
+                snprintf(iss[n_iss++], sizeof iss[0], "%s/resources/%s", env, rid);
+                snprintf(meta[n_meta++], sizeof meta[0],
+                         "%s/.well-known/oauth-authorization-server/resources/%s", env, rid);
+            }
+            snprintf(iss[n_iss++], sizeof iss[0], "%s", env);
+            snprintf(meta[n_meta++], sizeof meta[0], "%s/.well-known/oauth-authorization-server", env);
+            snprintf(fallback, sizeof fallback, "%s/keys", env);
+            /* the template's audience: the resource id, else the base URL */
+            snprintf(aud[n_aud++], sizeof aud[0], "%s", rid[0] ? rid : app->base_url);
+            loopback_http = strncmp(env, "http://", 7) == 0;
+        }
+        snprintf(jwks, sizeof jwks, "%s", tn_config_str(cfg, TN_CFG_AUTH_JWKS_URI));
+    }
+    const char *aa = tn_config_str(cfg, TN_CFG_AUTH_AUDIENCE);
+    if (aa[0]) {
+        n_aud = split_csv(aa, aud, 8);
+    } else {
+        /* the canonical resource, and its /mcp/ spelling since both paths are served */
+        snprintf(aud[n_aud++], sizeof aud[0], "%s", app->resource);
+        snprintf(aud[n_aud++], sizeof aud[0], "%s/", app->resource);
+    }
+    const char *iss_p[4], *aud_p[8], *meta_p[4];
+    for (size_t i = 0; i < n_iss; i++)
+        iss_p[i] = iss[i];
+    for (size_t i = 0; i < n_aud; i++)
+        aud_p[i] = aud[i];
+    for (size_t i = 0; i < n_meta; i++)
+        meta_p[i] = meta[i];
+    struct tn_rs_config rc = {
+        .resource = app->resource,
+        .prm_url = app->prm_url,
+        .issuers = iss_p,
+        .n_issuers = n_iss,
+        .audiences = aud_p,
+        .n_audiences = n_aud,
+        .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES),
+        .resource_name = "Team notes",
+        .leeway_s = (int)tn_config_int(cfg, TN_CFG_AUTH_LEEWAY_S),
+        .cache_slots = (size_t)tn_config_int(cfg, TN_CFG_TOKEN_CACHE_SIZE),
+        .claims = {
+            .org = tn_config_str(cfg, TN_CFG_AUTH_ORG_CLAIM),
+            .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES_CLAIM),
+            .permissions = tn_config_str(cfg, TN_CFG_AUTH_PERMISSIONS_CLAIM),
+            .roles = tn_config_str(cfg, TN_CFG_AUTH_ROLES_CLAIM),
+            .default_permissions = tn_config_str(cfg, TN_CFG_AUTH_DEFAULT_PERMISSIONS),
+        },
+        .local_keys = app->keys ? tn_as_keys_jwks(app->keys) : NULL,
+        .metadata_urls = meta_p,
+        .n_metadata_urls = jwks[0] ? 0 : n_meta,
+        .jwks_uri = jwks[0] ? jwks : NULL,
+        .jwks_fallback = fallback[0] ? fallback : NULL,
+        .allow_loopback_http = loopback_http,
+        .fetch_timeout_ms = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_FETCH_TIMEOUT_MS),
+        .refetch_cooldown_s = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_REFETCH_COOLDOWN_S),
+    };
+    app->rs = tn_rs_new(&rc);
+    if (!app->rs)
+        return TN_ERR_NOMEM;
+    char auds[1100] = "";
+    for (size_t i = 0; i < n_aud; i++)
+        snprintf(auds + strlen(auds), sizeof auds - strlen(auds), "%s%s", i ? "," : "", aud[i]);
+    tn_log(TN_LOG_INFO, "authentication", "mode", mode, "issuer", iss[0], "audience", auds, NULL);
+    return TN_OK;
+}
+
 int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
 {
     int status = 1;
@@ -165,6 +406,16 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         goto done;
     if (opts->setup && opts->setup(app.mcp, opts->ud) != TN_OK)
         goto done;
+    tn_mcp_gate_set(app.mcp, gate, &app);
+    app.auth = strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "none") != 0;
+    if (!app.auth)
+        tn_log(TN_LOG_WARN, "AUTH_MODE=none: the MCP endpoint runs WITHOUT authentication "
+                            "(development only, loopback only)", NULL);
+    if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin") &&
+        tn_as_keys_open(tn_config_str(cfg, TN_CFG_DATA_DIR), &app.keys) != TN_OK)
+        goto done;
+    if (tn_fetch_global_init() != TN_OK)
+        goto done;
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = (unsigned)tn_config_int(cfg, TN_CFG_THREADS);
@@ -197,14 +448,37 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     tn_http_route(http, slash, TN_HTTP_EXACT, mcp_route, &app);
     tn_http_route(http, "/healthz", TN_HTTP_EXACT, health_route, &app);
     tn_http_route(http, "/readyz", TN_HTTP_EXACT, health_route, &app);
+    char prm_path[600];
+    snprintf(prm_path, sizeof prm_path, "/.well-known/oauth-protected-resource%s", mp);
+    if (app.auth) {
+        tn_http_route_pre(http, mp, mcp_pre, principal_free, &app);
+        tn_http_route_pre(http, slash, mcp_pre, principal_free, &app);
+        /* RFC 9728 metadata at the path-suffixed and the root location */
+        tn_http_route(http, prm_path, TN_HTTP_EXACT, prm_route, &app);
+        tn_http_route(http, "/.well-known/oauth-protected-resource", TN_HTTP_EXACT, prm_route, &app);
+    }
     tn_http_route(http, "/.well-known/", TN_HTTP_PREFIX, not_found_route, &app);
     if (tn_http_server_start(http) != TN_OK)
         goto done;
+    /* The canonical URLs, known once the port is (PORT=0 picks one). */
+    const char *base = tn_config_str(cfg, TN_CFG_BASE_URL);
+    if (tn_config_int(cfg, TN_CFG_PORT) == 0 && !strcmp(cfg->source[TN_CFG_BASE_URL], "derived"))
+        snprintf(app.base_url, sizeof app.base_url, "%.*s:%u",
+                 (int)(strrchr(base, ':') - base), base, tn_http_server_port(http));
+    else
+        snprintf(app.base_url, sizeof app.base_url, "%s", base);
+    snprintf(app.resource, sizeof app.resource, "%s%s", app.base_url, mp);
+    snprintf(app.prm_url, sizeof app.prm_url, "%s%s", app.base_url, prm_path);
+    if (app.auth) {
+        if (make_rs(&app) != TN_OK)
+            goto done;
+        tn_rs_prefetch(app.rs);
+    }
 
     char port[8], ms[32], url[600];
     snprintf(port, sizeof port, "%u", tn_http_server_port(http));
     snprintf(ms, sizeof ms, "%.1f", (double)(tn_time_mono_ns() - t0) / 1e6);
-    snprintf(url, sizeof url, "%s%s", tn_config_str(cfg, TN_CFG_BASE_URL), mp);
+    snprintf(url, sizeof url, "%s", app.resource);
     tn_log(TN_LOG_INFO, "ready", "mcp", url, "listen", tn_config_str(cfg, TN_CFG_HOST), "port",
            port, "startup_ms", ms, NULL);
 
@@ -220,6 +494,8 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     status = 0;
 done:
     tn_http_server_free(http);
+    tn_rs_free(app.rs);
+    tn_as_keys_free(app.keys);
     tn_mcp_server_free(app.mcp);
     memset(secret, 0, sizeof secret);
     return status;

@@ -249,6 +249,16 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
         if (n > 8 && c->str[TN_CFG_BASE_URL][n - 1] == '/')
             c->str[TN_CFG_BASE_URL][n - 1] = '\0';
     }
+    /* Bounded lengths keep every URL derived from these within fixed buffers. */
+    if (strlen(c->str[TN_CFG_BASE_URL]) > 256 || strlen(c->str[TN_CFG_MCP_PATH]) > 128 ||
+        strlen(c->str[TN_CFG_AUTH_ISSUER]) > 400 || strlen(c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL]) > 256 ||
+        strlen(c->str[TN_CFG_SCALEKIT_RESOURCE_ID]) > 128 || strlen(c->str[TN_CFG_AUTH_JWKS_URI]) > 1000 ||
+        strlen(c->str[TN_CFG_AUTH_AUDIENCE]) > 2000) {
+        tn_buf_puts(err, "BASE_URL (256), MCP_PATH (128), AUTH_ISSUER (400), SCALEKIT_* (256/128), "
+                         "AUTH_JWKS_URI (1000) or AUTH_AUDIENCE (2000) is longer than allowed");
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
     if ((rc = check_base_url(c->str[TN_CFG_BASE_URL], err)) != TN_OK)
         goto done;
     const char *mp = c->str[TN_CFG_MCP_PATH];
@@ -269,6 +279,50 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
         tn_buf_printf(err, "LOG_FORMAT must be text or json (got '%s')", fmt);
         rc = TN_ERR_CONFIG;
         goto done;
+    }
+    /* Authentication mode: an issuer selects external mode; `none` only on loopback. */
+    char *mode = c->str[TN_CFG_AUTH_MODE];
+    bool has_issuer = c->str[TN_CFG_AUTH_ISSUER][0] || c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL][0];
+    if (!mode[0]) {
+        set(c, TN_CFG_AUTH_MODE, has_issuer ? "external" : "builtin", has_issuer ? 8 : 7, "derived");
+        mode = c->str[TN_CFG_AUTH_MODE];
+    }
+    if (strcmp(mode, "builtin") && strcmp(mode, "external") && strcmp(mode, "none")) {
+        tn_buf_printf(err, "AUTH_MODE must be builtin, external or none (got '%s')", mode);
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
+    if (!strcmp(mode, "external") && !has_issuer) {
+        tn_buf_puts(err, "AUTH_MODE=external needs AUTH_ISSUER (or SCALEKIT_ENVIRONMENT_URL)");
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
+    if (!strcmp(mode, "none")) {
+        const char *b = strstr(c->str[TN_CFG_BASE_URL], "://") + 3;
+        size_t hl = strcspn(b, "/");
+        const char *colon = b[0] == '[' ? memchr(b, ']', hl) : memchr(b, ':', hl);
+        size_t host_len = colon ? (size_t)(colon - b) + (b[0] == '[') : hl;
+        if (!tn_host_is_loopback(b, host_len)) {
+            tn_buf_puts(err, "AUTH_MODE=none is for development on loopback only; a public "
+                             "BASE_URL needs authentication");
+            rc = TN_ERR_CONFIG;
+            goto done;
+        }
+    }
+    const char *issuers[] = {c->str[TN_CFG_AUTH_ISSUER], c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL]};
+    for (int i = 0; i < 2; i++) {
+        const char *u = issuers[i];
+        if (!u[0])
+            continue;
+        bool https = strncmp(u, "https://", 8) == 0;
+        const char *h = https ? u + 8 : strncmp(u, "http://", 7) == 0 ? u + 7 : NULL;
+        size_t hl = h ? strcspn(h, ":/") : 0;
+        if (!h || (!https && !tn_host_is_loopback(h, hl))) {
+            tn_buf_printf(err, "%s must be an https:// URL (http:// only on loopback): '%s'",
+                          i ? "SCALEKIT_ENVIRONMENT_URL" : "AUTH_ISSUER", u);
+            rc = TN_ERR_CONFIG;
+            goto done;
+        }
     }
     const char *key = c->str[TN_CFG_SECRET_KEY];
     if (key[0] && strlen(key) < 32) {

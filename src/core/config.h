@@ -55,6 +55,42 @@
       "longest JSON string accepted in a request, in bytes")                                          \
     X(SECRET_KEY,        "SECRET_KEY",         STR,  "",                   0,     0,          true,      \
       "32+ byte key protecting MRTR request state (default: generated in DATA_DIR)")                   \
+    X(AUTH_MODE,         "AUTH_MODE",          STR,  "",                   0,     0,          false,     \
+      "builtin (default), external (default when an issuer is set) or none (loopback only)")         \
+    X(AUTH_ISSUER,       "AUTH_ISSUER",        STR,  "",                   0,     0,          false,     \
+      "external issuer URL: the server becomes a pure resource server for it")                       \
+    X(AUTH_AUDIENCE,     "AUTH_AUDIENCE",      STR,  "",                   0,     0,          false,     \
+      "comma-separated audiences to accept instead of the MCP URL")                                  \
+    X(AUTH_JWKS_URI,     "AUTH_JWKS_URI",      STR,  "",                   0,     0,          false,     \
+      "JWKS URL, when the issuer's metadata does not name one")                                      \
+    X(AUTH_SCOPES,       "AUTH_SCOPES",        STR,  "notes:read notes:write", 0, 0,          false,     \
+      "space-separated scopes advertised and asked for")                                             \
+    X(AUTH_LEEWAY_S,     "AUTH_LEEWAY_S",      INT,  "30",                 0,     300,        false,     \
+      "clock skew tolerated on exp/nbf/iat, in seconds")                                            \
+    X(AUTH_ORG_CLAIM,    "AUTH_ORG_CLAIM",     STR,  "oid,org_id",         0,     0,          false,     \
+      "claim path(s) of the organization, comma-separated, dotted for nesting")                      \
+    X(AUTH_SCOPES_CLAIM, "AUTH_SCOPES_CLAIM",  STR,  "scope,scp,scopes",   0,     0,          false,     \
+      "claim path(s) of the scopes")                                                                 \
+    X(AUTH_PERMISSIONS_CLAIM, "AUTH_PERMISSIONS_CLAIM", STR, "permissions,perms", 0, 0,       false,     \
+      "claim path(s) of the permissions")                                                            \
+    X(AUTH_ROLES_CLAIM,  "AUTH_ROLES_CLAIM",   STR,  "roles",              0,     0,          false,     \
+      "claim path(s) of the roles (e.g. realm_access.roles for Keycloak)")                           \
+    X(AUTH_DEFAULT_PERMISSIONS, "AUTH_DEFAULT_PERMISSIONS", STR, "",       0,     0,          false,     \
+      "permissions granted to tokens WITHOUT a permissions claim (issuers with no RBAC); empty: none") \
+    X(AUTH_FETCH_TIMEOUT_MS, "AUTH_FETCH_TIMEOUT_MS", INT, "5000",         100,   60000,      false,     \
+      "timeout of issuer metadata and JWKS fetches")                                                 \
+    X(AUTH_REFETCH_COOLDOWN_S, "AUTH_REFETCH_COOLDOWN_S", INT, "30",       1,     3600,       false,     \
+      "least seconds between two JWKS fetches (unknown kid, outage)")                                \
+    X(TOKEN_CACHE_SIZE,  "TOKEN_CACHE_SIZE",   INT,  "4096",               16,    1048576,    false,     \
+      "verified tokens remembered (skips signature checks for repeated requests)")                   \
+    X(SCALEKIT_ENVIRONMENT_URL, "SCALEKIT_ENVIRONMENT_URL", STR, "",        0,     0,          false,     \
+      "Scalekit environment (the xmcp template's variable): selects external mode")                  \
+    X(SCALEKIT_RESOURCE_ID, "SCALEKIT_RESOURCE_ID", STR, "",               0,     0,          false,     \
+      "Scalekit resource id (res_...)")                                                              \
+    X(SCALEKIT_CLIENT_ID, "SCALEKIT_CLIENT_ID", STR, "",                   0,     0,          false,     \
+      "Scalekit client id (management API only; not needed to verify tokens)")                       \
+    X(SCALEKIT_CLIENT_SECRET, "SCALEKIT_CLIENT_SECRET", STR, "",           0,     0,          true,      \
+      "Scalekit client secret (management API only)")                                                \
     X(LOG_LEVEL,         "LOG_LEVEL",          STR,  "info",               0,     0,          false,     \
       "debug, info, warn or error")                                                                     \
     X(LOG_FORMAT,        "LOG_FORMAT",         STR,  "text",               0,     0,          false,     \

@@ -25,6 +25,7 @@
     X(TN_ERR_CANCELLED,      "request cancelled",                      499,  NULL,                  -32603)  \
     X(TN_ERR_BAD_INPUT,      "invalid input",                          400,  "invalid_request",     -32602)  \
     X(TN_ERR_FORBIDDEN,      "forbidden",                              403,  "access_denied",       -32000)  \
+    X(TN_ERR_INSUFFICIENT_SCOPE,"insufficient scope",                  403,  "insufficient_scope",  -32000)  \
     X(TN_ERR_BUSY,           "too many concurrent requests",           503,  "temporarily_unavailable", -32603)
 
 enum tn_err {

@@ -108,6 +108,7 @@ struct tn_mcp_ctx {
     const char *bound_name;  /* tool or prompt name the state is bound to */
     double last_progress;
     bool cancelled;
+    char step_up[512]; /* scopes a refused call needs (insufficient_scope) */
 };
 
 /* rpc.c */

@@ -222,9 +222,12 @@ void tn_mcp_completion_set(struct tn_mcp_server *s, tn_mcp_complete_fn fn, void 
 enum tn_err tn_mcp_tool_enable(struct tn_mcp_server *s, const char *name, bool on);
 enum tn_err tn_mcp_prompt_enable(struct tn_mcp_server *s, const char *name, bool on);
 
-/* Authorization gate, called for tools/list filtering and before tools/call. Returns
- * TN_OK to allow, TN_ERR_FORBIDDEN for a missing permission (the call then gives an
- * isError result with `why`). Default: allow everything. */
+/* Authorization gate, called for tools/list filtering (why = NULL) and before
+ * tools/call. Returns TN_OK to allow; TN_ERR_FORBIDDEN for a missing permission (the
+ * call gives an isError result saying `why`); TN_ERR_INSUFFICIENT_SCOPE when the token
+ * lacks a scope that re-authorization could add (the call is answered HTTP 403 and
+ * `why` names every scope needed, space-separated, in out->step_up_scope). Default:
+ * allow everything. */
 typedef enum tn_err (*tn_mcp_gate_fn)(const struct tn_mcp_ctx *ctx, const struct tn_mcp_tool *t,
                                       struct tn_buf *why, void *ud);
 void tn_mcp_gate_set(struct tn_mcp_server *s, tn_mcp_gate_fn fn, void *ud);
@@ -257,6 +260,7 @@ struct tn_mcp_http_out {
     struct tn_buf body;       /* initialised by the caller */
     const char *allow;        /* static, for 405 */
     bool streamed;            /* the answer goes through the sink */
+    char step_up_scope[512];  /* set with status 403: the scopes the call needs */
 };
 
 /* Serves one POST/GET/DELETE on the MCP endpoint. Never fails: every problem becomes an

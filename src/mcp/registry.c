@@ -334,6 +334,26 @@ static bool tool_allowed(struct tn_mcp_ctx *c, const struct tool_entry *t, struc
     return c->srv->gate(c, t->def, why, c->srv->gate_ud) == TN_OK;
 }
 
+/* Applies the gate to a call. Returns false when the call must not run: *result is an
+ * isError result (missing permission) or e is set (insufficient scope, HTTP 403). */
+static bool gate_call(struct tn_mcp_ctx *c, const struct tool_entry *t, struct tn_buf *why,
+                      json_t **result, struct tn_rpc_err *e)
+{
+    if (!c->srv->gate)
+        return true;
+    enum tn_err g = c->srv->gate(c, t->def, why, c->srv->gate_ud);
+    if (g == TN_OK)
+        return true;
+    if (g == TN_ERR_INSUFFICIENT_SCOPE) {
+        snprintf(c->step_up, sizeof c->step_up, "%s", why->data ? why->data : "");
+        tn_rpc_err_set(e, 403, -32000, NULL, "Insufficient scope: this tool needs %s",
+                       why->data ? why->data : "more scope");
+        return false;
+    }
+    *result = tn_mcp_result_error("%s", why->len ? why->data : "You are not allowed to use this tool.");
+    return false;
+}
+
 json_t *tn_mcp_tools_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e)
 {
     uint32_t off;
@@ -581,8 +601,7 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     }
     struct tn_buf why;
     tn_buf_init(&why, 1024);
-    if (!tool_allowed(c, t, &why)) {
-        result = tn_mcp_result_error("%s", why.len ? why.data : "You are not allowed to use this tool.");
+    if (!gate_call(c, t, &why, &result, e)) {
         tn_buf_deinit(&why);
         goto done;
     }
@@ -987,8 +1006,24 @@ bool tn_mcp_tools_precheck(struct tn_mcp_ctx *c, json_t *params, const struct tn
     json_t *nm = params ? json_object_get(params, "name") : NULL;
     const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(c->srv, json_string_value(nm)) : NULL;
     json_t *args = params ? json_object_get(params, "arguments") : NULL;
-    if (!t || c->era != TN_MCP_MODERN || (args && !json_is_object(args)))
+    if (!t || (args && !json_is_object(args)))
         return true; /* tools/call itself reports these */
+    if (c->srv->gate) {
+        /* A refused scope must be a 403 before the response turns into a stream. */
+        struct tn_buf why;
+        tn_buf_init(&why, 1024);
+        enum tn_err g = c->srv->gate(c, t->def, &why, c->srv->gate_ud);
+        if (g == TN_ERR_INSUFFICIENT_SCOPE) {
+            snprintf(c->step_up, sizeof c->step_up, "%s", why.data ? why.data : "");
+            tn_rpc_err_set(e, 403, -32000, NULL, "Insufficient scope: this tool needs %s",
+                           why.data ? why.data : "more scope");
+        }
+        tn_buf_deinit(&why);
+        if (g == TN_ERR_INSUFFICIENT_SCOPE)
+            return false;
+    }
+    if (c->era != TN_MCP_MODERN)
+        return true;
     json_t *own = args ? NULL : json_object();
     bool ok = check_header_params(t, args ? args : own, in, e);
     json_decref(own);

@@ -605,6 +605,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
     if (stream) {
         struct tn_rpc_err e = {0};
         if (!tn_mcp_tools_precheck(c, params, in, &e)) {
+            snprintf(out->step_up_scope, sizeof out->step_up_scope, "%s", c->step_up);
             out_rpc_err(out, id, &e);
             return;
         }
@@ -631,6 +632,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
     }
     int http = 200;
     json_t *resp = dispatch(c, m, id, params, in, &http);
+    snprintf(out->step_up_scope, sizeof out->step_up_scope, "%s", c->step_up);
     out_message(out, in, acc, http, resp);
 }
 

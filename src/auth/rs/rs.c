@@ -1,0 +1,491 @@
+#include "auth/rs/rs.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/fetch.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define MAX_TOKEN_LEN 8192
+#define JWKS_MAX_BYTES (256 * 1024)
+#define META_MAX_BYTES (256 * 1024)
+#define KEYS_TTL_DEFAULT_S 600   /* when the JWKS response says nothing */
+#define KEYS_TTL_MIN_S 60
+#define KEYS_TTL_MAX_S 86400
+#define CACHE_STRIPES 64
+
+/* A JWKS snapshot shared by concurrent verifications. */
+struct keyset {
+    struct tn_jwks *jwks;
+    bool owned;
+    int64_t expires_ms;
+    atomic_int refs;
+};
+
+struct slot {
+    uint8_t hash[32];
+    struct tn_principal *p;
+    int64_t exp_s;
+};
+
+struct tn_rs {
+    char *resource, *prm_url, *scopes, *resource_name;
+    char **issuers, **audiences;
+    size_t n_issuers, n_audiences;
+    int leeway_s;
+    struct tn_claim_map claims;
+    char *claim_strs[5];
+    /* keys */
+    pthread_mutex_t keys_mu;  /* guards cur */
+    pthread_mutex_t fetch_mu; /* one fetch at a time */
+    struct keyset *cur;
+    int64_t last_attempt_ms;
+    char **meta_urls;
+    size_t n_meta_urls;
+    char *jwks_uri, *jwks_fallback;
+    bool allow_loopback;
+    unsigned timeout_ms;
+    int64_t cooldown_ms;
+    /* verified-token cache */
+    struct slot *slots;
+    size_t n_slots;
+    pthread_mutex_t stripes[CACHE_STRIPES];
+    atomic_ulong hits, verifications, fetches, fetch_failures;
+};
+
+static char *dup(const char *s) { return s ? strdup(s) : NULL; }
+
+static void keyset_release(struct keyset *k)
+{
+    if (k && atomic_fetch_sub(&k->refs, 1) == 1) {
+        if (k->owned)
+            tn_jwks_free(k->jwks);
+        free(k);
+    }
+}
+
+static char **dup_list(const char *const *v, size_t n)
+{
+    char **out = calloc(n ? n : 1, sizeof *out);
+    for (size_t i = 0; out && i < n; i++)
+        out[i] = dup(v[i]);
+    return out;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+struct tn_rs *tn_rs_new(const struct tn_rs_config *c)
+{
+    if (!c->n_issuers || !c->resource)
+        return NULL;
+    struct tn_rs *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return NULL;
+    rs->resource = dup(c->resource);
+    rs->prm_url = dup(c->prm_url);
+    rs->scopes = dup(c->scopes ? c->scopes : "");
+    rs->resource_name = dup(c->resource_name ? c->resource_name : "teamnotes");
+    rs->issuers = dup_list(c->issuers, c->n_issuers);
+    rs->n_issuers = c->n_issuers;
+    rs->audiences = dup_list(c->audiences, c->n_audiences);
+    rs->n_audiences = c->n_audiences;
+    rs->leeway_s = c->leeway_s;
+    rs->claim_strs[0] = dup(c->claims.org);
+    rs->claim_strs[1] = dup(c->claims.scopes);
+    rs->claim_strs[2] = dup(c->claims.permissions);
+    rs->claim_strs[3] = dup(c->claims.roles);
+    rs->claim_strs[4] = dup(c->claims.default_permissions);
+    rs->claims = (struct tn_claim_map){rs->claim_strs[0], rs->claim_strs[1], rs->claim_strs[2],
+                                       rs->claim_strs[3], rs->claim_strs[4]};
+    pthread_mutex_init(&rs->keys_mu, NULL);
+    pthread_mutex_init(&rs->fetch_mu, NULL);
+    for (int i = 0; i < CACHE_STRIPES; i++)
+        pthread_mutex_init(&rs->stripes[i], NULL);
+    if (c->local_keys) {
+        rs->cur = calloc(1, sizeof *rs->cur);
+        rs->cur->jwks = (struct tn_jwks *)c->local_keys;
+        rs->cur->owned = false;
+        rs->cur->expires_ms = INT64_MAX;
+        atomic_init(&rs->cur->refs, 1);
+    }
+    rs->meta_urls = dup_list(c->metadata_urls, c->n_metadata_urls);
+    rs->n_meta_urls = c->n_metadata_urls;
+    rs->jwks_uri = dup(c->jwks_uri);
+    rs->jwks_fallback = dup(c->jwks_fallback);
+    rs->allow_loopback = c->allow_loopback_http;
+    rs->timeout_ms = c->fetch_timeout_ms ? c->fetch_timeout_ms : 5000;
+    rs->cooldown_ms = (int64_t)(c->refetch_cooldown_s ? c->refetch_cooldown_s : 30) * 1000;
+    size_t n = 1;
+    while (n < (c->cache_slots ? c->cache_slots : 4096))
+        n <<= 1;
+    rs->slots = calloc(n, sizeof *rs->slots);
+    rs->n_slots = n;
+    if (!rs->slots || !rs->issuers || !rs->audiences) {
+        tn_rs_free(rs);
+        return NULL;
+    }
+    return rs;
+}
+
+void tn_rs_cache_clear(struct tn_rs *rs)
+{
+    for (size_t i = 0; i < rs->n_slots; i++) {
+        pthread_mutex_t *m = &rs->stripes[i % CACHE_STRIPES];
+        pthread_mutex_lock(m);
+        tn_principal_release(rs->slots[i].p);
+        memset(&rs->slots[i], 0, sizeof rs->slots[i]);
+        pthread_mutex_unlock(m);
+    }
+}
+
+void tn_rs_free(struct tn_rs *rs)
+{
+    if (!rs)
+        return;
+    if (rs->slots)
+        tn_rs_cache_clear(rs);
+    free(rs->slots);
+    keyset_release(rs->cur);
+    free(rs->resource);
+    free(rs->prm_url);
+    free(rs->scopes);
+    free(rs->resource_name);
+    free_list(rs->issuers, rs->n_issuers);
+    free_list(rs->audiences, rs->n_audiences);
+    free_list(rs->meta_urls, rs->n_meta_urls);
+    for (int i = 0; i < 5; i++)
+        free(rs->claim_strs[i]);
+    free(rs->jwks_uri);
+    free(rs->jwks_fallback);
+    pthread_mutex_destroy(&rs->keys_mu);
+    pthread_mutex_destroy(&rs->fetch_mu);
+    for (int i = 0; i < CACHE_STRIPES; i++)
+        pthread_mutex_destroy(&rs->stripes[i]);
+    free(rs);
+}
+
+/* ---------- external keys ---------- */
+
+static char *discover_jwks_uri(struct tn_rs *rs)
+{
+    struct tn_fetch_opts o = {rs->timeout_ms, META_MAX_BYTES, rs->allow_loopback};
+    for (size_t i = 0; i < rs->n_meta_urls; i++) {
+        struct tn_fetch_result r;
+        enum tn_err rc = tn_fetch(rs->meta_urls[i], &o, &r);
+        char *uri = NULL;
+        if (rc == TN_OK && r.status == 200 && r.body.data) {
+            json_t *doc = json_loadb(r.body.data, r.body.len, JSON_REJECT_DUPLICATES, NULL);
+            const char *iss = json_string_value(json_object_get(doc, "issuer"));
+            const char *j = json_string_value(json_object_get(doc, "jwks_uri"));
+            bool iss_ok = false;
+            for (size_t k = 0; iss && k < rs->n_issuers; k++)
+                iss_ok |= strcmp(iss, rs->issuers[k]) == 0;
+            if (j && iss_ok)
+                uri = strdup(j);
+            else if (j)
+                tn_log(TN_LOG_WARN, "issuer metadata names another issuer; ignored", "url",
+                       rs->meta_urls[i], "issuer", iss ? iss : "(none)", NULL);
+            json_decref(doc);
+        }
+        tn_buf_deinit(&r.body);
+        if (uri)
+            return uri;
+    }
+    return NULL;
+}
+
+static struct keyset *fetch_jwks(struct tn_rs *rs, const char *url)
+{
+    struct tn_fetch_opts o = {rs->timeout_ms, JWKS_MAX_BYTES, rs->allow_loopback};
+    struct tn_fetch_result r;
+    struct keyset *ks = NULL;
+    enum tn_err rc = tn_fetch(url, &o, &r);
+    if (rc == TN_OK && r.status == 200 && r.body.data) {
+        struct tn_jwks *set = NULL;
+        struct tn_buf err;
+        tn_buf_init(&err, 2048);
+        if (tn_jwks_parse(r.body.data, r.body.len, &set, &err) == TN_OK && tn_jwks_count(set) > 0) {
+            ks = calloc(1, sizeof *ks);
+            ks->jwks = set;
+            ks->owned = true;
+            int64_t ttl = r.max_age_s >= 0 ? r.max_age_s : KEYS_TTL_DEFAULT_S;
+            if (r.no_store)
+                ttl = KEYS_TTL_MIN_S;
+            ttl = ttl < KEYS_TTL_MIN_S ? KEYS_TTL_MIN_S : ttl > KEYS_TTL_MAX_S ? KEYS_TTL_MAX_S : ttl;
+            ks->expires_ms = tn_time_now_ms() + ttl * 1000;
+            atomic_init(&ks->refs, 1);
+        } else {
+            tn_jwks_free(set);
+            tn_log(TN_LOG_WARN, "JWKS has no usable key", "url", url, "detail",
+                   err.data ? err.data : "", NULL);
+        }
+        tn_buf_deinit(&err);
+    } else {
+        char st[16];
+        snprintf(st, sizeof st, "%ld", r.status);
+        tn_log(TN_LOG_WARN, "JWKS fetch failed", "url", url, "status", st, "error",
+               tn_err_message(rc), NULL);
+    }
+    tn_buf_deinit(&r.body);
+    return ks;
+}
+
+/* Refreshes the external key set. Only one thread fetches; the others keep using what
+ * is cached (or wait, when nothing is). */
+static void refresh(struct tn_rs *rs, bool forced)
+{
+    pthread_mutex_lock(&rs->fetch_mu);
+    int64_t now = tn_time_now_ms();
+    pthread_mutex_lock(&rs->keys_mu);
+    bool fresh = rs->cur && rs->cur->expires_ms > now;
+    bool cooling = now - rs->last_attempt_ms < rs->cooldown_ms;
+    pthread_mutex_unlock(&rs->keys_mu);
+    bool remote = rs->n_meta_urls || rs->jwks_uri || rs->jwks_fallback;
+    /* Within the cooldown nothing is fetched, whatever happens: an outage must not turn
+     * every request into a slow, failing fetch (stale keys are used; with none, 503). */
+    if ((fresh && !forced) || cooling || !remote) {
+        pthread_mutex_unlock(&rs->fetch_mu);
+        return;
+    }
+    rs->last_attempt_ms = now;
+    atomic_fetch_add(&rs->fetches, 1);
+    struct keyset *ks = NULL;
+    if (!rs->jwks_uri && rs->n_meta_urls)
+        rs->jwks_uri = discover_jwks_uri(rs);
+    if (rs->jwks_uri)
+        ks = fetch_jwks(rs, rs->jwks_uri);
+    if (!ks && rs->jwks_fallback)
+        ks = fetch_jwks(rs, rs->jwks_fallback);
+    if (ks) {
+        pthread_mutex_lock(&rs->keys_mu);
+        struct keyset *old = rs->cur;
+        rs->cur = ks;
+        pthread_mutex_unlock(&rs->keys_mu);
+        keyset_release(old);
+    } else {
+        atomic_fetch_add(&rs->fetch_failures, 1); /* retried after the cooldown */
+    }
+    pthread_mutex_unlock(&rs->fetch_mu);
+}
+
+static struct keyset *acquire(struct tn_rs *rs)
+{
+    pthread_mutex_lock(&rs->keys_mu);
+    struct keyset *k = rs->cur;
+    bool stale = !k || k->expires_ms <= tn_time_now_ms();
+    pthread_mutex_unlock(&rs->keys_mu);
+    if (stale)
+        refresh(rs, false);
+    pthread_mutex_lock(&rs->keys_mu);
+    k = rs->cur;
+    if (k)
+        atomic_fetch_add(&k->refs, 1);
+    pthread_mutex_unlock(&rs->keys_mu);
+    return k;
+}
+
+void tn_rs_prefetch(struct tn_rs *rs)
+{
+    keyset_release(acquire(rs));
+}
+
+/* ---------- verification ---------- */
+
+static bool b64token(const char *t, size_t n)
+{
+    /* RFC 6750 b64token: ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" then "="* */
+    size_t i = 0;
+    for (; i < n; i++) {
+        char ch = t[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == '+' || ch == '/'))
+            break;
+    }
+    for (; i < n && t[i] == '='; i++)
+        ;
+    return i == n && n > 0;
+}
+
+enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
+                                      struct tn_principal **out, enum tn_jwt_reason *why)
+{
+    *out = NULL;
+    enum tn_jwt_reason reason = TN_JWT_MALFORMED;
+    if (why)
+        *why = TN_JWT_OK;
+    if (!authz || strncasecmp(authz, "Bearer ", 7) != 0) {
+        if (authz && why)
+            *why = TN_JWT_MALFORMED;
+        /* Another scheme (Basic, say) is "no usable token" to a bearer resource. */
+        return TN_RS_NO_TOKEN;
+    }
+    const char *tok = authz + 7;
+    while (*tok == ' ')
+        tok++;
+    size_t len = strlen(tok);
+    while (len && tok[len - 1] == ' ')
+        len--;
+    if (len > MAX_TOKEN_LEN || !b64token(tok, len)) {
+        if (why)
+            *why = len > MAX_TOKEN_LEN ? TN_JWT_TOO_LARGE : TN_JWT_MALFORMED;
+        return TN_RS_INVALID;
+    }
+    uint8_t h[32];
+    crypto_hash_sha256(h, (const uint8_t *)tok, len);
+    size_t idx;
+    memcpy(&idx, h, sizeof idx);
+    idx &= rs->n_slots - 1;
+    pthread_mutex_t *m = &rs->stripes[idx % CACHE_STRIPES];
+    int64_t now_s = tn_time_now_ms() / 1000;
+    pthread_mutex_lock(m);
+    struct slot *s = &rs->slots[idx];
+    if (s->p && s->exp_s + rs->leeway_s > now_s && tn_ct_equal(s->hash, h, 32)) {
+        *out = s->p;
+        tn_principal_retain(*out);
+    }
+    pthread_mutex_unlock(m);
+    if (*out) {
+        atomic_fetch_add(&rs->hits, 1);
+        return TN_RS_OK;
+    }
+
+    struct keyset *ks = acquire(rs);
+    if (!ks) {
+        if (why)
+            *why = TN_JWT_INTERNAL;
+        return TN_RS_UNAVAILABLE;
+    }
+    struct tn_jwt_policy pol = {
+        .issuers = (const char *const *)rs->issuers,
+        .n_issuers = rs->n_issuers,
+        .audiences = (const char *const *)rs->audiences,
+        .n_audiences = rs->n_audiences,
+        .leeway_s = rs->leeway_s,
+        .max_token_len = MAX_TOKEN_LEN,
+    };
+    json_t *claims = NULL;
+    atomic_fetch_add(&rs->verifications, 1);
+    enum tn_err rc = tn_jwt_verify(tok, len, ks->jwks, &pol, &claims, &reason);
+    if (rc != TN_OK && reason == TN_JWT_NO_KID_MATCH && ks->owned) {
+        /* A key we have not seen: the issuer may have rotated. Re-fetch once. */
+        keyset_release(ks);
+        refresh(rs, true);
+        ks = acquire(rs);
+        if (!ks) {
+            if (why)
+                *why = TN_JWT_INTERNAL;
+            return TN_RS_UNAVAILABLE;
+        }
+        rc = tn_jwt_verify(tok, len, ks->jwks, &pol, &claims, &reason);
+    }
+    keyset_release(ks);
+    if (why)
+        *why = reason;
+    if (rc != TN_OK)
+        return reason == TN_JWT_EXPIRED ? TN_RS_EXPIRED
+               : rc == TN_ERR_BAD_INPUT ? TN_RS_INVALID
+                                        : TN_RS_UNAVAILABLE;
+    struct tn_principal *p = NULL;
+    if (tn_claims_to_principal(claims, &rs->claims, &p) != TN_OK) {
+        json_decref(claims);
+        if (why)
+            *why = TN_JWT_BAD_CLAIM_TYPE;
+        return TN_RS_INVALID;
+    }
+    json_decref(claims);
+    pthread_mutex_lock(m);
+    tn_principal_release(s->p);
+    memcpy(s->hash, h, 32);
+    s->p = p;
+    s->exp_s = p->expires_at;
+    tn_principal_retain(p);
+    pthread_mutex_unlock(m);
+    *out = p;
+    return TN_RS_OK;
+}
+
+/* ---------- answers ---------- */
+
+int tn_rs_challenge(const struct tn_rs *rs, enum tn_rs_verdict v, struct tn_buf *www,
+                    struct tn_buf *body)
+{
+    tn_buf_reset(www);
+    tn_buf_reset(body);
+    switch (v) {
+    case TN_RS_NO_TOKEN:
+        tn_buf_printf(www, "Bearer resource_metadata=\"%s\", scope=\"%s\"", rs->prm_url, rs->scopes);
+        tn_buf_puts(body, "{\"error\":\"unauthorized\",\"error_description\":\"Missing or invalid bearer token\"}");
+        return 401;
+    case TN_RS_EXPIRED:
+        tn_buf_printf(www,
+                      "Bearer error=\"invalid_token\", error_description=\"Token has expired\", "
+                      "resource_metadata=\"%s\", scope=\"%s\"",
+                      rs->prm_url, rs->scopes);
+        tn_buf_puts(body, "{\"error\":\"token_expired\",\"error_description\":\"Access token has expired. Please refresh your token.\"}");
+        return 401;
+    case TN_RS_UNAVAILABLE:
+        tn_buf_puts(body, "{\"error\":\"temporarily_unavailable\",\"error_description\":\"The "
+                          "authorization server's signing keys cannot be fetched right now; try again shortly\"}");
+        return 503;
+    case TN_RS_INVALID:
+    default:
+        tn_buf_printf(www,
+                      "Bearer error=\"invalid_token\", error_description=\"Token verification "
+                      "failed\", resource_metadata=\"%s\", scope=\"%s\"",
+                      rs->prm_url, rs->scopes);
+        tn_buf_puts(body, "{\"error\":\"invalid_token\",\"error_description\":\"Token verification failed\"}");
+        return 401;
+    }
+}
+
+void tn_rs_insufficient_scope(const struct tn_rs *rs, const char *needed, struct tn_buf *www,
+                              struct tn_buf *body)
+{
+    tn_buf_reset(www);
+    tn_buf_reset(body);
+    tn_buf_printf(www,
+                  "Bearer error=\"insufficient_scope\", scope=\"%s\", resource_metadata=\"%s\", "
+                  "error_description=\"Additional scope required\"",
+                  needed, rs->prm_url);
+    json_t *b = json_pack("{s:s, s:s, s:s}", "error", "insufficient_scope", "error_description",
+                          "The token lacks a scope this operation needs", "scope", needed);
+    char *t = json_dumps(b, JSON_COMPACT);
+    if (t)
+        tn_buf_puts(body, t);
+    free(t);
+    json_decref(b);
+}
+
+json_t *tn_rs_metadata(const struct tn_rs *rs)
+{
+    json_t *scopes = json_array();
+    for (const char *p = rs->scopes; *p;) {
+        p += strspn(p, " ");
+        size_t n = strcspn(p, " ");
+        if (n)
+            json_array_append_new(scopes, json_stringn(p, n));
+        p += n;
+    }
+    return json_pack("{s:s, s:[s], s:o, s:[s], s:s}", "resource", rs->resource,
+                     "authorization_servers", rs->issuers[0], "scopes_supported", scopes,
+                     "bearer_methods_supported", "header", "resource_name", rs->resource_name);
+}
+
+void tn_rs_stats(const struct tn_rs *rs, struct tn_rs_stats *out)
+{
+    out->cache_hits = atomic_load(&((struct tn_rs *)rs)->hits);
+    out->verifications = atomic_load(&((struct tn_rs *)rs)->verifications);
+    out->key_fetches = atomic_load(&((struct tn_rs *)rs)->fetches);
+    out->key_fetch_failures = atomic_load(&((struct tn_rs *)rs)->fetch_failures);
+}

@@ -1,0 +1,151 @@
+#include "core/principal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup(const char *s)
+{
+    char *p = strdup(s ? s : "");
+    if (!p)
+        abort();
+    return p;
+}
+
+static void list_free(struct tn_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static bool list_has(const struct tn_strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+struct tn_principal *tn_principal_new(const char *issuer, const char *subject, const char *org,
+                                      const char *client_id, const char *token_id,
+                                      int64_t expires_at)
+{
+    struct tn_principal *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    atomic_init(&p->refs, 1);
+    p->issuer = dup(issuer);
+    p->subject = dup(subject);
+    p->org = dup(org);
+    p->client_id = dup(client_id);
+    p->token_id = dup(token_id);
+    size_t kl = strlen(p->issuer) + strlen(p->subject) + 2;
+    p->key = malloc(kl);
+    if (!p->key)
+        abort();
+    snprintf(p->key, kl, "%s|%s", p->issuer, p->subject);
+    p->expires_at = expires_at;
+    return p;
+}
+
+static struct tn_strlist *list_of(struct tn_principal *p, enum tn_principal_list which)
+{
+    return which == TN_PRINCIPAL_SCOPES ? &p->scopes
+           : which == TN_PRINCIPAL_ROLES ? &p->roles
+                                         : &p->permissions;
+}
+
+enum tn_err tn_principal_add(struct tn_principal *p, enum tn_principal_list which, const char *s,
+                             size_t len)
+{
+    struct tn_strlist *l = list_of(p, which);
+    if (len == 0)
+        return TN_OK;
+    if (l->n >= 256 || len > 256)
+        return TN_ERR_LIMIT;
+    char *v = strndup(s, len);
+    if (!v)
+        return TN_ERR_NOMEM;
+    if (list_has(l, v)) {
+        free(v);
+        return TN_OK;
+    }
+    char **nv = realloc(l->v, (l->n + 1) * sizeof *nv);
+    if (!nv) {
+        free(v);
+        return TN_ERR_NOMEM;
+    }
+    l->v = nv;
+    l->v[l->n++] = v;
+    return TN_OK;
+}
+
+enum tn_err tn_principal_add_words(struct tn_principal *p, enum tn_principal_list which,
+                                   const char *s)
+{
+    while (s && *s) {
+        s += strspn(s, " ");
+        size_t n = strcspn(s, " ");
+        enum tn_err rc = tn_principal_add(p, which, s, n);
+        if (rc != TN_OK)
+            return rc;
+        s += n;
+    }
+    return TN_OK;
+}
+
+void tn_principal_retain(struct tn_principal *p)
+{
+    if (p)
+        atomic_fetch_add(&p->refs, 1);
+}
+
+void tn_principal_release(struct tn_principal *p)
+{
+    if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    free(p->issuer);
+    free(p->subject);
+    free(p->org);
+    free(p->client_id);
+    free(p->token_id);
+    free(p->key);
+    list_free(&p->scopes);
+    list_free(&p->roles);
+    list_free(&p->permissions);
+    free(p);
+}
+
+bool tn_principal_has_scope(const struct tn_principal *p, const char *scope)
+{
+    if (list_has(&p->scopes, scope))
+        return true;
+    /* the hierarchy: write implies read */
+    return strcmp(scope, "notes:read") == 0 && list_has(&p->scopes, "notes:write");
+}
+
+bool tn_principal_has_permission(const struct tn_principal *p, const char *perm)
+{
+    return list_has(&p->permissions, perm);
+}
+
+static json_t *list_json(const struct tn_strlist *l)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < l->n; i++)
+        json_array_append_new(a, json_string(l->v[i]));
+    return a;
+}
+
+json_t *tn_principal_json(const struct tn_principal *p)
+{
+    json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:I}", "userId", p->subject, "issuer",
+                          p->issuer, "scopes", list_json(&p->scopes), "roles",
+                          list_json(&p->roles), "permissions", list_json(&p->permissions),
+                          "clientId", p->client_id, "expiresAt", (json_int_t)p->expires_at);
+    json_object_set_new(o, "organizationId", p->org[0] ? json_string(p->org) : json_null());
+    return o;
+}

@@ -1,0 +1,11 @@
+/* The team-notes application: its tools and resources, registered through the public
+ * MCP registry API. It sees the caller only as the principal of the request context. */
+#ifndef TN_NOTES_H
+#define TN_NOTES_H
+
+#include "mcp/mcp.h"
+
+/* Registers every tool of the application. */
+enum tn_err tn_notes_register(struct tn_mcp_server *s);
+
+#endif

