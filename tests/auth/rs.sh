@@ -21,11 +21,11 @@ wait_line() { # file pattern
   echo "timeout waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
 }
 
-tn_port=$(free_port); other_port=$(free_port); short_port=$(free_port)
+tn_port=$(free_port); other_port=$(free_port); short_port=$(free_port); sk_port=$(free_port)
 idp_port=$(free_port); idp2_port=$(free_port)
 mcp="http://127.0.0.1:$tn_port/mcp"
 start_idp() { # port keyfile log
-  IDP_PORT=$1 IDP_KEYS=$2 IDP_RESOURCES="$mcp=3600,http://127.0.0.1:$other_port/mcp=600" \
+  IDP_PORT=$1 IDP_KEYS=$2 IDP_RESOURCES="$mcp=3600,http://127.0.0.1:$other_port/mcp=600,http://127.0.0.1:$sk_port=600,http://127.0.0.1:$sk_port/mcp=600" \
     IDP_SHORT_TTL_RESOURCE="http://127.0.0.1:$short_port/mcp" IDP_SHORT_TTL=2 \
     "$node" "$idp/idp.mjs" >"$3" 2>&1 &
   pids+=($!); idp_pid=$!
@@ -111,6 +111,37 @@ check "expired: 401 (even when cached)" 401 "$code"
 contains "expired: challenge" 'error="invalid_token", error_description="Token has expired"' "$(hdr WWW-Authenticate)"
 check "expired: body" "token_expired" "$(jq -r .error "$work/body")"
 kill "$short_pid"
+
+# --- Scalekit's template variables: the environment is the issuer, the JWKS is found
+# through its authorization-server metadata, the audience is what the template requires
+sk_mcp="http://127.0.0.1:$sk_port/mcp"
+start_sk() { # log [resource id]
+  SCALEKIT_ENVIRONMENT_URL="$iss/" SCALEKIT_CLIENT_ID=skc_test SCALEKIT_CLIENT_SECRET=skcs_test \
+    SCALEKIT_RESOURCE_ID=${2:-} BASE_URL="http://127.0.0.1:$sk_port" PORT=$sk_port \
+    "$build/teamnotes" serve --data-dir "$work/data-sk" >"$1" 2>&1 &
+  pids+=($!); sk_pid=$!
+  wait_line "$1" "ready"
+}
+start_sk "$work/sk.log"
+check "scalekit: PRM names the environment" "$iss" "$(curl -s "http://127.0.0.1:$sk_port/.well-known/oauth-protected-resource" | jq -r '.authorization_servers[0]')"
+sk_base=$(tok --user alice --resource "http://127.0.0.1:$sk_port")
+code=$(curl -s -o "$work/body" -w '%{http_code}' "${J[@]}" -H "Authorization: Bearer $sk_base" "$sk_mcp" -d "$whoami")
+check "scalekit: audience = BASE_URL (the template's)" 200 "$code"
+sk_tok=$(tok --user carol --resource "$sk_mcp")
+code=$(curl -s -o "$work/body" -w '%{http_code}' "${J[@]}" -H "Authorization: Bearer $sk_tok" "$sk_mcp" -d "$whoami")
+check "scalekit: audience = MCP URL" 200 "$code"
+check "scalekit: claims mapped" "user_carol|org_globex" "$(jq -r '.result.structuredContent | "\(.userId)|\(.organizationId)"' "$work/body")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" -H "Authorization: Bearer $alice" "$sk_mcp" -d "$whoami")
+check "scalekit: token for another server refused" 401 "$code"
+kill "$sk_pid"; wait "$sk_pid" 2>/dev/null
+start_sk "$work/sk2.log" res_test
+check "scalekit+resource: PRM names the resource issuer" "$iss/resources/res_test" \
+  "$(curl -s "http://127.0.0.1:$sk_port/.well-known/oauth-protected-resource/mcp" | jq -r '.authorization_servers[0]')"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" -H "Authorization: Bearer $sk_tok" "$sk_mcp" -d "$whoami")
+check "scalekit+resource: environment issuer still accepted, keys found" 200 "$code"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" -H "Authorization: Bearer $sk_base" "$sk_mcp" -d "$whoami")
+check "scalekit+resource: BASE_URL audience no longer enough" 401 "$code"
+kill "$sk_pid"; wait "$sk_pid" 2>/dev/null
 
 # --- issuer outage: keys already fetched keep working
 fresh=$(tok --user carol --resource "$mcp")   # never presented yet: needs a signature check
