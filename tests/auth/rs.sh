@@ -167,6 +167,13 @@ call "$rotated" >/dev/null
 check "issuer unreachable, nothing cached: 503" 503 "$(cat "$work/status")"
 check "503 Retry-After" 30 "$(hdr Retry-After)"
 check "503 body" temporarily_unavailable "$(jq -r .error "$work/body")"
+call "garbage" >/dev/null
+check "outage: a token that is not a JWT is still 401" 401 "$(cat "$work/status")"
+start_idp "$idp_port" "$work/keys.json" "$work/idp4.log"
+sleep 1.2
+call "$rotated" >/dev/null
+check "issuer back: picked up within a second or so" 200 "$(cat "$work/status")"
+grep -q "issuer metadata unavailable" "$work/tn2.log"; check "outage logged" 0 $?
 kill -TERM "$tn_pid"; wait "$tn_pid"; check "server exits 0 on SIGTERM" 0 $?
 
 echo "$pass passed, $fail failed"

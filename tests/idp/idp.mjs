@@ -46,6 +46,11 @@ let config = {
     { client_id: 'mcp-test-public', token_endpoint_auth_method: 'none', application_type: 'native',
       redirect_uris: ['http://127.0.0.1:9999/callback'],
       grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] },
+    // A pre-registered public client without refresh tokens: on a 403 the MCP SDK then
+    // re-authorizes with the challenge's scope (step-up) rather than refreshing.
+    { client_id: 'mcp-test-stepup', token_endpoint_auth_method: 'none', application_type: 'native',
+      redirect_uris: ['http://127.0.0.1:9999/callback'],
+      grant_types: ['authorization_code'], response_types: ['code'] },
     { client_id: 'mcp-test-confidential', client_secret: 'confidential-secret',
       token_endpoint_auth_method: 'client_secret_basic', application_type: 'web',
       redirect_uris: ['http://127.0.0.1:9999/callback'],
@@ -105,7 +110,8 @@ const provider = new Provider(issuer, {
   clients,
   jwks: loadOrCreateKeys(),
   cookies: { keys: [randomBytes(32).toString('base64url')] }, // sessions are in memory anyway
-  scopes: ['openid', 'offline_access'],
+  // The resource scopes too: clients (the MCP SDK among them) send them in DCR requests.
+  scopes: ['openid', 'offline_access', ...scope.split(' ')],
   claims: { openid: ['sub'], profile: ['name', 'preferred_username'] },
   responseTypes: ['code'], // OAuth 2.1: no implicit/hybrid
   pkce: { required: () => true }, // S256 is the only method allowed by default

@@ -17,9 +17,16 @@ case "$build" in /*) ;; *) build="$root/$build" ;; esac
 export TN_BUILD="$build"
 cd "$root" || exit 2
 out=$(mktemp)
-"$node" --test --test-reporter=spec tests/interop/clients.test.mjs 2>&1 | tee "$out"
+rcfile=$(mktemp)
+{ "$node" --test --test-reporter=spec tests/interop/clients.test.mjs 2>&1; echo $? >"$rcfile"; } | tee "$out"
 pass=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$out" | tail -1)
 fail=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$out" | tail -1)
-rm -f "$out"
-echo "${pass:-0} passed, ${fail:-1} failed"
-[ "${fail:-1}" -eq 0 ] && [ -n "$pass" ]
+rc=$(cat "$rcfile")
+rm -f "$out" "$rcfile"
+pass=${pass:-0} fail=${fail:-1}
+# A failing before/after hook fails the run without failing a test ("ℹ fail 0", exit 1).
+if [ "$fail" -eq 0 ] && { [ "${rc:-1}" -ne 0 ] || [ "$pass" -eq 0 ]; }; then
+    fail=1
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

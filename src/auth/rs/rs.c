@@ -198,6 +198,12 @@ static char *discover_jwks_uri(struct tn_rs *rs)
                        rs->meta_urls[i], "issuer", iss ? iss : "(none)", NULL);
             json_decref(doc);
         }
+        if (!uri) {
+            char st[16];
+            snprintf(st, sizeof st, "%ld", r.status);
+            tn_log(TN_LOG_WARN, "issuer metadata unavailable", "url", rs->meta_urls[i], "status",
+                   st, "error", rc == TN_OK ? "no jwks_uri" : tn_err_message(rc), NULL);
+        }
         tn_buf_deinit(&r.body);
         if (uri)
             return uri;
@@ -249,7 +255,10 @@ static void refresh(struct tn_rs *rs, bool forced)
     int64_t now = tn_time_now_ms();
     pthread_mutex_lock(&rs->keys_mu);
     bool fresh = rs->cur && rs->cur->expires_ms > now;
-    bool cooling = now - rs->last_attempt_ms < rs->cooldown_ms;
+    /* With no keys at all every request fails, so retry sooner (still at most one fetch
+     * per second): an issuer that comes up after us is picked up at once. */
+    int64_t wait = rs->cur ? rs->cooldown_ms : (rs->cooldown_ms < 1000 ? rs->cooldown_ms : 1000);
+    bool cooling = now - rs->last_attempt_ms < wait;
     pthread_mutex_unlock(&rs->keys_mu);
     bool remote = rs->n_meta_urls || rs->jwks_uri || rs->jwks_fallback;
     /* Within the cooldown nothing is fetched, whatever happens: an outage must not turn
@@ -339,6 +348,16 @@ enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
     if (len > MAX_TOKEN_LEN || !b64token(tok, len)) {
         if (why)
             *why = len > MAX_TOKEN_LEN ? TN_JWT_TOO_LARGE : TN_JWT_MALFORMED;
+        return TN_RS_INVALID;
+    }
+    /* Not even shaped like a JWS: refused before any key is needed (so an issuer outage
+     * does not turn garbage into a 503). */
+    size_t dots = 0;
+    for (size_t i = 0; i < len; i++)
+        dots += tok[i] == '.';
+    if (dots != 2) {
+        if (why)
+            *why = TN_JWT_MALFORMED;
         return TN_RS_INVALID;
     }
     uint8_t h[32];
