@@ -458,6 +458,11 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         tn_http_route(http, "/.well-known/oauth-protected-resource", TN_HTTP_EXACT, prm_route, &app);
     }
     tn_http_route(http, "/.well-known/", TN_HTTP_PREFIX, not_found_route, &app);
+    tn_http_route_public(http, prm_path);
+    tn_http_route_public(http, "/.well-known/oauth-protected-resource");
+    tn_http_route_public(http, "/.well-known/");
+    tn_http_route_public(http, "/healthz");
+    tn_http_route_public(http, "/readyz");
     if (tn_http_server_start(http) != TN_OK)
         goto done;
     /* The canonical URLs, known once the port is (PORT=0 picks one). */

@@ -36,6 +36,7 @@ struct route {
     tn_http_pre_fn pre;
     void (*free_value)(void *);
     void *pre_ud;
+    bool public_doc; /* readable from any origin (metadata documents) */
 };
 
 struct tn_http_stream {
@@ -427,7 +428,8 @@ static void add_cors(struct tn_http_req *r, struct MHD_Response *mr)
     if (!r->origin_ok)
         return;
     MHD_add_response_header(mr, "Access-Control-Allow-Origin", r->origin_ok);
-    MHD_add_response_header(mr, "Vary", "Origin");
+    if (strcmp(r->origin_ok, "*") != 0)
+        MHD_add_response_header(mr, "Vary", "Origin");
     MHD_add_response_header(mr, "Access-Control-Expose-Headers", cors_expose_headers);
 }
 
@@ -591,16 +593,20 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
     const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
     if (!tn_http_host_allowed(s, host))
         return answer_error(r, 403, "invalid_host", "Invalid Host header", NULL);
+    r->route = find_route(s, r->path);
     const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
     if (origin) {
-        if (!tn_http_origin_allowed(s, origin))
+        /* Public metadata is readable by any web page (it carries no user data and no
+         * credentials are allowed); everything else checks the Origin (DNS rebinding). */
+        if (r->route && r->route->public_doc)
+            r->origin_ok = xstrdup("*");
+        else if (!tn_http_origin_allowed(s, origin))
             return answer_error(r, 403, "invalid_origin", "Invalid Origin: not an allowed origin for this server", NULL);
-        r->origin_ok = xstrdup(origin);
+        else
+            r->origin_ok = xstrdup(origin);
     }
     if (strcmp(r->method, "OPTIONS") == 0)
         return preflight(r);
-
-    r->route = find_route(s, r->path);
     if (!r->route)
         return answer_error(r, 404, "not_found", "Not found", NULL);
     if (r->route->pre) {
@@ -814,6 +820,18 @@ enum tn_err tn_http_route_pre(struct tn_http_server *s, const char *path, tn_htt
             s->routes[i].pre = pre;
             s->routes[i].free_value = free_value;
             s->routes[i].pre_ud = ud;
+            rc = TN_OK;
+        }
+    }
+    return rc;
+}
+
+enum tn_err tn_http_route_public(struct tn_http_server *s, const char *path)
+{
+    enum tn_err rc = TN_ERR_NOT_FOUND;
+    for (unsigned i = 0; i < s->n_routes; i++) {
+        if (strcmp(s->routes[i].path, path) == 0) {
+            s->routes[i].public_doc = true;
             rc = TN_OK;
         }
     }

@@ -89,6 +89,10 @@ typedef bool (*tn_http_pre_fn)(void *ud, const struct tn_http_req *req, struct t
 /* Attaches a pre-handler to every route registered with exactly this path. */
 enum tn_err tn_http_route_pre(struct tn_http_server *s, const char *path, tn_http_pre_fn pre,
                               void (*free_value)(void *), void *ud);
+/* Marks the routes with this path as public documents: any Origin may read them
+ * (`Access-Control-Allow-Origin: *`, never with credentials) instead of the Origin
+ * allow-list. For discovery metadata, never for the MCP endpoint. */
+enum tn_err tn_http_route_public(struct tn_http_server *s, const char *path);
 /* The value the pre-handler attached, or NULL. */
 void *tn_http_req_value(const struct tn_http_req *r);
 

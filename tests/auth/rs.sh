@@ -68,6 +68,12 @@ check "GET without token is 401 too" 401 "$code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" -H 'Authorization: Basic YTpi' "$mcp" -d "$whoami")
 check "Basic scheme: 401" 401 "$code"
 check "PRM path-suffixed" "{\"resource\":\"$mcp\",\"authorization_servers\":[\"$iss\"],\"scopes_supported\":[\"notes:read\",\"notes:write\"],\"bearer_methods_supported\":[\"header\"],\"resource_name\":\"Team notes\"}" "$(curl -s "$prm")"
+check "PRM readable from any web origin" "*" "$(curl -s -o /dev/null -D - -H 'Origin: https://inspector.example' "$prm" | grep -i '^access-control-allow-origin' | cut -d' ' -f2 | tr -d '\r')"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" -H 'Origin: https://inspector.example' "$mcp" -d "$whoami")
+check "but the MCP endpoint still refuses that origin" 403 "$code"
+head -c 3000000 /dev/zero | tr '\0' ' ' >"$work/big"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" "$mcp" --data-binary @"$work/big")
+check "unauthenticated big body: 401 before the body is read" 401 "$code"
 check "PRM root identical" "$(curl -s "$prm")" "$(curl -s "http://127.0.0.1:$tn_port/.well-known/oauth-protected-resource")"
 call "not.a.jwt" >/dev/null
 check "garbage: 401" 401 "$(cat "$work/status")"
