@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/admin.h"
 #include "cli/serve.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -17,6 +18,9 @@ static const char usage[] =
     "Usage:\n"
     "  teamnotes serve [--option value ...]   start the server (reads .env, environment, flags)\n"
     "  teamnotes serve --print-config         show the effective configuration and exit\n"
+    "  teamnotes user add EMAIL [--name N] [--role viewer|editor|admin] [--org ORG] [--password-stdin]\n"
+    "  teamnotes user list | show EMAIL | set-role EMAIL ROLE | disable EMAIL | enable EMAIL\n"
+    "  teamnotes role list | org add NAME | org list | client list | client revoke ID\n"
     "  teamnotes --help | --version\n"
     "\n"
     "Options (flags override the environment, which overrides .env):\n";
@@ -93,6 +97,9 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "serve"))
         return cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "user") || !strcmp(argv[1], "role") || !strcmp(argv[1], "org") ||
+        !strcmp(argv[1], "client"))
+        return tn_admin_main(argv[1], argc - 2, argv + 2);
     fprintf(stderr, "teamnotes: unknown command '%s' (see teamnotes --help)\n", argv[1]);
     return 2;
 }

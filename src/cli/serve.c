@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/as/as.h"
 #include "auth/as/keys.h"
 #include "auth/rs/rs.h"
 #include "core/fetch.h"
@@ -24,6 +25,9 @@ struct app {
     bool auth;             /* false only with AUTH_MODE=none */
     struct tn_rs *rs;      /* set once the listener is bound */
     struct tn_as_keys *keys;
+    struct tn_store *store;
+    struct tn_as *as;      /* the built-in authorization server (builtin mode) */
+    uint8_t secret[32];
     char base_url[512];    /* effective origin (the bound port when PORT=0) */
     char resource[1024];   /* canonical MCP URL */
     char prm_url[1024];
@@ -265,6 +269,64 @@ static size_t split_csv(const char *csv, char out[][512], size_t max)
     return n;
 }
 
+/* A token named a key this instance does not know: another instance (or a rotation)
+ * created it. Re-read the issuer's keys and hand the published set to the verifier. */
+static void keys_changed(void *ud)
+{
+    struct app *app = ud;
+    tn_as_keys_refresh(app->keys, tn_time_now_ms() / 1000, true);
+    struct tn_jwks *set = tn_as_keys_jwks_copy(app->keys);
+    if (set)
+        tn_rs_set_local_keys(app->rs, set);
+}
+
+struct as_glue {
+    const struct tn_http_req *req;
+};
+
+static const char *as_header(void *ud, const char *name)
+{
+    return tn_http_req_header(((struct as_glue *)ud)->req, name);
+}
+
+static const char *as_query(void *ud, const char *name)
+{
+    return tn_http_req_query(((struct as_glue *)ud)->req, name);
+}
+
+static void as_route(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    struct app *app = ud;
+    struct as_glue g = {req};
+    if (!app->as) { /* the listener is up a moment before the issuer is configured */
+        static const char busy[] = "{\"error\":\"temporarily_unavailable\",\"error_description\":\"Starting\"}";
+        tn_http_resp_json(resp, 503, busy, sizeof busy - 1);
+        tn_http_resp_header(resp, "Retry-After", "1");
+        return;
+    }
+    struct tn_as_req in = {
+        .method = tn_http_req_method(req),
+        .path = tn_http_req_path(req),
+        .header = as_header,
+        .query = as_query,
+        .ud = &g,
+        .body = tn_http_req_body(req),
+        .client_addr = tn_http_req_client_addr(req),
+        .request_id = tn_http_req_id(req),
+    };
+    struct tn_as_resp out;
+    memset(&out, 0, sizeof out);
+    tn_buf_init(&out.body, 1 << 20);
+    tn_as_handle(app->as, &in, &out);
+    resp->status = out.status ? out.status : 500;
+    resp->content_type = out.content_type;
+    if (out.body.len)
+        tn_buf_append(&resp->body, out.body.data, out.body.len);
+    for (unsigned i = 0; i < out.n_headers; i++)
+        tn_http_resp_header(resp, out.headers[i].name, out.headers[i].value);
+    tn_buf_deinit(&out.body);
+}
+
 /* Builds the resource server for the configured mode: the built-in issuer's local keys,
  * or an external issuer (generic OIDC, or Scalekit with the xmcp template's variables). */
 static enum tn_err make_rs(struct app *app)
@@ -327,6 +389,9 @@ static enum tn_err make_rs(struct app *app)
         snprintf(aud[n_aud++], sizeof aud[0], "%s/", app->resource);
     }
     const char *iss_p[4], *aud_p[8], *meta_p[4];
+    struct tn_jwks *local = app->keys ? tn_as_keys_jwks_copy(app->keys) : NULL;
+    if (app->keys && !local)
+        return TN_ERR_INTERNAL;
     for (size_t i = 0; i < n_iss; i++)
         iss_p[i] = iss[i];
     for (size_t i = 0; i < n_aud; i++)
@@ -351,7 +416,9 @@ static enum tn_err make_rs(struct app *app)
             .roles = tn_config_str(cfg, TN_CFG_AUTH_ROLES_CLAIM),
             .default_permissions = tn_config_str(cfg, TN_CFG_AUTH_DEFAULT_PERMISSIONS),
         },
-        .local_keys = app->keys ? tn_as_keys_jwks(app->keys) : NULL,
+        .local_keys = local,
+        .on_unknown_kid = app->keys ? keys_changed : NULL,
+        .ud = app,
         .metadata_urls = meta_p,
         .n_metadata_urls = jwks[0] ? 0 : n_meta,
         .jwks_uri = jwks[0] ? jwks : NULL,
@@ -361,8 +428,12 @@ static enum tn_err make_rs(struct app *app)
         .refetch_cooldown_s = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_REFETCH_COOLDOWN_S),
     };
     app->rs = tn_rs_new(&rc);
-    if (!app->rs)
+    if (!app->rs) {
+        tn_jwks_free(local);
         return TN_ERR_NOMEM;
+    }
+    if (local)
+        tn_rs_set_local_keys(app->rs, local); /* the server owns it from here */
     char auds[1100] = "";
     for (size_t i = 0; i < n_aud; i++)
         snprintf(auds + strlen(auds), sizeof auds - strlen(auds), "%s%s", i ? "," : "", aud[i]);
@@ -411,9 +482,30 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     if (!app.auth)
         tn_log(TN_LOG_WARN, "AUTH_MODE=none: the MCP endpoint runs WITHOUT authentication "
                             "(development only, loopback only)", NULL);
-    if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin") &&
-        tn_as_keys_open(tn_config_str(cfg, TN_CFG_DATA_DIR), &app.keys) != TN_OK)
-        goto done;
+    memcpy(app.secret, secret, sizeof app.secret);
+    {
+        struct tn_buf err;
+        tn_buf_init(&err, 2048);
+        if (tn_store_open(tn_config_str(cfg, TN_CFG_DATA_DIR), tn_config_str(cfg, TN_CFG_DATABASE_URL),
+                          &app.store, &err) != TN_OK) {
+            tn_log(TN_LOG_ERROR, "cannot open the store", "detail", err.data ? err.data : "", NULL);
+            tn_buf_deinit(&err);
+            goto done;
+        }
+        tn_buf_deinit(&err);
+    }
+    if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin")) {
+        struct tn_as_keys_config kc = {
+            .store = app.store,
+            .rotate_s = tn_config_int(cfg, TN_CFG_KEY_ROTATION_DAYS) * 86400,
+            .lead_s = 900,
+            .token_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),
+        };
+        if (tn_as_keys_open(&kc, &app.keys) != TN_OK) {
+            tn_log(TN_LOG_ERROR, "cannot load or create the signing keys", NULL);
+            goto done;
+        }
+    }
     if (tn_fetch_global_init() != TN_OK)
         goto done;
 
@@ -457,6 +549,18 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         tn_http_route(http, prm_path, TN_HTTP_EXACT, prm_route, &app);
         tn_http_route(http, "/.well-known/oauth-protected-resource", TN_HTTP_EXACT, prm_route, &app);
     }
+    static const char *const as_paths[] = {
+        "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks",
+        "/register", "/authorize", "/authorize/login", "/authorize/consent", "/token", "/revoke",
+        "/setup"};
+    if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin")) {
+        for (size_t i = 0; i < sizeof as_paths / sizeof as_paths[0]; i++) {
+            tn_http_route(http, as_paths[i], TN_HTTP_EXACT, as_route, &app);
+            /* machine endpoints are readable cross-origin; the browser pages are not */
+            if (i < 4 || !strcmp(as_paths[i], "/token") || !strcmp(as_paths[i], "/revoke"))
+                tn_http_route_public(http, as_paths[i]);
+        }
+    }
     tn_http_route(http, "/.well-known/", TN_HTTP_PREFIX, not_found_route, &app);
     tn_http_route_public(http, prm_path);
     tn_http_route_public(http, "/.well-known/oauth-protected-resource");
@@ -479,6 +583,29 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
             goto done;
         tn_rs_prefetch(app.rs);
     }
+    if (app.keys) {
+        struct tn_as_config ac = {
+            .issuer = app.base_url,
+            .resource = app.resource,
+            .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES),
+            .store = app.store,
+            .keys = app.keys,
+            .secret = app.secret,
+            .secret_len = sizeof app.secret,
+            .access_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),
+            .refresh_ttl_s = tn_config_int(cfg, TN_CFG_REFRESH_TOKEN_TTL_S),
+            .code_ttl_s = tn_config_int(cfg, TN_CFG_CODE_TTL_S),
+            .refresh_grace_s = tn_config_int(cfg, TN_CFG_REFRESH_REUSE_GRACE_S),
+            .dcr_per_hour = (unsigned)tn_config_int(cfg, TN_CFG_DCR_PER_HOUR),
+            .cimd_allow_loopback = tn_config_int(cfg, TN_CFG_CIMD_ALLOW_LOOPBACK) != 0,
+        };
+        app.as = tn_as_new(&ac);
+        if (!app.as)
+            goto done;
+        if (tn_as_setup_url(app.as))
+            tn_log(TN_LOG_WARN, "no accounts yet: open this one-time link to create the first "
+                                "administrator", "url", tn_as_setup_url(app.as), NULL);
+    }
 
     char port[8], ms[32], url[600];
     snprintf(port, sizeof port, "%u", tn_http_server_port(http));
@@ -500,7 +627,10 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
 done:
     tn_http_server_free(http);
     tn_rs_free(app.rs);
+    tn_as_free(app.as);
     tn_as_keys_free(app.keys);
+    tn_store_close(app.store);
+    memset(app.secret, 0, sizeof app.secret);
     tn_mcp_server_free(app.mcp);
     memset(secret, 0, sizeof secret);
     return status;

@@ -55,6 +55,22 @@
       "longest JSON string accepted in a request, in bytes")                                          \
     X(SECRET_KEY,        "SECRET_KEY",         STR,  "",                   0,     0,          true,      \
       "32+ byte key protecting MRTR request state (default: generated in DATA_DIR)")                   \
+    X(DATABASE_URL,      "DATABASE_URL",       STR,  "",                   0,     0,          true,      \
+      "postgres://... selects PostgreSQL; empty: SQLite in DATA_DIR")                               \
+    X(ACCESS_TOKEN_TTL_S, "ACCESS_TOKEN_TTL_S", INT, "3600",               60,    86400,      false,     \
+      "lifetime of access tokens issued by the built-in authorization server")                      \
+    X(REFRESH_TOKEN_TTL_S, "REFRESH_TOKEN_TTL_S", INT, "2592000",          600,   31536000,   false,     \
+      "lifetime of refresh tokens (rotated on every use)")                                           \
+    X(CODE_TTL_S,        "CODE_TTL_S",         INT,  "60",                 10,    600,        false,     \
+      "lifetime of authorization codes")                                                             \
+    X(REFRESH_REUSE_GRACE_S, "REFRESH_REUSE_GRACE_S", INT, "10",           0,     120,        false,     \
+      "a rotated refresh token presented again within this is a concurrent refresh, not theft")     \
+    X(KEY_ROTATION_DAYS, "KEY_ROTATION_DAYS",  INT,  "30",                 1,     3650,       false,     \
+      "days a signing key signs before its successor takes over")                                    \
+    X(DCR_PER_HOUR,      "DCR_PER_HOUR",       INT,  "30",                 1,     100000,     false,     \
+      "client registrations allowed per address and hour")                                           \
+    X(CIMD_ALLOW_LOOPBACK, "CIMD_ALLOW_LOOPBACK", INT, "0",                0,     1,          false,     \
+      "1: accept client metadata documents on loopback http (development and tests only)")          \
     X(AUTH_MODE,         "AUTH_MODE",          STR,  "",                   0,     0,          false,     \
       "builtin (default), external (default when an issuer is set) or none (loopback only)")         \
     X(AUTH_ISSUER,       "AUTH_ISSUER",        STR,  "",                   0,     0,          false,     \

@@ -22,6 +22,7 @@
     X(TN_ERR_MISSING_CAPABILITY,"Missing required client capability", 400,  "invalid_request",     -32021)  \
     X(TN_ERR_UNSUPPORTED_VERSION,"Unsupported protocol version",       400,  "invalid_request",     -32022)  \
     X(TN_ERR_NOT_FOUND,      "not found",                              404,  "invalid_request",     -32602)  \
+    X(TN_ERR_CONFLICT,       "conflict",                               409,  "invalid_request",     -32602)  \
     X(TN_ERR_CANCELLED,      "request cancelled",                      499,  NULL,                  -32603)  \
     X(TN_ERR_BAD_INPUT,      "invalid input",                          400,  "invalid_request",     -32602)  \
     X(TN_ERR_FORBIDDEN,      "forbidden",                              403,  "access_denied",       -32000)  \

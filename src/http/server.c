@@ -96,6 +96,7 @@ struct tn_http_req {
     struct tn_http_stream *stream;
     char *origin_ok; /* the request's Origin when it is allowed (for CORS), else NULL */
     void *value;     /* attached by the route's pre-handler */
+    char addr[64];
 };
 
 /* ---------- small helpers ---------- */
@@ -382,6 +383,21 @@ const char *tn_http_req_method(const struct tn_http_req *r) { return r->method; 
 const char *tn_http_req_path(const struct tn_http_req *r) { return r->path; }
 const char *tn_http_req_id(const struct tn_http_req *r) { return r->id; }
 void *tn_http_req_value(const struct tn_http_req *r) { return r->value; }
+
+const char *tn_http_req_client_addr(const struct tn_http_req *r)
+{
+    if (!r->addr[0]) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+        char *a = (char *)r->addr;
+        if (sa && sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, a, sizeof r->addr);
+        else if (sa && sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, a, sizeof r->addr);
+    }
+    return r->addr;
+}
 
 const char *tn_http_req_header(const struct tn_http_req *r, const char *name)
 {

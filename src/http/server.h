@@ -65,6 +65,8 @@ const char *tn_http_req_header(const struct tn_http_req *r, const char *name);
 /* Query argument, or NULL. */
 const char *tn_http_req_query(const struct tn_http_req *r, const char *name);
 struct tn_span tn_http_req_body(const struct tn_http_req *r);
+/* The peer's address as text ("127.0.0.1", "::1"), "" when unknown. */
+const char *tn_http_req_client_addr(const struct tn_http_req *r);
 /* The request id used in logs. */
 const char *tn_http_req_id(const struct tn_http_req *r);
 

@@ -57,6 +57,9 @@ struct tn_rs {
     size_t n_slots;
     pthread_mutex_t stripes[CACHE_STRIPES];
     atomic_ulong hits, verifications, fetches, fetch_failures;
+    void (*on_unknown_kid)(void *ud);
+    void *ud;
+    bool local;
 };
 
 static char *dup(const char *s) { return s ? strdup(s) : NULL; }
@@ -112,6 +115,9 @@ struct tn_rs *tn_rs_new(const struct tn_rs_config *c)
     pthread_mutex_init(&rs->fetch_mu, NULL);
     for (int i = 0; i < CACHE_STRIPES; i++)
         pthread_mutex_init(&rs->stripes[i], NULL);
+    rs->on_unknown_kid = c->on_unknown_kid;
+    rs->ud = c->ud;
+    rs->local = c->local_keys != NULL;
     if (c->local_keys) {
         rs->cur = calloc(1, sizeof *rs->cur);
         rs->cur->jwks = (struct tn_jwks *)c->local_keys;
@@ -304,6 +310,24 @@ static struct keyset *acquire(struct tn_rs *rs)
     return k;
 }
 
+void tn_rs_set_local_keys(struct tn_rs *rs, struct tn_jwks *keys)
+{
+    struct keyset *ks = calloc(1, sizeof *ks);
+    if (!ks) {
+        tn_jwks_free(keys);
+        return;
+    }
+    ks->jwks = keys;
+    ks->owned = true;
+    ks->expires_ms = INT64_MAX;
+    atomic_init(&ks->refs, 1);
+    pthread_mutex_lock(&rs->keys_mu);
+    struct keyset *old = rs->cur;
+    rs->cur = ks;
+    pthread_mutex_unlock(&rs->keys_mu);
+    keyset_release(old);
+}
+
 void tn_rs_prefetch(struct tn_rs *rs)
 {
     keyset_release(acquire(rs));
@@ -396,7 +420,26 @@ enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
     json_t *claims = NULL;
     atomic_fetch_add(&rs->verifications, 1);
     enum tn_err rc = tn_jwt_verify(tok, len, ks->jwks, &pol, &claims, &reason);
-    if (rc != TN_OK && reason == TN_JWT_NO_KID_MATCH && ks->owned) {
+    if (rc != TN_OK && reason == TN_JWT_NO_KID_MATCH && rs->local && rs->on_unknown_kid) {
+        /* Another instance may have created a key: let the issuer reload its keys. */
+        int64_t now = tn_time_now_ms();
+        pthread_mutex_lock(&rs->fetch_mu);
+        bool go = now - rs->last_attempt_ms >= rs->cooldown_ms;
+        if (go)
+            rs->last_attempt_ms = now;
+        pthread_mutex_unlock(&rs->fetch_mu);
+        if (go) {
+            keyset_release(ks);
+            rs->on_unknown_kid(rs->ud);
+            ks = acquire(rs);
+            rc = ks ? tn_jwt_verify(tok, len, ks->jwks, &pol, &claims, &reason) : TN_ERR_INTERNAL;
+            if (!ks) {
+                if (why)
+                    *why = TN_JWT_INTERNAL;
+                return TN_RS_UNAVAILABLE;
+            }
+        }
+    } else if (rc != TN_OK && reason == TN_JWT_NO_KID_MATCH && ks->owned && !rs->local) {
         /* A key we have not seen: the issuer may have rotated. Re-fetch once. */
         keyset_release(ks);
         refresh(rs, true);

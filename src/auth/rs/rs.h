@@ -42,6 +42,11 @@ struct tn_rs_config {
     bool allow_loopback_http;      /* issuer on loopback over plain http (development, tests) */
     unsigned fetch_timeout_ms;
     unsigned refetch_cooldown_s;   /* least time between two fetches (default 30) */
+    /* Local mode: called (at most once per cooldown) when a token names a kid the local
+     * set lacks, e.g. a key another instance just created; it may call
+     * tn_rs_set_local_keys. */
+    void (*on_unknown_kid)(void *ud);
+    void *ud;
 };
 
 enum tn_rs_verdict {
@@ -73,6 +78,8 @@ void tn_rs_insufficient_scope(const struct tn_rs *rs, const char *needed, struct
                               struct tn_buf *body);
 /* The protected-resource metadata document (RFC 9728), new reference. */
 json_t *tn_rs_metadata(const struct tn_rs *rs);
+/* Replaces the local key set (the built-in issuer rotated); takes ownership of `keys`. */
+void tn_rs_set_local_keys(struct tn_rs *rs, struct tn_jwks *keys);
 /* Forgets every cached verification (key rotation, revocation). */
 void tn_rs_cache_clear(struct tn_rs *rs);
 /* Counters for metrics and tests. */

@@ -1,0 +1,268 @@
+#include "cli/admin.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth/as/users.h"
+#include "core/config.h"
+#include "core/util.h"
+#include "store/store.h"
+
+static const char usage[] =
+    "Usage:\n"
+    "  teamnotes user add EMAIL [--name N] [--role viewer|editor|admin] [--org ORG] [--password-stdin]\n"
+    "  teamnotes user list | show EMAIL | set-role EMAIL ROLE | disable EMAIL | enable EMAIL\n"
+    "  teamnotes role list\n"
+    "  teamnotes org add NAME | list\n"
+    "  teamnotes client list | revoke CLIENT_ID\n"
+    "Storage options (--data-dir, --database-url, …) are those of `teamnotes serve`.\n";
+
+static int64_t now_s(void) { return tn_time_now_ms() / 1000; }
+
+static void random_id(char *out, size_t cap, const char *prefix)
+{
+    uint8_t b[12];
+    tn_random(b, sizeof b);
+    size_t n = (size_t)snprintf(out, cap, "%s", prefix);
+    tn_b64url_encode(out + n, cap - n, b, sizeof b);
+}
+
+static void print_user(const struct tn_user *u, void *ud)
+{
+    (void)ud;
+    printf("%-32s %-8s %-20s %s%s\n", u->email, u->role, u->org_id[0] ? u->org_id : "-", u->id,
+           u->disabled ? "  (disabled)" : "");
+}
+
+static void print_org(const struct tn_org *o, void *ud)
+{
+    (void)ud;
+    printf("%-24s %s\n", o->name, o->id);
+}
+
+static void print_client(const struct tn_client *c, void *ud)
+{
+    (void)ud;
+    char when[32] = "never";
+    if (c->last_used_at) {
+        time_t t = (time_t)c->last_used_at;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tm);
+    }
+    printf("%-26s %-28.28s %-20s last used %s\n", c->id, c->name, c->auth_method, when);
+}
+
+/* Pulls --name VALUE style options out of argv. */
+static const char *opt(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name))
+            return argv[i + 1];
+    return NULL;
+}
+
+static bool flag(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], name))
+            return true;
+    return false;
+}
+
+static int user_cmd(struct tn_store *s, int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : "";
+    struct tn_user u;
+    if (!strcmp(sub, "list"))
+        return tn_store_user_list(s, print_user, NULL) == TN_OK ? 0 : 1;
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    char email[256];
+    size_t el = strlen(argv[1]);
+    if (el >= sizeof email || !strchr(argv[1], '@')) {
+        fprintf(stderr, "teamnotes: '%s' is not an email address\n", argv[1]);
+        return 2;
+    }
+    for (size_t i = 0; i <= el; i++)
+        email[i] = (char)tolower((unsigned char)argv[1][i]);
+    if (!strcmp(sub, "add")) {
+        memset(&u, 0, sizeof u);
+        const char *role = opt(argc, argv, "--role");
+        if (!role)
+            role = "editor";
+        if (!tn_role_permissions(role)) {
+            fprintf(stderr, "teamnotes: unknown role '%s' (see `teamnotes role list`)\n", role);
+            return 2;
+        }
+        random_id(u.id, sizeof u.id, "usr_");
+        snprintf(u.email, sizeof u.email, "%s", email);
+        const char *name = opt(argc, argv, "--name");
+        snprintf(u.name, sizeof u.name, "%s", name ? name : email);
+        snprintf(u.role, sizeof u.role, "%s", role);
+        const char *orgname = opt(argc, argv, "--org");
+        struct tn_org o;
+        if (!orgname)
+            orgname = "default";
+        if (tn_store_org_by_name(s, orgname, &o) != TN_OK) {
+            memset(&o, 0, sizeof o);
+            random_id(o.id, sizeof o.id, "org_");
+            snprintf(o.name, sizeof o.name, "%s", orgname);
+            o.created_at = now_s();
+            if (tn_store_org_insert(s, &o) != TN_OK) {
+                fprintf(stderr, "teamnotes: cannot create organization '%s'\n", orgname);
+                return 1;
+            }
+        }
+        snprintf(u.org_id, sizeof u.org_id, "%s", o.id);
+        char pw[1100] = "";
+        bool generated = false;
+        if (flag(argc, argv, "--password-stdin")) {
+            if (!fgets(pw, sizeof pw, stdin)) {
+                fprintf(stderr, "teamnotes: no password on standard input\n");
+                return 2;
+            }
+            pw[strcspn(pw, "\r\n")] = '\0';
+        } else {
+            uint8_t b[15];
+            tn_random(b, sizeof b);
+            tn_b64url_encode(pw, sizeof pw, b, sizeof b);
+            generated = true;
+        }
+        if (tn_password_hash(pw, u.password_hash) != TN_OK) {
+            fprintf(stderr, "teamnotes: the password needs %d to 1024 characters\n", TN_PASSWORD_MIN);
+            return 2;
+        }
+        u.created_at = now_s();
+        enum tn_err rc = tn_store_user_insert(s, &u);
+        if (rc == TN_ERR_CONFLICT) {
+            fprintf(stderr, "teamnotes: %s already has an account\n", email);
+            return 1;
+        }
+        if (rc != TN_OK) {
+            fprintf(stderr, "teamnotes: cannot create the account (%s)\n", tn_err_message(rc));
+            return 1;
+        }
+        printf("created %s (%s, organization %s)\n", email, role, orgname);
+        if (generated)
+            printf("initial password (shown once): %s\n", pw);
+        memset(pw, 0, sizeof pw);
+        return 0;
+    }
+    if (tn_store_user_by_email(s, email, &u) != TN_OK) {
+        fprintf(stderr, "teamnotes: no account for %s\n", email);
+        return 1;
+    }
+    if (!strcmp(sub, "show")) {
+        printf("id           %s\nemail        %s\nname         %s\nrole         %s (%s)\n"
+               "organization %s\nstatus       %s\n",
+               u.id, u.email, u.name, u.role, tn_role_permissions(u.role) ? tn_role_permissions(u.role) : "?",
+               u.org_id[0] ? u.org_id : "-", u.disabled ? "disabled" : "active");
+        return 0;
+    }
+    if (!strcmp(sub, "set-role")) {
+        if (argc < 3 || !tn_role_permissions(argv[2])) {
+            fprintf(stderr, "teamnotes: give one of the roles of `teamnotes role list`\n");
+            return 2;
+        }
+        snprintf(u.role, sizeof u.role, "%s", argv[2]);
+        if (tn_store_user_update(s, &u) != TN_OK)
+            return 1;
+        printf("%s is now %s (their next token carries it)\n", email, u.role);
+        return 0;
+    }
+    if (!strcmp(sub, "disable") || !strcmp(sub, "enable")) {
+        u.disabled = !strcmp(sub, "disable");
+        if (u.disabled)
+            u.tokens_valid_after = now_s() + 1; /* every token issued so far */
+        if (tn_store_user_update(s, &u) != TN_OK ||
+            (u.disabled && tn_store_user_revoke_all(s, u.id) != TN_OK))
+            return 1;
+        printf("%s is %s%s\n", email, u.disabled ? "disabled" : "enabled",
+               u.disabled ? "; their refresh tokens are revoked" : "");
+        return 0;
+    }
+    fputs(usage, stderr);
+    return 2;
+}
+
+int tn_admin_main(const char *cmd, int argc, char **argv)
+{
+    if (!strcmp(cmd, "role")) {
+        if (argc < 1 || strcmp(argv[0], "list")) {
+            fputs(usage, stderr);
+            return 2;
+        }
+        for (const char *const *r = tn_roles; *r; r++)
+            printf("%-8s %s\n", *r, tn_role_permissions(*r));
+        return 0;
+    }
+    /* storage options are the server's; everything else is the command's own */
+    char *cfg_args[64];
+    int n = 0;
+    char *rest[64];
+    int nr = 0;
+    for (int i = 0; i < argc && n < 62 && nr < 63; i++) {
+        if ((!strcmp(argv[i], "--data-dir") || !strcmp(argv[i], "--database-url")) && i + 1 < argc) {
+            cfg_args[n++] = argv[i];
+            cfg_args[n++] = argv[++i];
+        } else {
+            rest[nr++] = argv[i];
+        }
+    }
+    struct tn_config cfg;
+    struct tn_buf err;
+    tn_buf_init(&err, 4096);
+    if (tn_config_load(&cfg, n, cfg_args, ".env", &err) != TN_OK) {
+        fprintf(stderr, "teamnotes: %s\n", err.data ? err.data : "invalid configuration");
+        tn_buf_deinit(&err);
+        return 2;
+    }
+    struct tn_store *s = NULL;
+    tn_buf_reset(&err);
+    if (tn_store_open(tn_config_str(&cfg, TN_CFG_DATA_DIR), tn_config_str(&cfg, TN_CFG_DATABASE_URL), &s,
+                      &err) != TN_OK) {
+        fprintf(stderr, "teamnotes: cannot open the store: %s\n", err.data ? err.data : "");
+        tn_buf_deinit(&err);
+        tn_config_deinit(&cfg);
+        return 1;
+    }
+    tn_buf_deinit(&err);
+    int rc = 2;
+    if (!strcmp(cmd, "user")) {
+        rc = user_cmd(s, nr, rest);
+    } else if (!strcmp(cmd, "org") && nr >= 1 && !strcmp(rest[0], "list")) {
+        rc = tn_store_org_list(s, print_org, NULL) == TN_OK ? 0 : 1;
+    } else if (!strcmp(cmd, "org") && nr >= 2 && !strcmp(rest[0], "add")) {
+        struct tn_org o;
+        memset(&o, 0, sizeof o);
+        random_id(o.id, sizeof o.id, "org_");
+        snprintf(o.name, sizeof o.name, "%s", rest[1]);
+        o.created_at = now_s();
+        enum tn_err e = tn_store_org_insert(s, &o);
+        if (e == TN_OK)
+            printf("created organization %s (%s)\n", o.name, o.id);
+        else
+            fprintf(stderr, "teamnotes: %s\n", e == TN_ERR_CONFLICT ? "that organization exists" : tn_err_message(e));
+        rc = e == TN_OK ? 0 : 1;
+    } else if (!strcmp(cmd, "client") && nr >= 1 && !strcmp(rest[0], "list")) {
+        rc = tn_store_client_list(s, print_client, NULL) == TN_OK ? 0 : 1;
+    } else if (!strcmp(cmd, "client") && nr >= 2 && !strcmp(rest[0], "revoke")) {
+        enum tn_err e = tn_store_client_delete(s, rest[1]);
+        if (e == TN_OK)
+            printf("client %s deleted with its consents and tokens\n", rest[1]);
+        else
+            fprintf(stderr, "teamnotes: %s\n", e == TN_ERR_NOT_FOUND ? "no such client" : tn_err_message(e));
+        rc = e == TN_OK ? 0 : 1;
+    } else {
+        fputs(usage, stderr);
+    }
+    tn_store_close(s);
+    tn_config_deinit(&cfg);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/* Internal to src/store/: the table of operations a backend implements, and the common
+ * head of every store handle.
+ *
+ * store.c owns the public API. It checks arguments (NULL pointers, strings that overrun
+ * their fixed-size fields, empty ids), lower-cases emails, resets output parameters and
+ * then forwards to the backend through `ops`. A backend may therefore assume its
+ * arguments are well formed; it owns transactions, SQL and the mapping of database
+ * errors to enum tn_err:
+ *   unique or primary key violation   -> TN_ERR_CONFLICT
+ *   reference to an unknown row       -> TN_ERR_NOT_FOUND
+ *   CHECK / NOT NULL violation        -> TN_ERR_BAD_INPUT
+ *   lock not obtained in time         -> TN_ERR_BUSY
+ *   anything else                     -> TN_ERR_IO (logged with the database's message)
+ *
+ * Adding a backend: write `tn_store_<name>_open` filling a struct that starts with
+ * struct tn_store, declare it below, and dispatch to it from tn_store_open. */
+#ifndef TN_STORE_BACKEND_H
+#define TN_STORE_BACKEND_H
+
+#include "store/store.h"
+
+struct tn_store_ops {
+    const char *name; /* "sqlite", "postgres" */
+    /* Frees everything; every connection must have been returned (no call in flight). */
+    void (*close)(struct tn_store *s);
+
+    enum tn_err (*org_insert)(struct tn_store *s, const struct tn_org *o);
+    enum tn_err (*org_get)(struct tn_store *s, const char *id, struct tn_org *out);
+    enum tn_err (*org_by_name)(struct tn_store *s, const char *name, struct tn_org *out);
+    enum tn_err (*org_list)(struct tn_store *s, tn_store_org_cb cb, void *ud);
+
+    enum tn_err (*user_insert)(struct tn_store *s, const struct tn_user *u);
+    enum tn_err (*user_get)(struct tn_store *s, const char *id, struct tn_user *out);
+    /* `email` is already lower-case. */
+    enum tn_err (*user_by_email)(struct tn_store *s, const char *email, struct tn_user *out);
+    enum tn_err (*user_update)(struct tn_store *s, const struct tn_user *u);
+    enum tn_err (*user_count)(struct tn_store *s, int64_t *n);
+    enum tn_err (*user_list)(struct tn_store *s, tn_store_user_cb cb, void *ud);
+
+    enum tn_err (*client_insert)(struct tn_store *s, const struct tn_client *c);
+    enum tn_err (*client_get)(struct tn_store *s, const char *id, struct tn_client *out);
+    enum tn_err (*client_touch)(struct tn_store *s, const char *id, int64_t now);
+    enum tn_err (*client_delete)(struct tn_store *s, const char *id);
+    enum tn_err (*client_list)(struct tn_store *s, tn_store_client_cb cb, void *ud);
+    enum tn_err (*client_delete_unused)(struct tn_store *s, int64_t created_before, int64_t *n);
+
+    enum tn_err (*consent_get)(struct tn_store *s, const char *user_id, const char *client_id,
+                               char scope[256]);
+    enum tn_err (*consent_put)(struct tn_store *s, const char *user_id, const char *client_id,
+                               const char *scope, int64_t now);
+    enum tn_err (*consent_revoke)(struct tn_store *s, const char *user_id,
+                                  const char *client_id);
+
+    enum tn_err (*code_insert)(struct tn_store *s, const struct tn_code *c);
+    enum tn_err (*code_take)(struct tn_store *s, const uint8_t hash[32], struct tn_code *out);
+
+    enum tn_err (*refresh_insert)(struct tn_store *s, const struct tn_refresh *r);
+    /* `old_out` is never NULL here (store.c passes a scratch struct when the caller's is). */
+    enum tn_err (*refresh_rotate)(struct tn_store *s, const uint8_t old_hash[32],
+                                  const struct tn_refresh *next, int64_t now,
+                                  struct tn_refresh *old_out);
+    enum tn_err (*refresh_get)(struct tn_store *s, const uint8_t hash[32],
+                               struct tn_refresh *out);
+    enum tn_err (*family_revoke)(struct tn_store *s, const char *family);
+    enum tn_err (*user_revoke_all)(struct tn_store *s, const char *user_id);
+
+    enum tn_err (*key_insert)(struct tn_store *s, const struct tn_signing_key *k);
+    enum tn_err (*key_list)(struct tn_store *s, tn_store_key_cb cb, void *ud);
+    enum tn_err (*key_delete)(struct tn_store *s, const char *kid);
+};
+
+/* The head of every backend's handle; a backend's struct starts with it. */
+struct tn_store {
+    const struct tn_store_ops *ops;
+    int schema_version; /* set by the backend's open once migrations are applied */
+};
+
+/* SQLite at `data_dir`/teamnotes.db (src/store/sqlite.c). On failure `err` (may be NULL)
+ * says what to fix and *out stays NULL. */
+enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out,
+                                 struct tn_buf *err);
+
+#endif

@@ -1,0 +1,1231 @@
+/* The SQLite backend: one file, `data_dir`/teamnotes.db, in WAL mode.
+ *
+ * Durability: synchronous=FULL, so a write is on disk when its call returns.
+ *
+ * Connections: a small pool (POOL_MAX) guarded by a mutex. A call takes a connection,
+ * runs on it and gives it back; each connection keeps its own prepared statements,
+ * prepared on first use and reset after each. Connections are opened lazily. List
+ * functions call the caller's callback while their statement is still stepping; a
+ * callback may call back into the store: a thread that already holds a connection
+ * never waits for the pool (it opens a spare connection when none is idle, closed
+ * again when returned), so nesting cannot deadlock.
+ *
+ * Writes: SQLite has one writer at a time. Within the process writers queue on a mutex
+ * (`wmu`) instead of spinning in SQLite's busy handler; between processes the 5 s busy
+ * timeout applies. Read-modify-write operations (code_take, refresh_rotate, ...) run
+ * in BEGIN IMMEDIATE, which takes the write lock up front, so two of them can never
+ * both see a code unused or a refresh token current.
+ *
+ * Migrations: migrations[] below, one SQL script per version (the same text is in
+ * migrations/sqlite/NNNN_*.sql for reading), each applied in its own transaction and
+ * recorded in schema_version. A database from a newer binary is refused. */
+#include "store/backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+enum {
+    POOL_MAX = 8,
+    BUSY_TIMEOUT_MS = 5000,
+};
+
+/* ---------- migrations ---------- */
+
+static const char m0001_auth[] =
+    "-- 0001_auth: organizations, users and the state of the built-in authorization server.\n"
+    "-- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that\n"
+    "-- this file and the embedded copy produce the same schema.\n"
+    "\n"
+    "CREATE TABLE orgs (\n"
+    "    id          TEXT PRIMARY KEY NOT NULL CHECK (id <> ''),\n"
+    "    name        TEXT NOT NULL UNIQUE,\n"
+    "    created_at  INTEGER NOT NULL\n"
+    ");\n"
+    "\n"
+    "-- email is stored lower-case by the store; org_id is NULL when the user has none.\n"
+    "CREATE TABLE users (\n"
+    "    id                  TEXT PRIMARY KEY NOT NULL CHECK (id <> ''),\n"
+    "    email               TEXT NOT NULL UNIQUE,\n"
+    "    name                TEXT NOT NULL,\n"
+    "    org_id              TEXT REFERENCES orgs (id),\n"
+    "    role                TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),\n"
+    "    password_hash       TEXT NOT NULL,\n"
+    "    disabled            INTEGER NOT NULL CHECK (disabled IN (0, 1)),\n"
+    "    created_at          INTEGER NOT NULL,\n"
+    "    tokens_valid_after  INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX users_org ON users (org_id);\n"
+    "\n"
+    "-- last_used_at is 0 until the client is first used.\n"
+    "CREATE TABLE clients (\n"
+    "    id                TEXT PRIMARY KEY NOT NULL CHECK (id <> ''),\n"
+    "    name              TEXT NOT NULL,\n"
+    "    redirect_uris     TEXT NOT NULL,\n"
+    "    secret_hash       TEXT NOT NULL,\n"
+    "    auth_method       TEXT NOT NULL,\n"
+    "    grant_types       TEXT NOT NULL,\n"
+    "    scope             TEXT NOT NULL,\n"
+    "    application_type  TEXT NOT NULL,\n"
+    "    metadata          TEXT NOT NULL,\n"
+    "    created_at        INTEGER NOT NULL,\n"
+    "    last_used_at      INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX clients_unused ON clients (last_used_at, created_at);\n"
+    "\n"
+    "CREATE TABLE consents (\n"
+    "    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+    "    client_id   TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,\n"
+    "    scope       TEXT NOT NULL,\n"
+    "    created_at  INTEGER NOT NULL,\n"
+    "    updated_at  INTEGER NOT NULL,\n"
+    "    PRIMARY KEY (user_id, client_id)\n"
+    ");\n"
+    "CREATE INDEX consents_client ON consents (client_id);\n"
+    "\n"
+    "-- hash is the SHA-256 of the code; used flips to 1 exactly once.\n"
+    "CREATE TABLE codes (\n"
+    "    hash          BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),\n"
+    "    client_id     TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,\n"
+    "    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+    "    redirect_uri  TEXT NOT NULL,\n"
+    "    scope         TEXT NOT NULL,\n"
+    "    resource      TEXT NOT NULL,\n"
+    "    challenge     TEXT NOT NULL,\n"
+    "    family        TEXT NOT NULL,\n"
+    "    expires_at    INTEGER NOT NULL,\n"
+    "    used          INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1))\n"
+    ");\n"
+    "CREATE INDEX codes_client ON codes (client_id);\n"
+    "CREATE INDEX codes_user ON codes (user_id);\n"
+    "\n"
+    "-- hash is the SHA-256 of the token; rotated_at is 0 while it is the family's current one.\n"
+    "CREATE TABLE refresh_tokens (\n"
+    "    hash        BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),\n"
+    "    family      TEXT NOT NULL,\n"
+    "    client_id   TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,\n"
+    "    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
+    "    scope       TEXT NOT NULL,\n"
+    "    resource    TEXT NOT NULL,\n"
+    "    issued_at   INTEGER NOT NULL,\n"
+    "    expires_at  INTEGER NOT NULL,\n"
+    "    rotated_at  INTEGER NOT NULL DEFAULT 0,\n"
+    "    revoked     INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))\n"
+    ");\n"
+    "CREATE INDEX refresh_family ON refresh_tokens (family);\n"
+    "CREATE INDEX refresh_user ON refresh_tokens (user_id);\n"
+    "CREATE INDEX refresh_client ON refresh_tokens (client_id);\n"
+    "\n"
+    "-- A revoked family stays revoked: a token inserted into it later (a code exchange that\n"
+    "-- raced with the replay that revoked the grant) is born revoked.\n"
+    "CREATE TABLE revoked_families (\n"
+    "    family  TEXT PRIMARY KEY NOT NULL\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE TABLE signing_keys (\n"
+    "    kid         TEXT PRIMARY KEY NOT NULL CHECK (kid <> ''),\n"
+    "    alg         TEXT NOT NULL,\n"
+    "    pem         TEXT NOT NULL,\n"
+    "    created_at  INTEGER NOT NULL,\n"
+    "    signs_from  INTEGER NOT NULL,\n"
+    "    retire_at   INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX signing_keys_created ON signing_keys (created_at);\n";
+
+/* migrations[i] has version i + 1: append only, never edit a released script. */
+static const struct migration {
+    int version;
+    const char *name;
+    const char *sql;
+} migrations[] = {
+    {1, "0001_auth", m0001_auth},
+};
+#define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* ---------- statements ---------- */
+
+#define ORG_COLS "id, name, created_at"
+#define USER_COLS                                                                            \
+    "id, email, name, COALESCE(org_id, ''), role, password_hash, disabled, created_at, "     \
+    "tokens_valid_after"
+#define CLIENT_COLS                                                                          \
+    "id, name, redirect_uris, secret_hash, auth_method, grant_types, scope, "                \
+    "application_type, metadata, created_at, last_used_at"
+#define CODE_COLS                                                                            \
+    "hash, client_id, user_id, redirect_uri, scope, resource, challenge, family, expires_at, " \
+    "used"
+#define REFRESH_COLS                                                                         \
+    "hash, family, client_id, user_id, scope, resource, issued_at, expires_at, rotated_at, " \
+    "revoked"
+#define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
+
+/* Every statement the backend runs, prepared once per connection. Parameters are
+ * numbered in the order run() binds them. */
+#define STMTS(X)                                                                             \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                              \
+    X(COMMIT, "COMMIT")                                                                      \
+    X(ROLLBACK, "ROLLBACK")                                                                  \
+    X(ORG_INSERT, "INSERT INTO orgs (" ORG_COLS ") VALUES (?1, ?2, ?3)")                     \
+    X(ORG_GET, "SELECT " ORG_COLS " FROM orgs WHERE id = ?1")                                \
+    X(ORG_BY_NAME, "SELECT " ORG_COLS " FROM orgs WHERE name = ?1")                          \
+    X(ORG_LIST, "SELECT " ORG_COLS " FROM orgs ORDER BY created_at, id")                     \
+    X(USER_INSERT, "INSERT INTO users (id, email, name, org_id, role, password_hash, "        \
+                   "disabled, created_at, tokens_valid_after) "                              \
+                   "VALUES (?1, ?2, ?3, NULLIF(?4, ''), ?5, ?6, ?7, ?8, ?9)")                \
+    X(USER_GET, "SELECT " USER_COLS " FROM users WHERE id = ?1")                             \
+    X(USER_BY_EMAIL, "SELECT " USER_COLS " FROM users WHERE email = ?1")                     \
+    X(USER_UPDATE, "UPDATE users SET name = ?2, org_id = NULLIF(?3, ''), role = ?4, "        \
+                   "password_hash = ?5, disabled = ?6, tokens_valid_after = ?7 WHERE id = ?1") \
+    X(USER_COUNT, "SELECT COUNT(*) FROM users")                                              \
+    X(USER_LIST, "SELECT " USER_COLS " FROM users ORDER BY created_at, id")                  \
+    X(CLIENT_INSERT, "INSERT INTO clients (" CLIENT_COLS ") "                                \
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")                \
+    X(CLIENT_GET, "SELECT " CLIENT_COLS " FROM clients WHERE id = ?1")                       \
+    X(CLIENT_TOUCH, "UPDATE clients SET last_used_at = MAX(last_used_at, ?2) WHERE id = ?1") \
+    X(CLIENT_DELETE, "DELETE FROM clients WHERE id = ?1")                                    \
+    X(CLIENT_LIST, "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id")            \
+    /* Never used: not touched, and nothing was ever granted to it. */                       \
+    X(CLIENT_DELETE_UNUSED,                                                                  \
+      "DELETE FROM clients WHERE created_at < ?1 AND last_used_at = 0 "                      \
+      "AND NOT EXISTS (SELECT 1 FROM consents WHERE client_id = clients.id) "                \
+      "AND NOT EXISTS (SELECT 1 FROM codes WHERE client_id = clients.id) "                   \
+      "AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE client_id = clients.id)")          \
+    X(CONSENT_GET, "SELECT scope FROM consents WHERE user_id = ?1 AND client_id = ?2")       \
+    X(CONSENT_PUT, "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) " \
+                   "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (user_id, client_id) DO UPDATE " \
+                   "SET scope = excluded.scope, updated_at = excluded.updated_at")           \
+    X(CONSENT_REVOKE, "DELETE FROM consents WHERE user_id = ?1 AND client_id = ?2")          \
+    X(CONSENT_REVOKE_ALL, "DELETE FROM consents WHERE user_id = ?1")                         \
+    X(CODE_INSERT, "INSERT INTO codes (hash, client_id, user_id, redirect_uri, scope, "      \
+                   "resource, challenge, family, expires_at) "                               \
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")                            \
+    X(CODE_GET, "SELECT " CODE_COLS " FROM codes WHERE hash = ?1")                           \
+    X(CODE_USE, "UPDATE codes SET used = 1 WHERE hash = ?1 AND used = 0")                    \
+    /* A token born into a revoked family is revoked. */                                     \
+    X(REFRESH_INSERT, "INSERT INTO refresh_tokens (" REFRESH_COLS ") "                       \
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 OR EXISTS "           \
+                      "(SELECT 1 FROM revoked_families WHERE family = ?2))")                 \
+    X(REFRESH_GET, "SELECT " REFRESH_COLS " FROM refresh_tokens WHERE hash = ?1")            \
+    X(REFRESH_MARK, "UPDATE refresh_tokens SET rotated_at = ?2 "                             \
+                    "WHERE hash = ?1 AND rotated_at = 0 AND revoked = 0")                    \
+    X(FAMILY_REVOKE, "UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1")              \
+    X(FAMILY_REMEMBER, "INSERT OR IGNORE INTO revoked_families (family) VALUES (?1)")        \
+    X(USER_REVOKE_ALL, "UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ?1")           \
+    X(KEY_INSERT, "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)") \
+    X(KEY_LIST, "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, rowid")          \
+    X(KEY_DELETE, "DELETE FROM signing_keys WHERE kid = ?1")
+
+enum stmt_id {
+#define STMT_ENUM(name, sql) S_##name,
+    STMTS(STMT_ENUM)
+#undef STMT_ENUM
+    S__COUNT
+};
+static const char *const stmt_sql[] = {
+#define STMT_SQL(name, sql) sql,
+    STMTS(STMT_SQL)
+#undef STMT_SQL
+};
+static const char *const stmt_name[] = {
+#define STMT_NAME(name, sql) #name,
+    STMTS(STMT_NAME)
+#undef STMT_NAME
+};
+
+/* ---------- connections and the pool ---------- */
+
+struct conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[S__COUNT];
+    struct conn *next; /* in the idle list */
+};
+
+struct sqlite_store {
+    struct tn_store base;
+    char *path;
+    pthread_mutex_t mu; /* guards idle and nopen */
+    pthread_cond_t cv;  /* a connection was returned */
+    struct conn *idle;
+    int nopen;
+    pthread_mutex_t wmu; /* one writer at a time in this process */
+};
+
+/* Connections held by this thread, in any store: a thread that holds one must never
+ * wait for another (a list callback calling back into the store). */
+static _Thread_local unsigned held;
+
+static void conn_close(struct conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < S__COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static void errf(struct tn_buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void errf(struct tn_buf *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    tn_buf_puts(err, msg);
+}
+
+/* Runs a PRAGMA and copies the first column of its first row (may be "") into out. */
+static int pragma(sqlite3 *db, const char *sql, char *out, size_t cap)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    out[0] = '\0';
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        snprintf(out, cap, "%s", v ? v : "");
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static enum tn_err conn_open(const char *path, struct conn **out, struct tn_buf *err)
+{
+    *out = NULL;
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return TN_ERR_NOMEM;
+    enum tn_err e = TN_ERR_IO;
+    char v[32];
+    /* NOMUTEX: a connection is used by one thread at a time (the pool sees to it). */
+    int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        errf(err, "cannot open %s: %s", path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        goto done;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    if ((rc = pragma(c->db, "PRAGMA journal_mode = WAL", v, sizeof v)) != SQLITE_OK ||
+        strcmp(v, "wal") != 0) {
+        errf(err, "cannot switch %s to WAL mode: %s", path,
+             rc != SQLITE_OK ? sqlite3_errmsg(c->db) : v);
+        goto done;
+    }
+    rc = sqlite3_exec(c->db,
+                      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+                      "PRAGMA trusted_schema = OFF;",
+                      NULL, NULL, NULL);
+    /* Cascades on client deletion rely on foreign keys; a build without them is refused. */
+    if (rc == SQLITE_OK)
+        rc = pragma(c->db, "PRAGMA foreign_keys", v, sizeof v);
+    if (rc != SQLITE_OK || strcmp(v, "1") != 0) {
+        errf(err, "cannot configure %s: %s", path,
+             rc != SQLITE_OK ? sqlite3_errmsg(c->db) : "foreign keys are not supported");
+        goto done;
+    }
+    *out = c;
+    c = NULL;
+    e = TN_OK;
+done:
+    conn_close(c);
+    return e;
+}
+
+static enum tn_err pool_get(struct sqlite_store *s, struct conn **out)
+{
+    *out = NULL;
+    pthread_mutex_lock(&s->mu);
+    while (!s->idle && s->nopen >= POOL_MAX && held == 0)
+        pthread_cond_wait(&s->cv, &s->mu);
+    struct conn *c = s->idle;
+    if (c) {
+        s->idle = c->next;
+        c->next = NULL;
+        pthread_mutex_unlock(&s->mu);
+    } else {
+        s->nopen++;
+        pthread_mutex_unlock(&s->mu);
+        struct tn_buf err;
+        tn_buf_init(&err, 1024);
+        enum tn_err e = conn_open(s->path, &c, &err);
+        if (e != TN_OK) {
+            tn_log(TN_LOG_ERROR, "store: cannot open a database connection", "error",
+                   err.data ? err.data : tn_err_message(e), NULL);
+            tn_buf_deinit(&err);
+            pthread_mutex_lock(&s->mu);
+            s->nopen--;
+            pthread_cond_signal(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+            return e;
+        }
+        tn_buf_deinit(&err);
+    }
+    held++;
+    *out = c;
+    return TN_OK;
+}
+
+/* Returns a connection. One still inside a transaction (its ROLLBACK failed) or beyond
+ * the pool's size is closed rather than reused. */
+static void pool_put(struct sqlite_store *s, struct conn *c)
+{
+    held--;
+    bool drop = !sqlite3_get_autocommit(c->db);
+    pthread_mutex_lock(&s->mu);
+    if (drop || s->nopen > POOL_MAX) {
+        s->nopen--;
+    } else {
+        c->next = s->idle;
+        s->idle = c;
+        c = NULL;
+    }
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    conn_close(c);
+}
+
+/* ---------- running statements ---------- */
+
+/* One store call: the connection it runs on and whether it holds the write mutex. */
+struct call {
+    struct sqlite_store *s;
+    struct conn *c;
+    bool writer;
+};
+
+static enum tn_err call_begin(struct tn_store *base, struct call *k, bool writer)
+{
+    k->s = (struct sqlite_store *)base;
+    k->writer = false;
+    enum tn_err e = pool_get(k->s, &k->c);
+    if (e != TN_OK)
+        return e;
+    if (writer) {
+        pthread_mutex_lock(&k->s->wmu);
+        k->writer = true;
+    }
+    return TN_OK;
+}
+
+/* Ends the call; a transaction still open (an error path) is rolled back before
+ * another writer may start. */
+static void call_end(struct call *k)
+{
+    if (!sqlite3_get_autocommit(k->c->db))
+        sqlite3_exec(k->c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (k->writer)
+        pthread_mutex_unlock(&k->s->wmu);
+    pool_put(k->s, k->c);
+}
+
+static enum tn_err fail(struct call *k, int rc, enum stmt_id id)
+{
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return TN_ERR_CONFLICT;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return TN_ERR_NOT_FOUND;
+    default:
+        break;
+    }
+    enum tn_err e;
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        return TN_ERR_BAD_INPUT;
+    case SQLITE_NOMEM:
+        e = TN_ERR_NOMEM;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        e = TN_ERR_BUSY;
+        break;
+    default:
+        e = TN_ERR_IO;
+        break;
+    }
+    tn_log(e == TN_ERR_BUSY ? TN_LOG_WARN : TN_LOG_ERROR, "store: sqlite error", "stmt",
+           stmt_name[id], "error", sqlite3_errmsg(k->c->db), NULL);
+    return e;
+}
+
+static void finish(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+/* Binds the arguments described by `fmt` to ?1, ?2, ... and steps once.
+ *   t  const char *   text          h  const uint8_t *  32-byte hash
+ *   i  int64_t        integer       b  int (bool)       0 or 1
+ * With `row`: TN_OK leaves the statement on its first row in *row (finish() it);
+ * TN_ERR_NOT_FOUND when there is none. Without: runs to completion. The bound values
+ * are borrowed, so they must outlive the statement's use. */
+static enum tn_err run(struct call *k, enum stmt_id id, sqlite3_stmt **row, const char *fmt, ...)
+{
+    if (row)
+        *row = NULL;
+    struct conn *c = k->c;
+    int rc = SQLITE_OK;
+    if (!c->st[id])
+        rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                                NULL);
+    if (rc != SQLITE_OK)
+        return fail(k, rc, id);
+    sqlite3_stmt *st = c->st[id];
+    if ((int)strlen(fmt) != sqlite3_bind_parameter_count(st))
+        rc = SQLITE_MISUSE;
+    va_list ap;
+    va_start(ap, fmt);
+    for (int i = 0; fmt[i] && rc == SQLITE_OK; i++) {
+        switch (fmt[i]) {
+        case 't':
+            rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_STATIC);
+            break;
+        case 'h':
+            rc = sqlite3_bind_blob(st, i + 1, va_arg(ap, const uint8_t *), 32, SQLITE_STATIC);
+            break;
+        case 'i':
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+            break;
+        case 'b':
+            rc = sqlite3_bind_int(st, i + 1, va_arg(ap, int) ? 1 : 0);
+            break;
+        default:
+            rc = SQLITE_MISUSE;
+            break;
+        }
+    }
+    va_end(ap);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && row) {
+        *row = st;
+        return TN_OK;
+    }
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    enum tn_err e = rc == SQLITE_DONE ? (row ? TN_ERR_NOT_FOUND : TN_OK) : fail(k, rc, id);
+    finish(st);
+    return e;
+}
+
+/* Next row of a statement left by run(): TN_OK on a row, TN_ERR_NOT_FOUND at the end. */
+static enum tn_err step(struct call *k, sqlite3_stmt *st, enum stmt_id id)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return TN_OK;
+    return rc == SQLITE_DONE ? TN_ERR_NOT_FOUND : fail(k, rc, id);
+}
+
+static int changes(struct call *k)
+{
+    return sqlite3_changes(k->c->db);
+}
+
+/* ---------- reading rows ---------- */
+
+/* Copies a text column; false when it does not fit (never for rows this store wrote:
+ * store.c checks every field against its size on the way in). */
+static bool col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    dst[0] = '\0';
+    if (!t)
+        return sqlite3_column_type(st, i) == SQLITE_NULL;
+    if (n >= cap)
+        return false;
+    memcpy(dst, t, n);
+    dst[n] = '\0';
+    return true;
+}
+
+static bool col_hash(sqlite3_stmt *st, int i, uint8_t dst[32])
+{
+    const void *p = sqlite3_column_blob(st, i);
+    if (!p || sqlite3_column_bytes(st, i) != 32)
+        return false;
+    memcpy(dst, p, 32);
+    return true;
+}
+
+#define TEXT(i, field) col_text(st, (i), (field), sizeof(field))
+
+static enum tn_err row_result(bool ok, const char *table)
+{
+    if (ok)
+        return TN_OK;
+    tn_log(TN_LOG_ERROR, "store: a stored value does not fit its field", "table", table, NULL);
+    return TN_ERR_INTERNAL;
+}
+
+static enum tn_err read_org(sqlite3_stmt *st, struct tn_org *o)
+{
+    bool ok = TEXT(0, o->id) && TEXT(1, o->name);
+    o->created_at = sqlite3_column_int64(st, 2);
+    return row_result(ok, "orgs");
+}
+
+static enum tn_err read_user(sqlite3_stmt *st, struct tn_user *u)
+{
+    bool ok = TEXT(0, u->id) && TEXT(1, u->email) && TEXT(2, u->name) && TEXT(3, u->org_id) &&
+              TEXT(4, u->role) && TEXT(5, u->password_hash);
+    u->disabled = sqlite3_column_int(st, 6) != 0;
+    u->created_at = sqlite3_column_int64(st, 7);
+    u->tokens_valid_after = sqlite3_column_int64(st, 8);
+    return row_result(ok, "users");
+}
+
+static enum tn_err read_client(sqlite3_stmt *st, struct tn_client *c)
+{
+    bool ok = TEXT(0, c->id) && TEXT(1, c->name) && TEXT(2, c->redirect_uris) &&
+              TEXT(3, c->secret_hash) && TEXT(4, c->auth_method) && TEXT(5, c->grant_types) &&
+              TEXT(6, c->scope) && TEXT(7, c->application_type) && TEXT(8, c->metadata);
+    c->created_at = sqlite3_column_int64(st, 9);
+    c->last_used_at = sqlite3_column_int64(st, 10);
+    return row_result(ok, "clients");
+}
+
+static enum tn_err read_code(sqlite3_stmt *st, struct tn_code *c, bool *used)
+{
+    bool ok = col_hash(st, 0, c->hash) && TEXT(1, c->client_id) && TEXT(2, c->user_id) &&
+              TEXT(3, c->redirect_uri) && TEXT(4, c->scope) && TEXT(5, c->resource) &&
+              TEXT(6, c->challenge) && TEXT(7, c->family);
+    c->expires_at = sqlite3_column_int64(st, 8);
+    *used = sqlite3_column_int(st, 9) != 0;
+    return row_result(ok, "codes");
+}
+
+static enum tn_err read_refresh(sqlite3_stmt *st, struct tn_refresh *r)
+{
+    bool ok = col_hash(st, 0, r->hash) && TEXT(1, r->family) && TEXT(2, r->client_id) &&
+              TEXT(3, r->user_id) && TEXT(4, r->scope) && TEXT(5, r->resource);
+    r->issued_at = sqlite3_column_int64(st, 6);
+    r->expires_at = sqlite3_column_int64(st, 7);
+    r->rotated_at = sqlite3_column_int64(st, 8);
+    r->revoked = sqlite3_column_int(st, 9) != 0;
+    return row_result(ok, "refresh_tokens");
+}
+
+static enum tn_err read_key(sqlite3_stmt *st, struct tn_signing_key *k)
+{
+    bool ok = TEXT(0, k->kid) && TEXT(1, k->alg) && TEXT(2, k->pem);
+    k->created_at = sqlite3_column_int64(st, 3);
+    k->signs_from = sqlite3_column_int64(st, 4);
+    k->retire_at = sqlite3_column_int64(st, 5);
+    return row_result(ok, "signing_keys");
+}
+
+/* ---------- generic shapes of a call ---------- */
+
+/* One write statement in its own (implicit) transaction. With `must_change`, no row
+ * changed means TN_ERR_NOT_FOUND. */
+#define WRITE1(base, must_change, id, ...)                                                   \
+    do {                                                                                     \
+        struct call k_;                                                                      \
+        enum tn_err e_ = call_begin((base), &k_, true);                                      \
+        if (e_ != TN_OK)                                                                     \
+            return e_;                                                                       \
+        e_ = run(&k_, (id), NULL, __VA_ARGS__);                                              \
+        if (e_ == TN_OK && (must_change) && changes(&k_) == 0)                               \
+            e_ = TN_ERR_NOT_FOUND;                                                           \
+        call_end(&k_);                                                                       \
+        return e_;                                                                           \
+    } while (0)
+
+/* One row read into *out with reader `rd`; *out is zeroed again unless TN_OK. */
+#define READ1(base, out, rd, id, ...)                                                        \
+    do {                                                                                     \
+        struct call k_;                                                                      \
+        sqlite3_stmt *st_;                                                                   \
+        enum tn_err e_ = call_begin((base), &k_, false);                                     \
+        if (e_ != TN_OK)                                                                     \
+            return e_;                                                                       \
+        e_ = run(&k_, (id), &st_, __VA_ARGS__);                                              \
+        if (e_ == TN_OK)                                                                     \
+            e_ = rd(st_, (out));                                                             \
+        finish(st_);                                                                         \
+        call_end(&k_);                                                                       \
+        if (e_ != TN_OK)                                                                     \
+            memset((out), 0, sizeof *(out));                                                 \
+        return e_;                                                                           \
+    } while (0)
+
+/* Every row of `id`, read into `type` with `rd` and handed to `cb`. The statement
+ * is one read transaction: callbacks see a consistent snapshot. */
+#define LIST(base, type, rd, id, cb, ud)                                                     \
+    do {                                                                                     \
+        struct call k_;                                                                      \
+        sqlite3_stmt *st_;                                                                   \
+        enum tn_err e_ = call_begin((base), &k_, false);                                     \
+        if (e_ != TN_OK)                                                                     \
+            return e_;                                                                       \
+        for (e_ = run(&k_, (id), &st_, ""); e_ == TN_OK; e_ = step(&k_, st_, (id))) {        \
+            type item_;                                                                      \
+            memset(&item_, 0, sizeof item_);                                                 \
+            if ((e_ = rd(st_, &item_)) != TN_OK)                                             \
+                break;                                                                       \
+            cb(&item_, (ud));                                                                \
+        }                                                                                    \
+        finish(st_);                                                                         \
+        call_end(&k_);                                                                       \
+        return e_ == TN_ERR_NOT_FOUND ? TN_OK : e_;                                          \
+    } while (0)
+
+/* ---------- organizations ---------- */
+
+static enum tn_err sq_org_insert(struct tn_store *s, const struct tn_org *o)
+{
+    WRITE1(s, false, S_ORG_INSERT, "tti", o->id, o->name, o->created_at);
+}
+
+static enum tn_err sq_org_get(struct tn_store *s, const char *id, struct tn_org *out)
+{
+    READ1(s, out, read_org, S_ORG_GET, "t", id);
+}
+
+static enum tn_err sq_org_by_name(struct tn_store *s, const char *name, struct tn_org *out)
+{
+    READ1(s, out, read_org, S_ORG_BY_NAME, "t", name);
+}
+
+static enum tn_err sq_org_list(struct tn_store *s, tn_store_org_cb cb, void *ud)
+{
+    LIST(s, struct tn_org, read_org, S_ORG_LIST, cb, ud);
+}
+
+/* ---------- users ---------- */
+
+static enum tn_err sq_user_insert(struct tn_store *s, const struct tn_user *u)
+{
+    WRITE1(s, false, S_USER_INSERT, "ttttttbii", u->id, u->email, u->name, u->org_id, u->role,
+           u->password_hash, (int)u->disabled, u->created_at, u->tokens_valid_after);
+}
+
+static enum tn_err sq_user_get(struct tn_store *s, const char *id, struct tn_user *out)
+{
+    READ1(s, out, read_user, S_USER_GET, "t", id);
+}
+
+static enum tn_err sq_user_by_email(struct tn_store *s, const char *email, struct tn_user *out)
+{
+    READ1(s, out, read_user, S_USER_BY_EMAIL, "t", email);
+}
+
+static enum tn_err sq_user_update(struct tn_store *s, const struct tn_user *u)
+{
+    WRITE1(s, true, S_USER_UPDATE, "tttttbi", u->id, u->name, u->org_id, u->role,
+           u->password_hash, (int)u->disabled, u->tokens_valid_after);
+}
+
+static enum tn_err read_count(sqlite3_stmt *st, int64_t *n)
+{
+    *n = sqlite3_column_int64(st, 0);
+    return TN_OK;
+}
+
+static enum tn_err sq_user_count(struct tn_store *s, int64_t *n)
+{
+    READ1(s, n, read_count, S_USER_COUNT, "");
+}
+
+static enum tn_err sq_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud)
+{
+    LIST(s, struct tn_user, read_user, S_USER_LIST, cb, ud);
+}
+
+/* ---------- clients ---------- */
+
+static enum tn_err sq_client_insert(struct tn_store *s, const struct tn_client *c)
+{
+    WRITE1(s, false, S_CLIENT_INSERT, "tttttttttii", c->id, c->name, c->redirect_uris,
+           c->secret_hash, c->auth_method, c->grant_types, c->scope, c->application_type,
+           c->metadata, c->created_at, c->last_used_at);
+}
+
+static enum tn_err sq_client_get(struct tn_store *s, const char *id, struct tn_client *out)
+{
+    READ1(s, out, read_client, S_CLIENT_GET, "t", id);
+}
+
+static enum tn_err sq_client_touch(struct tn_store *s, const char *id, int64_t now)
+{
+    WRITE1(s, true, S_CLIENT_TOUCH, "ti", id, now);
+}
+
+/* Consents, codes and refresh tokens go with it: ON DELETE CASCADE, same statement. */
+static enum tn_err sq_client_delete(struct tn_store *s, const char *id)
+{
+    WRITE1(s, true, S_CLIENT_DELETE, "t", id);
+}
+
+static enum tn_err sq_client_list(struct tn_store *s, tn_store_client_cb cb, void *ud)
+{
+    LIST(s, struct tn_client, read_client, S_CLIENT_LIST, cb, ud);
+}
+
+static enum tn_err sq_client_delete_unused(struct tn_store *s, int64_t created_before, int64_t *n)
+{
+    struct call k;
+    enum tn_err e = call_begin(s, &k, true);
+    if (e != TN_OK)
+        return e;
+    e = run(&k, S_CLIENT_DELETE_UNUSED, NULL, "i", created_before);
+    /* changes() counts the clients only, not the rows the cascade removed. */
+    if (e == TN_OK)
+        *n = changes(&k);
+    call_end(&k);
+    return e;
+}
+
+/* ---------- consent ---------- */
+
+static enum tn_err sq_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
+                                  char scope[256])
+{
+    struct call k;
+    sqlite3_stmt *st;
+    enum tn_err e = call_begin(s, &k, false);
+    if (e != TN_OK)
+        return e;
+    e = run(&k, S_CONSENT_GET, &st, "tt", user_id, client_id);
+    if (e == TN_OK)
+        e = row_result(col_text(st, 0, scope, 256), "consents");
+    finish(st);
+    call_end(&k);
+    if (e != TN_OK)
+        memset(scope, 0, 256);
+    return e;
+}
+
+static enum tn_err sq_consent_put(struct tn_store *s, const char *user_id, const char *client_id,
+                                  const char *scope, int64_t now)
+{
+    WRITE1(s, false, S_CONSENT_PUT, "ttti", user_id, client_id, scope, now);
+}
+
+static enum tn_err sq_consent_revoke(struct tn_store *s, const char *user_id,
+                                     const char *client_id)
+{
+    if (client_id)
+        WRITE1(s, false, S_CONSENT_REVOKE, "tt", user_id, client_id);
+    else
+        WRITE1(s, false, S_CONSENT_REVOKE_ALL, "t", user_id);
+}
+
+/* ---------- authorization codes ---------- */
+
+static enum tn_err sq_code_insert(struct tn_store *s, const struct tn_code *c)
+{
+    WRITE1(s, false, S_CODE_INSERT, "httttttti", c->hash,
+           c->client_id, c->user_id, c->redirect_uri, c->scope, c->resource, c->challenge,
+           c->family, c->expires_at);
+}
+
+static enum tn_err sq_code_take(struct tn_store *s, const uint8_t hash[32], struct tn_code *out)
+{
+    struct call k;
+    sqlite3_stmt *st;
+    bool used = false;
+    enum tn_err e = call_begin(s, &k, true);
+    if (e != TN_OK)
+        return e;
+    if ((e = run(&k, S_BEGIN, NULL, "")) != TN_OK)
+        goto done;
+    if ((e = run(&k, S_CODE_GET, &st, "h", hash)) != TN_OK)
+        goto done;
+    e = read_code(st, out, &used);
+    finish(st);
+    if (e != TN_OK)
+        goto done;
+    if (used) {
+        e = TN_ERR_CONFLICT;
+        goto done;
+    }
+    if ((e = run(&k, S_CODE_USE, NULL, "h", hash)) != TN_OK)
+        goto done;
+    /* BEGIN IMMEDIATE already excludes a concurrent taker; the condition in CODE_USE
+     * (used = 0) makes the single use hold even if that ever changes. */
+    if (changes(&k) != 1) {
+        e = TN_ERR_CONFLICT;
+        goto done;
+    }
+    e = run(&k, S_COMMIT, NULL, "");
+done:
+    call_end(&k);
+    if (e != TN_OK && e != TN_ERR_CONFLICT)
+        memset(out, 0, sizeof *out);
+    return e;
+}
+
+/* ---------- refresh tokens ---------- */
+
+static enum tn_err insert_refresh(struct call *k, const struct tn_refresh *r)
+{
+    return run(k, S_REFRESH_INSERT, NULL, "htttttiiib", r->hash, r->family, r->client_id,
+               r->user_id, r->scope, r->resource, r->issued_at, r->expires_at, r->rotated_at,
+               (int)r->revoked);
+}
+
+static enum tn_err sq_refresh_insert(struct tn_store *s, const struct tn_refresh *r)
+{
+    struct call k;
+    enum tn_err e = call_begin(s, &k, true);
+    if (e != TN_OK)
+        return e;
+    e = insert_refresh(&k, r);
+    call_end(&k);
+    return e;
+}
+
+static enum tn_err sq_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
+                                     const struct tn_refresh *next, int64_t now,
+                                     struct tn_refresh *old)
+{
+    struct call k;
+    sqlite3_stmt *st;
+    enum tn_err e = call_begin(s, &k, true);
+    if (e != TN_OK)
+        return e;
+    if ((e = run(&k, S_BEGIN, NULL, "")) != TN_OK)
+        goto done;
+    if ((e = run(&k, S_REFRESH_GET, &st, "h", old_hash)) != TN_OK)
+        goto done;
+    e = read_refresh(st, old);
+    finish(st);
+    if (e != TN_OK)
+        goto done;
+    if (old->rotated_at != 0 || old->revoked || old->expires_at <= now) {
+        e = TN_ERR_CONFLICT;
+        goto done;
+    }
+    /* The successor stays in the grant it replaces; anything else is a caller bug that
+     * would move a grant to another client or user. */
+    if (strcmp(next->family, old->family) != 0 || strcmp(next->client_id, old->client_id) != 0 ||
+        strcmp(next->user_id, old->user_id) != 0) {
+        e = TN_ERR_BAD_INPUT;
+        goto done;
+    }
+    if ((e = run(&k, S_REFRESH_MARK, NULL, "hi", old_hash, now)) != TN_OK)
+        goto done;
+    if (changes(&k) != 1) {
+        e = TN_ERR_CONFLICT;
+        goto done;
+    }
+    if ((e = insert_refresh(&k, next)) != TN_OK)
+        goto done;
+    if ((e = run(&k, S_COMMIT, NULL, "")) != TN_OK)
+        goto done;
+    old->rotated_at = now;
+done:
+    call_end(&k);
+    if (e != TN_OK && e != TN_ERR_CONFLICT)
+        memset(old, 0, sizeof *old);
+    return e;
+}
+
+static enum tn_err sq_refresh_get(struct tn_store *s, const uint8_t hash[32],
+                                  struct tn_refresh *out)
+{
+    READ1(s, out, read_refresh, S_REFRESH_GET, "h", hash);
+}
+
+/* Revokes the family's tokens and remembers the family, so that a token inserted into
+ * it afterwards is born revoked. Succeeds when the family has no token (yet). */
+static enum tn_err sq_family_revoke(struct tn_store *s, const char *family)
+{
+    struct call k;
+    enum tn_err e = call_begin(s, &k, true);
+    if (e != TN_OK)
+        return e;
+    if ((e = run(&k, S_BEGIN, NULL, "")) == TN_OK &&
+        (e = run(&k, S_FAMILY_REVOKE, NULL, "t", family)) == TN_OK &&
+        (e = run(&k, S_FAMILY_REMEMBER, NULL, "t", family)) == TN_OK)
+        e = run(&k, S_COMMIT, NULL, "");
+    call_end(&k);
+    return e;
+}
+
+static enum tn_err sq_user_revoke_all(struct tn_store *s, const char *user_id)
+{
+    WRITE1(s, false, S_USER_REVOKE_ALL, "t", user_id);
+}
+
+/* ---------- signing keys ---------- */
+
+static enum tn_err sq_key_insert(struct tn_store *s, const struct tn_signing_key *k)
+{
+    WRITE1(s, false, S_KEY_INSERT, "tttiii", k->kid, k->alg, k->pem, k->created_at,
+           k->signs_from, k->retire_at);
+}
+
+static enum tn_err sq_key_list(struct tn_store *s, tn_store_key_cb cb, void *ud)
+{
+    LIST(s, struct tn_signing_key, read_key, S_KEY_LIST, cb, ud);
+}
+
+static enum tn_err sq_key_delete(struct tn_store *s, const char *kid)
+{
+    WRITE1(s, true, S_KEY_DELETE, "t", kid);
+}
+
+/* ---------- open, migrate, close ---------- */
+
+static void sq_close(struct tn_store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    if (!s)
+        return;
+    int n = 0;
+    for (struct conn *c = s->idle, *nx; c; c = nx) {
+        nx = c->next;
+        conn_close(c);
+        n++;
+    }
+    if (n != s->nopen)
+        tn_log(TN_LOG_ERROR, "store: closed while calls were in flight", NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->wmu);
+    free(s->path);
+    free(s);
+}
+
+static const struct tn_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .org_insert = sq_org_insert,
+    .org_get = sq_org_get,
+    .org_by_name = sq_org_by_name,
+    .org_list = sq_org_list,
+    .user_insert = sq_user_insert,
+    .user_get = sq_user_get,
+    .user_by_email = sq_user_by_email,
+    .user_update = sq_user_update,
+    .user_count = sq_user_count,
+    .user_list = sq_user_list,
+    .client_insert = sq_client_insert,
+    .client_get = sq_client_get,
+    .client_touch = sq_client_touch,
+    .client_delete = sq_client_delete,
+    .client_list = sq_client_list,
+    .client_delete_unused = sq_client_delete_unused,
+    .consent_get = sq_consent_get,
+    .consent_put = sq_consent_put,
+    .consent_revoke = sq_consent_revoke,
+    .code_insert = sq_code_insert,
+    .code_take = sq_code_take,
+    .refresh_insert = sq_refresh_insert,
+    .refresh_rotate = sq_refresh_rotate,
+    .refresh_get = sq_refresh_get,
+    .family_revoke = sq_family_revoke,
+    .user_revoke_all = sq_user_revoke_all,
+    .key_insert = sq_key_insert,
+    .key_list = sq_key_list,
+    .key_delete = sq_key_delete,
+};
+
+static int current_version(sqlite3 *db, int *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1,
+                                &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *v = sqlite3_column_int(st, 0);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int record_version(sqlite3 *db, const struct migration *m)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO schema_version (version, name, applied_at) "
+                                "VALUES (?1, ?2, CAST(strftime('%s', 'now') AS INTEGER))",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_bind_int(st, 1, m->version)) == SQLITE_OK &&
+        (rc = sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC)) == SQLITE_OK)
+        rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Applies pending migrations, one transaction each. The version is read again inside
+ * each transaction, so two processes starting together apply each script once. */
+static enum tn_err migrate(sqlite3 *db, const char *path, int *version, struct tn_buf *err)
+{
+    for (;;) {
+        int v = 0;
+        const char *what = "begin";
+        int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            what = "schema_version";
+            rc = sqlite3_exec(db,
+                              "CREATE TABLE IF NOT EXISTS schema_version ("
+                              "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                              "applied_at INTEGER NOT NULL)",
+                              NULL, NULL, NULL);
+        }
+        if (rc == SQLITE_OK)
+            rc = current_version(db, &v);
+        if (rc == SQLITE_OK && v > LATEST_VERSION) {
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            errf(err,
+                 "%s has schema version %d but this teamnotes knows only up to %d: "
+                 "it was written by a newer teamnotes; run that version (or newer)",
+                 path, v, LATEST_VERSION);
+            return TN_ERR_CONFIG;
+        }
+        if (rc == SQLITE_OK && v == LATEST_VERSION) {
+            rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            if (rc == SQLITE_OK) {
+                *version = v;
+                return TN_OK;
+            }
+        }
+        if (rc == SQLITE_OK) {
+            const struct migration *m = &migrations[v];
+            what = m->name;
+            rc = sqlite3_exec(db, m->sql, NULL, NULL, NULL);
+            if (rc == SQLITE_OK)
+                rc = record_version(db, m);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+            if (rc == SQLITE_OK)
+                tn_log(TN_LOG_INFO, "store: migration applied", "migration", m->name, NULL);
+        }
+        if (rc != SQLITE_OK) {
+            errf(err, "cannot migrate %s (%s): %s", path, what, sqlite3_errmsg(db));
+            if (!sqlite3_get_autocommit(db))
+                sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return (rc & 0xff) == SQLITE_BUSY ? TN_ERR_BUSY : TN_ERR_IO;
+        }
+    }
+}
+
+/* mkdir -p with mode 0700 for every directory it creates. */
+static int make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    if (!p)
+        return ENOMEM;
+    int rc = 0;
+    for (char *q = p + 1;; q++) {
+        if (*q != '/' && *q != '\0')
+            continue;
+        char c = *q;
+        *q = '\0';
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            rc = errno;
+            break;
+        }
+        *q = c;
+        if (c == '\0')
+            break;
+    }
+    free(p);
+    struct stat sb;
+    if (rc == 0 && stat(dir, &sb) != 0)
+        rc = errno;
+    else if (rc == 0 && !S_ISDIR(sb.st_mode))
+        rc = ENOTDIR;
+    return rc;
+}
+
+/* Creates the database file 0600 (SQLite would use 0644 & ~umask; the -wal and -shm
+ * files copy the database's mode) and tightens an existing one that others can read. */
+static enum tn_err prepare_file(const char *path, struct tn_buf *err)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        errf(err, "cannot create %s: %s", path, strerror(errno));
+        return TN_ERR_IO;
+    }
+    struct stat sb;
+    enum tn_err e = TN_OK;
+    if (fstat(fd, &sb) != 0) {
+        errf(err, "cannot stat %s: %s", path, strerror(errno));
+        e = TN_ERR_IO;
+    } else if ((sb.st_mode & 077) != 0) {
+        if (fchmod(fd, sb.st_mode & 0700) != 0) {
+            errf(err, "cannot make %s private (chmod 600): %s", path, strerror(errno));
+            e = TN_ERR_IO;
+        } else {
+            tn_log(TN_LOG_WARN, "store: database file was readable by others; now 0600", "path",
+                   path, NULL);
+        }
+    }
+    close(fd);
+    return e;
+}
+
+enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out, struct tn_buf *err)
+{
+    *out = NULL;
+    struct sqlite_store *s = NULL;
+    struct conn *c = NULL;
+    enum tn_err e = TN_ERR_CONFIG;
+    if (!sqlite3_threadsafe()) {
+        errf(err, "this SQLite library was built without thread support");
+        goto done;
+    }
+    int rc = make_dirs(data_dir);
+    if (rc != 0) {
+        errf(err, "cannot create the data directory %s: %s", data_dir, strerror(rc));
+        e = TN_ERR_IO;
+        goto done;
+    }
+    e = TN_ERR_NOMEM;
+    if (!(s = calloc(1, sizeof *s)))
+        goto done;
+    s->base.ops = &sqlite_ops;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
+    size_t n = strlen(data_dir) + sizeof "/teamnotes.db";
+    if (!(s->path = malloc(n)))
+        goto done;
+    snprintf(s->path, n, "%s/teamnotes.db", data_dir);
+    if ((e = prepare_file(s->path, err)) != TN_OK)
+        goto done;
+    if ((e = conn_open(s->path, &c, err)) != TN_OK)
+        goto done;
+    s->nopen = 1;
+    if ((e = migrate(c->db, s->path, &s->base.schema_version, err)) != TN_OK)
+        goto done;
+    s->idle = c;
+    c = NULL;
+    *out = &s->base;
+    s = NULL;
+done:
+    if (c) {
+        conn_close(c);
+        s->nopen = 0;
+    }
+    if (s)
+        sq_close(&s->base);
+    return e;
+}
