@@ -90,6 +90,16 @@ static void principal_free(void *p)
     tn_principal_release(p);
 }
 
+static void principal_retain_cb(const struct tn_principal *p)
+{
+    tn_principal_retain((struct tn_principal *)p);
+}
+
+static void principal_release_cb(const struct tn_principal *p)
+{
+    tn_principal_release((struct tn_principal *)p);
+}
+
 static void mcp_route(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
 {
     struct app *app = ud;
@@ -106,7 +116,7 @@ static void mcp_route(void *ud, const struct tn_http_req *req, struct tn_http_re
         .request_id = tn_http_req_id(req),
     };
     struct tn_mcp_http_out out = {0};
-    tn_buf_init(&out.body, SIZE_MAX / 2);
+    tn_buf_init(&out.body, 16u << 20); /* larger answers become an internal error */
     tn_mcp_handle(app->mcp, &in, &out);
     if (out.step_up_scope[0] && app->rs) {
         /* The token lacks a scope: a step-up challenge the client can act on. */
@@ -242,10 +252,22 @@ static enum tn_err load_secret(const struct tn_config *cfg, uint8_t *key, size_t
         return TN_ERR_IO;
     }
     close(fd);
-    /* link() fails if another instance won the race: then use its key */
+    /* link() fails with EEXIST if another instance won the race: then use its key */
     if (link(tmp, path) != 0) {
+        int e = errno;
         unlink(tmp);
-        return load_secret(cfg, key, len);
+        if (e == EEXIST) {
+            fd = open(path, O_RDONLY | O_CLOEXEC);
+            ssize_t n = fd >= 0 ? read(fd, key, 32) : -1;
+            if (fd >= 0)
+                close(fd);
+            if (n == 32) {
+                *len = 32;
+                return TN_OK;
+            }
+        }
+        tn_log(TN_LOG_ERROR, "cannot store the secret key", "path", path, "error", strerror(e), NULL);
+        return TN_ERR_IO;
     }
     unlink(tmp);
     *len = 32;
@@ -471,6 +493,8 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         .max_listen = (unsigned)tn_config_int(cfg, TN_CFG_MAX_LISTEN_STREAMS),
         .json_max_depth = (unsigned)tn_config_int(cfg, TN_CFG_JSON_MAX_DEPTH),
         .json_max_string = (size_t)tn_config_int(cfg, TN_CFG_JSON_MAX_STRING),
+        .principal_retain = principal_retain_cb,
+        .principal_release = principal_release_cb,
     };
     app.mcp = tn_mcp_server_new(&info);
     if (!app.mcp)
@@ -562,6 +586,15 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         }
     }
     tn_http_route(http, "/.well-known/", TN_HTTP_PREFIX, not_found_route, &app);
+    /* Only the MCP endpoint takes large bodies, and only once authenticated; the
+     * sign-in forms, registration and token requests are small. */
+    static const char *const small[] = {"/healthz", "/readyz", "/.well-known/",
+                                        "/.well-known/oauth-protected-resource"};
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
+        tn_http_route_body_limit(http, small[i], 1);
+    tn_http_route_body_limit(http, prm_path, 1);
+    for (size_t i = 0; i < sizeof as_paths / sizeof as_paths[0]; i++)
+        tn_http_route_body_limit(http, as_paths[i], 64 * 1024);
     tn_http_route_public(http, prm_path);
     tn_http_route_public(http, "/.well-known/oauth-protected-resource");
     tn_http_route_public(http, "/.well-known/");
@@ -622,6 +655,11 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     tn_http_server_quiesce(http);
     tn_mcp_close_listens(app.mcp);
     tn_http_server_shutdown(http, (unsigned)tn_config_int(cfg, TN_CFG_SHUTDOWN_GRACE_S) * 1000u);
+    /* Calls on worker threads use the server, the gate and the store: let them end. */
+    if (tn_mcp_drain(app.mcp, 5000) > 0) {
+        tn_log(TN_LOG_ERROR, "streamed calls did not end; exiting without freeing", NULL);
+        _exit(1);
+    }
     tn_log(TN_LOG_INFO, "stopped", NULL);
     status = 0;
 done:

@@ -234,12 +234,20 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
         c->num[i] = v;
     }
 
+    const char *host = c->str[TN_CFG_HOST];
+    bool host_loopback = tn_host_is_loopback(host, strlen(host));
     if (c->str[TN_CFG_BASE_URL][0] == '\0') {
         char def[300];
-        const char *h = c->str[TN_CFG_HOST];
+        const char *h = host;
         bool v6 = strchr(h, ':') != NULL;
-        if (strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0)
-            h = v6 ? "::1" : "127.0.0.1";
+        if (!host_loopback) {
+            /* Listening beyond loopback: the public URL cannot be guessed, and guessing
+             * 127.0.0.1 would make every loopback-only safety rule look satisfied. */
+            tn_buf_printf(err, "HOST=%s listens beyond loopback: set BASE_URL to the public "
+                               "https:// origin clients use (e.g. https://notes.example.com)", h);
+            rc = TN_ERR_CONFIG;
+            goto done;
+        }
         snprintf(def, sizeof def, "http://%s%s%s:%lld", v6 ? "[" : "", h, v6 ? "]" : "",
                  (long long)c->num[TN_CFG_PORT]);
         set(c, TN_CFG_BASE_URL, def, strlen(def), "derived");
@@ -261,6 +269,13 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
     }
     if ((rc = check_base_url(c->str[TN_CFG_BASE_URL], err)) != TN_OK)
         goto done;
+    if (!host_loopback && strncmp(c->str[TN_CFG_BASE_URL], "http://", 7) == 0) {
+        tn_buf_printf(err, "HOST=%s listens beyond loopback but BASE_URL is plain http: bearer "
+                           "tokens would cross the network unencrypted. Use an https:// BASE_URL "
+                           "(TLS at a proxy) or HOST=127.0.0.1", host);
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
     const char *mp = c->str[TN_CFG_MCP_PATH];
     if (mp[0] != '/' || strlen(mp) < 2 || mp[strlen(mp) - 1] == '/' || strpbrk(mp, "?#% ")) {
         tn_buf_printf(err, "MCP_PATH must start with '/', not end with '/', and hold no ?, #, %% "
@@ -294,6 +309,11 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
     }
     if (!strcmp(mode, "external") && !has_issuer) {
         tn_buf_puts(err, "AUTH_MODE=external needs AUTH_ISSUER (or SCALEKIT_ENVIRONMENT_URL)");
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
+    if (!strcmp(mode, "none") && !host_loopback) {
+        tn_buf_printf(err, "AUTH_MODE=none is for development on loopback only: HOST=%s is not", host);
         rc = TN_ERR_CONFIG;
         goto done;
     }

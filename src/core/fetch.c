@@ -1,5 +1,7 @@
 #include "core/fetch.h"
 
+#include "core/config.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -84,8 +86,14 @@ static bool is_private_addr(const struct sockaddr *sa)
             memcpy(&v4.sin_addr, &x->s6_addr[12], 4);
             return is_private_addr((const struct sockaddr *)&v4);
         }
+        static const uint8_t nat64[12] = {0x00, 0x64, 0xff, 0x9b};
+        bool v4compat = true; /* ::/96 */
+        for (int i = 0; i < 12; i++)
+            v4compat &= x->s6_addr[i] == 0;
         return IN6_IS_ADDR_LOOPBACK(x) || IN6_IS_ADDR_LINKLOCAL(x) || IN6_IS_ADDR_UNSPECIFIED(x) ||
-               (x->s6_addr[0] & 0xfe) == 0xfc || IN6_IS_ADDR_MULTICAST(x);
+               IN6_IS_ADDR_SITELOCAL(x) || (x->s6_addr[0] & 0xfe) == 0xfc ||
+               IN6_IS_ADDR_MULTICAST(x) || v4compat || memcmp(x->s6_addr, nat64, 12) == 0 ||
+               (x->s6_addr[0] == 0x20 && x->s6_addr[1] == 0x02); /* 6to4 */
     }
     return true;
 }
@@ -111,8 +119,13 @@ enum tn_err tn_fetch(const char *url, const struct tn_fetch_opts *o, struct tn_f
     res->no_store = false;
     tn_buf_init(&res->body, o->max_bytes);
     bool https = strncasecmp(url, "https://", 8) == 0;
-    if (!https && !(o->allow_loopback && strncasecmp(url, "http://", 7) == 0))
-        return TN_ERR_FORBIDDEN;
+    if (!https) {
+        /* plain http only to a loopback host, and only when allowed (development) */
+        const char *h = strncasecmp(url, "http://", 7) == 0 ? url + 7 : NULL;
+        size_t hl = h ? (h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#")) : 0;
+        if (!o->allow_loopback || !h || !tn_host_is_loopback(h, hl))
+            return TN_ERR_FORBIDDEN;
+    }
     CURL *h = curl_easy_init();
     if (!h)
         return TN_ERR_NOMEM;
@@ -131,6 +144,8 @@ enum tn_err tn_fetch(const char *url, const struct tn_fetch_opts *o, struct tn_f
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)o);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "teamnotes");
+    /* never through a proxy from the environment: the address check must see the target */
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     struct curl_slist *hdrs = curl_slist_append(NULL, "Accept: application/json");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);

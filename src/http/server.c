@@ -37,6 +37,7 @@ struct route {
     void (*free_value)(void *);
     void *pre_ud;
     bool public_doc; /* readable from any origin (metadata documents) */
+    size_t max_body; /* 0: the server's limit */
 };
 
 struct tn_http_stream {
@@ -462,6 +463,9 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
                                                stream_reader_free);
         if (!mr) {
             stream_release(&st->sink); /* the reader's */
+            resp->stream = NULL;       /* resp_deinit must not release it again */
+            r->stream = NULL;
+            stream_release(&st->sink); /* the request's */
             return MHD_NO;
         }
         MHD_add_response_header(mr, "Cache-Control", "no-cache, no-transform");
@@ -499,7 +503,7 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
 static void resp_init(struct tn_http_resp *resp)
 {
     memset(resp, 0, sizeof *resp);
-    tn_buf_init(&resp->body, SIZE_MAX / 2);
+    tn_buf_init(&resp->body, 32u << 20);
 }
 
 static void resp_deinit(struct tn_http_resp *resp)
@@ -625,6 +629,8 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
         return preflight(r);
     if (!r->route)
         return answer_error(r, 404, "not_found", "Not found", NULL);
+    if (r->route->max_body)
+        r->body.limit = r->route->max_body;
     if (r->route->pre) {
         struct tn_http_resp resp;
         resp_init(&resp);
@@ -643,7 +649,7 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
     if (cl) {
         char *end = NULL;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (end == cl || *end != '\0' || n > s->cfg.limits.max_body)
+        if (end == cl || *end != '\0' || n > r->body.limit)
             return answer_error(r, 413, "payload_too_large",
                                 "Request body too large", NULL);
     }
@@ -808,7 +814,6 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
                                         (intptr_t)s->cfg.limits.conn_timeout_s, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, s};
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
     if (threads > 1)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
@@ -836,6 +841,18 @@ enum tn_err tn_http_route_pre(struct tn_http_server *s, const char *path, tn_htt
             s->routes[i].pre = pre;
             s->routes[i].free_value = free_value;
             s->routes[i].pre_ud = ud;
+            rc = TN_OK;
+        }
+    }
+    return rc;
+}
+
+enum tn_err tn_http_route_body_limit(struct tn_http_server *s, const char *path, size_t bytes)
+{
+    enum tn_err rc = TN_ERR_NOT_FOUND;
+    for (unsigned i = 0; i < s->n_routes; i++) {
+        if (strcmp(s->routes[i].path, path) == 0) {
+            s->routes[i].max_body = bytes ? bytes : 1;
             rc = TN_OK;
         }
     }

@@ -95,6 +95,8 @@ enum tn_err tn_http_route_pre(struct tn_http_server *s, const char *path, tn_htt
  * (`Access-Control-Allow-Origin: *`, never with credentials) instead of the Origin
  * allow-list. For discovery metadata, never for the MCP endpoint. */
 enum tn_err tn_http_route_public(struct tn_http_server *s, const char *path);
+/* A smaller body limit for the routes with this path (413 above it). */
+enum tn_err tn_http_route_body_limit(struct tn_http_server *s, const char *path, size_t bytes);
 /* The value the pre-handler attached, or NULL. */
 void *tn_http_req_value(const struct tn_http_req *r);
 

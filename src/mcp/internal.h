@@ -21,6 +21,7 @@
 #define TN_HDR_PARAM_PREFIX "Mcp-Param-"
 
 #define TN_LEGACY_DEFAULT_VERSION "2025-03-26"
+#define TN_MCP_MAX_BATCH 32
 #define TN_LEGACY_LATEST "2025-11-25"
 
 /* A protocol error: HTTP status, JSON-RPC code, message, optional data (owned). */
@@ -58,7 +59,8 @@ struct listener;
 
 /* A server-to-client request (2025 path) waiting for the client's response POST. */
 struct pending {
-    char id[32];
+    char id[40];
+    const char *subject; /* only the caller who started the call may answer */
     json_t *response; /* the whole response message, once it came */
     pthread_cond_t cv;
     struct pending *next;
@@ -68,6 +70,8 @@ struct tn_mcp_server {
     struct tn_mcp_info info;
     uint8_t secret[64];
     size_t secret_len;
+    uint8_t state_key[32];  /* derived: requestState */
+    uint8_t cursor_key[32]; /* derived: list cursors */
     json_t *server_info; /* {name, version, title?, description?} */
     pthread_rwlock_t lock; /* guards `enabled` flags */
     struct tool_entry *tools;
@@ -105,13 +109,13 @@ struct tn_mcp_ctx {
     struct tn_sink *sink;   /* NULL unless streaming */
     json_t *input_responses; /* borrowed */
     json_t *state;           /* owned, verified */
-    const char *bound_name;  /* tool or prompt name the state is bound to */
     double last_progress;
     bool cancelled;
     char step_up[512]; /* scopes a refused call needs (insufficient_scope) */
 };
 
 /* rpc.c */
+void tn_rpc_sanitize(char *msg);
 void tn_rpc_err_set(struct tn_rpc_err *e, int http, int code, json_t *data, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 json_t *tn_rpc_error_body(json_t *id, const struct tn_rpc_err *e);

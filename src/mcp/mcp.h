@@ -202,6 +202,10 @@ struct tn_mcp_info {
     unsigned json_max_depth;
     size_t json_max_string;
     unsigned max_streaming; /* concurrent streamed (SSE) calls */
+    /* How a call that outlives its HTTP request (a streamed call on a worker thread)
+     * keeps its principal alive. NULL when principals are not reference-counted. */
+    void (*principal_retain)(const struct tn_principal *p);
+    void (*principal_release)(const struct tn_principal *p);
 };
 
 struct tn_mcp_server *tn_mcp_server_new(const struct tn_mcp_info *info);
@@ -240,6 +244,9 @@ void tn_mcp_notify_resources_changed(struct tn_mcp_server *s, const char *subjec
 void tn_mcp_notify_resource_updated(struct tn_mcp_server *s, const char *uri, const char *subject);
 /* Ends every listen stream with its final result (graceful shutdown). */
 void tn_mcp_close_listens(struct tn_mcp_server *s);
+/* Waits up to timeout_ms for streamed calls still running on worker threads; returns
+ * how many are left. Call before freeing the server. */
+unsigned tn_mcp_drain(struct tn_mcp_server *s, unsigned timeout_ms);
 
 /* ---------- serving one HTTP request ---------- */
 

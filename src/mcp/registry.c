@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "mcp/internal.h"
 
 #define MAX_COMPLETIONS 100
@@ -483,6 +484,19 @@ static json_t *missing_caps(struct tn_mcp_ctx *c, const char *list)
     return req;
 }
 
+/* What a requestState is bound to: the kind of request, its name and its arguments,
+ * so that it cannot be replayed with other arguments or against another primitive. */
+static void state_binding(char *out, size_t cap, const char *kind, const char *name, json_t *args)
+{
+    char *text = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    uint8_t h[32];
+    tn_hmac_sha256(h, (const uint8_t *)"args", 4, text ? text : "", text ? strlen(text) : 0);
+    free(text);
+    char enc[48];
+    tn_b64url_encode(enc, sizeof enc, h, sizeof h);
+    snprintf(out, cap, "%s:%s:%s", kind, name, enc);
+}
+
 bool tn_mcp_finish_input_required(struct tn_mcp_ctx *c, const char *name, json_t *result,
                                   struct tn_rpc_err *e)
 {
@@ -554,7 +568,6 @@ bool tn_mcp_open_inputs(struct tn_mcp_ctx *c, const char *name, json_t *params,
         return false;
     }
     c->state = st;
-    c->bound_name = name;
     return true;
 }
 
@@ -585,6 +598,8 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     if (!args || json_is_null(args))
         args = own_args = json_object();
     json_t *result = NULL;
+    char bind[400];
+    state_binding(bind, sizeof bind, "tool", name, args);
     if (c->era == TN_MCP_MODERN) {
         if (in && !check_header_params(t, args, in, e))
             goto done;
@@ -596,7 +611,7 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
                 goto done;
             }
         }
-        if (!tn_mcp_open_inputs(c, name, params, e))
+        if (!tn_mcp_open_inputs(c, bind, params, e))
             goto done;
     }
     struct tn_buf why;
@@ -627,7 +642,7 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
                 "Tool %s needs input from the client (elicitation, sampling or roots), which "
                 "this server requests only over MCP 2026-07-28.",
                 name);
-        } else if (!tn_mcp_finish_input_required(c, name, result, e)) {
+        } else if (!tn_mcp_finish_input_required(c, bind, result, e)) {
             json_decref(result);
             result = NULL;
         }
@@ -905,7 +920,9 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
             return NULL;
         }
     }
-    if (c->era == TN_MCP_MODERN && !tn_mcp_open_inputs(c, name, params, e))
+    char bind[400];
+    state_binding(bind, sizeof bind, "prompt", name, args);
+    if (c->era == TN_MCP_MODERN && !tn_mcp_open_inputs(c, bind, params, e))
         return NULL;
     json_t *own = NULL;
     if (!args || json_is_null(args))
@@ -925,7 +942,7 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
                            "only over MCP 2026-07-28", name);
             return NULL;
         }
-        if (!tn_mcp_finish_input_required(c, name, r, e)) {
+        if (!tn_mcp_finish_input_required(c, bind, r, e)) {
             json_decref(r);
             return NULL;
         }

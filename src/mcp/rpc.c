@@ -5,6 +5,15 @@
 
 #include "mcp/internal.h"
 
+void tn_rpc_sanitize(char *msg)
+{
+    /* Messages may quote client input (a method name, a header): keep them printable
+     * ASCII so that they always encode, and never cut inside a UTF-8 sequence. */
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p >= 0x7f)
+            *p = '?';
+}
+
 void tn_rpc_err_set(struct tn_rpc_err *e, int http, int code, json_t *data, const char *fmt, ...)
 {
     e->http = http;
@@ -16,6 +25,7 @@ void tn_rpc_err_set(struct tn_rpc_err *e, int http, int code, json_t *data, cons
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    tn_rpc_sanitize(e->msg);
 }
 
 json_t *tn_rpc_error_body(json_t *id, const struct tn_rpc_err *e)

@@ -62,6 +62,9 @@ struct tn_mcp_server *tn_mcp_server_new(const struct tn_mcp_info *info)
         return NULL;
     }
     memcpy(s->secret, info->secret, s->secret_len);
+    /* one key per use, so a value sealed for one purpose never passes for another */
+    tn_hmac_sha256(s->state_key, s->secret, s->secret_len, "mcp request state", 17);
+    tn_hmac_sha256(s->cursor_key, s->secret, s->secret_len, "mcp list cursor", 15);
     s->info.secret = NULL;
     s->server_info = json_pack("{s:s, s:s}", "name", info->name, "version", info->version);
     if (info->title)
@@ -104,6 +107,16 @@ void tn_mcp_server_free(struct tn_mcp_server *s)
     pthread_mutex_destroy(&s->pending_mu);
     memset(s->secret, 0, sizeof s->secret);
     free(s);
+}
+
+unsigned tn_mcp_drain(struct tn_mcp_server *s, unsigned timeout_ms)
+{
+    uint64_t until = tn_time_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (atomic_load(&s->n_streaming) > 0 && tn_time_mono_ns() < until) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load(&s->n_streaming);
 }
 
 /* ---------- context ---------- */
@@ -184,9 +197,12 @@ json_t *tn_mcp_ctx_client_request(struct tn_mcp_ctx *c, const char *method, json
         json_decref(params);
         return NULL;
     }
-    struct pending p = {.response = NULL, .next = NULL};
-    /* Our ids are prefixed so they never collide with the client's own. */
-    snprintf(p.id, sizeof p.id, "tn-%lu", (unsigned long)atomic_fetch_add(&s->next_request_id, 1));
+    struct pending p = {.response = NULL, .next = NULL, .subject = tn_mcp_ctx_subject(c)};
+    /* Unguessable ids, prefixed so they never collide with the client's own. */
+    uint8_t rnd[16];
+    tn_random(rnd, sizeof rnd);
+    memcpy(p.id, "tn-", 3);
+    tn_b64url_encode(p.id + 3, sizeof p.id - 3, rnd, sizeof rnd);
     pthread_cond_init(&p.cv, NULL);
     pthread_mutex_lock(&s->pending_mu);
     p.next = s->pending;
@@ -242,21 +258,25 @@ json_t *tn_mcp_ctx_client_request(struct tn_mcp_ctx *c, const char *method, json
     return result;
 }
 
-/* Delivers a response POSTed by the client to the call waiting for it. */
-static void deliver_response(struct tn_mcp_server *s, json_t *msg)
+/* Delivers a response POSTed by the client to the call waiting for it; only the same
+ * caller may answer. False when nothing of this caller waits for that id. */
+static bool deliver_response(struct tn_mcp_server *s, json_t *msg, const char *subject)
 {
     const char *id = json_string_value(json_object_get(msg, "id"));
+    bool found = false;
     if (!id)
-        return;
+        return false;
     pthread_mutex_lock(&s->pending_mu);
     for (struct pending *p = s->pending; p; p = p->next) {
-        if (!strcmp(p->id, id) && !p->response) {
+        if (!strcmp(p->id, id) && !p->response && !strcmp(p->subject, subject ? subject : "")) {
             p->response = json_incref(msg);
             pthread_cond_signal(&p->cv);
+            found = true;
             break;
         }
     }
     pthread_mutex_unlock(&s->pending_mu);
+    return found;
 }
 
 /* ---------- methods ---------- */
@@ -455,6 +475,7 @@ static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, int cod
     va_start(ap, fmt);
     vsnprintf(e.msg, sizeof e.msg, fmt, ap);
     va_end(ap);
+    tn_rpc_sanitize(e.msg);
     out_json(out, http, tn_rpc_error_body(id, &e));
     json_decref(data);
 }
@@ -487,6 +508,8 @@ static void *job_main(void *arg)
         json_decref(resp);
     tn_sink_close(j->ctx.sink);
     tn_sink_release(j->ctx.sink);
+    if (j->ctx.principal && j->srv->info.principal_release)
+        j->srv->info.principal_release(j->ctx.principal);
     json_decref(j->ctx.state);
     json_decref(j->msg);
     free(j->subject);
@@ -510,6 +533,8 @@ static bool start_job(struct tn_mcp_server *s, struct tn_mcp_ctx *c, const struc
     /* client_caps and progress_token point into msg, which the job now holds */
     j->ctx.sink = sink;
     tn_sink_retain(sink);
+    if (j->ctx.principal && s->info.principal_retain)
+        s->info.principal_retain(j->ctx.principal);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -518,6 +543,8 @@ static bool start_job(struct tn_mcp_server *s, struct tn_mcp_ctx *c, const struc
     int rc = pthread_create(&t, &attr, job_main, j);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        if (j->ctx.principal && s->info.principal_release)
+            s->info.principal_release(j->ctx.principal);
         tn_sink_release(sink);
         json_decref(j->msg);
         free(j->subject);
@@ -642,8 +669,11 @@ static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
 {
     if (!is_request) {
         /* notifications and client responses: accepted, no body */
-        if (!json_object_get(msg, "method"))
-            deliver_response(s, msg);
+        if (!json_object_get(msg, "method") && !deliver_response(s, msg, in->subject)) {
+            out_error(out, json_object_get(msg, "id"), 400, -32600, NULL,
+                      "Invalid Request: no request of yours is waiting for this response");
+            return;
+        }
         out->status = 202;
         out->content_type = NULL;
         return;
@@ -823,6 +853,11 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
     }
     if (json_array_size(batch) == 0) {
         out_error(out, NULL, 400, -32600, NULL, "Invalid Request: empty batch");
+        goto done;
+    }
+    if (json_array_size(batch) > TN_MCP_MAX_BATCH) {
+        out_error(out, NULL, 400, -32600, NULL, "Invalid Request: a batch holds at most %d messages",
+                  TN_MCP_MAX_BATCH);
         goto done;
     }
     size_t i;

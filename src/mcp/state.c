@@ -27,7 +27,7 @@ char *tn_mcp_state_seal(const struct tn_mcp_server *s, const char *subject, cons
         goto done;
     size_t plen = strlen(payload);
     uint8_t mac[32];
-    tn_hmac_sha256(mac, s->secret, s->secret_len, payload, plen);
+    tn_hmac_sha256(mac, s->state_key, sizeof s->state_key, payload, plen);
     size_t cap = tn_b64url_encoded_len(plen) + tn_b64url_encoded_len(32) + 3;
     out = malloc(cap);
     if (!out)
@@ -61,7 +61,7 @@ json_t *tn_mcp_state_open(const struct tn_mcp_server *s, const char *subject, co
         tn_b64url_decode(mac, sizeof mac, &mlen, dot + 1, len - plen_b64 - 1) != TN_OK ||
         mlen != 32)
         goto done;
-    tn_hmac_sha256(want, s->secret, s->secret_len, payload, plen);
+    tn_hmac_sha256(want, s->state_key, sizeof s->state_key, payload, plen);
     if (!tn_ct_equal(mac, want, 32)) {
         *why = "requestState failed its integrity check";
         goto done;
@@ -109,7 +109,7 @@ char *tn_mcp_cursor_make(const struct tn_mcp_server *s, char kind, uint32_t a, u
     if (ilen)
         memcpy(raw + 9, inner, ilen);
     uint8_t mac[32];
-    tn_hmac_sha256(mac, s->secret, s->secret_len, raw, 9 + ilen);
+    tn_hmac_sha256(mac, s->cursor_key, sizeof s->cursor_key, raw, 9 + ilen);
     memcpy(raw + 9 + ilen, mac, 12);
     size_t cap = tn_b64url_encoded_len(raw_len) + 1;
     char *out = malloc(cap);
@@ -135,7 +135,7 @@ bool tn_mcp_cursor_read(const struct tn_mcp_server *s, const char *cursor, char 
     if (tn_b64url_decode(raw, len + 1, &n, cursor, len) != TN_OK || n < 21 || raw[0] != (uint8_t)kind)
         goto done;
     uint8_t mac[32];
-    tn_hmac_sha256(mac, s->secret, s->secret_len, raw, n - 12);
+    tn_hmac_sha256(mac, s->cursor_key, sizeof s->cursor_key, raw, n - 12);
     if (!tn_ct_equal(mac, raw + n - 12, 12))
         goto done;
     for (int i = 0; i < 4; i++) {

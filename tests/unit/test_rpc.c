@@ -146,6 +146,9 @@ static struct answer call(struct fake *f)
     return a;
 }
 
+#define P1 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
+#define P8 P1 P1 P1 P1 P1 P1 P1 P1
+#define BATCH33 P8 P8 P8 P8 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"
 #define JSON_HDRS {"Content-Type", "application/json"}, {"Accept", "application/json, text/event-stream"}
 #define META "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"," \
              "\"io.modelcontextprotocol/clientCapabilities\":{}}"
@@ -267,7 +270,9 @@ static const struct status_case cases[] = {
     {"too deep", {.headers = {JSON_HDRS}, .body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}"}, 400, -32600, "nested deeper"},
     {"legacy ping", {.headers = {JSON_HDRS}, .body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"}, 200, 0, NULL},
     {"legacy notification", {.headers = {JSON_HDRS}, .body = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"}, 202, 0, NULL},
-    {"client response", {.headers = {JSON_HDRS}, .body = "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}"}, 202, 0, NULL},
+    {"stray client response", {.headers = {JSON_HDRS}, .body = "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}"}, 400, -32600, "no request of yours"},
+    {"batch too long", {.headers = {JSON_HDRS}, .body = "[" BATCH33 "]"}, 400, -32600, "at most 32"},
+    {"non-ASCII method echoed safely", {.headers = {JSON_HDRS}, .body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\u00e9t\u00e9\"}"}, 200, -32601, "Method not found: ??t??"},
     {"legacy bad version header", {.headers = {JSON_HDRS, {"MCP-Protocol-Version", "2099-01-01"}}, .body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}"}, 400, -32000, "Unsupported protocol version: 2099-01-01"},
     {"legacy unknown method is 200", {.headers = {JSON_HDRS, {"MCP-Protocol-Version", "2025-11-25"}}, .body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"foo/bar\"}"}, 200, -32601, NULL},
     {"legacy server/discover is -32601", {.headers = {JSON_HDRS}, .body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\"}"}, 200, -32601, NULL},

@@ -257,7 +257,16 @@ static struct keyset *fetch_jwks(struct tn_rs *rs, const char *url)
  * is cached (or wait, when nothing is). */
 static void refresh(struct tn_rs *rs, bool forced)
 {
-    pthread_mutex_lock(&rs->fetch_mu);
+    /* A fetch in progress: with keys in hand, go on with them rather than park an HTTP
+     * worker thread behind the network; with none, wait for it. */
+    if (pthread_mutex_trylock(&rs->fetch_mu) != 0) {
+        pthread_mutex_lock(&rs->keys_mu);
+        bool have = rs->cur != NULL;
+        pthread_mutex_unlock(&rs->keys_mu);
+        if (have)
+            return;
+        pthread_mutex_lock(&rs->fetch_mu);
+    }
     int64_t now = tn_time_now_ms();
     pthread_mutex_lock(&rs->keys_mu);
     bool fresh = rs->cur && rs->cur->expires_ms > now;
@@ -288,6 +297,8 @@ static void refresh(struct tn_rs *rs, bool forced)
         rs->cur = ks;
         pthread_mutex_unlock(&rs->keys_mu);
         keyset_release(old);
+        /* a key may have been withdrawn: verifications made with it no longer count */
+        tn_rs_cache_clear(rs);
     } else {
         atomic_fetch_add(&rs->fetch_failures, 1); /* retried after the cooldown */
     }
@@ -326,6 +337,7 @@ void tn_rs_set_local_keys(struct tn_rs *rs, struct tn_jwks *keys)
     rs->cur = ks;
     pthread_mutex_unlock(&rs->keys_mu);
     keyset_release(old);
+    tn_rs_cache_clear(rs);
 }
 
 void tn_rs_prefetch(struct tn_rs *rs)
