@@ -31,7 +31,47 @@ struct app {
     char base_url[512];    /* effective origin (the bound port when PORT=0) */
     char resource[1024];   /* canonical MCP URL */
     char prm_url[1024];
+    /* built-in issuer: recently checked accounts (disabled users' tokens stop working
+     * within USER_CHECK_MS, without a store read per request) */
+    pthread_mutex_t users_mu;
+    struct user_check {
+        char id[48];
+        int64_t checked_ms;
+        int64_t valid_after;
+        bool active;
+    } users[256];
 };
+
+#define USER_CHECK_MS 5000
+
+/* True when the account behind a built-in token still exists, is enabled, and did not
+ * have its tokens revoked after this one was issued. */
+static bool account_current(struct app *app, const struct tn_principal *p)
+{
+    uint8_t h = 0;
+    for (const char *c = p->subject; *c; c++)
+        h = (uint8_t)(h * 31 + (uint8_t)*c);
+    int64_t now = tn_time_now_ms();
+    pthread_mutex_lock(&app->users_mu);
+    struct user_check *u = &app->users[h];
+    bool fresh = !strcmp(u->id, p->subject) && now - u->checked_ms < USER_CHECK_MS;
+    struct user_check copy = *u;
+    pthread_mutex_unlock(&app->users_mu);
+    if (!fresh) {
+        struct tn_user row;
+        memset(&copy, 0, sizeof copy);
+        snprintf(copy.id, sizeof copy.id, "%s", p->subject);
+        copy.checked_ms = now;
+        if (tn_store_user_get(app->store, p->subject, &row) == TN_OK) {
+            copy.active = !row.disabled;
+            copy.valid_after = row.tokens_valid_after;
+        }
+        pthread_mutex_lock(&app->users_mu);
+        *u = copy;
+        pthread_mutex_unlock(&app->users_mu);
+    }
+    return copy.active && p->issued_at >= copy.valid_after;
+}
 
 struct glue {
     const struct tn_http_req *req;
@@ -62,6 +102,13 @@ static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp
     struct tn_principal *p = NULL;
     if (app->rs)
         v = tn_rs_authenticate(app->rs, tn_http_req_header(req, "Authorization"), &p, &why);
+    if (v == TN_RS_OK && app->keys && !account_current(app, p)) {
+        tn_principal_release(p);
+        p = NULL;
+        v = TN_RS_INVALID;
+        tn_log(TN_LOG_INFO, "token refused", "id", tn_http_req_id(req), "reason",
+               "account disabled or its tokens revoked", NULL);
+    }
     if (v == TN_RS_OK) {
         *value = p;
         return true;
@@ -467,7 +514,10 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
 {
     int status = 1;
     struct tn_http_server *http = NULL;
-    struct app app = {.cfg = cfg};
+    static struct app app; /* large (the account cache); one server per process */
+    memset(&app, 0, sizeof app);
+    app.cfg = cfg;
+    pthread_mutex_init(&app.users_mu, NULL);
     uint8_t secret[32];
     size_t secret_len = 0;
     uint64_t t0 = tn_time_mono_ns();

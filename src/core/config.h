@@ -57,11 +57,11 @@
       "32+ byte key protecting MRTR request state (default: generated in DATA_DIR)")                   \
     X(DATABASE_URL,      "DATABASE_URL",       STR,  "",                   0,     0,          true,      \
       "postgres://... selects PostgreSQL; empty: SQLite in DATA_DIR")                               \
-    X(ACCESS_TOKEN_TTL_S, "ACCESS_TOKEN_TTL_S", INT, "3600",               60,    86400,      false,     \
+    X(ACCESS_TOKEN_TTL_S, "ACCESS_TOKEN_TTL_S", INT, "3600",               5,     86400,      false,     \
       "lifetime of access tokens issued by the built-in authorization server")                      \
-    X(REFRESH_TOKEN_TTL_S, "REFRESH_TOKEN_TTL_S", INT, "2592000",          600,   31536000,   false,     \
+    X(REFRESH_TOKEN_TTL_S, "REFRESH_TOKEN_TTL_S", INT, "2592000",          60,    31536000,   false,     \
       "lifetime of refresh tokens (rotated on every use)")                                           \
-    X(CODE_TTL_S,        "CODE_TTL_S",         INT,  "60",                 10,    600,        false,     \
+    X(CODE_TTL_S,        "CODE_TTL_S",         INT,  "60",                 5,     600,        false,     \
       "lifetime of authorization codes")                                                             \
     X(REFRESH_REUSE_GRACE_S, "REFRESH_REUSE_GRACE_S", INT, "10",           0,     120,        false,     \
       "a rotated refresh token presented again within this is a concurrent refresh, not theft")     \

@@ -26,6 +26,7 @@ struct tn_principal {
     char *key;       /* stable caller key: issuer + "|" + subject */
     struct tn_strlist scopes, roles, permissions;
     int64_t expires_at; /* seconds since the epoch */
+    int64_t issued_at;  /* `iat`, 0 when absent */
     atomic_int refs;
 };
 

@@ -83,6 +83,11 @@ enum tn_err tn_claims_to_principal(json_t *claims, const struct tn_claim_map *ma
     struct tn_principal *p =
         tn_principal_new(iss, sub, json_string_value(org), json_string_value(cid),
                          json_string_value(json_object_get(claims, "jti")), e);
+    json_t *iat = json_object_get(claims, "iat");
+    p->issued_at = json_is_integer(iat) ? json_integer_value(iat)
+                   : json_is_real(iat) && json_real_value(iat) > 0 && json_real_value(iat) < 9e15
+                       ? (int64_t)json_real_value(iat)
+                       : 0;
     json_t *perms = first_claim(claims, or_default(map->permissions, "permissions,perms"));
     enum tn_err rc;
     if ((rc = take_list(p, TN_PRINCIPAL_SCOPES,
