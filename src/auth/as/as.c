@@ -55,7 +55,25 @@ struct tn_as {
     char setup_token[48];
     char setup_url[600];
     bool secure_cookies;
+    int64_t last_cleanup;
 };
+
+/* Registrations that never signed anyone in are dropped after a day (DCR sprawl:
+ * clients register again per machine, per port, per window). */
+static void cleanup_clients(struct tn_as *as)
+{
+    int64_t now = now_s(), n = 0;
+    pthread_mutex_lock(&as->mu);
+    bool due = now - as->last_cleanup >= 3600;
+    if (due)
+        as->last_cleanup = now;
+    pthread_mutex_unlock(&as->mu);
+    if (due && tn_store_client_delete_unused(as->cfg.store, now - 86400, &n) == TN_OK && n > 0) {
+        char c[24];
+        snprintf(c, sizeof c, "%lld", (long long)n);
+        tn_log(TN_LOG_INFO, "unused client registrations removed", "count", c, NULL);
+    }
+}
 
 /* ---------- small helpers ---------- */
 
@@ -440,6 +458,7 @@ static void handle_register(struct tn_as *as, const struct tn_as_req *req, struc
         resp_header(r, "Allow", "POST");
         return;
     }
+    cleanup_clients(as);
     if (!rate_ok(as, req->client_addr)) {
         oauth_error(r, 429, "invalid_request", "Too many registrations from this address; try again later");
         resp_header(r, "Retry-After", "3600");
