@@ -58,23 +58,6 @@ struct tn_as {
     int64_t last_cleanup;
 };
 
-/* Registrations that never signed anyone in are dropped after a day (DCR sprawl:
- * clients register again per machine, per port, per window). */
-static void cleanup_clients(struct tn_as *as)
-{
-    int64_t now = now_s(), n = 0;
-    pthread_mutex_lock(&as->mu);
-    bool due = now - as->last_cleanup >= 3600;
-    if (due)
-        as->last_cleanup = now;
-    pthread_mutex_unlock(&as->mu);
-    if (due && tn_store_client_delete_unused(as->cfg.store, now - 86400, &n) == TN_OK && n > 0) {
-        char c[24];
-        snprintf(c, sizeof c, "%lld", (long long)n);
-        tn_log(TN_LOG_INFO, "unused client registrations removed", "count", c, NULL);
-    }
-}
-
 /* ---------- small helpers ---------- */
 
 static int64_t now_s(void) { return tn_time_now_ms() / 1000; }
@@ -449,6 +432,23 @@ static bool rate_ok(struct tn_as *as, const char *addr)
     bool ok = ++r->count <= as->cfg.dcr_per_hour;
     pthread_mutex_unlock(&as->mu);
     return ok;
+}
+
+/* Registrations that never signed anyone in are dropped after a day (DCR sprawl:
+ * clients register again per machine, per port, per window). */
+static void cleanup_clients(struct tn_as *as)
+{
+    int64_t now = now_s(), n = 0;
+    pthread_mutex_lock(&as->mu);
+    bool due = now - as->last_cleanup >= 3600;
+    if (due)
+        as->last_cleanup = now;
+    pthread_mutex_unlock(&as->mu);
+    if (due && tn_store_client_delete_unused(as->cfg.store, now - 86400, &n) == TN_OK && n > 0) {
+        char c[24];
+        snprintf(c, sizeof c, "%lld", (long long)n);
+        tn_log(TN_LOG_INFO, "unused client registrations removed", "count", c, NULL);
+    }
 }
 
 static void handle_register(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
