@@ -67,7 +67,7 @@ enum tn_err tn_store_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud
 /* ---------- OAuth clients (registered through DCR or by an admin) ---------- */
 
 struct tn_client {
-    char id[96];
+    char id[512];              /* a random id, or the URL of a metadata document */
     char name[128];
     char redirect_uris[4096];  /* JSON array of strings */
     char secret_hash[65];      /* hex SHA-256 of the secret; "" for public clients */
@@ -102,7 +102,7 @@ enum tn_err tn_store_consent_revoke(struct tn_store *s, const char *user_id, con
 
 struct tn_code {
     uint8_t hash[32];
-    char client_id[96];
+    char client_id[512];
     char user_id[48];
     char redirect_uri[1024];
     char scope[256];
@@ -122,7 +122,7 @@ enum tn_err tn_store_code_take(struct tn_store *s, const uint8_t hash[32], struc
 struct tn_refresh {
     uint8_t hash[32];
     char family[48];
-    char client_id[96];
+    char client_id[512];
     char user_id[48];
     char scope[256];
     char resource[512];
@@ -159,5 +159,89 @@ typedef void (*tn_store_key_cb)(const struct tn_signing_key *k, void *ud);
 /* Keys in creation order. */
 enum tn_err tn_store_key_list(struct tn_store *s, tn_store_key_cb cb, void *ud);
 enum tn_err tn_store_key_delete(struct tn_store *s, const char *kid);
+
+/* ---------- notes: every function takes the owner; there is no other way in ---------- */
+
+/* Who is asking: the caller's stable user key (issuer|subject) and organization ("" when
+ * none). Built from the principal only. */
+struct tn_owner {
+    const char *user; /* at most 511 bytes */
+    const char *org;  /* at most 127 bytes */
+};
+
+#define TN_NOTE_MAX_CONTENT (64 * 1024)
+#define TN_NOTE_MAX_TITLE 200
+#define TN_NOTE_MAX_TAGS 16
+#define TN_NOTE_MAX_TAG 32
+
+struct tn_note {
+    char id[32];          /* "n_" + random, assigned by the store */
+    char owner[512];      /* user key of the author */
+    char org[128];
+    char title[TN_NOTE_MAX_TITLE * 4 + 1];  /* UTF-8 */
+    char *content;        /* heap, NUL-terminated; free with tn_note_deinit */
+    char tags[TN_NOTE_MAX_TAGS * (TN_NOTE_MAX_TAG * 4 + 3) + 3]; /* JSON array of strings */
+    char visibility[8];   /* "private" or "org" */
+    int64_t version;      /* starts at 1, +1 per update */
+    int64_t created_at;   /* milliseconds */
+    int64_t updated_at;
+    char snippet[512];    /* search results only: an excerpt around the match */
+    double rank;          /* search results only: higher is better */
+};
+void tn_note_deinit(struct tn_note *n);
+
+/* Stores a new note of `o` from n->title, n->content, n->tags, n->visibility; fills in
+ * id, owner, org, version (1) and timestamps. The write is durable when this returns. */
+enum tn_err tn_store_note_insert(struct tn_store *s, const struct tn_owner *o, struct tn_note *n);
+/* A note `o` may read: their own, or one shared ("org") within their organization.
+ * TN_ERR_NOT_FOUND otherwise (never "forbidden": existence is not revealed). */
+enum tn_err tn_store_note_get(struct tn_store *s, const struct tn_owner *o, const char *id,
+                              struct tn_note *out);
+/* Changes the given fields (NULL: unchanged) of a note OWNED by `o` if its version is
+ * still `expected_version`: TN_ERR_CONFLICT when it is not (out holds the current note),
+ * TN_ERR_NOT_FOUND when o does not own it. On TN_OK out holds the new version. */
+enum tn_err tn_store_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
+                                 int64_t expected_version, const char *title, const char *content,
+                                 const char *tags, const char *visibility, struct tn_note *out);
+/* Deletes a note OWNED by `o`; expected_version 0 means any version. */
+enum tn_err tn_store_note_delete(struct tn_store *s, const struct tn_owner *o, const char *id,
+                                 int64_t expected_version);
+
+typedef void (*tn_store_note_cb)(const struct tn_note *n, void *ud);
+/* Pages are ordered newest first by (updated_at, id). `after_*` is the last note of the
+ * previous page (after_id "" for the first page). At most `limit` notes (1..100). */
+struct tn_note_page {
+    int64_t after_updated;
+    const char *after_id;
+    unsigned limit;
+    const char *tag; /* only notes with this tag; NULL: all */
+};
+/* o's own notes. */
+enum tn_err tn_store_note_list(struct tn_store *s, const struct tn_owner *o,
+                               const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
+/* Notes shared with o's organization by any member (o's own shared notes included). An
+ * owner without an organization has none. */
+enum tn_err tn_store_note_list_team(struct tn_store *s, const struct tn_owner *o,
+                                    const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
+/* Full-text search over o's notes and the notes shared with o's organization, best
+ * first, with snippets. `query` is plain words (no query syntax reaches the engine). */
+enum tn_err tn_store_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
+                                 unsigned limit, tn_store_note_cb cb, void *ud);
+
+/* ---------- audit: who did what to which note; never note text ---------- */
+
+struct tn_audit {
+    int64_t at;          /* milliseconds */
+    char user[512];
+    char org[128];
+    char client_id[512];
+    char tool[64];
+    char note_id[32];    /* "" when none */
+    char outcome[32];    /* ok | denied | not_found | conflict | invalid | error */
+};
+enum tn_err tn_store_audit_insert(struct tn_store *s, const struct tn_audit *a);
+typedef void (*tn_store_audit_cb)(const struct tn_audit *a, void *ud);
+/* The newest `limit` records, newest first. */
+enum tn_err tn_store_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
 
 #endif

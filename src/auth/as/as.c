@@ -327,7 +327,7 @@ static enum tn_err cimd_client(struct tn_as *as, const char *url, struct tn_clie
             *why = "The client's metadata document lists an unacceptable redirect URI.";
     }
     if (ok) {
-        snprintf(c.id, sizeof c.id, "%.95s", url);
+        snprintf(c.id, sizeof c.id, "%s", url);
         snprintf(c.name, sizeof c.name, "%s", name);
         char *u = json_dumps(uris, JSON_COMPACT);
         snprintf(c.redirect_uris, sizeof c.redirect_uris, "%s", u ? u : "[]");
@@ -359,6 +359,16 @@ static enum tn_err cimd_client(struct tn_as *as, const char *url, struct tn_clie
     if (!ok) {
         tn_log(TN_LOG_INFO, "client metadata document refused", "client_id", url, "reason", *why, NULL);
         return TN_ERR_BAD_INPUT;
+    }
+    /* Codes, consents and refresh tokens refer to their client in the store: keep a row
+     * for the document's client (the document itself stays the authority, re-read when
+     * its cache expires). */
+    struct tn_client stored;
+    if (tn_store_client_get(as->cfg.store, c.id, &stored) == TN_ERR_NOT_FOUND) {
+        c.created_at = now;
+        snprintf(c.metadata, sizeof c.metadata, "{\"client_id_metadata_document\":true}");
+        if (tn_store_client_insert(as->cfg.store, &c) != TN_OK)
+            tn_log(TN_LOG_WARN, "cannot record a metadata-document client", "client_id", url, NULL);
     }
     *out = c;
     return TN_OK;
@@ -633,7 +643,7 @@ static bool csrf_ok(struct tn_as *as, const struct tn_as_req *req, const char *s
 /* ---------- authorization ---------- */
 
 struct authz {
-    char client_id[96];
+    char client_id[512];
     char client_name[128];
     char redirect_uri[1024];
     char scope[256];
@@ -723,11 +733,11 @@ static void issue_code(struct tn_as *as, struct tn_as_resp *r, const struct auth
     snprintf(c.family, sizeof c.family, "%s", family);
     c.expires_at = now_s() + as->cfg.code_ttl_s;
     if (tn_store_code_insert(as->cfg.store, &c) != TN_OK) {
+        tn_log(TN_LOG_ERROR, "authorization code could not be stored", "client_id", a->client_id, NULL);
         redirect_back(as, r, a, "error", "server_error", "error_description", "The code could not be stored");
         return;
     }
-    if (!is_cimd_id(a->client_id))
-        tn_store_client_touch(as->cfg.store, a->client_id, now_s());
+    tn_store_client_touch(as->cfg.store, a->client_id, now_s());
     redirect_back(as, r, a, "code", code, NULL, NULL);
     sodium_memzero(code, sizeof code);
 }
@@ -1010,7 +1020,8 @@ static void handle_consent(struct tn_as *as, const struct tn_as_req *req, struct
     } else if (!session_user(as, req, &u)) {
         message_page(as, r, 401, "Signed out", "Your session ended. Go back to your application and sign in again.");
     } else if (decision && !strcmp(decision, "allow")) {
-        tn_store_consent_put(as->cfg.store, u.id, a.client_id, a.scope, now_s());
+        if (tn_store_consent_put(as->cfg.store, u.id, a.client_id, a.scope, now_s()) != TN_OK)
+            tn_log(TN_LOG_WARN, "consent could not be remembered", "client_id", a.client_id, NULL);
         issue_code(as, r, &a, &u);
     } else {
         redirect_back(as, r, &a, "error", "access_denied", "error_description", "The user declined");
@@ -1258,7 +1269,8 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
     struct tn_refresh seen;
     enum tn_err rc = tn_store_refresh_rotate(as->cfg.store, h, &next, now_s(), &seen);
     if (rc == TN_ERR_CONFLICT) {
-        bool concurrent = seen.rotated_at && !seen.revoked && seen.expires_at >= now_s() &&
+        bool concurrent = as->cfg.refresh_grace_s > 0 && seen.rotated_at && !seen.revoked &&
+                          seen.expires_at >= now_s() &&
                           now_s() - seen.rotated_at <= as->cfg.refresh_grace_s;
         if (!concurrent || tn_store_refresh_insert(as->cfg.store, &next) != TN_OK) {
             if (seen.rotated_at && !seen.revoked) {
@@ -1319,7 +1331,7 @@ static void handle_token(struct tn_as *as, const struct tn_as_req *req, struct t
             grant_code(as, &f, &c, r);
         else
             grant_refresh(as, &f, &c, r);
-        if (!is_cimd_id(c.id) && r->status == 200)
+        if (r->status == 200)
             tn_store_client_touch(as->cfg.store, c.id, now_s());
     }
     tn_form_deinit(&f);
