@@ -121,7 +121,10 @@ static void page_headers_as(struct tn_as *as, struct tn_as_resp *r, bool redirec
     r->content_type = "text/html; charset=utf-8";
     resp_header(r, "Content-Security-Policy", "%s", redirects ? tn_pages_csp_authorize() : tn_pages_csp());
     resp_header(r, "X-Frame-Options", "DENY");
-    resp_header(r, "Referrer-Policy", "no-referrer");
+    /* same-origin: the client's redirect target learns nothing, and form posts keep a
+     * real Origin (no-referrer makes browsers send "Origin: null", which the server's
+     * Origin check rightly refuses) */
+    resp_header(r, "Referrer-Policy", "same-origin");
     resp_header(r, "Cache-Control", "no-store");
 }
 
@@ -1037,7 +1040,7 @@ static bool client_auth(struct tn_as *as, const struct tn_as_req *req, const str
                         struct tn_as_resp *r, struct tn_client *c)
 {
     const char *authz = req->header(req->ud, "Authorization");
-    char id[256] = "", secret[256] = "";
+    char id[512] = "", secret[256] = "";
     bool basic = authz && strncasecmp(authz, "Basic ", 6) == 0;
     if (basic) {
         char dec[600];

@@ -183,7 +183,7 @@ static void begin(struct writer *w, struct tn_buf *b, const char *title)
     w->err = TN_OK;
     put(w, "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-           "<meta name=\"referrer\" content=\"no-referrer\">\n"
+           "<meta name=\"referrer\" content=\"same-origin\">\n"
            "<meta name=\"robots\" content=\"noindex, nofollow\">\n<title>");
     esc(w, title);
     put(w, " — teamnotes</title>\n<style>");

