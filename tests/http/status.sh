@@ -103,7 +103,8 @@ contains "listen slots freed after clients left" "notifications/subscriptions/ac
 # Graceful shutdown: SIGTERM mid-call lets the call finish, then the process exits 0.
 curl -s -N "${J[@]}" "$url" -d '{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"test_tool_with_progress","_meta":{"progressToken":"t"}}}' >"$work/inflight" &
 cpid=$!
-sleep 0.03
+# SIGTERM only once the call is under way (its first progress frame has arrived)
+for _ in $(seq 300); do grep -q notifications/progress "$work/inflight" 2>/dev/null && break; sleep 0.01; done
 kill -TERM $pid
 wait $pid; rc=$?
 wait $cpid
