@@ -259,6 +259,17 @@ static enum tn_err compile_regex(struct cc *c, regex_t *re, const char *src, siz
     char why[128];
     if (strlen(src) != len)
         return cfail(c, loc, "a regular expression cannot contain a NUL byte");
+    /* glibc's regcomp copies its parse tree per stacked quantifier: a pattern such as
+     * x++++++++++++++++++++ costs exponential time and memory. Bound the length and
+     * refuse quantifiers stacked on quantifiers. */
+    if (len > 512)
+        return cfail(c, loc, "a regular expression may have at most 512 characters");
+    for (size_t i = 1; i < len; i++) {
+        bool q = src[i] == '+' || src[i] == '*' || src[i] == '?' || src[i] == '{';
+        bool prev = src[i - 1] == '+' || src[i - 1] == '*' || src[i - 1] == '?' || src[i - 1] == '}';
+        if (q && prev && (i < 2 || src[i - 2] != '\\'))
+            return cfail(c, loc, "stacked quantifiers (like a++ or a*?) are not supported");
+    }
     int rc = regcomp(re, src, REG_EXTENDED | REG_NOSUB);
     if (rc == 0)
         return TN_OK;

@@ -142,6 +142,31 @@ static const struct vcase type_cases[] = {
     {"{'minItems':3}", "{}", NULL},
 };
 
+/* Patterns that would make glibc's regcomp blow up are refused at registration. */
+static void test_pathological_pattern(void **state)
+{
+    static const char *const bad[][2] = {
+        {"{\"type\":\"string\",\"pattern\":\"^x-++++++++++++++++++++++$\"}",
+         "#/pattern: stacked quantifiers (like a++ or a*?) are not supported"},
+        {"{\"type\":\"string\",\"pattern\":\"a{2}*\"}",
+         "#/pattern: stacked quantifiers (like a++ or a*?) are not supported"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct tn_schema *s = NULL;
+        struct tn_buf err;
+        tn_buf_init(&err, 1024);
+        assert_int_equal(tn_schema_compile(bad[i][0], &s, &err), TN_ERR_BAD_INPUT);
+        assert_string_equal(err.data, bad[i][1]);
+        tn_buf_deinit(&err);
+    }
+    struct tn_schema *ok = NULL;
+    struct tn_buf err;
+    tn_buf_init(&err, 1024);
+    assert_int_equal(tn_schema_compile("{\"type\":\"string\",\"pattern\":\"^a\\\\++$\"}", &ok, &err), TN_OK);
+    tn_schema_free(ok);
+    tn_buf_deinit(&err);
+}
+
 static void test_type(void **state)
 {
     (void)state;
@@ -663,6 +688,7 @@ static void test_api(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pathological_pattern),
         cmocka_unit_test(test_type),
         cmocka_unit_test(test_string),
         cmocka_unit_test(test_number),

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets and runs each for a while on a copy of its seed corpus.
+#
+#   tests/fuzz/run.sh [SECONDS]        SECONDS per target, default 15
+#
+# Environment:
+#   FUZZ_OUT=dir        build and work directory (default tests/out/fuzz, git-ignored)
+#   FUZZ_TARGETS="a b"  run only these targets (default: every tests/fuzz/fuzz_*.c)
+#   FUZZ_JOBS=n         targets fuzzed at once (default: the number of cores)
+#   CC=clang-14         compiler (default clang-14, else clang)
+#
+# Prints "ok - <target>" or "not ok - <target>" per target (a target passes when
+# libFuzzer exits 0), then "N passed, M failed"; exits 1 when any failed. Each run's
+# log is kept in $FUZZ_OUT/<target>.log, crashing inputs in $FUZZ_OUT/artifacts/, new
+# corpus entries in $FUZZ_OUT/corpus/<target>/. The committed corpus is only read.
+set -u
+
+secs=${1:-15}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+src=$root/src
+out=${FUZZ_OUT:-$root/tests/out/fuzz}
+cc=${CC:-$(command -v clang-14 || command -v clang)}
+
+# (0 would mean "no limit" to libFuzzer)
+case $secs in '' | *[!0-9]* | 0) echo "usage: $0 [SECONDS >= 1]" >&2; exit 2 ;; esac
+[ -n "$cc" ] || { echo "clang not found" >&2; exit 2; }
+
+flags=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
+       -fno-sanitize-recover=all -D_GNU_SOURCE -std=c11 -fno-strict-aliasing
+       -Wall -Wextra -Wno-unused-parameter -I"$src")
+
+# The sources each target links, and its libraries.
+srcs_header="core/err.c core/buf.c core/util.c mcp/headers.c"
+libs_header="-lsodium"
+srcs_schema="core/err.c core/buf.c mcp/schema.c"
+libs_schema="-ljansson -lm"
+srcs_jwt="core/err.c core/buf.c core/util.c auth/rs/jose.c"
+libs_jwt="-ljansson -lcrypto -lsodium"
+srcs_mcp="core/err.c core/buf.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
+          mcp/schema.c mcp/registry.c mcp/server.c mcp/listen.c"
+libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"
+
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+    targets=$FUZZ_TARGETS
+else
+    targets=$(cd "$here" && ls fuzz_*.c | sed 's/\.c$//')
+fi
+
+mkdir -p "$out/obj" "$out/bin" "$out/artifacts" "$out/corpus"
+
+# ---- build: each source once (two at a time); the links happen per target below ----
+objs_needed=$(for t in $targets; do v=srcs_${t#fuzz_}; echo "${!v}"; done | tr ' ' '\n' |
+              sed '/^$/d' | sort -u)
+build_failed=0
+pids=()
+for s in $objs_needed; do
+    ( o=$out/obj/${s//\//_}.o
+      # stale when its source, any header or this script is newer
+      if [ ! -e "$o" ] || [ "$src/$s" -nt "$o" ] || [ "$here/run.sh" -nt "$o" ] ||
+         [ -n "$(find "$src" -name '*.h' -newer "$o" | head -1)" ]; then
+          "$cc" "${flags[@]}" -c "$src/$s" -o "$o.tmp" && mv "$o.tmp" "$o"
+      fi ) &
+    pids+=($!)
+    if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}" || build_failed=1; pids=("${pids[@]:1}"); fi
+done
+for p in "${pids[@]}"; do wait "$p" || build_failed=1; done
+[ $build_failed = 0 ] || { echo "build of the sources failed" >&2; exit 1; }
+
+# ---- one target: link, fresh corpus copy, fuzz; the verdict goes to $out/<t>.result ----
+run_one() {
+    local t=$1 name=${1#fuzz_} sv lv objs=() s work rc stats
+    sv=srcs_$name lv=libs_$name
+    for s in ${!sv}; do objs+=("$out/obj/${s//\//_}.o"); done
+    # shellcheck disable=SC2086
+    if ! "$cc" "${flags[@]}" "$here/$t.c" "${objs[@]}" ${!lv} -o "$out/bin/$t" \
+            >"$out/$t.build.log" 2>&1; then
+        { echo "not ok - $t # build failed"; sed 's/^/#   /' "$out/$t.build.log"; } >"$out/$t.result"
+        return
+    fi
+    # A fresh copy of the seeds each time: the fuzzer writes new inputs into its first
+    # corpus directory, never into the committed one.
+    work=$out/corpus/$t
+    rm -rf "$work"
+    mkdir -p "$work"
+    [ -d "$here/corpus/$t" ] && cp "$here/corpus/$t"/* "$work"/ 2>/dev/null
+    "$out/bin/$t" "$work" -dict="$here/mcp.dict" -max_total_time="$secs" -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" \
+        >"$out/$t.log" 2>&1
+    rc=$?
+    stats=$(grep -E '^#[0-9]+' "$out/$t.log" | tail -1 | grep -oE 'cov: [0-9]+|ft: [0-9]+|corp: [0-9]+' |
+            tr '\n' ' ')
+    stats="$stats$(grep -oE 'average_exec_per_sec: +[0-9]+' "$out/$t.log" | tr -s ' ')"
+    if [ $rc -eq 0 ]; then
+        echo "ok - $t # $stats" >"$out/$t.result"
+    else
+        { echo "not ok - $t # libFuzzer exit $rc, log $out/$t.log"
+          grep -E 'ERROR|SUMMARY|check failed|Test unit written' "$out/$t.log" | head -5 |
+              sed 's/^/#   /'; } >"$out/$t.result"
+    fi
+}
+
+# Targets run side by side, one per core (FUZZ_JOBS to change): the default 15 s for
+# each keeps the whole script well under 90 s on two cores.
+jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+running=0
+for t in $targets; do
+    rm -f "$out/$t.result"
+    run_one "$t" &
+    running=$((running + 1))
+    if [ $running -ge "$jobs" ]; then wait -n; running=$((running - 1)); fi
+done
+wait
+
+pass=0 fail=0
+for t in $targets; do
+    if [ -f "$out/$t.result" ]; then cat "$out/$t.result"; else echo "not ok - $t # no result"; fi
+    if grep -q '^ok - ' "$out/$t.result" 2>/dev/null; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+done
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
