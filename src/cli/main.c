@@ -25,9 +25,9 @@ static const char usage[] =
     "\n"
     "Options (flags override the environment, which overrides .env):\n";
 
-static enum tn_err setup(struct tn_mcp_server *s, void *ud)
+static enum tn_err setup(struct tn_mcp_server *s, struct tn_store *store, void *ud)
 {
-    return tn_notes_register(s);
+    return tn_notes_register(s, store);
 }
 
 static int cmd_serve(int argc, char **argv)

@@ -549,8 +549,6 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     app.mcp = tn_mcp_server_new(&info);
     if (!app.mcp)
         goto done;
-    if (opts->setup && opts->setup(app.mcp, opts->ud) != TN_OK)
-        goto done;
     tn_mcp_gate_set(app.mcp, gate, &app);
     app.auth = strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "none") != 0;
     if (!app.auth)
@@ -568,6 +566,8 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         }
         tn_buf_deinit(&err);
     }
+    if (opts->setup && opts->setup(app.mcp, app.store, opts->ud) != TN_OK)
+        goto done;
     if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin")) {
         struct tn_as_keys_config kc = {
             .store = app.store,

@@ -6,8 +6,10 @@
 #include "core/config.h"
 #include "mcp/mcp.h"
 
-/* Called once the MCP server exists, to register tools, resources and prompts. */
-typedef enum tn_err (*tn_serve_setup_fn)(struct tn_mcp_server *mcp, void *ud);
+struct tn_store;
+/* Called once the MCP server and the store exist, to register tools, resources and
+ * prompts (the store outlives the MCP server). */
+typedef enum tn_err (*tn_serve_setup_fn)(struct tn_mcp_server *mcp, struct tn_store *store, void *ud);
 
 struct tn_serve_opts {
     const char *name;    /* serverInfo.name */

@@ -4,8 +4,9 @@
 #define TN_NOTES_H
 
 #include "mcp/mcp.h"
+#include "store/store.h"
 
-/* Registers every tool of the application. */
-enum tn_err tn_notes_register(struct tn_mcp_server *s);
+/* Registers every tool of the application. `store` must outlive the server. */
+enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *store);
 
 #endif

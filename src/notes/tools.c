@@ -36,8 +36,9 @@ static const struct tn_mcp_tool tools[] = {
      .call = whoami},
 };
 
-enum tn_err tn_notes_register(struct tn_mcp_server *s)
+enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *store)
 {
+    (void)store;
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
         enum tn_err rc = tn_mcp_tool_add(s, &tools[i]);
         if (rc != TN_OK)
