@@ -67,7 +67,65 @@ struct tn_store_ops {
     enum tn_err (*key_insert)(struct tn_store *s, const struct tn_signing_key *k);
     enum tn_err (*key_list)(struct tn_store *s, tn_store_key_cb cb, void *ud);
     enum tn_err (*key_delete)(struct tn_store *s, const char *kid);
+
+    /* Notes. store.c has checked the owner and every field (UTF-8, sizes, the tags'
+     * JSON, visibility against the owner's org), assigned id, owner, org, version and
+     * timestamps on insert, and normalised pages: the first page arrives as
+     * after_updated = INT64_MAX with after_id "". A backend must scope every statement
+     * to the owner: (user, org) for the owner's own notes, org plus visibility 'org'
+     * for shared ones. `out` is never NULL; it is zeroed on entry. */
+    enum tn_err (*note_insert)(struct tn_store *s, const struct tn_owner *o,
+                               const struct tn_note *n);
+    enum tn_err (*note_get)(struct tn_store *s, const struct tn_owner *o, const char *id,
+                            struct tn_note *out);
+    enum tn_err (*note_update)(struct tn_store *s, const struct tn_owner *o, const char *id,
+                               int64_t expected_version, const char *title,
+                               const char *content, const char *tags, const char *visibility,
+                               int64_t now, struct tn_note *out);
+    /* expected_version 0: any version. */
+    enum tn_err (*note_delete)(struct tn_store *s, const struct tn_owner *o, const char *id,
+                               int64_t expected_version);
+    enum tn_err (*note_list)(struct tn_store *s, const struct tn_owner *o,
+                             const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
+    /* Only called when o->org is not empty. */
+    enum tn_err (*note_list_team)(struct tn_store *s, const struct tn_owner *o,
+                                  const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
+    /* `query` is valid UTF-8 with at least one word for which tn_store_word_searchable()
+     * holds and at most TN_STORE_QUERY_MAX_WORDS words; the backend turns its words
+     * into plain terms, so no query syntax reaches the engine. */
+    enum tn_err (*note_search)(struct tn_store *s, const struct tn_owner *o, const char *query,
+                               unsigned limit, tn_store_note_cb cb, void *ud);
+
+    enum tn_err (*audit_insert)(struct tn_store *s, const struct tn_audit *a);
+    enum tn_err (*audit_list)(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
+                              void *ud);
 };
+
+/* Limits of a search query, the same for every backend. */
+enum {
+    TN_STORE_QUERY_MAX_BYTES = 1024,
+    TN_STORE_QUERY_MAX_WORDS = 32,
+};
+
+/* Words of a search query are separated by ASCII whitespace. */
+static inline bool tn_store_query_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* A word is searched for only when it has an ASCII letter or digit or a non-ASCII
+ * character: a word of ASCII punctuation alone ("*", "--", "(") has no token a
+ * full-text index could match, and as an empty phrase it would make every search fail. */
+static inline bool tn_store_word_searchable(const char *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)w[i];
+        if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+            c >= 0x80)
+            return true;
+    }
+    return false;
+}
 
 /* The head of every backend's handle; a backend's struct starts with it. */
 struct tn_store {

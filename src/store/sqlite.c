@@ -16,6 +16,12 @@
  * in BEGIN IMMEDIATE, which takes the write lock up front, so two of them can never
  * both see a code unused or a refresh token current.
  *
+ * Notes: every statement on notes is scoped to the owner (user and org), or to the org
+ * and visibility 'org' for shared notes; there is no statement that reaches a note by
+ * id alone. The full-text index (notes_fts, FTS5 over notes by seq) and note_tags are
+ * written by the same transaction as the note itself; see migration 0002 for why not
+ * by triggers.
+ *
  * Migrations: migrations[] below, one SQL script per version (the same text is in
  * migrations/sqlite/NNNN_*.sql for reading), each applied in its own transaction and
  * recorded in schema_version. A database from a newer binary is refused. */
@@ -141,6 +147,79 @@ static const char m0001_auth[] =
     ");\n"
     "CREATE INDEX signing_keys_created ON signing_keys (created_at);\n";
 
+static const char m0002_notes[] =
+    "-- 0002_notes: notes, their tags, their full-text index, and the audit log.\n"
+    "-- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that\n"
+    "-- the files and the embedded copies produce the same schema.\n"
+    "--\n"
+    "-- A note belongs to its owner: the user key AND the organization it was written in\n"
+    "-- (DESIGN.md §4: every notes query is keyed by (org, user)). Every statement on notes\n"
+    "-- names both. seq is the stable rowid the full-text index refers to (an implicit rowid\n"
+    "-- could be renumbered by VACUUM); id is the public identifier.\n"
+    "--\n"
+    "-- The full-text index and note_tags are kept in sync by the store inside the same\n"
+    "-- transaction as each write, not by triggers: with PRAGMA trusted_schema = OFF (set on\n"
+    "-- every connection) SQLite refuses FTS5 and JSON functions inside triggers.\n"
+    "\n"
+    "CREATE TABLE notes (\n"
+    "    seq         INTEGER PRIMARY KEY,\n"
+    "    id          TEXT NOT NULL UNIQUE CHECK (id <> ''),\n"
+    "    owner       TEXT NOT NULL CHECK (owner <> ''),\n"
+    "    org         TEXT NOT NULL,\n"
+    "    title       TEXT NOT NULL,\n"
+    "    content     TEXT NOT NULL CHECK (content <> ''),\n"
+    "    tags        TEXT NOT NULL,\n"
+    "    visibility  TEXT NOT NULL CHECK (visibility = 'private' OR (visibility = 'org' AND org <> '')),\n"
+    "    version     INTEGER NOT NULL CHECK (version >= 1),\n"
+    "    created_at  INTEGER NOT NULL,\n"
+    "    updated_at  INTEGER NOT NULL\n"
+    ");\n"
+    "-- An owner's notes, newest first; pages continue strictly after (updated_at, id).\n"
+    "CREATE INDEX notes_owner ON notes (owner, org, updated_at DESC, id DESC);\n"
+    "-- The notes shared with an organization, newest first.\n"
+    "CREATE INDEX notes_shared ON notes (org, updated_at DESC, id DESC) WHERE visibility = 'org';\n"
+    "\n"
+    "-- Nothing may move a note to another owner or rename it.\n"
+    "CREATE TRIGGER notes_fixed BEFORE UPDATE OF seq, id, owner, org, created_at ON notes\n"
+    "BEGIN\n"
+    "    SELECT RAISE(ABORT, 'a note keeps its id and owner');\n"
+    "END;\n"
+    "\n"
+    "-- One row per distinct tag of a note (notes.tags is the JSON array as given).\n"
+    "CREATE TABLE note_tags (\n"
+    "    note  INTEGER NOT NULL REFERENCES notes (seq) ON DELETE CASCADE,\n"
+    "    tag   TEXT NOT NULL,\n"
+    "    PRIMARY KEY (note, tag)\n"
+    ") WITHOUT ROWID;\n"
+    "\n"
+    "CREATE VIRTUAL TABLE notes_fts USING fts5 (\n"
+    "    title, content, tags,\n"
+    "    content = 'notes', content_rowid = 'seq',\n"
+    "    tokenize = 'unicode61 remove_diacritics 2'\n"
+    ");\n"
+    "\n"
+    "-- Append-only: who did what to which note. Never note text.\n"
+    "CREATE TABLE audit (\n"
+    "    seq        INTEGER PRIMARY KEY,\n"
+    "    at         INTEGER NOT NULL,\n"
+    "    user_key   TEXT NOT NULL,\n"
+    "    org        TEXT NOT NULL,\n"
+    "    client_id  TEXT NOT NULL,\n"
+    "    tool       TEXT NOT NULL,\n"
+    "    note_id    TEXT NOT NULL,\n"
+    "    outcome    TEXT NOT NULL\n"
+    "               CHECK (outcome IN ('ok', 'denied', 'not_found', 'conflict', 'invalid', 'error'))\n"
+    ");\n"
+    "CREATE INDEX audit_at ON audit (at);\n"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit\n"
+    "BEGIN\n"
+    "    SELECT RAISE(ABORT, 'the audit log is append-only');\n"
+    "END;\n"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
+    "BEGIN\n"
+    "    SELECT RAISE(ABORT, 'the audit log is append-only');\n"
+    "END;\n";
+
 /* migrations[i] has version i + 1: append only, never edit a released script. */
 static const struct migration {
     int version;
@@ -148,6 +227,7 @@ static const struct migration {
     const char *sql;
 } migrations[] = {
     {1, "0001_auth", m0001_auth},
+    {2, "0002_notes", m0002_notes},
 };
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -167,6 +247,16 @@ static const struct migration {
     "hash, family, client_id, user_id, scope, resource, issued_at, expires_at, rotated_at, " \
     "revoked"
 #define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
+#define NOTE_COLS                                                                            \
+    "n.id, n.owner, n.org, n.title, n.content, n.tags, n.visibility, n.version, "            \
+    "n.created_at, n.updated_at"
+#define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
+/* The owner's own note ?1 (user ?2, org ?3). */
+#define NOTE_OWN_WHERE "n.id = ?1 AND n.owner = ?2 AND n.org = ?3"
+/* Own notes, or notes shared with the (non-empty) org ?3. */
+#define NOTE_VISIBLE_WHERE "n.org = ?3 AND (n.owner = ?2 OR (n.visibility = 'org' AND n.org <> ''))"
+#define NOTE_TAG_FILTER(p)                                                                   \
+    "(" p " IS NULL OR EXISTS (SELECT 1 FROM note_tags AS t WHERE t.note = n.seq AND t.tag = " p "))"
 
 /* Every statement the backend runs, prepared once per connection. Parameters are
  * numbered in the order run() binds them. */
@@ -222,7 +312,51 @@ static const struct migration {
     X(USER_REVOKE_ALL, "UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ?1")           \
     X(KEY_INSERT, "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)") \
     X(KEY_LIST, "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, rowid")          \
-    X(KEY_DELETE, "DELETE FROM signing_keys WHERE kid = ?1")
+    X(KEY_DELETE, "DELETE FROM signing_keys WHERE kid = ?1")                                 \
+    X(NOTE_INSERT, "INSERT INTO notes (id, owner, org, title, content, tags, visibility, "    \
+                   "version, created_at, updated_at) "                                       \
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
+    /* The full-text index follows the note's current text: added after an insert or   */ \
+    /* update, removed (with the values it was added with) before an update or delete. */ \
+    X(NOTE_INDEX, "INSERT INTO notes_fts (rowid, title, content, tags) "                     \
+                  "SELECT n.seq, n.title, n.content, n.tags FROM notes AS n "                \
+                  "WHERE " NOTE_OWN_WHERE)                                                   \
+    X(NOTE_UNINDEX, "INSERT INTO notes_fts (notes_fts, rowid, title, content, tags) "        \
+                    "SELECT 'delete', n.seq, n.title, n.content, n.tags FROM notes AS n "    \
+                    "WHERE " NOTE_OWN_WHERE " AND (?4 = 0 OR n.version = ?4)")               \
+    X(NOTE_TAGS_CLEAR, "DELETE FROM note_tags WHERE note IN "                                \
+                       "(SELECT n.seq FROM notes AS n WHERE " NOTE_OWN_WHERE ")")            \
+    X(NOTE_TAGS_SET, "INSERT INTO note_tags (note, tag) SELECT DISTINCT n.seq, j.value "     \
+                     "FROM notes AS n, json_each(n.tags) AS j WHERE " NOTE_OWN_WHERE)        \
+    X(NOTE_OWN, "SELECT " NOTE_COLS " FROM notes AS n WHERE " NOTE_OWN_WHERE)                \
+    X(NOTE_GET, "SELECT " NOTE_COLS " FROM notes AS n WHERE n.id = ?1 AND "                  \
+                NOTE_VISIBLE_WHERE)                                                          \
+    /* NULL: unchanged. The version check is what makes concurrent updates safe. */          \
+    X(NOTE_UPDATE, "UPDATE notes SET title = COALESCE(?5, title), "                          \
+                   "content = COALESCE(?6, content), tags = COALESCE(?7, tags), "            \
+                   "visibility = COALESCE(?8, visibility), version = version + 1, "          \
+                   "updated_at = MAX(?9, updated_at) "                                       \
+                   "WHERE id = ?1 AND owner = ?2 AND org = ?3 AND version = ?4")             \
+    X(NOTE_DELETE, "DELETE FROM notes WHERE id = ?1 AND owner = ?2 AND org = ?3 "            \
+                   "AND (?4 = 0 OR version = ?4)")                                           \
+    /* Pages: newest first, strictly after the cursor; the index notes_owner (or          */ \
+    /* notes_shared) gives the order, so a page reads only its own rows.                  */ \
+    X(NOTE_LIST, "SELECT " NOTE_COLS " FROM notes AS n "                                     \
+                 "WHERE n.owner = ?1 AND n.org = ?2 AND (n.updated_at, n.id) < (?3, ?4) "    \
+                 "AND " NOTE_TAG_FILTER("?5") " "                                            \
+                 "ORDER BY n.updated_at DESC, n.id DESC LIMIT ?6")                           \
+    X(NOTE_LIST_TEAM, "SELECT " NOTE_COLS " FROM notes AS n "                                \
+                      "WHERE n.org = ?1 AND n.org <> '' AND n.visibility = 'org' "           \
+                      "AND (n.updated_at, n.id) < (?2, ?3) AND " NOTE_TAG_FILTER("?4") " "   \
+                      "ORDER BY n.updated_at DESC, n.id DESC LIMIT ?5")                      \
+    /* ?1 is built by fts_query(): quoted strings only. bm25 is lower-is-better. */         \
+    X(NOTE_SEARCH, "SELECT " NOTE_COLS ", snippet(notes_fts, -1, '', '', '…', 16), "         \
+                   "bm25(notes_fts, 5.0, 1.0, 3.0) AS score "                                \
+                   "FROM notes_fts JOIN notes AS n ON n.seq = notes_fts.rowid "              \
+                   "WHERE notes_fts MATCH ?1 AND " NOTE_VISIBLE_WHERE " "                    \
+                   "ORDER BY score, n.updated_at DESC, n.id DESC LIMIT ?4")                  \
+    X(AUDIT_INSERT, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
+    X(AUDIT_LIST, "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT ?1")
 
 enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
@@ -475,7 +609,8 @@ static void finish(sqlite3_stmt *st)
 }
 
 /* Binds the arguments described by `fmt` to ?1, ?2, ... and steps once.
- *   t  const char *   text          h  const uint8_t *  32-byte hash
+ *   t  const char *   text (NULL    h  const uint8_t *  32-byte hash
+ *                     binds NULL)
  *   i  int64_t        integer       b  int (bool)       0 or 1
  * With `row`: TN_OK leaves the statement on its first row in *row (finish() it);
  * TN_ERR_NOT_FOUND when there is none. Without: runs to completion. The bound values
@@ -635,6 +770,60 @@ static enum tn_err read_key(sqlite3_stmt *st, struct tn_signing_key *k)
     k->signs_from = sqlite3_column_int64(st, 4);
     k->retire_at = sqlite3_column_int64(st, 5);
     return row_result(ok, "signing_keys");
+}
+
+/* Copies a text column cut to `cap` - 1 bytes at a character boundary (snippets: an
+ * excerpt may be longer than its field, and shorter is still an excerpt). */
+static void col_text_cut(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    size_t n = t ? (size_t)sqlite3_column_bytes(st, i) : 0;
+    if (n >= cap) {
+        n = cap - 1;
+        while (n > 0 && (t[n] & 0xc0) == 0x80) /* t[n] continues a character: back up */
+            n--;
+    }
+    if (n)
+        memcpy(dst, t, n);
+    dst[n] = '\0';
+}
+
+/* Columns NOTE_COLS, then for searches the snippet and the bm25 score. Allocates
+ * n->content; the caller frees it with tn_note_deinit, also on failure. */
+static enum tn_err read_note_cols(sqlite3_stmt *st, struct tn_note *n, bool search)
+{
+    bool ok = TEXT(0, n->id) && TEXT(1, n->owner) && TEXT(2, n->org) && TEXT(3, n->title) &&
+              TEXT(5, n->tags) && TEXT(6, n->visibility);
+    const unsigned char *c = sqlite3_column_text(st, 4);
+    size_t len = (size_t)sqlite3_column_bytes(st, 4);
+    if (!c && sqlite3_errcode(sqlite3_db_handle(st)) == SQLITE_NOMEM)
+        return TN_ERR_NOMEM;
+    if (!(n->content = malloc(len + 1)))
+        return TN_ERR_NOMEM;
+    if (len)
+        memcpy(n->content, c, len);
+    n->content[len] = '\0';
+    n->version = sqlite3_column_int64(st, 7);
+    n->created_at = sqlite3_column_int64(st, 8);
+    n->updated_at = sqlite3_column_int64(st, 9);
+    if (search) {
+        col_text_cut(st, 10, n->snippet, sizeof n->snippet);
+        n->rank = -sqlite3_column_double(st, 11); /* the header's rank: higher is better */
+    }
+    return row_result(ok, "notes");
+}
+
+static enum tn_err read_note(sqlite3_stmt *st, struct tn_note *n)
+{
+    return read_note_cols(st, n, false);
+}
+
+static enum tn_err read_audit(sqlite3_stmt *st, struct tn_audit *a)
+{
+    a->at = sqlite3_column_int64(st, 0);
+    bool ok = TEXT(1, a->user) && TEXT(2, a->org) && TEXT(3, a->client_id) &&
+              TEXT(4, a->tool) && TEXT(5, a->note_id) && TEXT(6, a->outcome);
+    return row_result(ok, "audit");
 }
 
 /* ---------- generic shapes of a call ---------- */
@@ -990,6 +1179,268 @@ static enum tn_err sq_key_delete(struct tn_store *s, const char *kid)
     WRITE1(s, true, S_KEY_DELETE, "t", kid);
 }
 
+/* ---------- notes ---------- */
+
+/* The owner's own note `id` into *out (TN_ERR_NOT_FOUND when o has no such note). On
+ * failure *out holds no allocation. */
+static enum tn_err read_own(struct call *k, const struct tn_owner *o, const char *id,
+                            struct tn_note *out)
+{
+    sqlite3_stmt *st;
+    enum tn_err e = run(k, S_NOTE_OWN, &st, "ttt", id, o->user, o->org);
+    if (e == TN_OK)
+        e = read_note(st, out);
+    finish(st);
+    if (e != TN_OK) {
+        tn_note_deinit(out);
+        memset(out, 0, sizeof *out);
+    }
+    return e;
+}
+
+static enum tn_err sq_note_insert(struct tn_store *s, const struct tn_owner *o,
+                                  const struct tn_note *n)
+{
+    struct call k;
+    enum tn_err e = call_begin(s, &k, true);
+    if (e != TN_OK)
+        return e;
+    if ((e = run(&k, S_BEGIN, NULL, "")) == TN_OK &&
+        (e = run(&k, S_NOTE_INSERT, NULL, "tttttttiii", n->id, o->user, o->org, n->title,
+                 n->content, n->tags, n->visibility, n->version, n->created_at,
+                 n->updated_at)) == TN_OK &&
+        (e = run(&k, S_NOTE_INDEX, NULL, "ttt", n->id, o->user, o->org)) == TN_OK &&
+        (e = run(&k, S_NOTE_TAGS_SET, NULL, "ttt", n->id, o->user, o->org)) == TN_OK)
+        e = run(&k, S_COMMIT, NULL, "");
+    call_end(&k);
+    return e;
+}
+
+static enum tn_err sq_note_get(struct tn_store *s, const struct tn_owner *o, const char *id,
+                               struct tn_note *out)
+{
+    struct call k;
+    sqlite3_stmt *st;
+    enum tn_err e = call_begin(s, &k, false);
+    if (e != TN_OK)
+        return e;
+    e = run(&k, S_NOTE_GET, &st, "ttt", id, o->user, o->org);
+    if (e == TN_OK)
+        e = read_note(st, out);
+    finish(st);
+    call_end(&k);
+    if (e != TN_OK) {
+        tn_note_deinit(out);
+        memset(out, 0, sizeof *out);
+    }
+    return e;
+}
+
+/* Optimistic concurrency: the UPDATE names the expected version, and when it changes
+ * nothing a second read, scoped to the owner like the update, tells a stale version
+ * (TN_ERR_CONFLICT, *out = the current note) from a note o does not have. */
+static enum tn_err sq_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
+                                  int64_t expected_version, const char *title,
+                                  const char *content, const char *tags, const char *visibility,
+                                  int64_t now, struct tn_note *out)
+{
+    bool reindex = title || content || tags;
+    struct call k;
+    enum tn_err e = call_begin(s, &k, true);
+    if (e != TN_OK)
+        return e;
+    if ((e = run(&k, S_BEGIN, NULL, "")) != TN_OK)
+        goto done;
+    /* The index entry must be removed with the text it was added with, so before the
+     * update; when the update then changes nothing, the rollback restores it. */
+    if (reindex && (e = run(&k, S_NOTE_UNINDEX, NULL, "ttti", id, o->user, o->org,
+                            expected_version)) != TN_OK)
+        goto done;
+    if ((e = run(&k, S_NOTE_UPDATE, NULL, "tttitttti", id, o->user, o->org, expected_version,
+                 title, content, tags, visibility, now)) != TN_OK)
+        goto done;
+    if (changes(&k) != 1) {
+        e = read_own(&k, o, id, out);
+        if (e == TN_OK)
+            e = TN_ERR_CONFLICT;
+        goto done;
+    }
+    if (reindex && (e = run(&k, S_NOTE_INDEX, NULL, "ttt", id, o->user, o->org)) != TN_OK)
+        goto done;
+    if (tags && ((e = run(&k, S_NOTE_TAGS_CLEAR, NULL, "ttt", id, o->user, o->org)) != TN_OK ||
+                 (e = run(&k, S_NOTE_TAGS_SET, NULL, "ttt", id, o->user, o->org)) != TN_OK))
+        goto done;
+    if ((e = read_own(&k, o, id, out)) != TN_OK)
+        goto done;
+    e = run(&k, S_COMMIT, NULL, "");
+done:
+    call_end(&k);
+    if (e != TN_OK && e != TN_ERR_CONFLICT) {
+        tn_note_deinit(out);
+        memset(out, 0, sizeof *out);
+    }
+    return e;
+}
+
+static enum tn_err sq_note_delete(struct tn_store *s, const struct tn_owner *o, const char *id,
+                                  int64_t expected_version)
+{
+    struct call k;
+    struct tn_note cur;
+    memset(&cur, 0, sizeof cur);
+    enum tn_err e = call_begin(s, &k, true);
+    if (e != TN_OK)
+        return e;
+    if ((e = run(&k, S_BEGIN, NULL, "")) != TN_OK)
+        goto done;
+    if ((e = run(&k, S_NOTE_UNINDEX, NULL, "ttti", id, o->user, o->org, expected_version)) !=
+        TN_OK)
+        goto done;
+    /* note_tags rows go with it (ON DELETE CASCADE). */
+    if ((e = run(&k, S_NOTE_DELETE, NULL, "ttti", id, o->user, o->org, expected_version)) !=
+        TN_OK)
+        goto done;
+    if (changes(&k) != 1) {
+        e = read_own(&k, o, id, &cur);
+        if (e == TN_OK)
+            e = TN_ERR_CONFLICT;
+        goto done;
+    }
+    e = run(&k, S_COMMIT, NULL, "");
+done:
+    call_end(&k);
+    tn_note_deinit(&cur);
+    return e;
+}
+
+/* Hands every row of a note query, started by run() with result `e`, to `cb`. The
+ * note and its content live only during the callback. */
+static enum tn_err each_note(struct call *k, enum stmt_id id, sqlite3_stmt *st, enum tn_err e,
+                             bool search, tn_store_note_cb cb, void *ud)
+{
+    for (; e == TN_OK; e = step(k, st, id)) {
+        struct tn_note n;
+        memset(&n, 0, sizeof n);
+        e = read_note_cols(st, &n, search);
+        if (e == TN_OK)
+            cb(&n, ud);
+        tn_note_deinit(&n);
+        if (e != TN_OK)
+            break;
+    }
+    finish(st);
+    return e == TN_ERR_NOT_FOUND ? TN_OK : e;
+}
+
+static enum tn_err sq_note_list(struct tn_store *s, const struct tn_owner *o,
+                                const struct tn_note_page *p, tn_store_note_cb cb, void *ud)
+{
+    struct call k;
+    sqlite3_stmt *st;
+    enum tn_err e = call_begin(s, &k, false);
+    if (e != TN_OK)
+        return e;
+    e = run(&k, S_NOTE_LIST, &st, "ttitti", o->user, o->org, p->after_updated, p->after_id,
+            p->tag, (int64_t)p->limit);
+    e = each_note(&k, S_NOTE_LIST, st, e, false, cb, ud);
+    call_end(&k);
+    return e;
+}
+
+static enum tn_err sq_note_list_team(struct tn_store *s, const struct tn_owner *o,
+                                     const struct tn_note_page *p, tn_store_note_cb cb, void *ud)
+{
+    struct call k;
+    sqlite3_stmt *st;
+    enum tn_err e = call_begin(s, &k, false);
+    if (e != TN_OK)
+        return e;
+    e = run(&k, S_NOTE_LIST_TEAM, &st, "titti", o->org, p->after_updated, p->after_id, p->tag,
+            (int64_t)p->limit);
+    e = each_note(&k, S_NOTE_LIST_TEAM, st, e, false, cb, ud);
+    call_end(&k);
+    return e;
+}
+
+/* The FTS5 expression for plain words: each searchable word becomes one string ("..."
+ * with every " doubled), and strings side by side must all match. Inside a string FTS5
+ * sees no syntax: AND, OR, NOT, NEAR, *, ^, :, ( and ) are text to tokenize. */
+static enum tn_err fts_query(const char *q, struct tn_buf *out)
+{
+    enum tn_err e = TN_OK;
+    for (size_t i = 0; q[i] && e == TN_OK;) {
+        while (q[i] && tn_store_query_space(q[i]))
+            i++;
+        size_t start = i;
+        while (q[i] && !tn_store_query_space(q[i]))
+            i++;
+        if (i == start || !tn_store_word_searchable(q + start, i - start))
+            continue;
+        if (out->len)
+            e = tn_buf_append(out, " ", 1);
+        if (e == TN_OK)
+            e = tn_buf_append(out, "\"", 1);
+        for (size_t j = start; j < i && e == TN_OK; j++)
+            e = tn_buf_append(out, q[j] == '"' ? "\"\"" : &q[j], q[j] == '"' ? 2 : 1);
+        if (e == TN_OK)
+            e = tn_buf_append(out, "\"", 1);
+    }
+    if (e == TN_OK && out->len == 0)
+        e = TN_ERR_BAD_INPUT;
+    return e;
+}
+
+static enum tn_err sq_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
+                                  unsigned limit, tn_store_note_cb cb, void *ud)
+{
+    struct tn_buf match;
+    /* Each byte of the query at most doubled, plus quotes and spaces per word. */
+    tn_buf_init(&match, 2 * TN_STORE_QUERY_MAX_BYTES + 3 * TN_STORE_QUERY_MAX_WORDS);
+    enum tn_err e = fts_query(query, &match);
+    if (e != TN_OK) {
+        tn_buf_deinit(&match);
+        return e;
+    }
+    struct call k;
+    sqlite3_stmt *st;
+    if ((e = call_begin(s, &k, false)) == TN_OK) {
+        e = run(&k, S_NOTE_SEARCH, &st, "ttti", match.data, o->user, o->org, (int64_t)limit);
+        e = each_note(&k, S_NOTE_SEARCH, st, e, true, cb, ud);
+        call_end(&k);
+    }
+    tn_buf_deinit(&match);
+    return e;
+}
+
+/* ---------- audit ---------- */
+
+static enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a)
+{
+    WRITE1(s, false, S_AUDIT_INSERT, "itttttt", a->at, a->user, a->org, a->client_id, a->tool,
+           a->note_id, a->outcome);
+}
+
+static enum tn_err sq_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
+                                 void *ud)
+{
+    struct call k;
+    sqlite3_stmt *st;
+    enum tn_err e = call_begin(s, &k, false);
+    if (e != TN_OK)
+        return e;
+    for (e = run(&k, S_AUDIT_LIST, &st, "i", (int64_t)limit); e == TN_OK;
+         e = step(&k, st, S_AUDIT_LIST)) {
+        struct tn_audit a;
+        memset(&a, 0, sizeof a);
+        if ((e = read_audit(st, &a)) != TN_OK)
+            break;
+        cb(&a, ud);
+    }
+    finish(st);
+    call_end(&k);
+    return e == TN_ERR_NOT_FOUND ? TN_OK : e;
+}
+
 /* ---------- open, migrate, close ---------- */
 
 static void sq_close(struct tn_store *base)
@@ -1044,6 +1495,15 @@ static const struct tn_store_ops sqlite_ops = {
     .key_insert = sq_key_insert,
     .key_list = sq_key_list,
     .key_delete = sq_key_delete,
+    .note_insert = sq_note_insert,
+    .note_get = sq_note_get,
+    .note_update = sq_note_update,
+    .note_delete = sq_note_delete,
+    .note_list = sq_note_list,
+    .note_list_team = sq_note_list_team,
+    .note_search = sq_note_search,
+    .audit_insert = sq_audit_insert,
+    .audit_list = sq_audit_list,
 };
 
 static int current_version(sqlite3 *db, int *v)

@@ -19,6 +19,11 @@
 #include "core/log.h"
 #include "store/store.h"
 
+/* The migrations of src/store/migrations/sqlite/, in order; the latest is the schema
+ * version a new store reaches. */
+static const char *const migration_files[] = {"0001_auth", "0002_notes"};
+#define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
+
 struct fx {
     char dir[64];   /* the temporary directory */
     char data[96];  /* the data directory inside it */
@@ -199,7 +204,7 @@ static void test_open_layout(void **state)
 {
     struct fx *f = *state;
     assert_string_equal(tn_store_backend(f->s), "sqlite");
-    assert_int_equal(tn_store_schema_version(f->s), 1);
+    assert_int_equal(tn_store_schema_version(f->s), LATEST);
 
     /* a nested directory that does not exist yet is created 0700, the file 0600 */
     char nested[160], file[200];
@@ -285,7 +290,7 @@ static void test_reopen_keeps_data(void **state)
     tn_store_close(f->s);
 
     f->s = open_at(f->data);
-    assert_int_equal(tn_store_schema_version(f->s), 1);
+    assert_int_equal(tn_store_schema_version(f->s), LATEST);
     struct tn_user got;
     assert_int_equal(tn_store_user_by_email(f->s, "ann@example.com", &got), TN_OK);
     assert_string_equal(got.org_id, "o1");
@@ -360,46 +365,53 @@ static char *schema_of(sqlite3 *db)
     return s;
 }
 
-/* The .sql file kept for reading is the script the binary runs. */
+/* The .sql files kept for reading are the scripts the binary runs. */
 static void test_migration_file_matches(void **state)
 {
     struct fx *f = *state;
-    char path[512];
-    const char *root = getenv("TN_SOURCE_ROOT");
-    if (root) {
-        snprintf(path, sizeof path, "%s/src/store/migrations/sqlite/0001_auth.sql", root);
-    } else {
-        const char *me = __FILE__; /* .../tests/unit/test_store.c */
-        size_t n = strlen(me) - strlen("tests/unit/test_store.c");
-        snprintf(path, sizeof path, "%.*ssrc/store/migrations/sqlite/0001_auth.sql", (int)n, me);
-    }
-    char *sql = slurp(path);
-    if (!sql)
-        fail_msg("cannot read %s (set TN_SOURCE_ROOT)", path);
-
     sqlite3 *mem, *db;
     assert_int_equal(sqlite3_open(":memory:", &mem), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(mem, sql, NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < LATEST; i++) {
+        char path[512];
+        const char *root = getenv("TN_SOURCE_ROOT");
+        if (root) {
+            snprintf(path, sizeof path, "%s/src/store/migrations/sqlite/%s.sql", root,
+                     migration_files[i]);
+        } else {
+            const char *me = __FILE__; /* .../tests/unit/test_store.c */
+            size_t n = strlen(me) - strlen("tests/unit/test_store.c");
+            snprintf(path, sizeof path, "%.*ssrc/store/migrations/sqlite/%s.sql", (int)n, me,
+                     migration_files[i]);
+        }
+        char *sql = slurp(path);
+        if (!sql)
+            fail_msg("cannot read %s (set TN_SOURCE_ROOT)", path);
+        assert_int_equal(sqlite3_exec(mem, sql, NULL, NULL, NULL), SQLITE_OK);
+        free(sql);
+    }
     char file[200];
     snprintf(file, sizeof file, "%s/teamnotes.db", f->data);
     assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
     char *want = schema_of(mem), *got = schema_of(db);
     assert_non_null(strstr(want, "table refresh_tokens"));
+    assert_non_null(strstr(want, "table notes_fts"));
     assert_string_equal(got, want);
 
-    /* and the migration was recorded */
+    /* and the migrations were recorded, in order */
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT version, name FROM schema_version", -1, &st,
-                                        NULL),
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT version, name FROM schema_version "
+                                            "ORDER BY version",
+                                        -1, &st, NULL),
                      SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 1);
-    assert_string_equal((const char *)sqlite3_column_text(st, 1), "0001_auth");
+    for (int i = 0; i < LATEST; i++) {
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(st, 0), i + 1);
+        assert_string_equal((const char *)sqlite3_column_text(st, 1), migration_files[i]);
+    }
     assert_int_equal(sqlite3_step(st), SQLITE_DONE);
     sqlite3_finalize(st);
     free(want);
     free(got);
-    free(sql);
     sqlite3_close(mem);
     sqlite3_close(db);
 }
