@@ -18,6 +18,7 @@ static const char usage[] =
     "  teamnotes role list\n"
     "  teamnotes org add NAME | list\n"
     "  teamnotes client list | revoke CLIENT_ID\n"
+    "  teamnotes audit [--limit N]                 who did what to which note (never the text)\n"
     "Storage options (--data-dir, --database-url, …) are those of `teamnotes serve`.\n";
 
 static int64_t now_s(void) { return tn_time_now_ms() / 1000; }
@@ -41,6 +42,19 @@ static void print_org(const struct tn_org *o, void *ud)
 {
     (void)ud;
     printf("%-24s %s\n", o->name, o->id);
+}
+
+static void print_audit(const struct tn_audit *a, void *ud)
+{
+    (void)ud;
+    char when[32];
+    time_t t = (time_t)(a->at / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("%s  %-9s %-16s %-24s %s  client=%s%s%s\n", when, a->outcome, a->tool,
+           a->note_id[0] ? a->note_id : "-", a->user, a->client_id[0] ? a->client_id : "-",
+           a->org[0] ? "  org=" : "", a->org);
 }
 
 static void print_client(const struct tn_client *c, void *ud)
@@ -250,6 +264,15 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
         else
             fprintf(stderr, "teamnotes: %s\n", e == TN_ERR_CONFLICT ? "that organization exists" : tn_err_message(e));
         rc = e == TN_OK ? 0 : 1;
+    } else if (!strcmp(cmd, "audit")) {
+        const char *l = opt(nr, rest, "--limit");
+        long lim = l ? strtol(l, NULL, 10) : 50;
+        if (lim < 1 || lim > 1000) {
+            fprintf(stderr, "teamnotes: --limit must be 1 to 1000\n");
+            rc = 2;
+        } else {
+            rc = tn_store_audit_list(s, (unsigned)lim, print_audit, NULL) == TN_OK ? 0 : 1;
+        }
     } else if (!strcmp(cmd, "client") && nr >= 1 && !strcmp(rest[0], "list")) {
         rc = tn_store_client_list(s, print_client, NULL) == TN_OK ? 0 : 1;
     } else if (!strcmp(cmd, "client") && nr >= 2 && !strcmp(rest[0], "revoke")) {

@@ -213,6 +213,21 @@ static void prm_route(void *ud, const struct tn_http_req *req, struct tn_http_re
 /* The permission and scope gate of every tool (DESIGN §4): scopes are what the client
  * was granted (re-authorizing can add them: 403 step-up); permissions are what the
  * user's roles allow (re-authorizing cannot help: an isError result naming it). */
+/* A refused call is audited like any other (who, which client, which tool). */
+static void audit_denied(struct app *app, const struct tn_principal *p, const char *tool)
+{
+    struct tn_audit a;
+    memset(&a, 0, sizeof a);
+    a.at = tn_time_now_ms();
+    snprintf(a.user, sizeof a.user, "%s", p->key);
+    snprintf(a.org, sizeof a.org, "%s", p->org);
+    snprintf(a.client_id, sizeof a.client_id, "%s", p->client_id);
+    snprintf(a.tool, sizeof a.tool, "%s", tool);
+    snprintf(a.outcome, sizeof a.outcome, "denied");
+    if (app->store)
+        tn_store_audit_insert(app->store, &a);
+}
+
 static enum tn_err gate(const struct tn_mcp_ctx *ctx, const struct tn_mcp_tool *t,
                         struct tn_buf *why, void *ud)
 {
@@ -234,10 +249,13 @@ static enum tn_err gate(const struct tn_mcp_ctx *ctx, const struct tn_mcp_tool *
                     (hit[n] == ' ' || hit[n] == '\0'))
                     tn_buf_printf(why, " %s", s);
             }
+            audit_denied(app, p, t->name);
         }
         return TN_ERR_INSUFFICIENT_SCOPE;
     }
     if (t->required_permission && !tn_principal_has_permission(p, t->required_permission)) {
+        if (why)
+            audit_denied(app, p, t->name);
         if (why)
             tn_buf_printf(why,
                           "Permission denied: %s needs the %s permission, which your account "

@@ -1,22 +1,336 @@
-/* The application's tools. For now `whoami`; the notes tools arrive with storage. */
+/* The application's tools: save_note, list_my_notes, get_note, update_note, delete_note,
+ * search_notes, list_team_notes and whoami; and each owner's notes as note:// resources.
+ *
+ * Every handler takes the owner from the request's principal and passes it to the
+ * store; there is no other way to reach a note. Each call that reads or changes notes
+ * leaves an audit record (who, which client, which tool, which note, outcome; never the
+ * text). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/principal.h"
+#include "core/util.h"
 #include "notes/notes.h"
 
-static const char whoami_output[] =
-    "{\"type\":\"object\",\"properties\":{"
-    "\"userId\":{\"type\":\"string\"},\"issuer\":{\"type\":\"string\"},"
-    "\"organizationId\":{\"type\":[\"string\",\"null\"]},"
-    "\"scopes\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-    "\"roles\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-    "\"permissions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-    "\"clientId\":{\"type\":\"string\"},\"expiresAt\":{\"type\":\"integer\"}},"
-    "\"required\":[\"userId\",\"issuer\",\"organizationId\",\"scopes\",\"roles\",\"permissions\","
-    "\"clientId\",\"expiresAt\"]}";
+static struct tn_store *store;
+static struct tn_mcp_server *server;
 
-/* Who the server thinks the caller is: the curated identity from the verified token,
- * never the raw token or its other claims. */
+#define DEFAULT_PAGE 20
+
+/* ---------- helpers ---------- */
+
+static bool owner_of(struct tn_mcp_ctx *ctx, struct tn_owner *o)
+{
+    const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
+    if (!p)
+        return false;
+    o->user = p->key;
+    o->org = p->org;
+    return true;
+}
+
+static void audit(struct tn_mcp_ctx *ctx, const char *tool, const char *note_id, const char *outcome)
+{
+    const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
+    struct tn_audit a;
+    memset(&a, 0, sizeof a);
+    a.at = tn_time_now_ms();
+    snprintf(a.user, sizeof a.user, "%s", p ? p->key : "");
+    snprintf(a.org, sizeof a.org, "%s", p ? p->org : "");
+    snprintf(a.client_id, sizeof a.client_id, "%s", p ? p->client_id : "");
+    snprintf(a.tool, sizeof a.tool, "%s", tool);
+    snprintf(a.note_id, sizeof a.note_id, "%s", note_id ? note_id : "");
+    snprintf(a.outcome, sizeof a.outcome, "%s", outcome);
+    tn_store_audit_insert(store, &a);
+}
+
+static json_t *note_json(const struct tn_note *n, bool with_content)
+{
+    json_t *tags = json_loads(n->tags[0] ? n->tags : "[]", 0, NULL);
+    json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:b}", "id", n->id, "title", n->title,
+                          "tags", tags ? tags : json_array(), "visibility", n->visibility, "version",
+                          (json_int_t)n->version, "createdAt", (json_int_t)n->created_at, "updatedAt",
+                          (json_int_t)n->updated_at, "mine", 1);
+    if (with_content && n->content)
+        json_object_set_new(o, "content", json_string(n->content));
+    return o;
+}
+
+static void mark_mine(json_t *o, const struct tn_note *n, const struct tn_owner *me)
+{
+    json_object_set_new(o, "mine", json_boolean(strcmp(n->owner, me->user) == 0));
+}
+
+/* The outcome of a store error as a tool result the model can act on. */
+static json_t *store_error(struct tn_mcp_ctx *ctx, const char *tool, const char *id, enum tn_err rc)
+{
+    switch (rc) {
+    case TN_ERR_NOT_FOUND:
+        audit(ctx, tool, id, "not_found");
+        return tn_mcp_result_error("No note with id %s is visible to you.", id ? id : "(none)");
+    case TN_ERR_BAD_INPUT:
+    case TN_ERR_LIMIT:
+        audit(ctx, tool, id, "invalid");
+        return tn_mcp_result_error(
+            "The note was refused: content must be 1 to %d bytes of UTF-8, a title at most %d "
+            "characters, at most %d tags of 1 to %d characters, visibility private or org (org "
+            "needs an organization).",
+            TN_NOTE_MAX_CONTENT, TN_NOTE_MAX_TITLE, TN_NOTE_MAX_TAGS, TN_NOTE_MAX_TAG);
+    default:
+        audit(ctx, tool, id, "error");
+        return tn_mcp_result_error("The notes store failed; nothing was changed. Try again.");
+    }
+}
+
+static void tags_text(json_t *tags, char *out, size_t cap)
+{
+    char *t = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
+    snprintf(out, cap, "%s", t ? t : "[]");
+    free(t);
+}
+
+/* Cursors are base64url("<updated_at>.<id>"): opaque to clients, checked strictly. */
+static void cursor_make(const struct tn_note *last, char *out, size_t cap)
+{
+    char raw[96];
+    int n = snprintf(raw, sizeof raw, "%lld.%s", (long long)last->updated_at, last->id);
+    tn_b64url_encode(out, cap, raw, (size_t)n);
+}
+
+static bool cursor_read(const char *c, int64_t *updated, char id[32])
+{
+    char raw[96];
+    size_t n = 0;
+    if (!c || strlen(c) > 120 || tn_b64url_decode(raw, sizeof raw - 1, &n, c, strlen(c)) != TN_OK)
+        return false;
+    raw[n] = '\0';
+    char *dot = strchr(raw, '.');
+    if (!dot || dot == raw || strlen(dot + 1) < 3 || strlen(dot + 1) >= 32 || strncmp(dot + 1, "n_", 2))
+        return false;
+    char *end = NULL;
+    long long u = strtoll(raw, &end, 10);
+    if (end != dot || u < 0)
+        return false;
+    for (const char *p = dot + 1; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return false;
+    *updated = u;
+    snprintf(id, 32, "%s", dot + 1);
+    return true;
+}
+
+struct collect {
+    json_t *arr;
+    const struct tn_owner *me;
+    struct tn_note last;
+    unsigned n;
+    bool snippets;
+};
+
+static void collect_cb(const struct tn_note *n, void *ud)
+{
+    struct collect *c = ud;
+    json_t *o = note_json(n, false);
+    mark_mine(o, n, c->me);
+    if (c->snippets) {
+        json_object_set_new(o, "snippet", json_string(n->snippet));
+        json_object_set_new(o, "rank", json_real(n->rank));
+    }
+    json_array_append_new(c->arr, o);
+    c->last = *n;
+    c->last.content = NULL;
+    c->n++;
+}
+
+/* ---------- tools ---------- */
+
+static json_t *save_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
+{
+    struct tn_owner o;
+    if (!owner_of(ctx, &o))
+        return tn_mcp_result_error("Notes need a signed-in user.");
+    struct tn_note n;
+    memset(&n, 0, sizeof n);
+    const char *content = json_string_value(json_object_get(args, "content"));
+    const char *title = json_string_value(json_object_get(args, "title"));
+    const char *vis = json_string_value(json_object_get(args, "visibility"));
+    n.content = (char *)content;
+    snprintf(n.title, sizeof n.title, "%s", title ? title : "");
+    tags_text(json_object_get(args, "tags"), n.tags, sizeof n.tags);
+    snprintf(n.visibility, sizeof n.visibility, "%s", vis ? vis : "private");
+    if (!strcmp(n.visibility, "org") && !o.org[0]) {
+        audit(ctx, "save_note", NULL, "invalid");
+        return tn_mcp_result_error("visibility \"org\" needs an organization, and your account has none.");
+    }
+    enum tn_err rc = tn_store_note_insert(store, &o, &n);
+    n.content = NULL;
+    if (rc != TN_OK)
+        return store_error(ctx, "save_note", NULL, rc);
+    audit(ctx, "save_note", n.id, "ok");
+    tn_mcp_notify_resources_changed(server, o.user);
+    json_t *out = note_json(&n, false);
+    json_object_set_new(out, "userId", json_string(tn_mcp_ctx_principal(ctx)->subject));
+    return tn_mcp_result_structured(out);
+}
+
+static json_t *page_args(json_t *args, struct tn_note_page *p, char after_id[32], json_t **err)
+{
+    *err = NULL;
+    memset(p, 0, sizeof *p);
+    json_t *lim = json_object_get(args, "limit");
+    p->limit = lim ? (unsigned)json_integer_value(lim) : DEFAULT_PAGE;
+    p->tag = json_string_value(json_object_get(args, "tag"));
+    after_id[0] = '\0';
+    p->after_id = after_id;
+    const char *cur = json_string_value(json_object_get(args, "cursor"));
+    if (cur && !cursor_read(cur, &p->after_updated, after_id))
+        *err = tn_mcp_result_error("The cursor is not one this server gave out; start again without it.");
+    return *err;
+}
+
+static json_t *list_result(struct tn_mcp_ctx *ctx, struct collect *c, unsigned limit, const char *key)
+{
+    json_t *out = json_pack("{s:s, s:I, s:o}", "userId", tn_mcp_ctx_principal(ctx)->subject, "count",
+                            (json_int_t)c->n, key, c->arr);
+    if (c->n == limit) {
+        char cur[160];
+        cursor_make(&c->last, cur, sizeof cur);
+        json_object_set_new(out, "nextCursor", json_string(cur));
+    }
+    return tn_mcp_result_structured(out);
+}
+
+static json_t *list_common(struct tn_mcp_ctx *ctx, json_t *args, const char *tool, bool team)
+{
+    struct tn_owner o;
+    if (!owner_of(ctx, &o))
+        return tn_mcp_result_error("Notes need a signed-in user.");
+    struct tn_note_page p;
+    char after[32];
+    json_t *err;
+    if (page_args(args, &p, after, &err)) {
+        audit(ctx, tool, NULL, "invalid");
+        return err;
+    }
+    struct collect c = {.arr = json_array(), .me = &o};
+    enum tn_err rc = team ? tn_store_note_list_team(store, &o, &p, collect_cb, &c)
+                          : tn_store_note_list(store, &o, &p, collect_cb, &c);
+    if (rc != TN_OK) {
+        json_decref(c.arr);
+        return store_error(ctx, tool, NULL, rc);
+    }
+    audit(ctx, tool, NULL, "ok");
+    return list_result(ctx, &c, p.limit, "notes");
+}
+
+static json_t *list_my_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
+{
+    return list_common(ctx, args, "list_my_notes", false);
+}
+
+static json_t *list_team_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
+{
+    return list_common(ctx, args, "list_team_notes", true);
+}
+
+static json_t *get_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
+{
+    struct tn_owner o;
+    if (!owner_of(ctx, &o))
+        return tn_mcp_result_error("Notes need a signed-in user.");
+    const char *id = json_string_value(json_object_get(args, "id"));
+    struct tn_note n;
+    memset(&n, 0, sizeof n);
+    enum tn_err rc = tn_store_note_get(store, &o, id, &n);
+    if (rc != TN_OK)
+        return store_error(ctx, "get_note", id, rc);
+    audit(ctx, "get_note", id, "ok");
+    json_t *out = note_json(&n, true);
+    mark_mine(out, &n, &o);
+    tn_note_deinit(&n);
+    return tn_mcp_result_structured(out);
+}
+
+static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
+{
+    struct tn_owner o;
+    if (!owner_of(ctx, &o))
+        return tn_mcp_result_error("Notes need a signed-in user.");
+    const char *id = json_string_value(json_object_get(args, "id"));
+    json_int_t version = json_integer_value(json_object_get(args, "version"));
+    const char *vis = json_string_value(json_object_get(args, "visibility"));
+    json_t *tags = json_object_get(args, "tags");
+    char tagbuf[sizeof((struct tn_note *)0)->tags];
+    if (tags)
+        tags_text(tags, tagbuf, sizeof tagbuf);
+    if (vis && !strcmp(vis, "org") && !o.org[0]) {
+        audit(ctx, "update_note", id, "invalid");
+        return tn_mcp_result_error("visibility \"org\" needs an organization, and your account has none.");
+    }
+    struct tn_note n;
+    memset(&n, 0, sizeof n);
+    enum tn_err rc = tn_store_note_update(store, &o, id, version,
+                                          json_string_value(json_object_get(args, "title")),
+                                          json_string_value(json_object_get(args, "content")),
+                                          tags ? tagbuf : NULL, vis, &n);
+    if (rc == TN_ERR_CONFLICT) {
+        audit(ctx, "update_note", id, "conflict");
+        json_t *r = tn_mcp_result_error(
+            "Conflict: note %s was changed since version %lld (it is now at version %lld). "
+            "Read it again with get_note, then apply your change to the current version.",
+            id, (long long)version, (long long)n.version);
+        tn_note_deinit(&n);
+        return r;
+    }
+    if (rc != TN_OK)
+        return store_error(ctx, "update_note", id, rc);
+    audit(ctx, "update_note", id, "ok");
+    tn_mcp_notify_resources_changed(server, o.user);
+    json_t *out = note_json(&n, false);
+    tn_note_deinit(&n);
+    return tn_mcp_result_structured(out);
+}
+
+static json_t *delete_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
+{
+    struct tn_owner o;
+    if (!owner_of(ctx, &o))
+        return tn_mcp_result_error("Notes need a signed-in user.");
+    const char *id = json_string_value(json_object_get(args, "id"));
+    json_t *v = json_object_get(args, "version");
+    enum tn_err rc = tn_store_note_delete(store, &o, id, v ? json_integer_value(v) : 0);
+    if (rc == TN_ERR_CONFLICT) {
+        audit(ctx, "delete_note", id, "conflict");
+        return tn_mcp_result_error("Conflict: note %s was changed since version %lld; read it again "
+                                   "before deleting.", id, (long long)json_integer_value(v));
+    }
+    if (rc != TN_OK)
+        return store_error(ctx, "delete_note", id, rc);
+    audit(ctx, "delete_note", id, "ok");
+    tn_mcp_notify_resources_changed(server, o.user);
+    return tn_mcp_result_structured(json_pack("{s:s, s:b}", "id", id, "deleted", 1));
+}
+
+static json_t *search_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
+{
+    struct tn_owner o;
+    if (!owner_of(ctx, &o))
+        return tn_mcp_result_error("Notes need a signed-in user.");
+    const char *q = json_string_value(json_object_get(args, "query"));
+    json_t *lim = json_object_get(args, "limit");
+    unsigned limit = lim ? (unsigned)json_integer_value(lim) : DEFAULT_PAGE;
+    struct collect c = {.arr = json_array(), .me = &o, .snippets = true};
+    enum tn_err rc = tn_store_note_search(store, &o, q, limit, collect_cb, &c);
+    if (rc != TN_OK) {
+        json_decref(c.arr);
+        return store_error(ctx, "search_notes", NULL, rc);
+    }
+    audit(ctx, "search_notes", NULL, "ok");
+    return tn_mcp_result_structured(json_pack("{s:s, s:I, s:o}", "query", q, "count", (json_int_t)c.n,
+                                              "results", c.arr));
+}
+
 static json_t *whoami(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 {
     const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
@@ -26,23 +340,168 @@ static json_t *whoami(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     return tn_mcp_result_structured(tn_principal_json(p));
 }
 
+/* ---------- resources: each owner's notes as note://<id> ---------- */
+
+static enum tn_err note_list_res(struct tn_mcp_ctx *ctx, const char *cursor, size_t limit, json_t *out,
+                                 char **next, void *ud)
+{
+    struct tn_owner o;
+    *next = NULL;
+    if (!owner_of(ctx, &o))
+        return TN_OK;
+    struct tn_note_page p = {.limit = (unsigned)(limit > 100 ? 100 : limit ? limit : 1)};
+    char after[32] = "";
+    p.after_id = after;
+    if (cursor && !cursor_read(cursor, &p.after_updated, after))
+        return TN_OK;
+    struct collect c = {.arr = json_array(), .me = &o};
+    enum tn_err rc = tn_store_note_list(store, &o, &p, collect_cb, &c);
+    if (rc != TN_OK) {
+        json_decref(c.arr);
+        return rc;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(c.arr, i, v)
+    {
+        char uri[64];
+        snprintf(uri, sizeof uri, "note://%s", json_string_value(json_object_get(v, "id")));
+        const char *t = json_string_value(json_object_get(v, "title"));
+        json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "uri", uri, "name", t && t[0] ? t : "Untitled note",
+                                             "mimeType", "text/plain"));
+    }
+    if (c.n == p.limit) {
+        char cur[160];
+        cursor_make(&c.last, cur, sizeof cur);
+        *next = strdup(cur);
+    }
+    json_decref(c.arr);
+    return TN_OK;
+}
+
+static json_t *note_read_res(struct tn_mcp_ctx *ctx, const char *uri, json_t *vars, void *ud)
+{
+    struct tn_owner o;
+    if (!owner_of(ctx, &o) || strncmp(uri, "note://", 7) != 0)
+        return NULL;
+    struct tn_note n;
+    memset(&n, 0, sizeof n);
+    if (tn_store_note_get(store, &o, uri + 7, &n) != TN_OK)
+        return NULL;
+    audit(ctx, "resources/read", n.id, "ok");
+    json_t *r = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType", "text/plain", "text",
+                          n.content ? n.content : "");
+    tn_note_deinit(&n);
+    return r;
+}
+
+/* ---------- registration ---------- */
+
+#define NOTE_OUT                                                                                \
+    "\"id\":{\"type\":\"string\"},\"title\":{\"type\":\"string\"},"                              \
+    "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"                            \
+    "\"visibility\":{\"enum\":[\"private\",\"org\"]},\"version\":{\"type\":\"integer\"},"       \
+    "\"createdAt\":{\"type\":\"integer\"},\"updatedAt\":{\"type\":\"integer\"},"                 \
+    "\"mine\":{\"type\":\"boolean\"}"
+#define TAGS_IN                                                                                  \
+    "\"tags\":{\"type\":\"array\",\"maxItems\":16,\"items\":{\"type\":\"string\",\"minLength\":1," \
+    "\"maxLength\":32},\"description\":\"Labels to find the note by\"}"
+#define PAGE_IN                                                                                  \
+    "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"description\":\"Page size (default 20)\"}," \
+    "\"cursor\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"nextCursor of the previous page\"}"
+#define LIST_OUT                                                                                 \
+    "{\"type\":\"object\",\"properties\":{\"userId\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"}," \
+    "\"notes\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT "}}}," \
+    "\"nextCursor\":{\"type\":\"string\"}},\"required\":[\"userId\",\"count\",\"notes\"]}"
+
 static const struct tn_mcp_tool tools[] = {
-    {.name = "whoami",
-     .title = "Who am I",
-     .description = "Returns the signed-in user as this server sees them: user id (the token's "
-                    "sub), organization, scopes, roles, permissions, client id and token expiry.",
-     .output_schema = whoami_output,
+    {.name = "save_note", .title = "Save a note",
+     .description = "Save a note for the signed-in user. Notes are private to their author unless "
+                    "visibility is \"org\", which shares them read-only with the author's organization.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{"
+                     "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536,\"description\":\"Note text to save for the current user\"},"
+                     "\"title\":{\"type\":\"string\",\"maxLength\":200}," TAGS_IN ","
+                     "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private (default) or org\"}},"
+                     "\"required\":[\"content\"],\"additionalProperties\":false}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT ",\"userId\":{\"type\":\"string\"}},\"required\":[\"id\",\"version\"]}",
+     .annotations = {.read_only = -1, .destructive = -1, .idempotent = -1, .open_world = -1},
+     .required_scope = "notes:write", .required_permission = "notes:write", .call = save_note},
+    {.name = "list_my_notes", .title = "List my notes",
+     .description = "List the signed-in user's notes, newest first, a page at a time (limit, cursor), "
+                    "optionally only those with a tag. Each user only sees their own notes.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{" PAGE_IN ",\"tag\":{\"type\":\"string\",\"maxLength\":32}},\"additionalProperties\":false}",
+     .output_schema = LIST_OUT,
+     .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
+     .required_scope = "notes:read", .required_permission = "notes:read", .call = list_my_notes},
+    {.name = "get_note", .title = "Read a note",
+     .description = "Read one note (yours, or one shared with your organization) with its full text and version.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40}},\"required\":[\"id\"],\"additionalProperties\":false}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT ",\"content\":{\"type\":\"string\"}},\"required\":[\"id\",\"version\",\"content\"]}",
+     .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
+     .required_scope = "notes:read", .required_permission = "notes:read", .call = get_note},
+    {.name = "update_note", .title = "Change a note",
+     .description = "Change one of your notes. Give the version you last read: if the note changed "
+                    "since, nothing is overwritten and you get a conflict to resolve.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40},"
+                     "\"version\":{\"type\":\"integer\",\"minimum\":1},"
+                     "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536},"
+                     "\"title\":{\"type\":\"string\",\"maxLength\":200}," TAGS_IN ","
+                     "\"visibility\":{\"enum\":[\"private\",\"org\"]}},"
+                     "\"required\":[\"id\",\"version\"],\"additionalProperties\":false}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "},\"required\":[\"id\",\"version\"]}",
+     .annotations = {.read_only = -1, .destructive = 1, .idempotent = -1, .open_world = -1},
+     .required_scope = "notes:write", .required_permission = "notes:write", .call = update_note},
+    {.name = "delete_note", .title = "Delete a note",
+     .description = "Delete one of your notes for good (optionally only if it is still at a version).",
+     .input_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40},"
+                     "\"version\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"id\"],\"additionalProperties\":false}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"deleted\":{\"type\":\"boolean\"}},\"required\":[\"id\",\"deleted\"]}",
+     .annotations = {.read_only = -1, .destructive = 1, .idempotent = 1, .open_world = -1},
+     .required_scope = "notes:write", .required_permission = "notes:write", .call = delete_note},
+    {.name = "search_notes", .title = "Search notes",
+     .description = "Full-text search over your notes and the notes shared with your organization, "
+                    "best matches first, with a snippet around each match.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200},"
+                     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100}},\"required\":[\"query\"],\"additionalProperties\":false}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"},"
+                      "\"results\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT ",\"snippet\":{\"type\":\"string\"},\"rank\":{\"type\":\"number\"}}}}},"
+                      "\"required\":[\"query\",\"count\",\"results\"]}",
+     .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
+     .required_scope = "notes:read", .required_permission = "notes:read", .call = search_notes},
+    {.name = "list_team_notes", .title = "List team notes",
+     .description = "List the notes that members of your organization shared with it, newest first.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{" PAGE_IN "},\"additionalProperties\":false}",
+     .output_schema = LIST_OUT,
+     .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
+     .required_scope = "notes:read", .required_permission = "notes:read", .call = list_team_notes},
+    {.name = "whoami", .title = "Who am I",
+     .description = "Returns the signed-in user as this server sees them: user id (the token's sub), "
+                    "organization, scopes, roles, permissions, client id and token expiry.",
+     .output_schema = "{\"type\":\"object\",\"properties\":{"
+                      "\"userId\":{\"type\":\"string\"},\"issuer\":{\"type\":\"string\"},"
+                      "\"organizationId\":{\"type\":[\"string\",\"null\"]},"
+                      "\"scopes\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+                      "\"roles\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+                      "\"permissions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+                      "\"clientId\":{\"type\":\"string\"},\"expiresAt\":{\"type\":\"integer\"}},"
+                      "\"required\":[\"userId\",\"issuer\",\"organizationId\",\"scopes\",\"roles\",\"permissions\","
+                      "\"clientId\",\"expiresAt\"]}",
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
      .call = whoami},
 };
 
-enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *store)
+static const struct tn_mcp_resource_provider note_resources = {
+    .uri_prefix = "note://", .list = note_list_res, .read = note_read_res,
+};
+
+enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *st)
 {
-    (void)store;
+    store = st;
+    server = s;
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
         enum tn_err rc = tn_mcp_tool_add(s, &tools[i]);
         if (rc != TN_OK)
             return rc;
     }
-    return TN_OK;
+    return tn_mcp_resource_provider_add(s, &note_resources);
 }
