@@ -322,6 +322,12 @@ static json_t *search_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     unsigned limit = lim ? (unsigned)json_integer_value(lim) : DEFAULT_PAGE;
     struct collect c = {.arr = json_array(), .me = &o, .snippets = true};
     enum tn_err rc = tn_store_note_search(store, &o, q, limit, collect_cb, &c);
+    if (rc == TN_ERR_BAD_INPUT) {
+        json_decref(c.arr);
+        audit(ctx, "search_notes", NULL, "invalid");
+        return tn_mcp_result_error("The query has no word to search for (at most 32 words of "
+                                   "letters or digits); punctuation and operators are ignored.");
+    }
     if (rc != TN_OK) {
         json_decref(c.arr);
         return store_error(ctx, "search_notes", NULL, rc);

@@ -1,0 +1,1161 @@
+// End-to-end tests of teamnotes' notes tools (save_note, list_my_notes, get_note, update_note,
+// delete_note, search_notes, list_team_notes) and note:// resources, driven by the official
+// MCP TypeScript SDK 1.x client through the built-in authorization server (DCR, a headless
+// sign-in and consent), as each user.
+//
+//   1. the reference system's four checks: alice and bob (editors, acme) on the same URL each
+//      sign in, save and list, and see only their own notes; carol (viewer, acme) lists an
+//      empty list, her save_note is refused (isError naming notes:write), nothing is stored,
+//      and `teamnotes audit` has a `denied` save_note record for her
+//   2. sharing: alice's org note is visible to bob (list_team_notes, get_note), not changeable
+//      by him; dave (globex) sees nothing of acme's
+//   3. concurrency: 40 parallel save_note by one client, all listed (paging) and intact; 10
+//      parallel update_note of one version: one wins, nine get "Conflict:"
+//   4. durability: a second server gets 30 concurrent save_note calls and is killed with
+//      SIGKILL after about half were acknowledged; after a restart on the same data dir
+//      (same port, so the same token) every acknowledged note is there with its content
+//   5. hostile inputs: SQL metacharacters, FTS syntax, oversized content, too many tags, out
+//      of range limits, a forged cursor, a lone-surrogate escape and invalid UTF-8 bytes
+//   6. resources: resources/list holds note://<id> of the caller's notes only; reading
+//      another user's note URI is an error
+//
+// Tests 1, 2, 3, 5 and 6 share one server (alice, bob, carol, dave); test 4 has its own.
+//
+// Run: tests/interop/run-notes.sh   (env TN_BUILD = meson build dir, default
+//      /work/main/build; TN_SERVER_LOG=1 echoes the servers' logs to stderr)
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(here, '..', '..');
+const TN_BUILD = process.env.TN_BUILD || join(ROOT, 'build');
+const TEAMNOTES_BIN = join(TN_BUILD, 'teamnotes');
+// Where the client says it receives the code. Nothing listens there: the headless browser
+// stops at the redirect and reads the parameters off the Location header.
+const REDIRECT_URI = 'http://127.0.0.1:9/oauth/callback';
+const TEST_TIMEOUT = 120_000;
+const LOG = !!process.env.TN_SERVER_LOG;
+
+const USERS = {
+    alice: { email: 'alice@acme.test', name: 'Alice', role: 'editor', org: 'acme', password: 'alice-password-1' },
+    bob: { email: 'bob@acme.test', name: 'Bob', role: 'editor', org: 'acme', password: 'bob-password-12' },
+    carol: { email: 'carol@acme.test', name: 'Carol', role: 'viewer', org: 'acme', password: 'carol-password-1' },
+    dave: { email: 'dave@globex.test', name: 'Dave', role: 'editor', org: 'globex', password: 'dave-password-12' }
+};
+
+let TMP; // one throw-away directory for every data dir of this run
+
+// The shared server of tests 1, 2, 3, 5, 6: main.s the server, main.sessions SDK sessions.
+const main = { sessions: {} };
+let mainStarting;
+
+function mainServer() {
+    mainStarting ??= startTeamnotes('tn-notes', { users: USERS }).then(s => (main.s = s));
+    return mainStarting;
+}
+
+/** The SDK 1.x session of `key` on the shared server (signs in on first use). */
+async function session(key) {
+    await mainServer();
+    if (!main.sessions[key]) {
+        const provider = new HeadlessOAuthProvider(main.s.accounts[key]);
+        main.sessions[key] = connectV1(main.s.url, provider).then(s => ({ ...s, provider }));
+    }
+    return main.sessions[key];
+}
+
+before(() => {
+    assert.ok(existsSync(TEAMNOTES_BIN), `${TEAMNOTES_BIN} not found: build with \`cd ${ROOT} && ninja -C build\`, or set TN_BUILD`);
+    TMP = mkdtempSync(join(tmpdir(), 'tn-notes-'));
+});
+
+after(async () => {
+    for (const p of Object.values(main.sessions)) {
+        const s = await p.catch(() => undefined);
+        await s?.client?.close().catch(() => {});
+    }
+    if (mainStarting) await mainStarting.catch(() => {});
+    try {
+        if (main.s) await stopServer(main.s);
+    } finally {
+        if (TMP) rmSync(TMP, { recursive: true, force: true });
+    }
+});
+
+// ---------------------------------------------------------------------------------------
+// Processes (copied from builtin.test.mjs; startTeamnotes can restart on a data dir)
+// ---------------------------------------------------------------------------------------
+
+/** A TCP port that was free a moment ago (bound to 127.0.0.1:0, then released). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = createServer();
+        srv.unref();
+        srv.on('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const { port } = srv.address();
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+/**
+ * Spawns `cmd args` and resolves once a line of its output matches `readyRe`; rejects (with
+ * the output so far) if it exits first or is not ready in time.
+ */
+function spawnReady(label, cmd, args, env, readyRe, readyTimeoutMs = 15_000) {
+    return new Promise((resolve, reject) => {
+        const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const exited = new Promise(res => proc.once('exit', (code, signal) => res({ code, signal })));
+        let output = '';
+        let settled = false;
+        const finish = (err, value) => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            if (err) reject(err);
+            else resolve(value);
+        };
+        const onData = chunk => {
+            output += chunk.toString('utf8');
+            if (LOG) process.stderr.write(`[${label}] ${chunk}`);
+            const line = output.split('\n').find(l => readyRe.test(l));
+            if (line) finish(null, { label, proc, exited, readyLine: line, output: () => output });
+        };
+        proc.stdout.on('data', onData);
+        proc.stderr.on('data', onData);
+        proc.once('error', err => finish(err));
+        exited.then(({ code, signal }) =>
+            finish(new Error(`${label} exited before ready (code=${code}, signal=${signal}):\n${output}`))
+        );
+        const timer = setTimeout(() => {
+            proc.kill('SIGKILL');
+            finish(new Error(`${label} not ready within ${readyTimeoutMs} ms:\n${output}`));
+        }, readyTimeoutMs);
+    });
+}
+
+/** SIGTERM, then wait for the exit (SIGKILL after `graceMs`). Returns {code, signal}. */
+async function stopProcess(p, graceMs = 10_000) {
+    if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGTERM');
+    let timer;
+    const res = await Promise.race([p.exited, new Promise(r => (timer = setTimeout(() => r(null), graceMs)))]);
+    clearTimeout(timer);
+    if (res === null) {
+        p.proc.kill('SIGKILL');
+        await p.exited;
+        assert.fail(`${p.label} did not exit within ${graceMs} ms of SIGTERM:\n${p.output()}`);
+    }
+    return res;
+}
+
+/** Stops a server and asserts the clean exit (code 0) that SIGTERM must give. */
+async function stopServer(s) {
+    if (!s) return;
+    const { code, signal } = await stopProcess(s);
+    assert.equal(signal, null, `${s.label} was killed by ${signal}:\n${s.output()}`);
+    assert.equal(code, 0, `${s.label} exit code after SIGTERM:\n${s.output()}`);
+}
+
+/** Runs `teamnotes ARGS` (the CLI), with `input` on stdin; resolves to its stdout. */
+function cli(args, input) {
+    return new Promise((resolve, reject) => {
+        const proc = spawn(TEAMNOTES_BIN, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        proc.stdout.on('data', c => (out += c));
+        proc.stderr.on('data', c => (err += c));
+        proc.once('error', reject);
+        proc.once('exit', code =>
+            code === 0 ? resolve(out) : reject(new Error(`teamnotes ${args.join(' ')} exited with ${code}:\n${out}${err}`))
+        );
+        proc.stdin.end(input ?? '');
+    });
+}
+
+/** Creates the account with `teamnotes user add` and returns its id and organization id. */
+async function addUser(dataDir, u) {
+    const out = await cli(
+        ['user', 'add', u.email, '--name', u.name, '--role', u.role, '--org', u.org, '--password-stdin', '--data-dir', dataDir],
+        `${u.password}\n`
+    );
+    assert.match(out, new RegExp(`created ${u.email} \\(${u.role}, organization ${u.org}\\)`));
+    const show = await cli(['user', 'show', u.email, '--data-dir', dataDir]);
+    const field = name => new RegExp(`^${name}\\s+(\\S+)`, 'm').exec(show)?.[1];
+    const info = { ...u, id: field('id'), orgId: field('organization') };
+    assert.match(info.id || '', /^usr_/, `user show: ${show}`);
+    assert.match(info.orgId || '', /^org_/, `user show: ${show}`);
+    return info;
+}
+
+/**
+ * Starts `teamnotes serve` on a free port with a new data dir holding `users` (created before
+ * the start). With `restartOf` (a stopped or killed server) it starts again on that server's
+ * data dir and port instead, so that the issuer and the tokens' audience stay the same.
+ */
+async function startTeamnotes(label, { users = {}, env = {}, restartOf } = {}) {
+    const dataDir = restartOf ? restartOf.dataDir : mkdtempSync(join(TMP, `${label}-`));
+    const accounts = restartOf ? restartOf.accounts : {};
+    if (!restartOf) for (const [key, u] of Object.entries(users)) accounts[key] = await addUser(dataDir, u);
+    let lastErr;
+    for (let attempt = 0; attempt < (restartOf ? 10 : 3); attempt++) {
+        const port = restartOf ? restartOf.port : await freePort();
+        const args = ['serve', '--port', String(port), '--data-dir', dataDir];
+        try {
+            const s = await spawnReady(label, TEAMNOTES_BIN, args, env, /\bready\b.*\bport=\d+/);
+            assert.equal(Number(/\bport=(\d+)/.exec(s.readyLine)[1]), port, `${label} reports its port: ${s.readyLine}`);
+            const issuer = `http://127.0.0.1:${port}`;
+            return {
+                ...s,
+                port,
+                dataDir,
+                accounts,
+                issuer,
+                url: new URL(`${issuer}/mcp`),
+                prm: `${issuer}/.well-known/oauth-protected-resource/mcp`
+            };
+        } catch (err) {
+            lastErr = err; // most likely a port taken in between (or not yet free again)
+            if (restartOf) await sleep(500);
+        }
+    }
+    throw lastErr;
+}
+
+// ---------------------------------------------------------------------------------------
+// The headless browser
+// ---------------------------------------------------------------------------------------
+
+/** A cookie jar for one origin: name + path -> value, with expiry. */
+class CookieJar {
+    constructor() {
+        this.cookies = new Map();
+    }
+    store(url, res) {
+        for (const line of res.headers.getSetCookie()) {
+            const [pair, ...attrs] = line.split(';').map(s => s.trim());
+            const eq = pair.indexOf('=');
+            const name = pair.slice(0, eq);
+            const value = pair.slice(eq + 1);
+            let path = url.pathname.replace(/\/[^/]*$/, '') || '/';
+            let expired = value === '';
+            for (const a of attrs) {
+                const [k, v = ''] = a.split('=');
+                const key = k.toLowerCase();
+                if (key === 'path' && v.startsWith('/')) path = v;
+                else if (key === 'max-age' && Number(v) <= 0) expired = true;
+                else if (key === 'expires' && Date.parse(v) <= Date.now()) expired = true;
+            }
+            const id = `${name}\t${path}`;
+            if (expired) this.cookies.delete(id);
+            else this.cookies.set(id, { name, value, path });
+        }
+    }
+    header(url) {
+        const p = url.pathname;
+        const match = [...this.cookies.values()].filter(
+            c => p === c.path || p.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)
+        );
+        match.sort((a, b) => b.path.length - a.path.length); // RFC 6265 §5.4: longer paths first
+        return match.map(c => `${c.name}=${c.value}`).join('; ');
+    }
+    names() {
+        return [...this.cookies.values()].map(c => c.name).sort();
+    }
+}
+
+function decodeHtml(s) {
+    return s
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&#x27;/g, "'")
+        .replace(/&lt;/g, '<')
+        .replace(/&gt;/g, '>')
+        .replace(/&amp;/g, '&');
+}
+
+/** The page's text without markup (style and tags removed, whitespace collapsed). */
+function pageText(html) {
+    return decodeHtml(
+        html
+            .replace(/<style[\s\S]*?<\/style>/g, ' ')
+            .replace(/<[^>]+>/g, ' ')
+            .replace(/\s+/g, ' ')
+    ).trim();
+}
+
+/** The first POST form of a page: its action, hidden fields, other field names, buttons. */
+function parseForm(html) {
+    const m = /<form\b[^>]*\bmethod="post"[^>]*\baction="([^"]*)"[^>]*>([\s\S]*?)<\/form>/i.exec(html);
+    if (!m) return null;
+    const hidden = {};
+    const fields = [];
+    for (const [tag] of m[2].matchAll(/<input\b[^>]*>/g)) {
+        const name = /\bname="([^"]*)"/.exec(tag)?.[1];
+        if (!name) continue;
+        if (/\btype="hidden"/.test(tag)) hidden[decodeHtml(name)] = decodeHtml(/\bvalue="([^"]*)"/.exec(tag)?.[1] ?? '');
+        else fields.push(decodeHtml(name));
+    }
+    const buttons = [...m[2].matchAll(/<button\b[^>]*\bname="([^"]*)"[^>]*\bvalue="([^"]*)"/g)].map(b => ({
+        name: decodeHtml(b[1]),
+        value: decodeHtml(b[2])
+    }));
+    return { action: decodeHtml(m[1]), hidden, fields, buttons };
+}
+
+/** One request of the browser: cookies out and in, no redirect following. */
+async function browserFetch(url, init, jar, trace) {
+    const headers = { ...(init.headers || {}) };
+    const cookie = jar.header(url);
+    if (cookie) headers.cookie = cookie;
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    jar.store(url, res);
+    trace?.push(`${init.method || 'GET'} ${url.pathname} -> ${res.status}`);
+    return res;
+}
+
+function postForm(fields) {
+    return {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields).toString()
+    };
+}
+
+/**
+ * Plays the user agent for one authorization request at the issuer: follows its redirects,
+ * signs in as `email` on the sign-in form, answers the consent form with `decision`, and
+ * returns { callback: URLSearchParams } once redirected to `redirectUri`, or { stopped } at a
+ * page it has no answer for (an error page). `trace` collects "METHOD path -> status",
+ * `pages` every HTML page seen.
+ */
+async function headlessAuthorize(authorizationUrl, { email, password, redirectUri, jar, trace, pages, decision = 'allow' }) {
+    const origin = new URL(authorizationUrl).origin;
+    let url = new URL(authorizationUrl);
+    let init = { method: 'GET' };
+    for (let step = 0; step < 10; step++) {
+        assert.equal(url.origin, origin, `the browser stays at the issuer (now at ${url})`);
+        const res = await browserFetch(url, init, jar, trace);
+        if (res.status >= 300 && res.status < 400) {
+            await res.body?.cancel();
+            const location = new URL(res.headers.get('location'), url);
+            if (`${location.origin}${location.pathname}` === redirectUri) {
+                return { callback: location.searchParams, location: location.href };
+            }
+            url = location;
+            init = { method: 'GET' };
+            continue;
+        }
+        const html = await res.text();
+        const page = { path: url.pathname, status: res.status, html, text: pageText(html), form: parseForm(html) };
+        pages.push(page);
+        const form = page.form;
+        if (res.status === 200 && form?.action === '/authorize/login') {
+            url = new URL(form.action, url);
+            init = postForm({ ...form.hidden, email, password });
+        } else if (res.status === 200 && form?.action === '/authorize/consent') {
+            url = new URL(form.action, url);
+            init = postForm({ ...form.hidden, decision });
+        } else {
+            return { stopped: page };
+        }
+    }
+    assert.fail(`no redirect to ${redirectUri} after 10 requests: ${trace.join(', ')}`);
+}
+
+// ---------------------------------------------------------------------------------------
+// The OAuth client provider (the interface of SDK 1.x; the v2 client takes the same shape)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * OAuthClientProvider for one user: in-memory storage of what the SDK hands over, a record
+ * of every authorization URL, and the headless browser in place of a real one. After
+ * redirectToAuthorization the callback parameters wait in `pendingCallback` for finishAuth.
+ */
+class HeadlessOAuthProvider {
+    constructor(user, { clientMetadataUrl, clientName } = {}) {
+        this.user = user;
+        this.clientName = clientName || `tn-notes-test (${user.email})`;
+        if (clientMetadataUrl) this.clientMetadataUrl = clientMetadataUrl;
+        this.jar = new CookieJar(); // the issuer's session survives between authorizations
+        this.authorizationUrls = [];
+        this.browses = []; // { trace, pages, callback?, stopped? } per authorization
+        this.savedClients = [];
+        this.savedTokens = [];
+        this.pendingCallback = undefined;
+        this._state = undefined;
+    }
+    get redirectUrl() {
+        return REDIRECT_URI;
+    }
+    get clientMetadata() {
+        return {
+            client_name: this.clientName,
+            redirect_uris: [REDIRECT_URI],
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+            token_endpoint_auth_method: 'none'
+        };
+    }
+    state() {
+        this._state = randomBytes(16).toString('base64url');
+        return this._state;
+    }
+    clientInformation() {
+        return this._client;
+    }
+    saveClientInformation(info) {
+        this._client = info;
+        this.savedClients.push(info);
+    }
+    tokens() {
+        return this._tokens;
+    }
+    saveTokens(tokens) {
+        this._tokens = tokens;
+        this.savedTokens.push(tokens);
+    }
+    saveCodeVerifier(v) {
+        this._verifier = v;
+    }
+    codeVerifier() {
+        assert.ok(this._verifier, 'a code verifier was saved before the code exchange');
+        return this._verifier;
+    }
+    invalidateCredentials(scope) {
+        if (scope === 'all' || scope === 'client') this._client = undefined;
+        if (scope === 'all' || scope === 'tokens') this._tokens = undefined;
+        if (scope === 'all' || scope === 'verifier') this._verifier = undefined;
+    }
+    /** A new browser: no session cookie at the issuer any more. */
+    newBrowser() {
+        this.jar = new CookieJar();
+    }
+    get lastBrowse() {
+        return this.browses[this.browses.length - 1];
+    }
+    async redirectToAuthorization(authorizationUrl) {
+        const url = new URL(authorizationUrl);
+        this.authorizationUrls.push(url);
+        const browse = { trace: [], pages: [] };
+        this.browses.push(browse);
+        const result = await headlessAuthorize(url, {
+            email: this.user.email,
+            password: this.user.password,
+            redirectUri: REDIRECT_URI,
+            jar: this.jar,
+            trace: browse.trace,
+            pages: browse.pages
+        });
+        Object.assign(browse, result);
+        if (result.stopped) {
+            throw new Error(
+                `the authorization stopped at ${result.stopped.path} (HTTP ${result.stopped.status}): ${result.stopped.text}`
+            );
+        }
+        const cb = result.callback;
+        assert.equal(
+            cb.get('error'),
+            null,
+            `authorization error: ${cb.get('error')}: ${cb.get('error_description')} (${browse.trace.join(', ')}; Location: ${result.location})`
+        );
+        assert.equal(cb.get('state'), this._state, 'state comes back unchanged');
+        assert.ok(cb.get('code'), 'the redirect carries a code');
+        this.pendingCallback = cb;
+    }
+    takeCallback() {
+        const cb = this.pendingCallback;
+        assert.ok(cb, 'an authorization response is waiting (redirectToAuthorization ran)');
+        this.pendingCallback = undefined;
+        return cb;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Clients
+// ---------------------------------------------------------------------------------------
+
+function bodyText(body) {
+    if (typeof body === 'string') return body;
+    if (body instanceof URLSearchParams) return body.toString();
+    return undefined;
+}
+
+/**
+ * A fetch for the SDKs that records method, URL, status and WWW-Authenticate of each call,
+ * the body of form posts, and the JSON answers of /register and /token.
+ */
+function recordingFetch(log) {
+    return async (input, init = {}) => {
+        const req = input instanceof Request ? input : undefined;
+        const url = req ? req.url : String(input);
+        const method = (init.method || req?.method || 'GET').toUpperCase();
+        const requestBody = bodyText(init.body);
+        const res = await fetch(input, init);
+        const entry = {
+            method,
+            url,
+            path: new URL(url).pathname,
+            status: res.status,
+            wwwAuthenticate: res.headers.get('www-authenticate')
+        };
+        if (requestBody !== undefined && !url.endsWith('/mcp')) entry.requestBody = requestBody;
+        if (method === 'POST' && (entry.path === '/register' || entry.path === '/token')) {
+            entry.responseJson = await res.clone().json().catch(() => undefined);
+        }
+        log.push(entry);
+        return res;
+    };
+}
+
+function describeLog(log) {
+    return log.map(r => `${r.method} ${r.url} -> ${r.status}${r.wwwAuthenticate ? ` [${r.wwwAuthenticate}]` : ''}`).join('\n');
+}
+
+/** The form fields of a recorded form post. */
+function formOf(entry) {
+    return Object.fromEntries(new URLSearchParams(entry?.requestBody || ''));
+}
+
+function jwtPayload(token) {
+    const parts = token.split('.');
+    assert.equal(parts.length, 3, 'the access token is a JWS');
+    return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+}
+
+function textOf(result) {
+    return (result.content || []).filter(c => c.type === 'text').map(c => c.text).join('\n');
+}
+
+/**
+ * Connects an SDK 1.x client to `url` with `provider`: the first attempt meets 401 and runs
+ * the whole authorization (ending in redirectToAuthorization, so connect rejects with
+ * UnauthorizedError); finishAuth exchanges the code; a fresh transport then connects.
+ */
+async function connectV1(url, provider, log = []) {
+    const fetchFn = recordingFetch(log);
+    const first = new Client({ name: 'tn-builtin-test', version: '1.0.0' }, { capabilities: {} });
+    const firstTransport = new StreamableHTTPClientTransport(url, { authProvider: provider, fetch: fetchFn });
+    await assert.rejects(first.connect(firstTransport), err => {
+        assert.ok(err instanceof UnauthorizedError, `expected UnauthorizedError, got ${err?.constructor?.name}: ${err?.message}`);
+        return true;
+    });
+    await firstTransport.finishAuth(provider.takeCallback().get('code'));
+    await first.close().catch(() => {});
+    const client = new Client({ name: 'tn-builtin-test', version: '1.0.0' }, { capabilities: {} });
+    const transport = new StreamableHTTPClientTransport(url, { authProvider: provider, fetch: fetchFn });
+    await client.connect(transport);
+    return { client, transport, log };
+}
+
+
+// ---------------------------------------------------------------------------------------
+// Tool calls
+// ---------------------------------------------------------------------------------------
+
+/** tools/call through the SDK; returns the whole result (isError or not). */
+function call(sess, name, args = {}) {
+    return sess.client.callTool({ name, arguments: args });
+}
+
+/** tools/call that must succeed; returns structuredContent. */
+async function ok(sess, name, args = {}) {
+    const r = await call(sess, name, args);
+    assert.notEqual(r.isError, true, `${name} ${JSON.stringify(args).slice(0, 200)} failed: ${textOf(r)}`);
+    assert.ok(r.structuredContent, `${name}: structuredContent in ${JSON.stringify(r).slice(0, 500)}`);
+    return r.structuredContent;
+}
+
+/** tools/call that must come back as an isError result; returns its text. */
+async function refused(sess, name, args = {}) {
+    let r;
+    try {
+        r = await call(sess, name, args);
+    } catch (err) {
+        assert.fail(`${name}: expected an isError result, the call threw ${err?.constructor?.name}: ${err?.message}`);
+    }
+    assert.equal(r.isError, true, `${name} ${JSON.stringify(args).slice(0, 200)} should be refused: ${JSON.stringify(r).slice(0, 500)}`);
+    return textOf(r);
+}
+
+/** Every note of list_my_notes / list_team_notes, following nextCursor. */
+async function listAll(sess, tool = 'list_my_notes', limit = 100) {
+    const notes = [];
+    let cursor;
+    for (let page = 0; page < 100; page++) {
+        const r = await ok(sess, tool, cursor ? { limit, cursor } : { limit });
+        assert.equal(r.count, r.notes.length);
+        notes.push(...r.notes);
+        if (!r.nextCursor) return notes;
+        cursor = r.nextCursor;
+    }
+    assert.fail(`${tool}: more than 100 pages`);
+}
+
+const ids = notes => notes.map(n => n.id);
+
+/** `teamnotes audit` of a data dir, as records. */
+async function auditRecords(dataDir) {
+    const out = await cli(['audit', '--limit', '1000', '--data-dir', dataDir]);
+    return out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map(line => {
+            const m = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+client=(\S+)/.exec(line);
+            assert.ok(m, `an audit line: ${line}`);
+            return { line, at: m[1], outcome: m[2], tool: m[3], noteId: m[4], user: m[5], client: m[6] };
+        });
+}
+
+/** A raw POST to the MCP endpoint (stateless, 2025-11-25) with a bearer token and `body`. */
+async function rawPost(server, accessToken, body, contentType = 'application/json') {
+    const res = await fetch(server.url, {
+        method: 'POST',
+        headers: {
+            authorization: `Bearer ${accessToken}`,
+            'content-type': contentType,
+            accept: 'application/json, text/event-stream',
+            'mcp-protocol-version': '2025-11-25'
+        },
+        body
+    });
+    const text = await res.text();
+    let json;
+    const ct = res.headers.get('content-type') || '';
+    try {
+        if (ct.includes('text/event-stream')) {
+            const data = text
+                .split('\n')
+                .filter(l => l.startsWith('data:'))
+                .map(l => l.slice(5).trim());
+            json = JSON.parse(data[data.length - 1]);
+        } else {
+            json = JSON.parse(text);
+        }
+    } catch {
+        json = undefined;
+    }
+    return { status: res.status, contentType: ct, text, json };
+}
+
+function rawTool(server, accessToken, name, args, id = 1) {
+    return rawPost(server, accessToken, JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }));
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. the reference system's four checks
+// ---------------------------------------------------------------------------------------
+
+describe('1. alice and bob (editors, acme) see only their own notes; carol (viewer) cannot write', { timeout: TEST_TIMEOUT }, () => {
+    const saved = {}; // key -> [{id, content}]
+    const lists = {}; // key -> ids listed after the saves
+
+    for (const key of ['alice', 'bob']) {
+        it(`${key} signs in at the same URL and saves two notes`, async () => {
+            const sess = await session(key);
+            const acct = main.s.accounts[key];
+            assert.equal(sess.provider.authorizationUrls.length, 1, 'one authorization');
+            assert.equal(`${sess.provider.authorizationUrls[0].origin}`, main.s.issuer);
+            saved[key] = [];
+            for (const i of [1, 2]) {
+                const content = `${key}'s note ${i}: ${randomBytes(6).toString('hex')}`;
+                const n = await ok(sess, 'save_note', { content, title: `${key} ${i}`, tags: [key, `n${i}`] });
+                assert.match(n.id, /^n_[A-Za-z0-9_-]+$/);
+                assert.equal(n.title, `${key} ${i}`);
+                assert.deepEqual(n.tags, [key, `n${i}`]);
+                assert.equal(n.visibility, 'private');
+                assert.equal(n.version, 1);
+                assert.equal(n.mine, true);
+                assert.equal(n.userId, acct.id);
+                assert.ok(Math.abs(n.createdAt - Date.now()) < 60_000, `createdAt is now-ish (ms): ${n.createdAt}`);
+                assert.equal(n.updatedAt, n.createdAt);
+                saved[key].push({ id: n.id, content });
+            }
+        });
+    }
+
+    for (const key of ['alice', 'bob']) {
+        it(`${key}'s list_my_notes holds exactly ${key}'s notes, newest first, with ${key}'s contents`, async () => {
+            assert.ok(saved[key], 'saved');
+            const sess = await session(key);
+            const r = await ok(sess, 'list_my_notes');
+            assert.equal(r.userId, main.s.accounts[key].id);
+            assert.equal(r.count, 2);
+            assert.equal(r.nextCursor, undefined);
+            assert.deepEqual(ids(r.notes), [saved[key][1].id, saved[key][0].id]);
+            for (const n of r.notes) assert.equal(n.mine, true);
+            for (const { id, content } of saved[key]) {
+                const g = await ok(sess, 'get_note', { id });
+                assert.equal(g.content, content);
+                assert.equal(g.mine, true);
+            }
+            lists[key] = ids(r.notes);
+        });
+    }
+
+    it("neither can read the other's notes (get_note -> not found)", async () => {
+        assert.ok(saved.alice && saved.bob, 'saved');
+        const alice = await session('alice');
+        const bob = await session('bob');
+        for (const { id } of saved.bob) assert.match(await refused(alice, 'get_note', { id }), new RegExp(`No note with id ${id} is visible to you`));
+        for (const { id } of saved.alice) assert.match(await refused(bob, 'get_note', { id }), new RegExp(`No note with id ${id} is visible to you`));
+    });
+
+    it('carol (viewer) lists an empty list', async () => {
+        const carol = await session('carol');
+        const r = await ok(carol, 'list_my_notes');
+        assert.deepEqual(r, { userId: main.s.accounts.carol.id, count: 0, notes: [] });
+    });
+
+    it('carol: save_note -> isError naming notes:write; nothing was stored; audited as denied', async () => {
+        assert.ok(lists.alice && lists.bob, 'lists taken');
+        const carol = await session('carol');
+        const marker = `carol-${randomBytes(6).toString('hex')}`;
+        const text = await refused(carol, 'save_note', { content: `${marker} should not be stored` });
+        assert.match(text, /notes:write/);
+        assert.deepEqual((await ok(carol, 'list_my_notes')).notes, []);
+        assert.equal((await ok(carol, 'search_notes', { query: marker })).count, 0);
+        assert.deepEqual(ids((await ok(await session('alice'), 'list_my_notes')).notes), lists.alice);
+        assert.deepEqual(ids((await ok(await session('bob'), 'list_my_notes')).notes), lists.bob);
+        const recs = await auditRecords(main.s.dataDir);
+        const carolKey = `${main.s.issuer}|${main.s.accounts.carol.id}`;
+        const denied = recs.filter(r => r.tool === 'save_note' && r.outcome === 'denied');
+        assert.equal(denied.length, 1, `one denied save_note:\n${recs.map(r => r.line).join('\n')}`);
+        assert.equal(denied[0].user, carolKey, denied[0].line);
+        assert.equal(denied[0].noteId, '-');
+        assert.equal(denied[0].client, carol.provider.savedClients[0].client_id);
+        const carolSaves = recs.filter(r => r.user === carolKey && r.tool === 'save_note');
+        assert.deepEqual(carolSaves.map(r => r.outcome), ['denied'], 'no other save_note record of carol');
+        // the ok saves of alice and bob are there too, with their note ids
+        for (const key of ['alice', 'bob']) {
+            const k = `${main.s.issuer}|${main.s.accounts[key].id}`;
+            const okSaves = recs.filter(r => r.user === k && r.tool === 'save_note' && r.outcome === 'ok').map(r => r.noteId);
+            assert.deepEqual(okSaves.sort(), saved[key].map(n => n.id).sort(), `${key}'s save records`);
+        }
+    });
+});
+
+// ---------------------------------------------------------------------------------------
+// 2. sharing with the organization
+// ---------------------------------------------------------------------------------------
+
+describe('2. sharing: an org note is readable by acme, changeable only by its author, invisible to globex', { timeout: TEST_TIMEOUT }, () => {
+    let shared;
+    const content = `Shared runbook ${randomBytes(4).toString('hex')}: restart the frobnicator`;
+
+    it('alice saves a note with visibility org', async () => {
+        const alice = await session('alice');
+        shared = await ok(alice, 'save_note', { content, title: 'Runbook', visibility: 'org' });
+        assert.equal(shared.visibility, 'org');
+        assert.equal(shared.version, 1);
+    });
+
+    it('bob sees it in list_team_notes (mine: false) and reads it with get_note; not in his own list', async () => {
+        assert.ok(shared, 'saved');
+        const bob = await session('bob');
+        const team = await listAll(bob, 'list_team_notes');
+        const n = team.find(x => x.id === shared.id);
+        assert.ok(n, `in bob's team list: ${JSON.stringify(team)}`);
+        assert.equal(n.mine, false);
+        assert.equal(n.title, 'Runbook');
+        assert.equal(n.visibility, 'org');
+        for (const x of team) assert.equal(x.visibility, 'org', `only org notes: ${JSON.stringify(x)}`);
+        const g = await ok(bob, 'get_note', { id: shared.id });
+        assert.equal(g.content, content);
+        assert.equal(g.mine, false);
+        assert.equal(g.version, 1);
+        assert.ok(!ids(await listAll(bob)).includes(shared.id), "not in bob's list_my_notes");
+        const found = await ok(bob, 'search_notes', { query: 'frobnicator' });
+        assert.deepEqual(found.results.map(r => r.id), [shared.id]);
+    });
+
+    it('alice sees her own org note in list_team_notes with mine: true', async () => {
+        assert.ok(shared, 'saved');
+        const team = await listAll(await session('alice'), 'list_team_notes');
+        assert.equal(team.find(x => x.id === shared.id)?.mine, true);
+    });
+
+    it('bob: update_note and delete_note -> isError not found; the note is unchanged', async () => {
+        assert.ok(shared, 'saved');
+        const bob = await session('bob');
+        const re = new RegExp(`No note with id ${shared.id} is visible to you`);
+        assert.match(await refused(bob, 'update_note', { id: shared.id, version: 1, content: 'bob was here' }), re);
+        assert.match(await refused(bob, 'update_note', { id: shared.id, version: 1, visibility: 'private' }), re);
+        assert.match(await refused(bob, 'delete_note', { id: shared.id }), re);
+        assert.match(await refused(bob, 'delete_note', { id: shared.id, version: 1 }), re);
+        const g = await ok(await session('alice'), 'get_note', { id: shared.id });
+        assert.equal(g.content, content);
+        assert.equal(g.version, 1);
+        assert.equal(g.visibility, 'org');
+        assert.equal(g.updatedAt, shared.updatedAt);
+    });
+
+    it("carol (viewer, acme) reads it too; dave (globex) sees nothing of acme's", async () => {
+        assert.ok(shared, 'saved');
+        const carol = await session('carol');
+        assert.equal((await ok(carol, 'get_note', { id: shared.id })).content, content);
+        const dave = await session('dave');
+        const team = await ok(dave, 'list_team_notes');
+        assert.deepEqual(team, { userId: main.s.accounts.dave.id, count: 0, notes: [] });
+        assert.match(await refused(dave, 'get_note', { id: shared.id }), new RegExp(`No note with id ${shared.id} is visible to you`));
+        assert.equal((await ok(dave, 'search_notes', { query: 'frobnicator' })).count, 0);
+        assert.deepEqual((await ok(dave, 'list_my_notes')).notes, []);
+        assert.match(await refused(dave, 'update_note', { id: shared.id, version: 1, content: 'x' }), /No note with id/);
+        assert.match(await refused(dave, 'delete_note', { id: shared.id }), /No note with id/);
+        const still = await ok(await session('alice'), 'get_note', { id: shared.id });
+        assert.equal(still.version, 1);
+    });
+
+    it("dave's own org note stays in globex", async () => {
+        const dave = await session('dave');
+        const d = await ok(dave, 'save_note', { content: 'globex secret plan', visibility: 'org' });
+        const bobTeam = await listAll(await session('bob'), 'list_team_notes');
+        assert.ok(!ids(bobTeam).includes(d.id), 'not in acme');
+        assert.deepEqual(ids((await ok(dave, 'list_team_notes')).notes), [d.id]);
+    });
+});
+
+// ---------------------------------------------------------------------------------------
+// 3. concurrency through the server
+// ---------------------------------------------------------------------------------------
+
+describe('3. concurrency: 40 parallel saves, 10 parallel updates of one version', { timeout: TEST_TIMEOUT }, () => {
+    it('40 parallel save_note (one client): 40 distinct ids, all listed through the cursor, contents intact', async () => {
+        const alice = await session('alice');
+        const before = await listAll(alice);
+        const contents = Array.from({ length: 40 }, (_, i) => `parallel #${i} ${randomBytes(8).toString('hex')}`);
+        const results = await Promise.all(contents.map((content, i) => ok(alice, 'save_note', { content, tags: ['par'], title: `p${i}` })));
+        const newIds = results.map(r => r.id);
+        assert.equal(new Set(newIds).size, 40, 'distinct ids');
+        // pages of 7: the 40 (and the earlier notes) through several cursors, no repeats
+        const all = await listAll(alice, 'list_my_notes', 7);
+        const listed = ids(all);
+        assert.equal(new Set(listed).size, listed.length, 'no note on two pages');
+        assert.equal(listed.length, before.length + 40);
+        for (const id of newIds) assert.ok(listed.includes(id), `${id} listed`);
+        for (let i = 1; i < all.length; i++) assert.ok(all[i - 1].updatedAt >= all[i].updatedAt, 'newest first');
+        const tagged = [];
+        let cursor;
+        do {
+            const r = await ok(alice, 'list_my_notes', cursor ? { tag: 'par', limit: 9, cursor } : { tag: 'par', limit: 9 });
+            tagged.push(...ids(r.notes));
+            cursor = r.nextCursor;
+        } while (cursor);
+        assert.deepEqual([...tagged].sort(), [...newIds].sort(), 'tag filter + paging');
+        const got = await Promise.all(newIds.map(id => ok(alice, 'get_note', { id })));
+        got.forEach((g, i) => {
+            assert.equal(g.content, contents[i]);
+            assert.equal(g.title, `p${i}`);
+            assert.equal(g.version, 1);
+        });
+    });
+
+    it('10 parallel update_note with version 1: one success, nine "Conflict:", final version 2', async () => {
+        const alice = await session('alice');
+        const n = await ok(alice, 'save_note', { content: 'contended v1' });
+        const results = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => call(alice, 'update_note', { id: n.id, version: 1, content: `writer ${i}` }))
+        );
+        const wins = results.map((r, i) => ({ r, i })).filter(x => x.r.isError !== true);
+        const conflicts = results.filter(r => r.isError === true);
+        assert.equal(wins.length, 1, `one success: ${JSON.stringify(results.map(textOf))}`);
+        assert.equal(conflicts.length, 9);
+        for (const c of conflicts) {
+            assert.match(textOf(c), new RegExp(`^Conflict: note ${n.id} was changed since version 1 \\(it is now at version 2\\)`));
+        }
+        assert.equal(wins[0].r.structuredContent.version, 2);
+        const g = await ok(alice, 'get_note', { id: n.id });
+        assert.equal(g.version, 2);
+        assert.equal(g.content, `writer ${wins[0].i}`);
+        // a stale delete is a conflict too; the current version deletes
+        assert.match(await refused(alice, 'delete_note', { id: n.id, version: 1 }), /^Conflict:/);
+        assert.deepEqual(await ok(alice, 'delete_note', { id: n.id, version: 2 }), { id: n.id, deleted: true });
+        assert.match(await refused(alice, 'get_note', { id: n.id }), /No note with id/);
+    });
+});
+
+// ---------------------------------------------------------------------------------------
+// 4. durability across SIGKILL
+// ---------------------------------------------------------------------------------------
+
+describe('4. durability: SIGKILL during 30 concurrent saves, restart, every acknowledged note is there', { timeout: TEST_TIMEOUT }, () => {
+    let s;
+    let s2;
+    let sess;
+    let token;
+    const acked = new Map(); // id -> content
+    const contents = Array.from({ length: 30 }, (_, i) => `durable #${i} ${randomBytes(24).toString('hex')}`.repeat(20));
+
+    before(async () => {
+        s = await startTeamnotes('tn-durable', { users: { alice: USERS.alice } });
+    });
+    after(async () => {
+        await sess?.client?.close().catch(() => {});
+        if (s && s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill('SIGKILL');
+        await stopServer(s2);
+    });
+
+    it('alice signs in; 30 concurrent save_note, SIGKILL after about half were acknowledged', async () => {
+        const provider = new HeadlessOAuthProvider(s.accounts.alice);
+        sess = await connectV1(s.url, provider);
+        token = provider.tokens().access_token;
+        await sess.client.close();
+        sess = undefined;
+        let killedAt;
+        const calls = contents.map((content, i) =>
+            rawTool(s, token, 'save_note', { content }, i + 1).then(r => {
+                const res = r.json?.result;
+                if (r.status === 200 && res && !res.isError) {
+                    acked.set(res.structuredContent.id, content);
+                    if (acked.size >= 15 && killedAt === undefined) {
+                        killedAt = acked.size;
+                        s.proc.kill('SIGKILL');
+                    }
+                }
+                return r;
+            })
+        );
+        const settled = await Promise.allSettled(calls);
+        const { signal } = await s.exited;
+        assert.equal(signal, 'SIGKILL');
+        const failed = settled.filter(x => x.status === 'rejected').length;
+        console.log(`# ${acked.size} acknowledged (kill sent at ${killedAt}), ${failed} failed by the kill, ${30 - acked.size - failed} other`);
+        assert.ok(acked.size >= 15, `at least 15 acknowledged: ${acked.size}`);
+        for (const x of settled) {
+            if (x.status === 'fulfilled' && !(x.value.json?.result && !x.value.json.result.isError))
+                assert.fail(`an answer that is not an acknowledgement: ${x.value.status} ${x.value.text.slice(0, 300)}`);
+        }
+    });
+
+    it('restarted on the same data dir and port: the same token works, every acknowledged note is there', async () => {
+        assert.ok(acked.size > 0, 'acknowledged notes');
+        s2 = await startTeamnotes('tn-durable-2', { restartOf: s });
+        const who = await rawTool(s2, token, 'whoami', {});
+        assert.equal(who.status, 200, who.text);
+        assert.equal(who.json.result.structuredContent.userId, s.accounts.alice.id);
+        for (const [id, content] of acked) {
+            const r = await rawTool(s2, token, 'get_note', { id });
+            assert.equal(r.status, 200, r.text);
+            assert.notEqual(r.json.result.isError, true, `acknowledged note ${id} lost: ${r.text}`);
+            assert.equal(r.json.result.structuredContent.content, content, `content of ${id}`);
+        }
+        const list = await rawTool(s2, token, 'list_my_notes', { limit: 100 });
+        const listed = list.json.result.structuredContent.notes.map(n => n.id);
+        for (const id of acked.keys()) assert.ok(listed.includes(id), `${id} listed`);
+        assert.ok(listed.length <= 30);
+        console.log(`# after restart: ${listed.length} notes (${acked.size} acknowledged)`);
+        // every listed note is whole (one of the contents sent)
+        for (const id of listed) {
+            const r = await rawTool(s2, token, 'get_note', { id });
+            assert.ok(contents.includes(r.json.result.structuredContent.content), `note ${id} intact`);
+        }
+    });
+});
+
+// ---------------------------------------------------------------------------------------
+// 5. hostile inputs
+// ---------------------------------------------------------------------------------------
+
+describe('5. hostile inputs', { timeout: TEST_TIMEOUT }, () => {
+    const SQL = "Robert'); DROP TABLE notes;-- and \"quotes\" %_ \\ backslash";
+
+    it('SQL metacharacters are stored verbatim and found by search_notes', async () => {
+        const alice = await session('alice');
+        const n = await ok(alice, 'save_note', { content: SQL, title: "x'); DELETE FROM notes;--", tags: ["t'--"] });
+        const g = await ok(alice, 'get_note', { id: n.id });
+        assert.equal(g.content, SQL);
+        assert.equal(g.title, "x'); DELETE FROM notes;--");
+        assert.deepEqual(g.tags, ["t'--"]);
+        const found = await ok(alice, 'search_notes', { query: 'DROP TABLE' });
+        assert.ok(found.results.some(r => r.id === n.id), JSON.stringify(found));
+        const r = found.results.find(x => x.id === n.id);
+        assert.equal(typeof r.snippet, 'string');
+        assert.ok(r.snippet.length > 0);
+        assert.equal(typeof r.rank, 'number');
+        assert.equal(found.query, 'DROP TABLE');
+        const q2 = await ok(alice, 'search_notes', { query: "Robert'); DROP TABLE notes;--" });
+        assert.ok(q2.results.some(x => x.id === n.id), `the raw SQL text as a query finds it: ${JSON.stringify(q2)}`);
+        // the store still works
+        assert.ok((await listAll(alice)).length > 40);
+    });
+
+    it('FTS syntax in the query is a normal search, no error; its operators are plain words', async () => {
+        const alice = await session('alice');
+        for (const query of ['NEAR(a b) OR "x` * AND', 'AND', 'content:foo', '^x', 'a OR', 'NOT NOT', 'x*', '"unterminated']) {
+            const r = await ok(alice, 'search_notes', { query });
+            assert.equal(r.query, query);
+            assert.equal(r.count, r.results.length);
+        }
+        const n = await ok(alice, 'save_note', { content: 'zebulon OR quixotic' });
+        const hit = await ok(alice, 'search_notes', { query: 'zebulon OR' });
+        assert.deepEqual(hit.results.map(r => r.id), [n.id], 'OR is a word to find, not an operator');
+        const miss = await ok(alice, 'search_notes', { query: 'zebulon OR nonexistentword' });
+        assert.equal(miss.count, 0, 'not an OR: both words are needed');
+        const near = await ok(alice, 'search_notes', { query: 'NEAR(zebulon quixotic)' });
+        assert.equal(near.count, 0, 'NEAR( is not an operator either (the word "near" is not in the note)');
+    });
+
+    it('a query of punctuation only (", *, (((, ^): isError, and the server goes on', async () => {
+        const alice = await session('alice');
+        for (const query of ['"', '*', '(((', '^', '" * "']) {
+            await refused(alice, 'search_notes', { query });
+        }
+        assert.equal((await ok(alice, 'search_notes', { query: 'zebulon' })).count, 1);
+    });
+
+    it('the refusal of a punctuation-only query speaks of the query, not of a note', async () => {
+        const alice = await session('alice');
+        const r = await rawTool(main.s, alice.provider.tokens().access_token, 'search_notes', { query: '"' }, 41);
+        console.log(`# search_notes {"query":"\\""} -> HTTP ${r.status} ${r.text}`);
+        const text = r.json?.result?.content?.[0]?.text || '';
+        assert.equal(r.json?.result?.isError, true);
+        assert.doesNotMatch(text, /note was refused|content must be/, text);
+        assert.match(text, /query|search/i, text);
+    });
+
+    it('70 KiB content: isError naming the 65536 limit; nothing stored', async () => {
+        const alice = await session('alice');
+        const before = (await listAll(alice)).length;
+        const text = await refused(alice, 'save_note', { content: 'x'.repeat(70 * 1024) });
+        console.log(`# 70 KiB content: ${text}`);
+        assert.match(text, /content: at most 65536 characters/);
+        assert.equal((await listAll(alice)).length, before);
+    });
+
+    it('17 tags: isError; 16 are fine', async () => {
+        const alice = await session('alice');
+        const tags = Array.from({ length: 17 }, (_, i) => `t${i}`);
+        const text = await refused(alice, 'save_note', { content: 'many tags', tags });
+        console.log(`# 17 tags: ${text}`);
+        assert.match(text, /tags: at most 16 items/);
+        const n = await ok(alice, 'save_note', { content: 'sixteen tags', tags: tags.slice(0, 16) });
+        assert.equal(n.tags.length, 16);
+    });
+
+    for (const limit of [0, -1, 1000]) {
+        it(`limit ${limit}: isError (list_my_notes, list_team_notes, search_notes)`, async () => {
+            const alice = await session('alice');
+            const text = await refused(alice, 'list_my_notes', { limit });
+            console.log(`# list_my_notes limit ${limit}: ${text}`);
+            const want = limit < 1 ? /limit: must be >= 1/ : /limit: must be <= 100/;
+            assert.match(text, want);
+            assert.match(await refused(alice, 'list_team_notes', { limit }), want);
+            assert.match(await refused(alice, 'search_notes', { query: 'x', limit }), want);
+        });
+    }
+
+    it('a forged cursor: isError naming the cursor', async () => {
+        const alice = await session('alice');
+        const forged = [
+            'not-a-cursor',
+            Buffer.from('hello').toString('base64url'),
+            Buffer.from('1.x_abc').toString('base64url'),
+            Buffer.from("1.n_'; DROP TABLE notes;--").toString('base64url'),
+            Buffer.from('-5.n_abcdef').toString('base64url')
+        ];
+        for (const cursor of forged) {
+            assert.match(await refused(alice, 'list_my_notes', { cursor }), /cursor/, cursor);
+            assert.match(await refused(alice, 'list_team_notes', { cursor }), /cursor/, cursor);
+        }
+    });
+
+    it('a lone surrogate escape (\\ud800) in the raw JSON body: refused, nothing stored', async () => {
+        const alice = await session('alice');
+        const token = alice.provider.tokens().access_token;
+        const before = ids(await listAll(alice));
+        const marker = `surrogate${randomBytes(4).toString('hex')}`;
+        const body = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"save_note","arguments":{"content":"${marker} \\ud800 end"}}}`;
+        assert.ok(body.includes('\\ud800'), 'the escape is in the body as text');
+        const r = await rawPost(main.s, token, body);
+        console.log(`# lone surrogate: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+        const rpcError = r.json?.error;
+        const toolError = r.json?.result?.isError === true;
+        assert.ok(rpcError || toolError || r.status === 400, `refused: HTTP ${r.status} ${r.text}`);
+        assert.equal(r.json?.result?.structuredContent?.id, undefined, `no note created: ${r.text}`);
+        assert.deepEqual(ids(await listAll(alice)), before);
+        assert.equal((await ok(alice, 'search_notes', { query: marker })).count, 0);
+    });
+
+    it('invalid UTF-8 bytes in the raw body: refused, nothing stored', async () => {
+        const alice = await session('alice');
+        const token = alice.provider.tokens().access_token;
+        const before = ids(await listAll(alice));
+        const marker = `badutf${randomBytes(4).toString('hex')}`;
+        const head = Buffer.from(`{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"save_note","arguments":{"content":"${marker} `);
+        const tail = Buffer.from(` end"}}}`);
+        const body = Buffer.concat([head, Buffer.from([0xff, 0xc3, 0x28, 0xed, 0xa0, 0x80]), tail]);
+        const r = await rawPost(main.s, token, body);
+        console.log(`# invalid UTF-8: HTTP ${r.status} ${r.text.slice(0, 300)}`);
+        assert.ok(r.json?.error || r.json?.result?.isError === true || r.status === 400, `refused: HTTP ${r.status} ${r.text}`);
+        assert.equal(r.json?.result?.structuredContent?.id, undefined, `no note created: ${r.text}`);
+        assert.deepEqual(ids(await listAll(alice)), before);
+    });
+});
+
+// ---------------------------------------------------------------------------------------
+// 6. MCP resources
+// ---------------------------------------------------------------------------------------
+
+describe('6. resources: note://<id> of the caller only', { timeout: TEST_TIMEOUT }, () => {
+    async function allResources(sess) {
+        const out = [];
+        let cursor;
+        for (let i = 0; i < 100; i++) {
+            const r = await sess.client.listResources(cursor ? { cursor } : {});
+            out.push(...r.resources);
+            if (!r.nextCursor) return out;
+            cursor = r.nextCursor;
+        }
+        assert.fail('more than 100 pages of resources');
+    }
+
+    it("resources/list shows exactly alice's notes as note://<id>", async () => {
+        const alice = await session('alice');
+        const bob = await session('bob');
+        const mine = ids(await listAll(alice));
+        const bobs = ids(await listAll(bob));
+        assert.ok(bobs.length >= 2, 'bob has notes');
+        const res = await allResources(alice);
+        const uris = res.map(r => r.uri);
+        assert.equal(new Set(uris).size, uris.length, 'no repeats');
+        assert.deepEqual([...uris].sort(), mine.map(id => `note://${id}`).sort());
+        for (const id of bobs) assert.ok(!uris.includes(`note://${id}`), `bob's ${id} not listed for alice`);
+        for (const r of res) assert.equal(r.mimeType, 'text/plain');
+    });
+
+    it("resources/read: alice's own note gives its text; bob's note URI is an error", async () => {
+        const alice = await session('alice');
+        const bob = await session('bob');
+        const own = await ok(alice, 'save_note', { content: 'readable as a resource' });
+        const r = await alice.client.readResource({ uri: `note://${own.id}` });
+        assert.deepEqual(r.contents, [{ uri: `note://${own.id}`, mimeType: 'text/plain', text: 'readable as a resource' }]);
+        const bobNote = (await ok(bob, 'list_my_notes')).notes[0];
+        assert.ok(bobNote, 'bob has a note');
+        await assert.rejects(alice.client.readResource({ uri: `note://${bobNote.id}` }), err => {
+            console.log(`# resources/read of bob's note by alice: ${err?.constructor?.name} ${err?.message}`);
+            assert.equal(err?.code, -32002, `${err?.constructor?.name}: ${err?.message}`);
+            assert.match(String(err?.message), new RegExp(`Resource not found: note://${bobNote.id}`));
+            return true;
+        });
+        // bob reads his own
+        const rb = await bob.client.readResource({ uri: `note://${bobNote.id}` });
+        assert.equal(rb.contents[0].uri, `note://${bobNote.id}`);
+        // dave cannot read alice's org note as a resource either
+        const dave = await session('dave');
+        await assert.rejects(dave.client.readResource({ uri: `note://${own.id}` }));
+    });
+});
