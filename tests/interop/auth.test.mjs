@@ -19,105 +19,37 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(here, '..', '..');
-const TN_BUILD = process.env.TN_BUILD || join(ROOT, 'build');
-const TEAMNOTES_BIN = join(TN_BUILD, 'teamnotes');
+import {
+    CookieJar,
+    OAuthClientStore,
+    REDIRECT_URI,
+    ROOT,
+    TEAMNOTES_BIN,
+    TN_BUILD,
+    freePorts,
+    jwtPayload,
+    spawnReady,
+    stopProcess,
+    textOf
+} from './lib/harness.mjs';
+
 const FIXTURE_BIN = join(TN_BUILD, 'tests', 'tn-testserver');
 const IDP_SCRIPT = join(ROOT, 'tests', 'idp', 'idp.mjs');
-// Where the client says it receives the code. Nothing listens there: the headless browser
-// stops at the redirect and reads the code off the Location header.
-const REDIRECT_URI = 'http://127.0.0.1:9/oauth/callback';
 const PREREGISTERED_REDIRECT_URI = 'http://127.0.0.1:9999/callback'; // mcp-test-public's
 const PRECONFIGURED_CLIENTS = ['mcp-test-public', 'mcp-test-confidential', 'mcp-test-m2m'];
 const TEST_TIMEOUT = 60_000;
-const LOG = !!process.env.TN_SERVER_LOG;
 
 // ---------------------------------------------------------------------------------------
 // Processes: the IdP and the two servers
 // ---------------------------------------------------------------------------------------
-
-/** A TCP port that was free a moment ago (bound to 127.0.0.1:0, then released). */
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = createServer();
-        srv.unref();
-        srv.on('error', reject);
-        srv.listen(0, '127.0.0.1', () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
-/** Distinct free ports. */
-async function freePorts(n) {
-    const ports = new Set();
-    while (ports.size < n) ports.add(await freePort());
-    return [...ports];
-}
-
-/**
- * Spawns `cmd args` and resolves once a line of its output matches `readyRe`; rejects (with
- * the output so far) if it exits first or is not ready in time.
- */
-function spawnReady(label, cmd, args, env, readyRe, readyTimeoutMs = 15_000) {
-    return new Promise((resolve, reject) => {
-        const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-        const exited = new Promise(res => proc.once('exit', (code, signal) => res({ code, signal })));
-        let output = '';
-        let settled = false;
-        const finish = (err, value) => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(timer);
-            if (err) reject(err);
-            else resolve(value);
-        };
-        const onData = chunk => {
-            output += chunk.toString('utf8');
-            if (LOG) process.stderr.write(`[${label}] ${chunk}`);
-            const line = output.split('\n').find(l => readyRe.test(l));
-            if (line) finish(null, { label, proc, exited, readyLine: line, output: () => output });
-        };
-        proc.stdout.on('data', onData);
-        proc.stderr.on('data', onData);
-        proc.once('error', err => finish(err));
-        exited.then(({ code, signal }) =>
-            finish(new Error(`${label} exited before ready (code=${code}, signal=${signal}):\n${output}`))
-        );
-        const timer = setTimeout(() => {
-            proc.kill('SIGKILL');
-            finish(new Error(`${label} not ready within ${readyTimeoutMs} ms:\n${output}`));
-        }, readyTimeoutMs);
-    });
-}
-
-/** SIGTERM, then wait for the exit (SIGKILL after `graceMs`). Returns {code, signal}. */
-async function stopProcess(p, graceMs = 10_000) {
-    if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGTERM');
-    let timer;
-    const res = await Promise.race([p.exited, new Promise(r => (timer = setTimeout(() => r(null), graceMs)))]);
-    clearTimeout(timer);
-    if (res === null) {
-        p.proc.kill('SIGKILL');
-        await p.exited;
-        assert.fail(`${p.label} did not exit within ${graceMs} ms of SIGTERM:\n${p.output()}`);
-    }
-    return res;
-}
 
 async function startServer(label, bin, args, port, env) {
     const s = await spawnReady(label, bin, [...args, '--port', String(port)], env, /\bready\b.*\bport=\d+/);
@@ -177,47 +109,12 @@ after(async () => {
 // The headless browser and the OAuth client provider
 // ---------------------------------------------------------------------------------------
 
-/** A cookie jar for one origin (the IdP): name + path -> value, with expiry. */
-class CookieJar {
-    constructor() {
-        this.cookies = new Map();
-    }
-    store(url, res) {
-        for (const line of res.headers.getSetCookie()) {
-            const [pair, ...attrs] = line.split(';').map(s => s.trim());
-            const eq = pair.indexOf('=');
-            const name = pair.slice(0, eq);
-            const value = pair.slice(eq + 1);
-            let path = url.pathname.replace(/\/[^/]*$/, '') || '/';
-            let expired = value === '';
-            for (const a of attrs) {
-                const [k, v = ''] = a.split('=');
-                const key = k.toLowerCase();
-                if (key === 'path' && v.startsWith('/')) path = v;
-                else if (key === 'max-age' && Number(v) <= 0) expired = true;
-                else if (key === 'expires' && Date.parse(v) <= Date.now()) expired = true;
-            }
-            const id = `${name}\t${path}`;
-            if (expired) this.cookies.delete(id);
-            else this.cookies.set(id, { name, value, path });
-        }
-    }
-    header(url) {
-        const p = url.pathname;
-        const match = [...this.cookies.values()].filter(
-            c => p === c.path || p.startsWith(c.path.endsWith('/') ? c.path : `${c.path}/`)
-        );
-        match.sort((a, b) => b.path.length - a.path.length); // RFC 6265 §5.4: longer paths first
-        return match.map(c => `${c.name}=${c.value}`).join('; ');
-    }
-}
-
 /**
  * Plays the user agent for one authorization request: follows the IdP's redirects, signs in
  * as `username` when the login form comes, allows on the consent form, and returns the
  * parameters of the redirect to `redirectUri`. `trace` collects "METHOD path -> status".
  */
-async function headlessAuthorize(authorizationUrl, { username, password, redirectUri, jar, trace }) {
+async function idpAuthorize(authorizationUrl, { username, password, redirectUri, jar, trace }) {
     const origin = new URL(authorizationUrl).origin;
     let url = new URL(authorizationUrl);
     let init = { method: 'GET' };
@@ -260,8 +157,9 @@ async function headlessAuthorize(authorizationUrl, { username, password, redirec
  * the real one. After redirectToAuthorization the code waits in `pendingCode` for
  * transport.finishAuth().
  */
-class HeadlessOAuthProvider {
+class HeadlessOAuthProvider extends OAuthClientStore {
     constructor(username, { password = `${username}-pass`, preregistered } = {}) {
+        super();
         this.username = username;
         // A pre-registered client (as an admin would hand out) instead of DCR: oidc-provider
         // limits a DCR client to the scope it registered with, which the SDK takes from the
@@ -273,10 +171,7 @@ class HeadlessOAuthProvider {
         this.authorizationUrls = [];
         this.callbacks = [];
         this.browserTrace = [];
-        this.savedClients = [];
-        this.savedTokens = [];
         this.pendingCode = undefined;
-        this._state = undefined;
     }
     get redirectUrl() {
         return this._redirect;
@@ -294,40 +189,10 @@ class HeadlessOAuthProvider {
             application_type: 'native'
         };
     }
-    state() {
-        this._state = randomBytes(16).toString('base64url');
-        return this._state;
-    }
-    clientInformation() {
-        return this._client;
-    }
-    saveClientInformation(info) {
-        this._client = info;
-        this.savedClients.push(info);
-    }
-    tokens() {
-        return this._tokens;
-    }
-    saveTokens(tokens) {
-        this._tokens = tokens;
-        this.savedTokens.push(tokens);
-    }
-    saveCodeVerifier(v) {
-        this._verifier = v;
-    }
-    codeVerifier() {
-        assert.ok(this._verifier, 'a code verifier was saved before the code exchange');
-        return this._verifier;
-    }
-    invalidateCredentials(scope) {
-        if (scope === 'all' || scope === 'client') this._client = undefined;
-        if (scope === 'all' || scope === 'tokens') this._tokens = undefined;
-        if (scope === 'all' || scope === 'verifier') this._verifier = undefined;
-    }
     async redirectToAuthorization(authorizationUrl) {
         const url = new URL(authorizationUrl);
         this.authorizationUrls.push(url);
-        const params = await headlessAuthorize(url, {
+        const params = await idpAuthorize(url, {
             username: this.username,
             password: this.password,
             redirectUri: this._redirect,
@@ -374,18 +239,8 @@ function recordingFetch(log) {
     };
 }
 
-function jwtPayload(token) {
-    const parts = token.split('.');
-    assert.equal(parts.length, 3, 'the access token is a JWS');
-    return JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-}
-
 function scopesOf(s) {
     return (s || '').split(' ').filter(Boolean).sort();
-}
-
-function textOf(result) {
-    return (result.content || []).filter(c => c.type === 'text').map(c => c.text).join('\n');
 }
 
 /**
