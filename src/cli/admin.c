@@ -19,6 +19,7 @@ static const char usage[] =
     "  teamnotes org add NAME | list\n"
     "  teamnotes client list | revoke CLIENT_ID\n"
     "  teamnotes audit [--limit N]                 who did what to which note (never the text)\n"
+    "  teamnotes migrate                           apply pending storage migrations\n"
     "Storage options (--data-dir, --database-url, …) are those of `teamnotes serve`.\n";
 
 static int64_t now_s(void) { return tn_time_now_ms() / 1000; }
@@ -264,6 +265,10 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
         else
             fprintf(stderr, "teamnotes: %s\n", e == TN_ERR_CONFLICT ? "that organization exists" : tn_err_message(e));
         rc = e == TN_OK ? 0 : 1;
+    } else if (!strcmp(cmd, "migrate")) {
+        /* opening the store applies what is pending (under a lock on PostgreSQL) */
+        printf("%s store at schema version %d\n", tn_store_backend(s), tn_store_schema_version(s));
+        rc = 0;
     } else if (!strcmp(cmd, "audit")) {
         const char *l = opt(nr, rest, "--limit");
         long lim = l ? strtol(l, NULL, 10) : 50;

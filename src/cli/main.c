@@ -22,6 +22,7 @@ static const char usage[] =
     "  teamnotes user list | show EMAIL | set-role EMAIL ROLE | disable EMAIL | enable EMAIL\n"
     "  teamnotes role list | org add NAME | org list | client list | client revoke ID\n"
     "  teamnotes audit [--limit N]            who did what to which note (never the text)\n"
+    "  teamnotes migrate                      apply storage migrations (serve does it too)\n"
     "  teamnotes --help | --version\n"
     "\n"
     "Options (flags override the environment, which overrides .env):\n";
@@ -99,7 +100,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "serve"))
         return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(argv[1], "user") || !strcmp(argv[1], "role") || !strcmp(argv[1], "org") ||
-        !strcmp(argv[1], "client") || !strcmp(argv[1], "audit"))
+        !strcmp(argv[1], "client") || !strcmp(argv[1], "audit") || !strcmp(argv[1], "migrate"))
         return tn_admin_main(argv[1], argc - 2, argv + 2);
     fprintf(stderr, "teamnotes: unknown command '%s' (see teamnotes --help)\n", argv[1]);
     return 2;

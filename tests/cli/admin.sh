@@ -22,7 +22,7 @@ check "short password refused" "2|teamnotes: the password needs 10 to 1024 chara
 "$tn" user add dave@example.com --role boss "${D[@]}" >/dev/null 2>"$work/err"; rc=$?
 check "unknown role refused" "2|teamnotes: unknown role 'boss' (see \`teamnotes role list\`)" "$rc|$(cat "$work/err")"
 check "user list" "alice@example.com editor|bob@example.com viewer" \
-  "$("$tn" user list "${D[@]}" | awk '{print $1, $2}' | paste -sd'|')"
+  "$("$tn" user list "${D[@]}" | awk '{print $1, $2}' | sort | paste -sd'|')"
 check "role list" "viewer   notes:read|editor   notes:read notes:write|admin    notes:read notes:write teamnotes:admin" \
   "$("$tn" role list | paste -sd'|')"
 out=$("$tn" user set-role bob@example.com editor "${D[@]}")
@@ -41,6 +41,7 @@ check "client list empty" "" "$("$tn" client list "${D[@]}")"
 "$tn" client revoke nope "${D[@]}" >/dev/null 2>"$work/err"; rc=$?
 check "client revoke unknown" "1|teamnotes: no such client" "$rc|$(cat "$work/err")"
 "$tn" user frobnicate "${D[@]}" >/dev/null 2>&1; check "unknown subcommand exits 2" 2 $?
+check "migrate reports the schema" "sqlite store at schema version 2" "$("$tn" migrate "${D[@]}" 2>/dev/null)"
 check "db is private" 600 "$(stat -c %a "$work/data/teamnotes.db")"
 
 echo "$pass passed, $fail failed"
