@@ -15,6 +15,21 @@
 
 static struct tn_store *store;
 static struct tn_mcp_server *server;
+static bool shared_feed; /* the store announces every instance's changes (PostgreSQL) */
+
+/* Tells the owner's subscriptions/listen streams that their notes changed: directly on
+ * a single-instance store, through the store's change feed otherwise (which also
+ * reaches the listeners of the other instances). */
+static void changed(const char *owner)
+{
+    if (!shared_feed)
+        tn_mcp_notify_resources_changed(server, owner);
+}
+
+static void feed_cb(const char *owner, void *ud)
+{
+    tn_mcp_notify_resources_changed(ud, owner);
+}
 
 #define DEFAULT_PAGE 20
 
@@ -168,7 +183,7 @@ static json_t *save_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     if (rc != TN_OK)
         return store_error(ctx, "save_note", NULL, rc);
     audit(ctx, "save_note", n.id, "ok");
-    tn_mcp_notify_resources_changed(server, o.user);
+    changed(o.user);
     json_t *out = note_json(&n, false);
     json_object_set_new(out, "userId", json_string(tn_mcp_ctx_principal(ctx)->subject));
     return tn_mcp_result_structured(out);
@@ -286,7 +301,7 @@ static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     if (rc != TN_OK)
         return store_error(ctx, "update_note", id, rc);
     audit(ctx, "update_note", id, "ok");
-    tn_mcp_notify_resources_changed(server, o.user);
+    changed(o.user);
     json_t *out = note_json(&n, false);
     tn_note_deinit(&n);
     return tn_mcp_result_structured(out);
@@ -308,7 +323,7 @@ static json_t *delete_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     if (rc != TN_OK)
         return store_error(ctx, "delete_note", id, rc);
     audit(ctx, "delete_note", id, "ok");
-    tn_mcp_notify_resources_changed(server, o.user);
+    changed(o.user);
     return tn_mcp_result_structured(json_pack("{s:s, s:b}", "id", id, "deleted", 1));
 }
 
@@ -504,6 +519,7 @@ enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *st)
 {
     store = st;
     server = s;
+    shared_feed = tn_store_watch_notes(st, feed_cb, s) == TN_OK;
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
         enum tn_err rc = tn_mcp_tool_add(s, &tools[i]);
         if (rc != TN_OK)

@@ -23,6 +23,8 @@ struct tn_store_ops {
     const char *name; /* "sqlite", "postgres" */
     /* Frees everything; every connection must have been returned (no call in flight). */
     void (*close)(struct tn_store *s);
+    /* Cross-instance change feed of notes; NULL when the backend has none (SQLite). */
+    enum tn_err (*watch_notes)(struct tn_store *s, void (*fn)(const char *owner, void *ud), void *ud);
 
     enum tn_err (*org_insert)(struct tn_store *s, const struct tn_org *o);
     enum tn_err (*org_get)(struct tn_store *s, const char *id, struct tn_org *out);

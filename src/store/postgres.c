@@ -44,7 +44,9 @@
 
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +327,22 @@ static const char m0002_notes[] =
     "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit\n"
     "    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();\n";
 
+static const char m0003_notify[] =
+    "-- Embedded in src/store/postgres.c (migrations[]); tests/unit/test_pg_store.c checks that\n"
+    "-- this file and the embedded copy produce the same schema.\n"
+    "--\n"
+    "-- Every change to a note is announced to every instance sharing the database (delivered\n"
+    "-- at commit), so that each can tell its subscriptions/listen streams of that owner.\n"
+    "CREATE FUNCTION notes_announce() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\n"
+    "    PERFORM pg_notify('teamnotes_notes', COALESCE(NEW.owner, OLD.owner));\n"
+    "    RETURN NULL;\n"
+    "END\n"
+    "$$;\n"
+    "CREATE TRIGGER notes_changed AFTER INSERT OR UPDATE OR DELETE ON notes\n"
+    "    FOR EACH ROW EXECUTE FUNCTION notes_announce();\n"
+;
+
 /* migrations[i] has version i + 1: append only, never edit a released script. */
 static const struct migration {
     int version;
@@ -333,6 +351,7 @@ static const struct migration {
 } migrations[] = {
     {1, "0001_auth", m0001_auth},
     {2, "0002_notes", m0002_notes},
+    {3, "0003_notify", m0003_notify},
 };
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -518,6 +537,12 @@ struct pg_store {
     pthread_cond_t cv;  /* a connection was returned */
     struct conn *idle;
     int nopen;
+    /* the notes change feed (LISTEN teamnotes_notes on a connection of its own) */
+    pthread_t watcher;
+    bool watching;
+    atomic_bool stop_watch;
+    void (*watch_fn)(const char *owner, void *ud);
+    void *watch_ud;
 };
 
 static void errf(struct tn_buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1609,8 +1634,69 @@ static enum tn_err pg_audit_list(struct tn_store *s, unsigned limit, tn_store_au
 
 /* ---------- open, migrate, close ---------- */
 
+static void *watch_main(void *arg)
+{
+    struct pg_store *s = arg;
+    PGconn *pg = NULL;
+    unsigned backoff_ms = 200;
+    while (!atomic_load(&s->stop_watch)) {
+        if (!pg || PQstatus(pg) != CONNECTION_OK) {
+            if (pg)
+                PQfinish(pg);
+            pg = PQconnectdb(s->url);
+            PGresult *r = PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN teamnotes_notes") : NULL;
+            bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+            PQclear(r);
+            if (!ok) {
+                /* the database is away: try again, a little later each time */
+                struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L};
+                nanosleep(&ts, NULL);
+                backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
+                continue;
+            }
+            backoff_ms = 200;
+        }
+        struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+        int n = poll(&pfd, 1, 500);
+        if (n < 0 || (n > 0 && !PQconsumeInput(pg))) {
+            PQfinish(pg);
+            pg = NULL;
+            continue;
+        }
+        PGnotify *note;
+        while ((note = PQnotifies(pg)) != NULL) {
+            if (note->extra && s->watch_fn)
+                s->watch_fn(note->extra, s->watch_ud);
+            PQfreemem(note);
+        }
+    }
+    if (pg)
+        PQfinish(pg);
+    return NULL;
+}
+
+static enum tn_err pg_watch_notes(struct tn_store *base, void (*fn)(const char *owner, void *ud), void *ud)
+{
+    struct pg_store *s = (struct pg_store *)base;
+    if (s->watching)
+        return TN_ERR_CONFLICT;
+    s->watch_fn = fn;
+    s->watch_ud = ud;
+    atomic_init(&s->stop_watch, false);
+    if (pthread_create(&s->watcher, NULL, watch_main, s) != 0)
+        return TN_ERR_NOMEM;
+    s->watching = true;
+    return TN_OK;
+}
+
 static void pg_close(struct tn_store *base)
 {
+    struct pg_store *ws = (struct pg_store *)base;
+    if (ws->watching) {
+        atomic_store(&ws->stop_watch, true);
+        pthread_join(ws->watcher, NULL);
+        ws->watching = false;
+    }
     struct pg_store *s = (struct pg_store *)base;
     if (!s)
         return;
@@ -1631,6 +1717,7 @@ static void pg_close(struct tn_store *base)
 static const struct tn_store_ops postgres_ops = {
     .name = "postgres",
     .close = pg_close,
+    .watch_notes = pg_watch_notes,
     .org_insert = pg_org_insert,
     .org_get = pg_org_get,
     .org_by_name = pg_org_by_name,

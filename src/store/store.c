@@ -649,6 +649,13 @@ enum tn_err tn_store_audit_insert(struct tn_store *s, const struct tn_audit *a)
     return s->ops->audit_insert(s, a);
 }
 
+enum tn_err tn_store_watch_notes(struct tn_store *s, void (*fn)(const char *owner, void *ud), void *ud)
+{
+    if (!s || !fn)
+        return TN_ERR_BAD_INPUT;
+    return s->ops->watch_notes ? s->ops->watch_notes(s, fn, ud) : TN_ERR_CONFIG;
+}
+
 enum tn_err tn_store_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud)
 {
     if (!s || !cb || limit < 1 || limit > AUDIT_MAX)

@@ -228,6 +228,12 @@ enum tn_err tn_store_note_list_team(struct tn_store *s, const struct tn_owner *o
 enum tn_err tn_store_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
                                  unsigned limit, tn_store_note_cb cb, void *ud);
 
+/* Calls fn(owner_user, ud), on a thread of the store, whenever any instance sharing this
+ * store changes a note of that owner (PostgreSQL: LISTEN/NOTIFY, resumed after the
+ * database restarts). TN_ERR_CONFIG when the backend serves a single instance (SQLite):
+ * the caller then announces its own changes. */
+enum tn_err tn_store_watch_notes(struct tn_store *s, void (*fn)(const char *owner, void *ud), void *ud);
+
 /* ---------- audit: who did what to which note; never note text ---------- */
 
 struct tn_audit {

@@ -53,6 +53,18 @@ check "listed through B" "$id|saved through A" "$(call "$B" get_note "{\"id\":\"
 check "searched through B" "$id" "$(call "$B" search_notes '{"query":"through"}' | jq -r '.result.structuredContent.results[0].id')"
 check "the token from A works on B" 200 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H "Authorization: Bearer $at" $B/mcp -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}')"
 
+# a change made through B reaches alice's subscriptions/listen stream on A
+meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+timeout 4 curl -s -N -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+  -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: subscriptions/listen' -H "Authorization: Bearer $at" \
+  "$A/mcp" -d "{\"jsonrpc\":\"2.0\",\"id\":\"sub-1\",\"method\":\"subscriptions/listen\",\"params\":{$meta,\"notifications\":{\"resourcesListChanged\":true}}}" >"$work/listen" &
+lpid=$!
+for _ in $(seq 100); do grep -q acknowledged "$work/listen" && break; sleep 0.02; done
+call "$B" save_note '{"content":"seen across instances"}' >/dev/null
+wait "$lpid"
+check "listen on A acknowledged resourcesListChanged" 1 "$(grep -c '"resourcesListChanged":true' "$work/listen")"
+check "a save through B notifies the listener on A" 1 "$(grep -c 'notifications/resources/list_changed' "$work/listen")"
+
 # SIGKILL while writes are in flight: every acknowledged save survives
 : >"$work/acks"
 burst=()
