@@ -1778,8 +1778,12 @@ static bool current_version(PGconn *pg, int *v, struct tn_buf *err)
     PGresult *r = PQexec(pg, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
     if (ok) {
-        *v = atoi(PQgetvalue(r, 0, 0));
-    } else {
+        char *end = NULL;
+        long n = strtol(PQgetvalue(r, 0, 0), &end, 10);
+        ok = end && *end == '\0' && n >= 0 && n < 100000;
+        *v = ok ? (int)n : 0;
+    }
+    if (!ok) {
         char line[512];
         errf(err, "cannot read the schema version: %s",
              one_line(PQresultErrorMessage(r), line, sizeof line));
