@@ -1,6 +1,7 @@
-/* The store on SQLite: every function, its error codes, durability across reopen,
- * migrations, and the single-use guarantees under concurrency. Each test gets a fresh
- * temporary data directory. */
+/* The store on either backend (PostgreSQL when TN_TEST_DATABASE_URL is set, else SQLite):
+ * every function, its error codes, durability across reopen, migrations, and the
+ * single-use guarantees under concurrency. Each test gets a fresh temporary data
+ * directory, or on PostgreSQL a fresh schema. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 
 #include "core/log.h"
 #include "store/store.h"
+#include "pg_fixture.h"
 
 /* The migrations of src/store/migrations/sqlite/, in order; the latest is the schema
  * version a new store reaches. */
@@ -27,8 +29,23 @@ static const char *const migration_files[] = {"0001_auth", "0002_notes"};
 struct fx {
     char dir[64];   /* the temporary directory */
     char data[96];  /* the data directory inside it */
+    char schema[64]; /* PostgreSQL: the test's schema */
+    char url[1024];  /* PostgreSQL: base_url with search_path set to schema */
     struct tn_store *s;
 };
+
+/* The backend under test: PostgreSQL when TN_TEST_DATABASE_URL is set, else SQLite. */
+static bool on_pg(void)
+{
+    return base_url != NULL;
+}
+
+/* The schema version a new store reaches, which differs by backend: PostgreSQL has one
+ * migration more (0003_notify, its cross-instance notifications). */
+static int latest(void)
+{
+    return on_pg() ? 3 : LATEST;
+}
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -49,6 +66,12 @@ static struct tn_store *open_at(const char *data)
     return s;
 }
 
+/* Another handle on the fixture's store: its schema on PostgreSQL, its directory on SQLite. */
+static struct tn_store *reopen(struct fx *f)
+{
+    return on_pg() ? open_url(f->url) : open_at(f->data);
+}
+
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
@@ -56,7 +79,9 @@ static int setup(void **state)
     snprintf(f->dir, sizeof f->dir, "/tmp/tn_store_XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->data, sizeof f->data, "%s/data", f->dir);
-    f->s = open_at(f->data);
+    if (on_pg())
+        pg_fixture_schema(f->schema, sizeof f->schema, f->url, sizeof f->url);
+    f->s = reopen(f);
     *state = f;
     return 0;
 }
@@ -65,6 +90,8 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     tn_store_close(f->s);
+    if (on_pg())
+        schema_drop(f->schema);
     nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
@@ -203,8 +230,12 @@ static bool refresh_revoked(struct tn_store *s, int n)
 static void test_open_layout(void **state)
 {
     struct fx *f = *state;
-    assert_string_equal(tn_store_backend(f->s), "sqlite");
-    assert_int_equal(tn_store_schema_version(f->s), LATEST);
+    /* the backends differ in name and in how many migrations they have (test_pg_store.c
+     * checks the PostgreSQL layout) */
+    assert_string_equal(tn_store_backend(f->s), on_pg() ? "postgres" : "sqlite");
+    assert_int_equal(tn_store_schema_version(f->s), latest());
+    if (on_pg())
+        skip(); /* the rest is SQLite's files: modes, WAL */
 
     /* a nested directory that does not exist yet is created 0700, the file 0600 */
     char nested[160], file[200];
@@ -237,6 +268,8 @@ static void test_open_layout(void **state)
 static void test_open_errors(void **state)
 {
     struct fx *f = *state;
+    if (on_pg())
+        skip(); /* data-directory errors; test_pg_store.c has PostgreSQL's URL errors */
     char file[160];
     snprintf(file, sizeof file, "%s/plain", f->dir);
     FILE *fp = fopen(file, "w");
@@ -291,8 +324,8 @@ static void test_reopen_keeps_data(void **state)
     assert_int_equal(tn_store_key_insert(f->s, &k), TN_OK);
     tn_store_close(f->s);
 
-    f->s = open_at(f->data);
-    assert_int_equal(tn_store_schema_version(f->s), LATEST);
+    f->s = reopen(f);
+    assert_int_equal(tn_store_schema_version(f->s), latest());
     struct tn_user got;
     assert_int_equal(tn_store_user_by_email(f->s, "ann@example.com", &got), TN_OK);
     assert_string_equal(got.org_id, "o1");
@@ -303,7 +336,7 @@ static void test_reopen_keeps_data(void **state)
     tn_store_close(f->s);
 
     /* the take was durable too */
-    f->s = open_at(f->data);
+    f->s = reopen(f);
     assert_int_equal(tn_store_code_take(f->s, c.hash, &out), TN_ERR_CONFLICT);
 }
 
@@ -322,12 +355,21 @@ static void test_newer_schema_refused(void **state)
     struct fx *f = *state;
     tn_store_close(f->s);
     f->s = NULL;
-    exec_on(f->data, "INSERT INTO schema_version (version, name, applied_at) "
-                     "VALUES (42, '0042_future', 0)");
+    static const char future[] = "INSERT INTO schema_version (version, name, applied_at) "
+                                 "VALUES (42, '0042_future', 0)";
+    /* written below the store: with libpq on PostgreSQL, with sqlite3 on the file */
+    if (on_pg()) {
+        PGconn *c = conn_to(f->url);
+        exec_ok(c, future);
+        PQfinish(c);
+    } else {
+        exec_on(f->data, future);
+    }
     struct tn_store *s = NULL;
     struct tn_buf err;
     tn_buf_init(&err, 4096);
-    assert_int_equal(tn_store_open(f->data, NULL, &s, &err), TN_ERR_CONFIG);
+    assert_int_equal(tn_store_open(on_pg() ? NULL : f->data, on_pg() ? f->url : NULL, &s, &err),
+                     TN_ERR_CONFIG);
     assert_null(s);
     assert_non_null(strstr(err.data, "schema version 42"));
     assert_non_null(strstr(err.data, "newer teamnotes"));
@@ -371,6 +413,8 @@ static char *schema_of(sqlite3 *db)
 static void test_migration_file_matches(void **state)
 {
     struct fx *f = *state;
+    if (on_pg())
+        skip(); /* SQLite's .sql files; test_pg_store.c compares PostgreSQL's */
     sqlite3 *mem, *db;
     assert_int_equal(sqlite3_open(":memory:", &mem), SQLITE_OK);
     for (int i = 0; i < LATEST; i++) {
@@ -924,7 +968,7 @@ static void test_keys(void **state)
     assert_int_equal(tn_store_key_list(f->s, see_key, &kids), TN_OK);
     assert_string_equal(kids.s, "k2;k3;");
     tn_store_close(f->s);
-    f->s = open_at(f->data);
+    f->s = reopen(f);
     kids = (struct seen){0};
     assert_int_equal(tn_store_key_list(f->s, see_key, &kids), TN_OK);
     assert_string_equal(kids.s, "k2;k3;");
@@ -1037,7 +1081,7 @@ static void *rotate_token(void *arg)
     return NULL;
 }
 
-/* THREADS racers on two handles of the same database (so SQLite's own locking is
+/* THREADS racers on two handles of the same database (so the database's own locking is
  * exercised, not only the in-process writer mutex); returns the index of the single
  * winner after checking everyone else got TN_ERR_CONFLICT. */
 static int race(struct fx *f, struct tn_store *other, int round, void *(*fn)(void *))
@@ -1074,7 +1118,7 @@ static void test_concurrent_code_take(void **state)
 {
     struct fx *f = *state;
     base_grant(f->s);
-    struct tn_store *other = open_at(f->data);
+    struct tn_store *other = reopen(f);
     for (int round = 1; round <= ROUNDS; round++) {
         struct tn_code c = code(round, "c1", "u1", "fam");
         assert_int_equal(tn_store_code_insert(f->s, &c), TN_OK);
@@ -1087,7 +1131,7 @@ static void test_concurrent_refresh_rotate(void **state)
 {
     struct fx *f = *state;
     base_grant(f->s);
-    struct tn_store *other = open_at(f->data);
+    struct tn_store *other = reopen(f);
     for (int round = 1; round <= ROUNDS; round++) {
         add_refresh(f->s, round, "fam", "c1", "u1");
         int winner = race(f, other, round, rotate_token);
@@ -1100,6 +1144,12 @@ static void test_concurrent_refresh_rotate(void **state)
 
 int main(void)
 {
+    /* TN_TEST_DATABASE_URL: run the suite on PostgreSQL, a fresh schema per test */
+    const char *url = getenv("TN_TEST_DATABASE_URL");
+    if (url && url[0]) {
+        if (tn_util_init() != TN_OK || !pg_fixture_connect(url))
+            return 1;
+    }
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(test_open_layout),
@@ -1126,5 +1176,9 @@ int main(void)
 #undef T
     };
     tn_log_setup(TN_LOG_WARN, false); /* no "migration applied" line per test */
-    return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+    int rc = cmocka_run_group_tests_name(base_url ? "store (postgres)" : "store", tests, NULL,
+                                         NULL);
+    if (base_url)
+        pg_fixture_disconnect();
+    return rc;
 }
