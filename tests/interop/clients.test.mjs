@@ -16,6 +16,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnReady } from './lib/harness.mjs';
 
 import { Client as SdkClient } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport as SdkHttpTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -58,42 +59,9 @@ function freePort() {
     });
 }
 
-/**
- * Spawns tn-testserver and resolves once it logs its "ready" line. Rejects (with the
- * server's output) if it exits first or is not ready within `readyTimeoutMs`.
- */
+/** Spawns tn-testserver; resolves once it logs its "ready" line (see harness spawnReady). */
 function spawnServer(port, dataDir, readyTimeoutMs = 10_000) {
-    return new Promise((resolve, reject) => {
-        const proc = spawn(SERVER_BIN, ['--port', String(port), '--data-dir', dataDir], {
-            stdio: ['ignore', 'pipe', 'pipe']
-        });
-        const exited = new Promise(res => proc.once('exit', (code, signal) => res({ code, signal })));
-        let output = '';
-        let settled = false;
-        const finish = (err, value) => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(timer);
-            if (err) reject(err);
-            else resolve(value);
-        };
-        const onData = chunk => {
-            output += chunk.toString('utf8');
-            if (process.env.TN_SERVER_LOG) process.stderr.write(`[tn-testserver] ${chunk}`);
-            const line = output.split('\n').find(l => /\bready\b/.test(l));
-            if (line) finish(null, { proc, exited, readyLine: line, output: () => output });
-        };
-        proc.stdout.on('data', onData);
-        proc.stderr.on('data', onData);
-        proc.once('error', err => finish(err));
-        exited.then(({ code, signal }) =>
-            finish(new Error(`tn-testserver exited before ready (code=${code}, signal=${signal}):\n${output}`))
-        );
-        const timer = setTimeout(() => {
-            proc.kill('SIGKILL');
-            finish(new Error(`tn-testserver not ready within ${readyTimeoutMs} ms:\n${output}`));
-        }, readyTimeoutMs);
-    });
+    return spawnReady('tn-testserver', SERVER_BIN, ['--port', String(port), '--data-dir', dataDir], {}, /\bready\b/, readyTimeoutMs);
 }
 
 /** Starts a server on a free port, retrying if a port race makes it exit before ready. */
