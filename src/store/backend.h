@@ -98,7 +98,8 @@ struct tn_store_ops {
     enum tn_err (*note_search)(struct tn_store *s, const struct tn_owner *o, const char *query,
                                unsigned limit, tn_store_note_cb cb, void *ud);
 
-    enum tn_err (*audit_insert)(struct tn_store *s, const struct tn_audit *a);
+    /* Writes n ≥ 1 records in one transaction: all or none. */
+    enum tn_err (*audit_insert)(struct tn_store *s, const struct tn_audit *a, size_t n);
     enum tn_err (*audit_list)(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
                               void *ud);
 };
@@ -130,9 +131,12 @@ static inline bool tn_store_word_searchable(const char *w, size_t n)
 }
 
 /* The head of every backend's handle; a backend's struct starts with it. */
+struct tn_audit_queue;
+
 struct tn_store {
     const struct tn_store_ops *ops;
     int schema_version; /* set by the backend's open once migrations are applied */
+    struct tn_audit_queue *audit; /* set by tn_store_open; NULL: records written one by one */
 };
 
 /* SQLite at `data_dir`/teamnotes.db (src/store/sqlite.c). On failure `err` (may be NULL)

@@ -250,6 +250,10 @@ static const struct migration {
 #define NOTE_COLS                                                                            \
     "n.id, n.owner, n.org, n.title, n.content, n.tags, n.visibility, n.version, "            \
     "n.created_at, n.updated_at"
+/* Pages leave the text out: a listing never shows it, and it is most of a row. */
+#define NOTE_LIST_COLS                                                                       \
+    "n.id, n.owner, n.org, n.title, '', n.tags, n.visibility, n.version, "                   \
+    "n.created_at, n.updated_at"
 #define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
 /* The owner's own note ?1 (user ?2, org ?3). */
 #define NOTE_OWN_WHERE "n.id = ?1 AND n.owner = ?2 AND n.org = ?3"
@@ -341,11 +345,11 @@ static const struct migration {
                    "AND (?4 = 0 OR version = ?4)")                                           \
     /* Pages: newest first, strictly after the cursor; the index notes_owner (or          */ \
     /* notes_shared) gives the order, so a page reads only its own rows.                  */ \
-    X(NOTE_LIST, "SELECT " NOTE_COLS " FROM notes AS n "                                     \
+    X(NOTE_LIST, "SELECT " NOTE_LIST_COLS " FROM notes AS n "                                     \
                  "WHERE n.owner = ?1 AND n.org = ?2 AND (n.updated_at, n.id) < (?3, ?4) "    \
                  "AND " NOTE_TAG_FILTER("?5") " "                                            \
                  "ORDER BY n.updated_at DESC, n.id DESC LIMIT ?6")                           \
-    X(NOTE_LIST_TEAM, "SELECT " NOTE_COLS " FROM notes AS n "                                \
+    X(NOTE_LIST_TEAM, "SELECT " NOTE_LIST_COLS " FROM notes AS n "                                \
                       "WHERE n.org = ?1 AND n.org <> '' AND n.visibility = 'org' "           \
                       "AND (n.updated_at, n.id) < (?2, ?3) AND " NOTE_TAG_FILTER("?4") " "   \
                       "ORDER BY n.updated_at DESC, n.id DESC LIMIT ?5")                      \
@@ -1318,13 +1322,18 @@ done:
 static enum tn_err each_note(struct call *k, enum stmt_id id, sqlite3_stmt *st, enum tn_err e,
                              bool search, tn_store_note_cb cb, void *ud)
 {
+    /* one note reused for every row: read_note_cols sets every member it reads, and
+     * clearing the whole (several KiB) per row would cost more than the row */
+    struct tn_note n;
+    n.content = NULL;
+    n.snippet[0] = '\0';
+    n.rank = 0;
     for (; e == TN_OK; e = step(k, st, id)) {
-        struct tn_note n;
-        memset(&n, 0, sizeof n);
         e = read_note_cols(st, &n, search);
         if (e == TN_OK)
             cb(&n, ud);
-        tn_note_deinit(&n);
+        free(n.content);
+        n.content = NULL;
         if (e != TN_OK)
             break;
     }
@@ -1414,10 +1423,20 @@ static enum tn_err sq_note_search(struct tn_store *s, const struct tn_owner *o, 
 
 /* ---------- audit ---------- */
 
-static enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a)
+static enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n)
 {
-    WRITE1(s, false, S_AUDIT_INSERT, "itttttt", a->at, a->user, a->org, a->client_id, a->tool,
-           a->note_id, a->outcome);
+    struct call k;
+    enum tn_err e = call_begin(s, &k, true);
+    if (e != TN_OK)
+        return e;
+    e = run(&k, S_BEGIN, NULL, "");
+    for (size_t i = 0; i < n && e == TN_OK; i++)
+        e = run(&k, S_AUDIT_INSERT, NULL, "itttttt", a[i].at, a[i].user, a[i].org,
+                a[i].client_id, a[i].tool, a[i].note_id, a[i].outcome);
+    if (e == TN_OK)
+        e = run(&k, S_COMMIT, NULL, "");
+    call_end(&k);
+    return e;
 }
 
 static enum tn_err sq_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,

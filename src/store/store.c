@@ -2,11 +2,15 @@
  * then forwards through the backend's ops table (src/store/backend.h). */
 #include "store/store.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "core/log.h"
 #include "core/util.h"
 #include "store/backend.h"
 #include "store/postgres.h"
@@ -23,7 +27,10 @@ static bool has_scheme(const char *url, const char *scheme)
     return strncasecmp(url, scheme, n) == 0;
 }
 
-enum tn_err tn_store_open(const char *data_dir, const char *database_url, struct tn_store **out,
+static struct tn_audit_queue *audit_queue_new(struct tn_store *s);
+static void audit_queue_free(struct tn_audit_queue *q);
+
+static enum tn_err open_backend(const char *data_dir, const char *database_url, struct tn_store **out,
                           struct tn_buf *err)
 {
     if (!out)
@@ -48,10 +55,25 @@ enum tn_err tn_store_open(const char *data_dir, const char *database_url, struct
     return tn_store_sqlite_open(data_dir, out, err);
 }
 
+enum tn_err tn_store_open(const char *data_dir, const char *database_url, struct tn_store **out,
+                          struct tn_buf *err)
+{
+    enum tn_err e = open_backend(data_dir, database_url, out, err);
+    if (e == TN_OK && !((*out)->audit = audit_queue_new(*out))) {
+        (*out)->ops->close(*out);
+        *out = NULL;
+        e = TN_ERR_NOMEM;
+    }
+    return e;
+}
+
 void tn_store_close(struct tn_store *s)
 {
-    if (s)
-        s->ops->close(s);
+    if (!s)
+        return;
+    audit_queue_free(s->audit); /* writes what is still queued */
+    s->audit = NULL;
+    s->ops->close(s);
 }
 
 const char *tn_store_backend(const struct tn_store *s)
@@ -640,13 +662,183 @@ static bool outcome_ok(const char *v)
     return false;
 }
 
+/* Audit records are queued and written in batches, one transaction each, by a thread of
+ * the store: a read then costs no write of its own, and hundreds of records share one
+ * commit. A record reaches the database within AUDIT_DELAY_MS of being queued (or when
+ * AUDIT_BATCH are waiting), before tn_store_audit_list reads, and before the store
+ * closes. When the database fails, the batch is retried; callers wait for room while
+ * the queue is full, and give up after AUDIT_WAIT_MS with TN_ERR_BUSY. */
+enum {
+    AUDIT_CAP = 512,     /* records queued at most (two buffers of this many) */
+    AUDIT_BATCH = 128,   /* this many waiting start a write at once */
+    AUDIT_DELAY_MS = 50, /* otherwise the first waits at most this long */
+    AUDIT_WAIT_MS = 2000,
+};
+
+struct tn_audit_queue {
+    struct tn_store *store;
+    pthread_mutex_t mu;
+    pthread_cond_t work;  /* records queued, a flush asked for, or stop */
+    pthread_cond_t moved; /* a batch written (or given up): room, and flushes may be done */
+    struct tn_audit *pend, *spare;
+    size_t n;
+    uint64_t queued, written; /* records ever queued; records ever written or given up */
+    uint64_t want;            /* a flush waits for `written` to reach this */
+    bool stop;
+    pthread_t thread;
+};
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *audit_main(void *arg)
+{
+    struct tn_audit_queue *q = arg;
+    unsigned retry_ms = 100;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (q->n == 0 && !q->stop)
+            pthread_cond_wait(&q->work, &q->mu);
+        if (q->n == 0 && q->stop)
+            break;
+        /* let a batch gather, unless it is big already or someone waits for it */
+        struct timespec until;
+        deadline_in(&until, AUDIT_DELAY_MS);
+        while (q->n < AUDIT_BATCH && !q->stop && q->want <= q->written &&
+               pthread_cond_timedwait(&q->work, &q->mu, &until) != ETIMEDOUT)
+            ;
+        struct tn_audit *batch = q->pend;
+        size_t n = q->n;
+        q->pend = q->spare;
+        q->spare = NULL;
+        q->n = 0;
+        pthread_mutex_unlock(&q->mu);
+        enum tn_err e = q->store->ops->audit_insert(q->store, batch, n);
+        for (int attempt = 0; e != TN_OK && attempt < 5; attempt++) {
+            tn_log(TN_LOG_WARN, "store: audit records not written yet; retrying", "error",
+                   tn_err_message(e), NULL);
+            struct timespec ts = {.tv_sec = retry_ms / 1000, .tv_nsec = (retry_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            retry_ms = retry_ms < 3200 ? retry_ms * 2 : retry_ms;
+            e = q->store->ops->audit_insert(q->store, batch, n);
+        }
+        if (e == TN_OK) {
+            retry_ms = 100;
+        } else {
+            char count[24];
+            snprintf(count, sizeof count, "%zu", n);
+            tn_log(TN_LOG_ERROR, "store: audit records lost: the database refused them", "records",
+                   count, "error", tn_err_message(e), NULL);
+        }
+        pthread_mutex_lock(&q->mu);
+        q->spare = batch;
+        q->written += n;
+        pthread_cond_broadcast(&q->moved);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static struct tn_audit_queue *audit_queue_new(struct tn_store *s)
+{
+    struct tn_audit_queue *q = calloc(1, sizeof *q);
+    if (!q)
+        return NULL;
+    q->store = s;
+    q->pend = malloc(AUDIT_CAP * sizeof *q->pend);
+    q->spare = malloc(AUDIT_CAP * sizeof *q->spare);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->work, NULL);
+    pthread_cond_init(&q->moved, NULL);
+    if (!q->pend || !q->spare || pthread_create(&q->thread, NULL, audit_main, q) != 0) {
+        pthread_cond_destroy(&q->moved);
+        pthread_cond_destroy(&q->work);
+        pthread_mutex_destroy(&q->mu);
+        free(q->pend);
+        free(q->spare);
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+static void audit_queue_free(struct tn_audit_queue *q)
+{
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_signal(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->thread, NULL);
+    pthread_cond_destroy(&q->moved);
+    pthread_cond_destroy(&q->work);
+    pthread_mutex_destroy(&q->mu);
+    free(q->pend);
+    free(q->spare);
+    free(q);
+}
+
 enum tn_err tn_store_audit_insert(struct tn_store *s, const struct tn_audit *a)
 {
     if (!s || !a || a->at <= 0 || !NONEMPTY(a, user) || !TERMINATED(a, org) ||
         !TERMINATED(a, client_id) || !NONEMPTY(a, tool) || !TERMINATED(a, note_id) ||
         !TERMINATED(a, outcome) || !outcome_ok(a->outcome))
         return TN_ERR_BAD_INPUT;
-    return s->ops->audit_insert(s, a);
+    struct tn_audit_queue *q = s->audit;
+    if (!q)
+        return s->ops->audit_insert(s, a, 1);
+    struct timespec until;
+    deadline_in(&until, AUDIT_WAIT_MS);
+    pthread_mutex_lock(&q->mu);
+    while ((q->n == AUDIT_CAP || !q->pend) && !q->stop)
+        if (pthread_cond_timedwait(&q->moved, &q->mu, &until) == ETIMEDOUT)
+            break;
+    enum tn_err e = TN_ERR_BUSY;
+    if (q->n < AUDIT_CAP && q->pend && !q->stop) {
+        q->pend[q->n++] = *a;
+        q->queued++;
+        if (q->n == 1 || q->n == AUDIT_BATCH)
+            pthread_cond_signal(&q->work);
+        e = TN_OK;
+    }
+    pthread_mutex_unlock(&q->mu);
+    if (e != TN_OK)
+        tn_log(TN_LOG_ERROR, "store: audit record dropped: the queue stayed full", "tool", a->tool,
+               NULL);
+    return e;
+}
+
+enum tn_err tn_store_audit_flush(struct tn_store *s)
+{
+    if (!s)
+        return TN_ERR_BAD_INPUT;
+    struct tn_audit_queue *q = s->audit;
+    if (!q)
+        return TN_OK;
+    struct timespec until;
+    deadline_in(&until, 30000);
+    enum tn_err e = TN_OK;
+    pthread_mutex_lock(&q->mu);
+    uint64_t target = q->queued;
+    if (q->want < target)
+        q->want = target;
+    pthread_cond_signal(&q->work);
+    while (q->written < target)
+        if (pthread_cond_timedwait(&q->moved, &q->mu, &until) == ETIMEDOUT) {
+            e = TN_ERR_BUSY;
+            break;
+        }
+    pthread_mutex_unlock(&q->mu);
+    return e;
 }
 
 enum tn_err tn_store_watch_notes(struct tn_store *s, void (*fn)(const char *owner, void *ud), void *ud)
@@ -660,5 +852,6 @@ enum tn_err tn_store_audit_list(struct tn_store *s, unsigned limit, tn_store_aud
 {
     if (!s || !cb || limit < 1 || limit > AUDIT_MAX)
         return TN_ERR_BAD_INPUT;
-    return s->ops->audit_list(s, limit, cb, ud);
+    enum tn_err e = tn_store_audit_flush(s);
+    return e == TN_OK ? s->ops->audit_list(s, limit, cb, ud) : e;
 }

@@ -209,7 +209,8 @@ enum tn_err tn_store_note_delete(struct tn_store *s, const struct tn_owner *o, c
 
 typedef void (*tn_store_note_cb)(const struct tn_note *n, void *ud);
 /* Pages are ordered newest first by (updated_at, id). `after_*` is the last note of the
- * previous page (after_id "" for the first page). At most `limit` notes (1..100). */
+ * previous page (after_id "" for the first page). At most `limit` notes (1..100).
+ * Listed notes come without their text (content is ""); tn_store_note_get reads it. */
 struct tn_note_page {
     int64_t after_updated;
     const char *after_id;
@@ -245,7 +246,12 @@ struct tn_audit {
     char note_id[32];    /* "" when none */
     char outcome[32];    /* ok | denied | not_found | conflict | invalid | error */
 };
+/* Queues the record; it is written, in a batch with others, within 50 ms, before
+ * tn_store_audit_list reads and before the store closes. TN_ERR_BUSY when the queue
+ * stayed full for 2 s (the database is failing). */
 enum tn_err tn_store_audit_insert(struct tn_store *s, const struct tn_audit *a);
+/* Waits until every record queued so far is written (TN_ERR_BUSY after 30 s). */
+enum tn_err tn_store_audit_flush(struct tn_store *s);
 typedef void (*tn_store_audit_cb)(const struct tn_audit *a, void *ud);
 /* The newest `limit` records, newest first. */
 enum tn_err tn_store_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
