@@ -33,6 +33,9 @@ void tn_buf_deinit(struct tn_buf *b);
 /* Empties the buffer, keeping its storage. */
 void tn_buf_reset(struct tn_buf *b);
 enum tn_err tn_buf_append(struct tn_buf *b, const void *p, size_t n);
+/* Makes room for `extra` more bytes (and the NUL) without changing the content, so a
+ * caller may write them at data + len and then advance len; TN_ERR_LIMIT past the cap. */
+enum tn_err tn_buf_reserve(struct tn_buf *b, size_t extra);
 enum tn_err tn_buf_puts(struct tn_buf *b, const char *s);
 enum tn_err tn_buf_printf(struct tn_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

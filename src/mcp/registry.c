@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "mcp/internal.h"
@@ -648,7 +649,21 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
         }
     } else if (t->output && !json_is_true(json_object_get(result, "isError"))) {
         json_t *sc = json_object_get(result, "structuredContent");
-        if (!sc || tn_schema_validate(t->output, sc, &why) != TN_OK) {
+        size_t raw_len;
+        const char *raw = tn_json_raw_text(sc, &raw_len);
+        json_t *parsed = NULL;
+        bool bad = false;
+        if (raw) {
+#ifdef TN_CHECK_RESULTS
+            /* a result written as text: checked in debug builds only (see mcp.h) */
+            parsed = json_loadb(raw, raw_len, 0, NULL);
+            bad = !parsed || tn_schema_validate(t->output, parsed, &why) != TN_OK;
+#endif
+        } else {
+            bad = !sc || tn_schema_validate(t->output, sc, &why) != TN_OK;
+        }
+        json_decref(parsed);
+        if (bad) {
             tn_log(TN_LOG_ERROR, "tool result does not match its output schema", "tool", name,
                    "reason", why.data ? why.data : "structuredContent missing", NULL);
             json_decref(result);
@@ -999,11 +1014,25 @@ json_t *tn_mcp_result_structured(json_t *structured)
 {
     if (!structured)
         return NULL;
-    char *text = json_dumps(structured, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_t *r = text ? json_pack("{s:[{s:s, s:s}], s:o}", "content", "type", "text", "text", text,
-                                 "structuredContent", structured)
-                     : (json_decref(structured), NULL);
-    free(text);
+    /* the text is the structured result as JSON (for clients that read only content) */
+    struct tn_buf text;
+    tn_buf_init(&text, SIZE_MAX / 2);
+    json_t *r = NULL;
+    if (tn_json_dump(structured, &text) == TN_OK)
+        r = json_pack("{s:[{s:s, s:o}], s:o}", "content", "type", "text", "text",
+                      json_stringn_nocheck(text.data, text.len), "structuredContent", structured);
+    else
+        json_decref(structured);
+    tn_buf_deinit(&text);
+    return r;
+}
+
+json_t *tn_mcp_result_structured_text(const char *json, size_t len)
+{
+    json_t *raw = tn_json_raw(json, len);
+    json_t *r = raw ? json_pack("{s:[{s:s, s:s%}], s:o}", "content", "type", "text", "text", json,
+                                len, "structuredContent", raw)
+                    : NULL;
     return r;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "mcp/internal.h"
@@ -140,12 +141,13 @@ bool tn_mcp_ctx_cancelled(const struct tn_mcp_ctx *c)
 
 static enum tn_err send_json(struct tn_sink *sink, json_t *msg)
 {
-    char *text = json_dumps(msg, JSON_COMPACT);
+    struct tn_buf text;
+    tn_buf_init(&text, SIZE_MAX / 2);
+    enum tn_err rc = msg ? tn_json_dump(msg, &text) : TN_ERR_NOMEM;
     json_decref(msg);
-    if (!text)
-        return TN_ERR_NOMEM;
-    enum tn_err rc = tn_sink_send(sink, text, strlen(text));
-    free(text);
+    if (rc == TN_OK)
+        rc = tn_sink_send(sink, text.data, text.len);
+    tn_buf_deinit(&text);
     return rc;
 }
 
@@ -453,16 +455,14 @@ static void out_json(struct tn_mcp_http_out *out, int status, json_t *msg)
 {
     out->status = status;
     out->content_type = "application/json";
-    char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
-    json_decref(msg);
     tn_buf_reset(&out->body);
-    if (!text || tn_buf_puts(&out->body, text) != TN_OK) {
+    if (!msg || tn_json_dump(msg, &out->body) != TN_OK) {
         out->status = 500;
         tn_buf_reset(&out->body);
         tn_buf_puts(&out->body, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,\"message\":"
                                 "\"Internal error\"},\"id\":null}");
     }
-    free(text);
+    json_decref(msg);
 }
 
 static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, int code, json_t *data,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "core/principal.h"
 #include "core/util.h"
 #include "notes/notes.h"
@@ -106,10 +107,10 @@ static void tags_text(json_t *tags, char *out, size_t cap)
 }
 
 /* Cursors are base64url("<updated_at>.<id>"): opaque to clients, checked strictly. */
-static void cursor_make(const struct tn_note *last, char *out, size_t cap)
+static void cursor_make(int64_t updated_at, const char *id, char *out, size_t cap)
 {
     char raw[96];
-    int n = snprintf(raw, sizeof raw, "%lld.%s", (long long)last->updated_at, last->id);
+    int n = snprintf(raw, sizeof raw, "%lld.%s", (long long)updated_at, id);
     tn_b64url_encode(out, cap, raw, (size_t)n);
 }
 
@@ -136,25 +137,71 @@ static bool cursor_read(const char *c, int64_t *updated, char id[32])
 }
 
 struct collect {
-    json_t *arr;
+    json_t *arr;        /* the notes as objects, or NULL: */
+    struct tn_buf text; /* the notes as JSON text, comma separated (pages, the hot path) */
+    enum tn_err text_err;
     const struct tn_owner *me;
-    struct tn_note last;
+    int64_t last_updated; /* the last note, for the next page's cursor */
+    char last_id[32];
     unsigned n;
     bool snippets;
 };
 
+/* A listed note as JSON text: the members note_json writes, in its order. The tags are
+ * the stored JSON array, written by tags_text. */
+static enum tn_err note_text(struct tn_buf *b, const struct tn_note *n, bool mine)
+{
+    enum tn_err e = tn_buf_append(b, "{\"id\":", 6);
+    if (e == TN_OK)
+        e = tn_json_put_string(b, n->id, strlen(n->id));
+    if (e == TN_OK)
+        e = tn_buf_append(b, ",\"title\":", 9);
+    if (e == TN_OK)
+        e = tn_json_put_string(b, n->title, strlen(n->title));
+    if (e == TN_OK)
+        e = tn_buf_append(b, ",\"tags\":", 8);
+    if (e == TN_OK)
+        e = n->tags[0] == '[' ? tn_buf_puts(b, n->tags) : tn_buf_append(b, "[]", 2);
+    if (e == TN_OK)
+        e = tn_buf_append(b, ",\"visibility\":", 14);
+    if (e == TN_OK)
+        e = tn_json_put_string(b, n->visibility, strlen(n->visibility));
+    if (e == TN_OK)
+        e = tn_buf_append(b, ",\"version\":", 11);
+    if (e == TN_OK)
+        e = tn_json_put_int(b, n->version);
+    if (e == TN_OK)
+        e = tn_buf_append(b, ",\"createdAt\":", 13);
+    if (e == TN_OK)
+        e = tn_json_put_int(b, n->created_at);
+    if (e == TN_OK)
+        e = tn_buf_append(b, ",\"updatedAt\":", 13);
+    if (e == TN_OK)
+        e = tn_json_put_int(b, n->updated_at);
+    if (e == TN_OK)
+        e = mine ? tn_buf_append(b, ",\"mine\":true}", 13) : tn_buf_append(b, ",\"mine\":false}", 14);
+    return e;
+}
+
 static void collect_cb(const struct tn_note *n, void *ud)
 {
     struct collect *c = ud;
-    json_t *o = note_json(n, false);
-    mark_mine(o, n, c->me);
-    if (c->snippets) {
-        json_object_set_new(o, "snippet", json_string(n->snippet));
-        json_object_set_new(o, "rank", json_real(n->rank));
+    if (!c->arr) {
+        if (c->text_err == TN_OK && c->n)
+            c->text_err = tn_buf_append(&c->text, ",", 1);
+        if (c->text_err == TN_OK)
+            c->text_err = note_text(&c->text, n, strcmp(n->owner, c->me->user) == 0);
+    } else {
+        json_t *o = note_json(n, false);
+        mark_mine(o, n, c->me);
+        if (c->snippets) {
+            json_object_set_new(o, "snippet", json_string(n->snippet));
+            json_object_set_new(o, "rank", json_real(n->rank));
+        }
+        json_array_append_new(c->arr, o);
     }
-    json_array_append_new(c->arr, o);
-    c->last = *n;
-    c->last.content = NULL;
+    c->last_updated = n->updated_at;
+    snprintf(c->last_id, sizeof c->last_id, "%s", n->id);
     c->n++;
 }
 
@@ -204,16 +251,36 @@ static json_t *page_args(json_t *args, struct tn_note_page *p, char after_id[32]
     return *err;
 }
 
-static json_t *list_result(struct tn_mcp_ctx *ctx, struct collect *c, unsigned limit, const char *key)
+/* {"userId", "count", "notes", "nextCursor" when the page is full}, written as text. */
+static json_t *list_result(struct tn_mcp_ctx *ctx, struct collect *c, unsigned limit)
 {
-    json_t *out = json_pack("{s:s, s:I, s:o}", "userId", tn_mcp_ctx_principal(ctx)->subject, "count",
-                            (json_int_t)c->n, key, c->arr);
-    if (c->n == limit) {
+    const char *user = tn_mcp_ctx_principal(ctx)->subject;
+    struct tn_buf b;
+    tn_buf_init(&b, SIZE_MAX / 2);
+    enum tn_err e = c->text_err;
+    if (e == TN_OK)
+        e = tn_buf_reserve(&b, c->text.len + 256);
+    if (e == TN_OK)
+        e = tn_buf_append(&b, "{\"userId\":", 10);
+    if (e == TN_OK)
+        e = tn_json_put_string(&b, user, strlen(user));
+    if (e == TN_OK)
+        e = tn_buf_printf(&b, ",\"count\":%u,\"notes\":[", c->n);
+    if (e == TN_OK)
+        e = tn_buf_append(&b, c->text.data, c->text.len);
+    if (e == TN_OK)
+        e = tn_buf_append(&b, "]", 1);
+    if (e == TN_OK && c->n == limit) {
         char cur[160];
-        cursor_make(&c->last, cur, sizeof cur);
-        json_object_set_new(out, "nextCursor", json_string(cur));
+        cursor_make(c->last_updated, c->last_id, cur, sizeof cur);
+        e = tn_buf_printf(&b, ",\"nextCursor\":\"%s\"", cur); /* base64url: nothing to escape */
     }
-    return tn_mcp_result_structured(out);
+    if (e == TN_OK)
+        e = tn_buf_append(&b, "}", 1);
+    json_t *r = e == TN_OK ? tn_mcp_result_structured_text(b.data, b.len) : NULL;
+    tn_buf_deinit(&b);
+    tn_buf_deinit(&c->text);
+    return r ? r : tn_mcp_result_error("The server ran out of memory; try a smaller page.");
 }
 
 static json_t *list_common(struct tn_mcp_ctx *ctx, json_t *args, const char *tool, bool team)
@@ -228,15 +295,16 @@ static json_t *list_common(struct tn_mcp_ctx *ctx, json_t *args, const char *too
         audit(ctx, tool, NULL, "invalid");
         return err;
     }
-    struct collect c = {.arr = json_array(), .me = &o};
+    struct collect c = {.me = &o};
+    tn_buf_init(&c.text, SIZE_MAX / 2);
     enum tn_err rc = team ? tn_store_note_list_team(store, &o, &p, collect_cb, &c)
                           : tn_store_note_list(store, &o, &p, collect_cb, &c);
     if (rc != TN_OK) {
-        json_decref(c.arr);
+        tn_buf_deinit(&c.text);
         return store_error(ctx, tool, NULL, rc);
     }
     audit(ctx, tool, NULL, "ok");
-    return list_result(ctx, &c, p.limit, "notes");
+    return list_result(ctx, &c, p.limit);
 }
 
 static json_t *list_my_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
@@ -393,7 +461,7 @@ static enum tn_err note_list_res(struct tn_mcp_ctx *ctx, const char *cursor, siz
     }
     if (c.n == p.limit) {
         char cur[160];
-        cursor_make(&c.last, cur, sizeof cur);
+        cursor_make(c.last_updated, c.last_id, cur, sizeof cur);
         *next = strdup(cur);
     }
     json_decref(c.arr);

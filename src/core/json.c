@@ -1,0 +1,218 @@
+#include "core/json.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sodium.h>
+
+enum { MAX_DEPTH = 2048 };
+
+/* 1 for bytes that need an escape inside a JSON string. */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ['\\'] = 1,
+};
+
+enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF"; /* as jansson */
+    /* the worst case (every byte a \u00XX escape) reserved once, then written in place */
+    if (n > (SIZE_MAX - 2) / 6)
+        return TN_ERR_LIMIT;
+    enum tn_err e = tn_buf_reserve(out, 6 * n + 2);
+    if (e == TN_ERR_LIMIT) {
+        /* near the buffer's cap: reserve the exact length instead */
+        size_t exact = 2;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            bool short_esc = c >= 0x20 || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t';
+            exact += !needs_escape[c] ? 1 : short_esc ? 2 : 6;
+        }
+        e = tn_buf_reserve(out, exact);
+    }
+    if (e != TN_OK)
+        return e;
+    char *w = out->data + out->len;
+    *w++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!needs_escape[c]) {
+            *w++ = (char)c;
+            continue;
+        }
+        *w++ = '\\';
+        switch (c) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\b': *w++ = 'b'; break;
+        case '\f': *w++ = 'f'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\r': *w++ = 'r'; break;
+        case '\t': *w++ = 't'; break;
+        default:
+            memcpy(w, "u00", 3);
+            w[3] = hex[c >> 4];
+            w[4] = hex[c & 15];
+            w += 5;
+            break;
+        }
+    }
+    *w++ = '"';
+    out->len = (size_t)(w - out->data);
+    out->data[out->len] = '\0';
+    return TN_OK;
+}
+
+enum tn_err tn_json_put_int(struct tn_buf *out, long long v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return tn_buf_append(out, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* As jansson: %.17g, then ".0" when the text would otherwise read as an integer. */
+static enum tn_err put_real(struct tn_buf *out, double v)
+{
+    if (!isfinite(v))
+        return TN_ERR_BAD_INPUT;
+    char tmp[48];
+    int n = snprintf(tmp, sizeof tmp - 2, "%.17g", v);
+    if (n < 0 || (size_t)n >= sizeof tmp - 2)
+        return TN_ERR_INTERNAL;
+    for (int i = 0; i < n; i++)
+        if (tmp[i] == ',') /* a locale's decimal comma */
+            tmp[i] = '.';
+    char *e = strchr(tmp, 'e');
+    if (!e && !strchr(tmp, '.')) {
+        memcpy(tmp + n, ".0", 2);
+        n += 2;
+    } else if (e) {
+        /* as jansson: no '+' and no leading zeros in the exponent ("1e300", "1e-5") */
+        char *d = e + 1, *r = d;
+        if (*r == '+')
+            r++;
+        else if (*r == '-')
+            *d++ = *r++;
+        while (*r == '0' && r[1])
+            r++;
+        memmove(d, r, strlen(r) + 1);
+        n = (int)strlen(tmp);
+    }
+    return tn_buf_append(out, tmp, (size_t)n);
+}
+
+static enum tn_err put_string(struct tn_buf *out, const char *s, size_t n)
+{
+    return tn_json_put_string(out, s, n);
+}
+
+static enum tn_err dump(const json_t *v, struct tn_buf *out, int depth)
+{
+    if (!v || depth > MAX_DEPTH)
+        return TN_ERR_BAD_INPUT;
+    enum tn_err e = TN_OK;
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+        return tn_buf_append(out, "null", 4);
+    case JSON_TRUE:
+        return tn_buf_append(out, "true", 4);
+    case JSON_FALSE:
+        return tn_buf_append(out, "false", 5);
+    case JSON_INTEGER:
+        return tn_json_put_int(out, json_integer_value(v));
+    case JSON_REAL:
+        return put_real(out, json_real_value(v));
+    case JSON_STRING:
+        return put_string(out, json_string_value(v), json_string_length(v));
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        e = tn_buf_append(out, "[", 1);
+        for (size_t i = 0; i < n && e == TN_OK; i++) {
+            if (i)
+                e = tn_buf_append(out, ",", 1);
+            if (e == TN_OK)
+                e = dump(json_array_get(v, i), out, depth + 1);
+        }
+        return e == TN_OK ? tn_buf_append(out, "]", 1) : e;
+    }
+    case JSON_OBJECT: {
+        size_t rn;
+        const char *raw = tn_json_raw_text(v, &rn);
+        if (raw)
+            return tn_buf_append(out, raw, rn);
+        e = tn_buf_append(out, "{", 1);
+        bool first = true;
+        for (void *it = json_object_iter((json_t *)v); it && e == TN_OK;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first)
+                e = tn_buf_append(out, ",", 1);
+            first = false;
+            const char *k = json_object_iter_key(it);
+            if (e == TN_OK)
+                e = put_string(out, k, json_object_iter_key_len(it));
+            if (e == TN_OK)
+                e = tn_buf_append(out, ":", 1);
+            if (e == TN_OK)
+                e = dump(json_object_iter_value(it), out, depth + 1);
+        }
+        return e == TN_OK ? tn_buf_append(out, "}", 1) : e;
+    }
+    }
+    return TN_ERR_BAD_INPUT;
+}
+
+enum tn_err tn_json_dump(const json_t *v, struct tn_buf *out)
+{
+    return dump(v, out, 0);
+}
+
+/* The member name that marks a raw value: "\u0001tn-raw-" and 32 random hex digits. */
+static char raw_key[48];
+static pthread_once_t raw_once = PTHREAD_ONCE_INIT;
+
+static void raw_key_init(void)
+{
+    unsigned char r[16];
+    randombytes_buf(r, sizeof r);
+    int n = snprintf(raw_key, sizeof raw_key, "\001tn-raw-");
+    for (size_t i = 0; i < sizeof r; i++)
+        n += snprintf(raw_key + n, sizeof raw_key - (size_t)n, "%02x", r[i]);
+}
+
+json_t *tn_json_raw(const char *text, size_t len)
+{
+    pthread_once(&raw_once, raw_key_init);
+    json_t *o = json_object();
+    json_t *t = json_stringn_nocheck(text, len);
+    if (!o || !t || json_object_set_new_nocheck(o, raw_key, t) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+const char *tn_json_raw_text(const json_t *v, size_t *len)
+{
+    if (!json_is_object(v) || json_object_size(v) != 1)
+        return NULL;
+    pthread_once(&raw_once, raw_key_init);
+    void *it = json_object_iter((json_t *)v);
+    if (!it || strcmp(json_object_iter_key(it), raw_key) != 0)
+        return NULL;
+    json_t *t = json_object_iter_value(it);
+    if (!json_is_string(t))
+        return NULL;
+    *len = json_string_length(t);
+    return json_string_value(t);
+}

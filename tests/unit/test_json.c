@@ -1,0 +1,158 @@
+/* The fast JSON writer (src/core/json.c): byte for byte what jansson's
+ * json_dumps(JSON_COMPACT | JSON_ENCODE_ANY) writes, over fixed cases and ten thousand
+ * random documents; buffer caps; raw values and why a client cannot forge one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/json.h"
+
+static void same_as_jansson(const json_t *v)
+{
+    char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    assert_non_null(want);
+    struct tn_buf b;
+    tn_buf_init(&b, 1 << 24);
+    assert_int_equal(tn_json_dump(v, &b), TN_OK);
+    assert_int_equal(b.len, strlen(want));
+    assert_memory_equal(b.data, want, b.len);
+    assert_int_equal(b.data[b.len], '\0');
+    tn_buf_deinit(&b);
+    free(want);
+}
+
+static void test_fixed(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "null", "true", "false", "0", "-1", "9223372036854775807", "-9223372036854775808",
+        "1.5", "-0.0", "1e300", "0.1", "123456789.0", "\"\"",
+        "\"plain\"", "\"quote \\\" back \\\\ slash / solidus\"",
+        "\"\\b\\f\\n\\r\\t\\u0000\\u0001\\u001f\\u007f\"", "\"caf\\u00e9 \\u4e16 \\ud83d\\ude00\"",
+        "\"\\u2028\\u2029\"", "[]", "{}", "[1,[2,[3,{}]]]",
+        "{\"b\":1,\"a\":2,\"\\u0001k\":\"v\",\"nested\":{\"x\":[true,false,null]}}",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        json_error_t err;
+        json_t *v = json_loads(docs[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+        assert_non_null(v);
+        same_as_jansson(v);
+        json_decref(v);
+    }
+}
+
+static json_t *random_value(unsigned *seed, int depth)
+{
+    int kind = rand_r(seed) % (depth > 4 ? 5 : 7);
+    switch (kind) {
+    case 0: return json_null();
+    case 1: return json_boolean(rand_r(seed) & 1);
+    case 2: return json_integer((json_int_t)rand_r(seed) * (rand_r(seed) & 1 ? -1 : 1) * 1000003LL);
+    case 3: return json_real((double)rand_r(seed) / ((double)rand_r(seed) + 1.0) * (rand_r(seed) & 1 ? -1e-5 : 1e7));
+    case 4: {
+        char s[64];
+        size_t n = (size_t)(rand_r(seed) % 40);
+        for (size_t i = 0; i < n; i++) {
+            int r = rand_r(seed) % 10;
+            s[i] = r == 0 ? (char)(rand_r(seed) % 32) : r == 1 ? '"' : r == 2 ? '\\' : (char)(' ' + rand_r(seed) % 95);
+        }
+        return json_stringn(s, n);
+    }
+    case 5: {
+        json_t *a = json_array();
+        for (int i = rand_r(seed) % 5; i > 0; i--)
+            json_array_append_new(a, random_value(seed, depth + 1));
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (int i = rand_r(seed) % 5; i > 0; i--) {
+            char k[16];
+            snprintf(k, sizeof k, "k%d\"%c", rand_r(seed) % 100, 'a' + rand_r(seed) % 26);
+            json_object_set_new(o, k, random_value(seed, depth + 1));
+        }
+        return o;
+    }
+    }
+}
+
+static void test_random(void **state)
+{
+    (void)state;
+    unsigned seed = 20261126;
+    for (int i = 0; i < 10000; i++) {
+        json_t *v = random_value(&seed, 0);
+        same_as_jansson(v);
+        json_decref(v);
+    }
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:s}", "text", "a \"quoted\" line\n");
+    struct tn_buf b;
+    /* the text is 30 bytes: a cap of 29 refuses it, a cap of 30 takes it exactly */
+    tn_buf_init(&b, 29);
+    assert_int_equal(tn_json_dump(v, &b), TN_ERR_LIMIT);
+    tn_buf_deinit(&b);
+    tn_buf_init(&b, 30);
+    assert_int_equal(tn_json_dump(v, &b), TN_OK);
+    assert_string_equal(b.data, "{\"text\":\"a \\\"quoted\\\" line\\n\"}");
+    tn_buf_deinit(&b);
+    json_decref(v);
+    tn_buf_init(&b, 100);
+    assert_int_equal(tn_json_dump(NULL, &b), TN_ERR_BAD_INPUT);
+    /* nesting beyond 2048 is refused rather than recursed into */
+    json_t *deep = json_array(), *cur = deep;
+    for (int i = 0; i < 2100; i++) {
+        json_t *next = json_array();
+        json_array_append_new(cur, next);
+        cur = next;
+    }
+    tn_buf_deinit(&b);
+    tn_buf_init(&b, 1 << 20);
+    assert_int_equal(tn_json_dump(deep, &b), TN_ERR_BAD_INPUT);
+    tn_buf_deinit(&b);
+    json_decref(deep);
+}
+
+static void test_raw(void **state)
+{
+    (void)state;
+    const char *text = "{\"count\":2,\"notes\":[1,2]}";
+    json_t *raw = tn_json_raw(text, strlen(text));
+    assert_non_null(raw);
+    size_t n = 0;
+    assert_string_equal(tn_json_raw_text(raw, &n), text);
+    assert_int_equal(n, strlen(text));
+    json_t *doc = json_pack("{s:o,s:i}", "structured", raw, "id", 7);
+    struct tn_buf b;
+    tn_buf_init(&b, 1 << 16);
+    assert_int_equal(tn_json_dump(doc, &b), TN_OK);
+    assert_string_equal(b.data, "{\"structured\":{\"count\":2,\"notes\":[1,2]},\"id\":7}");
+    tn_buf_deinit(&b);
+    json_decref(doc);
+    /* an object from outside with a look-alike member is just an object */
+    json_t *forged = json_loads("{\"\\u0001tn-raw-00000000000000000000000000000000\":\"]}\"}", 0, NULL);
+    assert_non_null(forged);
+    assert_null(tn_json_raw_text(forged, &n));
+    same_as_jansson(forged);
+    json_decref(forged);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixed),
+        cmocka_unit_test(test_random),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_raw),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
