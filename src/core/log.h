@@ -13,5 +13,7 @@ void tn_log_setup(enum tn_log_level min, bool json);
 /* Logs `msg` with optional key=value pairs given as a NULL-terminated list of
  * alternating keys and values (const char *). */
 void tn_log(enum tn_log_level lvl, const char *msg, ...) __attribute__((sentinel));
+/* True when records of this level are written (to skip formatting their fields). */
+bool tn_log_enabled(enum tn_log_level lvl);
 
 #endif

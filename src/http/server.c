@@ -715,12 +715,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         stream_gone(r->stream);
         stream_release(&r->stream->sink);
     }
-    char status[8], ms[24];
-    snprintf(status, sizeof status, "%d", r->answered ? r->status : 0);
-    snprintf(ms, sizeof ms, "%.3f", (double)(tn_time_mono_ns() - r->start_ns) / 1e6);
-    tn_log(TN_LOG_DEBUG, "request", "id", r->id, "method", r->method, "path", r->path,
-           "status", status, "ms", ms, "end",
-           toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+    if (tn_log_enabled(TN_LOG_DEBUG)) {
+        char status[8], ms[24];
+        snprintf(status, sizeof status, "%d", r->answered ? r->status : 0);
+        snprintf(ms, sizeof ms, "%.3f", (double)(tn_time_mono_ns() - r->start_ns) / 1e6);
+        tn_log(TN_LOG_DEBUG, "request", "id", r->id, "method", r->method, "path", r->path,
+               "status", status, "ms", ms, "end",
+               toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+    }
     if (r->value && r->route && r->route->free_value)
         r->route->free_value(r->value);
     tn_buf_deinit(&r->body);
