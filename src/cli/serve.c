@@ -617,7 +617,9 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
             .max_connections = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS),
             .max_per_ip = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS_PER_IP),
             .conn_timeout_s = (unsigned)tn_config_int(cfg, TN_CFG_CONN_TIMEOUT_S),
-            .threads = threads ? threads : (unsigned)(cores > 0 ? cores : 2),
+            /* four per core: a worker waits while the store commits (an fsync), and
+             * the others keep answering meanwhile */
+            .threads = threads ? threads : (unsigned)(cores > 0 ? 4 * cores : 8),
             .heartbeat_s = (unsigned)tn_config_int(cfg, TN_CFG_SSE_HEARTBEAT_S),
         },
     };

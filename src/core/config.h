@@ -42,7 +42,7 @@
     X(CONN_TIMEOUT_S,    "CONN_TIMEOUT_S",     INT,  "60",                 1,     3600,       false,     \
       "idle connection timeout in seconds")                                                           \
     X(THREADS,           "THREADS",            INT,  "0",                  0,     256,        false,     \
-      "HTTP worker threads (0: one per core)")                                                        \
+      "HTTP worker threads (0: four per core)")                                                        \
     X(SSE_HEARTBEAT_S,   "SSE_HEARTBEAT_S",    INT,  "15",                 1,     300,        false,     \
       "seconds between keep-alive comments on open SSE streams")                                      \
     X(MAX_LISTEN_STREAMS,"MAX_LISTEN_STREAMS", INT,  "1024",               0,     100000,     false,     \

@@ -395,6 +395,11 @@ struct sqlite_store {
     struct conn *idle;
     int nopen;
     pthread_mutex_t wmu; /* one writer at a time in this process */
+    /* group commit of note writes (see grouped()) */
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
+    struct gop *gq_head, *gq_tail;
+    bool leading;
 };
 
 /* Connections held by this thread, in any store: a thread that holds one must never
@@ -1202,22 +1207,108 @@ static enum tn_err read_own(struct call *k, const struct tn_owner *o, const char
     return e;
 }
 
+/* ---------- group commit ----------
+ *
+ * Note writes are durable when they return (synchronous=FULL), and a commit costs an
+ * fsync. Concurrent writers therefore share commits: each queues its work; one of them
+ * (the leader) takes everything queued, runs each piece inside one transaction under its
+ * own SAVEPOINT (a piece that fails is rolled back alone), commits once, and wakes the
+ * others with their results. Work queued meanwhile forms the next group. Alone, a
+ * writer is its own group of one: nothing waits for a timer. */
+typedef enum tn_err (*body_fn)(struct call *k, void *arg);
+
+struct gop {
+    body_fn body;
+    void *arg;
+    enum tn_err result;
+    bool done;
+    struct gop *next;
+};
+
+static void run_group(struct sqlite_store *s, struct gop *g)
+{
+    struct call k;
+    enum tn_err e = call_begin(&s->base, &k, true);
+    if (e == TN_OK) {
+        e = run(&k, S_BEGIN, NULL, "");
+        for (struct gop *op = g; op && e == TN_OK; op = op->next) {
+            if (sqlite3_exec(k.c->db, "SAVEPOINT tn_op", NULL, NULL, NULL) != SQLITE_OK) {
+                e = fail(&k, sqlite3_extended_errcode(k.c->db), S_BEGIN);
+                break;
+            }
+            op->result = op->body(&k, op->arg);
+            if (op->result != TN_OK &&
+                sqlite3_exec(k.c->db, "ROLLBACK TO tn_op", NULL, NULL, NULL) != SQLITE_OK)
+                e = fail(&k, sqlite3_extended_errcode(k.c->db), S_BEGIN);
+            if (e == TN_OK && sqlite3_exec(k.c->db, "RELEASE tn_op", NULL, NULL, NULL) != SQLITE_OK)
+                e = fail(&k, sqlite3_extended_errcode(k.c->db), S_BEGIN);
+        }
+        if (e == TN_OK)
+            e = run(&k, S_COMMIT, NULL, "");
+        call_end(&k); /* rolls back when the commit did not happen */
+    }
+    /* nothing of the group is on disk unless the commit succeeded */
+    for (struct gop *op = g; op; op = op->next)
+        if (e != TN_OK)
+            op->result = e;
+}
+
+static enum tn_err grouped(struct tn_store *base, body_fn body, void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    struct gop me = {.body = body, .arg = arg, .result = TN_ERR_INTERNAL};
+    pthread_mutex_lock(&s->gmu);
+    if (s->gq_tail)
+        s->gq_tail->next = &me;
+    else
+        s->gq_head = &me;
+    s->gq_tail = &me;
+    while (!me.done) {
+        if (s->leading) {
+            pthread_cond_wait(&s->gcv, &s->gmu);
+            continue;
+        }
+        s->leading = true;
+        struct gop *g = s->gq_head;
+        s->gq_head = s->gq_tail = NULL;
+        pthread_mutex_unlock(&s->gmu);
+        run_group(s, g);
+        pthread_mutex_lock(&s->gmu);
+        for (struct gop *op = g, *next; op; op = next) {
+            next = op->next; /* read before `done`: a woken writer's gop goes away */
+            op->done = true;
+        }
+        s->leading = false;
+        pthread_cond_broadcast(&s->gcv);
+    }
+    pthread_mutex_unlock(&s->gmu);
+    return me.result;
+}
+
+struct note_insert {
+    const struct tn_owner *o;
+    const struct tn_note *n;
+};
+
+static enum tn_err note_insert_body(struct call *k, void *arg)
+{
+    const struct note_insert *a = arg;
+    const struct tn_owner *o = a->o;
+    const struct tn_note *n = a->n;
+    enum tn_err e;
+    if ((e = run(k, S_NOTE_INSERT, NULL, "tttttttiii", n->id, o->user, o->org, n->title,
+                 n->content, n->tags, n->visibility, n->version, n->created_at,
+                 n->updated_at)) == TN_OK &&
+        (e = run(k, S_NOTE_INDEX, NULL, "ttt", n->id, o->user, o->org)) == TN_OK)
+        e = run(k, S_NOTE_TAGS_SET, NULL, "ttt", n->id, o->user, o->org);
+    return e;
+}
+
 static enum tn_err sq_note_insert(struct tn_store *s, const struct tn_owner *o,
                                   const struct tn_note *n)
 {
-    struct call k;
-    enum tn_err e = call_begin(s, &k, true);
-    if (e != TN_OK)
-        return e;
-    if ((e = run(&k, S_BEGIN, NULL, "")) == TN_OK &&
-        (e = run(&k, S_NOTE_INSERT, NULL, "tttttttiii", n->id, o->user, o->org, n->title,
-                 n->content, n->tags, n->visibility, n->version, n->created_at,
-                 n->updated_at)) == TN_OK &&
-        (e = run(&k, S_NOTE_INDEX, NULL, "ttt", n->id, o->user, o->org)) == TN_OK &&
-        (e = run(&k, S_NOTE_TAGS_SET, NULL, "ttt", n->id, o->user, o->org)) == TN_OK)
-        e = run(&k, S_COMMIT, NULL, "");
-    call_end(&k);
-    return e;
+    struct note_insert a = {.o = o, .n = n};
+    return grouped(s, note_insert_body, &a);
 }
 
 static enum tn_err sq_note_get(struct tn_store *s, const struct tn_owner *o, const char *id,
@@ -1243,42 +1334,51 @@ static enum tn_err sq_note_get(struct tn_store *s, const struct tn_owner *o, con
 /* Optimistic concurrency: the UPDATE names the expected version, and when it changes
  * nothing a second read, scoped to the owner like the update, tells a stale version
  * (TN_ERR_CONFLICT, *out = the current note) from a note o does not have. */
+struct note_update {
+    const struct tn_owner *o;
+    const char *id;
+    int64_t expected_version;
+    const char *title, *content, *tags, *visibility;
+    int64_t now;
+    struct tn_note *out;
+};
+
+static enum tn_err note_update_body(struct call *k, void *arg)
+{
+    struct note_update *a = arg;
+    const struct tn_owner *o = a->o;
+    bool reindex = a->title || a->content || a->tags;
+    enum tn_err e;
+    /* The index entry must be removed with the text it was added with, so before the
+     * update; when the update then changes nothing, the rollback restores it. */
+    if (reindex && (e = run(k, S_NOTE_UNINDEX, NULL, "ttti", a->id, o->user, o->org,
+                            a->expected_version)) != TN_OK)
+        return e;
+    if ((e = run(k, S_NOTE_UPDATE, NULL, "tttitttti", a->id, o->user, o->org,
+                 a->expected_version, a->title, a->content, a->tags, a->visibility, a->now)) !=
+        TN_OK)
+        return e;
+    if (changes(k) != 1) {
+        e = read_own(k, o, a->id, a->out);
+        return e == TN_OK ? TN_ERR_CONFLICT : e;
+    }
+    if (reindex && (e = run(k, S_NOTE_INDEX, NULL, "ttt", a->id, o->user, o->org)) != TN_OK)
+        return e;
+    if (a->tags && ((e = run(k, S_NOTE_TAGS_CLEAR, NULL, "ttt", a->id, o->user, o->org)) != TN_OK ||
+                    (e = run(k, S_NOTE_TAGS_SET, NULL, "ttt", a->id, o->user, o->org)) != TN_OK))
+        return e;
+    return read_own(k, o, a->id, a->out);
+}
+
 static enum tn_err sq_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
                                   int64_t expected_version, const char *title,
                                   const char *content, const char *tags, const char *visibility,
                                   int64_t now, struct tn_note *out)
 {
-    bool reindex = title || content || tags;
-    struct call k;
-    enum tn_err e = call_begin(s, &k, true);
-    if (e != TN_OK)
-        return e;
-    if ((e = run(&k, S_BEGIN, NULL, "")) != TN_OK)
-        goto done;
-    /* The index entry must be removed with the text it was added with, so before the
-     * update; when the update then changes nothing, the rollback restores it. */
-    if (reindex && (e = run(&k, S_NOTE_UNINDEX, NULL, "ttti", id, o->user, o->org,
-                            expected_version)) != TN_OK)
-        goto done;
-    if ((e = run(&k, S_NOTE_UPDATE, NULL, "tttitttti", id, o->user, o->org, expected_version,
-                 title, content, tags, visibility, now)) != TN_OK)
-        goto done;
-    if (changes(&k) != 1) {
-        e = read_own(&k, o, id, out);
-        if (e == TN_OK)
-            e = TN_ERR_CONFLICT;
-        goto done;
-    }
-    if (reindex && (e = run(&k, S_NOTE_INDEX, NULL, "ttt", id, o->user, o->org)) != TN_OK)
-        goto done;
-    if (tags && ((e = run(&k, S_NOTE_TAGS_CLEAR, NULL, "ttt", id, o->user, o->org)) != TN_OK ||
-                 (e = run(&k, S_NOTE_TAGS_SET, NULL, "ttt", id, o->user, o->org)) != TN_OK))
-        goto done;
-    if ((e = read_own(&k, o, id, out)) != TN_OK)
-        goto done;
-    e = run(&k, S_COMMIT, NULL, "");
-done:
-    call_end(&k);
+    struct note_update a = {.o = o, .id = id, .expected_version = expected_version,
+                            .title = title, .content = content, .tags = tags,
+                            .visibility = visibility, .now = now, .out = out};
+    enum tn_err e = grouped(s, note_update_body, &a);
     if (e != TN_OK && e != TN_ERR_CONFLICT) {
         tn_note_deinit(out);
         memset(out, 0, sizeof *out);
@@ -1286,35 +1386,38 @@ done:
     return e;
 }
 
+struct note_delete {
+    const struct tn_owner *o;
+    const char *id;
+    int64_t expected_version;
+};
+
+static enum tn_err note_delete_body(struct call *k, void *arg)
+{
+    const struct note_delete *a = arg;
+    const struct tn_owner *o = a->o;
+    enum tn_err e;
+    if ((e = run(k, S_NOTE_UNINDEX, NULL, "ttti", a->id, o->user, o->org, a->expected_version)) !=
+        TN_OK)
+        return e;
+    /* note_tags rows go with it (ON DELETE CASCADE). */
+    if ((e = run(k, S_NOTE_DELETE, NULL, "ttti", a->id, o->user, o->org, a->expected_version)) !=
+        TN_OK)
+        return e;
+    if (changes(k) == 1)
+        return TN_OK;
+    struct tn_note cur;
+    memset(&cur, 0, sizeof cur);
+    e = read_own(k, o, a->id, &cur);
+    tn_note_deinit(&cur);
+    return e == TN_OK ? TN_ERR_CONFLICT : e;
+}
+
 static enum tn_err sq_note_delete(struct tn_store *s, const struct tn_owner *o, const char *id,
                                   int64_t expected_version)
 {
-    struct call k;
-    struct tn_note cur;
-    memset(&cur, 0, sizeof cur);
-    enum tn_err e = call_begin(s, &k, true);
-    if (e != TN_OK)
-        return e;
-    if ((e = run(&k, S_BEGIN, NULL, "")) != TN_OK)
-        goto done;
-    if ((e = run(&k, S_NOTE_UNINDEX, NULL, "ttti", id, o->user, o->org, expected_version)) !=
-        TN_OK)
-        goto done;
-    /* note_tags rows go with it (ON DELETE CASCADE). */
-    if ((e = run(&k, S_NOTE_DELETE, NULL, "ttti", id, o->user, o->org, expected_version)) !=
-        TN_OK)
-        goto done;
-    if (changes(&k) != 1) {
-        e = read_own(&k, o, id, &cur);
-        if (e == TN_OK)
-            e = TN_ERR_CONFLICT;
-        goto done;
-    }
-    e = run(&k, S_COMMIT, NULL, "");
-done:
-    call_end(&k);
-    tn_note_deinit(&cur);
-    return e;
+    struct note_delete a = {.o = o, .id = id, .expected_version = expected_version};
+    return grouped(s, note_delete_body, &a);
 }
 
 /* Hands every row of a note query, started by run() with result `e`, to `cb`. The
@@ -1477,6 +1580,8 @@ static void sq_close(struct tn_store *base)
         tn_log(TN_LOG_ERROR, "store: closed while calls were in flight", NULL);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->gcv);
+    pthread_mutex_destroy(&s->gmu);
     pthread_mutex_destroy(&s->wmu);
     free(s->path);
     free(s);
@@ -1683,6 +1788,8 @@ enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out, st
     s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->gcv, NULL);
+    pthread_mutex_init(&s->gmu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
     size_t n = strlen(data_dir) + sizeof "/teamnotes.db";
     if (!(s->path = malloc(n)))
