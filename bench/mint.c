@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -42,7 +43,9 @@ static int cmd_key(const char *alg, const char *path)
         fprintf(stderr, "tn-mint: unknown alg %s (ES256 or RS256)\n", alg);
         return 2;
     }
+    mode_t old = umask(077);
     FILE *f = fopen(path, "w");
+    umask(old);
     int ok = f && PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
     if (f)
         fclose(f);
