@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -325,6 +326,13 @@ static const struct migration {
     X(NOTE_INDEX, "INSERT INTO notes_fts (rowid, title, content, tags) "                     \
                   "SELECT n.seq, n.title, n.content, n.tags FROM notes AS n "                \
                   "WHERE " NOTE_OWN_WHERE)                                                   \
+    /* The same for a new note, from the bound values. Inserts write one row per          */ \
+    /* statement: a multi-row statement runs under a statement savepoint, and FTS5      */ \
+    /* writes out its pending index data at every savepoint of the transaction, so one  */ \
+    /* INSERT ... SELECT per note would cost a segment per note (see note_insert_body). */ \
+    X(NOTE_INDEX_NEW, "INSERT INTO notes_fts (rowid, title, content, tags) "                 \
+                      "VALUES (?1, ?2, ?3, ?4)")                                             \
+    X(NOTE_TAG_ADD, "INSERT OR IGNORE INTO note_tags (note, tag) VALUES (?1, ?2)")           \
     X(NOTE_UNINDEX, "INSERT INTO notes_fts (notes_fts, rowid, title, content, tags) "        \
                     "SELECT 'delete', n.seq, n.title, n.content, n.tags FROM notes AS n "    \
                     "WHERE " NOTE_OWN_WHERE " AND (?4 = 0 OR n.version = ?4)")               \
@@ -472,7 +480,7 @@ static enum tn_err conn_open(const char *path, struct conn **out, struct tn_buf 
         goto done;
     }
     rc = sqlite3_exec(c->db,
-                      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+                      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; "
                       "PRAGMA trusted_schema = OFF;",
                       NULL, NULL, NULL);
     /* Cascades on client deletion rely on foreign keys; a build without them is refused. */
@@ -1221,35 +1229,47 @@ struct gop {
     body_fn body;
     void *arg;
     enum tn_err result;
-    bool done;
+    bool done;  /* failed and taken out of the group (leader's use) */
+    bool woken; /* the group finished: result is final (under gmu) */
     struct gop *next;
 };
 
+/* Runs the group's work in one transaction. A piece that fails is taken out, the
+ * transaction rolled back and the rest run again without it (the bodies start from
+ * scratch each time); failures are rare (a stale version), and a SAVEPOINT per piece
+ * would cost more: FTS5 writes its pending index data at every savepoint. */
 static void run_group(struct sqlite_store *s, struct gop *g)
 {
     struct call k;
     enum tn_err e = call_begin(&s->base, &k, true);
-    if (e == TN_OK) {
+    bool again = true;
+    while (e == TN_OK && again) {
+        again = false;
         e = run(&k, S_BEGIN, NULL, "");
         for (struct gop *op = g; op && e == TN_OK; op = op->next) {
-            if (sqlite3_exec(k.c->db, "SAVEPOINT tn_op", NULL, NULL, NULL) != SQLITE_OK) {
-                e = fail(&k, sqlite3_extended_errcode(k.c->db), S_BEGIN);
+            if (op->done)
+                continue; /* failed in an earlier round */
+            enum tn_err r = op->body(&k, op->arg);
+            if (r != TN_OK) {
+                op->result = r;
+                op->done = true;
+                again = true;
                 break;
             }
-            op->result = op->body(&k, op->arg);
-            if (op->result != TN_OK &&
-                sqlite3_exec(k.c->db, "ROLLBACK TO tn_op", NULL, NULL, NULL) != SQLITE_OK)
-                e = fail(&k, sqlite3_extended_errcode(k.c->db), S_BEGIN);
-            if (e == TN_OK && sqlite3_exec(k.c->db, "RELEASE tn_op", NULL, NULL, NULL) != SQLITE_OK)
-                e = fail(&k, sqlite3_extended_errcode(k.c->db), S_BEGIN);
+            op->result = TN_OK;
         }
-        if (e == TN_OK)
-            e = run(&k, S_COMMIT, NULL, "");
-        call_end(&k); /* rolls back when the commit did not happen */
+        if (e == TN_OK && again)
+            e = sqlite3_exec(k.c->db, "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK
+                    ? TN_OK
+                    : fail(&k, sqlite3_extended_errcode(k.c->db), S_BEGIN);
     }
+    if (e == TN_OK)
+        e = run(&k, S_COMMIT, NULL, "");
+    if (k.c)
+        call_end(&k); /* rolls back when the commit did not happen */
     /* nothing of the group is on disk unless the commit succeeded */
     for (struct gop *op = g; op; op = op->next)
-        if (e != TN_OK)
+        if (e != TN_OK && !(op->done && op->result != TN_OK))
             op->result = e;
 }
 
@@ -1263,7 +1283,7 @@ static enum tn_err grouped(struct tn_store *base, body_fn body, void *arg)
     else
         s->gq_head = &me;
     s->gq_tail = &me;
-    while (!me.done) {
+    while (!me.woken) {
         if (s->leading) {
             pthread_cond_wait(&s->gcv, &s->gmu);
             continue;
@@ -1275,8 +1295,8 @@ static enum tn_err grouped(struct tn_store *base, body_fn body, void *arg)
         run_group(s, g);
         pthread_mutex_lock(&s->gmu);
         for (struct gop *op = g, *next; op; op = next) {
-            next = op->next; /* read before `done`: a woken writer's gop goes away */
-            op->done = true;
+            next = op->next; /* read before `woken`: a woken writer's gop goes away */
+            op->woken = true;
         }
         s->leading = false;
         pthread_cond_broadcast(&s->gcv);
@@ -1295,12 +1315,29 @@ static enum tn_err note_insert_body(struct call *k, void *arg)
     const struct note_insert *a = arg;
     const struct tn_owner *o = a->o;
     const struct tn_note *n = a->n;
-    enum tn_err e;
-    if ((e = run(k, S_NOTE_INSERT, NULL, "tttttttiii", n->id, o->user, o->org, n->title,
-                 n->content, n->tags, n->visibility, n->version, n->created_at,
-                 n->updated_at)) == TN_OK &&
-        (e = run(k, S_NOTE_INDEX, NULL, "ttt", n->id, o->user, o->org)) == TN_OK)
-        e = run(k, S_NOTE_TAGS_SET, NULL, "ttt", n->id, o->user, o->org);
+    enum tn_err e = run(k, S_NOTE_INSERT, NULL, "tttttttiii", n->id, o->user, o->org, n->title,
+                        n->content, n->tags, n->visibility, n->version, n->created_at,
+                        n->updated_at);
+    if (e != TN_OK)
+        return e;
+    int64_t seq = sqlite3_last_insert_rowid(k->c->db);
+    /* one single-row statement per tag (no statement savepoint; see NOTE_INDEX_NEW) */
+    json_t *tags = json_loads(n->tags, 0, NULL);
+    if (!json_is_array(tags)) {
+        json_decref(tags);
+        return TN_ERR_BAD_INPUT;
+    }
+    size_t i;
+    json_t *t;
+    json_array_foreach(tags, i, t)
+    {
+        if (e == TN_OK)
+            e = json_is_string(t) ? run(k, S_NOTE_TAG_ADD, NULL, "it", seq, json_string_value(t))
+                                  : TN_ERR_BAD_INPUT;
+    }
+    json_decref(tags);
+    if (e == TN_OK)
+        e = run(k, S_NOTE_INDEX_NEW, NULL, "ittt", seq, n->title, n->content, n->tags);
     return e;
 }
 
