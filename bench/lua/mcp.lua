@@ -68,6 +68,21 @@ function request()
   return wrk.format("POST", path, headers, body)
 end
 
+-- one parseable line per run (latencies in microseconds)
+local function summary_line(summary, latency)
+  local e = summary.errors
+  io.write(string.format("result: requests=%d duration_us=%d non2xx=%d socket_errors=%d " ..
+    "p50_us=%d p99_us=%d max_us=%d\n", summary.requests, summary.duration, e.status,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99),
+    latency.max))
+end
+
+if not check then
+  function done(summary, latency, requests)
+    summary_line(summary, latency)
+  end
+end
+
 if check then
   function response(status, hdrs, resp)
     local good = status == 200 and resp:find('"result":', 1, true) and
@@ -89,5 +104,6 @@ if check then
     local errs = summary.errors
     io.write(string.format("check: %d correct, %d wrong, %d socket errors\n", good, bad,
       errs.connect + errs.read + errs.write + errs.timeout))
+    summary_line(summary, latency)
   end
 end

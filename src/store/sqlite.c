@@ -480,7 +480,7 @@ static enum tn_err conn_open(const char *path, struct conn **out, struct tn_buf 
         goto done;
     }
     rc = sqlite3_exec(c->db,
-                      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456; "
+                      "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
                       "PRAGMA trusted_schema = OFF;",
                       NULL, NULL, NULL);
     /* Cascades on client deletion rely on foreign keys; a build without them is refused. */
