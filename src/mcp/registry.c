@@ -599,8 +599,10 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     if (!args || json_is_null(args))
         args = own_args = json_object();
     json_t *result = NULL;
-    char bind[400];
-    state_binding(bind, sizeof bind, "tool", name, args);
+    /* what a requestState binds to; computed only when one is opened or sealed */
+    char bind[400] = "";
+    if (c->era == TN_MCP_MODERN && json_object_get(params, "requestState"))
+        state_binding(bind, sizeof bind, "tool", name, args);
     if (c->era == TN_MCP_MODERN) {
         if (in && !check_header_params(t, args, in, e))
             goto done;
@@ -643,9 +645,13 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
                 "Tool %s needs input from the client (elicitation, sampling or roots), which "
                 "this server requests only over MCP 2026-07-28.",
                 name);
-        } else if (!tn_mcp_finish_input_required(c, bind, result, e)) {
-            json_decref(result);
-            result = NULL;
+        } else {
+            if (!bind[0])
+                state_binding(bind, sizeof bind, "tool", name, args);
+            if (!tn_mcp_finish_input_required(c, bind, result, e)) {
+                json_decref(result);
+                result = NULL;
+            }
         }
     } else if (t->output && !json_is_true(json_object_get(result, "isError"))) {
         json_t *sc = json_object_get(result, "structuredContent");
@@ -1029,10 +1035,24 @@ json_t *tn_mcp_result_structured(json_t *structured)
 
 json_t *tn_mcp_result_structured_text(const char *json, size_t len)
 {
-    json_t *raw = tn_json_raw(json, len);
-    json_t *r = raw ? json_pack("{s:[{s:s, s:s%}], s:o}", "content", "type", "text", "text", json,
-                                len, "structuredContent", raw)
-                    : NULL;
+    /* built by hand: json_pack would check the text's UTF-8 again. The *_new calls
+     * take their value even when they fail, so one check at the end suffices. */
+    json_t *r = json_object(), *content = json_array(), *block = json_object();
+    if (!r || !content || !block) {
+        json_decref(r);
+        json_decref(content);
+        json_decref(block);
+        return NULL;
+    }
+    json_array_append_new(content, block);
+    json_object_set_new_nocheck(r, "content", content);
+    json_object_set_new_nocheck(block, "type", json_string_nocheck("text"));
+    json_object_set_new_nocheck(block, "text", json_stringn_nocheck(json, len));
+    json_object_set_new_nocheck(r, "structuredContent", tn_json_raw(json, len));
+    if (json_array_size(content) != 1 || json_object_size(block) != 2 || json_object_size(r) != 2) {
+        json_decref(r);
+        return NULL;
+    }
     return r;
 }
 
