@@ -1274,6 +1274,82 @@ static struct tn_audit audit(int64_t at, const char *tool, const char *note_id,
     return a;
 }
 
+/* Audit records are queued and written in batches by the store's thread: from many
+ * threads at once, more than the queue holds (writers wait for room), none lost, none
+ * twice; written without anyone asking (another handle sees them within a second);
+ * and what is still queued when the store closes is written too. */
+struct audit_writer {
+    struct tn_store *s;
+    int base;
+    int n;
+    int failures;
+};
+
+static void *audit_writer_main(void *arg)
+{
+    struct audit_writer *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        struct tn_audit a = audit(w->base + i, "notes_get", "", "ok");
+        if (tn_store_audit_insert(w->s, &a) != TN_OK)
+            w->failures++;
+    }
+    return NULL;
+}
+
+struct audit_count {
+    int n;
+    int64_t sum;
+};
+
+static void count_audit(const struct tn_audit *a, void *ud)
+{
+    struct audit_count *c = ud;
+    c->n++;
+    c->sum += a->at;
+}
+
+static void test_audit_batches(void **state)
+{
+    struct fx *f = *state;
+    enum { THREADS = 4, EACH = 240 }; /* 960 records, the queue holds 512 */
+    struct audit_writer w[THREADS];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct audit_writer){.s = f->s, .base = 1 + i * EACH, .n = EACH};
+        assert_int_equal(pthread_create(&t[i], NULL, audit_writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    /* another handle's list does not flush this one's queue: the thread wrote them */
+    struct tn_store *other = reopen(f);
+    struct audit_count c = {0};
+    for (int tries = 0; tries < 100; tries++) {
+        c = (struct audit_count){0};
+        assert_int_equal(tn_store_audit_list(other, 1000, count_audit, &c), TN_OK);
+        if (c.n == THREADS * EACH)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(c.n, THREADS * EACH);
+    /* each of 1..960 exactly once */
+    assert_int_equal(c.sum, (int64_t)THREADS * EACH * (THREADS * EACH + 1) / 2);
+    /* queued, then closed at once: written by the close */
+    struct tn_audit last = audit(5000, "notes_delete", "n_z", "ok");
+    assert_int_equal(tn_store_audit_insert(f->s, &last), TN_OK);
+    tn_store_close(f->s);
+    f->s = reopen(f);
+    c = (struct audit_count){0};
+    assert_int_equal(tn_store_audit_list(other, 1000, count_audit, &c), TN_OK);
+    assert_int_equal(c.n, THREADS * EACH + 1);
+    struct audits newest = {0};
+    assert_int_equal(tn_store_audit_list(other, 1, see_audit, &newest), TN_OK);
+    assert_int_equal(newest.v[0].at, 5000);
+    assert_string_equal(newest.v[0].tool, "notes_delete");
+    tn_store_close(other);
+}
+
 static void test_audit(void **state)
 {
     struct fx *f = *state;
@@ -1714,6 +1790,7 @@ int main(void)
         T(test_search),
         T(test_hostile),
         T(test_audit),
+        T(test_audit_batches),
         T(test_schema_guards),
         T(test_upgrade_from_v1),
         T(test_randomized),

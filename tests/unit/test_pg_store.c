@@ -809,6 +809,8 @@ static void test_two_instances(void **state)
     struct audits w = {0};
     struct tn_audit rec = audit(5, "notes_get", n.id, "ok");
     assert_int_equal(tn_store_audit_insert(b, &rec), TN_OK);
+    /* records are written in batches: another instance sees them once b has written them */
+    assert_int_equal(tn_store_audit_flush(b), TN_OK);
     assert_int_equal(tn_store_audit_list(a, 10, see_audit, &w), TN_OK);
     assert_int_equal(w.n, 1);
     tn_store_close(b);
@@ -1058,6 +1060,7 @@ static void test_audit_append_only(void **state)
         struct tn_audit a = audit(1000 + i, "notes_update", "n_x", "denied");
         assert_int_equal(tn_store_audit_insert(f->s, &a), TN_OK);
     }
+    assert_int_equal(tn_store_audit_flush(f->s), TN_OK); /* the batch is in the table */
     PGconn *c = conn_to(f->url);
     static const char *const writes[] = {"UPDATE audit SET outcome = 'ok'", "DELETE FROM audit",
                                          "TRUNCATE audit"};
