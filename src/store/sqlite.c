@@ -256,6 +256,10 @@ static const struct migration {
     "n.id, n.owner, n.org, n.title, '', n.tags, n.visibility, n.version, "                   \
     "n.created_at, n.updated_at"
 #define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
+#define AUDIT_ROW "(?, ?, ?, ?, ?, ?, ?)"
+#define AUDIT_VALUES_4 AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW
+#define AUDIT_VALUES_16 AUDIT_VALUES_4 ", " AUDIT_VALUES_4 ", " AUDIT_VALUES_4 ", " AUDIT_VALUES_4
+enum { AUDIT_ROWS = 16 };
 /* The owner's own note ?1 (user ?2, org ?3). */
 #define NOTE_OWN_WHERE "n.id = ?1 AND n.owner = ?2 AND n.org = ?3"
 /* Own notes, or notes shared with the (non-empty) org ?3. */
@@ -368,6 +372,8 @@ static const struct migration {
                    "WHERE notes_fts MATCH ?1 AND " NOTE_VISIBLE_WHERE " "                    \
                    "ORDER BY score, n.updated_at DESC, n.id DESC LIMIT ?4")                  \
     X(AUDIT_INSERT, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
+    /* AUDIT_ROWS records per statement (the audit thread writes batches) */                \
+    X(AUDIT_INSERT_ROWS, "INSERT INTO audit (" AUDIT_COLS ") VALUES " AUDIT_VALUES_16)          \
     X(AUDIT_LIST, "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT ?1")
 
 enum stmt_id {
@@ -1563,6 +1569,30 @@ static enum tn_err sq_note_search(struct tn_store *s, const struct tn_owner *o, 
 
 /* ---------- audit ---------- */
 
+/* AUDIT_ROWS records with one statement (a batch's per-statement work shared). */
+static enum tn_err audit_rows(struct call *k, const struct tn_audit *a)
+{
+    struct conn *c = k->c;
+    int rc = SQLITE_OK;
+    if (!c->st[S_AUDIT_INSERT_ROWS])
+        rc = sqlite3_prepare_v3(c->db, stmt_sql[S_AUDIT_INSERT_ROWS], -1,
+                                SQLITE_PREPARE_PERSISTENT, &c->st[S_AUDIT_INSERT_ROWS], NULL);
+    sqlite3_stmt *st = c->st[S_AUDIT_INSERT_ROWS];
+    for (int r = 0; r < AUDIT_ROWS && rc == SQLITE_OK; r++) {
+        int b = r * 7;
+        const char *text[6] = {a[r].user, a[r].org, a[r].client_id, a[r].tool, a[r].note_id,
+                               a[r].outcome};
+        rc = sqlite3_bind_int64(st, b + 1, a[r].at);
+        for (int i = 0; i < 6 && rc == SQLITE_OK; i++)
+            rc = sqlite3_bind_text(st, b + 2 + i, text[i], -1, SQLITE_STATIC);
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    enum tn_err e = rc == SQLITE_DONE ? TN_OK : fail(k, rc, S_AUDIT_INSERT_ROWS);
+    finish(st);
+    return e;
+}
+
 static enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n)
 {
     struct call k;
@@ -1570,7 +1600,10 @@ static enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a,
     if (e != TN_OK)
         return e;
     e = run(&k, S_BEGIN, NULL, "");
-    for (size_t i = 0; i < n && e == TN_OK; i++)
+    size_t i = 0;
+    for (; i + AUDIT_ROWS <= n && e == TN_OK; i += AUDIT_ROWS)
+        e = audit_rows(&k, a + i);
+    for (; i < n && e == TN_OK; i++)
         e = run(&k, S_AUDIT_INSERT, NULL, "itttttt", a[i].at, a[i].user, a[i].org,
                 a[i].client_id, a[i].tool, a[i].note_id, a[i].outcome);
     if (e == TN_OK)
