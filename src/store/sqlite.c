@@ -221,6 +221,31 @@ static const char m0002_notes[] =
     "    SELECT RAISE(ABORT, 'the audit log is append-only');\n"
     "END;\n";
 
+static const char m0003_search_scope[] =
+    "-- 0003_search_scope: the full-text index knows whose each note is.\n"
+    "-- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that\n"
+    "-- the files and the embedded copies produce the same schema.\n"
+    "--\n"
+    "-- A search used to find every note in the store containing the words and then keep\n"
+    "-- the caller's: its cost grew with the whole store (0.3 s for a common word among\n"
+    "-- 1,000,000 notes). Each note now carries scope tokens in the index: its owner's\n"
+    "-- (\"u\" hex(owner) \"x\" hex(org)) and, when shared with its organization, the\n"
+    "-- organization's (\"s\" hex(org)). A search matches the caller's scope tokens AND the\n"
+    "-- words, so the index intersects the caller's notes with the words' postings.\n"
+    "-- fts_scope is a virtual generated column: computed, never stored, never stale.\n"
+    "ALTER TABLE notes ADD COLUMN fts_scope TEXT GENERATED ALWAYS AS (\n"
+    "    'u' || hex(owner) || 'x' || hex(org) ||\n"
+    "    CASE WHEN visibility = 'org' AND org <> '' THEN ' s' || hex(org) ELSE '' END\n"
+    ") VIRTUAL;\n"
+    "\n"
+    "DROP TABLE notes_fts;\n"
+    "CREATE VIRTUAL TABLE notes_fts USING fts5 (\n"
+    "    title, content, tags, fts_scope,\n"
+    "    content = 'notes', content_rowid = 'seq',\n"
+    "    tokenize = 'unicode61 remove_diacritics 2'\n"
+    ");\n"
+    "INSERT INTO notes_fts (notes_fts) VALUES ('rebuild');\n";
+
 /* migrations[i] has version i + 1: append only, never edit a released script. */
 static const struct migration {
     int version;
@@ -229,6 +254,7 @@ static const struct migration {
 } migrations[] = {
     {1, "0001_auth", m0001_auth},
     {2, "0002_notes", m0002_notes},
+    {3, "0003_search_scope", m0003_search_scope},
 };
 #define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -256,6 +282,14 @@ static const struct migration {
     "n.id, n.owner, n.org, n.title, '', n.tags, n.visibility, n.version, "                   \
     "n.created_at, n.updated_at"
 #define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
+/* The excerpt of a search result: from the first of content, title and tags where the
+ * words matched (highlight() marks matches with char(1)). snippet(-1) would pick the
+ * best column itself, and could pick fts_scope, which always matches. */
+#define MATCHED_IN(col) "instr(highlight(notes_fts, " col ", char(1), ''), char(1)) > 0"
+#define SNIPPET_OF(col) "snippet(notes_fts, " col ", '', '', '…', 16)"
+#define SEARCH_SNIPPET                                                                       \
+    "CASE WHEN " MATCHED_IN("1") " THEN " SNIPPET_OF("1") " WHEN " MATCHED_IN("0")           \
+    " THEN " SNIPPET_OF("0") " ELSE " SNIPPET_OF("2") " END"
 #define AUDIT_ROW "(?, ?, ?, ?, ?, ?, ?)"
 #define AUDIT_VALUES_4 AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW
 #define AUDIT_VALUES_16 AUDIT_VALUES_4 ", " AUDIT_VALUES_4 ", " AUDIT_VALUES_4 ", " AUDIT_VALUES_4
@@ -327,18 +361,19 @@ enum { AUDIT_ROWS = 16 };
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
     /* The full-text index follows the note's current text: added after an insert or   */ \
     /* update, removed (with the values it was added with) before an update or delete. */ \
-    X(NOTE_INDEX, "INSERT INTO notes_fts (rowid, title, content, tags) "                     \
-                  "SELECT n.seq, n.title, n.content, n.tags FROM notes AS n "                \
+    X(NOTE_INDEX, "INSERT INTO notes_fts (rowid, title, content, tags, fts_scope) "          \
+                  "SELECT n.seq, n.title, n.content, n.tags, n.fts_scope FROM notes AS n "   \
                   "WHERE " NOTE_OWN_WHERE)                                                   \
     /* The same for a new note, from the bound values. Inserts write one row per          */ \
     /* statement: a multi-row statement runs under a statement savepoint, and FTS5      */ \
     /* writes out its pending index data at every savepoint of the transaction, so one  */ \
     /* INSERT ... SELECT per note would cost a segment per note (see note_insert_body). */ \
-    X(NOTE_INDEX_NEW, "INSERT INTO notes_fts (rowid, title, content, tags) "                 \
-                      "VALUES (?1, ?2, ?3, ?4)")                                             \
+    X(NOTE_INDEX_NEW, "INSERT INTO notes_fts (rowid, title, content, tags, fts_scope) "      \
+                      "VALUES (?1, ?2, ?3, ?4, ?5)")                                         \
     X(NOTE_TAG_ADD, "INSERT OR IGNORE INTO note_tags (note, tag) VALUES (?1, ?2)")           \
-    X(NOTE_UNINDEX, "INSERT INTO notes_fts (notes_fts, rowid, title, content, tags) "        \
-                    "SELECT 'delete', n.seq, n.title, n.content, n.tags FROM notes AS n "    \
+    X(NOTE_UNINDEX, "INSERT INTO notes_fts (notes_fts, rowid, title, content, tags, "        \
+                    "fts_scope) SELECT 'delete', n.seq, n.title, n.content, n.tags, "        \
+                    "n.fts_scope FROM notes AS n "                                           \
                     "WHERE " NOTE_OWN_WHERE " AND (?4 = 0 OR n.version = ?4)")               \
     X(NOTE_TAGS_CLEAR, "DELETE FROM note_tags WHERE note IN "                                \
                        "(SELECT n.seq FROM notes AS n WHERE " NOTE_OWN_WHERE ")")            \
@@ -365,9 +400,11 @@ enum { AUDIT_ROWS = 16 };
                       "WHERE n.org = ?1 AND n.org <> '' AND n.visibility = 'org' "           \
                       "AND (n.updated_at, n.id) < (?2, ?3) AND " NOTE_TAG_FILTER("?4") " "   \
                       "ORDER BY n.updated_at DESC, n.id DESC LIMIT ?5")                      \
-    /* ?1 is built by fts_query(): quoted strings only. bm25 is lower-is-better. */         \
-    X(NOTE_SEARCH, "SELECT " NOTE_COLS ", snippet(notes_fts, -1, '', '', '…', 16), "         \
-                   "bm25(notes_fts, 5.0, 1.0, 3.0) AS score "                                \
+    /* ?1 is built by search_match(): the caller's scope tokens AND the words, quoted    */ \
+    /* strings only, so the index does the owner filtering (NOTE_VISIBLE_WHERE checks  */ \
+    /* again). The scope column weighs nothing in bm25, which is lower-is-better.       */ \
+    X(NOTE_SEARCH, "SELECT " NOTE_COLS ", " SEARCH_SNIPPET ", "                               \
+                   "bm25(notes_fts, 5.0, 1.0, 3.0, 0.0) AS score "                           \
                    "FROM notes_fts JOIN notes AS n ON n.seq = notes_fts.rowid "              \
                    "WHERE notes_fts MATCH ?1 AND " NOTE_VISIBLE_WHERE " "                    \
                    "ORDER BY score, n.updated_at DESC, n.id DESC LIMIT ?4")                  \
@@ -1311,6 +1348,29 @@ static enum tn_err grouped(struct tn_store *base, body_fn body, void *arg)
     return me.result;
 }
 
+/* Appends "<prefix>HEX(s)" as SQLite's hex() writes it (upper case), for scope tokens. */
+static enum tn_err hex_token(struct tn_buf *b, const char *prefix, const char *s)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    enum tn_err e = tn_buf_puts(b, prefix);
+    for (const unsigned char *p = (const unsigned char *)s; *p && e == TN_OK; p++) {
+        char two[2] = {digits[*p >> 4], digits[*p & 15]};
+        e = tn_buf_append(b, two, 2);
+    }
+    return e;
+}
+
+/* The fts_scope value of a note (what migration 0003's generated column computes). */
+static enum tn_err scope_of(const struct tn_owner *o, const char *visibility, struct tn_buf *b)
+{
+    enum tn_err e = hex_token(b, "u", o->user);
+    if (e == TN_OK)
+        e = hex_token(b, "x", o->org);
+    if (e == TN_OK && !strcmp(visibility, "org") && o->org[0])
+        e = hex_token(b, " s", o->org);
+    return e;
+}
+
 struct note_insert {
     const struct tn_owner *o;
     const struct tn_note *n;
@@ -1342,8 +1402,14 @@ static enum tn_err note_insert_body(struct call *k, void *arg)
                                   : TN_ERR_BAD_INPUT;
     }
     json_decref(tags);
+    struct tn_buf scope;
+    tn_buf_init(&scope, 4096);
     if (e == TN_OK)
-        e = run(k, S_NOTE_INDEX_NEW, NULL, "ittt", seq, n->title, n->content, n->tags);
+        e = scope_of(o, n->visibility, &scope);
+    if (e == TN_OK)
+        e = run(k, S_NOTE_INDEX_NEW, NULL, "itttt", seq, n->title, n->content, n->tags,
+                scope.data);
+    tn_buf_deinit(&scope);
     return e;
 }
 
@@ -1390,7 +1456,8 @@ static enum tn_err note_update_body(struct call *k, void *arg)
 {
     struct note_update *a = arg;
     const struct tn_owner *o = a->o;
-    bool reindex = a->title || a->content || a->tags;
+    /* the visibility is in the index too (the scope tokens) */
+    bool reindex = a->title || a->content || a->tags || a->visibility;
     enum tn_err e;
     /* The index entry must be removed with the text it was added with, so before the
      * update; when the update then changes nothing, the rollback restores it. */
@@ -1545,13 +1612,42 @@ static enum tn_err fts_query(const char *q, struct tn_buf *out)
     return e;
 }
 
+/* The MATCH expression of a search by `o`: their scope tokens (their own notes; the
+ * notes shared in their organization) AND the words, each part limited to its
+ * columns. Only quoted strings reach FTS5 (see fts_query). */
+static enum tn_err search_match(const struct tn_owner *o, const char *query, struct tn_buf *out)
+{
+    enum tn_err e = tn_buf_puts(out, "{fts_scope}: (\"");
+    if (e == TN_OK)
+        e = hex_token(out, "u", o->user);
+    if (e == TN_OK)
+        e = hex_token(out, "x", o->org);
+    if (e == TN_OK && o->org[0]) {
+        e = tn_buf_puts(out, "\" OR \"");
+        if (e == TN_OK)
+            e = hex_token(out, "s", o->org);
+    }
+    if (e == TN_OK)
+        e = tn_buf_puts(out, "\") AND {title content tags}: (");
+    struct tn_buf words;
+    tn_buf_init(&words, 2 * TN_STORE_QUERY_MAX_BYTES + 3 * TN_STORE_QUERY_MAX_WORDS);
+    if (e == TN_OK)
+        e = fts_query(query, &words);
+    if (e == TN_OK)
+        e = tn_buf_append(out, words.data, words.len);
+    if (e == TN_OK)
+        e = tn_buf_puts(out, ")");
+    tn_buf_deinit(&words);
+    return e;
+}
+
 static enum tn_err sq_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
                                   unsigned limit, tn_store_note_cb cb, void *ud)
 {
     struct tn_buf match;
-    /* Each byte of the query at most doubled, plus quotes and spaces per word. */
-    tn_buf_init(&match, 2 * TN_STORE_QUERY_MAX_BYTES + 3 * TN_STORE_QUERY_MAX_WORDS);
-    enum tn_err e = fts_query(query, &match);
+    /* the words (each byte at most doubled, quotes and spaces) and the scope tokens */
+    tn_buf_init(&match, 2 * TN_STORE_QUERY_MAX_BYTES + 3 * TN_STORE_QUERY_MAX_WORDS + 4096);
+    enum tn_err e = search_match(o, query, &match);
     if (e != TN_OK) {
         tn_buf_deinit(&match);
         return e;

@@ -23,7 +23,7 @@
 
 /* The migrations of src/store/migrations/sqlite/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {"0001_auth", "0002_notes"};
+static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_search_scope"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -40,8 +40,8 @@ static bool on_pg(void)
     return base_url != NULL;
 }
 
-/* The schema version a new store reaches, which differs by backend: PostgreSQL has one
- * migration more (0003_notify, its cross-instance notifications). */
+/* The schema version a new store reaches: PostgreSQL's third migration is 0003_notify
+ * (cross-instance notifications), SQLite's 0003_search_scope. */
 static int latest(void)
 {
     return on_pg() ? 3 : LATEST;
