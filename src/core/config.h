@@ -33,7 +33,7 @@
       "largest total size of request headers (431 above)")                                            \
     X(MAX_HEADERS,       "MAX_HEADERS",        INT,  "100",                8,     1000,       false,     \
       "most request headers accepted (431 above)")                                                    \
-    X(CONN_MEMORY_BYTES, "CONN_MEMORY_BYTES",  INT,  "65536",              8192,  1048576,    false,     \
+    X(CONN_MEMORY_BYTES, "CONN_MEMORY_BYTES",  INT,  "32768",              8192,  1048576,    false,     \
       "memory per connection for headers and buffers")                                                \
     X(MAX_CONNECTIONS,   "MAX_CONNECTIONS",    INT,  "2048",               4,     100000,     false,     \
       "most open connections, SSE streams included")                                                  \
