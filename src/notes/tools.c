@@ -46,18 +46,25 @@ static bool owner_of(struct tn_mcp_ctx *ctx, struct tn_owner *o)
     return true;
 }
 
+/* Copies s into a field of `cap` bytes, cut to fit (the store refuses nothing longer). */
+static void field(char *dst, size_t cap, const char *s)
+{
+    size_t n = s ? strnlen(s, cap - 1) : 0;
+    memcpy(dst, s ? s : "", n);
+    dst[n] = '\0';
+}
+
 static void audit(struct tn_mcp_ctx *ctx, const char *tool, const char *note_id, const char *outcome)
 {
     const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
     struct tn_audit a;
-    memset(&a, 0, sizeof a);
     a.at = tn_time_now_ms();
-    snprintf(a.user, sizeof a.user, "%s", p ? p->key : "");
-    snprintf(a.org, sizeof a.org, "%s", p ? p->org : "");
-    snprintf(a.client_id, sizeof a.client_id, "%s", p ? p->client_id : "");
-    snprintf(a.tool, sizeof a.tool, "%s", tool);
-    snprintf(a.note_id, sizeof a.note_id, "%s", note_id ? note_id : "");
-    snprintf(a.outcome, sizeof a.outcome, "%s", outcome);
+    field(a.user, sizeof a.user, p ? p->key : "");
+    field(a.org, sizeof a.org, p ? p->org : "");
+    field(a.client_id, sizeof a.client_id, p ? p->client_id : "");
+    field(a.tool, sizeof a.tool, tool);
+    field(a.note_id, sizeof a.note_id, note_id);
+    field(a.outcome, sizeof a.outcome, outcome);
     tn_store_audit_insert(store, &a);
 }
 
