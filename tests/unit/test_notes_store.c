@@ -1506,7 +1506,7 @@ static void test_upgrade_from_v1(void **state)
     free(sql);
 
     struct tn_store *s = open_at(old);
-    assert_int_equal(tn_store_schema_version(s), 3); /* 0002_notes and 0003_search_scope */
+    assert_int_equal(tn_store_schema_version(s), 4); /* 0002_notes to 0004_list_covering */
     struct tn_org org;
     assert_int_equal(tn_store_org_get(s, "o1", &org), TN_OK);
     assert_string_equal(org.name, "Acme");

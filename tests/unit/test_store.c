@@ -23,7 +23,8 @@
 
 /* The migrations of src/store/migrations/sqlite/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_search_scope"};
+static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_search_scope",
+                                               "0004_list_covering"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -40,8 +41,8 @@ static bool on_pg(void)
     return base_url != NULL;
 }
 
-/* The schema version a new store reaches: PostgreSQL's third migration is 0003_notify
- * (cross-instance notifications), SQLite's 0003_search_scope. */
+/* The schema version a new store reaches: PostgreSQL has three migrations (the third is
+ * 0003_notify, its cross-instance notifications), SQLite four. */
 static int latest(void)
 {
     return on_pg() ? 3 : LATEST;
