@@ -228,19 +228,23 @@ static const char m0003_search_scope[] =
     "--\n"
     "-- A search used to find every note in the store containing the words and then keep\n"
     "-- the caller's: its cost grew with the whole store (0.3 s for a common word among\n"
-    "-- 1,000,000 notes). Each note now carries scope tokens in the index: its owner's\n"
-    "-- (\"u\" hex(owner) \"x\" hex(org)) and, when shared with its organization, the\n"
-    "-- organization's (\"s\" hex(org)). A search matches the caller's scope tokens AND the\n"
-    "-- words, so the index intersects the caller's notes with the words' postings.\n"
-    "-- fts_scope is a virtual generated column: computed, never stored, never stale.\n"
-    "ALTER TABLE notes ADD COLUMN fts_scope TEXT GENERATED ALWAYS AS (\n"
-    "    'u' || hex(owner) || 'x' || hex(org) ||\n"
-    "    CASE WHEN visibility = 'org' AND org <> '' THEN ' s' || hex(org) ELSE '' END\n"
+    "-- 1,000,000 notes). Each note now carries scope tokens in the index: its owner's in\n"
+    "-- scope_own (\"u\" hex(owner) \"x\" hex(org)) and, when shared with its organization, the\n"
+    "-- organization's in scope_org (\"s\" hex(org)). A search matches the caller's scope\n"
+    "-- tokens AND the words, so the index intersects the caller's notes with the words'\n"
+    "-- postings. Two columns, so that no column ever holds more than one matching scope\n"
+    "-- token: snippet() then always prefers a column of text. They are virtual generated\n"
+    "-- columns: computed, never stored, never stale.\n"
+    "ALTER TABLE notes ADD COLUMN scope_own TEXT GENERATED ALWAYS AS (\n"
+    "    'u' || hex(owner) || 'x' || hex(org)\n"
+    ") VIRTUAL;\n"
+    "ALTER TABLE notes ADD COLUMN scope_org TEXT GENERATED ALWAYS AS (\n"
+    "    CASE WHEN visibility = 'org' AND org <> '' THEN 's' || hex(org) ELSE '' END\n"
     ") VIRTUAL;\n"
     "\n"
     "DROP TABLE notes_fts;\n"
     "CREATE VIRTUAL TABLE notes_fts USING fts5 (\n"
-    "    title, content, tags, fts_scope,\n"
+    "    title, content, tags, scope_own, scope_org,\n"
     "    content = 'notes', content_rowid = 'seq',\n"
     "    tokenize = 'unicode61 remove_diacritics 2'\n"
     ");\n"
@@ -297,14 +301,6 @@ static const struct migration {
     "n.id, n.owner, n.org, n.title, '', n.tags, n.visibility, n.version, "                   \
     "n.created_at, n.updated_at"
 #define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
-/* The excerpt of a search result: from the first of content, title and tags where the
- * words matched (highlight() marks matches with char(1)). snippet(-1) would pick the
- * best column itself, and could pick fts_scope, which always matches. */
-#define MATCHED_IN(col) "instr(highlight(notes_fts, " col ", char(1), ''), char(1)) > 0"
-#define SNIPPET_OF(col) "snippet(notes_fts, " col ", '', '', '…', 16)"
-#define SEARCH_SNIPPET                                                                       \
-    "CASE WHEN " MATCHED_IN("1") " THEN " SNIPPET_OF("1") " WHEN " MATCHED_IN("0")           \
-    " THEN " SNIPPET_OF("0") " ELSE " SNIPPET_OF("2") " END"
 #define AUDIT_ROW "(?, ?, ?, ?, ?, ?, ?)"
 #define AUDIT_VALUES_4 AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW
 #define AUDIT_VALUES_16 AUDIT_VALUES_4 ", " AUDIT_VALUES_4 ", " AUDIT_VALUES_4 ", " AUDIT_VALUES_4
@@ -376,19 +372,20 @@ enum { AUDIT_ROWS = 16 };
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
     /* The full-text index follows the note's current text: added after an insert or   */ \
     /* update, removed (with the values it was added with) before an update or delete. */ \
-    X(NOTE_INDEX, "INSERT INTO notes_fts (rowid, title, content, tags, fts_scope) "          \
-                  "SELECT n.seq, n.title, n.content, n.tags, n.fts_scope FROM notes AS n "   \
+    X(NOTE_INDEX, "INSERT INTO notes_fts (rowid, title, content, tags, scope_own, scope_org) " \
+                  "SELECT n.seq, n.title, n.content, n.tags, n.scope_own, n.scope_org "      \
+                  "FROM notes AS n "                                                         \
                   "WHERE " NOTE_OWN_WHERE)                                                   \
     /* The same for a new note, from the bound values. Inserts write one row per          */ \
     /* statement: a multi-row statement runs under a statement savepoint, and FTS5      */ \
     /* writes out its pending index data at every savepoint of the transaction, so one  */ \
     /* INSERT ... SELECT per note would cost a segment per note (see note_insert_body). */ \
-    X(NOTE_INDEX_NEW, "INSERT INTO notes_fts (rowid, title, content, tags, fts_scope) "      \
-                      "VALUES (?1, ?2, ?3, ?4, ?5)")                                         \
+    X(NOTE_INDEX_NEW, "INSERT INTO notes_fts (rowid, title, content, tags, scope_own, "      \
+                      "scope_org) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")                          \
     X(NOTE_TAG_ADD, "INSERT OR IGNORE INTO note_tags (note, tag) VALUES (?1, ?2)")           \
     X(NOTE_UNINDEX, "INSERT INTO notes_fts (notes_fts, rowid, title, content, tags, "        \
-                    "fts_scope) SELECT 'delete', n.seq, n.title, n.content, n.tags, "        \
-                    "n.fts_scope FROM notes AS n "                                           \
+                    "scope_own, scope_org) SELECT 'delete', n.seq, n.title, n.content, "     \
+                    "n.tags, n.scope_own, n.scope_org FROM notes AS n "                      \
                     "WHERE " NOTE_OWN_WHERE " AND (?4 = 0 OR n.version = ?4)")               \
     X(NOTE_TAGS_CLEAR, "DELETE FROM note_tags WHERE note IN "                                \
                        "(SELECT n.seq FROM notes AS n WHERE " NOTE_OWN_WHERE ")")            \
@@ -417,9 +414,9 @@ enum { AUDIT_ROWS = 16 };
                       "ORDER BY n.updated_at DESC, n.id DESC LIMIT ?5")                      \
     /* ?1 is built by search_match(): the caller's scope tokens AND the words, quoted    */ \
     /* strings only, so the index does the owner filtering (NOTE_VISIBLE_WHERE checks  */ \
-    /* again). The scope column weighs nothing in tn_rank, which is lower-is-better.    */ \
-    X(NOTE_SEARCH, "SELECT " NOTE_COLS ", " SEARCH_SNIPPET ", "                               \
-                   "tn_rank(notes_fts, 5.0, 1.0, 3.0, 0.0) AS score "                        \
+    /* again). The scope columns weigh nothing in tn_rank, which is lower-is-better.   */ \
+    X(NOTE_SEARCH, "SELECT " NOTE_COLS ", snippet(notes_fts, -1, '', '', '…', 16), "         \
+                   "tn_rank(notes_fts, 5.0, 1.0, 3.0, 0.0, 0.0) AS score "                        \
                    "FROM notes_fts JOIN notes AS n ON n.seq = notes_fts.rowid "              \
                    "WHERE notes_fts MATCH ?1 AND " NOTE_VISIBLE_WHERE " "                    \
                    "ORDER BY score, n.updated_at DESC, n.id DESC LIMIT ?4")                  \
@@ -516,14 +513,14 @@ static int pragma(sqlite3 *db, const char *sql, char *out, size_t cap)
 
 /* ---------- search ranking ----------
  *
- * tn_rank(w_title, w_content, w_tags, w_scope): BM25's term-frequency and length
+ * tn_rank(w_title, w_content, w_tags, w_scope_own, w_scope_org): BM25's term-frequency and length
  * normalisation per column, weighted, without the inverse document frequency. FTS5's
  * bm25() computes that frequency by reading each phrase's whole posting list on every
  * query: a common word among 1,000,000 notes cost ~17 ms per search whatever the
  * caller's own notes (bench/scale.sh). Within one person's notes the ranking of a
  * one-word query is the same (IDF is a constant factor); with several words, each
  * weighs the same. Lower is better, as with bm25(). */
-enum { RANK_MAX_PHRASES = 64, RANK_MAX_COLS = 4 };
+enum { RANK_MAX_PHRASES = 64, RANK_MAX_COLS = 8 };
 
 static void tn_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
                     int n_args, sqlite3_value **args)
@@ -1452,14 +1449,16 @@ static enum tn_err hex_token(struct tn_buf *b, const char *prefix, const char *s
     return e;
 }
 
-/* The fts_scope value of a note (what migration 0003's generated column computes). */
-static enum tn_err scope_of(const struct tn_owner *o, const char *visibility, struct tn_buf *b)
+/* A note's scope_own and scope_org (what migration 0003's generated columns compute). */
+static enum tn_err scope_of(const struct tn_owner *o, const char *visibility, struct tn_buf *own,
+                            struct tn_buf *org)
 {
-    enum tn_err e = hex_token(b, "u", o->user);
+    enum tn_err e = hex_token(own, "u", o->user);
     if (e == TN_OK)
-        e = hex_token(b, "x", o->org);
-    if (e == TN_OK && !strcmp(visibility, "org") && o->org[0])
-        e = hex_token(b, " s", o->org);
+        e = hex_token(own, "x", o->org);
+    if (e == TN_OK)
+        e = !strcmp(visibility, "org") && o->org[0] ? hex_token(org, "s", o->org)
+                                                     : tn_buf_puts(org, "");
     return e;
 }
 
@@ -1494,14 +1493,16 @@ static enum tn_err note_insert_body(struct call *k, void *arg)
                                   : TN_ERR_BAD_INPUT;
     }
     json_decref(tags);
-    struct tn_buf scope;
-    tn_buf_init(&scope, 4096);
+    struct tn_buf own, org;
+    tn_buf_init(&own, 4096);
+    tn_buf_init(&org, 4096);
     if (e == TN_OK)
-        e = scope_of(o, n->visibility, &scope);
+        e = scope_of(o, n->visibility, &own, &org);
     if (e == TN_OK)
-        e = run(k, S_NOTE_INDEX_NEW, NULL, "itttt", seq, n->title, n->content, n->tags,
-                scope.data);
-    tn_buf_deinit(&scope);
+        e = run(k, S_NOTE_INDEX_NEW, NULL, "ittttt", seq, n->title, n->content, n->tags,
+                own.data, org.data ? org.data : "");
+    tn_buf_deinit(&own);
+    tn_buf_deinit(&org);
     return e;
 }
 
@@ -1709,13 +1710,13 @@ static enum tn_err fts_query(const char *q, struct tn_buf *out)
  * columns. Only quoted strings reach FTS5 (see fts_query). */
 static enum tn_err search_match(const struct tn_owner *o, const char *query, struct tn_buf *out)
 {
-    enum tn_err e = tn_buf_puts(out, "{fts_scope}: (\"");
+    enum tn_err e = tn_buf_puts(out, "({scope_own}: \"");
     if (e == TN_OK)
         e = hex_token(out, "u", o->user);
     if (e == TN_OK)
         e = hex_token(out, "x", o->org);
     if (e == TN_OK && o->org[0]) {
-        e = tn_buf_puts(out, "\" OR \"");
+        e = tn_buf_puts(out, "\" OR {scope_org}: \"");
         if (e == TN_OK)
             e = hex_token(out, "s", o->org);
     }

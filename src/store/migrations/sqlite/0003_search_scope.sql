@@ -4,19 +4,23 @@
 --
 -- A search used to find every note in the store containing the words and then keep
 -- the caller's: its cost grew with the whole store (0.3 s for a common word among
--- 1,000,000 notes). Each note now carries scope tokens in the index: its owner's
--- ("u" hex(owner) "x" hex(org)) and, when shared with its organization, the
--- organization's ("s" hex(org)). A search matches the caller's scope tokens AND the
--- words, so the index intersects the caller's notes with the words' postings.
--- fts_scope is a virtual generated column: computed, never stored, never stale.
-ALTER TABLE notes ADD COLUMN fts_scope TEXT GENERATED ALWAYS AS (
-    'u' || hex(owner) || 'x' || hex(org) ||
-    CASE WHEN visibility = 'org' AND org <> '' THEN ' s' || hex(org) ELSE '' END
+-- 1,000,000 notes). Each note now carries scope tokens in the index: its owner's in
+-- scope_own ("u" hex(owner) "x" hex(org)) and, when shared with its organization, the
+-- organization's in scope_org ("s" hex(org)). A search matches the caller's scope
+-- tokens AND the words, so the index intersects the caller's notes with the words'
+-- postings. Two columns, so that no column ever holds more than one matching scope
+-- token: snippet() then always prefers a column of text. They are virtual generated
+-- columns: computed, never stored, never stale.
+ALTER TABLE notes ADD COLUMN scope_own TEXT GENERATED ALWAYS AS (
+    'u' || hex(owner) || 'x' || hex(org)
+) VIRTUAL;
+ALTER TABLE notes ADD COLUMN scope_org TEXT GENERATED ALWAYS AS (
+    CASE WHEN visibility = 'org' AND org <> '' THEN 's' || hex(org) ELSE '' END
 ) VIRTUAL;
 
 DROP TABLE notes_fts;
 CREATE VIRTUAL TABLE notes_fts USING fts5 (
-    title, content, tags, fts_scope,
+    title, content, tags, scope_own, scope_org,
     content = 'notes', content_rowid = 'seq',
     tokenize = 'unicode61 remove_diacritics 2'
 );
