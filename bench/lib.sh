@@ -98,7 +98,8 @@ peak_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 
 stop_all() {
   for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null; done
-  [[ -n ${BENCH_WORK:-} && -f $BENCH_WORK/nginx.pid ]] && kill "$(cat "$BENCH_WORK/nginx.pid")" 2>/dev/null
+  local pid
+  pid=$(cat "${BENCH_WORK:-/nonexistent}/nginx.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
   wait 2>/dev/null
   [[ -n ${BENCH_WORK:-} && -z ${BENCH_KEEP:-} ]] && rm -rf "$BENCH_WORK"
 }
