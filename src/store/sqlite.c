@@ -1355,6 +1355,8 @@ static enum tn_err read_own(struct call *k, const struct tn_owner *o, const char
  * own SAVEPOINT (a piece that fails is rolled back alone), commits once, and wakes the
  * others with their results. Work queued meanwhile forms the next group. Alone, a
  * writer is its own group of one: nothing waits for a timer. */
+/* The work of one write. It may run more than once (see run_group), so it must reset
+ * its outputs at the start. */
 typedef enum tn_err (*body_fn)(struct call *k, void *arg);
 
 struct gop {
@@ -1549,6 +1551,8 @@ static enum tn_err note_update_body(struct call *k, void *arg)
 {
     struct note_update *a = arg;
     const struct tn_owner *o = a->o;
+    /* a body may run again (its group rolled back for another's failure): start clean */
+    tn_note_deinit(a->out);
     /* the visibility is in the index too (the scope tokens) */
     bool reindex = a->title || a->content || a->tags || a->visibility;
     enum tn_err e;

@@ -985,6 +985,60 @@ static void test_concurrent_update(void **state)
     tn_store_close(other);
 }
 
+/* Writers that succeed and writers that fail, at once: concurrent writes share commits,
+ * and a failed one is taken out of its group while the rest run again. Every caller gets
+ * its own result and its own note back, nothing leaks, and no failed write is applied. */
+struct mixed {
+    struct tn_store *s;
+    pthread_barrier_t *go;
+    char id[32];
+    int64_t version; /* the one it names: current, or stale for the odd ones */
+    enum tn_err result;
+    int failures;
+};
+
+static void *update_mixed(void *arg)
+{
+    struct mixed *w = arg;
+    pthread_barrier_wait(w->go);
+    struct tn_note out;
+    w->result = tn_store_note_update(w->s, &alice, w->id, w->version, "updated", NULL, NULL,
+                                     NULL, &out);
+    /* success: the updated note; conflict: the current note, never updated */
+    if (strcmp(out.id, w->id) != 0 || !out.content || strcmp(out.content, "mixed") != 0)
+        w->failures++;
+    tn_note_deinit(&out);
+    return NULL;
+}
+
+static void test_concurrent_mixed_writes(void **state)
+{
+    struct fx *f = *state;
+    for (int round = 0; round < 20; round++) {
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, THREADS);
+        pthread_t th[THREADS];
+        struct mixed ws[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            struct tn_note n = add(f->s, &alice, "before", "mixed", "[]", "private");
+            ws[i] = (struct mixed){.s = f->s, .go = &go, .version = i % 2 ? 7 : 1};
+            snprintf(ws[i].id, sizeof ws[i].id, "%s", n.id);
+            assert_int_equal(pthread_create(&th[i], NULL, update_mixed, &ws[i]), 0);
+        }
+        for (int i = 0; i < THREADS; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(ws[i].failures, 0);
+            assert_int_equal(ws[i].result, i % 2 ? TN_ERR_CONFLICT : TN_OK);
+            struct tn_note got;
+            assert_int_equal(tn_store_note_get(f->s, &alice, ws[i].id, &got), TN_OK);
+            assert_string_equal(got.title, i % 2 ? "before" : "updated");
+            assert_int_equal(got.version, i % 2 ? 1 : 2);
+            tn_note_deinit(&got);
+        }
+        pthread_barrier_destroy(&go);
+    }
+}
+
 /* ---------- pagination ---------- */
 
 static int by_id(const void *a, const void *b)
@@ -1786,6 +1840,7 @@ int main(void)
         T(test_isolation),
         T(test_concurrent_inserts),
         T(test_concurrent_update),
+        T(test_concurrent_mixed_writes),
         T(test_pagination),
         T(test_tags),
         T(test_search),
