@@ -30,6 +30,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -460,7 +462,6 @@ struct sqlite_store {
     pthread_mutex_t wmu; /* one writer at a time in this process */
     /* group commit of note writes (see grouped()) */
     pthread_mutex_t gmu;
-    pthread_cond_t gcv;
     struct gop *gq_head, *gq_tail;
     bool leading;
 };
@@ -1351,10 +1352,11 @@ static enum tn_err read_own(struct call *k, const struct tn_owner *o, const char
  *
  * Note writes are durable when they return (synchronous=FULL), and a commit costs an
  * fsync. Concurrent writers therefore share commits: each queues its work; one of them
- * (the leader) takes everything queued, runs each piece inside one transaction under its
- * own SAVEPOINT (a piece that fails is rolled back alone), commits once, and wakes the
- * others with their results. Work queued meanwhile forms the next group. Alone, a
- * writer is its own group of one: nothing waits for a timer. */
+ * (the leader) takes everything queued, runs it in one transaction (see run_group for a
+ * piece that fails), commits once, and wakes the others with their results. Work queued
+ * meanwhile forms the next group. Alone, a writer is its own group of one: nothing waits
+ * for a timer. Writers wait on the HTTP layer's blocking pool (writes are offloaded
+ * there), so a group can be as large as the number of writes in flight. */
 /* The work of one write. It may run more than once (see run_group), so it must reset
  * its outputs at the start. */
 typedef enum tn_err (*body_fn)(struct call *k, void *arg);
@@ -1364,7 +1366,11 @@ struct gop {
     void *arg;
     enum tn_err result;
     bool done;  /* failed and taken out of the group (leader's use) */
-    bool woken; /* the group finished: result is final (under gmu) */
+    atomic_bool woken; /* the group finished: result is final */
+    /* Its writer sleeps here, woken alone: to lead the next group, or when its group
+     * finished (woken set first). Posted without gmu held, so that a woken writer does
+     * not at once block on the mutex its waker holds. */
+    sem_t sem;
     struct gop *next;
 };
 
@@ -1411,31 +1417,47 @@ static enum tn_err grouped(struct tn_store *base, body_fn body, void *arg)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     struct gop me = {.body = body, .arg = arg, .result = TN_ERR_INTERNAL};
+    atomic_init(&me.woken, false);
+    sem_init(&me.sem, 0, 0);
     pthread_mutex_lock(&s->gmu);
     if (s->gq_tail)
         s->gq_tail->next = &me;
     else
         s->gq_head = &me;
     s->gq_tail = &me;
-    while (!me.woken) {
-        if (s->leading) {
-            pthread_cond_wait(&s->gcv, &s->gmu);
-            continue;
-        }
-        s->leading = true;
-        struct gop *g = s->gq_head;
-        s->gq_head = s->gq_tail = NULL;
+    if (s->leading) {
         pthread_mutex_unlock(&s->gmu);
-        run_group(s, g);
-        pthread_mutex_lock(&s->gmu);
-        for (struct gop *op = g, *next; op; op = next) {
-            next = op->next; /* read before `woken`: a woken writer's gop goes away */
-            op->woken = true;
+        while (sem_wait(&me.sem) != 0) /* EINTR */
+            ;
+        if (atomic_load(&me.woken)) { /* another writer's group carried mine */
+            sem_destroy(&me.sem);
+            return me.result;
         }
-        s->leading = false;
-        pthread_cond_broadcast(&s->gcv);
+        pthread_mutex_lock(&s->gmu); /* the lead was handed to me; my work is queued */
     }
+    s->leading = true;
+    struct gop *g = s->gq_head;
+    s->gq_head = s->gq_tail = NULL;
     pthread_mutex_unlock(&s->gmu);
+    run_group(s, g);
+    for (struct gop *op = g, *next; op; op = next) {
+        next = op->next; /* read first: a woken writer's gop goes away */
+        if (op != &me) {
+            atomic_store(&op->woken, true);
+            sem_post(&op->sem);
+        }
+    }
+    /* Writers that queued meanwhile: the first of them leads their group (the lead
+     * passes straight to it, so no newcomer can take that group over and each writer is
+     * posted exactly once). */
+    pthread_mutex_lock(&s->gmu);
+    struct gop *head = s->gq_head;
+    if (!head)
+        s->leading = false;
+    pthread_mutex_unlock(&s->gmu);
+    if (head)
+        sem_post(&head->sem);
+    sem_destroy(&me.sem);
     return me.result;
 }
 
@@ -1843,7 +1865,6 @@ static void sq_close(struct tn_store *base)
         tn_log(TN_LOG_ERROR, "store: closed while calls were in flight", NULL);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
-    pthread_cond_destroy(&s->gcv);
     pthread_mutex_destroy(&s->gmu);
     pthread_mutex_destroy(&s->wmu);
     free(s->path);
@@ -2051,7 +2072,6 @@ enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out, st
     s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    pthread_cond_init(&s->gcv, NULL);
     pthread_mutex_init(&s->gmu, NULL);
     pthread_mutex_init(&s->wmu, NULL);
     size_t n = strlen(data_dir) + sizeof "/teamnotes.db";
