@@ -5,7 +5,12 @@
  * once to answer. SSE responses are produced by a content reader that suspends the
  * connection when nothing is queued; producers resume it. MHD does not notice a client
  * disconnect while a connection is suspended, so a heartbeat writes a comment to every
- * stream periodically, which makes dead peers surface as write errors. */
+ * stream periodically, which makes dead peers surface as write errors.
+ *
+ * A handler that is about to wait (a durable commit) hands itself to the blocking pool
+ * with tn_http_resp_offload: the connection is suspended, the handler runs again on a
+ * pool thread, and the connection is resumed to send what it produced. The epoll workers
+ * never wait, and as many writers as there are pool threads can share one commit. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -80,6 +85,13 @@ struct tn_http_server {
     pthread_cond_t stop_cv;
     bool stopping;
     bool quiesced;
+    /* the blocking pool */
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    struct tn_http_req *pool_head, *pool_tail;
+    pthread_t *pool;
+    unsigned n_pool;
+    bool pool_stop;
 };
 
 struct tn_http_req {
@@ -98,6 +110,12 @@ struct tn_http_req {
     char *origin_ok; /* the request's Origin when it is allowed (for CORS), else NULL */
     void *value;     /* attached by the route's pre-handler */
     char addr[64];
+    /* offloading: NONE, then QUEUED/RUNNING on the pool with the connection suspended,
+     * then READY with the answer in `pending` until the resumed connection sends it */
+    enum { OFF_NONE, OFF_QUEUED, OFF_READY } off;
+    bool offloaded; /* the handler is running (or ran) on a pool thread */
+    struct tn_http_resp *pending;
+    struct tn_http_req *pool_next;
 };
 
 /* ---------- small helpers ---------- */
@@ -384,6 +402,7 @@ const char *tn_http_req_method(const struct tn_http_req *r) { return r->method; 
 const char *tn_http_req_path(const struct tn_http_req *r) { return r->path; }
 const char *tn_http_req_id(const struct tn_http_req *r) { return r->id; }
 void *tn_http_req_value(const struct tn_http_req *r) { return r->value; }
+bool tn_http_req_offloaded(const struct tn_http_req *r) { return r->offloaded; }
 
 const char *tn_http_req_client_addr(const struct tn_http_req *r)
 {
@@ -424,6 +443,8 @@ enum tn_err tn_http_resp_header(struct tn_http_resp *resp, const char *name, con
     resp->n_headers++;
     return TN_OK;
 }
+
+void tn_http_resp_offload(struct tn_http_resp *resp) { resp->offload = true; }
 
 enum tn_err tn_http_resp_json(struct tn_http_resp *resp, int status, const char *json, size_t len)
 {
@@ -692,14 +713,83 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->too_large)
         return answer_error(r, 413, "payload_too_large", "Request body too large", NULL);
 
+    if (r->off == OFF_READY) { /* resumed: the pool thread left the answer */
+        struct tn_http_resp *done = r->pending;
+        r->pending = NULL;
+        r->off = OFF_NONE;
+        enum MHD_Result ok = queue(r, done);
+        resp_deinit(done);
+        free(done);
+        return ok;
+    }
+    if (r->off != OFF_NONE)
+        return MHD_YES; /* still on the pool (a spurious call) */
+
     struct tn_http_resp resp;
     resp_init(&resp);
     r->route->h(r->route->ud, r, &resp);
+    if (resp.offload && s->n_pool) {
+        struct tn_http_resp *later = malloc(sizeof *later);
+        if (later) {
+            resp_deinit(&resp);
+            resp_init(later);
+            r->pending = later;
+            r->offloaded = true;
+            r->off = OFF_QUEUED;
+            MHD_suspend_connection(conn);
+            pthread_mutex_lock(&s->pool_mu);
+            r->pool_next = NULL;
+            if (s->pool_tail)
+                s->pool_tail->pool_next = r;
+            else
+                s->pool_head = r;
+            s->pool_tail = r;
+            pthread_cond_signal(&s->pool_cv);
+            pthread_mutex_unlock(&s->pool_mu);
+            return MHD_YES;
+        }
+    }
+    if (resp.offload) { /* no pool (or no memory for the hand-over): run it here */
+        resp_deinit(&resp);
+        resp_init(&resp);
+        r->offloaded = true;
+        r->route->h(r->route->ud, r, &resp);
+    }
     if (resp.status == 0)
         resp.status = 500;
     enum MHD_Result ok = queue(r, &resp);
     resp_deinit(&resp);
     return ok;
+}
+
+/* A blocking-pool thread: runs offloaded handlers, then resumes their connections (which
+ * sends the answer from the epoll worker that owns the connection). */
+static void *pool_main(void *arg)
+{
+    struct tn_http_server *s = arg;
+    pthread_mutex_lock(&s->pool_mu);
+    for (;;) {
+        struct tn_http_req *r = s->pool_head;
+        if (!r) {
+            if (s->pool_stop)
+                break;
+            pthread_cond_wait(&s->pool_cv, &s->pool_mu);
+            continue;
+        }
+        s->pool_head = r->pool_next;
+        if (!s->pool_head)
+            s->pool_tail = NULL;
+        pthread_mutex_unlock(&s->pool_mu);
+        struct tn_http_resp *resp = r->pending;
+        r->route->h(r->route->ud, r, resp);
+        if (resp->status == 0)
+            resp->status = 500;
+        r->off = OFF_READY;
+        MHD_resume_connection(r->conn);
+        pthread_mutex_lock(&s->pool_mu);
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    return NULL;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -722,6 +812,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         tn_log(TN_LOG_DEBUG, "request", "id", r->id, "method", r->method, "path", r->path,
                "status", status, "ms", ms, "end",
                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+    }
+    if (r->pending) { /* answered by the pool but never sent (connection closed) */
+        resp_deinit(r->pending);
+        free(r->pending);
     }
     if (r->value && r->route && r->route->free_value)
         r->route->free_value(r->value);
@@ -767,6 +861,8 @@ struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
     pthread_mutex_init(&s->streams_mu, NULL);
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_cond_init(&s->pool_cv, NULL);
     tn_random(&s->id_prefix, sizeof s->id_prefix);
     atomic_init(&s->inflight, 0);
     atomic_init(&s->next_id, 1);
@@ -832,6 +928,15 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     s->port = info ? info->port : s->cfg.port;
     if (pthread_create(&s->heartbeat, NULL, heartbeat_main, s) == 0)
         s->heartbeat_running = true;
+    unsigned want = s->cfg.limits.blocking_threads;
+    s->pool = want ? calloc(want, sizeof *s->pool) : NULL;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1u << 20); /* they run handlers, SQLite included */
+    for (unsigned i = 0; s->pool && i < want; i++)
+        if (pthread_create(&s->pool[s->n_pool], &attr, pool_main, s) == 0)
+            s->n_pool++;
+    pthread_attr_destroy(&attr);
     return TN_OK;
 }
 
@@ -936,6 +1041,15 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
         pthread_join(s->heartbeat, NULL);
         s->heartbeat_running = false;
     }
+    /* Every offloaded handler finishes (and resumes its connection) before the daemon
+     * stops: MHD must not be stopped with connections suspended by the pool. */
+    pthread_mutex_lock(&s->pool_mu);
+    s->pool_stop = true;
+    pthread_cond_broadcast(&s->pool_cv);
+    pthread_mutex_unlock(&s->pool_mu);
+    for (unsigned i = 0; i < s->n_pool; i++)
+        pthread_join(s->pool[i], NULL);
+    s->n_pool = 0;
     MHD_stop_daemon(s->d);
     s->d = NULL;
 }
@@ -958,5 +1072,8 @@ void tn_http_server_free(struct tn_http_server *s)
     pthread_mutex_destroy(&s->streams_mu);
     pthread_mutex_destroy(&s->stop_mu);
     pthread_cond_destroy(&s->stop_cv);
+    pthread_mutex_destroy(&s->pool_mu);
+    pthread_cond_destroy(&s->pool_cv);
+    free(s->pool);
     free(s);
 }

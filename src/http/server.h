@@ -28,6 +28,7 @@ struct tn_http_limits {
     unsigned conn_timeout_s;
     unsigned threads;
     unsigned heartbeat_s;
+    unsigned blocking_threads; /* the pool for tn_http_resp_offload (0: none) */
 };
 
 struct tn_http_config {
@@ -51,10 +52,12 @@ struct tn_http_resp {
     } headers[TN_HTTP_MAX_EXTRA_HEADERS];
     unsigned n_headers;
     struct tn_http_stream *stream; /* set by tn_http_resp_stream */
+    bool offload;                  /* set by tn_http_resp_offload */
 };
 
 /* Route handler: fill `resp`. Runs on an HTTP worker thread; must not block for long
- * (long work goes to another thread writing into a stream). */
+ * (long work goes to another thread writing into a stream, and work that waits is
+ * offloaded, see tn_http_resp_offload). */
 typedef void (*tn_http_handler)(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp);
 
 /* Accessors of a request, valid during the handler call. */
@@ -70,6 +73,14 @@ const char *tn_http_req_client_addr(const struct tn_http_req *r);
 /* The request id used in logs. */
 const char *tn_http_req_id(const struct tn_http_req *r);
 
+/* Asks for the handler to be run again on a thread of the blocking pool, with the
+ * connection suspended meanwhile: for work that waits (a durable commit) rather than
+ * computes. The handler returns right after calling it, having filled nothing; in the
+ * second call tn_http_req_offloaded() is true and it answers as usual. Without a pool,
+ * the second call happens at once on the same thread. */
+void tn_http_resp_offload(struct tn_http_resp *resp);
+/* True in the handler's second call (see tn_http_resp_offload). */
+bool tn_http_req_offloaded(const struct tn_http_req *r);
 /* Adds a response header; the value is copied. Fails past TN_HTTP_MAX_EXTRA_HEADERS. */
 enum tn_err tn_http_resp_header(struct tn_http_resp *resp, const char *name, const char *value);
 /* Sets status, JSON content type and body (copied). */

@@ -124,6 +124,10 @@ struct tn_mcp_tool {
     /* The handler sends progress or log notifications: the call is answered over SSE
      * (on a worker thread) when the client asked for them and accepts event streams. */
     bool streams;
+    /* The handler waits rather than computes (a durable write): when the transport can,
+     * it runs the call on a thread where waiting holds up nothing else (see
+     * tn_mcp_http_in.can_offload), so concurrent writers share one commit. */
+    bool waits;
     tn_mcp_tool_fn call;
     void *ud;
 };
@@ -264,6 +268,9 @@ struct tn_mcp_http_in {
     const struct tn_principal *principal; /* NULL when unauthenticated */
     const char *subject;                  /* NULL or "" when unauthenticated */
     const char *request_id;
+    /* The transport can run this request again on a thread meant for waiting: a call
+     * of a tool that waits is then not served here but answered with out->offload. */
+    bool can_offload;
 };
 
 struct tn_mcp_http_out {
@@ -272,6 +279,8 @@ struct tn_mcp_http_out {
     struct tn_buf body;       /* initialised by the caller */
     const char *allow;        /* static, for 405 */
     bool streamed;            /* the answer goes through the sink */
+    bool offload;             /* nothing done: serve the request again where waiting is
+                                 fine, with can_offload false */
     char step_up_scope[512];  /* set with status 403: the scopes the call needs */
 };
 

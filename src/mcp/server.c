@@ -657,6 +657,14 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
         out->status = 200;
         return;
     }
+    if (m->fn == m_tools_call && in->can_offload) {
+        json_t *nm = params ? json_object_get(params, "name") : NULL;
+        const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm)) : NULL;
+        if (t && t->def->waits) {
+            out->offload = true;
+            return;
+        }
+    }
     int http = 200;
     json_t *resp = dispatch(c, m, id, params, in, &http);
     snprintf(out->step_up_scope, sizeof out->step_up_scope, "%s", c->step_up);
@@ -919,6 +927,7 @@ void tn_mcp_handle(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
 {
     json_t *msg = NULL;
     out->streamed = false;
+    out->offload = false;
     out->allow = NULL;
     if (strcmp(in->method, "POST") != 0) {
         /* Stateless: no GET stream, no session to DELETE. */

@@ -521,7 +521,7 @@ static const struct tn_mcp_tool tools[] = {
                      "\"required\":[\"content\"],\"additionalProperties\":false}",
      .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT ",\"userId\":{\"type\":\"string\"}},\"required\":[\"id\",\"version\"]}",
      .annotations = {.read_only = -1, .destructive = -1, .idempotent = -1, .open_world = -1},
-     .required_scope = "notes:write", .required_permission = "notes:write", .call = save_note},
+     .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = save_note},
     {.name = "list_my_notes", .title = "List my notes",
      .description = "List the signed-in user's notes, newest first, a page at a time (limit, cursor), "
                     "optionally only those with a tag. Each user only sees their own notes.",
@@ -546,14 +546,14 @@ static const struct tn_mcp_tool tools[] = {
                      "\"required\":[\"id\",\"version\"],\"additionalProperties\":false}",
      .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "},\"required\":[\"id\",\"version\"]}",
      .annotations = {.read_only = -1, .destructive = 1, .idempotent = -1, .open_world = -1},
-     .required_scope = "notes:write", .required_permission = "notes:write", .call = update_note},
+     .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = update_note},
     {.name = "delete_note", .title = "Delete a note",
      .description = "Delete one of your notes for good (optionally only if it is still at a version).",
      .input_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40},"
                      "\"version\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"id\"],\"additionalProperties\":false}",
      .output_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"deleted\":{\"type\":\"boolean\"}},\"required\":[\"id\",\"deleted\"]}",
      .annotations = {.read_only = -1, .destructive = 1, .idempotent = 1, .open_world = -1},
-     .required_scope = "notes:write", .required_permission = "notes:write", .call = delete_note},
+     .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = delete_note},
     {.name = "search_notes", .title = "Search notes",
      .description = "Full-text search over your notes and the notes shared with your organization, "
                     "best matches first, with a snippet around each match.",

@@ -1,8 +1,22 @@
-/* Host and Origin policy against DNS rebinding, for loopback and public deployments. */
+/* Host and Origin policy against DNS rebinding, for loopback and public deployments;
+ * the blocking pool (tn_http_resp_offload) over real sockets. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "http/server.h"
@@ -59,12 +73,210 @@ static void test_wildcard_origin(void **state)
     tn_http_server_free(s);
 }
 
+
+/* ---------- the blocking pool ---------- */
+
+static sem_t release_sem;
+static atomic_int wait_calls;       /* handler calls of /wait, both rounds */
+static pthread_t first_thread, second_thread;
+static atomic_bool second_offloaded;
+
+/* /wait: offloads itself, then waits (up to 5 s) for /release. */
+static void h_wait(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    (void)ud;
+    atomic_fetch_add(&wait_calls, 1);
+    if (!tn_http_req_offloaded(req)) {
+        first_thread = pthread_self();
+        tn_http_resp_offload(resp);
+        return;
+    }
+    second_thread = pthread_self();
+    atomic_store(&second_offloaded, true);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    int rc;
+    while ((rc = sem_timedwait(&release_sem, &until)) != 0 && errno == EINTR)
+        ;
+    if (rc == 0)
+        tn_http_resp_json(resp, 200, "{\"waited\":true}", 15);
+    else
+        tn_http_resp_json(resp, 500, "{\"waited\":false}", 16);
+}
+
+static void h_release(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    (void)ud;
+    (void)req;
+    sem_post(&release_sem);
+    tn_http_resp_json(resp, 200, "{\"released\":true}", 17);
+}
+
+static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
+{
+    struct tn_http_config c = {.host = "127.0.0.1", .port = 0, .base_url = "http://127.0.0.1",
+                               .allowed_origins = "", .allowed_hosts = "",
+                               .limits = {.max_body = 1024, .max_header_bytes = 8192,
+                                          .max_headers = 64, .conn_memory = 32768,
+                                          .max_connections = 64, .conn_timeout_s = 10,
+                                          .threads = workers, .heartbeat_s = 15,
+                                          .blocking_threads = pool}};
+    struct tn_http_server *s = tn_http_server_new(&c);
+    assert_non_null(s);
+    assert_int_equal(tn_http_route(s, "/wait", TN_HTTP_EXACT, h_wait, NULL), TN_OK);
+    assert_int_equal(tn_http_route(s, "/release", TN_HTTP_EXACT, h_release, NULL), TN_OK);
+    assert_int_equal(tn_http_server_start(s), TN_OK);
+    sem_init(&release_sem, 0, 0);
+    atomic_store(&wait_calls, 0);
+    atomic_store(&second_offloaded, false);
+    return s;
+}
+
+static int send_get(uint16_t port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", path);
+    assert_int_equal(send(fd, req, (size_t)n, 0), n);
+    return fd;
+}
+
+/* Reads one response (headers and a Content-Length body) within timeout_ms; returns the
+ * status, or -1 on timeout or a closed connection; the body goes to `body`. */
+static int read_response(int fd, int timeout_ms, char *body, size_t cap)
+{
+    char buf[4096];
+    size_t len = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) != 1)
+            return -1;
+        ssize_t n = recv(fd, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            return -1;
+        len += (size_t)n;
+        buf[len] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        const char *cl = end ? strcasestr(buf, "Content-Length:") : NULL;
+        if (end && cl && len >= (size_t)(end + 4 - buf) + (size_t)atoi(cl + 15)) {
+            snprintf(body, cap, "%.*s", atoi(cl + 15), end + 4);
+            return atoi(buf + 9);
+        }
+    }
+}
+
+/* One epoll worker: a request that waits on the pool does not hold up the next one on
+ * the same worker (the second request is what ends the first one's wait). */
+static void test_offload_frees_the_worker(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 2);
+    uint16_t port = tn_http_server_port(s);
+    char body[256];
+    int a = send_get(port, "/wait");
+    for (int i = 0; i < 500 && !atomic_load(&second_offloaded); i++)
+        usleep(2000);
+    assert_true(atomic_load(&second_offloaded));
+    int b = send_get(port, "/release");
+    assert_int_equal(read_response(b, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"released\":true}");
+    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"waited\":true}");
+    assert_int_equal(atomic_load(&wait_calls), 2);
+    assert_false(pthread_equal(first_thread, second_thread));
+    /* the connection is usable again after its resumed answer */
+    char req[] = "GET /release HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(send(a, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
+    close(a);
+    close(b);
+    tn_http_server_free(s);
+    sem_destroy(&release_sem);
+}
+
+/* Without a pool the second call happens at once, on the same thread. */
+static void test_offload_without_pool(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 0);
+    sem_post(&release_sem); /* nothing else could release it: the one worker waits */
+    char body[256];
+    int a = send_get(tn_http_server_port(s), "/wait");
+    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"waited\":true}");
+    assert_int_equal(atomic_load(&wait_calls), 2);
+    assert_true(pthread_equal(first_thread, second_thread));
+    close(a);
+    tn_http_server_free(s);
+    sem_destroy(&release_sem);
+}
+
+static void *release_later(void *arg)
+{
+    (void)arg;
+    usleep(200 * 1000);
+    sem_post(&release_sem);
+    return NULL;
+}
+
+/* Shutdown waits for an offloaded handler and still delivers its answer. */
+static void test_offload_survives_shutdown(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(2, 4);
+    char body[256];
+    int a = send_get(tn_http_server_port(s), "/wait");
+    for (int i = 0; i < 500 && !atomic_load(&second_offloaded); i++)
+        usleep(2000);
+    assert_true(atomic_load(&second_offloaded));
+    pthread_t t;
+    pthread_create(&t, NULL, release_later, NULL);
+    tn_http_server_shutdown(s, 3000);
+    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"waited\":true}");
+    pthread_join(t, NULL);
+    close(a);
+    tn_http_server_free(s);
+    sem_destroy(&release_sem);
+}
+
+/* A client that leaves while its request is on the pool: the answer is dropped, the
+ * request freed (LeakSanitizer checks), and the server goes on serving. */
+static void test_offload_client_gone(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 2);
+    uint16_t port = tn_http_server_port(s);
+    char body[256];
+    int a = send_get(port, "/wait");
+    for (int i = 0; i < 500 && !atomic_load(&second_offloaded); i++)
+        usleep(2000);
+    close(a);
+    int b = send_get(port, "/release");
+    assert_int_equal(read_response(b, 3000, body, sizeof body), 200);
+    for (int i = 0; i < 500 && tn_http_server_inflight(s) > 0; i++)
+        usleep(2000);
+    assert_int_equal(tn_http_server_inflight(s), 0);
+    close(b);
+    tn_http_server_free(s);
+    sem_destroy(&release_sem);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loopback_policy),
         cmocka_unit_test(test_public_policy),
         cmocka_unit_test(test_wildcard_origin),
+        cmocka_unit_test(test_offload_frees_the_worker),
+        cmocka_unit_test(test_offload_without_pool),
+        cmocka_unit_test(test_offload_survives_shutdown),
+        cmocka_unit_test(test_offload_client_gone),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
