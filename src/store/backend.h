@@ -98,8 +98,15 @@ struct tn_store_ops {
     enum tn_err (*note_search)(struct tn_store *s, const struct tn_owner *o, const char *query,
                                unsigned limit, tn_store_note_cb cb, void *ud);
 
-    /* Writes n ≥ 1 records in one transaction: all or none. */
-    enum tn_err (*audit_insert)(struct tn_store *s, const struct tn_audit *a, size_t n);
+    /* Writes n ≥ 1 records in one transaction: all or none. With `sync` false the commit
+     * need not reach the disk before returning (it does with the next synced commit of
+     * the database: SQLite's synchronous=NORMAL in WAL mode, PostgreSQL's
+     * synchronous_commit=off); the records are visible to readers either way. */
+    enum tn_err (*audit_insert)(struct tn_store *s, const struct tn_audit *a, size_t n,
+                                bool sync);
+    /* Makes every audit batch committed without `sync` durable; NULL when the database
+     * does that on its own within a moment (PostgreSQL's WAL writer). */
+    enum tn_err (*audit_sync)(struct tn_store *s);
     enum tn_err (*audit_list)(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
                               void *ud);
 };

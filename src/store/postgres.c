@@ -1626,12 +1626,14 @@ static enum tn_err pg_note_search(struct tn_store *s, const struct tn_owner *o,
 struct audit_batch {
     const struct tn_audit *a;
     size_t n;
+    bool sync;
 };
 
 static enum tn_err audit_batch_body(struct call *k, void *arg)
 {
     const struct audit_batch *b = arg;
-    enum tn_err e = TN_OK;
+    /* an asynchronous commit: PostgreSQL's WAL writer flushes it within a moment */
+    enum tn_err e = b->sync ? TN_OK : simple(k, "SET LOCAL synchronous_commit = off");
     for (size_t i = 0; i < b->n && e == TN_OK; i++) {
         const struct tn_audit *a = &b->a[i];
         e = run(k, S_AUDIT_INSERT, NULL, a->at, a->user, a->org, a->client_id, a->tool,
@@ -1640,9 +1642,10 @@ static enum tn_err audit_batch_body(struct call *k, void *arg)
     return e;
 }
 
-static enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n)
+static enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n,
+                                   bool sync)
 {
-    struct audit_batch b = {.a = a, .n = n};
+    struct audit_batch b = {.a = a, .n = n, .sync = sync};
     return with_conn(s, true, NULL, audit_batch_body, &b);
 }
 

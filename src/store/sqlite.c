@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
@@ -449,6 +450,7 @@ static const char *const stmt_name[] = {
 struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[S__COUNT];
+    bool lax;          /* synchronous is not FULL (an audit batch in progress) */
     struct conn *next; /* in the idle list */
 };
 
@@ -671,7 +673,8 @@ static enum tn_err pool_get(struct sqlite_store *s, struct conn **out)
 static void pool_put(struct sqlite_store *s, struct conn *c)
 {
     held--;
-    bool drop = !sqlite3_get_autocommit(c->db);
+    /* a connection left in a transaction, or not durable (see sq_audit_insert), goes */
+    bool drop = !sqlite3_get_autocommit(c->db) || c->lax;
     pthread_mutex_lock(&s->mu);
     if (drop || s->nopen > POOL_MAX) {
         s->nopen--;
@@ -1808,12 +1811,21 @@ static enum tn_err audit_rows(struct call *k, const struct tn_audit *a)
     return e;
 }
 
-static enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n)
+static enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n,
+                                   bool sync)
 {
     struct call k;
     enum tn_err e = call_begin(s, &k, true);
     if (e != TN_OK)
         return e;
+    /* In WAL mode, synchronous=NORMAL commits without an fsync; the frames reach the disk
+     * with the next synced commit or checkpoint. The connection goes back to FULL below
+     * (note writes share these connections). */
+    if (!sync) {
+        k.c->lax = true; /* until FULL is back: pool_put drops it otherwise */
+        if (sqlite3_exec(k.c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+            sync = true;
+    }
     e = run(&k, S_BEGIN, NULL, "");
     size_t i = 0;
     for (; i + AUDIT_ROWS <= n && e == TN_OK; i += AUDIT_ROWS)
@@ -1823,7 +1835,25 @@ static enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a,
                 a[i].client_id, a[i].tool, a[i].note_id, a[i].outcome);
     if (e == TN_OK)
         e = run(&k, S_COMMIT, NULL, "");
+    if (k.c->lax && sqlite3_exec(k.c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) == SQLITE_OK)
+        k.c->lax = false;
     call_end(&k);
+    return e;
+}
+
+/* The frames of unsynced audit commits are in the WAL file: flushing that file is what
+ * the next synced commit would have done. No WAL file: nothing is pending. */
+static enum tn_err sq_audit_sync(struct tn_store *base)
+{
+    struct sqlite_store *s = (struct sqlite_store *)base;
+    char wal[PATH_MAX];
+    if (snprintf(wal, sizeof wal, "%s-wal", s->path) >= (int)sizeof wal)
+        return TN_ERR_LIMIT;
+    int fd = open(wal, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? TN_OK : TN_ERR_IO;
+    enum tn_err e = fdatasync(fd) == 0 ? TN_OK : TN_ERR_IO;
+    close(fd);
     return e;
 }
 
@@ -1911,6 +1941,7 @@ static const struct tn_store_ops sqlite_ops = {
     .note_list_team = sq_note_list_team,
     .note_search = sq_note_search,
     .audit_insert = sq_audit_insert,
+    .audit_sync = sq_audit_sync,
     .audit_list = sq_audit_list,
 };
 

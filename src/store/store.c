@@ -670,12 +670,20 @@ static bool outcome_ok(const char *v)
  * commit. A record reaches the database within AUDIT_DELAY_MS of being queued (or when
  * AUDIT_BATCH are waiting), before tn_store_audit_list reads, and before the store
  * closes. When the database fails, the batch is retried; callers wait for room while
- * the queue is full, and give up after AUDIT_WAIT_MS with TN_ERR_BUSY. */
+ * the queue is full, and give up after AUDIT_WAIT_MS with TN_ERR_BUSY.
+ *
+ * Full batches (a busy server) commit without waiting for the disk, except one at least
+ * every AUDIT_SYNC_MS; a batch sent by the timer (a quiet server), one someone waits
+ * for, and the last one at close are synced. A process crash thus loses at most the
+ * queue (AUDIT_DELAY_MS of records), a power loss at most about AUDIT_SYNC_MS more;
+ * notes are never written this way. The fsync per batch cost requests far more than the
+ * batch itself (docs/PERFORMANCE.md). */
 enum {
     AUDIT_CAP = 512,     /* records queued at most (two buffers of this many) */
     AUDIT_BATCH = 128,   /* this many waiting start a write at once */
     AUDIT_DELAY_MS = 50, /* otherwise the first waits at most this long */
     AUDIT_WAIT_MS = 2000,
+    AUDIT_SYNC_MS = 1000, /* a synced batch at least this often */
 };
 
 struct tn_audit_queue {
@@ -706,12 +714,29 @@ static void *audit_main(void *arg)
 {
     struct tn_audit_queue *q = arg;
     unsigned retry_ms = 100;
+    uint64_t synced_ns = 0;
+    bool unsynced = false; /* a batch committed without sync, not flushed since */
     /* background work: when the CPU is short, requests go first (Linux: per thread) */
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (q->n == 0 && !q->stop)
-            pthread_cond_wait(&q->work, &q->mu);
+        while (q->n == 0 && !q->stop) {
+            if (!unsynced || !q->store->ops->audit_sync) {
+                pthread_cond_wait(&q->work, &q->mu);
+                continue;
+            }
+            /* quiet after a busy spell: flush the unsynced batches within AUDIT_SYNC_MS */
+            struct timespec until;
+            deadline_in(&until, AUDIT_SYNC_MS);
+            if (pthread_cond_timedwait(&q->work, &q->mu, &until) == ETIMEDOUT && q->n == 0) {
+                pthread_mutex_unlock(&q->mu);
+                if (q->store->ops->audit_sync(q->store) == TN_OK) {
+                    unsynced = false;
+                    synced_ns = tn_time_mono_ns();
+                }
+                pthread_mutex_lock(&q->mu);
+            }
+        }
         if (q->n == 0 && q->stop)
             break;
         /* let a batch gather, unless it is big already or someone waits for it */
@@ -722,21 +747,29 @@ static void *audit_main(void *arg)
             ;
         struct tn_audit *batch = q->pend;
         size_t n = q->n;
+        uint64_t now = tn_time_mono_ns();
+        bool sync = n < AUDIT_BATCH || q->stop || q->want > q->written ||
+                    now - synced_ns >= (uint64_t)AUDIT_SYNC_MS * 1000000u;
         q->pend = q->spare;
         q->spare = NULL;
         q->n = 0;
         pthread_mutex_unlock(&q->mu);
-        enum tn_err e = q->store->ops->audit_insert(q->store, batch, n);
+        enum tn_err e = q->store->ops->audit_insert(q->store, batch, n, sync);
         for (int attempt = 0; e != TN_OK && attempt < 5; attempt++) {
             tn_log(TN_LOG_WARN, "store: audit records not written yet; retrying", "error",
                    tn_err_message(e), NULL);
             struct timespec ts = {.tv_sec = retry_ms / 1000, .tv_nsec = (retry_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
             retry_ms = retry_ms < 3200 ? retry_ms * 2 : retry_ms;
-            e = q->store->ops->audit_insert(q->store, batch, n);
+            sync = true;
+            e = q->store->ops->audit_insert(q->store, batch, n, true);
         }
         if (e == TN_OK) {
             retry_ms = 100;
+            if (sync)
+                synced_ns = now, unsynced = false;
+            else
+                unsynced = true;
         } else {
             char count[24];
             snprintf(count, sizeof count, "%zu", n);
@@ -800,7 +833,7 @@ enum tn_err tn_store_audit_insert(struct tn_store *s, const struct tn_audit *a)
         return TN_ERR_BAD_INPUT;
     struct tn_audit_queue *q = s->audit;
     if (!q)
-        return s->ops->audit_insert(s, a, 1);
+        return s->ops->audit_insert(s, a, 1, true);
     struct timespec until;
     deadline_in(&until, AUDIT_WAIT_MS);
     pthread_mutex_lock(&q->mu);
