@@ -44,7 +44,7 @@
     X(THREADS,           "THREADS",            INT,  "0",                  0,     256,        false,     \
       "HTTP worker threads (0: four per core)")                                                        \
     X(BLOCKING_THREADS,  "BLOCKING_THREADS",   INT,  "64",                 0,     1024,       false,     \
-      "threads that run writes while their connections wait; concurrent writes share a commit")     \
+      "threads that run note writes while their connections wait (0: on the HTTP workers)")         \
     X(SSE_HEARTBEAT_S,   "SSE_HEARTBEAT_S",    INT,  "15",                 1,     300,        false,     \
       "seconds between keep-alive comments on open SSE streams")                                      \
     X(MAX_LISTEN_STREAMS,"MAX_LISTEN_STREAMS", INT,  "1024",               0,     100000,     false,     \
