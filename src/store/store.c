@@ -737,8 +737,14 @@ static void *audit_main(void *arg)
                 pthread_mutex_lock(&q->mu);
             }
         }
-        if (q->n == 0 && q->stop)
+        if (q->n == 0 && q->stop) {
+            if (unsynced && q->store->ops->audit_sync) { /* closing: nothing left unsynced */
+                pthread_mutex_unlock(&q->mu);
+                q->store->ops->audit_sync(q->store);
+                pthread_mutex_lock(&q->mu);
+            }
             break;
+        }
         /* let a batch gather, unless it is big already or someone waits for it */
         struct timespec until;
         deadline_in(&until, AUDIT_DELAY_MS);
