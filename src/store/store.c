@@ -710,6 +710,18 @@ static void deadline_in(struct timespec *ts, long ms)
     }
 }
 
+/* Makes the unsynced audit batches durable (the queue's mutex is held on entry and on
+ * return, not during the sync). */
+static void flush_unsynced(struct tn_audit_queue *q, bool *unsynced, uint64_t *synced_ns)
+{
+    pthread_mutex_unlock(&q->mu);
+    if (q->store->ops->audit_sync(q->store) == TN_OK) {
+        *unsynced = false;
+        *synced_ns = tn_time_mono_ns();
+    }
+    pthread_mutex_lock(&q->mu);
+}
+
 static void *audit_main(void *arg)
 {
     struct tn_audit_queue *q = arg;
@@ -728,21 +740,12 @@ static void *audit_main(void *arg)
             /* quiet after a busy spell: flush the unsynced batches within AUDIT_SYNC_MS */
             struct timespec until;
             deadline_in(&until, AUDIT_SYNC_MS);
-            if (pthread_cond_timedwait(&q->work, &q->mu, &until) == ETIMEDOUT && q->n == 0) {
-                pthread_mutex_unlock(&q->mu);
-                if (q->store->ops->audit_sync(q->store) == TN_OK) {
-                    unsynced = false;
-                    synced_ns = tn_time_mono_ns();
-                }
-                pthread_mutex_lock(&q->mu);
-            }
+            if (pthread_cond_timedwait(&q->work, &q->mu, &until) == ETIMEDOUT && q->n == 0)
+                flush_unsynced(q, &unsynced, &synced_ns);
         }
         if (q->n == 0 && q->stop) {
-            if (unsynced && q->store->ops->audit_sync) { /* closing: nothing left unsynced */
-                pthread_mutex_unlock(&q->mu);
-                q->store->ops->audit_sync(q->store);
-                pthread_mutex_lock(&q->mu);
-            }
+            if (unsynced && q->store->ops->audit_sync) /* closing: nothing left unsynced */
+                flush_unsynced(q, &unsynced, &synced_ns);
             break;
         }
         /* let a batch gather, unless it is big already or someone waits for it */

@@ -170,6 +170,14 @@ static int read_response(int fd, int timeout_ms, char *body, size_t cap)
     }
 }
 
+/* Waits (up to 1 s) until /wait's second call runs on a pool thread. */
+static void wait_for_pool(void)
+{
+    for (int i = 0; i < 500 && !atomic_load(&second_offloaded); i++)
+        usleep(2000);
+    assert_true(atomic_load(&second_offloaded));
+}
+
 /* One epoll worker: a request that waits on the pool does not hold up the next one on
  * the same worker (the second request is what ends the first one's wait). */
 static void test_offload_frees_the_worker(void **state)
@@ -179,9 +187,7 @@ static void test_offload_frees_the_worker(void **state)
     uint16_t port = tn_http_server_port(s);
     char body[256];
     int a = send_get(port, "/wait");
-    for (int i = 0; i < 500 && !atomic_load(&second_offloaded); i++)
-        usleep(2000);
-    assert_true(atomic_load(&second_offloaded));
+    wait_for_pool();
     int b = send_get(port, "/release");
     assert_int_equal(read_response(b, 3000, body, sizeof body), 200);
     assert_string_equal(body, "{\"released\":true}");
@@ -231,9 +237,7 @@ static void test_offload_survives_shutdown(void **state)
     struct tn_http_server *s = pool_server(2, 4);
     char body[256];
     int a = send_get(tn_http_server_port(s), "/wait");
-    for (int i = 0; i < 500 && !atomic_load(&second_offloaded); i++)
-        usleep(2000);
-    assert_true(atomic_load(&second_offloaded));
+    wait_for_pool();
     pthread_t t;
     pthread_create(&t, NULL, release_later, NULL);
     tn_http_server_shutdown(s, 3000);
@@ -254,8 +258,7 @@ static void test_offload_client_gone(void **state)
     uint16_t port = tn_http_server_port(s);
     char body[256];
     int a = send_get(port, "/wait");
-    for (int i = 0; i < 500 && !atomic_load(&second_offloaded); i++)
-        usleep(2000);
+    wait_for_pool();
     close(a);
     int b = send_get(port, "/release");
     assert_int_equal(read_response(b, 3000, body, sizeof body), 200);
