@@ -99,7 +99,14 @@ struct tn_jwk {
     EVP_PKEY *pkey;
     char *kid; /* NULL when the JWK had none */
     enum alg alg;
+    /* A verify context set up for this key and alg, copied for each check (NULL: set one
+     * up per check). Setting one up looks the algorithm up in OpenSSL's provider tables
+     * under locks, which cost ~5 us per check with eight threads verifying; a copy does
+     * not (docs/PERFORMANCE.md). Only read once the set is built. */
+    EVP_MD_CTX *proto;
 };
+
+static EVP_MD_CTX *verify_proto(const struct tn_jwk *k);
 
 struct tn_jwks {
     struct tn_jwk *keys;
@@ -332,6 +339,7 @@ static enum tn_err jwk_import(json_t *jwk, struct tn_jwk *k, const char **why)
     }
     k->pkey = pk;
     k->alg = a;
+    k->proto = verify_proto(k);
     pk = NULL;
     rc = TN_OK;
 done:
@@ -362,6 +370,7 @@ void tn_jwks_free(struct tn_jwks *set)
         return;
     for (size_t i = 0; i < set->n; i++) {
         EVP_PKEY_free(set->keys[i].pkey);
+        EVP_MD_CTX_free(set->keys[i].proto);
         free(set->keys[i].kid);
     }
     free(set->keys);
@@ -473,6 +482,7 @@ enum tn_err tn_jwks_from_pkey(EVP_PKEY *key, const char *kid, const char *alg,
     if (!(s = set_new(1)) || EVP_PKEY_up_ref(key) != 1)
         goto done;
     s->keys[0] = (struct tn_jwk){.pkey = key, .alg = a};
+    s->keys[0].proto = verify_proto(&s->keys[0]);
     s->n = 1; /* from here tn_jwks_free releases the reference */
     if (!(s->keys[0].kid = strdup(kid)))
         goto done;
@@ -711,6 +721,26 @@ static bool rsa_padding(EVP_PKEY_CTX *pc, enum alg a)
     return true;
 }
 
+static bool verify_init(EVP_MD_CTX *md, const struct tn_jwk *k)
+{
+    EVP_PKEY_CTX *pc = NULL;
+    return EVP_DigestVerifyInit(md, &pc, k->alg == ALG_EDDSA ? NULL : EVP_sha256(), NULL,
+                                k->pkey) == 1 &&
+           rsa_padding(pc, k->alg);
+}
+
+/* k's verify context to copy, or NULL (EdDSA: one-shot only; or OpenSSL refused). */
+static EVP_MD_CTX *verify_proto(const struct tn_jwk *k)
+{
+    EVP_MD_CTX *md = k->alg == ALG_EDDSA ? NULL : EVP_MD_CTX_new();
+    if (md && !verify_init(md, k)) {
+        EVP_MD_CTX_free(md);
+        md = NULL;
+        ERR_clear_error();
+    }
+    return md;
+}
+
 /* ES256 signatures are raw r‖s (RFC 7518 §3.4); EVP wants DER. */
 static enum tn_err es256_to_der(const unsigned char *raw, unsigned char **der, int *der_len)
 {
@@ -737,7 +767,6 @@ static enum tn_err sig_verify(const struct tn_jwk *k, const void *msg, size_t ml
 {
     enum tn_err rc = TN_ERR_BAD_INPUT;
     EVP_MD_CTX *md = NULL;
-    EVP_PKEY_CTX *pc = NULL;
     unsigned char *der = NULL;
     int der_len = 0;
 
@@ -758,9 +787,7 @@ static enum tn_err sig_verify(const struct tn_jwk *k, const void *msg, size_t ml
     if (!(md = EVP_MD_CTX_new()))
         goto done;
     rc = TN_ERR_INTERNAL;
-    if (EVP_DigestVerifyInit(md, &pc, k->alg == ALG_EDDSA ? NULL : EVP_sha256(), NULL,
-                             k->pkey) != 1 ||
-        !rsa_padding(pc, k->alg))
+    if (k->proto ? EVP_MD_CTX_copy_ex(md, k->proto) != 1 : !verify_init(md, k))
         goto done;
     rc = EVP_DigestVerify(md, sig, slen, msg, mlen) == 1 ? TN_OK : TN_ERR_BAD_INPUT;
 done:
