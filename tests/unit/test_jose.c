@@ -663,6 +663,74 @@ static void test_sign_verify_each_alg(void **state)
     }
 }
 
+/* ES256 signatures arrive as raw r‖s and are re-encoded as DER for OpenSSL: each of r
+ * and s with its top bit set (a zero byte added), clear, and with leading zero bytes
+ * (dropped) must verify; r or s of zero, or r equal to the group order, must not. */
+static void test_es256_integer_forms(void **state)
+{
+    fixture();
+    struct tn_jwt_policy p = policy();
+    json_t *c = good_claims();
+    enum { R_HIGH, R_LOW, R_ZERO_LEAD, S_HIGH, S_LOW, S_ZERO_LEAD, FORMS };
+    int seen[FORMS] = {0}, missing = FORMS;
+    char *zero_lead = NULL; /* a token whose r or s starts with a zero byte */
+    for (int i = 0; i < 6000 && missing > 0; i++) {
+        char *tok = NULL;
+        enum tn_jwt_reason why;
+        assert_int_equal(tn_jwt_sign(fx.ec, "ES256", "ec-1", "at+jwt", c, &tok), TN_OK);
+        const char *sig = strrchr(tok, '.') + 1;
+        unsigned char raw[64];
+        size_t n = 0;
+        assert_int_equal(tn_b64url_decode(raw, sizeof raw, &n, sig, strlen(sig)), TN_OK);
+        assert_int_equal(n, 64);
+        int forms[2] = {raw[0] == 0 ? R_ZERO_LEAD : raw[0] & 0x80 ? R_HIGH : R_LOW,
+                        raw[32] == 0 ? S_ZERO_LEAD : raw[32] & 0x80 ? S_HIGH : S_LOW};
+        bool fresh = false;
+        for (int f = 0; f < 2; f++)
+            if (!seen[forms[f]]++)
+                fresh = true, missing--;
+        if (fresh) /* every signature is checked; a new form is what the test needs */
+            assert_int_equal(tn_jwt_verify(tok, strlen(tok), fx.set, &p, NULL, &why), TN_OK);
+        if (!zero_lead && (forms[0] == R_ZERO_LEAD || forms[1] == S_ZERO_LEAD))
+            zero_lead = tok;
+        else
+            free(tok);
+    }
+    for (int f = 0; f < FORMS; f++)
+        assert_true(seen[f] > 0);
+
+    /* r = 0, s = 0, and r = n (the P-256 order): refused as a bad signature */
+    static const unsigned char order[32] = {
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+    char *dot = strrchr(zero_lead, '.') + 1;
+    unsigned char raw[64];
+    size_t n = 0;
+    assert_int_equal(tn_b64url_decode(raw, sizeof raw, &n, dot, strlen(dot)), TN_OK);
+    for (int bad = 0; bad < 3; bad++) {
+        unsigned char forged[64];
+        memcpy(forged, raw, 64);
+        if (bad == 0)
+            memset(forged, 0, 32);
+        else if (bad == 1)
+            memset(forged + 32, 0, 32);
+        else
+            memcpy(forged, order, 32);
+        size_t head = (size_t)(dot - zero_lead);
+        char *tok = malloc(head + 90);
+        assert_non_null(tok);
+        memcpy(tok, zero_lead, head);
+        tn_b64url_encode(tok + head, 90, forged, 64);
+        enum tn_jwt_reason why;
+        assert_int_equal(tn_jwt_verify(tok, strlen(tok), fx.set, &p, NULL, &why),
+                         TN_ERR_BAD_INPUT);
+        assert_int_equal(why, TN_JWT_BAD_SIGNATURE);
+        free(tok);
+    }
+    free(zero_lead);
+    json_decref(c);
+}
+
 /* The header tn_jwt_sign writes, byte for byte. */
 static void test_sign_header(void **state)
 {
@@ -1225,6 +1293,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hostile_table),
         cmocka_unit_test(test_sign_verify_each_alg),
+        cmocka_unit_test(test_es256_integer_forms),
         cmocka_unit_test(test_sign_header),
         cmocka_unit_test(test_sign_refusals),
         cmocka_unit_test(test_public_json),

@@ -741,23 +741,31 @@ static EVP_MD_CTX *verify_proto(const struct tn_jwk *k)
     return md;
 }
 
-/* ES256 signatures are raw r‖s (RFC 7518 §3.4); EVP wants DER. */
-static enum tn_err es256_to_der(const unsigned char *raw, unsigned char **der, int *der_len)
+/* One unsigned big-endian integer as DER: leading zero bytes dropped (one kept for
+ * zero), a zero byte added when the top bit is set. Returns the bytes written (≤ 35). */
+static size_t der_uint(const unsigned char *v, size_t n, unsigned char *out)
 {
-    enum tn_err rc = TN_ERR_NOMEM;
-    BIGNUM *r = BN_bin2bn(raw, 32, NULL), *s = BN_bin2bn(raw + 32, 32, NULL);
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    *der = NULL;
-    if (!r || !s || !sig || ECDSA_SIG_set0(sig, r, s) != 1)
-        goto done;
-    r = s = NULL; /* owned by sig now */
-    if ((*der_len = i2d_ECDSA_SIG(sig, der)) > 0)
-        rc = TN_OK;
-done:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return rc;
+    while (n > 1 && v[0] == 0)
+        v++, n--;
+    size_t pad = (v[0] & 0x80) != 0, w = 0;
+    out[w++] = 0x02; /* INTEGER */
+    out[w++] = (unsigned char)(n + pad);
+    if (pad)
+        out[w++] = 0;
+    memcpy(out + w, v, n);
+    return w + n;
+}
+
+/* ES256 signatures are raw r‖s (RFC 7518 §3.4); EVP wants DER: SEQUENCE { INTEGER r,
+ * INTEGER s }, at most 72 bytes, so every length fits one byte. Whatever is encoded
+ * here, OpenSSL checks the r and s it reads back against the message and the key. */
+static size_t es256_to_der(const unsigned char raw[64], unsigned char der[72])
+{
+    size_t n = der_uint(raw, 32, der + 2);
+    n += der_uint(raw + 32, 32, der + 2 + n);
+    der[0] = 0x30; /* SEQUENCE */
+    der[1] = (unsigned char)n;
+    return n + 2;
 }
 
 /* TN_OK when `sig` is a valid signature of msg by k under its pinned alg; TN_ERR_BAD_INPUT
@@ -767,8 +775,7 @@ static enum tn_err sig_verify(const struct tn_jwk *k, const void *msg, size_t ml
 {
     enum tn_err rc = TN_ERR_BAD_INPUT;
     EVP_MD_CTX *md = NULL;
-    unsigned char *der = NULL;
-    int der_len = 0;
+    unsigned char der[72];
 
     /* Lengths are fixed per algorithm; refuse others before OpenSSL sees them. */
     if (k->alg == ALG_ES256 || k->alg == ALG_EDDSA) {
@@ -778,10 +785,8 @@ static enum tn_err sig_verify(const struct tn_jwk *k, const void *msg, size_t ml
         goto done;
     }
     if (k->alg == ALG_ES256) {
-        if ((rc = es256_to_der(sig, &der, &der_len)) != TN_OK)
-            goto done;
+        slen = es256_to_der(sig, der);
         sig = der;
-        slen = (size_t)der_len;
     }
     rc = TN_ERR_NOMEM;
     if (!(md = EVP_MD_CTX_new()))
@@ -791,7 +796,6 @@ static enum tn_err sig_verify(const struct tn_jwk *k, const void *msg, size_t ml
         goto done;
     rc = EVP_DigestVerify(md, sig, slen, msg, mlen) == 1 ? TN_OK : TN_ERR_BAD_INPUT;
 done:
-    OPENSSL_free(der);
     EVP_MD_CTX_free(md);
     if (rc != TN_OK)
         ERR_clear_error();
