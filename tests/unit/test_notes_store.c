@@ -1404,6 +1404,139 @@ static void test_audit_batches(void **state)
     tn_store_close(other);
 }
 
+/* ---------- durability next to unsynced audit batches (SQLite) ---------- */
+
+/* A VFS over the default one that counts the syncs of WAL files, so that a test can see
+ * whether a commit waited for the disk. Registered as the default while a store it
+ * watches is open. */
+static sqlite3_vfs *real_vfs;
+static int wal_syncs; /* atomically */
+
+struct shim_file {
+    sqlite3_file base;
+    sqlite3_file *real;
+    bool wal;
+};
+
+#define REAL(f) (((struct shim_file *)(f))->real)
+static int sh_close(sqlite3_file *f)
+{
+    int rc = REAL(f)->pMethods->xClose(REAL(f));
+    return rc;
+}
+static int sh_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
+static int sh_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xWrite(REAL(f), b, n, o); }
+static int sh_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int sh_sync(sqlite3_file *f, int flags)
+{
+    if (((struct shim_file *)f)->wal)
+        __atomic_add_fetch(&wal_syncs, 1, __ATOMIC_SEQ_CST);
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int sh_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int sh_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int sh_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int sh_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int sh_fcntl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int sh_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int sh_dev(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+static int sh_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **p) { return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, p); }
+static int sh_shmlock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
+static void sh_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static int sh_shmunmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
+static int sh_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p) { return REAL(f)->pMethods->xFetch(REAL(f), o, n, p); }
+static int sh_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p) { return REAL(f)->pMethods->xUnfetch(REAL(f), o, p); }
+#undef REAL
+
+static const sqlite3_io_methods shim_io = {
+    3, sh_close, sh_read, sh_write, sh_truncate, sh_sync, sh_size, sh_lock, sh_unlock,
+    sh_reserved, sh_fcntl, sh_sector, sh_dev, sh_shmmap, sh_shmlock, sh_shmbarrier,
+    sh_shmunmap, sh_fetch, sh_unfetch};
+
+static int sh_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags, int *out)
+{
+    struct shim_file *sf = (struct shim_file *)file;
+    sf->real = (sqlite3_file *)(sf + 1);
+    sf->wal = (flags & SQLITE_OPEN_WAL) != 0;
+    int rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
+    sf->base.pMethods = sf->real->pMethods ? &shim_io : NULL;
+    return rc;
+}
+
+static sqlite3_vfs shim_vfs;
+
+static void shim_register(void)
+{
+    real_vfs = sqlite3_vfs_find(NULL);
+    assert_non_null(real_vfs);
+    assert_true(real_vfs->iVersion >= 2);
+    shim_vfs = *real_vfs;
+    shim_vfs.zName = "tn-sync-count";
+    shim_vfs.szOsFile = (int)sizeof(struct shim_file) + real_vfs->szOsFile;
+    shim_vfs.xOpen = sh_open;
+    shim_vfs.pNext = NULL;
+    assert_int_equal(sqlite3_vfs_register(&shim_vfs, 1), SQLITE_OK);
+}
+
+/* A busy server's audit batches commit without waiting for the disk, on connections the
+ * note writes share: a note written right after them must still be synced. */
+static void test_note_durable_after_unsynced_audit(void **state)
+{
+    struct fx *f = *state;
+    if (on_pg())
+        skip(); /* synchronous_commit is set per transaction (SET LOCAL) there */
+    tn_store_close(f->s);
+    shim_register();
+    f->s = open_at(f->data);
+
+    /* 2,400 records from four threads: the queue (512) stays full, so batches are full */
+    enum { THREADS = 4, EACH = 600 };
+    struct audit_writer w[THREADS];
+    pthread_t t[THREADS];
+    int before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct audit_writer){.s = f->s, .base = 1 + i * EACH, .n = EACH};
+        assert_int_equal(pthread_create(&t[i], NULL, audit_writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    /* wait for the writer to take the last records, without asking for a flush (which
+     * would sync that batch): count them below the store's API */
+    sqlite3 *db = raw_db(f);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit", -1, &st, NULL),
+                     SQLITE_OK);
+    int written = 0;
+    for (int tries = 0; tries < 1000 && written < THREADS * EACH; tries++) {
+        usleep(2000);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        written = sqlite3_column_int(st, 0);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_int_equal(written, THREADS * EACH);
+    int bulk = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST) - before;
+    /* at least 2,400 / 512 = 5 batches; the first and the last (partial) one are synced,
+     * the full ones between are not (one more if a second passed) */
+    if (bulk > 3)
+        fail_msg("%d WAL syncs for 2,400 audit records in full batches", bulk);
+
+    for (int i = 0; i < 4; i++) {
+        int was = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
+        struct tn_note n = mk("After the audit", "must survive a power loss", "[]", "");
+        assert_int_equal(tn_store_note_insert(f->s, &alice, &n), TN_OK);
+        if (__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST) == was)
+            fail_msg("note write %d committed without syncing the WAL", i);
+    }
+    tn_store_close(f->s);
+    assert_int_equal(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
+    f->s = open_at(f->data);
+    assert_int_equal(count_own(f->s, &alice), 4);
+}
+
 static void test_audit(void **state)
 {
     struct fx *f = *state;
@@ -1847,6 +1980,7 @@ int main(void)
         T(test_hostile),
         T(test_audit),
         T(test_audit_batches),
+        T(test_note_durable_after_unsynced_audit),
         T(test_schema_guards),
         T(test_upgrade_from_v1),
         T(test_randomized),
