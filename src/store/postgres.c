@@ -942,6 +942,98 @@ static enum tn_err one(struct tn_store *s, const struct tn_owner *as, bool tx, e
     return e;
 }
 
+/* A notes read in one round trip instead of four (BEGIN, the caller, the statement,
+ * COMMIT): the caller's set_config and the statement are sent as one pipeline, which
+ * the server runs as one implicit transaction ending at the pipeline's Sync, so the
+ * caller (set with is_local) holds for the statement and ends with it, as in BEGIN ...
+ * COMMIT. Reads only: a write whose answer was lost may have committed at the Sync,
+ * and with_conn would run it again. */
+struct piped {
+    const struct tn_owner *as;
+    struct one o;
+};
+
+/* The results of one pipelined statement: TN_OK with *res (to PQclear) when it ran;
+ * otherwise the failure, or TN_ERR_IO with the call marked lost when the connection
+ * went. `e` is the pipeline's result so far: after a failure the rest is skipped. */
+static enum tn_err piped_result(struct call *k, enum stmt_id id, enum tn_err e, PGresult **res)
+{
+    PGresult *r = PQgetResult(k->c->pg);
+    if (!r) {
+        k->lost = true; /* libpq ends a statement's results with NULL, never starts with it */
+        return e == TN_OK ? TN_ERR_IO : e;
+    }
+    ExecStatusType st = PQresultStatus(r);
+    if (e == TN_OK && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && res)
+        *res = r, r = NULL;
+    else if (e == TN_OK && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+        e = fail(k, r, stmt_name[id]);
+    PQclear(r);
+    while ((r = PQgetResult(k->c->pg))) /* the NULL that ends this statement's results */
+        PQclear(r);
+    return e;
+}
+
+static enum tn_err piped_body(struct call *k, void *arg)
+{
+    struct piped *pp = arg;
+    PGconn *pg = k->c->pg;
+    PQclear(pp->o.res);
+    pp->o.res = NULL;
+    enum tn_err e = prepare(k, S_NOTE_AS);
+    if (e == TN_OK)
+        e = prepare(k, pp->o.id);
+    if (e != TN_OK)
+        return e;
+    const char *who[2] = {pp->as->user, pp->as->org};
+    const struct params *p = &pp->o.p;
+    if (PQenterPipelineMode(pg) != 1 ||
+        PQsendQueryPrepared(pg, stmt_name[S_NOTE_AS], 2, who, NULL, NULL, 0) != 1 ||
+        PQsendQueryPrepared(pg, stmt_name[pp->o.id], p->n, p->v, p->len, p->fmt, 0) != 1 ||
+        PQpipelineSync(pg) != 1) {
+        e = fail(k, NULL, "pipeline"); /* a connection that cannot take it is lost */
+        k->lost = true;
+        PQexitPipelineMode(pg);
+        return e;
+    }
+    e = piped_result(k, S_NOTE_AS, e, NULL);
+    if (!k->lost)
+        e = piped_result(k, pp->o.id, e, &pp->o.res);
+    if (!k->lost) {
+        PGresult *r = PQgetResult(pg);
+        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+            k->lost = true;
+        PQclear(r);
+    }
+    if (PQexitPipelineMode(pg) != 1)
+        k->lost = true; /* results left over: the connection is in an unknown state */
+    if (k->lost && e == TN_OK)
+        e = TN_ERR_IO;
+    if (e != TN_OK) {
+        PQclear(pp->o.res);
+        pp->o.res = NULL;
+    }
+    return e;
+}
+
+/* one() for the notes reads: the caller and the statement in one round trip. */
+static enum tn_err one_read_as(struct tn_store *s, const struct tn_owner *as, enum stmt_id id,
+                               PGresult **res, ...)
+{
+    struct piped pp = {.as = as, .o = {.id = id, .res = NULL}};
+    va_list ap;
+    va_start(ap, res);
+    bindv(&pp.o.p, id, ap);
+    va_end(ap);
+    enum tn_err e = with_conn(s, false, NULL, piped_body, &pp);
+    if (e != TN_OK) {
+        PQclear(pp.o.res);
+        pp.o.res = NULL;
+    }
+    *res = pp.o.res;
+    return e;
+}
+
 /* ---------- reading rows ---------- */
 
 /* Copies a text column; false when it does not fit (never for rows this store wrote:
@@ -1489,7 +1581,7 @@ static enum tn_err pg_note_get(struct tn_store *s, const struct tn_owner *o, con
                                struct tn_note *out)
 {
     PGresult *r;
-    enum tn_err e = one(s, o, true, S_NOTE_GET, &r, id, o->user, o->org);
+    enum tn_err e = one_read_as(s, o, S_NOTE_GET, &r, id, o->user, o->org);
     if (e == TN_OK)
         e = PQntuples(r) > 0 ? read_note(r, 0, out, false) : TN_ERR_NOT_FOUND;
     PQclear(r);
@@ -1588,8 +1680,8 @@ static enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o,
                                 const struct tn_note_page *p, tn_store_note_cb cb, void *ud)
 {
     PGresult *r;
-    enum tn_err e = one(s, o, true, S_NOTE_LIST, &r, o->user, o->org, p->after_updated,
-                        p->after_id, p->tag, (int64_t)p->limit);
+    enum tn_err e = one_read_as(s, o, S_NOTE_LIST, &r, o->user, o->org, p->after_updated,
+                                p->after_id, p->tag, (int64_t)p->limit);
     if (e == TN_OK)
         e = each_note(r, false, cb, ud);
     PQclear(r);
@@ -1601,8 +1693,8 @@ static enum tn_err pg_note_list_team(struct tn_store *s, const struct tn_owner *
                                      void *ud)
 {
     PGresult *r;
-    enum tn_err e = one(s, o, true, S_NOTE_LIST_TEAM, &r, o->org, p->after_updated, p->after_id,
-                        p->tag, (int64_t)p->limit);
+    enum tn_err e = one_read_as(s, o, S_NOTE_LIST_TEAM, &r, o->org, p->after_updated,
+                                p->after_id, p->tag, (int64_t)p->limit);
     if (e == TN_OK)
         e = each_note(r, false, cb, ud);
     PQclear(r);
@@ -1614,7 +1706,8 @@ static enum tn_err pg_note_search(struct tn_store *s, const struct tn_owner *o,
                                   void *ud)
 {
     PGresult *r;
-    enum tn_err e = one(s, o, true, S_NOTE_SEARCH, &r, o->user, o->org, query, (int64_t)limit);
+    enum tn_err e =
+        one_read_as(s, o, S_NOTE_SEARCH, &r, o->user, o->org, query, (int64_t)limit);
     if (e == TN_OK)
         e = each_note(r, true, cb, ud);
     PQclear(r);
