@@ -11,7 +11,9 @@
  *
  * Transactions: every call is one transaction. A read of one statement is that
  * statement's own transaction; every write and every notes call runs between BEGIN and
- * COMMIT, so that a call that failed never half-happened.
+ * COMMIT, so that a call that failed never half-happened, except the notes reads: the
+ * caller's set_config and the statement go as one pipeline, one implicit transaction
+ * (one_read_as).
  *
  * Reconnection: after the database restarted (or a proxy cut an idle connection), the
  * next use of a pooled connection fails and libpq reports CONNECTION_BAD. The call then
