@@ -1350,6 +1350,24 @@ static void *audit_writer_main(void *arg)
     return NULL;
 }
 
+enum { AUDIT_THREADS = 4 };
+
+/* AUDIT_THREADS threads queue `each` records apiece at once, at = 1, 2, ...; each
+ * record is accepted. */
+static void audit_from_threads(struct tn_store *s, int each)
+{
+    struct audit_writer w[AUDIT_THREADS];
+    pthread_t t[AUDIT_THREADS];
+    for (int i = 0; i < AUDIT_THREADS; i++) {
+        w[i] = (struct audit_writer){.s = s, .base = 1 + i * each, .n = each};
+        assert_int_equal(pthread_create(&t[i], NULL, audit_writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < AUDIT_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+}
+
 struct audit_count {
     int n;
     int64_t sum;
@@ -1365,17 +1383,8 @@ static void count_audit(const struct tn_audit *a, void *ud)
 static void test_audit_batches(void **state)
 {
     struct fx *f = *state;
-    enum { THREADS = 4, EACH = 240 }; /* 960 records, the queue holds 512 */
-    struct audit_writer w[THREADS];
-    pthread_t t[THREADS];
-    for (int i = 0; i < THREADS; i++) {
-        w[i] = (struct audit_writer){.s = f->s, .base = 1 + i * EACH, .n = EACH};
-        assert_int_equal(pthread_create(&t[i], NULL, audit_writer_main, &w[i]), 0);
-    }
-    for (int i = 0; i < THREADS; i++) {
-        pthread_join(t[i], NULL);
-        assert_int_equal(w[i].failures, 0);
-    }
+    enum { THREADS = AUDIT_THREADS, EACH = 240 }; /* 960 records, the queue holds 512 */
+    audit_from_threads(f->s, EACH);
     /* another handle's list does not flush this one's queue: the thread wrote them */
     struct tn_store *other = reopen(f);
     struct audit_count c = {0};
@@ -1490,18 +1499,9 @@ static void test_note_durable_after_unsynced_audit(void **state)
     f->s = open_at(f->data);
 
     /* 2,400 records from four threads: the queue (512) stays full, so batches are full */
-    enum { THREADS = 4, EACH = 600 };
-    struct audit_writer w[THREADS];
-    pthread_t t[THREADS];
+    enum { THREADS = AUDIT_THREADS, EACH = 600 };
     int before = __atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST);
-    for (int i = 0; i < THREADS; i++) {
-        w[i] = (struct audit_writer){.s = f->s, .base = 1 + i * EACH, .n = EACH};
-        assert_int_equal(pthread_create(&t[i], NULL, audit_writer_main, &w[i]), 0);
-    }
-    for (int i = 0; i < THREADS; i++) {
-        pthread_join(t[i], NULL);
-        assert_int_equal(w[i].failures, 0);
-    }
+    audit_from_threads(f->s, EACH);
     /* wait for the writer to take the last records, without asking for a flush (which
      * would sync that batch): count them below the store's API */
     sqlite3 *db = raw_db(f);
