@@ -178,6 +178,20 @@ static void wait_for_pool(void)
     assert_true(atomic_load(&second_offloaded));
 }
 
+/* The answer of a /wait request: 200 {"waited":true}. */
+static void expect_waited(int fd)
+{
+    char body[256];
+    assert_int_equal(read_response(fd, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"waited\":true}");
+}
+
+static void pool_server_free(struct tn_http_server *s)
+{
+    tn_http_server_free(s);
+    sem_destroy(&release_sem);
+}
+
 /* One epoll worker: a request that waits on the pool does not hold up the next one on
  * the same worker (the second request is what ends the first one's wait). */
 static void test_offload_frees_the_worker(void **state)
@@ -191,8 +205,7 @@ static void test_offload_frees_the_worker(void **state)
     int b = send_get(port, "/release");
     assert_int_equal(read_response(b, 3000, body, sizeof body), 200);
     assert_string_equal(body, "{\"released\":true}");
-    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
-    assert_string_equal(body, "{\"waited\":true}");
+    expect_waited(a);
     assert_int_equal(atomic_load(&wait_calls), 2);
     assert_false(pthread_equal(first_thread, second_thread));
     /* the connection is usable again after its resumed answer */
@@ -201,8 +214,7 @@ static void test_offload_frees_the_worker(void **state)
     assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
     close(a);
     close(b);
-    tn_http_server_free(s);
-    sem_destroy(&release_sem);
+    pool_server_free(s);
 }
 
 /* Without a pool the second call happens at once, on the same thread. */
@@ -211,15 +223,12 @@ static void test_offload_without_pool(void **state)
     (void)state;
     struct tn_http_server *s = pool_server(1, 0);
     sem_post(&release_sem); /* nothing else could release it: the one worker waits */
-    char body[256];
     int a = send_get(tn_http_server_port(s), "/wait");
-    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
-    assert_string_equal(body, "{\"waited\":true}");
+    expect_waited(a);
     assert_int_equal(atomic_load(&wait_calls), 2);
     assert_true(pthread_equal(first_thread, second_thread));
     close(a);
-    tn_http_server_free(s);
-    sem_destroy(&release_sem);
+    pool_server_free(s);
 }
 
 static void *release_later(void *arg)
@@ -235,18 +244,15 @@ static void test_offload_survives_shutdown(void **state)
 {
     (void)state;
     struct tn_http_server *s = pool_server(2, 4);
-    char body[256];
     int a = send_get(tn_http_server_port(s), "/wait");
     wait_for_pool();
     pthread_t t;
     pthread_create(&t, NULL, release_later, NULL);
     tn_http_server_shutdown(s, 3000);
-    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
-    assert_string_equal(body, "{\"waited\":true}");
+    expect_waited(a);
     pthread_join(t, NULL);
     close(a);
-    tn_http_server_free(s);
-    sem_destroy(&release_sem);
+    pool_server_free(s);
 }
 
 /* A client that leaves while its request is on the pool: the answer is dropped, the
@@ -266,8 +272,7 @@ static void test_offload_client_gone(void **state)
         usleep(2000);
     assert_int_equal(tn_http_server_inflight(s), 0);
     close(b);
-    tn_http_server_free(s);
-    sem_destroy(&release_sem);
+    pool_server_free(s);
 }
 
 int main(void)
