@@ -1039,8 +1039,14 @@ static void test_restart(void **state)
     tn_note_deinit(&got);
     call_from_threads(f->s, other, "after the restart");
 
-    /* and again */
+    /* and again, a notes read first on each instance: a read is one pipeline (the caller
+     * and the statement), which must find the dead connection, reconnect and run again */
     restart_server();
+    assert_int_equal(tn_store_note_get(f->s, &alice, n.id, &got), TN_OK);
+    assert_string_equal(got.title, "first");
+    tn_note_deinit(&got);
+    assert_int_equal(tn_store_note_get(other, &alice, n.id, &got), TN_OK);
+    tn_note_deinit(&got);
     call_from_threads(f->s, other, "after the second restart");
 
     /* nothing lost or doubled: 3 rounds of THREADS x 5 notes, plus "first" */
