@@ -474,7 +474,8 @@ static void add_cors(struct tn_http_req *r, struct MHD_Response *mr)
 static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
 {
     struct MHD_Response *mr;
-    if (resp->stream) {
+    bool streamed = resp->stream != NULL;
+    if (streamed) {
         struct tn_http_stream *st = resp->stream;
         st->srv = r->srv;
         st->conn = r->conn;
@@ -509,8 +510,12 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
             return MHD_NO;
         }
     }
-    if (resp->content_type)
+    if (resp->content_type) {
         MHD_add_response_header(mr, "Content-Type", resp->content_type);
+        /* an event stream sent whole (one finished event) is still not to be cached */
+        if (!streamed && strcmp(resp->content_type, "text/event-stream") == 0)
+            MHD_add_response_header(mr, "Cache-Control", "no-cache, no-transform");
+    }
     for (unsigned i = 0; i < resp->n_headers; i++)
         MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
     add_cors(r, mr);

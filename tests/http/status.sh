@@ -77,6 +77,16 @@ sse=$(curl -s -N -D "$work/hdr" "${J[@]}" "$url" -d '{"jsonrpc":"2.0","id":5,"me
 check "SSE content type" "text/event-stream" "$(grep -i '^content-type' "$work/hdr" | tr -d '\r' | cut -d' ' -f2)"
 check "SSE frames" "3 progress, then result" "$(grep -c '"notifications/progress"' <<<"$sse") progress, then $(grep '^data:' <<<"$sse" | tail -1 | grep -q '"id":5' && echo result)"
 
+# A client that accepts only text/event-stream gets a finished answer as one event, sent
+# whole: its length known, not cached, one data line, then the end of the response.
+S=(-H 'Content-Type: application/json' -H 'Accept: text/event-stream')
+check "SSE-only answer 200" 200 "$(code "${S[@]}" "$url" -d '{"jsonrpc":"2.0","id":7,"method":"tools/list"}')"
+check "SSE-only content type" "text/event-stream" "$(grep -i '^content-type' "$work/hdr" | tr -d '\r' | cut -d' ' -f2)"
+check "SSE-only length" "$(stat -c %s "$work/body")" "$(grep -i '^content-length' "$work/hdr" | tr -d '\r' | cut -d' ' -f2)"
+check "SSE-only not cached" "no-cache, no-transform" "$(grep -i '^cache-control' "$work/hdr" | tr -d '\r' | cut -d' ' -f2-)"
+check "SSE-only one event" "event: message|data: 7|" "$(head -1 "$work/body")|$(sed -n 2p "$work/body" | cut -c1-5) $(sed -n 2p "$work/body" | cut -c7- | jq -r .id)|$(sed -n 3p "$work/body")"
+check "SSE-only ends after the event" 3 "$(wc -l <"$work/body")"
+
 # A listen stream gets heartbeats (comment lines) while idle.
 listen="{\"jsonrpc\":\"2.0\",\"id\":\"sub-1\",\"method\":\"subscriptions/listen\",\"params\":{$meta,\"notifications\":{\"toolsListChanged\":true}}}"
 timeout 2.5 curl -s -N "${J[@]}" "${M[@]}" -H 'Mcp-Method: subscriptions/listen' "$url" -d "$listen" >"$work/listen"

@@ -556,6 +556,62 @@ static void test_streamed_progress(void **state)
     sink_free(h.sink);
 }
 
+/* A client that accepts only text/event-stream gets a finished answer as one SSE event,
+ * sent whole: not through the stream, with its own content type, exactly one frame. */
+static void test_sse_only_answer(void **state)
+{
+    static const char *const bodies[] = {
+        "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"a\\nb\"}," META "}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"nope\"," META "}}",
+    };
+    for (int i = 0; i < 2; i++) {
+        struct fake f = {.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"},
+                                     {"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"},
+                                     {"Mcp-Name", i == 0 ? "echo" : "nope"}},
+                         .body = bodies[i]};
+        struct tn_mcp_http_in in = {.method = "POST", .header = fake_header, .open_stream = fake_stream,
+                                    .ud = &f, .body = {f.body, strlen(f.body)}, .subject = "user-1"};
+        struct tn_mcp_http_out out = {0};
+        tn_buf_init(&out.body, 1 << 20);
+        tn_mcp_handle(srv, &in, &out);
+        assert_false(out.streamed);
+        assert_null(f.sink);
+        assert_int_equal(out.status, 200);
+        assert_string_equal(out.content_type, "text/event-stream");
+        static const char head[] = "event: message\ndata: ";
+        assert_true(out.body.len > sizeof head + 2);
+        assert_memory_equal(out.body.data, head, sizeof head - 1);
+        assert_memory_equal(out.body.data + out.body.len - 2, "\n\n", 2);
+        /* one data line: the JSON text has no raw newline (the echoed one is escaped) */
+        const char *json = out.body.data + sizeof head - 1;
+        size_t jn = out.body.len - (sizeof head - 1) - 2;
+        assert_null(memchr(json, '\n', jn));
+        json_t *msg = json_loadb(json, jn, 0, NULL);
+        assert_non_null(msg);
+        if (i == 0) {
+            assert_int_equal(json_integer_value(json_object_get(msg, "id")), 7);
+            json_t *c0 = json_array_get(json_object_get(json_object_get(msg, "result"), "content"), 0);
+            assert_string_equal(json_string_value(json_object_get(c0, "text")), "a\nb");
+        } else {
+            assert_int_equal(json_integer_value(json_object_get(msg, "id")), 8);
+            assert_int_equal(json_integer_value(json_object_get(json_object_get(msg, "error"), "code")), -32602);
+        }
+        json_decref(msg);
+        tn_buf_deinit(&out.body);
+    }
+
+    /* a refusal with an HTTP status other than 200 stays a JSON answer */
+    struct fake g = {.headers = {{"Content-Type", "application/json"}, {"Accept", "text/event-stream"},
+                                 {"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/list"}},
+                     .body = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"," META "}}"};
+    struct answer a = call(&g);
+    assert_int_equal(a.status, 400);
+    assert_false(a.streamed);
+    assert_non_null(a.body);
+    assert_int_equal(json_integer_value(json_object_get(a.body, "id")), 9);
+    json_decref(a.body);
+}
+
 static void test_listen(void **state)
 {
     struct fake f = {.headers = {JSON_HDRS, {"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "subscriptions/listen"}},
@@ -631,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_mrtr),
         cmocka_unit_test(test_missing_capability_data),
         cmocka_unit_test(test_streamed_progress),
+        cmocka_unit_test(test_sse_only_answer),
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_header_decode),
