@@ -186,8 +186,13 @@ static void mcp_route(void *ud, const struct tn_http_req *req, struct tn_http_re
     if (!out.streamed) {
         resp->status = out.status;
         resp->content_type = out.content_type;
-        if (out.body.len)
+        if (out.body.len && !resp->body.len) { /* the answer's buffer becomes the body */
+            struct tn_buf empty = resp->body;
+            resp->body = out.body;
+            out.body = empty;
+        } else if (out.body.len) {
             tn_buf_append(&resp->body, out.body.data, out.body.len);
+        }
         if (out.allow)
             tn_http_resp_header(resp, "Allow", out.allow);
     }
