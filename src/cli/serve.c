@@ -61,7 +61,7 @@ static bool account_current(struct app *app, const struct tn_principal *p)
     if (!fresh) {
         struct tn_user row;
         memset(&copy, 0, sizeof copy);
-        snprintf(copy.id, sizeof copy.id, "%s", p->subject);
+        tn_strlcpy(copy.id, p->subject, sizeof copy.id);
         copy.checked_ms = now;
         if (tn_store_user_get(app->store, p->subject, &row) == TN_OK) {
             copy.active = !row.disabled;

@@ -31,6 +31,11 @@ enum tn_err tn_b64_decode(void *out, size_t cap, size_t *out_len, const char *in
 /* HMAC-SHA-256 of msg under key (32 bytes out). */
 void tn_hmac_sha256(uint8_t out[32], const uint8_t *key, size_t key_len, const void *msg,
                     size_t msg_len);
+/* Copies the string `src` into dst[0..cap) (cap > 0), cut short when it does not fit, and
+ * always NUL-terminated: snprintf(dst, cap, "%s", src) without the format machinery.
+ * Returns strlen(src), so a result >= cap means it was cut. */
+size_t tn_strlcpy(char *dst, const char *src, size_t cap);
+
 /* Constant-time comparison of two equal-length byte strings. */
 bool tn_ct_equal(const void *a, const void *b, size_t n);
 

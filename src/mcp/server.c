@@ -635,7 +635,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
     if (stream) {
         struct tn_rpc_err e = {0};
         if (!tn_mcp_tools_precheck(c, params, in, &e)) {
-            snprintf(out->step_up_scope, sizeof out->step_up_scope, "%s", c->step_up);
+            tn_strlcpy(out->step_up_scope, c->step_up, sizeof out->step_up_scope);
             out_rpc_err(out, id, &e);
             return;
         }
@@ -670,7 +670,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
     }
     int http = 200;
     json_t *resp = dispatch(c, m, id, params, in, &http);
-    snprintf(out->step_up_scope, sizeof out->step_up_scope, "%s", c->step_up);
+    tn_strlcpy(out->step_up_scope, c->step_up, sizeof out->step_up_scope);
     out_message(out, acc, http, resp);
 }
 

@@ -109,7 +109,7 @@ static json_t *store_error(struct tn_mcp_ctx *ctx, const char *tool, const char 
 static void tags_text(json_t *tags, char *out, size_t cap)
 {
     char *t = tags ? json_dumps(tags, JSON_COMPACT) : NULL;
-    snprintf(out, cap, "%s", t ? t : "[]");
+    tn_strlcpy(out, t ? t : "[]", cap);
     free(t);
 }
 
@@ -139,7 +139,7 @@ static bool cursor_read(const char *c, int64_t *updated, char id[32])
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
             return false;
     *updated = u;
-    snprintf(id, 32, "%s", dot + 1);
+    tn_strlcpy(id, dot + 1, 32);
     return true;
 }
 
@@ -208,7 +208,7 @@ static void collect_cb(const struct tn_note *n, void *ud)
         json_array_append_new(c->arr, o);
     }
     c->last_updated = n->updated_at;
-    snprintf(c->last_id, sizeof c->last_id, "%s", n->id);
+    tn_strlcpy(c->last_id, n->id, sizeof c->last_id);
     c->n++;
 }
 
@@ -225,9 +225,9 @@ static json_t *save_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     const char *title = json_string_value(json_object_get(args, "title"));
     const char *vis = json_string_value(json_object_get(args, "visibility"));
     n.content = (char *)content;
-    snprintf(n.title, sizeof n.title, "%s", title ? title : "");
+    tn_strlcpy(n.title, title ? title : "", sizeof n.title);
     tags_text(json_object_get(args, "tags"), n.tags, sizeof n.tags);
-    snprintf(n.visibility, sizeof n.visibility, "%s", vis ? vis : "private");
+    tn_strlcpy(n.visibility, vis ? vis : "private", sizeof n.visibility);
     if (!strcmp(n.visibility, "org") && !o.org[0]) {
         audit(ctx, "save_note", NULL, "invalid");
         return tn_mcp_result_error("visibility \"org\" needs an organization, and your account has none.");
@@ -272,7 +272,11 @@ static json_t *list_result(struct tn_mcp_ctx *ctx, struct collect *c, unsigned l
     if (e == TN_OK)
         e = tn_json_put_string(&b, user, strlen(user));
     if (e == TN_OK)
-        e = tn_buf_printf(&b, ",\"count\":%u,\"notes\":[", c->n);
+        e = tn_buf_append(&b, ",\"count\":", 9);
+    if (e == TN_OK)
+        e = tn_json_put_int(&b, c->n);
+    if (e == TN_OK)
+        e = tn_buf_append(&b, ",\"notes\":[", 10);
     if (e == TN_OK)
         e = tn_buf_append(&b, c->text.data, c->text.len);
     if (e == TN_OK)
@@ -280,7 +284,9 @@ static json_t *list_result(struct tn_mcp_ctx *ctx, struct collect *c, unsigned l
     if (e == TN_OK && c->n == limit) {
         char cur[160];
         cursor_make(c->last_updated, c->last_id, cur, sizeof cur);
-        e = tn_buf_printf(&b, ",\"nextCursor\":\"%s\"", cur); /* base64url: nothing to escape */
+        e = tn_buf_append(&b, ",\"nextCursor\":", 14);
+        if (e == TN_OK)
+            e = tn_json_put_string(&b, cur, strlen(cur));
     }
     if (e == TN_OK)
         e = tn_buf_append(&b, "}", 1);

@@ -111,6 +111,24 @@ static void test_cursor(void **state)
     tn_mcp_server_free(s);
 }
 
+/* tn_strlcpy is snprintf(dst, cap, "%s", src): same bytes, same return, for every cap. */
+static void test_strlcpy(void **state)
+{
+    (void)state;
+    const char *srcs[] = {"", "a", "abcdef", "n_UE9GhZMCk_EBTMiNCtaCrQ"};
+    for (size_t i = 0; i < sizeof srcs / sizeof *srcs; i++) {
+        for (size_t cap = 1; cap <= 30; cap++) {
+            char want[32], got[32];
+            memset(want, 'x', sizeof want);
+            memset(got, 'x', sizeof got);
+            int wn = snprintf(want, cap, "%s", srcs[i]);
+            size_t gn = tn_strlcpy(got, srcs[i], cap);
+            assert_int_equal(gn, (size_t)wn);
+            assert_memory_equal(got, want, sizeof want); /* nothing written past cap */
+        }
+    }
+}
+
 static void test_buf_limit(void **state)
 {
     struct tn_buf b;
@@ -131,7 +149,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_b64), cmocka_unit_test(test_header_decode),
         cmocka_unit_test(test_state_seal), cmocka_unit_test(test_cursor),
-        cmocka_unit_test(test_buf_limit),
+        cmocka_unit_test(test_buf_limit), cmocka_unit_test(test_strlcpy),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
