@@ -206,6 +206,26 @@ bool tn_http_origin_allowed(const struct tn_http_server *s, const char *origin)
 
 /* ---------- streams ---------- */
 
+/* The request id: the process's random prefix and a counter, in hex ("%08x%08lx" as
+ * snprintf would write it, without the format machinery on every request). */
+static void request_id(char out[24], unsigned prefix, uint64_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[15];
+    int k = 0;
+    do {
+        tmp[k++] = hex[n & 15];
+        n >>= 4;
+    } while (n && k < 15);
+    while (k < 8)
+        tmp[k++] = '0';
+    for (int i = 0; i < 8; i++)
+        out[i] = hex[(prefix >> (28 - 4 * i)) & 15];
+    for (int i = 0; i < k; i++)
+        out[8 + i] = tmp[k - 1 - i];
+    out[8 + k] = '\0';
+}
+
 static void stream_release(struct tn_sink *sink);
 
 static enum tn_err stream_send(struct tn_sink *sink, const char *data, size_t len)
@@ -698,8 +718,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->method = method;
         r->path = xstrdup(url);
         r->start_ns = tn_time_mono_ns();
-        snprintf(r->id, sizeof r->id, "%08x%08lx", s->id_prefix,
-                 (unsigned long)atomic_fetch_add(&s->next_id, 1));
+        request_id(r->id, s->id_prefix, (uint64_t)atomic_fetch_add(&s->next_id, 1));
         tn_buf_init(&r->body, s->cfg.limits.max_body);
         *con_cls = r;
         atomic_fetch_add(&s->inflight, 1);

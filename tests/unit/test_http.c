@@ -113,6 +113,14 @@ static void h_release(void *ud, const struct tn_http_req *req, struct tn_http_re
     tn_http_resp_json(resp, 200, "{\"released\":true}", 17);
 }
 
+static void h_id(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    (void)ud;
+    char body[64];
+    int n = snprintf(body, sizeof body, "\"%s\"", tn_http_req_id(req));
+    tn_http_resp_json(resp, 200, body, (size_t)n);
+}
+
 static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
 {
     struct tn_http_config c = {.host = "127.0.0.1", .port = 0, .base_url = "http://127.0.0.1",
@@ -126,6 +134,7 @@ static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
     assert_non_null(s);
     assert_int_equal(tn_http_route(s, "/wait", TN_HTTP_EXACT, h_wait, NULL), TN_OK);
     assert_int_equal(tn_http_route(s, "/release", TN_HTTP_EXACT, h_release, NULL), TN_OK);
+    assert_int_equal(tn_http_route(s, "/id", TN_HTTP_EXACT, h_id, NULL), TN_OK);
     assert_int_equal(tn_http_server_start(s), TN_OK);
     sem_init(&release_sem, 0, 0);
     atomic_store(&wait_calls, 0);
@@ -217,6 +226,27 @@ static void test_offload_frees_the_worker(void **state)
     pool_server_free(s);
 }
 
+/* Request ids: the server's 8 hex digits, then a counter of at least 8 hex digits that
+ * goes up by one per request. */
+static void test_request_ids(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 0);
+    uint16_t port = tn_http_server_port(s);
+    char ids[3][64];
+    for (int i = 0; i < 3; i++) {
+        int fd = send_get(port, "/id");
+        assert_int_equal(read_response(fd, 3000, ids[i], sizeof ids[i]), 200);
+        close(fd);
+        assert_int_equal(strlen(ids[i]), 18); /* quoted */
+        assert_int_equal(strspn(ids[i] + 1, "0123456789abcdef"), 16);
+        assert_memory_equal(ids[i], ids[0], 9);
+        if (i)
+            assert_int_equal(strtoull(ids[i] + 9, NULL, 16), strtoull(ids[i - 1] + 9, NULL, 16) + 1);
+    }
+    pool_server_free(s);
+}
+
 /* Without a pool the second call happens at once, on the same thread. */
 static void test_offload_without_pool(void **state)
 {
@@ -283,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_wildcard_origin),
         cmocka_unit_test(test_offload_frees_the_worker),
         cmocka_unit_test(test_offload_without_pool),
+        cmocka_unit_test(test_request_ids),
         cmocka_unit_test(test_offload_survives_shutdown),
         cmocka_unit_test(test_offload_client_gone),
     };
