@@ -53,7 +53,7 @@ enum tn_err tn_buf_reserve(struct tn_buf *b, size_t extra)
     return reserve(b, extra);
 }
 
-enum tn_err tn_buf_append(struct tn_buf *b, const void *p, size_t n)
+enum tn_err tn_buf_append_grow(struct tn_buf *b, const void *p, size_t n)
 {
     enum tn_err e = reserve(b, n);
     if (e != TN_OK)
@@ -63,11 +63,6 @@ enum tn_err tn_buf_append(struct tn_buf *b, const void *p, size_t n)
     b->len += n;
     b->data[b->len] = '\0';
     return TN_OK;
-}
-
-enum tn_err tn_buf_puts(struct tn_buf *b, const char *s)
-{
-    return tn_buf_append(b, s, strlen(s));
 }
 
 enum tn_err tn_buf_printf(struct tn_buf *b, const char *fmt, ...)

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "core/err.h"
 
@@ -32,11 +33,27 @@ void tn_buf_init(struct tn_buf *b, size_t limit);
 void tn_buf_deinit(struct tn_buf *b);
 /* Empties the buffer, keeping its storage. */
 void tn_buf_reset(struct tn_buf *b);
-enum tn_err tn_buf_append(struct tn_buf *b, const void *p, size_t n);
+/* Appends n bytes (and keeps a NUL after them). The common case, room already there,
+ * is inline: answers are written a few bytes at a time. */
+enum tn_err tn_buf_append_grow(struct tn_buf *b, const void *p, size_t n);
+static inline enum tn_err tn_buf_append(struct tn_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len > n) { /* cap is 0 until allocated, and never above limit + 1 */
+        if (n)
+            memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return TN_OK;
+    }
+    return tn_buf_append_grow(b, p, n);
+}
 /* Makes room for `extra` more bytes (and the NUL) without changing the content, so a
  * caller may write them at data + len and then advance len; TN_ERR_LIMIT past the cap. */
 enum tn_err tn_buf_reserve(struct tn_buf *b, size_t extra);
-enum tn_err tn_buf_puts(struct tn_buf *b, const char *s);
+static inline enum tn_err tn_buf_puts(struct tn_buf *b, const char *s)
+{
+    return tn_buf_append(b, s, strlen(s));
+}
 enum tn_err tn_buf_printf(struct tn_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Moves the bytes out: the caller owns the returned NUL-terminated string (never NULL
