@@ -17,23 +17,29 @@ static const unsigned char needs_escape[256] = {
     ['\\'] = 1,
 };
 
+/* The escaped length of s[0..n), quotes not included. */
+static size_t escaped_len(const char *s, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        bool short_esc = c >= 0x20 || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t';
+        len += !needs_escape[c] ? 1 : short_esc ? 2 : 6;
+    }
+    return len;
+}
+
 enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF"; /* as jansson */
-    /* the worst case (every byte a \u00XX escape) reserved once, then written in place */
     if (n > (SIZE_MAX - 2) / 6)
         return TN_ERR_LIMIT;
-    enum tn_err e = tn_buf_reserve(out, 6 * n + 2);
-    if (e == TN_ERR_LIMIT) {
-        /* near the buffer's cap: reserve the exact length instead */
-        size_t exact = 2;
-        for (size_t i = 0; i < n; i++) {
-            unsigned char c = (unsigned char)s[i];
-            bool short_esc = c >= 0x20 || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t';
-            exact += !needs_escape[c] ? 1 : short_esc ? 2 : 6;
-        }
-        e = tn_buf_reserve(out, exact);
-    }
+    /* Room for the string as it is and its quotes; an escape that does not fit in what is
+     * left makes more room. (Reserving the worst case, six bytes a byte, made every answer
+     * carrying a page of notes as text grow its buffer past 64 KiB, which glibc's free
+     * answers by consolidating its whole arena.) */
+    const size_t start = out->len;
+    enum tn_err e = tn_buf_reserve(out, n + 2);
     if (e != TN_OK)
         return e;
     char *w = out->data + out->len;
@@ -43,6 +49,21 @@ enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
         if (!needs_escape[c]) {
             *w++ = (char)c;
             continue;
+        }
+        /* this escape (at most 6 bytes), the rest unescaped and the closing quote */
+        size_t need = 6 + (n - i - 1) + 1;
+        size_t room = out->cap - 1 - (size_t)(w - out->data);
+        if (room < need) {
+            out->len = (size_t)(w - out->data);
+            e = tn_buf_reserve(out, need + (n - i) / 2 + 16);
+            if (e == TN_ERR_LIMIT) /* near the buffer's cap: exactly what is left */
+                e = tn_buf_reserve(out, escaped_len(s + i, n - i) + 1);
+            if (e != TN_OK) {
+                out->len = start;
+                out->data[start] = '\0';
+                return e;
+            }
+            w = out->data + out->len;
         }
         *w++ = '\\';
         switch (c) {

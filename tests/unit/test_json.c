@@ -122,6 +122,49 @@ static void test_limits(void **state)
     json_decref(deep);
 }
 
+/* A string written after what a buffer already holds, for every cap around the exact
+ * size: written whole and exactly as jansson escapes it when it fits, refused with the
+ * buffer left as it was when it does not; strings of only escapes (six bytes each), of
+ * none, and mixed, so that the room made for escapes is exercised at every position. */
+static void test_put_string_room(void **state)
+{
+    (void)state;
+    static const char prefix[] = "[1,";
+    char strs[4][300];
+    size_t lens[4] = {300, 300, 300, 7};
+    for (size_t i = 0; i < 300; i++) {
+        strs[0][i] = (char)(i % 32);                 /* every byte a \u00XX or short escape */
+        strs[1][i] = (char)('a' + i % 26);            /* nothing to escape */
+        strs[2][i] = "a\"b\\\n\x01c"[i % 7];        /* mixed */
+    }
+    memcpy(strs[3], "\x1f\x1f\x1f\x1f\x1f\x1f\x1f", 7);
+    for (int k = 0; k < 4; k++) {
+        json_t *js = json_stringn(strs[k], lens[k]);
+        char *want = json_dumps(js, JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t exact = sizeof prefix - 1 + strlen(want);
+        for (size_t cap = exact - 12; cap <= exact + 12; cap++) {
+            struct tn_buf b;
+            tn_buf_init(&b, cap);
+            assert_int_equal(tn_buf_append(&b, prefix, sizeof prefix - 1), TN_OK);
+            enum tn_err e = tn_json_put_string(&b, strs[k], lens[k]);
+            if (cap < exact) {
+                assert_int_equal(e, TN_ERR_LIMIT);
+                assert_int_equal(b.len, sizeof prefix - 1);
+                assert_string_equal(b.data, prefix);
+            } else {
+                assert_int_equal(e, TN_OK);
+                assert_int_equal(b.len, exact);
+                assert_memory_equal(b.data, prefix, sizeof prefix - 1);
+                assert_memory_equal(b.data + sizeof prefix - 1, want, strlen(want));
+                assert_int_equal(b.data[b.len], '\0');
+            }
+            tn_buf_deinit(&b);
+        }
+        free(want);
+        json_decref(js);
+    }
+}
+
 static void test_raw(void **state)
 {
     (void)state;
@@ -152,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_put_string_room),
         cmocka_unit_test(test_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
