@@ -540,19 +540,31 @@ static enum tn_err make_rs(struct app *app)
     return TN_OK;
 }
 
-/* glibc gives threads up to eight malloc arenas per core; with the blocking pool's
- * threads writing, each arena keeps its own free memory (measured: ~7 MiB more RSS
- * after a burst of writes than with two per core, and no throughput difference seen).
- * Two per core, unless the operator chose (MALLOC_ARENA_MAX, GLIBC_TUNABLES). */
+/* HTTP workers: four per core unless configured (measured faster than one per core for
+ * reads, although no worker waits for a commit: writes run on the blocking pool). */
+static unsigned http_workers(const struct tn_config *cfg)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = (unsigned)tn_config_int(cfg, TN_CFG_THREADS);
+    return threads ? threads : (unsigned)(cores > 0 && cores < 512 ? 4 * cores : 8);
+}
+
+/* glibc gives threads up to eight malloc arenas per core, and each arena keeps its own
+ * free memory: with the blocking pool's 64 threads writing, ~7 MiB more RSS after a
+ * burst of writes. Two per core (the first limit) put four HTTP workers on each arena,
+ * and their malloc and free then queued on its lock: 0.6 futex calls per warm list
+ * request, ~9 % of its CPU (docs/PERFORMANCE.md). One arena per HTTP worker, and one each
+ * for the main thread and the audit writer: 0.2 futex calls per request, ~1.7 MiB more
+ * RSS at rest after writes (the pool's threads share the arenas). Unless the operator
+ * chose (MALLOC_ARENA_MAX, GLIBC_TUNABLES). */
 enum { TRIM_EVERY_S = 10 };
 
-static void limit_malloc_arenas(void)
+static void limit_malloc_arenas(unsigned workers)
 {
     const char *tun = getenv("GLIBC_TUNABLES");
     if (getenv("MALLOC_ARENA_MAX") || (tun && strstr(tun, "arena_max")))
         return;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    mallopt(M_ARENA_MAX, (int)(cores > 0 && cores < 512 ? 2 * cores : 8));
+    mallopt(M_ARENA_MAX, (int)(workers < 1024 ? workers + 2 : 1026));
 }
 
 int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
@@ -566,7 +578,7 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     uint8_t secret[32];
     size_t secret_len = 0;
     uint64_t t0 = tn_time_mono_ns();
-    limit_malloc_arenas();
+    limit_malloc_arenas(http_workers(cfg));
 
     /* Signals are taken synchronously by this thread; every other thread inherits the
      * blocked mask. */
@@ -629,8 +641,6 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     if (tn_fetch_global_init() != TN_OK)
         goto done;
 
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned threads = (unsigned)tn_config_int(cfg, TN_CFG_THREADS);
     struct tn_http_config hc = {
         .host = tn_config_str(cfg, TN_CFG_HOST),
         .port = (uint16_t)tn_config_int(cfg, TN_CFG_PORT),
@@ -645,9 +655,7 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
             .max_connections = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS),
             .max_per_ip = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS_PER_IP),
             .conn_timeout_s = (unsigned)tn_config_int(cfg, TN_CFG_CONN_TIMEOUT_S),
-            /* four per core: measured faster than one per core for reads, although no
-             * worker waits for a commit any more (writes run on the blocking pool) */
-            .threads = threads ? threads : (unsigned)(cores > 0 ? 4 * cores : 8),
+            .threads = http_workers(cfg),
             .heartbeat_s = (unsigned)tn_config_int(cfg, TN_CFG_SSE_HEARTBEAT_S),
             .blocking_threads = (unsigned)tn_config_int(cfg, TN_CFG_BLOCKING_THREADS),
         },
