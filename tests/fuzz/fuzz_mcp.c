@@ -587,8 +587,22 @@ static void check_answer(const struct req *r, const struct tn_mcp_http_out *out)
         CHECK(out->body.len == 0);
         return;
     }
-    CHECK(out->body.len > 0 && out->content_type && !strcmp(out->content_type, "application/json"));
-    json_t *b = json_loadb(out->body.data, out->body.len, JSON_DECODE_ANY, NULL);
+    CHECK(out->body.len > 0 && out->content_type);
+    const char *json = out->body.data;
+    size_t json_len = out->body.len;
+    if (!strcmp(out->content_type, "text/event-stream")) {
+        /* a finished answer for an SSE-only client: exactly one event, with a 200 */
+        static const char head[] = "event: message\ndata: ";
+        CHECK(out->status == 200);
+        CHECK(json_len > sizeof head + 1 && !memcmp(json, head, sizeof head - 1));
+        CHECK(!memcmp(json + json_len - 2, "\n\n", 2));
+        json += sizeof head - 1;
+        json_len -= sizeof head - 1 + 2;
+        CHECK(!memchr(json, '\n', json_len) && !memchr(json, '\r', json_len));
+    } else {
+        CHECK(!strcmp(out->content_type, "application/json"));
+    }
+    json_t *b = json_loadb(json, json_len, JSON_DECODE_ANY, NULL);
     CHECK(json_is_object(b) || json_is_array(b));
     json_decref(b);
     if (out->status == 405)
