@@ -672,15 +672,20 @@ static bool outcome_ok(const char *v)
  * closes. When the database fails, the batch is retried; callers wait for room while
  * the queue is full, and give up after AUDIT_WAIT_MS with TN_ERR_BUSY.
  *
- * Full batches (a busy server) commit without waiting for the disk, except one at least
- * every AUDIT_SYNC_MS; a batch sent by the timer (a quiet server), one someone waits
+ * Batches of AUDIT_BUSY or more (a busy server) commit without waiting for the disk,
+ * except one at least every AUDIT_SYNC_MS; a smaller batch (a quiet server), one someone waits
  * for, and the last one at close are synced. A process crash thus loses at most the
  * queue (AUDIT_DELAY_MS of records), a power loss at most about AUDIT_SYNC_MS more;
  * notes are never written this way. The fsync per batch cost requests far more than the
  * batch itself (docs/PERFORMANCE.md). */
 enum {
     AUDIT_CAP = 512,     /* records queued at most (two buffers of this many) */
-    AUDIT_BATCH = 128,   /* this many waiting start a write at once */
+    /* this many waiting start a write at once. Each audit commit changes the WAL, and
+     * every reader connection then drops its page cache at its next read and reads the
+     * pages again: after the store has grown (a burst of saves), that cost more than the
+     * batch. 384 instead of 128 (docs/PERFORMANCE.md, item 17). */
+    AUDIT_BATCH = 384,
+    AUDIT_BUSY = 128, /* a batch this big is a busy server's: committed unsynced */
     AUDIT_DELAY_MS = 50, /* otherwise the first waits at most this long */
     AUDIT_WAIT_MS = 2000,
     AUDIT_SYNC_MS = 1000, /* a synced batch at least this often */
@@ -757,7 +762,7 @@ static void *audit_main(void *arg)
         struct tn_audit *batch = q->pend;
         size_t n = q->n;
         uint64_t now = tn_time_mono_ns();
-        bool sync = n < AUDIT_BATCH || q->stop || q->want > q->written ||
+        bool sync = n < AUDIT_BUSY || q->stop || q->want > q->written ||
                     now - synced_ns >= (uint64_t)AUDIT_SYNC_MS * 1000000u;
         q->pend = q->spare;
         q->spare = NULL;
