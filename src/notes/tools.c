@@ -47,24 +47,17 @@ static bool owner_of(struct tn_mcp_ctx *ctx, struct tn_owner *o)
 }
 
 /* Copies s into a field of `cap` bytes, cut to fit (the store refuses nothing longer). */
-static void field(char *dst, size_t cap, const char *s)
-{
-    size_t n = s ? strnlen(s, cap - 1) : 0;
-    memcpy(dst, s ? s : "", n);
-    dst[n] = '\0';
-}
-
 static void audit(struct tn_mcp_ctx *ctx, const char *tool, const char *note_id, const char *outcome)
 {
     const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
     struct tn_audit a;
     a.at = tn_time_now_ms();
-    field(a.user, sizeof a.user, p ? p->key : "");
-    field(a.org, sizeof a.org, p ? p->org : "");
-    field(a.client_id, sizeof a.client_id, p ? p->client_id : "");
-    field(a.tool, sizeof a.tool, tool);
-    field(a.note_id, sizeof a.note_id, note_id);
-    field(a.outcome, sizeof a.outcome, outcome);
+    tn_strlcpy(a.user, p ? p->key : "", sizeof a.user);
+    tn_strlcpy(a.org, p ? p->org : "", sizeof a.org);
+    tn_strlcpy(a.client_id, p ? p->client_id : "", sizeof a.client_id);
+    tn_strlcpy(a.tool, tool ? tool : "", sizeof a.tool);
+    tn_strlcpy(a.note_id, note_id ? note_id : "", sizeof a.note_id);
+    tn_strlcpy(a.outcome, outcome ? outcome : "", sizeof a.outcome);
     tn_store_audit_insert(store, &a);
 }
 
