@@ -29,22 +29,105 @@ static size_t escaped_len(const char *s, size_t n)
     return len;
 }
 
-enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
+/* The second byte of a two-byte escape ("\n"); 0 where the escape is \u00XX. */
+static const char short_escape[256] = {
+    ['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+};
+
+/* Writes the escape of c at w (two or six bytes) and returns the end. */
+static inline char *put_escape(char *w, unsigned char c)
 {
     static const char hex[] = "0123456789ABCDEF"; /* as jansson */
-    if (n > (SIZE_MAX - 2) / 6)
+    w[0] = '\\';
+    if (short_escape[c]) {
+        w[1] = short_escape[c];
+        return w + 2;
+    }
+    memcpy(w + 1, "u00", 3);
+    w[4] = hex[c >> 4];
+    w[5] = hex[c & 15];
+    return w + 6;
+}
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+enum { WORD_SCAN = 1 };
+#else
+enum { WORD_SCAN = 0 };
+#endif
+/* Room a word with escapes may need beyond its own eight bytes: eight six-byte escapes,
+ * and eight bytes for the last store of its tail. */
+enum { WORD_SLACK = 8 * 5 + 8 };
+
+/* The high bit of each byte of v set exactly where that byte needs an escape (below 0x20,
+ * '"', '\\'). Each test keeps its sum within the byte, so no carry reaches a neighbour. */
+static inline uint64_t escape_mask(uint64_t v)
+{
+    const uint64_t ones = 0x0101010101010101ULL, low7 = ones * 0x7f;
+    uint64_t quote = v ^ (ones * '"'), bslash = v ^ (ones * '\\');
+    uint64_t control = ~(((v & low7) + ones * (0x80 - 0x20)) | v);
+    quote = ~(((quote & low7) + low7) | quote);
+    bslash = ~(((bslash & low7) + low7) | bslash);
+    return (control | quote | bslash) & ~low7;
+}
+
+/* Escapes the eight bytes of v (m: their escape mask, not 0) at w, returns the end. Each
+ * store writes a whole word, of which the bytes up to the next escape are kept. */
+static inline char *put_word_escaped(char *w, uint64_t v, uint64_t m)
+{
+    unsigned pos = 0;
+    do {
+        unsigned at = (unsigned)__builtin_ctzll(m) >> 3;
+        uint64_t tail = v >> (8 * pos);
+        memcpy(w, &tail, 8);
+        w = put_escape(w + (at - pos), (unsigned char)(v >> (8 * at)));
+        pos = at + 1;
+        m &= m - 1;
+    } while (m);
+    if (pos < 8) {
+        uint64_t tail = v >> (8 * pos);
+        memcpy(w, &tail, 8);
+        w += 8 - pos;
+    }
+    return w;
+}
+
+enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
+{
+    if (n > (SIZE_MAX - 2) / 6 - WORD_SLACK)
         return TN_ERR_LIMIT;
-    /* Room for the string as it is and its quotes; an escape that does not fit in what is
-     * left makes more room. (Reserving the worst case, six bytes a byte, made every answer
-     * carrying a page of notes as text grow its buffer past 64 KiB, which glibc's free
-     * answers by consolidating its whole arena.) */
+    /* Room for the string as it is and its quotes; escapes make more room as they come.
+     * (Reserving the worst case, six bytes a byte, made every answer carrying a page of
+     * notes as text grow its buffer past 64 KiB, which glibc's free answers by
+     * consolidating its whole arena.) Throughout, the room left holds at least the rest
+     * of the string unescaped and the closing quote. */
     const size_t start = out->len;
     enum tn_err e = tn_buf_reserve(out, n + 2);
     if (e != TN_OK)
         return e;
     char *w = out->data + out->len;
     *w++ = '"';
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    /* Eight bytes at a time while the buffer has room to spare for a word's escapes. */
+    while (WORD_SCAN && n - i >= 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        uint64_t m = escape_mask(v);
+        if (m == 0) {
+            memcpy(w, &v, 8);
+            w += 8;
+        } else {
+            size_t room = out->cap - 1 - (size_t)(w - out->data);
+            if (room < (n - i) + 1 + WORD_SLACK) {
+                out->len = (size_t)(w - out->data);
+                if (tn_buf_reserve(out, (n - i) + 1 + WORD_SLACK + (n - i) / 2) != TN_OK)
+                    break; /* near the buffer's cap: the byte loop below measures exactly */
+                w = out->data + out->len;
+            }
+            w = put_word_escaped(w, v, m);
+        }
+        i += 8;
+    }
+    for (; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (!needs_escape[c]) {
             *w++ = (char)c;
@@ -65,22 +148,7 @@ enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
             }
             w = out->data + out->len;
         }
-        *w++ = '\\';
-        switch (c) {
-        case '"': *w++ = '"'; break;
-        case '\\': *w++ = '\\'; break;
-        case '\b': *w++ = 'b'; break;
-        case '\f': *w++ = 'f'; break;
-        case '\n': *w++ = 'n'; break;
-        case '\r': *w++ = 'r'; break;
-        case '\t': *w++ = 't'; break;
-        default:
-            memcpy(w, "u00", 3);
-            w[3] = hex[c >> 4];
-            w[4] = hex[c & 15];
-            w += 5;
-            break;
-        }
+        w = put_escape(w, c);
     }
     *w++ = '"';
     out->len = (size_t)(w - out->data);
@@ -90,13 +158,23 @@ enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
 
 enum tn_err tn_json_put_int(struct tn_buf *out, long long v)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
     char tmp[24];
     char *p = tmp + sizeof tmp;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    for (; u >= 100; u /= 100) { /* two digits a division: times are 13-digit numbers */
+        p -= 2;
+        memcpy(p, pairs + 2 * (u % 100), 2);
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, pairs + 2 * u, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *--p = '-';
     return tn_buf_append(out, p, (size_t)(tmp + sizeof tmp - p));

@@ -165,6 +165,91 @@ static void test_put_string_room(void **state)
     }
 }
 
+/* Strings are scanned eight bytes at a time: every byte that needs an escape, and its
+ * neighbours on either side of each boundary that must not (0x1f/0x20, '!'/'"'/'#',
+ * '['/'\\'/']', DEL and UTF-8), at every position of strings of 0 to 33 characters,
+ * alone and followed one to nine characters later by a second one (a borrow in the word
+ * scan runs upward from the first), each written exactly as jansson writes it. */
+static void put_units(const char *const *units, size_t n)
+{
+    char s[160];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = units[i][0] ? strlen(units[i]) : 1; /* "" stands for the NUL byte */
+        memcpy(s + len, units[i], l);
+        len += l;
+    }
+    json_t *js = json_stringn_nocheck(s, len);
+    same_as_jansson(js);
+    json_decref(js);
+}
+
+static void test_put_string_every_offset(void **state)
+{
+    (void)state;
+    static const char *const specials[] = {"", "\x01", "\n", "\x1f", "\"", "\\"};
+    static const char *const plains[] = {" ", "!", "#", "[", "]", "\x7f", "\xc3\xa9", "\xe2\x82\xac"};
+    const size_t ns = sizeof specials / sizeof specials[0], np = sizeof plains / sizeof plains[0];
+    const char *u[34];
+    for (size_t n = 0; n <= 33; n++) {
+        for (size_t f = 0; f < np; f++) {
+            for (size_t i = 0; i < n; i++)
+                u[i] = plains[f];
+            put_units(u, n);
+            for (size_t at = 0; at < n; at++) {
+                for (size_t k = 0; k < ns; k++) {
+                    u[at] = specials[k];
+                    put_units(u, n);
+                    for (size_t gap = 1; gap <= 9 && at + gap < n; gap++) {
+                        u[at + gap] = specials[(k + gap) % ns];
+                        put_units(u, n);
+                        u[at + gap] = plains[f];
+                    }
+                }
+                u[at] = plains[f];
+            }
+        }
+    }
+}
+
+/* Integers are written two digits at a time: every width, both signs, the extremes. */
+static void test_put_int(void **state)
+{
+    (void)state;
+    long long v = 1;
+    for (int w = 1; w <= 19; w++) {
+        long long cases[] = {v - 1, v, v + 1, v * 3 + 7};
+        if (w < 19)
+            v *= 10;
+        for (size_t i = 0; i < 4; i++) {
+            for (int sign = -1; sign <= 1; sign += 2) {
+                char want[32];
+                snprintf(want, sizeof want, "%lld", sign * cases[i]);
+                struct tn_buf b;
+                tn_buf_init(&b, 64);
+                assert_int_equal(tn_json_put_int(&b, sign * cases[i]), TN_OK);
+                assert_string_equal(b.data, want);
+                tn_buf_deinit(&b);
+            }
+        }
+    }
+    for (long long x = -1000; x <= 1000; x++) {
+        char want[32];
+        snprintf(want, sizeof want, "%lld", x);
+        struct tn_buf b;
+        tn_buf_init(&b, 64);
+        assert_int_equal(tn_json_put_int(&b, x), TN_OK);
+        assert_string_equal(b.data, want);
+        tn_buf_deinit(&b);
+    }
+    json_t *ext = json_integer(INT64_MIN);
+    same_as_jansson(ext);
+    json_decref(ext);
+    ext = json_integer(INT64_MAX);
+    same_as_jansson(ext);
+    json_decref(ext);
+}
+
 static void test_raw(void **state)
 {
     (void)state;
@@ -196,6 +281,8 @@ int main(void)
         cmocka_unit_test(test_random),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_put_string_room),
+        cmocka_unit_test(test_put_string_every_offset),
+        cmocka_unit_test(test_put_int),
         cmocka_unit_test(test_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
