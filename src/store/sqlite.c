@@ -588,8 +588,20 @@ static int register_rank(sqlite3 *db)
     return rc;
 }
 
+/* SQLite keeps memory statistics by default, under one process-wide mutex taken on every
+ * allocation and free it makes (about 32 a listed page): every connection of every worker
+ * contends on it. Nothing here reads those statistics. Must precede SQLite's
+ * initialisation; if something initialised it first the call is refused and the default
+ * stays, which only costs speed. */
+static void sqlite_global_config(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static enum tn_err conn_open(const char *path, struct conn **out, struct tn_buf *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_global_config);
     *out = NULL;
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
