@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "mcp/internal.h"
 
 void tn_rpc_sanitize(char *msg)
@@ -76,7 +77,7 @@ json_t *tn_rpc_parse(struct tn_span body, unsigned max_depth, size_t max_string,
                      struct tn_rpc_err *e)
 {
     json_error_t je;
-    json_t *v = json_loadb(body.ptr, body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    json_t *v = tn_json_parse(body.ptr, body.len, &je);
     if (!v) {
         tn_rpc_err_set(e, 400, -32700, NULL, "Parse error: %s (at byte %d)", je.text,
                        je.position);
