@@ -956,7 +956,9 @@ static void col_text_cut(sqlite3_stmt *st, int i, char *dst, size_t cap)
 
 /* Columns NOTE_COLS, then for searches the snippet and the bm25 score. Allocates
  * n->content; the caller frees it with tn_note_deinit, also on failure. */
-static enum tn_err read_note_cols(sqlite3_stmt *st, struct tn_note *n, bool search)
+/* With `borrow`, n->content points into the statement's row (valid until its next step)
+ * instead of a copy the caller frees. */
+static enum tn_err read_note_cols(sqlite3_stmt *st, struct tn_note *n, bool search, bool borrow)
 {
     bool ok = TEXT(0, n->id) && TEXT(1, n->owner) && TEXT(2, n->org) && TEXT(3, n->title) &&
               TEXT(5, n->tags) && TEXT(6, n->visibility);
@@ -964,11 +966,15 @@ static enum tn_err read_note_cols(sqlite3_stmt *st, struct tn_note *n, bool sear
     size_t len = (size_t)sqlite3_column_bytes(st, 4);
     if (!c && sqlite3_errcode(sqlite3_db_handle(st)) == SQLITE_NOMEM)
         return TN_ERR_NOMEM;
-    if (!(n->content = malloc(len + 1)))
-        return TN_ERR_NOMEM;
-    if (len)
-        memcpy(n->content, c, len);
-    n->content[len] = '\0';
+    if (borrow) {
+        n->content = c ? (char *)c : (char *)"";
+    } else {
+        if (!(n->content = malloc(len + 1)))
+            return TN_ERR_NOMEM;
+        if (len)
+            memcpy(n->content, c, len);
+        n->content[len] = '\0';
+    }
     n->version = sqlite3_column_int64(st, 7);
     n->created_at = sqlite3_column_int64(st, 8);
     n->updated_at = sqlite3_column_int64(st, 9);
@@ -981,7 +987,7 @@ static enum tn_err read_note_cols(sqlite3_stmt *st, struct tn_note *n, bool sear
 
 static enum tn_err read_note(sqlite3_stmt *st, struct tn_note *n)
 {
-    return read_note_cols(st, n, false);
+    return read_note_cols(st, n, false, false);
 }
 
 static enum tn_err read_audit(sqlite3_stmt *st, struct tn_audit *a)
@@ -1666,7 +1672,7 @@ static enum tn_err sq_note_delete(struct tn_store *s, const struct tn_owner *o, 
 }
 
 /* Hands every row of a note query, started by run() with result `e`, to `cb`. The
- * note and its content live only during the callback. */
+ * note and its content (the row's own, not a copy) live only during the callback. */
 static enum tn_err each_note(struct call *k, enum stmt_id id, sqlite3_stmt *st, enum tn_err e,
                              bool search, tn_store_note_cb cb, void *ud)
 {
@@ -1677,11 +1683,9 @@ static enum tn_err each_note(struct call *k, enum stmt_id id, sqlite3_stmt *st, 
     n.snippet[0] = '\0';
     n.rank = 0;
     for (; e == TN_OK; e = step(k, st, id)) {
-        e = read_note_cols(st, &n, search);
+        e = read_note_cols(st, &n, search, true);
         if (e == TN_OK)
             cb(&n, ud);
-        free(n.content);
-        n.content = NULL;
         if (e != TN_OK)
             break;
     }
