@@ -107,6 +107,31 @@ static void test_header_forms(void **state)
     assert_int_equal(tn_rs_authenticate(rs, big, &p, &why), TN_RS_INVALID);
     assert_int_equal(why, TN_JWT_TOO_LARGE);
     free(big);
+    /* not shaped like a JWS (dots, alphabet): refused as malformed without verifying,
+     * even right after the token it differs from by a byte was verified and cached */
+    char *good = token(issuers[0], auds[0], 60, "shape");
+    assert_int_equal(tn_rs_authenticate(rs, good, &p, &why), TN_RS_OK);
+    tn_principal_release(p);
+    size_t gl = strlen(good);
+    char *dotted = malloc(gl + 3);
+    snprintf(dotted, gl + 3, "%s.x", good);
+    char *bad_char = strdup(good);
+    bad_char[gl - 3] = '!';
+    const char *const malformed[] = {"Bearer abc", "Bearer a.b", "Bearer a.b.c.d", "Bearer a.b!.c",
+                                     "Bearer a.b.c=x", dotted, bad_char};
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        struct tn_rs_stats before, after;
+        tn_rs_stats(rs, &before);
+        why = TN_JWT_OK;
+        assert_int_equal(tn_rs_authenticate(rs, malformed[i], &p, &why), TN_RS_INVALID);
+        assert_int_equal(why, TN_JWT_MALFORMED);
+        assert_null(p);
+        tn_rs_stats(rs, &after);
+        assert_int_equal(after.verifications, before.verifications);
+    }
+    free(dotted);
+    free(bad_char);
+    free(good);
     /* the scheme is case-insensitive */
     char *h = token(issuers[0], auds[0], 60, "case");
     memcpy(h, "bEaReR", 6);

@@ -381,23 +381,14 @@ enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
     size_t len = strlen(tok);
     while (len && tok[len - 1] == ' ')
         len--;
-    if (len > MAX_TOKEN_LEN || !b64token(tok, len)) {
+    if (len > MAX_TOKEN_LEN) {
         if (why)
-            *why = len > MAX_TOKEN_LEN ? TN_JWT_TOO_LARGE : TN_JWT_MALFORMED;
-        return TN_RS_INVALID;
-    }
-    /* Not even shaped like a JWS: refused before any key is needed (so an issuer outage
-     * does not turn garbage into a 503). */
-    size_t dots = 0;
-    for (size_t i = 0; i < len; i++)
-        dots += tok[i] == '.';
-    if (dots != 2) {
-        if (why)
-            *why = TN_JWT_MALFORMED;
+            *why = TN_JWT_TOO_LARGE;
         return TN_RS_INVALID;
     }
     /* BLAKE2b: collision resistant like SHA-256 (a slot matches only its own token),
-     * several times faster in software on the hot path */
+     * several times faster in software on the hot path. A token found in the cache is one
+     * that was verified, so its shape is checked only when it is not. */
     uint8_t h[32];
     crypto_generichash(h, sizeof h, (const uint8_t *)tok, len, NULL, 0);
     size_t idx;
@@ -415,6 +406,16 @@ enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
     if (*out) {
         atomic_fetch_add(&rs->hits, 1);
         return TN_RS_OK;
+    }
+    /* Not even shaped like a JWS: refused before any key is needed (so an issuer outage
+     * does not turn garbage into a 503). */
+    size_t dots = 0;
+    for (size_t i = 0; i < len; i++)
+        dots += tok[i] == '.';
+    if (!b64token(tok, len) || dots != 2) {
+        if (why)
+            *why = TN_JWT_MALFORMED;
+        return TN_RS_INVALID;
     }
 
     struct keyset *ks = acquire(rs);
