@@ -17,6 +17,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,13 +86,25 @@ struct tn_http_server {
     pthread_cond_t stop_cv;
     bool stopping;
     bool quiesced;
-    /* the blocking pool */
+    /* the blocking pool: a queue of handlers, and the idle threads (most recently idle
+     * first) to hand them to */
     pthread_mutex_t pool_mu;
-    pthread_cond_t pool_cv;
     struct tn_http_req *pool_head, *pool_tail;
-    pthread_t *pool;
+    struct pool_thread *pool;
+    struct pool_thread *pool_idle;
     unsigned n_pool;
     bool pool_stop;
+};
+
+/* A blocking-pool thread. An idle one sleeps on its own semaphore and is handed its next
+ * handler directly: one wake-up per handler, where a shared condition variable woke a
+ * thread that then queued for the pool's mutex with every other one. */
+struct pool_thread {
+    struct tn_http_server *s;
+    pthread_t tid;
+    sem_t wake;
+    struct tn_http_req *job; /* set under pool_mu before the post; NULL: look again */
+    struct pool_thread *next_idle;
 };
 
 struct tn_http_req {
@@ -762,14 +775,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->off = OFF_QUEUED;
             MHD_suspend_connection(conn);
             pthread_mutex_lock(&s->pool_mu);
-            r->pool_next = NULL;
-            if (s->pool_tail)
-                s->pool_tail->pool_next = r;
-            else
-                s->pool_head = r;
-            s->pool_tail = r;
-            pthread_cond_signal(&s->pool_cv);
+            struct pool_thread *t = s->pool_idle;
+            if (t) {
+                s->pool_idle = t->next_idle;
+                t->job = r;
+            } else {
+                r->pool_next = NULL;
+                if (s->pool_tail)
+                    s->pool_tail->pool_next = r;
+                else
+                    s->pool_head = r;
+                s->pool_tail = r;
+            }
             pthread_mutex_unlock(&s->pool_mu);
+            if (t) /* after the unlock, so that the thread does not wake into a held mutex */
+                sem_post(&t->wake);
             return MHD_YES;
         }
     }
@@ -790,29 +810,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
  * sends the answer from the epoll worker that owns the connection). */
 static void *pool_main(void *arg)
 {
-    struct tn_http_server *s = arg;
-    pthread_mutex_lock(&s->pool_mu);
+    struct pool_thread *t = arg;
+    struct tn_http_server *s = t->s;
     for (;;) {
+        pthread_mutex_lock(&s->pool_mu);
         struct tn_http_req *r = s->pool_head;
-        if (!r) {
-            if (s->pool_stop)
-                break;
-            pthread_cond_wait(&s->pool_cv, &s->pool_mu);
-            continue;
+        if (r) {
+            s->pool_head = r->pool_next;
+            if (!s->pool_head)
+                s->pool_tail = NULL;
+        } else if (!s->pool_stop) {
+            t->job = NULL;
+            t->next_idle = s->pool_idle;
+            s->pool_idle = t;
         }
-        s->pool_head = r->pool_next;
-        if (!s->pool_head)
-            s->pool_tail = NULL;
+        bool stop = !r && s->pool_stop;
         pthread_mutex_unlock(&s->pool_mu);
+        if (stop)
+            break;
+        if (!r) {
+            while (sem_wait(&t->wake) != 0) /* EINTR */
+                ;
+            if (!(r = t->job))
+                continue; /* woken to stop: the queue is looked at once more */
+        }
         struct tn_http_resp *resp = r->pending;
         r->route->h(r->route->ud, r, resp);
         if (resp->status == 0)
             resp->status = 500;
         r->off = OFF_READY;
         MHD_resume_connection(r->conn);
-        pthread_mutex_lock(&s->pool_mu);
     }
-    pthread_mutex_unlock(&s->pool_mu);
     return NULL;
 }
 
@@ -886,7 +914,6 @@ struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
-    pthread_cond_init(&s->pool_cv, NULL);
     tn_random(&s->id_prefix, sizeof s->id_prefix);
     atomic_init(&s->inflight, 0);
     atomic_init(&s->next_id, 1);
@@ -957,9 +984,17 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 1u << 20); /* they run handlers, SQLite included */
-    for (unsigned i = 0; s->pool && i < want; i++)
-        if (pthread_create(&s->pool[s->n_pool], &attr, pool_main, s) == 0)
-            s->n_pool++;
+    for (unsigned i = 0; s->pool && i < want; i++) {
+        struct pool_thread *t = &s->pool[s->n_pool];
+        t->s = s;
+        if (sem_init(&t->wake, 0, 0) != 0)
+            break;
+        if (pthread_create(&t->tid, &attr, pool_main, t) != 0) {
+            sem_destroy(&t->wake);
+            break;
+        }
+        s->n_pool++;
+    }
     pthread_attr_destroy(&attr);
     return TN_OK;
 }
@@ -1069,10 +1104,18 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
      * stops: MHD must not be stopped with connections suspended by the pool. */
     pthread_mutex_lock(&s->pool_mu);
     s->pool_stop = true;
-    pthread_cond_broadcast(&s->pool_cv);
+    struct pool_thread *idle = s->pool_idle;
+    s->pool_idle = NULL;
     pthread_mutex_unlock(&s->pool_mu);
-    for (unsigned i = 0; i < s->n_pool; i++)
-        pthread_join(s->pool[i], NULL);
+    while (idle) { /* each wakes with no job, finds the queue empty and the stop, and ends */
+        struct pool_thread *next = idle->next_idle;
+        sem_post(&idle->wake);
+        idle = next;
+    }
+    for (unsigned i = 0; i < s->n_pool; i++) {
+        pthread_join(s->pool[i].tid, NULL);
+        sem_destroy(&s->pool[i].wake);
+    }
     s->n_pool = 0;
     MHD_stop_daemon(s->d);
     s->d = NULL;
@@ -1097,7 +1140,6 @@ void tn_http_server_free(struct tn_http_server *s)
     pthread_mutex_destroy(&s->stop_mu);
     pthread_cond_destroy(&s->stop_cv);
     pthread_mutex_destroy(&s->pool_mu);
-    pthread_cond_destroy(&s->pool_cv);
     free(s->pool);
     free(s);
 }
