@@ -10,6 +10,9 @@
  * points past U+10FFFF, raw or escaped as a lone half of a pair), no \u0000, integers
  * that fit in 64 bits (a number without fraction or exponent that does not is refused,
  * not rounded), reals that do not overflow, nesting to 2048, no duplicate member names.
+ * Recursive, so bounded by that depth: about 100 bytes of stack a level (2,047 nested
+ * objects with escaped keys parse in a 256 KiB thread stack; the blocking pool's threads
+ * have 1 MiB, and what they parse has passed JSON_MAX_DEPTH on an HTTP worker first).
  * One difference, on purpose: jansson skips a NUL byte straight after a number or a
  * literal (its reader loses the byte it puts back after such a token); a NUL byte is not
  * JSON text anywhere, and this refuses it. */
@@ -269,7 +272,8 @@ static bool read_string(struct parser *ps, const char **s, size_t *n)
 
 static json_t *parse_value(struct parser *ps);
 
-static json_t *parse_number(struct parser *ps)
+/* Not inlined: its token buffer would otherwise sit in every level of the recursion. */
+__attribute__((noinline)) static json_t *parse_number(struct parser *ps)
 {
     const char *q = ps->p, *end = ps->end, *start = q;
     bool real = false;
@@ -394,9 +398,9 @@ static json_t *parse_object(struct parser *ps)
         }
         /* a key with escapes was decoded into scratch, which the value's strings reuse:
          * that one is copied (a plain key is read where it stands in the text) */
-        char small[128], *key = (char *)k;
-        if (k == ps->scratch) {
-            key = kn < sizeof small ? small : malloc(kn);
+        char *key = (char *)k;
+        if (k == ps->scratch) { /* rare; no buffer on the stack of every level */
+            key = malloc(kn ? kn : 1);
             if (!key) {
                 json_decref(o);
                 return fail(ps, key_at, "out of memory");
@@ -419,7 +423,7 @@ static json_t *parse_object(struct parser *ps)
                 }
             }
         }
-        if (key != k && key != small)
+        if (key != k)
             free(key);
         if (!v) {
             json_decref(o);

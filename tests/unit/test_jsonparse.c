@@ -4,6 +4,7 @@
  * Fixed edge cases (numbers, escapes, surrogates, every UTF-8 boundary, nesting depth,
  * duplicates), ten thousand random documents, and a hundred thousand random edits of
  * them. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -217,6 +218,39 @@ static void test_depth(void **state)
     }
 }
 
+/* The deepest text accepted, objects with escaped keys (the costliest path), parses in
+ * a thread with the blocking pool's 1 MiB stack. */
+static void *parse_deep(void *arg)
+{
+    struct tn_buf *b = arg;
+    json_error_t e;
+    json_t *v = tn_json_parse(b->data, b->len, &e);
+    json_decref(v);
+    return v ? (void *)1 : NULL;
+}
+
+static void test_stack(void **state)
+{
+    (void)state;
+    struct tn_buf b;
+    tn_buf_init(&b, 1 << 20);
+    for (int i = 0; i < 2047; i++)
+        tn_buf_puts(&b, "{\"\\u0061\":");
+    tn_buf_puts(&b, "1");
+    for (int i = 0; i < 2047; i++)
+        tn_buf_puts(&b, "}");
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1u << 20);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, &attr, parse_deep, &b), 0);
+    void *ok = NULL;
+    pthread_join(t, &ok);
+    pthread_attr_destroy(&attr);
+    assert_non_null(ok);
+    tn_buf_deinit(&b);
+}
+
 static json_t *random_value(unsigned *seed, int depth)
 {
     int kind = rand_r(seed) % (depth > 4 ? 6 : 8);
@@ -311,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_fixed),
         cmocka_unit_test(test_utf8_and_escapes),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_stack),
         cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
