@@ -244,6 +244,16 @@ static void test_insert_get(void **state)
     /* the store filled in the rest */
     assert_int_equal(strlen(n.id), 24);
     assert_memory_equal(n.id, "n_", 2);
+    /* the id starts with the creation time (so that ids of one moment sit together in
+     * the id index), then random bytes */
+    uint8_t raw[16];
+    size_t raw_len = 0;
+    assert_int_equal(tn_b64url_decode(raw, sizeof raw, &raw_len, n.id + 2, 22), TN_OK);
+    assert_int_equal(raw_len, 16);
+    int64_t id_ms = 0;
+    for (int i = 0; i < 6; i++)
+        id_ms = id_ms << 8 | raw[i];
+    assert_int_equal(id_ms, n.created_at);
     assert_string_equal(n.owner, alice.user);
     assert_string_equal(n.org, "o1");
     assert_string_equal(n.visibility, "private"); /* the default never shares */
