@@ -1,4 +1,5 @@
 #include "core/json.h"
+#include "core/jsonmask.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -49,26 +50,9 @@ static inline char *put_escape(char *w, unsigned char c)
     return w + 6;
 }
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-enum { WORD_SCAN = 1 };
-#else
-enum { WORD_SCAN = 0 };
-#endif
 /* Room a word with escapes may need beyond its own eight bytes: eight six-byte escapes,
  * and eight bytes for the last store of its tail. */
 enum { WORD_SLACK = 8 * 5 + 8 };
-
-/* The high bit of each byte of v set exactly where that byte needs an escape (below 0x20,
- * '"', '\\'). Each test keeps its sum within the byte, so no carry reaches a neighbour. */
-static inline uint64_t escape_mask(uint64_t v)
-{
-    const uint64_t ones = 0x0101010101010101ULL, low7 = ones * 0x7f;
-    uint64_t quote = v ^ (ones * '"'), bslash = v ^ (ones * '\\');
-    uint64_t control = ~(((v & low7) + ones * (0x80 - 0x20)) | v);
-    quote = ~(((quote & low7) + low7) | quote);
-    bslash = ~(((bslash & low7) + low7) | bslash);
-    return (control | quote | bslash) & ~low7;
-}
 
 /* Escapes the eight bytes of v (m: their escape mask, not 0) at w, returns the end. Each
  * store writes a whole word, of which the bytes up to the next escape are kept. */
@@ -108,10 +92,10 @@ enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
     *w++ = '"';
     size_t i = 0;
     /* Eight bytes at a time while the buffer has room to spare for a word's escapes. */
-    while (WORD_SCAN && n - i >= 8) {
+    while (TN_JSON_WORD_SCAN && n - i >= 8) {
         uint64_t v;
         memcpy(&v, s + i, 8);
-        uint64_t m = escape_mask(v);
+        uint64_t m = tn_json_escape_mask(v);
         if (m == 0) {
             memcpy(w, &v, 8);
             w += 8;

@@ -17,6 +17,7 @@
  * literal (its reader loses the byte it puts back after such a token); a NUL byte is not
  * JSON text anywhere, and this refuses it. */
 #include "core/json.h"
+#include "core/jsonmask.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -89,27 +90,15 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
-/* The high bit of each byte of v set exactly where the byte ends a plain run of a string:
- * '"', '\\', a control character, or a byte of a multi-byte UTF-8 sequence (checked on
- * its own). Each test keeps its sum within the byte, so no carry reaches a neighbour. */
-static inline uint64_t special_mask(uint64_t v)
-{
-    const uint64_t ones = 0x0101010101010101ULL, low7 = ones * 0x7f;
-    uint64_t quote = v ^ (ones * '"'), bslash = v ^ (ones * '\\');
-    uint64_t control = ~(((v & low7) + ones * (0x80 - 0x20)) | v);
-    quote = ~(((quote & low7) + low7) | quote);
-    bslash = ~(((bslash & low7) + low7) | bslash);
-    return (control | quote | bslash | v) & ~low7;
-}
-
 /* Moves q past the bytes of a string that need no attention. */
 static inline const char *plain_run(const char *q, const char *end)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if TN_JSON_WORD_SCAN
     while (end - q >= 8) {
         uint64_t v;
         memcpy(&v, q, 8);
-        uint64_t m = special_mask(v);
+        /* an escape, a closing quote, or a byte of a multi-byte sequence (checked alone) */
+        uint64_t m = tn_json_escape_mask(v) | (v & 0x8080808080808080ULL);
         if (m)
             return q + (__builtin_ctzll(m) >> 3);
         q += 8;
