@@ -954,10 +954,9 @@ static void col_text_cut(sqlite3_stmt *st, int i, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
-/* Columns NOTE_COLS, then for searches the snippet and the bm25 score. Allocates
- * n->content; the caller frees it with tn_note_deinit, also on failure. */
-/* With `borrow`, n->content points into the statement's row (valid until its next step)
- * instead of a copy the caller frees. */
+/* Columns NOTE_COLS, then for searches the snippet and the bm25 score. n->content is a
+ * copy the caller frees with tn_note_deinit (also on failure), or with `borrow` the
+ * row's own text, valid until the statement's next step, which nobody frees. */
 static enum tn_err read_note_cols(sqlite3_stmt *st, struct tn_note *n, bool search, bool borrow)
 {
     bool ok = TEXT(0, n->id) && TEXT(1, n->owner) && TEXT(2, n->org) && TEXT(3, n->title) &&
