@@ -765,18 +765,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct tn_http_resp resp;
     resp_init(&resp);
     r->route->h(r->route->ud, r, &resp);
-    if (resp.offload && s->n_pool) {
+    if (resp.offload && s->pool) {
         struct tn_http_resp *later = malloc(sizeof *later);
-        if (later) {
+        /* Queued only while the pool takes work, decided under its mutex: once shutdown
+         * has said stop, the pool threads end as soon as the queue is empty, and a
+         * handler queued after that would leave its connection suspended for good. */
+        pthread_mutex_lock(&s->pool_mu);
+        struct pool_thread *t = NULL;
+        bool queued = later && !s->pool_stop;
+        if (queued) {
             resp_deinit(&resp);
             resp_init(later);
             r->pending = later;
             r->offloaded = true;
             r->off = OFF_QUEUED;
             MHD_suspend_connection(conn);
-            pthread_mutex_lock(&s->pool_mu);
-            struct pool_thread *t = s->pool_idle;
-            if (t) {
+            if ((t = s->pool_idle)) {
                 s->pool_idle = t->next_idle;
                 t->job = r;
             } else {
@@ -787,13 +791,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                     s->pool_head = r;
                 s->pool_tail = r;
             }
-            pthread_mutex_unlock(&s->pool_mu);
-            if (t) /* after the unlock, so that the thread does not wake into a held mutex */
-                sem_post(&t->wake);
-            return MHD_YES;
         }
+        pthread_mutex_unlock(&s->pool_mu);
+        if (t) /* after the unlock, so that the thread does not wake into a held mutex */
+            sem_post(&t->wake);
+        if (queued)
+            return MHD_YES;
+        free(later);
     }
-    if (resp.offload) { /* no pool (or no memory for the hand-over): run it here */
+    if (resp.offload) { /* no pool, a stopping one, or no memory for the hand-over: here */
         resp_deinit(&resp);
         resp_init(&resp);
         r->offloaded = true;
@@ -934,6 +940,55 @@ enum tn_err tn_http_route(struct tn_http_server *s, const char *path, enum tn_ht
     return TN_OK;
 }
 
+/* The blocking pool's threads, started before the daemon so that no request sees it
+ * half made. With none (BLOCKING_THREADS=0, or none could be created) s->pool stays
+ * NULL and offloaded handlers run on the epoll worker. */
+static void pool_start(struct tn_http_server *s)
+{
+    unsigned want = s->cfg.limits.blocking_threads;
+    s->pool = want ? calloc(want, sizeof *s->pool) : NULL;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 1u << 20); /* they run handlers, SQLite included */
+    for (unsigned i = 0; s->pool && i < want; i++) {
+        struct pool_thread *t = &s->pool[s->n_pool];
+        t->s = s;
+        if (sem_init(&t->wake, 0, 0) != 0)
+            break;
+        if (pthread_create(&t->tid, &attr, pool_main, t) != 0) {
+            sem_destroy(&t->wake);
+            break;
+        }
+        s->n_pool++;
+    }
+    pthread_attr_destroy(&attr);
+    if (s->pool && !s->n_pool) {
+        free(s->pool);
+        s->pool = NULL;
+    }
+}
+
+/* Every handler queued so far runs (and resumes its connection) before the pool's
+ * threads end; what is offloaded after the stop runs on its epoll worker. */
+static void pool_stop_all(struct tn_http_server *s)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    s->pool_stop = true;
+    struct pool_thread *idle = s->pool_idle;
+    s->pool_idle = NULL;
+    pthread_mutex_unlock(&s->pool_mu);
+    while (idle) { /* each wakes with no job, finds the queue empty and the stop, and ends */
+        struct pool_thread *next = idle->next_idle;
+        sem_post(&idle->wake);
+        idle = next;
+    }
+    for (unsigned i = 0; i < s->n_pool; i++) {
+        pthread_join(s->pool[i].tid, NULL);
+        sem_destroy(&s->pool[i].wake);
+    }
+    s->n_pool = 0;
+}
+
 enum tn_err tn_http_server_start(struct tn_http_server *s)
 {
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
@@ -967,10 +1022,12 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     if (threads > 1)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    pool_start(s);
     s->d = MHD_start_daemon(flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
                             opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
+        pool_stop_all(s);
         tn_log(TN_LOG_ERROR, "cannot listen (address in use or not available?)", "host",
                s->cfg.host, "port", port, NULL);
         return TN_ERR_IO;
@@ -979,23 +1036,6 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     s->port = info ? info->port : s->cfg.port;
     if (pthread_create(&s->heartbeat, NULL, heartbeat_main, s) == 0)
         s->heartbeat_running = true;
-    unsigned want = s->cfg.limits.blocking_threads;
-    s->pool = want ? calloc(want, sizeof *s->pool) : NULL;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 1u << 20); /* they run handlers, SQLite included */
-    for (unsigned i = 0; s->pool && i < want; i++) {
-        struct pool_thread *t = &s->pool[s->n_pool];
-        t->s = s;
-        if (sem_init(&t->wake, 0, 0) != 0)
-            break;
-        if (pthread_create(&t->tid, &attr, pool_main, t) != 0) {
-            sem_destroy(&t->wake);
-            break;
-        }
-        s->n_pool++;
-    }
-    pthread_attr_destroy(&attr);
     return TN_OK;
 }
 
@@ -1102,21 +1142,7 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
     }
     /* Every offloaded handler finishes (and resumes its connection) before the daemon
      * stops: MHD must not be stopped with connections suspended by the pool. */
-    pthread_mutex_lock(&s->pool_mu);
-    s->pool_stop = true;
-    struct pool_thread *idle = s->pool_idle;
-    s->pool_idle = NULL;
-    pthread_mutex_unlock(&s->pool_mu);
-    while (idle) { /* each wakes with no job, finds the queue empty and the stop, and ends */
-        struct pool_thread *next = idle->next_idle;
-        sem_post(&idle->wake);
-        idle = next;
-    }
-    for (unsigned i = 0; i < s->n_pool; i++) {
-        pthread_join(s->pool[i].tid, NULL);
-        sem_destroy(&s->pool[i].wake);
-    }
-    s->n_pool = 0;
+    pool_stop_all(s);
     MHD_stop_daemon(s->d);
     s->d = NULL;
 }

@@ -113,6 +113,25 @@ static void h_release(void *ud, const struct tn_http_req *req, struct tn_http_re
     tn_http_resp_json(resp, 200, "{\"released\":true}", 17);
 }
 
+/* /quick: offloads itself, then answers at once whether the second call ran on a pool
+ * thread (another thread than the first call's). */
+static void h_quick(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    (void)ud;
+    static _Thread_local bool first_here;
+    if (!tn_http_req_offloaded(req)) {
+        first_here = true;
+        tn_http_resp_offload(resp);
+        return;
+    }
+    bool inline_run = first_here;
+    first_here = false;
+    if (inline_run)
+        tn_http_resp_json(resp, 200, "{\"pool\":false}", 14);
+    else
+        tn_http_resp_json(resp, 200, "{\"pool\":true}", 13);
+}
+
 static void h_id(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
 {
     (void)ud;
@@ -135,6 +154,7 @@ static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
     assert_int_equal(tn_http_route(s, "/wait", TN_HTTP_EXACT, h_wait, NULL), TN_OK);
     assert_int_equal(tn_http_route(s, "/release", TN_HTTP_EXACT, h_release, NULL), TN_OK);
     assert_int_equal(tn_http_route(s, "/id", TN_HTTP_EXACT, h_id, NULL), TN_OK);
+    assert_int_equal(tn_http_route(s, "/quick", TN_HTTP_EXACT, h_quick, NULL), TN_OK);
     assert_int_equal(tn_http_server_start(s), TN_OK);
     sem_init(&release_sem, 0, 0);
     atomic_store(&wait_calls, 0);
@@ -285,6 +305,42 @@ static void test_offload_survives_shutdown(void **state)
     pool_server_free(s);
 }
 
+static void *shutdown_now(void *arg)
+{
+    tn_http_server_shutdown(arg, 0);
+    return NULL;
+}
+
+/* A request offloaded after shutdown has stopped the pool (its one thread still busy
+ * with an earlier request, so the pool's threads have not all ended) runs on its epoll
+ * worker and is answered at once, instead of waiting on a queue that no thread may
+ * ever look at again. */
+static void test_offload_after_pool_stop(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 1);
+    uint16_t port = tn_http_server_port(s);
+    char body[256];
+    int b = send_get(port, "/quick"); /* connected before the shutdown; the pool is open */
+    assert_int_equal(read_response(b, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"pool\":true}");
+    int a = send_get(port, "/wait");
+    wait_for_pool();
+    pthread_t t;
+    pthread_create(&t, NULL, shutdown_now, s);
+    usleep(300 * 1000); /* the shutdown has stopped the pool and waits for /wait's thread */
+    char req[] = "GET /quick HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(send(b, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+    assert_int_equal(read_response(b, 1000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"pool\":false}");
+    sem_post(&release_sem);
+    expect_waited(a);
+    pthread_join(t, NULL);
+    close(a);
+    close(b);
+    pool_server_free(s);
+}
+
 /* A client that leaves while its request is on the pool: the answer is dropped, the
  * request freed (LeakSanitizer checks), and the server goes on serving. */
 static void test_offload_client_gone(void **state)
@@ -315,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_offload_without_pool),
         cmocka_unit_test(test_request_ids),
         cmocka_unit_test(test_offload_survives_shutdown),
+        cmocka_unit_test(test_offload_after_pool_stop),
         cmocka_unit_test(test_offload_client_gone),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
