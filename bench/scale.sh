@@ -33,7 +33,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 bench_init || die "bench_init failed"
 echo '{}' >"$BENCH_WORK/body"
-start_nginx "$BENCH_WORK/body"
+start_nginx "$BENCH_WORK/body" || die "nginx did not start"
 LUA=$BENCH_ROOT/bench/lua
 odd=()
 

@@ -1,6 +1,8 @@
 -- wrk script: authenticated MCP tools/call requests.
 -- Environment:
 --   BENCH_TOOL    list_my_notes | save_note
+--   BENCH_METHOD  tools/call (default) | another method without arguments, such as
+--                 server/discover (the whole request path with no store and a small answer)
 --   BENCH_ERA     2026-07-28 (per-request _meta and Mcp-* headers) | 2025-11-25
 --   BENCH_ACCEPT  json (Accept: application/json, text/event-stream) | sse (text/event-stream only)
 --   BENCH_TOKENS  file with one bearer token per line
@@ -9,6 +11,7 @@
 --   BENCH_PATH    request path (default /mcp)
 --   BENCH_CHECK   1: check every response is a correct result; prints a summary line
 local tool = os.getenv("BENCH_TOOL") or "list_my_notes"
+local method = os.getenv("BENCH_METHOD") or "tools/call"
 local era = os.getenv("BENCH_ERA") or "2026-07-28"
 local accept = os.getenv("BENCH_ACCEPT") or "json"
 local cold = os.getenv("BENCH_COLD") == "1"
@@ -36,11 +39,16 @@ local headers = {
 if era == "2026-07-28" then
   meta = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
          '"io.modelcontextprotocol/clientCapabilities":{}}'
-  headers["Mcp-Method"] = "tools/call"
-  headers["Mcp-Name"] = tool
+  headers["Mcp-Method"] = method
+  if method == "tools/call" then headers["Mcp-Name"] = tool end
 end
-local body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool ..
-             '","arguments":' .. args .. meta .. '}}'
+local body
+if method == "tools/call" then
+  body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"' .. tool ..
+         '","arguments":' .. args .. meta .. '}}'
+else
+  body = '{"jsonrpc":"2.0","id":1,"method":"' .. method .. '","params":{' .. meta:sub(2) .. '}}'
+end
 
 -- each wrk thread gets its own slice of the tokens
 local counter, threads = 0, {}
@@ -85,10 +93,12 @@ end
 
 if check then
   function response(status, hdrs, resp)
+    local call = method == "tools/call"
     local good = status == 200 and resp:find('"result":', 1, true) and
                  not resp:find('"isError":true', 1, true) and
-                 (tool ~= "list_my_notes" or resp:find('\\"count\\":20', 1, true)) and
-                 (tool ~= "save_note" or resp:find('\\"version\\":1', 1, true)) and
+                 (not call or tool ~= "list_my_notes" or resp:find('\\"count\\":20', 1, true)) and
+                 (not call or tool ~= "save_note" or resp:find('\\"version\\":1', 1, true)) and
+                 (method ~= "server/discover" or resp:find('"supportedVersions":', 1, true)) and
                  (accept ~= "sse" or resp:sub(1, 6) == "event:" or resp:sub(1, 5) == "data:" or resp:sub(1, 3) == "id:")
     if good then ok_count = ok_count + 1 else
       bad_count = bad_count + 1
