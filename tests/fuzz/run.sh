@@ -42,6 +42,8 @@ libs_jwt="-ljansson -lcrypto -lsodium"
 srcs_mcp="core/err.c core/buf.c core/json.c core/jsonparse.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
           mcp/schema.c mcp/registry.c mcp/server.c mcp/listen.c"
 libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"
+srcs_redirect="core/err.c core/buf.c auth/as/redirect.c"
+libs_redirect=""
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     targets=$FUZZ_TARGETS
@@ -71,7 +73,7 @@ for p in "${pids[@]}"; do wait "$p" || build_failed=1; done
 
 # ---- one target: link, fresh corpus copy, fuzz; the verdict goes to $out/<t>.result ----
 run_one() {
-    local t=$1 name=${1#fuzz_} sv lv objs=() s work rc stats
+    local t=$1 name=${1#fuzz_} sv lv objs=() s work rc stats dict
     sv=srcs_$name lv=libs_$name
     for s in ${!sv}; do objs+=("$out/obj/${s//\//_}.o"); done
     # shellcheck disable=SC2086
@@ -86,7 +88,9 @@ run_one() {
     rm -rf "$work"
     mkdir -p "$work"
     [ -d "$here/corpus/$t" ] && cp "$here/corpus/$t"/* "$work"/ 2>/dev/null
-    "$out/bin/$t" "$work" -dict="$here/mcp.dict" -max_total_time="$secs" -timeout=10 \
+    dict=$here/mcp.dict
+    [ -f "$here/$t.dict" ] && dict=$here/$t.dict
+    "$out/bin/$t" "$work" -dict="$dict" -max_total_time="$secs" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$out/artifacts/$t-" \
         >"$out/$t.log" 2>&1
     rc=$?

@@ -31,7 +31,7 @@ enum whatwg_result {
 };
 
 struct whatwg_url {
-    char scheme[64];
+    char scheme[1024]; /* longer than any URI redirect.c accepts */
     char host[512];
     long port;     /* -1: none (or the scheme's default) */
     bool userinfo; /* an '@' ended a userinfo part */
