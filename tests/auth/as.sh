@@ -464,6 +464,107 @@ st=$(authorize "$jar" "$cbase/missing.json" "http://127.0.0.1/cimd-cb" "$(challe
 check "CIMD: a document that is not there: 400 page" "400|" "$st|$(hdr Location)"
 contains "CIMD: says it could not be fetched" "could not be fetched" "$(body)"
 
+# ---------- hostile redirect URIs: never a redirect, before or after sign-in and consent
+# A browser reads a Location with the WHATWG URL parser: userinfo up to the last '@', '\'
+# as '/', hex and short IPv4 forms. The matcher must refuse every form whose host a
+# browser would read differently; the table in tests/unit/test_redirect.c says which host
+# each one reaches, checked here against Node's new URL().
+oracle_out=$("$node" "$root/tests/unit/redirect-oracle.mjs" 2>&1); oracle_rc=$?
+check "redirect-oracle.mjs: new URL() reads test_redirect.c's hosts the same ($(tail -1 <<<"$oracle_out"))" 0 "$oracle_rc"
+st=$(register '{"client_name":"Loopback v6","redirect_uris":["http://[::1]/cb"],"token_endpoint_auth_method":"none"}')
+cid6=$(jq -r .client_id "$work/body")
+check "hostile: [::1] client registered" 201 "$st"
+# refused JAR CLIENT URI: the three ways a request reaches a redirect (a code request, the
+# unsupported_response_type error, prompt=none), each "status|Location" plus the page's text
+refused() {
+  local jar=$1 c=$2 u=$3 out="" st
+  st=$(authorize "$jar" "$c" "$u" "$ch"); out+="$st|$(hdr Location)|$(grep -c 'you were not redirected' "$work/body") "
+  st=$(code -b "$jar" -c "$jar" -G "$base/authorize" -d response_type=x --data-urlencode "client_id=$c" \
+    --data-urlencode "redirect_uri=$u" -d state=s-1)
+  out+="$st|$(hdr Location)|$(grep -c 'you were not redirected' "$work/body") "
+  st=$(authorize "$jar" "$c" "$u" "$ch" -d prompt=none); out+="$st|$(hdr Location)|$(grep -c 'you were not redirected' "$work/body")"
+  printf '%s' "$out"
+}
+hostile=(
+  "$cid6 http://[::1]@evil.example/cb"
+  "$cid6 http://[::1]:@evil.example/cb"
+  "$cid6 http://[::1]:80@evil.example/cb"
+  "$cid6 http://[0:0:0:0:0:0:0:1]/cb"
+  "$cid http://127.0.0.1:@3.99/cb"
+  "$cid http://127.0.0.1@evil.example/cb"
+  "$cid http://127.0.0.1:5555@evil.example/cb"
+  "$cid http://127.0.0.1\\@evil.example/cb"
+  "$cid http://evil.example\\@127.0.0.1/cb"
+  "$cid http:\\\\evil.example\\cb"
+  "$cid http://127.0.0.1%40evil.example/cb"
+  "$cid http://127.0.0.1%2F@evil.example/cb"
+  "$cid http://127.0.0.1:/cb"
+  "$cid http://127.0.0.1:x/cb"
+  "$cid http://127.0.0.1:5555/cb/../evil"
+  "$cid http://127.0.0.1:5555/cb?x=1"
+  "$cid http://127.0.0.1:5555/cb#@evil.example"
+  "$cid http://0x7f.0.0.1/cb"
+  "$cid http://127.1/cb"
+  "$cid http://127.0.0.1.evil.example/cb"
+  "$cid HTTP://127.0.0.1/cb"
+  "$cid http://[::1]/cb"
+)
+want="400||1 400||1 400||1"
+for h in "${hostile[@]}"; do
+  check "before sign-in: ${h#* } → 400 page, no Location (code, response_type=x, prompt=none)" "$want" \
+    "$(refused "$work/jar-hostile" "${h%% *}" "${h#* }")"
+done
+# the [::1] client, through sign-in and consent on another port: a code, on [::1]
+get_code "$work/jar-v6" "$cid6" "http://[::1]:4321/cb" "$v"
+check "[::1] on another port: sign-in, consent, code" "200 200 303|http://[::1]:4321/cb|yes" \
+  "$gsteps|$(before "$loc")|$([[ -n $gc && $gc != '<absent>' ]] && echo yes)"
+# a fresh loopback client through sign-in and consent, its port changed, to a token
+st=$(register '{"client_name":"Port changer","redirect_uris":["http://127.0.0.1/port-cb"],"token_endpoint_auth_method":"none"}')
+cidp=$(jq -r .client_id "$work/body")
+get_code "$work/jar-port" "$cidp" "http://127.0.0.1:47001/port-cb" "$v"
+check "loopback port change: sign-in, consent, code at the port asked for" "200 200 303|http://127.0.0.1:47001/port-cb" \
+  "$gsteps|$(before "$loc")"
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$gc" --data-urlencode "code_verifier=$v" \
+  --data-urlencode "redirect_uri=http://127.0.0.1:47001/port-cb" --data-urlencode "client_id=$cidp")
+check "loopback port change: the code gives a token" "200|Bearer" "$st|$(jq -r .token_type "$work/body")"
+# signed in, consent remembered for both clients (prompt=none would mint a code at once)
+get_code "$work/jar-v6" "$cid6" "http://[::1]/cb" "$v"
+check "[::1]: consent remembered, prompt-less code at once (control)" "303|http://[::1]/cb" "$gsteps|$(before "$loc")"
+st=$(authorize "$work/jar-v6" "$cid6" "http://[::1]:999/cb" "$ch" -d prompt=none)
+check "[::1]: prompt=none with remembered consent gives a code (control)" "303|http://[::1]:999/cb|yes" \
+  "$st|$(before "$(hdr Location)")|$([[ $(qp "$(hdr Location)" code) =~ ^[A-Za-z0-9_-]{32,}$ ]] && echo yes)"
+for h in "${hostile[@]}"; do
+  j="$work/jar-v6"; [[ ${h%% *} == "$cid" ]] && j="$jar"
+  check "signed in, consent remembered: ${h#* } → 400 page, no Location" "$want" "$(refused "$j" "${h%% *}" "${h#* }")"
+done
+# registration: DCR and metadata documents refuse with the same parser
+for u in 'http://127.0.0.1:@3.99/cb' 'http://127.0.0.1:/cb' 'https://app.example.com/cb/../evil' \
+         'https://App.example.com/cb' 'https://0x7f.1/cb' 'http://[::1]/cb/%2e%2e/x' 'http://localhost./cb'; do
+  st=$(register "{\"client_name\":\"x\",\"redirect_uris\":[\"$u\"],\"token_endpoint_auth_method\":\"none\"}")
+  check "DCR refuses $u" "400|invalid_redirect_uri" "$st|$(jq -r .error "$work/body")"
+done
+register '{"client_name":"x","redirect_uris":["http://127.0.0.1:@3.99/cb"],"token_endpoint_auth_method":"none"}' >/dev/null
+check "DCR: the reason is exact" "redirect_uris[0] must not contain user information" "$(jq -r .error_description "$work/body")"
+register '{"client_name":"x","redirect_uris":["https://ok.example/cb","https://ok.example/a/./cb"],"token_endpoint_auth_method":"none"}' >/dev/null
+check "DCR: dot segment reason" "redirect_uris[1] must not contain dot segments (. or ..)" "$(jq -r .error_description "$work/body")"
+doc dots.json "{\"client_id\":\"$cbase/dots.json\",\"client_name\":\"Dots\",\"redirect_uris\":[\"http://127.0.0.1/cimd-cb\",\"https://app.example.com/cb/../evil\"]}"
+st=$(authorize "$jar" "$cbase/dots.json" "http://127.0.0.1/cimd-cb" "$ch")
+check "CIMD: a document listing a dot-segment URI is refused: 400, no Location" "400|" "$st|$(hdr Location)"
+contains "CIMD: says which problem" "lists an unacceptable redirect URI" "$(body)"
+doc empty-port.json "{\"client_id\":\"$cbase/empty-port.json\",\"client_name\":\"Empty port\",\"redirect_uris\":[\"http://127.0.0.1:/cimd-cb\"]}"
+st=$(authorize "$jar" "$cbase/empty-port.json" "http://127.0.0.1:/cimd-cb" "$ch")
+check "CIMD: a document listing an empty port is refused: 400, no Location" "400|" "$st|$(hdr Location)"
+# a private-use scheme's authority is not a web host: no "Verified" badge for claude.ai
+st=$(register '{"client_name":"Look-alike","redirect_uris":["evilapp://claude.ai/cb"],"token_endpoint_auth_method":"none"}')
+cide=$(jq -r .client_id "$work/body")
+st=$(authorize "$jar" "$cide" "evilapp://claude.ai/cb" "$ch")
+check "private-use client: consent page" 200 "$st"
+contains "private-use client: shown as an app on this device" "<code>evilapp: (an app on this device)</code>" "$(body)"
+lacks "private-use client: no Verified badge" "Verified" "$(body)"
+lacks "private-use client: not called your own computer" "runs on your own computer" "$(body)"
+st=$(authorize "$work/jar-v6" "$cid6" "http://[::1]:4322/cb" "$ch" -d prompt=consent)
+contains "loopback client: consent says it runs on this computer" "This app runs on your own computer." "$(body)"
+
 grep -q "authorization code replayed" "$work/tn.log"; check "log: code replay" 0 $?
 grep -q "refresh token reused" "$work/tn.log"; check "log: refresh reuse" 0 $?
 check "log: no secret, password or token" "" \
