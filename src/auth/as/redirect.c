@@ -19,7 +19,7 @@ static bool span_is(struct tn_span s, const char *lit) { return tn_span_eq(s, li
 /* RFC 3986 pchar without pct-encoded (checked apart): unreserved, sub-delims, ':', '@'. */
 static bool is_pchar(char c)
 {
-    return is_lower(c) || (c >= 'A' && c <= 'Z') || is_digit(c) || strchr("-._~!$&'()*+,;=:@", c);
+    return is_lower(c) || (c >= 'A' && c <= 'Z') || is_digit(c) || (c && strchr("-._~!$&'()*+,;=:@", c));
 }
 
 /* A canonical dotted quad: four decimal numbers 0-255, no leading zeros. */
