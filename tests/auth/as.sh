@@ -316,6 +316,25 @@ authorize "$jarb2" "$tcid" "$ru" "$ch" >/dev/null
 grep 'tn_device' "$jara" >>"$jarb2"
 st=$(login "$jarb2" "$bob" "$bob_pw")
 check "alice's device cookie does not let bob's sign-in through: 429" 429 "$st"
+# refresh-token reuse grace (REFRESH_REUSE_GRACE_S, 10 s here): one concurrent refresh,
+# never a second sibling
+tv=$(verifier)
+get_code "$jara" "$tcid" "$ru" "$tv"
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$gc" --data-urlencode "code_verifier=$tv" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$tcid")
+check "throttle server: tokens" 200 "$st"
+trt1=$(jq -r .refresh_token "$work/body")
+refresh_with() { token -d grant_type=refresh_token --data-urlencode "refresh_token=$1" --data-urlencode "client_id=$tcid"; }
+st=$(refresh_with "$trt1"); trt2=$(jq -r .refresh_token "$work/body")
+check "refresh: rotated" 200 "$st"
+st=$(refresh_with "$trt1"); trt2b=$(jq -r .refresh_token "$work/body")
+check "the rotated token once more within the window (a concurrent refresh): 200" 200 "$st"
+st=$(refresh_with "$trt1")
+check "a third presentation: 400 invalid_grant" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+st=$(refresh_with "$trt2")
+check "then the family is revoked: the successor is refused" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+st=$(refresh_with "$trt2b")
+check "and so is the grace sibling" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
 base=$main_base
 # alice signs in: consent page
 printf '%s' "$signin_page" >"$work/body"

@@ -1288,9 +1288,11 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
     struct tn_refresh seen;
     enum tn_err rc = tn_store_refresh_rotate(as->cfg.store, h, &next, now_s(), &seen);
     if (rc == TN_ERR_CONFLICT) {
+        /* A client's concurrent refresh: a rotated token is honoured once more within
+         * the grace window, and the store spends that one chance atomically; a further
+         * presentation is a replay. */
         bool concurrent = as->cfg.refresh_grace_s > 0 && seen.rotated_at && !seen.revoked &&
-                          seen.expires_at >= now_s() &&
-                          now_s() - seen.rotated_at <= as->cfg.refresh_grace_s;
+                          tn_store_refresh_spend_grace(as->cfg.store, h, now_s(), as->cfg.refresh_grace_s) == TN_OK;
         if (!concurrent || tn_store_refresh_insert(as->cfg.store, &next) != TN_OK) {
             if (seen.rotated_at && !seen.revoked) {
                 /* reuse of a rotated token: treat the family as stolen */
