@@ -63,6 +63,8 @@ struct tn_store_ops {
                                   struct tn_refresh *old_out);
     enum tn_err (*refresh_get)(struct tn_store *s, const uint8_t hash[32],
                                struct tn_refresh *out);
+    enum tn_err (*refresh_spend_grace)(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                                       int64_t grace_s);
     enum tn_err (*family_revoke)(struct tn_store *s, const char *family);
     enum tn_err (*user_revoke_all)(struct tn_store *s, const char *user_id);
 

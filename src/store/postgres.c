@@ -445,6 +445,10 @@ static const struct migration {
     X(REFRESH_MARK, "hi",                                                                    \
       "UPDATE refresh_tokens SET rotated_at = $2 "                                           \
       "WHERE hash = $1 AND rotated_at = 0 AND NOT revoked")                                  \
+    X(REFRESH_SPEND_GRACE, "hii",                                                            \
+      "UPDATE refresh_tokens SET expires_at = rotated_at "                                   \
+      "WHERE hash = $1 AND rotated_at > 0 AND NOT revoked "                                  \
+      "AND expires_at > $2 AND rotated_at >= $2 - $3")                                       \
     X(FAMILY_REVOKE, "t", "UPDATE refresh_tokens SET revoked = true WHERE family = $1")      \
     X(FAMILY_REMEMBER, "t",                                                                  \
       "INSERT INTO revoked_families (family) VALUES ($1) ON CONFLICT DO NOTHING")            \
@@ -1525,6 +1529,12 @@ static enum tn_err pg_refresh_get(struct tn_store *s, const uint8_t hash[32],
     READ1(s, out, read_refresh, S_REFRESH_GET, hash);
 }
 
+static enum tn_err pg_refresh_spend_grace(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                                          int64_t grace_s)
+{
+    WRITE_ONE(s, S_REFRESH_SPEND_GRACE, hash, now, grace_s);
+}
+
 /* Revokes the family's tokens and remembers the family, so that a token inserted into
  * it afterwards is born revoked. Succeeds when the family has no token (yet). */
 static enum tn_err family_revoke_body(struct call *k, void *arg)
@@ -1860,6 +1870,7 @@ static const struct tn_store_ops postgres_ops = {
     .refresh_insert = pg_refresh_insert,
     .refresh_rotate = pg_refresh_rotate,
     .refresh_get = pg_refresh_get,
+    .refresh_spend_grace = pg_refresh_spend_grace,
     .family_revoke = pg_family_revoke,
     .user_revoke_all = pg_user_revoke_all,
     .key_insert = pg_key_insert,

@@ -365,6 +365,9 @@ enum { AUDIT_ROWS = 16 };
     X(REFRESH_GET, "SELECT " REFRESH_COLS " FROM refresh_tokens WHERE hash = ?1")            \
     X(REFRESH_MARK, "UPDATE refresh_tokens SET rotated_at = ?2 "                             \
                     "WHERE hash = ?1 AND rotated_at = 0 AND revoked = 0")                    \
+    X(REFRESH_SPEND_GRACE, "UPDATE refresh_tokens SET expires_at = rotated_at "              \
+                           "WHERE hash = ?1 AND rotated_at > 0 AND revoked = 0 "             \
+                           "AND expires_at > ?2 AND rotated_at >= ?2 - ?3")                  \
     X(FAMILY_REVOKE, "UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1")              \
     X(FAMILY_REMEMBER, "INSERT OR IGNORE INTO revoked_families (family) VALUES (?1)")        \
     X(USER_REVOKE_ALL, "UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ?1")           \
@@ -1311,6 +1314,12 @@ static enum tn_err sq_refresh_get(struct tn_store *s, const uint8_t hash[32],
     READ1(s, out, read_refresh, S_REFRESH_GET, "h", hash);
 }
 
+static enum tn_err sq_refresh_spend_grace(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                                          int64_t grace_s)
+{
+    WRITE1(s, true, S_REFRESH_SPEND_GRACE, "hii", hash, now, grace_s);
+}
+
 /* Revokes the family's tokens and remembers the family, so that a token inserted into
  * it afterwards is born revoked. Succeeds when the family has no token (yet). */
 static enum tn_err sq_family_revoke(struct tn_store *s, const char *family)
@@ -1951,6 +1960,7 @@ static const struct tn_store_ops sqlite_ops = {
     .refresh_insert = sq_refresh_insert,
     .refresh_rotate = sq_refresh_rotate,
     .refresh_get = sq_refresh_get,
+    .refresh_spend_grace = sq_refresh_spend_grace,
     .family_revoke = sq_family_revoke,
     .user_revoke_all = sq_user_revoke_all,
     .key_insert = sq_key_insert,

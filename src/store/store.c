@@ -332,6 +332,14 @@ enum tn_err tn_store_refresh_get(struct tn_store *s, const uint8_t hash[32], str
     return s->ops->refresh_get(s, hash, out);
 }
 
+enum tn_err tn_store_refresh_spend_grace(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                                         int64_t grace_s)
+{
+    if (!s || !hash || now <= 0 || grace_s <= 0)
+        return TN_ERR_BAD_INPUT;
+    return s->ops->refresh_spend_grace(s, hash, now, grace_s);
+}
+
 enum tn_err tn_store_family_revoke(struct tn_store *s, const char *family)
 {
     if (!s || !family || family[0] == '\0')

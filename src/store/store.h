@@ -140,6 +140,13 @@ enum tn_err tn_store_refresh_rotate(struct tn_store *s, const uint8_t old_hash[3
                                     const struct tn_refresh *next, int64_t now,
                                     struct tn_refresh *old_out);
 enum tn_err tn_store_refresh_get(struct tn_store *s, const uint8_t hash[32], struct tn_refresh *out);
+/* A rotated token may be presented once more within `grace_s` of its rotation (a
+ * client's concurrent refresh). Atomically spends that one chance: TN_OK when this call
+ * spent it (the token's expires_at becomes its rotated_at, so it is never honoured
+ * again); TN_ERR_NOT_FOUND when the token is unknown, current, revoked, expired, past
+ * the window, or its chance was already spent. */
+enum tn_err tn_store_refresh_spend_grace(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                                         int64_t grace_s);
 /* Revokes every refresh token of a family / of a user (all clients) / of a client. */
 enum tn_err tn_store_family_revoke(struct tn_store *s, const char *family);
 enum tn_err tn_store_user_revoke_all(struct tn_store *s, const char *user_id);

@@ -255,6 +255,87 @@ check "then the account is locked: 429" 429 "$st"
 ra=$(hdr Retry-After)
 check "locked: Retry-After in seconds" yes "$([[ $ra =~ ^[0-9]+$ && $ra -gt 0 ]] && echo yes)"
 contains "locked: says so" "Too many failed attempts" "$(body)"
+# the old table (1,024 slots, unkeyed hash, a new key overwrote its slot) let one failed
+# sign-in as an address computed offline to share bob's slot erase his lock
+collider=$(python3 -c '
+import hashlib
+slot = lambda k: int.from_bytes(hashlib.blake2b(k.encode(), digest_size=16).digest()[:2], "little") % 1024
+t = slot("a|bob@example.com")
+print(next(c for c in ("x%d@example.com" % i for i in range(10**6)) if slot("a|" + c) == t))')
+st=$(login "$jarb" "$collider" "wrong-password-1")
+check "a failure as a colliding account ($collider): 401" 401 "$st"
+st=$(login "$jarb" "$bob" "$bob_pw")
+check "bob's lock survives the colliding key: 429" 429 "$st"
+
+# ---------- guessing and flooding: who may still sign in (a server of its own)
+tport=$(free_port); tdata="$work/data-throttle"
+for u in "$alice:$alice_pw" "$bob:$bob_pw"; do
+  echo "${u#*:}" | "$build/teamnotes" user add "${u%%:*}" --role editor --password-stdin --data-dir "$tdata" >/dev/null 2>&1
+done
+start_tn "$tport" "$tdata" "$work/tn-throttle.log"
+main_base=$base; base="http://127.0.0.1:$tport"
+register '{"client_name":"t","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}' "$base" >/dev/null
+tcid=$(jq -r .client_id "$work/body")
+jara="$work/jar-alice"; jars="$work/jar-stranger"
+authorize "$jara" "$tcid" "$ru" "$ch" >/dev/null
+st=$(login "$jara" "$alice" "$alice_pw")
+check "throttle server: alice signs in" 200 "$st"
+device_cookie=$(hdrs Set-Cookie | grep '^tn_device=')
+contains "device cookie: HttpOnly" "; HttpOnly" "$device_cookie"
+contains "device cookie: SameSite=Strict, only for the sign-in form" "Path=/authorize/login; HttpOnly; SameSite=Strict" "$device_cookie"
+contains "device cookie: kept 180 days" "Max-Age=15552000" "$device_cookie"
+authorize "$jars" "$tcid" "$ru" "$ch" >/dev/null
+guess=()
+for _ in 1 2 3 4 5; do guess+=("$(login "$jars" "$alice" "guess-password-1")"); done
+check "a stranger guesses alice's password 5 times: 401 each" "401 401 401 401 401" "${guess[*]}"
+st=$(login "$jars" "$alice" "$alice_pw")
+check "the stranger's browser is locked for alice: 429" 429 "$st"
+authorize "$jara" "$tcid" "$ru" "$ch" -d prompt=login >/dev/null
+st=$(login "$jara" "$alice" "$alice_pw")
+check "alice's own browser (device cookie) still signs in: 200" 200 "$st"
+# the same address fails against 15 more accounts (20 in all): the address is locked
+flood=()
+authorize "$jars" "$tcid" "$ru" "$ch" >/dev/null
+for i in $(seq 1 15); do flood+=("$(login "$jars" "nobody$i@example.com" "guess-password-1")"); done
+check "15 more failures from the address: 401 each" "$(printf '401 %.0s' $(seq 15) | sed 's/ $//')" "${flood[*]}"
+st=$(login "$jars" "$bob" "$bob_pw")
+check "then the address is locked, even for bob's right password: 429" 429 "$st"
+authorize "$jara" "$tcid" "$ru" "$ch" -d prompt=login >/dev/null
+st=$(login "$jara" "$alice" "$alice_pw")
+check "alice's browser with its device cookie is let through: 200" 200 "$st"
+# a forged or foreign device cookie is no cookie at all
+jarf="$work/jar-forged"
+authorize "$jarf" "$tcid" "$ru" "$ch" >/dev/null
+dline=$(grep 'tn_device' "$jara" | tail -1); dval=${dline##*$'\t'}
+[[ ${dval:0:1} == e ]] && d0=f || d0=e
+printf '%s\t%s\n' "${dline%$'\t'*}" "$d0${dval:1}" >>"$jarf"
+st=$(login "$jarf" "$alice" "$alice_pw")
+check "a tampered device cookie: still 429" 429 "$st"
+jarb2="$work/jar-bob2"
+authorize "$jarb2" "$tcid" "$ru" "$ch" >/dev/null
+grep 'tn_device' "$jara" >>"$jarb2"
+st=$(login "$jarb2" "$bob" "$bob_pw")
+check "alice's device cookie does not let bob's sign-in through: 429" 429 "$st"
+# refresh-token reuse grace (REFRESH_REUSE_GRACE_S, 10 s here): one concurrent refresh,
+# never a second sibling
+tv=$(verifier)
+get_code "$jara" "$tcid" "$ru" "$tv"
+st=$(token -d grant_type=authorization_code --data-urlencode "code=$gc" --data-urlencode "code_verifier=$tv" \
+  --data-urlencode "redirect_uri=$ru" --data-urlencode "client_id=$tcid")
+check "throttle server: tokens" 200 "$st"
+trt1=$(jq -r .refresh_token "$work/body")
+refresh_with() { token -d grant_type=refresh_token --data-urlencode "refresh_token=$1" --data-urlencode "client_id=$tcid"; }
+st=$(refresh_with "$trt1"); trt2=$(jq -r .refresh_token "$work/body")
+check "refresh: rotated" 200 "$st"
+st=$(refresh_with "$trt1"); trt2b=$(jq -r .refresh_token "$work/body")
+check "the rotated token once more within the window (a concurrent refresh): 200" 200 "$st"
+st=$(refresh_with "$trt1")
+check "a third presentation: 400 invalid_grant" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+st=$(refresh_with "$trt2")
+check "then the family is revoked: the successor is refused" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+st=$(refresh_with "$trt2b")
+check "and so is the grace sibling" "400|invalid_grant" "$st|$(jq -r .error "$work/body")"
+base=$main_base
 # alice signs in: consent page
 printf '%s' "$signin_page" >"$work/body"
 st=$(login "$jar" "$alice" "$alice_pw")

@@ -850,6 +850,38 @@ static void test_refresh_rotate(void **state)
     assert_int_equal(tn_store_refresh_rotate(f->s, r3.hash, &r4, 0, &old), TN_ERR_BAD_INPUT);
 }
 
+/* A rotated token's one concurrent-refresh chance is spent once: a second presentation
+ * inside the window finds nothing to spend (the old grace minted a sibling each time). */
+static void test_refresh_grace_once(void **state)
+{
+    struct fx *f = *state;
+    base_grant(f->s);
+    add_refresh(f->s, 1, "fam", "c1", "u1");
+    struct tn_refresh r2 = refresh(2, "fam", "c1", "u1"), got;
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, r2.hash, 2000, 10), TN_ERR_NOT_FOUND); /* unknown */
+    uint8_t h1[32];
+    hash_of(h1, 1);
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, h1, 2000, 10), TN_ERR_NOT_FOUND); /* current */
+    assert_int_equal(tn_store_refresh_rotate(f->s, h1, &r2, 2000, NULL), TN_OK);
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, h1, 2005, 10), TN_OK);
+    assert_int_equal(tn_store_refresh_get(f->s, h1, &got), TN_OK);
+    assert_int_equal(got.expires_at, 2000);
+    assert_int_equal(got.rotated_at, 2000);
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, h1, 2005, 10), TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, h1, 2000, 10), TN_ERR_NOT_FOUND);
+    /* past the window, revoked, or a bad call: nothing to spend */
+    struct tn_refresh r3 = refresh(3, "fam", "c1", "u1");
+    assert_int_equal(tn_store_refresh_rotate(f->s, r2.hash, &r3, 3000, NULL), TN_OK);
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, r2.hash, 3011, 10), TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, r2.hash, 3010, 10), TN_OK);
+    struct tn_refresh r4 = refresh(4, "fam", "c1", "u1");
+    assert_int_equal(tn_store_refresh_rotate(f->s, r3.hash, &r4, 4000, NULL), TN_OK);
+    assert_int_equal(tn_store_family_revoke(f->s, "fam"), TN_OK);
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, r3.hash, 4001, 10), TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, r3.hash, 4001, 0), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, r3.hash, 0, 10), TN_ERR_BAD_INPUT);
+}
+
 /* Rotating a token that is not current: TN_ERR_CONFLICT, old_out says why, and the
  * successor is not stored. */
 static void test_refresh_not_current(void **state)
@@ -1168,6 +1200,7 @@ int main(void)
         T(test_codes),
         T(test_refresh_rotate),
         T(test_refresh_not_current),
+        T(test_refresh_grace_once),
         T(test_family_revoke),
         T(test_user_revoke_all),
         T(test_keys),

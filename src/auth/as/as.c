@@ -12,6 +12,7 @@
 #include "auth/as/pages.h"
 #include "auth/as/redirect.h"
 #include "auth/as/users.h"
+#include "auth/signin/throttle.h"
 #include "core/fetch.h"
 #include "core/form.h"
 #include "core/log.h"
@@ -20,6 +21,7 @@
 
 #define REQ_TTL_S 900          /* a sign-in may take a quarter of an hour */
 #define SESSION_TTL_S 43200    /* the browser session at the issuer */
+#define DEVICE_TTL_S 15552000  /* a browser that signed in to an account is known 180 days */
 #define STATE_MAX 2048
 #define CIMD_MAX_BYTES (64 * 1024)
 #define CIMD_CACHE 64
@@ -36,22 +38,16 @@ struct cimd_entry {
     bool ok;
 };
 
-struct rate {
-    uint8_t key[16];
-    int64_t hour;
-    unsigned count;
-};
-
 struct tn_as {
     struct tn_as_config cfg;
     char *issuer, *resource, *scopes;
     uint8_t secret[64];
     size_t secret_len;
     json_t *metadata;
-    struct tn_throttle *by_account, *by_addr;
-    pthread_mutex_t mu; /* cimd cache, rate table, setup token */
+    struct tn_signin_guard *signin;  /* failed sign-ins: per account, address, browser */
+    struct tn_throttle *registrations; /* client registrations per address and hour */
+    pthread_mutex_t mu; /* cimd cache, setup token */
     struct cimd_entry cimd[CIMD_CACHE];
-    struct rate rates[256];
     char setup_token[48];
     char setup_url[600];
     bool secure_cookies;
@@ -430,21 +426,13 @@ static json_t *build_metadata(struct tn_as *as)
 
 /* ---------- DCR ---------- */
 
+/* Counts one registration against the client's address (an IPv6 client by its /64);
+ * false once the address has used its DCR_PER_HOUR. */
 static bool rate_ok(struct tn_as *as, const char *addr)
 {
-    uint8_t h[16];
-    crypto_generichash(h, sizeof h, (const uint8_t *)(addr ? addr : ""), addr ? strlen(addr) : 0, NULL, 0);
-    int64_t hour = now_s() / 3600;
-    pthread_mutex_lock(&as->mu);
-    struct rate *r = &as->rates[h[0]];
-    if (memcmp(r->key, h, sizeof h) || r->hour != hour) {
-        memcpy(r->key, h, sizeof h);
-        r->hour = hour;
-        r->count = 0;
-    }
-    bool ok = ++r->count <= as->cfg.dcr_per_hour;
-    pthread_mutex_unlock(&as->mu);
-    return ok;
+    char key[TN_THROTTLE_ADDR_KEY_MAX];
+    tn_throttle_addr_key(addr, key);
+    return tn_throttle_take(as->registrations, key, now_s()) == 0;
 }
 
 /* Registrations that never signed anyone in are dropped after a day (DCR sprawl:
@@ -587,7 +575,7 @@ done:
     json_decref(in);
 }
 
-/* ---------- sessions and CSRF ---------- */
+/* ---------- sessions, known browsers and CSRF ---------- */
 
 /* The signed-in user of this browser, or false. */
 static bool session_user(struct tn_as *as, const struct tn_as_req *req, struct tn_user *u)
@@ -609,6 +597,37 @@ static void start_session(struct tn_as *as, struct tn_as_resp *r, const struct t
     json_decref(d);
     if (s)
         set_cookie(as, r, "tn_session", s, "/", "Lax", SESSION_TTL_S);
+    free(s);
+}
+
+/* A browser that signed in to an account carries a device cookie (OWASP's "device
+ * cookies"): sealed, bound to the account, with an id of its own. Failed sign-ins from
+ * it count against that id only, so someone guessing the account's password elsewhere
+ * cannot lock its owner out (auth/signin/throttle.h). */
+static const char *device_of(struct tn_as *as, const struct tn_as_req *req, const char *uid, char *out, size_t cap)
+{
+    char buf[512];
+    const char *id = NULL;
+    json_t *d = tn_unseal(as->secret, as->secret_len, "device", cookie(req, "tn_device", buf, sizeof buf));
+    const char *bound = json_string_value(json_object_get(d, "uid"));
+    const char *dev = json_string_value(json_object_get(d, "dev"));
+    if (bound && dev && !strcmp(bound, uid) && strlen(dev) < cap) {
+        memcpy(out, dev, strlen(dev) + 1);
+        id = out;
+    }
+    json_decref(d);
+    return id;
+}
+
+static void remember_device(struct tn_as *as, struct tn_as_resp *r, const struct tn_user *u)
+{
+    char dev[32];
+    random_token(dev, sizeof dev, 16);
+    json_t *d = json_pack("{s:s, s:s}", "uid", u->id, "dev", dev);
+    char *s = tn_seal(as->secret, as->secret_len, "device", d, DEVICE_TTL_S);
+    json_decref(d);
+    if (s)
+        set_cookie(as, r, "tn_device", s, "/authorize/login", "Strict", DEVICE_TTL_S);
     free(s);
 }
 
@@ -963,14 +982,13 @@ static void handle_login(struct tn_as *as, const struct tn_as_req *req, struct t
     size_t n = strlen(email);
     for (size_t i = 0; i <= n; i++)
         lower[i] = (char)tolower((unsigned char)email[i]);
-    char akey[300], ikey[300];
-    snprintf(akey, sizeof akey, "a|%s", lower);
-    snprintf(ikey, sizeof ikey, "i|%s", req->client_addr ? req->client_addr : "");
+    struct tn_user u;
+    bool found = tn_store_user_by_email(as->cfg.store, lower, &u) == TN_OK;
+    char dev[64];
+    struct tn_signin_attempt at = {.account = lower, .addr = req->client_addr,
+                                   .device = found ? device_of(as, req, u.id, dev, sizeof dev) : NULL};
     int64_t now = now_s();
-    unsigned wait = tn_throttle_wait(as->by_account, akey, now);
-    unsigned wait2 = tn_throttle_wait(as->by_addr, ikey, now);
-    if (wait2 > wait)
-        wait = wait2;
+    unsigned wait = tn_signin_guard_check(as->signin, &at, now);
     if (wait) {
         char msg[200];
         snprintf(msg, sizeof msg, "Too many failed attempts. Try again in %u minute%s.", (wait + 59) / 60,
@@ -979,22 +997,20 @@ static void handle_login(struct tn_as *as, const struct tn_as_req *req, struct t
         resp_header(r, "Retry-After", "%u", wait);
         goto done;
     }
-    struct tn_user u;
-    bool found = tn_store_user_by_email(as->cfg.store, lower, &u) == TN_OK;
     bool rehash = false;
     /* the same work whether or not the account exists */
     static const char dummy[] = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
                                 "8y5zF7y1qmzM6tD0yT6Bq0H9qQm2yW2fK3sJ0p3n7vY";
     bool ok = tn_password_verify(found ? u.password_hash : dummy, pw, &rehash) == TN_OK && found;
     if (!ok || u.disabled) {
-        tn_throttle_fail(as->by_account, akey, now);
-        tn_throttle_fail(as->by_addr, ikey, now);
-        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, NULL);
+        tn_signin_guard_failed(as->signin, &at, now);
+        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "trusted_browser", at.device ? "yes" : "no", NULL);
         show_signin(as, req, r, sealed, &a, email,
                     ok && u.disabled ? "This account is disabled." : "Wrong email or password.", 401);
         goto done;
     }
-    tn_throttle_clear(as->by_account, akey);
+    tn_signin_guard_succeeded(as->signin, &at);
+    remember_device(as, r, &u);
     if (rehash && tn_password_hash(pw, u.password_hash) == TN_OK)
         tn_store_user_update(as->cfg.store, &u);
     start_session(as, r, &u);
@@ -1272,9 +1288,11 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
     struct tn_refresh seen;
     enum tn_err rc = tn_store_refresh_rotate(as->cfg.store, h, &next, now_s(), &seen);
     if (rc == TN_ERR_CONFLICT) {
+        /* A client's concurrent refresh: a rotated token is honoured once more within
+         * the grace window, and the store spends that one chance atomically; a further
+         * presentation is a replay. */
         bool concurrent = as->cfg.refresh_grace_s > 0 && seen.rotated_at && !seen.revoked &&
-                          seen.expires_at >= now_s() &&
-                          now_s() - seen.rotated_at <= as->cfg.refresh_grace_s;
+                          tn_store_refresh_spend_grace(as->cfg.store, h, now_s(), as->cfg.refresh_grace_s) == TN_OK;
         if (!concurrent || tn_store_refresh_insert(as->cfg.store, &next) != TN_OK) {
             if (seen.rotated_at && !seen.revoked) {
                 /* reuse of a rotated token: treat the family as stolen */
@@ -1518,9 +1536,14 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     memcpy(as->secret, cfg->secret, as->secret_len);
     as->cfg.secret = NULL;
     as->secure_cookies = strncmp(cfg->issuer, "https://", 8) == 0;
-    as->by_account = tn_throttle_new(5, 900, 60);
-    as->by_addr = tn_throttle_new(20, 900, 60);
     pthread_mutex_init(&as->mu, NULL);
+    as->signin = tn_signin_guard_new(NULL);
+    struct tn_throttle_rule dcr = {cfg->dcr_per_hour, 3600, 0, 3600};
+    as->registrations = tn_throttle_new(&dcr, 16384);
+    if (!as->signin || !as->registrations) {
+        tn_as_free(as);
+        return NULL;
+    }
     as->metadata = build_metadata(as);
     int64_t users = 0;
     if (tn_store_user_count(cfg->store, &users) == TN_OK && users == 0) {
@@ -1540,8 +1563,8 @@ void tn_as_free(struct tn_as *as)
     if (!as)
         return;
     json_decref(as->metadata);
-    tn_throttle_free(as->by_account);
-    tn_throttle_free(as->by_addr);
+    tn_signin_guard_free(as->signin);
+    tn_throttle_free(as->registrations);
     pthread_mutex_destroy(&as->mu);
     sodium_memzero(as->secret, sizeof as->secret);
     free(as->issuer);

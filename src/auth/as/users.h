@@ -1,5 +1,5 @@
 /* People of the built-in authorization server: roles and the permissions they grant,
- * argon2id passwords, and throttling of failed sign-ins. */
+ * argon2id passwords. (Throttles of failed sign-ins: auth/signin/throttle.h.) */
 #ifndef TN_AUTH_AS_USERS_H
 #define TN_AUTH_AS_USERS_H
 
@@ -24,16 +24,5 @@ enum tn_err tn_password_hash(const char *password, char out[TN_PASSWORD_HASH_MAX
 /* TN_OK when it matches (and *rehash says whether the parameters are outdated),
  * TN_ERR_FORBIDDEN when it does not. An empty hash never matches. */
 enum tn_err tn_password_verify(const char *hash, const char *password, bool *rehash);
-
-/* Failed sign-ins per key (an account or an address): after `max` failures within
- * `window_s`, the key is locked for `lock_s` (doubling with each further lockout, up to
- * an hour). Bounded memory: old entries are recycled. */
-struct tn_throttle;
-struct tn_throttle *tn_throttle_new(unsigned max, unsigned window_s, unsigned lock_s);
-void tn_throttle_free(struct tn_throttle *t);
-/* 0 when allowed now, else seconds to wait. */
-unsigned tn_throttle_wait(struct tn_throttle *t, const char *key, int64_t now);
-void tn_throttle_fail(struct tn_throttle *t, const char *key, int64_t now);
-void tn_throttle_clear(struct tn_throttle *t, const char *key);
 
 #endif
