@@ -526,6 +526,7 @@ static enum tn_err make_rs(struct app *app)
         .allow_loopback_http = loopback_http,
         .fetch_timeout_ms = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_FETCH_TIMEOUT_MS),
         .refetch_cooldown_s = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_REFETCH_COOLDOWN_S),
+        .jwks_max_stale_s = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_JWKS_MAX_STALE_S),
     };
     app->rs = tn_rs_new(&rc);
     if (!app->rs) {
