@@ -83,7 +83,8 @@ PY
 
 start_teamnotes() { # port data_dir [env...]
   local port=$1 dir=$2; shift 2
-  env "$@" AUTH_ISSUER="$ISSUER" LOG_LEVEL=warn "$BUILD/teamnotes" serve --port "$port" \
+  # every load generator connects from 127.0.0.1: the per-address cap is not what is measured
+  env MAX_CONNECTIONS_PER_IP=0 "$@" AUTH_ISSUER="$ISSUER" LOG_LEVEL=warn "$BUILD/teamnotes" serve --port "$port" \
     --data-dir "$dir" >"$BENCH_WORK/teamnotes-$port.log" 2>&1 &
   TN_PID=$!
   bench_pids+=($TN_PID)

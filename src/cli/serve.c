@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -525,6 +526,7 @@ static enum tn_err make_rs(struct app *app)
         .allow_loopback_http = loopback_http,
         .fetch_timeout_ms = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_FETCH_TIMEOUT_MS),
         .refetch_cooldown_s = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_REFETCH_COOLDOWN_S),
+        .jwks_max_stale_s = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_JWKS_MAX_STALE_S),
     };
     app->rs = tn_rs_new(&rc);
     if (!app->rs) {
@@ -612,6 +614,18 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     if (!app.auth)
         tn_log(TN_LOG_WARN, "AUTH_MODE=none: the MCP endpoint runs WITHOUT authentication "
                             "(development only, loopback only)", NULL);
+    {
+        /* https on a loopback listener: a proxy or tunnel on this host forwards every
+         * request from loopback. Without TRUSTED_PROXIES all users share its address (one
+         * throttle for everyone) and it is capped at MAX_CONNECTIONS_PER_IP. */
+        const char *h = tn_config_str(cfg, TN_CFG_HOST);
+        if (!strncmp(tn_config_str(cfg, TN_CFG_BASE_URL), "https://", 8) &&
+            tn_host_is_loopback(h, strlen(h)) && !tn_config_str(cfg, TN_CFG_TRUSTED_PROXIES)[0])
+            tn_log(TN_LOG_WARN, "BASE_URL is https and HOST is loopback, so a local proxy forwards "
+                                "every request; set TRUSTED_PROXIES (e.g. 127.0.0.1/32,::1/128) so "
+                                "that clients are told apart and the proxy is not limited to "
+                                "MAX_CONNECTIONS_PER_IP", NULL);
+    }
     memcpy(app.secret, secret, sizeof app.secret);
     {
         struct tn_buf err;
@@ -647,6 +661,8 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         .base_url = tn_config_str(cfg, TN_CFG_BASE_URL),
         .allowed_origins = tn_config_str(cfg, TN_CFG_ALLOWED_ORIGINS),
         .allowed_hosts = tn_config_str(cfg, TN_CFG_ALLOWED_HOSTS),
+        .trusted_proxies = tn_config_str(cfg, TN_CFG_TRUSTED_PROXIES),
+        .proxy_forwarded = !strcasecmp(tn_config_str(cfg, TN_CFG_TRUSTED_PROXY_HEADER), "forwarded"),
         .limits = {
             .max_body = (size_t)tn_config_int(cfg, TN_CFG_MAX_BODY_BYTES),
             .max_header_bytes = (size_t)tn_config_int(cfg, TN_CFG_MAX_HEADER_BYTES),
@@ -655,6 +671,7 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
             .max_connections = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS),
             .max_per_ip = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS_PER_IP),
             .conn_timeout_s = (unsigned)tn_config_int(cfg, TN_CFG_CONN_TIMEOUT_S),
+            .request_timeout_s = (unsigned)tn_config_int(cfg, TN_CFG_REQUEST_TIMEOUT_S),
             .threads = http_workers(cfg),
             .heartbeat_s = (unsigned)tn_config_int(cfg, TN_CFG_SSE_HEARTBEAT_S),
             .blocking_threads = (unsigned)tn_config_int(cfg, TN_CFG_BLOCKING_THREADS),

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/proxy.h"
+
 enum type { STR, INT };
 
 struct setting {
@@ -292,6 +294,18 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
     const char *fmt = c->str[TN_CFG_LOG_FORMAT];
     if (strcmp(fmt, "text") && strcmp(fmt, "json")) {
         tn_buf_printf(err, "LOG_FORMAT must be text or json (got '%s')", fmt);
+        rc = TN_ERR_CONFIG;
+        goto done;
+    }
+    /* Checked here so that a typo stops the start with a sentence, not a silent "trust
+     * nobody" (or everybody); the HTTP server parses the list again for its own use. */
+    struct tn_proxies proxies;
+    const char *tp = c->str[TN_CFG_TRUSTED_PROXIES];
+    if ((rc = tn_proxies_parse(tp, strlen(tp), &proxies, err)) != TN_OK)
+        goto done;
+    const char *ph = c->str[TN_CFG_TRUSTED_PROXY_HEADER];
+    if (strcasecmp(ph, "x-forwarded-for") && strcasecmp(ph, "forwarded")) {
+        tn_buf_printf(err, "TRUSTED_PROXY_HEADER must be x-forwarded-for or forwarded (got '%s')", ph);
         rc = TN_ERR_CONFIG;
         goto done;
     }

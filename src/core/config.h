@@ -37,10 +37,16 @@
       "memory per connection for headers and buffers")                                                \
     X(MAX_CONNECTIONS,   "MAX_CONNECTIONS",    INT,  "2048",               4,     100000,     false,     \
       "most open connections, SSE streams included")                                                  \
-    X(MAX_CONNECTIONS_PER_IP, "MAX_CONNECTIONS_PER_IP", INT, "0",          0,     100000,     false,     \
-      "most open connections from one address (0: no limit)")                                        \
+    X(MAX_CONNECTIONS_PER_IP, "MAX_CONNECTIONS_PER_IP", INT, "64",         0,     100000,     false,     \
+      "most open connections from one peer address (0: no limit); TRUSTED_PROXIES are exempt")       \
     X(CONN_TIMEOUT_S,    "CONN_TIMEOUT_S",     INT,  "60",                 1,     3600,       false,     \
       "idle connection timeout in seconds")                                                           \
+    X(REQUEST_TIMEOUT_S, "REQUEST_TIMEOUT_S",  INT,  "30",                 1,     3600,       false,     \
+      "a request's headers and body must arrive within this of the connection opening or the previous answer") \
+    X(TRUSTED_PROXIES,   "TRUSTED_PROXIES",    STR,  "",                   0,     0,          false,     \
+      "addresses/CIDR blocks of your reverse proxies (e.g. 127.0.0.1/32, 10.0.0.0/8): only they may name the client") \
+    X(TRUSTED_PROXY_HEADER, "TRUSTED_PROXY_HEADER", STR, "x-forwarded-for", 0, 0,          false,     \
+      "the header your proxies write the client into: x-forwarded-for or forwarded (the other is ignored)") \
     X(THREADS,           "THREADS",            INT,  "0",                  0,     256,        false,     \
       "HTTP worker threads (0: four per core)")                                                        \
     X(BLOCKING_THREADS,  "BLOCKING_THREADS",   INT,  "64",                 0,     1024,       false,     \
@@ -99,6 +105,8 @@
       "timeout of issuer metadata and JWKS fetches")                                                 \
     X(AUTH_REFETCH_COOLDOWN_S, "AUTH_REFETCH_COOLDOWN_S", INT, "30",       1,     3600,       false,     \
       "least seconds between two JWKS fetches (unknown kid, outage)")                                \
+    X(AUTH_JWKS_MAX_STALE_S, "AUTH_JWKS_MAX_STALE_S", INT, "86400",        1,     604800,     false,     \
+      "issuer unreachable: cached keys verify tokens for at most this long after their last fetch, then 503") \
     X(TOKEN_CACHE_SIZE,  "TOKEN_CACHE_SIZE",   INT,  "4096",               16,    1048576,    false,     \
       "verified tokens remembered (skips signature checks for repeated requests)")                   \
     X(SCALEKIT_ENVIRONMENT_URL, "SCALEKIT_ENVIRONMENT_URL", STR, "",        0,     0,          false,     \

@@ -10,7 +10,14 @@
  * A handler that is about to wait (a durable commit) hands itself to the blocking pool
  * with tn_http_resp_offload: the connection is suspended, the handler runs again on a
  * pool thread, and the connection is resumed to send what it produced. The epoll workers
- * never wait, and as many writers as there are pool threads can share one commit. */
+ * never wait, and as many writers as there are pool threads can share one commit.
+ *
+ * Every connection is tracked from MHD's connection notifications (struct conn): its peer
+ * address, counted against MAX_CONNECTIONS_PER_IP unless it is a trusted proxy, and when
+ * the request now arriving on it began. MHD's own timeout is an idle one, reset by every
+ * byte, so a client sending a header byte a second would hold a connection for ever; a
+ * reaper thread closes every connection whose request has not fully arrived within
+ * REQUEST_TIMEOUT_S. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -18,6 +25,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +35,14 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/proxy.h"
 #include "core/util.h"
 
 #define MAX_ROUTES 32
 #define MAX_LIST 32
 #define STREAM_QUEUE_LIMIT (8u << 20)
+#define CONN_BUCKETS 1024 /* per-address counting: chains, keyed by a random-keyed hash */
+#define MAX_FWD_LINES 32  /* more X-Forwarded-For lines than this: not believed */
 
 struct route {
     char *path;
@@ -58,6 +69,24 @@ struct tn_http_stream {
     void (*gone_fn)(void *);
     void *gone_ud;
     struct tn_http_stream *prev, *next;
+};
+
+/* An open connection (MHD's socket context). */
+struct conn {
+    struct conn *prev, *next; /* every tracked connection, under conns_mu */
+    struct conn *bnext;       /* same bucket of the per-address count, under conns_mu */
+    struct tn_ip peer;
+    int fd;
+    bool trusted; /* the peer is a trusted proxy */
+    bool counted; /* holds one of its address's MAX_CONNECTIONS_PER_IP */
+    bool refused; /* over that limit: shut down at once, never listed */
+    bool reaped;  /* shut down by the reaper */
+    /* A request is arriving (headers or body) since `since_ns`: from the connection's
+     * start, then from the end of each answer (a keep-alive connection waiting for its
+     * next request counts as one whose request has not arrived). Written by the
+     * connection's worker, read by the reaper. */
+    atomic_bool receiving;
+    _Atomic uint64_t since_ns;
 };
 
 struct tn_http_server {
@@ -94,6 +123,16 @@ struct tn_http_server {
     struct pool_thread *pool_idle;
     unsigned n_pool;
     bool pool_stop;
+    /* connections: the per-address limit, the request deadline, the client address */
+    struct tn_proxies proxies;
+    const char *fwd_header; /* "X-Forwarded-For" or "Forwarded" */
+    pthread_mutex_t conns_mu;
+    struct conn *conns;
+    struct conn *buckets[CONN_BUCKETS];
+    uint8_t bucket_key[crypto_shorthash_KEYBYTES];
+    atomic_ulong refused, bad_forwarded;
+    pthread_t reaper;
+    bool reaper_running;
 };
 
 /* A blocking-pool thread. An idle one sleeps on its own semaphore and is handed its next
@@ -122,7 +161,8 @@ struct tn_http_req {
     struct tn_http_stream *stream;
     char *origin_ok; /* the request's Origin when it is allowed (for CORS), else NULL */
     void *value;     /* attached by the route's pre-handler */
-    char addr[64];
+    struct conn *c; /* the connection's (NULL only if it could not be tracked) */
+    char addr[TN_IP_TEXT_MAX];
     /* offloading: NONE, then QUEUED/RUNNING on the pool with the connection suspended,
      * then READY with the answer in `pending` until the resumed connection sends it */
     enum { OFF_NONE, OFF_QUEUED, OFF_READY } off;
@@ -429,6 +469,151 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
+/* ---------- connections ---------- */
+
+static size_t bucket_of(const struct tn_http_server *s, const struct tn_ip *ip)
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, ip->b, sizeof ip->b, s->bucket_key);
+    size_t v;
+    memcpy(&v, h, sizeof v);
+    return v % CONN_BUCKETS;
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION, on the connection's worker. A connection over its
+ * address's limit is shut down here (MHD then reads end-of-file and closes it): the
+ * count and the decision are under one lock, so the limit is exact. */
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct tn_http_server *s = cls;
+    struct conn *c = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        if (!c)
+            return;
+        if (!c->refused) {
+            pthread_mutex_lock(&s->conns_mu);
+            if (c->prev)
+                c->prev->next = c->next;
+            else
+                s->conns = c->next;
+            if (c->next)
+                c->next->prev = c->prev;
+            if (c->counted) {
+                struct conn **pp = &s->buckets[bucket_of(s, &c->peer)];
+                while (*pp && *pp != c)
+                    pp = &(*pp)->bnext;
+                if (*pp)
+                    *pp = c->bnext;
+            }
+            pthread_mutex_unlock(&s->conns_mu);
+        }
+        free(c);
+        *socket_context = NULL;
+        return;
+    }
+    const union MHD_ConnectionInfo *fdi =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c = calloc(1, sizeof *c);
+    if (!c) { /* untracked means unlimited: refuse instead */
+        if (fdi)
+            shutdown(fdi->connect_fd, SHUT_RDWR);
+        return;
+    }
+    const union MHD_ConnectionInfo *ai =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    tn_ip_from_sockaddr(ai ? ai->client_addr : NULL, &c->peer);
+    c->fd = fdi ? fdi->connect_fd : -1;
+    c->trusted = tn_proxies_match(&s->proxies, &c->peer);
+    atomic_init(&c->since_ns, tn_time_mono_ns());
+    atomic_init(&c->receiving, true);
+    unsigned limit = s->cfg.limits.max_per_ip;
+    pthread_mutex_lock(&s->conns_mu);
+    /* A trusted proxy carries every user's connections: it is not capped (limits per
+     * user belong in the proxy, which sees them). */
+    if (limit && !c->trusted) {
+        size_t b = bucket_of(s, &c->peer);
+        unsigned n = 0;
+        for (struct conn *o = s->buckets[b]; o && n < limit; o = o->bnext)
+            n += memcmp(&o->peer, &c->peer, sizeof c->peer) == 0;
+        if (n >= limit) {
+            c->refused = true;
+        } else {
+            c->counted = true;
+            c->bnext = s->buckets[b];
+            s->buckets[b] = c;
+        }
+    }
+    if (!c->refused) {
+        c->next = s->conns;
+        if (c->next)
+            c->next->prev = c;
+        s->conns = c;
+    }
+    pthread_mutex_unlock(&s->conns_mu);
+    if (c->refused) {
+        if (c->fd >= 0)
+            shutdown(c->fd, SHUT_RDWR);
+        atomic_fetch_add(&s->refused, 1);
+    }
+    *socket_context = c;
+}
+
+static bool past_deadline(const struct tn_http_server *s, const struct conn *c, uint64_t now)
+{
+    uint64_t limit = (uint64_t)s->cfg.limits.request_timeout_s * 1000000000u;
+    return limit && c && atomic_load(&c->receiving) && now - atomic_load(&c->since_ns) > limit;
+}
+
+/* Closes, once a second, every connection whose request has been arriving for longer
+ * than REQUEST_TIMEOUT_S (shutdown() wakes its worker, which reads end-of-file and
+ * closes it; the descriptor stays valid meanwhile, since MHD tells us a connection is
+ * closed before closing its descriptor, and that waits for conns_mu). Refusals and
+ * closings are logged as counts, one line per second at most, whatever the attack. */
+static void *reaper_main(void *arg)
+{
+    struct tn_http_server *s = arg;
+    pthread_mutex_lock(&s->stop_mu);
+    while (!s->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->stop_mu);
+        uint64_t now = tn_time_mono_ns();
+        unsigned long closed = 0;
+        char first[TN_IP_TEXT_MAX] = "";
+        pthread_mutex_lock(&s->conns_mu);
+        for (struct conn *c = s->conns; c; c = c->next) {
+            if (c->reaped || c->fd < 0 || !past_deadline(s, c, now))
+                continue;
+            shutdown(c->fd, SHUT_RDWR);
+            c->reaped = true;
+            if (!closed++)
+                tn_ip_format(&c->peer, first);
+        }
+        pthread_mutex_unlock(&s->conns_mu);
+        unsigned long refused = atomic_exchange(&s->refused, 0);
+        if (closed) {
+            char n[24];
+            snprintf(n, sizeof n, "%lu", closed);
+            tn_log(TN_LOG_WARN, "closed connections whose request did not arrive within "
+                                "REQUEST_TIMEOUT_S", "count", n, "first_peer", first, NULL);
+        }
+        if (refused) {
+            char n[24];
+            snprintf(n, sizeof n, "%lu", refused);
+            tn_log(TN_LOG_WARN, "refused connections over MAX_CONNECTIONS_PER_IP", "count", n,
+                   NULL);
+        }
+        pthread_mutex_lock(&s->stop_mu);
+    }
+    pthread_mutex_unlock(&s->stop_mu);
+    return NULL;
+}
+
 /* ---------- request accessors ---------- */
 
 const char *tn_http_req_method(const struct tn_http_req *r) { return r->method; }
@@ -437,17 +622,70 @@ const char *tn_http_req_id(const struct tn_http_req *r) { return r->id; }
 void *tn_http_req_value(const struct tn_http_req *r) { return r->value; }
 bool tn_http_req_offloaded(const struct tn_http_req *r) { return r->offloaded; }
 
+struct fwd_lines {
+    const char *name;
+    struct tn_span v[MAX_FWD_LINES];
+    size_t n;
+    bool too_many;
+};
+
+static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct fwd_lines *f = cls;
+    if (strcasecmp(key, f->name) != 0)
+        return MHD_YES;
+    if (f->n == MAX_FWD_LINES) {
+        f->too_many = true;
+        return MHD_NO;
+    }
+    f->v[f->n++] = (struct tn_span){value ? value : "", value ? strlen(value) : 0};
+    return MHD_YES;
+}
+
+/* The client behind the peer: the peer itself unless it is a trusted proxy. */
+static void resolve_client(const struct tn_http_req *r, struct tn_ip *out)
+{
+    struct tn_http_server *s = r->srv;
+    if (!r->c) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        tn_ip_from_sockaddr(ci ? ci->client_addr : NULL, out);
+        return;
+    }
+    *out = r->c->peer;
+    if (!r->c->trusted)
+        return;
+    struct fwd_lines f = {.name = s->fwd_header};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_fwd, &f);
+    enum tn_err rc = f.too_many ? TN_ERR_LIMIT
+                                : tn_proxy_client(&s->proxies,
+                                                  s->cfg.proxy_forwarded ? TN_FWD_FORWARDED
+                                                                         : TN_FWD_XFF,
+                                                  f.v, f.n, &r->c->peer, out);
+    if (rc == TN_ERR_NOT_FOUND) /* the proxy says it does not know: the proxy it is */
+        return;
+    if (rc != TN_OK) {
+        *out = r->c->peer;
+        /* A proxy of ours sending garbage is misconfigured (or lets clients write where
+         * it should): said once, not on every request. */
+        if (atomic_fetch_add(&s->bad_forwarded, 1) == 0)
+            tn_log(TN_LOG_WARN, "a trusted proxy sent an unusable client address header; the "
+                                "proxy's own address is used (logged once)",
+                   "id", r->id, "header", s->fwd_header, "error", tn_err_message(rc), NULL);
+    }
+}
+
 const char *tn_http_req_client_addr(const struct tn_http_req *r)
 {
     if (!r->addr[0]) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-        char *a = (char *)r->addr;
-        if (sa && sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, a, sizeof r->addr);
-        else if (sa && sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, a, sizeof r->addr);
+        struct tn_ip ip;
+        resolve_client(r, &ip);
+        char *a = (char *)r->addr; /* computed once, on first use */
+        static const struct tn_ip none;
+        if (memcmp(&ip, &none, sizeof ip) != 0)
+            tn_ip_format(&ip, a);
     }
     return r->addr;
 }
@@ -663,6 +901,8 @@ static enum MHD_Result preflight(struct tn_http_req *r)
 
 static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_req *r)
 {
+    if (past_deadline(s, r->c, tn_time_mono_ns()))
+        return answer_error(r, 408, "request_timeout", "Request timeout", NULL);
     struct header_tally t = {0, 0};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, tally_header, &t);
     if (t.count > s->cfg.limits.max_headers || t.bytes > s->cfg.limits.max_header_bytes)
@@ -733,20 +973,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->start_ns = tn_time_mono_ns();
         request_id(r->id, s->id_prefix, (uint64_t)atomic_fetch_add(&s->next_id, 1));
         tn_buf_init(&r->body, s->cfg.limits.max_body);
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        r->c = ci ? ci->socket_context : NULL;
         *con_cls = r;
         atomic_fetch_add(&s->inflight, 1);
-        return on_first_call(s, r);
+        enum MHD_Result ok = on_first_call(s, r);
+        if (r->answered && r->c) /* refused on its headers: what follows is not read */
+            atomic_store(&r->c->receiving, false);
+        return ok;
     }
     if (r->answered) {
         *upload_size = 0; /* discard a body we already refused */
         return MHD_YES;
     }
     if (*upload_size) {
+        /* a body trickling in: the deadline is checked as it comes, besides the reaper */
+        if (past_deadline(s, r->c, tn_time_mono_ns())) {
+            *upload_size = 0;
+            atomic_store(&r->c->receiving, false);
+            return answer_error(r, 408, "request_timeout", "Request timeout", NULL);
+        }
         if (!r->too_large && tn_buf_append(&r->body, upload_data, *upload_size) != TN_OK)
             r->too_large = true;
         *upload_size = 0;
         return MHD_YES;
     }
+    if (r->c) /* the whole request is in: no deadline while it is answered or streamed */
+        atomic_store(&r->c->receiving, false);
     if (r->too_large)
         return answer_error(r, 413, "payload_too_large", "Request body too large", NULL);
 
@@ -859,6 +1113,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
+    if (r->c) { /* the next request on this connection starts its clock now */
+        atomic_store(&r->c->since_ns, tn_time_mono_ns());
+        atomic_store(&r->c->receiving, true);
+    }
     if (r->stream) {
         stream_gone(r->stream);
         stream_release(&r->stream->sink);
@@ -868,7 +1126,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         snprintf(status, sizeof status, "%d", r->answered ? r->status : 0);
         snprintf(ms, sizeof ms, "%.3f", (double)(tn_time_mono_ns() - r->start_ns) / 1e6);
         tn_log(TN_LOG_DEBUG, "request", "id", r->id, "method", r->method, "path", r->path,
-               "status", status, "ms", ms, "end",
+               "addr", tn_http_req_client_addr(r), "status", status, "ms", ms, "end",
                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     }
     if (r->pending) { /* answered by the pool but never sent (connection closed) */
@@ -916,6 +1174,29 @@ struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
     s->base_loopback = tn_host_is_loopback(h.ptr, h.len);
     split_list(cfg->allowed_origins, s->origins, &s->n_origins, &s->any_origin);
     split_list(cfg->allowed_hosts, s->hosts, &s->n_hosts, NULL);
+    s->cfg.trusted_proxies = NULL;
+    const char *tp = cfg->trusted_proxies ? cfg->trusted_proxies : "";
+    struct tn_buf perr;
+    tn_buf_init(&perr, 1024);
+    enum tn_err prc = tn_proxies_parse(tp, strlen(tp), &s->proxies, &perr);
+    if (prc != TN_OK) /* the configuration checked it; a caller that did not gets told */
+        tn_log(TN_LOG_ERROR, "bad TRUSTED_PROXIES", "detail", perr.data ? perr.data : "", NULL);
+    tn_buf_deinit(&perr);
+    if (prc != TN_OK) {
+        free(s->base_origin);
+        free(s->base_host);
+        free(s->base_url);
+        free((char *)s->cfg.host);
+        for (unsigned i = 0; i < s->n_origins; i++)
+            free(s->origins[i]);
+        for (unsigned i = 0; i < s->n_hosts; i++)
+            free(s->hosts[i]);
+        free(s);
+        return NULL;
+    }
+    s->fwd_header = cfg->proxy_forwarded ? "Forwarded" : "X-Forwarded-For";
+    tn_random(s->bucket_key, sizeof s->bucket_key);
+    pthread_mutex_init(&s->conns_mu, NULL);
     pthread_mutex_init(&s->streams_mu, NULL);
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
@@ -1010,9 +1291,9 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
                                         (intptr_t)s->cfg.limits.max_connections, NULL};
-    if (s->cfg.limits.max_per_ip)
-        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                                            (intptr_t)s->cfg.limits.max_per_ip, NULL};
+    /* MAX_CONNECTIONS_PER_IP is ours (on_connection), not MHD's, which cannot exempt
+     * the trusted proxies. */
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                         (intptr_t)s->cfg.limits.conn_memory, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
@@ -1036,6 +1317,14 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     s->port = info ? info->port : s->cfg.port;
     if (pthread_create(&s->heartbeat, NULL, heartbeat_main, s) == 0)
         s->heartbeat_running = true;
+    if (s->cfg.limits.request_timeout_s) {
+        if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+            tn_log(TN_LOG_ERROR, "cannot start the request deadline thread", NULL);
+            tn_http_server_shutdown(s, 0);
+            return TN_ERR_INTERNAL;
+        }
+        s->reaper_running = true;
+    }
     return TN_OK;
 }
 
@@ -1140,6 +1429,10 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
         pthread_join(s->heartbeat, NULL);
         s->heartbeat_running = false;
     }
+    if (s->reaper_running) {
+        pthread_join(s->reaper, NULL);
+        s->reaper_running = false;
+    }
     /* Every offloaded handler finishes (and resumes its connection) before the daemon
      * stops: MHD must not be stopped with connections suspended by the pool. */
     pool_stop_all(s);
@@ -1166,6 +1459,7 @@ void tn_http_server_free(struct tn_http_server *s)
     pthread_mutex_destroy(&s->stop_mu);
     pthread_cond_destroy(&s->stop_cv);
     pthread_mutex_destroy(&s->pool_mu);
+    pthread_mutex_destroy(&s->conns_mu);
     free(s->pool);
     free(s);
 }

@@ -24,8 +24,9 @@ struct tn_http_limits {
     unsigned max_headers;    /* 431 above */
     size_t conn_memory;
     unsigned max_connections;
-    unsigned max_per_ip;
-    unsigned conn_timeout_s;
+    unsigned max_per_ip;     /* open connections per peer address; trusted proxies exempt (0: none) */
+    unsigned conn_timeout_s;  /* idle: reset by every byte */
+    unsigned request_timeout_s; /* whole request: headers and body (0: none) */
     unsigned threads;
     unsigned heartbeat_s;
     unsigned blocking_threads; /* the pool for tn_http_resp_offload (0: none) */
@@ -37,6 +38,8 @@ struct tn_http_config {
     const char *base_url;        /* public origin, for Host/Origin checks */
     const char *allowed_origins; /* comma-separated, may be empty */
     const char *allowed_hosts;   /* comma-separated, may be empty */
+    const char *trusted_proxies; /* TRUSTED_PROXIES (CIDR list), may be NULL or empty */
+    bool proxy_forwarded;        /* they write Forwarded (RFC 7239), not X-Forwarded-For */
     struct tn_http_limits limits;
 };
 
@@ -68,7 +71,9 @@ const char *tn_http_req_header(const struct tn_http_req *r, const char *name);
 /* Query argument, or NULL. */
 const char *tn_http_req_query(const struct tn_http_req *r, const char *name);
 struct tn_span tn_http_req_body(const struct tn_http_req *r);
-/* The peer's address as text ("127.0.0.1", "::1"), "" when unknown. */
+/* The client's address as text ("127.0.0.1", "::1"), "" when unknown: the socket peer,
+ * or, when the peer is one of the trusted proxies, the address they forwarded (the
+ * rightmost untrusted hop of X-Forwarded-For or Forwarded, see core/proxy.h). */
 const char *tn_http_req_client_addr(const struct tn_http_req *r);
 /* The request id used in logs. */
 const char *tn_http_req_id(const struct tn_http_req *r);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The resource server against a real external OIDC provider (oidc-provider on loopback):
 # 401/503 challenges, metadata, claim mapping for three users and an m2m client, wrong
-# audience, wrong issuer, expiry, key rotation, and an issuer outage survived on cached
-# keys. Usage: tests/auth/rs.sh BUILD_DIR
+# audience, wrong issuer, expiry, key rotation, an issuer outage survived on cached
+# keys, and a longer one that outlasts AUTH_JWKS_MAX_STALE_S. Usage: tests/auth/rs.sh BUILD_DIR
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}; [[ $build = /* ]] || build="$root/$build"
@@ -181,6 +181,33 @@ call "$rotated" >/dev/null
 check "issuer back: picked up within a second or so" 200 "$(cat "$work/status")"
 grep -q "issuer metadata unavailable" "$work/tn2.log"; check "outage logged" 0 $?
 kill -TERM "$tn_pid"; wait "$tn_pid"; check "server exits 0 on SIGTERM" 0 $?
+
+# --- a long outage: cached keys serve for AUTH_JWKS_MAX_STALE_S after their last fetch,
+# then every token, verified before or not, is 503 until the issuer answers again
+s1=$(tok --user alice --resource "$mcp"); s2=$(tok --user bob --resource "$mcp")
+s3=$(tok --user carol --resource "$mcp")
+AUTH_JWKS_MAX_STALE_S=3 start_tn "$work/tn4.log"
+call "$s1" >/dev/null
+check "max stale: issuer up, 200" 200 "$(cat "$work/status")"
+kill "$idp_pid"; wait "$idp_pid" 2>/dev/null
+call "$s2" >/dev/null
+check "max stale: issuer down, young keys verify a new token" 200 "$(cat "$work/status")"
+call "$s1" >/dev/null
+check "max stale: issuer down, a verified token still passes" 200 "$(cat "$work/status")"
+sleep 3.5
+call "$s1" >/dev/null
+check "max stale: past the bound, a verified token is 503" 503 "$(cat "$work/status")"
+check "max stale: Retry-After" 30 "$(hdr Retry-After)"
+call "$s3" >/dev/null
+check "max stale: past the bound, a new token is 503" 503 "$(cat "$work/status")"
+check "max stale: 503 body" temporarily_unavailable "$(jq -r .error "$work/body")"
+check "max stale: no challenge (the token is not known bad)" "" "$(hdr WWW-Authenticate)"
+contains "max stale: logged" "older than AUTH_JWKS_MAX_STALE_S: every token is refused (503)" "$(cat "$work/tn4.log")"
+start_idp "$idp_port" "$work/keys.json" "$work/idp5.log"
+sleep 1.2
+call "$s3" >/dev/null
+check "max stale: issuer back, 200 again" 200 "$(cat "$work/status")"
+kill -TERM "$tn_pid"; wait "$tn_pid"
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

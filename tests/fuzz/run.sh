@@ -41,6 +41,8 @@ srcs_form="core/err.c core/buf.c core/form.c"
 libs_form=""
 srcs_jwt="core/err.c core/buf.c core/util.c auth/rs/jose.c"
 libs_jwt="-ljansson -lcrypto -lsodium"
+srcs_forwarded="core/err.c core/buf.c core/proxy.c"
+libs_forwarded=""
 srcs_mcp="core/err.c core/buf.c core/json.c core/jsonparse.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
           mcp/schema.c mcp/registry.c mcp/server.c mcp/listen.c"
 libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"

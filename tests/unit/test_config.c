@@ -32,6 +32,11 @@ static void test_defaults(void **state)
     assert_string_equal(tn_config_str(&c, TN_CFG_HOST), "127.0.0.1");
     assert_string_equal(tn_config_str(&c, TN_CFG_BASE_URL), "http://127.0.0.1:8080");
     assert_int_equal(tn_config_int(&c, TN_CFG_MAX_BODY_BYTES), 4194304);
+    assert_int_equal(tn_config_int(&c, TN_CFG_MAX_CONNECTIONS_PER_IP), 64);
+    assert_int_equal(tn_config_int(&c, TN_CFG_REQUEST_TIMEOUT_S), 30);
+    assert_int_equal(tn_config_int(&c, TN_CFG_AUTH_JWKS_MAX_STALE_S), 86400);
+    assert_string_equal(tn_config_str(&c, TN_CFG_TRUSTED_PROXIES), "");
+    assert_string_equal(tn_config_str(&c, TN_CFG_TRUSTED_PROXY_HEADER), "x-forwarded-for");
     tn_config_deinit(&c);
 }
 
@@ -74,6 +79,13 @@ static void test_refusals(void **state)
         {"--log-level", "loud", "LOG_LEVEL must be debug, info, warn or error (got 'loud')"},
         {"--secret-key", "short", "SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)"},
         {"--nope", "1", "unknown option '--nope' (see --help)"},
+        {"--trusted-proxies", "10.0.0.0/8, nginx",
+         "TRUSTED_PROXIES: 'nginx' is not an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)"},
+        {"--trusted-proxies", "10.0.0.0/33", "TRUSTED_PROXIES: '10.0.0.0/33' has a bad prefix length (an IPv4 block takes /0 to /32)"},
+        {"--trusted-proxies", "172.16.5.4/12", "TRUSTED_PROXIES: '172.16.5.4/12' has host bits set; write the block as 172.16.0.0/12"},
+        {"--trusted-proxy-header", "x-real-ip", "TRUSTED_PROXY_HEADER must be x-forwarded-for or forwarded (got 'x-real-ip')"},
+        {"--request-timeout-s", "0", "REQUEST_TIMEOUT_S must be an integer from 1 to 3600 (got '0' from flag)"},
+        {"--auth-jwks-max-stale-s", "0", "AUTH_JWKS_MAX_STALE_S must be an integer from 1 to 604800 (got '0' from flag)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *argv[] = {(char *)cases[i].flag, (char *)cases[i].value};

@@ -1,5 +1,6 @@
 /* The resource server with local keys: issuers, audiences, the verified-token cache and
- * the exact challenges. */
+ * the exact challenges; with keys fetched from an issuer: how long an outage is survived
+ * (AUTH_JWKS_MAX_STALE_S). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,9 +10,13 @@
 #include <string.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "auth/rs/rs.h"
+#include "core/fetch.h"
 #include "core/util.h"
+#include "http/server.h"
 
 static EVP_PKEY *key;
 static struct tn_jwks *keys;
@@ -193,11 +198,114 @@ static void test_challenges(void **state)
     tn_buf_deinit(&body);
 }
 
+/* ---------- external keys and an issuer outage ---------- */
+
+static atomic_bool jwks_down;
+static char *jwks_text;
+
+static void h_jwks(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    if (atomic_load(&jwks_down)) {
+        tn_http_resp_json(resp, 503, "{}", 2);
+        return;
+    }
+    tn_http_resp_json(resp, 200, jwks_text, strlen(jwks_text));
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static enum tn_rs_verdict auth(struct tn_rs *ext, const char *h)
+{
+    struct tn_principal *p = NULL;
+    enum tn_rs_verdict v = tn_rs_authenticate(ext, h, &p, NULL);
+    tn_principal_release(p);
+    return v;
+}
+
+static void test_jwks_max_stale(void **state)
+{
+    assert_int_equal(tn_fetch_global_init(), TN_OK);
+    json_t *jwk = tn_jwk_public_json(key, kid, "ES256");
+    json_t *set = json_pack("{s:[o]}", "keys", jwk);
+    jwks_text = json_dumps(set, JSON_COMPACT);
+    json_decref(set);
+    struct tn_http_config hc = {.host = "127.0.0.1", .port = 0, .base_url = "http://127.0.0.1",
+                                .allowed_origins = "", .allowed_hosts = "",
+                                .limits = {.max_body = 1024, .max_header_bytes = 8192,
+                                           .max_headers = 64, .conn_memory = 32768,
+                                           .max_connections = 64, .conn_timeout_s = 10,
+                                           .threads = 1, .heartbeat_s = 15}};
+    struct tn_http_server *idp = tn_http_server_new(&hc);
+    assert_non_null(idp);
+    assert_int_equal(tn_http_route(idp, "/jwks", TN_HTTP_EXACT, h_jwks, NULL), TN_OK);
+    assert_int_equal(tn_http_server_start(idp), TN_OK);
+    char uri[64];
+    snprintf(uri, sizeof uri, "http://127.0.0.1:%u/jwks", tn_http_server_port(idp));
+    struct tn_rs_config c = {
+        .resource = "https://notes.example.com/mcp",
+        .prm_url = "https://notes.example.com/.well-known/oauth-protected-resource/mcp",
+        .issuers = issuers, .n_issuers = 2, .audiences = auds, .n_audiences = 2,
+        .scopes = "notes:read", .cache_slots = 64, .jwks_uri = uri,
+        .allow_loopback_http = true, .fetch_timeout_ms = 2000, .refetch_cooldown_s = 1,
+        .jwks_max_stale_s = 2,
+    };
+    struct tn_rs *ext = tn_rs_new(&c);
+    assert_non_null(ext);
+    char *early = token(issuers[0], auds[0], 60, "early");
+    char *during = token(issuers[0], auds[0], 60, "during");
+    char *late = token(issuers[0], auds[0], 60, "late");
+    struct tn_rs_stats st;
+
+    assert_int_equal(auth(ext, early), TN_RS_OK); /* keys fetched now */
+    atomic_store(&jwks_down, true);
+    /* the issuer is down, the keys are young: cached keys verify, the cache answers */
+    assert_int_equal(auth(ext, during), TN_RS_OK);
+    assert_int_equal(auth(ext, early), TN_RS_OK);
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.key_fetches, 1);
+    assert_int_equal(st.cache_hits, 1);
+
+    sleep_ms(2300); /* past the bound: the keys were fetched 2.3 s ago */
+    /* a new token: the refresh fails, the keys are too old to use: 503, not 401 */
+    assert_int_equal(auth(ext, late), TN_RS_UNAVAILABLE);
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.key_fetches, 2);
+    assert_int_equal(st.key_fetch_failures, 1);
+    /* tokens verified with those keys stop too, cache or not */
+    unsigned long hits = st.cache_hits;
+    assert_int_equal(auth(ext, early), TN_RS_UNAVAILABLE);
+    assert_int_equal(auth(ext, during), TN_RS_UNAVAILABLE);
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.cache_hits, hits);
+    /* what is not a JWT at all is still 401, outage or not */
+    assert_int_equal(auth(ext, "Bearer garbage"), TN_RS_INVALID);
+
+    /* the issuer is back: after the cooldown, keys are fetched and everything works */
+    atomic_store(&jwks_down, false);
+    sleep_ms(1100);
+    assert_int_equal(auth(ext, late), TN_RS_OK);
+    assert_int_equal(auth(ext, early), TN_RS_OK);
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.key_fetch_failures, 1);
+
+    free(early);
+    free(during);
+    free(late);
+    tn_rs_free(ext);
+    tn_http_server_free(idp);
+    free(jwks_text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verdicts), cmocka_unit_test(test_header_forms),
         cmocka_unit_test(test_cache_skips_verification), cmocka_unit_test(test_challenges),
+        cmocka_unit_test(test_jwks_max_stale),
     };
     return cmocka_run_group_tests_name("rs", tests, setup, teardown);
 }

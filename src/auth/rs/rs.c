@@ -24,7 +24,9 @@
 struct keyset {
     struct tn_jwks *jwks;
     bool owned;
+    bool remote;        /* fetched from the issuer: bounded by max_stale_ms */
     int64_t expires_ms;
+    int64_t fetched_ms; /* when it was fetched (remote sets) */
     atomic_int refs;
 };
 
@@ -52,6 +54,11 @@ struct tn_rs {
     bool allow_loopback;
     unsigned timeout_ms;
     int64_t cooldown_ms;
+    int64_t max_stale_ms;
+    /* when the current remote set was fetched (0: none yet), for the cache hits' check
+     * without keys_mu; and whether the "too stale" refusal has been logged */
+    _Atomic int64_t keys_fetched_ms;
+    atomic_bool stale_logged;
     /* verified-token cache */
     struct slot *slots;
     size_t n_slots;
@@ -132,6 +139,9 @@ struct tn_rs *tn_rs_new(const struct tn_rs_config *c)
     rs->allow_loopback = c->allow_loopback_http;
     rs->timeout_ms = c->fetch_timeout_ms ? c->fetch_timeout_ms : 5000;
     rs->cooldown_ms = (int64_t)(c->refetch_cooldown_s ? c->refetch_cooldown_s : 30) * 1000;
+    rs->max_stale_ms = (int64_t)(c->jwks_max_stale_s ? c->jwks_max_stale_s : 86400) * 1000;
+    atomic_init(&rs->keys_fetched_ms, 0);
+    atomic_init(&rs->stale_logged, false);
     size_t n = 1;
     while (n < (c->cache_slots ? c->cache_slots : 4096))
         n <<= 1;
@@ -235,7 +245,12 @@ static struct keyset *fetch_jwks(struct tn_rs *rs, const char *url)
             if (r.no_store)
                 ttl = KEYS_TTL_MIN_S;
             ttl = ttl < KEYS_TTL_MIN_S ? KEYS_TTL_MIN_S : ttl > KEYS_TTL_MAX_S ? KEYS_TTL_MAX_S : ttl;
-            ks->expires_ms = tn_time_now_ms() + ttl * 1000;
+            ks->remote = true;
+            ks->fetched_ms = tn_time_now_ms();
+            /* a refresh is due before the keys run out of their staleness allowance, or
+             * they would go from fresh to refused without one attempt in between */
+            int64_t life_ms = ttl * 1000 < rs->max_stale_ms ? ttl * 1000 : rs->max_stale_ms;
+            ks->expires_ms = ks->fetched_ms + life_ms;
             atomic_init(&ks->refs, 1);
         } else {
             tn_jwks_free(set);
@@ -295,8 +310,12 @@ static void refresh(struct tn_rs *rs, bool forced)
         pthread_mutex_lock(&rs->keys_mu);
         struct keyset *old = rs->cur;
         rs->cur = ks;
+        atomic_store(&rs->keys_fetched_ms, ks->fetched_ms);
         pthread_mutex_unlock(&rs->keys_mu);
         keyset_release(old);
+        if (atomic_exchange(&rs->stale_logged, false))
+            tn_log(TN_LOG_WARN, "the issuer's keys were fetched again: tokens are verified again",
+                   NULL);
         /* a key may have been withdrawn: verifications made with it no longer count */
         tn_rs_cache_clear(rs);
     } else {
@@ -305,6 +324,16 @@ static void refresh(struct tn_rs *rs, bool forced)
     pthread_mutex_unlock(&rs->fetch_mu);
 }
 
+/* True when a remote key set is past its staleness bound: fetched longer ago than
+ * AUTH_JWKS_MAX_STALE_S (refreshes having failed since, or it would be newer). */
+static bool too_stale(const struct tn_rs *rs, int64_t fetched_ms, int64_t now_ms)
+{
+    return now_ms - fetched_ms > rs->max_stale_ms;
+}
+
+/* The current keys (a reference), refreshed first when expired; NULL when there are none,
+ * or only remote ones past their staleness bound: an issuer unreachable for that long
+ * may have withdrawn a key we would still trust, so every token waits for a fetch. */
 static struct keyset *acquire(struct tn_rs *rs)
 {
     pthread_mutex_lock(&rs->keys_mu);
@@ -315,10 +344,24 @@ static struct keyset *acquire(struct tn_rs *rs)
         refresh(rs, false);
     pthread_mutex_lock(&rs->keys_mu);
     k = rs->cur;
-    if (k)
+    int64_t now = tn_time_now_ms();
+    bool expired = k && k->remote && too_stale(rs, k->fetched_ms, now);
+    int64_t age_s = k ? (now - k->fetched_ms) / 1000 : 0;
+    if (k && !expired)
         atomic_fetch_add(&k->refs, 1);
     pthread_mutex_unlock(&rs->keys_mu);
-    return k;
+    if (!expired)
+        return k;
+    if (!atomic_exchange(&rs->stale_logged, true)) {
+        char age[24], max[24];
+        snprintf(age, sizeof age, "%lld", (long long)age_s);
+        snprintf(max, sizeof max, "%lld", (long long)(rs->max_stale_ms / 1000));
+        tn_log(TN_LOG_ERROR, "the issuer's keys cannot be fetched and the cached ones are older "
+                             "than AUTH_JWKS_MAX_STALE_S: every token is refused (503) until a "
+                             "fetch succeeds",
+               "age_s", age, "max_stale_s", max, NULL);
+    }
+    return NULL;
 }
 
 void tn_rs_set_local_keys(struct tn_rs *rs, struct tn_jwks *keys)
@@ -395,10 +438,13 @@ enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
     memcpy(&idx, h, sizeof idx);
     idx &= rs->n_slots - 1;
     pthread_mutex_t *m = &rs->stripes[idx % CACHE_STRIPES];
-    int64_t now_s = tn_time_now_ms() / 1000;
+    int64_t now_ms = tn_time_now_ms(), now_s = now_ms / 1000;
+    /* A verification made with keys now past their staleness bound no longer counts: the
+     * token takes the slow path, which fetches or refuses with 503. */
+    bool keys_ok = rs->local || !too_stale(rs, atomic_load(&rs->keys_fetched_ms), now_ms);
     pthread_mutex_lock(m);
     struct slot *s = &rs->slots[idx];
-    if (s->p && s->exp_s + rs->leeway_s > now_s && tn_ct_equal(s->hash, h, 32)) {
+    if (keys_ok && s->p && s->exp_s + rs->leeway_s > now_s && tn_ct_equal(s->hash, h, 32)) {
         *out = s->p;
         tn_principal_retain(*out);
     }

@@ -4,7 +4,7 @@
  * Keys come either from the built-in authorization server (local) or from an external
  * issuer's discovery document and JWKS, fetched over HTTPS, cached by their HTTP caching
  * headers, re-fetched once on an unknown kid (with a cooldown), and kept through an
- * issuer outage. Verified tokens are cached (SHA-256 of the token → principal) until
+ * issuer outage for at most AUTH_JWKS_MAX_STALE_S after their last fetch. Verified tokens are cached (SHA-256 of the token → principal) until
  * they expire, so repeated requests skip the signature check. */
 #ifndef TN_AUTH_RS_H
 #define TN_AUTH_RS_H
@@ -42,6 +42,10 @@ struct tn_rs_config {
     bool allow_loopback_http;      /* issuer on loopback over plain http (development, tests) */
     unsigned fetch_timeout_ms;
     unsigned refetch_cooldown_s;   /* least time between two fetches (default 30) */
+    /* External keys are used for at most this long after their last successful fetch
+     * (default 86400): past it, with the issuer still unreachable, every token, cached
+     * verifications included, is TN_RS_UNAVAILABLE (503) until a fetch succeeds. */
+    unsigned jwks_max_stale_s;
     /* Local mode: called (at most once per cooldown) when a token names a kid the local
      * set lacks, e.g. a key another instance just created; it may call
      * tn_rs_set_local_keys. */
