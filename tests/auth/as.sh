@@ -272,7 +272,7 @@ tport=$(free_port); tdata="$work/data-throttle"
 for u in "$alice:$alice_pw" "$bob:$bob_pw"; do
   echo "${u#*:}" | "$build/teamnotes" user add "${u%%:*}" --role editor --password-stdin --data-dir "$tdata" >/dev/null 2>&1
 done
-start_tn "$tport" "$tdata" "$work/tn-throttle.log"
+start_tn "$tport" "$tdata" "$work/tn-throttle.log" TRUSTED_PROXIES=127.0.0.1/32 DCR_PER_HOUR=3
 main_base=$base; base="http://127.0.0.1:$tport"
 register '{"client_name":"t","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}' "$base" >/dev/null
 tcid=$(jq -r .client_id "$work/body")
@@ -316,6 +316,38 @@ authorize "$jarb2" "$tcid" "$ru" "$ch" >/dev/null
 grep 'tn_device' "$jara" >>"$jarb2"
 st=$(login "$jarb2" "$bob" "$bob_pw")
 check "alice's device cookie does not let bob's sign-in through: 429" 429 "$st"
+# behind a trusted proxy (TRUSTED_PROXIES=127.0.0.1/32), X-Forwarded-For names the client
+login_from() { # addr jar email password (the sign-in page must be in $work/body)
+  local req csrf; req=$(field req); csrf=$(field csrf)
+  code -H "X-Forwarded-For: $1" -b "$2" -c "$2" "$base/authorize/login" --data-urlencode "req=$req" \
+    --data-urlencode "csrf=$csrf" --data-urlencode "email=$3" --data-urlencode "password=$4"
+}
+jarc="$work/jar-carol-guess"
+authorize "$jarc" "$tcid" "$ru" "$ch" >/dev/null
+spread=()
+for i in $(seq 1 20); do spread+=("$(login_from "198.51.100.$i" "$jarc" "$bob" "guess-password-1")"); done
+check "20 guesses at bob's password from 20 addresses: 401 each" "$(printf '401 %.0s' $(seq 20) | sed 's/ $//')" "${spread[*]}"
+jarn="$work/jar-bob-new"
+authorize "$jarn" "$tcid" "$ru" "$ch" >/dev/null
+st=$(login_from 192.0.2.7 "$jarn" "$bob" "$bob_pw")
+check "bob, in a new browser at his own address, still signs in: 200" 200 "$st"
+authorize "$jarc" "$tcid" "$ru" "$ch" >/dev/null
+for i in $(seq 21 70); do login_from "198.51.100.$i" "$jarc" "$bob" "guess-password-1" >/dev/null; done
+jarn2="$work/jar-bob-new2"
+authorize "$jarn2" "$tcid" "$ru" "$ch" >/dev/null
+st=$(login_from 192.0.2.8 "$jarn2" "$bob" "$bob_pw")
+check "after 50 more from 50 addresses: bob's account waits for browsers it does not know: 429" 429 "$st"
+authorize "$jarn" "$tcid" "$ru" "$ch" -d prompt=login >/dev/null
+st=$(login_from 192.0.2.7 "$jarn" "$bob" "$bob_pw")
+check "the browser bob signed in with stays trusted: 200" 200 "$st"
+reg_from() { code -X POST "$base/register" -H "X-Forwarded-For: $1" -H 'Content-Type: application/json' \
+  -d '{"client_name":"p","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}'; }
+regs=()
+for _ in 1 2 3 4; do regs+=("$(reg_from 203.0.113.1)"); done
+check "registrations per forwarded address (DCR_PER_HOUR=3): 201 ×3, then 429" "201 201 201 429" "${regs[*]}"
+check "another client behind the same proxy may still register: 201" 201 "$(reg_from 203.0.113.2)"
+check "a forwarded IPv6 client counts by its /64" "201 201 201 429" \
+  "$(reg_from 2001:db8:5:6::1) $(reg_from 2001:db8:5:6::2) $(reg_from 2001:db8:5:6:ffff::3) $(reg_from 2001:db8:5:6::4)"
 # refresh-token reuse grace (REFRESH_REUSE_GRACE_S, 10 s here): one concurrent refresh,
 # never a second sibling
 tv=$(verifier)
