@@ -287,7 +287,8 @@ static void not_found_route(void *ud, const struct tn_http_req *req, struct tn_h
     tn_http_resp_json(resp, 404, nf, sizeof nf - 1);
 }
 
-/* The key protecting MRTR state: SECRET_KEY, or 32 random bytes kept in DATA_DIR so that
+/* The server secret, protecting MRTR state and (through a key derived from it) the
+ * signing keys in the store: SECRET_KEY, or 32 random bytes kept in DATA_DIR so that
  * every instance sharing the directory (and a restarted one) accepts the same state. */
 static enum tn_err load_secret(const struct tn_config *cfg, uint8_t *key, size_t *len)
 {
@@ -629,6 +630,8 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin")) {
         struct tn_as_keys_config kc = {
             .store = app.store,
+            .secret = app.secret,
+            .secret_len = sizeof app.secret,
             .rotate_s = tn_config_int(cfg, TN_CFG_KEY_ROTATION_DAYS) * 86400,
             .lead_s = 900,
             .token_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),
