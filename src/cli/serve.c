@@ -288,11 +288,19 @@ static void not_found_route(void *ud, const struct tn_http_req *req, struct tn_h
     tn_http_resp_json(resp, 404, nf, sizeof nf - 1);
 }
 
-/* The key protecting MRTR state: SECRET_KEY, or 32 random bytes kept in DATA_DIR so that
- * every instance sharing the directory (and a restarted one) accepts the same state. */
+/* The server secret, protecting MRTR state and (through a key derived from it) the
+ * signing keys in the store: SECRET_KEY, or 32 random bytes kept in DATA_DIR so that
+ * every instance sharing the directory (and a restarted one) accepts the same state.
+ * With PostgreSQL the instances share no directory, so SECRET_KEY is required. */
 static enum tn_err load_secret(const struct tn_config *cfg, uint8_t *key, size_t *len)
 {
     const char *k = tn_config_str(cfg, TN_CFG_SECRET_KEY);
+    if (!k[0] && tn_config_str(cfg, TN_CFG_DATABASE_URL)[0]) {
+        tn_log(TN_LOG_ERROR, "DATABASE_URL is set but SECRET_KEY is not: give every instance the "
+                             "same SECRET_KEY of 32+ random characters (e.g. `openssl rand -hex "
+                             "32`); it encrypts the signing keys in the database", NULL);
+        return TN_ERR_CONFIG;
+    }
     if (k[0]) {
         size_t n = strlen(k);
         tn_hmac_sha256(key, (const uint8_t *)"teamnotes-secret", 16, k, n);
@@ -643,6 +651,8 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin")) {
         struct tn_as_keys_config kc = {
             .store = app.store,
+            .secret = app.secret,
+            .secret_len = sizeof app.secret,
             .rotate_s = tn_config_int(cfg, TN_CFG_KEY_ROTATION_DAYS) * 86400,
             .lead_s = 900,
             .token_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),

@@ -62,7 +62,8 @@
     X(JSON_MAX_STRING,   "JSON_MAX_STRING",    INT,  "1048576",            64,    67108864,   false,     \
       "longest JSON string accepted in a request, in bytes")                                          \
     X(SECRET_KEY,        "SECRET_KEY",         STR,  "",                   0,     0,          true,      \
-      "32+ byte key protecting MRTR request state (default: generated in DATA_DIR)")                   \
+      "32+ characters: protects MRTR state, encrypts the signing keys in the store; required "     \
+      "with DATABASE_URL (default: DATA_DIR/secret.key, generated 0600)")                           \
     X(DATABASE_URL,      "DATABASE_URL",       STR,  "",                   0,     0,          true,      \
       "postgres://... selects PostgreSQL; empty: SQLite in DATA_DIR")                               \
     X(ACCESS_TOKEN_TTL_S, "ACCESS_TOKEN_TTL_S", INT, "3600",               5,     86400,      false,     \

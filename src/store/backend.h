@@ -71,6 +71,9 @@ struct tn_store_ops {
     enum tn_err (*key_insert)(struct tn_store *s, const struct tn_signing_key *k);
     enum tn_err (*key_list)(struct tn_store *s, tn_store_key_cb cb, void *ud);
     enum tn_err (*key_delete)(struct tn_store *s, const char *kid);
+    /* No row changed: TN_ERR_NOT_FOUND. */
+    enum tn_err (*key_replace)(struct tn_store *s, const char *kid, const char *expected,
+                               const char *pem);
 
     /* Notes. store.c has checked the owner and every field (UTF-8, sizes, the tags'
      * JSON, visibility against the owner's org), assigned id, owner, org, version and

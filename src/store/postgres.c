@@ -457,6 +457,9 @@ static const struct migration {
       "INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1, $2, $3, $4, $5, $6)")             \
     X(KEY_LIST, "", "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, seq")        \
     X(KEY_DELETE, "t", "DELETE FROM signing_keys WHERE kid = $1")                            \
+    /* A concurrent replacer waits for the row, re-checks `pem = $2` against the         */  \
+    /* committed row and changes nothing. */                                                 \
+    X(KEY_REPLACE, "ttt", "UPDATE signing_keys SET pem = $3 WHERE kid = $1 AND pem = $2")    \
     /* The caller of this notes transaction, for the row-level security policies; */         \
     /* is_local = true: the settings end with the transaction. */                            \
     X(NOTE_AS, "tt",                                                                         \
@@ -1575,6 +1578,12 @@ static enum tn_err pg_key_delete(struct tn_store *s, const char *kid)
     WRITE_ONE(s, S_KEY_DELETE, kid);
 }
 
+static enum tn_err pg_key_replace(struct tn_store *s, const char *kid, const char *expected,
+                                  const char *pem)
+{
+    WRITE_ONE(s, S_KEY_REPLACE, kid, expected, pem);
+}
+
 /* ---------- notes ---------- */
 
 /* store.c has filled every field (id, owner, org, version, timestamps). */
@@ -1876,6 +1885,7 @@ static const struct tn_store_ops postgres_ops = {
     .key_insert = pg_key_insert,
     .key_list = pg_key_list,
     .key_delete = pg_key_delete,
+    .key_replace = pg_key_replace,
     .note_insert = pg_note_insert,
     .note_get = pg_note_get,
     .note_update = pg_note_update,

@@ -374,6 +374,7 @@ enum { AUDIT_ROWS = 16 };
     X(KEY_INSERT, "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)") \
     X(KEY_LIST, "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, rowid")          \
     X(KEY_DELETE, "DELETE FROM signing_keys WHERE kid = ?1")                                 \
+    X(KEY_REPLACE, "UPDATE signing_keys SET pem = ?3 WHERE kid = ?1 AND pem = ?2")           \
     X(NOTE_INSERT, "INSERT INTO notes (id, owner, org, title, content, tags, visibility, "    \
                    "version, created_at, updated_at) "                                       \
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
@@ -1359,6 +1360,12 @@ static enum tn_err sq_key_delete(struct tn_store *s, const char *kid)
     WRITE1(s, true, S_KEY_DELETE, "t", kid);
 }
 
+static enum tn_err sq_key_replace(struct tn_store *s, const char *kid, const char *expected,
+                                  const char *pem)
+{
+    WRITE1(s, true, S_KEY_REPLACE, "ttt", kid, expected, pem);
+}
+
 /* ---------- notes ---------- */
 
 /* The owner's own note `id` into *out (TN_ERR_NOT_FOUND when o has no such note). On
@@ -1966,6 +1973,7 @@ static const struct tn_store_ops sqlite_ops = {
     .key_insert = sq_key_insert,
     .key_list = sq_key_list,
     .key_delete = sq_key_delete,
+    .key_replace = sq_key_replace,
     .note_insert = sq_note_insert,
     .note_get = sq_note_get,
     .note_update = sq_note_update,

@@ -377,6 +377,15 @@ enum tn_err tn_store_key_delete(struct tn_store *s, const char *kid)
     return s->ops->key_delete(s, kid);
 }
 
+enum tn_err tn_store_key_replace(struct tn_store *s, const char *kid, const char *expected,
+                                 const char *pem)
+{
+    if (!s || !kid || !expected || !pem || kid[0] == '\0' || pem[0] == '\0' ||
+        strlen(pem) >= FIELD_SIZE(struct tn_signing_key, pem))
+        return TN_ERR_BAD_INPUT;
+    return s->ops->key_replace(s, kid, expected, pem);
+}
+
 /* ---------- notes ---------- */
 
 enum {

@@ -156,7 +156,7 @@ enum tn_err tn_store_user_revoke_all(struct tn_store *s, const char *user_id);
 struct tn_signing_key {
     char kid[48];
     char alg[8];
-    char pem[2048];      /* PKCS#8 private key */
+    char pem[2048];      /* the private key as stored: sealed by src/auth/as/keys.c */
     int64_t created_at;
     int64_t signs_from;  /* published from created_at, signs from here */
     int64_t retire_at;   /* stops signing; stays published until retire_at + token TTL */
@@ -166,6 +166,11 @@ typedef void (*tn_store_key_cb)(const struct tn_signing_key *k, void *ud);
 /* Keys in creation order. */
 enum tn_err tn_store_key_list(struct tn_store *s, tn_store_key_cb cb, void *ud);
 enum tn_err tn_store_key_delete(struct tn_store *s, const char *kid);
+/* Replaces the stored text of key `kid` with `pem` only while it still is `expected`
+ * (compare and set: of instances rewriting one row at once, exactly one succeeds).
+ * TN_ERR_NOT_FOUND when no row `kid` holds `expected` (gone, or rewritten meanwhile). */
+enum tn_err tn_store_key_replace(struct tn_store *s, const char *kid, const char *expected,
+                                 const char *pem);
 
 /* ---------- notes: every function takes the owner; there is no other way in ---------- */
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Two teamnotes instances on one PostgreSQL, as behind a load balancer: a token issued by
 # one is accepted by the other, a note saved through one is listed through the other,
-# and an instance killed with SIGKILL mid-writes loses no acknowledged note.
+# and an instance killed with SIGKILL mid-writes loses no acknowledged note. Then the
+# signing keys at rest: a pg_dump holds no private key, an instance with another
+# SECRET_KEY (or none) refuses to start and changes nothing, a key stored in plain text
+# by an earlier version is encrypted at start.
 # Usage: tests/store/pg-instances.sh BUILD_DIR   (needs DATABASE_URL of an empty database)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -84,5 +87,43 @@ done <"$work/acks"
 check "acknowledged writes before SIGKILL all present ($acked acknowledged)" 0 "$missing"
 check "instance A still serves" 200 "$(curl -s -o /dev/null -w '%{http_code}' $A/healthz)"
 kill -TERM "$a"; wait "$a"; check "A exits 0" 0 $?
+
+# ---- the signing keys at rest (nothing runs now) ----
+keys_sum() { psql -X -At "$DATABASE_URL" -c "SELECT count(*) || ':' || md5(string_agg(kid || pem, ',' ORDER BY kid)) FROM signing_keys"; }
+# a P-256 PKCS#8 key's base64 always starts with this (its DER header), whatever the key
+pkcs8_p256=MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg
+pg_dump --enable-row-security "$DATABASE_URL" >"$work/dump.sql" 2>"$work/dump.err"
+check "pg_dump of the database" 0 $?
+check "the dump has the signing key rows, sealed" yes "$(grep -q 'tnk1:' "$work/dump.sql" && echo yes)"
+check "the dump holds no PEM private key" 0 "$(grep -c 'PRIVATE KEY' "$work/dump.sql")"
+check "the dump holds no PKCS#8 key body" 0 "$(grep -c "$pkcs8_p256" "$work/dump.sql")"
+before=$(keys_sum)
+refuse() { # name log env...: a start that must end by itself with status 1
+  local name=$1 log=$2; shift 2
+  env "$@" BASE_URL=$base timeout 30 "$tn" serve --port "$pa" --data-dir "$work/r" >"$log" 2>&1
+  check "$name: refuses to start" 1 $?
+  check "$name: never ready" 0 "$(grep -c 'ready mcp=' "$log")"
+}
+refuse "another SECRET_KEY" "$work/wrong.log" SECRET_KEY=another-secret-key-0123456789abcdef-xyz
+check "another SECRET_KEY: says so" 1 "$(grep -c 'the signing keys in the store were encrypted with a different SECRET_KEY' "$work/wrong.log")"
+refuse "no SECRET_KEY" "$work/none.log" -u SECRET_KEY
+check "no SECRET_KEY: says it is required" 1 "$(grep -c 'DATABASE_URL is set but SECRET_KEY is not' "$work/none.log")"
+check "refused starts change no key" "$before" "$(keys_sum)"
+
+# a key as an earlier version stored it (plain PEM), published but not yet signing
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/legacy.pem" 2>/dev/null
+now=$(date +%s)
+# (psql expands :'pem' in its input, not in -c)
+psql -X -q -v ON_ERROR_STOP=1 "$DATABASE_URL" -v pem="$(cat "$work/legacy.pem")" -v now="$now" \
+  <<<"INSERT INTO signing_keys (kid, alg, pem, created_at, signs_from, retire_at) VALUES ('legacy-e2e', 'ES256', :'pem', :now, :now + 864000, :now + 1728000)"
+check "a plain-text key row is in the dump before the start" 1 "$(pg_dump --enable-row-security -t signing_keys "$DATABASE_URL" | grep -c 'BEGIN PRIVATE KEY')"
+start "$pa" "$work/a2.log"; a=$last
+check "the plain-text key is encrypted at start, logged once" 1 "$(grep -c 'signing key encrypted in the store' "$work/a2.log")"
+check "it is published" 1 "$(curl -s "$A/jwks" | jq '[.keys[] | select(.kid == "legacy-e2e")] | length')"
+check "the token issued before the restart still works" 200 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H "Authorization: Bearer $at" $A/mcp -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}')"
+kill -TERM "$a"; wait "$a"
+pg_dump --enable-row-security "$DATABASE_URL" >"$work/dump2.sql" 2>/dev/null
+check "after it, the dump holds no private key" 0 "$(grep -c -e 'PRIVATE KEY' -e "$pkcs8_p256" "$work/dump2.sql")"
+check "every key row is sealed" 0 "$(psql -X -At "$DATABASE_URL" -c "SELECT count(*) FROM signing_keys WHERE pem NOT LIKE 'tnk1:%'")"
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -1007,6 +1007,58 @@ static void test_keys(void **state)
     assert_string_equal(kids.s, "k2;k3;");
 }
 
+struct pems {
+    int n;
+    char k1[16];
+    size_t k2_len;
+};
+
+static void see_pem(const struct tn_signing_key *k, void *ud)
+{
+    struct pems *p = ud;
+    p->n++;
+    if (!strcmp(k->kid, "k1"))
+        snprintf(p->k1, sizeof p->k1, "%s", k->pem);
+    else
+        p->k2_len = strlen(k->pem);
+}
+
+/* Replacing a key's stored text is a compare and set. */
+static void test_key_replace(void **state)
+{
+    struct fx *f = *state;
+    struct tn_signing_key k1 = {.kid = "k1", .alg = "ES256", .pem = "plain", .created_at = 1};
+    struct tn_signing_key k2 = {.kid = "k2", .alg = "ES256", .pem = "plain", .created_at = 2};
+    assert_int_equal(tn_store_key_insert(f->s, &k1), TN_OK);
+    assert_int_equal(tn_store_key_insert(f->s, &k2), TN_OK);
+    assert_int_equal(tn_store_key_replace(f->s, "k1", "plain", "sealed"), TN_OK);
+    /* a second replacer expecting the old text changes nothing */
+    assert_int_equal(tn_store_key_replace(f->s, "k1", "plain", "other"), TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_store_key_replace(f->s, "k9", "plain", "other"), TN_ERR_NOT_FOUND);
+    char too_long[2049];
+    memset(too_long, 'x', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+    const struct {
+        const char *kid, *expected, *pem;
+    } bad[] = {
+        {NULL, "plain", "x"}, {"k2", NULL, "x"}, {"k2", "plain", NULL},
+        {"", "plain", "x"},   {"k2", "plain", ""}, {"k2", "plain", too_long},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(tn_store_key_replace(f->s, bad[i].kid, bad[i].expected, bad[i].pem),
+                         TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_key_replace(NULL, "k2", "plain", "x"), TN_ERR_BAD_INPUT);
+    too_long[2047] = '\0'; /* the longest a row holds */
+    assert_int_equal(tn_store_key_replace(f->s, "k2", "plain", too_long), TN_OK);
+    tn_store_close(f->s);
+    f->s = reopen(f);
+    struct pems p = {0};
+    assert_int_equal(tn_store_key_list(f->s, see_pem, &p), TN_OK);
+    assert_int_equal(p.n, 2);
+    assert_string_equal(p.k1, "sealed");
+    assert_int_equal(p.k2_len, 2047);
+}
+
 /* ---------- callbacks that call back into the store ---------- */
 
 /* Threads other than the test's own must not assert (cmocka longjmps); they count. */
@@ -1204,6 +1256,7 @@ int main(void)
         T(test_family_revoke),
         T(test_user_revoke_all),
         T(test_keys),
+        T(test_key_replace),
         T(test_list_reentrant),
         T(test_concurrent_code_take),
         T(test_concurrent_refresh_rotate),

@@ -2,6 +2,7 @@
 
 #include <openssl/pem.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,19 +11,110 @@
 #include "core/util.h"
 
 #define MAX_KEYS 8
+#define KEK_LABEL "teamnotes signing keys v1"
+#define PREFIX_LEN (sizeof TN_AS_KEY_SEALED_PREFIX - 1)
+#define NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
+/* Longest stored text, NUL included (struct tn_signing_key). A sealed P-256 key takes
+ * about 400 of it; an RSA key would not fit (ES256 is the only algorithm made here). */
+#define STORED_MAX sizeof(((struct tn_signing_key *)0)->pem)
 
 struct key {
-    struct tn_signing_key row;
+    struct tn_signing_key row; /* its pem is wiped once pkey is made */
     EVP_PKEY *pkey;
 };
 
 struct tn_as_keys {
-    struct tn_as_keys_config cfg;
+    struct tn_as_keys_config cfg; /* cfg.secret is not kept */
+    uint8_t kek[32];
     pthread_mutex_t mu;
     struct key keys[MAX_KEYS];
     size_t n;
     int64_t last_read;
 };
+
+/* ---------- the sealed form ---------- */
+
+enum tn_err tn_as_keys_kek(uint8_t out[32], const uint8_t *secret, size_t secret_len)
+{
+    sodium_memzero(out, 32);
+    if (!secret || secret_len < crypto_generichash_KEYBYTES_MIN ||
+        secret_len > crypto_generichash_KEYBYTES_MAX)
+        return TN_ERR_CONFIG;
+    /* A keyed BLAKE2b over the purpose: the same secret keys other things (the MRTR
+     * state, the sign-in pages) through HMAC-SHA256; this subkey is of no use there. */
+    if (crypto_generichash(out, 32, (const unsigned char *)KEK_LABEL, sizeof KEK_LABEL - 1,
+                           secret, secret_len) != 0)
+        return TN_ERR_INTERNAL;
+    return TN_OK;
+}
+
+enum tn_err tn_as_key_seal(const uint8_t kek[32], const char *kid, const char *pem, char *out,
+                           size_t cap)
+{
+    enum tn_err rc = TN_ERR_BAD_INPUT;
+    uint8_t box[NONCE_BYTES + STORED_MAX + TAG_BYTES];
+    size_t n = pem ? strlen(pem) : 0;
+    if (cap)
+        out[0] = '\0';
+    if (!kid || !kid[0] || n == 0)
+        goto done;
+    size_t blen = NONCE_BYTES + n + TAG_BYTES;
+    size_t need = PREFIX_LEN + tn_b64url_encoded_len(blen) + 1;
+    rc = TN_ERR_LIMIT;
+    /* no longer than a row holds, or unseal would not take it */
+    if (n >= STORED_MAX || need > STORED_MAX || need > cap)
+        goto done;
+    tn_random(box, NONCE_BYTES);
+    unsigned long long clen = 0;
+    /* the kid as associated data: a sealed key copied into another row does not open */
+    crypto_aead_xchacha20poly1305_ietf_encrypt(box + NONCE_BYTES, &clen, (const uint8_t *)pem, n,
+                                               (const uint8_t *)kid, strlen(kid), NULL, box,
+                                               kek);
+    memcpy(out, TN_AS_KEY_SEALED_PREFIX, PREFIX_LEN);
+    tn_b64url_encode(out + PREFIX_LEN, cap - PREFIX_LEN, box, NONCE_BYTES + (size_t)clen);
+    rc = TN_OK;
+done:
+    sodium_memzero(box, sizeof box);
+    return rc;
+}
+
+enum tn_err tn_as_key_unseal(const uint8_t kek[32], const char *kid, const char *sealed,
+                             char *pem, size_t cap)
+{
+    enum tn_err rc = TN_ERR_BAD_INPUT;
+    uint8_t box[NONCE_BYTES + STORED_MAX + TAG_BYTES];
+    size_t blen = 0;
+    if (cap)
+        sodium_memzero(pem, cap);
+    if (!kid || !sealed || strncmp(sealed, TN_AS_KEY_SEALED_PREFIX, PREFIX_LEN) != 0)
+        goto done;
+    const char *b64 = sealed + PREFIX_LEN;
+    size_t b64_len = strnlen(b64, STORED_MAX);
+    if (b64_len >= STORED_MAX ||
+        tn_b64url_decode(box, sizeof box, &blen, b64, b64_len) != TN_OK ||
+        blen <= NONCE_BYTES + TAG_BYTES)
+        goto done;
+    size_t n = blen - NONCE_BYTES - TAG_BYTES;
+    rc = TN_ERR_LIMIT;
+    if (n >= cap)
+        goto done;
+    unsigned long long mlen = 0;
+    rc = TN_ERR_CONFIG;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt((uint8_t *)pem, &mlen, NULL, box + NONCE_BYTES,
+                                                   blen - NONCE_BYTES, (const uint8_t *)kid,
+                                                   strlen(kid), box, kek) != 0) {
+        sodium_memzero(pem, cap);
+        goto done;
+    }
+    pem[mlen] = '\0';
+    rc = TN_OK;
+done:
+    sodium_memzero(box, sizeof box);
+    return rc;
+}
+
+/* ---------- keys in the store ---------- */
 
 static EVP_PKEY *pem_to_key(const char *pem)
 {
@@ -32,32 +124,130 @@ static EVP_PKEY *pem_to_key(const char *pem)
     return k;
 }
 
-struct collect {
-    struct key *keys;
+/* A row as a previous version stored it: the PEM itself. */
+static bool is_plain(const char *stored)
+{
+    return strncmp(stored, "-----BEGIN ", 11) == 0;
+}
+
+/* The rows of one read, before they become keys. */
+struct rows {
+    struct tn_signing_key v[MAX_KEYS];
     size_t n;
 };
 
 static void collect_cb(const struct tn_signing_key *row, void *ud)
 {
-    struct collect *c = ud;
-    if (c->n >= MAX_KEYS)
-        return;
-    EVP_PKEY *k = pem_to_key(row->pem);
-    if (!k) {
-        tn_log(TN_LOG_ERROR, "a stored signing key cannot be read; skipped", "kid", row->kid, NULL);
-        return;
+    struct rows *r = ud;
+    if (r->n < MAX_KEYS)
+        r->v[r->n++] = *row;
+}
+
+/* Says what to do about a row that does not become a key. */
+static void complain(enum tn_err rc, const char *kid)
+{
+    if (rc == TN_ERR_CONFIG)
+        tn_log(TN_LOG_ERROR,
+               "the signing keys in the store were encrypted with a different SECRET_KEY (or "
+               "altered): start with the SECRET_KEY they were written with (DATA_DIR/secret.key "
+               "when SECRET_KEY is unset); no new key is made, as that would invalidate every "
+               "token issued",
+               "kid", kid, NULL);
+    else
+        tn_log(TN_LOG_ERROR, "a stored signing key cannot be read (unknown format or damaged)",
+               "kid", kid, "error", tn_err_name(rc), NULL);
+}
+
+/* Opens one row into a key: a sealed row with the kek, a plain-text one as it is. */
+static enum tn_err open_row(const struct tn_as_keys *k, const struct tn_signing_key *row,
+                            EVP_PKEY **out)
+{
+    char pem[STORED_MAX];
+    enum tn_err rc = TN_OK;
+    *out = NULL;
+    if (is_plain(row->pem))
+        *out = pem_to_key(row->pem);
+    else if ((rc = tn_as_key_unseal(k->kek, row->kid, row->pem, pem, sizeof pem)) == TN_OK)
+        *out = pem_to_key(pem);
+    if (rc == TN_OK && !*out)
+        rc = TN_ERR_BAD_INPUT;
+    sodium_memzero(pem, sizeof pem);
+    return rc;
+}
+
+/* Seals a plain-text row in place. TN_ERR_NOT_FOUND when another instance rewrote or
+ * deleted it first. */
+static enum tn_err seal_row(const struct tn_as_keys *k, const struct tn_signing_key *row)
+{
+    char sealed[STORED_MAX];
+    enum tn_err rc = tn_as_key_seal(k->kek, row->kid, row->pem, sealed, sizeof sealed);
+    if (rc == TN_OK)
+        rc = tn_store_key_replace(k->cfg.store, row->kid, row->pem, sealed);
+    if (rc == TN_OK)
+        tn_log(TN_LOG_INFO, "signing key encrypted in the store (it was in plain text)", "kid",
+               row->kid, NULL);
+    else if (rc != TN_ERR_NOT_FOUND)
+        tn_log(TN_LOG_ERROR, "cannot encrypt a signing key stored in plain text", "kid",
+               row->kid, "error", tn_err_name(rc), NULL);
+    return rc;
+}
+
+static void clear_keys(struct key *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        EVP_PKEY_free(keys[i].pkey);
+        keys[i].pkey = NULL;
     }
-    c->keys[c->n].row = *row;
-    c->keys[c->n].pkey = k;
-    c->n++;
+}
+
+/* Reads every key of the store into out[0..*n), then seals the rows still in plain
+ * text; only once every row has opened, so that a wrong secret seals nothing. On
+ * failure nothing is kept (*n = 0). */
+static enum tn_err load(struct tn_as_keys *k, struct key *out, size_t *n)
+{
+    *n = 0;
+    struct rows *r = malloc(sizeof *r);
+    if (!r)
+        return TN_ERR_NOMEM;
+    enum tn_err rc = TN_OK;
+    /* read again (once) when another instance sealed or deleted a row first */
+    for (int pass = 0; pass < 2; pass++) {
+        clear_keys(out, *n);
+        *n = 0;
+        r->n = 0;
+        if ((rc = tn_store_key_list(k->cfg.store, collect_cb, r)) != TN_OK)
+            break;
+        for (size_t i = 0; i < r->n; i++) {
+            if ((rc = open_row(k, &r->v[i], &out[i].pkey)) != TN_OK) {
+                complain(rc, r->v[i].kid);
+                break;
+            }
+            out[i].row = r->v[i];
+            sodium_memzero(out[i].row.pem, sizeof out[i].row.pem);
+            *n = i + 1;
+        }
+        bool raced = false;
+        for (size_t i = 0; rc == TN_OK && i < r->n; i++) {
+            if (is_plain(r->v[i].pem) && (rc = seal_row(k, &r->v[i])) == TN_ERR_NOT_FOUND) {
+                raced = true;
+                rc = TN_OK;
+            }
+        }
+        if (rc != TN_OK || !raced)
+            break;
+    }
+    if (rc != TN_OK) {
+        clear_keys(out, *n);
+        *n = 0;
+    }
+    sodium_memzero(r, sizeof *r);
+    free(r);
+    return rc;
 }
 
 static void clear(struct tn_as_keys *k)
 {
-    for (size_t i = 0; i < k->n; i++) {
-        EVP_PKEY_free(k->keys[i].pkey);
-        OPENSSL_cleanse(k->keys[i].row.pem, sizeof k->keys[i].row.pem);
-    }
+    clear_keys(k->keys, k->n);
     k->n = 0;
 }
 
@@ -65,17 +255,22 @@ static enum tn_err create_key(struct tn_as_keys *k, int64_t signs_from)
 {
     enum tn_err rc = TN_ERR_INTERNAL;
     EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    BIO *b = BIO_new(BIO_s_mem());
+    /* secure memory BIO: its buffer is wiped when freed */
+    BIO *b = BIO_new(BIO_s_secmem());
     struct tn_signing_key row;
+    char pem[STORED_MAX];
     memset(&row, 0, sizeof row);
+    memset(pem, 0, sizeof pem);
     if (!pk || !b || PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL) != 1)
         goto done;
     char *data = NULL;
     long len = BIO_get_mem_data(b, &data);
-    if (len <= 0 || (size_t)len >= sizeof row.pem)
+    if (len <= 0 || (size_t)len >= sizeof pem)
         goto done;
-    memcpy(row.pem, data, (size_t)len);
+    memcpy(pem, data, (size_t)len);
     if (tn_jwk_thumbprint(pk, row.kid) != TN_OK)
+        goto done;
+    if ((rc = tn_as_key_seal(k->kek, row.kid, pem, row.pem, sizeof row.pem)) != TN_OK)
         goto done;
     snprintf(row.alg, sizeof row.alg, "ES256");
     row.created_at = tn_time_now_ms() / 1000;
@@ -85,24 +280,30 @@ static enum tn_err create_key(struct tn_as_keys *k, int64_t signs_from)
     if (rc == TN_OK)
         tn_log(TN_LOG_INFO, "signing key created", "kid", row.kid, NULL);
 done:
-    OPENSSL_cleanse(row.pem, sizeof row.pem);
+    sodium_memzero(pem, sizeof pem);
     BIO_free(b);
     EVP_PKEY_free(pk);
     return rc;
 }
 
 /* Reads the store; creates a first key, or the successor when the current one is near
- * its end, and deletes keys whose tokens have all expired. Called with mu held. */
+ * its end, and deletes keys whose tokens have all expired. Called with mu held. When
+ * the store cannot be read or a key in it does not open, the keys loaded before stay. */
 static enum tn_err reload(struct tn_as_keys *k, int64_t now)
 {
+    struct key *fresh = calloc(MAX_KEYS, sizeof *fresh);
+    if (!fresh)
+        return TN_ERR_NOMEM;
+    enum tn_err rc = TN_OK;
+    /* a failing store is not asked again at every signature, only at the next refresh */
+    k->last_read = now;
     for (int pass = 0; pass < 2; pass++) {
+        size_t n = 0;
+        if ((rc = load(k, fresh, &n)) != TN_OK)
+            break;
         clear(k);
-        struct collect c = {k->keys, 0};
-        enum tn_err rc = tn_store_key_list(k->cfg.store, collect_cb, &c);
-        if (rc != TN_OK)
-            return rc;
-        k->n = c.n;
-        k->last_read = now;
+        memcpy(k->keys, fresh, n * sizeof *fresh);
+        k->n = n;
         int64_t newest_retire = 0;
         for (size_t i = 0; i < k->n; i++)
             if (k->keys[i].row.retire_at > newest_retire)
@@ -110,13 +311,13 @@ static enum tn_err reload(struct tn_as_keys *k, int64_t now)
         bool changed = false;
         if (k->n == 0) {
             if ((rc = create_key(k, now)) != TN_OK)
-                return rc;
+                break;
             changed = true;
         } else if (newest_retire - now < k->cfg.lead_s) {
             /* the successor signs when the current key retires, published from now */
             int64_t from = newest_retire > now + k->cfg.lead_s ? newest_retire : now + k->cfg.lead_s;
             if ((rc = create_key(k, from < newest_retire ? newest_retire : from)) != TN_OK)
-                return rc;
+                break;
             changed = true;
         }
         for (size_t i = 0; i < k->n; i++) {
@@ -126,9 +327,10 @@ static enum tn_err reload(struct tn_as_keys *k, int64_t now)
             }
         }
         if (!changed)
-            return TN_OK;
+            break;
     }
-    return TN_OK;
+    free(fresh);
+    return rc;
 }
 
 enum tn_err tn_as_keys_open(const struct tn_as_keys_config *cfg, struct tn_as_keys **out)
@@ -138,8 +340,14 @@ enum tn_err tn_as_keys_open(const struct tn_as_keys_config *cfg, struct tn_as_ke
     if (!k)
         return TN_ERR_NOMEM;
     k->cfg = *cfg;
+    k->cfg.secret = NULL;
+    k->cfg.secret_len = 0;
     pthread_mutex_init(&k->mu, NULL);
-    enum tn_err rc = reload(k, tn_time_now_ms() / 1000);
+    enum tn_err rc = tn_as_keys_kek(k->kek, cfg->secret, cfg->secret_len);
+    if (rc != TN_OK)
+        tn_log(TN_LOG_ERROR, "no secret to encrypt the signing keys with", NULL);
+    else
+        rc = reload(k, tn_time_now_ms() / 1000);
     if (rc != TN_OK) {
         tn_as_keys_free(k);
         return rc;
@@ -153,6 +361,7 @@ void tn_as_keys_free(struct tn_as_keys *k)
     if (!k)
         return;
     clear(k);
+    sodium_memzero(k->kek, sizeof k->kek);
     pthread_mutex_destroy(&k->mu);
     free(k);
 }
