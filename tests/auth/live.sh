@@ -146,9 +146,14 @@ open_listen "$A" "$bob" "$work/listen-bob2"
 wait_line "$work/listen-bob2" acknowledged
 check "another user still gets a stream" yes "$(grep -q acknowledged "$work/listen-bob2" && echo yes)"
 kill "$d1"; wait "$d1" 2>/dev/null
-sleep 1.5 # the server finds the closed stream at the next heartbeat write
-open_listen "$A" "$dave" "$work/listen-d4"
-wait_line "$work/listen-d4" acknowledged
+# the server finds the closed stream at a heartbeat's write (SSE_HEARTBEAT_S=1): until
+# then the slot is taken, so try again for up to 10 s
+for _ in $(seq 20); do
+  open_listen "$A" "$dave" "$work/listen-d4"
+  for _ in $(seq 40); do grep -q 'acknowledged\|"error"' "$work/listen-d4" 2>/dev/null && break; sleep 0.05; done
+  grep -q acknowledged "$work/listen-d4" && break
+  sleep 0.5
+done
 check "once one closes, the user may open another" yes "$(grep -q acknowledged "$work/listen-d4" && echo yes)"
 
 # ---------- 4. a listen stream ends when its token expires (ACCESS_TOKEN_TTL_S=5)
