@@ -236,6 +236,7 @@ echo
 PORT_LISTEN=$(free_port)
 mint ES256 "$LISTEN_USERS" "$STREAMS" "http://127.0.0.1:$PORT_LISTEN/mcp" >"$BENCH_WORK/tok-listen"
 start_teamnotes "$PORT_LISTEN" "$BENCH_WORK/listen" MAX_LISTEN_STREAMS="$STREAMS" \
+  MAX_STREAMS_PER_USER=$(( (STREAMS + LISTEN_USERS - 1) / LISTEN_USERS )) \
   MAX_CONNECTIONS=$(( STREAMS + 2000 )) || die "server did not start for the listen streams"
 python3 "$BENCH_ROOT/bench/scale_listen.py" 127.0.0.1 "$PORT_LISTEN" /mcp "$BENCH_WORK/tok-listen" \
   "$STREAMS" "$LISTEN_USERS" "$TN_PID" >"$BENCH_WORK/listen.out" 2>"$BENCH_WORK/listen.err"

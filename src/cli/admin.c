@@ -188,7 +188,8 @@ static int user_cmd(struct tn_store *s, int argc, char **argv)
         snprintf(u.role, sizeof u.role, "%s", argv[2]);
         if (tn_store_user_update(s, &u) != TN_OK)
             return 1;
-        printf("%s is now %s (their next token carries it)\n", email, u.role);
+        printf("%s is now %s (permissions it lacks stop working within seconds; added ones "
+               "come with their next token)\n", email, u.role);
         return 0;
     }
     if (!strcmp(sub, "disable") || !strcmp(sub, "enable")) {

@@ -14,6 +14,7 @@
 
 #include "auth/as/as.h"
 #include "auth/as/keys.h"
+#include "auth/as/users.h"
 #include "auth/rs/rs.h"
 #include "core/fetch.h"
 #include "core/log.h"
@@ -33,46 +34,69 @@ struct app {
     char base_url[512];    /* effective origin (the bound port when PORT=0) */
     char resource[1024];   /* canonical MCP URL */
     char prm_url[1024];
-    /* built-in issuer: recently checked accounts (disabled users' tokens stop working
-     * within USER_CHECK_MS, without a store read per request) */
+    /* built-in issuer: recently checked accounts (disabled users' tokens stop working,
+     * and a changed role's permissions apply, within USER_CHECK_MS, without a store read
+     * per request) */
     pthread_mutex_t users_mu;
     struct user_check {
         char id[48];
         int64_t checked_ms;
         int64_t valid_after;
         bool active;
+        char role[16];
     } users[256];
 };
 
 #define USER_CHECK_MS 5000
+/* How often open streams are authorized again (tn_mcp_recheck). */
+#define RECHECK_MS 1000
 
-/* True when the account behind a built-in token still exists, is enabled, and did not
- * have its tokens revoked after this one was issued. */
-static bool account_current(struct app *app, const struct tn_principal *p)
+/* The account behind a built-in token as of at most USER_CHECK_MS ago; inactive (and no
+ * role) when it does not exist or cannot be read. */
+static struct user_check account_of(struct app *app, const char *subject)
 {
     uint8_t h = 0;
-    for (const char *c = p->subject; *c; c++)
+    for (const char *c = subject; *c; c++)
         h = (uint8_t)(h * 31 + (uint8_t)*c);
     int64_t now = tn_time_now_ms();
     pthread_mutex_lock(&app->users_mu);
     struct user_check *u = &app->users[h];
-    bool fresh = !strcmp(u->id, p->subject) && now - u->checked_ms < USER_CHECK_MS;
+    bool fresh = !strcmp(u->id, subject) && now - u->checked_ms < USER_CHECK_MS;
     struct user_check copy = *u;
     pthread_mutex_unlock(&app->users_mu);
     if (!fresh) {
         struct tn_user row;
         memset(&copy, 0, sizeof copy);
-        tn_strlcpy(copy.id, p->subject, sizeof copy.id);
+        tn_strlcpy(copy.id, subject, sizeof copy.id);
         copy.checked_ms = now;
-        if (tn_store_user_get(app->store, p->subject, &row) == TN_OK) {
+        if (tn_store_user_get(app->store, subject, &row) == TN_OK) {
             copy.active = !row.disabled;
             copy.valid_after = row.tokens_valid_after;
+            tn_strlcpy(copy.role, row.role, sizeof copy.role);
         }
         pthread_mutex_lock(&app->users_mu);
         *u = copy;
         pthread_mutex_unlock(&app->users_mu);
     }
-    return copy.active && p->issued_at >= copy.valid_after;
+    return copy;
+}
+
+/* True when the account behind a built-in token still exists, is enabled, and did not
+ * have its tokens revoked after this one was issued. */
+static bool account_current(const struct user_check *u, const struct tn_principal *p)
+{
+    return u->active && p->issued_at >= u->valid_after;
+}
+
+/* True when every permission the token names is still one of the account's role's: a
+ * demoted user's token then grants no more than the new role (an unknown role, none). */
+static bool role_covers(const struct user_check *u, const struct tn_principal *p)
+{
+    const char *allowed = tn_role_permissions(u->role);
+    for (size_t i = 0; i < p->permissions.n; i++)
+        if (!tn_principal_word_in(allowed, p->permissions.v[i]))
+            return false;
+    return true;
 }
 
 struct glue {
@@ -104,12 +128,21 @@ static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp
     struct tn_principal *p = NULL;
     if (app->rs)
         v = tn_rs_authenticate(app->rs, tn_http_req_header(req, "Authorization"), &p, &why);
-    if (v == TN_RS_OK && app->keys && !account_current(app, p)) {
-        tn_principal_release(p);
-        p = NULL;
-        v = TN_RS_INVALID;
-        tn_log(TN_LOG_INFO, "token refused", "id", tn_http_req_id(req), "reason",
-               "account disabled or its tokens revoked", NULL);
+    if (v == TN_RS_OK && app->keys) {
+        struct user_check u = account_of(app, p->subject);
+        if (!account_current(&u, p)) {
+            tn_principal_release(p);
+            p = NULL;
+            v = TN_RS_INVALID;
+            tn_log(TN_LOG_INFO, "token refused", "id", tn_http_req_id(req), "reason",
+                   "account disabled or its tokens revoked", NULL);
+        } else if (!role_covers(&u, p)) {
+            /* The role changed since the token was issued: this request (and whoami) sees
+             * only the permissions both allow. */
+            struct tn_principal *q = tn_principal_restrict(p, tn_role_permissions(u.role));
+            tn_principal_release(p);
+            p = q;
+        }
     }
     if (v == TN_RS_OK) {
         *value = p;
@@ -223,9 +256,6 @@ static void prm_route(void *ud, const struct tn_http_req *req, struct tn_http_re
     json_decref(doc);
 }
 
-/* The permission and scope gate of every tool (DESIGN §4): scopes are what the client
- * was granted (re-authorizing can add them: 403 step-up); permissions are what the
- * user's roles allow (re-authorizing cannot help: an isError result naming it). */
 /* A refused call is audited like any other (who, which client, which tool). */
 static void audit_denied(struct app *app, const struct tn_principal *p, const char *tool)
 {
@@ -241,40 +271,73 @@ static void audit_denied(struct app *app, const struct tn_principal *p, const ch
         tn_store_audit_insert(app->store, &a);
 }
 
-static enum tn_err gate(const struct tn_mcp_ctx *ctx, const struct tn_mcp_tool *t,
+/* For a stream that stays open: what could have changed since its request was
+ * authenticated. Sets `why` and returns false when the stream must end. */
+static bool still_valid(struct app *app, const struct tn_principal *p, const char *perm,
+                        struct tn_buf *why)
+{
+    if (p->expires_at <= tn_time_now_ms() / 1000) {
+        if (why)
+            tn_buf_puts(why, "the access token expired");
+        return false;
+    }
+    if (!app->keys)
+        return true; /* an external issuer's token does not change until it expires */
+    struct user_check u = account_of(app, p->subject);
+    if (!account_current(&u, p)) {
+        if (why)
+            tn_buf_puts(why, "the account was disabled or its tokens revoked");
+        return false;
+    }
+    if (perm && !tn_principal_word_in(tn_role_permissions(u.role), perm)) {
+        if (why)
+            tn_buf_printf(why, "the account's role (%s) no longer has the %s permission",
+                          u.role[0] ? u.role : "none", perm);
+        return false;
+    }
+    return true;
+}
+
+/* The permission and scope gate of every tool, resource, completion and listen stream
+ * (DESIGN §4): scopes are what the client was granted (re-authorizing can add them: 403
+ * step-up); permissions are what the user's roles allow (re-authorizing cannot help: an
+ * error naming it). */
+static enum tn_err gate(const struct tn_mcp_ctx *ctx, const struct tn_mcp_access *a,
                         struct tn_buf *why, void *ud)
 {
     struct app *app = ud;
     const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
     if (!p)
         return app->auth ? TN_ERR_FORBIDDEN : TN_OK;
-    if (t->required_scope && !tn_principal_has_scope(p, t->required_scope)) {
+    if (a->required_scope && !tn_principal_has_scope(p, a->required_scope)) {
         if (why) {
             /* every scope the operation needs, plus those already granted that we know,
              * so that re-authorizing does not lose them */
-            tn_buf_puts(why, t->required_scope);
+            tn_buf_puts(why, a->required_scope);
             const char *sup = tn_config_str(app->cfg, TN_CFG_AUTH_SCOPES);
             for (size_t i = 0; i < p->scopes.n; i++) {
                 const char *s = p->scopes.v[i];
-                size_t n = strlen(s);
-                const char *hit = strstr(sup, s);
-                if (strcmp(s, t->required_scope) && hit && (hit == sup || hit[-1] == ' ') &&
-                    (hit[n] == ' ' || hit[n] == '\0'))
+                if (strcmp(s, a->required_scope) && tn_principal_word_in(sup, s))
                     tn_buf_printf(why, " %s", s);
             }
-            audit_denied(app, p, t->name);
+            audit_denied(app, p, a->name);
         }
         return TN_ERR_INSUFFICIENT_SCOPE;
     }
-    if (t->required_permission && !tn_principal_has_permission(p, t->required_permission)) {
-        if (why)
-            audit_denied(app, p, t->name);
-        if (why)
+    if (a->required_permission && !tn_principal_has_permission(p, a->required_permission)) {
+        if (why) {
+            audit_denied(app, p, a->name);
             tn_buf_printf(why,
                           "Permission denied: %s needs the %s permission, which your account "
                           "does not have. Ask an administrator for a role that includes it "
                           "(signing in again will not help).",
-                          t->name, t->required_permission);
+                          a->name, a->required_permission);
+        }
+        return TN_ERR_FORBIDDEN;
+    }
+    if (a->ongoing && !still_valid(app, p, a->required_permission, why)) {
+        if (why)
+            audit_denied(app, p, a->name);
         return TN_ERR_FORBIDDEN;
     }
     return TN_OK;
@@ -609,6 +672,7 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         .secret = secret,
         .secret_len = secret_len,
         .max_listen = (unsigned)tn_config_int(cfg, TN_CFG_MAX_LISTEN_STREAMS),
+        .max_streams_per_subject = (unsigned)tn_config_int(cfg, TN_CFG_MAX_STREAMS_PER_USER),
         .json_max_depth = (unsigned)tn_config_int(cfg, TN_CFG_JSON_MAX_DEPTH),
         .json_max_string = (size_t)tn_config_int(cfg, TN_CFG_JSON_MAX_STRING),
         .principal_retain = principal_retain_cb,
@@ -781,14 +845,23 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     tn_log(TN_LOG_INFO, "ready", "mcp", url, "listen", tn_config_str(cfg, TN_CFG_HOST), "port",
            port, "startup_ms", ms, NULL);
 
-    /* While waiting for the signal: every TRIM_EVERY_S, hand the memory that bursts
-     * (writes, cold tokens) left free in malloc's arenas back to the system. */
+    /* While waiting for the signal: every RECHECK_MS, end the streams whose token
+     * expired or whose account lost the right to them; every TRIM_EVERY_S, hand the
+     * memory that bursts (writes, cold tokens) left free in malloc's arenas back to the
+     * system. */
     int sig = -1;
+    int64_t trimmed_ms = tn_time_now_ms();
     while (sig < 0) {
-        struct timespec every = {TRIM_EVERY_S, 0};
+        struct timespec every = {RECHECK_MS / 1000, (RECHECK_MS % 1000) * 1000000L};
         sig = sigtimedwait(&sigs, NULL, &every);
-        if (sig < 0 && errno == EAGAIN)
+        if (sig >= 0)
+            break;
+        if (app.auth)
+            tn_mcp_recheck(app.mcp);
+        if (tn_time_now_ms() - trimmed_ms >= TRIM_EVERY_S * 1000) {
             malloc_trim(0);
+            trimmed_ms = tn_time_now_ms();
+        }
     }
     tn_log(TN_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     /* No new connections; listen streams end with their final result; in-flight calls

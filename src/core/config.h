@@ -55,6 +55,8 @@
       "seconds between keep-alive comments on open SSE streams")                                      \
     X(MAX_LISTEN_STREAMS,"MAX_LISTEN_STREAMS", INT,  "1024",               0,     100000,     false,     \
       "most concurrent subscriptions/listen streams")                                                 \
+    X(MAX_STREAMS_PER_USER, "MAX_STREAMS_PER_USER", INT, "8",             1,     100000,     false,     \
+      "most listen streams, and most streamed (SSE) calls, one signed-in user has open at a time")    \
     X(SHUTDOWN_GRACE_S,  "SHUTDOWN_GRACE_S",   INT,  "10",                 0,     600,        false,     \
       "seconds in-flight requests get to finish on SIGTERM")                                          \
     X(JSON_MAX_DEPTH,    "JSON_MAX_DEPTH",     INT,  "64",                 4,     1024,       false,     \

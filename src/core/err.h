@@ -27,7 +27,8 @@
     X(TN_ERR_BAD_INPUT,      "invalid input",                          400,  "invalid_request",     -32602)  \
     X(TN_ERR_FORBIDDEN,      "forbidden",                              403,  "access_denied",       -32000)  \
     X(TN_ERR_INSUFFICIENT_SCOPE,"insufficient scope",                  403,  "insufficient_scope",  -32000)  \
-    X(TN_ERR_BUSY,           "too many concurrent requests",           503,  "temporarily_unavailable", -32603)
+    X(TN_ERR_BUSY,           "too many concurrent requests",           503,  "temporarily_unavailable", -32603)  \
+    X(TN_ERR_TOO_MANY_STREAMS,"too many open streams for one caller",  429,  NULL,                  -32000)
 
 enum tn_err {
 #define TN_ERR_ENUM(name, msg, http, oauth, rpc) name,

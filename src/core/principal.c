@@ -132,6 +132,41 @@ bool tn_principal_has_permission(const struct tn_principal *p, const char *perm)
     return list_has(&p->permissions, perm);
 }
 
+bool tn_principal_word_in(const char *words, const char *word)
+{
+    size_t n = word ? strlen(word) : 0;
+    if (!words || n == 0)
+        return false;
+    for (const char *w = words; *w;) {
+        w += strspn(w, " ");
+        size_t len = strcspn(w, " ");
+        if (len == n && memcmp(w, word, n) == 0)
+            return true;
+        w += len;
+    }
+    return false;
+}
+
+static void copy_list(struct tn_principal *to, enum tn_principal_list which,
+                      const struct tn_strlist *from, const char *allowed, bool filter)
+{
+    for (size_t i = 0; i < from->n; i++)
+        if (!filter || tn_principal_word_in(allowed, from->v[i]))
+            if (tn_principal_add(to, which, from->v[i], strlen(from->v[i])) != TN_OK)
+                abort(); /* a copy of a list that fitted before: only out of memory */
+}
+
+struct tn_principal *tn_principal_restrict(const struct tn_principal *p, const char *allowed)
+{
+    struct tn_principal *q = tn_principal_new(p->issuer, p->subject, p->org, p->client_id,
+                                              p->token_id, p->expires_at);
+    q->issued_at = p->issued_at;
+    copy_list(q, TN_PRINCIPAL_SCOPES, &p->scopes, NULL, false);
+    copy_list(q, TN_PRINCIPAL_ROLES, &p->roles, NULL, false);
+    copy_list(q, TN_PRINCIPAL_PERMISSIONS, &p->permissions, allowed, true);
+    return q;
+}
+
 static json_t *list_json(const struct tn_strlist *l)
 {
     json_t *a = json_array();

@@ -48,6 +48,14 @@ void tn_principal_release(struct tn_principal *p);
 /* Scope check honouring the hierarchy: notes:write implies notes:read. */
 bool tn_principal_has_scope(const struct tn_principal *p, const char *scope);
 bool tn_principal_has_permission(const struct tn_principal *p, const char *perm);
+/* A new principal (one reference) with p's identity, scopes and roles, and only those of
+ * p's permissions that are words of `allowed` (space-separated; NULL: none): what a token
+ * still grants once the account's role no longer includes everything it says. */
+struct tn_principal *tn_principal_restrict(const struct tn_principal *p, const char *allowed);
+/* True when `word` is one of the space-separated words of `words` (NULL: none), as a
+ * whole word: "notes:read" is not in "notes:read.all". */
+bool tn_principal_word_in(const char *words, const char *word);
+
 /* The curated identity that `whoami` returns: never the raw token or all claims. */
 json_t *tn_principal_json(const struct tn_principal *p);
 

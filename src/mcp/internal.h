@@ -56,6 +56,7 @@ struct prompt_entry {
 };
 
 struct listener;
+struct job;
 
 /* A server-to-client request (2025 path) waiting for the client's response POST. */
 struct pending {
@@ -88,10 +89,14 @@ struct tn_mcp_server {
     void *complete_ud;
     tn_mcp_gate_fn gate;
     void *gate_ud;
+    struct tn_mcp_access completion_access;
+    struct tn_mcp_access listen_access;
     pthread_mutex_t listen_mu;
     struct listener *listeners;
     unsigned n_listeners;
     atomic_uint n_streaming;
+    pthread_mutex_t jobs_mu; /* guards the list of streamed calls */
+    struct job *jobs;
     pthread_mutex_t pending_mu;
     struct pending *pending;
     atomic_ulong next_request_id;
@@ -143,6 +148,14 @@ char *tn_mcp_cursor_make(const struct tn_mcp_server *s, char kind, uint32_t a, u
 bool tn_mcp_cursor_read(const struct tn_mcp_server *s, const char *cursor, char kind, uint32_t *a,
                         uint32_t *b, char **inner);
 
+/* registry.c: the gate. Asks it about `a` for this request; false with e set when it
+ * refuses: insufficient scope → HTTP 403 and c->step_up; anything else → HTTP 200 and
+ * TN_ERR_FORBIDDEN's JSON-RPC code with the gate's reason. */
+bool tn_mcp_access_check(struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
+                         struct tn_rpc_err *e);
+/* The gate's verdict on an open stream (ongoing); `why` gets the reason of a refusal. */
+bool tn_mcp_access_still(struct tn_mcp_ctx *c, const struct tn_mcp_access *a, struct tn_buf *why);
+
 /* registry.c: method implementations. Each returns a result (new ref) or NULL with e set. */
 json_t *tn_mcp_capabilities(struct tn_mcp_server *s, enum tn_mcp_era era);
 json_t *tn_mcp_tools_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
@@ -176,5 +189,7 @@ void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *
                          json_t *params, struct tn_sink *sink);
 void tn_mcp_listen_init(struct tn_mcp_server *s);
 void tn_mcp_listen_deinit(struct tn_mcp_server *s);
+/* Ends the listen streams the gate no longer allows; returns how many. */
+unsigned tn_mcp_listen_recheck(struct tn_mcp_server *s);
 
 #endif

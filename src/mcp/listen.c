@@ -1,7 +1,8 @@
 /* subscriptions/listen (2026-07-28): long-lived SSE streams that receive list-changed
  * and resource-updated notifications. Every frame carries the subscription id (the id of
  * the listen request). A stream ends when the client closes it, or with a final result
- * when the server shuts down. */
+ * when the server shuts down or the gate no longer allows it (tn_mcp_recheck: the token
+ * expired, the account was disabled or lost the permission). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +16,13 @@ struct listener {
     struct tn_sink *sink;
     json_t *id;
     char *subject;
+    const struct tn_principal *principal; /* retained: the gate asks about it again */
     unsigned flags;
     json_t *uris; /* resourceSubscriptions honoured, or NULL */
     struct listener *prev, *next;
     bool linked;
-    atomic_int refs; /* one for the list, one for the sink's gone callback */
+    /* one for the list, one for the sink's gone callback, one per re-check under way */
+    atomic_int refs;
 };
 
 void tn_mcp_listen_init(struct tn_mcp_server *s)
@@ -31,6 +34,8 @@ static void listener_free(struct listener *l)
 {
     if (atomic_fetch_sub(&l->refs, 1) != 1)
         return;
+    if (l->principal && l->srv->info.principal_release)
+        l->srv->info.principal_release(l->principal);
     tn_sink_release(l->sink);
     json_decref(l->id);
     json_decref(l->uris);
@@ -90,10 +95,22 @@ static void send_frame(struct listener *l, const char *method, json_t *params)
     free(text);
 }
 
+/* The in-band refusal of a listen request (the stream is already open). */
+static void refuse(struct tn_sink *sink, json_t *id, int code, const char *msg)
+{
+    json_t *err = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error",
+                            "code", code, "message", msg);
+    char *text = json_dumps(err, JSON_COMPACT);
+    json_decref(err);
+    if (text)
+        tn_sink_send(sink, text, strlen(text));
+    free(text);
+    tn_sink_close(sink);
+}
+
 void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *id,
                          json_t *params, struct tn_sink *sink)
 {
-    (void)c;
     json_t *want = json_object_get(params, "notifications");
     json_t *ack = json_object();
     unsigned flags = 0;
@@ -136,10 +153,28 @@ void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *
     tn_sink_retain(sink);
     l->id = json_incref(id);
     l->subject = strdup(tn_mcp_ctx_subject(c));
+    l->principal = c->principal;
+    if (l->principal && s->info.principal_retain)
+        s->info.principal_retain(l->principal);
     l->flags = flags;
     l->uris = uris;
+    if (!l->subject) {
+        json_decref(ack);
+        tn_sink_close(sink);
+        listener_free(l);
+        listener_free(l);
+        return;
+    }
     pthread_mutex_lock(&s->listen_mu);
     bool full = s->n_listeners >= s->info.max_listen;
+    /* One caller cannot take every stream: a cap per subject (anonymous callers have only
+     * the global one). */
+    unsigned mine = 0, cap = s->info.max_streams_per_subject;
+    if (!full && cap && l->subject[0])
+        for (struct listener *o = s->listeners; o && mine < cap; o = o->next)
+            mine += !strcmp(o->subject, l->subject);
+    bool too_many = !full && cap && l->subject[0] && mine >= cap;
+    full = full || too_many;
     if (!full) {
         l->next = s->listeners;
         if (l->next)
@@ -151,14 +186,12 @@ void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *
     pthread_mutex_unlock(&s->listen_mu);
     if (full) {
         /* Refused in-band, as the reference SDK does. */
-        json_t *err = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error",
-                                "code", -32603, "message", "Too many open subscriptions");
-        char *text = json_dumps(err, JSON_COMPACT);
-        json_decref(err);
-        if (text)
-            tn_sink_send(sink, text, strlen(text));
-        free(text);
-        tn_sink_close(sink);
+        char msg[160];
+        if (too_many)
+            snprintf(msg, sizeof msg, "Too many open subscriptions: at most %u per user; close one "
+                     "first", cap);
+        refuse(sink, id, too_many ? tn_err_jsonrpc(TN_ERR_TOO_MANY_STREAMS) : -32603,
+               too_many ? msg : "Too many open subscriptions");
         json_decref(ack);
         listener_free(l);
         listener_free(l);
@@ -214,6 +247,22 @@ void tn_mcp_notify_resource_updated(struct tn_mcp_server *s, const char *uri, co
     broadcast(s, 0, "notifications/resources/updated", uri, subject);
 }
 
+/* The protocol's end of a subscription: its final result, then the end of the stream.
+ * The caller has unlinked l and holds the list's reference, which this drops. */
+static void finish(struct listener *l)
+{
+    json_t *fin = json_pack("{s:s, s:O, s:{s:s, s:{s:O}}}", "jsonrpc", "2.0", "id", l->id,
+                            "result", "resultType", "complete", "_meta",
+                            TN_META_SUBSCRIPTION_ID, l->id);
+    char *text = json_dumps(fin, JSON_COMPACT);
+    json_decref(fin);
+    if (text)
+        tn_sink_send(l->sink, text, strlen(text));
+    free(text);
+    tn_sink_close(l->sink);
+    listener_free(l);
+}
+
 void tn_mcp_close_listens(struct tn_mcp_server *s)
 {
     for (;;) {
@@ -224,15 +273,50 @@ void tn_mcp_close_listens(struct tn_mcp_server *s)
         pthread_mutex_unlock(&s->listen_mu);
         if (!l)
             break;
-        json_t *fin = json_pack("{s:s, s:O, s:{s:s, s:{s:O}}}", "jsonrpc", "2.0", "id", l->id,
-                                "result", "resultType", "complete", "_meta",
-                                TN_META_SUBSCRIPTION_ID, l->id);
-        char *text = json_dumps(fin, JSON_COMPACT);
-        json_decref(fin);
-        if (text)
-            tn_sink_send(l->sink, text, strlen(text));
-        free(text);
-        tn_sink_close(l->sink);
-        listener_free(l);
+        finish(l);
     }
+}
+
+unsigned tn_mcp_listen_recheck(struct tn_mcp_server *s)
+{
+    if (!s->gate)
+        return 0;
+    /* The gate may read the store: it is asked with no lock held, about a snapshot of
+     * the streams, each kept alive by a reference of its own. */
+    pthread_mutex_lock(&s->listen_mu);
+    size_t n = 0;
+    struct listener **all = s->n_listeners ? malloc(s->n_listeners * sizeof *all) : NULL;
+    for (struct listener *l = s->listeners; l && all; l = l->next) {
+        atomic_fetch_add(&l->refs, 1);
+        all[n++] = l;
+    }
+    pthread_mutex_unlock(&s->listen_mu);
+    unsigned ended = 0;
+    struct tn_buf why;
+    tn_buf_init(&why, 1024);
+    for (size_t i = 0; i < n; i++) {
+        struct listener *l = all[i];
+        struct tn_mcp_ctx c = {.srv = s, .principal = l->principal, .subject = l->subject,
+                               .era = TN_MCP_MODERN, .version = TN_MCP_VERSION_MODERN,
+                               .log_level = -1, .last_progress = -1};
+        struct tn_mcp_access a = s->listen_access;
+        a.kind = TN_MCP_ACCESS_LISTEN;
+        a.name = "subscriptions/listen";
+        tn_buf_reset(&why);
+        if (!tn_mcp_access_still(&c, &a, &why)) {
+            pthread_mutex_lock(&s->listen_mu);
+            bool mine = unlink_locked(s, l);
+            pthread_mutex_unlock(&s->listen_mu);
+            if (mine) {
+                tn_log(TN_LOG_INFO, "listen stream ended", "user", l->subject, "reason",
+                       why.len ? why.data : "refused by the gate", NULL);
+                finish(l);
+                ended++;
+            }
+        }
+        listener_free(l); /* this re-check's reference */
+    }
+    tn_buf_deinit(&why);
+    free(all);
+    return ended;
 }

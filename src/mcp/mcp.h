@@ -139,6 +139,8 @@ struct tn_mcp_tool {
 typedef json_t *(*tn_mcp_read_fn)(struct tn_mcp_ctx *ctx, const char *uri, json_t *vars,
                                   void *ud);
 
+/* Every resource, template and provider names what reading it needs, like a tool: the
+ * OAuth scope and the permission (NULL: none), checked by the gate (tn_mcp_gate_set). */
 struct tn_mcp_resource {
     const char *uri;
     const char *name;
@@ -147,6 +149,8 @@ struct tn_mcp_resource {
     const char *mime_type;
     tn_mcp_read_fn read; /* vars is NULL */
     void *ud;
+    const char *required_scope;
+    const char *required_permission;
 };
 
 struct tn_mcp_resource_template {
@@ -157,18 +161,23 @@ struct tn_mcp_resource_template {
     const char *mime_type;
     tn_mcp_read_fn read; /* vars = {"var": "value", …} */
     void *ud;
+    const char *required_scope;
+    const char *required_permission;
 };
 
 /* A source of per-caller resources (the notes of the caller, say). `list` appends
  * Resource objects to `out` starting after `cursor` (NULL: from the start), at most
  * `limit`, and sets *next (malloc'd, opaque) when more remain. `read` answers URIs it
- * owns (NULL otherwise). */
+ * owns (NULL otherwise). Its listing is the caller's data: resources/list is refused as
+ * a whole (not filtered) when the gate refuses a provider. */
 struct tn_mcp_resource_provider {
     const char *uri_prefix;
     enum tn_err (*list)(struct tn_mcp_ctx *ctx, const char *cursor, size_t limit, json_t *out,
                         char **next, void *ud);
     tn_mcp_read_fn read;
     void *ud;
+    const char *required_scope;
+    const char *required_permission;
 };
 
 /* ---------- prompts and completions ---------- */
@@ -211,6 +220,9 @@ struct tn_mcp_info {
     unsigned json_max_depth;
     size_t json_max_string;
     unsigned max_streaming; /* concurrent streamed (SSE) calls */
+    /* Per caller (subject), each: open listen streams, and streamed calls; 0: no limit.
+     * Anonymous callers (subject "") share only the global limits. */
+    unsigned max_streams_per_subject;
     /* How a call that outlives its HTTP request (a streamed call on a worker thread)
      * keeps its principal alive. NULL when principals are not reference-counted. */
     void (*principal_retain)(const struct tn_principal *p);
@@ -235,15 +247,55 @@ void tn_mcp_completion_set(struct tn_mcp_server *s, tn_mcp_complete_fn fn, void 
 enum tn_err tn_mcp_tool_enable(struct tn_mcp_server *s, const char *name, bool on);
 enum tn_err tn_mcp_prompt_enable(struct tn_mcp_server *s, const char *name, bool on);
 
-/* Authorization gate, called for tools/list filtering (why = NULL) and before
- * tools/call. Returns TN_OK to allow; TN_ERR_FORBIDDEN for a missing permission (the
- * call gives an isError result saying `why`); TN_ERR_INSUFFICIENT_SCOPE when the token
- * lacks a scope that re-authorization could add (the call is answered HTTP 403 and
- * `why` names every scope needed, space-separated, in out->step_up_scope). Default:
- * allow everything. */
-typedef enum tn_err (*tn_mcp_gate_fn)(const struct tn_mcp_ctx *ctx, const struct tn_mcp_tool *t,
+/* Completions need this scope and permission (NULL: none) besides those of the template
+ * a ref/resource names. */
+void tn_mcp_completion_require(struct tn_mcp_server *s, const char *scope, const char *permission);
+/* subscriptions/listen needs this scope and permission (NULL: none), when the stream
+ * opens and for as long as it stays open (tn_mcp_recheck). */
+void tn_mcp_listen_require(struct tn_mcp_server *s, const char *scope, const char *permission);
+
+/* ---------- authorization ---------- */
+
+/* What the gate is asked about. */
+enum tn_mcp_access_kind {
+    TN_MCP_ACCESS_TOOL,       /* tools/list (filtered), tools/call */
+    TN_MCP_ACCESS_RESOURCE,   /* a static resource: resources/list (filtered), resources/read */
+    TN_MCP_ACCESS_TEMPLATE,   /* a template: resources/templates/list (filtered), resources/read,
+                                 completion/complete of its variables */
+    TN_MCP_ACCESS_PROVIDER,   /* a resource provider: resources/list, resources/read */
+    TN_MCP_ACCESS_COMPLETION, /* completion/complete */
+    TN_MCP_ACCESS_LISTEN,     /* subscriptions/listen */
+};
+
+struct tn_mcp_access {
+    enum tn_mcp_access_kind kind;
+    const char *name;                /* the tool's name, else the MCP method */
+    const char *required_scope;      /* NULL: none */
+    const char *required_permission; /* NULL: none */
+    /* A stream that is already open is checked again (tn_mcp_recheck): what the request
+     * was authenticated with may have changed since (the token expired, the account was
+     * disabled or lost a permission). */
+    bool ongoing;
+};
+
+/* The authorization gate, called for every use of a tool, resource, template, provider,
+ * completion or listen stream (`why` = NULL when it only filters a listing; no audit
+ * then). Returns TN_OK to allow; TN_ERR_INSUFFICIENT_SCOPE when the token lacks a scope
+ * that re-authorization could add (answered HTTP 403 with a step-up challenge: `why`
+ * names every scope needed, space-separated); any other error for a refusal that
+ * re-authorizing cannot cure, `why` saying what is missing (tools/call: an isError
+ * result; other methods: a JSON-RPC error with TN_ERR_FORBIDDEN's code; an open stream:
+ * it ends). Default: allow everything. */
+typedef enum tn_err (*tn_mcp_gate_fn)(const struct tn_mcp_ctx *ctx, const struct tn_mcp_access *a,
                                       struct tn_buf *why, void *ud);
 void tn_mcp_gate_set(struct tn_mcp_server *s, tn_mcp_gate_fn fn, void *ud);
+
+/* Asks the gate again about every open listen stream and streamed call (ongoing = true).
+ * A refused listen stream gets its final result and is closed; a refused streamed call
+ * is answered with a JSON-RPC error saying why and its stream closed (the handler sees
+ * tn_mcp_ctx_cancelled). Call it from a timer (the gate decides how fresh its view of
+ * the caller is). Returns how many streams it ended. */
+unsigned tn_mcp_recheck(struct tn_mcp_server *s);
 
 /* Notifications to subscriptions/listen streams. `subject` limits delivery to one
  * caller's streams (NULL: everyone). */

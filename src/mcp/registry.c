@@ -246,6 +246,18 @@ void tn_mcp_gate_set(struct tn_mcp_server *s, tn_mcp_gate_fn fn, void *ud)
     s->gate_ud = ud;
 }
 
+void tn_mcp_completion_require(struct tn_mcp_server *s, const char *scope, const char *permission)
+{
+    s->completion_access.required_scope = scope;
+    s->completion_access.required_permission = permission;
+}
+
+void tn_mcp_listen_require(struct tn_mcp_server *s, const char *scope, const char *permission)
+{
+    s->listen_access.required_scope = scope;
+    s->listen_access.required_permission = permission;
+}
+
 enum tn_err tn_mcp_tool_enable(struct tn_mcp_server *s, const char *name, bool on)
 {
     struct tool_entry *t = (struct tool_entry *)tn_mcp_tool_find(s, name);
@@ -329,11 +341,65 @@ static void page_end(struct tn_mcp_ctx *c, json_t *result, char kind, uint32_t n
     free(cur);
 }
 
-static bool tool_allowed(struct tn_mcp_ctx *c, const struct tool_entry *t, struct tn_buf *why)
+/* ---------- the gate ---------- */
+
+static struct tn_mcp_access tool_access(const struct tn_mcp_tool *t)
+{
+    return (struct tn_mcp_access){TN_MCP_ACCESS_TOOL, t->name, t->required_scope,
+                                  t->required_permission, false};
+}
+
+/* The gate's verdict for a listing, which only filters (no reason, no audit). */
+static bool listed(struct tn_mcp_ctx *c, const struct tn_mcp_access *a)
+{
+    return !c->srv->gate || c->srv->gate(c, a, NULL, c->srv->gate_ud) == TN_OK;
+}
+
+bool tn_mcp_access_check(struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
+                         struct tn_rpc_err *e)
 {
     if (!c->srv->gate)
         return true;
-    return c->srv->gate(c, t->def, why, c->srv->gate_ud) == TN_OK;
+    struct tn_buf why;
+    tn_buf_init(&why, 1024);
+    enum tn_err g = c->srv->gate(c, a, &why, c->srv->gate_ud);
+    const char *w = why.len ? why.data : NULL;
+    if (g == TN_ERR_INSUFFICIENT_SCOPE) {
+        snprintf(c->step_up, sizeof c->step_up, "%s", w ? w : "");
+        tn_rpc_err_set(e, 403, tn_err_jsonrpc(g), NULL, "Insufficient scope: %s needs %s", a->name,
+                       w ? w : "more scope");
+    } else if (g != TN_OK) {
+        /* Not the table's 403: re-authorizing cannot cure it, and a client treats any 403
+         * as an authorization failure; the JSON-RPC error reaches the user instead. */
+        tn_rpc_err_set(e, 200, tn_err_jsonrpc(TN_ERR_FORBIDDEN), NULL, "%s",
+                       w ? w : "You are not allowed to do this.");
+    }
+    tn_buf_deinit(&why);
+    return g == TN_OK;
+}
+
+bool tn_mcp_access_still(struct tn_mcp_ctx *c, const struct tn_mcp_access *a, struct tn_buf *why)
+{
+    if (!c->srv->gate)
+        return true;
+    struct tn_mcp_access again = *a;
+    again.ongoing = true;
+    enum tn_err g = c->srv->gate(c, &again, why, c->srv->gate_ud);
+    if (g == TN_ERR_INSUFFICIENT_SCOPE && why) {
+        /* the reason of a scope refusal is the list of scopes: say it in words */
+        char *scopes = why->len ? strdup(why->data) : NULL;
+        tn_buf_reset(why);
+        tn_buf_printf(why, "%s needs the scope %s, which the access token lacks", a->name,
+                      scopes ? scopes : "(unknown)");
+        free(scopes);
+    }
+    return g == TN_OK;
+}
+
+static bool tool_allowed(struct tn_mcp_ctx *c, const struct tool_entry *t)
+{
+    struct tn_mcp_access a = tool_access(t->def);
+    return listed(c, &a);
 }
 
 /* Applies the gate to a call. Returns false when the call must not run: *result is an
@@ -343,7 +409,8 @@ static bool gate_call(struct tn_mcp_ctx *c, const struct tool_entry *t, struct t
 {
     if (!c->srv->gate)
         return true;
-    enum tn_err g = c->srv->gate(c, t->def, why, c->srv->gate_ud);
+    struct tn_mcp_access a = tool_access(t->def);
+    enum tn_err g = c->srv->gate(c, &a, why, c->srv->gate_ud);
     if (g == TN_OK)
         return true;
     if (g == TN_ERR_INSUFFICIENT_SCOPE) {
@@ -368,7 +435,7 @@ json_t *tn_mcp_tools_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_er
     pthread_rwlock_rdlock(&s->lock);
     for (size_t i = 0; i < s->n_tools; i++) {
         const struct tool_entry *t = &s->tools[i];
-        if (!t->enabled || !tool_allowed(c, t, NULL))
+        if (!t->enabled || !tool_allowed(c, t))
             continue;
         if (seen++ < off)
             continue;
@@ -685,6 +752,26 @@ done:
 
 /* ---------- resources ---------- */
 
+static struct tn_mcp_access resource_access(const struct tn_mcp_resource *r, const char *method)
+{
+    return (struct tn_mcp_access){TN_MCP_ACCESS_RESOURCE, method, r->required_scope,
+                                  r->required_permission, false};
+}
+
+static struct tn_mcp_access template_access(const struct tn_mcp_resource_template *t,
+                                            const char *method)
+{
+    return (struct tn_mcp_access){TN_MCP_ACCESS_TEMPLATE, method, t->required_scope,
+                                  t->required_permission, false};
+}
+
+static struct tn_mcp_access provider_access(const struct tn_mcp_resource_provider *p,
+                                            const char *method)
+{
+    return (struct tn_mcp_access){TN_MCP_ACCESS_PROVIDER, method, p->required_scope,
+                                  p->required_permission, false};
+}
+
 static json_t *resource_listing(const struct tn_mcp_resource *r)
 {
     json_t *o = json_pack("{s:s, s:s}", "uri", r->uri, "name", r->name);
@@ -709,6 +796,16 @@ json_t *tn_mcp_resources_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
         tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: invalid cursor");
         return NULL;
     }
+    /* A provider lists the caller's own data: listing it is reading it, so a refusal
+     * refuses the request (static resources the caller may not read are only left out,
+     * like tools). */
+    for (size_t p = 0; p < s->n_providers; p++) {
+        struct tn_mcp_access a = provider_access(s->providers[p], "resources/list");
+        if (!tn_mcp_access_check(c, &a, e)) {
+            free(inner);
+            return NULL;
+        }
+    }
     json_t *arr = json_array();
     json_t *r = json_pack("{s:o}", "resources", arr);
     size_t size = s->info.page_size;
@@ -721,7 +818,9 @@ json_t *tn_mcp_resources_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
                 free(nc);
                 goto done;
             }
-            json_array_append_new(arr, resource_listing(s->resources[i]));
+            struct tn_mcp_access a = resource_access(s->resources[i], "resources/list");
+            if (listed(c, &a))
+                json_array_append_new(arr, resource_listing(s->resources[i]));
         }
         part = 1;
         free(inner);
@@ -769,6 +868,9 @@ json_t *tn_mcp_templates_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
     size_t i = off;
     for (; i < s->n_templates && json_array_size(arr) < s->info.page_size; i++) {
         const struct tn_mcp_resource_template *t = s->templates[i];
+        struct tn_mcp_access a = template_access(t, "resources/templates/list");
+        if (!listed(c, &a))
+            continue;
         json_t *o = json_pack("{s:s, s:s}", "uriTemplate", t->uri_template, "name", t->name);
         if (t->title)
             json_object_set_new(o, "title", json_string(t->title));
@@ -843,9 +945,14 @@ json_t *tn_mcp_resources_read(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
     const char *uri = json_string_value(u);
     json_t *r = NULL;
     bool handled = false;
+    /* The gate is asked before the handler runs, so a refusal says nothing about
+     * whether the resource exists. */
     for (size_t i = 0; i < s->n_resources && !handled; i++) {
         if (strcmp(s->resources[i]->uri, uri) == 0) {
             handled = true;
+            struct tn_mcp_access a = resource_access(s->resources[i], "resources/read");
+            if (!tn_mcp_access_check(c, &a, e))
+                return NULL;
             r = s->resources[i]->read(c, uri, NULL, s->resources[i]->ud);
         }
     }
@@ -853,6 +960,9 @@ json_t *tn_mcp_resources_read(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
         const struct tn_mcp_resource_provider *p = s->providers[i];
         if (strncmp(uri, p->uri_prefix, strlen(p->uri_prefix)) == 0) {
             handled = true;
+            struct tn_mcp_access a = provider_access(p, "resources/read");
+            if (!tn_mcp_access_check(c, &a, e))
+                return NULL;
             r = p->read(c, uri, NULL, p->ud);
         }
     }
@@ -860,6 +970,11 @@ json_t *tn_mcp_resources_read(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
         json_t *vars = template_match(s->templates[i]->uri_template, uri);
         if (vars) {
             handled = true;
+            struct tn_mcp_access a = template_access(s->templates[i], "resources/read");
+            if (!tn_mcp_access_check(c, &a, e)) {
+                json_decref(vars);
+                return NULL;
+            }
             r = s->templates[i]->read(c, uri, vars, s->templates[i]->ud);
             json_decref(vars);
         }
@@ -989,6 +1104,20 @@ json_t *tn_mcp_complete(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err 
         tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: ref.type must be ref/prompt or ref/resource");
         return NULL;
     }
+    struct tn_mcp_access ca = s->completion_access;
+    ca.kind = TN_MCP_ACCESS_COMPLETION;
+    ca.name = "completion/complete";
+    if (!tn_mcp_access_check(c, &ca, e))
+        return NULL;
+    /* the values of a template's variables are what reading it would show */
+    const char *ref_uri = json_string_value(json_object_get(ref, "uri"));
+    for (size_t i = 0; ref_uri && !strcmp(type, "ref/resource") && i < s->n_templates; i++) {
+        if (strcmp(s->templates[i]->uri_template, ref_uri) != 0)
+            continue;
+        struct tn_mcp_access ta = template_access(s->templates[i], "completion/complete");
+        if (!tn_mcp_access_check(c, &ta, e))
+            return NULL;
+    }
     json_t *vals = s->complete(c, ref, aname, value, ctxargs, s->complete_ud);
     if (!vals)
         vals = json_array();
@@ -1078,7 +1207,8 @@ bool tn_mcp_tools_precheck(struct tn_mcp_ctx *c, json_t *params, const struct tn
         /* A refused scope must be a 403 before the response turns into a stream. */
         struct tn_buf why;
         tn_buf_init(&why, 1024);
-        enum tn_err g = c->srv->gate(c, t->def, &why, c->srv->gate_ud);
+        struct tn_mcp_access a = tool_access(t->def);
+        enum tn_err g = c->srv->gate(c, &a, &why, c->srv->gate_ud);
         if (g == TN_ERR_INSUFFICIENT_SCOPE) {
             snprintf(c->step_up, sizeof c->step_up, "%s", why.data ? why.data : "");
             tn_rpc_err_set(e, 403, -32000, NULL, "Insufficient scope: this tool needs %s",

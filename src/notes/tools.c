@@ -585,8 +585,11 @@ static const struct tn_mcp_tool tools[] = {
      .call = whoami},
 };
 
+/* Listing the note:// resources, reading one (the caller's own or one shared with the
+ * organization) and hearing that they changed read notes, as get_note does. */
 static const struct tn_mcp_resource_provider note_resources = {
     .uri_prefix = "note://", .list = note_list_res, .read = note_read_res,
+    .required_scope = "notes:read", .required_permission = "notes:read",
 };
 
 enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *st)
@@ -599,5 +602,6 @@ enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *st)
         if (rc != TN_OK)
             return rc;
     }
+    tn_mcp_listen_require(s, "notes:read", "notes:read");
     return tn_mcp_resource_provider_add(s, &note_resources);
 }

@@ -97,6 +97,90 @@ check "m2m: client as subject" 'mcp-test-m2m|org_acme|notes:read' \
   "$(call "$m2m" | jq -r '.result.structuredContent | "\(.userId)|\(.organizationId)|\(.permissions|join(","))"')"
 check "whoami never returns the token" "" "$(grep -o "$alice" "$work/body")"
 
+# --- resources, templates, completions and listen streams pass the gate tools pass:
+# a missing scope is a 403 step-up challenge, a missing permission a JSON-RPC error
+rpc() { # token body [curl args]: status in $work/status, body in $work/body (5 s at most:
+  # a stream the server wrongly opens must fail the check, not hang the test)
+  local t=$1 b=$2; shift 2
+  curl -s -m 5 -o "$work/body" -D "$work/hdr" -w '%{http_code}' "${J[@]}" -H "Authorization: Bearer $t" "$@" "$mcp" -d "$b" >"$work/status"
+}
+save() { # token visibility -> the new note's id
+  rpc "$1" "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"save_note\",\"arguments\":{\"content\":\"$2 note\",\"visibility\":\"$2\"}}}"
+  jq -r .result.structuredContent.id "$work/body"
+}
+own=$(save "$alice" private); shared=$(save "$alice" org)
+check "alice saved a private and an org-shared note" yes "$([[ $own == n_* && $shared == n_* ]] && echo yes)"
+a_openid=$(tok --user alice --resource "$mcp" --scope openid)   # alice's permissions, no scope
+b_openid=$(tok --user bob --resource "$mcp" --scope openid)     # neither: scope openid, no permissions
+check "openid-only token: no notes scope" "[]|[]" \
+  "$(rpc "$b_openid" "$whoami"; jq -c '[.result.structuredContent.scopes, .result.structuredContent.permissions]|map(tojson)|join("|")' -r "$work/body")"
+MM=(-H 'MCP-Protocol-Version: 2026-07-28')
+meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}'
+l_list='{"jsonrpc":"2.0","id":2,"method":"resources/list"}'
+l_read() { echo "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\",\"params\":{\"uri\":\"note://$1\"}}"; }
+l_tpl='{"jsonrpc":"2.0","id":4,"method":"resources/templates/list"}'
+l_complete='{"jsonrpc":"2.0","id":5,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"note://{id}"},"argument":{"name":"id","value":"n_"}}}'
+m_list="{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/list\",\"params\":{$meta}}"
+m_read() { echo "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\",\"params\":{\"uri\":\"note://$1\",$meta}}"; }
+m_tpl="{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/templates/list\",\"params\":{$meta}}"
+m_complete="{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"note://{id}\"},\"argument\":{\"name\":\"id\",\"value\":\"n_\"},$meta}}"
+m_listen="{\"jsonrpc\":\"2.0\",\"id\":\"sub-1\",\"method\":\"subscriptions/listen\",\"params\":{$meta,\"notifications\":{\"resourcesListChanged\":true}}}"
+step_up='Bearer error="insufficient_scope", scope="notes:read", resource_metadata="'"$prm"'", error_description="Additional scope required"'
+denied() { echo "-32000|Permission denied: $1 needs the notes:read permission, which your account does not have. Ask an administrator for a role that includes it (signing in again will not help)."; }
+# scope_refused NAME TOKEN BODY [curl args]
+scope_refused() {
+  local name=$1 t=$2 b=$3; shift 3
+  rpc "$t" "$b" "$@"
+  check "$name: 403 insufficient_scope" "403|$step_up|insufficient_scope" \
+    "$(cat "$work/status")|$(hdr WWW-Authenticate)|$(jq -r .error "$work/body")"
+}
+# perm_refused NAME METHOD TOKEN BODY [curl args]
+perm_refused() {
+  local name=$1 method=$2 t=$3 b=$4; shift 4
+  rpc "$t" "$b" "$@"
+  check "$name: 200, a JSON-RPC error naming the permission" "200|$(denied "$method")|null" \
+    "$(cat "$work/status")|$(jq -r '"\(.error.code)|\(.error.message)"' "$work/body")|$(jq -c .result "$work/body")"
+}
+for t in a_openid b_openid; do
+  scope_refused "legacy resources/list ($t)" "${!t}" "$l_list"
+  scope_refused "legacy resources/read own note ($t)" "${!t}" "$(l_read "$own")"
+  scope_refused "legacy resources/read org-shared note ($t)" "${!t}" "$(l_read "$shared")"
+  scope_refused "modern resources/list ($t)" "${!t}" "$m_list" "${MM[@]}" -H 'Mcp-Method: resources/list'
+  scope_refused "modern resources/read own note ($t)" "${!t}" "$(m_read "$own")" "${MM[@]}" -H 'Mcp-Method: resources/read' -H "Mcp-Name: note://$own"
+  scope_refused "modern resources/read org-shared note ($t)" "${!t}" "$(m_read "$shared")" "${MM[@]}" -H 'Mcp-Method: resources/read' -H "Mcp-Name: note://$shared"
+  scope_refused "modern subscriptions/listen ($t): before any stream" "${!t}" "$m_listen" "${MM[@]}" -H 'Mcp-Method: subscriptions/listen'
+done
+rpc "$b_openid" '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"get_note","arguments":{"id":"'"$shared"'"}}}'
+check "get_note refuses the same token the same way" "403|$step_up" "$(cat "$work/status")|$(hdr WWW-Authenticate)"
+# bob: the notes scopes, but no permission at all
+perm_refused "legacy resources/list (bob)" resources/list "$bob" "$l_list"
+perm_refused "legacy resources/read org-shared note (bob)" resources/read "$bob" "$(l_read "$shared")"
+perm_refused "modern resources/list (bob)" resources/list "$bob" "$m_list" "${MM[@]}" -H 'Mcp-Method: resources/list'
+perm_refused "modern resources/read org-shared note (bob)" resources/read "$bob" "$(m_read "$shared")" "${MM[@]}" -H 'Mcp-Method: resources/read' -H "Mcp-Name: note://$shared"
+perm_refused "modern subscriptions/listen (bob): no stream" subscriptions/listen "$bob" "$m_listen" "${MM[@]}" -H 'Mcp-Method: subscriptions/listen'
+check "  … and no stream was opened" "application/json" "$(hdr Content-Type)"
+# the notes app registers no template and no completion: nothing to list, nothing served
+rpc "$b_openid" "$l_tpl"
+check "legacy templates/list: none to show" '200|[]' "$(cat "$work/status")|$(jq -c .result.resourceTemplates "$work/body")"
+rpc "$b_openid" "$m_tpl" "${MM[@]}" -H 'Mcp-Method: resources/templates/list'
+check "modern templates/list: none to show" '200|[]' "$(cat "$work/status")|$(jq -c .result.resourceTemplates "$work/body")"
+rpc "$alice" "$l_complete"
+check "legacy completion/complete: not served, even to alice" '200|-32601' "$(cat "$work/status")|$(jq -r .error.code "$work/body")"
+rpc "$b_openid" "$m_complete" "${MM[@]}" -H 'Mcp-Method: completion/complete'
+check "modern completion/complete: not served" '404|-32601' "$(cat "$work/status")|$(jq -r .error.code "$work/body")"
+# proper tokens still work
+rpc "$alice" "$l_list"
+check "alice: resources/list lists her notes" "200|yes|yes" \
+  "$(cat "$work/status")|$(jq -e --arg u "note://$own" '.result.resources|map(.uri)|index($u)' "$work/body" >/dev/null && echo yes)|$(jq -e --arg u "note://$shared" '.result.resources|map(.uri)|index($u)' "$work/body" >/dev/null && echo yes)"
+rpc "$alice" "$(m_read "$own")" "${MM[@]}" -H 'Mcp-Method: resources/read' -H "Mcp-Name: note://$own"
+check "alice: reads her own note (modern)" "200|private note" "$(cat "$work/status")|$(jq -r '.result.contents[0].text' "$work/body")"
+rpc "$m2m" "$(l_read "$shared")"
+check "m2m (same org, notes:read): reads the org-shared note" "200|org note" "$(cat "$work/status")|$(jq -r '.result.contents[0].text' "$work/body")"
+rpc "$carol" "$(l_read "$shared")"
+check "carol (other org): the org note does not exist for her" "200|-32002" "$(cat "$work/status")|$(jq -r .error.code "$work/body")"
+timeout 1 curl -s -N "${J[@]}" "${MM[@]}" -H 'Mcp-Method: subscriptions/listen' -H "Authorization: Bearer $alice" "$mcp" -d "$m_listen" >"$work/listen"
+contains "alice: subscriptions/listen acknowledged" "notifications/subscriptions/acknowledged" "$(cat "$work/listen")"
+
 # --- tokens that must be refused
 other=$(tok --user alice --resource "http://127.0.0.1:$other_port/mcp")
 call "$other" >/dev/null

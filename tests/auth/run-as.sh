@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The built-in authorization server, three ways, each part's checks counted:
 #   1. tests/auth/as.sh        curl-level checks of every endpoint
+#      tests/auth/live.sh      demotion, disable and expiry reaching tokens and streams
 #   2. tests/auth/browser.mjs  Debian's Chromium through sign-in and consent (playwright-core)
 #   3. the official conformance suite's `authorization` command (0.2.0-alpha), whose
 #      authorization-code-grant scenario prints an authorize URL: a client pre-registered
@@ -45,6 +46,11 @@ tally() {
 echo "# as.sh"
 bash "$here/as.sh" "$build" 2>&1 | tee "$work/as.out"
 tally "as.sh" "${PIPESTATUS[0]}" "$work/as.out" '^[0-9]+ passed, [0-9]+ failed$'
+
+# ---------- 1b. account changes reach tokens and streams already out
+echo "# live.sh"
+bash "$here/live.sh" "$build" 2>&1 | tee "$work/live.out"
+tally "live.sh" "${PIPESTATUS[0]}" "$work/live.out" '^[0-9]+ passed, [0-9]+ failed$'
 
 # ---------- 2. a real browser
 echo "# browser.mjs"

@@ -26,7 +26,7 @@ check "user list" "alice@example.com editor|bob@example.com viewer" \
 check "role list" "viewer   notes:read|editor   notes:read notes:write|admin    notes:read notes:write teamnotes:admin" \
   "$("$tn" role list | paste -sd'|')"
 out=$("$tn" user set-role bob@example.com editor "${D[@]}")
-check "set-role" "bob@example.com is now editor (their next token carries it)" "$out"
+check "set-role" "bob@example.com is now editor (permissions it lacks stop working within seconds; added ones come with their next token)" "$out"
 check "show after set-role" "role         editor (notes:read notes:write)" "$("$tn" user show bob@example.com "${D[@]}" | grep '^role')"
 check "disable" "bob@example.com is disabled; their refresh tokens are revoked" "$("$tn" user disable bob@example.com "${D[@]}")"
 check "show disabled" "status       disabled" "$("$tn" user show bob@example.com "${D[@]}" | grep '^status')"

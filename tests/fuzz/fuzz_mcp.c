@@ -20,14 +20,17 @@
  *                           notification (a tool and a prompt disabled and enabled
  *                           again, resources changed and updated) to open listen streams
  *     :shutdown: 1          after the request, the server ends every listen stream
+ *     :recheck: 1           after the request, the server authorizes its open streams
+ *                           again (tn_mcp_recheck; the caller "revoked" is refused then)
  * (FUZZ_MCP_TRACE=1 prints every answer and frame, to check what a seed reaches.)
  *
  * The server has a rich tool ("search": nested schema with x-mcp-header properties,
  * $ref, oneOf, if/then, patterns), an MRTR tool ("confirm", input_required with sealed
  * state), a streaming tool ("count": progress, logs, a server-to-client request on the
  * 2025 path, structured output checked against an output schema), two tools behind the
- * authorization gate, a static resource, a resource template, a resource provider with
- * paging, two prompts and completions. Page size is 2 so cursors appear.
+ * authorization gate, a static resource, a resource template behind the gate, a
+ * resource provider with paging, two prompts and completions. Page size is 2 so cursors
+ * appear.
  *
  * Streamed answers go to an in-memory sink. Before returning, the harness joins every
  * thread the request started (pthread_create is wrapped at link time,
@@ -429,19 +432,24 @@ static const struct tn_mcp_tool tools[] = {
     {.name = "broken", .description = "Fails inside", .call = t_plain, .ud = (void *)1},
 };
 
-static enum tn_err gate(const struct tn_mcp_ctx *c, const struct tn_mcp_tool *t,
+static enum tn_err gate(const struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
                         struct tn_buf *why, void *ud)
 {
     (void)ud;
     bool admin = strcmp(tn_mcp_ctx_subject(c), "admin") == 0;
-    if (t->required_scope && !admin) {
+    if (a->required_scope && !admin) {
         if (why)
-            tn_buf_puts(why, t->required_scope);
+            tn_buf_puts(why, a->required_scope);
         return TN_ERR_INSUFFICIENT_SCOPE;
     }
-    if (t->required_permission && !admin) {
+    if (a->required_permission && !admin) {
         if (why)
-            tn_buf_printf(why, "You need the %s permission.", t->required_permission);
+            tn_buf_printf(why, "You need the %s permission.", a->required_permission);
+        return TN_ERR_FORBIDDEN;
+    }
+    if (a->ongoing && !strcmp(tn_mcp_ctx_subject(c), "revoked")) {
+        if (why)
+            tn_buf_puts(why, "revoked");
         return TN_ERR_FORBIDDEN;
     }
     return TN_OK;
@@ -501,7 +509,7 @@ static const struct tn_mcp_resource readme = {
     .read = r_readme};
 static const struct tn_mcp_resource_template note_tpl = {
     .uri_template = "notes://{owner}/n-{id}.md", .name = "note", .description = "A note",
-    .mime_type = "text/markdown", .read = r_note};
+    .mime_type = "text/markdown", .read = r_note, .required_scope = "notes:read"};
 static const struct tn_mcp_resource_provider mine = {
     .uri_prefix = "notes://mine/", .list = p_list, .read = p_read};
 
@@ -656,6 +664,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tn_mcp_notify_resource_updated(srv, "notes://readme", NULL);
         tn_mcp_notify_resource_updated(srv, "notes://mine/1", "someone-else");
     }
+    if (req_header(&r, ":recheck"))
+        tn_mcp_recheck(srv);
     if (req_header(&r, ":shutdown"))
         tn_mcp_close_listens(srv);
     if (r.sink) {
