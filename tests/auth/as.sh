@@ -481,18 +481,24 @@ for d in rl-1 rl-2 rl-3 rl-4 rl-5; do
   doc "$d.json" "{\"client_id\":\"$cbase/$d.json\",\"client_name\":\"$d\",\"redirect_uris\":[\"http://127.0.0.1/cimd-cb\"]}"
 done
 fetched() { grep -c "^GET /$1.json$" "$work/cimd.log"; }
-# 127.0.0.1 spent its three registrations above: no new document, and no fetch
-st=$(base=$rlbase authorize "$work/jar-rl" "$cbase/rl-5.json" "http://127.0.0.1/cimd-cb" "$(challenge "$cv")")
-check "CIMD limit: a new document from an address past DCR_PER_HOUR: 429 page, Retry-After, not fetched" \
-  "429|3600|text/html; charset=utf-8|0" "$st|$(hdr Retry-After)|$(hdr Content-Type)|$(fetched rl-5)"
+rl_register() { # client address
+  code -X POST "$rlbase/register" -H 'Content-Type: application/json' --interface "$1" \
+    -d '{"client_name":"rl","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}'
+}
+# each client address its own three (127.0.0.1 spent its own above)
+# 127.0.0.3: three registrations, then no new document, and no fetch
+rl=()
+for _ in 1 2 3; do rl+=("$(rl_register 127.0.0.3)"); done
+rl+=("$(base=$rlbase authorize "$work/jar-rl" "$cbase/rl-5.json" "http://127.0.0.1/cimd-cb" "$(challenge "$cv")" --interface 127.0.0.3)")
+check "CIMD limit: after DCR_PER_HOUR registrations, a new document: 429 page, Retry-After, not fetched" \
+  "201 201 201 429|3600|text/html; charset=utf-8|0" "${rl[*]}|$(hdr Retry-After)|$(hdr Content-Type)|$(fetched rl-5)"
 contains "CIMD limit: says why" "Too many new applications from this address" "$(body)"
-# 127.0.0.2 has its own three: three new documents, then neither a fourth nor a registration
+# 127.0.0.2: three new documents, then neither a fourth nor a registration
 rl=()
 for d in rl-1 rl-2 rl-3 rl-4; do
   rl+=("$(base=$rlbase authorize "$work/jar-rl" "$cbase/$d.json" "http://127.0.0.1/cimd-cb" "$(challenge "$cv")" --interface 127.0.0.2)")
 done
-rl+=("$(code -X POST "$rlbase/register" -H 'Content-Type: application/json' --interface 127.0.0.2 \
-  -d '{"client_name":"rl","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}')")
+rl+=("$(rl_register 127.0.0.2)")
 check "CIMD limit: 3 new documents (sign-in pages), then the 4th and a DCR registration refused" \
   "200 200 200 429 429" "${rl[*]}"
 check "CIMD limit: the documents were fetched once each, the refused one never" "1 1 1 0" \
@@ -504,7 +510,9 @@ check "CIMD limit: a document already known is no new registration (cached: not 
 hang_port=$(free_port)
 "$node" -e '
 let n = 0; const held = [];
-require("net").createServer(s => { held.push(s); s.on("error", () => {}); console.log("conn " + (++n)); })
+require("net").createServer(s => {
+  held.push(s); s.on("error", () => {}); s.on("close", () => console.log("close " + Date.now()));
+  console.log("conn " + (++n) + " " + Date.now()); })
   .listen(+process.argv[1], "127.0.0.1", () => console.log("hang ready"));' "$hang_port" >"$work/hang.log" 2>&1 &
 pids+=($!)
 wait_line "$work/hang.log" "hang ready"
@@ -517,48 +525,60 @@ probe() {
   curl -s -o "$work/probe/body$1" -w '%{http_code} %{time_total}\n' --max-time 4 "${J[@]}" \
     -H "Authorization: Bearer $cat_at" "$mcp" -d "$whoami" >"$work/probe/m$1"
 }
-hostile=(); probes=()
-for i in $(seq 50); do # other paths and query variants of one host
-  curl -s -o "$work/hang/body$i" -w '%{http_code} %{time_total}' --max-time 30 -G "$base/authorize" \
-    --data-urlencode "client_id=$hbase/c$((i % 7)).json?x=$i" -d response_type=code >"$work/hang/$i" &
-  hostile+=($!)
-  if (( i % 10 == 0 )); then probe "b$i" & probes+=($!); fi # in the middle of the burst
+# 50 in ten bursts of five (other paths and query variants of one host), as an attacker
+# keeps sending: each burst finds the workers a fetch would hold. Request i's answer in
+# body$i, "BURST N STATUS SECONDS" lines in results$BURST
+hid() { printf 'http://127.0.0.1:%s/c%s.json?x=%s' "$hang_port" $(($1 % 7)) "$1"; }
+hidq() { printf 'http%%3A%%2F%%2F127.0.0.1%%3A%s%%2Fc%s.json%%3Fx%%3D%s' "$hang_port" $(($1 % 7)) "$1"; } # encoded
+bursts=(); probes=()
+for b in $(seq 0 9); do
+  args=()
+  for i in $(seq $((b * 5 + 1)) $((b * 5 + 5))); do
+    args+=(-o "$work/hang/body$i" "$base/authorize?response_type=code&client_id=$(hidq "$i")")
+  done
+  curl -s --parallel --parallel-immediate --max-time 30 -w "$b %{urlnum} %{http_code} %{time_total}\n" \
+    "${args[@]}" >"$work/hang/results$b" 2>/dev/null &
+  bursts+=($!)
+  if (( b % 2 )); then probe "b$b" & probes+=($!); fi # in the middle of it all
+  sleep 0.03
 done
-# The host's two fetch slots taken and all 50 requests in: the fetches hang for 5 s, and
-# meanwhile the server must answer as usual. Five probes 0.3 s apart, the best of them
-# under 100 ms (for a loaded machine; 1 ms on an idle one); every probe, in the burst or
-# after it, under 1 s: a request that waits for a worker held by a fetch waits seconds
-# (the old code: the probes sent in the burst all hit the 4 s limit, while most probes
-# after it found a worker that held no hostile request and answered in ms).
+# The host's two fetch slots taken: the fetches hang for 5 s, and meanwhile the server
+# must answer as usual. Five more probes one after the other; the best of them under
+# 100 ms (for a loaded machine; 1 ms on an idle one), and every probe, among the bursts
+# or after them, under 1 s: a request that waits for a worker held by a fetch waits
+# seconds (the old code: probes sent among the bursts hit the 4 s limit, while most of
+# those after them found a worker that held no hostile request and answered in ms).
 wait_line "$work/hang.log" "conn 2"
-sleep 1
-for i in 1 2 3 4 5; do sleep 0.3; probe "a$i"; done
-still=$(grep -h '^400' "$work"/hang/[0-9]* | wc -l)
+for i in 1 2 3 4 5; do probe "a$i"; done
 wait "${probes[@]}"
+closed=$(grep -c '^close' "$work/hang.log")
+took=$(awk -v a="$(awk '/^conn 1 /{ print $3 }' "$work/hang.log")" -v b="$(date +%s%3N)" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
 best() { cat "$work"/probe/"$1"a* | awk '{ if (NR == 1 || $2 < b) b = $2 } END { print b }'; }
 worst() { cat "$work"/probe/"$1"[ab]* | awk '{ if ($2 > w) w = $2 } END { print w + 0 }'; }
 statuses() { cat "$work"/probe/"$1"[ab]* | awk '{ printf "%s ", $1 }'; }
 echo "# while 50 /authorize wait on a silent metadata host: /healthz best $(best h) s, worst $(worst h) s;" \
-  "/mcp best $(best m) s, worst $(worst m) s"
+  "/mcp best $(best m) s, worst $(worst m) s (probes done ${took} s after the first fetch began)"
 ok200="200 200 200 200 200 200 200 200 200 200 "
 check "silent metadata host: /healthz answered meanwhile (best under 100 ms, all under 1 s)" "${ok200}|yes|yes" \
   "$(statuses h)|$(awk -v t="$(best h)" 'BEGIN { print (t < 0.1 ? "yes" : t) }')|$(awk -v t="$(worst h)" 'BEGIN { print (t < 1 ? "yes" : t) }')"
 check "silent metadata host: authenticated /mcp answered meanwhile (best under 100 ms, all under 1 s)" "${ok200}|yes|yes" \
   "$(statuses m)|$(awk -v t="$(best m)" 'BEGIN { print (t < 0.1 ? "yes" : t) }')|$(awk -v t="$(worst m)" 'BEGIN { print (t < 1 ? "yes" : t) }')"
 check "silent metadata host: /mcp answers whoami" "$cbase/good.json" "$(jq -r .result.structuredContent.clientId "$work/probe/bodya5")"
-check "silent metadata host: measured while the fetches still hung" 0 "$still"
-wait "${hostile[@]}"
+check "silent metadata host: measured while the fetches' connections were still open" 0 "$closed"
+wait "${bursts[@]}"
+res="$work/hang/results"
+cat "$work"/hang/results[0-9] | awk '{ print $1 * 5 + $2 + 1, $3, $4 }' >"$res"
 check "silent metadata host: 2 fetches (400 after the timeout), 48 refused (503)" "2 400|48 503" \
-  "$(cut -d' ' -f1 "$work"/hang/[0-9]* | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? "|" : ""), $1, $2 }')"
+  "$(cut -d' ' -f2 "$res" | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? "|" : ""), $1, $2 }')"
 check "silent metadata host: the two fetches waited for the timeout (>= 4.5 s)" yes \
-  "$(grep -h '^400' "$work"/hang/[0-9]* | awk '$2 < 4.5 { bad = 1 } END { print (NR == 2 && !bad ? "yes" : "no") }')"
+  "$(awk '$2 == 400 { n++; if ($3 < 4.5) bad = 1 } END { print (n == 2 && !bad ? "yes" : "no") }' "$res")"
 check "silent metadata host: the 48 refusals came at once (< 2 s each)" yes \
-  "$(grep -h '^503' "$work"/hang/[0-9]* | awk '$2 >= 2 { bad = 1 } END { print (NR == 48 && !bad ? "yes" : "no") }')"
+  "$(awk '$2 == 503 { n++; if ($3 >= 2) bad = 1 } END { print (n == 48 && !bad ? "yes" : "no") }' "$res")"
 check "silent metadata host: 2 connections (the per-host limit)" 2 "$(conns)"
-one=$(grep -l '^503' "$work"/hang/[0-9]* | head -1)
-contains "silent metadata host: a refusal is a page saying to try again" "Try again later" "$(cat "$work/hang/body${one##*/}")"
-one=$(grep -l '^400' "$work"/hang/[0-9]* | head -1); one=${one##*/}
-st=$(code -G "$base/authorize" --data-urlencode "client_id=$hbase/c$((one % 7)).json?x=$one" -d response_type=code)
+one=$(awk '$2 == 503 { print $1; exit }' "$res")
+contains "silent metadata host: a refusal is a page saying to try again" "Try again later" "$(cat "$work/hang/body$one")"
+one=$(awk '$2 == 400 { print $1; exit }' "$res")
+st=$(code -G "$base/authorize" --data-urlencode "client_id=$(hid "$one")" -d response_type=code)
 check "silent metadata host: the failed URL again: 400 from the cache, no new connection" "400|2" "$st|$(conns)"
 contains "silent metadata host: says it could not be fetched" "could not be fetched" "$(body)"
 st=$(code -G "$base/authorize" --data-urlencode "client_id=$hbase/c1.json?x=new" -d response_type=code)
