@@ -42,6 +42,8 @@ libs_jwt="-ljansson -lcrypto -lsodium"
 srcs_mcp="core/err.c core/buf.c core/json.c core/jsonparse.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
           mcp/schema.c mcp/registry.c mcp/server.c mcp/listen.c"
 libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"
+srcs_cimd="core/err.c auth/as/cimd.c"
+libs_cimd="-lpthread"
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     targets=$FUZZ_TARGETS
