@@ -484,11 +484,17 @@ static void as_route(void *ud, const struct tn_http_req *req, struct tn_http_res
         .body = tn_http_req_body(req),
         .client_addr = tn_http_req_client_addr(req),
         .request_id = tn_http_req_id(req),
+        .can_offload = !tn_http_req_offloaded(req),
     };
     struct tn_as_resp out;
     memset(&out, 0, sizeof out);
     tn_buf_init(&out.body, 1 << 20);
     tn_as_handle(app->as, &in, &out);
+    if (out.offload) { /* a client metadata document to fetch: on the blocking pool */
+        tn_http_resp_offload(resp);
+        tn_buf_deinit(&out.body);
+        return;
+    }
     resp->status = out.status ? out.status : 500;
     resp->content_type = out.content_type;
     if (out.body.len)

@@ -79,7 +79,7 @@
     X(KEY_ROTATION_DAYS, "KEY_ROTATION_DAYS",  INT,  "30",                 1,     3650,       false,     \
       "days a signing key signs before its successor takes over")                                    \
     X(DCR_PER_HOUR,      "DCR_PER_HOUR",       INT,  "30",                 1,     100000,     false,     \
-      "client registrations allowed per address and hour")                                           \
+      "client registrations allowed per address and hour (new client metadata documents count too)") \
     X(CIMD_ALLOW_LOOPBACK, "CIMD_ALLOW_LOOPBACK", INT, "0",                0,     1,          false,     \
       "1: accept client metadata documents on loopback http (development and tests only)")          \
     X(AUTH_MODE,         "AUTH_MODE",          STR,  "",                   0,     0,          false,     \

@@ -41,13 +41,14 @@ start_tn() { # port data-dir log env...
   wait_line "$log" "ready"
 }
 start_tn "$port" "$data" "$work/tn.log" CIMD_ALLOW_LOOPBACK=1 REFRESH_REUSE_GRACE_S=0 DCR_PER_HOUR=100
-# a second server, only for the registration rate limit
-start_tn "$rl_port" "$work/data-rl" "$work/tn-rl.log" DCR_PER_HOUR=3
+# a second server, only for the registration rate limit (which metadata documents count against)
+start_tn "$rl_port" "$work/data-rl" "$work/tn-rl.log" DCR_PER_HOUR=3 CIMD_ALLOW_LOOPBACK=1
 # client ID metadata documents, served from $work/cimd on loopback
 mkdir -p "$work/cimd"
 "$node" -e '
 const [dir, port] = process.argv.slice(1);
 require("http").createServer((q, s) => {
+  console.log("GET " + q.url);
   const f = require("path").join(dir, require("path").basename(q.url.split("?")[0]));
   require("fs").readFile(f, (e, b) => { if (e) { s.writeHead(404); s.end(); return; }
     s.writeHead(200, {"Content-Type": "application/json"}); s.end(b); });
@@ -677,6 +678,130 @@ lacks "private-use client: no Verified badge" "Verified" "$(body)"
 lacks "private-use client: not called your own computer" "runs on your own computer" "$(body)"
 st=$(authorize "$work/jar-v6" "$cid6" "http://[::1]:4322/cb" "$ch" -d prompt=consent)
 contains "loopback client: consent says it runs on this computer" "This app runs on your own computer." "$(body)"
+
+# a document fetched for /token and /revoke (on the blocking pool): the client is known,
+# the grant or token is not
+doc tok.json "{\"client_id\":\"$cbase/tok.json\",\"client_name\":\"Token first\",\"redirect_uris\":[\"http://127.0.0.1/cimd-cb\"]}"
+doc rev.json "{\"client_id\":\"$cbase/rev.json\",\"client_name\":\"Revoke first\",\"redirect_uris\":[\"http://127.0.0.1/cimd-cb\"]}"
+st=$(token -d grant_type=authorization_code -d code=nope -d code_verifier=nope --data-urlencode "client_id=$cbase/tok.json")
+check "CIMD: a document first needed at /token is fetched there: the client passes, the code does not" \
+  "400|invalid_grant|1" "$st|$(jq -r .error "$work/body")|$(grep -c "^GET /tok.json$" "$work/cimd.log")"
+st=$(code "$base/revoke" -d token=nope --data-urlencode "client_id=$cbase/rev.json")
+check "CIMD: a document first needed at /revoke is fetched there: 200" "200|1" "$st|$(grep -c "^GET /rev.json$" "$work/cimd.log")"
+
+# ---------- new metadata documents count against the registration limit (DCR_PER_HOUR=3)
+rlbase="http://127.0.0.1:$rl_port"
+for d in rl-1 rl-2 rl-3 rl-4 rl-5; do
+  doc "$d.json" "{\"client_id\":\"$cbase/$d.json\",\"client_name\":\"$d\",\"redirect_uris\":[\"http://127.0.0.1/cimd-cb\"]}"
+done
+fetched() { grep -c "^GET /$1.json$" "$work/cimd.log"; }
+rl_register() { # client address
+  code -X POST "$rlbase/register" -H 'Content-Type: application/json' --interface "$1" \
+    -d '{"client_name":"rl","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}'
+}
+# each client address its own three (127.0.0.1 spent its own above)
+# 127.0.0.3: three registrations, then no new document, and no fetch
+rl=()
+for _ in 1 2 3; do rl+=("$(rl_register 127.0.0.3)"); done
+rl+=("$(base=$rlbase authorize "$work/jar-rl" "$cbase/rl-5.json" "http://127.0.0.1/cimd-cb" "$(challenge "$cv")" --interface 127.0.0.3)")
+check "CIMD limit: after DCR_PER_HOUR registrations, a new document: 429 page, Retry-After, not fetched" \
+  "201 201 201 429|3600|text/html; charset=utf-8|0" "${rl[*]}|$(hdr Retry-After)|$(hdr Content-Type)|$(fetched rl-5)"
+contains "CIMD limit: says why" "Too many new applications from this address" "$(body)"
+# 127.0.0.2: three new documents, then neither a fourth nor a registration
+rl=()
+for d in rl-1 rl-2 rl-3 rl-4; do
+  rl+=("$(base=$rlbase authorize "$work/jar-rl" "$cbase/$d.json" "http://127.0.0.1/cimd-cb" "$(challenge "$cv")" --interface 127.0.0.2)")
+done
+rl+=("$(rl_register 127.0.0.2)")
+check "CIMD limit: 3 new documents (sign-in pages), then the 4th and a DCR registration refused" \
+  "200 200 200 429 429" "${rl[*]}"
+check "CIMD limit: the documents were fetched once each, the refused one never" "1 1 1 0" \
+  "$(fetched rl-1) $(fetched rl-2) $(fetched rl-3) $(fetched rl-4)"
+st=$(base=$rlbase authorize "$work/jar-rl" "$cbase/rl-1.json" "http://127.0.0.1/cimd-cb" "$(challenge "$cv")" --interface 127.0.0.2)
+check "CIMD limit: a document already known is no new registration (cached: not fetched again)" "200|1" "$st|$(fetched rl-1)"
+
+# ---------- a metadata host that never answers: the fetches never hold an HTTP worker
+hang_port=$(free_port)
+"$node" -e '
+let n = 0; const held = [];
+require("net").createServer(s => {
+  held.push(s); s.on("error", () => {}); s.on("close", () => console.log("close " + Date.now()));
+  console.log("conn " + (++n) + " " + Date.now()); })
+  .listen(+process.argv[1], "127.0.0.1", () => console.log("hang ready"));' "$hang_port" >"$work/hang.log" 2>&1 &
+pids+=($!)
+wait_line "$work/hang.log" "hang ready"
+hbase="http://127.0.0.1:$hang_port"
+conns() { grep -c "^conn" "$work/hang.log"; }
+mkdir -p "$work/hang" "$work/probe"
+# probe N: /healthz and an authenticated /mcp call, "STATUS SECONDS" in $work/probe/{h,m}N
+probe() {
+  curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 4 "$base/healthz" >"$work/probe/h$1"
+  curl -s -o "$work/probe/body$1" -w '%{http_code} %{time_total}\n' --max-time 4 "${J[@]}" \
+    -H "Authorization: Bearer $cat_at" "$mcp" -d "$whoami" >"$work/probe/m$1"
+}
+# 50 in ten bursts of five (other paths and query variants of one host), as an attacker
+# keeps sending: each burst finds the workers a fetch would hold. Request i's answer in
+# body$i, "BURST N STATUS SECONDS" lines in results$BURST
+hid() { printf 'http://127.0.0.1:%s/c%s.json?x=%s' "$hang_port" $(($1 % 7)) "$1"; }
+hidq() { printf 'http%%3A%%2F%%2F127.0.0.1%%3A%s%%2Fc%s.json%%3Fx%%3D%s' "$hang_port" $(($1 % 7)) "$1"; } # encoded
+bursts=(); probes=()
+for b in $(seq 0 9); do
+  args=()
+  for i in $(seq $((b * 5 + 1)) $((b * 5 + 5))); do
+    args+=(-o "$work/hang/body$i" "$base/authorize?response_type=code&client_id=$(hidq "$i")")
+  done
+  curl -s --parallel --parallel-immediate --max-time 30 -w "$b %{urlnum} %{http_code} %{time_total}\n" \
+    "${args[@]}" >"$work/hang/results$b" 2>/dev/null &
+  bursts+=($!)
+  if (( b % 2 )); then probe "b$b" & probes+=($!); fi # in the middle of it all
+  sleep 0.03
+done
+# The host's two fetch slots taken: the fetches hang for 5 s, and meanwhile the server
+# must answer as usual. Five more probes one after the other; the best of them under
+# 100 ms (for a loaded machine; 1 ms on an idle one), and every probe, among the bursts
+# or after them, under 1 s: a request that waits for a worker held by a fetch waits
+# seconds (the old code: probes sent among the bursts hit the 4 s limit, while most of
+# those after them found a worker that held no hostile request and answered in ms).
+wait_line "$work/hang.log" "conn 2"
+for i in 1 2 3 4 5; do probe "a$i"; done
+wait "${probes[@]}"
+closed=$(grep -c '^close' "$work/hang.log")
+took=$(awk -v a="$(awk '/^conn 1 /{ print $3 }' "$work/hang.log")" -v b="$(date +%s%3N)" 'BEGIN { printf "%.2f", (b - a) / 1000 }')
+best() { cat "$work"/probe/"$1"a* | awk '{ if (NR == 1 || $2 < b) b = $2 } END { print b }'; }
+worst() { cat "$work"/probe/"$1"[ab]* | awk '{ if ($2 > w) w = $2 } END { print w + 0 }'; }
+statuses() { cat "$work"/probe/"$1"[ab]* | awk '{ printf "%s ", $1 }'; }
+echo "# while 50 /authorize wait on a silent metadata host: /healthz best $(best h) s, worst $(worst h) s;" \
+  "/mcp best $(best m) s, worst $(worst m) s (probes done ${took} s after the first fetch began)"
+ok200="200 200 200 200 200 200 200 200 200 200 "
+check "silent metadata host: /healthz answered meanwhile (best under 100 ms, all under 1 s)" "${ok200}|yes|yes" \
+  "$(statuses h)|$(awk -v t="$(best h)" 'BEGIN { print (t < 0.1 ? "yes" : t) }')|$(awk -v t="$(worst h)" 'BEGIN { print (t < 1 ? "yes" : t) }')"
+check "silent metadata host: authenticated /mcp answered meanwhile (best under 100 ms, all under 1 s)" "${ok200}|yes|yes" \
+  "$(statuses m)|$(awk -v t="$(best m)" 'BEGIN { print (t < 0.1 ? "yes" : t) }')|$(awk -v t="$(worst m)" 'BEGIN { print (t < 1 ? "yes" : t) }')"
+check "silent metadata host: /mcp answers whoami" "$cbase/good.json" "$(jq -r .result.structuredContent.clientId "$work/probe/bodya5")"
+check "silent metadata host: measured while the fetches' connections were still open" 0 "$closed"
+wait "${bursts[@]}"
+res="$work/hang/results"
+cat "$work"/hang/results[0-9] | awk '{ print $1 * 5 + $2 + 1, $3, $4 }' >"$res"
+check "silent metadata host: 2 fetches (400 after the timeout), 48 refused (503)" "2 400|48 503" \
+  "$(cut -d' ' -f2 "$res" | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? "|" : ""), $1, $2 }')"
+check "silent metadata host: the two fetches waited for the timeout (>= 4.5 s)" yes \
+  "$(awk '$2 == 400 { n++; if ($3 < 4.5) bad = 1 } END { print (n == 2 && !bad ? "yes" : "no") }' "$res")"
+check "silent metadata host: the 48 refusals came at once (< 2 s each)" yes \
+  "$(awk '$2 == 503 { n++; if ($3 >= 2) bad = 1 } END { print (n == 48 && !bad ? "yes" : "no") }' "$res")"
+check "silent metadata host: 2 connections (the per-host limit)" 2 "$(conns)"
+one=$(awk '$2 == 503 { print $1; exit }' "$res")
+contains "silent metadata host: a refusal is a page saying to try again" "Try again later" "$(cat "$work/hang/body$one")"
+one=$(awk '$2 == 400 { print $1; exit }' "$res")
+st=$(code -G "$base/authorize" --data-urlencode "client_id=$(hid "$one")" -d response_type=code)
+check "silent metadata host: the failed URL again: 400 from the cache, no new connection" "400|2" "$st|$(conns)"
+contains "silent metadata host: says it could not be fetched" "could not be fetched" "$(body)"
+st=$(code -G "$base/authorize" --data-urlencode "client_id=$hbase/c1.json?x=new" -d response_type=code)
+check "silent metadata host: a new variant: 503 page at once, Retry-After, no new connection" \
+  "503|10|text/html; charset=utf-8|2" "$st|$(hdr Retry-After)|$(hdr Content-Type)|$(conns)"
+contains "silent metadata host: says the host failed recently" "failed recently" "$(body)"
+st=$(token -d grant_type=authorization_code -d code=nope -d code_verifier=nope --data-urlencode "client_id=$hbase/t.json")
+check "silent metadata host: /token for a client there: 503 temporarily_unavailable, not invalid_client" \
+  "503|temporarily_unavailable|10|2" "$st|$(jq -r .error "$work/body")|$(hdr Retry-After)|$(conns)"
 
 grep -q "authorization code replayed" "$work/tn.log"; check "log: code replay" 0 $?
 grep -q "refresh token reused" "$work/tn.log"; check "log: refresh reuse" 0 $?

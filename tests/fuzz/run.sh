@@ -48,6 +48,8 @@ srcs_mcp="core/err.c core/buf.c core/json.c core/jsonparse.c core/util.c core/lo
 libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"
 srcs_redirect="core/err.c core/buf.c auth/as/redirect.c"
 libs_redirect=""
+srcs_cimd="core/err.c auth/as/cimd.c"
+libs_cimd="-lpthread"
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     targets=$FUZZ_TARGETS

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/as/cimd.h"
 #include "auth/as/pages.h"
 #include "auth/as/redirect.h"
 #include "auth/as/users.h"
@@ -24,18 +25,18 @@
 #define DEVICE_TTL_S 15552000  /* a browser that signed in to an account is known 180 days */
 #define STATE_MAX 2048
 #define CIMD_MAX_BYTES (64 * 1024)
-#define CIMD_CACHE 64
+#define CIMD_FETCH_MS 5000
+
+/* Fetches of metadata documents tie up a blocking-pool thread each, up to CIMD_FETCH_MS
+ * at a host that never answers: a few at a time, two per host; a host that did not
+ * answer twice, or failed sixteen URLs, is left alone for the failures' minute. */
+static const struct tn_cimd_limits cimd_limits = {
+    .entries = 256, .fetches = 4, .host_fetches = 2, .host_faults = 2, .host_failures = 16, .fail_ttl_s = 60,
+};
 
 static const struct tn_page_scope scope_text[] = {
     {"notes:read", "Read your notes and the notes your organization shares"},
     {"notes:write", "Create, change and delete your notes"},
-};
-
-struct cimd_entry {
-    char url[512];
-    struct tn_client client;
-    int64_t expires_at;
-    bool ok;
 };
 
 struct tn_as {
@@ -46,8 +47,8 @@ struct tn_as {
     json_t *metadata;
     struct tn_signin_guard *signin;  /* failed sign-ins: per account, address, browser */
     struct tn_throttle *registrations; /* client registrations per address and hour */
-    pthread_mutex_t mu; /* cimd cache, setup token */
-    struct cimd_entry cimd[CIMD_CACHE];
+    pthread_mutex_t mu; /* setup token */
+    struct tn_cimd_cache *cimd; /* its own lock */
     char setup_token[48];
     char setup_url[600];
     bool secure_cookies;
@@ -256,43 +257,18 @@ static const char *only_redirect(const struct tn_client *c, char *out, size_t ca
     return r;
 }
 
+static bool rate_ok(struct tn_as *as, const char *addr);
+
 static bool is_cimd_id(const char *id) { return strncmp(id, "https://", 8) == 0 || strncmp(id, "http://", 7) == 0; }
 
-/* Fetches and validates a Client ID Metadata Document (cached by its HTTP headers). */
-static enum tn_err cimd_client(struct tn_as *as, const char *url, struct tn_client *out,
-                               const char **why)
+/* Reads a fetched Client ID Metadata Document into *c, or says why not (no lock held). */
+static bool cimd_parse(const char *url, const struct tn_fetch_result *fr, struct tn_client *c, const char **why)
 {
-    *why = "The client's metadata document could not be fetched or is invalid.";
-    size_t ul = strlen(url);
-    bool https = strncmp(url, "https://", 8) == 0;
-    const char *path = strchr(url + (https ? 8 : 7), '/');
-    if (ul >= sizeof as->cimd[0].url || !path || !path[1] || strchr(url, '#') ||
-        (!https && !as->cfg.cimd_allow_loopback)) {
-        *why = "A URL client_id must be an https URL with a path.";
-        return TN_ERR_BAD_INPUT;
-    }
-    int64_t now = now_s();
-    uint8_t h[32];
-    sha256(url, h);
-    struct cimd_entry *e = &as->cimd[h[0] % CIMD_CACHE];
-    pthread_mutex_lock(&as->mu);
-    bool hit = !strcmp(e->url, url) && e->expires_at > now;
-    bool ok = hit && e->ok;
-    if (ok)
-        *out = e->client;
-    pthread_mutex_unlock(&as->mu);
-    if (hit)
-        return ok ? TN_OK : TN_ERR_BAD_INPUT;
-
-    struct tn_fetch_opts o = {5000, CIMD_MAX_BYTES, as->cfg.cimd_allow_loopback};
-    struct tn_fetch_result fr;
-    enum tn_err rc = tn_fetch(url, &o, &fr);
-    struct tn_client c;
-    memset(&c, 0, sizeof c);
-    ok = false;
+    memset(c, 0, sizeof *c);
+    bool ok = false;
     json_t *doc = NULL;
-    if (rc == TN_OK && fr.status == 200 && fr.body.data)
-        doc = json_loadb(fr.body.data, fr.body.len, JSON_REJECT_DUPLICATES, NULL);
+    if (fr->status == 200 && fr->body.data)
+        doc = json_loadb(fr->body.data, fr->body.len, JSON_REJECT_DUPLICATES, NULL);
     const char *cid = json_string_value(json_object_get(doc, "client_id"));
     const char *name = json_string_value(json_object_get(doc, "client_name"));
     json_t *uris = json_object_get(doc, "redirect_uris");
@@ -306,7 +282,7 @@ static enum tn_err cimd_client(struct tn_as *as, const char *url, struct tn_clie
         *why = "The client's metadata document could not be fetched.";
     } else if (!cid || strcmp(cid, url) != 0) {
         *why = "The client's metadata document names another client_id.";
-    } else if (!name || !name[0] || strlen(name) >= sizeof c.name) {
+    } else if (!name || !name[0] || strlen(name) >= sizeof c->name) {
         *why = "The client's metadata document has no client_name.";
     } else if (!json_is_array(uris) || json_array_size(uris) == 0 || json_array_size(uris) > 20) {
         *why = "The client's metadata document has no redirect_uris.";
@@ -326,58 +302,115 @@ static enum tn_err cimd_client(struct tn_as *as, const char *url, struct tn_clie
             *why = "The client's metadata document lists an unacceptable redirect URI.";
     }
     if (ok) {
-        snprintf(c.id, sizeof c.id, "%s", url);
-        snprintf(c.name, sizeof c.name, "%s", name);
+        snprintf(c->id, sizeof c->id, "%s", url);
+        snprintf(c->name, sizeof c->name, "%s", name);
         char *u = json_dumps(uris, JSON_COMPACT);
-        snprintf(c.redirect_uris, sizeof c.redirect_uris, "%s", u ? u : "[]");
+        snprintf(c->redirect_uris, sizeof c->redirect_uris, "%s", u ? u : "[]");
         free(u);
-        snprintf(c.auth_method, sizeof c.auth_method, "none");
+        snprintf(c->auth_method, sizeof c->auth_method, "none");
         json_t *gt = json_object_get(doc, "grant_types");
         if (json_is_array(gt)) {
             json_array_foreach(gt, i, v) if (json_is_string(v) &&
                                              (!strcmp(json_string_value(v), "authorization_code") ||
                                               !strcmp(json_string_value(v), "refresh_token")))
-                snprintf(c.grant_types + strlen(c.grant_types), sizeof c.grant_types - strlen(c.grant_types),
-                         "%s%s", c.grant_types[0] ? " " : "", json_string_value(v));
+                snprintf(c->grant_types + strlen(c->grant_types), sizeof c->grant_types - strlen(c->grant_types),
+                         "%s%s", c->grant_types[0] ? " " : "", json_string_value(v));
         } else {
-            snprintf(c.grant_types, sizeof c.grant_types, "authorization_code refresh_token");
+            snprintf(c->grant_types, sizeof c->grant_types, "authorization_code refresh_token");
         }
     }
-    int64_t ttl = fr.max_age_s >= 0 ? fr.max_age_s : 300;
-    ttl = ttl < 60 ? 60 : ttl > 86400 ? 86400 : ttl;
-    if (!ok)
-        ttl = 30;
-    pthread_mutex_lock(&as->mu);
-    snprintf(e->url, sizeof e->url, "%s", url);
-    e->client = c;
-    e->ok = ok;
-    e->expires_at = now + ttl;
-    pthread_mutex_unlock(&as->mu);
-    tn_buf_deinit(&fr.body);
     json_decref(doc);
-    if (!ok) {
-        tn_log(TN_LOG_INFO, "client metadata document refused", "client_id", url, "reason", *why, NULL);
+    return ok;
+}
+
+/* The client a Client ID Metadata Document describes, from the cache or fetched.
+ *
+ * Anyone can name a document URL, at a host that never answers: the fetch (up to
+ * CIMD_FETCH_MS) never happens on an HTTP worker. When the request can be offloaded,
+ * a fetch that may start sets r->offload and returns TN_ERR_BUSY; the handler runs
+ * again on the blocking pool, where the fetch happens, admitted by the cache (a few in
+ * flight in all and per host, none while the host recently failed; beyond, TN_ERR_BUSY
+ * at once, never a queue). A document not yet known to the store is a new client and
+ * counts against the address's registrations per hour (TN_ERR_LIMIT beyond). Failures
+ * are remembered for a minute (TN_ERR_BAD_INPUT). */
+static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                               const char *url, struct tn_client *out, const char **why)
+{
+    *why = "The client's metadata document could not be fetched or is invalid.";
+    size_t ul = strlen(url);
+    bool https = strncmp(url, "https://", 8) == 0;
+    const char *path = strchr(url + (https ? 8 : 7), '/');
+    if (ul >= sizeof out->id || !path || !path[1] || strchr(url, '#') ||
+        (!https && !as->cfg.cimd_allow_loopback)) {
+        *why = "A URL client_id must be an https URL with a path.";
         return TN_ERR_BAD_INPUT;
     }
+    int64_t now = now_s();
+    enum tn_err rc = tn_cimd_cache_get(as->cimd, url, now, !req->can_offload, out, why);
+    if (rc == TN_ERR_NOT_FOUND && req->can_offload) {
+        r->offload = true; /* fetched on the blocking pool, in this handler's second call */
+        return TN_ERR_BUSY;
+    }
+    if (rc != TN_ERR_NOT_FOUND)
+        return rc;
+
+    /* Reserved: this thread fetches, and ends the reservation on every path. */
+    struct tn_client *c = calloc(2, sizeof *c), *stored = c ? c + 1 : NULL;
+    struct tn_fetch_result fr = {0};
+    const char *fail = NULL;
+    bool host_fault = false;
+    int64_t ttl = 0;
+    if (!c) {
+        rc = TN_ERR_NOMEM;
+        goto done;
+    }
+    bool known = tn_store_client_get(as->cfg.store, url, stored) == TN_OK;
+    if (!known && !rate_ok(as, req->client_addr)) {
+        *why = "Too many new applications from this address; try again later.";
+        rc = TN_ERR_LIMIT;
+        goto done;
+    }
+    struct tn_fetch_opts o = {CIMD_FETCH_MS, CIMD_MAX_BYTES, as->cfg.cimd_allow_loopback};
+    enum tn_err frc = tn_fetch(url, &o, &fr);
+    host_fault = frc == TN_ERR_IO; /* no answer: a timeout or a refused connection */
+    if (frc != TN_OK || !cimd_parse(url, &fr, c, &fail)) {
+        if (!fail)
+            fail = "The client's metadata document could not be fetched.";
+        *why = fail;
+        tn_log(TN_LOG_INFO, "client metadata document refused", "client_id", url, "reason", *why, NULL);
+        rc = TN_ERR_BAD_INPUT;
+        goto done;
+    }
+    ttl = fr.max_age_s >= 0 ? fr.max_age_s : 300;
+    ttl = ttl < 60 ? 60 : ttl > 86400 ? 86400 : ttl;
     /* Codes, consents and refresh tokens refer to their client in the store: keep a row
      * for the document's client (the document itself stays the authority, re-read when
      * its cache expires). */
-    struct tn_client stored;
-    if (tn_store_client_get(as->cfg.store, c.id, &stored) == TN_ERR_NOT_FOUND) {
-        c.created_at = now;
-        snprintf(c.metadata, sizeof c.metadata, "{\"client_id_metadata_document\":true}");
-        if (tn_store_client_insert(as->cfg.store, &c) != TN_OK)
+    if (!known) {
+        c->created_at = now;
+        snprintf(c->metadata, sizeof c->metadata, "{\"client_id_metadata_document\":true}");
+        if (tn_store_client_insert(as->cfg.store, c) != TN_OK)
             tn_log(TN_LOG_WARN, "cannot record a metadata-document client", "client_id", url, NULL);
     }
-    *out = c;
-    return TN_OK;
+    *out = *c;
+    rc = TN_OK;
+done:
+    tn_cimd_cache_end(as->cimd, url, now_s(), rc == TN_OK ? c : NULL, ttl, rc == TN_ERR_BAD_INPUT ? fail : NULL,
+                      host_fault);
+    tn_buf_deinit(&fr.body);
+    free(c);
+    return rc;
 }
 
-static enum tn_err find_client(struct tn_as *as, const char *id, struct tn_client *out,
-                               const char **why)
+/* The client named by `id`. Besides the store's errors: TN_ERR_BAD_INPUT for a metadata
+ * document refused, TN_ERR_BUSY (r->offload set: the handler returns and runs again on
+ * the blocking pool; else: try again later) and TN_ERR_LIMIT for a new document past
+ * the address's registration limit. */
+static enum tn_err find_client(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                               const char *id, struct tn_client *out, const char **why)
 {
     if (is_cimd_id(id))
-        return cimd_client(as, id, out, why);
+        return cimd_client(as, req, r, id, out, why);
     *why = "This application is not registered with this server. Remove it from your MCP client and add it again.";
     if (strlen(id) >= sizeof out->id)
         return TN_ERR_NOT_FOUND;
@@ -868,8 +901,14 @@ static void handle_authorize(struct tn_as *as, const struct tn_as_req *req, stru
         message_page(as, r, 400, "Invalid request", "The application did not say who it is (client_id is missing).");
         return;
     }
-    if (find_client(as, client_id, &c, &why) != TN_OK) {
-        message_page(as, r, 400, "Unknown application", why);
+    enum tn_err frc = find_client(as, req, r, client_id, &c, &why);
+    if (frc != TN_OK) {
+        if (r->offload)
+            return;
+        message_page(as, r, frc == TN_ERR_BUSY ? 503 : frc == TN_ERR_LIMIT ? 429 : 400,
+                     frc == TN_ERR_BUSY || frc == TN_ERR_LIMIT ? "Try again later" : "Unknown application", why);
+        if (frc == TN_ERR_BUSY || frc == TN_ERR_LIMIT)
+            resp_header(r, "Retry-After", "%s", frc == TN_ERR_BUSY ? "10" : "3600");
         return;
     }
     /* Until the redirect URI is validated, errors are shown here, never redirected. */
@@ -1093,7 +1132,19 @@ static bool client_auth(struct tn_as *as, const struct tn_as_req *req, const str
     }
     const char *body_id = tn_form_get(f, "client_id");
     const char *why;
-    bool ok = id[0] && !(basic && body_id && strcmp(body_id, id)) && find_client(as, id, c, &why) == TN_OK;
+    enum tn_err frc = TN_ERR_NOT_FOUND;
+    bool ok = id[0] && !(basic && body_id && strcmp(body_id, id)) &&
+              (frc = find_client(as, req, r, id, c, &why)) == TN_OK;
+    if (r->offload || frc == TN_ERR_BUSY || frc == TN_ERR_LIMIT) {
+        /* a document not at hand: fetched on the blocking pool, or not now (never
+         * invalid_client, on which clients throw their registration away) */
+        sodium_memzero(secret, sizeof secret);
+        if (!r->offload) {
+            oauth_error(r, frc == TN_ERR_BUSY ? 503 : 429, frc == TN_ERR_BUSY ? "temporarily_unavailable" : "invalid_request", why);
+            resp_header(r, "Retry-After", "%s", frc == TN_ERR_BUSY ? "10" : "3600");
+        }
+        return false;
+    }
     /* A public client proves itself with PKCE (a stray secret is ignored); a confidential
      * one with its secret, by Basic or in the body (lenient on which of the two). */
     if (ok && strcmp(c->auth_method, "none")) {
@@ -1540,7 +1591,8 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     as->signin = tn_signin_guard_new(NULL);
     struct tn_throttle_rule dcr = {cfg->dcr_per_hour, 3600, 0, 3600};
     as->registrations = tn_throttle_new(&dcr, 16384);
-    if (!as->signin || !as->registrations) {
+    as->cimd = tn_cimd_cache_new(&cimd_limits);
+    if (!as->signin || !as->registrations || !as->cimd) {
         tn_as_free(as);
         return NULL;
     }
@@ -1549,6 +1601,10 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     if (tn_store_user_count(cfg->store, &users) == TN_OK && users == 0) {
         random_token(as->setup_token, sizeof as->setup_token, 24);
         snprintf(as->setup_url, sizeof as->setup_url, "%s/setup?token=%s", as->issuer, as->setup_token);
+    }
+    if (!as->cimd) {
+        tn_as_free(as);
+        return NULL;
     }
     return as;
 }
@@ -1565,6 +1621,7 @@ void tn_as_free(struct tn_as *as)
     json_decref(as->metadata);
     tn_signin_guard_free(as->signin);
     tn_throttle_free(as->registrations);
+    tn_cimd_cache_free(as->cimd);
     pthread_mutex_destroy(&as->mu);
     sodium_memzero(as->secret, sizeof as->secret);
     free(as->issuer);

@@ -50,6 +50,8 @@ struct tn_as_req {
     struct tn_span body;
     const char *client_addr; /* for throttling */
     const char *request_id;
+    bool can_offload; /* work that waits (a client metadata document's fetch) is not done
+                         in this call: it sets resp->offload instead */
 };
 
 #define TN_AS_MAX_HEADERS 8
@@ -63,11 +65,14 @@ struct tn_as_resp {
         char value[2048];
     } headers[TN_AS_MAX_HEADERS];
     unsigned n_headers;
+    bool offload; /* nothing filled: call again where waiting is fine (can_offload false) */
 };
 
 /* True when `path` is one of the server's endpoints (for routing). */
 bool tn_as_owns(const char *path);
-/* Serves one request; never fails (errors become OAuth error responses or pages). */
+/* Serves one request; never fails (errors become OAuth error responses or pages). With
+ * req->can_offload, a request that would wait (a client metadata document to fetch)
+ * fills nothing and sets resp->offload: the caller calls again where waiting is fine. */
 void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *resp);
 
 #endif
