@@ -194,16 +194,16 @@ static void test_guard_owner_not_locked_out(void **state)
     char addr[32];
     for (int i = 0; i < 60; i++) {
         snprintf(addr, sizeof addr, "198.51.100.%d", i);
-        struct tn_signin_attempt at = {"alice@example.com", addr, NULL};
+        struct tn_signin_attempt at = {"alice@example.com", addr, NULL, -1};
         if (tn_signin_guard_check(g, &at, now) == 0)
             tn_signin_guard_failed(g, &at, now);
     }
-    struct tn_signin_attempt stranger = {"alice@example.com", "192.0.2.1", NULL};
+    struct tn_signin_attempt stranger = {"alice@example.com", "192.0.2.1", NULL, -1};
     assert_int_equal(tn_signin_guard_check(g, &stranger, now), 60);
-    struct tn_signin_attempt owner = {"alice@example.com", "192.0.2.1", "dev-alice"};
+    struct tn_signin_attempt owner = {"alice@example.com", "192.0.2.1", "dev-alice", -1};
     assert_int_equal(tn_signin_guard_check(g, &owner, now), 0);
     /* bob is not affected */
-    struct tn_signin_attempt bob = {"bob@example.com", "192.0.2.1", NULL};
+    struct tn_signin_attempt bob = {"bob@example.com", "192.0.2.1", NULL, -1};
     assert_int_equal(tn_signin_guard_check(g, &bob, now), 0);
     /* the cookie's own failures lock it; then it is a stranger like any other */
     for (int i = 0; i < 5; i++)
@@ -223,21 +223,21 @@ static void test_guard_shared_address(void **state)
     char acct[32];
     for (int i = 0; i < 20; i++) {
         snprintf(acct, sizeof acct, "user%d@example.com", i);
-        struct tn_signin_attempt at = {acct, "10.0.0.1", NULL};
+        struct tn_signin_attempt at = {acct, "10.0.0.1", NULL, -1};
         tn_signin_guard_failed(g, &at, now);
     }
-    struct tn_signin_attempt carol = {"carol@example.com", "10.0.0.1", NULL};
+    struct tn_signin_attempt carol = {"carol@example.com", "10.0.0.1", NULL, -1};
     assert_int_equal(tn_signin_guard_check(g, &carol, now), 60);
-    struct tn_signin_attempt carol_known = {"carol@example.com", "10.0.0.1", "dev-carol"};
+    struct tn_signin_attempt carol_known = {"carol@example.com", "10.0.0.1", "dev-carol", -1};
     assert_int_equal(tn_signin_guard_check(g, &carol_known, now), 0);
     /* the same account from another address is fine */
-    struct tn_signin_attempt elsewhere = {"carol@example.com", "10.0.0.2", NULL};
+    struct tn_signin_attempt elsewhere = {"carol@example.com", "10.0.0.2", NULL, -1};
     assert_int_equal(tn_signin_guard_check(g, &elsewhere, now), 0);
     /* 5 failures on one account from one address lock that pair only */
     for (int i = 0; i < 5; i++)
         tn_signin_guard_failed(g, &elsewhere, now);
     assert_int_equal(tn_signin_guard_check(g, &elsewhere, now), 60);
-    struct tn_signin_attempt dave = {"dave@example.com", "10.0.0.2", NULL};
+    struct tn_signin_attempt dave = {"dave@example.com", "10.0.0.2", NULL, -1};
     assert_int_equal(tn_signin_guard_check(g, &dave, now), 0);
     /* a success clears the pair, not the account-wide count */
     tn_signin_guard_succeeded(g, &elsewhere);
@@ -253,14 +253,79 @@ static void test_guard_ipv6_prefix(void **state)
     char addr[64];
     for (int i = 0; i < 5; i++) {
         snprintf(addr, sizeof addr, "2001:db8:aa:bb::%x", i + 1);
-        struct tn_signin_attempt at = {"erin@example.com", addr, NULL};
+        struct tn_signin_attempt at = {"erin@example.com", addr, NULL, -1};
         assert_int_equal(tn_signin_guard_check(g, &at, now), 0);
         tn_signin_guard_failed(g, &at, now);
     }
-    struct tn_signin_attempt next = {"erin@example.com", "2001:db8:aa:bb:1234::9", NULL};
+    struct tn_signin_attempt next = {"erin@example.com", "2001:db8:aa:bb:1234::9", NULL, -1};
     assert_int_equal(tn_signin_guard_check(g, &next, now), 60);
-    struct tn_signin_attempt other_net = {"erin@example.com", "2001:db8:aa:cc::1", NULL};
+    struct tn_signin_attempt other_net = {"erin@example.com", "2001:db8:aa:cc::1", NULL, -1};
     assert_int_equal(tn_signin_guard_check(g, &other_net, now), 0);
+    tn_signin_guard_free(g);
+}
+
+static void test_net_key(void **state)
+{
+    static const char *cases[][2] = {
+        {"2001:db8:1:2:3:4:5:6", "2001:db8:1::/48"},
+        {"[2001:db8:ffff:ffff::1]", "2001:db8:ffff::/48"},
+        {"2001:db8:1:2::", "2001:db8:1::/48"},
+    };
+    char out[TN_THROTTLE_ADDR_KEY_MAX];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_true(tn_throttle_net_key(cases[i][0], out));
+        assert_string_equal(out, cases[i][1]);
+    }
+    static const char *none[] = {"203.0.113.7", "::ffff:203.0.113.7", "", "garbage", "1.2.3.4:5"};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        assert_false(tn_throttle_net_key(none[i], out));
+        assert_string_equal(out, "");
+    }
+    assert_false(tn_throttle_net_key(NULL, out));
+}
+
+/* Admission: one attempt at a time per address, a bounded number in all, and a lane of
+ * its own for browsers with a device cookie, so strangers filling every general slot do
+ * not keep the owner out. */
+static void test_guard_admission(void **state)
+{
+    struct tn_signin_guard *g = tn_signin_guard_new(NULL);
+    int64_t now = 4000000;
+    struct tn_signin_attempt a1 = {"a@example.com", "198.51.100.1", NULL, -1};
+    struct tn_signin_attempt a1b = {"b@example.com", "198.51.100.1", NULL, -1};
+    assert_int_equal(tn_signin_guard_enter(g, &a1, now), TN_OK);
+    assert_int_equal(tn_signin_guard_enter(g, &a1b, now), TN_ERR_LIMIT); /* same address */
+    assert_int_equal(a1b.slot, -1);
+    tn_signin_guard_leave(g, &a1b); /* leaving without a slot is harmless */
+    struct tn_signin_attempt many[6];
+    char addr[6][32];
+    for (int i = 0; i < 6; i++) {
+        snprintf(addr[i], sizeof addr[i], "198.51.100.%d", 10 + i);
+        many[i] = (struct tn_signin_attempt){"x@example.com", addr[i], NULL, -1};
+    }
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tn_signin_guard_enter(g, &many[i], now), TN_OK);
+    assert_int_equal(tn_signin_guard_enter(g, &many[5], now), TN_ERR_BUSY); /* 6 in flight */
+    /* the owner's browser has its own lane: 2 slots, one per browser */
+    struct tn_signin_attempt owner = {"a@example.com", "198.51.100.1", "dev-1", -1};
+    struct tn_signin_attempt owner2 = {"a@example.com", "192.0.2.9", "dev-1", -1};
+    struct tn_signin_attempt other = {"c@example.com", "192.0.2.10", "dev-2", -1};
+    struct tn_signin_attempt third = {"d@example.com", "192.0.2.11", "dev-3", -1};
+    assert_int_equal(tn_signin_guard_enter(g, &owner, now), TN_OK);
+    assert_int_equal(tn_signin_guard_enter(g, &owner2, now), TN_ERR_LIMIT);
+    assert_int_equal(tn_signin_guard_enter(g, &other, now), TN_OK);
+    assert_int_equal(tn_signin_guard_enter(g, &third, now), TN_ERR_BUSY);
+    /* leaving frees the slot */
+    tn_signin_guard_leave(g, &many[0]);
+    assert_int_equal(many[0].slot, -1);
+    assert_int_equal(tn_signin_guard_enter(g, &many[5], now), TN_OK);
+    tn_signin_guard_leave(g, &a1);
+    assert_int_equal(tn_signin_guard_enter(g, &a1b, now), TN_OK);
+    /* a locked device cookie goes to the general lane, keyed by its address */
+    for (int i = 0; i < 5; i++)
+        tn_signin_guard_failed(g, &third, now);
+    struct tn_signin_attempt locked = {"d@example.com", "192.0.2.11", "dev-3", -1};
+    assert_int_equal(tn_signin_guard_enter(g, &locked, now), TN_ERR_BUSY);
     tn_signin_guard_free(g);
 }
 
@@ -277,6 +342,8 @@ int main(void)
         cmocka_unit_test(test_guard_owner_not_locked_out),
         cmocka_unit_test(test_guard_shared_address),
         cmocka_unit_test(test_guard_ipv6_prefix),
+        cmocka_unit_test(test_net_key),
+        cmocka_unit_test(test_guard_admission),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

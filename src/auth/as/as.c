@@ -47,6 +47,7 @@ struct tn_as {
     json_t *metadata;
     struct tn_signin_guard *signin;  /* failed sign-ins: per account, address, browser */
     struct tn_throttle *registrations; /* client registrations per address and hour */
+    struct tn_throttle *registrations_net; /* ... and per IPv6 /48 */
     pthread_mutex_t mu; /* setup token */
     struct tn_cimd_cache *cimd; /* its own lock */
     char setup_token[48];
@@ -459,13 +460,20 @@ static json_t *build_metadata(struct tn_as *as)
 
 /* ---------- DCR ---------- */
 
-/* Counts one registration against the client's address (an IPv6 client by its /64);
- * false once the address has used its DCR_PER_HOUR. */
+/* Counts one registration against the client's address (an IPv6 client by its /64,
+ * and its /48 at four times the rate, so that one site's many /64s do not multiply
+ * the limit); false once either has used its share of the hour. */
 static bool rate_ok(struct tn_as *as, const char *addr)
 {
-    char key[TN_THROTTLE_ADDR_KEY_MAX];
+    char key[TN_THROTTLE_ADDR_KEY_MAX], net[TN_THROTTLE_ADDR_KEY_MAX];
+    int64_t now = now_s();
     tn_throttle_addr_key(addr, key);
-    return tn_throttle_take(as->registrations, key, now_s()) == 0;
+    bool has_net = tn_throttle_net_key(addr, net);
+    if (has_net && tn_throttle_wait(as->registrations_net, net, now) > 0)
+        return false;
+    if (tn_throttle_take(as->registrations, key, now) != 0)
+        return false;
+    return !has_net || tn_throttle_take(as->registrations_net, net, now) == 0;
 }
 
 /* Registrations that never signed anyone in are dropped after a day (DCR sprawl:
@@ -637,14 +645,18 @@ static void start_session(struct tn_as *as, struct tn_as_resp *r, const struct t
  * cookies"): sealed, bound to the account, with an id of its own. Failed sign-ins from
  * it count against that id only, so someone guessing the account's password elsewhere
  * cannot lock its owner out (auth/signin/throttle.h). */
-static const char *device_of(struct tn_as *as, const struct tn_as_req *req, const char *uid, char *out, size_t cap)
+static const char *device_of(struct tn_as *as, const struct tn_as_req *req, const char *uid, int64_t valid_after,
+                             char *out, size_t cap)
 {
     char buf[512];
     const char *id = NULL;
     json_t *d = tn_unseal(as->secret, as->secret_len, "device", cookie(req, "tn_device", buf, sizeof buf));
     const char *bound = json_string_value(json_object_get(d, "uid"));
     const char *dev = json_string_value(json_object_get(d, "dev"));
-    if (bound && dev && !strcmp(bound, uid) && strlen(dev) < cap) {
+    json_int_t iat = json_integer_value(json_object_get(d, "iat"));
+    /* a cookie from before the account's last "revoke everything" (disable, password
+     * change) no longer vouches for the browser */
+    if (bound && dev && !strcmp(bound, uid) && iat >= valid_after && strlen(dev) < cap) {
         memcpy(out, dev, strlen(dev) + 1);
         id = out;
     }
@@ -656,7 +668,7 @@ static void remember_device(struct tn_as *as, struct tn_as_resp *r, const struct
 {
     char dev[32];
     random_token(dev, sizeof dev, 16);
-    json_t *d = json_pack("{s:s, s:s}", "uid", u->id, "dev", dev);
+    json_t *d = json_pack("{s:s, s:s, s:I}", "uid", u->id, "dev", dev, "iat", (json_int_t)now_s());
     char *s = tn_seal(as->secret, as->secret_len, "device", d, DEVICE_TTL_S);
     json_decref(d);
     if (s)
@@ -1000,6 +1012,13 @@ static void handle_login(struct tn_as *as, const struct tn_as_req *req, struct t
         message_page(as, r, 400, "Invalid request", "The sign-in form was not sent correctly.");
         return;
     }
+    /* A password check takes ~0.2 s of argon2id on purpose: never on an HTTP worker,
+     * where a flood of sign-ins would stall every other request. */
+    if (req->can_offload) {
+        r->offload = true;
+        tn_form_deinit(&f);
+        return;
+    }
     const char *sealed = tn_form_get(&f, "req");
     const char *email = tn_form_get(&f, "email");
     const char *pw = tn_form_get(&f, "password");
@@ -1025,7 +1044,8 @@ static void handle_login(struct tn_as *as, const struct tn_as_req *req, struct t
     bool found = tn_store_user_by_email(as->cfg.store, lower, &u) == TN_OK;
     char dev[64];
     struct tn_signin_attempt at = {.account = lower, .addr = req->client_addr,
-                                   .device = found ? device_of(as, req, u.id, dev, sizeof dev) : NULL};
+                                   .device = found ? device_of(as, req, u.id, u.tokens_valid_after, dev, sizeof dev) : NULL,
+                                   .slot = -1};
     int64_t now = now_s();
     unsigned wait = tn_signin_guard_check(as->signin, &at, now);
     if (wait) {
@@ -1036,11 +1056,22 @@ static void handle_login(struct tn_as *as, const struct tn_as_req *req, struct t
         resp_header(r, "Retry-After", "%u", wait);
         goto done;
     }
+    enum tn_err admit = tn_signin_guard_enter(as->signin, &at, now);
+    if (admit != TN_OK) {
+        bool mine = admit == TN_ERR_LIMIT;
+        show_signin(as, req, r, sealed, &a, email,
+                    mine ? "Another sign-in from your network is being checked. Try again in a moment."
+                         : "The server is busy checking other sign-ins. Try again in a few seconds.",
+                    mine ? 429 : 503);
+        resp_header(r, "Retry-After", "%u", mine ? 1u : 5u);
+        goto done;
+    }
     bool rehash = false;
     /* the same work whether or not the account exists */
     static const char dummy[] = "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
                                 "8y5zF7y1qmzM6tD0yT6Bq0H9qQm2yW2fK3sJ0p3n7vY";
     bool ok = tn_password_verify(found ? u.password_hash : dummy, pw, &rehash) == TN_OK && found;
+    tn_signin_guard_leave(as->signin, &at);
     if (!ok || u.disabled) {
         tn_signin_guard_failed(as->signin, &at, now);
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "trusted_browser", at.device ? "yes" : "no", NULL);
@@ -1590,9 +1621,11 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     pthread_mutex_init(&as->mu, NULL);
     as->signin = tn_signin_guard_new(NULL);
     struct tn_throttle_rule dcr = {cfg->dcr_per_hour, 3600, 0, 3600};
-    as->registrations = tn_throttle_new(&dcr, 16384);
+    struct tn_throttle_rule dcr_net = {cfg->dcr_per_hour * 4, 3600, 0, 3600};
+    as->registrations = tn_throttle_new(&dcr, 65536);
+    as->registrations_net = tn_throttle_new(&dcr_net, 65536);
     as->cimd = tn_cimd_cache_new(&cimd_limits);
-    if (!as->signin || !as->registrations || !as->cimd) {
+    if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd) {
         tn_as_free(as);
         return NULL;
     }
@@ -1621,6 +1654,7 @@ void tn_as_free(struct tn_as *as)
     json_decref(as->metadata);
     tn_signin_guard_free(as->signin);
     tn_throttle_free(as->registrations);
+    tn_throttle_free(as->registrations_net);
     tn_cimd_cache_free(as->cimd);
     pthread_mutex_destroy(&as->mu);
     sodium_memzero(as->secret, sizeof as->secret);

@@ -242,10 +242,39 @@ void tn_throttle_addr_key(const char *addr, char out[TN_THROTTLE_ADDR_KEY_MAX])
     snprintf(out, TN_THROTTLE_ADDR_KEY_MAX, "%s/64", six);
 }
 
+bool tn_throttle_net_key(const char *addr, char out[TN_THROTTLE_ADDR_KEY_MAX])
+{
+    char k[TN_THROTTLE_ADDR_KEY_MAX];
+    unsigned char a[16];
+    out[0] = '\0';
+    tn_throttle_addr_key(addr, k);
+    size_t n = strlen(k);
+    if (n < 4 || strcmp(k + n - 3, "/64") != 0)
+        return false;
+    k[n - 3] = '\0';
+    if (inet_pton(AF_INET6, k, a) != 1)
+        return false;
+    memset(a + 6, 0, 10);
+    char six[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, a, six, sizeof six);
+    snprintf(out, TN_THROTTLE_ADDR_KEY_MAX, "%s/48", six);
+    return true;
+}
+
 /* ---------- the sign-in guard ---------- */
+
+#define MAX_INFLIGHT 64
+
+struct inflight {
+    bool used, trusted;
+    char key[80]; /* the address key, or the trusted browser's id */
+};
 
 struct tn_signin_guard {
     struct tn_throttle *pair, *addr, *account, *device;
+    pthread_mutex_t mu; /* the in-flight slots */
+    unsigned inflight, inflight_trusted;
+    struct inflight slots[MAX_INFLIGHT];
 };
 
 static const struct tn_signin_limits default_limits = {
@@ -253,7 +282,9 @@ static const struct tn_signin_limits default_limits = {
     .addr = {20, 900, 60, 3600},
     .account = {50, 900, 60, 3600},
     .device = {5, 900, 60, 3600},
-    .capacity = 16384,
+    .capacity = 65536,
+    .inflight = 6,
+    .inflight_trusted = 2,
 };
 
 struct tn_signin_guard *tn_signin_guard_new(const struct tn_signin_limits *limits)
@@ -266,6 +297,13 @@ struct tn_signin_guard *tn_signin_guard_new(const struct tn_signin_limits *limit
     g->addr = tn_throttle_new(&l->addr, l->capacity);
     g->account = tn_throttle_new(&l->account, l->capacity);
     g->device = tn_throttle_new(&l->device, l->capacity);
+    g->inflight = l->inflight ? l->inflight : 1;
+    g->inflight_trusted = l->inflight_trusted;
+    if (g->inflight + g->inflight_trusted > MAX_INFLIGHT) {
+        g->inflight = MAX_INFLIGHT / 2;
+        g->inflight_trusted = MAX_INFLIGHT / 2;
+    }
+    pthread_mutex_init(&g->mu, NULL);
     if (!g->pair || !g->addr || !g->account || !g->device) {
         tn_signin_guard_free(g);
         return NULL;
@@ -281,6 +319,7 @@ void tn_signin_guard_free(struct tn_signin_guard *g)
     tn_throttle_free(g->addr);
     tn_throttle_free(g->account);
     tn_throttle_free(g->device);
+    pthread_mutex_destroy(&g->mu);
     free(g);
 }
 
@@ -332,6 +371,51 @@ void tn_signin_guard_failed(struct tn_signin_guard *g, const struct tn_signin_at
     tn_throttle_hit(g->pair, k.pair, now);
     tn_throttle_hit(g->addr, k.addr, now);
     tn_throttle_hit(g->account, k.account, now);
+}
+
+enum tn_err tn_signin_guard_enter(struct tn_signin_guard *g, struct tn_signin_attempt *a, int64_t now)
+{
+    struct keys k;
+    keys_of(a, &k);
+    bool lane = g->inflight_trusted > 0 && trusted(g, &k, now);
+    const char *key = lane ? k.device : k.addr;
+    a->slot = -1;
+    pthread_mutex_lock(&g->mu);
+    unsigned busy = 0;
+    int free_slot = -1;
+    enum tn_err e = TN_OK;
+    for (unsigned i = 0; i < g->inflight + g->inflight_trusted; i++) {
+        struct inflight *s = &g->slots[i];
+        if (!s->used) {
+            if (free_slot < 0)
+                free_slot = (int)i;
+            continue;
+        }
+        if (s->trusted == lane && !strcmp(s->key, key))
+            e = TN_ERR_LIMIT;
+        busy += s->trusted == lane;
+    }
+    if (e == TN_OK && (busy >= (lane ? g->inflight_trusted : g->inflight) || free_slot < 0))
+        e = TN_ERR_BUSY;
+    if (e == TN_OK) {
+        struct inflight *s = &g->slots[free_slot];
+        s->used = true;
+        s->trusted = lane;
+        snprintf(s->key, sizeof s->key, "%s", key);
+        a->slot = free_slot;
+    }
+    pthread_mutex_unlock(&g->mu);
+    return e;
+}
+
+void tn_signin_guard_leave(struct tn_signin_guard *g, struct tn_signin_attempt *a)
+{
+    if (a->slot < 0)
+        return;
+    pthread_mutex_lock(&g->mu);
+    memset(&g->slots[a->slot], 0, sizeof g->slots[a->slot]);
+    pthread_mutex_unlock(&g->mu);
+    a->slot = -1;
 }
 
 void tn_signin_guard_succeeded(struct tn_signin_guard *g, const struct tn_signin_attempt *a)

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
+
 struct tn_throttle_rule {
     unsigned max;        /* events allowed within window_s; the max-th starts a lock */
     unsigned window_s;   /* counting window */
@@ -58,6 +60,11 @@ uint64_t tn_throttle_full_refusals(struct tn_throttle *t);
  * what one subscriber gets), anything unparsable as "?" (all such share one key).
  * Always NUL-terminates `out`. */
 void tn_throttle_addr_key(const char *addr, char out[TN_THROTTLE_ADDR_KEY_MAX]);
+/* The key of the network around an address, for limits that one holder of many
+ * addresses must not multiply: an IPv6 address's /48 (what one site, or one free tunnel
+ * account, gets). False for IPv4 and anything else (no such key: addresses are scarce
+ * enough there). */
+bool tn_throttle_net_key(const char *addr, char out[TN_THROTTLE_ADDR_KEY_MAX]);
 
 /* ---------- the sign-in guard ---------- */
 
@@ -65,10 +72,17 @@ struct tn_signin_guard;
 
 /* The policy's limits. Defaults (tn_signin_guard_new(NULL)): 5 failures per (account,
  * address), 20 per address, 50 per account from browsers it does not trust, 5 per
- * trusted browser, each within 15 minutes; locks of 1 minute doubling up to 1 hour. */
+ * trusted browser, each within 15 minutes; locks of 1 minute doubling up to 1 hour;
+ * 6 attempts judged at once, plus 2 reserved for trusted browsers, one at a time per
+ * address (or per trusted browser).
+ *
+ * Why the tables cannot fill within a window: every attempt, for a known account or
+ * not, costs one argon2id verification (~0.2 s, two at a time), so at most ~10 attempts a
+ * second reach the tables — ~9,000 keys in a 15-minute window, well under `capacity`. */
 struct tn_signin_limits {
     struct tn_throttle_rule pair, addr, account, device;
     size_t capacity;
+    unsigned inflight, inflight_trusted;
 };
 
 struct tn_signin_guard *tn_signin_guard_new(const struct tn_signin_limits *limits);
@@ -81,6 +95,7 @@ struct tn_signin_attempt {
     const char *account;
     const char *addr;
     const char *device;
+    int slot; /* set by tn_signin_guard_enter, read by _leave */
 };
 
 /* Seconds to wait before this attempt may be judged; 0 when it may go ahead. A browser
@@ -90,6 +105,14 @@ struct tn_signin_attempt {
 unsigned tn_signin_guard_check(struct tn_signin_guard *g, const struct tn_signin_attempt *a, int64_t now);
 /* Counts a failed attempt against the keys that judged it (check's rule). */
 void tn_signin_guard_failed(struct tn_signin_guard *g, const struct tn_signin_attempt *a, int64_t now);
+/* Admission of an attempt that passed check, before its password is verified: the
+ * verification is slow on purpose, so how many run at once is bounded, and parallel
+ * attempts cannot outrun check's count. TN_OK (leave must follow); TN_ERR_LIMIT when
+ * this address (or trusted browser) already has an attempt being judged; TN_ERR_BUSY
+ * when every slot of its lane is taken. Trusted browsers have a lane of their own, so
+ * a flood of strangers' attempts cannot keep the owner out. */
+enum tn_err tn_signin_guard_enter(struct tn_signin_guard *g, struct tn_signin_attempt *a, int64_t now);
+void tn_signin_guard_leave(struct tn_signin_guard *g, struct tn_signin_attempt *a);
 /* A correct password: forgets this (account, address)'s and this browser's failures.
  * The account-wide count stays (a success does not reset a distributed guesser). */
 void tn_signin_guard_succeeded(struct tn_signin_guard *g, const struct tn_signin_attempt *a);
