@@ -200,6 +200,12 @@ static const struct reg_case reg_cases[] = {
     {"data:text/html,x", "uses a scheme that is never allowed", NULL},
     {"file:///etc/passwd", "uses a scheme that is never allowed", NULL},
     {"view-source:https://app.example.com/", "uses a scheme that is never allowed", NULL},
+    /* schemes that open a web browser at the URL inside them */
+    {"microsoft-edge:https://evil.example/cb", "uses a scheme that is never allowed", NULL},
+    {"x-safari-https://evil.example/cb", "uses a scheme that is never allowed", NULL},
+    {"googlechromes://evil.example/cb", "uses a scheme that is never allowed", NULL},
+    {"intent://evil.example/cb", "uses a scheme that is never allowed", NULL},
+    {"firefox:https://evil.example/cb", "uses a scheme that is never allowed", NULL},
     {"http://[::1]@evil.example/cb", "must not contain user information", NULL},
     {"http://127.0.0.1:@3.99/cb", "must not contain user information", NULL},
     {"https://user:pw@app.example.com/cb", "must not contain user information", NULL},

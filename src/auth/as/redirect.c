@@ -4,10 +4,18 @@
 #include <string.h>
 
 /* Schemes a browser runs, reads locally or sends elsewhere than to an app: never a
- * redirect target. (Uppercase schemes are refused before this list is consulted.) */
+ * redirect target. The second group opens a web browser at a URL inside the URI
+ * (`microsoft-edge:https://evil.example/cb` on Windows, `x-safari-https://…` on iOS,
+ * Android's `intent://…`): the consent page would call it "an app on this device"
+ * while the code went to a web host. (Uppercase schemes are refused before this list
+ * is consulted.) */
 static const char *const banned_schemes[] = {
     "javascript", "data", "file", "vbscript", "blob", "about", "ws", "wss", "ftp",
     "mailto", "tel", "filesystem", "view-source",
+    "microsoft-edge", "microsoft-edge-holographic", "x-safari-http", "x-safari-https",
+    "googlechrome", "googlechromes", "googlechrome-x-callback", "firefox",
+    "firefox-private", "opera-http", "opera-https", "brave", "intent", "search-ms",
+    "x-web-search", "shell", "jar", "chrome", "chrome-extension", "moz-extension",
 };
 
 static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
