@@ -297,13 +297,18 @@ static const struct migration {
     "hash, family, client_id, user_id, scope, resource, issued_at, expires_at, rotated_at, " \
     "revoked"
 #define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define LIST_TEXT STR(TN_NOTE_LIST_TEXT)
 #define NOTE_COLS                                                                            \
     "n.id, n.owner, n.org, n.title, n.content, n.tags, n.visibility, n.version, "            \
-    "n.created_at, n.updated_at"
-/* Pages leave the text out: a listing never shows it, and it is most of a row. */
+    "n.created_at, n.updated_at, length(n.content)"
+/* Pages and searches read only the first TN_NOTE_LIST_TEXT characters of the text (substr
+ * counts characters of TEXT values, so the cut is on a character boundary), and its
+ * length in characters. */
 #define NOTE_LIST_COLS                                                                       \
-    "n.id, n.owner, n.org, n.title, '', n.tags, n.visibility, n.version, "                   \
-    "n.created_at, n.updated_at"
+    "n.id, n.owner, n.org, n.title, substr(n.content, 1, " LIST_TEXT "), "  \
+    "n.tags, n.visibility, n.version, n.created_at, n.updated_at, length(n.content)"
 #define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
 #define AUDIT_ROW "(?, ?, ?, ?, ?, ?, ?)"
 #define AUDIT_VALUES_4 AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW
@@ -419,7 +424,7 @@ enum { AUDIT_ROWS = 16 };
     /* ?1 is built by search_match(): the caller's scope tokens AND the words, quoted    */ \
     /* strings only, so the index does the owner filtering (NOTE_VISIBLE_WHERE checks  */ \
     /* again). The scope columns weigh nothing in tn_rank, which is lower-is-better.   */ \
-    X(NOTE_SEARCH, "SELECT " NOTE_COLS ", snippet(notes_fts, -1, '', '', '…', 16), "         \
+    X(NOTE_SEARCH, "SELECT " NOTE_LIST_COLS ", snippet(notes_fts, -1, '', '', '…', 16), "         \
                    "tn_rank(notes_fts, 5.0, 1.0, 3.0, 0.0, 0.0) AS score "                        \
                    "FROM notes_fts JOIN notes AS n ON n.seq = notes_fts.rowid "              \
                    "WHERE notes_fts MATCH ?1 AND " NOTE_VISIBLE_WHERE " "                    \
@@ -954,7 +959,7 @@ static void col_text_cut(sqlite3_stmt *st, int i, char *dst, size_t cap)
     dst[n] = '\0';
 }
 
-/* Columns NOTE_COLS, then for searches the snippet and the bm25 score. n->content is a
+/* Columns NOTE_COLS (or NOTE_LIST_COLS), then for searches the snippet and the bm25 score. n->content is a
  * copy the caller frees with tn_note_deinit (also on failure), or with `borrow` the
  * row's own text, valid until the statement's next step, which nobody frees. */
 static enum tn_err read_note_cols(sqlite3_stmt *st, struct tn_note *n, bool search, bool borrow)
@@ -977,9 +982,10 @@ static enum tn_err read_note_cols(sqlite3_stmt *st, struct tn_note *n, bool sear
     n->version = sqlite3_column_int64(st, 7);
     n->created_at = sqlite3_column_int64(st, 8);
     n->updated_at = sqlite3_column_int64(st, 9);
+    n->length = sqlite3_column_int64(st, 10);
     if (search) {
-        col_text_cut(st, 10, n->snippet, sizeof n->snippet);
-        n->rank = -sqlite3_column_double(st, 11); /* the header's rank: higher is better */
+        col_text_cut(st, 11, n->snippet, sizeof n->snippet);
+        n->rank = -sqlite3_column_double(st, 12); /* the header's rank: higher is better */
     }
     return row_result(ok, "notes");
 }

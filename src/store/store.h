@@ -173,13 +173,19 @@ struct tn_owner {
 #define TN_NOTE_MAX_TITLE 200
 #define TN_NOTE_MAX_TAGS 16
 #define TN_NOTE_MAX_TAG 32
+/* Lists and searches carry at most this many characters (code points) of each note's
+ * text: the whole of most notes, a prefix of long ones (n->length tells). */
+#define TN_NOTE_LIST_TEXT 2000
 
 struct tn_note {
     char id[32];          /* "n_" + random, assigned by the store */
     char owner[512];      /* user key of the author */
     char org[128];
     char title[TN_NOTE_MAX_TITLE * 4 + 1];  /* UTF-8 */
-    char *content;        /* heap, NUL-terminated; free with tn_note_deinit */
+    char *content;        /* heap, NUL-terminated; free with tn_note_deinit. In lists
+                             and searches: at most TN_NOTE_LIST_TEXT characters */
+    int64_t length;       /* characters (code points) of the whole content; when
+                             content is shorter, it was cut (lists, searches) */
     char tags[TN_NOTE_MAX_TAGS * (TN_NOTE_MAX_TAG * 4 + 3) + 3]; /* JSON array of strings */
     char visibility[8];   /* "private" or "org" */
     int64_t version;      /* starts at 1, +1 per update */
@@ -210,7 +216,8 @@ enum tn_err tn_store_note_delete(struct tn_store *s, const struct tn_owner *o, c
 typedef void (*tn_store_note_cb)(const struct tn_note *n, void *ud);
 /* Pages are ordered newest first by (updated_at, id). `after_*` is the last note of the
  * previous page (after_id "" for the first page). At most `limit` notes (1..100).
- * Listed notes come without their text (content is ""); tn_store_note_get reads it. */
+ * Listed notes carry the first TN_NOTE_LIST_TEXT characters of their text (content,
+ * cut at a character boundary) and its whole length; tn_store_note_get reads it all. */
 struct tn_note_page {
     int64_t after_updated;
     const char *after_id;
@@ -225,7 +232,8 @@ enum tn_err tn_store_note_list(struct tn_store *s, const struct tn_owner *o,
 enum tn_err tn_store_note_list_team(struct tn_store *s, const struct tn_owner *o,
                                     const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
 /* Full-text search over o's notes and the notes shared with o's organization, best
- * first, with snippets. `query` is plain words (no query syntax reaches the engine). */
+ * first, with snippets; content as in lists (a prefix of long notes). `query` is plain
+ * words (no query syntax reaches the engine). */
 enum tn_err tn_store_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
                                  unsigned limit, tn_store_note_cb cb, void *ud);
 
