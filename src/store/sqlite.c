@@ -379,6 +379,11 @@ enum { AUDIT_ROWS = 16 };
     X(NOTE_INSERT, "INSERT INTO notes (id, owner, org, title, content, tags, visibility, "    \
                    "version, created_at, updated_at) "                                       \
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
+    /* An imported note: its id is derived from its source, so a second import of it   */ \
+    /* changes nothing.                                                                */ \
+    X(NOTE_IMPORT, "INSERT INTO notes (id, owner, org, title, content, tags, visibility, "    \
+                   "version, created_at, updated_at) "                                       \
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING") \
     /* The full-text index follows the note's current text: added after an insert or   */ \
     /* update, removed (with the values it was added with) before an update or delete. */ \
     X(NOTE_INDEX, "INSERT INTO notes_fts (rowid, title, content, tags, scope_own, scope_org) " \
@@ -1564,6 +1569,49 @@ static enum tn_err sq_note_insert(struct tn_store *s, const struct tn_owner *o,
     return grouped(s, note_insert_body, &a);
 }
 
+struct note_import {
+    const struct tn_note *v;
+    size_t n, added;
+};
+
+/* Indexed like an insert (note_insert_body), for the notes the import adds. */
+static enum tn_err note_import_body(struct call *k, void *arg)
+{
+    struct note_import *a = arg;
+    enum tn_err e = TN_OK;
+    struct tn_buf own, org;
+    tn_buf_init(&own, 4096);
+    tn_buf_init(&org, 4096);
+    a->added = 0; /* a body may run again: start clean */
+    for (size_t i = 0; i < a->n && e == TN_OK; i++) {
+        const struct tn_note *n = &a->v[i];
+        struct tn_owner o = {.user = n->owner, .org = n->org};
+        e = run(k, S_NOTE_IMPORT, NULL, "tttttttiii", n->id, n->owner, n->org, n->title,
+                n->content, n->tags, n->visibility, n->version, n->created_at, n->updated_at);
+        if (e != TN_OK || changes(k) != 1)
+            continue; /* imported before */
+        int64_t seq = sqlite3_last_insert_rowid(k->c->db);
+        tn_buf_reset(&own);
+        tn_buf_reset(&org);
+        if ((e = scope_of(&o, n->visibility, &own, &org)) == TN_OK)
+            e = run(k, S_NOTE_INDEX_NEW, NULL, "ittttt", seq, n->title, n->content, n->tags,
+                    own.data, org.data ? org.data : "");
+        a->added++;
+    }
+    tn_buf_deinit(&own);
+    tn_buf_deinit(&org);
+    return e;
+}
+
+static enum tn_err sq_note_import(struct tn_store *s, const struct tn_note *v, size_t n,
+                                  size_t *added)
+{
+    struct note_import a = {.v = v, .n = n};
+    enum tn_err e = grouped(s, note_import_body, &a);
+    *added = e == TN_OK ? a.added : 0;
+    return e;
+}
+
 static enum tn_err sq_note_get(struct tn_store *s, const struct tn_owner *o, const char *id,
                                struct tn_note *out)
 {
@@ -1963,6 +2011,7 @@ static const struct tn_store_ops sqlite_ops = {
     .key_list = sq_key_list,
     .key_delete = sq_key_delete,
     .note_insert = sq_note_insert,
+    .note_import = sq_note_import,
     .note_get = sq_note_get,
     .note_update = sq_note_update,
     .note_delete = sq_note_delete,

@@ -196,6 +196,17 @@ struct tn_note {
 };
 void tn_note_deinit(struct tn_note *n);
 
+/* The title a note without one shows: its first line that has something but spaces,
+ * trimmed, without leading Markdown heading marks ("# "), cut to TN_NOTE_DERIVED_TITLE
+ * characters at a character boundary (a cut ends in "…"). Titles are derived when
+ * read, never stored: a title the user gave always wins, and an update of the text
+ * changes the derived title with it. Reads at most content[0..len); writes a
+ * NUL-terminated string into out[0..cap) (cap >= TN_NOTE_DERIVED_TITLE_SIZE for the
+ * whole title) and returns its length; "" when the text has no such line. */
+#define TN_NOTE_DERIVED_TITLE 80
+#define TN_NOTE_DERIVED_TITLE_SIZE (TN_NOTE_DERIVED_TITLE * 4 + 4)
+size_t tn_note_title_derive(const char *content, size_t len, char *out, size_t cap);
+
 /* Stores a new note of `o` from n->title, n->content, n->tags, n->visibility; fills in
  * id, owner, org, version (1) and timestamps. The write is durable when this returns. */
 enum tn_err tn_store_note_insert(struct tn_store *s, const struct tn_owner *o, struct tn_note *n);
@@ -236,6 +247,22 @@ enum tn_err tn_store_note_list_team(struct tn_store *s, const struct tn_owner *o
  * words (no query syntax reaches the engine). */
 enum tn_err tn_store_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
                                  unsigned limit, tn_store_note_cb cb, void *ud);
+
+/* A note brought in from another system (teamnotes import). */
+struct tn_note_import {
+    struct tn_owner owner;  /* whose note it becomes */
+    const char *source_id;  /* its id in the other system: 1..256 bytes of UTF-8 */
+    const char *content;    /* as for tn_store_note_insert */
+    int64_t created_at;     /* milliseconds, 0 .. 2^48 - 1; also its updated_at */
+};
+/* Adds `n` notes (1..100000) in one transaction: all or none. Each gets the id
+ * "n_" + base64url(created_at as 48 bits, then 80 bits of HMAC-SHA-256 over owner,
+ * org and source id): the same note imported again has the same id and is left alone,
+ * so re-running an import adds nothing twice. Imported notes are private, untagged,
+ * at version 1, with no title (they show a derived one). *added: the notes added.
+ * TN_ERR_BAD_INPUT when a note is invalid (*bad = its index; nothing is added). */
+enum tn_err tn_store_note_import(struct tn_store *s, const struct tn_note_import *v, size_t n,
+                                 size_t *added, size_t *bad);
 
 /* Calls fn(owner_user, ud), on a thread of the store, whenever any instance sharing this
  * store changes a note of that owner (PostgreSQL: LISTEN/NOTIFY, resumed after the
