@@ -113,7 +113,20 @@ async function ok(sess, name, args = {}) {
     const r = await call(sess, name, args);
     assert.notEqual(r.isError, true, `${name} ${JSON.stringify(args).slice(0, 200)} failed: ${textOf(r)}`);
     assert.ok(r.structuredContent, `${name}: structuredContent in ${JSON.stringify(r).slice(0, 500)}`);
+    // the spec's rule for structured results: a text block carries the same JSON
+    assert.equal(r.content.length, 1);
+    assert.equal(r.content[0].type, 'text');
+    assert.deepEqual(JSON.parse(r.content[0].text), r.structuredContent, `${name}: text block = structuredContent`);
     return r.structuredContent;
+}
+
+/** An RFC 3339 UTC date as results write it ("2026-12-06T10:31:02Z"), as milliseconds. */
+function rfc3339(s) {
+    assert.match(s, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, `an RFC 3339 UTC date: ${s}`);
+    const ms = Date.parse(s);
+    assert.ok(Number.isFinite(ms), `Date.parse(${s})`);
+    assert.equal(new Date(ms).toISOString().replace('.000Z', 'Z'), s, 'round trip');
+    return ms;
 }
 
 /** tools/call that must come back as an isError result; returns its text. */
@@ -218,7 +231,7 @@ describe('1. alice and bob (editors, acme) see only their own notes; carol (view
                 assert.equal(n.version, 1);
                 assert.equal(n.mine, true);
                 assert.equal(n.userId, acct.id);
-                assert.ok(Math.abs(n.createdAt - Date.now()) < 60_000, `createdAt is now-ish (ms): ${n.createdAt}`);
+                assert.ok(Math.abs(rfc3339(n.createdAt) - Date.now()) < 60_000, `createdAt is now-ish: ${n.createdAt}`);
                 assert.equal(n.updatedAt, n.createdAt);
                 saved[key].push({ id: n.id, content });
             }
