@@ -410,10 +410,15 @@ static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
                                           tags ? tagbuf : NULL, vis, &n);
     if (rc == TN_ERR_CONFLICT) {
         audit(ctx, "update_note", id, "conflict");
-        json_t *r = tn_mcp_result_error(
-            "Conflict: note %s was changed since version %lld (it is now at version %lld). "
-            "Read it again with get_note, then apply your change to the current version.",
-            id, (long long)version, (long long)n.version);
+        json_t *r = version < n.version
+                        ? tn_mcp_result_error(
+                              "Conflict: note %s was changed since version %lld (it is now at version "
+                              "%lld). Read it again with get_note, then apply your change to the "
+                              "current version.", id, (long long)version, (long long)n.version)
+                        : tn_mcp_result_error(
+                              "Conflict: note %s is at version %lld; there is no version %lld. Read it "
+                              "with get_note and give the version it has.",
+                              id, (long long)n.version, (long long)version);
         tn_note_deinit(&n);
         return r;
     }
@@ -590,7 +595,8 @@ static const struct tn_mcp_tool tools[] = {
                     "content is its whole text up to 2,000 characters; a longer note comes as its "
                     "first 2,000 characters with truncated: true and contentLength (its full length) "
                     "- read it whole with get_note. Pages of 20 notes by default (limit: 1 to 100); "
-                    "when the result has nextCursor there are more: call again with cursor set to it. "
+                    "when the result has nextCursor there may be more: call again with cursor set to "
+                    "it (a last page can be empty). "
                     "tag: only notes with that tag. To find notes by words use search_notes; for "
                     "notes colleagues shared, list_team_notes. Dates are RFC 3339, UTC.",
      .input_schema = "{\"type\":\"object\",\"properties\":{" PAGE_IN ",\"tag\":{\"type\":\"string\",\"maxLength\":32,\"description\":\"Only notes with this tag\"}},\"additionalProperties\":false}",
@@ -616,15 +622,16 @@ static const struct tn_mcp_tool tools[] = {
                      "\"version\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"The version you last read\"},"
                      "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536,\"description\":\"The new whole text\"},"
                      "\"title\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"The new title; \\\"\\\" for none (the first line serves)\"}," TAGS_IN ","
-                     "\"visibility\":{\"enum\":[\"private\",\"org\"]}},"
+                     "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private: only you; org: your organization can read it\"}},"
                      "\"required\":[\"id\",\"version\"],\"additionalProperties\":false}",
      .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "},\"required\":[" NOTE_REQ "]}",
      /* idempotent: the same call again names a version that is gone, so it changes nothing */
      .annotations = {.read_only = -1, .destructive = 1, .idempotent = 1, .open_world = -1},
      .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = update_note},
     {.name = "delete_note", .title = "Delete a note",
-     .description = "Delete one of your own notes for good (it cannot be restored). With version, "
-                    "only if nobody changed it since you read that version.",
+     .description = "Delete one of your own notes for good (it cannot be restored); returns its id "
+                    "and deleted: true. With version, only if nobody changed it since you read that "
+                    "version. Notes others shared with you cannot be deleted.",
      .input_schema = "{\"type\":\"object\",\"properties\":{" ID_IN ","
                      "\"version\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"Optional: delete only if the note is still at this version\"}},\"required\":[\"id\"],\"additionalProperties\":false}",
      .output_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"deleted\":{\"type\":\"boolean\"}},\"required\":[\"id\",\"deleted\"]}",
@@ -661,10 +668,11 @@ static const struct tn_mcp_tool tools[] = {
      .required_scope = "notes:read", .required_permission = "notes:read", .call = list_team_notes},
     {.name = "whoami", .title = "Who am I",
      .description = "Returns the signed-in user as this server sees them: user id (the token's sub), "
-                    "organization, scopes, roles, permissions, client id and token expiry.",
+                    "organization (null when none), scopes, roles, permissions, client id and the "
+                    "token's expiry (expiresAt: seconds since 1970, the token's exp).",
      .output_schema = "{\"type\":\"object\",\"properties\":{"
                       "\"userId\":{\"type\":\"string\"},\"issuer\":{\"type\":\"string\"},"
-                      "\"organizationId\":{\"type\":[\"string\",\"null\"]},"
+                      "\"organizationId\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
                       "\"scopes\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
                       "\"roles\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
                       "\"permissions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"

@@ -811,6 +811,9 @@ describe('7. readable notes: text in lists, derived titles, RFC 3339 dates, desc
         assert.equal(u.title, 'Chores');
         u = await ok(erin, 'update_note', { id: saved.plain.id, version: 3, content: 'Only the plumber now' });
         assert.equal(u.title, 'Chores', 'a given title stays when the text changes');
+        // a version that never existed is told apart from a stale one
+        assert.match(await refused(erin, 'update_note', { id: saved.plain.id, version: 9, title: 'x' }),
+            new RegExp(`^Conflict: note ${saved.plain.id} is at version 4; there is no version 9\\.`));
         u = await ok(erin, 'update_note', { id: saved.plain.id, version: 4, title: '' });
         assert.equal(u.title, 'Only the plumber now');
         saved.plain = u;
