@@ -525,8 +525,8 @@ size_t tn_note_title_derive(const char *content, size_t len, char *out, size_t c
         end = eol;
         while (end > start && title_space(c[end - 1]))
             end--;
-        if (end > start)
-            break;
+        if (end > start || eol >= len || c[eol] != '\n')
+            break; /* a title, or the end of the text (its length or a NUL) */
         i = eol + 1;
     }
     if (end <= start)

@@ -42,6 +42,10 @@ libs_jwt="-ljansson -lcrypto -lsodium"
 srcs_mcp="core/err.c core/buf.c core/json.c core/jsonparse.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
           mcp/schema.c mcp/registry.c mcp/server.c mcp/listen.c"
 libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"
+# (store/postgres.c needs libpq's headers; notetext links the store for tn_note_title_derive)
+flags+=($(pkg-config --cflags-only-I libpq 2>/dev/null))
+srcs_notetext="core/err.c core/buf.c core/util.c core/log.c store/store.c store/sqlite.c store/postgres.c"
+libs_notetext="-ljansson -lsodium -lsqlite3 -lpq -lpthread -lm"
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     targets=$FUZZ_TARGETS

@@ -1373,6 +1373,9 @@ static void test_title_derive(void **state)
     /* 100 two-byte characters without a space: 80 of them and … */
     tn_note_title_derive(long_word, strlen(long_word), out, sizeof out);
     assert_string_equal(out, long_want);
+    /* a NUL ends the text: nothing after it becomes a title (found by fuzz_notetext) */
+    assert_int_equal(tn_note_title_derive("\n   \r\0\f\x9a#", 9, out, sizeof out), 0);
+    assert_string_equal(out, "");
     /* the length bounds the read: no NUL needed, nothing past len */
     assert_int_equal(tn_note_title_derive("abc\ndef", 2, out, sizeof out), 2);
     assert_string_equal(out, "ab");
