@@ -1279,16 +1279,24 @@ static void test_list_text(void **state)
     struct texts t = {0};
     assert_int_equal(tn_store_note_list(f->s, &alice, &p, collect_text, &t), TN_OK);
     assert_int_equal(t.n, 3);
-    assert_string_equal(t.id[0], n_short.id);
-    assert_string_equal(t.content[0], "short zebra text");
-    assert_int_equal(t.length[0], 16);
-    assert_string_equal(t.id[1], n_euros.id);
-    assert_string_equal(t.content[1], euros);
-    assert_int_equal(t.length[1], TN_NOTE_LIST_TEXT);
-    assert_string_equal(t.id[2], n_long.id);
-    assert_int_equal(strlen(t.content[2]), TN_NOTE_LIST_TEXT - 1 + 2); /* … x é, no € */
-    assert_memory_equal(t.content[2], longer, TN_NOTE_LIST_TEXT + 1);
-    assert_int_equal(t.length[2], TN_NOTE_LIST_TEXT + 1);
+    /* by id: notes saved in the same millisecond may list in either order */
+    size_t i_short = 3, i_euros = 3, i_long = 3;
+    for (size_t i = 0; i < t.n; i++) {
+        if (!strcmp(t.id[i], n_short.id))
+            i_short = i;
+        else if (!strcmp(t.id[i], n_euros.id))
+            i_euros = i;
+        else if (!strcmp(t.id[i], n_long.id))
+            i_long = i;
+    }
+    assert_true(i_short < 3 && i_euros < 3 && i_long < 3);
+    assert_string_equal(t.content[i_short], "short zebra text");
+    assert_int_equal(t.length[i_short], 16);
+    assert_string_equal(t.content[i_euros], euros);
+    assert_int_equal(t.length[i_euros], TN_NOTE_LIST_TEXT);
+    assert_int_equal(strlen(t.content[i_long]), TN_NOTE_LIST_TEXT - 1 + 2); /* … x é, no € */
+    assert_memory_equal(t.content[i_long], longer, TN_NOTE_LIST_TEXT + 1);
+    assert_int_equal(t.length[i_long], TN_NOTE_LIST_TEXT + 1);
     texts_free(&t);
     /* the team list the same */
     assert_int_equal(tn_store_note_list_team(f->s, &bob, &p, collect_text, &t), TN_OK);
