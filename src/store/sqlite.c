@@ -303,11 +303,15 @@ static const struct migration {
 #define NOTE_COLS                                                                            \
     "n.id, n.owner, n.org, n.title, n.content, n.tags, n.visibility, n.version, "            \
     "n.created_at, n.updated_at, length(n.content)"
-/* Pages and searches read only the first TN_NOTE_LIST_TEXT characters of the text (substr
- * counts characters of TEXT values, so the cut is on a character boundary), and its
- * length in characters. */
+/* Pages and searches carry only the first TN_NOTE_LIST_TEXT characters of the text
+ * (substr counts characters of TEXT values, so the cut is on a character boundary), and
+ * its length in characters. A text within the limit is handed over as it is, where
+ * substr would copy it (bench_store_ops 3000 5, list of 20, p50 CPU: 26-41 us with
+ * substr on every row, 23-24 us this way; 11-12 us when lists left the text out and the
+ * covering index notes_owner answered without reading the rows). */
 #define NOTE_LIST_COLS                                                                       \
-    "n.id, n.owner, n.org, n.title, substr(n.content, 1, " LIST_TEXT "), "  \
+    "n.id, n.owner, n.org, n.title, CASE WHEN length(n.content) <= " LIST_TEXT " "          \
+    "THEN n.content ELSE substr(n.content, 1, " LIST_TEXT ") END, "                          \
     "n.tags, n.visibility, n.version, n.created_at, n.updated_at, length(n.content)"
 #define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
 #define AUDIT_ROW "(?, ?, ?, ?, ?, ?, ?)"
