@@ -556,6 +556,23 @@ static int run(struct import *im, struct tn_config *cfg)
     }
     printf("imported %zu of %zu notes (%zu were there already)\n", added, n, n - added);
     rc = 0;
+    /* one audit record per owner (never the text), as for a tool that changes notes */
+    si = 0;
+    json_object_foreach(doc, sub, arr)
+    {
+        if (wanted(im, sub) && owners[si].user[0] && json_array_size(arr)) {
+            struct tn_audit a = {.at = tn_time_now_ms()};
+            snprintf(a.user, sizeof a.user, "%s", owners[si].user);
+            snprintf(a.org, sizeof a.org, "%s", owners[si].org);
+            snprintf(a.client_id, sizeof a.client_id, "teamnotes import");
+            snprintf(a.tool, sizeof a.tool, "import");
+            snprintf(a.outcome, sizeof a.outcome, "ok");
+            if (tn_store_audit_insert(s, &a) != TN_OK)
+                fputs("teamnotes import: warning: the audit record was not written\n", stderr);
+        }
+        si++;
+    }
+    tn_store_audit_flush(s);
 done:
     tn_store_close(s);
     free(lines);

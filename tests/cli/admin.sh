@@ -93,6 +93,10 @@ http://127.0.0.1:8080|$bid|$borg|1796169600000|1796169600000|bob's only note||pr
   "$(sqlite3 "$work/data/teamnotes.db" "SELECT owner, org, created_at, updated_at, content, title, visibility, tags, version FROM notes ORDER BY created_at")"
 check "import: ids in our format, the creation time first" "3" \
   "$(sqlite3 "$work/data/teamnotes.db" "SELECT id FROM notes" | grep -cE '^n_[A-Za-z0-9_-]{22}$')"
+check "import: audited per owner, without the text" \
+  "$(printf '%s\n' "ok import - http://127.0.0.1:8080|$aid client=teamnotes import org=$aorg" \
+                   "ok import - http://127.0.0.1:8080|$bid client=teamnotes import org=$borg" | sort | paste -sd'|')" \
+  "$("$tn" audit --limit 2 "${D[@]}" 2>/dev/null | awk '{$1=""; sub(/^ +/, ""); gsub(/ +/, " "); print}' | sort | paste -sd'|')"
 out=$("$tn" import --from-xmcp "$X" --map usr_111=alice@example.com --map usr_222=bob@example.com "${D[@]}" 2>/dev/null); rc=$?
 check "import again: nothing added twice" "0|imported 0 of 3 notes (3 were there already)|3" "$rc|$(tail -1 <<<"$out")|$(notes)"
 out=$("$tn" import --from-xmcp "$X" --map usr_111=alice@example.com --map usr_222=bob@example.com --dry-run "${D[@]}" 2>/dev/null)
