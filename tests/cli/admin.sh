@@ -41,7 +41,7 @@ check "client list empty" "" "$("$tn" client list "${D[@]}")"
 "$tn" client revoke nope "${D[@]}" >/dev/null 2>"$work/err"; rc=$?
 check "client revoke unknown" "1|teamnotes: no such client" "$rc|$(cat "$work/err")"
 "$tn" user frobnicate "${D[@]}" >/dev/null 2>&1; check "unknown subcommand exits 2" 2 $?
-check "migrate reports the schema" "sqlite store at schema version 4" "$("$tn" migrate "${D[@]}" 2>/dev/null)"
+check "migrate reports the schema" "sqlite store at schema version 5" "$("$tn" migrate "${D[@]}" 2>/dev/null)"
 check "db is private" 600 "$(stat -c %a "$work/data/teamnotes.db")"
 
 # import --from-xmcp: the reference template's .data/notes.json (JSON.stringify(v, null, 2))
