@@ -19,7 +19,7 @@
  * every tenth note holds "harbor". Cases per backend, in this order:
  *   get             tn_store_note_get of one of alice's notes (id, owner, text checked)
  *   list            tn_store_note_list, first page of 20 of alice's 300 (20 returned,
- *                   all hers, newest first)
+ *                   all hers, newest first, each with its text and its length)
  *   search_rare     tn_store_note_search "quokka", limit 10 (exactly the one note)
  *   search_common   tn_store_note_search "harbor", limit 10, 100 matches (10 returned)
  *   insert          tn_store_note_insert of a new note of alice (~400 bytes of text)
@@ -222,9 +222,9 @@ struct seen {
 static void on_listed(const struct tn_note *n, void *ud)
 {
     struct seen *s = ud;
-    /* alice's own, newest first, without text */
+    /* alice's own, newest first, with their text (ASCII, under TN_NOTE_LIST_TEXT: whole) */
     if (strcmp(n->owner, alice.user) != 0 || (s->count && n->updated_at > s->last_updated) ||
-        !n->content || n->content[0])
+        !n->content || !n->content[0] || n->length != (int64_t)strlen(n->content))
         s->wrong = true;
     s->last_updated = n->updated_at;
     snprintf(s->last_id, sizeof s->last_id, "%s", n->id);

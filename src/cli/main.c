@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/admin.h"
+#include "cli/import.h"
 #include "cli/serve.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -23,6 +24,8 @@ static const char usage[] =
     "  teamnotes role list | org add NAME | org list | client list | client revoke ID\n"
     "  teamnotes audit [--limit N]            who did what to which note (never the text)\n"
     "  teamnotes migrate                      apply storage migrations (serve does it too)\n"
+    "  teamnotes import --from-xmcp PATH/.data/notes.json [--map SUB=EMAIL ...] [--org ORG]\n"
+    "                                         move in from the xmcp template (import --help)\n"
     "  teamnotes --help | --version\n"
     "\n"
     "Options (flags override the environment, which overrides .env):\n";
@@ -99,6 +102,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "serve"))
         return cmd_serve(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "import"))
+        return tn_import_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "user") || !strcmp(argv[1], "role") || !strcmp(argv[1], "org") ||
         !strcmp(argv[1], "client") || !strcmp(argv[1], "audit") || !strcmp(argv[1], "migrate"))
         return tn_admin_main(argv[1], argc - 2, argv + 2);

@@ -14,6 +14,14 @@ enum tn_err tn_util_init(void);
 /* Milliseconds since the Unix epoch, and a monotonic clock in nanoseconds. */
 int64_t tn_time_now_ms(void);
 uint64_t tn_time_mono_ns(void);
+/* Writes `ms` (milliseconds since the epoch) as an RFC 3339 UTC date to the second,
+ * "2026-12-06T10:31:02Z", NUL-terminated, into out[21]; returns 20. Years outside
+ * 0000..9999 are clamped to the first or last second of that range. */
+size_t tn_time_rfc3339(int64_t ms, char out[21]);
+/* Parses an RFC 3339 date-time of exactly `n` bytes ("2026-12-06T10:31:02.123Z",
+ * "...+02:00"; a fraction of any length, read to the millisecond) into milliseconds
+ * since the epoch. TN_ERR_BAD_INPUT for anything else (out of range fields included). */
+enum tn_err tn_time_parse_rfc3339(const char *s, size_t n, int64_t *ms);
 
 /* Fills `out` with cryptographically random bytes. */
 void tn_random(void *out, size_t n);

@@ -61,15 +61,44 @@ static void audit(struct tn_mcp_ctx *ctx, const char *tool, const char *note_id,
     tn_store_audit_insert(store, &a);
 }
 
-static json_t *note_json(const struct tn_note *n, bool with_content)
+/* How much of a note's text a result carries. */
+enum text_mode {
+    NO_TEXT,    /* save_note, update_note: the caller has just sent it */
+    WHOLE_TEXT, /* get_note: all of it */
+    LIST_TEXT,  /* lists and searches: the store's prefix of TN_NOTE_LIST_TEXT characters */
+};
+
+/* The title a note shows: the one given, else one derived from its text (never stored,
+ * so an update of the text moves it along; see tn_note_title_derive). */
+static const char *shown_title(const struct tn_note *n, size_t content_len,
+                               char buf[TN_NOTE_DERIVED_TITLE_SIZE])
 {
+    if (n->title[0] || !n->content)
+        return n->title;
+    tn_note_title_derive(n->content, content_len, buf, TN_NOTE_DERIVED_TITLE_SIZE);
+    return buf;
+}
+
+static json_t *note_json(const struct tn_note *n, enum text_mode mode)
+{
+    char title[TN_NOTE_DERIVED_TITLE_SIZE], created[21], updated[21];
+    size_t len = n->content ? strlen(n->content) : 0;
+    tn_time_rfc3339(n->created_at, created);
+    tn_time_rfc3339(n->updated_at, updated);
     json_t *tags = json_loads(n->tags[0] ? n->tags : "[]", 0, NULL);
-    json_t *o = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:b}", "id", n->id, "title", n->title,
-                          "tags", tags ? tags : json_array(), "visibility", n->visibility, "version",
-                          (json_int_t)n->version, "createdAt", (json_int_t)n->created_at, "updatedAt",
-                          (json_int_t)n->updated_at, "mine", 1);
-    if (with_content && n->content)
-        json_object_set_new(o, "content", json_string(n->content));
+    json_t *o = json_pack("{s:s, s:s}", "id", n->id, "title", shown_title(n, len, title));
+    if (o && mode != NO_TEXT && n->content) {
+        json_object_set_new(o, "content", json_stringn(n->content, len));
+        json_object_set_new(o, "truncated",
+                            json_boolean(mode == LIST_TEXT && n->length > TN_NOTE_LIST_TEXT));
+        json_object_set_new(o, "contentLength", json_integer(n->length));
+    }
+    json_object_set_new(o, "tags", tags ? tags : json_array());
+    json_object_set_new(o, "visibility", json_string(n->visibility));
+    json_object_set_new(o, "version", json_integer(n->version));
+    json_object_set_new(o, "createdAt", json_string(created));
+    json_object_set_new(o, "updatedAt", json_string(updated));
+    json_object_set_new(o, "mine", json_true());
     return o;
 }
 
@@ -147,17 +176,33 @@ struct collect {
     bool snippets;
 };
 
-/* A listed note as JSON text: the members note_json writes, in its order. The tags are
- * the stored JSON array, written by tags_text. */
+/* A listed note as JSON text: the members note_json writes with LIST_TEXT, in its
+ * order. The tags are the stored JSON array, written by tags_text. */
 static enum tn_err note_text(struct tn_buf *b, const struct tn_note *n, bool mine)
 {
-    enum tn_err e = tn_buf_append(b, "{\"id\":", 6);
+    char title_buf[TN_NOTE_DERIVED_TITLE_SIZE], date[21];
+    size_t len = strlen(n->content);
+    const char *title = shown_title(n, len, title_buf);
+    enum tn_err e = tn_buf_reserve(b, len + strlen(n->tags) + 256);
+    if (e == TN_OK)
+        e = tn_buf_append(b, "{\"id\":", 6);
     if (e == TN_OK)
         e = tn_json_put_string(b, n->id, strlen(n->id));
     if (e == TN_OK)
         e = tn_buf_append(b, ",\"title\":", 9);
     if (e == TN_OK)
-        e = tn_json_put_string(b, n->title, strlen(n->title));
+        e = tn_json_put_string(b, title, strlen(title));
+    if (e == TN_OK)
+        e = tn_buf_append(b, ",\"content\":", 11);
+    if (e == TN_OK)
+        e = tn_json_put_string(b, n->content, len);
+    if (e == TN_OK)
+        e = n->length > TN_NOTE_LIST_TEXT ? tn_buf_append(b, ",\"truncated\":true", 17)
+                                          : tn_buf_append(b, ",\"truncated\":false", 18);
+    if (e == TN_OK)
+        e = tn_buf_append(b, ",\"contentLength\":", 17);
+    if (e == TN_OK)
+        e = tn_json_put_int(b, n->length);
     if (e == TN_OK)
         e = tn_buf_append(b, ",\"tags\":", 8);
     if (e == TN_OK)
@@ -171,15 +216,15 @@ static enum tn_err note_text(struct tn_buf *b, const struct tn_note *n, bool min
     if (e == TN_OK)
         e = tn_json_put_int(b, n->version);
     if (e == TN_OK)
-        e = tn_buf_append(b, ",\"createdAt\":", 13);
+        e = tn_buf_append(b, ",\"createdAt\":\"", 14);
     if (e == TN_OK)
-        e = tn_json_put_int(b, n->created_at);
+        e = tn_buf_append(b, date, tn_time_rfc3339(n->created_at, date));
     if (e == TN_OK)
-        e = tn_buf_append(b, ",\"updatedAt\":", 13);
+        e = tn_buf_append(b, "\",\"updatedAt\":\"", 15);
     if (e == TN_OK)
-        e = tn_json_put_int(b, n->updated_at);
+        e = tn_buf_append(b, date, tn_time_rfc3339(n->updated_at, date));
     if (e == TN_OK)
-        e = mine ? tn_buf_append(b, ",\"mine\":true}", 13) : tn_buf_append(b, ",\"mine\":false}", 14);
+        e = mine ? tn_buf_append(b, "\",\"mine\":true}", 14) : tn_buf_append(b, "\",\"mine\":false}", 15);
     return e;
 }
 
@@ -192,7 +237,7 @@ static void collect_cb(const struct tn_note *n, void *ud)
         if (c->text_err == TN_OK)
             c->text_err = note_text(&c->text, n, strcmp(n->owner, c->me->user) == 0);
     } else {
-        json_t *o = note_json(n, false);
+        json_t *o = note_json(n, c->snippets ? LIST_TEXT : NO_TEXT);
         mark_mine(o, n, c->me);
         if (c->snippets) {
             json_object_set_new(o, "snippet", json_string(n->snippet));
@@ -226,12 +271,12 @@ static json_t *save_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
         return tn_mcp_result_error("visibility \"org\" needs an organization, and your account has none.");
     }
     enum tn_err rc = tn_store_note_insert(store, &o, &n);
-    n.content = NULL;
     if (rc != TN_OK)
         return store_error(ctx, "save_note", NULL, rc);
     audit(ctx, "save_note", n.id, "ok");
     changed(o.user);
-    json_t *out = note_json(&n, false);
+    json_t *out = note_json(&n, NO_TEXT); /* n.content is the argument's, for the title */
+    n.content = NULL;
     json_object_set_new(out, "userId", json_string(tn_mcp_ctx_principal(ctx)->subject));
     return tn_mcp_result_structured(out);
 }
@@ -335,7 +380,7 @@ static json_t *get_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     if (rc != TN_OK)
         return store_error(ctx, "get_note", id, rc);
     audit(ctx, "get_note", id, "ok");
-    json_t *out = note_json(&n, true);
+    json_t *out = note_json(&n, WHOLE_TEXT);
     mark_mine(out, &n, &o);
     tn_note_deinit(&n);
     return tn_mcp_result_structured(out);
@@ -365,10 +410,15 @@ static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
                                           tags ? tagbuf : NULL, vis, &n);
     if (rc == TN_ERR_CONFLICT) {
         audit(ctx, "update_note", id, "conflict");
-        json_t *r = tn_mcp_result_error(
-            "Conflict: note %s was changed since version %lld (it is now at version %lld). "
-            "Read it again with get_note, then apply your change to the current version.",
-            id, (long long)version, (long long)n.version);
+        json_t *r = version < n.version
+                        ? tn_mcp_result_error(
+                              "Conflict: note %s was changed since version %lld (it is now at version "
+                              "%lld). Read it again with get_note, then apply your change to the "
+                              "current version.", id, (long long)version, (long long)n.version)
+                        : tn_mcp_result_error(
+                              "Conflict: note %s is at version %lld; there is no version %lld. Read it "
+                              "with get_note and give the version it has.",
+                              id, (long long)n.version, (long long)version);
         tn_note_deinit(&n);
         return r;
     }
@@ -376,7 +426,7 @@ static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
         return store_error(ctx, "update_note", id, rc);
     audit(ctx, "update_note", id, "ok");
     changed(o.user);
-    json_t *out = note_json(&n, false);
+    json_t *out = note_json(&n, NO_TEXT);
     tn_note_deinit(&n);
     return tn_mcp_result_structured(out);
 }
@@ -492,89 +542,137 @@ static json_t *note_read_res(struct tn_mcp_ctx *ctx, const char *uri, json_t *va
 
 /* ---------- registration ---------- */
 
+/* A note in results. The title is the one given or, when none was, derived from the
+ * first line; dates are RFC 3339 UTC. */
 #define NOTE_OUT                                                                                \
-    "\"id\":{\"type\":\"string\"},\"title\":{\"type\":\"string\"},"                              \
+    "\"id\":{\"type\":\"string\",\"description\":\"The note's id (n_...), for get_note, update_note and delete_note\"}," \
+    "\"title\":{\"type\":\"string\",\"description\":\"The title given, or when none was given the first line of the text (at most 80 characters)\"}," \
     "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"                            \
-    "\"visibility\":{\"enum\":[\"private\",\"org\"]},\"version\":{\"type\":\"integer\"},"       \
-    "\"createdAt\":{\"type\":\"integer\"},\"updatedAt\":{\"type\":\"integer\"},"                 \
-    "\"mine\":{\"type\":\"boolean\"}"
+    "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private: only its author; org: everyone in the author's organization can read it\"}," \
+    "\"version\":{\"type\":\"integer\",\"description\":\"1 when saved, +1 per change; update_note needs it\"}," \
+    "\"createdAt\":{\"type\":\"string\",\"format\":\"date-time\"},"                              \
+    "\"updatedAt\":{\"type\":\"string\",\"format\":\"date-time\"},"                              \
+    "\"mine\":{\"type\":\"boolean\",\"description\":\"true when you wrote it; only its author can change it\"}"
+/* The text, whole or (lists and searches) a prefix. */
+#define TEXT_OUT                                                                                 \
+    "\"content\":{\"type\":\"string\",\"description\":\"The note's text; when truncated, only its first 2,000 characters\"}," \
+    "\"truncated\":{\"type\":\"boolean\",\"description\":\"true when content is only the beginning of the text: get_note reads it whole\"}," \
+    "\"contentLength\":{\"type\":\"integer\",\"description\":\"Characters in the whole text\"}"
+#define NOTE_REQ "\"id\",\"title\",\"tags\",\"visibility\",\"version\",\"createdAt\",\"updatedAt\",\"mine\""
+#define TEXT_REQ "\"content\",\"truncated\",\"contentLength\""
 #define TAGS_IN                                                                                  \
     "\"tags\":{\"type\":\"array\",\"maxItems\":16,\"items\":{\"type\":\"string\",\"minLength\":1," \
-    "\"maxLength\":32},\"description\":\"Labels to find the note by\"}"
+    "\"maxLength\":32},\"description\":\"Labels to find the note by (at most 16, each 1 to 32 characters)\"}"
 #define PAGE_IN                                                                                  \
-    "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"description\":\"Page size (default 20)\"}," \
-    "\"cursor\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"nextCursor of the previous page\"}"
+    "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"description\":\"Notes per page, 1 to 100 (default 20)\"}," \
+    "\"cursor\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"To get the next page: the nextCursor of the previous page, unchanged\"}"
 #define LIST_OUT                                                                                 \
-    "{\"type\":\"object\",\"properties\":{\"userId\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"}," \
-    "\"notes\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT "}}}," \
-    "\"nextCursor\":{\"type\":\"string\"}},\"required\":[\"userId\",\"count\",\"notes\"]}"
+    "{\"type\":\"object\",\"properties\":{\"userId\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\",\"description\":\"Notes on this page\"}," \
+    "\"notes\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT "," TEXT_OUT "}," \
+    "\"required\":[" NOTE_REQ "," TEXT_REQ "]}},"                                                 \
+    "\"nextCursor\":{\"type\":\"string\",\"description\":\"Present when there may be more notes: pass it as cursor\"}}," \
+    "\"required\":[\"userId\",\"count\",\"notes\"]}"
+#define ID_IN "\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40,\"description\":\"The note's id (n_...) from a list, a search or save_note\"}"
 
 static const struct tn_mcp_tool tools[] = {
     {.name = "save_note", .title = "Save a note",
-     .description = "Save a note for the signed-in user. Notes are private to their author unless "
-                    "visibility is \"org\", which shares them read-only with the author's organization.",
+     .description = "Save a new note for the signed-in user. Returns its id, title and version "
+                    "(not the text). The title is optional: without one, the note's first line "
+                    "serves as its title. A note is private to you unless visibility is \"org\": "
+                    "then everyone in your organization can read it, and only you can change it. "
+                    "Limits: text 1 to 65,536 bytes, title up to 200 characters, up to 16 tags of "
+                    "1 to 32 characters. Every call adds a note: to change one, use update_note.",
      .input_schema = "{\"type\":\"object\",\"properties\":{"
-                     "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536,\"description\":\"Note text to save for the current user\"},"
-                     "\"title\":{\"type\":\"string\",\"maxLength\":200}," TAGS_IN ","
-                     "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private (default) or org\"}},"
+                     "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536,\"description\":\"The text of the note\"},"
+                     "\"title\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"Optional; the first line of the text serves when there is none\"}," TAGS_IN ","
+                     "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private (the default): only you; org: your organization can read it\"}},"
                      "\"required\":[\"content\"],\"additionalProperties\":false}",
-     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT ",\"userId\":{\"type\":\"string\"}},\"required\":[\"id\",\"version\"]}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT ",\"userId\":{\"type\":\"string\"}},\"required\":[" NOTE_REQ ",\"userId\"]}",
      .annotations = {.read_only = -1, .destructive = -1, .idempotent = -1, .open_world = -1},
      .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = save_note},
     {.name = "list_my_notes", .title = "List my notes",
-     .description = "List the signed-in user's notes, newest first, a page at a time (limit, cursor), "
-                    "optionally only those with a tag. Each user only sees their own notes.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{" PAGE_IN ",\"tag\":{\"type\":\"string\",\"maxLength\":32}},\"additionalProperties\":false}",
+     .description = "List your own notes with their text, most recently changed first. Each note's "
+                    "content is its whole text up to 2,000 characters; a longer note comes as its "
+                    "first 2,000 characters with truncated: true and contentLength (its full length) "
+                    "- read it whole with get_note. Pages of 20 notes by default (limit: 1 to 100); "
+                    "when the result has nextCursor there may be more: call again with cursor set to "
+                    "it (a last page can be empty). "
+                    "tag: only notes with that tag. To find notes by words use search_notes; for "
+                    "notes colleagues shared, list_team_notes. Dates are RFC 3339, UTC.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{" PAGE_IN ",\"tag\":{\"type\":\"string\",\"maxLength\":32,\"description\":\"Only notes with this tag\"}},\"additionalProperties\":false}",
      .output_schema = LIST_OUT,
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
      .required_scope = "notes:read", .required_permission = "notes:read", .call = list_my_notes},
     {.name = "get_note", .title = "Read a note",
-     .description = "Read one note (yours, or one shared with your organization) with its full text and version.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40}},\"required\":[\"id\"],\"additionalProperties\":false}",
-     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT ",\"content\":{\"type\":\"string\"}},\"required\":[\"id\",\"version\",\"content\"]}",
+     .description = "Read one note by id - yours, or one shared with your organization - with its "
+                    "whole text (up to 65,536 bytes) and its version. Use it when a list or search "
+                    "result has truncated: true, and before changing a note with update_note.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{" ID_IN "},\"required\":[\"id\"],\"additionalProperties\":false}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "," TEXT_OUT "},\"required\":[" NOTE_REQ "," TEXT_REQ "]}",
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
      .required_scope = "notes:read", .required_permission = "notes:read", .call = get_note},
     {.name = "update_note", .title = "Change a note",
-     .description = "Change one of your notes. Give the version you last read: if the note changed "
-                    "since, nothing is overwritten and you get a conflict to resolve.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40},"
-                     "\"version\":{\"type\":\"integer\",\"minimum\":1},"
-                     "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536},"
-                     "\"title\":{\"type\":\"string\",\"maxLength\":200}," TAGS_IN ","
-                     "\"visibility\":{\"enum\":[\"private\",\"org\"]}},"
+     .description = "Change one of your own notes: give its id, the version you last read, and only "
+                    "the fields to change (the others stay). content replaces the whole text, so "
+                    "start from get_note's text, never from a truncated list entry. title \"\" removes "
+                    "the title (the first line then serves). If the note changed since that version, "
+                    "nothing is overwritten and you get a conflict: read it again and reapply your "
+                    "change. Returns the new version (not the text).",
+     .input_schema = "{\"type\":\"object\",\"properties\":{" ID_IN ","
+                     "\"version\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"The version you last read\"},"
+                     "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536,\"description\":\"The new whole text\"},"
+                     "\"title\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"The new title; \\\"\\\" for none (the first line serves)\"}," TAGS_IN ","
+                     "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private: only you; org: your organization can read it\"}},"
                      "\"required\":[\"id\",\"version\"],\"additionalProperties\":false}",
-     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "},\"required\":[\"id\",\"version\"]}",
-     .annotations = {.read_only = -1, .destructive = 1, .idempotent = -1, .open_world = -1},
+     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "},\"required\":[" NOTE_REQ "]}",
+     /* idempotent: the same call again names a version that is gone, so it changes nothing */
+     .annotations = {.read_only = -1, .destructive = 1, .idempotent = 1, .open_world = -1},
      .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = update_note},
     {.name = "delete_note", .title = "Delete a note",
-     .description = "Delete one of your notes for good (optionally only if it is still at a version).",
-     .input_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40},"
-                     "\"version\":{\"type\":\"integer\",\"minimum\":1}},\"required\":[\"id\"],\"additionalProperties\":false}",
+     .description = "Delete one of your own notes for good (it cannot be restored); returns its id "
+                    "and deleted: true. With version, only if nobody changed it since you read that "
+                    "version. Notes others shared with you cannot be deleted.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{" ID_IN ","
+                     "\"version\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"Optional: delete only if the note is still at this version\"}},\"required\":[\"id\"],\"additionalProperties\":false}",
      .output_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"deleted\":{\"type\":\"boolean\"}},\"required\":[\"id\",\"deleted\"]}",
      .annotations = {.read_only = -1, .destructive = 1, .idempotent = 1, .open_world = -1},
      .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = delete_note},
     {.name = "search_notes", .title = "Search notes",
-     .description = "Full-text search over your notes and the notes shared with your organization, "
-                    "best matches first, with a snippet around each match.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200},"
-                     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100}},\"required\":[\"query\"],\"additionalProperties\":false}",
+     .description = "Find notes by words, among your notes and those shared with your organization, "
+                    "best matches first. Every word must occur in the title, text or tags; case and "
+                    "accents do not matter; there are no operators or phrases. Each result carries the "
+                    "note's text as lists do (whole up to 2,000 characters, else the beginning with "
+                    "truncated: true - get_note reads it whole), a snippet around the match and a "
+                    "rank (higher is better). At most limit results (default 20, at most 100); there "
+                    "are no further pages. To see your latest notes without words, use list_my_notes.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200,\"description\":\"Plain words, all of which must occur\"},"
+                     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"description\":\"Results at most, 1 to 100 (default 20)\"}},\"required\":[\"query\"],\"additionalProperties\":false}",
      .output_schema = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"},"
-                      "\"results\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT ",\"snippet\":{\"type\":\"string\"},\"rank\":{\"type\":\"number\"}}}}},"
+                      "\"results\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT "," TEXT_OUT ","
+                      "\"snippet\":{\"type\":\"string\",\"description\":\"The text around the match\"},\"rank\":{\"type\":\"number\"}},"
+                      "\"required\":[" NOTE_REQ "," TEXT_REQ ",\"snippet\",\"rank\"]}}},"
                       "\"required\":[\"query\",\"count\",\"results\"]}",
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
      .required_scope = "notes:read", .required_permission = "notes:read", .call = search_notes},
     {.name = "list_team_notes", .title = "List team notes",
-     .description = "List the notes that members of your organization shared with it, newest first.",
+     .description = "List the notes members of your organization shared with it (visibility \"org\"), "
+                    "yours included, with their text, most recently changed first. Text as "
+                    "list_my_notes gives it: whole up to 2,000 characters, else the beginning with "
+                    "truncated: true (get_note reads it whole). mine: true marks yours; the others' "
+                    "you can read but not change. Pages of 20 by default (limit: 1 to 100); "
+                    "nextCursor, when present, goes into cursor for the next page. Empty when your "
+                    "account has no organization.",
      .input_schema = "{\"type\":\"object\",\"properties\":{" PAGE_IN "},\"additionalProperties\":false}",
      .output_schema = LIST_OUT,
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
      .required_scope = "notes:read", .required_permission = "notes:read", .call = list_team_notes},
     {.name = "whoami", .title = "Who am I",
      .description = "Returns the signed-in user as this server sees them: user id (the token's sub), "
-                    "organization, scopes, roles, permissions, client id and token expiry.",
+                    "organization (null when none), scopes, roles, permissions, client id and the "
+                    "token's expiry (expiresAt: seconds since 1970, the token's exp).",
      .output_schema = "{\"type\":\"object\",\"properties\":{"
                       "\"userId\":{\"type\":\"string\"},\"issuer\":{\"type\":\"string\"},"
-                      "\"organizationId\":{\"type\":[\"string\",\"null\"]},"
+                      "\"organizationId\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
                       "\"scopes\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
                       "\"roles\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
                       "\"permissions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"

@@ -103,6 +103,12 @@ struct tn_store_ops {
     enum tn_err (*note_search)(struct tn_store *s, const struct tn_owner *o, const char *query,
                                unsigned limit, tn_store_note_cb cb, void *ud);
 
+    /* Inserts the n notes (each complete, with its owner and org in n->owner, n->org)
+     * in one transaction, skipping each whose id is already taken; *added counts the
+     * others. */
+    enum tn_err (*note_import)(struct tn_store *s, const struct tn_note *v, size_t n,
+                               size_t *added);
+
     /* Writes n ≥ 1 records in one transaction: all or none. With `sync` false the commit
      * need not reach the disk before returning (it does with the next synced commit of
      * the database: SQLite's synchronous=NORMAL in WAL mode, PostgreSQL's

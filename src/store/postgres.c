@@ -375,9 +375,15 @@ static const struct migration {
 #define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
 #define NOTE_COLS                                                                            \
     "id, owner, org, title, content, tags, visibility, version, created_at, updated_at"
-/* Pages leave the text out: a listing never shows it, and it is most of a row. */
+/* A note as read: the columns and the text's length in characters. */
+#define NOTE_READ_COLS NOTE_COLS ", char_length(content)"
+/* Pages and searches read only the first TN_NOTE_LIST_TEXT characters of the text
+ * (substr counts characters, so the cut is on a character boundary). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define NOTE_LIST_COLS                                                                       \
-    "id, owner, org, title, '', tags, visibility, version, created_at, updated_at"
+    "id, owner, org, title, substr(content, 1, " STR(TN_NOTE_LIST_TEXT) "), tags, "         \
+    "visibility, version, created_at, updated_at, char_length(content)"
 #define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
 
 /* Snippets: up to two fragments of at most 16 words around the matches, unmarked, as
@@ -466,17 +472,22 @@ static const struct migration {
       "SELECT set_config('teamnotes.user', $1, true), set_config('teamnotes.org', $2, true)") \
     X(NOTE_INSERT, "tttttttiii",                                                             \
       "INSERT INTO notes (" NOTE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")  \
+    /* An imported note: its id is derived from its source, so a second import of it   */   \
+    /* changes nothing.                                                                */   \
+    X(NOTE_IMPORT, "tttttttiii",                                                             \
+      "INSERT INTO notes (" NOTE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "  \
+      "ON CONFLICT (id) DO NOTHING")                                                         \
     X(NOTE_GET, "ttt",                                                                       \
-      "SELECT " NOTE_COLS " FROM notes WHERE id = $1 AND org = $3 "                          \
+      "SELECT " NOTE_READ_COLS " FROM notes WHERE id = $1 AND org = $3 "                          \
       "AND (owner = $2 OR (visibility = 'org' AND org <> ''))")                              \
     X(NOTE_GET_OWN, "ttt",                                                                   \
-      "SELECT " NOTE_COLS " FROM notes WHERE id = $1 AND owner = $2 AND org = $3")           \
+      "SELECT " NOTE_READ_COLS " FROM notes WHERE id = $1 AND owner = $2 AND org = $3")           \
     /* NULL: unchanged. */                                                                   \
     X(NOTE_UPDATE, "tttitttti",                                                              \
       "UPDATE notes SET title = COALESCE($5, title), content = COALESCE($6, content), "      \
       "tags = COALESCE($7, tags), visibility = COALESCE($8, visibility), "                   \
       "version = version + 1, updated_at = GREATEST($9, updated_at) "                        \
-      "WHERE id = $1 AND owner = $2 AND org = $3 AND version = $4 RETURNING " NOTE_COLS)     \
+      "WHERE id = $1 AND owner = $2 AND org = $3 AND version = $4 RETURNING " NOTE_READ_COLS)     \
     /* expected version 0: any. */                                                           \
     X(NOTE_DELETE, "ttti",                                                                   \
       "DELETE FROM notes WHERE id = $1 AND owner = $2 AND org = $3 "                         \
@@ -505,7 +516,7 @@ static const struct migration {
       "WHERE search @@ q.q AND org = $2 "                                                    \
       "AND (owner = $1 OR (visibility = 'org' AND org <> '')) "                              \
       "ORDER BY rank DESC, updated_at DESC, id DESC LIMIT $4) "                              \
-      "SELECT " NOTE_COLS ", ts_headline('simple', content, q.q, " HEADLINE_OPTS "), rank "  \
+      "SELECT " NOTE_LIST_COLS ", ts_headline('simple', content, q.q, " HEADLINE_OPTS "), rank "  \
       "FROM hits, q ORDER BY rank DESC, updated_at DESC, id DESC")                           \
     X(AUDIT_INSERT, "itttttt",                                                               \
       "INSERT INTO audit (" AUDIT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)")              \
@@ -1175,7 +1186,7 @@ static enum tn_err read_audit(const PGresult *r, int i, struct tn_audit *a)
     return row_result(ok, "audit");
 }
 
-/* A note row (NOTE_COLS). With `borrow`, n->content points into the result (valid until
+/* A note row (NOTE_READ_COLS or NOTE_LIST_COLS). With `borrow`, n->content points into the result (valid until
  * PQclear: for callbacks); otherwise it is a heap copy for the caller. */
 static enum tn_err read_note(const PGresult *r, int i, struct tn_note *n, bool borrow)
 {
@@ -1184,6 +1195,7 @@ static enum tn_err read_note(const PGresult *r, int i, struct tn_note *n, bool b
     n->version = col_int(r, i, 7);
     n->created_at = col_int(r, i, 8);
     n->updated_at = col_int(r, i, 9);
+    n->length = col_int(r, i, 10);
     if (!ok)
         return row_result(false, "notes");
     if (borrow) {
@@ -1204,8 +1216,8 @@ static enum tn_err read_hit(const PGresult *r, int i, struct tn_note *n)
     enum tn_err e = read_note(r, i, n, true);
     if (e != TN_OK)
         return e;
-    const char *snip = PQgetvalue(r, i, 10);
-    size_t len = (size_t)PQgetlength(r, i, 10);
+    const char *snip = PQgetvalue(r, i, 11);
+    size_t len = (size_t)PQgetlength(r, i, 11);
     if (len >= sizeof n->snippet) {
         len = sizeof n->snippet - 1;
         while (len > 0 && ((unsigned char)snip[len] & 0xc0) == 0x80)
@@ -1213,7 +1225,7 @@ static enum tn_err read_hit(const PGresult *r, int i, struct tn_note *n)
     }
     memcpy(n->snippet, snip, len);
     n->snippet[len] = '\0';
-    n->rank = strtod(PQgetvalue(r, i, 11), NULL);
+    n->rank = strtod(PQgetvalue(r, i, 12), NULL);
     return TN_OK;
 }
 
@@ -1598,6 +1610,44 @@ static enum tn_err pg_note_insert(struct tn_store *s, const struct tn_owner *o,
     return e;
 }
 
+struct note_import {
+    const struct tn_note *v;
+    size_t n, added;
+};
+
+/* One transaction; each note is written as its owner (the row-level security policies
+ * check every row against teamnotes.user and teamnotes.org). */
+static enum tn_err note_import_body(struct call *k, void *arg)
+{
+    struct note_import *a = arg;
+    enum tn_err e = TN_OK;
+    a->added = 0; /* the body runs again after a lost connection: start clean */
+    for (size_t i = 0; i < a->n && e == TN_OK; i++) {
+        const struct tn_note *n = &a->v[i];
+        PGresult *r = NULL;
+        if (i == 0 || strcmp(n->owner, a->v[i - 1].owner) || strcmp(n->org, a->v[i - 1].org))
+            e = run(k, S_NOTE_AS, &r, n->owner, n->org);
+        PQclear(r);
+        r = NULL;
+        if (e == TN_OK)
+            e = run(k, S_NOTE_IMPORT, &r, n->id, n->owner, n->org, n->title, n->content,
+                    n->tags, n->visibility, n->version, n->created_at, n->updated_at);
+        if (e == TN_OK && changes(r) == 1)
+            a->added++;
+        PQclear(r);
+    }
+    return e;
+}
+
+static enum tn_err pg_note_import(struct tn_store *s, const struct tn_note *v, size_t n,
+                                  size_t *added)
+{
+    struct note_import a = {.v = v, .n = n};
+    enum tn_err e = with_conn(s, true, NULL, note_import_body, &a);
+    *added = e == TN_OK ? a.added : 0;
+    return e;
+}
+
 static enum tn_err pg_note_get(struct tn_store *s, const struct tn_owner *o, const char *id,
                                struct tn_note *out)
 {
@@ -1887,6 +1937,7 @@ static const struct tn_store_ops postgres_ops = {
     .key_delete = pg_key_delete,
     .key_replace = pg_key_replace,
     .note_insert = pg_note_insert,
+    .note_import = pg_note_import,
     .note_get = pg_note_get,
     .note_update = pg_note_update,
     .note_delete = pg_note_delete,

@@ -510,6 +510,80 @@ static bool title_ok(const char *t)
     return text_ok(t, 0, FIELD_SIZE(struct tn_note, title) - 1, TN_NOTE_MAX_TITLE);
 }
 
+static bool title_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r';
+}
+
+size_t tn_note_title_derive(const char *content, size_t len, char *out, size_t cap)
+{
+    static const char ellipsis[] = "\xe2\x80\xa6"; /* … */
+    const unsigned char *c = (const unsigned char *)content;
+    size_t i = 0, start = 0, end = 0;
+    if (!out || cap == 0)
+        return 0;
+    out[0] = '\0';
+    if (!content)
+        return 0;
+    while (i < len && c[i]) {
+        size_t eol = i;
+        while (eol < len && c[eol] && c[eol] != '\n')
+            eol++;
+        start = i;
+        while (start < eol && title_space(c[start]))
+            start++;
+        /* a Markdown heading: "#", "##", … then a space */
+        size_t h = start;
+        while (h < eol && c[h] == '#')
+            h++;
+        if (h > start && h < eol && title_space(c[h]))
+            for (start = h; start < eol && title_space(c[start]); start++)
+                ;
+        end = eol;
+        while (end > start && title_space(c[end - 1]))
+            end--;
+        if (end > start || eol >= len || c[eol] != '\n')
+            break; /* a title, or the end of the text (its length or a NUL) */
+        i = eol + 1;
+    }
+    if (end <= start)
+        return 0;
+    /* at most TN_NOTE_DERIVED_TITLE characters; a cut line ends in … */
+    size_t n = 0, chars = 0;
+    while (start + n < end && chars < TN_NOTE_DERIVED_TITLE) {
+        n++;
+        while (start + n < end && (c[start + n] & 0xc0) == 0x80)
+            n++;
+        chars++;
+    }
+    bool cut = start + n < end;
+    if (cut && !title_space(c[start + n])) {
+        /* not at a word's end: end at a space when there is one in the second half */
+        size_t sp = n;
+        while (sp > n / 2 && !title_space(c[start + sp - 1]))
+            sp--;
+        if (sp > n / 2)
+            n = sp - 1;
+        while (n > 0 && title_space(c[start + n - 1]))
+            n--;
+    }
+    size_t need = n + (cut ? sizeof ellipsis - 1 : 0);
+    if (need >= cap) { /* a small buffer: as much of the line as fits, no … */
+        cut = false;
+        if (n > cap - 1) {
+            n = cap - 1;
+            while (n > 0 && (c[start + n] & 0xc0) == 0x80)
+                n--;
+        }
+        need = n;
+    }
+    memcpy(out, c + start, n);
+    if (cut)
+        memcpy(out + n, ellipsis, sizeof ellipsis - 1);
+    out[need] = '\0';
+    return need;
+}
+
 void tn_note_deinit(struct tn_note *n)
 {
     if (!n)
@@ -645,6 +719,72 @@ enum tn_err tn_store_note_list_team(struct tn_store *s, const struct tn_owner *o
     if (o->org[0] == '\0')
         return TN_OK; /* no organization, no team */
     return s->ops->note_list_team(s, o, &page, cb, ud);
+}
+
+enum { IMPORT_MAX = 100000 };
+
+enum tn_err tn_store_note_import(struct tn_store *s, const struct tn_note_import *v, size_t n,
+                                 size_t *added, size_t *bad)
+{
+    static const uint8_t key[] = "teamnotes import v1";
+    struct tn_note *notes = NULL;
+    enum tn_err e = TN_ERR_BAD_INPUT;
+    size_t scratch_added, scratch_bad;
+    if (!added)
+        added = &scratch_added;
+    if (!bad)
+        bad = &scratch_bad;
+    *added = 0;
+    *bad = 0;
+    if (!s || !v || n < 1 || n > IMPORT_MAX)
+        return TN_ERR_BAD_INPUT;
+    if (!(notes = calloc(n, sizeof *notes)))
+        return TN_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const struct tn_note_import *in = &v[i];
+        struct tn_note *out = &notes[i];
+        size_t cps;
+        *bad = i;
+        if (!owner_ok(&in->owner) || !in->source_id || !in->content ||
+            !content_ok(in->content) || in->created_at < 0 ||
+            in->created_at >= ((int64_t)1 << 48))
+            goto done;
+        size_t sl = strnlen(in->source_id, 257);
+        if (sl < 1 || sl > 256 || !utf8_valid(in->source_id, sl, &cps))
+            goto done;
+        /* owner, org and source id, each with its length: no two triples share a message */
+        size_t ul = strlen(in->owner.user), ol = strlen(in->owner.org);
+        uint8_t msg[8 + FIELD_SIZE(struct tn_note, owner) + FIELD_SIZE(struct tn_note, org) + 257];
+        size_t m = 0;
+        msg[m++] = (uint8_t)(ul >> 8), msg[m++] = (uint8_t)ul;
+        memcpy(msg + m, in->owner.user, ul), m += ul;
+        msg[m++] = (uint8_t)(ol >> 8), msg[m++] = (uint8_t)ol;
+        memcpy(msg + m, in->owner.org, ol), m += ol;
+        msg[m++] = (uint8_t)(sl >> 8), msg[m++] = (uint8_t)sl;
+        memcpy(msg + m, in->source_id, sl), m += sl;
+        uint8_t mac[32], raw[NOTE_ID_BYTES];
+        tn_hmac_sha256(mac, key, sizeof key - 1, msg, m);
+        uint64_t t = (uint64_t)in->created_at;
+        for (int b = NOTE_ID_TIME - 1; b >= 0; b--, t >>= 8)
+            raw[b] = (uint8_t)t;
+        memcpy(raw + NOTE_ID_TIME, mac, sizeof raw - NOTE_ID_TIME);
+        memcpy(out->id, "n_", 2);
+        tn_b64url_encode(out->id + 2, sizeof out->id - 2, raw, sizeof raw);
+        snprintf(out->owner, sizeof out->owner, "%s", in->owner.user);
+        snprintf(out->org, sizeof out->org, "%s", in->owner.org);
+        out->content = (char *)in->content; /* borrowed */
+        memcpy(out->tags, "[]", 3);
+        memcpy(out->visibility, "private", 8);
+        out->version = 1;
+        out->created_at = out->updated_at = in->created_at;
+    }
+    *bad = 0;
+    e = s->ops->note_import(s, notes, n, added);
+    if (e != TN_OK)
+        *added = 0;
+done:
+    free(notes);
+    return e;
 }
 
 /* Valid UTF-8 of at most TN_STORE_QUERY_MAX_BYTES bytes and TN_STORE_QUERY_MAX_WORDS

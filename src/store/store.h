@@ -185,13 +185,19 @@ struct tn_owner {
 #define TN_NOTE_MAX_TITLE 200
 #define TN_NOTE_MAX_TAGS 16
 #define TN_NOTE_MAX_TAG 32
+/* Lists and searches carry at most this many characters (code points) of each note's
+ * text: the whole of most notes, a prefix of long ones (n->length tells). */
+#define TN_NOTE_LIST_TEXT 2000
 
 struct tn_note {
     char id[32];          /* "n_" + random, assigned by the store */
     char owner[512];      /* user key of the author */
     char org[128];
     char title[TN_NOTE_MAX_TITLE * 4 + 1];  /* UTF-8 */
-    char *content;        /* heap, NUL-terminated; free with tn_note_deinit */
+    char *content;        /* heap, NUL-terminated; free with tn_note_deinit. In lists
+                             and searches: at most TN_NOTE_LIST_TEXT characters */
+    int64_t length;       /* characters (code points) of the whole content; when
+                             content is shorter, it was cut (lists, searches) */
     char tags[TN_NOTE_MAX_TAGS * (TN_NOTE_MAX_TAG * 4 + 3) + 3]; /* JSON array of strings */
     char visibility[8];   /* "private" or "org" */
     int64_t version;      /* starts at 1, +1 per update */
@@ -201,6 +207,17 @@ struct tn_note {
     double rank;          /* search results only: higher is better */
 };
 void tn_note_deinit(struct tn_note *n);
+
+/* The title a note without one shows: its first line that has something but spaces,
+ * trimmed, without leading Markdown heading marks ("# "), cut to TN_NOTE_DERIVED_TITLE
+ * characters at a character boundary (a cut ends in "…"). Titles are derived when
+ * read, never stored: a title the user gave always wins, and an update of the text
+ * changes the derived title with it. Reads at most content[0..len); writes a
+ * NUL-terminated string into out[0..cap) (cap >= TN_NOTE_DERIVED_TITLE_SIZE for the
+ * whole title) and returns its length; "" when the text has no such line. */
+#define TN_NOTE_DERIVED_TITLE 80
+#define TN_NOTE_DERIVED_TITLE_SIZE (TN_NOTE_DERIVED_TITLE * 4 + 4)
+size_t tn_note_title_derive(const char *content, size_t len, char *out, size_t cap);
 
 /* Stores a new note of `o` from n->title, n->content, n->tags, n->visibility; fills in
  * id, owner, org, version (1) and timestamps. The write is durable when this returns. */
@@ -222,7 +239,8 @@ enum tn_err tn_store_note_delete(struct tn_store *s, const struct tn_owner *o, c
 typedef void (*tn_store_note_cb)(const struct tn_note *n, void *ud);
 /* Pages are ordered newest first by (updated_at, id). `after_*` is the last note of the
  * previous page (after_id "" for the first page). At most `limit` notes (1..100).
- * Listed notes come without their text (content is ""); tn_store_note_get reads it. */
+ * Listed notes carry the first TN_NOTE_LIST_TEXT characters of their text (content,
+ * cut at a character boundary) and its whole length; tn_store_note_get reads it all. */
 struct tn_note_page {
     int64_t after_updated;
     const char *after_id;
@@ -237,9 +255,26 @@ enum tn_err tn_store_note_list(struct tn_store *s, const struct tn_owner *o,
 enum tn_err tn_store_note_list_team(struct tn_store *s, const struct tn_owner *o,
                                     const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
 /* Full-text search over o's notes and the notes shared with o's organization, best
- * first, with snippets. `query` is plain words (no query syntax reaches the engine). */
+ * first, with snippets; content as in lists (a prefix of long notes). `query` is plain
+ * words (no query syntax reaches the engine). */
 enum tn_err tn_store_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
                                  unsigned limit, tn_store_note_cb cb, void *ud);
+
+/* A note brought in from another system (teamnotes import). */
+struct tn_note_import {
+    struct tn_owner owner;  /* whose note it becomes */
+    const char *source_id;  /* its id in the other system: 1..256 bytes of UTF-8 */
+    const char *content;    /* as for tn_store_note_insert */
+    int64_t created_at;     /* milliseconds, 0 .. 2^48 - 1; also its updated_at */
+};
+/* Adds `n` notes (1..100000) in one transaction: all or none. Each gets the id
+ * "n_" + base64url(created_at as 48 bits, then 80 bits of HMAC-SHA-256 over owner,
+ * org and source id): the same note imported again has the same id and is left alone,
+ * so re-running an import adds nothing twice. Imported notes are private, untagged,
+ * at version 1, with no title (they show a derived one). *added: the notes added.
+ * TN_ERR_BAD_INPUT when a note is invalid (*bad = its index; nothing is added). */
+enum tn_err tn_store_note_import(struct tn_store *s, const struct tn_note_import *v, size_t n,
+                                 size_t *added, size_t *bad);
 
 /* Calls fn(owner_user, ud), on a thread of the store, whenever any instance sharing this
  * store changes a note of that owner (PostgreSQL: LISTEN/NOTIFY, resumed after the

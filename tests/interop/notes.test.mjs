@@ -18,16 +18,23 @@
 //      of range limits, a forged cursor, a lone-surrogate escape and invalid UTF-8 bytes
 //   6. resources: resources/list holds note://<id> of the caller's notes only; reading
 //      another user's note URI is an error
+//   7. readable notes (erin): lists and searches carry the text, a note over 2,000
+//      characters comes truncated and whole through get_note, titles derived from the
+//      first line (a given title wins, update_note moves a derived one), resources named
+//      by them, dates RFC 3339; the tools' descriptions and annotations
+//   8. moving in from the reference template: a .data/notes.json written the way the
+//      template writes it, imported twice with `teamnotes import --from-xmcp --map`, then
+//      listed by its owners (frank, gina); a malformed file refused with line and reason
 //
-// Tests 1, 2, 3, 5 and 6 share one server (alice, bob, carol, dave); test 4 has its own.
+// Tests 1, 2, 3, 5, 6, 7 and 8 share one server; test 4 has its own.
 //
 // Run: tests/interop/run-notes.sh   (env TN_BUILD = meson build dir, default
 //      /work/main/build; TN_SERVER_LOG=1 echoes the servers' logs to stderr)
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -48,7 +55,10 @@ const USERS = {
     alice: { email: 'alice@acme.test', name: 'Alice', role: 'editor', org: 'acme', password: 'alice-password-1' },
     bob: { email: 'bob@acme.test', name: 'Bob', role: 'editor', org: 'acme', password: 'bob-password-12' },
     carol: { email: 'carol@acme.test', name: 'Carol', role: 'viewer', org: 'acme', password: 'carol-password-1' },
-    dave: { email: 'dave@globex.test', name: 'Dave', role: 'editor', org: 'globex', password: 'dave-password-12' }
+    dave: { email: 'dave@globex.test', name: 'Dave', role: 'editor', org: 'globex', password: 'dave-password-12' },
+    erin: { email: 'erin@acme.test', name: 'Erin', role: 'editor', org: 'acme', password: 'erin-password-12' },
+    frank: { email: 'frank@acme.test', name: 'Frank', role: 'editor', org: 'acme', password: 'frank-password-1' },
+    gina: { email: 'gina@globex.test', name: 'Gina', role: 'editor', org: 'globex', password: 'gina-password-12' }
 };
 
 let TMP; // one throw-away directory for every data dir of this run
@@ -113,7 +123,20 @@ async function ok(sess, name, args = {}) {
     const r = await call(sess, name, args);
     assert.notEqual(r.isError, true, `${name} ${JSON.stringify(args).slice(0, 200)} failed: ${textOf(r)}`);
     assert.ok(r.structuredContent, `${name}: structuredContent in ${JSON.stringify(r).slice(0, 500)}`);
+    // the spec's rule for structured results: a text block carries the same JSON
+    assert.equal(r.content.length, 1);
+    assert.equal(r.content[0].type, 'text');
+    assert.deepEqual(JSON.parse(r.content[0].text), r.structuredContent, `${name}: text block = structuredContent`);
     return r.structuredContent;
+}
+
+/** An RFC 3339 UTC date as results write it ("2026-12-06T10:31:02Z"), as milliseconds. */
+function rfc3339(s) {
+    assert.match(s, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/, `an RFC 3339 UTC date: ${s}`);
+    const ms = Date.parse(s);
+    assert.ok(Number.isFinite(ms), `Date.parse(${s})`);
+    assert.equal(new Date(ms).toISOString().replace('.000Z', 'Z'), s, 'round trip');
+    return ms;
 }
 
 /** tools/call that must come back as an isError result; returns its text. */
@@ -218,7 +241,7 @@ describe('1. alice and bob (editors, acme) see only their own notes; carol (view
                 assert.equal(n.version, 1);
                 assert.equal(n.mine, true);
                 assert.equal(n.userId, acct.id);
-                assert.ok(Math.abs(n.createdAt - Date.now()) < 60_000, `createdAt is now-ish (ms): ${n.createdAt}`);
+                assert.ok(Math.abs(rfc3339(n.createdAt) - Date.now()) < 60_000, `createdAt is now-ish: ${n.createdAt}`);
                 assert.equal(n.updatedAt, n.createdAt);
                 saved[key].push({ id: n.id, content });
             }
@@ -694,5 +717,232 @@ describe('6. resources: note://<id> of the caller only', { timeout: TEST_TIMEOUT
         // dave cannot read alice's org note as a resource either
         const dave = await session('dave');
         await assert.rejects(dave.client.readResource({ uri: `note://${own.id}` }));
+    });
+});
+
+// ---------------------------------------------------------------------------------------
+// 7. Notes an assistant can read in one call
+// ---------------------------------------------------------------------------------------
+
+describe('7. readable notes: text in lists, derived titles, RFC 3339 dates, descriptions', { timeout: TEST_TIMEOUT }, () => {
+    // 1,999 é, then € (character 2,000), then 500 x: 2,500 characters, 4,501 bytes
+    const LONG = 'é'.repeat(1999) + '€' + 'x'.repeat(500);
+    const saved = {};
+
+    it('save_note without a title gets its first line as the title; a given title wins', async () => {
+        const erin = await session('erin');
+        saved.plain = await ok(erin, 'save_note', { content: 'Buy milk and call the plumber' });
+        assert.equal(saved.plain.title, 'Buy milk and call the plumber');
+        saved.heading = await ok(erin, 'save_note', { content: '\n  # Trip plan  \n\nPack the tent' });
+        assert.equal(saved.heading.title, 'Trip plan');
+        saved.given = await ok(erin, 'save_note', { content: 'first line\nsecond line', title: 'Given title' });
+        assert.equal(saved.given.title, 'Given title');
+        saved.long = await ok(erin, 'save_note', { content: LONG });
+        assert.equal(saved.long.title, 'é'.repeat(80) + '…');
+        for (const n of Object.values(saved)) {
+            assert.equal(n.content, undefined, 'save_note does not echo the text');
+            assert.ok(Math.abs(rfc3339(n.createdAt) - Date.now()) < 60_000);
+        }
+    });
+
+    it('list_my_notes: every note with its text and title; the long one truncated at 2,000 characters', async () => {
+        const erin = await session('erin');
+        const r = await ok(erin, 'list_my_notes');
+        assert.equal(r.count, 4);
+        const by = Object.fromEntries(r.notes.map(n => [n.id, n]));
+        const want = [
+            [saved.plain, 'Buy milk and call the plumber', 'Buy milk and call the plumber'],
+            [saved.heading, 'Trip plan', '\n  # Trip plan  \n\nPack the tent'],
+            [saved.given, 'Given title', 'first line\nsecond line']
+        ];
+        for (const [s, title, content] of want) {
+            const n = by[s.id];
+            assert.equal(n.title, title);
+            assert.equal(n.content, content);
+            assert.equal(n.truncated, false);
+            assert.equal(n.contentLength, [...content].length);
+        }
+        const l = by[saved.long.id];
+        assert.equal(l.truncated, true);
+        assert.equal(l.contentLength, 2500);
+        assert.equal(l.content, 'é'.repeat(1999) + '€', 'the first 2,000 characters, none split');
+        for (const n of r.notes) {
+            const c = rfc3339(n.createdAt), u = rfc3339(n.updatedAt);
+            assert.ok(c <= u);
+            assert.equal(n.mine, true);
+        }
+        // newest first by updatedAt, the strings compare as the dates do
+        for (let i = 1; i < r.notes.length; i++) assert.ok(r.notes[i - 1].updatedAt >= r.notes[i].updatedAt);
+    });
+
+    it('get_note reads the long note whole', async () => {
+        const erin = await session('erin');
+        const g = await ok(erin, 'get_note', { id: saved.long.id });
+        assert.equal(g.content, LONG);
+        assert.equal(g.truncated, false);
+        assert.equal(g.contentLength, 2500);
+        assert.equal(g.title, 'é'.repeat(80) + '…');
+    });
+
+    it('search_notes results carry the text and the title too', async () => {
+        const erin = await session('erin');
+        const r = await ok(erin, 'search_notes', { query: 'plumber' });
+        assert.equal(r.count, 1);
+        const n = r.results[0];
+        assert.equal(n.id, saved.plain.id);
+        assert.equal(n.title, 'Buy milk and call the plumber');
+        assert.equal(n.content, 'Buy milk and call the plumber');
+        assert.equal(n.truncated, false);
+        assert.match(n.snippet, /plumber/);
+        rfc3339(n.updatedAt);
+        const x = await ok(erin, 'search_notes', { query: 'xxxxx' }).catch(() => null); // words are whole tokens
+        assert.ok(x === null || x.results.every(e => e.id !== saved.plain.id));
+    });
+
+    it('update_note keeps a derived title in step with the text; a given one wins; "" derives again', async () => {
+        const erin = await session('erin');
+        let u = await ok(erin, 'update_note', { id: saved.plain.id, version: 1, content: 'Call the electrician\nand the plumber' });
+        assert.equal(u.title, 'Call the electrician');
+        assert.equal(u.version, 2);
+        const listed = (await ok(erin, 'list_my_notes')).notes.find(n => n.id === saved.plain.id);
+        assert.equal(listed.title, 'Call the electrician');
+        assert.equal(listed.content, 'Call the electrician\nand the plumber');
+        u = await ok(erin, 'update_note', { id: saved.plain.id, version: 2, title: 'Chores' });
+        assert.equal(u.title, 'Chores');
+        u = await ok(erin, 'update_note', { id: saved.plain.id, version: 3, content: 'Only the plumber now' });
+        assert.equal(u.title, 'Chores', 'a given title stays when the text changes');
+        // a version that never existed is told apart from a stale one
+        assert.match(await refused(erin, 'update_note', { id: saved.plain.id, version: 9, title: 'x' }),
+            new RegExp(`^Conflict: note ${saved.plain.id} is at version 4; there is no version 9\\.`));
+        u = await ok(erin, 'update_note', { id: saved.plain.id, version: 4, title: '' });
+        assert.equal(u.title, 'Only the plumber now');
+        saved.plain = u;
+    });
+
+    it('resources/list names each note by its title', async () => {
+        const erin = await session('erin');
+        const r = await erin.client.listResources();
+        const names = Object.fromEntries(r.resources.map(x => [x.uri, x.name]));
+        assert.equal(names[`note://${saved.plain.id}`], 'Only the plumber now');
+        assert.equal(names[`note://${saved.heading.id}`], 'Trip plan');
+        assert.equal(names[`note://${saved.given.id}`], 'Given title');
+        assert.equal(names[`note://${saved.long.id}`], 'é'.repeat(80) + '…');
+        assert.ok(!Object.values(names).includes('Untitled note'));
+    });
+
+    it('tools/list: descriptions state what comes back, the limits and paging; annotations right', async () => {
+        const erin = await session('erin');
+        const { tools } = await erin.client.listTools();
+        const t = Object.fromEntries(tools.map(x => [x.name, x]));
+        for (const name of ['list_my_notes', 'list_team_notes', 'search_notes']) {
+            assert.match(t[name].description, /2,000 characters/, name);
+            assert.match(t[name].description, /truncated/, name);
+            assert.match(t[name].description, /get_note/, name);
+        }
+        assert.match(t.list_my_notes.description, /nextCursor/);
+        assert.match(t.list_my_notes.description, /cursor/);
+        assert.match(t.list_my_notes.description, /search_notes/);
+        assert.match(t.search_notes.description, /list_my_notes/);
+        assert.match(t.update_note.description, /version/);
+        assert.match(t.save_note.description, /update_note/);
+        const hints = Object.fromEntries(tools.map(x => [x.name, x.annotations]));
+        for (const name of ['list_my_notes', 'list_team_notes', 'search_notes', 'get_note', 'whoami']) {
+            assert.equal(hints[name].readOnlyHint, true, name);
+            assert.equal(hints[name].openWorldHint, false, name);
+        }
+        assert.deepEqual(hints.save_note, { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false });
+        assert.deepEqual(hints.update_note, { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false });
+        assert.deepEqual(hints.delete_note, { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false });
+        const item = t.list_my_notes.outputSchema.properties.notes.items;
+        assert.equal(item.properties.createdAt.format, 'date-time');
+        assert.ok(item.required.includes('content') && item.required.includes('truncated'));
+    });
+});
+
+// ---------------------------------------------------------------------------------------
+// 8. Moving in from the reference template
+// ---------------------------------------------------------------------------------------
+
+describe('8. teamnotes import --from-xmcp: the template\'s notes.json, twice, listed by its owners', { timeout: TEST_TIMEOUT }, () => {
+    const day = 86_400_000;
+    const t0 = Date.now() - 30 * day;
+    // as the template's saveNote does: UUID ids, toISOString dates, appended in order
+    const file = {
+        usr_tmpl_frank: [
+            { id: randomUUID(), content: 'Quarterly report: send by Friday', createdAt: new Date(t0).toISOString() },
+            { id: randomUUID(), content: 'Ideas\n- a faster build\n- fewer meetings', createdAt: new Date(t0 + day + 123).toISOString() }
+        ],
+        usr_tmpl_gina: [{ id: randomUUID(), content: 'Gina\'s note from the template', createdAt: new Date(t0 + 2 * day).toISOString() }]
+    };
+    let path;
+    const args = () => ['import', '--from-xmcp', path, '--map', 'usr_tmpl_frank=frank@acme.test', '--map', 'usr_tmpl_gina=gina@globex.test',
+        '--data-dir', main.s.dataDir, '--port', String(main.s.port)];
+
+    it('written the way the template writes it (pretty JSON, tmp file renamed), imported: all three notes', async () => {
+        await mainServer();
+        const dir = join(TMP, 'xmcp-app', '.data');
+        mkdirSync(dir, { recursive: true });
+        path = join(dir, 'notes.json');
+        writeFileSync(`${path}.tmp`, JSON.stringify(file, null, 2));
+        renameSync(`${path}.tmp`, path);
+        const out = await cli(args());
+        console.log(`# ${out.trim().split('\n').join('\n# ')}`);
+        assert.match(out, /^imported 3 of 3 notes \(0 were there already\)$/m);
+        assert.match(out, new RegExp(`^usr_tmpl_frank: 2 notes -> owner ${main.s.issuer}\\|${main.s.accounts.frank.id}, organization ${main.s.accounts.frank.orgId}$`, 'm'));
+    });
+
+    it('imported again: nothing added twice', async () => {
+        const out = await cli(args());
+        assert.match(out, /^imported 0 of 3 notes \(3 were there already\)$/m);
+    });
+
+    it('frank and gina list their notes through the official client: text, derived titles, dates kept', async () => {
+        const frank = await session('frank');
+        const r = await ok(frank, 'list_my_notes');
+        assert.equal(r.count, 2);
+        const [newer, older] = r.notes;
+        assert.equal(older.content, file.usr_tmpl_frank[0].content);
+        assert.equal(older.title, 'Quarterly report: send by Friday');
+        assert.equal(rfc3339(older.createdAt), Math.floor(t0 / 1000) * 1000, 'the template\'s date, to the second');
+        assert.equal(older.updatedAt, older.createdAt);
+        assert.equal(newer.content, file.usr_tmpl_frank[1].content);
+        assert.equal(newer.title, 'Ideas');
+        assert.equal(rfc3339(newer.createdAt), Math.floor((t0 + day + 123) / 1000) * 1000);
+        for (const n of r.notes) {
+            assert.equal(n.visibility, 'private');
+            assert.equal(n.version, 1);
+            assert.equal(n.mine, true);
+            assert.match(n.id, /^n_[A-Za-z0-9_-]{22}$/);
+        }
+        // searchable, readable, changeable like any note of his
+        const s = await ok(frank, 'search_notes', { query: 'quarterly' });
+        assert.deepEqual(s.results.map(x => x.id), [older.id]);
+        const u = await ok(frank, 'update_note', { id: older.id, version: 1, tags: ['imported'] });
+        assert.equal(u.version, 2);
+        const gina = await session('gina');
+        const g = await ok(gina, 'list_my_notes');
+        assert.deepEqual(g.notes.map(n => n.content), [file.usr_tmpl_gina[0].content]);
+        // nobody else sees them
+        const erin = await session('erin');
+        const e = await ok(erin, 'search_notes', { query: 'quarterly' });
+        assert.equal(e.count, 0);
+    });
+
+    it('a malformed file is refused with the line and the reason; nothing is imported', async () => {
+        const bad = JSON.stringify({ usr_tmpl_frank: [{ id: randomUUID(), content: 'late note', createdAt: 1796553057789 }] }, null, 2);
+        writeFileSync(path, bad);
+        await assert.rejects(cli(args()), err => {
+            console.log(`# ${String(err.message).split('\n').filter(l => l.includes('createdAt')).join(' ')}`);
+            assert.match(err.message, /exited with 2/);
+            assert.match(err.message, /notes\.json:6: note 1 of "usr_tmpl_frank" \(id [0-9a-f-]{36}\): createdAt must be an ISO-8601 date and time/);
+            return true;
+        });
+        writeFileSync(path, bad.replace('"late note",', '"late note"'));
+        await assert.rejects(cli(args()), err => {
+            assert.match(err.message, /notes\.json:6:\d+: not JSON as the template writes it: '}' expected/);
+            return true;
+        });
+        const frank = await session('frank');
+        assert.equal((await ok(frank, 'list_my_notes')).count, 2);
     });
 });

@@ -1230,6 +1230,293 @@ static void test_search(void **state)
     free(big);
 }
 
+/* ---------- the text lists and searches carry ---------- */
+
+struct texts {
+    size_t n;
+    char id[8][32];
+    char *content[8];
+    int64_t length[8], created_at[8];
+};
+
+static void collect_text(const struct tn_note *n, void *ud)
+{
+    struct texts *t = ud;
+    assert_true(t->n < 8);
+    snprintf(t->id[t->n], sizeof t->id[0], "%s", n->id);
+    t->content[t->n] = strdup(n->content);
+    assert_non_null(t->content[t->n]);
+    t->length[t->n] = n->length;
+    t->created_at[t->n] = n->created_at;
+    t->n++;
+}
+
+static void texts_free(struct texts *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->content[i]);
+    memset(t, 0, sizeof *t);
+}
+
+/* Lists and searches give each note's text whole up to TN_NOTE_LIST_TEXT characters and a
+ * prefix of exactly that many characters beyond (cut between characters, never inside
+ * one), with the whole length in characters; get reads it all. */
+static void test_list_text(void **state)
+{
+    struct fx *f = *state;
+    /* 1999 x then a 2-byte é at character 2000, then 3-byte € beyond: 2001 characters */
+    char *xs = repeat("x", TN_NOTE_LIST_TEXT - 1);
+    char *longer = malloc(TN_NOTE_LIST_TEXT + 16);
+    assert_non_null(longer);
+    snprintf(longer, TN_NOTE_LIST_TEXT + 16, "%s\xc3\xa9\xe2\x82\xac", xs);
+    /* exactly 2000 characters, all of them 3 bytes: whole, not cut */
+    char *euros = repeat("\xe2\x82\xac", TN_NOTE_LIST_TEXT);
+    struct tn_note n_long = add(f->s, &alice, "", longer, "[]", "org");
+    struct tn_note n_euros = add(f->s, &alice, "", euros, "[]", "private");
+    struct tn_note n_short = add(f->s, &alice, "t", "short zebra text", "[]", "private");
+
+    struct tn_note_page p = {.limit = 10};
+    struct texts t = {0};
+    assert_int_equal(tn_store_note_list(f->s, &alice, &p, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 3);
+    /* by id: notes saved in the same millisecond may list in either order */
+    size_t i_short = 3, i_euros = 3, i_long = 3;
+    for (size_t i = 0; i < t.n; i++) {
+        if (!strcmp(t.id[i], n_short.id))
+            i_short = i;
+        else if (!strcmp(t.id[i], n_euros.id))
+            i_euros = i;
+        else if (!strcmp(t.id[i], n_long.id))
+            i_long = i;
+    }
+    assert_true(i_short < 3 && i_euros < 3 && i_long < 3);
+    assert_string_equal(t.content[i_short], "short zebra text");
+    assert_int_equal(t.length[i_short], 16);
+    assert_string_equal(t.content[i_euros], euros);
+    assert_int_equal(t.length[i_euros], TN_NOTE_LIST_TEXT);
+    assert_int_equal(strlen(t.content[i_long]), TN_NOTE_LIST_TEXT - 1 + 2); /* … x é, no € */
+    assert_memory_equal(t.content[i_long], longer, TN_NOTE_LIST_TEXT + 1);
+    assert_int_equal(t.length[i_long], TN_NOTE_LIST_TEXT + 1);
+    texts_free(&t);
+    /* the team list the same */
+    assert_int_equal(tn_store_note_list_team(f->s, &bob, &p, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 1);
+    assert_int_equal(strlen(t.content[0]), TN_NOTE_LIST_TEXT + 1);
+    assert_int_equal(t.length[0], TN_NOTE_LIST_TEXT + 1);
+    texts_free(&t);
+    /* searches too */
+    assert_int_equal(tn_store_note_search(f->s, &alice, "zebra", 10, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.content[0], "short zebra text");
+    assert_int_equal(t.length[0], 16);
+    texts_free(&t);
+    char *big = malloc(TN_NOTE_MAX_CONTENT + 1);
+    assert_non_null(big);
+    memset(big, 'y', TN_NOTE_MAX_CONTENT);
+    memcpy(big, "needle ", 7);
+    big[TN_NOTE_MAX_CONTENT] = '\0';
+    struct tn_note n_big = add(f->s, &alice, "", big, "[]", "private");
+    assert_int_equal(tn_store_note_search(f->s, &alice, "needle", 10, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 1);
+    assert_int_equal(strlen(t.content[0]), TN_NOTE_LIST_TEXT);
+    assert_memory_equal(t.content[0], big, TN_NOTE_LIST_TEXT);
+    assert_int_equal(t.length[0], TN_NOTE_MAX_CONTENT);
+    texts_free(&t);
+    /* get reads the whole text and says its length */
+    struct tn_note got;
+    assert_int_equal(tn_store_note_get(f->s, &alice, n_long.id, &got), TN_OK);
+    assert_string_equal(got.content, longer);
+    assert_int_equal(got.length, TN_NOTE_LIST_TEXT + 1);
+    tn_note_deinit(&got);
+    assert_int_equal(tn_store_note_get(f->s, &alice, n_big.id, &got), TN_OK);
+    assert_int_equal(strlen(got.content), TN_NOTE_MAX_CONTENT);
+    assert_int_equal(got.length, TN_NOTE_MAX_CONTENT);
+    tn_note_deinit(&got);
+    /* an update reads back the new length */
+    assert_int_equal(tn_store_note_update(f->s, &alice, n_short.id, 1, NULL, "caf\xc3\xa9", NULL,
+                                          NULL, &got),
+                     TN_OK);
+    assert_int_equal(got.length, 4);
+    tn_note_deinit(&got);
+    free(big);
+    free(euros);
+    free(longer);
+    free(xs);
+}
+
+/* Derived titles: the first line with something in it, trimmed, heading marks gone, cut
+ * to 80 characters at a character (preferably a word) boundary with an ellipsis. */
+static void test_title_derive(void **state)
+{
+    (void)state;
+    char *long_word = repeat("\xc3\xa9", 100);
+    char long_want[256];
+    snprintf(long_want, sizeof long_want, "%.*s\xe2\x80\xa6", 160, long_word);
+    static const char words90[] =
+        "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho";
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"Buy milk and call the plumber", "Buy milk and call the plumber"},
+        {"  Shopping list  \nmilk\neggs", "Shopping list"},
+        {"\n\n \t \r\n  second line wins\nthird", "second line wins"},
+        {"# Heading\nbody", "Heading"},
+        {"### Deep heading  ", "Deep heading"},
+        {"#hashtag stays", "#hashtag stays"},
+        {"#\nnext", "#"},
+        {"windows line\r\nnext", "windows line"},
+        {" \n\t\n ", ""},
+        {"", ""},
+        {words90, "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi "
+                  "omicron\xe2\x80\xa6"},
+        {"alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicronpi",
+         "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi\xe2\x80\xa6"},
+    };
+    char out[TN_NOTE_DERIVED_TITLE_SIZE];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t n = tn_note_title_derive(cases[i].in, strlen(cases[i].in), out, sizeof out);
+        assert_string_equal(out, cases[i].want);
+        assert_int_equal(n, strlen(cases[i].want));
+    }
+    /* 100 two-byte characters without a space: 80 of them and … */
+    tn_note_title_derive(long_word, strlen(long_word), out, sizeof out);
+    assert_string_equal(out, long_want);
+    /* a NUL ends the text: nothing after it becomes a title (found by fuzz_notetext) */
+    assert_int_equal(tn_note_title_derive("\n   \r\0\f\x9a#", 9, out, sizeof out), 0);
+    assert_string_equal(out, "");
+    /* the length bounds the read: no NUL needed, nothing past len */
+    assert_int_equal(tn_note_title_derive("abc\ndef", 2, out, sizeof out), 2);
+    assert_string_equal(out, "ab");
+    /* a small buffer: as much as fits, cut between characters */
+    char small[6];
+    assert_int_equal(tn_note_title_derive("\xc3\xa9\xc3\xa9\xc3\xa9", 6, small, sizeof small), 4);
+    assert_string_equal(small, "\xc3\xa9\xc3\xa9");
+    assert_int_equal(tn_note_title_derive(NULL, 3, small, sizeof small), 0);
+    assert_string_equal(small, "");
+    free(long_word);
+}
+
+/* ---------- import ---------- */
+
+static int64_t id_time(const char *id)
+{
+    uint8_t raw[16];
+    size_t n = 0;
+    assert_int_equal(tn_b64url_decode(raw, sizeof raw, &n, id + 2, 22), TN_OK);
+    assert_int_equal(n, 16);
+    int64_t ms = 0;
+    for (int i = 0; i < 6; i++)
+        ms = ms << 8 | raw[i];
+    return ms;
+}
+
+/* An import adds every note in one go with its date, as its owner's private note; again,
+ * it adds nothing; one bad note and nothing is added. */
+static void test_import(void **state)
+{
+    struct fx *f = *state;
+    const struct tn_note_import v[] = {
+        {alice, "7d3c2a9e-0000-4000-8000-000000000001", "First line\nmore", 1765017062123LL},
+        {alice, "7d3c2a9e-0000-4000-8000-000000000002", "second \xc3\xa9", 1765017063000LL},
+        {bob, "7d3c2a9e-0000-4000-8000-000000000001", "bob's, same source id", 1765017062123LL},
+        {dave, "x", "dave has no organization", 0},
+    };
+    size_t added = 99, bad = 99;
+    assert_int_equal(tn_store_note_import(f->s, v, 4, &added, &bad), TN_OK);
+    assert_int_equal(added, 4);
+    assert_int_equal(bad, 0);
+    struct tn_note_page p = {.limit = 10};
+    struct texts t = {0};
+    assert_int_equal(tn_store_note_list(f->s, &alice, &p, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 2);
+    assert_string_equal(t.content[0], "second \xc3\xa9"); /* newest first, by their dates */
+    assert_int_equal(t.created_at[0], 1765017063000LL);
+    assert_string_equal(t.content[1], "First line\nmore");
+    assert_int_equal(t.created_at[1], 1765017062123LL);
+    assert_int_equal(id_time(t.id[1]), 1765017062123LL); /* our id format, time first */
+    char first_id[32];
+    snprintf(first_id, sizeof first_id, "%s", t.id[1]);
+    texts_free(&t);
+    struct tn_note got;
+    assert_int_equal(tn_store_note_get(f->s, &alice, first_id, &got), TN_OK);
+    assert_string_equal(got.title, "");
+    assert_string_equal(got.tags, "[]");
+    assert_string_equal(got.visibility, "private");
+    assert_int_equal(got.version, 1);
+    assert_int_equal(got.updated_at, 1765017062123LL);
+    tn_note_deinit(&got);
+    /* the same source id of another owner is another note, not visible to alice */
+    assert_int_equal(tn_store_note_list(f->s, &bob, &p, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 1);
+    assert_string_not_equal(t.id[0], first_id);
+    texts_free(&t);
+    assert_int_equal(tn_store_note_list(f->s, &dave, &p, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 1);
+    assert_int_equal(t.created_at[0], 0);
+    texts_free(&t);
+    /* searchable like any note, by its owner only */
+    assert_int_equal(tn_store_note_search(f->s, &alice, "line", 10, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.id[0], first_id);
+    texts_free(&t);
+    assert_int_equal(tn_store_note_search(f->s, &bob, "line", 10, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 0);
+    texts_free(&t);
+
+    /* again: nothing added, the ids are the same */
+    assert_int_equal(tn_store_note_import(f->s, v, 4, &added, &bad), TN_OK);
+    assert_int_equal(added, 0);
+    /* a new note among old ones: only it is added */
+    const struct tn_note_import more[] = {
+        v[0], {alice, "7d3c2a9e-0000-4000-8000-000000000003", "third", 1765017064000LL}, v[1],
+    };
+    assert_int_equal(tn_store_note_import(f->s, more, 3, &added, &bad), TN_OK);
+    assert_int_equal(added, 1);
+    assert_int_equal(tn_store_note_list(f->s, &alice, &p, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 3);
+    texts_free(&t);
+
+    /* one bad note: refused with its index, nothing of the batch added */
+    static const char *const bad_content[] = {"", "\xc3(", "nul-free but \xed\xa0\x80 surrogate"};
+    for (size_t b = 0; b < 3; b++) {
+        struct tn_note_import w[] = {
+            {carol, "c1", "carol's first", 1000},
+            {carol, "c2", bad_content[b], 2000},
+        };
+        added = 99;
+        bad = 99;
+        assert_int_equal(tn_store_note_import(f->s, w, 2, &added, &bad), TN_ERR_BAD_INPUT);
+        assert_int_equal(added, 0);
+        assert_int_equal(bad, 1);
+    }
+    const struct tn_note_import hostile[] = {
+        {carol, "", "empty source id", 1000},
+        {carol, "c", "negative date", -1},
+        {carol, "c", "date beyond 48 bits", (int64_t)1 << 48},
+        {{"", "o2"}, "c", "no owner", 1000},
+        {carol, NULL, "no source id", 1000},
+        {carol, "c", NULL, 1000},
+    };
+    for (size_t b = 0; b < sizeof hostile / sizeof *hostile; b++) {
+        struct tn_note_import w[] = {{carol, "ok", "fine", 5}, hostile[b]};
+        assert_int_equal(tn_store_note_import(f->s, w, 2, &added, &bad), TN_ERR_BAD_INPUT);
+        assert_int_equal(added, 0);
+        assert_int_equal(bad, 1);
+    }
+    char *big = malloc(TN_NOTE_MAX_CONTENT + 2);
+    assert_non_null(big);
+    memset(big, 'z', TN_NOTE_MAX_CONTENT + 1);
+    big[TN_NOTE_MAX_CONTENT + 1] = '\0';
+    const struct tn_note_import too_big[] = {{carol, "big", big, 1}};
+    assert_int_equal(tn_store_note_import(f->s, too_big, 1, &added, &bad), TN_ERR_BAD_INPUT);
+    free(big);
+    assert_int_equal(tn_store_note_import(f->s, v, 0, &added, &bad), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_note_import(f->s, NULL, 1, &added, &bad), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_note_list(f->s, &carol, &p, collect_text, &t), TN_OK);
+    assert_int_equal(t.n, 0);
+    texts_free(&t);
+}
+
 /* ---------- hostile input ---------- */
 
 static void test_hostile(void **state)
@@ -1703,7 +1990,7 @@ static void test_upgrade_from_v1(void **state)
     free(sql);
 
     struct tn_store *s = open_at(old);
-    assert_int_equal(tn_store_schema_version(s), 4); /* 0002_notes to 0004_list_covering */
+    assert_int_equal(tn_store_schema_version(s), 5); /* 0002_notes to 0005_list_text */
     struct tn_org org;
     assert_int_equal(tn_store_org_get(s, "o1", &org), TN_OK);
     assert_string_equal(org.name, "Acme");
@@ -1987,6 +2274,9 @@ int main(void)
         T(test_pagination),
         T(test_tags),
         T(test_search),
+        T(test_list_text),
+        T(test_title_derive),
+        T(test_import),
         T(test_hostile),
         T(test_audit),
         T(test_audit_batches),

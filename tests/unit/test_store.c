@@ -24,7 +24,7 @@
 /* The migrations of src/store/migrations/sqlite/, in order; the latest is the schema
  * version a new store reaches. */
 static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_search_scope",
-                                               "0004_list_covering"};
+                                               "0004_list_covering", "0005_list_text"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -42,7 +42,7 @@ static bool on_pg(void)
 }
 
 /* The schema version a new store reaches: PostgreSQL has three migrations (the third is
- * 0003_notify, its cross-instance notifications), SQLite four. */
+ * 0003_notify, its cross-instance notifications), SQLite five. */
 static int latest(void)
 {
     return on_pg() ? 3 : LATEST;

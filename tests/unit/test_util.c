@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "core/buf.h"
@@ -129,6 +130,66 @@ static void test_strlcpy(void **state)
     }
 }
 
+/* Dates written the same as gmtime + strftime for every day over four centuries and
+ * around the edges; parsed back; hostile spellings refused. */
+static void test_rfc3339(void **state)
+{
+    (void)state;
+    char got[21], want[32];
+    for (int64_t s = -2208988800LL; s < 10413792000LL; s += 86399 * 7 + 13) {
+        time_t t = (time_t)s;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        assert_int_equal(tn_time_rfc3339(s * 1000 + 999, got), 20);
+        assert_string_equal(got, want);
+        int64_t back = 0;
+        assert_int_equal(tn_time_parse_rfc3339(got, 20, &back), TN_OK);
+        assert_int_equal(back, s * 1000);
+    }
+    tn_time_rfc3339(1796553057789LL, got);
+    assert_string_equal(got, "2026-12-06T10:30:57Z");
+    tn_time_rfc3339(-1, got); /* the last second before the epoch, not the epoch */
+    assert_string_equal(got, "1969-12-31T23:59:59Z");
+    tn_time_rfc3339(INT64_MAX, got);
+    assert_string_equal(got, "9999-12-31T23:59:59Z");
+    tn_time_rfc3339(INT64_MIN, got);
+    assert_string_equal(got, "0000-01-01T00:00:00Z");
+
+    static const struct {
+        const char *in;
+        int64_t ms;
+    } ok[] = {
+        {"2026-12-06T10:30:57.789Z", 1796553057789LL}, /* what JavaScript's toISOString writes */
+        {"2026-12-06T10:30:57Z", 1796553057000LL},
+        {"2026-12-06t10:30:57.7891234z", 1796553057789LL},
+        {"2026-12-06T12:30:57.789+02:00", 1796553057789LL},
+        {"2026-12-06T09:00:57.789-01:30", 1796553057789LL},
+        {"2024-02-29T00:00:00Z", 1709164800000LL},
+        {"1970-01-01T00:00:00Z", 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        int64_t ms = -7;
+        assert_int_equal(tn_time_parse_rfc3339(ok[i].in, strlen(ok[i].in), &ms), TN_OK);
+        assert_int_equal(ms, ok[i].ms);
+    }
+    static const char *const bad[] = {
+        "", "2026-12-06", "2026-12-06T09:50:57", "2026-12-06 09:50:57Z", "2026-13-06T09:50:57Z",
+        "2026-00-06T09:50:57Z", "2025-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+        "2026-12-06T24:00:00Z", "2026-12-06T09:60:00Z", "2026-12-06T09:50:57.Z",
+        "2026-12-06T09:50:57ZZ", "2026-12-06T09:50:57+0200", "2026-12-06T09:50:57+24:00",
+        "+2026-12-06T09:50:57Z", "2026-1a-06T09:50:57Z", "1796553057789",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int64_t ms = -7;
+        assert_int_equal(tn_time_parse_rfc3339(bad[i], strlen(bad[i]), &ms), TN_ERR_BAD_INPUT);
+        assert_int_equal(ms, 0);
+    }
+    /* the length is the caller's: a NUL-free prefix is not accepted as the whole */
+    int64_t ms;
+    assert_int_equal(tn_time_parse_rfc3339("2026-12-06T09:50:57Zjunk", 24, &ms), TN_ERR_BAD_INPUT);
+}
+
 static void test_buf_limit(void **state)
 {
     struct tn_buf b;
@@ -150,6 +211,7 @@ int main(void)
         cmocka_unit_test(test_b64), cmocka_unit_test(test_header_decode),
         cmocka_unit_test(test_state_seal), cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_buf_limit), cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_rfc3339),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
