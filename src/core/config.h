@@ -38,7 +38,7 @@
     X(MAX_CONNECTIONS,   "MAX_CONNECTIONS",    INT,  "2048",               4,     100000,     false,     \
       "most open connections, SSE streams included")                                                  \
     X(MAX_CONNECTIONS_PER_IP, "MAX_CONNECTIONS_PER_IP", INT, "64",         0,     100000,     false,     \
-      "most open connections from one peer address (0: no limit); TRUSTED_PROXIES are exempt")       \
+      "most open connections from one peer address, an IPv6 peer counted by its /64 (0: no limit); TRUSTED_PROXIES are exempt") \
     X(CONN_TIMEOUT_S,    "CONN_TIMEOUT_S",     INT,  "60",                 1,     3600,       false,     \
       "idle connection timeout in seconds")                                                           \
     X(REQUEST_TIMEOUT_S, "REQUEST_TIMEOUT_S",  INT,  "30",                 1,     3600,       false,     \

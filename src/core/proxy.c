@@ -15,6 +15,13 @@ static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 bool tn_ip_is_v4(const struct tn_ip *ip) { return memcmp(ip->b, v4_prefix, 12) == 0; }
 
+void tn_ip_party(const struct tn_ip *ip, struct tn_ip *out)
+{
+    *out = *ip;
+    if (!tn_ip_is_v4(ip))
+        memset(out->b + 8, 0, 8);
+}
+
 enum tn_err tn_ip_parse(const char *s, size_t len, struct tn_ip *out)
 {
     memset(out, 0, sizeof *out);

@@ -34,6 +34,10 @@ bool tn_ip_from_sockaddr(const struct sockaddr *sa, struct tn_ip *out);
 /* Writes the address as text: IPv4-mapped ones as a dotted quad, others as RFC 5952. */
 void tn_ip_format(const struct tn_ip *ip, char out[TN_IP_TEXT_MAX]);
 bool tn_ip_is_v4(const struct tn_ip *ip);
+/* The party an address stands for, for counting: an IPv4 (or IPv4-mapped) address is
+ * itself; an IPv6 address is its /64, the low 64 bits zeroed, since one customer or host
+ * is handed at least a /64 and chooses freely inside it (as tn_throttle_addr_key). */
+void tn_ip_party(const struct tn_ip *ip, struct tn_ip *out);
 
 struct tn_cidr {
     struct tn_ip net;

@@ -76,6 +76,7 @@ struct conn {
     struct conn *prev, *next; /* every tracked connection, under conns_mu */
     struct conn *bnext;       /* same bucket of the per-address count, under conns_mu */
     struct tn_ip peer;
+    struct tn_ip party; /* the peer's /64 (IPv6) or itself (IPv4): what the cap counts */
     int fd;
     bool trusted; /* the peer is a trusted proxy */
     bool counted; /* holds one of its address's MAX_CONNECTIONS_PER_IP */
@@ -500,7 +501,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
             if (c->next)
                 c->next->prev = c->prev;
             if (c->counted) {
-                struct conn **pp = &s->buckets[bucket_of(s, &c->peer)];
+                struct conn **pp = &s->buckets[bucket_of(s, &c->party)];
                 while (*pp && *pp != c)
                     pp = &(*pp)->bnext;
                 if (*pp)
@@ -523,6 +524,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     const union MHD_ConnectionInfo *ai =
         MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     tn_ip_from_sockaddr(ai ? ai->client_addr : NULL, &c->peer);
+    tn_ip_party(&c->peer, &c->party);
     c->fd = fdi ? fdi->connect_fd : -1;
     c->trusted = tn_proxies_match(&s->proxies, &c->peer);
     atomic_init(&c->since_ns, tn_time_mono_ns());
@@ -532,10 +534,10 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     /* A trusted proxy carries every user's connections: it is not capped (limits per
      * user belong in the proxy, which sees them). */
     if (limit && !c->trusted) {
-        size_t b = bucket_of(s, &c->peer);
+        size_t b = bucket_of(s, &c->party);
         unsigned n = 0;
         for (struct conn *o = s->buckets[b]; o && n < limit; o = o->bnext)
-            n += memcmp(&o->peer, &c->peer, sizeof c->peer) == 0;
+            n += memcmp(&o->party, &c->party, sizeof c->party) == 0;
         if (n >= limit) {
             c->refused = true;
         } else {

@@ -181,6 +181,54 @@ static void test_cidr_refused(void **state)
 
 /* ---------- the walk ---------- */
 
+/* The per-address connection cap counts parties: an IPv6 peer by its /64, an IPv4 (or
+ * IPv4-mapped) peer by itself. */
+static void test_ip_party(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        bool same;
+    } cases[] = {
+        {"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true},
+        {"2001:db8:1:2:a:b:c:d", "2001:db8:1:2::", true},
+        {"2001:db8:1:2::1", "2001:db8:1:3::1", false},
+        {"2001:db8:1:2::1", "2001:db9:1:2::1", false},
+        {"::1", "::2", true},
+        {"192.0.2.7", "::ffff:192.0.2.7", true},
+        {"192.0.2.7", "192.0.2.8", false},   /* IPv4 is never grouped */
+        {"10.0.0.1", "10.255.0.1", false},
+        {"::ffff:192.0.2.7", "::ffff:192.0.2.8", false},
+        {"::192.0.2.7", "::192.0.2.8", true}, /* IPv4-compatible is plain IPv6 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tn_ip a, b, ka, kb;
+        assert_int_equal(tn_ip_parse(cases[i].a, strlen(cases[i].a), &a), TN_OK);
+        assert_int_equal(tn_ip_parse(cases[i].b, strlen(cases[i].b), &b), TN_OK);
+        tn_ip_party(&a, &ka);
+        tn_ip_party(&b, &kb);
+        if ((memcmp(&ka, &kb, sizeof ka) == 0) != cases[i].same)
+            fail_msg("%s and %s: expected %s", cases[i].a, cases[i].b,
+                     cases[i].same ? "one party" : "two parties");
+    }
+    static const struct {
+        const char *in, *key;
+    } keys[] = {
+        {"2001:db8:1:2:a:b:c:d", "2001:db8:1:2::"},
+        {"::ffff:198.51.100.9", "198.51.100.9"},
+        {"203.0.113.1", "203.0.113.1"},
+        {"fe80::1234:5678", "fe80::"},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        struct tn_ip a, k;
+        assert_int_equal(tn_ip_parse(keys[i].in, strlen(keys[i].in), &a), TN_OK);
+        tn_ip_party(&a, &k);
+        char text[TN_IP_TEXT_MAX];
+        tn_ip_format(&k, text);
+        assert_string_equal(text, keys[i].key);
+    }
+}
+
 struct walk_case {
     const char *header; /* lines separated by '\n'; NULL: no header at all */
     const char *peer;
@@ -399,7 +447,7 @@ static void test_forwarded_ipv6_proxies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ip_parse),     cmocka_unit_test(test_cidr_match),
+        cmocka_unit_test(test_ip_parse),     cmocka_unit_test(test_ip_party),     cmocka_unit_test(test_cidr_match),
         cmocka_unit_test(test_cidr_refused), cmocka_unit_test(test_xff),
         cmocka_unit_test(test_xff_hops),     cmocka_unit_test(test_forwarded),
         cmocka_unit_test(test_forwarded_ipv6_proxies),
