@@ -42,7 +42,7 @@
 #define MAX_LIST 32
 #define STREAM_QUEUE_LIMIT (8u << 20)
 #define CONN_BUCKETS 1024 /* per-address counting: chains, keyed by a random-keyed hash */
-#define MAX_FWD_LINES 32  /* more X-Forwarded-For lines than this: not believed */
+#define MAX_FWD_LINES 32  /* forwarding header lines read, the last ones */
 
 struct route {
     char *path;
@@ -624,11 +624,13 @@ const char *tn_http_req_id(const struct tn_http_req *r) { return r->id; }
 void *tn_http_req_value(const struct tn_http_req *r) { return r->value; }
 bool tn_http_req_offloaded(const struct tn_http_req *r) { return r->offloaded; }
 
+/* The last MAX_FWD_LINES lines of the forwarding header, in a ring: a proxy that adds a
+ * line of its own (HAProxy's option forwardfor) puts the hops we read at the end, and
+ * whatever the client sent before them is not needed, however many lines it is. */
 struct fwd_lines {
     const char *name;
-    struct tn_span v[MAX_FWD_LINES];
-    size_t n;
-    bool too_many;
+    struct tn_span ring[MAX_FWD_LINES];
+    size_t total;
 };
 
 static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -636,13 +638,9 @@ static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind, const cha
 {
     (void)kind;
     struct fwd_lines *f = cls;
-    if (strcasecmp(key, f->name) != 0)
-        return MHD_YES;
-    if (f->n == MAX_FWD_LINES) {
-        f->too_many = true;
-        return MHD_NO;
-    }
-    f->v[f->n++] = (struct tn_span){value ? value : "", value ? strlen(value) : 0};
+    if (strcasecmp(key, f->name) == 0)
+        f->ring[f->total++ % MAX_FWD_LINES] =
+            (struct tn_span){value ? value : "", value ? strlen(value) : 0};
     return MHD_YES;
 }
 
@@ -661,11 +659,17 @@ static void resolve_client(const struct tn_http_req *r, struct tn_ip *out)
         return;
     struct fwd_lines f = {.name = s->fwd_header};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_fwd, &f);
-    enum tn_err rc = f.too_many ? TN_ERR_LIMIT
-                                : tn_proxy_client(&s->proxies,
-                                                  s->cfg.proxy_forwarded ? TN_FWD_FORWARDED
-                                                                         : TN_FWD_XFF,
-                                                  f.v, f.n, &r->c->peer, out);
+    struct tn_span lines[MAX_FWD_LINES];
+    size_t n = f.total < MAX_FWD_LINES ? f.total : MAX_FWD_LINES;
+    for (size_t i = 0; i < n; i++) /* oldest kept first */
+        lines[i] = f.ring[(f.total - n + i) % MAX_FWD_LINES];
+    enum tn_err rc =
+        tn_proxy_client(&s->proxies, s->cfg.proxy_forwarded ? TN_FWD_FORWARDED : TN_FWD_XFF,
+                        lines, n, &r->c->peer, out);
+    /* Every kept hop a proxy of ours, and lines left out: the client is in what was not
+     * kept, too far to look (as past TN_FWD_MAX_HOPS). */
+    if (rc == TN_OK && f.total > n && tn_proxies_match(&s->proxies, out))
+        rc = TN_ERR_LIMIT;
     if (rc == TN_ERR_NOT_FOUND) /* the proxy says it does not know: the proxy it is */
         return;
     if (rc != TN_OK) {

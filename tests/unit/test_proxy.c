@@ -360,6 +360,13 @@ static void test_xff_hops(void **state)
     strcat(h5, "203.0.113.7");
     struct walk_case lines[] = {{h5, PROXY, TN_OK, "203.0.113.7"}};
     run_walk("10.0.0.0/8", TN_FWD_XFF, lines, 1);
+    /* nor, in Forwarded, many lines of garbage left of the client's hop */
+    char h6[8192] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(h6, "for=\"\n");
+    strcat(h6, "for=203.0.113.7\nfor=10.0.0.1");
+    struct walk_case flines[] = {{h6, PROXY, TN_OK, "203.0.113.7"}};
+    run_walk("10.0.0.0/8", TN_FWD_FORWARDED, flines, 1);
 }
 
 static void test_forwarded(void **state)
@@ -423,10 +430,22 @@ static void test_forwarded(void **state)
         {"for=\"_a b\"", PROXY, TN_ERR_BAD_INPUT, PROXY},
         {"for=localhost", PROXY, TN_ERR_BAD_INPUT, PROXY},
         {"for=203.0.113.7, for=garbage", PROXY, TN_ERR_BAD_INPUT, PROXY},
-        /* a syntax error anywhere, even in the client's part, moves every boundary */
-        {"for=\"1.1.1.1, for=203.0.113.7", PROXY, TN_ERR_BAD_INPUT, PROXY},
-        {"for=1.1.1.1 x, for=203.0.113.7", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        /* garbage in the hops our proxies appended: the peer */
         {"for=\"203.0.113.7\"\nfor=\"", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        {"for=203.0.113.7, for=\"10.0.0.1", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        {"for=203.0.113.7, for=\"10.0.0.1\\\"", PROXY, TN_ERR_BAD_INPUT, PROXY}, /* escaped close */
+        {"for=203.0.113.7, x=\"a\\\x01\";for=10.0.0.1", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        {"for=203.0.113.7, for=10.0.0.1 x", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        {"for=1 x, for=10.0.0.1", PROXY, TN_ERR_BAD_INPUT, PROXY}, /* behind a trusted hop */
+        /* a syntax error the client wrote left of the client's hop is never read: the
+         * walk parses elements from the right and stops at the client */
+        {"for=\"1.1.1.1, for=203.0.113.7", PROXY, TN_OK, "203.0.113.7"},
+        {"for=1.1.1.1 x, for=203.0.113.7", PROXY, TN_OK, "203.0.113.7"},
+        {"\"\"\", for=203.0.113.7;proto=https, for=10.0.0.1", PROXY, TN_OK, "203.0.113.7"},
+        {"for=\"x\\\"y\", for=203.0.113.7", PROXY, TN_OK, "203.0.113.7"},
+        {"garbage\nfor=\"[2001:db8::7]:1\"", PROXY, TN_OK, "2001:db8::7"},
+        {"for=\"a, for=\\\"b\\\\\", for=\"203.0.113.7\"", PROXY, TN_OK, "203.0.113.7"},
+        {"for=203.0.113.7;x=\"\\\\\"", PROXY, TN_OK, "203.0.113.7"}, /* x="\\" */
         /* a node longer than any address */
         {"for=\"[2001:0db8:0000:0000:0000:0000:0000:0001:0000:0000:0000]:65535\"", PROXY,
          TN_ERR_BAD_INPUT, PROXY},
