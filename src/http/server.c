@@ -961,6 +961,30 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
     return MHD_YES;
 }
 
+/* A forwarding header from a peer that may not name the client is ignored, rightly; but
+ * when it comes from a reverse proxy the operator forgot in TRUSTED_PROXIES, every client
+ * behind it shares one address for the throttles. Said once per process: any client can
+ * send the header, so it must not fill the log. */
+static atomic_bool fwd_ignored_said;
+
+static void warn_ignored_forwarding(const struct tn_http_req *r)
+{
+    if (!r->c || r->c->trusted || atomic_load(&fwd_ignored_said))
+        return;
+    if (!MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For") &&
+        !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Forwarded"))
+        return;
+    if (atomic_exchange(&fwd_ignored_said, true))
+        return;
+    char peer[TN_IP_TEXT_MAX], msg[256];
+    tn_ip_format(&r->c->peer, peer);
+    snprintf(msg, sizeof msg,
+             "a forwarding header from %s was ignored: if a reverse proxy is in front, set "
+             "TRUSTED_PROXIES, or every client shares its address for throttling",
+             peer[0] ? peer : "?");
+    tn_log(TN_LOG_WARN, msg, "id", r->id, "logged", "once", NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -983,6 +1007,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         r->c = ci ? ci->socket_context : NULL;
         *con_cls = r;
+        warn_ignored_forwarding(r);
         atomic_fetch_add(&s->inflight, 1);
         enum MHD_Result ok = on_first_call(s, r);
         if (r->answered && r->c) /* refused on its headers: what follows is not read */

@@ -184,12 +184,16 @@ hz -H 'Forwarded: for=6.6.6.6 junk' -H 'Forwarded: for=203.0.113.14;proto=https'
 hz -H 'Forwarded: for=203.0.113.15, for="127.0.0.1' >/dev/null
 sleep 0.3
 check "Forwarded: rightmost untrusted hop, XFF ignored, unknown is the proxy, client garbage unread" "2001:db8::7 127.0.0.1 127.0.0.1 203.0.113.13 203.0.113.14 127.0.0.1 " "$(addrs)"
+check "trusted peer: no ignored-forwarding warning" 0 "$(grep -c 'a forwarding header from' "$work/log")"
 stop
 for t in "" 10.0.0.0/8; do
   start ${t:+--trusted-proxies "$t"} --log-level debug
   hz -H 'X-Forwarded-For: 203.0.113.7' -H 'Forwarded: for=203.0.113.7' >/dev/null
+  hz -H 'Forwarded: for=203.0.113.8' >/dev/null
   sleep 0.3
-  check "TRUSTED_PROXIES='$t': headers ignored" "127.0.0.1 " "$(addrs)"
+  check "TRUSTED_PROXIES='$t': headers ignored" "127.0.0.1 127.0.0.1 " "$(addrs)"
+  check "TRUSTED_PROXIES='$t': ignored forwarding header warned once" 1 \
+    "$(grep -c 'a forwarding header from 127.0.0.1 was ignored: if a reverse proxy is in front, set TRUSTED_PROXIES, or every client shares its address for throttling' "$work/log")"
   stop
 done
 check "bad TRUSTED_PROXIES refused at start" "tn-testserver: TRUSTED_PROXIES: 'nginx' is not an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)
