@@ -23,10 +23,13 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +46,7 @@
 #define STREAM_QUEUE_LIMIT (8u << 20)
 #define CONN_BUCKETS 1024 /* per-address counting: chains, keyed by a random-keyed hash */
 #define MAX_FWD_LINES 32  /* forwarding header lines read, the last ones */
+#define IDLE_MARGIN_NS 50000000u /* 50 ms: the kernel's last-receive time is in ticks */
 
 struct route {
     char *path;
@@ -83,11 +87,16 @@ struct conn {
     bool refused; /* over that limit: shut down at once, never listed */
     bool reaped;  /* shut down by the reaper */
     /* A request is arriving (headers or body) since `since_ns`: from the connection's
-     * start, then from the end of each answer (a keep-alive connection waiting for its
-     * next request counts as one whose request has not arrived). Written by the
-     * connection's worker, read by the reaper. */
+     * start, then from the first byte of each next request. libmicrohttpd says nothing
+     * before a request line is whole, so between requests (`idle`, from the end of an
+     * answer) the reaper asks the kernel when data last arrived (TCP_INFO) and moves
+     * `since_ns` along while none has: an idle keep-alive connection is left to
+     * CONN_TIMEOUT_S, a request trickling in is timed from (at most a second before)
+     * its first byte. Written by the connection's worker and the reaper. */
     atomic_bool receiving;
+    atomic_bool idle;
     _Atomic uint64_t since_ns;
+    _Atomic uint64_t quiet_ns; /* while idle: no byte arrived after this, as far as known */
 };
 
 struct tn_http_server {
@@ -529,6 +538,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     c->trusted = tn_proxies_match(&s->proxies, &c->peer);
     atomic_init(&c->since_ns, tn_time_mono_ns());
     atomic_init(&c->receiving, true);
+    atomic_init(&c->idle, false);
+    atomic_init(&c->quiet_ns, 0);
     unsigned limit = s->cfg.limits.max_per_ip;
     pthread_mutex_lock(&s->conns_mu);
     /* A trusted proxy carries every user's connections: it is not capped (limits per
@@ -561,10 +572,43 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     *socket_context = c;
 }
 
+/* A trusted proxy is not timed: it buffers each request before passing it on and times
+ * its own clients, and it keeps idle upstream connections open for as long as it likes
+ * (nginx: 60 s), so closing one under it would turn its next request into a 502. */
 static bool past_deadline(const struct tn_http_server *s, const struct conn *c, uint64_t now)
 {
     uint64_t limit = (uint64_t)s->cfg.limits.request_timeout_s * 1000000000u;
-    return limit && c && atomic_load(&c->receiving) && now - atomic_load(&c->since_ns) > limit;
+    return limit && c && !c->trusted && atomic_load(&c->receiving) &&
+           now - atomic_load(&c->since_ns) > limit;
+}
+
+/* Between two requests: while no byte has arrived since `quiet_ns`, the connection is
+ * idle and both marks move up to now, less IDLE_MARGIN_NS for the kernel's clock ticks
+ * (the deadline's start, since_ns, a margin further back); once a byte has, the next
+ * request has begun and since_ns, at most a tick and two margins before its first byte,
+ * stays. Anything unclear (no TCP_INFO) counts as begun: the old, stricter rule. */
+static void follow_idle(struct conn *c, uint64_t now)
+{
+    if (c->trusted || !atomic_load(&c->idle))
+        return;
+    uint64_t quiet = atomic_load(&c->quiet_ns);
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    bool begun = true;
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+        len >= offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof ti.tcpi_last_data_recv) {
+        uint64_t ago = (uint64_t)ti.tcpi_last_data_recv * 1000000u;
+        begun = ago >= now || now - ago > quiet;
+    }
+    if (begun) {
+        atomic_store(&c->idle, false);
+        return;
+    }
+    if (now - IDLE_MARGIN_NS > quiet) {
+        atomic_store(&c->quiet_ns, now - IDLE_MARGIN_NS);
+        atomic_store(&c->since_ns, now - 2 * IDLE_MARGIN_NS);
+    }
 }
 
 /* Closes, once a second, every connection whose request has been arriving for longer
@@ -589,7 +633,10 @@ static void *reaper_main(void *arg)
         char first[TN_IP_TEXT_MAX] = "";
         pthread_mutex_lock(&s->conns_mu);
         for (struct conn *c = s->conns; c; c = c->next) {
-            if (c->reaped || c->fd < 0 || !past_deadline(s, c, now))
+            if (c->reaped || c->fd < 0)
+                continue;
+            follow_idle(c, now);
+            if (!past_deadline(s, c, now))
                 continue;
             shutdown(c->fd, SHUT_RDWR);
             c->reaped = true;
@@ -1006,6 +1053,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         r->c = ci ? ci->socket_context : NULL;
+        if (r->c) /* a request line is in: the request has begun, its clock runs */
+            atomic_store(&r->c->idle, false);
         *con_cls = r;
         warn_ignored_forwarding(r);
         atomic_fetch_add(&s->inflight, 1);
@@ -1144,9 +1193,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
-    if (r->c) { /* the next request on this connection starts its clock now */
-        atomic_store(&r->c->since_ns, tn_time_mono_ns());
+    if (r->c) { /* the next request's clock starts at its first byte (follow_idle) */
+        uint64_t now = tn_time_mono_ns();
+        /* the request just answered arrived before now; the kernel's record of its
+         * last byte may read up to a tick late */
+        atomic_store(&r->c->quiet_ns, now + IDLE_MARGIN_NS);
+        atomic_store(&r->c->since_ns, now);
         atomic_store(&r->c->receiving, true);
+        atomic_store(&r->c->idle, true);
     }
     if (r->stream) {
         stream_gone(r->stream);

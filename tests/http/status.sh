@@ -146,6 +146,22 @@ contains "slowloris: refusals logged" "refused connections over MAX_CONNECTIONS_
 "$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 1 12 body >"$work/slow"
 check "slow body: closed at the deadline" yes "$(awk '$2 >= 2900 && $2 <= 5000 {print "yes"}' "$work/slow")"
 check "slow body: no 200" "" "$(awk '$4 == 200' "$work/slow")"
+# keep-alive: an idle connection waits for its next request past REQUEST_TIMEOUT_S (the
+# clock starts at the next request's first byte); a request dripping in after the idle
+# time is still cut at the deadline, counted from its start
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 1 7 idle 5 >"$work/slow" &
+spid=$!
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 1 12 idle-drip 4 >"$work/slow2"
+wait $spid
+check "direct keep-alive idle 5 s: the next request answered" 2 "$(awk '{print $4}' "$work/slow")"
+# (the start is known to within the reaper's one-second tick, and taken early: 2-4 s)
+check "direct keep-alive idle 4 s, then dripping: closed 2-5 s into the request" "yes 1" \
+  "$(awk '$2 >= 1900 && $2 <= 5000 {print "yes", $4}' "$work/slow2")"
+stop
+# a trusted proxy is not timed: nginx keeps idle upstream connections 60 s
+start --trusted-proxies 127.0.0.1/32 --request-timeout-s 3
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 1 7 idle 5 >"$work/slow"
+check "trusted proxy keep-alive idle 5 s: the next request answered" 2 "$(awk '{print $4}' "$work/slow")"
 stop
 
 # --- TRUSTED_PROXIES: only a trusted peer names the client (the test is the proxy)
