@@ -38,11 +38,11 @@
     X(MAX_CONNECTIONS,   "MAX_CONNECTIONS",    INT,  "2048",               4,     100000,     false,     \
       "most open connections, SSE streams included")                                                  \
     X(MAX_CONNECTIONS_PER_IP, "MAX_CONNECTIONS_PER_IP", INT, "64",         0,     100000,     false,     \
-      "most open connections from one peer address (0: no limit); TRUSTED_PROXIES are exempt")       \
+      "most open connections from one peer address, an IPv6 peer counted by its /64 (0: no limit); TRUSTED_PROXIES are exempt") \
     X(CONN_TIMEOUT_S,    "CONN_TIMEOUT_S",     INT,  "60",                 1,     3600,       false,     \
       "idle connection timeout in seconds")                                                           \
     X(REQUEST_TIMEOUT_S, "REQUEST_TIMEOUT_S",  INT,  "30",                 1,     3600,       false,     \
-      "a request's headers and body must arrive within this of the connection opening or the previous answer") \
+      "a request's headers and body must arrive within this of the connection opening or (kept alive) the request's first byte; TRUSTED_PROXIES are exempt") \
     X(TRUSTED_PROXIES,   "TRUSTED_PROXIES",    STR,  "",                   0,     0,          false,     \
       "addresses/CIDR blocks of your reverse proxies (e.g. 127.0.0.1/32, 10.0.0.0/8): only they may name the client") \
     X(TRUSTED_PROXY_HEADER, "TRUSTED_PROXY_HEADER", STR, "x-forwarded-for", 0, 0,          false,     \

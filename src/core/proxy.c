@@ -15,6 +15,13 @@ static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 bool tn_ip_is_v4(const struct tn_ip *ip) { return memcmp(ip->b, v4_prefix, 12) == 0; }
 
+void tn_ip_party(const struct tn_ip *ip, struct tn_ip *out)
+{
+    *out = *ip;
+    if (!tn_ip_is_v4(ip))
+        memset(out->b + 8, 0, 8);
+}
+
 enum tn_err tn_ip_parse(const char *s, size_t len, struct tn_ip *out)
 {
     memset(out, 0, sizeof *out);
@@ -173,14 +180,6 @@ struct hop {
     bool has_for; /* Forwarded: the element has a for= parameter */
 };
 
-/* The last TN_FWD_MAX_HOPS hops of the header, in a ring; `total` counts them all. */
-struct hops {
-    struct hop ring[TN_FWD_MAX_HOPS];
-    size_t total;
-};
-
-static void push(struct hops *h, struct hop hop) { h->ring[h->total++ % TN_FWD_MAX_HOPS] = hop; }
-
 static bool ows(char c) { return c == ' ' || c == '\t'; }
 
 static bool tchar(unsigned char c)
@@ -195,106 +194,132 @@ static bool obfchar(unsigned char c)
            c == '.' || c == '_' || c == '-';
 }
 
+/* The hops are read from the right, one at a time, and the walk stops at the client: what
+ * lies further left was written by the client and is never parsed, so no garbage there
+ * (a stray quote, a bad pair) can change the answer. Each reader takes the end of what is
+ * still unread in *end and moves it to the start of the hop it returns. */
+
 /* X-Forwarded-For: comma-separated nodes, no quoting. Empty elements are skipped (RFC
- * 9110 §5.6.1); the nodes are only looked at when walked. */
-static void split_xff(struct tn_span line, struct hops *h)
+ * 9110 §5.6.1). False when the line has no more. */
+static bool prev_xff(struct tn_span line, size_t *end, struct hop *hop)
 {
-    size_t i = 0;
-    while (i <= line.len) {
-        size_t start = i;
-        while (i < line.len && line.ptr[i] != ',')
-            i++;
-        struct tn_span e = tn_span_trim((struct tn_span){line.ptr + start, i - start});
-        if (e.len)
-            push(h, (struct hop){e.ptr, e.len, false, true});
-        i++;
+    while (*end > 0) {
+        size_t stop = *end, i = stop;
+        while (i > 0 && line.ptr[i - 1] != ',')
+            i--;
+        *end = i > 0 ? i - 1 : 0;
+        struct tn_span e = tn_span_trim((struct tn_span){line.ptr + i, stop - i});
+        if (e.len) {
+            *hop = (struct hop){e.ptr, e.len, false, true};
+            return true;
+        }
     }
+    return false;
 }
 
 /* Forwarded (RFC 7239 §4): elements separated by commas, each pairs `token=value`
- * separated by semicolons, the value a token or a quoted-string. The whole line must
- * parse: a comma inside a quoted string would otherwise move every element boundary. */
-static enum tn_err split_forwarded(struct tn_span line, struct hops *h)
+ * separated by semicolons, the value a token or a quoted-string, read backwards. Going
+ * right to left, a quote closes a quoted-string and its opening quote is the first one
+ * before it not escaped (escaped: preceded by an odd run of backslashes, which pair up
+ * from their left inside a quoted-string). The element returned must parse entirely;
+ * *found is false when the line has no more elements. */
+static bool qd_ok(unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7f); }
+
+static size_t backslashes_before(const char *s, size_t i)
+{
+    size_t k = 0;
+    while (i > k && s[i - 1 - k] == '\\')
+        k++;
+    return k;
+}
+
+static enum tn_err prev_forwarded(struct tn_span line, size_t *end, struct hop *out, bool *found)
 {
     const char *s = line.ptr;
-    size_t n = line.len, i = 0;
+    size_t i = *end;
+    *found = false;
     for (;;) {
-        while (i < n && ows(s[i]))
-            i++;
-        if (i == n)
+        while (i > 0 && ows(s[i - 1]))
+            i--;
+        if (i == 0) {
+            *end = 0;
             return TN_OK;
-        if (s[i] == ',') { /* an empty element */
-            i++;
+        }
+        if (s[i - 1] != ',')
+            break;
+        i--; /* an empty element */
+    }
+    struct hop hop = {NULL, 0, false, false};
+    for (;;) { /* the pairs of one element, last first */
+        while (i > 0 && ows(s[i - 1]))
+            i--;
+        if (i > 0 && s[i - 1] == ';') { /* an empty pair */
+            i--;
             continue;
         }
-        struct hop hop = {NULL, 0, false, false};
-        for (;;) { /* the pairs of one element */
-            while (i < n && ows(s[i]))
-                i++;
-            if (i < n && s[i] == ';') { /* an empty pair */
-                i++;
-                continue;
-            }
-            if (i == n || s[i] == ',')
-                break;
-            size_t name = i;
-            while (i < n && tchar((unsigned char)s[i]))
-                i++;
-            size_t name_len = i - name;
-            if (name_len == 0 || i == n || s[i] != '=')
+        if (i == 0 || s[i - 1] == ',')
+            break;
+        const char *v;
+        size_t vl;
+        bool quoted = s[i - 1] == '"';
+        if (quoted) {
+            size_t close = i - 1;
+            if (backslashes_before(s, close) % 2) /* an escaped quote cannot close */
                 return TN_ERR_BAD_INPUT;
-            i++;
-            const char *v;
-            size_t vl;
-            bool quoted = i < n && s[i] == '"';
-            if (quoted) {
-                v = s + ++i;
-                for (;;) {
-                    if (i == n)
-                        return TN_ERR_BAD_INPUT; /* unterminated */
-                    unsigned char c = (unsigned char)s[i];
-                    if (c == '"')
-                        break;
-                    if (c == '\\') {
-                        if (++i == n)
-                            return TN_ERR_BAD_INPUT;
-                        c = (unsigned char)s[i];
-                        if (c != '\t' && (c < 0x20 || c == 0x7f))
-                            return TN_ERR_BAD_INPUT;
-                    } else if (c != '\t' && (c < 0x20 || c == 0x7f)) {
-                        return TN_ERR_BAD_INPUT;
-                    }
-                    i++;
-                }
-                vl = (size_t)(s + i - v);
-                i++; /* the closing quote */
-            } else {
-                v = s + i;
-                while (i < n && tchar((unsigned char)s[i]))
-                    i++;
-                vl = (size_t)(s + i - v);
-                if (vl == 0)
+            size_t q = close;
+            for (;;) {
+                if (q == 0)
+                    return TN_ERR_BAD_INPUT; /* unterminated */
+                q--;
+                if (s[q] == '"' && backslashes_before(s, q) % 2 == 0)
+                    break;
+            }
+            for (size_t k = q + 1; k < close; k++) { /* qdtext / quoted-pair */
+                if (s[k] == '\\' && ++k == close)
+                    return TN_ERR_BAD_INPUT;
+                if (!qd_ok((unsigned char)s[k]))
                     return TN_ERR_BAD_INPUT;
             }
-            if (name_len == 3 && strncasecmp(s + name, "for", 3) == 0) {
-                if (hop.has_for) /* two for= in one hop: which one? neither */
-                    return TN_ERR_BAD_INPUT;
-                hop = (struct hop){v, vl, quoted, true};
-            }
-            while (i < n && ows(s[i]))
-                i++;
-            if (i < n && s[i] == ';') {
-                i++;
-                continue;
-            }
-            if (i == n || s[i] == ',')
-                break;
-            return TN_ERR_BAD_INPUT; /* e.g. for=1.2.3.4:80 unquoted */
+            v = s + q + 1;
+            vl = close - q - 1;
+            i = q;
+        } else {
+            size_t stop = i;
+            while (i > 0 && tchar((unsigned char)s[i - 1]))
+                i--;
+            v = s + i;
+            vl = stop - i;
+            if (vl == 0)
+                return TN_ERR_BAD_INPUT;
         }
-        push(h, hop);
-        if (i < n)
-            i++; /* the comma */
+        if (i == 0 || s[i - 1] != '=')
+            return TN_ERR_BAD_INPUT;
+        i--;
+        size_t name_end = i;
+        while (i > 0 && tchar((unsigned char)s[i - 1]))
+            i--;
+        size_t name_len = name_end - i;
+        if (name_len == 0)
+            return TN_ERR_BAD_INPUT;
+        if (name_len == 3 && strncasecmp(s + i, "for", 3) == 0) {
+            if (hop.has_for) /* two for= in one hop: which one? neither */
+                return TN_ERR_BAD_INPUT;
+            hop = (struct hop){v, vl, quoted, true};
+        }
+        while (i > 0 && ows(s[i - 1]))
+            i--;
+        if (i > 0 && s[i - 1] == ';') {
+            i--;
+            continue;
+        }
+        if (i == 0 || s[i - 1] == ',')
+            break;
+        return TN_ERR_BAD_INPUT; /* e.g. for=1.2.3.4:80 unquoted */
     }
+    *end = i > 0 ? i - 1 : 0; /* past the comma */
+    *out = hop;
+    *found = true;
+    return TN_OK;
 }
 
 /* A port, or a Forwarded obfuscated port ("_abc"). */
@@ -392,34 +417,36 @@ enum tn_err tn_proxy_client(const struct tn_proxies *trusted, enum tn_fwd_kind k
     *out = *peer;
     if (!tn_proxies_match(trusted, peer))
         return TN_OK; /* a direct client: its headers say nothing we may believe */
-    struct hops h;
-    h.total = 0;
-    for (size_t l = 0; l < n_lines; l++) {
-        if (kind == TN_FWD_XFF)
-            split_xff(lines[l], &h);
-        else if ((rc = split_forwarded(lines[l], &h)) != TN_OK)
-            goto done;
-    }
-    size_t kept = h.total < TN_FWD_MAX_HOPS ? h.total : TN_FWD_MAX_HOPS;
     struct tn_ip ip;
-    for (size_t k = 0; k < kept; k++) {
-        const struct hop *hop = &h.ring[(h.total - 1 - k) % TN_FWD_MAX_HOPS];
-        if (!hop->has_for) {
-            rc = TN_ERR_NOT_FOUND;
-            goto done;
-        }
-        if ((rc = parse_node(hop, kind, &ip)) != TN_OK)
-            goto done;
-        if (!tn_proxies_match(trusted, &ip)) {
-            *out = ip;
-            return TN_OK;
+    size_t walked = 0;
+    for (size_t l = n_lines; l-- > 0;) { /* the last line was appended last */
+        size_t end = lines[l].len;
+        for (;;) {
+            struct hop hop;
+            bool found;
+            if (kind == TN_FWD_XFF)
+                found = prev_xff(lines[l], &end, &hop);
+            else if ((rc = prev_forwarded(lines[l], &end, &hop, &found)) != TN_OK)
+                goto done;
+            if (!found)
+                break;
+            if (walked++ == TN_FWD_MAX_HOPS) {
+                rc = TN_ERR_LIMIT;
+                goto done;
+            }
+            if (!hop.has_for) {
+                rc = TN_ERR_NOT_FOUND;
+                goto done;
+            }
+            if ((rc = parse_node(&hop, kind, &ip)) != TN_OK)
+                goto done;
+            if (!tn_proxies_match(trusted, &ip)) {
+                *out = ip;
+                return TN_OK;
+            }
         }
     }
-    if (h.total > TN_FWD_MAX_HOPS) {
-        rc = TN_ERR_LIMIT;
-        goto done;
-    }
-    if (kept) /* every hop a proxy of ours: the leftmost is as far as we can see */
+    if (walked) /* every hop a proxy of ours: the leftmost is as far as we can see */
         *out = ip;
 done:
     if (rc != TN_OK)

@@ -34,6 +34,10 @@ bool tn_ip_from_sockaddr(const struct sockaddr *sa, struct tn_ip *out);
 /* Writes the address as text: IPv4-mapped ones as a dotted quad, others as RFC 5952. */
 void tn_ip_format(const struct tn_ip *ip, char out[TN_IP_TEXT_MAX]);
 bool tn_ip_is_v4(const struct tn_ip *ip);
+/* The party an address stands for, for counting: an IPv4 (or IPv4-mapped) address is
+ * itself; an IPv6 address is its /64, the low 64 bits zeroed, since one customer or host
+ * is handed at least a /64 and chooses freely inside it (as tn_throttle_addr_key). */
+void tn_ip_party(const struct tn_ip *ip, struct tn_ip *out);
 
 struct tn_cidr {
     struct tn_ip net;
@@ -71,15 +75,14 @@ enum tn_fwd_kind {
 #define TN_FWD_MAX_HOPS 32
 
 /* The client's address. When `peer` is not in `trusted`, it is the peer and nothing is
- * read. Otherwise every line of the header (in the order received; several lines are one
- * comma-separated list) is split into hops, and the hops are walked from the right,
- * skipping trusted addresses: the first that is not trusted is the client (what is to
- * its left was written by the client and is never believed). When every hop is trusted,
- * the leftmost is the client; with no hop at all, the peer is.
+ * read. Otherwise the lines of the header (in the order received; several lines are one
+ * comma-separated list) are parsed hop by hop from the right, skipping trusted addresses:
+ * the first that is not trusted is the client, and the walk stops there (what is to its
+ * left was written by the client and is never parsed, so garbage there changes nothing).
+ * When every hop is trusted, the leftmost is the client; with no hop at all, the peer is.
  *
  * *out is always set. On failure it is the peer, and the return says why:
- *  - TN_ERR_BAD_INPUT: the header is malformed (Forwarded syntax anywhere; an element
- *    that is not an address among those walked);
+ *  - TN_ERR_BAD_INPUT: a hop walked is malformed (Forwarded syntax, or not an address);
  *  - TN_ERR_NOT_FOUND: the hop that would be the client is "unknown", an obfuscated
  *    identifier ("_hidden") or, in Forwarded, an element without for=;
  *  - TN_ERR_LIMIT: more than TN_FWD_MAX_HOPS trusted hops. */

@@ -23,10 +23,13 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <sodium.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +45,8 @@
 #define MAX_LIST 32
 #define STREAM_QUEUE_LIMIT (8u << 20)
 #define CONN_BUCKETS 1024 /* per-address counting: chains, keyed by a random-keyed hash */
-#define MAX_FWD_LINES 32  /* more X-Forwarded-For lines than this: not believed */
+#define MAX_FWD_LINES 32  /* forwarding header lines read, the last ones */
+#define IDLE_MARGIN_NS 50000000u /* 50 ms: the kernel's last-receive time is in ticks */
 
 struct route {
     char *path;
@@ -76,17 +80,23 @@ struct conn {
     struct conn *prev, *next; /* every tracked connection, under conns_mu */
     struct conn *bnext;       /* same bucket of the per-address count, under conns_mu */
     struct tn_ip peer;
+    struct tn_ip party; /* the peer's /64 (IPv6) or itself (IPv4): what the cap counts */
     int fd;
     bool trusted; /* the peer is a trusted proxy */
     bool counted; /* holds one of its address's MAX_CONNECTIONS_PER_IP */
     bool refused; /* over that limit: shut down at once, never listed */
     bool reaped;  /* shut down by the reaper */
     /* A request is arriving (headers or body) since `since_ns`: from the connection's
-     * start, then from the end of each answer (a keep-alive connection waiting for its
-     * next request counts as one whose request has not arrived). Written by the
-     * connection's worker, read by the reaper. */
+     * start, then from the first byte of each next request. libmicrohttpd says nothing
+     * before a request line is whole, so between requests (`idle`, from the end of an
+     * answer) the reaper asks the kernel when data last arrived (TCP_INFO) and moves
+     * `since_ns` along while none has: an idle keep-alive connection is left to
+     * CONN_TIMEOUT_S, a request trickling in is timed from (at most a second before)
+     * its first byte. Written by the connection's worker and the reaper. */
     atomic_bool receiving;
+    atomic_bool idle;
     _Atomic uint64_t since_ns;
+    _Atomic uint64_t quiet_ns; /* while idle: no byte arrived after this, as far as known */
 };
 
 struct tn_http_server {
@@ -500,7 +510,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
             if (c->next)
                 c->next->prev = c->prev;
             if (c->counted) {
-                struct conn **pp = &s->buckets[bucket_of(s, &c->peer)];
+                struct conn **pp = &s->buckets[bucket_of(s, &c->party)];
                 while (*pp && *pp != c)
                     pp = &(*pp)->bnext;
                 if (*pp)
@@ -523,19 +533,22 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     const union MHD_ConnectionInfo *ai =
         MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     tn_ip_from_sockaddr(ai ? ai->client_addr : NULL, &c->peer);
+    tn_ip_party(&c->peer, &c->party);
     c->fd = fdi ? fdi->connect_fd : -1;
     c->trusted = tn_proxies_match(&s->proxies, &c->peer);
     atomic_init(&c->since_ns, tn_time_mono_ns());
     atomic_init(&c->receiving, true);
+    atomic_init(&c->idle, false);
+    atomic_init(&c->quiet_ns, 0);
     unsigned limit = s->cfg.limits.max_per_ip;
     pthread_mutex_lock(&s->conns_mu);
     /* A trusted proxy carries every user's connections: it is not capped (limits per
      * user belong in the proxy, which sees them). */
     if (limit && !c->trusted) {
-        size_t b = bucket_of(s, &c->peer);
+        size_t b = bucket_of(s, &c->party);
         unsigned n = 0;
         for (struct conn *o = s->buckets[b]; o && n < limit; o = o->bnext)
-            n += memcmp(&o->peer, &c->peer, sizeof c->peer) == 0;
+            n += memcmp(&o->party, &c->party, sizeof c->party) == 0;
         if (n >= limit) {
             c->refused = true;
         } else {
@@ -559,10 +572,43 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     *socket_context = c;
 }
 
+/* A trusted proxy is not timed: it buffers each request before passing it on and times
+ * its own clients, and it keeps idle upstream connections open for as long as it likes
+ * (nginx: 60 s), so closing one under it would turn its next request into a 502. */
 static bool past_deadline(const struct tn_http_server *s, const struct conn *c, uint64_t now)
 {
     uint64_t limit = (uint64_t)s->cfg.limits.request_timeout_s * 1000000000u;
-    return limit && c && atomic_load(&c->receiving) && now - atomic_load(&c->since_ns) > limit;
+    return limit && c && !c->trusted && atomic_load(&c->receiving) &&
+           now - atomic_load(&c->since_ns) > limit;
+}
+
+/* Between two requests: while no byte has arrived since `quiet_ns`, the connection is
+ * idle and both marks move up to now, less IDLE_MARGIN_NS for the kernel's clock ticks
+ * (the deadline's start, since_ns, a margin further back); once a byte has, the next
+ * request has begun and since_ns, at most a tick and two margins before its first byte,
+ * stays. Anything unclear (no TCP_INFO) counts as begun: the old, stricter rule. */
+static void follow_idle(struct conn *c, uint64_t now)
+{
+    if (c->trusted || !atomic_load(&c->idle))
+        return;
+    uint64_t quiet = atomic_load(&c->quiet_ns);
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    bool begun = true;
+    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+        len >= offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof ti.tcpi_last_data_recv) {
+        uint64_t ago = (uint64_t)ti.tcpi_last_data_recv * 1000000u;
+        begun = ago >= now || now - ago > quiet;
+    }
+    if (begun) {
+        atomic_store(&c->idle, false);
+        return;
+    }
+    if (now - IDLE_MARGIN_NS > quiet) {
+        atomic_store(&c->quiet_ns, now - IDLE_MARGIN_NS);
+        atomic_store(&c->since_ns, now - 2 * IDLE_MARGIN_NS);
+    }
 }
 
 /* Closes, once a second, every connection whose request has been arriving for longer
@@ -587,7 +633,10 @@ static void *reaper_main(void *arg)
         char first[TN_IP_TEXT_MAX] = "";
         pthread_mutex_lock(&s->conns_mu);
         for (struct conn *c = s->conns; c; c = c->next) {
-            if (c->reaped || c->fd < 0 || !past_deadline(s, c, now))
+            if (c->reaped || c->fd < 0)
+                continue;
+            follow_idle(c, now);
+            if (!past_deadline(s, c, now))
                 continue;
             shutdown(c->fd, SHUT_RDWR);
             c->reaped = true;
@@ -622,11 +671,13 @@ const char *tn_http_req_id(const struct tn_http_req *r) { return r->id; }
 void *tn_http_req_value(const struct tn_http_req *r) { return r->value; }
 bool tn_http_req_offloaded(const struct tn_http_req *r) { return r->offloaded; }
 
+/* The last MAX_FWD_LINES lines of the forwarding header, in a ring: a proxy that adds a
+ * line of its own (HAProxy's option forwardfor) puts the hops we read at the end, and
+ * whatever the client sent before them is not needed, however many lines it is. */
 struct fwd_lines {
     const char *name;
-    struct tn_span v[MAX_FWD_LINES];
-    size_t n;
-    bool too_many;
+    struct tn_span ring[MAX_FWD_LINES];
+    size_t total;
 };
 
 static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -634,13 +685,9 @@ static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind, const cha
 {
     (void)kind;
     struct fwd_lines *f = cls;
-    if (strcasecmp(key, f->name) != 0)
-        return MHD_YES;
-    if (f->n == MAX_FWD_LINES) {
-        f->too_many = true;
-        return MHD_NO;
-    }
-    f->v[f->n++] = (struct tn_span){value ? value : "", value ? strlen(value) : 0};
+    if (strcasecmp(key, f->name) == 0)
+        f->ring[f->total++ % MAX_FWD_LINES] =
+            (struct tn_span){value ? value : "", value ? strlen(value) : 0};
     return MHD_YES;
 }
 
@@ -659,11 +706,17 @@ static void resolve_client(const struct tn_http_req *r, struct tn_ip *out)
         return;
     struct fwd_lines f = {.name = s->fwd_header};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_fwd, &f);
-    enum tn_err rc = f.too_many ? TN_ERR_LIMIT
-                                : tn_proxy_client(&s->proxies,
-                                                  s->cfg.proxy_forwarded ? TN_FWD_FORWARDED
-                                                                         : TN_FWD_XFF,
-                                                  f.v, f.n, &r->c->peer, out);
+    struct tn_span lines[MAX_FWD_LINES];
+    size_t n = f.total < MAX_FWD_LINES ? f.total : MAX_FWD_LINES;
+    for (size_t i = 0; i < n; i++) /* oldest kept first */
+        lines[i] = f.ring[(f.total - n + i) % MAX_FWD_LINES];
+    enum tn_err rc =
+        tn_proxy_client(&s->proxies, s->cfg.proxy_forwarded ? TN_FWD_FORWARDED : TN_FWD_XFF,
+                        lines, n, &r->c->peer, out);
+    /* Every kept hop a proxy of ours, and lines left out: the client is in what was not
+     * kept, too far to look (as past TN_FWD_MAX_HOPS). */
+    if (rc == TN_OK && f.total > n && tn_proxies_match(&s->proxies, out))
+        rc = TN_ERR_LIMIT;
     if (rc == TN_ERR_NOT_FOUND) /* the proxy says it does not know: the proxy it is */
         return;
     if (rc != TN_OK) {
@@ -955,6 +1008,30 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
     return MHD_YES;
 }
 
+/* A forwarding header from a peer that may not name the client is ignored, rightly; but
+ * when it comes from a reverse proxy the operator forgot in TRUSTED_PROXIES, every client
+ * behind it shares one address for the throttles. Said once per process: any client can
+ * send the header, so it must not fill the log. */
+static atomic_bool fwd_ignored_said;
+
+static void warn_ignored_forwarding(const struct tn_http_req *r)
+{
+    if (!r->c || r->c->trusted || atomic_load(&fwd_ignored_said))
+        return;
+    if (!MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For") &&
+        !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Forwarded"))
+        return;
+    if (atomic_exchange(&fwd_ignored_said, true))
+        return;
+    char peer[TN_IP_TEXT_MAX], msg[256];
+    tn_ip_format(&r->c->peer, peer);
+    snprintf(msg, sizeof msg,
+             "a forwarding header from %s was ignored: if a reverse proxy is in front, set "
+             "TRUSTED_PROXIES, or every client shares its address for throttling",
+             peer[0] ? peer : "?");
+    tn_log(TN_LOG_WARN, msg, "id", r->id, "logged", "once", NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -976,7 +1053,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         r->c = ci ? ci->socket_context : NULL;
+        if (r->c) /* a request line is in: the request has begun, its clock runs */
+            atomic_store(&r->c->idle, false);
         *con_cls = r;
+        warn_ignored_forwarding(r);
         atomic_fetch_add(&s->inflight, 1);
         enum MHD_Result ok = on_first_call(s, r);
         if (r->answered && r->c) /* refused on its headers: what follows is not read */
@@ -1113,9 +1193,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!r)
         return;
     *con_cls = NULL;
-    if (r->c) { /* the next request on this connection starts its clock now */
-        atomic_store(&r->c->since_ns, tn_time_mono_ns());
+    if (r->c) { /* the next request's clock starts at its first byte (follow_idle) */
+        uint64_t now = tn_time_mono_ns();
+        /* the request just answered arrived before now; the kernel's record of its
+         * last byte may read up to a tick late */
+        atomic_store(&r->c->quiet_ns, now + IDLE_MARGIN_NS);
+        atomic_store(&r->c->since_ns, now);
         atomic_store(&r->c->receiving, true);
+        atomic_store(&r->c->idle, true);
     }
     if (r->stream) {
         stream_gone(r->stream);

@@ -8,7 +8,8 @@
  *  - an untrusted peer is the answer, TN_OK, whatever the header says;
  *  - on failure the answer is the peer, and the code is one of the documented three;
  *  - an answer that is not one of our proxies does not change when the client adds an
- *    element at the left ("spoofed leftmost entries are never read");
+ *    element at the left, even an unparsable one ("what is left of the client is never
+ *    read");
  *  - an accepted list has at most TN_PROXIES_MAX blocks, none with host bits, each
  *    containing its own network address; a refused one is empty, with a message;
  *  - an accepted address formats to text that parses back to the same bytes. */
@@ -58,22 +59,25 @@ static void walk(enum tn_fwd_kind kind, struct tn_span *lines, size_t n)
         }
         if (tn_proxies_match(&trusted, &out) || n == 0)
             continue;
-        /* The client prepends an element of its choosing: nothing changes. */
-        static const char xff_spoof[] = "198.51.100.66, ";
-        static const char fwd_spoof[] = "for=198.51.100.66, ";
-        const char *sp = kind == TN_FWD_XFF ? xff_spoof : fwd_spoof;
-        size_t sl = strlen(sp);
-        char *first = malloc(sl + lines[0].len + 1);
-        CHECK(first);
-        memcpy(first, sp, sl);
-        memcpy(first + sl, lines[0].ptr, lines[0].len);
-        struct tn_span saved = lines[0];
-        lines[0] = (struct tn_span){first, sl + lines[0].len};
-        struct tn_ip again;
-        CHECK(tn_proxy_client(&trusted, kind, lines, n, peer, &again) == TN_OK);
-        CHECK(memcmp(&again, &out, sizeof out) == 0);
-        lines[0] = saved;
-        free(first);
+        /* The client prepends an element of its choosing, even one that does not
+         * parse: nothing changes. */
+        static const char *const xff_spoof[] = {"198.51.100.66, ", "\"x;, "};
+        static const char *const fwd_spoof[] = {"for=198.51.100.66, ", "for=\"x, "};
+        for (int j = 0; j < 2; j++) {
+            const char *sp = kind == TN_FWD_XFF ? xff_spoof[j] : fwd_spoof[j];
+            size_t sl = strlen(sp);
+            char *first = malloc(sl + lines[0].len + 1);
+            CHECK(first);
+            memcpy(first, sp, sl);
+            memcpy(first + sl, lines[0].ptr, lines[0].len);
+            struct tn_span saved = lines[0];
+            lines[0] = (struct tn_span){first, sl + lines[0].len};
+            struct tn_ip again;
+            CHECK(tn_proxy_client(&trusted, kind, lines, n, peer, &again) == TN_OK);
+            CHECK(memcmp(&again, &out, sizeof out) == 0);
+            lines[0] = saved;
+            free(first);
+        }
     }
 }
 

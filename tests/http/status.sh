@@ -146,6 +146,22 @@ contains "slowloris: refusals logged" "refused connections over MAX_CONNECTIONS_
 "$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 1 12 body >"$work/slow"
 check "slow body: closed at the deadline" yes "$(awk '$2 >= 2900 && $2 <= 5000 {print "yes"}' "$work/slow")"
 check "slow body: no 200" "" "$(awk '$4 == 200' "$work/slow")"
+# keep-alive: an idle connection waits for its next request past REQUEST_TIMEOUT_S (the
+# clock starts at the next request's first byte); a request dripping in after the idle
+# time is still cut at the deadline, counted from its start
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 1 7 idle 5 >"$work/slow" &
+spid=$!
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 1 12 idle-drip 4 >"$work/slow2"
+wait $spid
+check "direct keep-alive idle 5 s: the next request answered" 2 "$(awk '{print $4}' "$work/slow")"
+# (the start is known to within the reaper's one-second tick, and taken early: 2-4 s)
+check "direct keep-alive idle 4 s, then dripping: closed 2-5 s into the request" "yes 1" \
+  "$(awk '$2 >= 1900 && $2 <= 5000 {print "yes", $4}' "$work/slow2")"
+stop
+# a trusted proxy is not timed: nginx keeps idle upstream connections 60 s
+start --trusted-proxies 127.0.0.1/32 --request-timeout-s 3
+"$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 1 7 idle 5 >"$work/slow"
+check "trusted proxy keep-alive idle 5 s: the next request answered" 2 "$(awk '{print $4}' "$work/slow")"
 stop
 
 # --- TRUSTED_PROXIES: only a trusted peer names the client (the test is the proxy)
@@ -157,8 +173,15 @@ hz --interface 127.0.0.2 -H 'X-Forwarded-For: 203.0.113.8' >/dev/null   # untrus
 hz -H 'X-Forwarded-For: 203.0.113.9, garbage' >/dev/null                # garbage from the proxy
 hz -H 'Forwarded: for=203.0.113.10' >/dev/null                          # not the configured header
 hz -H 'X-Forwarded-For: [2001:db8::7]:443, ::ffff:127.0.0.1' >/dev/null # port, mapped proxy
+# 40 lines written by the client, then the line our proxy appended (HAProxy style): the
+# rightmost lines are read, not the proxy's own address
+many=(); for i in $(seq 40); do many+=(-H "X-Forwarded-For: 6.6.6.$i"); done
+hz "${many[@]}" -H 'X-Forwarded-For: 203.0.113.11' >/dev/null
+# ... and 40 lines of our own proxies only: too far to look, the peer
+ours=(); for i in $(seq 40); do ours+=(-H "X-Forwarded-For: 127.0.0.1"); done
+hz -H 'X-Forwarded-For: 203.0.113.12' "${ours[@]}" >/dev/null
 sleep 0.3
-check "trusted proxy: forwarded addresses" "203.0.113.7 198.51.100.4 127.0.0.2 127.0.0.1 127.0.0.1 2001:db8::7 " "$(addrs)"
+check "trusted proxy: forwarded addresses" "203.0.113.7 198.51.100.4 127.0.0.2 127.0.0.1 127.0.0.1 2001:db8::7 203.0.113.11 127.0.0.1 " "$(addrs)"
 contains "trusted proxy: garbage logged once" "a trusted proxy sent an unusable client address header" "$(cat "$work/log")"
 # the proxy is not capped at MAX_CONNECTIONS_PER_IP=2; another peer is
 "$node" "$slow" 127.0.0.1 "$port" 127.0.0.1 5 2 >"$work/slow"
@@ -170,14 +193,23 @@ start --trusted-proxies 127.0.0.1/32 --trusted-proxy-header forwarded --log-leve
 hz -H 'Forwarded: for=6.6.6.6, for="[2001:db8::7]:443";proto=https' >/dev/null
 hz -H 'X-Forwarded-For: 203.0.113.7' >/dev/null
 hz -H 'Forwarded: for=unknown' >/dev/null
+# an unparsable element the client wrote left of our proxy's (merged, or its own line)
+hz -H 'Forwarded: for="6.6.6.6, for=203.0.113.13' >/dev/null
+hz -H 'Forwarded: for=6.6.6.6 junk' -H 'Forwarded: for=203.0.113.14;proto=https' >/dev/null
+# garbage in the element our proxy appended: the proxy
+hz -H 'Forwarded: for=203.0.113.15, for="127.0.0.1' >/dev/null
 sleep 0.3
-check "Forwarded: rightmost untrusted hop, XFF ignored, unknown is the proxy" "2001:db8::7 127.0.0.1 127.0.0.1 " "$(addrs)"
+check "Forwarded: rightmost untrusted hop, XFF ignored, unknown is the proxy, client garbage unread" "2001:db8::7 127.0.0.1 127.0.0.1 203.0.113.13 203.0.113.14 127.0.0.1 " "$(addrs)"
+check "trusted peer: no ignored-forwarding warning" 0 "$(grep -c 'a forwarding header from' "$work/log")"
 stop
 for t in "" 10.0.0.0/8; do
   start ${t:+--trusted-proxies "$t"} --log-level debug
   hz -H 'X-Forwarded-For: 203.0.113.7' -H 'Forwarded: for=203.0.113.7' >/dev/null
+  hz -H 'Forwarded: for=203.0.113.8' >/dev/null
   sleep 0.3
-  check "TRUSTED_PROXIES='$t': headers ignored" "127.0.0.1 " "$(addrs)"
+  check "TRUSTED_PROXIES='$t': headers ignored" "127.0.0.1 127.0.0.1 " "$(addrs)"
+  check "TRUSTED_PROXIES='$t': ignored forwarding header warned once" 1 \
+    "$(grep -c 'a forwarding header from 127.0.0.1 was ignored: if a reverse proxy is in front, set TRUSTED_PROXIES, or every client shares its address for throttling' "$work/log")"
   stop
 done
 check "bad TRUSTED_PROXIES refused at start" "tn-testserver: TRUSTED_PROXIES: 'nginx' is not an IPv4 or IPv6 address or CIDR block (e.g. 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)

@@ -181,6 +181,54 @@ static void test_cidr_refused(void **state)
 
 /* ---------- the walk ---------- */
 
+/* The per-address connection cap counts parties: an IPv6 peer by its /64, an IPv4 (or
+ * IPv4-mapped) peer by itself. */
+static void test_ip_party(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a, *b;
+        bool same;
+    } cases[] = {
+        {"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true},
+        {"2001:db8:1:2:a:b:c:d", "2001:db8:1:2::", true},
+        {"2001:db8:1:2::1", "2001:db8:1:3::1", false},
+        {"2001:db8:1:2::1", "2001:db9:1:2::1", false},
+        {"::1", "::2", true},
+        {"192.0.2.7", "::ffff:192.0.2.7", true},
+        {"192.0.2.7", "192.0.2.8", false},   /* IPv4 is never grouped */
+        {"10.0.0.1", "10.255.0.1", false},
+        {"::ffff:192.0.2.7", "::ffff:192.0.2.8", false},
+        {"::192.0.2.7", "::192.0.2.8", true}, /* IPv4-compatible is plain IPv6 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tn_ip a, b, ka, kb;
+        assert_int_equal(tn_ip_parse(cases[i].a, strlen(cases[i].a), &a), TN_OK);
+        assert_int_equal(tn_ip_parse(cases[i].b, strlen(cases[i].b), &b), TN_OK);
+        tn_ip_party(&a, &ka);
+        tn_ip_party(&b, &kb);
+        if ((memcmp(&ka, &kb, sizeof ka) == 0) != cases[i].same)
+            fail_msg("%s and %s: expected %s", cases[i].a, cases[i].b,
+                     cases[i].same ? "one party" : "two parties");
+    }
+    static const struct {
+        const char *in, *key;
+    } keys[] = {
+        {"2001:db8:1:2:a:b:c:d", "2001:db8:1:2::"},
+        {"::ffff:198.51.100.9", "198.51.100.9"},
+        {"203.0.113.1", "203.0.113.1"},
+        {"fe80::1234:5678", "fe80::"},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        struct tn_ip a, k;
+        assert_int_equal(tn_ip_parse(keys[i].in, strlen(keys[i].in), &a), TN_OK);
+        tn_ip_party(&a, &k);
+        char text[TN_IP_TEXT_MAX];
+        tn_ip_format(&k, text);
+        assert_string_equal(text, keys[i].key);
+    }
+}
+
 struct walk_case {
     const char *header; /* lines separated by '\n'; NULL: no header at all */
     const char *peer;
@@ -312,6 +360,13 @@ static void test_xff_hops(void **state)
     strcat(h5, "203.0.113.7");
     struct walk_case lines[] = {{h5, PROXY, TN_OK, "203.0.113.7"}};
     run_walk("10.0.0.0/8", TN_FWD_XFF, lines, 1);
+    /* nor, in Forwarded, many lines of garbage left of the client's hop */
+    char h6[8192] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(h6, "for=\"\n");
+    strcat(h6, "for=203.0.113.7\nfor=10.0.0.1");
+    struct walk_case flines[] = {{h6, PROXY, TN_OK, "203.0.113.7"}};
+    run_walk("10.0.0.0/8", TN_FWD_FORWARDED, flines, 1);
 }
 
 static void test_forwarded(void **state)
@@ -375,10 +430,22 @@ static void test_forwarded(void **state)
         {"for=\"_a b\"", PROXY, TN_ERR_BAD_INPUT, PROXY},
         {"for=localhost", PROXY, TN_ERR_BAD_INPUT, PROXY},
         {"for=203.0.113.7, for=garbage", PROXY, TN_ERR_BAD_INPUT, PROXY},
-        /* a syntax error anywhere, even in the client's part, moves every boundary */
-        {"for=\"1.1.1.1, for=203.0.113.7", PROXY, TN_ERR_BAD_INPUT, PROXY},
-        {"for=1.1.1.1 x, for=203.0.113.7", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        /* garbage in the hops our proxies appended: the peer */
         {"for=\"203.0.113.7\"\nfor=\"", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        {"for=203.0.113.7, for=\"10.0.0.1", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        {"for=203.0.113.7, for=\"10.0.0.1\\\"", PROXY, TN_ERR_BAD_INPUT, PROXY}, /* escaped close */
+        {"for=203.0.113.7, x=\"a\\\x01\";for=10.0.0.1", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        {"for=203.0.113.7, for=10.0.0.1 x", PROXY, TN_ERR_BAD_INPUT, PROXY},
+        {"for=1 x, for=10.0.0.1", PROXY, TN_ERR_BAD_INPUT, PROXY}, /* behind a trusted hop */
+        /* a syntax error the client wrote left of the client's hop is never read: the
+         * walk parses elements from the right and stops at the client */
+        {"for=\"1.1.1.1, for=203.0.113.7", PROXY, TN_OK, "203.0.113.7"},
+        {"for=1.1.1.1 x, for=203.0.113.7", PROXY, TN_OK, "203.0.113.7"},
+        {"\"\"\", for=203.0.113.7;proto=https, for=10.0.0.1", PROXY, TN_OK, "203.0.113.7"},
+        {"for=\"x\\\"y\", for=203.0.113.7", PROXY, TN_OK, "203.0.113.7"},
+        {"garbage\nfor=\"[2001:db8::7]:1\"", PROXY, TN_OK, "2001:db8::7"},
+        {"for=\"a, for=\\\"b\\\\\", for=\"203.0.113.7\"", PROXY, TN_OK, "203.0.113.7"},
+        {"for=203.0.113.7;x=\"\\\\\"", PROXY, TN_OK, "203.0.113.7"}, /* x="\\" */
         /* a node longer than any address */
         {"for=\"[2001:0db8:0000:0000:0000:0000:0000:0001:0000:0000:0000]:65535\"", PROXY,
          TN_ERR_BAD_INPUT, PROXY},
@@ -399,7 +466,7 @@ static void test_forwarded_ipv6_proxies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ip_parse),     cmocka_unit_test(test_cidr_match),
+        cmocka_unit_test(test_ip_parse),     cmocka_unit_test(test_ip_party),     cmocka_unit_test(test_cidr_match),
         cmocka_unit_test(test_cidr_refused), cmocka_unit_test(test_xff),
         cmocka_unit_test(test_xff_hops),     cmocka_unit_test(test_forwarded),
         cmocka_unit_test(test_forwarded_ipv6_proxies),
