@@ -300,6 +300,16 @@ static void test_stale_document(void **state)
     assert_int_equal(begin(c, a, 1273), TN_ERR_NOT_FOUND);
     tn_cimd_cache_end(c, a, 1274, NULL, 0, "timeout", true);
     assert_int_equal(get(c, a, 1274), TN_ERR_BAD_INPUT);
+    /* a host that answers without a valid document has withdrawn it: nothing stale */
+    const char *b = "https://b.example/c";
+    assert_int_equal(begin(c, b, 2000), TN_ERR_NOT_FOUND);
+    ok_doc(c, b, 2000, 100);
+    assert_int_equal(begin(c, b, 2100), TN_ERR_NOT_FOUND);
+    assert_int_equal(get(c, b, 2100), TN_OK);
+    tn_cimd_cache_end(c, b, 2101, NULL, 0, "not a document", false);
+    assert_int_equal(get(c, b, 2101), TN_ERR_BAD_INPUT);
+    assert_string_equal(why, "not a document");
+    assert_int_equal(tn_cimd_cache_stale(c, b, 2101, &out), TN_ERR_NOT_FOUND);
     tn_cimd_cache_free(c);
 
     /* stale_s 0: a failed refetch is a failure */

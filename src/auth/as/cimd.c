@@ -262,6 +262,10 @@ void tn_cimd_cache_end(struct tn_cimd_cache *c, const char *url, int64_t now,
         e->stale_until = e->expires_at + c->lim.stale_s;
         e->used = ++c->tick;
     } else if (why) {
+        if (!host_fault) { /* the host answered: no document (withdrawn, invalid) is its word */
+            free(e->doc);
+            e->doc = NULL;
+        }
         e->state = E_FAILED;
         e->why = why;
         e->host_fault = host_fault;

@@ -75,8 +75,9 @@ enum tn_err tn_cimd_cache_stale(struct tn_cimd_cache *c, const char *url, int64_
 
 /* Ends the fetch reserved for `url`. With `doc`, keeps the document until now + ttl_s;
  * else with `why` (a static string) remembers the failure for the failure lifetime,
- * `host_fault` when the host did not answer at all (a stale document is kept for
- * tn_cimd_cache_stale); with neither, forgets the URL (the fetch did not happen),
+ * `host_fault` when the host did not answer at all (then, and only then, a stale
+ * document is kept for tn_cimd_cache_stale: a host that answers without a valid
+ * document has withdrawn it); with neither, forgets the URL (the fetch did not happen),
  * except a stale document, kept expired. */
 void tn_cimd_cache_end(struct tn_cimd_cache *c, const char *url, int64_t now,
                        const struct tn_client *doc, int64_t ttl_s, const char *why, bool host_fault);
