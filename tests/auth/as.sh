@@ -792,8 +792,8 @@ probe() {
   curl -s -o "$work/probe/body$1" -w '%{http_code} %{time_total}\n' --max-time 4 "${J[@]}" \
     -H "Authorization: Bearer $cat_at" "$mcp" -d "$whoami" >"$work/probe/m$1"
 }
-# 50 in ten bursts of five (other paths and query variants of one host), as an attacker
-# keeps sending: each burst finds the workers a fetch would hold. Request i's answer in
+# 50 in ten bursts of five (other paths and query variants of one host), as attackers at
+# two addresses (each may have one fetch in flight) keep sending: each burst finds the workers a fetch would hold. Request i's answer in
 # body$i, "BURST N STATUS SECONDS" lines in results$BURST
 hid() { printf 'http://127.0.0.1:%s/c%s.json?x=%s' "$hang_port" $(($1 % 7)) "$1"; }
 hidq() { printf 'http%%3A%%2F%%2F127.0.0.1%%3A%s%%2Fc%s.json%%3Fx%%3D%s' "$hang_port" $(($1 % 7)) "$1"; } # encoded
@@ -804,7 +804,7 @@ for b in $(seq 0 9); do
     args+=(-o "$work/hang/body$i" "$base/authorize?response_type=code&client_id=$(hidq "$i")")
   done
   curl -s --parallel --parallel-immediate --max-time 30 -w "$b %{urlnum} %{http_code} %{time_total}\n" \
-    "${args[@]}" >"$work/hang/results$b" 2>/dev/null &
+    --interface "127.0.0.$((8 + b % 2))" "${args[@]}" >"$work/hang/results$b" 2>/dev/null &
   bursts+=($!)
   if (( b % 2 )); then probe "b$b" & probes+=($!); fi # in the middle of it all
   sleep 0.03
@@ -855,6 +855,80 @@ contains "silent metadata host: says the host failed recently" "failed recently"
 st=$(token -d grant_type=authorization_code -d code=nope -d code_verifier=nope --data-urlencode "client_id=$hbase/t.json")
 check "silent metadata host: /token for a client there: 503 temporarily_unavailable, not invalid_client" \
   "503|temporarily_unavailable|10|2" "$st|$(jq -r .error "$work/body")|$(hdr Retry-After)|$(conns)"
+
+# ---------- one address cannot hold the fetch slots with documents already known
+# Metadata hosts 127.0.0.50-60 (one server, one port): each answers /a.json with its own
+# document (max-age 60, the shortest the cache keeps) until $work/silent exists, then
+# holds every connection without a word; any other path is 404.
+fport=$(free_port)
+"$node" -e '
+const [silent, port] = process.argv.slice(1);
+for (let h = 50; h <= 60; h++)
+  require("http").createServer((q, s) => {
+    if (require("fs").existsSync(silent)) { console.log("silent-conn 127.0.0." + h); return; }
+    console.log("GET 127.0.0." + h + " " + q.url);
+    if (q.url !== "/a.json") { s.writeHead(404); s.end(); return; }
+    s.writeHead(200, {"Content-Type": "application/json", "Cache-Control": "max-age=60"});
+    s.end(JSON.stringify({client_id: "http://127.0.0." + h + ":" + port + "/a.json", client_name: "Known " + h,
+      redirect_uris: ["http://127.0.0.1/cimd-cb"]}));
+  }).listen(+port, "127.0.0." + h, () => { if (h === 60) console.log("flip ready"); });' \
+  "$work/silent" "$fport" >"$work/flip.log" 2>&1 &
+pids+=($!)
+wait_line "$work/flip.log" "flip ready"
+fid() { printf 'http://127.0.0.%s:%s/a.json' "$1" "$fport"; }
+fidq() { printf 'http%%3A%%2F%%2F127.0.0.%s%%3A%s%%2Fa.json' "$1" "$fport"; }
+ch=$(challenge "$cv")
+st=()
+for h in 50 51 52 53 54 55; do st+=("$(authorize "$work/jar-x" "$(fid $h)" "http://127.0.0.1/cimd-cb" "$ch" --interface 127.0.0.4)"); done
+st+=("$(authorize "$work/jar-v" "$(fid 56)" "http://127.0.0.1/cimd-cb" "$ch" --interface 127.0.0.5)")
+check "known hosts: seven documents answered once (six by the attacker, one by a victim): sign-in pages" \
+  "200 200 200 200 200 200 200" "${st[*]}"
+touch "$work/silent"
+echo "# waiting 61 s for the known documents' cache (max-age 60) to expire"
+sleep 61
+# the attack: 12 parallel /authorize from 127.0.0.4 at its six known URLs, now silent
+args=()
+for h in 50 51 52 53 54 55 50 51 52 53 54 55; do
+  args+=(-o /dev/null "$base/authorize?response_type=code&client_id=$(fidq $h)&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcimd-cb&code_challenge=$ch&code_challenge_method=S256")
+done
+curl -s --parallel --parallel-immediate --max-time 15 --interface 127.0.0.4 -w "%{http_code}\n" "${args[@]}" \
+  >"$work/attack" 2>/dev/null &
+attack=$!
+wait_line "$work/flip.log" "silent-conn"
+sleep 0.5
+doc legit.json "{\"client_id\":\"$cbase/legit.json\",\"client_name\":\"Legit New\",\"redirect_uris\":[\"http://127.0.0.1/cimd-cb\"]}"
+st=$(authorize "$work/jar-l" "$cbase/legit.json" "http://127.0.0.1/cimd-cb" "$ch" --interface 127.0.0.6)
+check "known hosts made silent, 12 parallel fetches from one address: a new client from another address gets its sign-in page" \
+  "200|1" "$st|$(fetched legit)"
+contains "known hosts made silent: the new client's page names it" "Legit New" "$(body)"
+st=$(authorize "$work/jar-v" "$(fid 56)" "http://127.0.0.1/cimd-cb" "$ch" --interface 127.0.0.5)
+check "known hosts made silent: a known client whose host is silent gets its sign-in page from its last good document" \
+  200 "$st"
+contains "known hosts made silent: the stale document's client name" "Known 56" "$(body)"
+wait "$attack"
+check "known hosts made silent: the attacking address had one fetch in flight (one connection), its 12 requests the stale pages" \
+  "1|12" "$(grep -c "^silent-conn 127.0.0.5[0-5]$" "$work/flip.log")|$(grep -c '^200$' "$work/attack")"
+rm -f "$work/silent"
+
+# every fetch that misses the cache counts against the address: 30 an hour
+st=()
+for i in $(seq 1 30); do
+  st+=("$(code -G "$base/authorize" --data-urlencode "client_id=http://127.0.0.$((57 + i % 4)):$fport/miss-$i.json" \
+    -d response_type=code --interface 127.0.0.7)")
+done
+check "fetch budget: 30 fetches from one address (404 documents: 400 each)" "30 400" "$(printf '%s\n' "${st[@]}" | sort | uniq -c | awk '{ print $1, $2 }')"
+st=$(code -G "$base/authorize" --data-urlencode "client_id=http://127.0.0.57:$fport/miss-31.json" -d response_type=code --interface 127.0.0.7)
+check "fetch budget: the 31st: 429 page, Retry-After, not fetched" "429|3600|text/html; charset=utf-8|0" \
+  "$st|$(hdr Retry-After)|$(hdr Content-Type)|$(grep -c "miss-31.json" "$work/flip.log")"
+contains "fetch budget: says why" "Too many client metadata documents fetched for this address" "$(body)"
+st=$(token -d grant_type=authorization_code -d code=nope -d code_verifier=nope --data-urlencode "client_id=http://127.0.0.58:$fport/miss-32.json" --interface 127.0.0.7)
+check "fetch budget: /token past it: 429 invalid_request, Retry-After, not fetched" "429|invalid_request|3600|0" \
+  "$st|$(jq -r .error "$work/body")|$(hdr Retry-After)|$(grep -c "miss-32.json" "$work/flip.log")"
+st=$(code "$base/revoke" -d token=nope --data-urlencode "client_id=http://127.0.0.59:$fport/miss-33.json" --interface 127.0.0.7)
+check "fetch budget: /revoke past it: 429 invalid_request" "429|invalid_request|0" \
+  "$st|$(jq -r .error "$work/body")|$(grep -c "miss-33.json" "$work/flip.log")"
+st=$(code -G "$base/authorize" --data-urlencode "client_id=http://127.0.0.57:$fport/miss-34.json" -d response_type=code --interface 127.0.0.6)
+check "fetch budget: another address still fetches" "400|1" "$st|$(grep -c "miss-34.json" "$work/flip.log")"
 
 grep -q "authorization code replayed" "$work/tn.log"; check "log: code replay" 0 $?
 grep -q "refresh token reused" "$work/tn.log"; check "log: refresh reuse" 0 $?

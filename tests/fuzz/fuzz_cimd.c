@@ -35,8 +35,17 @@ static const struct tn_cimd_limits lim = {
     .entries = 8, .fetches = 3, .host_fetches = 2, .host_faults = 2, .host_failures = 3, .fail_ttl_s = 60,
 };
 
+/* The same operations on a cache that serves stale documents and limits fetches per
+ * address ('a' for g/r, 'b' for G/R): a document served is always the URL's own, and
+ * no address has more than one fetch reserved. */
+static const struct tn_cimd_limits lim_stale = {
+    .entries = 8, .fetches = 3, .host_fetches = 2, .host_faults = 2, .host_failures = 3, .fail_ttl_s = 60,
+    .addr_fetches = 1, .stale_s = 600,
+};
+
 struct res {
     char url[600], host[300];
+    char who;
 };
 
 static void check_host(const char *url)
@@ -58,8 +67,11 @@ static void check_host(const char *url)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct tn_cimd_cache *c = tn_cimd_cache_new(&lim);
-    CHECK(c);
+    struct tn_cimd_cache *c = tn_cimd_cache_new(&lim), *st = tn_cimd_cache_new(&lim_stale);
+    CHECK(c && st);
+    struct res *sres = calloc(MAX_RES, sizeof *sres);
+    CHECK(sres);
+    size_t n_sres = 0;
     struct res *res = calloc(MAX_RES, sizeof *res);
     CHECK(res);
     size_t n_res = 0;
@@ -84,6 +96,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < n_res; i++)
             if (!strcmp(res[i].url, line))
                 mine = i;
+        size_t smine = n_sres;
+        for (size_t i = 0; i < n_sres; i++)
+            if (!strcmp(sres[i].url, line))
+                smine = i;
+        if (op == 'g' || op == 'r' || op == 'G' || op == 'R') {
+            char who = op == 'g' || op == 'r' ? 'a' : 'b';
+            const char whos[2] = {who, '\0'};
+            memset(&out, 0, sizeof out);
+            enum tn_err rc = tn_cimd_cache_get_for(st, line, whos, now, op == 'r' || op == 'R', &out, &why);
+            CHECK(rc == TN_OK || rc == TN_ERR_BAD_INPUT || rc == TN_ERR_BUSY || rc == TN_ERR_NOT_FOUND);
+            if (rc == TN_OK)
+                CHECK(!strcmp(out.id, line));
+            if ((op == 'r' || op == 'R') && rc == TN_ERR_NOT_FOUND) {
+                CHECK(smine == n_sres && n_sres < MAX_RES);
+                for (size_t i = 0; i < n_sres; i++)
+                    CHECK(sres[i].who != who);
+                snprintf(sres[n_sres].url, sizeof sres[n_sres].url, "%s", line);
+                sres[n_sres].who = who;
+                n_sres++;
+            }
+        } else if (op == 'd' || op == 'f' || op == 'h' || op == 'x') {
+            memset(&doc, 0, sizeof doc);
+            snprintf(doc.id, sizeof doc.id, "%s", line);
+            tn_cimd_cache_end(st, line, now, op == 'd' ? &doc : NULL, 300, op == 'f' || op == 'h' ? "failed" : NULL,
+                              op == 'h');
+            memset(&out, 0, sizeof out);
+            if (tn_cimd_cache_stale(st, line, now, &out) == TN_OK) /* a reserved fetch answered: not stale */
+                CHECK(!strcmp(out.id, line) && !(op == 'f' && smine < n_sres));
+            if (smine < n_sres)
+                sres[smine] = sres[--n_sres];
+        }
+        if (op == 'G' || op == 'R')
+            continue;
         switch (op) {
         case 'g':
         case 'r': {
@@ -133,6 +178,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* what is still reserved is freed with the cache */
     tn_cimd_cache_free(c);
+    tn_cimd_cache_free(st);
     free(res);
+    free(sres);
     return 0;
 }

@@ -240,6 +240,110 @@ static void test_bounded_size(void **state)
     tn_cimd_cache_free(c);
 }
 
+/* A document that cannot be refetched is served from its last good fetch for stale_s
+ * past its expiry: while refetched, after a failed refetch, when no fetch may start;
+ * never beyond, and never a document the URL never had. */
+static void test_stale_document(void **state)
+{
+    (void)state;
+    struct tn_cimd_limits l = lim;
+    l.stale_s = 1000;
+    struct tn_cimd_cache *c = tn_cimd_cache_new(&l);
+    const char *a = "https://a.example/c", *n = "https://n.example/c";
+    assert_int_equal(begin(c, a, 0), TN_ERR_NOT_FOUND);
+    ok_doc(c, a, 0, 100);
+    /* expired: a fetch may start; while it is in flight, the stale document serves */
+    assert_int_equal(get(c, a, 100), TN_ERR_NOT_FOUND);
+    assert_int_equal(begin(c, a, 100), TN_ERR_NOT_FOUND);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(get(c, a, 101), TN_OK);
+    assert_string_equal(out.name, "doc https://a.example/c");
+    /* the refetch fails: the failure is remembered, the stale document still serves */
+    tn_cimd_cache_end(c, a, 105, NULL, 0, "timeout", true);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(tn_cimd_cache_stale(c, a, 105, &out), TN_OK);
+    assert_string_equal(out.id, a);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(get(c, a, 106), TN_OK);
+    assert_string_equal(out.id, a);
+    assert_string_equal(why, "timeout");
+    /* no fetch may start (all slots busy): stale, with the reason; a new URL: busy */
+    assert_int_equal(begin(c, "https://x.example/1", 170), TN_ERR_NOT_FOUND);
+    assert_int_equal(begin(c, "https://y.example/1", 170), TN_ERR_NOT_FOUND);
+    assert_int_equal(begin(c, "https://z.example/1", 170), TN_ERR_NOT_FOUND);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(get(c, a, 170), TN_OK);
+    assert_string_equal(out.id, a);
+    assert_string_equal(why, "Too many client metadata documents are being fetched right now; try again in a moment.");
+    assert_int_equal(get(c, n, 170), TN_ERR_BUSY);
+    assert_int_equal(tn_cimd_cache_stale(c, n, 170, &out), TN_ERR_NOT_FOUND);
+    tn_cimd_cache_end(c, "https://x.example/1", 171, NULL, 0, NULL, false);
+    /* a fetch that did not happen keeps the stale document */
+    assert_int_equal(begin(c, a, 172), TN_ERR_NOT_FOUND);
+    tn_cimd_cache_end(c, a, 172, NULL, 0, NULL, false);
+    assert_int_equal(tn_cimd_cache_stale(c, a, 172, &out), TN_OK);
+    /* a good refetch replaces it and starts a new stale window */
+    assert_int_equal(begin(c, a, 173), TN_ERR_NOT_FOUND);
+    struct tn_client d;
+    memset(&d, 0, sizeof d);
+    snprintf(d.id, sizeof d.id, "%s", a);
+    snprintf(d.name, sizeof d.name, "second");
+    tn_cimd_cache_end(c, a, 173, &d, 100, NULL, false);
+    assert_int_equal(get(c, a, 200), TN_OK);
+    assert_string_equal(out.name, "second");
+    assert_int_equal(tn_cimd_cache_stale(c, a, 1272, &out), TN_OK);
+    assert_string_equal(out.name, "second");
+    /* past expiry + stale_s: gone */
+    assert_int_equal(tn_cimd_cache_stale(c, a, 1273, &out), TN_ERR_NOT_FOUND);
+    tn_cimd_cache_end(c, "https://y.example/1", 1273, NULL, 0, NULL, false);
+    tn_cimd_cache_end(c, "https://z.example/1", 1273, NULL, 0, NULL, false);
+    assert_int_equal(begin(c, a, 1273), TN_ERR_NOT_FOUND);
+    tn_cimd_cache_end(c, a, 1274, NULL, 0, "timeout", true);
+    assert_int_equal(get(c, a, 1274), TN_ERR_BAD_INPUT);
+    /* a host that answers without a valid document has withdrawn it: nothing stale */
+    const char *b = "https://b.example/c";
+    assert_int_equal(begin(c, b, 2000), TN_ERR_NOT_FOUND);
+    ok_doc(c, b, 2000, 100);
+    assert_int_equal(begin(c, b, 2100), TN_ERR_NOT_FOUND);
+    assert_int_equal(get(c, b, 2100), TN_OK);
+    tn_cimd_cache_end(c, b, 2101, NULL, 0, "not a document", false);
+    assert_int_equal(get(c, b, 2101), TN_ERR_BAD_INPUT);
+    assert_string_equal(why, "not a document");
+    assert_int_equal(tn_cimd_cache_stale(c, b, 2101, &out), TN_ERR_NOT_FOUND);
+    tn_cimd_cache_free(c);
+
+    /* stale_s 0: a failed refetch is a failure */
+    c = tn_cimd_cache_new(&lim);
+    assert_int_equal(begin(c, a, 0), TN_ERR_NOT_FOUND);
+    ok_doc(c, a, 0, 100);
+    assert_int_equal(begin(c, a, 100), TN_ERR_NOT_FOUND);
+    assert_int_equal(get(c, a, 100), TN_ERR_BUSY);
+    tn_cimd_cache_end(c, a, 101, NULL, 0, "timeout", true);
+    assert_int_equal(get(c, a, 101), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_cimd_cache_stale(c, a, 101, &out), TN_ERR_NOT_FOUND);
+    tn_cimd_cache_free(c);
+}
+
+/* One address holds at most addr_fetches of the fetches in flight, whatever the hosts. */
+static void test_fetches_per_address(void **state)
+{
+    (void)state;
+    struct tn_cimd_limits l = lim;
+    l.addr_fetches = 1;
+    struct tn_cimd_cache *c = tn_cimd_cache_new(&l);
+    assert_int_equal(tn_cimd_cache_get_for(c, "https://h1.example/c", "10.0.0.1", 0, true, &out, &why), TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_cimd_cache_get_for(c, "https://h2.example/c", "10.0.0.1", 0, false, &out, &why), TN_ERR_BUSY);
+    assert_string_equal(why, "This address has a client metadata document being fetched; try again in a moment.");
+    assert_int_equal(tn_cimd_cache_get_for(c, "https://h2.example/c", "10.0.0.1", 0, true, &out, &why), TN_ERR_BUSY);
+    assert_int_equal(tn_cimd_cache_get_for(c, "https://h2.example/c", "10.0.0.2", 0, true, &out, &why), TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_cimd_cache_get_for(c, "https://h3.example/c", NULL, 0, true, &out, &why), TN_ERR_NOT_FOUND);
+    tn_cimd_cache_end(c, "https://h1.example/c", 1, NULL, 0, "timeout", true);
+    assert_int_equal(tn_cimd_cache_get_for(c, "https://h4.example/c", "10.0.0.1", 1, false, &out, &why), TN_ERR_NOT_FOUND);
+    tn_cimd_cache_end(c, "https://h2.example/c", 1, NULL, 0, NULL, false);
+    tn_cimd_cache_end(c, "https://h3.example/c", 1, NULL, 0, NULL, false);
+    tn_cimd_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +353,8 @@ int main(void)
         cmocka_unit_test(test_fetches_in_flight),
         cmocka_unit_test(test_failing_host),
         cmocka_unit_test(test_bounded_size),
+        cmocka_unit_test(test_stale_document),
+        cmocka_unit_test(test_fetches_per_address),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,7 +32,10 @@
  * answer twice, or failed sixteen URLs, is left alone for the failures' minute. */
 static const struct tn_cimd_limits cimd_limits = {
     .entries = 256, .fetches = 4, .host_fetches = 2, .host_faults = 2, .host_failures = 16, .fail_ttl_s = 60,
+    .addr_fetches = 1, .stale_s = 86400,
 };
+/* Fetches that miss the cache, known client or not, per requesting address and hour. */
+#define CIMD_FETCHES_PER_HOUR 30
 
 static const struct tn_page_scope scope_text[] = {
     {"notes:read", "Read your notes and the notes your organization shares"},
@@ -50,6 +53,7 @@ struct tn_as {
     struct tn_throttle *registrations_net; /* ... and per IPv6 /48 */
     pthread_mutex_t mu; /* setup token */
     struct tn_cimd_cache *cimd; /* its own lock */
+    struct tn_throttle *cimd_fetches; /* metadata document fetches per address and hour */
     char setup_token[48];
     char setup_url[600];
     bool secure_cookies;
@@ -330,10 +334,12 @@ static bool cimd_parse(const char *url, const struct tn_fetch_result *fr, struct
  * CIMD_FETCH_MS) never happens on an HTTP worker. When the request can be offloaded,
  * a fetch that may start sets r->offload and returns TN_ERR_BUSY; the handler runs
  * again on the blocking pool, where the fetch happens, admitted by the cache (a few in
- * flight in all and per host, none while the host recently failed; beyond, TN_ERR_BUSY
- * at once, never a queue). A document not yet known to the store is a new client and
- * counts against the address's registrations per hour (TN_ERR_LIMIT beyond). Failures
- * are remembered for a minute (TN_ERR_BAD_INPUT). */
+ * flight in all and per host, one per requesting address, none while the host recently
+ * failed; beyond, TN_ERR_BUSY at once, never a queue). Every fetch counts against the
+ * address's CIMD_FETCHES_PER_HOUR, and a document not yet known to the store (a new
+ * client) against its registrations per hour too (TN_ERR_LIMIT beyond). Failures are
+ * remembered for a minute (TN_ERR_BAD_INPUT). A document that cannot be refetched (any
+ * of these) is served from its last good fetch for up to a day past its expiry. */
 static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
                                const char *url, struct tn_client *out, const char **why)
 {
@@ -347,7 +353,9 @@ static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, st
         return TN_ERR_BAD_INPUT;
     }
     int64_t now = now_s();
-    enum tn_err rc = tn_cimd_cache_get(as->cimd, url, now, !req->can_offload, out, why);
+    char who[TN_THROTTLE_ADDR_KEY_MAX];
+    tn_throttle_addr_key(req->client_addr, who);
+    enum tn_err rc = tn_cimd_cache_get_for(as->cimd, url, who, now, !req->can_offload, out, why);
     if (rc == TN_ERR_NOT_FOUND && req->can_offload) {
         r->offload = true; /* fetched on the blocking pool, in this handler's second call */
         return TN_ERR_BUSY;
@@ -363,6 +371,11 @@ static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, st
     int64_t ttl = 0;
     if (!c) {
         rc = TN_ERR_NOMEM;
+        goto done;
+    }
+    if (tn_throttle_take(as->cimd_fetches, who, now) != 0) {
+        *why = "Too many client metadata documents fetched for this address; try again later.";
+        rc = TN_ERR_LIMIT;
         goto done;
     }
     bool known = tn_store_client_get(as->cfg.store, url, stored) == TN_OK;
@@ -398,6 +411,12 @@ static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, st
 done:
     tn_cimd_cache_end(as->cimd, url, now_s(), rc == TN_OK ? c : NULL, ttl, rc == TN_ERR_BAD_INPUT ? fail : NULL,
                       host_fault);
+    /* A client that worked keeps working while its document cannot be refetched (the
+     * host fails, or this address used its fetches): its last good document serves. */
+    if (rc != TN_OK && rc != TN_ERR_NOMEM && tn_cimd_cache_stale(as->cimd, url, now_s(), out) == TN_OK) {
+        tn_log(TN_LOG_INFO, "client metadata document served stale", "client_id", url, "reason", *why, NULL);
+        rc = TN_OK;
+    }
     tn_buf_deinit(&fr.body);
     free(c);
     return rc;
@@ -1625,7 +1644,9 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     as->registrations = tn_throttle_new(&dcr, 65536);
     as->registrations_net = tn_throttle_new(&dcr_net, 65536);
     as->cimd = tn_cimd_cache_new(&cimd_limits);
-    if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd) {
+    struct tn_throttle_rule fetches = {CIMD_FETCHES_PER_HOUR, 3600, 0, 3600};
+    as->cimd_fetches = tn_throttle_new(&fetches, 65536);
+    if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd || !as->cimd_fetches) {
         tn_as_free(as);
         return NULL;
     }
@@ -1655,6 +1676,7 @@ void tn_as_free(struct tn_as *as)
     tn_signin_guard_free(as->signin);
     tn_throttle_free(as->registrations);
     tn_throttle_free(as->registrations_net);
+    tn_throttle_free(as->cimd_fetches);
     tn_cimd_cache_free(as->cimd);
     pthread_mutex_destroy(&as->mu);
     sodium_memzero(as->secret, sizeof as->secret);

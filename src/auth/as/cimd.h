@@ -32,6 +32,10 @@ struct tn_cimd_limits {
                                of the host is fetched until one expires */
     unsigned host_failures; /* live failures of any kind per host: the same */
     int64_t fail_ttl_s;     /* how long a failure is remembered */
+    unsigned addr_fetches;  /* fetches in flight per requesting address (tn_cimd_cache_get_for's
+                               `who`); 0: not limited */
+    int64_t stale_s;        /* how long past its expiry a document is still served when it
+                               cannot be refetched (the fetch failed or may not start); 0: never */
 };
 
 /* NULL when out of memory or a limit is 0. */
@@ -56,10 +60,25 @@ enum tn_err tn_cimd_host(const char *url, char *out, size_t cap);
 enum tn_err tn_cimd_cache_get(struct tn_cimd_cache *c, const char *url, int64_t now, bool reserve,
                               struct tn_client *out, const char **why);
 
+/* The same, for a fetch on behalf of the address `who` (a throttle key, at most 47
+ * bytes; NULL: none): at most addr_fetches of its fetches are in flight. When no fetch
+ * may start (TN_ERR_BUSY) or the URL's last fetch failed (TN_ERR_BAD_INPUT), but the
+ * URL has a document that expired less than stale_s ago, that document is copied to
+ * *out and TN_OK returned (*why still says why it was not refetched). A reservation
+ * keeps the stale document until the fetch ends. */
+enum tn_err tn_cimd_cache_get_for(struct tn_cimd_cache *c, const char *url, const char *who, int64_t now,
+                                  bool reserve, struct tn_client *out, const char **why);
+
+/* After a reserved fetch ended without a document: the URL's stale document (expired
+ * less than stale_s ago) in *out, TN_OK; else TN_ERR_NOT_FOUND. */
+enum tn_err tn_cimd_cache_stale(struct tn_cimd_cache *c, const char *url, int64_t now, struct tn_client *out);
+
 /* Ends the fetch reserved for `url`. With `doc`, keeps the document until now + ttl_s;
  * else with `why` (a static string) remembers the failure for the failure lifetime,
- * `host_fault` when the host did not answer at all; with neither, forgets the URL
- * (the fetch did not happen). */
+ * `host_fault` when the host did not answer at all (then, and only then, a stale
+ * document is kept for tn_cimd_cache_stale: a host that answers without a valid
+ * document has withdrawn it); with neither, forgets the URL (the fetch did not happen),
+ * except a stale document, kept expired. */
 void tn_cimd_cache_end(struct tn_cimd_cache *c, const char *url, int64_t now,
                        const struct tn_client *doc, int64_t ttl_s, const char *why, bool host_fault);
 
