@@ -121,6 +121,18 @@ struct tn_mcp_ctx {
 
 /* rpc.c */
 void tn_rpc_sanitize(char *msg);
+/* Sets e (replacing its data; `data` is stolen) to the error `err` as the table in
+ * core/err.h maps it: its JSON-RPC code and HTTP status. The message is formatted and
+ * made printable ASCII. */
+void tn_rpc_fail(struct tn_rpc_err *e, enum tn_err err, json_t *data, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The same, answered with HTTP 200: the request was served and the error is the
+ * method's own (a handler that failed, a refusal the user must read), which the
+ * transport must not turn into an HTTP failure. */
+void tn_rpc_fail_in_band(struct tn_rpc_err *e, enum tn_err err, json_t *data, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sets e from an explicit HTTP status and JSON-RPC code; prefer tn_rpc_fail, which
+ * takes both from the error table. */
 void tn_rpc_err_set(struct tn_rpc_err *e, int http, int code, json_t *data, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 json_t *tn_rpc_error_body(json_t *id, const struct tn_rpc_err *e);
@@ -177,7 +189,7 @@ bool tn_mcp_has_tools(struct tn_mcp_server *s);
 bool tn_mcp_has_resources(struct tn_mcp_server *s);
 bool tn_mcp_has_prompts(struct tn_mcp_server *s);
 /* Post-processes a handler's input_required result: checks the requested client
- * capabilities, seals the state. Returns false with e set (-32021). */
+ * capabilities, seals the state. Returns false with e set (TN_ERR_MISSING_CAPABILITY). */
 bool tn_mcp_finish_input_required(struct tn_mcp_ctx *c, const char *name, json_t *result,
                                   struct tn_rpc_err *e);
 /* Opens MRTR inputs of a retried request into the context. */

@@ -96,10 +96,10 @@ static void send_frame(struct listener *l, const char *method, json_t *params)
 }
 
 /* The in-band refusal of a listen request (the stream is already open). */
-static void refuse(struct tn_sink *sink, json_t *id, int code, const char *msg)
+static void refuse(struct tn_sink *sink, json_t *id, enum tn_err why, const char *msg)
 {
     json_t *err = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error",
-                            "code", code, "message", msg);
+                            "code", tn_err_jsonrpc(why), "message", msg);
     char *text = json_dumps(err, JSON_COMPACT);
     json_decref(err);
     if (text)
@@ -190,7 +190,7 @@ void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *
         if (too_many)
             snprintf(msg, sizeof msg, "Too many open subscriptions: at most %u per user; close one "
                      "first", cap);
-        refuse(sink, id, too_many ? tn_err_jsonrpc(TN_ERR_TOO_MANY_STREAMS) : -32603,
+        refuse(sink, id, too_many ? TN_ERR_TOO_MANY_STREAMS : TN_ERR_BUSY,
                too_many ? msg : "Too many open subscriptions");
         json_decref(ack);
         listener_free(l);

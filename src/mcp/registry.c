@@ -325,7 +325,7 @@ static bool page_start(struct tn_mcp_ctx *c, json_t *params, char kind, uint32_t
     uint32_t b;
     if (!json_is_string(cur) ||
         !tn_mcp_cursor_read(c->srv, json_string_value(cur), kind, off, &b, NULL)) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: invalid cursor");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: invalid cursor");
         return false;
     }
     return true;
@@ -366,13 +366,13 @@ bool tn_mcp_access_check(struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
     const char *w = why.len ? why.data : NULL;
     if (g == TN_ERR_INSUFFICIENT_SCOPE) {
         snprintf(c->step_up, sizeof c->step_up, "%s", w ? w : "");
-        tn_rpc_err_set(e, 403, tn_err_jsonrpc(g), NULL, "Insufficient scope: %s needs %s", a->name,
-                       w ? w : "more scope");
+        tn_rpc_fail(e, TN_ERR_INSUFFICIENT_SCOPE, NULL, "Insufficient scope: %s needs %s", a->name,
+                    w ? w : "more scope");
     } else if (g != TN_OK) {
         /* Not the table's 403: re-authorizing cannot cure it, and a client treats any 403
          * as an authorization failure; the JSON-RPC error reaches the user instead. */
-        tn_rpc_err_set(e, 200, tn_err_jsonrpc(TN_ERR_FORBIDDEN), NULL, "%s",
-                       w ? w : "You are not allowed to do this.");
+        tn_rpc_fail_in_band(e, TN_ERR_FORBIDDEN, NULL, "%s",
+                            w ? w : "You are not allowed to do this.");
     }
     tn_buf_deinit(&why);
     return g == TN_OK;
@@ -415,8 +415,8 @@ static bool gate_call(struct tn_mcp_ctx *c, const struct tool_entry *t, struct t
         return true;
     if (g == TN_ERR_INSUFFICIENT_SCOPE) {
         snprintf(c->step_up, sizeof c->step_up, "%s", why->data ? why->data : "");
-        tn_rpc_err_set(e, 403, -32000, NULL, "Insufficient scope: this tool needs %s",
-                       why->data ? why->data : "more scope");
+        tn_rpc_fail(e, TN_ERR_INSUFFICIENT_SCOPE, NULL, "Insufficient scope: this tool needs %s",
+                    why->data ? why->data : "more scope");
         return false;
     }
     *result = tn_mcp_result_error("%s", why->len ? why->data : "You are not allowed to use this tool.");
@@ -478,22 +478,22 @@ static bool check_header_params(const struct tool_entry *t, json_t *args,
         const char *raw = in->header(in->ud, name);
         if (!v || json_is_null(v)) {
             if (raw) {
-                tn_rpc_err_set(e, 400, -32020, NULL,
-                               "Header mismatch: %s is present but the argument is absent", name);
+                tn_rpc_fail(e, TN_ERR_HEADER_MISMATCH, NULL,
+                            "Header mismatch: %s is present but the argument is absent", name);
                 return false;
             }
             continue;
         }
         if (!raw) {
-            tn_rpc_err_set(e, 400, -32020, NULL, "Header mismatch: %s header is required", name);
+            tn_rpc_fail(e, TN_ERR_HEADER_MISMATCH, NULL, "Header mismatch: %s header is required", name);
             return false;
         }
         char *dec = tn_mcp_header_decode(raw);
         bool ok = dec && json_equal_header(v, dec, p->type);
         free(dec);
         if (!ok) {
-            tn_rpc_err_set(e, 400, -32020, NULL,
-                           "Header mismatch: %s header value does not match the argument", name);
+            tn_rpc_fail(e, TN_ERR_HEADER_MISMATCH, NULL,
+                        "Header mismatch: %s header value does not match the argument", name);
             return false;
         }
     }
@@ -595,8 +595,8 @@ bool tn_mcp_finish_input_required(struct tn_mcp_ctx *c, const char *name, json_t
         }
     }
     if (needed) {
-        tn_rpc_err_set(e, 400, -32021, json_pack("{s:o}", "requiredCapabilities", needed),
-                       "Missing required client capability");
+        tn_rpc_fail(e, TN_ERR_MISSING_CAPABILITY, json_pack("{s:o}", "requiredCapabilities", needed),
+                    "Missing required client capability");
         return false;
     }
     json_t *st = json_object_get(result, "_tn_state");
@@ -606,7 +606,7 @@ bool tn_mcp_finish_input_required(struct tn_mcp_ctx *c, const char *name, json_t
         char *sealed = tn_mcp_state_seal(c->srv, c->subject, name, st);
         json_decref(st);
         if (!sealed) {
-            tn_rpc_err_set(e, 200, -32603, NULL, "Internal error");
+            tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL, "Internal error");
             return false;
         }
         json_object_set_new(result, "requestState", json_string(sealed));
@@ -620,7 +620,7 @@ bool tn_mcp_open_inputs(struct tn_mcp_ctx *c, const char *name, json_t *params,
 {
     json_t *ir = json_object_get(params, "inputResponses");
     if (ir && !json_is_object(ir)) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: inputResponses must be an object");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: inputResponses must be an object");
         return false;
     }
     c->input_responses = ir;
@@ -632,7 +632,7 @@ bool tn_mcp_open_inputs(struct tn_mcp_ctx *c, const char *name, json_t *params,
                      ? tn_mcp_state_open(c->srv, c->subject, name, json_string_value(rs), &why)
                      : NULL;
     if (!st) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: %s", why);
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: %s", why);
         return false;
     }
     c->state = st;
@@ -645,7 +645,7 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     struct tn_mcp_server *s = c->srv;
     json_t *nm = params ? json_object_get(params, "name") : NULL;
     if (!json_is_string(nm)) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: \"name\" must be a string");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: \"name\" must be a string");
         return NULL;
     }
     const char *name = json_string_value(nm);
@@ -654,12 +654,12 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     bool enabled = t && t->enabled;
     pthread_rwlock_unlock(&s->lock);
     if (!enabled) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Unknown tool: %s", name);
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Unknown tool: %s", name);
         return NULL;
     }
     json_t *args = json_object_get(params, "arguments");
     if (args && !json_is_object(args) && !json_is_null(args)) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: \"arguments\" must be an object");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: \"arguments\" must be an object");
         return NULL;
     }
     json_t *own_args = NULL;
@@ -676,8 +676,8 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
         if (t->def->requires_client_caps) {
             json_t *miss = missing_caps(c, t->def->requires_client_caps);
             if (miss) {
-                tn_rpc_err_set(e, 400, -32021, json_pack("{s:o}", "requiredCapabilities", miss),
-                               "Missing required client capability");
+                tn_rpc_fail(e, TN_ERR_MISSING_CAPABILITY, json_pack("{s:o}", "requiredCapabilities", miss),
+                            "Missing required client capability");
                 goto done;
             }
         }
@@ -700,7 +700,7 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     tn_buf_reset(&why);
     result = t->def->call(c, args, t->def->ud);
     if (!result) {
-        tn_rpc_err_set(e, 200, -32603, NULL, "Internal error");
+        tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL, "Internal error");
         tn_buf_deinit(&why);
         goto done;
     }
@@ -741,7 +741,7 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
                    "reason", why.data ? why.data : "structuredContent missing", NULL);
             json_decref(result);
             result = NULL;
-            tn_rpc_err_set(e, 200, -32603, NULL, "Internal error");
+            tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL, "Internal error");
         }
     }
     tn_buf_deinit(&why);
@@ -793,7 +793,7 @@ json_t *tn_mcp_resources_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
     if (cur && !json_is_null(cur) &&
         (!json_is_string(cur) ||
          !tn_mcp_cursor_read(s, json_string_value(cur), 'R', &part, &off, &inner))) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: invalid cursor");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: invalid cursor");
         return NULL;
     }
     /* A provider lists the caller's own data: listing it is reading it, so a refusal
@@ -840,7 +840,7 @@ json_t *tn_mcp_resources_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
             free(next);
             json_decref(r);
             r = NULL;
-            tn_rpc_err_set(e, 200, -32603, NULL, "Internal error");
+            tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL, "Internal error");
             goto done;
         }
         free(inner);
@@ -939,7 +939,7 @@ json_t *tn_mcp_resources_read(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
     struct tn_mcp_server *s = c->srv;
     json_t *u = params ? json_object_get(params, "uri") : NULL;
     if (!json_is_string(u)) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: \"uri\" must be a string");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: \"uri\" must be a string");
         return NULL;
     }
     const char *uri = json_string_value(u);
@@ -980,9 +980,10 @@ json_t *tn_mcp_resources_read(struct tn_mcp_ctx *c, json_t *params, struct tn_rp
         }
     }
     if (!r) {
-        /* 2026-07-28 uses -32602 with data.uri; the 2025 revisions used -32002. */
-        tn_rpc_err_set(e, 200, c->era == TN_MCP_MODERN ? -32602 : -32002,
-                       json_pack("{s:s}", "uri", uri), "Resource not found: %s", uri);
+        /* 2026-07-28 answers Invalid params with data.uri; the 2025 revisions had a code
+         * of their own. */
+        tn_rpc_fail(e, c->era == TN_MCP_MODERN ? TN_ERR_INVALID_PARAMS : TN_ERR_RESOURCE_NOT_FOUND,
+                    json_pack("{s:s}", "uri", uri), "Resource not found: %s", uri);
         return NULL;
     }
     return r;
@@ -1020,7 +1021,7 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
     struct tn_mcp_server *s = c->srv;
     json_t *nm = params ? json_object_get(params, "name") : NULL;
     if (!json_is_string(nm)) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: \"name\" must be a string");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: \"name\" must be a string");
         return NULL;
     }
     const char *name = json_string_value(nm);
@@ -1031,12 +1032,12 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
             p = &s->prompts[i];
     pthread_rwlock_unlock(&s->lock);
     if (!p) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Unknown prompt: %s", name);
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Unknown prompt: %s", name);
         return NULL;
     }
     json_t *args = json_object_get(params, "arguments");
     if (args && !json_is_object(args) && !json_is_null(args)) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: \"arguments\" must be an object");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: \"arguments\" must be an object");
         return NULL;
     }
     const char *k;
@@ -1044,15 +1045,15 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
     json_object_foreach(args, k, v)
     {
         if (!json_is_string(v)) {
-            tn_rpc_err_set(e, 200, -32602, NULL,
-                           "Invalid params: prompt argument '%s' must be a string", k);
+            tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL,
+                        "Invalid params: prompt argument '%s' must be a string", k);
             return NULL;
         }
     }
     for (const struct tn_mcp_prompt_arg *a = p->def->args; a && a->name; a++) {
         if (a->required && !json_is_string(json_object_get(args, a->name))) {
-            tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: missing required argument '%s'",
-                           a->name);
+            tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: missing required argument '%s'",
+                        a->name);
             return NULL;
         }
     }
@@ -1066,16 +1067,16 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
     json_t *r = p->def->get(c, args, p->def->ud);
     json_decref(own);
     if (!r) {
-        tn_rpc_err_set(e, 200, -32603, NULL, "Internal error");
+        tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL, "Internal error");
         return NULL;
     }
     const char *rt = json_string_value(json_object_get(r, "resultType"));
     if (rt && !strcmp(rt, "input_required")) {
         if (c->era != TN_MCP_MODERN) {
             json_decref(r);
-            tn_rpc_err_set(e, 200, -32603, NULL,
-                           "Prompt %s needs input from the client, which this server requests "
-                           "only over MCP 2026-07-28", name);
+            tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL,
+                                "Prompt %s needs input from the client, which this server requests "
+                                "only over MCP 2026-07-28", name);
             return NULL;
         }
         if (!tn_mcp_finish_input_required(c, bind, r, e)) {
@@ -1094,14 +1095,14 @@ json_t *tn_mcp_complete(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err 
     if (!params || json_unpack(params, "{s:o, s:{s:s, s:s}, s?{s?o}}", "ref", &ref, "argument", "name",
                                &aname, "value", &value, "context", "arguments", &ctxargs) != 0 ||
         !json_is_object(ref)) {
-        tn_rpc_err_set(e, 200, -32602, NULL,
-                       "Invalid params: expected {ref, argument:{name, value}}");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL,
+                    "Invalid params: expected {ref, argument:{name, value}}");
         return NULL;
     }
     (void)arg;
     const char *type = json_string_value(json_object_get(ref, "type"));
     if (!type || (strcmp(type, "ref/prompt") && strcmp(type, "ref/resource"))) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: ref.type must be ref/prompt or ref/resource");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: ref.type must be ref/prompt or ref/resource");
         return NULL;
     }
     struct tn_mcp_access ca = s->completion_access;
@@ -1211,8 +1212,8 @@ bool tn_mcp_tools_precheck(struct tn_mcp_ctx *c, json_t *params, const struct tn
         enum tn_err g = c->srv->gate(c, &a, &why, c->srv->gate_ud);
         if (g == TN_ERR_INSUFFICIENT_SCOPE) {
             snprintf(c->step_up, sizeof c->step_up, "%s", why.data ? why.data : "");
-            tn_rpc_err_set(e, 403, -32000, NULL, "Insufficient scope: this tool needs %s",
-                           why.data ? why.data : "more scope");
+            tn_rpc_fail(e, TN_ERR_INSUFFICIENT_SCOPE, NULL, "Insufficient scope: this tool needs %s",
+                        why.data ? why.data : "more scope");
         }
         tn_buf_deinit(&why);
         if (g == TN_ERR_INSUFFICIENT_SCOPE)
