@@ -154,11 +154,18 @@ char *tn_mcp_state_seal(const struct tn_mcp_server *s, const char *subject, cons
 json_t *tn_mcp_state_open(const struct tn_mcp_server *s, const char *subject, const char *name,
                           const char *sealed, const char **why);
 
-/* cursor.c */
+/* state.c: list cursors */
 char *tn_mcp_cursor_make(const struct tn_mcp_server *s, char kind, uint32_t a, uint32_t b,
                          const char *inner);
 bool tn_mcp_cursor_read(const struct tn_mcp_server *s, const char *cursor, char kind, uint32_t *a,
                         uint32_t *b, char **inner);
+
+/* registry.c: pagination. tn_mcp_page_start reads params.cursor, a cursor of `kind`,
+ * into *off (0 without one); false with e set (TN_ERR_INVALID_PARAMS) for an invalid
+ * one. tn_mcp_page_end adds nextCursor (offset `next`) to result when `more`. */
+bool tn_mcp_page_start(struct tn_mcp_ctx *c, json_t *params, char kind, uint32_t *off,
+                       struct tn_rpc_err *e);
+void tn_mcp_page_end(struct tn_mcp_ctx *c, json_t *result, char kind, uint32_t next, bool more);
 
 /* registry.c: the gate. Asks it about `a` for this request; false with e set when it
  * refuses: insufficient scope → HTTP 403 and c->step_up; anything else → HTTP 200 and
@@ -167,9 +174,18 @@ bool tn_mcp_access_check(struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
                          struct tn_rpc_err *e);
 /* The gate's verdict on an open stream (ongoing); `why` gets the reason of a refusal. */
 bool tn_mcp_access_still(struct tn_mcp_ctx *c, const struct tn_mcp_access *a, struct tn_buf *why);
+/* The gate's verdict for a listing, which only filters (no reason, no audit). */
+bool tn_mcp_listed(struct tn_mcp_ctx *c, const struct tn_mcp_access *a);
 
-/* registry.c: method implementations. Each returns a result (new ref) or NULL with e set. */
 json_t *tn_mcp_capabilities(struct tn_mcp_server *s, enum tn_mcp_era era);
+bool tn_mcp_has_tools(struct tn_mcp_server *s);
+bool tn_mcp_has_resources(struct tn_mcp_server *s);
+bool tn_mcp_has_prompts(struct tn_mcp_server *s);
+/* The registered tool `name` (enabled or not), or NULL. */
+const struct tool_entry *tn_mcp_tool_find(struct tn_mcp_server *s, const char *name);
+
+/* Method implementations (tools.c, resources.c, prompts.c). Each returns a result (new
+ * ref) or NULL with e set. */
 json_t *tn_mcp_tools_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params,
                           const struct tn_mcp_http_in *in, struct tn_rpc_err *e);
@@ -177,17 +193,21 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params,
  * that then run on another thread. */
 bool tn_mcp_tools_precheck(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
                            struct tn_rpc_err *e);
-/* Whether tools/call of `params` would stream given the request; NULL when unknown. */
-const struct tool_entry *tn_mcp_tool_find(struct tn_mcp_server *s, const char *name);
 json_t *tn_mcp_resources_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_templates_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_resources_read(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
+json_t *tn_mcp_complete(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_prompts_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
-json_t *tn_mcp_complete(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
-bool tn_mcp_has_tools(struct tn_mcp_server *s);
-bool tn_mcp_has_resources(struct tn_mcp_server *s);
-bool tn_mcp_has_prompts(struct tn_mcp_server *s);
+
+/* mrtr.c: multi round-trip requests. */
+/* The client capabilities of `list` (comma-separated paths, e.g. "elicitation.form")
+ * the client did not declare, as a requiredCapabilities object (new ref); NULL when it
+ * declared them all. */
+json_t *tn_mcp_missing_caps(struct tn_mcp_ctx *c, const char *list);
+/* Writes to out what a requestState binds to: the kind of request, its name and a MAC
+ * of its arguments. */
+void tn_mcp_state_binding(char *out, size_t cap, const char *kind, const char *name, json_t *args);
 /* Post-processes a handler's input_required result: checks the requested client
  * capabilities, seals the state. Returns false with e set (TN_ERR_MISSING_CAPABILITY). */
 bool tn_mcp_finish_input_required(struct tn_mcp_ctx *c, const char *name, json_t *result,
