@@ -103,7 +103,8 @@ bool tn_mcp_finish_input_required(struct tn_mcp_ctx *c, const char *name, json_t
         }
     }
     if (needed) {
-        tn_rpc_fail(e, TN_ERR_MISSING_CAPABILITY, json_pack("{s:o}", "requiredCapabilities", needed),
+        tn_rpc_fail(e, TN_ERR_MISSING_CAPABILITY,
+                    json_pack("{s:o}", "requiredCapabilities", needed),
                     "Missing required client capability");
         return false;
     }
@@ -128,7 +129,8 @@ bool tn_mcp_open_inputs(struct tn_mcp_ctx *c, const char *name, json_t *params,
 {
     json_t *ir = json_object_get(params, "inputResponses");
     if (ir && !json_is_object(ir)) {
-        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: inputResponses must be an object");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL,
+                    "Invalid params: inputResponses must be an object");
         return false;
     }
     c->input_responses = ir;

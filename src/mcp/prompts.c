@@ -49,7 +49,8 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
     }
     json_t *args = json_object_get(params, "arguments");
     if (args && !json_is_object(args) && !json_is_null(args)) {
-        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: \"arguments\" must be an object");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL,
+                    "Invalid params: \"arguments\" must be an object");
         return NULL;
     }
     const char *k;
@@ -64,8 +65,8 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
     }
     for (const struct tn_mcp_prompt_arg *a = p->def->args; a && a->name; a++) {
         if (a->required && !json_is_string(json_object_get(args, a->name))) {
-            tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: missing required argument '%s'",
-                        a->name);
+            tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL,
+                        "Invalid params: missing required argument '%s'", a->name);
             return NULL;
         }
     }

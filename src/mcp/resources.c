@@ -259,7 +259,8 @@ json_t *tn_mcp_complete(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err 
     (void)arg;
     const char *type = json_string_value(json_object_get(ref, "type"));
     if (!type || (strcmp(type, "ref/prompt") && strcmp(type, "ref/resource"))) {
-        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: ref.type must be ref/prompt or ref/resource");
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL,
+                    "Invalid params: ref.type must be ref/prompt or ref/resource");
         return NULL;
     }
     struct tn_mcp_access ca = s->completion_access;

@@ -120,12 +120,14 @@ bool tn_rpc_envelope_ok(json_t *msg, struct tn_rpc_err *e, bool *is_request, boo
     *is_request = false;
     *is_notification = false;
     if (!json_is_object(msg)) {
-        tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL, "Invalid Request: a JSON-RPC message must be an object");
+        tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL,
+                    "Invalid Request: a JSON-RPC message must be an object");
         return false;
     }
     json_t *ver = json_object_get(msg, "jsonrpc");
     if (!json_is_string(ver) || strcmp(json_string_value(ver), "2.0") != 0) {
-        tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL, "Invalid Request: \"jsonrpc\" must be \"2.0\"");
+        tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL,
+                    "Invalid Request: \"jsonrpc\" must be \"2.0\"");
         return false;
     }
     json_t *id = json_object_get(msg, "id");
@@ -147,12 +149,14 @@ bool tn_rpc_envelope_ok(json_t *msg, struct tn_rpc_err *e, bool *is_request, boo
         return true;
     }
     if (!json_is_string(method) || json_string_length(method) == 0) {
-        tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL, "Invalid Request: \"method\" must be a non-empty string");
+        tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL,
+                    "Invalid Request: \"method\" must be a non-empty string");
         return false;
     }
     json_t *params = json_object_get(msg, "params");
     if (params && !json_is_object(params)) {
-        tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL, "Invalid Request: \"params\" must be an object");
+        tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL,
+                    "Invalid Request: \"params\" must be an object");
         return false;
     }
     *is_request = id != NULL;

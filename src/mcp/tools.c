@@ -105,7 +105,8 @@ static bool check_header_params(const struct tool_entry *t, json_t *args,
             continue;
         }
         if (!raw) {
-            tn_rpc_fail(e, TN_ERR_HEADER_MISMATCH, NULL, "Header mismatch: %s header is required", name);
+            tn_rpc_fail(e, TN_ERR_HEADER_MISMATCH, NULL,
+                        "Header mismatch: %s header is required", name);
             return false;
         }
         char *dec = tn_mcp_header_decode(raw);
@@ -120,14 +121,18 @@ static bool check_header_params(const struct tool_entry *t, json_t *args,
     return true;
 }
 
-json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
-                          struct tn_rpc_err *e)
+/* The tool that params names, registered and enabled, and its arguments (NULL when
+ * absent or null). False with e set when either is not usable. */
+static bool call_target(struct tn_mcp_ctx *c, json_t *params, const struct tool_entry **tool,
+                        json_t **args, struct tn_rpc_err *e)
 {
     struct tn_mcp_server *s = c->srv;
+    *tool = NULL;
+    *args = NULL;
     json_t *nm = params ? json_object_get(params, "name") : NULL;
     if (!json_is_string(nm)) {
         tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: \"name\" must be a string");
-        return NULL;
+        return false;
     }
     const char *name = json_string_value(nm);
     const struct tool_entry *t = tn_mcp_tool_find(s, name);
@@ -136,97 +141,136 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     pthread_rwlock_unlock(&s->lock);
     if (!enabled) {
         tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Unknown tool: %s", name);
-        return NULL;
+        return false;
     }
-    json_t *args = json_object_get(params, "arguments");
-    if (args && !json_is_object(args) && !json_is_null(args)) {
-        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL, "Invalid params: \"arguments\" must be an object");
-        return NULL;
+    json_t *a = json_object_get(params, "arguments");
+    if (a && !json_is_object(a) && !json_is_null(a)) {
+        tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL,
+                    "Invalid params: \"arguments\" must be an object");
+        return false;
     }
-    json_t *own_args = NULL;
-    if (!args || json_is_null(args))
-        args = own_args = json_object();
-    json_t *result = NULL;
-    /* what a requestState binds to; computed only when one is opened or sealed */
-    char bind[400] = "";
-    if (c->era == TN_MCP_MODERN && json_object_get(params, "requestState"))
-        tn_mcp_state_binding(bind, sizeof bind, "tool", name, args);
-    if (c->era == TN_MCP_MODERN) {
-        if (in && !check_header_params(t, args, in, e))
-            goto done;
-        if (t->def->requires_client_caps) {
-            json_t *miss = tn_mcp_missing_caps(c, t->def->requires_client_caps);
-            if (miss) {
-                tn_rpc_fail(e, TN_ERR_MISSING_CAPABILITY, json_pack("{s:o}", "requiredCapabilities", miss),
-                            "Missing required client capability");
-                goto done;
-            }
+    *tool = t;
+    *args = json_is_object(a) ? a : NULL;
+    return true;
+}
+
+/* What 2026-07-28 checks before a call runs: the Mcp-Param-* headers against the
+ * arguments (when the HTTP request is at hand), the client capabilities the tool needs,
+ * and the inputs and requestState of a retried call, bound to `bind`. */
+static bool modern_checks(struct tn_mcp_ctx *c, const struct tool_entry *t, json_t *params,
+                          json_t *args, const struct tn_mcp_http_in *in, const char *bind,
+                          struct tn_rpc_err *e)
+{
+    if (in && !check_header_params(t, args, in, e))
+        return false;
+    if (t->def->requires_client_caps) {
+        json_t *miss = tn_mcp_missing_caps(c, t->def->requires_client_caps);
+        if (miss) {
+            tn_rpc_fail(e, TN_ERR_MISSING_CAPABILITY,
+                        json_pack("{s:o}", "requiredCapabilities", miss),
+                        "Missing required client capability");
+            return false;
         }
-        if (!tn_mcp_open_inputs(c, bind, params, e))
-            goto done;
     }
+    return tn_mcp_open_inputs(c, bind, params, e);
+}
+
+/* A result that asks the client for input (`result`, stolen): sealed for the retry on
+ * 2026-07-28, bound to `bind` (computed here when the call brought no requestState);
+ * an isError result on the 2025 revisions, which this server never asks. Returns what
+ * to answer, or NULL with e set. */
+static json_t *answer_input_required(struct tn_mcp_ctx *c, const char *name, json_t *args,
+                                     char *bind, size_t bind_cap, json_t *result,
+                                     struct tn_rpc_err *e)
+{
+    if (c->era != TN_MCP_MODERN) {
+        json_decref(result);
+        return tn_mcp_result_error(
+            "Tool %s needs input from the client (elicitation, sampling or roots), which "
+            "this server requests only over MCP 2026-07-28.",
+            name);
+    }
+    if (!bind[0])
+        tn_mcp_state_binding(bind, bind_cap, "tool", name, args);
+    if (!tn_mcp_finish_input_required(c, bind, result, e)) {
+        json_decref(result);
+        return NULL;
+    }
+    return result;
+}
+
+/* Checks a result (stolen) against the tool's output schema; one written as text only
+ * in debug builds (see mcp.h). Returns it, or NULL with e set (TN_ERR_INTERNAL, the
+ * mismatch logged) when it does not match. */
+static json_t *check_output(const struct tool_entry *t, const char *name, json_t *result,
+                            struct tn_buf *why, struct tn_rpc_err *e)
+{
+    json_t *sc = json_object_get(result, "structuredContent");
+    size_t raw_len;
+    const char *raw = tn_json_raw_text(sc, &raw_len);
+    json_t *parsed = NULL;
+    bool bad = false;
+    if (raw) {
+#ifdef TN_CHECK_RESULTS
+        /* a result written as text: checked in debug builds only (see mcp.h) */
+        parsed = json_loadb(raw, raw_len, 0, NULL);
+        bad = !parsed || tn_schema_validate(t->output, parsed, why) != TN_OK;
+#endif
+    } else {
+        bad = !sc || tn_schema_validate(t->output, sc, why) != TN_OK;
+    }
+    json_decref(parsed);
+    if (!bad)
+        return result;
+    tn_log(TN_LOG_ERROR, "tool result does not match its output schema", "tool", name,
+           "reason", why->data ? why->data : "structuredContent missing", NULL);
+    json_decref(result);
+    tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL, "Internal error");
+    return NULL;
+}
+
+json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
+                          struct tn_rpc_err *e)
+{
+    json_t *result = NULL, *own_args = NULL;
     struct tn_buf why;
     tn_buf_init(&why, 1024);
-    if (!gate_call(c, t, &why, &result, e)) {
-        tn_buf_deinit(&why);
+    /* what a requestState binds to; computed only when one is opened or sealed */
+    char bind[400] = "";
+    const struct tool_entry *t;
+    json_t *args;
+    if (!call_target(c, params, &t, &args, e))
         goto done;
+    if (!args)
+        args = own_args = json_object();
+    const char *name = t->def->name;
+    if (c->era == TN_MCP_MODERN) {
+        if (json_object_get(params, "requestState"))
+            tn_mcp_state_binding(bind, sizeof bind, "tool", name, args);
+        if (!modern_checks(c, t, params, args, in, bind, e))
+            goto done;
     }
+    if (!gate_call(c, t, &why, &result, e))
+        goto done;
     if (tn_schema_validate(t->input, args, &why) != TN_OK) {
         /* 2025-11-25: input errors are tool results, so the model can correct itself. */
         result = tn_mcp_result_error("Invalid arguments for tool %s: %s", name,
                                      why.data ? why.data : "invalid");
-        tn_buf_deinit(&why);
         goto done;
     }
     tn_buf_reset(&why);
     result = t->def->call(c, args, t->def->ud);
     if (!result) {
         tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL, "Internal error");
-        tn_buf_deinit(&why);
         goto done;
     }
     const char *rt = json_string_value(json_object_get(result, "resultType"));
-    if (rt && !strcmp(rt, "input_required")) {
-        if (c->era != TN_MCP_MODERN) {
-            json_decref(result);
-            result = tn_mcp_result_error(
-                "Tool %s needs input from the client (elicitation, sampling or roots), which "
-                "this server requests only over MCP 2026-07-28.",
-                name);
-        } else {
-            if (!bind[0])
-                tn_mcp_state_binding(bind, sizeof bind, "tool", name, args);
-            if (!tn_mcp_finish_input_required(c, bind, result, e)) {
-                json_decref(result);
-                result = NULL;
-            }
-        }
-    } else if (t->output && !json_is_true(json_object_get(result, "isError"))) {
-        json_t *sc = json_object_get(result, "structuredContent");
-        size_t raw_len;
-        const char *raw = tn_json_raw_text(sc, &raw_len);
-        json_t *parsed = NULL;
-        bool bad = false;
-        if (raw) {
-#ifdef TN_CHECK_RESULTS
-            /* a result written as text: checked in debug builds only (see mcp.h) */
-            parsed = json_loadb(raw, raw_len, 0, NULL);
-            bad = !parsed || tn_schema_validate(t->output, parsed, &why) != TN_OK;
-#endif
-        } else {
-            bad = !sc || tn_schema_validate(t->output, sc, &why) != TN_OK;
-        }
-        json_decref(parsed);
-        if (bad) {
-            tn_log(TN_LOG_ERROR, "tool result does not match its output schema", "tool", name,
-                   "reason", why.data ? why.data : "structuredContent missing", NULL);
-            json_decref(result);
-            result = NULL;
-            tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL, "Internal error");
-        }
-    }
-    tn_buf_deinit(&why);
+    if (rt && !strcmp(rt, "input_required"))
+        result = answer_input_required(c, name, args, bind, sizeof bind, result, e);
+    else if (t->output && !json_is_true(json_object_get(result, "isError")))
+        result = check_output(t, name, result, &why, e);
 done:
+    tn_buf_deinit(&why);
     json_decref(own_args);
     return result;
 }
@@ -314,7 +358,8 @@ bool tn_mcp_tools_precheck(struct tn_mcp_ctx *c, json_t *params, const struct tn
         enum tn_err g = c->srv->gate(c, &a, &why, c->srv->gate_ud);
         if (g == TN_ERR_INSUFFICIENT_SCOPE) {
             snprintf(c->step_up, sizeof c->step_up, "%s", why.data ? why.data : "");
-            tn_rpc_fail(e, TN_ERR_INSUFFICIENT_SCOPE, NULL, "Insufficient scope: this tool needs %s",
+            tn_rpc_fail(e, TN_ERR_INSUFFICIENT_SCOPE, NULL,
+                        "Insufficient scope: this tool needs %s",
                         why.data ? why.data : "more scope");
         }
         tn_buf_deinit(&why);
