@@ -21,6 +21,7 @@
     X(TN_ERR_HEADER_MISMATCH,"Header mismatch",                        400,  "invalid_request",     -32020)  \
     X(TN_ERR_MISSING_CAPABILITY,"Missing required client capability", 400,  "invalid_request",     -32021)  \
     X(TN_ERR_UNSUPPORTED_VERSION,"Unsupported protocol version",       400,  "invalid_request",     -32022)  \
+    X(TN_ERR_RESOURCE_NOT_FOUND,"Resource not found",                  200,  NULL,                  -32002)  \
     X(TN_ERR_NOT_FOUND,      "not found",                              404,  "invalid_request",     -32602)  \
     X(TN_ERR_CONFLICT,       "conflict",                               409,  "invalid_request",     -32602)  \
     X(TN_ERR_CANCELLED,      "request cancelled",                      499,  NULL,                  -32603)  \

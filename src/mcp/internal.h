@@ -121,6 +121,18 @@ struct tn_mcp_ctx {
 
 /* rpc.c */
 void tn_rpc_sanitize(char *msg);
+/* Sets e (replacing its data; `data` is stolen) to the error `err` as the table in
+ * core/err.h maps it: its JSON-RPC code and HTTP status. The message is formatted and
+ * made printable ASCII. */
+void tn_rpc_fail(struct tn_rpc_err *e, enum tn_err err, json_t *data, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The same, answered with HTTP 200: the request was served and the error is the
+ * method's own (a handler that failed, a refusal the user must read), which the
+ * transport must not turn into an HTTP failure. */
+void tn_rpc_fail_in_band(struct tn_rpc_err *e, enum tn_err err, json_t *data, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Sets e from an explicit HTTP status and JSON-RPC code; prefer tn_rpc_fail, which
+ * takes both from the error table. */
 void tn_rpc_err_set(struct tn_rpc_err *e, int http, int code, json_t *data, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 json_t *tn_rpc_error_body(json_t *id, const struct tn_rpc_err *e);
@@ -142,11 +154,18 @@ char *tn_mcp_state_seal(const struct tn_mcp_server *s, const char *subject, cons
 json_t *tn_mcp_state_open(const struct tn_mcp_server *s, const char *subject, const char *name,
                           const char *sealed, const char **why);
 
-/* cursor.c */
+/* state.c: list cursors */
 char *tn_mcp_cursor_make(const struct tn_mcp_server *s, char kind, uint32_t a, uint32_t b,
                          const char *inner);
 bool tn_mcp_cursor_read(const struct tn_mcp_server *s, const char *cursor, char kind, uint32_t *a,
                         uint32_t *b, char **inner);
+
+/* registry.c: pagination. tn_mcp_page_start reads params.cursor, a cursor of `kind`,
+ * into *off (0 without one); false with e set (TN_ERR_INVALID_PARAMS) for an invalid
+ * one. tn_mcp_page_end adds nextCursor (offset `next`) to result when `more`. */
+bool tn_mcp_page_start(struct tn_mcp_ctx *c, json_t *params, char kind, uint32_t *off,
+                       struct tn_rpc_err *e);
+void tn_mcp_page_end(struct tn_mcp_ctx *c, json_t *result, char kind, uint32_t next, bool more);
 
 /* registry.c: the gate. Asks it about `a` for this request; false with e set when it
  * refuses: insufficient scope → HTTP 403 and c->step_up; anything else → HTTP 200 and
@@ -155,9 +174,18 @@ bool tn_mcp_access_check(struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
                          struct tn_rpc_err *e);
 /* The gate's verdict on an open stream (ongoing); `why` gets the reason of a refusal. */
 bool tn_mcp_access_still(struct tn_mcp_ctx *c, const struct tn_mcp_access *a, struct tn_buf *why);
+/* The gate's verdict for a listing, which only filters (no reason, no audit). */
+bool tn_mcp_listed(struct tn_mcp_ctx *c, const struct tn_mcp_access *a);
 
-/* registry.c: method implementations. Each returns a result (new ref) or NULL with e set. */
 json_t *tn_mcp_capabilities(struct tn_mcp_server *s, enum tn_mcp_era era);
+bool tn_mcp_has_tools(struct tn_mcp_server *s);
+bool tn_mcp_has_resources(struct tn_mcp_server *s);
+bool tn_mcp_has_prompts(struct tn_mcp_server *s);
+/* The registered tool `name` (enabled or not), or NULL. */
+const struct tool_entry *tn_mcp_tool_find(struct tn_mcp_server *s, const char *name);
+
+/* Method implementations (tools.c, resources.c, prompts.c). Each returns a result (new
+ * ref) or NULL with e set. */
 json_t *tn_mcp_tools_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params,
                           const struct tn_mcp_http_in *in, struct tn_rpc_err *e);
@@ -165,19 +193,23 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params,
  * that then run on another thread. */
 bool tn_mcp_tools_precheck(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
                            struct tn_rpc_err *e);
-/* Whether tools/call of `params` would stream given the request; NULL when unknown. */
-const struct tool_entry *tn_mcp_tool_find(struct tn_mcp_server *s, const char *name);
 json_t *tn_mcp_resources_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_templates_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_resources_read(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
+json_t *tn_mcp_complete(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_prompts_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
 json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
-json_t *tn_mcp_complete(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
-bool tn_mcp_has_tools(struct tn_mcp_server *s);
-bool tn_mcp_has_resources(struct tn_mcp_server *s);
-bool tn_mcp_has_prompts(struct tn_mcp_server *s);
+
+/* mrtr.c: multi round-trip requests. */
+/* The client capabilities of `list` (comma-separated paths, e.g. "elicitation.form")
+ * the client did not declare, as a requiredCapabilities object (new ref); NULL when it
+ * declared them all. */
+json_t *tn_mcp_missing_caps(struct tn_mcp_ctx *c, const char *list);
+/* Writes to out what a requestState binds to: the kind of request, its name and a MAC
+ * of its arguments. */
+void tn_mcp_state_binding(char *out, size_t cap, const char *kind, const char *name, json_t *args);
 /* Post-processes a handler's input_required result: checks the requested client
- * capabilities, seals the state. Returns false with e set (-32021). */
+ * capabilities, seals the state. Returns false with e set (TN_ERR_MISSING_CAPABILITY). */
 bool tn_mcp_finish_input_required(struct tn_mcp_ctx *c, const char *name, json_t *result,
                                   struct tn_rpc_err *e);
 /* Opens MRTR inputs of a retried request into the context. */

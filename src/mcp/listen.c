@@ -96,10 +96,10 @@ static void send_frame(struct listener *l, const char *method, json_t *params)
 }
 
 /* The in-band refusal of a listen request (the stream is already open). */
-static void refuse(struct tn_sink *sink, json_t *id, int code, const char *msg)
+static void refuse(struct tn_sink *sink, json_t *id, enum tn_err why, const char *msg)
 {
     json_t *err = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error",
-                            "code", code, "message", msg);
+                            "code", tn_err_jsonrpc(why), "message", msg);
     char *text = json_dumps(err, JSON_COMPACT);
     json_decref(err);
     if (text)
@@ -108,44 +108,78 @@ static void refuse(struct tn_sink *sink, json_t *id, int code, const char *msg)
     tn_sink_close(sink);
 }
 
-void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *id,
-                         json_t *params, struct tn_sink *sink)
+/* The acknowledgement of a listen request: exactly the subset of `want` it will be
+ * sent, as *flags and *uris (the resources whose updates it gets, or NULL). */
+static json_t *acknowledge(struct tn_mcp_server *s, json_t *want, unsigned *flags, json_t **uris)
 {
-    json_t *want = json_object_get(params, "notifications");
     json_t *ack = json_object();
-    unsigned flags = 0;
-    json_t *uris = NULL;
-    /* Acknowledge exactly the subset we will honour. */
+    *flags = 0;
+    *uris = NULL;
     if (json_is_true(json_object_get(want, "toolsListChanged")) && tn_mcp_has_tools(s)) {
-        flags |= F_TOOLS;
+        *flags |= F_TOOLS;
         json_object_set_new(ack, "toolsListChanged", json_true());
     }
     if (json_is_true(json_object_get(want, "promptsListChanged")) && tn_mcp_has_prompts(s)) {
-        flags |= F_PROMPTS;
+        *flags |= F_PROMPTS;
         json_object_set_new(ack, "promptsListChanged", json_true());
     }
     if (json_is_true(json_object_get(want, "resourcesListChanged")) && tn_mcp_has_resources(s)) {
-        flags |= F_RESOURCES;
+        *flags |= F_RESOURCES;
         json_object_set_new(ack, "resourcesListChanged", json_true());
     }
     json_t *rs = json_object_get(want, "resourceSubscriptions");
     if (json_is_array(rs) && json_array_size(rs) && tn_mcp_has_resources(s)) {
-        uris = json_array();
+        *uris = json_array();
         size_t i;
         json_t *u;
         json_array_foreach(rs, i, u)
         {
-            if (json_is_string(u) && json_array_size(uris) < 256)
-                json_array_append(uris, u);
+            if (json_is_string(u) && json_array_size(*uris) < 256)
+                json_array_append(*uris, u);
         }
-        json_object_set(ack, "resourceSubscriptions", uris);
+        json_object_set(ack, "resourceSubscriptions", *uris);
     }
+    return ack;
+}
+
+/* Links l into the list unless the server is full or its caller holds as many streams
+ * as one may; false then, *per_subject telling which. */
+static bool admit(struct tn_mcp_server *s, struct listener *l, bool *per_subject)
+{
+    pthread_mutex_lock(&s->listen_mu);
+    bool full = s->n_listeners >= s->info.max_listen;
+    /* One caller cannot take every stream: a cap per subject (anonymous callers have only
+     * the global one). */
+    unsigned mine = 0, cap = s->info.max_streams_per_subject;
+    if (!full && cap && l->subject[0])
+        for (struct listener *o = s->listeners; o && mine < cap; o = o->next)
+            mine += !strcmp(o->subject, l->subject);
+    *per_subject = !full && cap && l->subject[0] && mine >= cap;
+    full = full || *per_subject;
+    if (!full) {
+        l->next = s->listeners;
+        if (l->next)
+            l->next->prev = l;
+        s->listeners = l;
+        l->linked = true;
+        s->n_listeners++;
+    }
+    pthread_mutex_unlock(&s->listen_mu);
+    return !full;
+}
+
+void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *id,
+                         json_t *params, struct tn_sink *sink)
+{
+    unsigned flags;
+    json_t *uris;
+    /* Acknowledge exactly the subset we will honour. */
+    json_t *ack = acknowledge(s, json_object_get(params, "notifications"), &flags, &uris);
     struct listener *l = calloc(1, sizeof *l);
     if (!l) {
-        json_decref(ack);
         json_decref(uris);
         tn_sink_close(sink);
-        return;
+        goto done;
     }
     l->srv = s;
     atomic_init(&l->refs, 2); /* the list's and the callback's */
@@ -159,47 +193,30 @@ void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *
     l->flags = flags;
     l->uris = uris;
     if (!l->subject) {
-        json_decref(ack);
         tn_sink_close(sink);
-        listener_free(l);
-        listener_free(l);
-        return;
+        goto refused;
     }
-    pthread_mutex_lock(&s->listen_mu);
-    bool full = s->n_listeners >= s->info.max_listen;
-    /* One caller cannot take every stream: a cap per subject (anonymous callers have only
-     * the global one). */
-    unsigned mine = 0, cap = s->info.max_streams_per_subject;
-    if (!full && cap && l->subject[0])
-        for (struct listener *o = s->listeners; o && mine < cap; o = o->next)
-            mine += !strcmp(o->subject, l->subject);
-    bool too_many = !full && cap && l->subject[0] && mine >= cap;
-    full = full || too_many;
-    if (!full) {
-        l->next = s->listeners;
-        if (l->next)
-            l->next->prev = l;
-        s->listeners = l;
-        l->linked = true;
-        s->n_listeners++;
-    }
-    pthread_mutex_unlock(&s->listen_mu);
-    if (full) {
+    bool per_subject;
+    if (!admit(s, l, &per_subject)) {
         /* Refused in-band, as the reference SDK does. */
         char msg[160];
-        if (too_many)
+        if (per_subject)
             snprintf(msg, sizeof msg, "Too many open subscriptions: at most %u per user; close one "
-                     "first", cap);
-        refuse(sink, id, too_many ? tn_err_jsonrpc(TN_ERR_TOO_MANY_STREAMS) : -32603,
-               too_many ? msg : "Too many open subscriptions");
-        json_decref(ack);
-        listener_free(l);
-        listener_free(l);
-        return;
+                     "first", s->info.max_streams_per_subject);
+        refuse(sink, id, per_subject ? TN_ERR_TOO_MANY_STREAMS : TN_ERR_BUSY,
+               per_subject ? msg : "Too many open subscriptions");
+        goto refused;
     }
     send_frame(l, "notifications/subscriptions/acknowledged",
                json_pack("{s:o}", "notifications", ack));
+    ack = NULL; /* sent */
     tn_sink_on_gone(sink, on_gone, l);
+    goto done;
+refused:
+    listener_free(l); /* both references: it was never linked nor watched */
+    listener_free(l);
+done:
+    json_decref(ack);
 }
 
 static void broadcast(struct tn_mcp_server *s, unsigned flag, const char *method,

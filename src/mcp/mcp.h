@@ -25,7 +25,8 @@ struct tn_mcp_ctx;
 /* ---------- protocol versions ---------- */
 
 #define TN_MCP_VERSION_MODERN "2026-07-28"
-/* Every version served, newest first: used by server/discover, initialize and -32022. */
+/* Every version served, newest first: used by server/discover, initialize and
+ * TN_ERR_UNSUPPORTED_VERSION. */
 extern const char *const tn_mcp_versions[];
 extern const size_t tn_mcp_versions_count;
 
@@ -105,8 +106,8 @@ struct tn_mcp_annotations {
 };
 
 /* Returns a new reference to a result built with the helpers above, or NULL for an
- * internal failure (answered as -32603 without details). `args` is borrowed and has
- * already been validated against the input schema. */
+ * internal failure (answered as TN_ERR_INTERNAL without details). `args` is borrowed
+ * and has already been validated against the input schema. */
 typedef json_t *(*tn_mcp_tool_fn)(struct tn_mcp_ctx *ctx, json_t *args, void *ud);
 
 struct tn_mcp_tool {
@@ -119,7 +120,7 @@ struct tn_mcp_tool {
     const char *required_scope;      /* OAuth scope needed, or NULL */
     const char *required_permission; /* permission needed, or NULL */
     /* Needs these client capabilities (comma-separated, e.g. "sampling") on the modern
-     * path; missing ones give 400 / -32021. */
+     * path; missing ones give TN_ERR_MISSING_CAPABILITY. */
     const char *requires_client_caps;
     /* The handler sends progress or log notifications: the call is answered over SSE
      * (on a worker thread) when the client asked for them and accepts event streams. */
@@ -135,7 +136,8 @@ struct tn_mcp_tool {
 /* ---------- resources ---------- */
 
 /* Returns a ReadResourceResult ({"contents":[…]}) or NULL when `uri` does not exist
- * (answered as -32602 "Resource not found"). */
+ * (answered "Resource not found": TN_ERR_INVALID_PARAMS on 2026-07-28,
+ * TN_ERR_RESOURCE_NOT_FOUND on the 2025 revisions). */
 typedef json_t *(*tn_mcp_read_fn)(struct tn_mcp_ctx *ctx, const char *uri, json_t *vars,
                                   void *ud);
 

@@ -108,7 +108,7 @@ const cursor = (kind, a, b, inner = '') => {
 };
 // requestState as state.c seals it, expiring in 2100 so the seed stays valid. It is bound
 // to "<kind>:<name>:" + base64url(HMAC-SHA-256("args", arguments as compact JSON with
-// sorted keys)), as registry.c's state_binding makes it.
+// sorted keys)), as mrtr.c's tn_mcp_state_binding makes it.
 const sealState = (sub, kind, name, args, state) => {
   const bound = `${kind}:${name}:${b64u(hmac('args', JSON.stringify(args)))}`;
   const payload = JSON.stringify({ sub, name: bound, exp: 4102444800000, state });
