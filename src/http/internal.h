@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <stdatomic.h>
 
+#include "core/arena.h"
 #include "core/proxy.h"
 #include "http/server.h"
 
@@ -25,6 +26,9 @@
 #define CONN_BUCKETS 1024 /* per-address counting: chains, keyed by a random-keyed hash */
 #define MAX_FWD_LINES 32  /* forwarding header lines read, the last ones */
 #define IDLE_MARGIN_NS 50000000u /* 50 ms: the kernel's last-receive time is in ticks */
+/* The request's arena starts in the request itself: what a small JSON-RPC request needs
+ * (its path, body, parsed envelope and, for server/discover, the answer's values) */
+#define REQ_ARENA_FIRST 6144
 
 struct route {
     char *path;
@@ -138,16 +142,16 @@ struct tn_http_req {
     struct tn_http_server *srv;
     struct MHD_Connection *conn;
     const char *method;
-    char *path;
+    char *path; /* in the arena */
     const struct route *route;
-    struct tn_buf body;
+    struct tn_buf body; /* in the arena */
     bool too_large;
     bool answered;
     int status;
     char id[24];
     uint64_t start_ns;
     struct tn_http_stream *stream;
-    char *origin_ok; /* the request's Origin when it is allowed (for CORS), else NULL */
+    const char *origin_ok; /* the request's Origin when allowed (for CORS), else NULL; arena */
     void *value;     /* attached by the route's pre-handler */
     struct conn *c; /* the connection's (NULL only if it could not be tracked) */
     char addr[TN_IP_TEXT_MAX];
@@ -157,6 +161,13 @@ struct tn_http_req {
     bool offloaded; /* the handler is running (or ran) on a pool thread */
     struct tn_http_resp *pending;
     struct tn_http_req *pool_next;
+    /* what the handler's first call handed to its second (tn_http_resp_offload_with) */
+    void *off_state;
+    void (*off_state_free)(void *);
+    /* request-scoped memory, freed at once when the request ends; its first block is
+     * the tail of this struct (left out of the struct's zeroing) */
+    struct tn_arena arena;
+    _Alignas(16) char arena_first[REQ_ARENA_FIRST];
 };
 
 /* stream.c */
@@ -184,6 +195,12 @@ void tn_http_warn_ignored_forwarding(const struct tn_http_req *r);
 
 /* pool.c */
 void tn_http_pool_start(struct tn_http_server *s);
+/* Queues the handler's second call of r on the pool, its connection suspended, the
+ * answer to be left in `later` (initialised here); false when the pool has stopped
+ * taking work (the caller runs the handler itself). */
+bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r, struct tn_http_resp *later);
+/* resp_init / resp_deinit of server.c, for the pool's answers */
+void tn_http_resp_init(struct tn_http_resp *resp);
 void tn_http_pool_stop_all(struct tn_http_server *s);
 
 #endif

@@ -4,6 +4,38 @@
 
 #include "http/internal.h"
 
+bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r, struct tn_http_resp *later)
+{
+    /* Queued only while the pool takes work, decided under its mutex: once shutdown has
+     * said stop, the pool threads end as soon as the queue is empty, and a handler queued
+     * after that would leave its connection suspended for good. */
+    pthread_mutex_lock(&s->pool_mu);
+    struct pool_thread *t = NULL;
+    bool queued = !s->pool_stop;
+    if (queued) {
+        tn_http_resp_init(later);
+        r->pending = later;
+        r->offloaded = true;
+        r->off = OFF_QUEUED;
+        MHD_suspend_connection(r->conn);
+        if ((t = s->pool_idle)) {
+            s->pool_idle = t->next_idle;
+            t->job = r;
+        } else {
+            r->pool_next = NULL;
+            if (s->pool_tail)
+                s->pool_tail->pool_next = r;
+            else
+                s->pool_head = r;
+            s->pool_tail = r;
+        }
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    if (t) /* after the unlock, so that the thread does not wake into a held mutex */
+        sem_post(&t->wake);
+    return queued;
+}
+
 /* A blocking-pool thread: runs offloaded handlers, then resumes their connections (which
  * sends the answer from the epoll worker that owns the connection). */
 static void *pool_main(void *arg)

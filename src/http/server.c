@@ -189,6 +189,20 @@ enum tn_err tn_http_resp_header(struct tn_http_resp *resp, const char *name, con
 
 void tn_http_resp_offload(struct tn_http_resp *resp) { resp->offload = true; }
 
+void tn_http_resp_offload_with(struct tn_http_resp *resp, void *state, void (*free_state)(void *))
+{
+    resp->offload = true;
+    resp->offload_state = state;
+    resp->offload_state_free = free_state;
+}
+
+void *tn_http_req_offload_state(const struct tn_http_req *r) { return r->off_state; }
+
+struct tn_arena *tn_http_req_arena(const struct tn_http_req *r)
+{
+    return (struct tn_arena *)&r->arena; /* request-scoped scratch, not the request */
+}
+
 enum tn_err tn_http_resp_json(struct tn_http_resp *resp, int status, const char *json, size_t len)
 {
     resp->status = status;
@@ -269,7 +283,7 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
     return ok;
 }
 
-static void resp_init(struct tn_http_resp *resp)
+void tn_http_resp_init(struct tn_http_resp *resp)
 {
     memset(resp, 0, sizeof *resp);
     tn_buf_init(&resp->body, 32u << 20);
@@ -277,6 +291,8 @@ static void resp_init(struct tn_http_resp *resp)
 
 static void resp_deinit(struct tn_http_resp *resp)
 {
+    if (resp->offload_state_free) /* set, then never handed over */
+        resp->offload_state_free(resp->offload_state);
     tn_buf_deinit(&resp->body);
     for (unsigned i = 0; i < resp->n_headers; i++)
         free(resp->headers[i].value);
@@ -290,7 +306,7 @@ static enum MHD_Result answer_error(struct tn_http_req *r, int status, const cha
                                     const char *msg, const char *allow)
 {
     struct tn_http_resp resp;
-    resp_init(&resp);
+    tn_http_resp_init(&resp);
     resp.status = status;
     resp.content_type = "application/json";
     /* msg never carries unescaped client input: callers pass fixed strings */
@@ -390,11 +406,11 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
         /* Public metadata is readable by any web page (it carries no user data and no
          * credentials are allowed); everything else checks the Origin (DNS rebinding). */
         if (r->route && r->route->public_doc)
-            r->origin_ok = xstrdup("*");
+            r->origin_ok = "*";
         else if (!tn_http_origin_allowed(s, origin))
             return answer_error(r, 403, "invalid_origin", "Invalid Origin: not an allowed origin for this server", NULL);
         else
-            r->origin_ok = xstrdup(origin);
+            r->origin_ok = tn_arena_strndup(&r->arena, origin, strlen(origin));
     }
     if (strcmp(r->method, "OPTIONS") == 0)
         return preflight(r);
@@ -404,7 +420,7 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
         r->body.limit = r->route->max_body;
     if (r->route->pre) {
         struct tn_http_resp resp;
-        resp_init(&resp);
+        tn_http_resp_init(&resp);
         enum MHD_Result ok = MHD_YES;
         if (!r->route->pre(r->route->pre_ud, r, &resp, &r->value)) {
             if (resp.status == 0)
@@ -428,6 +444,98 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
 }
 
 
+/* The request's struct, with its id and arena, on the first call (headers only); NULL
+ * when out of memory. */
+static struct tn_http_req *req_new(struct tn_http_server *s, struct MHD_Connection *conn,
+                                   const char *url, const char *method)
+{
+    struct tn_http_req *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    memset(r, 0, offsetof(struct tn_http_req, arena_first)); /* not the arena's block */
+    tn_arena_init(&r->arena, r->arena_first, sizeof r->arena_first);
+    r->path = tn_arena_strndup(&r->arena, url, strlen(url));
+    if (!r->path) {
+        tn_arena_deinit(&r->arena);
+        free(r);
+        return NULL;
+    }
+    r->srv = s;
+    r->conn = conn;
+    r->method = method;
+    r->start_ns = tn_time_mono_ns();
+    request_id(r->id, s->id_prefix, (uint64_t)atomic_fetch_add(&s->next_id, 1));
+    tn_buf_init_arena(&r->body, s->cfg.limits.max_body, &r->arena);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->c = ci ? ci->socket_context : NULL;
+    return r;
+}
+
+static void req_free(struct tn_http_req *r)
+{
+    if (r->pending) /* answered by the pool but never sent (connection closed) */
+        resp_deinit(r->pending);
+    if (r->off_state_free) /* before the arena: the state may live in it */
+        r->off_state_free(r->off_state);
+    if (r->value && r->route && r->route->free_value)
+        r->route->free_value(r->value);
+    tn_buf_deinit(&r->body);
+    tn_arena_deinit(&r->arena);
+    free(r);
+}
+
+/* A chunk of the body: kept while within the limit, timed against the deadline. */
+static enum MHD_Result receive_body(struct tn_http_server *s, struct tn_http_req *r,
+                                    const char *data, size_t *size)
+{
+    /* a body trickling in: the deadline is checked as it comes, besides the reaper */
+    if (tn_http_past_deadline(s, r->c, tn_time_mono_ns())) {
+        *size = 0;
+        atomic_store(&r->c->receiving, false);
+        return answer_error(r, 408, "request_timeout", "Request timeout", NULL);
+    }
+    if (!r->too_large && tn_buf_append(&r->body, data, *size) != TN_OK)
+        r->too_large = true;
+    *size = 0;
+    return MHD_YES;
+}
+
+/* Runs the route's handler and queues its answer, or hands the handler's second call
+ * to the blocking pool when it asked for that (tn_http_resp_offload). */
+static enum MHD_Result run_handler(struct tn_http_server *s, struct tn_http_req *r)
+{
+    struct tn_http_resp resp;
+    tn_http_resp_init(&resp);
+    r->route->h(r->route->ud, r, &resp);
+    if (resp.offload) { /* the request keeps what the first call handed over */
+        r->off_state = resp.offload_state;
+        r->off_state_free = resp.offload_state_free;
+        resp.offload_state = NULL;
+        resp.offload_state_free = NULL;
+    }
+    if (resp.offload && s->pool) {
+        struct tn_http_resp *later = tn_arena_alloc(&r->arena, sizeof *later);
+        if (later && tn_http_pool_submit(s, r, later)) {
+            resp_deinit(&resp);
+            return MHD_YES;
+        }
+    }
+    if (resp.offload) { /* no pool, a stopping one, or no memory for the hand-over: here */
+        resp_deinit(&resp);
+        tn_http_resp_init(&resp);
+        r->offloaded = true;
+        r->route->h(r->route->ud, r, &resp);
+    }
+    if (resp.status == 0)
+        resp.status = 500;
+    enum MHD_Result ok = queue(r, &resp);
+    resp_deinit(&resp);
+    return ok;
+}
+
+/* MHD's access handler: called with the headers, once per body chunk, once with the
+ * whole request in, and again when a suspended connection is resumed. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -436,19 +544,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct tn_http_server *s = cls;
     struct tn_http_req *r = *con_cls;
     if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
+        if (!(r = req_new(s, conn, url, method)))
             return MHD_NO;
-        r->srv = s;
-        r->conn = conn;
-        r->method = method;
-        r->path = xstrdup(url);
-        r->start_ns = tn_time_mono_ns();
-        request_id(r->id, s->id_prefix, (uint64_t)atomic_fetch_add(&s->next_id, 1));
-        tn_buf_init(&r->body, s->cfg.limits.max_body);
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        r->c = ci ? ci->socket_context : NULL;
         if (r->c) /* a request line is in: the request has begun, its clock runs */
             atomic_store(&r->c->idle, false);
         *con_cls = r;
@@ -463,18 +560,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0; /* discard a body we already refused */
         return MHD_YES;
     }
-    if (*upload_size) {
-        /* a body trickling in: the deadline is checked as it comes, besides the reaper */
-        if (tn_http_past_deadline(s, r->c, tn_time_mono_ns())) {
-            *upload_size = 0;
-            atomic_store(&r->c->receiving, false);
-            return answer_error(r, 408, "request_timeout", "Request timeout", NULL);
-        }
-        if (!r->too_large && tn_buf_append(&r->body, upload_data, *upload_size) != TN_OK)
-            r->too_large = true;
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    if (*upload_size)
+        return receive_body(s, r, upload_data, upload_size);
     if (r->c) /* the whole request is in: no deadline while it is answered or streamed */
         atomic_store(&r->c->receiving, false);
     if (r->too_large)
@@ -486,62 +573,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         r->off = OFF_NONE;
         enum MHD_Result ok = queue(r, done);
         resp_deinit(done);
-        free(done);
         return ok;
     }
     if (r->off != OFF_NONE)
         return MHD_YES; /* still on the pool (a spurious call) */
-
-    struct tn_http_resp resp;
-    resp_init(&resp);
-    r->route->h(r->route->ud, r, &resp);
-    if (resp.offload && s->pool) {
-        struct tn_http_resp *later = malloc(sizeof *later);
-        /* Queued only while the pool takes work, decided under its mutex: once shutdown
-         * has said stop, the pool threads end as soon as the queue is empty, and a
-         * handler queued after that would leave its connection suspended for good. */
-        pthread_mutex_lock(&s->pool_mu);
-        struct pool_thread *t = NULL;
-        bool queued = later && !s->pool_stop;
-        if (queued) {
-            resp_deinit(&resp);
-            resp_init(later);
-            r->pending = later;
-            r->offloaded = true;
-            r->off = OFF_QUEUED;
-            MHD_suspend_connection(conn);
-            if ((t = s->pool_idle)) {
-                s->pool_idle = t->next_idle;
-                t->job = r;
-            } else {
-                r->pool_next = NULL;
-                if (s->pool_tail)
-                    s->pool_tail->pool_next = r;
-                else
-                    s->pool_head = r;
-                s->pool_tail = r;
-            }
-        }
-        pthread_mutex_unlock(&s->pool_mu);
-        if (t) /* after the unlock, so that the thread does not wake into a held mutex */
-            sem_post(&t->wake);
-        if (queued)
-            return MHD_YES;
-        free(later);
-    }
-    if (resp.offload) { /* no pool, a stopping one, or no memory for the hand-over: here */
-        resp_deinit(&resp);
-        resp_init(&resp);
-        r->offloaded = true;
-        r->route->h(r->route->ud, r, &resp);
-    }
-    if (resp.status == 0)
-        resp.status = 500;
-    enum MHD_Result ok = queue(r, &resp);
-    resp_deinit(&resp);
-    return ok;
+    return run_handler(s, r);
 }
-
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
@@ -573,16 +610,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                "addr", tn_http_req_client_addr(r), "status", status, "ms", ms, "end",
                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     }
-    if (r->pending) { /* answered by the pool but never sent (connection closed) */
-        resp_deinit(r->pending);
-        free(r->pending);
-    }
-    if (r->value && r->route && r->route->free_value)
-        r->route->free_value(r->value);
-    tn_buf_deinit(&r->body);
-    free(r->origin_ok);
-    free(r->path);
-    free(r);
+    req_free(r);
     atomic_fetch_sub(&s->inflight, 1);
 }
 
