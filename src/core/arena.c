@@ -199,3 +199,8 @@ void tn_arena_json_leave(struct tn_arena_scope previous)
 {
     scope = previous;
 }
+
+struct tn_arena *tn_arena_json_current(void)
+{
+    return scope.arena;
+}

@@ -63,5 +63,7 @@ struct tn_arena_scope {
  * tn_arena_json_leave. Scopes nest. */
 struct tn_arena_scope tn_arena_json_enter(struct tn_arena *a, bool alloc);
 void tn_arena_json_leave(struct tn_arena_scope previous);
+/* The arena of this thread's scope, or NULL. */
+struct tn_arena *tn_arena_json_current(void);
 
 #endif

@@ -300,20 +300,20 @@ static void resp_deinit(struct tn_http_resp *resp)
         tn_http_stream_release(&resp->stream->sink);
 }
 
-/* Errors produced by the HTTP layer itself. On the MCP endpoint they are JSON-RPC
- * errors without id (what MCP clients parse); elsewhere an OAuth-style body. */
-static enum MHD_Result answer_error(struct tn_http_req *r, int status, const char *code,
-                                    const char *msg, const char *allow)
+/* Errors produced by the HTTP layer itself, on every route: status and JSON-RPC code
+ * from the error table, as a JSON-RPC error without id (what MCP clients parse; other
+ * clients go by the status). */
+static enum MHD_Result answer_error(struct tn_http_req *r, enum tn_err err, const char *msg,
+                                    const char *allow)
 {
     struct tn_http_resp resp;
     tn_http_resp_init(&resp);
-    resp.status = status;
+    resp.status = tn_err_http_status(err);
     resp.content_type = "application/json";
     /* msg never carries unescaped client input: callers pass fixed strings */
-    (void)code;
     tn_buf_printf(&resp.body,
-                  "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32000,\"message\":\"%s\"},\"id\":null}",
-                  msg);
+                  "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":\"%s\"},\"id\":null}",
+                  tn_err_jsonrpc(err), msg);
     if (allow)
         tn_http_resp_header(&resp, "Allow", allow);
     enum MHD_Result ok = queue(r, &resp);
@@ -390,16 +390,16 @@ static enum MHD_Result preflight(struct tn_http_req *r)
 static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_req *r)
 {
     if (tn_http_past_deadline(s, r->c, tn_time_mono_ns()))
-        return answer_error(r, 408, "request_timeout", "Request timeout", NULL);
+        return answer_error(r, TN_ERR_REQUEST_TIMEOUT, "Request timeout", NULL);
     struct header_tally t = {0, 0};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, tally_header, &t);
     if (t.count > s->cfg.limits.max_headers || t.bytes > s->cfg.limits.max_header_bytes)
-        return answer_error(r, 431, "request_header_fields_too_large",
-                            "Request header fields too large", NULL);
+        return answer_error(r, TN_ERR_HEADERS_TOO_LARGE, "Request header fields too large",
+                            NULL);
 
     const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
     if (!tn_http_host_allowed(s, host))
-        return answer_error(r, 403, "invalid_host", "Invalid Host header", NULL);
+        return answer_error(r, TN_ERR_INVALID_HOST, "Invalid Host header", NULL);
     r->route = find_route(s, r->path);
     const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
     if (origin) {
@@ -408,14 +408,15 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
         if (r->route && r->route->public_doc)
             r->origin_ok = "*";
         else if (!tn_http_origin_allowed(s, origin))
-            return answer_error(r, 403, "invalid_origin", "Invalid Origin: not an allowed origin for this server", NULL);
+            return answer_error(r, TN_ERR_INVALID_ORIGIN,
+                                "Invalid Origin: not an allowed origin for this server", NULL);
         else
             r->origin_ok = tn_arena_strndup(&r->arena, origin, strlen(origin));
     }
     if (strcmp(r->method, "OPTIONS") == 0)
         return preflight(r);
     if (!r->route)
-        return answer_error(r, 404, "not_found", "Not found", NULL);
+        return answer_error(r, TN_ERR_NO_ROUTE, "Not found", NULL);
     if (r->route->max_body)
         r->body.limit = r->route->max_body;
     if (r->route->pre) {
@@ -437,8 +438,7 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
         char *end = NULL;
         unsigned long long n = strtoull(cl, &end, 10);
         if (end == cl || *end != '\0' || n > r->body.limit)
-            return answer_error(r, 413, "payload_too_large",
-                                "Request body too large", NULL);
+            return answer_error(r, TN_ERR_BODY_TOO_LARGE, "Request body too large", NULL);
     }
     return MHD_YES;
 }
@@ -493,7 +493,7 @@ static enum MHD_Result receive_body(struct tn_http_server *s, struct tn_http_req
     if (tn_http_past_deadline(s, r->c, tn_time_mono_ns())) {
         *size = 0;
         atomic_store(&r->c->receiving, false);
-        return answer_error(r, 408, "request_timeout", "Request timeout", NULL);
+        return answer_error(r, TN_ERR_REQUEST_TIMEOUT, "Request timeout", NULL);
     }
     if (!r->too_large && tn_buf_append(&r->body, data, *size) != TN_OK)
         r->too_large = true;
@@ -565,7 +565,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (r->c) /* the whole request is in: no deadline while it is answered or streamed */
         atomic_store(&r->c->receiving, false);
     if (r->too_large)
-        return answer_error(r, 413, "payload_too_large", "Request body too large", NULL);
+        return answer_error(r, TN_ERR_BODY_TOO_LARGE, "Request body too large", NULL);
 
     if (r->off == OFF_READY) { /* resumed: the pool thread left the answer */
         struct tn_http_resp *done = r->pending;

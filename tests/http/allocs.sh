@@ -12,7 +12,7 @@ shim="$build/tests/libtn-alloccount.so"
 mint="$build/bench/tn-mint"
 # measured after the arena and the single parse (docs/PERFORMANCE.md); lower it when
 # allocations go away, never raise it without saying why
-MAX_DISCOVER_ALLOCS=${MAX_DISCOVER_ALLOCS:-85}
+MAX_DISCOVER_ALLOCS=${MAX_DISCOVER_ALLOCS:-8}
 N=${ALLOCS_N:-400}
 work=$(mktemp -d)
 pass=0; fail=0
