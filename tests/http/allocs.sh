@@ -12,8 +12,8 @@ shim="$build/tests/libtn-alloccount.so"
 mint="$build/bench/tn-mint"
 # measured after the arena and the single parse (docs/PERFORMANCE.md); lower it when
 # allocations go away, never raise it without saying why
-MAX_DISCOVER_ALLOCS=${MAX_DISCOVER_ALLOCS:-8}
-N=${ALLOCS_N:-400}
+MAX_DISCOVER_ALLOCS=${MAX_DISCOVER_ALLOCS:-6}
+N=${ALLOCS_N:-300}
 work=$(mktemp -d)
 pass=0; fail=0
 pids=()
@@ -72,11 +72,15 @@ cases = [("server/discover", "server/discover", {}, None),
 for label, method, params, name in cases:
     for _ in range(50):
         call(method, params, name)
-    a0, k0 = read()
-    for _ in range(n):
-        call(method, params, name)
-    a1, k1 = read()
-    print(f"{label} {(a1 - a0) / n:.1f} {(k1 - k0) / n:.1f}")
+    best = None
+    for _ in range(3):  # the least of three runs: what the server's other threads do
+        a0, k0 = read()  # (heartbeats, the trim timer) lands in one run, not in all
+        for _ in range(n):
+            call(method, params, name)
+        a1, k1 = read()
+        if best is None or a1 - a0 < best[0]:
+            best = (a1 - a0, k1 - k0)
+    print(f"{label} {best[0] / n:.1f} {best[1] / n:.1f}")
 PY
 while read -r label allocs kept; do
   echo "# $label: $allocs allocations per request ($kept blocks kept)"
