@@ -197,12 +197,14 @@ static void mcp_route(void *ud, const struct tn_http_req *req, struct tn_http_re
         .subject = principal ? principal->key : "",
         .request_id = tn_http_req_id(req),
         .can_offload = !tn_http_req_offloaded(req),
+        .arena = tn_http_req_arena(req),
+        .parked = tn_http_req_offload_state(req),
     };
     struct tn_mcp_http_out out = {0};
     tn_buf_init(&out.body, 16u << 20); /* larger answers become an internal error */
     tn_mcp_handle(app->mcp, &in, &out);
-    if (out.offload) { /* a write: again on the blocking pool, where it may wait */
-        tn_http_resp_offload(resp);
+    if (out.offload) { /* a write: again on the blocking pool, where it may wait, parsed once */
+        tn_http_resp_offload_with(resp, out.parked, tn_mcp_parked_free);
         tn_buf_deinit(&out.body);
         return;
     }

@@ -1,5 +1,7 @@
 #include "core/buf.h"
 
+#include "core/arena.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +13,21 @@ void tn_buf_init(struct tn_buf *b, size_t limit)
     b->len = 0;
     b->cap = 0;
     b->limit = limit;
+    b->arena = NULL;
+}
+
+void tn_buf_init_arena(struct tn_buf *b, size_t limit, struct tn_arena *a)
+{
+    tn_buf_init(b, limit);
+    b->arena = a;
 }
 
 void tn_buf_deinit(struct tn_buf *b)
 {
-    free(b->data);
+    if (b->arena && b->data)
+        tn_arena_release(b->arena, b->data);
+    else
+        free(b->data);
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
@@ -35,14 +47,23 @@ static enum tn_err reserve(struct tn_buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return TN_OK;
-    size_t cap = b->cap ? b->cap : 256;
+    /* 1 KiB first: most answers (a JSON-RPC error, server/discover) fit in one block */
+    size_t cap = b->cap ? b->cap : 1024;
     while (cap < need)
         cap *= 2;
     if (cap > b->limit + 1)
         cap = b->limit + 1;
-    char *p = realloc(b->data, cap);
-    if (!p)
+    char *p;
+    if (b->arena) {
+        if (!(p = tn_arena_alloc(b->arena, cap)))
+            return TN_ERR_NOMEM;
+        if (b->data) {
+            memcpy(p, b->data, b->len + 1);
+            tn_arena_release(b->arena, b->data);
+        }
+    } else if (!(p = realloc(b->data, cap))) {
         return TN_ERR_NOMEM;
+    }
     b->data = p;
     b->cap = cap;
     return TN_OK;
@@ -89,7 +110,16 @@ enum tn_err tn_buf_printf(struct tn_buf *b, const char *fmt, ...)
 char *tn_buf_take(struct tn_buf *b)
 {
     char *p = b->data;
-    if (!p) {
+    if (b->arena) {
+        p = malloc(b->len + 1);
+        if (p) {
+            if (b->len)
+                memcpy(p, b->data, b->len);
+            p[b->len] = '\0';
+        }
+        if (b->data)
+            tn_arena_release(b->arena, b->data);
+    } else if (!p) {
         p = calloc(1, 1);
     }
     b->data = NULL;

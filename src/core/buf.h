@@ -20,15 +20,21 @@ struct tn_span {
 
 #define TN_SPAN_LIT(s) ((struct tn_span){(s), sizeof(s) - 1})
 
+struct tn_arena;
+
 struct tn_buf {
     char *data;
     size_t len;
     size_t cap;   /* allocated bytes */
     size_t limit; /* hard maximum of len */
+    struct tn_arena *arena; /* where the storage comes from (NULL: malloc) */
 };
 
 /* Prepares an empty buffer that may hold up to `limit` bytes. Allocates nothing yet. */
 void tn_buf_init(struct tn_buf *b, size_t limit);
+/* The same, with storage from an arena (core/arena.h), which must outlive the buffer:
+ * growing copies into a new block, deinit gives nothing back before the arena goes. */
+void tn_buf_init_arena(struct tn_buf *b, size_t limit, struct tn_arena *a);
 /* Frees the storage; the buffer may be initialised again. */
 void tn_buf_deinit(struct tn_buf *b);
 /* Empties the buffer, keeping its storage. */
@@ -56,8 +62,8 @@ static inline enum tn_err tn_buf_puts(struct tn_buf *b, const char *s)
 }
 enum tn_err tn_buf_printf(struct tn_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Moves the bytes out: the caller owns the returned NUL-terminated string (never NULL
- * after a successful call, may be NULL for an empty buffer that never allocated). */
+/* Moves the bytes out: the caller owns the returned NUL-terminated string, to free()
+ * (an arena buffer's bytes are copied to the heap). NULL when out of memory. */
 char *tn_buf_take(struct tn_buf *b);
 
 /* True when span equals the C string exactly. */

@@ -29,7 +29,18 @@
     X(TN_ERR_FORBIDDEN,      "forbidden",                              403,  "access_denied",       -32000)  \
     X(TN_ERR_INSUFFICIENT_SCOPE,"insufficient scope",                  403,  "insufficient_scope",  -32000)  \
     X(TN_ERR_BUSY,           "too many concurrent requests",           503,  "temporarily_unavailable", -32603)  \
-    X(TN_ERR_TOO_MANY_STREAMS,"too many open streams for one caller",  429,  NULL,                  -32000)
+    X(TN_ERR_TOO_MANY_STREAMS,"too many open streams for one caller",  429,  NULL,                  -32000)  \
+    /* HTTP */                                                                                               \
+    X(TN_ERR_BAD_REQUEST,    "bad request",                            400,  NULL,                  -32000)  \
+    X(TN_ERR_METHOD_NOT_ALLOWED,"method not allowed",                  405,  NULL,                  -32000)  \
+    X(TN_ERR_NOT_ACCEPTABLE, "not acceptable",                         406,  NULL,                  -32000)  \
+    X(TN_ERR_UNSUPPORTED_MEDIA_TYPE,"unsupported media type",          415,  NULL,                  -32000)  \
+    X(TN_ERR_NO_ROUTE,       "no such path",                           404,  NULL,                  -32000)  \
+    X(TN_ERR_INVALID_HOST,   "invalid Host header",                    403,  NULL,                  -32000)  \
+    X(TN_ERR_INVALID_ORIGIN, "invalid Origin header",                  403,  NULL,                  -32000)  \
+    X(TN_ERR_REQUEST_TIMEOUT,"request timeout",                        408,  NULL,                  -32000)  \
+    X(TN_ERR_HEADERS_TOO_LARGE,"request header fields too large",      431,  NULL,                  -32000)  \
+    X(TN_ERR_BODY_TOO_LARGE, "request body too large",                 413,  NULL,                  -32000)
 
 enum tn_err {
 #define TN_ERR_ENUM(name, msg, http, oauth, rpc) name,

@@ -1,4 +1,7 @@
-/* libmicrohttpd glue: limits, Host/Origin checks, CORS, routing and SSE streams.
+/* libmicrohttpd glue: limits, Host/Origin checks, CORS, routing and SSE streams. This
+ * file holds the policy, the access handler and the lifecycle; connections and their
+ * deadline are in conn.c, SSE streams in stream.c, the blocking pool in pool.c
+ * (src/http/internal.h tours them).
  *
  * The access handler runs at least three times per request: with the headers (where
  * everything that can be refused without the body is refused), once per body chunk, and
@@ -38,148 +41,8 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "core/proxy.h"
 #include "core/util.h"
-
-#define MAX_ROUTES 32
-#define MAX_LIST 32
-#define STREAM_QUEUE_LIMIT (8u << 20)
-#define CONN_BUCKETS 1024 /* per-address counting: chains, keyed by a random-keyed hash */
-#define MAX_FWD_LINES 32  /* forwarding header lines read, the last ones */
-#define IDLE_MARGIN_NS 50000000u /* 50 ms: the kernel's last-receive time is in ticks */
-
-struct route {
-    char *path;
-    size_t len;
-    enum tn_http_match match;
-    tn_http_handler h;
-    void *ud;
-    tn_http_pre_fn pre;
-    void (*free_value)(void *);
-    void *pre_ud;
-    bool public_doc; /* readable from any origin (metadata documents) */
-    size_t max_body; /* 0: the server's limit */
-};
-
-struct tn_http_stream {
-    struct tn_sink sink; /* first member: a tn_sink * is a tn_http_stream * */
-    struct tn_http_server *srv;
-    pthread_mutex_t mu;
-    atomic_int refs;
-    struct MHD_Connection *conn;
-    bool suspended, closed, gone, attached;
-    struct tn_buf q;
-    size_t q_off;
-    void (*gone_fn)(void *);
-    void *gone_ud;
-    struct tn_http_stream *prev, *next;
-};
-
-/* An open connection (MHD's socket context). */
-struct conn {
-    struct conn *prev, *next; /* every tracked connection, under conns_mu */
-    struct conn *bnext;       /* same bucket of the per-address count, under conns_mu */
-    struct tn_ip peer;
-    struct tn_ip party; /* the peer's /64 (IPv6) or itself (IPv4): what the cap counts */
-    int fd;
-    bool trusted; /* the peer is a trusted proxy */
-    bool counted; /* holds one of its address's MAX_CONNECTIONS_PER_IP */
-    bool refused; /* over that limit: shut down at once, never listed */
-    bool reaped;  /* shut down by the reaper */
-    /* A request is arriving (headers or body) since `since_ns`: from the connection's
-     * start, then from the first byte of each next request. libmicrohttpd says nothing
-     * before a request line is whole, so between requests (`idle`, from the end of an
-     * answer) the reaper asks the kernel when data last arrived (TCP_INFO) and moves
-     * `since_ns` along while none has: an idle keep-alive connection is left to
-     * CONN_TIMEOUT_S, a request trickling in is timed from (at most a second before)
-     * its first byte. Written by the connection's worker and the reaper. */
-    atomic_bool receiving;
-    atomic_bool idle;
-    _Atomic uint64_t since_ns;
-    _Atomic uint64_t quiet_ns; /* while idle: no byte arrived after this, as far as known */
-};
-
-struct tn_http_server {
-    struct tn_http_config cfg;
-    char *base_url;
-    char *base_origin; /* scheme://host[:port], lower-case host */
-    char *base_host;   /* host without port */
-    bool base_loopback;
-    char *origins[MAX_LIST];
-    unsigned n_origins;
-    bool any_origin;
-    char *hosts[MAX_LIST];
-    unsigned n_hosts;
-    struct route routes[MAX_ROUTES];
-    unsigned n_routes;
-    struct MHD_Daemon *d;
-    uint16_t port;
-    atomic_uint inflight;
-    atomic_ulong next_id;
-    unsigned id_prefix;
-    pthread_mutex_t streams_mu;
-    struct tn_http_stream *streams;
-    pthread_t heartbeat;
-    bool heartbeat_running;
-    pthread_mutex_t stop_mu;
-    pthread_cond_t stop_cv;
-    bool stopping;
-    bool quiesced;
-    /* the blocking pool: a queue of handlers, and the idle threads (most recently idle
-     * first) to hand them to */
-    pthread_mutex_t pool_mu;
-    struct tn_http_req *pool_head, *pool_tail;
-    struct pool_thread *pool;
-    struct pool_thread *pool_idle;
-    unsigned n_pool;
-    bool pool_stop;
-    /* connections: the per-address limit, the request deadline, the client address */
-    struct tn_proxies proxies;
-    const char *fwd_header; /* "X-Forwarded-For" or "Forwarded" */
-    pthread_mutex_t conns_mu;
-    struct conn *conns;
-    struct conn *buckets[CONN_BUCKETS];
-    uint8_t bucket_key[crypto_shorthash_KEYBYTES];
-    atomic_ulong refused, bad_forwarded;
-    pthread_t reaper;
-    bool reaper_running;
-};
-
-/* A blocking-pool thread. An idle one sleeps on its own semaphore and is handed its next
- * handler directly: one wake-up per handler, where a shared condition variable woke a
- * thread that then queued for the pool's mutex with every other one. */
-struct pool_thread {
-    struct tn_http_server *s;
-    pthread_t tid;
-    sem_t wake;
-    struct tn_http_req *job; /* set under pool_mu before the post; NULL: look again */
-    struct pool_thread *next_idle;
-};
-
-struct tn_http_req {
-    struct tn_http_server *srv;
-    struct MHD_Connection *conn;
-    const char *method;
-    char *path;
-    const struct route *route;
-    struct tn_buf body;
-    bool too_large;
-    bool answered;
-    int status;
-    char id[24];
-    uint64_t start_ns;
-    struct tn_http_stream *stream;
-    char *origin_ok; /* the request's Origin when it is allowed (for CORS), else NULL */
-    void *value;     /* attached by the route's pre-handler */
-    struct conn *c; /* the connection's (NULL only if it could not be tracked) */
-    char addr[TN_IP_TEXT_MAX];
-    /* offloading: NONE, then QUEUED/RUNNING on the pool with the connection suspended,
-     * then READY with the answer in `pending` until the resumed connection sends it */
-    enum { OFF_NONE, OFF_QUEUED, OFF_READY } off;
-    bool offloaded; /* the handler is running (or ran) on a pool thread */
-    struct tn_http_resp *pending;
-    struct tn_http_req *pool_next;
-};
+#include "http/internal.h"
 
 /* ---------- small helpers ---------- */
 
@@ -289,379 +152,6 @@ static void request_id(char out[24], unsigned prefix, uint64_t n)
     out[8 + k] = '\0';
 }
 
-static void stream_release(struct tn_sink *sink);
-
-static enum tn_err stream_send(struct tn_sink *sink, const char *data, size_t len)
-{
-    struct tn_http_stream *st = (struct tn_http_stream *)sink;
-    enum tn_err rc = TN_OK;
-    pthread_mutex_lock(&st->mu);
-    if (st->gone || st->closed) {
-        rc = TN_ERR_CANCELLED;
-        goto done;
-    }
-    size_t before = st->q.len;
-    if (tn_buf_puts(&st->q, "event: message\ndata: ") != TN_OK ||
-        tn_buf_append(&st->q, data, len) != TN_OK || tn_buf_puts(&st->q, "\n\n") != TN_OK) {
-        /* A peer that reads nothing while 8 MiB pile up is dropped, not buffered forever. */
-        st->q.len = before;
-        st->closed = true;
-        rc = TN_ERR_LIMIT;
-    }
-    if (st->suspended) {
-        st->suspended = false;
-        MHD_resume_connection(st->conn);
-    }
-done:
-    pthread_mutex_unlock(&st->mu);
-    return rc;
-}
-
-static void stream_close(struct tn_sink *sink)
-{
-    struct tn_http_stream *st = (struct tn_http_stream *)sink;
-    pthread_mutex_lock(&st->mu);
-    st->closed = true;
-    if (st->suspended) {
-        st->suspended = false;
-        MHD_resume_connection(st->conn);
-    }
-    pthread_mutex_unlock(&st->mu);
-}
-
-static bool stream_closed(struct tn_sink *sink)
-{
-    struct tn_http_stream *st = (struct tn_http_stream *)sink;
-    pthread_mutex_lock(&st->mu);
-    bool r = st->gone || st->closed;
-    pthread_mutex_unlock(&st->mu);
-    return r;
-}
-
-static void stream_on_gone(struct tn_sink *sink, void (*fn)(void *), void *ud)
-{
-    struct tn_http_stream *st = (struct tn_http_stream *)sink;
-    pthread_mutex_lock(&st->mu);
-    bool now = st->gone;
-    if (!now) {
-        st->gone_fn = fn;
-        st->gone_ud = ud;
-    }
-    pthread_mutex_unlock(&st->mu);
-    if (now)
-        fn(ud);
-}
-
-static void stream_retain(struct tn_sink *sink)
-{
-    atomic_fetch_add(&((struct tn_http_stream *)sink)->refs, 1);
-}
-
-static const struct tn_sink_ops stream_ops = {
-    .send = stream_send,
-    .close = stream_close,
-    .closed = stream_closed,
-    .on_gone = stream_on_gone,
-    .retain = stream_retain,
-    .release = stream_release,
-};
-
-static void stream_release(struct tn_sink *sink)
-{
-    struct tn_http_stream *st = (struct tn_http_stream *)sink;
-    if (atomic_fetch_sub(&st->refs, 1) != 1)
-        return;
-    pthread_mutex_destroy(&st->mu);
-    tn_buf_deinit(&st->q);
-    free(st);
-}
-
-/* Marks the stream gone (client left or response finished) and fires its callback. */
-static void stream_gone(struct tn_http_stream *st)
-{
-    struct tn_http_server *s = st->srv;
-    pthread_mutex_lock(&s->streams_mu);
-    if (st->attached) {
-        if (st->prev)
-            st->prev->next = st->next;
-        else
-            s->streams = st->next;
-        if (st->next)
-            st->next->prev = st->prev;
-        st->attached = false;
-    }
-    pthread_mutex_unlock(&s->streams_mu);
-    pthread_mutex_lock(&st->mu);
-    void (*fn)(void *) = st->gone ? NULL : st->gone_fn;
-    void *ud = st->gone_ud;
-    st->gone = true;
-    st->gone_fn = NULL;
-    pthread_mutex_unlock(&st->mu);
-    if (fn)
-        fn(ud);
-}
-
-static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    (void)pos;
-    struct tn_http_stream *st = cls;
-    ssize_t n;
-    pthread_mutex_lock(&st->mu);
-    size_t avail = st->q.len - st->q_off;
-    if (avail) {
-        n = (ssize_t)(avail < max ? avail : max);
-        memcpy(buf, st->q.data + st->q_off, (size_t)n);
-        st->q_off += (size_t)n;
-        if (st->q_off == st->q.len) {
-            st->q_off = 0;
-            tn_buf_reset(&st->q);
-        }
-    } else if (st->closed || st->gone) {
-        n = MHD_CONTENT_READER_END_OF_STREAM;
-    } else {
-        st->suspended = true;
-        MHD_suspend_connection(st->conn);
-        n = 0;
-    }
-    pthread_mutex_unlock(&st->mu);
-    return n;
-}
-
-static void stream_reader_free(void *cls)
-{
-    stream_release(&((struct tn_http_stream *)cls)->sink);
-}
-
-struct tn_sink *tn_http_resp_stream(struct tn_http_resp *resp)
-{
-    struct tn_http_stream *st = calloc(1, sizeof *st);
-    if (!st)
-        return NULL;
-    st->sink.ops = &stream_ops;
-    pthread_mutex_init(&st->mu, NULL);
-    atomic_init(&st->refs, 1); /* the response's reference */
-    tn_buf_init(&st->q, STREAM_QUEUE_LIMIT);
-    resp->stream = st;
-    resp->status = 200;
-    resp->content_type = "text/event-stream";
-    return &st->sink;
-}
-
-static void *heartbeat_main(void *arg)
-{
-    struct tn_http_server *s = arg;
-    pthread_mutex_lock(&s->stop_mu);
-    while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += s->cfg.limits.heartbeat_s;
-        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
-        if (s->stopping)
-            break;
-        pthread_mutex_unlock(&s->stop_mu);
-        pthread_mutex_lock(&s->streams_mu);
-        for (struct tn_http_stream *st = s->streams; st; st = st->next) {
-            pthread_mutex_lock(&st->mu);
-            /* An SSE comment line: ignored by clients, but it makes a write happen, which
-             * is how a dead peer on a suspended connection is found. */
-            if (!st->closed && !st->gone && st->q.len == 0)
-                tn_buf_puts(&st->q, ":\n\n");
-            if (st->suspended) {
-                st->suspended = false;
-                MHD_resume_connection(st->conn);
-            }
-            pthread_mutex_unlock(&st->mu);
-        }
-        pthread_mutex_unlock(&s->streams_mu);
-        pthread_mutex_lock(&s->stop_mu);
-    }
-    pthread_mutex_unlock(&s->stop_mu);
-    return NULL;
-}
-
-/* ---------- connections ---------- */
-
-static size_t bucket_of(const struct tn_http_server *s, const struct tn_ip *ip)
-{
-    uint8_t h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, ip->b, sizeof ip->b, s->bucket_key);
-    size_t v;
-    memcpy(&v, h, sizeof v);
-    return v % CONN_BUCKETS;
-}
-
-/* MHD_OPTION_NOTIFY_CONNECTION, on the connection's worker. A connection over its
- * address's limit is shut down here (MHD then reads end-of-file and closes it): the
- * count and the decision are under one lock, so the limit is exact. */
-static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
-{
-    struct tn_http_server *s = cls;
-    struct conn *c = *socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        if (!c)
-            return;
-        if (!c->refused) {
-            pthread_mutex_lock(&s->conns_mu);
-            if (c->prev)
-                c->prev->next = c->next;
-            else
-                s->conns = c->next;
-            if (c->next)
-                c->next->prev = c->prev;
-            if (c->counted) {
-                struct conn **pp = &s->buckets[bucket_of(s, &c->party)];
-                while (*pp && *pp != c)
-                    pp = &(*pp)->bnext;
-                if (*pp)
-                    *pp = c->bnext;
-            }
-            pthread_mutex_unlock(&s->conns_mu);
-        }
-        free(c);
-        *socket_context = NULL;
-        return;
-    }
-    const union MHD_ConnectionInfo *fdi =
-        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
-    c = calloc(1, sizeof *c);
-    if (!c) { /* untracked means unlimited: refuse instead */
-        if (fdi)
-            shutdown(fdi->connect_fd, SHUT_RDWR);
-        return;
-    }
-    const union MHD_ConnectionInfo *ai =
-        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    tn_ip_from_sockaddr(ai ? ai->client_addr : NULL, &c->peer);
-    tn_ip_party(&c->peer, &c->party);
-    c->fd = fdi ? fdi->connect_fd : -1;
-    c->trusted = tn_proxies_match(&s->proxies, &c->peer);
-    atomic_init(&c->since_ns, tn_time_mono_ns());
-    atomic_init(&c->receiving, true);
-    atomic_init(&c->idle, false);
-    atomic_init(&c->quiet_ns, 0);
-    unsigned limit = s->cfg.limits.max_per_ip;
-    pthread_mutex_lock(&s->conns_mu);
-    /* A trusted proxy carries every user's connections: it is not capped (limits per
-     * user belong in the proxy, which sees them). */
-    if (limit && !c->trusted) {
-        size_t b = bucket_of(s, &c->party);
-        unsigned n = 0;
-        for (struct conn *o = s->buckets[b]; o && n < limit; o = o->bnext)
-            n += memcmp(&o->party, &c->party, sizeof c->party) == 0;
-        if (n >= limit) {
-            c->refused = true;
-        } else {
-            c->counted = true;
-            c->bnext = s->buckets[b];
-            s->buckets[b] = c;
-        }
-    }
-    if (!c->refused) {
-        c->next = s->conns;
-        if (c->next)
-            c->next->prev = c;
-        s->conns = c;
-    }
-    pthread_mutex_unlock(&s->conns_mu);
-    if (c->refused) {
-        if (c->fd >= 0)
-            shutdown(c->fd, SHUT_RDWR);
-        atomic_fetch_add(&s->refused, 1);
-    }
-    *socket_context = c;
-}
-
-/* A trusted proxy is not timed: it buffers each request before passing it on and times
- * its own clients, and it keeps idle upstream connections open for as long as it likes
- * (nginx: 60 s), so closing one under it would turn its next request into a 502. */
-static bool past_deadline(const struct tn_http_server *s, const struct conn *c, uint64_t now)
-{
-    uint64_t limit = (uint64_t)s->cfg.limits.request_timeout_s * 1000000000u;
-    return limit && c && !c->trusted && atomic_load(&c->receiving) &&
-           now - atomic_load(&c->since_ns) > limit;
-}
-
-/* Between two requests: while no byte has arrived since `quiet_ns`, the connection is
- * idle and both marks move up to now, less IDLE_MARGIN_NS for the kernel's clock ticks
- * (the deadline's start, since_ns, a margin further back); once a byte has, the next
- * request has begun and since_ns, at most a tick and two margins before its first byte,
- * stays. Anything unclear (no TCP_INFO) counts as begun: the old, stricter rule. */
-static void follow_idle(struct conn *c, uint64_t now)
-{
-    if (c->trusted || !atomic_load(&c->idle))
-        return;
-    uint64_t quiet = atomic_load(&c->quiet_ns);
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    memset(&ti, 0, sizeof ti);
-    bool begun = true;
-    if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-        len >= offsetof(struct tcp_info, tcpi_last_data_recv) + sizeof ti.tcpi_last_data_recv) {
-        uint64_t ago = (uint64_t)ti.tcpi_last_data_recv * 1000000u;
-        begun = ago >= now || now - ago > quiet;
-    }
-    if (begun) {
-        atomic_store(&c->idle, false);
-        return;
-    }
-    if (now - IDLE_MARGIN_NS > quiet) {
-        atomic_store(&c->quiet_ns, now - IDLE_MARGIN_NS);
-        atomic_store(&c->since_ns, now - 2 * IDLE_MARGIN_NS);
-    }
-}
-
-/* Closes, once a second, every connection whose request has been arriving for longer
- * than REQUEST_TIMEOUT_S (shutdown() wakes its worker, which reads end-of-file and
- * closes it; the descriptor stays valid meanwhile, since MHD tells us a connection is
- * closed before closing its descriptor, and that waits for conns_mu). Refusals and
- * closings are logged as counts, one line per second at most, whatever the attack. */
-static void *reaper_main(void *arg)
-{
-    struct tn_http_server *s = arg;
-    pthread_mutex_lock(&s->stop_mu);
-    while (!s->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += 1;
-        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &until);
-        if (s->stopping)
-            break;
-        pthread_mutex_unlock(&s->stop_mu);
-        uint64_t now = tn_time_mono_ns();
-        unsigned long closed = 0;
-        char first[TN_IP_TEXT_MAX] = "";
-        pthread_mutex_lock(&s->conns_mu);
-        for (struct conn *c = s->conns; c; c = c->next) {
-            if (c->reaped || c->fd < 0)
-                continue;
-            follow_idle(c, now);
-            if (!past_deadline(s, c, now))
-                continue;
-            shutdown(c->fd, SHUT_RDWR);
-            c->reaped = true;
-            if (!closed++)
-                tn_ip_format(&c->peer, first);
-        }
-        pthread_mutex_unlock(&s->conns_mu);
-        unsigned long refused = atomic_exchange(&s->refused, 0);
-        if (closed) {
-            char n[24];
-            snprintf(n, sizeof n, "%lu", closed);
-            tn_log(TN_LOG_WARN, "closed connections whose request did not arrive within "
-                                "REQUEST_TIMEOUT_S", "count", n, "first_peer", first, NULL);
-        }
-        if (refused) {
-            char n[24];
-            snprintf(n, sizeof n, "%lu", refused);
-            tn_log(TN_LOG_WARN, "refused connections over MAX_CONNECTIONS_PER_IP", "count", n,
-                   NULL);
-        }
-        pthread_mutex_lock(&s->stop_mu);
-    }
-    pthread_mutex_unlock(&s->stop_mu);
-    return NULL;
-}
 
 /* ---------- request accessors ---------- */
 
@@ -671,77 +161,6 @@ const char *tn_http_req_id(const struct tn_http_req *r) { return r->id; }
 void *tn_http_req_value(const struct tn_http_req *r) { return r->value; }
 bool tn_http_req_offloaded(const struct tn_http_req *r) { return r->offloaded; }
 
-/* The last MAX_FWD_LINES lines of the forwarding header, in a ring: a proxy that adds a
- * line of its own (HAProxy's option forwardfor) puts the hops we read at the end, and
- * whatever the client sent before them is not needed, however many lines it is. */
-struct fwd_lines {
-    const char *name;
-    struct tn_span ring[MAX_FWD_LINES];
-    size_t total;
-};
-
-static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
-{
-    (void)kind;
-    struct fwd_lines *f = cls;
-    if (strcasecmp(key, f->name) == 0)
-        f->ring[f->total++ % MAX_FWD_LINES] =
-            (struct tn_span){value ? value : "", value ? strlen(value) : 0};
-    return MHD_YES;
-}
-
-/* The client behind the peer: the peer itself unless it is a trusted proxy. */
-static void resolve_client(const struct tn_http_req *r, struct tn_ip *out)
-{
-    struct tn_http_server *s = r->srv;
-    if (!r->c) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        tn_ip_from_sockaddr(ci ? ci->client_addr : NULL, out);
-        return;
-    }
-    *out = r->c->peer;
-    if (!r->c->trusted)
-        return;
-    struct fwd_lines f = {.name = s->fwd_header};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, collect_fwd, &f);
-    struct tn_span lines[MAX_FWD_LINES];
-    size_t n = f.total < MAX_FWD_LINES ? f.total : MAX_FWD_LINES;
-    for (size_t i = 0; i < n; i++) /* oldest kept first */
-        lines[i] = f.ring[(f.total - n + i) % MAX_FWD_LINES];
-    enum tn_err rc =
-        tn_proxy_client(&s->proxies, s->cfg.proxy_forwarded ? TN_FWD_FORWARDED : TN_FWD_XFF,
-                        lines, n, &r->c->peer, out);
-    /* Every kept hop a proxy of ours, and lines left out: the client is in what was not
-     * kept, too far to look (as past TN_FWD_MAX_HOPS). */
-    if (rc == TN_OK && f.total > n && tn_proxies_match(&s->proxies, out))
-        rc = TN_ERR_LIMIT;
-    if (rc == TN_ERR_NOT_FOUND) /* the proxy says it does not know: the proxy it is */
-        return;
-    if (rc != TN_OK) {
-        *out = r->c->peer;
-        /* A proxy of ours sending garbage is misconfigured (or lets clients write where
-         * it should): said once, not on every request. */
-        if (atomic_fetch_add(&s->bad_forwarded, 1) == 0)
-            tn_log(TN_LOG_WARN, "a trusted proxy sent an unusable client address header; the "
-                                "proxy's own address is used (logged once)",
-                   "id", r->id, "header", s->fwd_header, "error", tn_err_message(rc), NULL);
-    }
-}
-
-const char *tn_http_req_client_addr(const struct tn_http_req *r)
-{
-    if (!r->addr[0]) {
-        struct tn_ip ip;
-        resolve_client(r, &ip);
-        char *a = (char *)r->addr; /* computed once, on first use */
-        static const struct tn_ip none;
-        if (memcmp(&ip, &none, sizeof ip) != 0)
-            tn_ip_format(&ip, a);
-    }
-    return r->addr;
-}
 
 const char *tn_http_req_header(const struct tn_http_req *r, const char *name)
 {
@@ -769,6 +188,20 @@ enum tn_err tn_http_resp_header(struct tn_http_resp *resp, const char *name, con
 }
 
 void tn_http_resp_offload(struct tn_http_resp *resp) { resp->offload = true; }
+
+void tn_http_resp_offload_with(struct tn_http_resp *resp, void *state, void (*free_state)(void *))
+{
+    resp->offload = true;
+    resp->offload_state = state;
+    resp->offload_state_free = free_state;
+}
+
+void *tn_http_req_offload_state(const struct tn_http_req *r) { return r->off_state; }
+
+struct tn_arena *tn_http_req_arena(const struct tn_http_req *r)
+{
+    return (struct tn_arena *)&r->arena; /* request-scoped scratch, not the request */
+}
 
 enum tn_err tn_http_resp_json(struct tn_http_resp *resp, int status, const char *json, size_t len)
 {
@@ -805,13 +238,13 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
         st->conn = r->conn;
         r->stream = st;
         atomic_fetch_add(&st->refs, 1); /* the request's reference, dropped on completion */
-        mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, st,
-                                               stream_reader_free);
+        mr = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, tn_http_stream_reader, st,
+                                               tn_http_stream_reader_free);
         if (!mr) {
-            stream_release(&st->sink); /* the reader's */
+            tn_http_stream_release(&st->sink); /* the reader's */
             resp->stream = NULL;       /* resp_deinit must not release it again */
             r->stream = NULL;
-            stream_release(&st->sink); /* the request's */
+            tn_http_stream_release(&st->sink); /* the request's */
             return MHD_NO;
         }
         MHD_add_response_header(mr, "Cache-Control", "no-cache, no-transform");
@@ -850,7 +283,7 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
     return ok;
 }
 
-static void resp_init(struct tn_http_resp *resp)
+void tn_http_resp_init(struct tn_http_resp *resp)
 {
     memset(resp, 0, sizeof *resp);
     tn_buf_init(&resp->body, 32u << 20);
@@ -858,27 +291,29 @@ static void resp_init(struct tn_http_resp *resp)
 
 static void resp_deinit(struct tn_http_resp *resp)
 {
+    if (resp->offload_state_free) /* set, then never handed over */
+        resp->offload_state_free(resp->offload_state);
     tn_buf_deinit(&resp->body);
     for (unsigned i = 0; i < resp->n_headers; i++)
         free(resp->headers[i].value);
     if (resp->stream) /* never queued */
-        stream_release(&resp->stream->sink);
+        tn_http_stream_release(&resp->stream->sink);
 }
 
-/* Errors produced by the HTTP layer itself. On the MCP endpoint they are JSON-RPC
- * errors without id (what MCP clients parse); elsewhere an OAuth-style body. */
-static enum MHD_Result answer_error(struct tn_http_req *r, int status, const char *code,
-                                    const char *msg, const char *allow)
+/* Errors produced by the HTTP layer itself, on every route: status and JSON-RPC code
+ * from the error table, as a JSON-RPC error without id (what MCP clients parse; other
+ * clients go by the status). */
+static enum MHD_Result answer_error(struct tn_http_req *r, enum tn_err err, const char *msg,
+                                    const char *allow)
 {
     struct tn_http_resp resp;
-    resp_init(&resp);
-    resp.status = status;
+    tn_http_resp_init(&resp);
+    resp.status = tn_err_http_status(err);
     resp.content_type = "application/json";
     /* msg never carries unescaped client input: callers pass fixed strings */
-    (void)code;
     tn_buf_printf(&resp.body,
-                  "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32000,\"message\":\"%s\"},\"id\":null}",
-                  msg);
+                  "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":\"%s\"},\"id\":null}",
+                  tn_err_jsonrpc(err), msg);
     if (allow)
         tn_http_resp_header(&resp, "Allow", allow);
     enum MHD_Result ok = queue(r, &resp);
@@ -954,38 +389,39 @@ static enum MHD_Result preflight(struct tn_http_req *r)
 
 static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_req *r)
 {
-    if (past_deadline(s, r->c, tn_time_mono_ns()))
-        return answer_error(r, 408, "request_timeout", "Request timeout", NULL);
+    if (tn_http_past_deadline(s, r->c, tn_time_mono_ns()))
+        return answer_error(r, TN_ERR_REQUEST_TIMEOUT, "Request timeout", NULL);
     struct header_tally t = {0, 0};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, tally_header, &t);
     if (t.count > s->cfg.limits.max_headers || t.bytes > s->cfg.limits.max_header_bytes)
-        return answer_error(r, 431, "request_header_fields_too_large",
-                            "Request header fields too large", NULL);
+        return answer_error(r, TN_ERR_HEADERS_TOO_LARGE, "Request header fields too large",
+                            NULL);
 
     const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
     if (!tn_http_host_allowed(s, host))
-        return answer_error(r, 403, "invalid_host", "Invalid Host header", NULL);
+        return answer_error(r, TN_ERR_INVALID_HOST, "Invalid Host header", NULL);
     r->route = find_route(s, r->path);
     const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
     if (origin) {
         /* Public metadata is readable by any web page (it carries no user data and no
          * credentials are allowed); everything else checks the Origin (DNS rebinding). */
         if (r->route && r->route->public_doc)
-            r->origin_ok = xstrdup("*");
+            r->origin_ok = "*";
         else if (!tn_http_origin_allowed(s, origin))
-            return answer_error(r, 403, "invalid_origin", "Invalid Origin: not an allowed origin for this server", NULL);
+            return answer_error(r, TN_ERR_INVALID_ORIGIN,
+                                "Invalid Origin: not an allowed origin for this server", NULL);
         else
-            r->origin_ok = xstrdup(origin);
+            r->origin_ok = tn_arena_strndup(&r->arena, origin, strlen(origin));
     }
     if (strcmp(r->method, "OPTIONS") == 0)
         return preflight(r);
     if (!r->route)
-        return answer_error(r, 404, "not_found", "Not found", NULL);
+        return answer_error(r, TN_ERR_NO_ROUTE, "Not found", NULL);
     if (r->route->max_body)
         r->body.limit = r->route->max_body;
     if (r->route->pre) {
         struct tn_http_resp resp;
-        resp_init(&resp);
+        tn_http_resp_init(&resp);
         enum MHD_Result ok = MHD_YES;
         if (!r->route->pre(r->route->pre_ud, r, &resp, &r->value)) {
             if (resp.status == 0)
@@ -1002,140 +438,92 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
         char *end = NULL;
         unsigned long long n = strtoull(cl, &end, 10);
         if (end == cl || *end != '\0' || n > r->body.limit)
-            return answer_error(r, 413, "payload_too_large",
-                                "Request body too large", NULL);
+            return answer_error(r, TN_ERR_BODY_TOO_LARGE, "Request body too large", NULL);
     }
     return MHD_YES;
 }
 
-/* A forwarding header from a peer that may not name the client is ignored, rightly; but
- * when it comes from a reverse proxy the operator forgot in TRUSTED_PROXIES, every client
- * behind it shares one address for the throttles. Said once per process: any client can
- * send the header, so it must not fill the log. */
-static atomic_bool fwd_ignored_said;
 
-static void warn_ignored_forwarding(const struct tn_http_req *r)
+/* The request's struct, with its id and arena, on the first call (headers only); NULL
+ * when out of memory. */
+static struct tn_http_req *req_new(struct tn_http_server *s, struct MHD_Connection *conn,
+                                   const char *url, const char *method)
 {
-    if (!r->c || r->c->trusted || atomic_load(&fwd_ignored_said))
-        return;
-    if (!MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Forwarded-For") &&
-        !MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Forwarded"))
-        return;
-    if (atomic_exchange(&fwd_ignored_said, true))
-        return;
-    char peer[TN_IP_TEXT_MAX], msg[256];
-    tn_ip_format(&r->c->peer, peer);
-    snprintf(msg, sizeof msg,
-             "a forwarding header from %s was ignored: if a reverse proxy is in front, set "
-             "TRUSTED_PROXIES, or every client shares its address for throttling",
-             peer[0] ? peer : "?");
-    tn_log(TN_LOG_WARN, msg, "id", r->id, "logged", "once", NULL);
+    struct tn_http_req *r = malloc(sizeof *r);
+    if (!r)
+        return NULL;
+    memset(r, 0, offsetof(struct tn_http_req, arena_first)); /* not the arena's block */
+    tn_arena_init(&r->arena, r->arena_first, sizeof r->arena_first);
+    r->path = tn_arena_strndup(&r->arena, url, strlen(url));
+    if (!r->path) {
+        tn_arena_deinit(&r->arena);
+        free(r);
+        return NULL;
+    }
+    r->srv = s;
+    r->conn = conn;
+    r->method = method;
+    r->start_ns = tn_time_mono_ns();
+    request_id(r->id, s->id_prefix, (uint64_t)atomic_fetch_add(&s->next_id, 1));
+    tn_buf_init_arena(&r->body, s->cfg.limits.max_body, &r->arena);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->c = ci ? ci->socket_context : NULL;
+    return r;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+static void req_free(struct tn_http_req *r)
 {
-    (void)version;
-    struct tn_http_server *s = cls;
-    struct tn_http_req *r = *con_cls;
-    if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
-        r->srv = s;
-        r->conn = conn;
-        r->method = method;
-        r->path = xstrdup(url);
-        r->start_ns = tn_time_mono_ns();
-        request_id(r->id, s->id_prefix, (uint64_t)atomic_fetch_add(&s->next_id, 1));
-        tn_buf_init(&r->body, s->cfg.limits.max_body);
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        r->c = ci ? ci->socket_context : NULL;
-        if (r->c) /* a request line is in: the request has begun, its clock runs */
-            atomic_store(&r->c->idle, false);
-        *con_cls = r;
-        warn_ignored_forwarding(r);
-        atomic_fetch_add(&s->inflight, 1);
-        enum MHD_Result ok = on_first_call(s, r);
-        if (r->answered && r->c) /* refused on its headers: what follows is not read */
-            atomic_store(&r->c->receiving, false);
-        return ok;
-    }
-    if (r->answered) {
-        *upload_size = 0; /* discard a body we already refused */
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        /* a body trickling in: the deadline is checked as it comes, besides the reaper */
-        if (past_deadline(s, r->c, tn_time_mono_ns())) {
-            *upload_size = 0;
-            atomic_store(&r->c->receiving, false);
-            return answer_error(r, 408, "request_timeout", "Request timeout", NULL);
-        }
-        if (!r->too_large && tn_buf_append(&r->body, upload_data, *upload_size) != TN_OK)
-            r->too_large = true;
-        *upload_size = 0;
-        return MHD_YES;
-    }
-    if (r->c) /* the whole request is in: no deadline while it is answered or streamed */
+    if (r->pending) /* answered by the pool but never sent (connection closed) */
+        resp_deinit(r->pending);
+    if (r->off_state_free) /* before the arena: the state may live in it */
+        r->off_state_free(r->off_state);
+    if (r->value && r->route && r->route->free_value)
+        r->route->free_value(r->value);
+    tn_buf_deinit(&r->body);
+    tn_arena_deinit(&r->arena);
+    free(r);
+}
+
+/* A chunk of the body: kept while within the limit, timed against the deadline. */
+static enum MHD_Result receive_body(struct tn_http_server *s, struct tn_http_req *r,
+                                    const char *data, size_t *size)
+{
+    /* a body trickling in: the deadline is checked as it comes, besides the reaper */
+    if (tn_http_past_deadline(s, r->c, tn_time_mono_ns())) {
+        *size = 0;
         atomic_store(&r->c->receiving, false);
-    if (r->too_large)
-        return answer_error(r, 413, "payload_too_large", "Request body too large", NULL);
-
-    if (r->off == OFF_READY) { /* resumed: the pool thread left the answer */
-        struct tn_http_resp *done = r->pending;
-        r->pending = NULL;
-        r->off = OFF_NONE;
-        enum MHD_Result ok = queue(r, done);
-        resp_deinit(done);
-        free(done);
-        return ok;
+        return answer_error(r, TN_ERR_REQUEST_TIMEOUT, "Request timeout", NULL);
     }
-    if (r->off != OFF_NONE)
-        return MHD_YES; /* still on the pool (a spurious call) */
+    if (!r->too_large && tn_buf_append(&r->body, data, *size) != TN_OK)
+        r->too_large = true;
+    *size = 0;
+    return MHD_YES;
+}
 
+/* Runs the route's handler and queues its answer, or hands the handler's second call
+ * to the blocking pool when it asked for that (tn_http_resp_offload). */
+static enum MHD_Result run_handler(struct tn_http_server *s, struct tn_http_req *r)
+{
     struct tn_http_resp resp;
-    resp_init(&resp);
+    tn_http_resp_init(&resp);
     r->route->h(r->route->ud, r, &resp);
+    if (resp.offload) { /* the request keeps what the first call handed over */
+        r->off_state = resp.offload_state;
+        r->off_state_free = resp.offload_state_free;
+        resp.offload_state = NULL;
+        resp.offload_state_free = NULL;
+    }
     if (resp.offload && s->pool) {
-        struct tn_http_resp *later = malloc(sizeof *later);
-        /* Queued only while the pool takes work, decided under its mutex: once shutdown
-         * has said stop, the pool threads end as soon as the queue is empty, and a
-         * handler queued after that would leave its connection suspended for good. */
-        pthread_mutex_lock(&s->pool_mu);
-        struct pool_thread *t = NULL;
-        bool queued = later && !s->pool_stop;
-        if (queued) {
+        struct tn_http_resp *later = tn_arena_alloc(&r->arena, sizeof *later);
+        if (later && tn_http_pool_submit(s, r, later)) {
             resp_deinit(&resp);
-            resp_init(later);
-            r->pending = later;
-            r->offloaded = true;
-            r->off = OFF_QUEUED;
-            MHD_suspend_connection(conn);
-            if ((t = s->pool_idle)) {
-                s->pool_idle = t->next_idle;
-                t->job = r;
-            } else {
-                r->pool_next = NULL;
-                if (s->pool_tail)
-                    s->pool_tail->pool_next = r;
-                else
-                    s->pool_head = r;
-                s->pool_tail = r;
-            }
-        }
-        pthread_mutex_unlock(&s->pool_mu);
-        if (t) /* after the unlock, so that the thread does not wake into a held mutex */
-            sem_post(&t->wake);
-        if (queued)
             return MHD_YES;
-        free(later);
+        }
     }
     if (resp.offload) { /* no pool, a stopping one, or no memory for the hand-over: here */
         resp_deinit(&resp);
-        resp_init(&resp);
+        tn_http_resp_init(&resp);
         r->offloaded = true;
         r->route->h(r->route->ud, r, &resp);
     }
@@ -1146,42 +534,50 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return ok;
 }
 
-/* A blocking-pool thread: runs offloaded handlers, then resumes their connections (which
- * sends the answer from the epoll worker that owns the connection). */
-static void *pool_main(void *arg)
+/* MHD's access handler: called with the headers, once per body chunk, once with the
+ * whole request in, and again when a suspended connection is resumed. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
 {
-    struct pool_thread *t = arg;
-    struct tn_http_server *s = t->s;
-    for (;;) {
-        pthread_mutex_lock(&s->pool_mu);
-        struct tn_http_req *r = s->pool_head;
-        if (r) {
-            s->pool_head = r->pool_next;
-            if (!s->pool_head)
-                s->pool_tail = NULL;
-        } else if (!s->pool_stop) {
-            t->job = NULL;
-            t->next_idle = s->pool_idle;
-            s->pool_idle = t;
-        }
-        bool stop = !r && s->pool_stop;
-        pthread_mutex_unlock(&s->pool_mu);
-        if (stop)
-            break;
-        if (!r) {
-            while (sem_wait(&t->wake) != 0) /* EINTR */
-                ;
-            if (!(r = t->job))
-                continue; /* woken to stop: the queue is looked at once more */
-        }
-        struct tn_http_resp *resp = r->pending;
-        r->route->h(r->route->ud, r, resp);
-        if (resp->status == 0)
-            resp->status = 500;
-        r->off = OFF_READY;
-        MHD_resume_connection(r->conn);
+    (void)version;
+    struct tn_http_server *s = cls;
+    struct tn_http_req *r = *con_cls;
+    if (!r) {
+        if (!(r = req_new(s, conn, url, method)))
+            return MHD_NO;
+        if (r->c) /* a request line is in: the request has begun, its clock runs */
+            atomic_store(&r->c->idle, false);
+        *con_cls = r;
+        tn_http_warn_ignored_forwarding(r);
+        atomic_fetch_add(&s->inflight, 1);
+        enum MHD_Result ok = on_first_call(s, r);
+        if (r->answered && r->c) /* refused on its headers: what follows is not read */
+            atomic_store(&r->c->receiving, false);
+        return ok;
     }
-    return NULL;
+    if (r->answered) {
+        *upload_size = 0; /* discard a body we already refused */
+        return MHD_YES;
+    }
+    if (*upload_size)
+        return receive_body(s, r, upload_data, upload_size);
+    if (r->c) /* the whole request is in: no deadline while it is answered or streamed */
+        atomic_store(&r->c->receiving, false);
+    if (r->too_large)
+        return answer_error(r, TN_ERR_BODY_TOO_LARGE, "Request body too large", NULL);
+
+    if (r->off == OFF_READY) { /* resumed: the pool thread left the answer */
+        struct tn_http_resp *done = r->pending;
+        r->pending = NULL;
+        r->off = OFF_NONE;
+        enum MHD_Result ok = queue(r, done);
+        resp_deinit(done);
+        return ok;
+    }
+    if (r->off != OFF_NONE)
+        return MHD_YES; /* still on the pool (a spurious call) */
+    return run_handler(s, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -1203,8 +599,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_store(&r->c->idle, true);
     }
     if (r->stream) {
-        stream_gone(r->stream);
-        stream_release(&r->stream->sink);
+        tn_http_stream_gone(r->stream);
+        tn_http_stream_release(&r->stream->sink);
     }
     if (tn_log_enabled(TN_LOG_DEBUG)) {
         char status[8], ms[24];
@@ -1214,16 +610,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                "addr", tn_http_req_client_addr(r), "status", status, "ms", ms, "end",
                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     }
-    if (r->pending) { /* answered by the pool but never sent (connection closed) */
-        resp_deinit(r->pending);
-        free(r->pending);
-    }
-    if (r->value && r->route && r->route->free_value)
-        r->route->free_value(r->value);
-    tn_buf_deinit(&r->body);
-    free(r->origin_ok);
-    free(r->path);
-    free(r);
+    req_free(r);
     atomic_fetch_sub(&s->inflight, 1);
 }
 
@@ -1306,54 +693,6 @@ enum tn_err tn_http_route(struct tn_http_server *s, const char *path, enum tn_ht
     return TN_OK;
 }
 
-/* The blocking pool's threads, started before the daemon so that no request sees it
- * half made. With none (BLOCKING_THREADS=0, or none could be created) s->pool stays
- * NULL and offloaded handlers run on the epoll worker. */
-static void pool_start(struct tn_http_server *s)
-{
-    unsigned want = s->cfg.limits.blocking_threads;
-    s->pool = want ? calloc(want, sizeof *s->pool) : NULL;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 1u << 20); /* they run handlers, SQLite included */
-    for (unsigned i = 0; s->pool && i < want; i++) {
-        struct pool_thread *t = &s->pool[s->n_pool];
-        t->s = s;
-        if (sem_init(&t->wake, 0, 0) != 0)
-            break;
-        if (pthread_create(&t->tid, &attr, pool_main, t) != 0) {
-            sem_destroy(&t->wake);
-            break;
-        }
-        s->n_pool++;
-    }
-    pthread_attr_destroy(&attr);
-    if (s->pool && !s->n_pool) {
-        free(s->pool);
-        s->pool = NULL;
-    }
-}
-
-/* Every handler queued so far runs (and resumes its connection) before the pool's
- * threads end; what is offloaded after the stop runs on its epoll worker. */
-static void pool_stop_all(struct tn_http_server *s)
-{
-    pthread_mutex_lock(&s->pool_mu);
-    s->pool_stop = true;
-    struct pool_thread *idle = s->pool_idle;
-    s->pool_idle = NULL;
-    pthread_mutex_unlock(&s->pool_mu);
-    while (idle) { /* each wakes with no job, finds the queue empty and the stop, and ends */
-        struct pool_thread *next = idle->next_idle;
-        sem_post(&idle->wake);
-        idle = next;
-    }
-    for (unsigned i = 0; i < s->n_pool; i++) {
-        pthread_join(s->pool[i].tid, NULL);
-        sem_destroy(&s->pool[i].wake);
-    }
-    s->n_pool = 0;
-}
 
 enum tn_err tn_http_server_start(struct tn_http_server *s)
 {
@@ -1376,9 +715,9 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
                                         (intptr_t)s->cfg.limits.max_connections, NULL};
-    /* MAX_CONNECTIONS_PER_IP is ours (on_connection), not MHD's, which cannot exempt
+    /* MAX_CONNECTIONS_PER_IP is ours (tn_http_on_connection), not MHD's, which cannot exempt
      * the trusted proxies. */
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)tn_http_on_connection, s};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                         (intptr_t)s->cfg.limits.conn_memory, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
@@ -1388,22 +727,22 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     if (threads > 1)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    pool_start(s);
+    tn_http_pool_start(s);
     s->d = MHD_start_daemon(flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
                             opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
-        pool_stop_all(s);
+        tn_http_pool_stop_all(s);
         tn_log(TN_LOG_ERROR, "cannot listen (address in use or not available?)", "host",
                s->cfg.host, "port", port, NULL);
         return TN_ERR_IO;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : s->cfg.port;
-    if (pthread_create(&s->heartbeat, NULL, heartbeat_main, s) == 0)
+    if (pthread_create(&s->heartbeat, NULL, tn_http_heartbeat_main, s) == 0)
         s->heartbeat_running = true;
     if (s->cfg.limits.request_timeout_s) {
-        if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+        if (pthread_create(&s->reaper, NULL, tn_http_reaper_main, s) != 0) {
             tn_log(TN_LOG_ERROR, "cannot start the request deadline thread", NULL);
             tn_http_server_shutdown(s, 0);
             return TN_ERR_INTERNAL;
@@ -1459,23 +798,6 @@ unsigned tn_http_server_inflight(struct tn_http_server *s)
     return atomic_load(&s->inflight);
 }
 
-static void close_all_streams(struct tn_http_server *s)
-{
-    pthread_mutex_lock(&s->streams_mu);
-    for (struct tn_http_stream *st = s->streams; st; st = st->next)
-        stream_close(&st->sink);
-    pthread_mutex_unlock(&s->streams_mu);
-}
-
-static unsigned open_streams(struct tn_http_server *s)
-{
-    unsigned n = 0;
-    pthread_mutex_lock(&s->streams_mu);
-    for (struct tn_http_stream *st = s->streams; st; st = st->next)
-        n++;
-    pthread_mutex_unlock(&s->streams_mu);
-    return n;
-}
 
 void tn_http_server_quiesce(struct tn_http_server *s)
 {
@@ -1499,12 +821,12 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }
-    close_all_streams(s);
+    tn_http_streams_close_all(s);
     until = tn_time_mono_ns() + 2000000000u;
-    while (open_streams(s) && tn_time_mono_ns() < until) {
+    while (tn_http_streams_open(s) && tn_time_mono_ns() < until) {
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
-        close_all_streams(s);
+        tn_http_streams_close_all(s);
     }
     pthread_mutex_lock(&s->stop_mu);
     s->stopping = true;
@@ -1520,7 +842,7 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
     }
     /* Every offloaded handler finishes (and resumes its connection) before the daemon
      * stops: MHD must not be stopped with connections suspended by the pool. */
-    pool_stop_all(s);
+    tn_http_pool_stop_all(s);
     MHD_stop_daemon(s->d);
     s->d = NULL;
 }

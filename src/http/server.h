@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/sink.h"
@@ -56,6 +57,8 @@ struct tn_http_resp {
     unsigned n_headers;
     struct tn_http_stream *stream; /* set by tn_http_resp_stream */
     bool offload;                  /* set by tn_http_resp_offload */
+    void *offload_state;           /* set by tn_http_resp_offload_with */
+    void (*offload_state_free)(void *);
 };
 
 /* Route handler: fill `resp`. Runs on an HTTP worker thread; must not block for long
@@ -84,8 +87,18 @@ const char *tn_http_req_id(const struct tn_http_req *r);
  * second call tn_http_req_offloaded() is true and it answers as usual. Without a pool,
  * the second call happens at once on the same thread. */
 void tn_http_resp_offload(struct tn_http_resp *resp);
+/* The same, handing `state` (what the first call parsed and checked) to the second call,
+ * which reads it with tn_http_req_offload_state instead of doing that work again. The
+ * request owns it from here: free_state(state) runs when the request ends, whether or
+ * not a second call happened (before the request's arena goes). */
+void tn_http_resp_offload_with(struct tn_http_resp *resp, void *state, void (*free_state)(void *));
 /* True in the handler's second call (see tn_http_resp_offload). */
 bool tn_http_req_offloaded(const struct tn_http_req *r);
+/* In the second call, the state the first handed over (NULL if none). */
+void *tn_http_req_offload_state(const struct tn_http_req *r);
+/* The request's arena: request-scoped memory freed at once when the request ends (after
+ * the answer is sent). Only the thread running the handler may use it. */
+struct tn_arena *tn_http_req_arena(const struct tn_http_req *r);
 /* Adds a response header; the value is copied. Fails past TN_HTTP_MAX_EXTRA_HEADERS. */
 enum tn_err tn_http_resp_header(struct tn_http_resp *resp, const char *name, const char *value);
 /* Sets status, JSON content type and body (copied). */

@@ -325,6 +325,12 @@ struct tn_mcp_http_in {
     /* The transport can run this request again on a thread meant for waiting: a call
      * of a tool that waits is then not served here but answered with out->offload. */
     bool can_offload;
+    /* Request-scoped memory (core/arena.h) that outlives this call until the answer is
+     * sent, or NULL: the parsed request, and some answers, are built there. */
+    struct tn_arena *arena;
+    /* In the second call of an offloaded request: what the first parked (out->parked),
+     * served without parsing or checking the request again. Borrowed. */
+    struct tn_mcp_parked *parked;
 };
 
 struct tn_mcp_http_out {
@@ -335,6 +341,9 @@ struct tn_mcp_http_out {
     bool streamed;            /* the answer goes through the sink */
     bool offload;             /* nothing done: serve the request again where waiting is
                                  fine, with can_offload false */
+    struct tn_mcp_parked *parked; /* with offload (may be NULL): the parsed, checked call,
+                                     for the second call's in->parked; the caller owns it
+                                     (tn_mcp_parked_free, after the second call) */
     char step_up_scope[512];  /* set with status 403: the scopes the call needs */
 };
 
@@ -342,5 +351,8 @@ struct tn_mcp_http_out {
  * HTTP status and a JSON-RPC error body in `out`. */
 void tn_mcp_handle(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
                    struct tn_mcp_http_out *out);
+/* Frees what out->parked holds (a void * for transports' free callbacks); NULL is a
+ * no-op. Call it before in->arena goes. */
+void tn_mcp_parked_free(void *parked);
 
 #endif

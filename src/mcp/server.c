@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/arena.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -72,6 +73,8 @@ struct tn_mcp_server *tn_mcp_server_new(const struct tn_mcp_info *info)
         json_object_set_new(s->server_info, "title", json_string(info->title));
     if (info->description)
         json_object_set_new(s->server_info, "description", json_string(info->description));
+    /* requests are parsed into their arena (tn_mcp_handle) */
+    tn_arena_json_install();
     pthread_rwlock_init(&s->lock, NULL);
     pthread_mutex_init(&s->pending_mu, NULL);
     pthread_mutex_init(&s->jobs_mu, NULL);
@@ -273,7 +276,8 @@ static bool deliver_response(struct tn_mcp_server *s, json_t *msg, const char *s
     pthread_mutex_lock(&s->pending_mu);
     for (struct pending *p = s->pending; p; p = p->next) {
         if (!strcmp(p->id, id) && !p->response && !strcmp(p->subject, subject ? subject : "")) {
-            p->response = json_incref(msg);
+            p->response = json_deep_copy(msg); /* read on the waiting call's thread, after
+                                                  this request (and its arena) ended */
             pthread_cond_signal(&p->cv);
             found = true;
             break;
@@ -297,7 +301,8 @@ static json_t *m_initialize(struct tn_mcp_ctx *c, json_t *params, const struct t
     (void)in;
     const char *asked = NULL;
     if (!params || json_unpack(params, "{s:s}", "protocolVersion", &asked) != 0) {
-        tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: \"protocolVersion\" must be a string");
+        tn_rpc_err_set(e, 200, tn_err_jsonrpc(TN_ERR_INVALID_PARAMS), NULL,
+                       "Invalid params: \"protocolVersion\" must be a string");
         return NULL;
     }
     /* Echo a version we serve; otherwise counter-offer our newest legacy one (never
@@ -327,7 +332,8 @@ static json_t *m_set_level(struct tn_mcp_ctx *c, json_t *params, const struct tn
         for (size_t i = 0; i < 8; i++)
             if (!strcmp(lvl, log_levels[i]))
                 return json_object(); /* stateless: nothing to remember between requests */
-    tn_rpc_err_set(e, 200, -32602, NULL, "Invalid params: unknown log level");
+    tn_rpc_err_set(e, 200, tn_err_jsonrpc(TN_ERR_INVALID_PARAMS), NULL,
+                   "Invalid params: unknown log level");
     return NULL;
 }
 
@@ -371,21 +377,24 @@ struct method {
     enum kind kind;
     enum cap cap;
     method_fn fn;
+    /* the answer is made of new values and references to long-lived ones only (no
+     * value it makes is kept past the request): it is built in the request's arena */
+    bool arena;
 };
 
 static const struct method methods[] = {
-    {"initialize", LEGACY, PLAIN, CAP_NONE, m_initialize},
-    {"ping", LEGACY, PLAIN, CAP_NONE, m_empty},
-    {"logging/setLevel", LEGACY, PLAIN, CAP_NONE, m_set_level},
-    {"server/discover", MODERN, CACHED, CAP_NONE, m_discover},
-    {"tools/list", BOTH, CACHED, CAP_TOOLS, m_tools_list},
-    {"tools/call", BOTH, PLAIN, CAP_TOOLS, m_tools_call},
-    {"resources/list", BOTH, CACHED, CAP_RESOURCES, m_resources_list},
-    {"resources/templates/list", BOTH, CACHED, CAP_RESOURCES, m_templates_list},
-    {"resources/read", BOTH, CACHED, CAP_RESOURCES, m_resources_read},
-    {"prompts/list", BOTH, CACHED, CAP_PROMPTS, m_prompts_list},
-    {"prompts/get", BOTH, PLAIN, CAP_PROMPTS, m_prompts_get},
-    {"completion/complete", BOTH, PLAIN, CAP_COMPLETIONS, m_complete},
+    {"initialize", LEGACY, PLAIN, CAP_NONE, m_initialize, true},
+    {"ping", LEGACY, PLAIN, CAP_NONE, m_empty, true},
+    {"logging/setLevel", LEGACY, PLAIN, CAP_NONE, m_set_level, true},
+    {"server/discover", MODERN, CACHED, CAP_NONE, m_discover, true},
+    {"tools/list", BOTH, CACHED, CAP_TOOLS, m_tools_list, true},
+    {"tools/call", BOTH, PLAIN, CAP_TOOLS, m_tools_call, false},
+    {"resources/list", BOTH, CACHED, CAP_RESOURCES, m_resources_list, false},
+    {"resources/templates/list", BOTH, CACHED, CAP_RESOURCES, m_templates_list, false},
+    {"resources/read", BOTH, CACHED, CAP_RESOURCES, m_resources_read, false},
+    {"prompts/list", BOTH, CACHED, CAP_PROMPTS, m_prompts_list, false},
+    {"prompts/get", BOTH, PLAIN, CAP_PROMPTS, m_prompts_get, false},
+    {"completion/complete", BOTH, PLAIN, CAP_COMPLETIONS, m_complete, false},
 };
 
 static const struct method *find_method(struct tn_mcp_server *s, const char *name, enum eras era)
@@ -434,6 +443,8 @@ static json_t *dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id
                         const struct tn_mcp_http_in *in, int *http)
 {
     struct tn_rpc_err e = {0};
+    /* (on a streamed call's own thread there is no arena scope: the heap, as before) */
+    struct tn_arena_scope outer = tn_arena_json_enter(tn_arena_json_current(), m->arena);
     json_t *r = m->fn(c, params, in, &e);
     json_t *msg;
     if (r) {
@@ -443,11 +454,12 @@ static json_t *dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id
         *http = 200;
     } else {
         if (!e.code)
-            tn_rpc_err_set(&e, 200, -32603, NULL, "Internal error");
+            tn_rpc_err_set(&e, 200, tn_err_jsonrpc(TN_ERR_INTERNAL), NULL, "Internal error");
         msg = tn_rpc_error_body(id, &e);
         *http = e.http ? e.http : 200;
     }
     json_decref(e.data);
+    tn_arena_json_leave(outer);
     return msg;
 }
 
@@ -461,18 +473,21 @@ static void out_json(struct tn_mcp_http_out *out, int status, json_t *msg)
     if (!msg || tn_json_dump(msg, &out->body) != TN_OK) {
         out->status = 500;
         tn_buf_reset(&out->body);
-        tn_buf_puts(&out->body, "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,\"message\":"
-                                "\"Internal error\"},\"id\":null}");
+        tn_buf_printf(&out->body,
+                      "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":%d,\"message\":\"Internal error\"},"
+                      "\"id\":null}",
+                      tn_err_jsonrpc(TN_ERR_INTERNAL));
     }
     json_decref(msg);
 }
 
-static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, int code, json_t *data,
-                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, int code, json_t *data,
-                      const char *fmt, ...)
+/* An error answer: HTTP status `http`, the JSON-RPC code of `err` (the error table). */
+static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, enum tn_err err,
+                      json_t *data, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, enum tn_err err,
+                      json_t *data, const char *fmt, ...)
 {
-    struct tn_rpc_err e = {.http = http, .code = code, .data = data};
+    struct tn_rpc_err e = {.http = http, .code = tn_err_jsonrpc(err), .data = data};
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e.msg, sizeof e.msg, fmt, ap);
@@ -487,6 +502,21 @@ static void out_rpc_err(struct tn_mcp_http_out *out, json_t *id, struct tn_rpc_e
     out_json(out, e->http, tn_rpc_error_body(id, e));
     json_decref(e->data);
     e->data = NULL;
+}
+
+/* Points the context's borrowed values (client capabilities, progress token) into
+ * `msg`, as serve_legacy and serve_modern derived them from the request: for a copy of
+ * it that outlives the request. */
+static void ctx_point_into(struct tn_mcp_ctx *c, json_t *msg)
+{
+    json_t *params = json_object_get(msg, "params");
+    json_t *meta = json_object_get(params, "_meta");
+    json_t *pt = json_object_get(meta, "progressToken");
+    c->progress_token = pt && (json_is_string(pt) || json_is_integer(pt)) ? pt : NULL;
+    if (c->era == TN_MCP_MODERN)
+        c->client_caps = json_object_get(meta, TN_META_CLIENT_CAPS);
+    else if (c->client_caps) /* initialize's */
+        c->client_caps = json_object_get(params, "capabilities");
 }
 
 /* A streamed call runs here, on its own thread, writing into the SSE sink. Every call
@@ -591,14 +621,21 @@ static struct job *job_new(struct tn_mcp_server *s, struct tn_mcp_ctx *c, const 
     j->m = m;
     json_t *nm = json_object_get(json_object_get(msg, "params"), "name");
     j->tool = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm)) : NULL;
-    j->msg = json_incref(msg);
+    /* the call outlives the request (and its arena): it keeps a copy on the heap */
+    j->msg = json_deep_copy(msg);
+    if (!j->msg) {
+        free(j->subject);
+        free(j);
+        return NULL;
+    }
+    ctx_point_into(&j->ctx, j->msg);
     j->ctx.subject = j->subject;
     j->ctx.sink = NULL;
     j->ctx.state = NULL; /* moved once the job runs */
     atomic_init(&j->running, false);
     atomic_init(&j->answered, false);
     atomic_init(&j->refs, 1);
-    /* client_caps and progress_token point into msg, which the job now holds */
+    /* client_caps and progress_token point into the job's copy of msg */
     if (j->ctx.principal && s->info.principal_retain)
         s->info.principal_retain(j->ctx.principal);
     return j;
@@ -748,6 +785,68 @@ static void out_message(struct tn_mcp_http_out *out, struct accept acc, int http
     out_json(out, http, msg);
 }
 
+/* A call parsed and checked on the HTTP worker, waiting for its transport to serve it
+ * where waiting is fine (out->offload): the second tn_mcp_handle only dispatches it. */
+struct tn_mcp_parked {
+    struct tn_arena *arena; /* where msg lives; NULL: the heap */
+    json_t *msg;
+    const struct method *m;
+    struct accept acc;
+    struct tn_mcp_ctx ctx; /* principal and subject are the second call's in's */
+};
+
+void tn_mcp_parked_free(void *parked)
+{
+    struct tn_mcp_parked *p = parked;
+    if (!p)
+        return;
+    struct tn_arena_scope outer = tn_arena_json_enter(p->arena, false);
+    json_decref(p->msg);
+    tn_arena_json_leave(outer);
+    free(p);
+}
+
+/* Answers with out->offload, parking the call in out->parked (left NULL when out of
+ * memory: the second call then parses the request again). */
+static void park(struct tn_mcp_http_out *out, const struct tn_mcp_http_in *in,
+                 const struct tn_mcp_ctx *c, const struct method *m, json_t *msg,
+                 struct accept acc)
+{
+    out->offload = true;
+    struct tn_mcp_parked *p = calloc(1, sizeof *p);
+    if (!p)
+        return;
+    /* without a caller's arena the request's is this call's own: copy to the heap */
+    p->arena = in->arena;
+    p->msg = in->arena ? json_incref(msg) : json_deep_copy(msg);
+    if (!p->msg) {
+        free(p);
+        return;
+    }
+    p->m = m;
+    p->acc = acc;
+    p->ctx = *c;
+    p->ctx.principal = NULL;
+    p->ctx.subject = NULL;
+    out->parked = p;
+}
+
+/* The second call of a parked call: what serve_call would have done next. */
+static void serve_parked(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out,
+                         struct tn_mcp_parked *p)
+{
+    struct tn_mcp_ctx c = p->ctx;
+    c.principal = in->principal;
+    c.subject = in->subject;
+    ctx_point_into(&c, p->msg);
+    int http = 200;
+    json_t *resp = dispatch(&c, p->m, json_object_get(p->msg, "id"),
+                            json_object_get(p->msg, "params"), in, &http);
+    tn_strlcpy(out->step_up_scope, c.step_up, sizeof out->step_up_scope);
+    out_message(out, p->acc, http, resp);
+    json_decref(c.state);
+}
+
 static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
                        struct tn_mcp_http_out *out, struct accept acc, struct tn_mcp_ctx *c,
                        const struct method *m, json_t *msg)
@@ -770,7 +869,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
         }
         if (atomic_fetch_add(&s->n_streaming, 1) >= s->info.max_streaming) {
             atomic_fetch_sub(&s->n_streaming, 1);
-            out_error(out, id, 503, -32603, NULL, "Server busy: too many streamed requests");
+            out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy: too many streamed requests");
             return;
         }
         struct job *j = job_new(s, c, m, msg);
@@ -780,11 +879,11 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
                 job_release(j);
             atomic_fetch_sub(&s->n_streaming, 1);
             if (rc == TN_ERR_TOO_MANY_STREAMS)
-                out_error(out, id, tn_err_http_status(rc), tn_err_jsonrpc(rc), NULL,
+                out_error(out, id, tn_err_http_status(rc), rc, NULL,
                           "Too many streamed calls under way: at most %u per user; wait for one "
                           "to finish", s->info.max_streams_per_subject);
             else
-                out_error(out, id, 503, -32603, NULL, "Server busy");
+                out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy");
             return;
         }
         struct tn_sink *sink = in->open_stream(in->ud);
@@ -797,7 +896,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
                 out->streamed = true;
                 return;
             }
-            out_error(out, id, 503, -32603, NULL, "Server busy");
+            out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy");
             return;
         }
         out->streamed = true;
@@ -808,7 +907,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
         json_t *nm = params ? json_object_get(params, "name") : NULL;
         const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm)) : NULL;
         if (t && t->def->waits) {
-            out->offload = true;
+            park(out, in, c, m, msg, acc);
             return;
         }
     }
@@ -825,7 +924,7 @@ static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
     if (!is_request) {
         /* notifications and client responses: accepted, no body */
         if (!json_object_get(msg, "method") && !deliver_response(s, msg, in->subject)) {
-            out_error(out, json_object_get(msg, "id"), 400, -32600, NULL,
+            out_error(out, json_object_get(msg, "id"), 400, TN_ERR_INVALID_REQUEST, NULL,
                       "Invalid Request: no request of yours is waiting for this response");
             return;
         }
@@ -853,25 +952,147 @@ static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
         c.client_caps = json_object_get(params, "capabilities");
     const struct method *m = find_method(s, method, LEGACY);
     if (!m) {
-        out_error(out, id, 200, -32601, NULL, "Method not found: %s", method);
+        out_error(out, id, 200, TN_ERR_METHOD_NOT_FOUND, NULL, "Method not found: %s", method);
         return;
     }
     serve_call(s, in, out, acc, &c, m, msg);
     json_decref(c.state);
 }
 
+/* True when the header value, read as tn_mcp_header_decode reads it, equals `want`. A
+ * plain value (the common case) is compared where it is, without a decoded copy. */
 static bool header_matches(const char *raw, const char *want)
 {
-    char *dec = raw ? tn_mcp_header_decode(raw) : NULL;
-    bool ok = dec && strcmp(dec, want) == 0;
-    free(dec);
-    return ok;
+    static const char pre[] = "=?base64?", post[] = "?=";
+    struct tn_span v = tn_span_trim((struct tn_span){raw, strlen(raw)});
+    bool encoded = v.len >= sizeof pre - 1 + sizeof post - 1 &&
+                   memcmp(v.ptr, pre, sizeof pre - 1) == 0 &&
+                   memcmp(v.ptr + v.len - (sizeof post - 1), post, sizeof post - 1) == 0;
+    if (encoded) {
+        char *dec = tn_mcp_header_decode(raw);
+        bool ok = dec && strcmp(dec, want) == 0;
+        free(dec);
+        return ok;
+    }
+    for (size_t i = 0; i < v.len; i++) /* what decoding refuses matches nothing */
+        if ((unsigned char)v.ptr[i] < 0x20 || (unsigned char)v.ptr[i] > 0x7e)
+            return false;
+    return tn_span_eq(v, want);
 }
 
+/* The `data` of a Header mismatch error. */
 static json_t *mismatch(const char *header, const char *hv, const char *body)
 {
     return json_pack("{s:{s:s, s:s?, s:s?}}", "mismatch", "header", header, "headerValue", hv,
                      "body", body);
+}
+
+/* A header that must be present and equal the body's value; false after answering a
+ * Header mismatch; missing_suffix ends the message when the header is absent. */
+static bool header_agrees(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out,
+                          json_t *id, const char *header, const char *body_value,
+                          const char *missing_suffix)
+{
+    const char *hv = in->header(in->ud, header);
+    if (!hv) {
+        out_error(out, id, 400, TN_ERR_HEADER_MISMATCH, mismatch(header, NULL, body_value),
+                  "Header mismatch: the %s header is required%s", header, missing_suffix);
+        return false;
+    }
+    if (header_matches(hv, body_value))
+        return true;
+    if (!strcmp(header, TN_HDR_METHOD))
+        out_error(out, id, 400, TN_ERR_HEADER_MISMATCH, mismatch(header, hv, body_value),
+                  "Header mismatch: the body names method %s but the %s header names %s",
+                  body_value, header, hv);
+    else
+        out_error(out, id, 400, TN_ERR_HEADER_MISMATCH, mismatch(header, hv, body_value),
+                  "Header mismatch: %s header value '%s' does not match body value '%s'", header,
+                  hv, body_value);
+    return false;
+}
+
+/* The 2026-07-28 request's _meta: a protocol version (string) and the client's
+ * capabilities (object). False after answering. */
+static bool modern_meta_ok(struct tn_mcp_http_out *out, json_t *id, json_t *meta)
+{
+    if (!json_is_string(json_object_get(meta, TN_META_PROTOCOL_VERSION))) {
+        out_error(out, id, 400, TN_ERR_INVALID_PARAMS, NULL,
+                  "Invalid params: _meta[\"%s\"] must be a string", TN_META_PROTOCOL_VERSION);
+        return false;
+    }
+    if (!json_is_object(json_object_get(meta, TN_META_CLIENT_CAPS))) {
+        out_error(out, id, 400, TN_ERR_INVALID_PARAMS, NULL,
+                  "Invalid params: _meta[\"%s\"] is required and must be an object",
+                  TN_META_CLIENT_CAPS);
+        return false;
+    }
+    return true;
+}
+
+/* The Mcp-* headers repeat the body: version, method, and the name a call is about. */
+static bool modern_headers_ok(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out,
+                              json_t *id, const char *version, const char *method, json_t *params)
+{
+    if (!header_agrees(in, out, id, TN_HDR_PROTOCOL_VERSION, version, "") ||
+        !header_agrees(in, out, id, TN_HDR_METHOD, method, ""))
+        return false;
+    const char *name_key = !strcmp(method, "tools/call") || !strcmp(method, "prompts/get") ? "name"
+                           : !strcmp(method, "resources/read")                              ? "uri"
+                                                                                             : NULL;
+    json_t *bv = name_key ? json_object_get(params, name_key) : NULL;
+    if (!json_is_string(bv))
+        return true;
+    char suffix[160];
+    snprintf(suffix, sizeof suffix, " for %s", method);
+    return header_agrees(in, out, id, TN_HDR_NAME, json_string_value(bv), suffix);
+}
+
+/* _meta's log level: -1 when absent; false after answering when it is not a level. */
+static bool modern_log_level(struct tn_mcp_http_out *out, json_t *id, json_t *meta, int *level)
+{
+    *level = -1;
+    json_t *ll = json_object_get(meta, TN_META_LOG_LEVEL);
+    if (!ll)
+        return true;
+    for (int i = 0; i < 8 && json_is_string(ll); i++)
+        if (!strcmp(json_string_value(ll), log_levels[i]))
+            *level = i;
+    if (*level < 0) {
+        out_error(out, id, 400, TN_ERR_INVALID_PARAMS, NULL,
+                  "Invalid params: unknown log level in _meta");
+        return false;
+    }
+    return true;
+}
+
+/* subscriptions/listen: authorized before the stream opens, so that a refusal has its
+ * HTTP status; the listener keeps its own copies of id and params. */
+static void serve_listen(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                         struct tn_mcp_http_out *out, struct tn_mcp_ctx *c, json_t *id,
+                         json_t *params)
+{
+    struct tn_mcp_access a = s->listen_access;
+    a.kind = TN_MCP_ACCESS_LISTEN;
+    a.name = "subscriptions/listen";
+    struct tn_rpc_err e = {0};
+    if (!tn_mcp_access_check(c, &a, &e)) {
+        tn_strlcpy(out->step_up_scope, c->step_up, sizeof out->step_up_scope);
+        out_rpc_err(out, id, &e);
+        return;
+    }
+    struct tn_sink *sink = in->open_stream(in->ud);
+    if (!sink) {
+        out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy: too many open streams");
+        return;
+    }
+    out->streamed = true;
+    out->status = 200;
+    /* the stream outlives the request and its arena */
+    json_t *own_id = json_deep_copy(id), *own_params = json_deep_copy(params);
+    tn_mcp_listen_start(s, c, own_id, own_params, sink);
+    json_decref(own_id);
+    json_decref(own_params);
 }
 
 static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
@@ -882,80 +1103,21 @@ static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
     json_t *params = json_object_get(msg, "params");
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *meta = json_object_get(params, "_meta");
-    json_t *pv = json_object_get(meta, TN_META_PROTOCOL_VERSION);
-    json_t *caps = json_object_get(meta, TN_META_CLIENT_CAPS);
-    if (!json_is_string(pv)) {
-        out_error(out, id, 400, -32602, NULL,
-                  "Invalid params: _meta[\"%s\"] must be a string", TN_META_PROTOCOL_VERSION);
+    if (!modern_meta_ok(out, id, meta))
         return;
-    }
-    if (!json_is_object(caps)) {
-        out_error(out, id, 400, -32602, NULL,
-                  "Invalid params: _meta[\"%s\"] is required and must be an object",
-                  TN_META_CLIENT_CAPS);
+    const char *version = json_string_value(json_object_get(meta, TN_META_PROTOCOL_VERSION));
+    if (!modern_headers_ok(in, out, id, version, method, params))
         return;
-    }
-    const char *version = json_string_value(pv);
-    const char *hv = in->header(in->ud, TN_HDR_PROTOCOL_VERSION);
-    if (!hv) {
-        out_error(out, id, 400, -32020, mismatch(TN_HDR_PROTOCOL_VERSION, NULL, version),
-                  "Header mismatch: the %s header is required", TN_HDR_PROTOCOL_VERSION);
-        return;
-    }
-    if (!header_matches(hv, version)) {
-        out_error(out, id, 400, -32020, mismatch(TN_HDR_PROTOCOL_VERSION, hv, version),
-                  "Header mismatch: %s header value '%s' does not match body value '%s'",
-                  TN_HDR_PROTOCOL_VERSION, hv, version);
-        return;
-    }
-    const char *hm = in->header(in->ud, TN_HDR_METHOD);
-    if (!hm) {
-        out_error(out, id, 400, -32020, mismatch(TN_HDR_METHOD, NULL, method),
-                  "Header mismatch: the %s header is required", TN_HDR_METHOD);
-        return;
-    }
-    if (!header_matches(hm, method)) {
-        out_error(out, id, 400, -32020, mismatch(TN_HDR_METHOD, hm, method),
-                  "Header mismatch: the body names method %s but the %s header names %s", method,
-                  TN_HDR_METHOD, hm);
-        return;
-    }
-    const char *name_key = !strcmp(method, "tools/call") || !strcmp(method, "prompts/get") ? "name"
-                           : !strcmp(method, "resources/read")                              ? "uri"
-                                                                                             : NULL;
-    if (name_key) {
-        json_t *bv = json_object_get(params, name_key);
-        const char *hn = in->header(in->ud, TN_HDR_NAME);
-        if (json_is_string(bv) && !hn) {
-            out_error(out, id, 400, -32020, mismatch(TN_HDR_NAME, NULL, json_string_value(bv)),
-                      "Header mismatch: the %s header is required for %s", TN_HDR_NAME, method);
-            return;
-        }
-        if (json_is_string(bv) && !header_matches(hn, json_string_value(bv))) {
-            out_error(out, id, 400, -32020, mismatch(TN_HDR_NAME, hn, json_string_value(bv)),
-                      "Header mismatch: %s header value '%s' does not match body value '%s'",
-                      TN_HDR_NAME, hn, json_string_value(bv));
-            return;
-        }
-    }
     const char *v = modern_version(version);
     if (!v) {
-        out_error(out, id, 400, -32022,
+        out_error(out, id, 400, TN_ERR_UNSUPPORTED_VERSION,
                   json_pack("{s:o, s:s}", "supported", versions_json(), "requested", version),
                   "Unsupported protocol version: %s", version);
         return;
     }
-    int log_level = -1;
-    json_t *ll = json_object_get(meta, TN_META_LOG_LEVEL);
-    if (ll) {
-        for (int i = 0; i < 8 && json_is_string(ll); i++)
-            if (!strcmp(json_string_value(ll), log_levels[i]))
-                log_level = i;
-        if (log_level < 0) {
-            out_error(out, id, 400, -32602, NULL, "Invalid params: unknown log level in _meta");
-            return;
-        }
-    }
+    int log_level;
+    if (!modern_log_level(out, id, meta, &log_level))
+        return;
     if (!is_request) {
         out->status = 202;
         out->content_type = NULL;
@@ -967,37 +1129,17 @@ static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
         .subject = in->subject,
         .era = TN_MCP_MODERN,
         .version = v,
-        .client_caps = caps,
         .log_level = log_level,
         .last_progress = -1,
     };
-    json_t *pt = json_object_get(meta, "progressToken");
-    if (pt && (json_is_string(pt) || json_is_integer(pt)))
-        c.progress_token = pt;
+    ctx_point_into(&c, msg);
     if (!strcmp(method, "subscriptions/listen")) {
-        /* authorized before the stream opens, so that a refusal has its HTTP status */
-        struct tn_mcp_access a = s->listen_access;
-        a.kind = TN_MCP_ACCESS_LISTEN;
-        a.name = "subscriptions/listen";
-        struct tn_rpc_err e = {0};
-        if (!tn_mcp_access_check(&c, &a, &e)) {
-            tn_strlcpy(out->step_up_scope, c.step_up, sizeof out->step_up_scope);
-            out_rpc_err(out, id, &e);
-            return;
-        }
-        struct tn_sink *sink = in->open_stream(in->ud);
-        if (!sink) {
-            out_error(out, id, 503, -32603, NULL, "Server busy: too many open streams");
-            return;
-        }
-        out->streamed = true;
-        out->status = 200;
-        tn_mcp_listen_start(s, &c, id, params, sink);
+        serve_listen(s, in, out, &c, id, params);
         return;
     }
     const struct method *m = find_method(s, method, MODERN);
     if (!m) {
-        out_error(out, id, 404, -32601, NULL, "Method not found");
+        out_error(out, id, 404, TN_ERR_METHOD_NOT_FOUND, NULL, "Method not found");
         return;
     }
     serve_call(s, in, out, acc, &c, m, msg);
@@ -1011,17 +1153,17 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
     char *hdec = hv ? tn_mcp_header_decode(hv) : NULL;
     const char *version = hdec ? legacy_version(hdec) : TN_LEGACY_DEFAULT_VERSION;
     if (hv && (!version || (strcmp(version, "2025-03-26") && strcmp(version, "2024-11-05")))) {
-        out_error(out, NULL, 400, -32600, NULL,
+        out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
                   "Invalid Request: batches are not supported in protocol version %s",
                   hdec ? hdec : "(invalid)");
         goto done;
     }
     if (json_array_size(batch) == 0) {
-        out_error(out, NULL, 400, -32600, NULL, "Invalid Request: empty batch");
+        out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL, "Invalid Request: empty batch");
         goto done;
     }
     if (json_array_size(batch) > TN_MCP_MAX_BATCH) {
-        out_error(out, NULL, 400, -32600, NULL, "Invalid Request: a batch holds at most %d messages",
+        out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL, "Invalid Request: a batch holds at most %d messages",
                   TN_MCP_MAX_BATCH);
         goto done;
     }
@@ -1030,7 +1172,7 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
     json_array_foreach(batch, i, msg)
     {
         if (json_is_object(msg) && is_claim(json_object_get(msg, "params"))) {
-            out_error(out, NULL, 400, -32600, NULL,
+            out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
                       "Invalid Request: 2026-07-28 requests cannot be batched");
             goto done;
         }
@@ -1051,13 +1193,15 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
             continue;
         const char *method = json_string_value(json_object_get(msg, "method"));
         if (!strcmp(method, "initialize")) {
-            tn_rpc_err_set(&e, 200, -32600, NULL, "Invalid Request: initialize must not be batched");
+            tn_rpc_err_set(&e, 200, tn_err_jsonrpc(TN_ERR_INVALID_REQUEST), NULL,
+                           "Invalid Request: initialize must not be batched");
             json_array_append_new(replies, tn_rpc_error_body(id, &e));
             continue;
         }
         const struct method *m = find_method(s, method, LEGACY);
         if (!m) {
-            tn_rpc_err_set(&e, 200, -32601, NULL, "Method not found: %s", method);
+            tn_rpc_err_set(&e, 200, tn_err_jsonrpc(TN_ERR_METHOD_NOT_FOUND), NULL, "Method not found: %s",
+                           method);
             json_array_append_new(replies, tn_rpc_error_body(id, &e));
             continue;
         }
@@ -1079,85 +1223,114 @@ done:
     free(hdec);
 }
 
-void tn_mcp_handle(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
-                   struct tn_mcp_http_out *out)
+/* An error of the HTTP exchange itself, its status from the error table. */
+#define out_http_error(out, err, ...) out_error((out), NULL, tn_err_http_status(err), (err), NULL, __VA_ARGS__)
+
+/* One JSON-RPC message (not a batch): its era, its version, then its service. */
+static void serve_single(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                         struct tn_mcp_http_out *out, struct accept acc, json_t *msg)
 {
-    json_t *msg = NULL;
-    out->streamed = false;
-    out->offload = false;
-    out->allow = NULL;
-    if (strcmp(in->method, "POST") != 0) {
-        /* Stateless: no GET stream, no session to DELETE. */
-        out->allow = "POST";
-        out_error(out, NULL, 405, -32000, NULL, "Method not allowed.");
-        goto done;
-    }
-    const char *ct = in->header(in->ud, "Content-Type");
-    if (!ct || !media_is(ct, "application/json")) {
-        out_error(out, NULL, 415, -32000, NULL,
-                  "Unsupported Media Type: Content-Type must be application/json");
-        goto done;
-    }
-    struct accept acc = parse_accept(in->header(in->ud, "Accept"));
-    if (!acc.json && !acc.sse) {
-        out_error(out, NULL, 406, -32000, NULL,
-                  "Not Acceptable: Accept must allow application/json or text/event-stream");
-        goto done;
-    }
-    struct tn_rpc_err e = {0};
-    msg = tn_rpc_parse(in->body, s->info.json_max_depth, s->info.json_max_string, &e);
-    if (!msg) {
-        out_rpc_err(out, NULL, &e);
-        goto done;
-    }
-    if (json_is_array(msg)) {
-        serve_batch(s, in, out, msg);
-        goto done;
-    }
+    char *hdec = NULL;
     json_t *id = json_is_object(msg) ? json_object_get(msg, "id") : NULL;
     if (id && !json_is_string(id) && !json_is_integer(id))
         id = NULL;
     bool is_req, is_note;
+    struct tn_rpc_err e = {0};
     if (!tn_rpc_envelope_ok(msg, &e, &is_req, &is_note)) {
         out_rpc_err(out, id, &e);
         goto done;
     }
-    json_t *params = json_object_get(msg, "params");
-    const char *method = json_string_value(json_object_get(msg, "method"));
-    const char *hv = in->header(in->ud, TN_HDR_PROTOCOL_VERSION);
-    char *hdec = hv ? tn_mcp_header_decode(hv) : NULL;
-    if (is_claim(params)) {
-        free(hdec);
+    if (is_claim(json_object_get(msg, "params"))) {
         serve_modern(s, in, out, acc, msg, is_req);
         goto done;
     }
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    const char *hv = in->header(in->ud, TN_HDR_PROTOCOL_VERSION);
+    hdec = hv ? tn_mcp_header_decode(hv) : NULL;
     if (method && !strcmp(method, "initialize")) {
         if (hdec && modern_version(hdec))
-            out_error(out, id, 400, -32020, NULL,
+            out_error(out, id, 400, TN_ERR_HEADER_MISMATCH, NULL,
                       "Header mismatch: initialize is not part of protocol version %s", hdec);
         else
             serve_legacy(s, in, out, acc, msg, TN_LEGACY_LATEST, is_req);
-        free(hdec);
         goto done;
     }
     if (hdec && modern_version(hdec)) {
-        out_error(out, id, 400, -32602, NULL,
+        out_error(out, id, 400, TN_ERR_INVALID_PARAMS, NULL,
                   "Invalid params: a %s request must carry _meta[\"%s\"]", hdec,
                   TN_META_PROTOCOL_VERSION);
-        free(hdec);
         goto done;
     }
     const char *version = hv ? legacy_version(hdec) : TN_LEGACY_DEFAULT_VERSION;
     if (!version) {
-        out_error(out, NULL, 400, -32000, NULL,
-                  "Bad Request: Unsupported protocol version: %s (supported versions: "
-                  "2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)",
-                  hdec ? hdec : "(invalid)");
-        free(hdec);
+        out_http_error(out, TN_ERR_BAD_REQUEST,
+                       "Bad Request: Unsupported protocol version: %s (supported versions: "
+                       "2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05)",
+                       hdec ? hdec : "(invalid)");
         goto done;
     }
-    free(hdec);
     serve_legacy(s, in, out, acc, msg, version, is_req);
 done:
+    free(hdec);
+}
+
+/* The request, with the HTTP checks first; `a` is the request's arena. */
+static void handle(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                   struct tn_mcp_http_out *out, struct tn_arena *a)
+{
+    json_t *msg = NULL;
+    if (strcmp(in->method, "POST") != 0) {
+        /* Stateless: no GET stream, no session to DELETE. */
+        out->allow = "POST";
+        out_http_error(out, TN_ERR_METHOD_NOT_ALLOWED, "Method not allowed.");
+        goto done;
+    }
+    const char *ct = in->header(in->ud, "Content-Type");
+    if (!ct || !media_is(ct, "application/json")) {
+        out_http_error(out, TN_ERR_UNSUPPORTED_MEDIA_TYPE,
+                       "Unsupported Media Type: Content-Type must be application/json");
+        goto done;
+    }
+    struct accept acc = parse_accept(in->header(in->ud, "Accept"));
+    if (!acc.json && !acc.sse) {
+        out_http_error(out, TN_ERR_NOT_ACCEPTABLE,
+                       "Not Acceptable: Accept must allow application/json or text/event-stream");
+        goto done;
+    }
+    struct tn_rpc_err e = {0};
+    struct tn_arena_scope outer = tn_arena_json_enter(a, true); /* the parse, in the arena */
+    msg = tn_rpc_parse(in->body, s->info.json_max_depth, s->info.json_max_string, &e);
+    tn_arena_json_leave(outer);
+    if (!msg)
+        out_rpc_err(out, NULL, &e);
+    else if (json_is_array(msg))
+        serve_batch(s, in, out, msg);
+    else
+        serve_single(s, in, out, acc, msg);
+done:
     json_decref(msg);
+}
+
+void tn_mcp_handle(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
+                   struct tn_mcp_http_out *out)
+{
+    out->streamed = false;
+    out->offload = false;
+    out->allow = NULL;
+    out->parked = NULL;
+    /* Request-scoped JSON lives in the caller's arena, or in one of this call's own. */
+    struct tn_arena own;
+    struct tn_arena *a = in->arena;
+    if (!a) {
+        tn_arena_init(&own, NULL, 0);
+        a = &own;
+    }
+    struct tn_arena_scope outer = tn_arena_json_enter(a, false);
+    if (in->parked) /* the second call of an offloaded request: parsed and checked */
+        serve_parked(in, out, in->parked);
+    else
+        handle(s, in, out, a);
+    tn_arena_json_leave(outer);
+    if (a == &own)
+        tn_arena_deinit(&own);
 }

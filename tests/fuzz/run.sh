@@ -31,29 +31,29 @@ flags=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -Wall -Wextra -Wno-unused-parameter -I"$src")
 
 # The sources each target links, and its libraries.
-srcs_header="core/err.c core/buf.c core/util.c mcp/headers.c"
+srcs_header="core/err.c core/buf.c core/arena.c core/util.c mcp/headers.c"
 libs_header="-lsodium"
-srcs_schema="core/err.c core/buf.c mcp/schema.c"
+srcs_schema="core/err.c core/buf.c core/arena.c mcp/schema.c"
 libs_schema="-ljansson -lm"
-srcs_json="core/err.c core/buf.c core/json.c core/jsonparse.c"
+srcs_json="core/err.c core/buf.c core/arena.c core/arena_json.c core/json.c core/jsonparse.c"
 libs_json="-ljansson -lsodium -lm"
-srcs_form="core/err.c core/buf.c core/form.c"
+srcs_form="core/err.c core/buf.c core/arena.c core/form.c"
 libs_form=""
-srcs_jwt="core/err.c core/buf.c core/util.c auth/rs/jose.c"
+srcs_jwt="core/err.c core/buf.c core/arena.c core/util.c auth/rs/jose.c"
 libs_jwt="-ljansson -lcrypto -lsodium"
-srcs_forwarded="core/err.c core/buf.c core/proxy.c"
+srcs_forwarded="core/err.c core/buf.c core/arena.c core/proxy.c"
 libs_forwarded=""
-srcs_mcp="core/err.c core/buf.c core/json.c core/jsonparse.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
+srcs_mcp="core/err.c core/buf.c core/arena.c core/arena_json.c core/json.c core/jsonparse.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
           mcp/schema.c mcp/registry.c mcp/server.c mcp/listen.c
           mcp/tools.c mcp/mrtr.c mcp/resources.c mcp/prompts.c"
 libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"
-srcs_redirect="core/err.c core/buf.c auth/as/redirect.c"
+srcs_redirect="core/err.c core/buf.c core/arena.c auth/as/redirect.c"
 libs_redirect=""
 srcs_cimd="core/err.c auth/as/cimd.c"
 libs_cimd="-lpthread"
 # (store/postgres.c needs libpq's headers; notetext links the store for tn_note_title_derive)
 flags+=($(pkg-config --cflags-only-I libpq 2>/dev/null))
-srcs_notetext="core/err.c core/buf.c core/util.c core/log.c store/store.c store/sqlite.c store/postgres.c"
+srcs_notetext="core/err.c core/buf.c core/arena.c core/util.c core/log.c store/store.c store/sqlite.c store/postgres.c"
 libs_notetext="-ljansson -lsodium -lsqlite3 -lpq -lpthread -lm"
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then

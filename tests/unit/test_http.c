@@ -140,6 +140,32 @@ static void h_id(void *ud, const struct tn_http_req *req, struct tn_http_resp *r
     tn_http_resp_json(resp, 200, body, (size_t)n);
 }
 
+/* /state: the first call hands a state to the second (tn_http_resp_offload_with); the
+ * second answers with what it got; the request frees it once. */
+static atomic_int states_freed;
+
+static void free_state(void *p)
+{
+    free(p);
+    atomic_fetch_add(&states_freed, 1);
+}
+
+static void h_state(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    (void)ud;
+    if (!tn_http_req_offloaded(req)) {
+        assert_null(tn_http_req_offload_state(req));
+        int *st = malloc(sizeof *st);
+        *st = 42;
+        tn_http_resp_offload_with(resp, st, free_state);
+        return;
+    }
+    const int *st = tn_http_req_offload_state(req);
+    char body[32];
+    int n = snprintf(body, sizeof body, "{\"state\":%d}", st ? *st : -1);
+    tn_http_resp_json(resp, 200, body, (size_t)n);
+}
+
 static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
 {
     struct tn_http_config c = {.host = "127.0.0.1", .port = 0, .base_url = "http://127.0.0.1",
@@ -155,7 +181,9 @@ static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
     assert_int_equal(tn_http_route(s, "/release", TN_HTTP_EXACT, h_release, NULL), TN_OK);
     assert_int_equal(tn_http_route(s, "/id", TN_HTTP_EXACT, h_id, NULL), TN_OK);
     assert_int_equal(tn_http_route(s, "/quick", TN_HTTP_EXACT, h_quick, NULL), TN_OK);
+    assert_int_equal(tn_http_route(s, "/state", TN_HTTP_EXACT, h_state, NULL), TN_OK);
     assert_int_equal(tn_http_server_start(s), TN_OK);
+    atomic_store(&states_freed, 0);
     sem_init(&release_sem, 0, 0);
     atomic_store(&wait_calls, 0);
     atomic_store(&second_offloaded, false);
@@ -281,6 +309,27 @@ static void test_offload_without_pool(void **state)
     pool_server_free(s);
 }
 
+/* What the first call hands over reaches the second, on the pool or (without one) on
+ * the worker, and is freed exactly once when the request ends. */
+static void test_offload_state(void **state)
+{
+    (void)state;
+    for (unsigned pool = 0; pool < 3; pool += 2) {
+        struct tn_http_server *s = pool_server(1, pool);
+        char body[64];
+        for (int i = 0; i < 3; i++) {
+            int fd = send_get(tn_http_server_port(s), "/state");
+            assert_int_equal(read_response(fd, 3000, body, sizeof body), 200);
+            assert_string_equal(body, "{\"state\":42}");
+            close(fd);
+        }
+        for (int i = 0; i < 500 && atomic_load(&states_freed) < 3; i++)
+            usleep(2000);
+        pool_server_free(s);
+        assert_int_equal(atomic_load(&states_freed), 3);
+    }
+}
+
 static void *release_later(void *arg)
 {
     (void)arg;
@@ -387,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_wildcard_origin),
         cmocka_unit_test(test_offload_frees_the_worker),
         cmocka_unit_test(test_offload_without_pool),
+        cmocka_unit_test(test_offload_state),
         cmocka_unit_test(test_request_ids),
         cmocka_unit_test(test_offload_survives_shutdown),
         cmocka_unit_test(test_offload_after_pool_stop),
