@@ -188,7 +188,7 @@ check "serve refuses to start: credentials in SMTP_URL (env)" "2|teamnotes: SMTP
 SMTP_PASSWORD=$PASSWORD "$tn" serve --print-config --smtp-username mailer | grep '^SMTP_PASSWORD' >"$work/cfg"
 check "print-config redacts SMTP_PASSWORD" "SMTP_PASSWORD=<redacted>    # env" "$(cat "$work/cfg")"
 n0=$(count starttls)
-for a in 'bob@example.org>,<evil@x.example' $'bob@example.org\r\nBcc: evil@x.example' '"bob"@example.org' 'bob@[127.0.0.1]'; do
+for a in 'bob@example.org>,<evil@x.example' 'evil>,<bob@example.org' $'bob@example.org\r\nBcc: evil@x.example' '"bob"@example.org' 'bob@[127.0.0.1]'; do
   SMTP_PASSWORD=$PASSWORD "$tn" mail test "$a" "${base[@]}" --smtp-url "smtp://127.0.0.1:$port_starttls" >/dev/null 2>"$work/stderr"; rc=$?
   check "hostile recipient refused: $(printf %q "$a")" 2 "$rc"
 done
