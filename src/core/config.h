@@ -131,9 +131,9 @@
     X(SMTP_TLS,          "SMTP_TLS",           STR,  "",                   0,     0,          false,     \
       "starttls (default for smtp://), implicit (smtps://), or none: plaintext, only to a loopback relay") \
     X(SMTP_USERNAME,     "SMTP_USERNAME",      STR,  "",                   0,     0,          false,     \
-      "SMTP AUTH user (sent only after TLS is up)")                                                    \
+      "SMTP AUTH user (sent only over TLS, or to a loopback relay with SMTP_TLS=none)")                \
     X(SMTP_PASSWORD,     "SMTP_PASSWORD",      STR,  "",                   0,     0,          true,      \
-      "SMTP AUTH password (never logged)")                                                             \
+      "SMTP AUTH password (never logged; set it in the environment, not as a flag)")                  \
     X(SMTP_FROM,         "SMTP_FROM",          STR,  "",                   0,     0,          false,     \
       "sender address, e.g. notes@example.com (required with SMTP_URL; outbox default "               \
       "teamnotes@localhost.invalid)")                                                                   \

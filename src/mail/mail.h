@@ -111,7 +111,9 @@ enum tn_mail_kind tn_mailer_kind(const struct tn_mailer *m);
 const char *tn_mailer_describe(const struct tn_mailer *m);
 
 /* Sends one message from the configured sender. Blocking, bounded by SMTP_TIMEOUT_MS:
- * call it from the blocking pool, never on an HTTP worker. Logs one line (recipient,
+ * call it from the blocking pool, never on an HTTP worker. Safe from several threads at
+ * once (each call has its own libcurl handle); libcurl must have been set up once with
+ * tn_fetch_global_init, as `serve` does. Logs one line (recipient,
  * subject, outcome; never the body or the password): keep secrets out of subjects.
  * On success `where` (optional) receives the outbox path or the SMTP server.
  *   TN_ERR_BAD_INPUT   an address, subject or display name refused (nothing sent)
