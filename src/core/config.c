@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "core/proxy.h"
+#include "mail/mail.h"
 
 enum type { STR, INT };
 
@@ -364,6 +365,8 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
         rc = TN_ERR_CONFIG;
         goto done;
     }
+    if ((rc = tn_mail_config_check(c, err)) != TN_OK)
+        goto done;
 done:
     if (rc != TN_OK)
         tn_config_deinit(c);

@@ -123,7 +123,26 @@
     X(LOG_LEVEL,         "LOG_LEVEL",          STR,  "info",               0,     0,          false,     \
       "debug, info, warn or error")                                                                     \
     X(LOG_FORMAT,        "LOG_FORMAT",         STR,  "text",               0,     0,          false,     \
-      "text or json")
+      "text or json")                                                                                  \
+    X(SMTP_URL,          "SMTP_URL",           STR,  "",                   0,     0,          false,     \
+      "mail server: smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS), optionally " \
+      "/EHLO-NAME; no credentials in it. Empty: mail is written to DATA_DIR/outbox/ (with DATABASE_URL "  \
+      "only when DATA_DIR is set explicitly)")                                                         \
+    X(SMTP_TLS,          "SMTP_TLS",           STR,  "",                   0,     0,          false,     \
+      "starttls (default for smtp://), implicit (smtps://), or none: plaintext, only to a loopback relay") \
+    X(SMTP_USERNAME,     "SMTP_USERNAME",      STR,  "",                   0,     0,          false,     \
+      "SMTP AUTH user (sent only over TLS, or to a loopback relay with SMTP_TLS=none)")                \
+    X(SMTP_PASSWORD,     "SMTP_PASSWORD",      STR,  "",                   0,     0,          true,      \
+      "SMTP AUTH password (never logged; set it in the environment, not as a flag)")                  \
+    X(SMTP_FROM,         "SMTP_FROM",          STR,  "",                   0,     0,          false,     \
+      "sender address, e.g. notes@example.com (required with SMTP_URL; outbox default "               \
+      "teamnotes@localhost.invalid)")                                                                   \
+    X(SMTP_FROM_NAME,    "SMTP_FROM_NAME",     STR,  "teamnotes",          0,     0,          false,     \
+      "display name of the sender (UTF-8)")                                                            \
+    X(SMTP_CA_FILE,      "SMTP_CA_FILE",       STR,  "",                   0,     0,          false,     \
+      "PEM file of the CA that signed the mail server's certificate (default: the system's CAs)")     \
+    X(SMTP_TIMEOUT_MS,   "SMTP_TIMEOUT_MS",    INT,  "15000",              1000,  120000,     false,     \
+      "time limit of one delivery: connect, TLS, AUTH and upload")
 
 enum tn_config_id {
 #define TN_CFG_ENUM(id, env, type, def, min, max, secret, help) TN_CFG_##id,
