@@ -168,7 +168,7 @@ static enum tn_oidc_reason fetch_keys(struct tn_oidc_provider *p, const char *jw
         char st[16];
         snprintf(st, sizeof st, "%ld", r.status);
         tn_log(TN_LOG_WARN, "oidc: no usable signing keys", "issuer", p->issuer, "status", st,
-               "error", tn_err_name(f), "detail", err.data ? err.data : "", NULL);
+               "error", tn_err_name(f != TN_OK ? f : *rc), "detail", err.data ? err.data : "", NULL);
     }
     tn_buf_deinit(&err);
     tn_buf_deinit(&r.body);
