@@ -96,7 +96,7 @@
     X(TN_OIDC_ID_TOKEN_AZP_MISMATCH,    "ID token was issued to another party (azp)")            \
     X(TN_OIDC_ID_TOKEN_EXPIRED,         "ID token has expired")                                  \
     X(TN_OIDC_ID_TOKEN_NO_EXPIRY,       "ID token has no expiry")                                \
-    X(TN_OIDC_ID_TOKEN_NOT_YET_VALID,   "ID token is issued in the future")                      \
+    X(TN_OIDC_ID_TOKEN_NOT_YET_VALID,   "ID token is not valid yet (iat or nbf ahead)")          \
     X(TN_OIDC_ID_TOKEN_NO_IAT,          "ID token has no issue time")                            \
     X(TN_OIDC_ID_TOKEN_NO_SUBJECT,      "ID token has no subject")                               \
     X(TN_OIDC_ID_TOKEN_NONCE_MISSING,   "ID token has no nonce")                                 \
