@@ -1072,6 +1072,74 @@ static void test_tenant_template(void **state)
     tn_oidc_provider_free(p);
 }
 
+/* Sign-ins from several threads while unknown kids make the key set be swapped under
+ * them (a 1 s cooldown): every good token verifies, every forged one is refused, and
+ * the sanitizers see no use of a freed key set. */
+struct worker {
+    struct tn_oidc_provider *p;
+    const char *good_t, *forged_t;
+    int ok, refused, other;
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    int64_t until = tn_time_now_ms() + 2500;
+    while (tn_time_now_ms() < until) {
+        struct tn_oidc_identity id;
+        enum tn_oidc_reason why;
+        if (tn_oidc_id_token_verify(w->p, w->good_t, strlen(w->good_t), "nonce", now_s, &id, &why) == TN_OK)
+            w->ok++;
+        else
+            w->other++;
+        tn_oidc_identity_deinit(&id);
+        if (tn_oidc_id_token_verify(w->p, w->forged_t, strlen(w->forged_t), "nonce", now_s, &id, &why) ==
+                TN_ERR_BAD_INPUT && why == TN_OIDC_ID_TOKEN_KEY_UNKNOWN)
+            w->refused++;
+        else
+            w->other++;
+        struct tn_oidc_start st;
+        if (tn_oidc_begin(w->p, NULL, &st) != TN_OK)
+            w->other++;
+        tn_oidc_start_deinit(&st);
+    }
+    return NULL;
+}
+
+static void test_concurrent(void **state)
+{
+    struct tn_oidc_config c = cfg_for(good_iss);
+    c.refetch_cooldown_s = 1;
+    struct tn_oidc_provider *p = NULL;
+    enum tn_oidc_reason why;
+    assert_int_equal(tn_oidc_provider_new(&c, &p, &why), TN_OK);
+    char *g = mint(good_iss, "nonce", NULL, RS, NULL, NULL);
+    char *f = mint(good_iss, "nonce", "{\"alg\":\"RS256\",\"kid\":\"forged\"}", EVIL_RS, NULL, NULL);
+    struct worker w[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){.p = p, .good_t = g, .forged_t = f};
+        assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+    }
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].other, 0);
+        ok += w[i].ok;
+        refused += w[i].refused;
+    }
+    assert_true(ok > 0);
+    assert_int_equal(ok, refused);
+    unsigned long df, jf;
+    tn_oidc_provider_stats(p, &df, &jf);
+    /* one fetch at creation, then at most one per cooldown second (2.5 s): 2 or 3 more */
+    assert_in_range(jf, 3, 4);
+    assert_int_equal(df, 1);
+    free(g);
+    free(f);
+    tn_oidc_provider_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1079,7 +1147,7 @@ int main(void)
         cmocka_unit_test(test_discovery_documents), cmocka_unit_test(test_discovery_fetched),
         cmocka_unit_test(test_begin),             cmocka_unit_test(test_id_tokens),
         cmocka_unit_test(test_finish),            cmocka_unit_test(test_key_rotation),
-        cmocka_unit_test(test_tenant_template),
+        cmocka_unit_test(test_tenant_template),   cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests_name("oidc", tests, setup, teardown);
 }
