@@ -5,6 +5,7 @@
 #include "cli/admin.h"
 #include "cli/import.h"
 #include "cli/mail.h"
+#include "cli/oidc.h"
 #include "cli/serve.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -105,6 +106,8 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 2, argv + 2);
     if (!strcmp(argv[1], "mail"))
         return tn_mail_cli_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "oidc"))
+        return tn_oidc_cli_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "import"))
         return tn_import_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "user") || !strcmp(argv[1], "role") || !strcmp(argv[1], "org") ||

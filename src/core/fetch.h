@@ -30,6 +30,14 @@ struct tn_fetch_result {
  * or timeout; TN_ERR_FORBIDDEN a URL refused by policy; TN_ERR_LIMIT an oversized body.
  * The caller deinitialises res->body in every case. */
 enum tn_err tn_fetch(const char *url, const struct tn_fetch_opts *o, struct tn_fetch_result *res);
+/* POSTs `form_len` bytes of application/x-www-form-urlencoded `form` to `url` (a token
+ * endpoint) under the same policy as tn_fetch: scheme and address checks, no redirects,
+ * no proxy, o->timeout_ms and o->max_bytes. `authorization`, when not NULL, is sent as
+ * the Authorization header value (e.g. "Basic ..."); it is never logged, and the copy
+ * made to build the header is wiped. Same results as tn_fetch; the caller deinitialises
+ * res->body in every case. */
+enum tn_err tn_fetch_form(const char *url, const struct tn_fetch_opts *o, const char *authorization,
+                          const char *form, size_t form_len, struct tn_fetch_result *res);
 /* Process-wide libcurl set-up; call once at start. */
 enum tn_err tn_fetch_global_init(void);
 

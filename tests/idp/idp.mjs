@@ -36,11 +36,14 @@ const die = (msg) => { console.error(`idp: ${msg}`); process.exit(1); };
 let config = {
   users: [
     { username: 'alice', password: 'alice-pass', sub: 'user_alice', org_id: 'org_acme',
-      permissions: ['notes:read', 'notes:write'], name: 'Alice' },
+      permissions: ['notes:read', 'notes:write'], name: 'Alice',
+      email: 'alice@acme.example', email_verified: true, groups: ['notes-admins', 'staff'] },
     { username: 'bob', password: 'bob-pass', sub: 'user_bob', org_id: 'org_acme',
-      permissions: [], name: 'Bob' },
+      permissions: [], name: 'Bob', email: 'bob@acme.example', email_verified: false },
+    // email_verified as the string "true": a relying party must not read it as verified
     { username: 'carol', password: 'carol-pass', sub: 'user_carol', org_id: 'org_globex',
-      permissions: ['notes:read'], name: 'Carol' },
+      permissions: ['notes:read'], name: 'Carol', email: 'carol@globex.example',
+      email_verified: 'true' },
   ],
   clients: [
     { client_id: 'mcp-test-public', token_endpoint_auth_method: 'none', application_type: 'native',
@@ -59,6 +62,12 @@ let config = {
       token_endpoint_auth_method: 'client_secret_basic', grant_types: ['client_credentials'],
       response_types: [], redirect_uris: [],
       claims: { permissions: ['notes:read'], org_id: 'org_acme' } },
+    // teamnotes as a relying party (tests/auth/upstream.sh): a confidential web client whose
+    // id and secret need form-urlencoding in client_secret_basic (RFC 6749 §2.3.1)
+    { client_id: 'teamnotes-rp', client_secret: 'rp secret:with/special+chars%&=',
+      token_endpoint_auth_method: 'client_secret_basic', application_type: 'web',
+      redirect_uris: ['http://127.0.0.1:9999/oidc/callback'],
+      grant_types: ['authorization_code'], response_types: ['code'] },
   ],
 };
 if (env.IDP_CONFIG) {
@@ -112,7 +121,8 @@ const provider = new Provider(issuer, {
   cookies: { keys: [randomBytes(32).toString('base64url')] }, // sessions are in memory anyway
   // The resource scopes too: clients (the MCP SDK among them) send them in DCR requests.
   scopes: ['openid', 'offline_access', ...scope.split(' ')],
-  claims: { openid: ['sub'], profile: ['name', 'preferred_username'] },
+  claims: { openid: ['sub'], profile: ['name', 'preferred_username'],
+    email: ['email', 'email_verified'], groups: ['groups'] },
   responseTypes: ['code'], // OAuth 2.1: no implicit/hybrid
   pkce: { required: () => true }, // S256 is the only method allowed by default
   features: {
@@ -146,7 +156,8 @@ const provider = new Provider(issuer, {
     return user && {
       accountId: sub,
       claims: () => ({ sub, name: user.name, preferred_username: user.username,
-        org_id: user.org_id, permissions: user.permissions }),
+        org_id: user.org_id, permissions: user.permissions, email: user.email,
+        email_verified: user.email_verified, groups: user.groups }),
     };
   },
   extraTokenClaims: (ctx, token) => {
