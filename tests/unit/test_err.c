@@ -101,10 +101,10 @@ static void test_jsonrpc_codes_documented(void **state)
 }
 
 /* HTTP statuses the references use (mcp-transport-and-lifecycle.md §3.4,
- * mcp-authorization.md), RFC 9110's 409 and 500, RFC 6585's 429, RFC 9110's 503, and
- * 499 for a client that left (nginx's convention; never sent: nobody is listening). */
-static const int documented_http[] = {200, 400, 401, 403, 404, 405, 406, 409,
-                                      413, 415, 429, 499, 500, 503};
+ * mcp-authorization.md), RFC 9110's 408, 409 and 500, RFC 6585's 429 and 431, RFC 9110's
+ * 503, and 499 for a client that left (nginx's convention; never sent: nobody is listening). */
+static const int documented_http[] = {200, 400, 401, 403, 404, 405, 406, 408, 409,
+                                      413, 415, 429, 431, 499, 500, 503};
 
 static void test_http_statuses_documented(void **state)
 {
