@@ -89,10 +89,12 @@ static void json_resp(struct tn_as_resp *r, int status, json_t *doc)
     free(t);
 }
 
-/* RFC 6749 §5.2 error body; never internal detail. */
-static void oauth_error(struct tn_as_resp *r, int status, const char *error, const char *desc)
+/* RFC 6749 §5.2 error body, with the status and `error` the error table gives `e`;
+ * never internal detail. */
+static void oauth_error(struct tn_as_resp *r, enum tn_err e, const char *desc)
 {
-    json_resp(r, status, json_pack("{s:s, s:s}", "error", error, "error_description", desc));
+    json_resp(r, tn_err_http_status(e),
+              json_pack("{s:s, s:s}", "error", tn_err_oauth(e), "error_description", desc));
     resp_header(r, "Cache-Control", "no-store");
 }
 
@@ -337,7 +339,7 @@ static bool cimd_parse(const char *url, const struct tn_fetch_result *fr, struct
  * flight in all and per host, one per requesting address, none while the host recently
  * failed; beyond, TN_ERR_BUSY at once, never a queue). Every fetch counts against the
  * address's CIMD_FETCHES_PER_HOUR, and a document not yet known to the store (a new
- * client) against its registrations per hour too (TN_ERR_LIMIT beyond). Failures are
+ * client) against its registrations per hour too (TN_ERR_RATE_LIMITED beyond). Failures are
  * remembered for a minute (TN_ERR_BAD_INPUT). A document that cannot be refetched (any
  * of these) is served from its last good fetch for up to a day past its expiry. */
 static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
@@ -375,13 +377,13 @@ static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, st
     }
     if (tn_throttle_take(as->cimd_fetches, who, now) != 0) {
         *why = "Too many client metadata documents fetched for this address; try again later.";
-        rc = TN_ERR_LIMIT;
+        rc = TN_ERR_RATE_LIMITED;
         goto done;
     }
     bool known = tn_store_client_get(as->cfg.store, url, stored) == TN_OK;
     if (!known && !rate_ok(as, req->client_addr)) {
         *why = "Too many new applications from this address; try again later.";
-        rc = TN_ERR_LIMIT;
+        rc = TN_ERR_RATE_LIMITED;
         goto done;
     }
     struct tn_fetch_opts o = {CIMD_FETCH_MS, CIMD_MAX_BYTES, as->cfg.cimd_allow_loopback};
@@ -424,8 +426,8 @@ done:
 
 /* The client named by `id`. Besides the store's errors: TN_ERR_BAD_INPUT for a metadata
  * document refused, TN_ERR_BUSY (r->offload set: the handler returns and runs again on
- * the blocking pool; else: try again later) and TN_ERR_LIMIT for a new document past
- * the address's registration limit. */
+ * the blocking pool; else: try again later) and TN_ERR_RATE_LIMITED for a document
+ * past the address's fetches or a new one past its registrations. */
 static enum tn_err find_client(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
                                const char *id, struct tn_client *out, const char **why)
 {
@@ -515,20 +517,20 @@ static void cleanup_clients(struct tn_as *as)
 static void handle_register(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
 {
     if (strcmp(req->method, "POST")) {
-        oauth_error(r, 405, "invalid_request", "Use POST");
+        oauth_error(r, TN_ERR_METHOD_NOT_ALLOWED, "Use POST");
         resp_header(r, "Allow", "POST");
         return;
     }
     cleanup_clients(as);
     if (!rate_ok(as, req->client_addr)) {
-        oauth_error(r, 429, "invalid_request", "Too many registrations from this address; try again later");
+        oauth_error(r, TN_ERR_RATE_LIMITED, "Too many registrations from this address; try again later");
         resp_header(r, "Retry-After", "3600");
         return;
     }
     json_t *in = json_loadb(req->body.ptr, req->body.len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(in)) {
         json_decref(in);
-        oauth_error(r, 400, "invalid_client_metadata", "The body must be a JSON object");
+        oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA, "The body must be a JSON object");
         return;
     }
     struct tn_client c;
@@ -537,7 +539,7 @@ static void handle_register(struct tn_as *as, const struct tn_as_req *req, struc
     struct tn_buf why;
     tn_buf_init(&why, 512);
     if (!json_is_array(uris) || json_array_size(uris) == 0 || json_array_size(uris) > 10) {
-        oauth_error(r, 400, "invalid_redirect_uri", "redirect_uris must list 1 to 10 URIs");
+        oauth_error(r, TN_ERR_INVALID_REDIRECT_URI, "redirect_uris must list 1 to 10 URIs");
         goto done;
     }
     size_t i;
@@ -546,11 +548,12 @@ static void handle_register(struct tn_as *as, const struct tn_as_req *req, struc
     {
         tn_buf_reset(&why);
         if (!json_is_string(v) || tn_redirect_validate(json_string_value(v), &why) != TN_OK) {
-            json_t *e = json_pack("{s:s, s:s}", "error", "invalid_redirect_uri", "error_description", "");
+            json_t *e = json_pack("{s:s, s:s}", "error", tn_err_oauth(TN_ERR_INVALID_REDIRECT_URI),
+                                  "error_description", "");
             char d[1400];
             snprintf(d, sizeof d, "redirect_uris[%zu] %s", i, json_is_string(v) ? why.data : "must be a string");
             json_object_set_new(e, "error_description", json_string(d));
-            json_resp(r, 400, e);
+            json_resp(r, tn_err_http_status(TN_ERR_INVALID_REDIRECT_URI), e);
             goto done;
         }
     }
@@ -558,7 +561,7 @@ static void handle_register(struct tn_as *as, const struct tn_as_req *req, struc
     if (!am)
         am = "client_secret_basic"; /* RFC 7591's default */
     if (strcmp(am, "none") && strcmp(am, "client_secret_basic") && strcmp(am, "client_secret_post")) {
-        oauth_error(r, 400, "invalid_client_metadata",
+        oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA,
                     "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post");
         goto done;
     }
@@ -572,12 +575,12 @@ static void handle_register(struct tn_as *as, const struct tn_as_req *req, struc
     bool code_ok = !json_is_array(rt);
     json_array_foreach(rt, i, v) code_ok |= json_is_string(v) && !strcmp(json_string_value(v), "code");
     if (!code_ok) {
-        oauth_error(r, 400, "invalid_client_metadata", "response_types must include code");
+        oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA, "response_types must include code");
         goto done;
     }
     const char *name = json_string_value(json_object_get(in, "client_name"));
     if (name && strlen(name) >= sizeof c.name) {
-        oauth_error(r, 400, "invalid_client_metadata", "client_name is longer than 127 bytes");
+        oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA, "client_name is longer than 127 bytes");
         goto done;
     }
     const char *at = json_string_value(json_object_get(in, "application_type"));
@@ -618,7 +621,7 @@ static void handle_register(struct tn_as *as, const struct tn_as_req *req, struc
     free(meta);
     if (tn_store_client_insert(as->cfg.store, &c) != TN_OK) {
         json_decref(out);
-        oauth_error(r, 500, "server_error", "The client could not be registered");
+        oauth_error(r, TN_ERR_INTERNAL, "The client could not be registered");
         goto done;
     }
     if (secret[0]) {
@@ -802,6 +805,13 @@ static void redirect_back(struct tn_as *as, struct tn_as_resp *r, const struct a
     tn_buf_deinit(&u);
 }
 
+/* An RFC 6749 §4.1.2.1 error response, with the `error` the error table gives `e`. */
+static void redirect_error(struct tn_as *as, struct tn_as_resp *r, const struct authz *a, enum tn_err e,
+                           const char *desc)
+{
+    redirect_back(as, r, a, "error", tn_err_oauth(e), "error_description", desc);
+}
+
 static void issue_code(struct tn_as *as, struct tn_as_resp *r, const struct authz *a, const struct tn_user *u)
 {
     char code[64], family[48];
@@ -820,7 +830,7 @@ static void issue_code(struct tn_as *as, struct tn_as_resp *r, const struct auth
     c.expires_at = now_s() + as->cfg.code_ttl_s;
     if (tn_store_code_insert(as->cfg.store, &c) != TN_OK) {
         tn_log(TN_LOG_ERROR, "authorization code could not be stored", "client_id", a->client_id, NULL);
-        redirect_back(as, r, a, "error", "server_error", "error_description", "The code could not be stored");
+        redirect_error(as, r, a, TN_ERR_INTERNAL, "The code could not be stored");
         return;
     }
     tn_store_client_touch(as->cfg.store, a->client_id, now_s());
@@ -936,9 +946,10 @@ static void handle_authorize(struct tn_as *as, const struct tn_as_req *req, stru
     if (frc != TN_OK) {
         if (r->offload)
             return;
-        message_page(as, r, frc == TN_ERR_BUSY ? 503 : frc == TN_ERR_LIMIT ? 429 : 400,
-                     frc == TN_ERR_BUSY || frc == TN_ERR_LIMIT ? "Try again later" : "Unknown application", why);
-        if (frc == TN_ERR_BUSY || frc == TN_ERR_LIMIT)
+        bool later = frc == TN_ERR_BUSY || frc == TN_ERR_RATE_LIMITED;
+        message_page(as, r, tn_err_http_status(later ? frc : TN_ERR_BAD_INPUT),
+                     later ? "Try again later" : "Unknown application", why);
+        if (later)
             resp_header(r, "Retry-After", "%s", frc == TN_ERR_BUSY ? "10" : "3600");
         return;
     }
@@ -973,19 +984,16 @@ static void handle_authorize(struct tn_as *as, const struct tn_as_req *req, stru
     const char *res = Q("resource");
     const char *prompt = Q("prompt");
     if (state && strlen(state) > STATE_MAX) {
-        redirect_back(as, r, &a, "error", "invalid_request", "error_description", "state is too long");
+        redirect_error(as, r, &a, TN_ERR_INVALID_REQUEST, "state is too long");
     } else if (!rt || strcmp(rt, "code")) {
-        redirect_back(as, r, &a, "error", "unsupported_response_type", "error_description",
-                      "Only response_type=code is supported");
+        redirect_error(as, r, &a, TN_ERR_UNSUPPORTED_RESPONSE_TYPE, "Only response_type=code is supported");
     } else if (!ch || !chm || strcmp(chm, "S256") || !b64url_chars(ch, 43, 128)) {
-        redirect_back(as, r, &a, "error", "invalid_request", "error_description",
+        redirect_error(as, r, &a, TN_ERR_INVALID_REQUEST,
                       "PKCE with code_challenge_method=S256 is required");
     } else if (res && !same_resource(res, as->resource)) {
-        redirect_back(as, r, &a, "error", "invalid_target", "error_description",
-                      "This server issues tokens only for its own MCP endpoint");
+        redirect_error(as, r, &a, TN_ERR_INVALID_TARGET, "This server issues tokens only for its own MCP endpoint");
     } else if (!list_has_word(c.grant_types, "authorization_code")) {
-        redirect_back(as, r, &a, "error", "unauthorized_client", "error_description",
-                      "This client may not use the authorization code grant");
+        redirect_error(as, r, &a, TN_ERR_UNAUTHORIZED_CLIENT, "This client may not use the authorization code grant");
     } else {
         grant_scope(as, Q("scope"), a.scope);
         snprintf(a.challenge, sizeof a.challenge, "%s", ch);
@@ -1001,9 +1009,9 @@ static void handle_authorize(struct tn_as *as, const struct tn_as_req *req, stru
                     scope_subset(a.scope, granted))
                     issue_code(as, r, &a, &u);
                 else
-                    redirect_back(as, r, &a, "error", "consent_required", "error_description", "Consent is required");
+                    redirect_error(as, r, &a, TN_ERR_CONSENT_REQUIRED, "Consent is required");
             } else {
-                redirect_back(as, r, &a, "error", "login_required", "error_description", "Sign-in is required");
+                redirect_error(as, r, &a, TN_ERR_LOGIN_REQUIRED, "Sign-in is required");
             }
         } else if (session_user(as, req, &u) && !(prompt && strstr(prompt, "login"))) {
             continue_as(as, req, r, sealed, &a, &u);
@@ -1132,7 +1140,7 @@ static void handle_consent(struct tn_as *as, const struct tn_as_req *req, struct
             tn_log(TN_LOG_WARN, "consent could not be remembered", "client_id", a.client_id, NULL);
         issue_code(as, r, &a, &u);
     } else {
-        redirect_back(as, r, &a, "error", "access_denied", "error_description", "The user declined");
+        redirect_error(as, r, &a, TN_ERR_FORBIDDEN, "The user declined");
     }
     tn_form_deinit(&f);
 }
@@ -1154,7 +1162,7 @@ static bool client_auth(struct tn_as *as, const struct tn_as_req *req, const str
         while (*b == ' ')
             b++;
         if (tn_b64_decode(dec, sizeof dec - 1, &n, b, strlen(b)) != TN_OK) {
-            oauth_error(r, 401, "invalid_client", "Malformed client credentials");
+            oauth_error(r, TN_ERR_INVALID_CLIENT, "Malformed client credentials");
             resp_header(r, "WWW-Authenticate", "Basic realm=\"teamnotes\"");
             return false;
         }
@@ -1162,7 +1170,7 @@ static bool client_auth(struct tn_as *as, const struct tn_as_req *req, const str
         char *colon = strchr(dec, ':');
         struct tn_form tmp; /* RFC 6749 §2.3.1: both parts are form-urlencoded */
         if (!colon) {
-            oauth_error(r, 401, "invalid_client", "Malformed client credentials");
+            oauth_error(r, TN_ERR_INVALID_CLIENT, "Malformed client credentials");
             return false;
         }
         *colon = '\0';
@@ -1185,12 +1193,12 @@ static bool client_auth(struct tn_as *as, const struct tn_as_req *req, const str
     enum tn_err frc = TN_ERR_NOT_FOUND;
     bool ok = id[0] && !(basic && body_id && strcmp(body_id, id)) &&
               (frc = find_client(as, req, r, id, c, &why)) == TN_OK;
-    if (r->offload || frc == TN_ERR_BUSY || frc == TN_ERR_LIMIT) {
+    if (r->offload || frc == TN_ERR_BUSY || frc == TN_ERR_RATE_LIMITED) {
         /* a document not at hand: fetched on the blocking pool, or not now (never
          * invalid_client, on which clients throw their registration away) */
         sodium_memzero(secret, sizeof secret);
         if (!r->offload) {
-            oauth_error(r, frc == TN_ERR_BUSY ? 503 : 429, frc == TN_ERR_BUSY ? "temporarily_unavailable" : "invalid_request", why);
+            oauth_error(r, frc, why);
             resp_header(r, "Retry-After", "%s", frc == TN_ERR_BUSY ? "10" : "3600");
         }
         return false;
@@ -1207,7 +1215,7 @@ static bool client_auth(struct tn_as *as, const struct tn_as_req *req, const str
     sodium_memzero(secret, sizeof secret);
     if (!ok) {
         /* 401 invalid_client: clients re-register on it */
-        oauth_error(r, 401, "invalid_client", "Unknown client or bad client credentials");
+        oauth_error(r, TN_ERR_INVALID_CLIENT, "Unknown client or bad client credentials");
         if (basic)
             resp_header(r, "WWW-Authenticate", "Basic realm=\"teamnotes\"");
         return false;
@@ -1249,7 +1257,7 @@ static void issue_tokens(struct tn_as *as, struct tn_as_resp *r, const struct tn
     enum tn_err rc = tn_as_keys_sign(as->cfg.keys, claims, &at);
     json_decref(claims);
     if (rc != TN_OK) {
-        oauth_error(r, 500, "server_error", "The token could not be signed");
+        oauth_error(r, TN_ERR_INTERNAL, "The token could not be signed");
         return;
     }
     json_t *out = json_pack("{s:s, s:s, s:I, s:s}", "access_token", at, "token_type", "Bearer",
@@ -1301,7 +1309,7 @@ static void grant_code(struct tn_as *as, const struct tn_form *f, const struct t
     const char *redirect = tn_form_get(f, "redirect_uri");
     const char *res = tn_form_get(f, "resource");
     if (!code || !tn_form_get(f, "code_verifier")) {
-        oauth_error(r, 400, "invalid_request", "code and code_verifier are required");
+        oauth_error(r, TN_ERR_INVALID_REQUEST, "code and code_verifier are required");
         return;
     }
     struct tn_code row;
@@ -1312,28 +1320,28 @@ static void grant_code(struct tn_as *as, const struct tn_form *f, const struct t
         /* a replayed code: whatever was issued from it is revoked */
         tn_store_family_revoke(as->cfg.store, row.family);
         tn_log(TN_LOG_WARN, "authorization code replayed; its grant is revoked", "client_id", c->id, NULL);
-        oauth_error(r, 400, "invalid_grant", "The authorization code was already used");
+        oauth_error(r, TN_ERR_INVALID_GRANT, "The authorization code was already used");
         return;
     }
     if (rc != TN_OK || row.expires_at < now_s() || strcmp(row.client_id, c->id)) {
-        oauth_error(r, 400, "invalid_grant", "The authorization code is invalid or expired");
+        oauth_error(r, TN_ERR_INVALID_GRANT, "The authorization code is invalid or expired");
         return;
     }
     if (!redirect || strcmp(redirect, row.redirect_uri)) {
-        oauth_error(r, 400, "invalid_grant", "redirect_uri does not match the authorization request");
+        oauth_error(r, TN_ERR_INVALID_GRANT, "redirect_uri does not match the authorization request");
         return;
     }
     if (!pkce_ok(tn_form_get(f, "code_verifier"), row.challenge)) {
-        oauth_error(r, 400, "invalid_grant", "code_verifier does not match the code_challenge");
+        oauth_error(r, TN_ERR_INVALID_GRANT, "code_verifier does not match the code_challenge");
         return;
     }
     if (res && !same_resource(res, row.resource)) {
-        oauth_error(r, 400, "invalid_target", "resource does not match the authorization request");
+        oauth_error(r, TN_ERR_INVALID_TARGET, "resource does not match the authorization request");
         return;
     }
     struct tn_user u;
     if (!user_current(as, row.user_id, 0, &u)) {
-        oauth_error(r, 400, "invalid_grant", "The account is disabled");
+        oauth_error(r, TN_ERR_INVALID_GRANT, "The account is disabled");
         return;
     }
     issue_tokens(as, r, c, &u, row.scope, row.resource, row.family);
@@ -1344,14 +1352,14 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
 {
     const char *rt = tn_form_get(f, "refresh_token");
     if (!rt) {
-        oauth_error(r, 400, "invalid_request", "refresh_token is required");
+        oauth_error(r, TN_ERR_INVALID_REQUEST, "refresh_token is required");
         return;
     }
     uint8_t h[32];
     sha256(rt, h);
     struct tn_refresh old;
     if (tn_store_refresh_get(as->cfg.store, h, &old) != TN_OK || strcmp(old.client_id, c->id)) {
-        oauth_error(r, 400, "invalid_grant", "The refresh token is invalid");
+        oauth_error(r, TN_ERR_INVALID_GRANT, "The refresh token is invalid");
         return;
     }
     const char *scope = tn_form_get(f, "scope");
@@ -1362,18 +1370,18 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
         char want[256];
         grant_scope(as, scope, want);
         if (!scope_subset(want, old.scope)) {
-            oauth_error(r, 400, "invalid_scope", "A refresh cannot widen the granted scope");
+            oauth_error(r, TN_ERR_INVALID_SCOPE, "A refresh cannot widen the granted scope");
             return;
         }
         snprintf(granted, sizeof granted, "%s", want);
     }
     if (res && !same_resource(res, old.resource)) {
-        oauth_error(r, 400, "invalid_target", "resource does not match the grant");
+        oauth_error(r, TN_ERR_INVALID_TARGET, "resource does not match the grant");
         return;
     }
     struct tn_user u;
     if (!user_current(as, old.user_id, old.issued_at, &u)) {
-        oauth_error(r, 400, "invalid_grant", "The grant was revoked");
+        oauth_error(r, TN_ERR_INVALID_GRANT, "The grant was revoked");
         return;
     }
     /* the successor is inserted by the rotation itself; issue_tokens would insert another */
@@ -1400,12 +1408,12 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
                 tn_store_family_revoke(as->cfg.store, seen.family);
                 tn_log(TN_LOG_WARN, "refresh token reused; its family is revoked", "client_id", c->id, NULL);
             }
-            oauth_error(r, 400, "invalid_grant", "The refresh token was already used, revoked or expired");
+            oauth_error(r, TN_ERR_INVALID_GRANT, "The refresh token was already used, revoked or expired");
             sodium_memzero(next_rt, sizeof next_rt);
             return;
         }
     } else if (rc != TN_OK) {
-        oauth_error(r, 400, "invalid_grant", "The refresh token is invalid");
+        oauth_error(r, TN_ERR_INVALID_GRANT, "The refresh token is invalid");
         sodium_memzero(next_rt, sizeof next_rt);
         return;
     }
@@ -1428,27 +1436,27 @@ static void handle_token(struct tn_as *as, const struct tn_as_req *req, struct t
     struct tn_form f;
     const char *ct = req->header(req->ud, "Content-Type");
     if (strcmp(req->method, "POST")) {
-        oauth_error(r, 405, "invalid_request", "Use POST");
+        oauth_error(r, TN_ERR_METHOD_NOT_ALLOWED, "Use POST");
         resp_header(r, "Allow", "POST");
         return;
     }
     if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
-        oauth_error(r, 400, "invalid_request", "The body must be application/x-www-form-urlencoded");
+        oauth_error(r, TN_ERR_INVALID_REQUEST, "The body must be application/x-www-form-urlencoded");
         return;
     }
     if (tn_form_parse(&f, req->body.ptr, req->body.len) != TN_OK) {
-        oauth_error(r, 400, "invalid_request", "Malformed or repeated parameters");
+        oauth_error(r, TN_ERR_INVALID_REQUEST, "Malformed or repeated parameters");
         return;
     }
     struct tn_client c;
     const char *gt = tn_form_get(&f, "grant_type");
     if (!gt) {
-        oauth_error(r, 400, "invalid_request", "grant_type is required");
+        oauth_error(r, TN_ERR_INVALID_REQUEST, "grant_type is required");
     } else if (strcmp(gt, "authorization_code") && strcmp(gt, "refresh_token")) {
-        oauth_error(r, 400, "unsupported_grant_type", "Only authorization_code and refresh_token are supported");
+        oauth_error(r, TN_ERR_UNSUPPORTED_GRANT_TYPE, "Only authorization_code and refresh_token are supported");
     } else if (client_auth(as, req, &f, r, &c)) {
         if (!list_has_word(c.grant_types, gt))
-            oauth_error(r, 400, "unauthorized_client", "This client may not use this grant type");
+            oauth_error(r, TN_ERR_UNAUTHORIZED_CLIENT, "This client may not use this grant type");
         else if (!strcmp(gt, "authorization_code"))
             grant_code(as, &f, &c, r);
         else
@@ -1463,13 +1471,13 @@ static void handle_revoke(struct tn_as *as, const struct tn_as_req *req, struct 
 {
     struct tn_form f;
     if (strcmp(req->method, "POST") || tn_form_parse(&f, req->body.ptr, req->body.len) != TN_OK) {
-        oauth_error(r, 400, "invalid_request", "POST a form with the token");
+        oauth_error(r, TN_ERR_INVALID_REQUEST, "POST a form with the token");
         return;
     }
     struct tn_client c;
     const char *tok = tn_form_get(&f, "token");
     if (!tok) {
-        oauth_error(r, 400, "invalid_request", "token is required");
+        oauth_error(r, TN_ERR_INVALID_REQUEST, "token is required");
     } else if (client_auth(as, req, &f, r, &c)) {
         uint8_t h[32];
         struct tn_refresh row;
@@ -1617,8 +1625,8 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
         handle_revoke(as, req, r);
     } else if (!strcmp(p, "/setup")) {
         handle_setup(as, req, r);
-    } else {
-        oauth_error(r, 404, "not_found", "No such endpoint");
+    } else { /* not reached: the server routes only tn_as_owns() paths here */
+        oauth_error(r, TN_ERR_NOT_FOUND, "No such endpoint");
     }
 }
 

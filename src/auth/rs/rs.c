@@ -543,45 +543,51 @@ enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
 int tn_rs_challenge(const struct tn_rs *rs, enum tn_rs_verdict v, struct tn_buf *www,
                     struct tn_buf *body)
 {
+    /* RFC 6750 §3.1: the header's error code from the error table; a request without a
+     * token gets none. The body's "unauthorized" and "token_expired" are not OAuth error
+     * codes but this server's own words for clients that read the body. */
+    const char *invalid = tn_err_oauth(TN_ERR_INVALID_TOKEN);
     tn_buf_reset(www);
     tn_buf_reset(body);
     switch (v) {
     case TN_RS_NO_TOKEN:
         tn_buf_printf(www, "Bearer resource_metadata=\"%s\", scope=\"%s\"", rs->prm_url, rs->scopes);
         tn_buf_puts(body, "{\"error\":\"unauthorized\",\"error_description\":\"Missing or invalid bearer token\"}");
-        return 401;
+        return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     case TN_RS_EXPIRED:
         tn_buf_printf(www,
-                      "Bearer error=\"invalid_token\", error_description=\"Token has expired\", "
+                      "Bearer error=\"%s\", error_description=\"Token has expired\", "
                       "resource_metadata=\"%s\", scope=\"%s\"",
-                      rs->prm_url, rs->scopes);
+                      invalid, rs->prm_url, rs->scopes);
         tn_buf_puts(body, "{\"error\":\"token_expired\",\"error_description\":\"Access token has expired. Please refresh your token.\"}");
-        return 401;
+        return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     case TN_RS_UNAVAILABLE:
-        tn_buf_puts(body, "{\"error\":\"temporarily_unavailable\",\"error_description\":\"The "
-                          "authorization server's signing keys cannot be fetched right now; try again shortly\"}");
-        return 503;
+        tn_buf_printf(body, "{\"error\":\"%s\",\"error_description\":\"The "
+                            "authorization server's signing keys cannot be fetched right now; try again shortly\"}",
+                      tn_err_oauth(TN_ERR_UNAVAILABLE));
+        return tn_err_http_status(TN_ERR_UNAVAILABLE);
     case TN_RS_INVALID:
     default:
         tn_buf_printf(www,
-                      "Bearer error=\"invalid_token\", error_description=\"Token verification "
+                      "Bearer error=\"%s\", error_description=\"Token verification "
                       "failed\", resource_metadata=\"%s\", scope=\"%s\"",
-                      rs->prm_url, rs->scopes);
-        tn_buf_puts(body, "{\"error\":\"invalid_token\",\"error_description\":\"Token verification failed\"}");
-        return 401;
+                      invalid, rs->prm_url, rs->scopes);
+        tn_buf_printf(body, "{\"error\":\"%s\",\"error_description\":\"Token verification failed\"}", invalid);
+        return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     }
 }
 
 void tn_rs_insufficient_scope(const struct tn_rs *rs, const char *needed, struct tn_buf *www,
                               struct tn_buf *body)
 {
+    const char *error = tn_err_oauth(TN_ERR_INSUFFICIENT_SCOPE);
     tn_buf_reset(www);
     tn_buf_reset(body);
     tn_buf_printf(www,
-                  "Bearer error=\"insufficient_scope\", scope=\"%s\", resource_metadata=\"%s\", "
+                  "Bearer error=\"%s\", scope=\"%s\", resource_metadata=\"%s\", "
                   "error_description=\"Additional scope required\"",
-                  needed, rs->prm_url);
-    json_t *b = json_pack("{s:s, s:s, s:s}", "error", "insufficient_scope", "error_description",
+                  error, needed, rs->prm_url);
+    json_t *b = json_pack("{s:s, s:s, s:s}", "error", error, "error_description",
                           "The token lacks a scope this operation needs", "scope", needed);
     char *t = json_dumps(b, JSON_COMPACT);
     if (t)
