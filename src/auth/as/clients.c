@@ -225,28 +225,11 @@ static void cleanup_clients(struct tn_as *as)
     }
 }
 
-void tn_as_handle_register(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
+/* redirect_uris: 1 to 10 acceptable URIs (auth/as/redirect.h); false with the response
+ * filled (invalid_redirect_uri, naming the first bad one). */
+static bool redirect_uris_ok(json_t *uris, struct tn_as_resp *r)
 {
-    if (strcmp(req->method, "POST")) {
-        tn_as_oauth_error(r, TN_ERR_METHOD_NOT_ALLOWED, "Use POST");
-        tn_as_resp_header(r, "Allow", "POST");
-        return;
-    }
-    cleanup_clients(as);
-    if (!rate_ok(as, req->client_addr)) {
-        tn_as_oauth_error(r, TN_ERR_RATE_LIMITED, "Too many registrations from this address; try again later");
-        tn_as_resp_header(r, "Retry-After", "3600");
-        return;
-    }
-    json_t *in = json_loadb(req->body.ptr, req->body.len, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(in)) {
-        json_decref(in);
-        tn_as_oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA, "The body must be a JSON object");
-        return;
-    }
-    struct tn_client c;
-    memset(&c, 0, sizeof c);
-    json_t *uris = json_object_get(in, "redirect_uris");
+    bool ok = false;
     struct tn_buf why;
     tn_buf_init(&why, 512);
     if (!json_is_array(uris) || json_array_size(uris) == 0 || json_array_size(uris) > 10) {
@@ -268,70 +251,123 @@ void tn_as_handle_register(struct tn_as *as, const struct tn_as_req *req, struct
             goto done;
         }
     }
+    ok = true;
+done:
+    tn_buf_deinit(&why);
+    return ok;
+}
+
+/* Reads a registration request's metadata into *c (all but its id, secret and times);
+ * false with the response filled (invalid_client_metadata). */
+static bool read_metadata(struct tn_as *as, json_t *in, json_t *uris, struct tn_client *c, struct tn_as_resp *r)
+{
+    size_t i;
+    json_t *v;
     const char *am = json_string_value(json_object_get(in, "token_endpoint_auth_method"));
     if (!am)
         am = "client_secret_basic"; /* RFC 7591's default */
     if (strcmp(am, "none") && strcmp(am, "client_secret_basic") && strcmp(am, "client_secret_post")) {
         tn_as_oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA,
                           "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post");
-        goto done;
+        return false;
     }
     /* Lenient on what clients send: unsupported grant types (device_code, implicit,
      * client_credentials) are dropped, not fatal. */
     json_t *gt = json_object_get(in, "grant_types");
     bool want_refresh = !json_is_array(gt);
     json_array_foreach(gt, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), "refresh_token")) want_refresh = true;
-    snprintf(c.grant_types, sizeof c.grant_types, "authorization_code%s", want_refresh ? " refresh_token" : "");
+    snprintf(c->grant_types, sizeof c->grant_types, "authorization_code%s", want_refresh ? " refresh_token" : "");
     json_t *rt = json_object_get(in, "response_types");
     bool code_ok = !json_is_array(rt);
     json_array_foreach(rt, i, v) code_ok |= json_is_string(v) && !strcmp(json_string_value(v), "code");
     if (!code_ok) {
         tn_as_oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA, "response_types must include code");
-        goto done;
+        return false;
     }
     const char *name = json_string_value(json_object_get(in, "client_name"));
-    if (name && strlen(name) >= sizeof c.name) {
+    if (name && strlen(name) >= sizeof c->name) {
         tn_as_oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA, "client_name is longer than 127 bytes");
-        goto done;
+        return false;
     }
     const char *at = json_string_value(json_object_get(in, "application_type"));
-    snprintf(c.application_type, sizeof c.application_type, "%s", at && !strcmp(at, "web") ? "web" : "native");
+    snprintf(c->application_type, sizeof c->application_type, "%s", at && !strcmp(at, "web") ? "web" : "native");
     char scope[256] = "";
     const char *sc = json_string_value(json_object_get(in, "scope"));
     if (sc)
         tn_as_grant_scope(as, sc, scope); /* a hint only: unknown scopes never refuse a client */
-    random_token(c.id, sizeof c.id, 18);
-    snprintf(c.name, sizeof c.name, "%s", name && name[0] ? name : "Unnamed client");
+    snprintf(c->name, sizeof c->name, "%s", name && name[0] ? name : "Unnamed client");
     char *u = json_dumps(uris, JSON_COMPACT);
-    snprintf(c.redirect_uris, sizeof c.redirect_uris, "%s", u ? u : "[]");
+    snprintf(c->redirect_uris, sizeof c->redirect_uris, "%s", u ? u : "[]");
     free(u);
-    snprintf(c.auth_method, sizeof c.auth_method, "%s", am);
-    snprintf(c.scope, sizeof c.scope, "%s", scope);
-    c.created_at = now_s();
-    char secret[64] = "";
-    if (strcmp(am, "none")) {
-        random_token(secret, sizeof secret, 32);
-        uint8_t hs[32];
-        sha256(secret, hs);
-        sodium_bin2hex(c.secret_hash, sizeof c.secret_hash, hs, sizeof hs);
-    }
-    json_t *out = json_pack("{s:s, s:I, s:s, s:O, s:[s], s:s, s:s}", "client_id", c.id,
-                            "client_id_issued_at", (json_int_t)c.created_at, "client_name", c.name,
+    snprintf(c->auth_method, sizeof c->auth_method, "%s", am);
+    snprintf(c->scope, sizeof c->scope, "%s", scope);
+    return true;
+}
+
+/* A confidential client's secret: in `secret` to return once, only its hash in *c. */
+static void new_secret(struct tn_client *c, char secret[64])
+{
+    random_token(secret, 64, 32);
+    uint8_t hs[32];
+    sha256(secret, hs);
+    sodium_bin2hex(c->secret_hash, sizeof c->secret_hash, hs, sizeof hs);
+}
+
+/* The registration response (RFC 7591 §3.2.1) without the secret: also what the store
+ * keeps as the client's metadata. */
+static json_t *registration_json(const struct tn_client *c, json_t *uris)
+{
+    json_t *out = json_pack("{s:s, s:I, s:s, s:O, s:[s], s:s, s:s}", "client_id", c->id,
+                            "client_id_issued_at", (json_int_t)c->created_at, "client_name", c->name,
                             "redirect_uris", uris, "response_types", "code",
-                            "token_endpoint_auth_method", c.auth_method, "application_type",
-                            c.application_type);
+                            "token_endpoint_auth_method", c->auth_method, "application_type",
+                            c->application_type);
     json_t *g = json_array();
     json_array_append_new(g, json_string("authorization_code"));
-    if (want_refresh)
+    if (tn_as_list_has_word(c->grant_types, "refresh_token"))
         json_array_append_new(g, json_string("refresh_token"));
     json_object_set_new(out, "grant_types", g);
-    if (scope[0])
-        json_object_set_new(out, "scope", json_string(scope));
+    if (c->scope[0])
+        json_object_set_new(out, "scope", json_string(c->scope));
+    return out;
+}
+
+/* POST /register (RFC 7591): lenient on fields, strict on redirect URIs, limited per
+ * address and hour. */
+void tn_as_handle_register(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
+{
+    json_t *in = NULL, *uris = NULL, *out = NULL;
+    struct tn_client c;
+    char secret[64] = "";
+    memset(&c, 0, sizeof c);
+    if (strcmp(req->method, "POST")) {
+        tn_as_oauth_error(r, TN_ERR_METHOD_NOT_ALLOWED, "Use POST");
+        tn_as_resp_header(r, "Allow", "POST");
+        goto done;
+    }
+    cleanup_clients(as);
+    if (!rate_ok(as, req->client_addr)) {
+        tn_as_oauth_error(r, TN_ERR_RATE_LIMITED, "Too many registrations from this address; try again later");
+        tn_as_resp_header(r, "Retry-After", "3600");
+        goto done;
+    }
+    in = json_loadb(req->body.ptr, req->body.len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(in)) {
+        tn_as_oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA, "The body must be a JSON object");
+        goto done;
+    }
+    uris = json_object_get(in, "redirect_uris");
+    if (!redirect_uris_ok(uris, r) || !read_metadata(as, in, uris, &c, r))
+        goto done;
+    random_token(c.id, sizeof c.id, 18);
+    c.created_at = now_s();
+    if (strcmp(c.auth_method, "none"))
+        new_secret(&c, secret);
+    out = registration_json(&c, uris);
     char *meta = json_dumps(out, JSON_COMPACT);
     snprintf(c.metadata, sizeof c.metadata, "%s", meta ? meta : "{}");
     free(meta);
     if (tn_store_client_insert(as->cfg.store, &c) != TN_OK) {
-        json_decref(out);
         tn_as_oauth_error(r, TN_ERR_INTERNAL, "The client could not be registered");
         goto done;
     }
@@ -341,10 +377,11 @@ void tn_as_handle_register(struct tn_as *as, const struct tn_as_req *req, struct
         json_object_set_new(out, "client_secret_expires_at", json_integer(0));
     }
     tn_as_json_resp(r, 201, out);
+    out = NULL; /* the response took it */
     tn_as_resp_header(r, "Cache-Control", "no-store");
     tn_log(TN_LOG_INFO, "client registered", "client_id", c.id, "auth", c.auth_method, NULL);
 done:
+    json_decref(out);
     sodium_memzero(secret, sizeof secret);
-    tn_buf_deinit(&why);
     json_decref(in);
 }
