@@ -230,95 +230,125 @@ static void continue_as(struct tn_as *as, const struct tn_as_req *req, struct tn
     show_consent(as, req, r, sealed, a, u);
 }
 
-void tn_as_handle_authorize(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
+/* The client of an authorization request and the redirect URI it asks for (its only
+ * registered one when none is given). Until the redirect URI is validated, errors are
+ * shown here, never redirected: false with the page (or r->offload) set. */
+static bool authorize_client(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                             struct tn_client *c, char redirect[1024])
 {
-#define Q(name) req->query(req->ud, name)
-    const char *client_id = Q("client_id");
+    const char *client_id = req->query(req->ud, "client_id");
     const char *why = NULL;
-    struct tn_client c;
     if (!client_id || !client_id[0]) {
         tn_as_message_page(as, r, 400, "Invalid request", "The application did not say who it is (client_id is missing).");
-        return;
+        return false;
     }
-    enum tn_err frc = tn_as_find_client(as, req, r, client_id, &c, &why);
+    enum tn_err frc = tn_as_find_client(as, req, r, client_id, c, &why);
     if (frc != TN_OK) {
         if (r->offload)
-            return;
+            return false;
         bool later = frc == TN_ERR_BUSY || frc == TN_ERR_RATE_LIMITED;
         tn_as_message_page(as, r, tn_err_http_status(later ? frc : TN_ERR_BAD_INPUT),
                            later ? "Try again later" : "Unknown application", why);
         if (later)
             tn_as_resp_header(r, "Retry-After", "%s", frc == TN_ERR_BUSY ? "10" : "3600");
-        return;
+        return false;
     }
-    /* Until the redirect URI is validated, errors are shown here, never redirected. */
     char only[1024];
-    const char *redirect = Q("redirect_uri");
-    if (!redirect)
-        redirect = only_redirect(&c, only, sizeof only);
-    if (!redirect) {
+    const char *uri = req->query(req->ud, "redirect_uri");
+    if (!uri)
+        uri = only_redirect(c, only, sizeof only);
+    if (!uri) {
         tn_as_message_page(as, r, 400, "Invalid request", "redirect_uri is required for this application.");
-        return;
+        return false;
     }
-    if (!redirect_allowed(&c, redirect)) {
+    if (!redirect_allowed(c, uri)) {
         tn_as_message_page(as, r, 400, "Invalid redirect",
                            "The application asked to send you to an address it did not register. "
                            "For your safety you were not redirected.");
-        return;
+        return false;
     }
-    struct authz a;
-    memset(&a, 0, sizeof a);
-    snprintf(a.client_id, sizeof a.client_id, "%s", c.id);
-    snprintf(a.client_name, sizeof a.client_name, "%s", c.name);
-    snprintf(a.redirect_uri, sizeof a.redirect_uri, "%s", redirect);
+    snprintf(redirect, 1024, "%s", uri);
+    return true;
+}
+
+/* With a redirect URI to answer at: the rest of the request (RFC 6749 §4.1.1, PKCE,
+ * RFC 8707 resource) into *a; false with the error redirected. */
+static bool authorize_params(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                             const struct tn_client *c, struct authz *a)
+{
+#define Q(name) req->query(req->ud, name)
     const char *state = Q("state");
     if (state && strlen(state) <= STATE_MAX) {
-        a.has_state = true;
-        snprintf(a.state, sizeof a.state, "%s", state);
+        a->has_state = true;
+        snprintf(a->state, sizeof a->state, "%s", state);
     }
     const char *rt = Q("response_type");
     const char *ch = Q("code_challenge");
     const char *chm = Q("code_challenge_method");
     const char *res = Q("resource");
     const char *prompt = Q("prompt");
+    bool ok = false;
     if (state && strlen(state) > STATE_MAX) {
-        redirect_error(as, r, &a, TN_ERR_INVALID_REQUEST, "state is too long");
+        redirect_error(as, r, a, TN_ERR_INVALID_REQUEST, "state is too long");
     } else if (!rt || strcmp(rt, "code")) {
-        redirect_error(as, r, &a, TN_ERR_UNSUPPORTED_RESPONSE_TYPE, "Only response_type=code is supported");
+        redirect_error(as, r, a, TN_ERR_UNSUPPORTED_RESPONSE_TYPE, "Only response_type=code is supported");
     } else if (!ch || !chm || strcmp(chm, "S256") || !tn_as_b64url_chars(ch, 43, 128)) {
-        redirect_error(as, r, &a, TN_ERR_INVALID_REQUEST,
-                      "PKCE with code_challenge_method=S256 is required");
+        redirect_error(as, r, a, TN_ERR_INVALID_REQUEST, "PKCE with code_challenge_method=S256 is required");
     } else if (res && !tn_as_same_resource(res, as->resource)) {
-        redirect_error(as, r, &a, TN_ERR_INVALID_TARGET, "This server issues tokens only for its own MCP endpoint");
-    } else if (!tn_as_list_has_word(c.grant_types, "authorization_code")) {
-        redirect_error(as, r, &a, TN_ERR_UNAUTHORIZED_CLIENT, "This client may not use the authorization code grant");
+        redirect_error(as, r, a, TN_ERR_INVALID_TARGET, "This server issues tokens only for its own MCP endpoint");
+    } else if (!tn_as_list_has_word(c->grant_types, "authorization_code")) {
+        redirect_error(as, r, a, TN_ERR_UNAUTHORIZED_CLIENT, "This client may not use the authorization code grant");
     } else {
-        tn_as_grant_scope(as, Q("scope"), a.scope);
-        snprintf(a.challenge, sizeof a.challenge, "%s", ch);
-        a.force_consent = prompt && strstr(prompt, "consent");
-        json_t *j = authz_json(&a);
-        char *sealed = tn_seal(as->secret, as->secret_len, "authz", j, REQ_TTL_S);
-        json_decref(j);
-        struct tn_user u;
-        if (prompt && strstr(prompt, "none")) {
-            if (tn_as_session_user(as, req, &u) && !a.force_consent) {
-                char granted[256];
-                if (tn_store_consent_get(as->cfg.store, u.id, a.client_id, granted) == TN_OK &&
-                    tn_as_scope_subset(a.scope, granted))
-                    issue_code(as, r, &a, &u);
-                else
-                    redirect_error(as, r, &a, TN_ERR_CONSENT_REQUIRED, "Consent is required");
-            } else {
-                redirect_error(as, r, &a, TN_ERR_LOGIN_REQUIRED, "Sign-in is required");
-            }
-        } else if (tn_as_session_user(as, req, &u) && !(prompt && strstr(prompt, "login"))) {
-            continue_as(as, req, r, sealed, &a, &u);
-        } else {
-            show_signin(as, req, r, sealed, &a, NULL, NULL, 200);
-        }
-        free(sealed);
+        tn_as_grant_scope(as, Q("scope"), a->scope);
+        snprintf(a->challenge, sizeof a->challenge, "%s", ch);
+        a->force_consent = prompt && strstr(prompt, "consent");
+        ok = true;
     }
+    return ok;
 #undef Q
+}
+
+/* A valid request: a code at once (a signed-in browser whose consent covers the scope),
+ * the sign-in or consent page, or with prompt=none the error that says which is missing
+ * (OIDC Core §3.1.2.6). */
+static void authorize_answer(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                             const struct authz *a, const char *prompt)
+{
+    json_t *j = authz_json(a);
+    char *sealed = tn_seal(as->secret, as->secret_len, "authz", j, REQ_TTL_S);
+    json_decref(j);
+    struct tn_user u;
+    if (prompt && strstr(prompt, "none")) {
+        if (tn_as_session_user(as, req, &u) && !a->force_consent) {
+            char granted[256];
+            if (tn_store_consent_get(as->cfg.store, u.id, a->client_id, granted) == TN_OK &&
+                tn_as_scope_subset(a->scope, granted))
+                issue_code(as, r, a, &u);
+            else
+                redirect_error(as, r, a, TN_ERR_CONSENT_REQUIRED, "Consent is required");
+        } else {
+            redirect_error(as, r, a, TN_ERR_LOGIN_REQUIRED, "Sign-in is required");
+        }
+    } else if (tn_as_session_user(as, req, &u) && !(prompt && strstr(prompt, "login"))) {
+        continue_as(as, req, r, sealed, a, &u);
+    } else {
+        show_signin(as, req, r, sealed, a, NULL, NULL, 200);
+    }
+    free(sealed);
+}
+
+/* GET /authorize. */
+void tn_as_handle_authorize(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
+{
+    struct tn_client c;
+    struct authz a;
+    memset(&a, 0, sizeof a);
+    if (!authorize_client(as, req, r, &c, a.redirect_uri))
+        return;
+    snprintf(a.client_id, sizeof a.client_id, "%s", c.id);
+    snprintf(a.client_name, sizeof a.client_name, "%s", c.name);
+    if (authorize_params(as, req, r, &c, &a))
+        authorize_answer(as, req, r, &a, req->query(req->ud, "prompt"));
 }
 
 static bool load_authz(struct tn_as *as, const char *sealed, struct authz *a)
