@@ -43,7 +43,7 @@ struct tn_as {
     int64_t last_cleanup;
 };
 
-/* ---------- small helpers (as.c) ---------- */
+/* ---------- small helpers (the trivial ones here, the rest in as.c) ---------- */
 
 static inline int64_t now_s(void) { return tn_time_now_ms() / 1000; }
 
