@@ -32,7 +32,7 @@
     X(TN_ERR_TOO_MANY_STREAMS,"too many open streams for one caller",  429,  NULL,                  -32000)  \
     /* HTTP */                                                                                               \
     X(TN_ERR_BAD_REQUEST,    "bad request",                            400,  NULL,                  -32000)  \
-    X(TN_ERR_METHOD_NOT_ALLOWED,"method not allowed",                  405,  NULL,                  -32000)  \
+    X(TN_ERR_METHOD_NOT_ALLOWED,"method not allowed",                  405,  "invalid_request",     -32000)  \
     X(TN_ERR_NOT_ACCEPTABLE, "not acceptable",                         406,  NULL,                  -32000)  \
     X(TN_ERR_UNSUPPORTED_MEDIA_TYPE,"unsupported media type",          415,  NULL,                  -32000)  \
     X(TN_ERR_NO_ROUTE,       "no such path",                           404,  NULL,                  -32000)  \
@@ -40,7 +40,24 @@
     X(TN_ERR_INVALID_ORIGIN, "invalid Origin header",                  403,  NULL,                  -32000)  \
     X(TN_ERR_REQUEST_TIMEOUT,"request timeout",                        408,  NULL,                  -32000)  \
     X(TN_ERR_HEADERS_TOO_LARGE,"request header fields too large",      431,  NULL,                  -32000)  \
-    X(TN_ERR_BODY_TOO_LARGE, "request body too large",                 413,  NULL,                  -32000)
+    X(TN_ERR_BODY_TOO_LARGE, "request body too large",                 413,  NULL,                  -32000)  \
+    /* OAuth: RFC 6749 §4.1.2.1 (authorization response) and §5.2 (token endpoint),          \
+     * RFC 7591 §3.2.2 (registration), RFC 8707 (resource indicators), RFC 6750 §3.1         \
+     * (bearer tokens), OIDC Core §3.1.2.6 (prompt=none) */                                  \
+    X(TN_ERR_INVALID_CLIENT, "client authentication failed",           401,  "invalid_client",      -32000)  \
+    X(TN_ERR_INVALID_GRANT,  "invalid, expired or revoked grant",      400,  "invalid_grant",       -32000)  \
+    X(TN_ERR_UNAUTHORIZED_CLIENT,"client may not use this grant",      400,  "unauthorized_client", -32000)  \
+    X(TN_ERR_UNSUPPORTED_GRANT_TYPE,"unsupported grant type",          400,  "unsupported_grant_type", -32600)  \
+    X(TN_ERR_UNSUPPORTED_RESPONSE_TYPE,"unsupported response type",    400,  "unsupported_response_type", -32600)  \
+    X(TN_ERR_INVALID_SCOPE,  "invalid scope",                          400,  "invalid_scope",       -32602)  \
+    X(TN_ERR_INVALID_TARGET, "invalid resource",                       400,  "invalid_target",      -32602)  \
+    X(TN_ERR_INVALID_CLIENT_METADATA,"invalid client metadata",        400,  "invalid_client_metadata", -32602)  \
+    X(TN_ERR_INVALID_REDIRECT_URI,"invalid redirect URI",              400,  "invalid_redirect_uri", -32602)  \
+    X(TN_ERR_LOGIN_REQUIRED, "sign-in required",                       400,  "login_required",      -32000)  \
+    X(TN_ERR_CONSENT_REQUIRED,"consent required",                      400,  "consent_required",    -32000)  \
+    X(TN_ERR_INVALID_TOKEN,  "invalid access token",                   401,  "invalid_token",       -32000)  \
+    X(TN_ERR_RATE_LIMITED,   "too many requests; try again later",     429,  "invalid_request",     -32000)  \
+    X(TN_ERR_UNAVAILABLE,    "temporarily unavailable",                503,  "temporarily_unavailable", -32603)
 
 enum tn_err {
 #define TN_ERR_ENUM(name, msg, http, oauth, rpc) name,

@@ -154,115 +154,114 @@ static bool has_dot_segment(struct tn_span p)
     return false;
 }
 
+/* Bytes a browser would read otherwise than we compare them. */
+static const char *bytes_problem(const char *uri, size_t len)
+{
+    if (len == 0 || len > TN_REDIRECT_MAX)
+        return "must be 1 to 1000 characters";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)uri[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            /* WHATWG drops tabs and newlines and trims spaces: what we compare would not
+             * be what the browser reads */
+            return "must not contain spaces, control characters or non-ASCII characters";
+        }
+    }
+    if (memchr(uri, '\\', len)) /* a path separator to a browser in http(s) URLs */
+        return "must not contain a backslash";
+    if (memchr(uri, '#', len))
+        return "must not contain a fragment";
+    return NULL;
+}
+
+/* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), lowercase only, none of the
+ * banned ones; *scheme is the span before the ':'. */
+static const char *scheme_problem(const char *uri, const char *end, struct tn_span *scheme)
+{
+    const char *p = uri;
+    while (p < end && *p != ':')
+        p++;
+    if (p == end || p == uri || !(is_lower(uri[0]) || (uri[0] >= 'A' && uri[0] <= 'Z')))
+        return "is not an absolute URI";
+    for (const char *c = uri; c < p; c++) {
+        if (*c >= 'A' && *c <= 'Z')
+            return "must have a lowercase scheme";
+        if (!(is_lower(*c) || is_digit(*c) || *c == '+' || *c == '-' || *c == '.'))
+            return "is not an absolute URI";
+    }
+    *scheme = (struct tn_span){uri, (size_t)(p - uri)};
+    for (size_t i = 0; i < sizeof banned_schemes / sizeof banned_schemes[0]; i++)
+        if (span_is(*scheme, banned_schemes[i]))
+            return "uses a scheme that is never allowed";
+    return NULL;
+}
+
+/* PORT in d[..e): 1 to 65535 in digits without a leading zero. */
+static const char *port_problem(const char *d, const char *e, unsigned *port)
+{
+    if (d == e)
+        return "has an empty port";
+    unsigned v = 0;
+    for (const char *c = d; c < e; c++) {
+        if (!is_digit(*c))
+            return "has a port that is not a number";
+        if (v <= 65535)
+            v = v * 10 + (unsigned)(*c - '0');
+    }
+    if (*d == '0' || v > 65535)
+        return "has a port outside 1-65535 or with a leading zero";
+    *port = v;
+    return NULL;
+}
+
+/* The authority a[..ae): no user information, a host (host_problem), then an optional
+ * port; fills u->host and u->port. */
+static const char *authority_problem(const char *a, const char *ae, struct tn_redirect_uri *u)
+{
+    if (memchr(a, '@', (size_t)(ae - a)))
+        return "must not contain user information";
+    /* the host ends at the port's ':' outside brackets */
+    const char *he = a;
+    if (he < ae && *he == '[') {
+        while (he < ae && *he != ']')
+            he++;
+        if (he == ae)
+            return "has an unclosed '[' in its host";
+        he++;
+    } else {
+        while (he < ae && *he != ':')
+            he++;
+    }
+    u->host = (struct tn_span){a, (size_t)(he - a)};
+    const char *reason = host_problem(u->host);
+    if (reason || he == ae)
+        return reason;
+    if (*he != ':')
+        return "has characters after its host";
+    return port_problem(he + 1, ae, &u->port);
+}
+
 enum tn_err tn_redirect_parse(const char *uri, size_t len, struct tn_redirect_uri *out,
                               const char **why)
 {
     struct tn_redirect_uri u;
     memset(&u, 0, sizeof u);
     memset(out, 0, sizeof *out);
-    const char *reason = NULL;
     const char *end = uri + len;
 
-    if (len == 0 || len > TN_REDIRECT_MAX) {
-        reason = "must be 1 to 1000 characters";
+    const char *reason = bytes_problem(uri, len);
+    if (reason || (reason = scheme_problem(uri, end, &u.scheme)))
         goto done;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)uri[i];
-        if (c <= 0x20 || c >= 0x7f) {
-            /* WHATWG drops tabs and newlines and trims spaces: what we compare would not
-             * be what the browser reads */
-            reason = "must not contain spaces, control characters or non-ASCII characters";
-            goto done;
-        }
-    }
-    if (memchr(uri, '\\', len)) { /* a path separator to a browser in http(s) URLs */
-        reason = "must not contain a backslash";
-        goto done;
-    }
-    if (memchr(uri, '#', len)) {
-        reason = "must not contain a fragment";
-        goto done;
-    }
-
-    /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), lowercase only */
-    const char *p = uri;
-    while (p < end && *p != ':')
-        p++;
-    if (p == end || p == uri || !(is_lower(uri[0]) || (uri[0] >= 'A' && uri[0] <= 'Z'))) {
-        reason = "is not an absolute URI";
-        goto done;
-    }
-    for (const char *c = uri; c < p; c++) {
-        if (*c >= 'A' && *c <= 'Z') {
-            reason = "must have a lowercase scheme";
-            goto done;
-        }
-        if (!(is_lower(*c) || is_digit(*c) || *c == '+' || *c == '-' || *c == '.')) {
-            reason = "is not an absolute URI";
-            goto done;
-        }
-    }
-    u.scheme = (struct tn_span){uri, (size_t)(p - uri)};
-    for (size_t i = 0; i < sizeof banned_schemes / sizeof banned_schemes[0]; i++)
-        if (span_is(u.scheme, banned_schemes[i])) {
-            reason = "uses a scheme that is never allowed";
-            goto done;
-        }
     bool https = span_is(u.scheme, "https"), http = span_is(u.scheme, "http");
     u.kind = https ? TN_REDIRECT_HTTPS : http ? TN_REDIRECT_LOOPBACK : TN_REDIRECT_APP;
-    p++; /* past ':' */
+    const char *p = u.scheme.ptr + u.scheme.len + 1; /* past ':' */
 
     if (end - p >= 2 && p[0] == '/' && p[1] == '/') {
         const char *a = p + 2, *ae = a;
         while (ae < end && *ae != '/' && *ae != '?')
             ae++;
-        if (memchr(a, '@', (size_t)(ae - a))) {
-            reason = "must not contain user information";
+        if ((reason = authority_problem(a, ae, &u)))
             goto done;
-        }
-        /* the host ends at the port's ':' outside brackets */
-        const char *he = a;
-        if (he < ae && *he == '[') {
-            while (he < ae && *he != ']')
-                he++;
-            if (he == ae) {
-                reason = "has an unclosed '[' in its host";
-                goto done;
-            }
-            he++;
-        } else {
-            while (he < ae && *he != ':')
-                he++;
-        }
-        u.host = (struct tn_span){a, (size_t)(he - a)};
-        if ((reason = host_problem(u.host)))
-            goto done;
-        if (he < ae) {
-            if (*he != ':') {
-                reason = "has characters after its host";
-                goto done;
-            }
-            const char *d = he + 1;
-            if (d == ae) {
-                reason = "has an empty port";
-                goto done;
-            }
-            unsigned v = 0;
-            for (const char *c = d; c < ae; c++) {
-                if (!is_digit(*c)) {
-                    reason = "has a port that is not a number";
-                    goto done;
-                }
-                if (v <= 65535)
-                    v = v * 10 + (unsigned)(*c - '0');
-            }
-            if (*d == '0' || v > 65535) {
-                reason = "has a port outside 1-65535 or with a leading zero";
-                goto done;
-            }
-            u.port = v;
-        }
         p = ae;
     } else if (https || http) {
         reason = "has no host";

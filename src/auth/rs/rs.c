@@ -405,71 +405,117 @@ static bool b64token(const char *t, size_t n)
     return i == n && n > 0;
 }
 
-enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
-                                      struct tn_principal **out, enum tn_jwt_reason *why)
+/* The token of an `Authorization: Bearer` header, without the spaces around it.
+ * Another scheme (Basic, say) is "no usable token" to a bearer resource. */
+static enum tn_rs_verdict bearer_token(const char *authz, const char **tok, size_t *len,
+                                       enum tn_jwt_reason *reason)
 {
-    *out = NULL;
-    enum tn_jwt_reason reason = TN_JWT_MALFORMED;
-    if (why)
-        *why = TN_JWT_OK;
     if (!authz || strncasecmp(authz, "Bearer ", 7) != 0) {
-        if (authz && why)
-            *why = TN_JWT_MALFORMED;
-        /* Another scheme (Basic, say) is "no usable token" to a bearer resource. */
+        if (authz)
+            *reason = TN_JWT_MALFORMED;
         return TN_RS_NO_TOKEN;
     }
-    const char *tok = authz + 7;
-    while (*tok == ' ')
-        tok++;
-    size_t len = strlen(tok);
-    while (len && tok[len - 1] == ' ')
-        len--;
-    if (len > MAX_TOKEN_LEN) {
-        if (why)
-            *why = TN_JWT_TOO_LARGE;
+    const char *t = authz + 7;
+    while (*t == ' ')
+        t++;
+    size_t n = strlen(t);
+    while (n && t[n - 1] == ' ')
+        n--;
+    *tok = t;
+    *len = n;
+    if (n > MAX_TOKEN_LEN) {
+        *reason = TN_JWT_TOO_LARGE;
         return TN_RS_INVALID;
     }
-    /* BLAKE2b: collision resistant like SHA-256 (a slot matches only its own token),
-     * several times faster in software on the hot path. A token found in the cache is one
-     * that was verified, so its shape is checked only when it is not. */
-    uint8_t h[32];
-    crypto_generichash(h, sizeof h, (const uint8_t *)tok, len, NULL, 0);
+    return TN_RS_OK;
+}
+
+/* The cache slot of a token, and the token's hash in `h`. BLAKE2b: collision resistant
+ * like SHA-256 (a slot matches only its own token), several times faster in software on
+ * the hot path. */
+static size_t slot_of(const struct tn_rs *rs, const char *tok, size_t len, uint8_t h[32])
+{
     size_t idx;
+    crypto_generichash(h, 32, (const uint8_t *)tok, len, NULL, 0);
     memcpy(&idx, h, sizeof idx);
-    idx &= rs->n_slots - 1;
-    pthread_mutex_t *m = &rs->stripes[idx % CACHE_STRIPES];
+    return idx & (rs->n_slots - 1);
+}
+
+/* The principal slot `idx` holds for the token hashed `h` (a new reference), or NULL.
+ * A token found in the cache is one that was verified, so its shape is checked only when
+ * it is not. A verification made with keys now past their staleness bound no longer
+ * counts: the token takes the slow path, which fetches or refuses with 503. */
+static struct tn_principal *cache_get(struct tn_rs *rs, size_t idx, const uint8_t h[32])
+{
     int64_t now_ms = tn_time_now_ms(), now_s = now_ms / 1000;
-    /* A verification made with keys now past their staleness bound no longer counts: the
-     * token takes the slow path, which fetches or refuses with 503. */
     bool keys_ok = rs->local || !too_stale(rs, atomic_load(&rs->keys_fetched_ms), now_ms);
+    struct tn_principal *p = NULL;
+    pthread_mutex_t *m = &rs->stripes[idx % CACHE_STRIPES];
     pthread_mutex_lock(m);
     struct slot *s = &rs->slots[idx];
     if (keys_ok && s->p && s->exp_s + rs->leeway_s > now_s && tn_ct_equal(s->hash, h, 32)) {
-        *out = s->p;
-        tn_principal_retain(*out);
+        p = s->p;
+        tn_principal_retain(p);
     }
     pthread_mutex_unlock(m);
-    if (*out) {
-        atomic_fetch_add(&rs->hits, 1);
-        return TN_RS_OK;
-    }
-    /* Not even shaped like a JWS: refused before any key is needed (so an issuer outage
-     * does not turn garbage into a 503). */
+    return p;
+}
+
+/* Keeps `p` (a reference of the slot's own) in slot `idx` for the token hashed `h`. */
+static void cache_put(struct tn_rs *rs, size_t idx, const uint8_t h[32], struct tn_principal *p)
+{
+    pthread_mutex_t *m = &rs->stripes[idx % CACHE_STRIPES];
+    pthread_mutex_lock(m);
+    struct slot *s = &rs->slots[idx];
+    tn_principal_release(s->p);
+    memcpy(s->hash, h, 32);
+    s->p = p;
+    s->exp_s = p->expires_at;
+    tn_principal_retain(p);
+    pthread_mutex_unlock(m);
+}
+
+/* Not even shaped like a JWS is refused before any key is needed (so an issuer outage
+ * does not turn garbage into a 503). */
+static bool jws_shaped(const char *tok, size_t len)
+{
     size_t dots = 0;
     for (size_t i = 0; i < len; i++)
         dots += tok[i] == '.';
-    if (!b64token(tok, len) || dots != 2) {
-        if (why)
-            *why = TN_JWT_MALFORMED;
-        return TN_RS_INVALID;
-    }
+    return b64token(tok, len) && dots == 2;
+}
 
-    struct keyset *ks = acquire(rs);
-    if (!ks) {
-        if (why)
-            *why = TN_JWT_INTERNAL;
-        return TN_RS_UNAVAILABLE;
+/* After a token named a key we do not have: whether newer keys may be had. With local
+ * keys, another instance may have created one: the issuer reloads its keys, at most
+ * once per cooldown. With keys fetched from the issuer, it may have rotated them. */
+static bool may_reload(struct tn_rs *rs, const struct keyset *ks)
+{
+    if (rs->local && rs->on_unknown_kid) {
+        int64_t now = tn_time_now_ms();
+        pthread_mutex_lock(&rs->fetch_mu);
+        bool go = now - rs->last_attempt_ms >= rs->cooldown_ms;
+        if (go)
+            rs->last_attempt_ms = now;
+        pthread_mutex_unlock(&rs->fetch_mu);
+        return go;
     }
+    return ks->owned && !rs->local;
+}
+
+static void reload(struct tn_rs *rs)
+{
+    if (rs->local)
+        rs->on_unknown_kid(rs->ud); /* the issuer reloads its keys */
+    else
+        refresh(rs, true); /* re-fetched once */
+}
+
+/* Verifies `tok` with the current keys; a key it names that we do not have gets one more
+ * try with newer keys (may_reload). No keys to be had: TN_RS_UNAVAILABLE and
+ * TN_JWT_INTERNAL. */
+static enum tn_rs_verdict verify(struct tn_rs *rs, const char *tok, size_t len, json_t **claims,
+                                 enum tn_jwt_reason *reason)
+{
     struct tn_jwt_policy pol = {
         .issuers = (const char *const *)rs->issuers,
         .n_issuers = rs->n_issuers,
@@ -478,64 +524,72 @@ enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
         .leeway_s = rs->leeway_s,
         .max_token_len = MAX_TOKEN_LEN,
     };
-    json_t *claims = NULL;
+    enum tn_err rc = TN_ERR_INTERNAL;
+    *reason = TN_JWT_INTERNAL;
+    struct keyset *ks = acquire(rs);
+    if (!ks)
+        goto done;
     atomic_fetch_add(&rs->verifications, 1);
-    enum tn_err rc = tn_jwt_verify(tok, len, ks->jwks, &pol, &claims, &reason);
-    if (rc != TN_OK && reason == TN_JWT_NO_KID_MATCH && rs->local && rs->on_unknown_kid) {
-        /* Another instance may have created a key: let the issuer reload its keys. */
-        int64_t now = tn_time_now_ms();
-        pthread_mutex_lock(&rs->fetch_mu);
-        bool go = now - rs->last_attempt_ms >= rs->cooldown_ms;
-        if (go)
-            rs->last_attempt_ms = now;
-        pthread_mutex_unlock(&rs->fetch_mu);
-        if (go) {
-            keyset_release(ks);
-            rs->on_unknown_kid(rs->ud);
-            ks = acquire(rs);
-            rc = ks ? tn_jwt_verify(tok, len, ks->jwks, &pol, &claims, &reason) : TN_ERR_INTERNAL;
-            if (!ks) {
-                if (why)
-                    *why = TN_JWT_INTERNAL;
-                return TN_RS_UNAVAILABLE;
-            }
-        }
-    } else if (rc != TN_OK && reason == TN_JWT_NO_KID_MATCH && ks->owned && !rs->local) {
-        /* A key we have not seen: the issuer may have rotated. Re-fetch once. */
+    rc = tn_jwt_verify(tok, len, ks->jwks, &pol, claims, reason);
+    if (rc != TN_OK && *reason == TN_JWT_NO_KID_MATCH && may_reload(rs, ks)) {
         keyset_release(ks);
-        refresh(rs, true);
+        reload(rs);
         ks = acquire(rs);
         if (!ks) {
-            if (why)
-                *why = TN_JWT_INTERNAL;
-            return TN_RS_UNAVAILABLE;
+            rc = TN_ERR_INTERNAL;
+            *reason = TN_JWT_INTERNAL;
+            goto done;
         }
-        rc = tn_jwt_verify(tok, len, ks->jwks, &pol, &claims, &reason);
+        rc = tn_jwt_verify(tok, len, ks->jwks, &pol, claims, reason);
     }
+done:
     keyset_release(ks);
+    return rc == TN_OK                  ? TN_RS_OK
+           : *reason == TN_JWT_EXPIRED  ? TN_RS_EXPIRED
+           : rc == TN_ERR_BAD_INPUT     ? TN_RS_INVALID
+                                        : TN_RS_UNAVAILABLE;
+}
+
+enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
+                                      struct tn_principal **out, enum tn_jwt_reason *why)
+{
+    enum tn_jwt_reason reason = TN_JWT_OK;
+    json_t *claims = NULL;
+    struct tn_principal *p = NULL;
+    const char *tok = NULL;
+    size_t len = 0, idx = 0;
+    uint8_t h[32];
+    *out = NULL;
+
+    enum tn_rs_verdict v = bearer_token(authz, &tok, &len, &reason);
+    if (v != TN_RS_OK)
+        goto done;
+    idx = slot_of(rs, tok, len, h);
+    *out = cache_get(rs, idx, h);
+    if (*out) {
+        atomic_fetch_add(&rs->hits, 1);
+        goto done;
+    }
+    if (!jws_shaped(tok, len)) {
+        reason = TN_JWT_MALFORMED;
+        v = TN_RS_INVALID;
+        goto done;
+    }
+    v = verify(rs, tok, len, &claims, &reason);
+    if (v != TN_RS_OK)
+        goto done;
+    if (tn_claims_to_principal(claims, &rs->claims, &p) != TN_OK) {
+        reason = TN_JWT_BAD_CLAIM_TYPE;
+        v = TN_RS_INVALID;
+        goto done;
+    }
+    cache_put(rs, idx, h, p);
+    *out = p;
+done:
+    json_decref(claims);
     if (why)
         *why = reason;
-    if (rc != TN_OK)
-        return reason == TN_JWT_EXPIRED ? TN_RS_EXPIRED
-               : rc == TN_ERR_BAD_INPUT ? TN_RS_INVALID
-                                        : TN_RS_UNAVAILABLE;
-    struct tn_principal *p = NULL;
-    if (tn_claims_to_principal(claims, &rs->claims, &p) != TN_OK) {
-        json_decref(claims);
-        if (why)
-            *why = TN_JWT_BAD_CLAIM_TYPE;
-        return TN_RS_INVALID;
-    }
-    json_decref(claims);
-    pthread_mutex_lock(m);
-    tn_principal_release(s->p);
-    memcpy(s->hash, h, 32);
-    s->p = p;
-    s->exp_s = p->expires_at;
-    tn_principal_retain(p);
-    pthread_mutex_unlock(m);
-    *out = p;
-    return TN_RS_OK;
+    return v;
 }
 
 /* ---------- answers ---------- */
@@ -543,45 +597,51 @@ enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
 int tn_rs_challenge(const struct tn_rs *rs, enum tn_rs_verdict v, struct tn_buf *www,
                     struct tn_buf *body)
 {
+    /* RFC 6750 §3.1: the header's error code from the error table; a request without a
+     * token gets none. The body's "unauthorized" and "token_expired" are not OAuth error
+     * codes but this server's own words for clients that read the body. */
+    const char *invalid = tn_err_oauth(TN_ERR_INVALID_TOKEN);
     tn_buf_reset(www);
     tn_buf_reset(body);
     switch (v) {
     case TN_RS_NO_TOKEN:
         tn_buf_printf(www, "Bearer resource_metadata=\"%s\", scope=\"%s\"", rs->prm_url, rs->scopes);
         tn_buf_puts(body, "{\"error\":\"unauthorized\",\"error_description\":\"Missing or invalid bearer token\"}");
-        return 401;
+        return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     case TN_RS_EXPIRED:
         tn_buf_printf(www,
-                      "Bearer error=\"invalid_token\", error_description=\"Token has expired\", "
+                      "Bearer error=\"%s\", error_description=\"Token has expired\", "
                       "resource_metadata=\"%s\", scope=\"%s\"",
-                      rs->prm_url, rs->scopes);
+                      invalid, rs->prm_url, rs->scopes);
         tn_buf_puts(body, "{\"error\":\"token_expired\",\"error_description\":\"Access token has expired. Please refresh your token.\"}");
-        return 401;
+        return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     case TN_RS_UNAVAILABLE:
-        tn_buf_puts(body, "{\"error\":\"temporarily_unavailable\",\"error_description\":\"The "
-                          "authorization server's signing keys cannot be fetched right now; try again shortly\"}");
-        return 503;
+        tn_buf_printf(body, "{\"error\":\"%s\",\"error_description\":\"The "
+                            "authorization server's signing keys cannot be fetched right now; try again shortly\"}",
+                      tn_err_oauth(TN_ERR_UNAVAILABLE));
+        return tn_err_http_status(TN_ERR_UNAVAILABLE);
     case TN_RS_INVALID:
     default:
         tn_buf_printf(www,
-                      "Bearer error=\"invalid_token\", error_description=\"Token verification "
+                      "Bearer error=\"%s\", error_description=\"Token verification "
                       "failed\", resource_metadata=\"%s\", scope=\"%s\"",
-                      rs->prm_url, rs->scopes);
-        tn_buf_puts(body, "{\"error\":\"invalid_token\",\"error_description\":\"Token verification failed\"}");
-        return 401;
+                      invalid, rs->prm_url, rs->scopes);
+        tn_buf_printf(body, "{\"error\":\"%s\",\"error_description\":\"Token verification failed\"}", invalid);
+        return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     }
 }
 
 void tn_rs_insufficient_scope(const struct tn_rs *rs, const char *needed, struct tn_buf *www,
                               struct tn_buf *body)
 {
+    const char *error = tn_err_oauth(TN_ERR_INSUFFICIENT_SCOPE);
     tn_buf_reset(www);
     tn_buf_reset(body);
     tn_buf_printf(www,
-                  "Bearer error=\"insufficient_scope\", scope=\"%s\", resource_metadata=\"%s\", "
+                  "Bearer error=\"%s\", scope=\"%s\", resource_metadata=\"%s\", "
                   "error_description=\"Additional scope required\"",
-                  needed, rs->prm_url);
-    json_t *b = json_pack("{s:s, s:s, s:s}", "error", "insufficient_scope", "error_description",
+                  error, needed, rs->prm_url);
+    json_t *b = json_pack("{s:s, s:s, s:s}", "error", error, "error_description",
                           "The token lacks a scope this operation needs", "scope", needed);
     char *t = json_dumps(b, JSON_COMPACT);
     if (t)
