@@ -42,7 +42,7 @@ oauth='invalid_request|unauthorized_client|access_denied|unsupported_response_ty
 oauth+='|invalid_scope|server_error|temporarily_unavailable|invalid_client|invalid_grant'
 oauth+='|unsupported_grant_type|invalid_token|insufficient_scope|invalid_redirect_uri'
 oauth+='|invalid_client_metadata|invalid_software_statement|unapproved_software_statement'
-oauth+='|invalid_target'
+oauth+='|invalid_target|interaction_required|login_required|consent_required'
 while IFS= read -r -d '' f; do
     [ "$f" = "$table" ] && continue
     # -32xxx not preceded by a digit, letter or '_' and not followed by a digit

@@ -145,7 +145,8 @@ static void test_http_statuses_documented(void **state)
 }
 
 /* The `error` values of the OAuth registries: RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1,
- * RFC 7591 §3.2.2, RFC 8707 §2. */
+ * RFC 7591 §3.2.2, RFC 8707 §2, and those OpenID Connect Core §3.1.2.6 entered in IANA's
+ * OAuth Extensions Error Registry (answers to prompt=none). */
 static const char *const registered_oauth[] = {
     "invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type",
     "invalid_scope", "server_error", "temporarily_unavailable", "invalid_client",
@@ -154,6 +155,9 @@ static const char *const registered_oauth[] = {
     "invalid_redirect_uri", "invalid_client_metadata", "invalid_software_statement",
     "unapproved_software_statement",
     "invalid_target",
+    "interaction_required", "login_required", "account_selection_required",
+    "consent_required", "invalid_request_uri", "invalid_request_object",
+    "request_not_supported", "request_uri_not_supported", "registration_not_supported",
 };
 
 static void test_oauth_codes_registered(void **state)

@@ -815,7 +815,7 @@ static enum tn_oidc_reason redeem(struct tn_oidc_provider *p, const struct snap 
     *rc = TN_ERR_BAD_INPUT;
     doc = res.body.data ? json_loadb(res.body.data, res.body.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
     if (res.status != 200) {
-        /* RFC 6749 §5.2: {"error": "invalid_grant", ...} — a replayed code ends here */
+        /* RFC 6749 §5.2: an error object (invalid_grant for a replayed code) */
         r = TN_OIDC_TOKEN_REFUSED;
         const char *e = json_string_value(json_object_get(doc, "error"));
         const char *ed = json_string_value(json_object_get(doc, "error_description"));
