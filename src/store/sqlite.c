@@ -22,8 +22,8 @@
  * written by the same transaction as the note itself; see migration 0002 for why not
  * by triggers.
  *
- * Migrations: migrations[] below, one SQL script per version (the same text is in
- * migrations/sqlite/NNNN_*.sql for reading), each applied in its own transaction and
+ * Migrations: one SQL script per version, migrations/sqlite/NNNN_*.sql, compiled in at
+ * build time (scripts/gen-migrations.py), each applied in its own transaction and
  * recorded in schema_version. A database from a newer binary is refused. */
 #include "store/backend.h"
 
@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "store/migrations.h"
 
 enum {
     POOL_MAX = 8,
@@ -52,250 +53,8 @@ enum {
 
 /* ---------- migrations ---------- */
 
-static const char m0001_auth[] =
-    "-- 0001_auth: organizations, users and the state of the built-in authorization server.\n"
-    "-- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that\n"
-    "-- this file and the embedded copy produce the same schema.\n"
-    "\n"
-    "CREATE TABLE orgs (\n"
-    "    id          TEXT PRIMARY KEY NOT NULL CHECK (id <> ''),\n"
-    "    name        TEXT NOT NULL UNIQUE,\n"
-    "    created_at  INTEGER NOT NULL\n"
-    ");\n"
-    "\n"
-    "-- email is stored lower-case by the store; org_id is NULL when the user has none.\n"
-    "CREATE TABLE users (\n"
-    "    id                  TEXT PRIMARY KEY NOT NULL CHECK (id <> ''),\n"
-    "    email               TEXT NOT NULL UNIQUE,\n"
-    "    name                TEXT NOT NULL,\n"
-    "    org_id              TEXT REFERENCES orgs (id),\n"
-    "    role                TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),\n"
-    "    password_hash       TEXT NOT NULL,\n"
-    "    disabled            INTEGER NOT NULL CHECK (disabled IN (0, 1)),\n"
-    "    created_at          INTEGER NOT NULL,\n"
-    "    tokens_valid_after  INTEGER NOT NULL\n"
-    ");\n"
-    "CREATE INDEX users_org ON users (org_id);\n"
-    "\n"
-    "-- last_used_at is 0 until the client is first used.\n"
-    "CREATE TABLE clients (\n"
-    "    id                TEXT PRIMARY KEY NOT NULL CHECK (id <> ''),\n"
-    "    name              TEXT NOT NULL,\n"
-    "    redirect_uris     TEXT NOT NULL,\n"
-    "    secret_hash       TEXT NOT NULL,\n"
-    "    auth_method       TEXT NOT NULL,\n"
-    "    grant_types       TEXT NOT NULL,\n"
-    "    scope             TEXT NOT NULL,\n"
-    "    application_type  TEXT NOT NULL,\n"
-    "    metadata          TEXT NOT NULL,\n"
-    "    created_at        INTEGER NOT NULL,\n"
-    "    last_used_at      INTEGER NOT NULL\n"
-    ");\n"
-    "CREATE INDEX clients_unused ON clients (last_used_at, created_at);\n"
-    "\n"
-    "CREATE TABLE consents (\n"
-    "    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
-    "    client_id   TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,\n"
-    "    scope       TEXT NOT NULL,\n"
-    "    created_at  INTEGER NOT NULL,\n"
-    "    updated_at  INTEGER NOT NULL,\n"
-    "    PRIMARY KEY (user_id, client_id)\n"
-    ");\n"
-    "CREATE INDEX consents_client ON consents (client_id);\n"
-    "\n"
-    "-- hash is the SHA-256 of the code; used flips to 1 exactly once.\n"
-    "CREATE TABLE codes (\n"
-    "    hash          BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),\n"
-    "    client_id     TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,\n"
-    "    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
-    "    redirect_uri  TEXT NOT NULL,\n"
-    "    scope         TEXT NOT NULL,\n"
-    "    resource      TEXT NOT NULL,\n"
-    "    challenge     TEXT NOT NULL,\n"
-    "    family        TEXT NOT NULL,\n"
-    "    expires_at    INTEGER NOT NULL,\n"
-    "    used          INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1))\n"
-    ");\n"
-    "CREATE INDEX codes_client ON codes (client_id);\n"
-    "CREATE INDEX codes_user ON codes (user_id);\n"
-    "\n"
-    "-- hash is the SHA-256 of the token; rotated_at is 0 while it is the family's current one.\n"
-    "CREATE TABLE refresh_tokens (\n"
-    "    hash        BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),\n"
-    "    family      TEXT NOT NULL,\n"
-    "    client_id   TEXT NOT NULL REFERENCES clients (id) ON DELETE CASCADE,\n"
-    "    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
-    "    scope       TEXT NOT NULL,\n"
-    "    resource    TEXT NOT NULL,\n"
-    "    issued_at   INTEGER NOT NULL,\n"
-    "    expires_at  INTEGER NOT NULL,\n"
-    "    rotated_at  INTEGER NOT NULL DEFAULT 0,\n"
-    "    revoked     INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))\n"
-    ");\n"
-    "CREATE INDEX refresh_family ON refresh_tokens (family);\n"
-    "CREATE INDEX refresh_user ON refresh_tokens (user_id);\n"
-    "CREATE INDEX refresh_client ON refresh_tokens (client_id);\n"
-    "\n"
-    "-- A revoked family stays revoked: a token inserted into it later (a code exchange that\n"
-    "-- raced with the replay that revoked the grant) is born revoked.\n"
-    "CREATE TABLE revoked_families (\n"
-    "    family  TEXT PRIMARY KEY NOT NULL\n"
-    ") WITHOUT ROWID;\n"
-    "\n"
-    "CREATE TABLE signing_keys (\n"
-    "    kid         TEXT PRIMARY KEY NOT NULL CHECK (kid <> ''),\n"
-    "    alg         TEXT NOT NULL,\n"
-    "    pem         TEXT NOT NULL,\n"
-    "    created_at  INTEGER NOT NULL,\n"
-    "    signs_from  INTEGER NOT NULL,\n"
-    "    retire_at   INTEGER NOT NULL\n"
-    ");\n"
-    "CREATE INDEX signing_keys_created ON signing_keys (created_at);\n";
-
-static const char m0002_notes[] =
-    "-- 0002_notes: notes, their tags, their full-text index, and the audit log.\n"
-    "-- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that\n"
-    "-- the files and the embedded copies produce the same schema.\n"
-    "--\n"
-    "-- A note belongs to its owner: the user key AND the organization it was written in\n"
-    "-- (DESIGN.md §4: every notes query is keyed by (org, user)). Every statement on notes\n"
-    "-- names both. seq is the stable rowid the full-text index refers to (an implicit rowid\n"
-    "-- could be renumbered by VACUUM); id is the public identifier.\n"
-    "--\n"
-    "-- The full-text index and note_tags are kept in sync by the store inside the same\n"
-    "-- transaction as each write, not by triggers: with PRAGMA trusted_schema = OFF (set on\n"
-    "-- every connection) SQLite refuses FTS5 and JSON functions inside triggers.\n"
-    "\n"
-    "CREATE TABLE notes (\n"
-    "    seq         INTEGER PRIMARY KEY,\n"
-    "    id          TEXT NOT NULL UNIQUE CHECK (id <> ''),\n"
-    "    owner       TEXT NOT NULL CHECK (owner <> ''),\n"
-    "    org         TEXT NOT NULL,\n"
-    "    title       TEXT NOT NULL,\n"
-    "    content     TEXT NOT NULL CHECK (content <> ''),\n"
-    "    tags        TEXT NOT NULL,\n"
-    "    visibility  TEXT NOT NULL CHECK (visibility = 'private' OR (visibility = 'org' AND org <> '')),\n"
-    "    version     INTEGER NOT NULL CHECK (version >= 1),\n"
-    "    created_at  INTEGER NOT NULL,\n"
-    "    updated_at  INTEGER NOT NULL\n"
-    ");\n"
-    "-- An owner's notes, newest first; pages continue strictly after (updated_at, id).\n"
-    "CREATE INDEX notes_owner ON notes (owner, org, updated_at DESC, id DESC);\n"
-    "-- The notes shared with an organization, newest first.\n"
-    "CREATE INDEX notes_shared ON notes (org, updated_at DESC, id DESC) WHERE visibility = 'org';\n"
-    "\n"
-    "-- Nothing may move a note to another owner or rename it.\n"
-    "CREATE TRIGGER notes_fixed BEFORE UPDATE OF seq, id, owner, org, created_at ON notes\n"
-    "BEGIN\n"
-    "    SELECT RAISE(ABORT, 'a note keeps its id and owner');\n"
-    "END;\n"
-    "\n"
-    "-- One row per distinct tag of a note (notes.tags is the JSON array as given).\n"
-    "CREATE TABLE note_tags (\n"
-    "    note  INTEGER NOT NULL REFERENCES notes (seq) ON DELETE CASCADE,\n"
-    "    tag   TEXT NOT NULL,\n"
-    "    PRIMARY KEY (note, tag)\n"
-    ") WITHOUT ROWID;\n"
-    "\n"
-    "CREATE VIRTUAL TABLE notes_fts USING fts5 (\n"
-    "    title, content, tags,\n"
-    "    content = 'notes', content_rowid = 'seq',\n"
-    "    tokenize = 'unicode61 remove_diacritics 2'\n"
-    ");\n"
-    "\n"
-    "-- Append-only: who did what to which note. Never note text.\n"
-    "CREATE TABLE audit (\n"
-    "    seq        INTEGER PRIMARY KEY,\n"
-    "    at         INTEGER NOT NULL,\n"
-    "    user_key   TEXT NOT NULL,\n"
-    "    org        TEXT NOT NULL,\n"
-    "    client_id  TEXT NOT NULL,\n"
-    "    tool       TEXT NOT NULL,\n"
-    "    note_id    TEXT NOT NULL,\n"
-    "    outcome    TEXT NOT NULL\n"
-    "               CHECK (outcome IN ('ok', 'denied', 'not_found', 'conflict', 'invalid', 'error'))\n"
-    ");\n"
-    "CREATE INDEX audit_at ON audit (at);\n"
-    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit\n"
-    "BEGIN\n"
-    "    SELECT RAISE(ABORT, 'the audit log is append-only');\n"
-    "END;\n"
-    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit\n"
-    "BEGIN\n"
-    "    SELECT RAISE(ABORT, 'the audit log is append-only');\n"
-    "END;\n";
-
-static const char m0003_search_scope[] =
-    "-- 0003_search_scope: the full-text index knows whose each note is.\n"
-    "-- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that\n"
-    "-- the files and the embedded copies produce the same schema.\n"
-    "--\n"
-    "-- A search used to find every note in the store containing the words and then keep\n"
-    "-- the caller's: its cost grew with the whole store (0.3 s for a common word among\n"
-    "-- 1,000,000 notes). Each note now carries scope tokens in the index: its owner's in\n"
-    "-- scope_own (\"u\" hex(owner) \"x\" hex(org)) and, when shared with its organization, the\n"
-    "-- organization's in scope_org (\"s\" hex(org)). A search matches the caller's scope\n"
-    "-- tokens AND the words, so the index intersects the caller's notes with the words'\n"
-    "-- postings. Two columns, so that no column ever holds more than one matching scope\n"
-    "-- token: snippet() then always prefers a column of text. They are virtual generated\n"
-    "-- columns: computed, never stored, never stale.\n"
-    "ALTER TABLE notes ADD COLUMN scope_own TEXT GENERATED ALWAYS AS (\n"
-    "    'u' || hex(owner) || 'x' || hex(org)\n"
-    ") VIRTUAL;\n"
-    "ALTER TABLE notes ADD COLUMN scope_org TEXT GENERATED ALWAYS AS (\n"
-    "    CASE WHEN visibility = 'org' AND org <> '' THEN 's' || hex(org) ELSE '' END\n"
-    ") VIRTUAL;\n"
-    "\n"
-    "DROP TABLE notes_fts;\n"
-    "CREATE VIRTUAL TABLE notes_fts USING fts5 (\n"
-    "    title, content, tags, scope_own, scope_org,\n"
-    "    content = 'notes', content_rowid = 'seq',\n"
-    "    tokenize = 'unicode61 remove_diacritics 2'\n"
-    ");\n"
-    "INSERT INTO notes_fts (notes_fts) VALUES ('rebuild');\n";
-
-static const char m0004_list_covering[] =
-    "-- 0004_list_covering: a page of notes read from the index alone.\n"
-    "-- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that\n"
-    "-- the files and the embedded copies produce the same schema.\n"
-    "--\n"
-    "-- notes_owner gave the order of an owner's notes, but each of a page's 20 rows was\n"
-    "-- then read from the table: 20 more B-tree descents, and with many users 20 pages\n"
-    "-- scattered over the file (bench/scale.sh: a list on 1,000,000 notes over 10,000\n"
-    "-- users took twice as long as on an empty store). The index now also holds every\n"
-    "-- column a listing shows, so a page is a few neighbouring index entries.\n"
-    "DROP INDEX notes_owner;\n"
-    "CREATE INDEX notes_owner ON notes (owner, org, updated_at DESC, id DESC,\n"
-    "                                   title, tags, visibility, version, created_at);\n";
-
-static const char m0005_list_text[] =
-    "-- 0005_list_text: a page of notes with their text, read from the index alone.\n"
-    "-- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that\n"
-    "-- the files and the embedded copies produce the same schema.\n"
-    "--\n"
-    "-- Lists now carry each note's text (its first 2,000 characters), which 0004's index did\n"
-    "-- not hold: every row of a page was read from the table again (bench/scale.sh: a list\n"
-    "-- on 1,000,000 notes at 16 connections took 1.85x as long as on an empty store, p50\n"
-    "-- 2.00x). The index also holds the text now (SQLite 3.40 does not read an indexed\n"
-    "-- expression such as substr(content, ...) from an index, so the column itself): a page\n"
-    "-- is a few neighbouring index entries again, and a note's text is stored twice.\n"
-    "DROP INDEX notes_owner;\n"
-    "CREATE INDEX notes_owner ON notes (owner, org, updated_at DESC, id DESC,\n"
-    "                                   title, tags, visibility, version, created_at, content);\n";
-
-/* migrations[i] has version i + 1: append only, never edit a released script. */
-static const struct migration {
-    int version;
-    const char *name;
-    const char *sql;
-} migrations[] = {
-    {1, "0001_auth", m0001_auth},
-    {2, "0002_notes", m0002_notes},
-    {3, "0003_search_scope", m0003_search_scope},
-    {4, "0004_list_covering", m0004_list_covering},
-    {5, "0005_list_text", m0005_list_text},
-};
-#define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+/* The scripts of migrations/sqlite/, compiled in by the build (store/migrations.h). */
+#define LATEST_VERSION tn_store_sqlite_migrations_count
 
 /* ---------- statements ---------- */
 
@@ -2076,7 +1835,7 @@ static int current_version(sqlite3 *db, int *v)
     return rc;
 }
 
-static int record_version(sqlite3 *db, const struct migration *m)
+static int record_version(sqlite3 *db, const struct tn_migration *m)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db,
@@ -2124,7 +1883,7 @@ static enum tn_err migrate(sqlite3 *db, const char *path, int *version, struct t
             }
         }
         if (rc == SQLITE_OK) {
-            const struct migration *m = &migrations[v];
+            const struct tn_migration *m = &tn_store_sqlite_migrations[v];
             what = m->name;
             rc = sqlite3_exec(db, m->sql, NULL, NULL, NULL);
             if (rc == SQLITE_OK)
