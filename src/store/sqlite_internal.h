@@ -224,7 +224,7 @@ struct call {
     bool writer;
 };
 
-/* ---------- running statements (sqlite.c) ---------- */
+/* ---------- running statements (sqlite.c, documented there) ---------- */
 
 enum tn_err sq_call_begin(struct tn_store *base, struct call *k, bool writer);
 void sq_call_end(struct call *k);
