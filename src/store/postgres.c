@@ -37,497 +37,34 @@
  * the family first, so a revocation and an insert into the same family are serialized:
  * a token cannot be born unrevoked into a family revoked at the same moment.
  *
- * Migrations: migrations[] below, one script per version (the same text is in
- * migrations/postgres/NNNN_*.sql for reading), each applied in its own transaction and
+ * Migrations: one script per version, migrations/postgres/NNNN_*.sql, compiled in at
+ * build time (scripts/gen-migrations.py), each applied in its own transaction and
  * recorded in schema_version, all while holding a session advisory lock so that
  * instances starting together apply each script once. A database from a newer binary is
- * refused. */
+ * refused.
+ *
+ * Files: this one (connections, running statements, open, migrate, close),
+ * postgres_auth.c (the authorization server's tables), postgres_notes.c (notes, search,
+ * audit), postgres_listen.c (the change feed); postgres_internal.h is what they share. */
 #include "store/postgres.h"
+#include "store/postgres_internal.h"
 
 #include <inttypes.h>
-#include <libpq-fe.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
-#include "store/backend.h"
-
-enum {
-    POOL_SIZE = 8,
-    MAX_PARAMS = 12,
-};
-
-/* Seconds libpq waits for a connection; the lock timeout turns a long wait for a row or
- * advisory lock into TN_ERR_BUSY, like SQLite's busy timeout. */
-#define CONNECT_TIMEOUT_S "10"
-#define LOCK_TIMEOUT "5s"
-
-/* Advisory locks use the two-key form: the first key says what kind of lock it is (an
- * arbitrary constant, "tn" in its high bytes), the second which object. */
-#define LOCK_MIGRATE "1953366017, 0" /* 0x746e0001 */
-#define LOCK_FAMILY "1953366018"     /* 0x746e0002, hashtext(family) */
-
-/* Type OIDs of the parameters (fixed by PostgreSQL's catalog, pg_type.dat). */
-enum {
-    OID_BOOL = 16,
-    OID_BYTEA = 17,
-    OID_INT8 = 20,
-    OID_TEXT = 25,
-};
+#include "store/migrations.h"
 
 /* ---------- migrations ---------- */
 
-static const char m0001_auth[] =
-    "-- 0001_auth: organizations, users and the state of the built-in authorization server.\n"
-    "-- Embedded in src/store/postgres.c (migrations[]); tests/unit/test_pg_store.c checks that\n"
-    "-- this file and the embedded copy produce the same schema.\n"
-    "-- Timestamps are bigint (seconds or milliseconds as the store's callers give them); ids\n"
-    "-- compare bytewise (COLLATE \"C\") so that ordering does not depend on the server's locale.\n"
-    "\n"
-    "CREATE TABLE orgs (\n"
-    "    id          text COLLATE \"C\" PRIMARY KEY CHECK (id <> ''),\n"
-    "    name        text NOT NULL UNIQUE,\n"
-    "    created_at  bigint NOT NULL\n"
-    ");\n"
-    "\n"
-    "-- email is stored lower-case by the store; org_id is NULL when the user has none.\n"
-    "CREATE TABLE users (\n"
-    "    id                  text COLLATE \"C\" PRIMARY KEY CHECK (id <> ''),\n"
-    "    email               text NOT NULL UNIQUE,\n"
-    "    name                text NOT NULL,\n"
-    "    org_id              text COLLATE \"C\" REFERENCES orgs (id),\n"
-    "    role                text NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),\n"
-    "    password_hash       text NOT NULL,\n"
-    "    disabled            boolean NOT NULL,\n"
-    "    created_at          bigint NOT NULL,\n"
-    "    tokens_valid_after  bigint NOT NULL\n"
-    ");\n"
-    "CREATE INDEX users_org ON users (org_id);\n"
-    "CREATE INDEX users_created ON users (created_at, id);\n"
-    "\n"
-    "-- last_used_at is 0 until the client is first used.\n"
-    "CREATE TABLE clients (\n"
-    "    id                text COLLATE \"C\" PRIMARY KEY CHECK (id <> ''),\n"
-    "    name              text NOT NULL,\n"
-    "    redirect_uris     text NOT NULL,\n"
-    "    secret_hash       text NOT NULL,\n"
-    "    auth_method       text NOT NULL,\n"
-    "    grant_types       text NOT NULL,\n"
-    "    scope             text NOT NULL,\n"
-    "    application_type  text NOT NULL,\n"
-    "    metadata          text NOT NULL,\n"
-    "    created_at        bigint NOT NULL,\n"
-    "    last_used_at      bigint NOT NULL\n"
-    ");\n"
-    "CREATE INDEX clients_unused ON clients (last_used_at, created_at);\n"
-    "\n"
-    "CREATE TABLE consents (\n"
-    "    user_id     text COLLATE \"C\" NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
-    "    client_id   text COLLATE \"C\" NOT NULL REFERENCES clients (id) ON DELETE CASCADE,\n"
-    "    scope       text NOT NULL,\n"
-    "    created_at  bigint NOT NULL,\n"
-    "    updated_at  bigint NOT NULL,\n"
-    "    PRIMARY KEY (user_id, client_id)\n"
-    ");\n"
-    "CREATE INDEX consents_client ON consents (client_id);\n"
-    "\n"
-    "-- hash is the SHA-256 of the code; used flips to true exactly once.\n"
-    "CREATE TABLE codes (\n"
-    "    hash          bytea PRIMARY KEY CHECK (octet_length(hash) = 32),\n"
-    "    client_id     text COLLATE \"C\" NOT NULL REFERENCES clients (id) ON DELETE CASCADE,\n"
-    "    user_id       text COLLATE \"C\" NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
-    "    redirect_uri  text NOT NULL,\n"
-    "    scope         text NOT NULL,\n"
-    "    resource      text NOT NULL,\n"
-    "    challenge     text NOT NULL,\n"
-    "    family        text NOT NULL,\n"
-    "    expires_at    bigint NOT NULL,\n"
-    "    used          boolean NOT NULL DEFAULT false\n"
-    ");\n"
-    "CREATE INDEX codes_client ON codes (client_id);\n"
-    "CREATE INDEX codes_user ON codes (user_id);\n"
-    "\n"
-    "-- hash is the SHA-256 of the token; rotated_at is 0 while it is the family's current one.\n"
-    "CREATE TABLE refresh_tokens (\n"
-    "    hash        bytea PRIMARY KEY CHECK (octet_length(hash) = 32),\n"
-    "    family      text NOT NULL,\n"
-    "    client_id   text COLLATE \"C\" NOT NULL REFERENCES clients (id) ON DELETE CASCADE,\n"
-    "    user_id     text COLLATE \"C\" NOT NULL REFERENCES users (id) ON DELETE CASCADE,\n"
-    "    scope       text NOT NULL,\n"
-    "    resource    text NOT NULL,\n"
-    "    issued_at   bigint NOT NULL,\n"
-    "    expires_at  bigint NOT NULL,\n"
-    "    rotated_at  bigint NOT NULL DEFAULT 0,\n"
-    "    revoked     boolean NOT NULL DEFAULT false\n"
-    ");\n"
-    "CREATE INDEX refresh_family ON refresh_tokens (family);\n"
-    "CREATE INDEX refresh_user ON refresh_tokens (user_id);\n"
-    "CREATE INDEX refresh_client ON refresh_tokens (client_id);\n"
-    "\n"
-    "-- A revoked family stays revoked: a token inserted into it later (a code exchange that\n"
-    "-- raced with the replay that revoked the grant) is born revoked.\n"
-    "CREATE TABLE revoked_families (\n"
-    "    family  text PRIMARY KEY\n"
-    ");\n"
-    "\n"
-    "-- seq keeps insertion order among keys created in the same instant.\n"
-    "CREATE TABLE signing_keys (\n"
-    "    kid         text PRIMARY KEY CHECK (kid <> ''),\n"
-    "    alg         text NOT NULL,\n"
-    "    pem         text NOT NULL,\n"
-    "    created_at  bigint NOT NULL,\n"
-    "    signs_from  bigint NOT NULL,\n"
-    "    retire_at   bigint NOT NULL,\n"
-    "    seq         bigint GENERATED ALWAYS AS IDENTITY UNIQUE\n"
-    ");\n"
-    "CREATE INDEX signing_keys_created ON signing_keys (created_at, seq);\n";
-
-static const char m0002_notes[] =
-    "-- 0002_notes: notes, their full-text index, row-level security, and the audit log.\n"
-    "-- Embedded in src/store/postgres.c (migrations[]); tests/unit/test_pg_store.c checks that\n"
-    "-- this file and the embedded copy produce the same schema.\n"
-    "--\n"
-    "-- A note belongs to its owner: the user key AND the organization it was written in\n"
-    "-- (DESIGN.md §4: every notes query is keyed by (org, user)). Timestamps are milliseconds.\n"
-    "-- tags is the JSON array exactly as given; tag_set is the same parsed, for filtering.\n"
-    "-- search is the full-text vector of title (weight A), tags (B) and content, folded\n"
-    "-- (notes_fold) and with the 'simple' configuration: words are lower-cased, never stemmed\n"
-    "-- or dropped as stop words.\n"
-    "\n"
-    "-- Letters with diacritics folded to their base letter (é to e, Å to A, ...): the Latin\n"
-    "-- letters whose canonical decomposition is an ASCII letter and combining marks. The\n"
-    "-- index and the query are both folded, so \"creme brulee\" finds \"crème brûlée\", as\n"
-    "-- SQLite's unicode61 tokenizer with remove_diacritics does. translate() is immutable,\n"
-    "-- so the generated column below may use this.\n"
-    "CREATE FUNCTION notes_fold(t text) RETURNS text\n"
-    "    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE\n"
-    "    AS $$ SELECT translate($1,\n"
-    "        'ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíî'\n"
-    "        'ïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜ'\n"
-    "        'ĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐő'\n"
-    "        'ŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽ'\n"
-    "        'žƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻ'\n"
-    "        'ȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯ'\n"
-    "        'ȰȱȲȳḀḁḂḃḄḅḆḇḈḉḊḋḌḍḎḏḐḑḒḓḔḕḖḗḘḙḚḛḜḝḞḟḠḡḢḣ'\n"
-    "        'ḤḥḦḧḨḩḪḫḬḭḮḯḰḱḲḳḴḵḶḷḸḹḺḻḼḽḾḿṀṁṂṃṄṅṆṇṈṉṊṋ'\n"
-    "        'ṌṍṎṏṐṑṒṓṔṕṖṗṘṙṚṛṜṝṞṟṠṡṢṣṤṥṦṧṨṩṪṫṬṭṮṯṰṱṲṳ'\n"
-    "        'ṴṵṶṷṸṹṺṻṼṽṾṿẀẁẂẃẄẅẆẇẈẉẊẋẌẍẎẏẐẑẒẓẔẕẖẗẘẙẠạ'\n"
-    "        'ẢảẤấẦầẨẩẪẫẬậẮắẰằẲẳẴẵẶặẸẹẺẻẼẽẾếỀềỂểỄễỆệỈỉ'\n"
-    "        'ỊịỌọỎỏỐốỒồỔổỖỗỘộỚớỜờỞởỠỡỢợỤụỦủỨứỪừỬửỮữỰự'\n"
-    "        'ỲỳỴỵỶỷỸỹ',\n"
-    "        'AAAAAACEEEEIIIINOOOOOUUUUYaaaaaaceeeeiii'\n"
-    "        'inooooouuuuyyAaAaAaCcCcCcCcDdEeEeEeEeEeG'\n"
-    "        'gGgGgGgHhIiIiIiIiIJjKkLlLlLlNnNnNnOoOoOo'\n"
-    "        'RrRrRrSsSsSsSsTtTtUuUuUuUuUuUuWwYyYZzZzZ'\n"
-    "        'zOoUuAaIiOoUuUuUuUuUuAaAaGgKkOoOojGgNnAa'\n"
-    "        'AaAaEeEeIiIiOoOoRrRrUuUuSsTtHhAaEeOoOoOo'\n"
-    "        'OoYyAaBbBbBbCcDdDdDdDdDdEeEeEeEeEeFfGgHh'\n"
-    "        'HhHhHhHhIiIiKkKkKkLlLlLlLlMmMmMmNnNnNnNn'\n"
-    "        'OoOoOoOoPpPpRrRrRrRrSsSsSsSsSsTtTtTtTtUu'\n"
-    "        'UuUuUuUuVvVvWwWwWwWwWwXxXxYyZzZzZzhtwyAa'\n"
-    "        'AaAaAaAaAaAaAaAaAaAaAaEeEeEeEeEeEeEeEeIi'\n"
-    "        'IiOoOoOoOoOoOoOoOoOoOoOoOoUuUuUuUuUuUuUu'\n"
-    "        'YyYyYyYy') $$;\n"
-    "\n"
-    "-- A search is every word of the query: the tsqueries of its words joined with AND.\n"
-    "CREATE AGGREGATE notes_all_words(tsquery) (SFUNC = tsquery_and, STYPE = tsquery);\n"
-    "\n"
-    "CREATE TABLE notes (\n"
-    "    id          text COLLATE \"C\" PRIMARY KEY CHECK (id <> ''),\n"
-    "    owner       text COLLATE \"C\" NOT NULL CHECK (owner <> ''),\n"
-    "    org         text COLLATE \"C\" NOT NULL,\n"
-    "    title       text NOT NULL CHECK (char_length(title) <= 200),\n"
-    "    content     text NOT NULL CHECK (content <> '' AND octet_length(content) <= 65536),\n"
-    "    tags        text NOT NULL,\n"
-    "    tag_set     jsonb GENERATED ALWAYS AS (tags::jsonb) STORED\n"
-    "                CHECK (jsonb_typeof(tag_set) = 'array' AND jsonb_array_length(tag_set) <= 16),\n"
-    "    visibility  text NOT NULL\n"
-    "                CHECK (visibility = 'private' OR (visibility = 'org' AND org <> '')),\n"
-    "    version     bigint NOT NULL CHECK (version >= 1),\n"
-    "    created_at  bigint NOT NULL,\n"
-    "    updated_at  bigint NOT NULL,\n"
-    "    search      tsvector GENERATED ALWAYS AS (\n"
-    "                    setweight(to_tsvector('simple'::regconfig, notes_fold(title)), 'A')\n"
-    "                    || setweight(jsonb_to_tsvector('simple'::regconfig, notes_fold(tags)::jsonb,\n"
-    "                                                   '[\"string\"]'), 'B')\n"
-    "                    || to_tsvector('simple'::regconfig, notes_fold(content))) STORED\n"
-    ");\n"
-    "-- An owner's notes, newest first; pages continue strictly after (updated_at, id).\n"
-    "CREATE INDEX notes_owner ON notes (owner, org, updated_at DESC, id DESC);\n"
-    "-- The notes shared with an organization, newest first.\n"
-    "CREATE INDEX notes_shared ON notes (org, updated_at DESC, id DESC) WHERE visibility = 'org';\n"
-    "CREATE INDEX notes_search ON notes USING gin (search);\n"
-    "CREATE INDEX notes_tags ON notes USING gin (tag_set jsonb_path_ops);\n"
-    "\n"
-    "-- Nothing may move a note to another owner or rename it.\n"
-    "CREATE FUNCTION notes_fixed() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-    "BEGIN\n"
-    "    IF NEW.id <> OLD.id OR NEW.owner <> OLD.owner OR NEW.org <> OLD.org\n"
-    "       OR NEW.created_at <> OLD.created_at THEN\n"
-    "        RAISE EXCEPTION 'a note keeps its id and owner' USING ERRCODE = 'check_violation';\n"
-    "    END IF;\n"
-    "    RETURN NEW;\n"
-    "END;\n"
-    "$$;\n"
-    "CREATE TRIGGER notes_fixed BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION notes_fixed();\n"
-    "\n"
-    "-- Isolation enforced a second time, below the application. Every notes transaction of\n"
-    "-- the store begins with\n"
-    "--     SELECT set_config('teamnotes.user', <user key>, true),\n"
-    "--            set_config('teamnotes.org', <org or ''>, true)\n"
-    "-- (SET LOCAL semantics: gone at COMMIT), and these policies admit only the rows that\n"
-    "-- caller may see: their own (same user AND same org), plus, for reading, the notes shared\n"
-    "-- ('org') within their non-empty organization. Outside such a transaction the settings\n"
-    "-- are unset or '' and no row is visible. FORCE: the table's owner, which is the role the\n"
-    "-- store connects as, is bound by the policies too. A superuser or a BYPASSRLS role still\n"
-    "-- bypasses them; the store logs a warning when it connects as one.\n"
-    "ALTER TABLE notes ENABLE ROW LEVEL SECURITY;\n"
-    "ALTER TABLE notes FORCE ROW LEVEL SECURITY;\n"
-    "CREATE POLICY notes_select ON notes FOR SELECT\n"
-    "    USING (org = current_setting('teamnotes.org', true)\n"
-    "           AND (owner = current_setting('teamnotes.user', true)\n"
-    "                OR (visibility = 'org' AND org <> '')));\n"
-    "CREATE POLICY notes_insert ON notes FOR INSERT\n"
-    "    WITH CHECK (owner = current_setting('teamnotes.user', true)\n"
-    "                AND org = current_setting('teamnotes.org', true));\n"
-    "CREATE POLICY notes_update ON notes FOR UPDATE\n"
-    "    USING (owner = current_setting('teamnotes.user', true)\n"
-    "           AND org = current_setting('teamnotes.org', true))\n"
-    "    WITH CHECK (owner = current_setting('teamnotes.user', true)\n"
-    "                AND org = current_setting('teamnotes.org', true));\n"
-    "CREATE POLICY notes_delete ON notes FOR DELETE\n"
-    "    USING (owner = current_setting('teamnotes.user', true)\n"
-    "           AND org = current_setting('teamnotes.org', true));\n"
-    "\n"
-    "-- Append-only: who did what to which note. Never note text. seq orders the records of\n"
-    "-- one instant.\n"
-    "CREATE TABLE audit (\n"
-    "    seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
-    "    at         bigint NOT NULL,\n"
-    "    user_key   text NOT NULL,\n"
-    "    org        text NOT NULL,\n"
-    "    client_id  text NOT NULL,\n"
-    "    tool       text NOT NULL,\n"
-    "    note_id    text NOT NULL,\n"
-    "    outcome    text NOT NULL CHECK (outcome IN ('ok', 'denied', 'not_found', 'conflict',\n"
-    "                                                'invalid', 'error'))\n"
-    ");\n"
-    "CREATE INDEX audit_at ON audit (at DESC, seq DESC);\n"
-    "\n"
-    "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-    "BEGIN\n"
-    "    RAISE EXCEPTION 'the audit log is append-only' USING ERRCODE = 'check_violation';\n"
-    "END;\n"
-    "$$;\n"
-    "CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit\n"
-    "    FOR EACH ROW EXECUTE FUNCTION audit_append_only();\n"
-    "CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit\n"
-    "    FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();\n";
-
-static const char m0003_notify[] =
-    "-- Embedded in src/store/postgres.c (migrations[]); tests/unit/test_pg_store.c checks that\n"
-    "-- this file and the embedded copy produce the same schema.\n"
-    "--\n"
-    "-- Every change to a note is announced to every instance sharing the database (delivered\n"
-    "-- at commit), so that each can tell its subscriptions/listen streams of that owner.\n"
-    "CREATE FUNCTION notes_announce() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-    "BEGIN\n"
-    "    PERFORM pg_notify('teamnotes_notes', COALESCE(NEW.owner, OLD.owner));\n"
-    "    RETURN NULL;\n"
-    "END\n"
-    "$$;\n"
-    "CREATE TRIGGER notes_changed AFTER INSERT OR UPDATE OR DELETE ON notes\n"
-    "    FOR EACH ROW EXECUTE FUNCTION notes_announce();\n"
-;
-
-/* migrations[i] has version i + 1: append only, never edit a released script. */
-static const struct migration {
-    int version;
-    const char *name;
-    const char *sql;
-} migrations[] = {
-    {1, "0001_auth", m0001_auth},
-    {2, "0002_notes", m0002_notes},
-    {3, "0003_notify", m0003_notify},
-};
-#define LATEST_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
+/* The scripts of migrations/postgres/, compiled in by the build (store/migrations.h). */
+#define LATEST_VERSION tn_store_postgres_migrations_count
 
 /* ---------- statements ---------- */
 
-#define ORG_COLS "id, name, created_at"
-#define USER_COLS                                                                            \
-    "id, email, name, COALESCE(org_id, ''), role, password_hash, disabled, created_at, "     \
-    "tokens_valid_after"
-#define CLIENT_COLS                                                                          \
-    "id, name, redirect_uris, secret_hash, auth_method, grant_types, scope, "                \
-    "application_type, metadata, created_at, last_used_at"
-#define CODE_COLS                                                                            \
-    "hash, client_id, user_id, redirect_uri, scope, resource, challenge, family, expires_at, " \
-    "used"
-#define REFRESH_COLS                                                                         \
-    "hash, family, client_id, user_id, scope, resource, issued_at, expires_at, rotated_at, " \
-    "revoked"
-#define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
-#define NOTE_COLS                                                                            \
-    "id, owner, org, title, content, tags, visibility, version, created_at, updated_at"
-/* A note as read: the columns and the text's length in characters. */
-#define NOTE_READ_COLS NOTE_COLS ", char_length(content)"
-/* Pages and searches read only the first TN_NOTE_LIST_TEXT characters of the text
- * (substr counts characters, so the cut is on a character boundary). */
-#define STR_(x) #x
-#define STR(x) STR_(x)
-#define NOTE_LIST_COLS                                                                       \
-    "id, owner, org, title, substr(content, 1, " STR(TN_NOTE_LIST_TEXT) "), tags, "         \
-    "visibility, version, created_at, updated_at, char_length(content)"
-#define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
-
-/* Snippets: up to two fragments of at most 16 words around the matches, unmarked, as
- * the SQLite backend's; read_hit cuts them to the field at a character boundary. */
-#define HEADLINE_OPTS                                                                        \
-    "'StartSel=\"\", StopSel=\"\", MinWords=8, MaxWords=16, ShortWord=0, MaxFragments=2, "   \
-    "FragmentDelimiter=\" … \"'"
-
-/* Every statement the backend runs: its name, the types of its parameters ($1, $2, ...
- * in order: t text (NULL allowed), i int64, b bool, h 32-byte hash) and its SQL.
- * Prepared once per connection, with those types. */
-#define STMTS(X)                                                                             \
-    X(ORG_INSERT, "tti", "INSERT INTO orgs (" ORG_COLS ") VALUES ($1, $2, $3)")              \
-    X(ORG_GET, "t", "SELECT " ORG_COLS " FROM orgs WHERE id = $1")                           \
-    X(ORG_BY_NAME, "t", "SELECT " ORG_COLS " FROM orgs WHERE name = $1")                     \
-    X(ORG_LIST, "", "SELECT " ORG_COLS " FROM orgs ORDER BY created_at, id")                 \
-    X(USER_INSERT, "ttttttbii",                                                              \
-      "INSERT INTO users (id, email, name, org_id, role, password_hash, disabled, "          \
-      "created_at, tokens_valid_after) VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9)") \
-    X(USER_GET, "t", "SELECT " USER_COLS " FROM users WHERE id = $1")                        \
-    X(USER_BY_EMAIL, "t", "SELECT " USER_COLS " FROM users WHERE email = $1")                \
-    X(USER_UPDATE, "tttttbi",                                                                \
-      "UPDATE users SET name = $2, org_id = NULLIF($3, ''), role = $4, password_hash = $5, " \
-      "disabled = $6, tokens_valid_after = $7 WHERE id = $1")                                \
-    X(USER_COUNT, "", "SELECT count(*) FROM users")                                          \
-    X(USER_LIST, "", "SELECT " USER_COLS " FROM users ORDER BY created_at, id")              \
-    X(CLIENT_INSERT, "tttttttttii",                                                          \
-      "INSERT INTO clients (" CLIENT_COLS ") "                                               \
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")                               \
-    X(CLIENT_GET, "t", "SELECT " CLIENT_COLS " FROM clients WHERE id = $1")                  \
-    X(CLIENT_TOUCH, "ti",                                                                    \
-      "UPDATE clients SET last_used_at = GREATEST(last_used_at, $2) WHERE id = $1")          \
-    X(CLIENT_DELETE, "t", "DELETE FROM clients WHERE id = $1")                               \
-    X(CLIENT_LIST, "", "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id")        \
-    /* Never used: not touched, and nothing was ever granted to it. */                       \
-    X(CLIENT_DELETE_UNUSED, "i",                                                             \
-      "DELETE FROM clients WHERE created_at < $1 AND last_used_at = 0 "                      \
-      "AND NOT EXISTS (SELECT 1 FROM consents WHERE client_id = clients.id) "                \
-      "AND NOT EXISTS (SELECT 1 FROM codes WHERE client_id = clients.id) "                   \
-      "AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE client_id = clients.id)")          \
-    X(CONSENT_GET, "tt", "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2") \
-    X(CONSENT_PUT, "ttti",                                                                   \
-      "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) "            \
-      "VALUES ($1, $2, $3, $4, $4) ON CONFLICT (user_id, client_id) DO UPDATE "              \
-      "SET scope = excluded.scope, updated_at = excluded.updated_at")                        \
-    X(CONSENT_REVOKE, "tt", "DELETE FROM consents WHERE user_id = $1 AND client_id = $2")    \
-    X(CONSENT_REVOKE_ALL, "t", "DELETE FROM consents WHERE user_id = $1")                    \
-    X(CODE_INSERT, "httttttti",                                                              \
-      "INSERT INTO codes (hash, client_id, user_id, redirect_uri, scope, resource, "         \
-      "challenge, family, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")          \
-    /* Of concurrent takers, one updates the row; the others wait for it, re-check       */  \
-    /* `NOT used` against the committed row and update nothing. */                           \
-    X(CODE_USE, "h",                                                                         \
-      "UPDATE codes SET used = true WHERE hash = $1 AND NOT used RETURNING " CODE_COLS)      \
-    X(CODE_GET, "h", "SELECT " CODE_COLS " FROM codes WHERE hash = $1")                      \
-    X(FAMILY_LOCK, "t", "SELECT pg_advisory_xact_lock(" LOCK_FAMILY ", hashtext($1))")       \
-    /* A token born into a revoked family is revoked. */                                     \
-    X(REFRESH_INSERT, "htttttiiib",                                                          \
-      "INSERT INTO refresh_tokens (" REFRESH_COLS ") "                                       \
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10 OR EXISTS "                           \
-      "(SELECT 1 FROM revoked_families WHERE family = $2))")                                 \
-    X(REFRESH_GET, "h", "SELECT " REFRESH_COLS " FROM refresh_tokens WHERE hash = $1")       \
-    X(REFRESH_LOCK, "h",                                                                     \
-      "SELECT " REFRESH_COLS " FROM refresh_tokens WHERE hash = $1 FOR UPDATE")              \
-    X(REFRESH_MARK, "hi",                                                                    \
-      "UPDATE refresh_tokens SET rotated_at = $2 "                                           \
-      "WHERE hash = $1 AND rotated_at = 0 AND NOT revoked")                                  \
-    X(REFRESH_SPEND_GRACE, "hii",                                                            \
-      "UPDATE refresh_tokens SET expires_at = rotated_at "                                   \
-      "WHERE hash = $1 AND rotated_at > 0 AND NOT revoked "                                  \
-      "AND expires_at > $2 AND rotated_at >= $2 - $3")                                       \
-    X(FAMILY_REVOKE, "t", "UPDATE refresh_tokens SET revoked = true WHERE family = $1")      \
-    X(FAMILY_REMEMBER, "t",                                                                  \
-      "INSERT INTO revoked_families (family) VALUES ($1) ON CONFLICT DO NOTHING")            \
-    X(USER_REVOKE_ALL, "t", "UPDATE refresh_tokens SET revoked = true WHERE user_id = $1")   \
-    X(KEY_INSERT, "tttiii",                                                                  \
-      "INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1, $2, $3, $4, $5, $6)")             \
-    X(KEY_LIST, "", "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, seq")        \
-    X(KEY_DELETE, "t", "DELETE FROM signing_keys WHERE kid = $1")                            \
-    /* A concurrent replacer waits for the row, re-checks `pem = $2` against the         */  \
-    /* committed row and changes nothing. */                                                 \
-    X(KEY_REPLACE, "ttt", "UPDATE signing_keys SET pem = $3 WHERE kid = $1 AND pem = $2")    \
-    /* The caller of this notes transaction, for the row-level security policies; */         \
-    /* is_local = true: the settings end with the transaction. */                            \
-    X(NOTE_AS, "tt",                                                                         \
-      "SELECT set_config('teamnotes.user', $1, true), set_config('teamnotes.org', $2, true)") \
-    X(NOTE_INSERT, "tttttttiii",                                                             \
-      "INSERT INTO notes (" NOTE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")  \
-    /* An imported note: its id is derived from its source, so a second import of it   */   \
-    /* changes nothing.                                                                */   \
-    X(NOTE_IMPORT, "tttttttiii",                                                             \
-      "INSERT INTO notes (" NOTE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "  \
-      "ON CONFLICT (id) DO NOTHING")                                                         \
-    X(NOTE_GET, "ttt",                                                                       \
-      "SELECT " NOTE_READ_COLS " FROM notes WHERE id = $1 AND org = $3 "                          \
-      "AND (owner = $2 OR (visibility = 'org' AND org <> ''))")                              \
-    X(NOTE_GET_OWN, "ttt",                                                                   \
-      "SELECT " NOTE_READ_COLS " FROM notes WHERE id = $1 AND owner = $2 AND org = $3")           \
-    /* NULL: unchanged. */                                                                   \
-    X(NOTE_UPDATE, "tttitttti",                                                              \
-      "UPDATE notes SET title = COALESCE($5, title), content = COALESCE($6, content), "      \
-      "tags = COALESCE($7, tags), visibility = COALESCE($8, visibility), "                   \
-      "version = version + 1, updated_at = GREATEST($9, updated_at) "                        \
-      "WHERE id = $1 AND owner = $2 AND org = $3 AND version = $4 RETURNING " NOTE_READ_COLS)     \
-    /* expected version 0: any. */                                                           \
-    X(NOTE_DELETE, "ttti",                                                                   \
-      "DELETE FROM notes WHERE id = $1 AND owner = $2 AND org = $3 "                         \
-      "AND ($4 = 0 OR version = $4)")                                                        \
-    /* The first page arrives as after (INT64_MAX, ""), so every page is this range. */      \
-    X(NOTE_LIST, "ttitti",                                                                   \
-      "SELECT " NOTE_LIST_COLS " FROM notes WHERE owner = $1 AND org = $2 "                       \
-      "AND (updated_at, id) < ($3, $4) "                                                     \
-      "AND ($5::text IS NULL OR tag_set @> jsonb_build_array($5::text)) "                    \
-      "ORDER BY updated_at DESC, id DESC LIMIT $6")                                          \
-    X(NOTE_LIST_TEAM, "titti",                                                               \
-      "SELECT " NOTE_LIST_COLS " FROM notes WHERE org = $1 AND visibility = 'org' AND org <> '' " \
-      "AND (updated_at, id) < ($2, $3) "                                                     \
-      "AND ($4::text IS NULL OR tag_set @> jsonb_build_array($4::text)) "                    \
-      "ORDER BY updated_at DESC, id DESC LIMIT $5")                                          \
-    /* Each word of the query is a phrase of plain terms (phraseto_tsquery: "e-mail",   */   \
-    /* "NEAR(a" match only their tokens side by side, as on SQLite), all words must     */   \
-    /* match, and no query syntax of the user's reaches the parser. A word without     */    \
-    /* terms ("*", "--") is skipped. Snippets are made for the rows returned only.      */   \
-    X(NOTE_SEARCH, "ttti",                                                                   \
-      "WITH q AS (SELECT notes_all_words(w.q) AS q FROM "                                    \
-      "(SELECT phraseto_tsquery('simple', notes_fold(word)) AS q "                           \
-      "FROM regexp_split_to_table($3, '[ \\t\\n\\r\\v\\f]+') AS word) AS w "                 \
-      "WHERE numnode(w.q) > 0), "                                                            \
-      "hits AS (SELECT " NOTE_COLS ", ts_rank(search, q.q) AS rank FROM notes, q "           \
-      "WHERE search @@ q.q AND org = $2 "                                                    \
-      "AND (owner = $1 OR (visibility = 'org' AND org <> '')) "                              \
-      "ORDER BY rank DESC, updated_at DESC, id DESC LIMIT $4) "                              \
-      "SELECT " NOTE_LIST_COLS ", ts_headline('simple', content, q.q, " HEADLINE_OPTS "), rank "  \
-      "FROM hits, q ORDER BY rank DESC, updated_at DESC, id DESC")                           \
-    X(AUDIT_INSERT, "itttttt",                                                               \
-      "INSERT INTO audit (" AUDIT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)")              \
-    X(AUDIT_LIST, "i", "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT $1")
-
-enum stmt_id {
-#define STMT_ENUM(name, types, sql) S_##name,
-    STMTS(STMT_ENUM)
-#undef STMT_ENUM
-    S__COUNT
-};
 static const char *const stmt_sql[] = {
 #define STMT_SQL(name, types, sql) sql,
     STMTS(STMT_SQL)
@@ -546,27 +83,6 @@ static const char *const stmt_types[] = {
 };
 
 /* ---------- connections and the pool ---------- */
-
-struct conn {
-    PGconn *pg;
-    bool prepared[S__COUNT]; /* on this server session; a reset forgets them */
-    struct conn *next;       /* in the idle list */
-};
-
-struct pg_store {
-    struct tn_store base;
-    char *url;
-    pthread_mutex_t mu; /* guards idle and nopen */
-    pthread_cond_t cv;  /* a connection was returned */
-    struct conn *idle;
-    int nopen;
-    /* the notes change feed (LISTEN teamnotes_notes on a connection of its own) */
-    pthread_t watcher;
-    bool watching;
-    atomic_bool stop_watch;
-    void (*watch_fn)(const char *owner, void *ud);
-    void *watch_ud;
-};
 
 static void errf(struct tn_buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void errf(struct tn_buf *err, const char *fmt, ...)
@@ -706,12 +222,6 @@ static void pool_put(struct pg_store *s, struct conn *c)
 
 /* ---------- running statements ---------- */
 
-/* One attempt of one store call. */
-struct call {
-    struct conn *c;
-    bool lost; /* the connection broke during this attempt */
-};
-
 /* Values bound to $1, $2, ...: text format except hashes (bytea, binary). */
 struct params {
     int n;
@@ -832,7 +342,7 @@ static enum tn_err run_p(struct call *k, enum stmt_id id, const struct params *p
 }
 
 /* run_p with the values given as arguments, as stmt_types[id] describes. */
-static enum tn_err run(struct call *k, enum stmt_id id, PGresult **res, ...)
+enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...)
 {
     struct params p;
     va_list ap;
@@ -843,7 +353,7 @@ static enum tn_err run(struct call *k, enum stmt_id id, PGresult **res, ...)
 }
 
 /* A statement without parameters or result: BEGIN, COMMIT, ROLLBACK. */
-static enum tn_err simple(struct call *k, const char *sql)
+enum tn_err pg_simple(struct call *k, const char *sql)
 {
     PGresult *r = PQexec(k->c->pg, sql);
     enum tn_err e = PQresultStatus(r) == PGRES_COMMAND_OK ? TN_OK : fail(k, r, sql);
@@ -857,7 +367,7 @@ static enum tn_err simple(struct call *k, const char *sql)
 }
 
 /* Rows a command changed. */
-static int64_t changes(const PGresult *r)
+int64_t pg_changes(const PGresult *r)
 {
     const char *n = PQcmdTuples((PGresult *)r);
     return n && *n ? strtoll(n, NULL, 10) : 0;
@@ -878,17 +388,13 @@ static enum tn_err conn_ready(struct call *k, bool force)
     return TN_OK;
 }
 
-/* The work of one call, run by with_conn; it may run twice (a retry after a lost
- * connection), so it must reset its outputs at the start. */
-typedef enum tn_err (*body_fn)(struct call *k, void *arg);
-
 /* Runs `body` on a pooled connection: inside BEGIN ... COMMIT when `tx` or `as` (a
  * notes call, whose caller is set for the row-level security policies first),
  * otherwise as a single statement's own transaction. Anything but TN_OK rolls back.
  * A lost connection is reset and the call run again once, unless the loss hit the
  * COMMIT (it may have committed). */
-static enum tn_err with_conn(struct tn_store *base, bool tx, const struct tn_owner *as,
-                             body_fn body, void *arg)
+enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as,
+                         body_fn body, void *arg)
 {
     struct pg_store *s = (struct pg_store *)base;
     struct call k = {.lost = false};
@@ -901,14 +407,14 @@ static enum tn_err with_conn(struct tn_store *base, bool tx, const struct tn_own
         k.lost = false;
         e = conn_ready(&k, attempt > 0);
         if (e == TN_OK && tx)
-            e = simple(&k, "BEGIN");
+            e = pg_simple(&k, "BEGIN");
         if (e == TN_OK && as)
-            e = run(&k, S_NOTE_AS, NULL, as->user, as->org);
+            e = pg_run(&k, S_NOTE_AS, NULL, as->user, as->org);
         if (e == TN_OK)
             e = body(&k, arg);
         if (e == TN_OK && tx) {
             committing = true;
-            e = simple(&k, "COMMIT");
+            e = pg_simple(&k, "COMMIT");
         }
         if (e != TN_OK && !k.lost && PQtransactionStatus(k.c->pg) != PQTRANS_IDLE) {
             PGresult *r = PQexec(k.c->pg, "ROLLBACK");
@@ -945,15 +451,15 @@ static enum tn_err one_body(struct call *k, void *arg)
 
 /* Runs statement `id` as a whole call (in BEGIN/COMMIT when `tx` or `as`). TN_OK:
  * *res holds the result, to PQclear; otherwise *res is NULL. */
-static enum tn_err one(struct tn_store *s, const struct tn_owner *as, bool tx, enum stmt_id id,
-                       PGresult **res, ...)
+enum tn_err pg_one(struct tn_store *s, const struct tn_owner *as, bool tx, enum stmt_id id,
+                   PGresult **res, ...)
 {
     struct one o = {.id = id, .res = NULL};
     va_list ap;
     va_start(ap, res);
     bindv(&o.p, id, ap);
     va_end(ap);
-    enum tn_err e = with_conn(s, tx, as, one_body, &o);
+    enum tn_err e = pg_with_conn(s, tx, as, one_body, &o);
     if (e != TN_OK) {
         PQclear(o.res);
         o.res = NULL;
@@ -1036,16 +542,16 @@ static enum tn_err piped_body(struct call *k, void *arg)
     return e;
 }
 
-/* one() for the notes reads: the caller and the statement in one round trip. */
-static enum tn_err one_read_as(struct tn_store *s, const struct tn_owner *as, enum stmt_id id,
-                               PGresult **res, ...)
+/* pg_one() for the notes reads: the caller and the statement in one round trip. */
+enum tn_err pg_one_read_as(struct tn_store *s, const struct tn_owner *as, enum stmt_id id,
+                           PGresult **res, ...)
 {
     struct piped pp = {.as = as, .o = {.id = id, .res = NULL}};
     va_list ap;
     va_start(ap, res);
     bindv(&pp.o.p, id, ap);
     va_end(ap);
-    enum tn_err e = with_conn(s, false, NULL, piped_body, &pp);
+    enum tn_err e = pg_with_conn(s, false, NULL, piped_body, &pp);
     if (e != TN_OK) {
         PQclear(pp.o.res);
         pp.o.res = NULL;
@@ -1058,7 +564,7 @@ static enum tn_err one_read_as(struct tn_store *s, const struct tn_owner *as, en
 
 /* Copies a text column; false when it does not fit (never for rows this store wrote:
  * store.c checks every field against its size on the way in). NULL reads as "". */
-static bool col_text(const PGresult *r, int row, int col, char *dst, size_t cap)
+bool pg_col_text(const PGresult *r, int row, int col, char *dst, size_t cap)
 {
     size_t n = (size_t)PQgetlength(r, row, col);
     dst[0] = '\0';
@@ -1069,12 +575,12 @@ static bool col_text(const PGresult *r, int row, int col, char *dst, size_t cap)
     return true;
 }
 
-static int64_t col_int(const PGresult *r, int row, int col)
+int64_t pg_col_int(const PGresult *r, int row, int col)
 {
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-static bool col_bool(const PGresult *r, int row, int col)
+bool pg_col_bool(const PGresult *r, int row, int col)
 {
     return PQgetvalue(r, row, col)[0] == 't';
 }
@@ -1091,7 +597,7 @@ static int hex_digit(char c)
 }
 
 /* bytea in text format is "\x" and two hex digits per byte. */
-static bool col_hash(const PGresult *r, int row, int col, uint8_t dst[32])
+bool pg_col_hash(const PGresult *r, int row, int col, uint8_t dst[32])
 {
     const char *v = PQgetvalue(r, row, col);
     if (PQgetlength(r, row, col) != 2 + 64 || v[0] != '\\' || v[1] != 'x')
@@ -1105,9 +611,7 @@ static bool col_hash(const PGresult *r, int row, int col, uint8_t dst[32])
     return true;
 }
 
-#define TEXT(c, field) col_text(r, i, (c), (field), sizeof(field))
-
-static enum tn_err row_result(bool ok, const char *table)
+enum tn_err pg_row_result(bool ok, const char *table)
 {
     if (ok)
         return TN_OK;
@@ -1115,766 +619,7 @@ static enum tn_err row_result(bool ok, const char *table)
     return TN_ERR_INTERNAL;
 }
 
-static enum tn_err read_org(const PGresult *r, int i, struct tn_org *o)
-{
-    bool ok = TEXT(0, o->id) && TEXT(1, o->name);
-    o->created_at = col_int(r, i, 2);
-    return row_result(ok, "orgs");
-}
-
-static enum tn_err read_user(const PGresult *r, int i, struct tn_user *u)
-{
-    bool ok = TEXT(0, u->id) && TEXT(1, u->email) && TEXT(2, u->name) && TEXT(3, u->org_id) &&
-              TEXT(4, u->role) && TEXT(5, u->password_hash);
-    u->disabled = col_bool(r, i, 6);
-    u->created_at = col_int(r, i, 7);
-    u->tokens_valid_after = col_int(r, i, 8);
-    return row_result(ok, "users");
-}
-
-static enum tn_err read_client(const PGresult *r, int i, struct tn_client *c)
-{
-    bool ok = TEXT(0, c->id) && TEXT(1, c->name) && TEXT(2, c->redirect_uris) &&
-              TEXT(3, c->secret_hash) && TEXT(4, c->auth_method) && TEXT(5, c->grant_types) &&
-              TEXT(6, c->scope) && TEXT(7, c->application_type) && TEXT(8, c->metadata);
-    c->created_at = col_int(r, i, 9);
-    c->last_used_at = col_int(r, i, 10);
-    return row_result(ok, "clients");
-}
-
-static enum tn_err read_code(const PGresult *r, int i, struct tn_code *c, bool *used)
-{
-    bool ok = col_hash(r, i, 0, c->hash) && TEXT(1, c->client_id) && TEXT(2, c->user_id) &&
-              TEXT(3, c->redirect_uri) && TEXT(4, c->scope) && TEXT(5, c->resource) &&
-              TEXT(6, c->challenge) && TEXT(7, c->family);
-    c->expires_at = col_int(r, i, 8);
-    *used = col_bool(r, i, 9);
-    return row_result(ok, "codes");
-}
-
-static enum tn_err read_refresh(const PGresult *r, int i, struct tn_refresh *t)
-{
-    bool ok = col_hash(r, i, 0, t->hash) && TEXT(1, t->family) && TEXT(2, t->client_id) &&
-              TEXT(3, t->user_id) && TEXT(4, t->scope) && TEXT(5, t->resource);
-    t->issued_at = col_int(r, i, 6);
-    t->expires_at = col_int(r, i, 7);
-    t->rotated_at = col_int(r, i, 8);
-    t->revoked = col_bool(r, i, 9);
-    return row_result(ok, "refresh_tokens");
-}
-
-static enum tn_err read_key(const PGresult *r, int i, struct tn_signing_key *k)
-{
-    bool ok = TEXT(0, k->kid) && TEXT(1, k->alg) && TEXT(2, k->pem);
-    k->created_at = col_int(r, i, 3);
-    k->signs_from = col_int(r, i, 4);
-    k->retire_at = col_int(r, i, 5);
-    return row_result(ok, "signing_keys");
-}
-
-static enum tn_err read_count(const PGresult *r, int i, int64_t *n)
-{
-    *n = col_int(r, i, 0);
-    return TN_OK;
-}
-
-static enum tn_err read_audit(const PGresult *r, int i, struct tn_audit *a)
-{
-    a->at = col_int(r, i, 0);
-    bool ok = TEXT(1, a->user) && TEXT(2, a->org) && TEXT(3, a->client_id) && TEXT(4, a->tool) &&
-              TEXT(5, a->note_id) && TEXT(6, a->outcome);
-    return row_result(ok, "audit");
-}
-
-/* A note row (NOTE_READ_COLS or NOTE_LIST_COLS). With `borrow`, n->content points into the result (valid until
- * PQclear: for callbacks); otherwise it is a heap copy for the caller. */
-static enum tn_err read_note(const PGresult *r, int i, struct tn_note *n, bool borrow)
-{
-    bool ok = TEXT(0, n->id) && TEXT(1, n->owner) && TEXT(2, n->org) && TEXT(3, n->title) &&
-              TEXT(5, n->tags) && TEXT(6, n->visibility);
-    n->version = col_int(r, i, 7);
-    n->created_at = col_int(r, i, 8);
-    n->updated_at = col_int(r, i, 9);
-    n->length = col_int(r, i, 10);
-    if (!ok)
-        return row_result(false, "notes");
-    if (borrow) {
-        n->content = PQgetvalue(r, i, 4);
-    } else {
-        size_t len = (size_t)PQgetlength(r, i, 4);
-        if (!(n->content = malloc(len + 1)))
-            return TN_ERR_NOMEM;
-        memcpy(n->content, PQgetvalue(r, i, 4), len + 1);
-    }
-    return TN_OK;
-}
-
-/* A search hit: the note (borrowed content), its snippet and rank. The snippet is cut to
- * the field at a UTF-8 character boundary. */
-static enum tn_err read_hit(const PGresult *r, int i, struct tn_note *n)
-{
-    enum tn_err e = read_note(r, i, n, true);
-    if (e != TN_OK)
-        return e;
-    const char *snip = PQgetvalue(r, i, 11);
-    size_t len = (size_t)PQgetlength(r, i, 11);
-    if (len >= sizeof n->snippet) {
-        len = sizeof n->snippet - 1;
-        while (len > 0 && ((unsigned char)snip[len] & 0xc0) == 0x80)
-            len--;
-    }
-    memcpy(n->snippet, snip, len);
-    n->snippet[len] = '\0';
-    n->rank = strtod(PQgetvalue(r, i, 12), NULL);
-    return TN_OK;
-}
-
-/* Frees a note read with read_note(..., false) after an error. */
-static void note_clear(struct tn_note *n)
-{
-    free(n->content);
-    memset(n, 0, sizeof *n);
-}
-
-/* ---------- generic shapes of a call ---------- */
-
-/* One write statement in its own transaction; *n_ = rows changed. */
-#define WRITE1(base, n_, id, ...)                                                            \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = one((base), NULL, true, (id), &r_, __VA_ARGS__);                    \
-        *(n_) = e_ == TN_OK ? changes(r_) : 0;                                               \
-        PQclear(r_);                                                                         \
-        return e_;                                                                           \
-    } while (0)
-
-/* A write that must change a row: none changed is TN_ERR_NOT_FOUND. */
-#define WRITE_ONE(base, id, ...)                                                             \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = one((base), NULL, true, (id), &r_, __VA_ARGS__);                    \
-        if (e_ == TN_OK && changes(r_) == 0)                                                 \
-            e_ = TN_ERR_NOT_FOUND;                                                           \
-        PQclear(r_);                                                                         \
-        return e_;                                                                           \
-    } while (0)
-
-/* A write whose row count does not matter. */
-#define WRITE(base, id, ...)                                                                 \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = one((base), NULL, true, (id), &r_, __VA_ARGS__);                    \
-        PQclear(r_);                                                                         \
-        return e_;                                                                           \
-    } while (0)
-
-/* One row read into *out with reader `rd`; *out is zeroed again unless TN_OK. */
-#define READ1(base, out, rd, id, ...)                                                        \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = one((base), NULL, false, (id), &r_, ##__VA_ARGS__);                 \
-        if (e_ == TN_OK)                                                                     \
-            e_ = PQntuples(r_) > 0 ? rd(r_, 0, (out)) : TN_ERR_NOT_FOUND;                    \
-        PQclear(r_);                                                                         \
-        if (e_ != TN_OK)                                                                     \
-            memset((out), 0, sizeof *(out));                                                 \
-        return e_;                                                                           \
-    } while (0)
-
-/* Every row of `id`, read into `type` with `rd` and handed to `cb` after the
- * connection is back in the pool. The rows are one statement's consistent snapshot. */
-#define LIST(base, type, rd, cb, ud, id, ...)                                                \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = one((base), NULL, false, (id), &r_, ##__VA_ARGS__);                 \
-        for (int i_ = 0; e_ == TN_OK && i_ < PQntuples(r_); i_++) {                          \
-            type item_;                                                                      \
-            memset(&item_, 0, sizeof item_);                                                 \
-            if ((e_ = rd(r_, i_, &item_)) == TN_OK)                                          \
-                cb(&item_, (ud));                                                            \
-        }                                                                                    \
-        PQclear(r_);                                                                         \
-        return e_;                                                                           \
-    } while (0)
-
-/* ---------- organizations ---------- */
-
-static enum tn_err pg_org_insert(struct tn_store *s, const struct tn_org *o)
-{
-    WRITE(s, S_ORG_INSERT, o->id, o->name, o->created_at);
-}
-
-static enum tn_err pg_org_get(struct tn_store *s, const char *id, struct tn_org *out)
-{
-    READ1(s, out, read_org, S_ORG_GET, id);
-}
-
-static enum tn_err pg_org_by_name(struct tn_store *s, const char *name, struct tn_org *out)
-{
-    READ1(s, out, read_org, S_ORG_BY_NAME, name);
-}
-
-static enum tn_err pg_org_list(struct tn_store *s, tn_store_org_cb cb, void *ud)
-{
-    LIST(s, struct tn_org, read_org, cb, ud, S_ORG_LIST);
-}
-
-/* ---------- users ---------- */
-
-static enum tn_err pg_user_insert(struct tn_store *s, const struct tn_user *u)
-{
-    WRITE(s, S_USER_INSERT, u->id, u->email, u->name, u->org_id, u->role, u->password_hash,
-          (int)u->disabled, u->created_at, u->tokens_valid_after);
-}
-
-static enum tn_err pg_user_get(struct tn_store *s, const char *id, struct tn_user *out)
-{
-    READ1(s, out, read_user, S_USER_GET, id);
-}
-
-static enum tn_err pg_user_by_email(struct tn_store *s, const char *email, struct tn_user *out)
-{
-    READ1(s, out, read_user, S_USER_BY_EMAIL, email);
-}
-
-static enum tn_err pg_user_update(struct tn_store *s, const struct tn_user *u)
-{
-    WRITE_ONE(s, S_USER_UPDATE, u->id, u->name, u->org_id, u->role, u->password_hash,
-              (int)u->disabled, u->tokens_valid_after);
-}
-
-static enum tn_err pg_user_count(struct tn_store *s, int64_t *n)
-{
-    READ1(s, n, read_count, S_USER_COUNT);
-}
-
-static enum tn_err pg_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud)
-{
-    LIST(s, struct tn_user, read_user, cb, ud, S_USER_LIST);
-}
-
-/* ---------- clients ---------- */
-
-static enum tn_err pg_client_insert(struct tn_store *s, const struct tn_client *c)
-{
-    WRITE(s, S_CLIENT_INSERT, c->id, c->name, c->redirect_uris, c->secret_hash, c->auth_method,
-          c->grant_types, c->scope, c->application_type, c->metadata, c->created_at,
-          c->last_used_at);
-}
-
-static enum tn_err pg_client_get(struct tn_store *s, const char *id, struct tn_client *out)
-{
-    READ1(s, out, read_client, S_CLIENT_GET, id);
-}
-
-static enum tn_err pg_client_touch(struct tn_store *s, const char *id, int64_t now)
-{
-    WRITE_ONE(s, S_CLIENT_TOUCH, id, now);
-}
-
-/* Consents, codes and refresh tokens go with it: ON DELETE CASCADE, same statement. */
-static enum tn_err pg_client_delete(struct tn_store *s, const char *id)
-{
-    WRITE_ONE(s, S_CLIENT_DELETE, id);
-}
-
-static enum tn_err pg_client_list(struct tn_store *s, tn_store_client_cb cb, void *ud)
-{
-    LIST(s, struct tn_client, read_client, cb, ud, S_CLIENT_LIST);
-}
-
-/* The count is of clients only, not of the rows the cascade removed. */
-static enum tn_err pg_client_delete_unused(struct tn_store *s, int64_t created_before,
-                                           int64_t *n)
-{
-    WRITE1(s, n, S_CLIENT_DELETE_UNUSED, created_before);
-}
-
-/* ---------- consent ---------- */
-
-static enum tn_err read_scope(const PGresult *r, int i, char (*scope)[256])
-{
-    return row_result(col_text(r, i, 0, *scope, sizeof *scope), "consents");
-}
-
-static enum tn_err pg_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
-                                  char scope[256])
-{
-    char(*out)[256] = (char(*)[256])scope;
-    READ1(s, out, read_scope, S_CONSENT_GET, user_id, client_id);
-}
-
-static enum tn_err pg_consent_put(struct tn_store *s, const char *user_id, const char *client_id,
-                                  const char *scope, int64_t now)
-{
-    WRITE(s, S_CONSENT_PUT, user_id, client_id, scope, now);
-}
-
-static enum tn_err pg_consent_revoke(struct tn_store *s, const char *user_id,
-                                     const char *client_id)
-{
-    if (client_id)
-        WRITE(s, S_CONSENT_REVOKE, user_id, client_id);
-    else
-        WRITE(s, S_CONSENT_REVOKE_ALL, user_id);
-}
-
-/* ---------- authorization codes ---------- */
-
-static enum tn_err pg_code_insert(struct tn_store *s, const struct tn_code *c)
-{
-    WRITE(s, S_CODE_INSERT, c->hash, c->client_id, c->user_id, c->redirect_uri, c->scope,
-          c->resource, c->challenge, c->family, c->expires_at);
-}
-
-struct code_take {
-    const uint8_t *hash;
-    struct tn_code *out;
-};
-
-static enum tn_err code_take_body(struct call *k, void *arg)
-{
-    struct code_take *t = arg;
-    PGresult *r = NULL;
-    bool used;
-    memset(t->out, 0, sizeof *t->out);
-    enum tn_err e = run(k, S_CODE_USE, &r, t->hash);
-    if (e == TN_OK && PQntuples(r) == 1) {
-        e = read_code(r, 0, t->out, &used);
-        PQclear(r);
-        return e;
-    }
-    PQclear(r);
-    /* Not taken by us: used before (or by a concurrent taker that won), or unknown. */
-    if (e == TN_OK)
-        e = run(k, S_CODE_GET, &r, t->hash);
-    if (e == TN_OK)
-        e = PQntuples(r) == 0 ? TN_ERR_NOT_FOUND : read_code(r, 0, t->out, &used);
-    PQclear(r);
-    return e == TN_OK ? TN_ERR_CONFLICT : e;
-}
-
-static enum tn_err pg_code_take(struct tn_store *s, const uint8_t hash[32], struct tn_code *out)
-{
-    struct code_take t = {.hash = hash, .out = out};
-    enum tn_err e = with_conn(s, true, NULL, code_take_body, &t);
-    if (e != TN_OK && e != TN_ERR_CONFLICT)
-        memset(out, 0, sizeof *out);
-    return e;
-}
-
-/* ---------- refresh tokens ---------- */
-
-static enum tn_err insert_refresh(struct call *k, const struct tn_refresh *t)
-{
-    enum tn_err e = run(k, S_FAMILY_LOCK, NULL, t->family);
-    if (e == TN_OK)
-        e = run(k, S_REFRESH_INSERT, NULL, t->hash, t->family, t->client_id, t->user_id,
-                t->scope, t->resource, t->issued_at, t->expires_at, t->rotated_at,
-                (int)t->revoked);
-    return e;
-}
-
-static enum tn_err refresh_insert_body(struct call *k, void *arg)
-{
-    return insert_refresh(k, arg);
-}
-
-static enum tn_err pg_refresh_insert(struct tn_store *s, const struct tn_refresh *t)
-{
-    return with_conn(s, true, NULL, refresh_insert_body, (void *)t);
-}
-
-struct rotate {
-    const uint8_t *old_hash;
-    const struct tn_refresh *next;
-    int64_t now;
-    struct tn_refresh *old;
-};
-
-static enum tn_err rotate_body(struct call *k, void *arg)
-{
-    struct rotate *a = arg;
-    PGresult *r = NULL;
-    memset(a->old, 0, sizeof *a->old);
-    /* The family first, as every refresh-token write takes it: then the row. */
-    enum tn_err e = run(k, S_FAMILY_LOCK, NULL, a->next->family);
-    if (e == TN_OK)
-        e = run(k, S_REFRESH_LOCK, &r, a->old_hash);
-    if (e == TN_OK)
-        e = PQntuples(r) == 0 ? TN_ERR_NOT_FOUND : read_refresh(r, 0, a->old);
-    PQclear(r);
-    if (e != TN_OK)
-        return e;
-    const struct tn_refresh *old = a->old, *next = a->next;
-    if (old->rotated_at != 0 || old->revoked || old->expires_at <= a->now)
-        return TN_ERR_CONFLICT;
-    /* The successor stays in the grant it replaces; anything else is a caller bug that
-     * would move a grant to another client or user. */
-    if (strcmp(next->family, old->family) != 0 || strcmp(next->client_id, old->client_id) != 0 ||
-        strcmp(next->user_id, old->user_id) != 0)
-        return TN_ERR_BAD_INPUT;
-    if ((e = run(k, S_REFRESH_MARK, &r, a->old_hash, a->now)) != TN_OK)
-        return e;
-    /* The row is locked, so this cannot miss; the condition keeps single use if that
-     * ever changes. */
-    bool marked = changes(r) == 1;
-    PQclear(r);
-    if (!marked)
-        return TN_ERR_CONFLICT;
-    return insert_refresh(k, next);
-}
-
-static enum tn_err pg_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
-                                     const struct tn_refresh *next, int64_t now,
-                                     struct tn_refresh *old)
-{
-    struct rotate a = {.old_hash = old_hash, .next = next, .now = now, .old = old};
-    enum tn_err e = with_conn(s, true, NULL, rotate_body, &a);
-    if (e == TN_OK)
-        old->rotated_at = now;
-    else if (e != TN_ERR_CONFLICT)
-        memset(old, 0, sizeof *old);
-    return e;
-}
-
-static enum tn_err pg_refresh_get(struct tn_store *s, const uint8_t hash[32],
-                                  struct tn_refresh *out)
-{
-    READ1(s, out, read_refresh, S_REFRESH_GET, hash);
-}
-
-static enum tn_err pg_refresh_spend_grace(struct tn_store *s, const uint8_t hash[32], int64_t now,
-                                          int64_t grace_s)
-{
-    WRITE_ONE(s, S_REFRESH_SPEND_GRACE, hash, now, grace_s);
-}
-
-/* Revokes the family's tokens and remembers the family, so that a token inserted into
- * it afterwards is born revoked. Succeeds when the family has no token (yet). */
-static enum tn_err family_revoke_body(struct call *k, void *arg)
-{
-    const char *family = arg;
-    enum tn_err e = run(k, S_FAMILY_LOCK, NULL, family);
-    if (e == TN_OK)
-        e = run(k, S_FAMILY_REVOKE, NULL, family);
-    if (e == TN_OK)
-        e = run(k, S_FAMILY_REMEMBER, NULL, family);
-    return e;
-}
-
-static enum tn_err pg_family_revoke(struct tn_store *s, const char *family)
-{
-    return with_conn(s, true, NULL, family_revoke_body, (void *)family);
-}
-
-static enum tn_err pg_user_revoke_all(struct tn_store *s, const char *user_id)
-{
-    WRITE(s, S_USER_REVOKE_ALL, user_id);
-}
-
-/* ---------- signing keys ---------- */
-
-static enum tn_err pg_key_insert(struct tn_store *s, const struct tn_signing_key *k)
-{
-    WRITE(s, S_KEY_INSERT, k->kid, k->alg, k->pem, k->created_at, k->signs_from, k->retire_at);
-}
-
-static enum tn_err pg_key_list(struct tn_store *s, tn_store_key_cb cb, void *ud)
-{
-    LIST(s, struct tn_signing_key, read_key, cb, ud, S_KEY_LIST);
-}
-
-static enum tn_err pg_key_delete(struct tn_store *s, const char *kid)
-{
-    WRITE_ONE(s, S_KEY_DELETE, kid);
-}
-
-static enum tn_err pg_key_replace(struct tn_store *s, const char *kid, const char *expected,
-                                  const char *pem)
-{
-    WRITE_ONE(s, S_KEY_REPLACE, kid, expected, pem);
-}
-
-/* ---------- notes ---------- */
-
-/* store.c has filled every field (id, owner, org, version, timestamps). */
-static enum tn_err pg_note_insert(struct tn_store *s, const struct tn_owner *o,
-                                  const struct tn_note *n)
-{
-    PGresult *r;
-    enum tn_err e = one(s, o, true, S_NOTE_INSERT, &r, n->id, o->user, o->org, n->title,
-                        n->content, n->tags, n->visibility, n->version, n->created_at,
-                        n->updated_at);
-    PQclear(r);
-    return e;
-}
-
-struct note_import {
-    const struct tn_note *v;
-    size_t n, added;
-};
-
-/* One transaction; each note is written as its owner (the row-level security policies
- * check every row against teamnotes.user and teamnotes.org). */
-static enum tn_err note_import_body(struct call *k, void *arg)
-{
-    struct note_import *a = arg;
-    enum tn_err e = TN_OK;
-    a->added = 0; /* the body runs again after a lost connection: start clean */
-    for (size_t i = 0; i < a->n && e == TN_OK; i++) {
-        const struct tn_note *n = &a->v[i];
-        PGresult *r = NULL;
-        if (i == 0 || strcmp(n->owner, a->v[i - 1].owner) || strcmp(n->org, a->v[i - 1].org))
-            e = run(k, S_NOTE_AS, &r, n->owner, n->org);
-        PQclear(r);
-        r = NULL;
-        if (e == TN_OK)
-            e = run(k, S_NOTE_IMPORT, &r, n->id, n->owner, n->org, n->title, n->content,
-                    n->tags, n->visibility, n->version, n->created_at, n->updated_at);
-        if (e == TN_OK && changes(r) == 1)
-            a->added++;
-        PQclear(r);
-    }
-    return e;
-}
-
-static enum tn_err pg_note_import(struct tn_store *s, const struct tn_note *v, size_t n,
-                                  size_t *added)
-{
-    struct note_import a = {.v = v, .n = n};
-    enum tn_err e = with_conn(s, true, NULL, note_import_body, &a);
-    *added = e == TN_OK ? a.added : 0;
-    return e;
-}
-
-static enum tn_err pg_note_get(struct tn_store *s, const struct tn_owner *o, const char *id,
-                               struct tn_note *out)
-{
-    PGresult *r;
-    enum tn_err e = one_read_as(s, o, S_NOTE_GET, &r, id, o->user, o->org);
-    if (e == TN_OK)
-        e = PQntuples(r) > 0 ? read_note(r, 0, out, false) : TN_ERR_NOT_FOUND;
-    PQclear(r);
-    if (e != TN_OK)
-        note_clear(out);
-    return e;
-}
-
-struct note_update {
-    const struct tn_owner *o;
-    const char *id;
-    int64_t expected_version;
-    const char *title, *content, *tags, *visibility;
-    int64_t now;
-    struct tn_note *out;
-};
-
-static enum tn_err note_update_body(struct call *k, void *arg)
-{
-    struct note_update *a = arg;
-    PGresult *r = NULL;
-    note_clear(a->out);
-    enum tn_err e = run(k, S_NOTE_UPDATE, &r, a->id, a->o->user, a->o->org, a->expected_version,
-                        a->title, a->content, a->tags, a->visibility, a->now);
-    if (e == TN_OK && PQntuples(r) == 1) {
-        e = read_note(r, 0, a->out, false);
-        PQclear(r);
-        return e;
-    }
-    PQclear(r);
-    /* Nothing updated: another version, or not a note of theirs. */
-    if (e == TN_OK)
-        e = run(k, S_NOTE_GET_OWN, &r, a->id, a->o->user, a->o->org);
-    if (e == TN_OK)
-        e = PQntuples(r) == 0 ? TN_ERR_NOT_FOUND : read_note(r, 0, a->out, false);
-    PQclear(r);
-    return e == TN_OK ? TN_ERR_CONFLICT : e;
-}
-
-static enum tn_err pg_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
-                                  int64_t expected_version, const char *title,
-                                  const char *content, const char *tags, const char *visibility,
-                                  int64_t now, struct tn_note *out)
-{
-    struct note_update a = {.o = o, .id = id, .expected_version = expected_version,
-                            .title = title, .content = content, .tags = tags,
-                            .visibility = visibility, .now = now, .out = out};
-    enum tn_err e = with_conn(s, false, o, note_update_body, &a);
-    if (e != TN_OK && e != TN_ERR_CONFLICT)
-        note_clear(out);
-    return e;
-}
-
-struct note_delete {
-    const struct tn_owner *o;
-    const char *id;
-    int64_t expected_version;
-};
-
-static enum tn_err note_delete_body(struct call *k, void *arg)
-{
-    struct note_delete *a = arg;
-    PGresult *r = NULL;
-    enum tn_err e = run(k, S_NOTE_DELETE, &r, a->id, a->o->user, a->o->org, a->expected_version);
-    bool deleted = e == TN_OK && changes(r) == 1;
-    PQclear(r);
-    if (e != TN_OK || deleted)
-        return e;
-    if ((e = run(k, S_NOTE_GET_OWN, &r, a->id, a->o->user, a->o->org)) == TN_OK)
-        e = PQntuples(r) == 0 ? TN_ERR_NOT_FOUND : TN_ERR_CONFLICT;
-    PQclear(r);
-    return e;
-}
-
-static enum tn_err pg_note_delete(struct tn_store *s, const struct tn_owner *o, const char *id,
-                                  int64_t expected_version)
-{
-    struct note_delete a = {.o = o, .id = id, .expected_version = expected_version};
-    return with_conn(s, false, o, note_delete_body, &a);
-}
-
-/* Hands each row of a notes result to `cb` (the connection is already back). */
-static enum tn_err each_note(PGresult *r, bool hits, tn_store_note_cb cb, void *ud)
-{
-    enum tn_err e = TN_OK;
-    for (int i = 0; e == TN_OK && i < PQntuples(r); i++) {
-        struct tn_note n;
-        memset(&n, 0, sizeof n);
-        if ((e = hits ? read_hit(r, i, &n) : read_note(r, i, &n, true)) == TN_OK)
-            cb(&n, ud);
-    }
-    return e;
-}
-
-static enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o,
-                                const struct tn_note_page *p, tn_store_note_cb cb, void *ud)
-{
-    PGresult *r;
-    enum tn_err e = one_read_as(s, o, S_NOTE_LIST, &r, o->user, o->org, p->after_updated,
-                                p->after_id, p->tag, (int64_t)p->limit);
-    if (e == TN_OK)
-        e = each_note(r, false, cb, ud);
-    PQclear(r);
-    return e;
-}
-
-static enum tn_err pg_note_list_team(struct tn_store *s, const struct tn_owner *o,
-                                     const struct tn_note_page *p, tn_store_note_cb cb,
-                                     void *ud)
-{
-    PGresult *r;
-    enum tn_err e = one_read_as(s, o, S_NOTE_LIST_TEAM, &r, o->org, p->after_updated,
-                                p->after_id, p->tag, (int64_t)p->limit);
-    if (e == TN_OK)
-        e = each_note(r, false, cb, ud);
-    PQclear(r);
-    return e;
-}
-
-static enum tn_err pg_note_search(struct tn_store *s, const struct tn_owner *o,
-                                  const char *query, unsigned limit, tn_store_note_cb cb,
-                                  void *ud)
-{
-    PGresult *r;
-    enum tn_err e =
-        one_read_as(s, o, S_NOTE_SEARCH, &r, o->user, o->org, query, (int64_t)limit);
-    if (e == TN_OK)
-        e = each_note(r, true, cb, ud);
-    PQclear(r);
-    return e;
-}
-
-/* ---------- audit ---------- */
-
-struct audit_batch {
-    const struct tn_audit *a;
-    size_t n;
-    bool sync;
-};
-
-static enum tn_err audit_batch_body(struct call *k, void *arg)
-{
-    const struct audit_batch *b = arg;
-    /* an asynchronous commit: PostgreSQL's WAL writer flushes it within a moment */
-    enum tn_err e = b->sync ? TN_OK : simple(k, "SET LOCAL synchronous_commit = off");
-    for (size_t i = 0; i < b->n && e == TN_OK; i++) {
-        const struct tn_audit *a = &b->a[i];
-        e = run(k, S_AUDIT_INSERT, NULL, a->at, a->user, a->org, a->client_id, a->tool,
-                a->note_id, a->outcome);
-    }
-    return e;
-}
-
-static enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n,
-                                   bool sync)
-{
-    struct audit_batch b = {.a = a, .n = n, .sync = sync};
-    return with_conn(s, true, NULL, audit_batch_body, &b);
-}
-
-static enum tn_err pg_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
-                                 void *ud)
-{
-    LIST(s, struct tn_audit, read_audit, cb, ud, S_AUDIT_LIST, (int64_t)limit);
-}
-
 /* ---------- open, migrate, close ---------- */
-
-static void *watch_main(void *arg)
-{
-    struct pg_store *s = arg;
-    PGconn *pg = NULL;
-    unsigned backoff_ms = 200;
-    while (!atomic_load(&s->stop_watch)) {
-        if (!pg || PQstatus(pg) != CONNECTION_OK) {
-            if (pg)
-                PQfinish(pg);
-            pg = PQconnectdb(s->url);
-            PGresult *r = PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN teamnotes_notes") : NULL;
-            bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-            PQclear(r);
-            if (!ok) {
-                /* the database is away: try again, a little later each time */
-                struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L};
-                nanosleep(&ts, NULL);
-                backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
-                continue;
-            }
-            backoff_ms = 200;
-        }
-        struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
-        int n = poll(&pfd, 1, 500);
-        if (n < 0 || (n > 0 && !PQconsumeInput(pg))) {
-            PQfinish(pg);
-            pg = NULL;
-            continue;
-        }
-        PGnotify *note;
-        while ((note = PQnotifies(pg)) != NULL) {
-            if (note->extra && s->watch_fn)
-                s->watch_fn(note->extra, s->watch_ud);
-            PQfreemem(note);
-        }
-    }
-    if (pg)
-        PQfinish(pg);
-    return NULL;
-}
-
-static enum tn_err pg_watch_notes(struct tn_store *base, void (*fn)(const char *owner, void *ud), void *ud)
-{
-    struct pg_store *s = (struct pg_store *)base;
-    if (s->watching)
-        return TN_ERR_CONFLICT;
-    s->watch_fn = fn;
-    s->watch_ud = ud;
-    atomic_init(&s->stop_watch, false);
-    if (pthread_create(&s->watcher, NULL, watch_main, s) != 0)
-        return TN_ERR_NOMEM;
-    s->watching = true;
-    return TN_OK;
-}
 
 static void pg_close(struct tn_store *base)
 {
@@ -1982,7 +727,7 @@ static bool current_version(PGconn *pg, int *v, struct tn_buf *err)
     return ok;
 }
 
-static bool apply(PGconn *pg, const struct migration *m, struct tn_buf *err)
+static bool apply(PGconn *pg, const struct tn_migration *m, struct tn_buf *err)
 {
     if (!exec_ok(pg, "BEGIN", m->name, err))
         return false;
@@ -2040,7 +785,7 @@ static enum tn_err migrate(PGconn *pg, int *version, struct tn_buf *err)
         }
         if (v == LATEST_VERSION)
             break;
-        if (!apply(pg, &migrations[v], err))
+        if (!apply(pg, &tn_store_postgres_migrations[v], err))
             goto done;
     }
     *version = LATEST_VERSION;

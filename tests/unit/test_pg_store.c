@@ -1,9 +1,8 @@
 /* The store on PostgreSQL, what only it has: its layout and URL errors, row-level
- * security under the application's own checks (and its refusal to run without it), the
- * migration files compared with what the binary runs, migrations raced by instances
- * starting together and an upgrade from schema 1, triggers below the API, reconnection
- * after the database restarts, and several instances (store handles) sharing one
- * database. The behaviours both backends share are test_store.c and test_notes_store.c,
+ * security under the application's own checks (and its refusal to run without it),
+ * migrations raced by instances starting together and an upgrade from schema 1,
+ * triggers below the API, reconnection after the database restarts, and several
+ * instances (store handles) sharing one database. The behaviours both backends share are test_store.c and test_notes_store.c,
  * run on PostgreSQL with TN_TEST_DATABASE_URL set (scripts/test does).
  *
  * Needs DATABASE_URL=postgres://... naming a database in which the test may create
@@ -332,71 +331,6 @@ static void source_path(const char *rel, char *out, size_t cap)
         size_t n = strlen(me) - strlen("tests/unit/test_pg_store.c");
         snprintf(out, cap, "%.*s%s", (int)n, me, rel);
     }
-}
-
-/* Everything a schema defines, one line per object, with the schema's name removed:
- * columns, constraints, indexes, policies, triggers, functions and RLS flags. */
-static char *describe(const char *schema)
-{
-    const char *params[] = {schema};
-    PGresult *r = admin_q(
-        "SELECT string_agg(replace(line, $1 || '.', ''), E'\\n' ORDER BY line) FROM ("
-        " SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' ||"
-        "  is_nullable || ' ' || coalesce(column_default, '-') || ' ' ||"
-        "  coalesce(generation_expression, '-') || ' ' || coalesce(collation_name, '-') ||"
-        "  ' ' || is_identity AS line"
-        "  FROM information_schema.columns WHERE table_schema = $1"
-        " UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes"
-        "  WHERE schemaname = $1"
-        " UNION ALL SELECT 'constraint ' || t.relname || ' ' || c.conname || ' ' ||"
-        "  pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
-        "  WHERE t.relnamespace = $1::regnamespace"
-        " UNION ALL SELECT 'policy ' || tablename || ' ' || policyname || ' ' || cmd || ' ' ||"
-        "  coalesce(qual, '-') || ' ' || coalesce(with_check, '-') FROM pg_policies"
-        "  WHERE schemaname = $1"
-        " UNION ALL SELECT 'trigger ' || pg_get_triggerdef(g.oid) FROM pg_trigger g"
-        "  JOIN pg_class t ON t.oid = g.tgrelid WHERE t.relnamespace = $1::regnamespace"
-        "  AND NOT g.tgisinternal"
-        " UNION ALL SELECT 'function ' || proname || ' ' || prosrc FROM pg_proc"
-        "  WHERE pronamespace = $1::regnamespace"
-        " UNION ALL SELECT 'rls ' || relname || ' ' || relrowsecurity || ' ' ||"
-        "  relforcerowsecurity FROM pg_class WHERE relnamespace = $1::regnamespace"
-        "  AND relkind = 'r'"
-        ") lines WHERE line NOT LIKE '%schema_version%'",
-        1, params);
-    char *d = strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return d;
-}
-
-/* The .sql files kept for reading are the scripts the binary runs. */
-static void test_migration_file_matches(void **state)
-{
-    struct fx *f = *state;
-    char schema[80], url[1100];
-    snprintf(schema, sizeof schema, "%s_files", f->schema);
-    schema_create(schema);
-    url_for(schema, url, sizeof url);
-    PGconn *c = conn_to(url);
-    for (int i = 0; i < LATEST; i++) {
-        char rel[128], path[512];
-        snprintf(rel, sizeof rel, "src/store/migrations/postgres/%s.sql", migration_files[i]);
-        source_path(rel, path, sizeof path);
-        char *sql = slurp(path);
-        if (!sql)
-            fail_msg("cannot read %s (set TN_SOURCE_ROOT)", path);
-        exec_ok(c, sql);
-        free(sql);
-    }
-    PQfinish(c);
-    char *want = describe(schema), *got = describe(f->schema);
-    assert_non_null(strstr(want, "index notes_search"));
-    assert_non_null(strstr(want, "policy notes notes_select SELECT"));
-    assert_non_null(strstr(want, "rls notes true true"));
-    assert_string_equal(got, want);
-    free(want);
-    free(got);
-    schema_drop(schema);
 }
 
 /* Instances starting together on a new database: the advisory lock makes one of them
@@ -1102,7 +1036,6 @@ int main(void)
         T(test_open_layout),
         T(test_open_errors),
         T(test_rls_off_refused),
-        T(test_migration_file_matches),
         T(test_migrations_raced),
         T(test_upgrade_from_v1),
         T(test_schema_guards),

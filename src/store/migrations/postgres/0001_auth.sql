@@ -1,6 +1,5 @@
 -- 0001_auth: organizations, users and the state of the built-in authorization server.
--- Embedded in src/store/postgres.c (migrations[]); tests/unit/test_pg_store.c checks that
--- this file and the embedded copy produce the same schema.
+-- Compiled into teamnotes by the build (scripts/gen-migrations.py): this file is what runs.
 -- Timestamps are bigint (seconds or milliseconds as the store's callers give them); ids
 -- compare bytewise (COLLATE "C") so that ordering does not depend on the server's locale.
 

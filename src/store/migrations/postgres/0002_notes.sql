@@ -1,6 +1,5 @@
 -- 0002_notes: notes, their full-text index, row-level security, and the audit log.
--- Embedded in src/store/postgres.c (migrations[]); tests/unit/test_pg_store.c checks that
--- this file and the embedded copy produce the same schema.
+-- Compiled into teamnotes by the build (scripts/gen-migrations.py): this file is what runs.
 --
 -- A note belongs to its owner: the user key AND the organization it was written in
 -- (DESIGN.md §4: every notes query is keyed by (org, user)). Timestamps are milliseconds.

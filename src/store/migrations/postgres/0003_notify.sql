@@ -1,5 +1,4 @@
--- Embedded in src/store/postgres.c (migrations[]); tests/unit/test_pg_store.c checks that
--- this file and the embedded copy produce the same schema.
+-- Compiled into teamnotes by the build (scripts/gen-migrations.py): this file is what runs.
 --
 -- Every change to a note is announced to every instance sharing the database (delivered
 -- at commit), so that each can tell its subscriptions/listen streams of that owner.

@@ -1,6 +1,5 @@
 -- 0001_auth: organizations, users and the state of the built-in authorization server.
--- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that
--- this file and the embedded copy produce the same schema.
+-- Compiled into teamnotes by the build (scripts/gen-migrations.py): this file is what runs.
 
 CREATE TABLE orgs (
     id          TEXT PRIMARY KEY NOT NULL CHECK (id <> ''),

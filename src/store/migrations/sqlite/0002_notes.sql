@@ -1,6 +1,5 @@
 -- 0002_notes: notes, their tags, their full-text index, and the audit log.
--- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that
--- the files and the embedded copies produce the same schema.
+-- Compiled into teamnotes by the build (scripts/gen-migrations.py): this file is what runs.
 --
 -- A note belongs to its owner: the user key AND the organization it was written in
 -- (DESIGN.md §4: every notes query is keyed by (org, user)). Every statement on notes

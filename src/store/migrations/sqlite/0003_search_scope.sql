@@ -1,6 +1,5 @@
 -- 0003_search_scope: the full-text index knows whose each note is.
--- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that
--- the files and the embedded copies produce the same schema.
+-- Compiled into teamnotes by the build (scripts/gen-migrations.py): this file is what runs.
 --
 -- A search used to find every note in the store containing the words and then keep
 -- the caller's: its cost grew with the whole store (0.3 s for a common word among

@@ -1,6 +1,5 @@
 -- 0004_list_covering: a page of notes read from the index alone.
--- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that
--- the files and the embedded copies produce the same schema.
+-- Compiled into teamnotes by the build (scripts/gen-migrations.py): this file is what runs.
 --
 -- notes_owner gave the order of an owner's notes, but each of a page's 20 rows was
 -- then read from the table: 20 more B-tree descents, and with many users 20 pages

@@ -1,6 +1,5 @@
 -- 0005_list_text: a page of notes with their text, read from the index alone.
--- Embedded in src/store/sqlite.c (migrations[]); tests/unit/test_store.c checks that
--- the files and the embedded copies produce the same schema.
+-- Compiled into teamnotes by the build (scripts/gen-migrations.py): this file is what runs.
 --
 -- Lists now carry each note's text (its first 2,000 characters), which 0004's index did
 -- not hold: every row of a page was read from the table again (bench/scale.sh: a list

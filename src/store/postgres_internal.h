@@ -1,0 +1,400 @@
+/* Internal to the PostgreSQL backend: what its files share. The backend is
+ *   postgres.c         connections and the pool, running statements, open, migrate, close
+ *   postgres_auth.c    organizations, users, clients, consent, codes, refresh tokens, keys
+ *   postgres_notes.c   notes, search and the audit log
+ *   postgres_listen.c  the cross-instance change feed of notes (LISTEN/NOTIFY)
+ * and postgres.c's top comment says how it works. Here: the limits and locks, the
+ * statements (each connection prepares them on first use), the store and connection
+ * structs, the helpers a call runs its statements with, and the operations the table in
+ * postgres.c points to. */
+#ifndef TN_STORE_POSTGRES_INTERNAL_H
+#define TN_STORE_POSTGRES_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "store/backend.h"
+
+enum {
+    POOL_SIZE = 8,
+    MAX_PARAMS = 12,
+};
+
+/* Seconds libpq waits for a connection; the lock timeout turns a long wait for a row or
+ * advisory lock into TN_ERR_BUSY, like SQLite's busy timeout. */
+#define CONNECT_TIMEOUT_S "10"
+#define LOCK_TIMEOUT "5s"
+
+/* Advisory locks use the two-key form: the first key says what kind of lock it is (an
+ * arbitrary constant, "tn" in its high bytes), the second which object. */
+#define LOCK_MIGRATE "1953366017, 0" /* 0x746e0001 */
+#define LOCK_FAMILY "1953366018"     /* 0x746e0002, hashtext(family) */
+
+/* Type OIDs of the parameters (fixed by PostgreSQL's catalog, pg_type.dat). */
+enum {
+    OID_BOOL = 16,
+    OID_BYTEA = 17,
+    OID_INT8 = 20,
+    OID_TEXT = 25,
+};
+
+/* ---------- statements ---------- */
+
+#define ORG_COLS "id, name, created_at"
+#define USER_COLS                                                                            \
+    "id, email, name, COALESCE(org_id, ''), role, password_hash, disabled, created_at, "     \
+    "tokens_valid_after"
+#define CLIENT_COLS                                                                          \
+    "id, name, redirect_uris, secret_hash, auth_method, grant_types, scope, "                \
+    "application_type, metadata, created_at, last_used_at"
+#define CODE_COLS                                                                            \
+    "hash, client_id, user_id, redirect_uri, scope, resource, challenge, family, expires_at, " \
+    "used"
+#define REFRESH_COLS                                                                         \
+    "hash, family, client_id, user_id, scope, resource, issued_at, expires_at, rotated_at, " \
+    "revoked"
+#define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
+#define NOTE_COLS                                                                            \
+    "id, owner, org, title, content, tags, visibility, version, created_at, updated_at"
+/* A note as read: the columns and the text's length in characters. */
+#define NOTE_READ_COLS NOTE_COLS ", char_length(content)"
+/* Pages and searches read only the first TN_NOTE_LIST_TEXT characters of the text
+ * (substr counts characters, so the cut is on a character boundary). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define NOTE_LIST_COLS                                                                       \
+    "id, owner, org, title, substr(content, 1, " STR(TN_NOTE_LIST_TEXT) "), tags, "          \
+    "visibility, version, created_at, updated_at, char_length(content)"
+#define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
+
+/* Snippets: up to two fragments of at most 16 words around the matches, unmarked, as
+ * the SQLite backend's; read_hit cuts them to the field at a character boundary. */
+#define HEADLINE_OPTS                                                                        \
+    "'StartSel=\"\", StopSel=\"\", MinWords=8, MaxWords=16, ShortWord=0, MaxFragments=2, "   \
+    "FragmentDelimiter=\" … \"'"
+
+/* Every statement the backend runs: its name, the types of its parameters ($1, $2, ...
+ * in order: t text (NULL allowed), i int64, b bool, h 32-byte hash) and its SQL.
+ * Prepared once per connection, with those types. */
+#define STMTS(X)                                                                             \
+    X(ORG_INSERT, "tti", "INSERT INTO orgs (" ORG_COLS ") VALUES ($1, $2, $3)")              \
+    X(ORG_GET, "t", "SELECT " ORG_COLS " FROM orgs WHERE id = $1")                           \
+    X(ORG_BY_NAME, "t", "SELECT " ORG_COLS " FROM orgs WHERE name = $1")                     \
+    X(ORG_LIST, "", "SELECT " ORG_COLS " FROM orgs ORDER BY created_at, id")                 \
+    X(USER_INSERT, "ttttttbii",                                                              \
+      "INSERT INTO users (id, email, name, org_id, role, password_hash, disabled, "          \
+      "created_at, tokens_valid_after) VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9)") \
+    X(USER_GET, "t", "SELECT " USER_COLS " FROM users WHERE id = $1")                        \
+    X(USER_BY_EMAIL, "t", "SELECT " USER_COLS " FROM users WHERE email = $1")                \
+    X(USER_UPDATE, "tttttbi",                                                                \
+      "UPDATE users SET name = $2, org_id = NULLIF($3, ''), role = $4, password_hash = $5, " \
+      "disabled = $6, tokens_valid_after = $7 WHERE id = $1")                                \
+    X(USER_COUNT, "", "SELECT count(*) FROM users")                                          \
+    X(USER_LIST, "", "SELECT " USER_COLS " FROM users ORDER BY created_at, id")              \
+    X(CLIENT_INSERT, "tttttttttii",                                                          \
+      "INSERT INTO clients (" CLIENT_COLS ") "                                               \
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")                               \
+    X(CLIENT_GET, "t", "SELECT " CLIENT_COLS " FROM clients WHERE id = $1")                  \
+    X(CLIENT_TOUCH, "ti",                                                                    \
+      "UPDATE clients SET last_used_at = GREATEST(last_used_at, $2) WHERE id = $1")          \
+    X(CLIENT_DELETE, "t", "DELETE FROM clients WHERE id = $1")                               \
+    X(CLIENT_LIST, "", "SELECT " CLIENT_COLS " FROM clients ORDER BY created_at, id")        \
+    /* Never used: not touched, and nothing was ever granted to it. */                       \
+    X(CLIENT_DELETE_UNUSED, "i",                                                             \
+      "DELETE FROM clients WHERE created_at < $1 AND last_used_at = 0 "                      \
+      "AND NOT EXISTS (SELECT 1 FROM consents WHERE client_id = clients.id) "                \
+      "AND NOT EXISTS (SELECT 1 FROM codes WHERE client_id = clients.id) "                   \
+      "AND NOT EXISTS (SELECT 1 FROM refresh_tokens WHERE client_id = clients.id)")          \
+    X(CONSENT_GET, "tt", "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2") \
+    X(CONSENT_PUT, "ttti",                                                                   \
+      "INSERT INTO consents (user_id, client_id, scope, created_at, updated_at) "            \
+      "VALUES ($1, $2, $3, $4, $4) ON CONFLICT (user_id, client_id) DO UPDATE "              \
+      "SET scope = excluded.scope, updated_at = excluded.updated_at")                        \
+    X(CONSENT_REVOKE, "tt", "DELETE FROM consents WHERE user_id = $1 AND client_id = $2")    \
+    X(CONSENT_REVOKE_ALL, "t", "DELETE FROM consents WHERE user_id = $1")                    \
+    X(CODE_INSERT, "httttttti",                                                              \
+      "INSERT INTO codes (hash, client_id, user_id, redirect_uri, scope, resource, "         \
+      "challenge, family, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")          \
+    /* Of concurrent takers, one updates the row; the others wait for it, re-check       */  \
+    /* `NOT used` against the committed row and update nothing. */                           \
+    X(CODE_USE, "h",                                                                         \
+      "UPDATE codes SET used = true WHERE hash = $1 AND NOT used RETURNING " CODE_COLS)      \
+    X(CODE_GET, "h", "SELECT " CODE_COLS " FROM codes WHERE hash = $1")                      \
+    X(FAMILY_LOCK, "t", "SELECT pg_advisory_xact_lock(" LOCK_FAMILY ", hashtext($1))")       \
+    /* A token born into a revoked family is revoked. */                                     \
+    X(REFRESH_INSERT, "htttttiiib",                                                          \
+      "INSERT INTO refresh_tokens (" REFRESH_COLS ") "                                       \
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10 OR EXISTS "                           \
+      "(SELECT 1 FROM revoked_families WHERE family = $2))")                                 \
+    X(REFRESH_GET, "h", "SELECT " REFRESH_COLS " FROM refresh_tokens WHERE hash = $1")       \
+    X(REFRESH_LOCK, "h",                                                                     \
+      "SELECT " REFRESH_COLS " FROM refresh_tokens WHERE hash = $1 FOR UPDATE")              \
+    X(REFRESH_MARK, "hi",                                                                    \
+      "UPDATE refresh_tokens SET rotated_at = $2 "                                           \
+      "WHERE hash = $1 AND rotated_at = 0 AND NOT revoked")                                  \
+    X(REFRESH_SPEND_GRACE, "hii",                                                            \
+      "UPDATE refresh_tokens SET expires_at = rotated_at "                                   \
+      "WHERE hash = $1 AND rotated_at > 0 AND NOT revoked "                                  \
+      "AND expires_at > $2 AND rotated_at >= $2 - $3")                                       \
+    X(FAMILY_REVOKE, "t", "UPDATE refresh_tokens SET revoked = true WHERE family = $1")      \
+    X(FAMILY_REMEMBER, "t",                                                                  \
+      "INSERT INTO revoked_families (family) VALUES ($1) ON CONFLICT DO NOTHING")            \
+    X(USER_REVOKE_ALL, "t", "UPDATE refresh_tokens SET revoked = true WHERE user_id = $1")   \
+    X(KEY_INSERT, "tttiii",                                                                  \
+      "INSERT INTO signing_keys (" KEY_COLS ") VALUES ($1, $2, $3, $4, $5, $6)")             \
+    X(KEY_LIST, "", "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, seq")        \
+    X(KEY_DELETE, "t", "DELETE FROM signing_keys WHERE kid = $1")                            \
+    /* A concurrent replacer waits for the row, re-checks `pem = $2` against the         */  \
+    /* committed row and changes nothing. */                                                 \
+    X(KEY_REPLACE, "ttt", "UPDATE signing_keys SET pem = $3 WHERE kid = $1 AND pem = $2")    \
+    /* The caller of this notes transaction, for the row-level security policies; */         \
+    /* is_local = true: the settings end with the transaction. */                            \
+    X(NOTE_AS, "tt",                                                                         \
+      "SELECT set_config('teamnotes.user', $1, true), set_config('teamnotes.org', $2, true)") \
+    X(NOTE_INSERT, "tttttttiii",                                                             \
+      "INSERT INTO notes (" NOTE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")  \
+    /* An imported note: its id is derived from its source, so a second import of it   */    \
+    /* changes nothing.                                                                */    \
+    X(NOTE_IMPORT, "tttttttiii",                                                             \
+      "INSERT INTO notes (" NOTE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "  \
+      "ON CONFLICT (id) DO NOTHING")                                                         \
+    X(NOTE_GET, "ttt",                                                                       \
+      "SELECT " NOTE_READ_COLS " FROM notes WHERE id = $1 AND org = $3 "                     \
+      "AND (owner = $2 OR (visibility = 'org' AND org <> ''))")                              \
+    X(NOTE_GET_OWN, "ttt",                                                                   \
+      "SELECT " NOTE_READ_COLS " FROM notes WHERE id = $1 AND owner = $2 AND org = $3")      \
+    /* NULL: unchanged. */                                                                   \
+    X(NOTE_UPDATE, "tttitttti",                                                              \
+      "UPDATE notes SET title = COALESCE($5, title), content = COALESCE($6, content), "      \
+      "tags = COALESCE($7, tags), visibility = COALESCE($8, visibility), "                   \
+      "version = version + 1, updated_at = GREATEST($9, updated_at) "                        \
+      "WHERE id = $1 AND owner = $2 AND org = $3 AND version = $4 RETURNING " NOTE_READ_COLS) \
+    /* expected version 0: any. */                                                           \
+    X(NOTE_DELETE, "ttti",                                                                   \
+      "DELETE FROM notes WHERE id = $1 AND owner = $2 AND org = $3 "                         \
+      "AND ($4 = 0 OR version = $4)")                                                        \
+    /* The first page arrives as after (INT64_MAX, ""), so every page is this range. */      \
+    X(NOTE_LIST, "ttitti",                                                                   \
+      "SELECT " NOTE_LIST_COLS " FROM notes WHERE owner = $1 AND org = $2 "                  \
+      "AND (updated_at, id) < ($3, $4) "                                                     \
+      "AND ($5::text IS NULL OR tag_set @> jsonb_build_array($5::text)) "                    \
+      "ORDER BY updated_at DESC, id DESC LIMIT $6")                                          \
+    X(NOTE_LIST_TEAM, "titti",                                                               \
+      "SELECT " NOTE_LIST_COLS " FROM notes WHERE org = $1 AND visibility = 'org' AND org <> '' " \
+      "AND (updated_at, id) < ($2, $3) "                                                     \
+      "AND ($4::text IS NULL OR tag_set @> jsonb_build_array($4::text)) "                    \
+      "ORDER BY updated_at DESC, id DESC LIMIT $5")                                          \
+    /* Each word of the query is a phrase of plain terms (phraseto_tsquery: "e-mail",   */   \
+    /* "NEAR(a" match only their tokens side by side, as on SQLite), all words must     */   \
+    /* match, and no query syntax of the user's reaches the parser. A word without     */    \
+    /* terms ("*", "--") is skipped. Snippets are made for the rows returned only.      */   \
+    X(NOTE_SEARCH, "ttti",                                                                   \
+      "WITH q AS (SELECT notes_all_words(w.q) AS q FROM "                                    \
+      "(SELECT phraseto_tsquery('simple', notes_fold(word)) AS q "                           \
+      "FROM regexp_split_to_table($3, '[ \\t\\n\\r\\v\\f]+') AS word) AS w "                 \
+      "WHERE numnode(w.q) > 0), "                                                            \
+      "hits AS (SELECT " NOTE_COLS ", ts_rank(search, q.q) AS rank FROM notes, q "           \
+      "WHERE search @@ q.q AND org = $2 "                                                    \
+      "AND (owner = $1 OR (visibility = 'org' AND org <> '')) "                              \
+      "ORDER BY rank DESC, updated_at DESC, id DESC LIMIT $4) "                              \
+      "SELECT " NOTE_LIST_COLS ", ts_headline('simple', content, q.q, " HEADLINE_OPTS "), rank " \
+      "FROM hits, q ORDER BY rank DESC, updated_at DESC, id DESC")                           \
+    X(AUDIT_INSERT, "itttttt",                                                               \
+      "INSERT INTO audit (" AUDIT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)")              \
+    X(AUDIT_LIST, "i", "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT $1")
+
+enum stmt_id {
+#define STMT_ENUM(name, types, sql) S_##name,
+    STMTS(STMT_ENUM)
+#undef STMT_ENUM
+    S__COUNT
+};
+
+/* ---------- connections and calls ---------- */
+
+struct conn {
+    PGconn *pg;
+    bool prepared[S__COUNT]; /* on this server session; a reset forgets them */
+    struct conn *next;       /* in the idle list */
+};
+
+struct pg_store {
+    struct tn_store base;
+    char *url;
+    pthread_mutex_t mu; /* guards idle and nopen */
+    pthread_cond_t cv;  /* a connection was returned */
+    struct conn *idle;
+    int nopen;
+    /* the notes change feed (LISTEN teamnotes_notes on a connection of its own) */
+    pthread_t watcher;
+    bool watching;
+    atomic_bool stop_watch;
+    void (*watch_fn)(const char *owner, void *ud);
+    void *watch_ud;
+};
+
+/* One attempt of one store call. */
+struct call {
+    struct conn *c;
+    bool lost; /* the connection broke during this attempt */
+};
+
+/* The work of one call, run by with_conn; it may run twice (a retry after a lost
+ * connection), so it must reset its outputs at the start. */
+typedef enum tn_err (*body_fn)(struct call *k, void *arg);
+
+/* ---------- running statements (postgres.c, documented there) ---------- */
+
+enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...);
+enum tn_err pg_simple(struct call *k, const char *sql);
+int64_t pg_changes(const PGresult *r);
+enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as,
+                         body_fn body, void *arg);
+enum tn_err pg_one(struct tn_store *s, const struct tn_owner *as, bool tx, enum stmt_id id,
+                   PGresult **res, ...);
+enum tn_err pg_one_read_as(struct tn_store *s, const struct tn_owner *as, enum stmt_id id,
+                           PGresult **res, ...);
+bool pg_col_text(const PGresult *r, int row, int col, char *dst, size_t cap);
+int64_t pg_col_int(const PGresult *r, int row, int col);
+bool pg_col_bool(const PGresult *r, int row, int col);
+bool pg_col_hash(const PGresult *r, int row, int col, uint8_t dst[32]);
+enum tn_err pg_row_result(bool ok, const char *table);
+
+#define TEXT(c, field) pg_col_text(r, i, (c), (field), sizeof(field))
+
+/* ---------- generic shapes of a call ---------- */
+
+/* One write statement in its own transaction; *n_ = rows changed. */
+#define WRITE1(base, n_, id, ...)                                                            \
+    do {                                                                                     \
+        PGresult *r_;                                                                        \
+        enum tn_err e_ = pg_one((base), NULL, true, (id), &r_, __VA_ARGS__);                 \
+        *(n_) = e_ == TN_OK ? pg_changes(r_) : 0;                                            \
+        PQclear(r_);                                                                         \
+        return e_;                                                                           \
+    } while (0)
+
+/* A write that must change a row: none changed is TN_ERR_NOT_FOUND. */
+#define WRITE_ONE(base, id, ...)                                                             \
+    do {                                                                                     \
+        PGresult *r_;                                                                        \
+        enum tn_err e_ = pg_one((base), NULL, true, (id), &r_, __VA_ARGS__);                 \
+        if (e_ == TN_OK && pg_changes(r_) == 0)                                              \
+            e_ = TN_ERR_NOT_FOUND;                                                           \
+        PQclear(r_);                                                                         \
+        return e_;                                                                           \
+    } while (0)
+
+/* A write whose row count does not matter. */
+#define WRITE(base, id, ...)                                                                 \
+    do {                                                                                     \
+        PGresult *r_;                                                                        \
+        enum tn_err e_ = pg_one((base), NULL, true, (id), &r_, __VA_ARGS__);                 \
+        PQclear(r_);                                                                         \
+        return e_;                                                                           \
+    } while (0)
+
+/* One row read into *out with reader `rd`; *out is zeroed again unless TN_OK. */
+#define READ1(base, out, rd, id, ...)                                                        \
+    do {                                                                                     \
+        PGresult *r_;                                                                        \
+        enum tn_err e_ = pg_one((base), NULL, false, (id), &r_, ##__VA_ARGS__);              \
+        if (e_ == TN_OK)                                                                     \
+            e_ = PQntuples(r_) > 0 ? rd(r_, 0, (out)) : TN_ERR_NOT_FOUND;                    \
+        PQclear(r_);                                                                         \
+        if (e_ != TN_OK)                                                                     \
+            memset((out), 0, sizeof *(out));                                                 \
+        return e_;                                                                           \
+    } while (0)
+
+/* Every row of `id`, read into `type` with `rd` and handed to `cb` after the
+ * connection is back in the pool. The rows are one statement's consistent snapshot. */
+#define LIST(base, type, rd, cb, ud, id, ...)                                                \
+    do {                                                                                     \
+        PGresult *r_;                                                                        \
+        enum tn_err e_ = pg_one((base), NULL, false, (id), &r_, ##__VA_ARGS__);              \
+        for (int i_ = 0; e_ == TN_OK && i_ < PQntuples(r_); i_++) {                          \
+            type item_;                                                                      \
+            memset(&item_, 0, sizeof item_);                                                 \
+            if ((e_ = rd(r_, i_, &item_)) == TN_OK)                                          \
+                cb(&item_, (ud));                                                            \
+        }                                                                                    \
+        PQclear(r_);                                                                         \
+        return e_;                                                                           \
+    } while (0)
+
+/* ---------- operations (postgres_auth.c, postgres_notes.c, postgres_listen.c) ---------- */
+
+enum tn_err pg_org_insert(struct tn_store *s, const struct tn_org *o);
+enum tn_err pg_org_get(struct tn_store *s, const char *id, struct tn_org *out);
+enum tn_err pg_org_by_name(struct tn_store *s, const char *name, struct tn_org *out);
+enum tn_err pg_org_list(struct tn_store *s, tn_store_org_cb cb, void *ud);
+enum tn_err pg_user_insert(struct tn_store *s, const struct tn_user *u);
+enum tn_err pg_user_get(struct tn_store *s, const char *id, struct tn_user *out);
+enum tn_err pg_user_by_email(struct tn_store *s, const char *email, struct tn_user *out);
+enum tn_err pg_user_update(struct tn_store *s, const struct tn_user *u);
+enum tn_err pg_user_count(struct tn_store *s, int64_t *n);
+enum tn_err pg_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud);
+enum tn_err pg_client_insert(struct tn_store *s, const struct tn_client *c);
+enum tn_err pg_client_get(struct tn_store *s, const char *id, struct tn_client *out);
+enum tn_err pg_client_touch(struct tn_store *s, const char *id, int64_t now);
+enum tn_err pg_client_delete(struct tn_store *s, const char *id);
+enum tn_err pg_client_list(struct tn_store *s, tn_store_client_cb cb, void *ud);
+enum tn_err pg_client_delete_unused(struct tn_store *s, int64_t created_before,
+                                    int64_t *n);
+enum tn_err pg_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
+                           char scope[256]);
+enum tn_err pg_consent_put(struct tn_store *s, const char *user_id, const char *client_id,
+                           const char *scope, int64_t now);
+enum tn_err pg_consent_revoke(struct tn_store *s, const char *user_id,
+                              const char *client_id);
+enum tn_err pg_code_insert(struct tn_store *s, const struct tn_code *c);
+enum tn_err pg_code_take(struct tn_store *s, const uint8_t hash[32], struct tn_code *out);
+enum tn_err pg_refresh_insert(struct tn_store *s, const struct tn_refresh *t);
+enum tn_err pg_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
+                              const struct tn_refresh *next, int64_t now,
+                              struct tn_refresh *old);
+enum tn_err pg_refresh_get(struct tn_store *s, const uint8_t hash[32],
+                           struct tn_refresh *out);
+enum tn_err pg_refresh_spend_grace(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                                   int64_t grace_s);
+enum tn_err pg_family_revoke(struct tn_store *s, const char *family);
+enum tn_err pg_user_revoke_all(struct tn_store *s, const char *user_id);
+enum tn_err pg_key_insert(struct tn_store *s, const struct tn_signing_key *k);
+enum tn_err pg_key_list(struct tn_store *s, tn_store_key_cb cb, void *ud);
+enum tn_err pg_key_delete(struct tn_store *s, const char *kid);
+enum tn_err pg_key_replace(struct tn_store *s, const char *kid, const char *expected,
+                           const char *pem);
+
+enum tn_err pg_note_insert(struct tn_store *s, const struct tn_owner *o,
+                           const struct tn_note *n);
+enum tn_err pg_note_import(struct tn_store *s, const struct tn_note *v, size_t n,
+                           size_t *added);
+enum tn_err pg_note_get(struct tn_store *s, const struct tn_owner *o, const char *id,
+                        struct tn_note *out);
+enum tn_err pg_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
+                           int64_t expected_version, const char *title,
+                           const char *content, const char *tags, const char *visibility,
+                           int64_t now, struct tn_note *out);
+enum tn_err pg_note_delete(struct tn_store *s, const struct tn_owner *o, const char *id,
+                           int64_t expected_version);
+enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o,
+                         const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
+enum tn_err pg_note_list_team(struct tn_store *s, const struct tn_owner *o,
+                              const struct tn_note_page *p, tn_store_note_cb cb,
+                              void *ud);
+enum tn_err pg_note_search(struct tn_store *s, const struct tn_owner *o,
+                           const char *query, unsigned limit, tn_store_note_cb cb,
+                           void *ud);
+enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n,
+                            bool sync);
+enum tn_err pg_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
+                          void *ud);
+
+enum tn_err pg_watch_notes(struct tn_store *base, void (*fn)(const char *owner, void *ud), void *ud);
+
+#endif
