@@ -57,8 +57,12 @@ srcs_oidc_discovery="core/err.c core/buf.c core/arena.c core/config.c core/proxy
 libs_oidc_discovery="-ljansson -lcurl -lsodium -lpthread"
 # (store/postgres.c needs libpq's headers; notetext links the store for tn_note_title_derive)
 flags+=($(pkg-config --cflags-only-I libpq 2>/dev/null))
-srcs_notetext="core/err.c core/buf.c core/arena.c core/util.c core/log.c store/store.c store/sqlite.c store/postgres.c"
-libs_notetext="-ljansson -lsodium -lsqlite3 -lpq -lpthread -lm"
+srcs_notetext="core/err.c core/buf.c core/arena.c core/util.c core/log.c store/store.c
+               store/sqlite.c store/sqlite_auth.c store/sqlite_notes.c store/sqlite_commit.c
+               store/postgres.c store/postgres_auth.c store/postgres_notes.c store/postgres_listen.c"
+# the migrations are embedded at build time (scripts/gen-migrations.py), compiled below
+libs_notetext="$out/obj/migrations_sqlite.o $out/obj/migrations_postgres.o
+               -ljansson -lsodium -lsqlite3 -lpq -lpthread -lm"
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     targets=$FUZZ_TARGETS
@@ -67,6 +71,15 @@ else
 fi
 
 mkdir -p "$out/obj" "$out/bin" "$out/artifacts" "$out/corpus"
+
+# ---- the store's migrations as C, generated from the .sql files as meson does ----
+for b in sqlite postgres; do
+    python3 "$root/scripts/gen-migrations.py" --symbol "tn_store_${b}_migrations" \
+        --dir "$src/store/migrations/$b" --output "$out/obj/migrations_$b.c" \
+        "$src/store/migrations/$b"/*.sql &&
+    "$cc" "${flags[@]}" -c "$out/obj/migrations_$b.c" -o "$out/obj/migrations_$b.o" ||
+        { echo "the $b migrations did not build" >&2; exit 1; }
+done
 
 # ---- build: each source once (two at a time); the links happen per target below ----
 objs_needed=$(for t in $targets; do v=srcs_${t#fuzz_}; echo "${!v}"; done | tr ' ' '\n' |
