@@ -694,6 +694,10 @@ enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *st)
 {
     store = st;
     server = s;
+    /* what a token's scopes grant: writing includes reading */
+    enum tn_err rc0 = tn_principal_scope_implies("notes:write", "notes:read");
+    if (rc0 != TN_OK)
+        return rc0;
     shared_feed = tn_store_watch_notes(st, feed_cb, s) == TN_OK;
     for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
         enum tn_err rc = tn_mcp_tool_add(s, &tools[i]);
