@@ -88,87 +88,97 @@ static bool flag(int argc, char **argv, const char *name)
     return false;
 }
 
-static int user_cmd(struct tn_store *s, int argc, char **argv)
+/* The organization named `name`, created when there is none. */
+static int org_for(struct tn_store *s, const char *name, struct tn_org *o)
 {
-    const char *sub = argc > 0 ? argv[0] : "";
+    if (tn_store_org_by_name(s, name, o) == TN_OK)
+        return 0;
+    memset(o, 0, sizeof *o);
+    random_id(o->id, sizeof o->id, "org_");
+    snprintf(o->name, sizeof o->name, "%s", name);
+    o->created_at = now_s();
+    if (tn_store_org_insert(s, o) != TN_OK) {
+        fprintf(stderr, "teamnotes: cannot create organization '%s'\n", name);
+        return 1;
+    }
+    return 0;
+}
+
+/* The new account's password: one line of standard input (--password-stdin), else a
+ * random one (*generated). */
+static int new_password(int argc, char **argv, char *pw, size_t cap, bool *generated)
+{
+    *generated = false;
+    if (flag(argc, argv, "--password-stdin")) {
+        if (!fgets(pw, (int)cap, stdin)) {
+            fprintf(stderr, "teamnotes: no password on standard input\n");
+            return 2;
+        }
+        pw[strcspn(pw, "\r\n")] = '\0';
+        return 0;
+    }
+    uint8_t b[15];
+    tn_random(b, sizeof b);
+    tn_b64url_encode(pw, cap, b, sizeof b);
+    *generated = true;
+    return 0;
+}
+
+/* user add EMAIL [--name N] [--role R] [--org ORG] [--password-stdin] */
+static int user_add(struct tn_store *s, int argc, char **argv, const char *email)
+{
     struct tn_user u;
-    if (!strcmp(sub, "list"))
-        return tn_store_user_list(s, print_user, NULL) == TN_OK ? 0 : 1;
-    if (argc < 2) {
-        fputs(usage, stderr);
-        return 2;
+    struct tn_org o;
+    char pw[1100] = "";
+    bool generated = false;
+    int rc = 2;
+    memset(&u, 0, sizeof u);
+    const char *role = opt(argc, argv, "--role");
+    if (!role)
+        role = "editor";
+    if (!tn_role_permissions(role)) {
+        fprintf(stderr, "teamnotes: unknown role '%s' (see `teamnotes role list`)\n", role);
+        goto done;
     }
-    char email[256];
-    size_t el = strlen(argv[1]);
-    if (el >= sizeof email || !strchr(argv[1], '@')) {
-        fprintf(stderr, "teamnotes: '%s' is not an email address\n", argv[1]);
-        return 2;
+    random_id(u.id, sizeof u.id, "usr_");
+    snprintf(u.email, sizeof u.email, "%s", email);
+    const char *name = opt(argc, argv, "--name");
+    snprintf(u.name, sizeof u.name, "%s", name ? name : email);
+    snprintf(u.role, sizeof u.role, "%s", role);
+    const char *orgname = opt(argc, argv, "--org");
+    if (!orgname)
+        orgname = "default";
+    if ((rc = org_for(s, orgname, &o)) != 0)
+        goto done;
+    snprintf(u.org_id, sizeof u.org_id, "%s", o.id);
+    if ((rc = new_password(argc, argv, pw, sizeof pw, &generated)) != 0)
+        goto done;
+    rc = 2;
+    if (tn_password_hash(pw, u.password_hash) != TN_OK) {
+        fprintf(stderr, "teamnotes: the password needs %d to 1024 characters\n", TN_PASSWORD_MIN);
+        goto done;
     }
-    for (size_t i = 0; i <= el; i++)
-        email[i] = (char)tolower((unsigned char)argv[1][i]);
-    if (!strcmp(sub, "add")) {
-        memset(&u, 0, sizeof u);
-        const char *role = opt(argc, argv, "--role");
-        if (!role)
-            role = "editor";
-        if (!tn_role_permissions(role)) {
-            fprintf(stderr, "teamnotes: unknown role '%s' (see `teamnotes role list`)\n", role);
-            return 2;
-        }
-        random_id(u.id, sizeof u.id, "usr_");
-        snprintf(u.email, sizeof u.email, "%s", email);
-        const char *name = opt(argc, argv, "--name");
-        snprintf(u.name, sizeof u.name, "%s", name ? name : email);
-        snprintf(u.role, sizeof u.role, "%s", role);
-        const char *orgname = opt(argc, argv, "--org");
-        struct tn_org o;
-        if (!orgname)
-            orgname = "default";
-        if (tn_store_org_by_name(s, orgname, &o) != TN_OK) {
-            memset(&o, 0, sizeof o);
-            random_id(o.id, sizeof o.id, "org_");
-            snprintf(o.name, sizeof o.name, "%s", orgname);
-            o.created_at = now_s();
-            if (tn_store_org_insert(s, &o) != TN_OK) {
-                fprintf(stderr, "teamnotes: cannot create organization '%s'\n", orgname);
-                return 1;
-            }
-        }
-        snprintf(u.org_id, sizeof u.org_id, "%s", o.id);
-        char pw[1100] = "";
-        bool generated = false;
-        if (flag(argc, argv, "--password-stdin")) {
-            if (!fgets(pw, sizeof pw, stdin)) {
-                fprintf(stderr, "teamnotes: no password on standard input\n");
-                return 2;
-            }
-            pw[strcspn(pw, "\r\n")] = '\0';
-        } else {
-            uint8_t b[15];
-            tn_random(b, sizeof b);
-            tn_b64url_encode(pw, sizeof pw, b, sizeof b);
-            generated = true;
-        }
-        if (tn_password_hash(pw, u.password_hash) != TN_OK) {
-            fprintf(stderr, "teamnotes: the password needs %d to 1024 characters\n", TN_PASSWORD_MIN);
-            return 2;
-        }
-        u.created_at = now_s();
-        enum tn_err rc = tn_store_user_insert(s, &u);
-        if (rc == TN_ERR_CONFLICT) {
-            fprintf(stderr, "teamnotes: %s already has an account\n", email);
-            return 1;
-        }
-        if (rc != TN_OK) {
-            fprintf(stderr, "teamnotes: cannot create the account (%s)\n", tn_err_message(rc));
-            return 1;
-        }
+    u.created_at = now_s();
+    enum tn_err e = tn_store_user_insert(s, &u);
+    rc = e == TN_OK ? 0 : 1;
+    if (e == TN_ERR_CONFLICT) {
+        fprintf(stderr, "teamnotes: %s already has an account\n", email);
+    } else if (e != TN_OK) {
+        fprintf(stderr, "teamnotes: cannot create the account (%s)\n", tn_err_message(e));
+    } else {
         printf("created %s (%s, organization %s)\n", email, role, orgname);
         if (generated)
             printf("initial password (shown once): %s\n", pw);
-        memset(pw, 0, sizeof pw);
-        return 0;
     }
+done:
+    memset(pw, 0, sizeof pw);
+    return rc;
+}
+
+/* user show | set-role ROLE | disable | enable, on the account of `email`. */
+static int user_change(struct tn_store *s, const char *sub, int argc, char **argv, const char *email)
+{
+    struct tn_user u;
     if (tn_store_user_by_email(s, email, &u) != TN_OK) {
         fprintf(stderr, "teamnotes: no account for %s\n", email);
         return 1;
@@ -205,6 +215,26 @@ static int user_cmd(struct tn_store *s, int argc, char **argv)
     }
     fputs(usage, stderr);
     return 2;
+}
+
+static int user_cmd(struct tn_store *s, int argc, char **argv)
+{
+    const char *sub = argc > 0 ? argv[0] : "";
+    if (!strcmp(sub, "list"))
+        return tn_store_user_list(s, print_user, NULL) == TN_OK ? 0 : 1;
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    char email[256];
+    size_t el = strlen(argv[1]);
+    if (el >= sizeof email || !strchr(argv[1], '@')) {
+        fprintf(stderr, "teamnotes: '%s' is not an email address\n", argv[1]);
+        return 2;
+    }
+    for (size_t i = 0; i <= el; i++)
+        email[i] = (char)tolower((unsigned char)argv[1][i]);
+    return !strcmp(sub, "add") ? user_add(s, argc, argv, email) : user_change(s, sub, argc, argv, email);
 }
 
 int tn_admin_main(const char *cmd, int argc, char **argv)

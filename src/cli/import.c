@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "auth/issuer.h"
 #include "core/config.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -294,6 +295,57 @@ static bool owner_for(struct import *im, struct tn_store *s, const char *mode, c
     return true;
 }
 
+/* One note of `sub` (the i-th, at `line`, entry e of the walk): id, content and
+ * createdAt as the template writes them; *ms is its date. False after printing
+ * PATH:LINE: reason, the line being that of the member at fault. */
+static bool check_note(const struct import *im, const struct walk *w, json_t *note, int e,
+                       unsigned line, size_t i, const char *sub, int64_t *ms)
+{
+    const char *key;
+    json_t *val;
+    int me = first_child(w, e);
+    unsigned l_id = line, l_content = line, l_created = line;
+    json_object_foreach(note, key, val)
+    {
+        unsigned l = line_of(w, me);
+        me = next_sibling(w, me);
+        if (!strcmp(key, "id"))
+            l_id = l;
+        else if (!strcmp(key, "content"))
+            l_content = l;
+        else if (!strcmp(key, "createdAt"))
+            l_created = l;
+    }
+    json_t *id = json_object_get(note, "id"), *content = json_object_get(note, "content"),
+           *created = json_object_get(note, "createdAt");
+    if (!json_is_string(id) || json_string_length(id) < 1 || json_string_length(id) > 256 ||
+        strlen(json_string_value(id)) != json_string_length(id)) {
+        fprintf(stderr, "%s:%u: note %zu of \"%s\": id must be a string of 1 to 256 "
+                        "characters\n", im->path, l_id, i + 1, sub);
+        return false;
+    }
+    if (!json_is_string(content) || json_string_length(content) < 1 ||
+        json_string_length(content) > TN_NOTE_MAX_CONTENT ||
+        strlen(json_string_value(content)) != json_string_length(content)) {
+        fprintf(stderr, "%s:%u: note %zu of \"%s\" (id %s): content must be a string of 1 "
+                        "to %d bytes without NUL characters%s\n",
+                im->path, l_content, i + 1, sub, json_string_value(id), TN_NOTE_MAX_CONTENT,
+                json_is_string(content) && json_string_length(content) > TN_NOTE_MAX_CONTENT
+                    ? " (this one is longer: split it, or shorten it in the file)"
+                    : "");
+        return false;
+    }
+    if (!json_is_string(created) ||
+        tn_time_parse_rfc3339(json_string_value(created), json_string_length(created), ms) != TN_OK ||
+        *ms < 0 || *ms >= ((int64_t)1 << 48)) {
+        fprintf(stderr, "%s:%u: note %zu of \"%s\" (id %s): createdAt must be an ISO-8601 "
+                        "date and time such as 2026-12-06T10:31:02.123Z\n",
+                im->path, l_created, i + 1, sub, json_string_value(id));
+        return false;
+    }
+    return true;
+}
+
 /* Checks the file's shape and, with `owners`, fills v[0..*n) (content and ids borrowed
  * from `doc`). Returns false after printing PATH:LINE: reason. */
 static bool notes_of(struct import *im, json_t *doc, const struct walk *w, struct owner *owners,
@@ -333,50 +385,10 @@ static bool notes_of(struct import *im, json_t *doc, const struct walk *w, struc
                         im->path, line, i + 1, sub);
                 return false;
             }
-            /* the line of a member's value, for the reasons below */
-            const char *key;
-            json_t *val;
-            int me = first_child(w, this_note);
-            unsigned l_id = line, l_content = line, l_created = line;
-            json_object_foreach(note, key, val)
-            {
-                unsigned l = line_of(w, me);
-                me = next_sibling(w, me);
-                if (!strcmp(key, "id"))
-                    l_id = l;
-                else if (!strcmp(key, "content"))
-                    l_content = l;
-                else if (!strcmp(key, "createdAt"))
-                    l_created = l;
-            }
-            json_t *id = json_object_get(note, "id"), *content = json_object_get(note, "content"),
-                   *created = json_object_get(note, "createdAt");
             int64_t ms = 0;
-            if (!json_is_string(id) || json_string_length(id) < 1 || json_string_length(id) > 256 ||
-                strlen(json_string_value(id)) != json_string_length(id)) {
-                fprintf(stderr, "%s:%u: note %zu of \"%s\": id must be a string of 1 to 256 "
-                                "characters\n", im->path, l_id, i + 1, sub);
+            if (!check_note(im, w, note, this_note, line, i, sub, &ms))
                 return false;
-            }
-            if (!json_is_string(content) || json_string_length(content) < 1 ||
-                json_string_length(content) > TN_NOTE_MAX_CONTENT ||
-                strlen(json_string_value(content)) != json_string_length(content)) {
-                fprintf(stderr, "%s:%u: note %zu of \"%s\" (id %s): content must be a string of 1 "
-                                "to %d bytes without NUL characters%s\n",
-                        im->path, l_content, i + 1, sub, json_string_value(id), TN_NOTE_MAX_CONTENT,
-                        json_is_string(content) && json_string_length(content) > TN_NOTE_MAX_CONTENT
-                            ? " (this one is longer: split it, or shorten it in the file)"
-                            : "");
-                return false;
-            }
-            if (!json_is_string(created) ||
-                tn_time_parse_rfc3339(json_string_value(created), json_string_length(created), &ms) != TN_OK ||
-                ms < 0 || ms >= ((int64_t)1 << 48)) {
-                fprintf(stderr, "%s:%u: note %zu of \"%s\" (id %s): createdAt must be an ISO-8601 "
-                                "date and time such as 2026-12-06T10:31:02.123Z\n",
-                        im->path, l_created, i + 1, sub, json_string_value(id));
-                return false;
-            }
+            json_t *id = json_object_get(note, "id"), *content = json_object_get(note, "content");
             if (!owners || !wanted(im, sub) || !owners[si].user[0])
                 continue; /* owners NULL: checking the shape only */
             if (*n >= NOTES_MAX) {
@@ -398,91 +410,81 @@ static bool notes_of(struct import *im, json_t *doc, const struct walk *w, struc
     return true;
 }
 
-static int run(struct import *im, struct tn_config *cfg)
+/* The issuer that owner keys are formed with (the one the users' tokens carry), after
+ * checking that the options fit the mode. False after printing why. */
+static bool owner_issuer(const struct import *im, const struct tn_config *cfg, char *issuer, size_t cap)
 {
-    int rc = 2;
-    char why[256] = "";
-    size_t len = 0, n_subs = 0, n = 0, added = 0, bad = 0, total = 0;
-    char *text = NULL;
-    json_t *doc = NULL;
-    struct walk w = {0};
-    struct owner *owners = NULL;
-    struct tn_note_import *v = NULL;
-    int *lines = NULL;
-    struct tn_store *s = NULL;
-    struct tn_buf err;
-    tn_buf_init(&err, 4096);
-
     const char *mode = tn_config_str(cfg, TN_CFG_AUTH_MODE);
-    char issuer[512] = "";
     if (!strcmp(mode, "none")) {
         fputs("teamnotes import: AUTH_MODE=none has no users to own notes\n", stderr);
-        goto done;
+        return false;
     }
-    bool builtin = !strcmp(mode, "builtin");
-    if (builtin) {
+    if (!strcmp(mode, "builtin")) {
         if (im->org || im->issuer) {
             fputs("teamnotes import: --org and --issuer are for an external issuer; with the "
                   "built-in one the notes go to each mapped account's organization\n", stderr);
-            goto done;
+            return false;
         }
-        snprintf(issuer, sizeof issuer, "%s", tn_config_str(cfg, TN_CFG_BASE_URL));
-    } else {
-        if (im->n_maps) {
-            fputs("teamnotes import: --map is for the built-in issuer; with an external issuer "
-                  "the subs in the file are the users\n", stderr);
-            goto done;
-        }
-        const char *ai = tn_config_str(cfg, TN_CFG_AUTH_ISSUER);
-        const char *sk = tn_config_str(cfg, TN_CFG_SCALEKIT_ENVIRONMENT_URL);
-        /* as make_rs() in src/cli/serve.c accepts it: AUTH_ISSUER byte for byte; the
-         * Scalekit environment without trailing slashes */
-        snprintf(issuer, sizeof issuer, "%s", im->issuer ? im->issuer : ai[0] ? ai : sk);
-        size_t il = strlen(issuer);
-        while (!im->issuer && !ai[0] && il && issuer[il - 1] == '/')
-            issuer[--il] = '\0';
+        snprintf(issuer, cap, "%s", tn_config_str(cfg, TN_CFG_BASE_URL));
+        return true;
     }
+    if (im->n_maps) {
+        fputs("teamnotes import: --map is for the built-in issuer; with an external issuer "
+              "the subs in the file are the users\n", stderr);
+        return false;
+    }
+    if (im->issuer) {
+        snprintf(issuer, cap, "%s", im->issuer);
+        return true;
+    }
+    /* as the resource server accepts it (src/auth/issuer.c) */
+    if (tn_issuer_external(tn_config_str(cfg, TN_CFG_AUTH_ISSUER),
+                           tn_config_str(cfg, TN_CFG_SCALEKIT_ENVIRONMENT_URL), issuer, cap) != TN_OK) {
+        fputs("teamnotes import: no issuer is configured (AUTH_ISSUER or SCALEKIT_ENVIRONMENT_URL)\n", stderr);
+        return false;
+    }
+    return true;
+}
 
-    if (!(text = read_file(im->path, &len, why, sizeof why))) {
+/* Reads and parses the file, and notes where each value is. False after printing why;
+ * what was allocated is the caller's to free either way. */
+static bool load_file(const struct import *im, char **text, json_t **doc, struct walk *w)
+{
+    char why[256] = "";
+    size_t len = 0;
+    if (!(*text = read_file(im->path, &len, why, sizeof why))) {
         fprintf(stderr, "teamnotes import: cannot read %s: %s\n", im->path, why);
-        goto done;
+        return false;
     }
     json_error_t jerr;
-    doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc) {
+    *doc = json_loadb(*text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!*doc) {
         fprintf(stderr, "%s:%d:%d: not JSON as the template writes it: %s\n", im->path, jerr.line,
                 jerr.column, jerr.text);
-        goto done;
+        return false;
     }
-    w = (struct walk){.p = text, .end = text + len, .line = 1};
-    if (!walk_value(&w, 0, -1)) {
+    *w = (struct walk){.p = *text, .end = *text + len, .line = 1};
+    if (!walk_value(w, 0, -1)) {
         fprintf(stderr, "teamnotes import: %s: out of memory\n", im->path);
-        goto done;
+        return false;
     }
-    if (!link_children(&w)) {
+    if (!link_children(w)) {
         fputs("teamnotes import: out of memory\n", stderr);
-        goto done;
+        return false;
     }
+    return true;
+}
 
-    /* the shape first: a malformed file is refused before anything else is looked at */
-    if (!notes_of(im, doc, &w, NULL, NULL, &n, NULL))
-        goto done;
-
-    /* whose notes: every sub must have an owner before anything is written */
-    n_subs = json_is_object(doc) ? json_object_size(doc) : 0;
-    owners = calloc(n_subs ? n_subs : 1, sizeof *owners);
-    if (!owners)
-        goto done;
-    if (tn_store_open(tn_config_str(cfg, TN_CFG_DATA_DIR), tn_config_str(cfg, TN_CFG_DATABASE_URL),
-                      &s, &err) != TN_OK) {
-        fprintf(stderr, "teamnotes import: cannot open the store: %s\n", err.data ? err.data : "");
-        rc = 1;
-        goto done;
-    }
+/* Whose notes: every wanted sub gets an owner (owners[i] for the file's i-th sub) before
+ * anything is written; *total counts their notes. False after printing why. */
+static bool resolve_owners(struct import *im, json_t *doc, struct tn_store *s, const char *mode,
+                           const char *issuer, struct owner *owners, size_t *total)
+{
     const char *sub;
     json_t *arr;
     size_t si = 0, unmapped = 0;
-    bool owners_ok = true;
+    bool builtin = !strcmp(mode, "builtin"), owners_ok = true;
+    *total = 0;
     json_object_foreach(doc, sub, arr)
     {
         if (wanted(im, sub)) {
@@ -490,7 +492,7 @@ static int run(struct import *im, struct tn_config *cfg)
                 unmapped++;
             else if (!owner_for(im, s, mode, issuer, sub, &owners[si]))
                 owners_ok = false;
-            total += json_is_array(arr) ? json_array_size(arr) : 0;
+            *total += json_is_array(arr) ? json_array_size(arr) : 0;
         }
         si++;
     }
@@ -502,11 +504,91 @@ static int run(struct import *im, struct tn_config *cfg)
             if (wanted(im, sub) && !map_of(im, sub))
                 fprintf(stderr, "  %s (notes: %zu)\n", sub, json_array_size(arr));
         }
+        return false;
+    }
+    return owners_ok;
+}
+
+/* Options that named nobody in the file, then each sub's notes and owner. */
+static void print_plan(const struct import *im, json_t *doc, const struct owner *owners)
+{
+    for (size_t i = 0; i < im->n_maps; i++)
+        if (!im->maps[i].used && json_object_get(doc, im->maps[i].sub) == NULL)
+            fprintf(stderr, "teamnotes import: warning: --map %s=%s: no such user in %s\n",
+                    im->maps[i].sub, im->maps[i].email, im->path);
+    for (size_t i = 0; i < im->n_only; i++)
+        if (!json_object_get(doc, im->only[i]))
+            fprintf(stderr, "teamnotes import: warning: --only %s: no such user in %s\n", im->only[i],
+                    im->path);
+    const char *sub;
+    json_t *arr;
+    size_t si = 0;
+    json_object_foreach(doc, sub, arr)
+    {
+        if (wanted(im, sub) && owners[si].user[0])
+            printf("%s: %zu notes -> owner %s%s%s\n", sub, json_array_size(arr), owners[si].user,
+                   owners[si].org[0] ? ", organization " : "", owners[si].org);
+        si++;
+    }
+}
+
+/* One audit record per owner (never the text), as for a tool that changes notes. */
+static void audit_owners(const struct import *im, json_t *doc, const struct owner *owners,
+                         struct tn_store *s)
+{
+    const char *sub;
+    json_t *arr;
+    size_t si = 0;
+    json_object_foreach(doc, sub, arr)
+    {
+        if (wanted(im, sub) && owners[si].user[0] && json_array_size(arr)) {
+            struct tn_audit a = {.at = tn_time_now_ms()};
+            snprintf(a.user, sizeof a.user, "%s", owners[si].user);
+            snprintf(a.org, sizeof a.org, "%s", owners[si].org);
+            snprintf(a.client_id, sizeof a.client_id, "teamnotes import");
+            snprintf(a.tool, sizeof a.tool, "import");
+            snprintf(a.outcome, sizeof a.outcome, "ok");
+            if (tn_store_audit_insert(s, &a) != TN_OK)
+                fputs("teamnotes import: warning: the audit record was not written\n", stderr);
+        }
+        si++;
+    }
+    tn_store_audit_flush(s);
+}
+
+static int run(struct import *im, struct tn_config *cfg)
+{
+    int rc = 2;
+    size_t n_subs = 0, n = 0, added = 0, bad = 0, total = 0;
+    char *text = NULL;
+    json_t *doc = NULL;
+    struct walk w = {0};
+    struct owner *owners = NULL;
+    struct tn_note_import *v = NULL;
+    int *lines = NULL;
+    struct tn_store *s = NULL;
+    struct tn_buf err;
+    tn_buf_init(&err, 4096);
+    const char *mode = tn_config_str(cfg, TN_CFG_AUTH_MODE);
+    char issuer[512] = "";
+
+    if (!owner_issuer(im, cfg, issuer, sizeof issuer) || !load_file(im, &text, &doc, &w))
+        goto done;
+    /* the shape first: a malformed file is refused before anything else is looked at */
+    if (!notes_of(im, doc, &w, NULL, NULL, &n, NULL))
+        goto done;
+    n_subs = json_is_object(doc) ? json_object_size(doc) : 0;
+    owners = calloc(n_subs ? n_subs : 1, sizeof *owners);
+    if (!owners)
+        goto done;
+    if (tn_store_open(tn_config_str(cfg, TN_CFG_DATA_DIR), tn_config_str(cfg, TN_CFG_DATABASE_URL),
+                      &s, &err) != TN_OK) {
+        fprintf(stderr, "teamnotes import: cannot open the store: %s\n", err.data ? err.data : "");
+        rc = 1;
         goto done;
     }
-    if (!owners_ok)
+    if (!resolve_owners(im, doc, s, mode, issuer, owners, &total))
         goto done;
-
     size_t cap = total < NOTES_MAX ? total + 1 : NOTES_MAX + 1;
     v = calloc(cap, sizeof *v);
     lines = calloc(cap, sizeof *lines);
@@ -516,29 +598,12 @@ static int run(struct import *im, struct tn_config *cfg)
     }
     if (!notes_of(im, doc, &w, owners, v, &n, &lines))
         goto done;
-    for (size_t i = 0; i < im->n_maps; i++)
-        if (!im->maps[i].used && json_object_get(doc, im->maps[i].sub) == NULL)
-            fprintf(stderr, "teamnotes import: warning: --map %s=%s: no such user in %s\n",
-                    im->maps[i].sub, im->maps[i].email, im->path);
-    for (size_t i = 0; i < im->n_only; i++)
-        if (!json_object_get(doc, im->only[i]))
-            fprintf(stderr, "teamnotes import: warning: --only %s: no such user in %s\n", im->only[i],
-                    im->path);
-    si = 0;
-    json_object_foreach(doc, sub, arr)
-    {
-        if (wanted(im, sub) && owners[si].user[0])
-            printf("%s: %zu notes -> owner %s%s%s\n", sub, json_array_size(arr), owners[si].user,
-                   owners[si].org[0] ? ", organization " : "", owners[si].org);
-        si++;
-    }
-    if (n == 0) {
-        printf("nothing to import\n");
-        rc = 0;
-        goto done;
-    }
-    if (im->dry_run) {
-        printf("dry run: %zu notes checked, nothing written\n", n);
+    print_plan(im, doc, owners);
+    if (n == 0 || im->dry_run) {
+        if (n == 0)
+            printf("nothing to import\n");
+        else
+            printf("dry run: %zu notes checked, nothing written\n", n);
         rc = 0;
         goto done;
     }
@@ -556,23 +621,7 @@ static int run(struct import *im, struct tn_config *cfg)
     }
     printf("imported %zu of %zu notes (%zu were there already)\n", added, n, n - added);
     rc = 0;
-    /* one audit record per owner (never the text), as for a tool that changes notes */
-    si = 0;
-    json_object_foreach(doc, sub, arr)
-    {
-        if (wanted(im, sub) && owners[si].user[0] && json_array_size(arr)) {
-            struct tn_audit a = {.at = tn_time_now_ms()};
-            snprintf(a.user, sizeof a.user, "%s", owners[si].user);
-            snprintf(a.org, sizeof a.org, "%s", owners[si].org);
-            snprintf(a.client_id, sizeof a.client_id, "teamnotes import");
-            snprintf(a.tool, sizeof a.tool, "import");
-            snprintf(a.outcome, sizeof a.outcome, "ok");
-            if (tn_store_audit_insert(s, &a) != TN_OK)
-                fputs("teamnotes import: warning: the audit record was not written\n", stderr);
-        }
-        si++;
-    }
-    tn_store_audit_flush(s);
+    audit_owners(im, doc, owners, s);
 done:
     tn_store_close(s);
     free(lines);

@@ -32,9 +32,12 @@ static const char usage[] =
     "\n"
     "Options (flags override the environment, which overrides .env):\n";
 
+/* Creates the notes application (into *ud) and registers it with the server. */
 static enum tn_err setup(struct tn_mcp_server *s, struct tn_store *store, void *ud)
 {
-    return tn_notes_register(s, store);
+    struct tn_notes **app = ud;
+    *app = tn_notes_new(store);
+    return *app ? tn_notes_register(*app, s) : TN_ERR_NOMEM;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -72,14 +75,17 @@ static int cmd_serve(int argc, char **argv)
                  : !strcmp(lvl, "error") ? TN_LOG_ERROR
                                          : TN_LOG_INFO,
                  !strcmp(tn_config_str(&cfg, TN_CFG_LOG_FORMAT), "json"));
+    struct tn_notes *app = NULL;
     struct tn_serve_opts opts = {
         .name = "teamnotes",
         .title = "Team notes",
         .version = TN_VERSION,
         .instructions = "Team notes: each person's own notes, saved and searched through tools.",
         .setup = setup,
+        .ud = &app,
     };
     int rc = tn_serve(&cfg, &opts);
+    tn_notes_free(app); /* after the server and the store it served */
     tn_config_deinit(&cfg);
     return rc;
 }

@@ -12,9 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth/accounts.h"
 #include "auth/as/as.h"
 #include "auth/as/keys.h"
-#include "auth/as/users.h"
+#include "auth/gate.h"
+#include "auth/issuer.h"
 #include "auth/rs/rs.h"
 #include "core/fetch.h"
 #include "core/log.h"
@@ -30,74 +32,20 @@ struct app {
     struct tn_as_keys *keys;
     struct tn_store *store;
     struct tn_as *as;      /* the built-in authorization server (builtin mode) */
+    /* built-in issuer: recently checked accounts (disabled users' tokens stop working,
+     * and a changed role's permissions apply, within ACCOUNT_CHECK_MS) */
+    struct tn_accounts *accounts;
+    struct tn_gate gate;   /* what every tool, resource and stream passes */
     uint8_t secret[32];
     char base_url[512];    /* effective origin (the bound port when PORT=0) */
     char resource[1024];   /* canonical MCP URL */
     char prm_url[1024];
-    /* built-in issuer: recently checked accounts (disabled users' tokens stop working,
-     * and a changed role's permissions apply, within USER_CHECK_MS, without a store read
-     * per request) */
-    pthread_mutex_t users_mu;
-    struct user_check {
-        char id[48];
-        int64_t checked_ms;
-        int64_t valid_after;
-        bool active;
-        char role[16];
-    } users[256];
 };
 
-#define USER_CHECK_MS 5000
+/* How old a built-in account's status may be when a request uses its token. */
+#define ACCOUNT_CHECK_MS 5000
 /* How often open streams are authorized again (tn_mcp_recheck). */
 #define RECHECK_MS 1000
-
-/* The account behind a built-in token as of at most USER_CHECK_MS ago; inactive (and no
- * role) when it does not exist or cannot be read. */
-static struct user_check account_of(struct app *app, const char *subject)
-{
-    uint8_t h = 0;
-    for (const char *c = subject; *c; c++)
-        h = (uint8_t)(h * 31 + (uint8_t)*c);
-    int64_t now = tn_time_now_ms();
-    pthread_mutex_lock(&app->users_mu);
-    struct user_check *u = &app->users[h];
-    bool fresh = !strcmp(u->id, subject) && now - u->checked_ms < USER_CHECK_MS;
-    struct user_check copy = *u;
-    pthread_mutex_unlock(&app->users_mu);
-    if (!fresh) {
-        struct tn_user row;
-        memset(&copy, 0, sizeof copy);
-        tn_strlcpy(copy.id, subject, sizeof copy.id);
-        copy.checked_ms = now;
-        if (tn_store_user_get(app->store, subject, &row) == TN_OK) {
-            copy.active = !row.disabled;
-            copy.valid_after = row.tokens_valid_after;
-            tn_strlcpy(copy.role, row.role, sizeof copy.role);
-        }
-        pthread_mutex_lock(&app->users_mu);
-        *u = copy;
-        pthread_mutex_unlock(&app->users_mu);
-    }
-    return copy;
-}
-
-/* True when the account behind a built-in token still exists, is enabled, and did not
- * have its tokens revoked after this one was issued. */
-static bool account_current(const struct user_check *u, const struct tn_principal *p)
-{
-    return u->active && p->issued_at >= u->valid_after;
-}
-
-/* True when every permission the token names is still one of the account's role's: a
- * demoted user's token then grants no more than the new role (an unknown role, none). */
-static bool role_covers(const struct user_check *u, const struct tn_principal *p)
-{
-    const char *allowed = tn_role_permissions(u->role);
-    for (size_t i = 0; i < p->permissions.n; i++)
-        if (!tn_principal_word_in(allowed, p->permissions.v[i]))
-            return false;
-    return true;
-}
 
 struct glue {
     const struct tn_http_req *req;
@@ -114,40 +62,11 @@ static struct tn_sink *glue_stream(void *ud)
     return tn_http_resp_stream(((struct glue *)ud)->resp);
 }
 
-/* Authentication, on the headers alone: no body byte of an unauthenticated request is
- * ever read. */
-static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp, void **value)
+/* The refusal of an unauthenticated request: 401 with the challenge, or 503 while no
+ * keys can be had (or the resource server is not built yet). */
+static void refuse(struct app *app, const struct tn_http_req *req, struct tn_http_resp *resp,
+                   enum tn_rs_verdict v, enum tn_jwt_reason why)
 {
-    struct app *app = ud;
-    if (!app->auth)
-        return true;
-    /* CORS preflights never reach here; GET and DELETE are authenticated too, since
-     * clients expect a 401 challenge on any unauthenticated request. */
-    enum tn_rs_verdict v = TN_RS_UNAVAILABLE;
-    enum tn_jwt_reason why = TN_JWT_OK;
-    struct tn_principal *p = NULL;
-    if (app->rs)
-        v = tn_rs_authenticate(app->rs, tn_http_req_header(req, "Authorization"), &p, &why);
-    if (v == TN_RS_OK && app->keys) {
-        struct user_check u = account_of(app, p->subject);
-        if (!account_current(&u, p)) {
-            tn_principal_release(p);
-            p = NULL;
-            v = TN_RS_INVALID;
-            tn_log(TN_LOG_INFO, "token refused", "id", tn_http_req_id(req), "reason",
-                   "account disabled or its tokens revoked", NULL);
-        } else if (!role_covers(&u, p)) {
-            /* The role changed since the token was issued: this request (and whoami) sees
-             * only the permissions both allow. */
-            struct tn_principal *q = tn_principal_restrict(p, tn_role_permissions(u.role));
-            tn_principal_release(p);
-            p = q;
-        }
-    }
-    if (v == TN_RS_OK) {
-        *value = p;
-        return true;
-    }
     struct tn_buf www;
     tn_buf_init(&www, 2048);
     int status = app->rs ? tn_rs_challenge(app->rs, v, &www, &resp->body) : 503;
@@ -164,6 +83,34 @@ static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp
     if (v != TN_RS_NO_TOKEN || why != TN_JWT_OK)
         tn_log(TN_LOG_INFO, "token refused", "id", tn_http_req_id(req), "reason",
                v == TN_RS_NO_TOKEN ? "no bearer token" : tn_jwt_reason_name(why), NULL);
+}
+
+/* Authentication, on the headers alone: no body byte of an unauthenticated request is
+ * ever read. */
+static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp, void **value)
+{
+    struct app *app = ud;
+    if (!app->auth)
+        return true;
+    /* CORS preflights never reach here; GET and DELETE are authenticated too, since
+     * clients expect a 401 challenge on any unauthenticated request. */
+    enum tn_rs_verdict v = TN_RS_UNAVAILABLE;
+    enum tn_jwt_reason why = TN_JWT_OK;
+    struct tn_principal *p = NULL;
+    if (app->rs)
+        v = tn_rs_authenticate(app->rs, tn_http_req_header(req, "Authorization"), &p, &why);
+    /* a built-in token: its account as of now (a demoted one's permissions narrowed) */
+    if (v == TN_RS_OK && app->accounts &&
+        tn_accounts_admit(app->accounts, &p, tn_time_now_ms()) != TN_OK) {
+        v = TN_RS_INVALID;
+        tn_log(TN_LOG_INFO, "token refused", "id", tn_http_req_id(req), "reason",
+               "account disabled or its tokens revoked", NULL);
+    }
+    if (v == TN_RS_OK) {
+        *value = p;
+        return true;
+    }
+    refuse(app, req, resp, v, why);
     return false;
 }
 
@@ -258,91 +205,19 @@ static void prm_route(void *ud, const struct tn_http_req *req, struct tn_http_re
     json_decref(doc);
 }
 
-/* A refused call is audited like any other (who, which client, which tool). */
-static void audit_denied(struct app *app, const struct tn_principal *p, const char *tool)
-{
-    struct tn_audit a;
-    memset(&a, 0, sizeof a);
-    a.at = tn_time_now_ms();
-    snprintf(a.user, sizeof a.user, "%s", p->key);
-    snprintf(a.org, sizeof a.org, "%s", p->org);
-    snprintf(a.client_id, sizeof a.client_id, "%s", p->client_id);
-    snprintf(a.tool, sizeof a.tool, "%s", tool);
-    snprintf(a.outcome, sizeof a.outcome, "denied");
-    if (app->store)
-        tn_store_audit_insert(app->store, &a);
-}
-
-/* For a stream that stays open: what could have changed since its request was
- * authenticated. Sets `why` and returns false when the stream must end. */
-static bool still_valid(struct app *app, const struct tn_principal *p, const char *perm,
-                        struct tn_buf *why)
-{
-    if (p->expires_at <= tn_time_now_ms() / 1000) {
-        if (why)
-            tn_buf_puts(why, "the access token expired");
-        return false;
-    }
-    if (!app->keys)
-        return true; /* an external issuer's token does not change until it expires */
-    struct user_check u = account_of(app, p->subject);
-    if (!account_current(&u, p)) {
-        if (why)
-            tn_buf_puts(why, "the account was disabled or its tokens revoked");
-        return false;
-    }
-    if (perm && !tn_principal_word_in(tn_role_permissions(u.role), perm)) {
-        if (why)
-            tn_buf_printf(why, "the account's role (%s) no longer has the %s permission",
-                          u.role[0] ? u.role : "none", perm);
-        return false;
-    }
-    return true;
-}
-
-/* The permission and scope gate of every tool, resource, completion and listen stream
- * (DESIGN §4): scopes are what the client was granted (re-authorizing can add them: 403
- * step-up); permissions are what the user's roles allow (re-authorizing cannot help: an
- * error naming it). */
+/* The MCP core asks the gate (src/auth/gate.c) about every use of a tool, resource,
+ * completion and listen stream. */
 static enum tn_err gate(const struct tn_mcp_ctx *ctx, const struct tn_mcp_access *a,
                         struct tn_buf *why, void *ud)
 {
     struct app *app = ud;
-    const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
-    if (!p)
-        return app->auth ? TN_ERR_FORBIDDEN : TN_OK;
-    if (a->required_scope && !tn_principal_has_scope(p, a->required_scope)) {
-        if (why) {
-            /* every scope the operation needs, plus those already granted that we know,
-             * so that re-authorizing does not lose them */
-            tn_buf_puts(why, a->required_scope);
-            const char *sup = tn_config_str(app->cfg, TN_CFG_AUTH_SCOPES);
-            for (size_t i = 0; i < p->scopes.n; i++) {
-                const char *s = p->scopes.v[i];
-                if (strcmp(s, a->required_scope) && tn_principal_word_in(sup, s))
-                    tn_buf_printf(why, " %s", s);
-            }
-            audit_denied(app, p, a->name);
-        }
-        return TN_ERR_INSUFFICIENT_SCOPE;
-    }
-    if (a->required_permission && !tn_principal_has_permission(p, a->required_permission)) {
-        if (why) {
-            audit_denied(app, p, a->name);
-            tn_buf_printf(why,
-                          "Permission denied: %s needs the %s permission, which your account "
-                          "does not have. Ask an administrator for a role that includes it "
-                          "(signing in again will not help).",
-                          a->name, a->required_permission);
-        }
-        return TN_ERR_FORBIDDEN;
-    }
-    if (a->ongoing && !still_valid(app, p, a->required_permission, why)) {
-        if (why)
-            audit_denied(app, p, a->name);
-        return TN_ERR_FORBIDDEN;
-    }
-    return TN_OK;
+    struct tn_gate_request r = {
+        .name = a->name,
+        .scope = a->required_scope,
+        .permission = a->required_permission,
+        .ongoing = a->ongoing,
+    };
+    return tn_gate_check(&app->gate, tn_mcp_ctx_principal(ctx), &r, why);
 }
 
 static void not_found_route(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
@@ -425,23 +300,6 @@ static enum tn_err load_secret(const struct tn_config *cfg, uint8_t *key, size_t
     return TN_OK;
 }
 
-static size_t split_csv(const char *csv, char out[][512], size_t max)
-{
-    size_t n = 0;
-    for (const char *p = csv; p && *p && n < max;) {
-        size_t len = strcspn(p, ",");
-        struct tn_span s = tn_span_trim((struct tn_span){p, len});
-        if (s.len && s.len < 512) {
-            memcpy(out[n], s.ptr, s.len);
-            out[n++][s.len] = '\0';
-        }
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-    return n;
-}
-
 /* A token named a key this instance does not know: another instance (or a rotation)
  * created it. Re-read the issuer's keys and hand the published set to the verifier. */
 static void keys_changed(void *ud)
@@ -507,83 +365,47 @@ static void as_route(void *ud, const struct tn_http_req *req, struct tn_http_res
 }
 
 /* Builds the resource server for the configured mode: the built-in issuer's local keys,
- * or an external issuer (generic OIDC, or Scalekit with the xmcp template's variables). */
+ * or an external issuer (generic OIDC, or Scalekit with the xmcp template's variables);
+ * which issuers, audiences and documents follow from the settings is src/auth/issuer.c's. */
 static enum tn_err make_rs(struct app *app)
 {
     const struct tn_config *cfg = app->cfg;
     const char *mode = tn_config_str(cfg, TN_CFG_AUTH_MODE);
-    char iss[4][512], aud[8][512], meta[4][1100], jwks[1100] = "", fallback[1100] = "";
-    size_t n_iss = 0, n_aud = 0, n_meta = 0;
-    bool loopback_http = false;
-    if (!strcmp(mode, "builtin")) {
-        snprintf(iss[n_iss++], sizeof iss[0], "%s", app->base_url);
-    } else {
-        const char *sk = tn_config_str(cfg, TN_CFG_SCALEKIT_ENVIRONMENT_URL);
-        const char *ai = tn_config_str(cfg, TN_CFG_AUTH_ISSUER);
-        if (ai[0]) {
-            snprintf(iss[n_iss++], sizeof iss[0], "%s", ai);
-            /* RFC 8414 §3.1: the well-known segment goes between host and path; then the
-             * OpenID Connect location, appended. */
-            const char *host = strstr(ai, "://") + 3;
-            const char *path = host + strcspn(host, "/");
-            size_t pl = strlen(path);
-            while (pl && path[pl - 1] == '/')
-                pl--;
-            snprintf(meta[n_meta++], sizeof meta[0], "%.*s/.well-known/oauth-authorization-server%.*s",
-                     (int)(path - ai), ai, (int)pl, path);
-            size_t al = strlen(ai);
-            while (al && ai[al - 1] == '/')
-                al--;
-            snprintf(meta[n_meta++], sizeof meta[0], "%.*s/.well-known/openid-configuration", (int)al, ai);
-            loopback_http = strncmp(ai, "http://", 7) == 0;
-        } else {
-            /* Scalekit: issuer <env> or <env>/resources/<id> (migration), keys through the
-             * resource's authorization-server metadata, else <env>/keys. */
-            char env[512];
-            snprintf(env, sizeof env, "%s", sk);
-            size_t el = strlen(env);
-            while (el && env[el - 1] == '/')
-                env[--el] = '\0';
-            const char *rid = tn_config_str(cfg, TN_CFG_SCALEKIT_RESOURCE_ID);
-            if (rid[0]) {
-                snprintf(iss[n_iss++], sizeof iss[0], "%s/resources/%s", env, rid);
-                snprintf(meta[n_meta++], sizeof meta[0],
-                         "%s/.well-known/oauth-authorization-server/resources/%s", env, rid);
-            }
-            snprintf(iss[n_iss++], sizeof iss[0], "%s", env);
-            snprintf(meta[n_meta++], sizeof meta[0], "%s/.well-known/oauth-authorization-server", env);
-            snprintf(fallback, sizeof fallback, "%s/keys", env);
-            /* the template's audience: the resource id, else the base URL */
-            snprintf(aud[n_aud++], sizeof aud[0], "%s", rid[0] ? rid : app->base_url);
-            loopback_http = strncmp(env, "http://", 7) == 0;
-        }
-        snprintf(jwks, sizeof jwks, "%s", tn_config_str(cfg, TN_CFG_AUTH_JWKS_URI));
+    enum tn_err rc = TN_OK;
+    struct tn_jwks *local = NULL;
+    struct tn_issuer_settings in = {
+        .mode = mode,
+        .base_url = app->base_url,
+        .resource = app->resource,
+        .auth_issuer = tn_config_str(cfg, TN_CFG_AUTH_ISSUER),
+        .scalekit_env = tn_config_str(cfg, TN_CFG_SCALEKIT_ENVIRONMENT_URL),
+        .scalekit_resource_id = tn_config_str(cfg, TN_CFG_SCALEKIT_RESOURCE_ID),
+        .jwks_uri = tn_config_str(cfg, TN_CFG_AUTH_JWKS_URI),
+        .audience = tn_config_str(cfg, TN_CFG_AUTH_AUDIENCE),
+    };
+    struct tn_issuer_urls u;
+    if ((rc = tn_issuer_urls(&in, &u)) != TN_OK) {
+        tn_log(TN_LOG_ERROR, "the issuer settings give no usable URL", "error", tn_err_name(rc), NULL);
+        goto done;
     }
-    const char *aa = tn_config_str(cfg, TN_CFG_AUTH_AUDIENCE);
-    if (aa[0]) {
-        n_aud = split_csv(aa, aud, 8);
-    } else {
-        /* the canonical resource, and its /mcp/ spelling since both paths are served */
-        snprintf(aud[n_aud++], sizeof aud[0], "%s", app->resource);
-        snprintf(aud[n_aud++], sizeof aud[0], "%s/", app->resource);
+    const char *iss[TN_ISSUER_MAX], *aud[TN_ISSUER_AUDIENCES_MAX], *meta[TN_ISSUER_MAX];
+    for (size_t i = 0; i < u.n_issuers; i++)
+        iss[i] = u.issuers[i];
+    for (size_t i = 0; i < u.n_audiences; i++)
+        aud[i] = u.audiences[i];
+    for (size_t i = 0; i < u.n_metadata; i++)
+        meta[i] = u.metadata[i];
+    if (app->keys && !(local = tn_as_keys_jwks_copy(app->keys))) {
+        rc = TN_ERR_INTERNAL;
+        goto done;
     }
-    const char *iss_p[4], *aud_p[8], *meta_p[4];
-    struct tn_jwks *local = app->keys ? tn_as_keys_jwks_copy(app->keys) : NULL;
-    if (app->keys && !local)
-        return TN_ERR_INTERNAL;
-    for (size_t i = 0; i < n_iss; i++)
-        iss_p[i] = iss[i];
-    for (size_t i = 0; i < n_aud; i++)
-        aud_p[i] = aud[i];
-    for (size_t i = 0; i < n_meta; i++)
-        meta_p[i] = meta[i];
-    struct tn_rs_config rc = {
+    struct tn_rs_config rc_ = {
         .resource = app->resource,
         .prm_url = app->prm_url,
-        .issuers = iss_p,
-        .n_issuers = n_iss,
-        .audiences = aud_p,
-        .n_audiences = n_aud,
+        .issuers = iss,
+        .n_issuers = u.n_issuers,
+        .audiences = aud,
+        .n_audiences = u.n_audiences,
         .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES),
         .resource_name = "Team notes",
         .leeway_s = (int)tn_config_int(cfg, TN_CFG_AUTH_LEEWAY_S),
@@ -598,27 +420,29 @@ static enum tn_err make_rs(struct app *app)
         .local_keys = local,
         .on_unknown_kid = app->keys ? keys_changed : NULL,
         .ud = app,
-        .metadata_urls = meta_p,
-        .n_metadata_urls = jwks[0] ? 0 : n_meta,
-        .jwks_uri = jwks[0] ? jwks : NULL,
-        .jwks_fallback = fallback[0] ? fallback : NULL,
-        .allow_loopback_http = loopback_http,
+        .metadata_urls = meta,
+        .n_metadata_urls = u.jwks[0] ? 0 : u.n_metadata,
+        .jwks_uri = u.jwks[0] ? u.jwks : NULL,
+        .jwks_fallback = u.jwks_fallback[0] ? u.jwks_fallback : NULL,
+        .allow_loopback_http = u.loopback_http,
         .fetch_timeout_ms = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_FETCH_TIMEOUT_MS),
         .refetch_cooldown_s = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_REFETCH_COOLDOWN_S),
         .jwks_max_stale_s = (unsigned)tn_config_int(cfg, TN_CFG_AUTH_JWKS_MAX_STALE_S),
     };
-    app->rs = tn_rs_new(&rc);
-    if (!app->rs) {
-        tn_jwks_free(local);
-        return TN_ERR_NOMEM;
+    if (!(app->rs = tn_rs_new(&rc_))) {
+        rc = TN_ERR_NOMEM;
+        goto done;
     }
     if (local)
         tn_rs_set_local_keys(app->rs, local); /* the server owns it from here */
+    local = NULL;
     char auds[1100] = "";
-    for (size_t i = 0; i < n_aud; i++)
+    for (size_t i = 0; i < u.n_audiences; i++)
         snprintf(auds + strlen(auds), sizeof auds - strlen(auds), "%s%s", i ? "," : "", aud[i]);
     tn_log(TN_LOG_INFO, "authentication", "mode", mode, "issuer", iss[0], "audience", auds, NULL);
-    return TN_OK;
+done:
+    tn_jwks_free(local);
+    return rc;
 }
 
 /* HTTP workers: four per core unless configured (measured faster than one per core for
@@ -648,37 +472,28 @@ static void limit_malloc_arenas(unsigned workers)
     mallopt(M_ARENA_MAX, (int)(workers < 1024 ? workers + 2 : 1026));
 }
 
-int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
+/* Signals are taken synchronously by the main thread (wait_for_signal); every other
+ * thread inherits the blocked mask. */
+static void block_signals(sigset_t *sigs)
 {
-    int status = 1;
-    struct tn_http_server *http = NULL;
-    static struct app app; /* large (the account cache); one server per process */
-    memset(&app, 0, sizeof app);
-    app.cfg = cfg;
-    pthread_mutex_init(&app.users_mu, NULL);
-    uint8_t secret[32];
-    size_t secret_len = 0;
-    uint64_t t0 = tn_time_mono_ns();
-    limit_malloc_arenas(http_workers(cfg));
-
-    /* Signals are taken synchronously by this thread; every other thread inherits the
-     * blocked mask. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    sigemptyset(sigs);
+    sigaddset(sigs, SIGTERM);
+    sigaddset(sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
 
-    if (load_secret(cfg, secret, &secret_len) != TN_OK)
-        goto done;
+/* The MCP server, its gate, and whether requests are authenticated at all. */
+static enum tn_err make_mcp(struct app *app, const struct tn_serve_opts *opts)
+{
+    const struct tn_config *cfg = app->cfg;
     struct tn_mcp_info info = {
         .name = opts->name,
         .title = opts->title,
         .version = opts->version,
         .instructions = opts->instructions,
-        .secret = secret,
-        .secret_len = secret_len,
+        .secret = app->secret,
+        .secret_len = sizeof app->secret,
         .max_listen = (unsigned)tn_config_int(cfg, TN_CFG_MAX_LISTEN_STREAMS),
         .max_streams_per_subject = (unsigned)tn_config_int(cfg, TN_CFG_MAX_STREAMS_PER_USER),
         .json_max_depth = (unsigned)tn_config_int(cfg, TN_CFG_JSON_MAX_DEPTH),
@@ -686,57 +501,73 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         .principal_retain = principal_retain_cb,
         .principal_release = principal_release_cb,
     };
-    app.mcp = tn_mcp_server_new(&info);
-    if (!app.mcp)
-        goto done;
-    tn_mcp_gate_set(app.mcp, gate, &app);
-    app.auth = strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "none") != 0;
-    if (!app.auth)
+    app->mcp = tn_mcp_server_new(&info);
+    if (!app->mcp)
+        return TN_ERR_NOMEM;
+    app->auth = strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "none") != 0;
+    /* the account cache and the audit store join once they exist (open_store,
+     * open_issuer_keys), before the first request */
+    app->gate = (struct tn_gate){.auth = app->auth, .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES)};
+    tn_mcp_gate_set(app->mcp, gate, app);
+    if (!app->auth)
         tn_log(TN_LOG_WARN, "AUTH_MODE=none: the MCP endpoint runs WITHOUT authentication "
                             "(development only, loopback only)", NULL);
-    {
-        /* https on a loopback listener: a proxy or tunnel on this host forwards every
-         * request from loopback. Without TRUSTED_PROXIES all users share its address (one
-         * throttle for everyone) and it is capped at MAX_CONNECTIONS_PER_IP. */
-        const char *h = tn_config_str(cfg, TN_CFG_HOST);
-        if (!strncmp(tn_config_str(cfg, TN_CFG_BASE_URL), "https://", 8) &&
-            tn_host_is_loopback(h, strlen(h)) && !tn_config_str(cfg, TN_CFG_TRUSTED_PROXIES)[0])
-            tn_log(TN_LOG_WARN, "BASE_URL is https and HOST is loopback, so a local proxy forwards "
-                                "every request; set TRUSTED_PROXIES (e.g. 127.0.0.1/32,::1/128) so "
-                                "that clients are told apart and the proxy is not limited to "
-                                "MAX_CONNECTIONS_PER_IP", NULL);
-    }
-    memcpy(app.secret, secret, sizeof app.secret);
-    {
-        struct tn_buf err;
-        tn_buf_init(&err, 2048);
-        if (tn_store_open(tn_config_str(cfg, TN_CFG_DATA_DIR), tn_config_str(cfg, TN_CFG_DATABASE_URL),
-                          &app.store, &err) != TN_OK) {
-            tn_log(TN_LOG_ERROR, "cannot open the store", "detail", err.data ? err.data : "", NULL);
-            tn_buf_deinit(&err);
-            goto done;
-        }
-        tn_buf_deinit(&err);
-    }
-    if (opts->setup && opts->setup(app.mcp, app.store, opts->ud) != TN_OK)
-        goto done;
-    if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin")) {
-        struct tn_as_keys_config kc = {
-            .store = app.store,
-            .secret = app.secret,
-            .secret_len = sizeof app.secret,
-            .rotate_s = tn_config_int(cfg, TN_CFG_KEY_ROTATION_DAYS) * 86400,
-            .lead_s = 900,
-            .token_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),
-        };
-        if (tn_as_keys_open(&kc, &app.keys) != TN_OK) {
-            tn_log(TN_LOG_ERROR, "cannot load or create the signing keys", NULL);
-            goto done;
-        }
-    }
-    if (tn_fetch_global_init() != TN_OK)
-        goto done;
+    return TN_OK;
+}
 
+/* https on a loopback listener: a proxy or tunnel on this host forwards every request
+ * from loopback. Without TRUSTED_PROXIES all users share its address (one throttle for
+ * everyone) and it is capped at MAX_CONNECTIONS_PER_IP. */
+static void warn_local_proxy(const struct tn_config *cfg)
+{
+    const char *h = tn_config_str(cfg, TN_CFG_HOST);
+    if (!strncmp(tn_config_str(cfg, TN_CFG_BASE_URL), "https://", 8) &&
+        tn_host_is_loopback(h, strlen(h)) && !tn_config_str(cfg, TN_CFG_TRUSTED_PROXIES)[0])
+        tn_log(TN_LOG_WARN, "BASE_URL is https and HOST is loopback, so a local proxy forwards "
+                            "every request; set TRUSTED_PROXIES (e.g. 127.0.0.1/32,::1/128) so "
+                            "that clients are told apart and the proxy is not limited to "
+                            "MAX_CONNECTIONS_PER_IP", NULL);
+}
+
+static enum tn_err open_store(struct app *app)
+{
+    struct tn_buf err;
+    tn_buf_init(&err, 2048);
+    enum tn_err rc = tn_store_open(tn_config_str(app->cfg, TN_CFG_DATA_DIR),
+                                   tn_config_str(app->cfg, TN_CFG_DATABASE_URL), &app->store, &err);
+    if (rc != TN_OK)
+        tn_log(TN_LOG_ERROR, "cannot open the store", "detail", err.data ? err.data : "", NULL);
+    else
+        app->gate.audit = app->store;
+    tn_buf_deinit(&err);
+    return rc;
+}
+
+/* The built-in issuer's signing keys, and the cache of its accounts' status. */
+static enum tn_err open_issuer_keys(struct app *app)
+{
+    const struct tn_config *cfg = app->cfg;
+    struct tn_as_keys_config kc = {
+        .store = app->store,
+        .secret = app->secret,
+        .secret_len = sizeof app->secret,
+        .rotate_s = tn_config_int(cfg, TN_CFG_KEY_ROTATION_DAYS) * 86400,
+        .lead_s = 900,
+        .token_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),
+    };
+    if (tn_as_keys_open(&kc, &app->keys) != TN_OK) {
+        tn_log(TN_LOG_ERROR, "cannot load or create the signing keys", NULL);
+        return TN_ERR_CONFIG;
+    }
+    app->accounts = tn_accounts_new(app->store, ACCOUNT_CHECK_MS);
+    if (!app->accounts)
+        return TN_ERR_NOMEM;
+    app->gate.accounts = app->accounts;
+    return TN_OK;
+}
+
+static struct tn_http_server *make_http(const struct tn_config *cfg)
+{
     struct tn_http_config hc = {
         .host = tn_config_str(cfg, TN_CFG_HOST),
         .port = (uint16_t)tn_config_int(cfg, TN_CFG_PORT),
@@ -759,39 +590,44 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
             .blocking_threads = (unsigned)tn_config_int(cfg, TN_CFG_BLOCKING_THREADS),
         },
     };
-    http = tn_http_server_new(&hc);
-    if (!http)
-        goto done;
-    const char *mp = tn_config_str(cfg, TN_CFG_MCP_PATH);
+    return tn_http_server_new(&hc);
+}
+
+/* The built-in authorization server's endpoints; the first four are documents. */
+static const char *const as_paths[] = {
+    "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks",
+    "/register", "/authorize", "/authorize/login", "/authorize/consent", "/token", "/revoke",
+    "/setup"};
+#define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
+
+/* Every route, its body limit and whether other origins may read it. prm_path is the
+ * path-suffixed protected-resource metadata location. */
+static void add_routes(struct tn_http_server *http, struct app *app, const char *prm_path)
+{
+    const char *mp = tn_config_str(app->cfg, TN_CFG_MCP_PATH);
     char slash[512];
     snprintf(slash, sizeof slash, "%s/", mp);
     /* /mcp and /mcp/ are the same endpoint, answered directly (no redirect). */
-    tn_http_route(http, mp, TN_HTTP_EXACT, mcp_route, &app);
-    tn_http_route(http, slash, TN_HTTP_EXACT, mcp_route, &app);
-    tn_http_route(http, "/healthz", TN_HTTP_EXACT, health_route, &app);
-    tn_http_route(http, "/readyz", TN_HTTP_EXACT, health_route, &app);
-    char prm_path[600];
-    snprintf(prm_path, sizeof prm_path, "/.well-known/oauth-protected-resource%s", mp);
-    if (app.auth) {
-        tn_http_route_pre(http, mp, mcp_pre, principal_free, &app);
-        tn_http_route_pre(http, slash, mcp_pre, principal_free, &app);
+    tn_http_route(http, mp, TN_HTTP_EXACT, mcp_route, app);
+    tn_http_route(http, slash, TN_HTTP_EXACT, mcp_route, app);
+    tn_http_route(http, "/healthz", TN_HTTP_EXACT, health_route, app);
+    tn_http_route(http, "/readyz", TN_HTTP_EXACT, health_route, app);
+    if (app->auth) {
+        tn_http_route_pre(http, mp, mcp_pre, principal_free, app);
+        tn_http_route_pre(http, slash, mcp_pre, principal_free, app);
         /* RFC 9728 metadata at the path-suffixed and the root location */
-        tn_http_route(http, prm_path, TN_HTTP_EXACT, prm_route, &app);
-        tn_http_route(http, "/.well-known/oauth-protected-resource", TN_HTTP_EXACT, prm_route, &app);
+        tn_http_route(http, prm_path, TN_HTTP_EXACT, prm_route, app);
+        tn_http_route(http, "/.well-known/oauth-protected-resource", TN_HTTP_EXACT, prm_route, app);
     }
-    static const char *const as_paths[] = {
-        "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks",
-        "/register", "/authorize", "/authorize/login", "/authorize/consent", "/token", "/revoke",
-        "/setup"};
-    if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin")) {
-        for (size_t i = 0; i < sizeof as_paths / sizeof as_paths[0]; i++) {
-            tn_http_route(http, as_paths[i], TN_HTTP_EXACT, as_route, &app);
+    if (!strcmp(tn_config_str(app->cfg, TN_CFG_AUTH_MODE), "builtin")) {
+        for (size_t i = 0; i < N_AS_PATHS; i++) {
+            tn_http_route(http, as_paths[i], TN_HTTP_EXACT, as_route, app);
             /* machine endpoints are readable cross-origin; the browser pages are not */
             if (i < 4 || !strcmp(as_paths[i], "/token") || !strcmp(as_paths[i], "/revoke"))
                 tn_http_route_public(http, as_paths[i]);
         }
     }
-    tn_http_route(http, "/.well-known/", TN_HTTP_PREFIX, not_found_route, &app);
+    tn_http_route(http, "/.well-known/", TN_HTTP_PREFIX, not_found_route, app);
     /* Only the MCP endpoint takes large bodies, and only once authenticated; the
      * sign-in forms, registration and token requests are small. */
     static const char *const small[] = {"/healthz", "/readyz", "/.well-known/",
@@ -799,90 +635,147 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
         tn_http_route_body_limit(http, small[i], 1);
     tn_http_route_body_limit(http, prm_path, 1);
-    for (size_t i = 0; i < sizeof as_paths / sizeof as_paths[0]; i++)
+    for (size_t i = 0; i < N_AS_PATHS; i++)
         tn_http_route_body_limit(http, as_paths[i], 64 * 1024);
     tn_http_route_public(http, prm_path);
     tn_http_route_public(http, "/.well-known/oauth-protected-resource");
     tn_http_route_public(http, "/.well-known/");
     tn_http_route_public(http, "/healthz");
     tn_http_route_public(http, "/readyz");
-    if (tn_http_server_start(http) != TN_OK)
-        goto done;
-    /* The canonical URLs, known once the port is (PORT=0 picks one). */
+}
+
+/* The canonical URLs, known once the port is (PORT=0 picks one). */
+static void set_urls(struct app *app, const struct tn_http_server *http, const char *prm_path)
+{
+    const struct tn_config *cfg = app->cfg;
     const char *base = tn_config_str(cfg, TN_CFG_BASE_URL);
     if (tn_config_int(cfg, TN_CFG_PORT) == 0 && !strcmp(cfg->source[TN_CFG_BASE_URL], "derived"))
-        snprintf(app.base_url, sizeof app.base_url, "%.*s:%u",
+        snprintf(app->base_url, sizeof app->base_url, "%.*s:%u",
                  (int)(strrchr(base, ':') - base), base, tn_http_server_port(http));
     else
-        snprintf(app.base_url, sizeof app.base_url, "%s", base);
-    snprintf(app.resource, sizeof app.resource, "%s%s", app.base_url, mp);
-    snprintf(app.prm_url, sizeof app.prm_url, "%s%s", app.base_url, prm_path);
-    if (app.auth) {
-        if (make_rs(&app) != TN_OK)
-            goto done;
-        tn_rs_prefetch(app.rs);
-    }
-    if (app.keys) {
-        struct tn_as_config ac = {
-            .issuer = app.base_url,
-            .resource = app.resource,
-            .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES),
-            .store = app.store,
-            .keys = app.keys,
-            .secret = app.secret,
-            .secret_len = sizeof app.secret,
-            .access_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),
-            .refresh_ttl_s = tn_config_int(cfg, TN_CFG_REFRESH_TOKEN_TTL_S),
-            .code_ttl_s = tn_config_int(cfg, TN_CFG_CODE_TTL_S),
-            .refresh_grace_s = tn_config_int(cfg, TN_CFG_REFRESH_REUSE_GRACE_S),
-            .dcr_per_hour = (unsigned)tn_config_int(cfg, TN_CFG_DCR_PER_HOUR),
-            .cimd_allow_loopback = tn_config_int(cfg, TN_CFG_CIMD_ALLOW_LOOPBACK) != 0,
-        };
-        app.as = tn_as_new(&ac);
-        if (!app.as)
-            goto done;
-        if (tn_as_setup_url(app.as))
-            tn_log(TN_LOG_WARN, "no accounts yet: open this one-time link to create the first "
-                                "administrator", "url", tn_as_setup_url(app.as), NULL);
-    }
+        snprintf(app->base_url, sizeof app->base_url, "%s", base);
+    snprintf(app->resource, sizeof app->resource, "%s%s", app->base_url,
+             tn_config_str(cfg, TN_CFG_MCP_PATH));
+    snprintf(app->prm_url, sizeof app->prm_url, "%s%s", app->base_url, prm_path);
+}
 
+/* The built-in authorization server, at the effective origin. */
+static enum tn_err make_as(struct app *app)
+{
+    const struct tn_config *cfg = app->cfg;
+    struct tn_as_config ac = {
+        .issuer = app->base_url,
+        .resource = app->resource,
+        .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES),
+        .store = app->store,
+        .keys = app->keys,
+        .secret = app->secret,
+        .secret_len = sizeof app->secret,
+        .access_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),
+        .refresh_ttl_s = tn_config_int(cfg, TN_CFG_REFRESH_TOKEN_TTL_S),
+        .code_ttl_s = tn_config_int(cfg, TN_CFG_CODE_TTL_S),
+        .refresh_grace_s = tn_config_int(cfg, TN_CFG_REFRESH_REUSE_GRACE_S),
+        .dcr_per_hour = (unsigned)tn_config_int(cfg, TN_CFG_DCR_PER_HOUR),
+        .cimd_allow_loopback = tn_config_int(cfg, TN_CFG_CIMD_ALLOW_LOOPBACK) != 0,
+    };
+    app->as = tn_as_new(&ac);
+    if (!app->as)
+        return TN_ERR_NOMEM;
+    if (tn_as_setup_url(app->as))
+        tn_log(TN_LOG_WARN, "no accounts yet: open this one-time link to create the first "
+                            "administrator", "url", tn_as_setup_url(app->as), NULL);
+    return TN_OK;
+}
+
+static void log_ready(const struct app *app, const struct tn_http_server *http, uint64_t t0)
+{
     char port[8], ms[32], url[600];
     snprintf(port, sizeof port, "%u", tn_http_server_port(http));
     snprintf(ms, sizeof ms, "%.1f", (double)(tn_time_mono_ns() - t0) / 1e6);
-    snprintf(url, sizeof url, "%s", app.resource);
-    tn_log(TN_LOG_INFO, "ready", "mcp", url, "listen", tn_config_str(cfg, TN_CFG_HOST), "port",
+    snprintf(url, sizeof url, "%s", app->resource);
+    tn_log(TN_LOG_INFO, "ready", "mcp", url, "listen", tn_config_str(app->cfg, TN_CFG_HOST), "port",
            port, "startup_ms", ms, NULL);
+}
 
-    /* While waiting for the signal: every RECHECK_MS, end the streams whose token
-     * expired or whose account lost the right to them; every TRIM_EVERY_S, hand the
-     * memory that bursts (writes, cold tokens) left free in malloc's arenas back to the
-     * system. */
+/* Waits for SIGTERM or SIGINT and returns it. Meanwhile, every RECHECK_MS, ends the
+ * streams whose token expired or whose account lost the right to them; every
+ * TRIM_EVERY_S, hands the memory that bursts (writes, cold tokens) left free in
+ * malloc's arenas back to the system. */
+static int wait_for_signal(struct app *app, const sigset_t *sigs)
+{
     int sig = -1;
     int64_t trimmed_ms = tn_time_now_ms();
     while (sig < 0) {
         struct timespec every = {RECHECK_MS / 1000, (RECHECK_MS % 1000) * 1000000L};
-        sig = sigtimedwait(&sigs, NULL, &every);
+        sig = sigtimedwait(sigs, NULL, &every);
         if (sig >= 0)
             break;
-        if (app.auth)
-            tn_mcp_recheck(app.mcp);
+        if (app->auth)
+            tn_mcp_recheck(app->mcp);
         if (tn_time_now_ms() - trimmed_ms >= TRIM_EVERY_S * 1000) {
             malloc_trim(0);
             trimmed_ms = tn_time_now_ms();
         }
     }
+    return sig;
+}
+
+/* No new connections; listen streams end with their final result; in-flight calls get
+ * the grace period. Exits the process when streamed calls do not end. */
+static void shut_down(struct app *app, struct tn_http_server *http, int sig)
+{
     tn_log(TN_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-    /* No new connections; listen streams end with their final result; in-flight calls
-     * get the grace period. */
     tn_http_server_quiesce(http);
-    tn_mcp_close_listens(app.mcp);
-    tn_http_server_shutdown(http, (unsigned)tn_config_int(cfg, TN_CFG_SHUTDOWN_GRACE_S) * 1000u);
+    tn_mcp_close_listens(app->mcp);
+    tn_http_server_shutdown(http, (unsigned)tn_config_int(app->cfg, TN_CFG_SHUTDOWN_GRACE_S) * 1000u);
     /* Calls on worker threads use the server, the gate and the store: let them end. */
-    if (tn_mcp_drain(app.mcp, 5000) > 0) {
+    if (tn_mcp_drain(app->mcp, 5000) > 0) {
         tn_log(TN_LOG_ERROR, "streamed calls did not end; exiting without freeing", NULL);
         _exit(1);
     }
     tn_log(TN_LOG_INFO, "stopped", NULL);
+}
+
+int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
+{
+    int status = 1;
+    struct tn_http_server *http = NULL;
+    static struct app app; /* one server per process; every handler's `ud` */
+    memset(&app, 0, sizeof app);
+    app.cfg = cfg;
+    size_t secret_len = 0;
+    uint64_t t0 = tn_time_mono_ns();
+    sigset_t sigs;
+    char prm_path[600];
+    snprintf(prm_path, sizeof prm_path, "/.well-known/oauth-protected-resource%s",
+             tn_config_str(cfg, TN_CFG_MCP_PATH));
+    limit_malloc_arenas(http_workers(cfg));
+    block_signals(&sigs);
+
+    if (load_secret(cfg, app.secret, &secret_len) != TN_OK || make_mcp(&app, opts) != TN_OK)
+        goto done;
+    warn_local_proxy(cfg);
+    if (open_store(&app) != TN_OK)
+        goto done;
+    if (opts->setup && opts->setup(app.mcp, app.store, opts->ud) != TN_OK)
+        goto done;
+    if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin") && open_issuer_keys(&app) != TN_OK)
+        goto done;
+    if (tn_fetch_global_init() != TN_OK || !(http = make_http(cfg)))
+        goto done;
+    add_routes(http, &app, prm_path);
+    if (tn_http_server_start(http) != TN_OK)
+        goto done;
+    set_urls(&app, http, prm_path);
+    if (app.auth) {
+        if (make_rs(&app) != TN_OK)
+            goto done;
+        tn_rs_prefetch(app.rs);
+    }
+    if (app.keys && make_as(&app) != TN_OK)
+        goto done;
+    log_ready(&app, http, t0);
+    shut_down(&app, http, wait_for_signal(&app, &sigs));
     status = 0;
 done:
     tn_http_server_free(http);
@@ -890,8 +783,8 @@ done:
     tn_as_free(app.as);
     tn_as_keys_free(app.keys);
     tn_store_close(app.store);
-    memset(app.secret, 0, sizeof app.secret);
     tn_mcp_server_free(app.mcp);
-    memset(secret, 0, sizeof secret);
+    tn_accounts_free(app.accounts);
+    memset(app.secret, 0, sizeof app.secret);
     return status;
 }

@@ -171,19 +171,15 @@ static enum tn_err check_base_url(const char *url, struct tn_buf *err)
     return TN_OK;
 }
 
-enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const char *dotenv_path,
-                           struct tn_buf *err)
+/* Command-line flags, `--name value` or `--name=value`: the strongest source. */
+static enum tn_err take_flags(struct tn_config *c, int argc, char **argv, bool *taken,
+                              struct tn_buf *err)
 {
-    enum tn_err rc = TN_OK;
-    bool taken[TN_CFG__COUNT] = {false};
-    memset(c, 0, sizeof *c);
-
     for (int a = 0; a < argc; a++) {
         const char *arg = argv[a];
         if (strncmp(arg, "--", 2) != 0) {
             tn_buf_printf(err, "unexpected argument '%s' (see --help)", arg);
-            rc = TN_ERR_CONFIG;
-            goto done;
+            return TN_ERR_CONFIG;
         }
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
@@ -191,8 +187,7 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
         int i = find_flag(name, nlen);
         if (i < 0) {
             tn_buf_printf(err, "unknown option '%s' (see --help)", arg);
-            rc = TN_ERR_CONFIG;
-            goto done;
+            return TN_ERR_CONFIG;
         }
         const char *v;
         if (eq) {
@@ -201,12 +196,17 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
             v = argv[++a];
         } else {
             tn_buf_printf(err, "option '%s' needs a value", arg);
-            rc = TN_ERR_CONFIG;
-            goto done;
+            return TN_ERR_CONFIG;
         }
         set(c, i, v, strlen(v), "flag");
         taken[i] = true;
     }
+    return TN_OK;
+}
+
+/* The environment, where no flag set the value. */
+static void take_env(struct tn_config *c, bool *taken)
+{
     for (int i = 0; i < TN_CFG__COUNT; i++) {
         if (taken[i])
             continue;
@@ -216,11 +216,18 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
             taken[i] = true;
         }
     }
-    load_dotenv(c, dotenv_path, taken);
+}
+
+static void take_defaults(struct tn_config *c)
+{
     for (int i = 0; i < TN_CFG__COUNT; i++)
         if (!c->str[i])
             set(c, i, table[i].def, strlen(table[i].def), "default");
+}
 
+/* Every INT setting, within its bounds. */
+static enum tn_err parse_ints(struct tn_config *c, struct tn_buf *err)
+{
     for (int i = 0; i < TN_CFG__COUNT; i++) {
         if (table[i].type != INT)
             continue;
@@ -231,27 +238,29 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
             tn_buf_printf(err, "%s must be an integer from %lld to %lld (got '%s' from %s)",
                           table[i].env, (long long)table[i].min, (long long)table[i].max,
                           c->str[i], c->source[i]);
-            rc = TN_ERR_CONFIG;
-            goto done;
+            return TN_ERR_CONFIG;
         }
         c->num[i] = v;
     }
+    return TN_OK;
+}
 
+/* BASE_URL: derived from HOST and PORT on loopback, else required; a trailing slash is
+ * dropped. */
+static enum tn_err derive_base_url(struct tn_config *c, bool host_loopback, struct tn_buf *err)
+{
     const char *host = c->str[TN_CFG_HOST];
-    bool host_loopback = tn_host_is_loopback(host, strlen(host));
     if (c->str[TN_CFG_BASE_URL][0] == '\0') {
         char def[300];
-        const char *h = host;
-        bool v6 = strchr(h, ':') != NULL;
+        bool v6 = strchr(host, ':') != NULL;
         if (!host_loopback) {
             /* Listening beyond loopback: the public URL cannot be guessed, and guessing
              * 127.0.0.1 would make every loopback-only safety rule look satisfied. */
             tn_buf_printf(err, "HOST=%s listens beyond loopback: set BASE_URL to the public "
-                               "https:// origin clients use (e.g. https://notes.example.com)", h);
-            rc = TN_ERR_CONFIG;
-            goto done;
+                               "https:// origin clients use (e.g. https://notes.example.com)", host);
+            return TN_ERR_CONFIG;
         }
-        snprintf(def, sizeof def, "http://%s%s%s:%lld", v6 ? "[" : "", h, v6 ? "]" : "",
+        snprintf(def, sizeof def, "http://%s%s%s:%lld", v6 ? "[" : "", host, v6 ? "]" : "",
                  (long long)c->num[TN_CFG_PORT]);
         set(c, TN_CFG_BASE_URL, def, strlen(def), "derived");
     } else {
@@ -260,90 +269,95 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
         if (n > 8 && c->str[TN_CFG_BASE_URL][n - 1] == '/')
             c->str[TN_CFG_BASE_URL][n - 1] = '\0';
     }
-    /* Bounded lengths keep every URL derived from these within fixed buffers. */
+    return TN_OK;
+}
+
+/* Bounded lengths keep every URL derived from these within fixed buffers. */
+static enum tn_err check_lengths(const struct tn_config *c, struct tn_buf *err)
+{
     if (strlen(c->str[TN_CFG_BASE_URL]) > 256 || strlen(c->str[TN_CFG_MCP_PATH]) > 128 ||
         strlen(c->str[TN_CFG_AUTH_ISSUER]) > 400 || strlen(c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL]) > 256 ||
         strlen(c->str[TN_CFG_SCALEKIT_RESOURCE_ID]) > 128 || strlen(c->str[TN_CFG_AUTH_JWKS_URI]) > 1000 ||
         strlen(c->str[TN_CFG_AUTH_AUDIENCE]) > 2000) {
         tn_buf_puts(err, "BASE_URL (256), MCP_PATH (128), AUTH_ISSUER (400), SCALEKIT_* (256/128), "
                          "AUTH_JWKS_URI (1000) or AUTH_AUDIENCE (2000) is longer than allowed");
-        rc = TN_ERR_CONFIG;
-        goto done;
+        return TN_ERR_CONFIG;
     }
-    if ((rc = check_base_url(c->str[TN_CFG_BASE_URL], err)) != TN_OK)
-        goto done;
+    return TN_OK;
+}
+
+/* BASE_URL's shape, and https whenever the listener is reachable beyond loopback. */
+static enum tn_err check_public_url(const struct tn_config *c, bool host_loopback, struct tn_buf *err)
+{
+    enum tn_err rc = check_base_url(c->str[TN_CFG_BASE_URL], err);
+    if (rc != TN_OK)
+        return rc;
     if (!host_loopback && strncmp(c->str[TN_CFG_BASE_URL], "http://", 7) == 0) {
         tn_buf_printf(err, "HOST=%s listens beyond loopback but BASE_URL is plain http: bearer "
                            "tokens would cross the network unencrypted. Use an https:// BASE_URL "
-                           "(TLS at a proxy) or HOST=127.0.0.1", host);
-        rc = TN_ERR_CONFIG;
-        goto done;
+                           "(TLS at a proxy) or HOST=127.0.0.1", c->str[TN_CFG_HOST]);
+        return TN_ERR_CONFIG;
     }
+    return TN_OK;
+}
+
+/* MCP_PATH, the log settings and the proxy settings. */
+static enum tn_err check_words(const struct tn_config *c, struct tn_buf *err)
+{
     const char *mp = c->str[TN_CFG_MCP_PATH];
     if (mp[0] != '/' || strlen(mp) < 2 || mp[strlen(mp) - 1] == '/' || strpbrk(mp, "?#% ")) {
         tn_buf_printf(err, "MCP_PATH must start with '/', not end with '/', and hold no ?, #, %% "
                            "or spaces (got '%s')", mp);
-        rc = TN_ERR_CONFIG;
-        goto done;
+        return TN_ERR_CONFIG;
     }
     const char *lvl = c->str[TN_CFG_LOG_LEVEL];
     if (strcmp(lvl, "debug") && strcmp(lvl, "info") && strcmp(lvl, "warn") && strcmp(lvl, "error")) {
         tn_buf_printf(err, "LOG_LEVEL must be debug, info, warn or error (got '%s')", lvl);
-        rc = TN_ERR_CONFIG;
-        goto done;
+        return TN_ERR_CONFIG;
     }
     const char *fmt = c->str[TN_CFG_LOG_FORMAT];
     if (strcmp(fmt, "text") && strcmp(fmt, "json")) {
         tn_buf_printf(err, "LOG_FORMAT must be text or json (got '%s')", fmt);
-        rc = TN_ERR_CONFIG;
-        goto done;
+        return TN_ERR_CONFIG;
     }
     /* Checked here so that a typo stops the start with a sentence, not a silent "trust
      * nobody" (or everybody); the HTTP server parses the list again for its own use. */
     struct tn_proxies proxies;
     const char *tp = c->str[TN_CFG_TRUSTED_PROXIES];
-    if ((rc = tn_proxies_parse(tp, strlen(tp), &proxies, err)) != TN_OK)
-        goto done;
+    enum tn_err rc = tn_proxies_parse(tp, strlen(tp), &proxies, err);
+    if (rc != TN_OK)
+        return rc;
     const char *ph = c->str[TN_CFG_TRUSTED_PROXY_HEADER];
     if (strcasecmp(ph, "x-forwarded-for") && strcasecmp(ph, "forwarded")) {
         tn_buf_printf(err, "TRUSTED_PROXY_HEADER must be x-forwarded-for or forwarded (got '%s')", ph);
-        rc = TN_ERR_CONFIG;
-        goto done;
+        return TN_ERR_CONFIG;
     }
-    /* Authentication mode: an issuer selects external mode; `none` only on loopback. */
-    char *mode = c->str[TN_CFG_AUTH_MODE];
-    bool has_issuer = c->str[TN_CFG_AUTH_ISSUER][0] || c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL][0];
-    if (!mode[0]) {
-        set(c, TN_CFG_AUTH_MODE, has_issuer ? "external" : "builtin", has_issuer ? 8 : 7, "derived");
-        mode = c->str[TN_CFG_AUTH_MODE];
+    return TN_OK;
+}
+
+/* AUTH_MODE=none only for a loopback listener with a loopback BASE_URL. */
+static enum tn_err check_no_auth(const struct tn_config *c, bool host_loopback, struct tn_buf *err)
+{
+    if (!host_loopback) {
+        tn_buf_printf(err, "AUTH_MODE=none is for development on loopback only: HOST=%s is not",
+                      c->str[TN_CFG_HOST]);
+        return TN_ERR_CONFIG;
     }
-    if (strcmp(mode, "builtin") && strcmp(mode, "external") && strcmp(mode, "none")) {
-        tn_buf_printf(err, "AUTH_MODE must be builtin, external or none (got '%s')", mode);
-        rc = TN_ERR_CONFIG;
-        goto done;
+    const char *b = strstr(c->str[TN_CFG_BASE_URL], "://") + 3;
+    size_t hl = strcspn(b, "/");
+    const char *colon = b[0] == '[' ? memchr(b, ']', hl) : memchr(b, ':', hl);
+    size_t host_len = colon ? (size_t)(colon - b) + (b[0] == '[') : hl;
+    if (!tn_host_is_loopback(b, host_len)) {
+        tn_buf_puts(err, "AUTH_MODE=none is for development on loopback only; a public "
+                         "BASE_URL needs authentication");
+        return TN_ERR_CONFIG;
     }
-    if (!strcmp(mode, "external") && !has_issuer) {
-        tn_buf_puts(err, "AUTH_MODE=external needs AUTH_ISSUER (or SCALEKIT_ENVIRONMENT_URL)");
-        rc = TN_ERR_CONFIG;
-        goto done;
-    }
-    if (!strcmp(mode, "none") && !host_loopback) {
-        tn_buf_printf(err, "AUTH_MODE=none is for development on loopback only: HOST=%s is not", host);
-        rc = TN_ERR_CONFIG;
-        goto done;
-    }
-    if (!strcmp(mode, "none")) {
-        const char *b = strstr(c->str[TN_CFG_BASE_URL], "://") + 3;
-        size_t hl = strcspn(b, "/");
-        const char *colon = b[0] == '[' ? memchr(b, ']', hl) : memchr(b, ':', hl);
-        size_t host_len = colon ? (size_t)(colon - b) + (b[0] == '[') : hl;
-        if (!tn_host_is_loopback(b, host_len)) {
-            tn_buf_puts(err, "AUTH_MODE=none is for development on loopback only; a public "
-                             "BASE_URL needs authentication");
-            rc = TN_ERR_CONFIG;
-            goto done;
-        }
-    }
+    return TN_OK;
+}
+
+/* AUTH_ISSUER and SCALEKIT_ENVIRONMENT_URL: https, or http on loopback. */
+static enum tn_err check_issuer_urls(const struct tn_config *c, struct tn_buf *err)
+{
     const char *issuers[] = {c->str[TN_CFG_AUTH_ISSUER], c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL]};
     for (int i = 0; i < 2; i++) {
         const char *u = issuers[i];
@@ -355,15 +369,56 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
         if (!h || (!https && !tn_host_is_loopback(h, hl))) {
             tn_buf_printf(err, "%s must be an https:// URL (http:// only on loopback): '%s'",
                           i ? "SCALEKIT_ENVIRONMENT_URL" : "AUTH_ISSUER", u);
-            rc = TN_ERR_CONFIG;
-            goto done;
+            return TN_ERR_CONFIG;
         }
     }
+    return TN_OK;
+}
+
+/* Authentication mode: an issuer selects external mode; `none` only on loopback. */
+static enum tn_err check_auth(struct tn_config *c, bool host_loopback, struct tn_buf *err)
+{
+    char *mode = c->str[TN_CFG_AUTH_MODE];
+    bool has_issuer = c->str[TN_CFG_AUTH_ISSUER][0] || c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL][0];
+    if (!mode[0]) {
+        set(c, TN_CFG_AUTH_MODE, has_issuer ? "external" : "builtin", has_issuer ? 8 : 7, "derived");
+        mode = c->str[TN_CFG_AUTH_MODE];
+    }
+    if (strcmp(mode, "builtin") && strcmp(mode, "external") && strcmp(mode, "none")) {
+        tn_buf_printf(err, "AUTH_MODE must be builtin, external or none (got '%s')", mode);
+        return TN_ERR_CONFIG;
+    }
+    if (!strcmp(mode, "external") && !has_issuer) {
+        tn_buf_puts(err, "AUTH_MODE=external needs AUTH_ISSUER (or SCALEKIT_ENVIRONMENT_URL)");
+        return TN_ERR_CONFIG;
+    }
+    enum tn_err rc = TN_OK;
+    if (!strcmp(mode, "none") && (rc = check_no_auth(c, host_loopback, err)) != TN_OK)
+        return rc;
+    return check_issuer_urls(c, err);
+}
+
+enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const char *dotenv_path,
+                           struct tn_buf *err)
+{
+    enum tn_err rc = TN_OK;
+    bool taken[TN_CFG__COUNT] = {false};
+    memset(c, 0, sizeof *c);
+    if ((rc = take_flags(c, argc, argv, taken, err)) != TN_OK)
+        goto done;
+    take_env(c, taken);
+    load_dotenv(c, dotenv_path, taken);
+    take_defaults(c);
+    const char *host = c->str[TN_CFG_HOST];
+    bool host_loopback = tn_host_is_loopback(host, strlen(host));
+    if ((rc = parse_ints(c, err)) != TN_OK || (rc = derive_base_url(c, host_loopback, err)) != TN_OK ||
+        (rc = check_lengths(c, err)) != TN_OK || (rc = check_public_url(c, host_loopback, err)) != TN_OK ||
+        (rc = check_words(c, err)) != TN_OK || (rc = check_auth(c, host_loopback, err)) != TN_OK)
+        goto done;
     const char *key = c->str[TN_CFG_SECRET_KEY];
     if (key[0] && strlen(key) < 32) {
         tn_buf_puts(err, "SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)");
         rc = TN_ERR_CONFIG;
-        goto done;
     }
     if ((rc = tn_mail_config_check(c, err)) != TN_OK)
         goto done;

@@ -119,12 +119,44 @@ void tn_principal_release(struct tn_principal *p)
     free(p);
 }
 
+/* The application's scope hierarchy (tn_principal_scope_implies): written at start,
+ * before any request, then only read. */
+enum { IMPLIES_MAX = 16, SCOPE_MAX = 64 };
+static struct {
+    char scope[SCOPE_MAX], implied[SCOPE_MAX];
+} implies[IMPLIES_MAX];
+static size_t n_implies;
+
+/* A scope as the token lists carry it: 1 to SCOPE_MAX-1 bytes, no space. */
+static bool scope_word(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    return n > 0 && n < SCOPE_MAX && !strchr(s, ' ');
+}
+
+enum tn_err tn_principal_scope_implies(const char *scope, const char *implied)
+{
+    if (!scope_word(scope) || !scope_word(implied) || !strcmp(scope, implied))
+        return TN_ERR_BAD_INPUT;
+    for (size_t i = 0; i < n_implies; i++)
+        if (!strcmp(implies[i].scope, scope) && !strcmp(implies[i].implied, implied))
+            return TN_OK;
+    if (n_implies == IMPLIES_MAX)
+        return TN_ERR_LIMIT;
+    memcpy(implies[n_implies].scope, scope, strlen(scope) + 1);
+    memcpy(implies[n_implies].implied, implied, strlen(implied) + 1);
+    n_implies++;
+    return TN_OK;
+}
+
 bool tn_principal_has_scope(const struct tn_principal *p, const char *scope)
 {
     if (list_has(&p->scopes, scope))
         return true;
-    /* the hierarchy: write implies read */
-    return strcmp(scope, "notes:read") == 0 && list_has(&p->scopes, "notes:write");
+    for (size_t i = 0; i < n_implies; i++)
+        if (!strcmp(implies[i].implied, scope) && list_has(&p->scopes, implies[i].scope))
+            return true;
+    return false;
 }
 
 bool tn_principal_has_permission(const struct tn_principal *p, const char *perm)

@@ -45,8 +45,15 @@ enum tn_err tn_principal_add_words(struct tn_principal *p, enum tn_principal_lis
 void tn_principal_retain(struct tn_principal *p);
 void tn_principal_release(struct tn_principal *p);
 
-/* Scope check honouring the hierarchy: notes:write implies notes:read. */
+/* True when p was granted `scope` (a whole entry of its scope list), or a scope the
+ * application registered as implying it. */
 bool tn_principal_has_scope(const struct tn_principal *p, const char *scope);
+/* The application's scope hierarchy: a token granted `scope` also has `implied` (e.g.
+ * notes:write implies notes:read). One level, not transitive. Call at start, before any
+ * request is served (not thread-safe against tn_principal_has_scope). TN_ERR_BAD_INPUT
+ * for an empty scope, one of 64 bytes or more, one with a space, or a scope implying
+ * itself; TN_ERR_LIMIT beyond 16 pairs; registering a pair again is TN_OK. */
+enum tn_err tn_principal_scope_implies(const char *scope, const char *implied);
 bool tn_principal_has_permission(const struct tn_principal *p, const char *perm);
 /* A new principal (one reference) with p's identity, scopes and roles, and only those of
  * p's permissions that are words of `allowed` (space-separated; NULL: none): what a token

@@ -7,7 +7,20 @@
 #include "mcp/mcp.h"
 #include "store/store.h"
 
-/* Registers every tool and the note:// resources. `store` must outlive the server. */
-enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *store);
+/* The application: the store and server its handlers use (each handler receives it as
+ * its `ud`), and its copies of the tool and resource tables. */
+struct tn_notes;
+
+/* An application over `store` (borrowed; it must outlive the application). NULL only
+ * when out of memory. */
+struct tn_notes *tn_notes_new(struct tn_store *store);
+/* Registers every tool, the note:// resources and the listen requirement with `s`, the
+ * application's scope hierarchy (notes:write implies notes:read, see
+ * tn_principal_scope_implies), and subscribes to the store's change feed when it has
+ * one. The server and the feed keep pointers to `app`, also after a failure: free it
+ * only once the server is freed and the store closed. */
+enum tn_err tn_notes_register(struct tn_notes *app, struct tn_mcp_server *s);
+/* Frees the application; NULL is a no-op. */
+void tn_notes_free(struct tn_notes *app);
 
 #endif

@@ -14,22 +14,33 @@
 #include "core/util.h"
 #include "notes/notes.h"
 
-static struct tn_store *store;
-static struct tn_mcp_server *server;
-static bool shared_feed; /* the store announces every instance's changes (PostgreSQL) */
+enum { N_TOOLS = 8 };
 
-/* Tells the owner's subscriptions/listen streams that their notes changed: directly on
- * a single-instance store, through the store's change feed otherwise (which also
- * reaches the listeners of the other instances). */
-static void changed(const char *owner)
+/* The application, handed to every handler as its `ud`: registration gives the server
+ * copies of the tables below that point here. */
+struct tn_notes {
+    struct tn_store *store;
+    struct tn_mcp_server *server;
+    bool shared_feed; /* the store announces every instance's changes (PostgreSQL) */
+    struct tn_mcp_tool tools[N_TOOLS];
+    struct tn_mcp_resource_provider resources;
+};
+
+/* After a note of `owner` changed: their subscriptions/listen streams hear that their
+ * resources changed. With a shared change feed (PostgreSQL) the store announces every
+ * write, this instance's too, to every instance, and feed_cb passes it on: nothing to do
+ * here. Otherwise (SQLite, a single instance) this instance tells its own streams. */
+static void changed(struct tn_notes *app, const char *owner)
 {
-    if (!shared_feed)
-        tn_mcp_notify_resources_changed(server, owner);
+    if (!app->shared_feed)
+        tn_mcp_notify_resources_changed(app->server, owner);
 }
 
+/* The store's change feed: a note of `owner` changed on some instance. */
 static void feed_cb(const char *owner, void *ud)
 {
-    tn_mcp_notify_resources_changed(ud, owner);
+    struct tn_notes *app = ud;
+    tn_mcp_notify_resources_changed(app->server, owner);
 }
 
 #define DEFAULT_PAGE 20
@@ -46,8 +57,9 @@ static bool owner_of(struct tn_mcp_ctx *ctx, struct tn_owner *o)
     return true;
 }
 
-/* Copies s into a field of `cap` bytes, cut to fit (the store refuses nothing longer). */
-static void audit(struct tn_mcp_ctx *ctx, const char *tool, const char *note_id, const char *outcome)
+/* Records a call (who, which organization and client, which tool and note, outcome;
+ * never the text), each field cut to fit its column. */
+static void audit(struct tn_notes *app, struct tn_mcp_ctx *ctx, const char *tool, const char *note_id, const char *outcome)
 {
     const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
     struct tn_audit a;
@@ -58,7 +70,7 @@ static void audit(struct tn_mcp_ctx *ctx, const char *tool, const char *note_id,
     tn_strlcpy(a.tool, tool ? tool : "", sizeof a.tool);
     tn_strlcpy(a.note_id, note_id ? note_id : "", sizeof a.note_id);
     tn_strlcpy(a.outcome, outcome ? outcome : "", sizeof a.outcome);
-    tn_store_audit_insert(store, &a);
+    tn_store_audit_insert(app->store, &a);
 }
 
 /* How much of a note's text a result carries. */
@@ -108,22 +120,22 @@ static void mark_mine(json_t *o, const struct tn_note *n, const struct tn_owner 
 }
 
 /* The outcome of a store error as a tool result the model can act on. */
-static json_t *store_error(struct tn_mcp_ctx *ctx, const char *tool, const char *id, enum tn_err rc)
+static json_t *store_error(struct tn_notes *app, struct tn_mcp_ctx *ctx, const char *tool, const char *id, enum tn_err rc)
 {
     switch (rc) {
     case TN_ERR_NOT_FOUND:
-        audit(ctx, tool, id, "not_found");
+        audit(app, ctx, tool, id, "not_found");
         return tn_mcp_result_error("No note with id %s is visible to you.", id ? id : "(none)");
     case TN_ERR_BAD_INPUT:
     case TN_ERR_LIMIT:
-        audit(ctx, tool, id, "invalid");
+        audit(app, ctx, tool, id, "invalid");
         return tn_mcp_result_error(
             "The note was refused: content must be 1 to %d bytes of UTF-8, a title at most %d "
             "characters, at most %d tags of 1 to %d characters, visibility private or org (org "
             "needs an organization).",
             TN_NOTE_MAX_CONTENT, TN_NOTE_MAX_TITLE, TN_NOTE_MAX_TAGS, TN_NOTE_MAX_TAG);
     default:
-        audit(ctx, tool, id, "error");
+        audit(app, ctx, tool, id, "error");
         return tn_mcp_result_error("The notes store failed; nothing was changed. Try again.");
     }
 }
@@ -254,6 +266,7 @@ static void collect_cb(const struct tn_note *n, void *ud)
 
 static json_t *save_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 {
+    struct tn_notes *app = ud;
     struct tn_owner o;
     if (!owner_of(ctx, &o))
         return tn_mcp_result_error("Notes need a signed-in user.");
@@ -267,14 +280,14 @@ static json_t *save_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     tags_text(json_object_get(args, "tags"), n.tags, sizeof n.tags);
     tn_strlcpy(n.visibility, vis ? vis : "private", sizeof n.visibility);
     if (!strcmp(n.visibility, "org") && !o.org[0]) {
-        audit(ctx, "save_note", NULL, "invalid");
+        audit(app, ctx, "save_note", NULL, "invalid");
         return tn_mcp_result_error("visibility \"org\" needs an organization, and your account has none.");
     }
-    enum tn_err rc = tn_store_note_insert(store, &o, &n);
+    enum tn_err rc = tn_store_note_insert(app->store, &o, &n);
     if (rc != TN_OK)
-        return store_error(ctx, "save_note", NULL, rc);
-    audit(ctx, "save_note", n.id, "ok");
-    changed(o.user);
+        return store_error(app, ctx, "save_note", NULL, rc);
+    audit(app, ctx, "save_note", n.id, "ok");
+    changed(app, o.user);
     json_t *out = note_json(&n, NO_TEXT); /* n.content is the argument's, for the title */
     n.content = NULL;
     json_object_set_new(out, "userId", json_string(tn_mcp_ctx_principal(ctx)->subject));
@@ -334,7 +347,7 @@ static json_t *list_result(struct tn_mcp_ctx *ctx, struct collect *c, unsigned l
     return r ? r : tn_mcp_result_error("The server ran out of memory; try a smaller page.");
 }
 
-static json_t *list_common(struct tn_mcp_ctx *ctx, json_t *args, const char *tool, bool team)
+static json_t *list_common(struct tn_notes *app, struct tn_mcp_ctx *ctx, json_t *args, const char *tool, bool team)
 {
     struct tn_owner o;
     if (!owner_of(ctx, &o))
@@ -343,43 +356,44 @@ static json_t *list_common(struct tn_mcp_ctx *ctx, json_t *args, const char *too
     char after[32];
     json_t *err;
     if (page_args(args, &p, after, &err)) {
-        audit(ctx, tool, NULL, "invalid");
+        audit(app, ctx, tool, NULL, "invalid");
         return err;
     }
     struct collect c = {.me = &o};
     tn_buf_init(&c.text, SIZE_MAX / 2);
-    enum tn_err rc = team ? tn_store_note_list_team(store, &o, &p, collect_cb, &c)
-                          : tn_store_note_list(store, &o, &p, collect_cb, &c);
+    enum tn_err rc = team ? tn_store_note_list_team(app->store, &o, &p, collect_cb, &c)
+                          : tn_store_note_list(app->store, &o, &p, collect_cb, &c);
     if (rc != TN_OK) {
         tn_buf_deinit(&c.text);
-        return store_error(ctx, tool, NULL, rc);
+        return store_error(app, ctx, tool, NULL, rc);
     }
-    audit(ctx, tool, NULL, "ok");
+    audit(app, ctx, tool, NULL, "ok");
     return list_result(ctx, &c, p.limit);
 }
 
 static json_t *list_my_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 {
-    return list_common(ctx, args, "list_my_notes", false);
+    return list_common(ud, ctx, args, "list_my_notes", false);
 }
 
 static json_t *list_team_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 {
-    return list_common(ctx, args, "list_team_notes", true);
+    return list_common(ud, ctx, args, "list_team_notes", true);
 }
 
 static json_t *get_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 {
+    struct tn_notes *app = ud;
     struct tn_owner o;
     if (!owner_of(ctx, &o))
         return tn_mcp_result_error("Notes need a signed-in user.");
     const char *id = json_string_value(json_object_get(args, "id"));
     struct tn_note n;
     memset(&n, 0, sizeof n);
-    enum tn_err rc = tn_store_note_get(store, &o, id, &n);
+    enum tn_err rc = tn_store_note_get(app->store, &o, id, &n);
     if (rc != TN_OK)
-        return store_error(ctx, "get_note", id, rc);
-    audit(ctx, "get_note", id, "ok");
+        return store_error(app, ctx, "get_note", id, rc);
+    audit(app, ctx, "get_note", id, "ok");
     json_t *out = note_json(&n, WHOLE_TEXT);
     mark_mine(out, &n, &o);
     tn_note_deinit(&n);
@@ -388,6 +402,7 @@ static json_t *get_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 
 static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 {
+    struct tn_notes *app = ud;
     struct tn_owner o;
     if (!owner_of(ctx, &o))
         return tn_mcp_result_error("Notes need a signed-in user.");
@@ -399,17 +414,17 @@ static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     if (tags)
         tags_text(tags, tagbuf, sizeof tagbuf);
     if (vis && !strcmp(vis, "org") && !o.org[0]) {
-        audit(ctx, "update_note", id, "invalid");
+        audit(app, ctx, "update_note", id, "invalid");
         return tn_mcp_result_error("visibility \"org\" needs an organization, and your account has none.");
     }
     struct tn_note n;
     memset(&n, 0, sizeof n);
-    enum tn_err rc = tn_store_note_update(store, &o, id, version,
+    enum tn_err rc = tn_store_note_update(app->store, &o, id, version,
                                           json_string_value(json_object_get(args, "title")),
                                           json_string_value(json_object_get(args, "content")),
                                           tags ? tagbuf : NULL, vis, &n);
     if (rc == TN_ERR_CONFLICT) {
-        audit(ctx, "update_note", id, "conflict");
+        audit(app, ctx, "update_note", id, "conflict");
         json_t *r = version < n.version
                         ? tn_mcp_result_error(
                               "Conflict: note %s was changed since version %lld (it is now at version "
@@ -423,9 +438,9 @@ static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
         return r;
     }
     if (rc != TN_OK)
-        return store_error(ctx, "update_note", id, rc);
-    audit(ctx, "update_note", id, "ok");
-    changed(o.user);
+        return store_error(app, ctx, "update_note", id, rc);
+    audit(app, ctx, "update_note", id, "ok");
+    changed(app, o.user);
     json_t *out = note_json(&n, NO_TEXT);
     tn_note_deinit(&n);
     return tn_mcp_result_structured(out);
@@ -433,26 +448,28 @@ static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 
 static json_t *delete_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 {
+    struct tn_notes *app = ud;
     struct tn_owner o;
     if (!owner_of(ctx, &o))
         return tn_mcp_result_error("Notes need a signed-in user.");
     const char *id = json_string_value(json_object_get(args, "id"));
     json_t *v = json_object_get(args, "version");
-    enum tn_err rc = tn_store_note_delete(store, &o, id, v ? json_integer_value(v) : 0);
+    enum tn_err rc = tn_store_note_delete(app->store, &o, id, v ? json_integer_value(v) : 0);
     if (rc == TN_ERR_CONFLICT) {
-        audit(ctx, "delete_note", id, "conflict");
+        audit(app, ctx, "delete_note", id, "conflict");
         return tn_mcp_result_error("Conflict: note %s was changed since version %lld; read it again "
                                    "before deleting.", id, (long long)json_integer_value(v));
     }
     if (rc != TN_OK)
-        return store_error(ctx, "delete_note", id, rc);
-    audit(ctx, "delete_note", id, "ok");
-    changed(o.user);
+        return store_error(app, ctx, "delete_note", id, rc);
+    audit(app, ctx, "delete_note", id, "ok");
+    changed(app, o.user);
     return tn_mcp_result_structured(json_pack("{s:s, s:b}", "id", id, "deleted", 1));
 }
 
 static json_t *search_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 {
+    struct tn_notes *app = ud;
     struct tn_owner o;
     if (!owner_of(ctx, &o))
         return tn_mcp_result_error("Notes need a signed-in user.");
@@ -460,18 +477,18 @@ static json_t *search_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     json_t *lim = json_object_get(args, "limit");
     unsigned limit = lim ? (unsigned)json_integer_value(lim) : DEFAULT_PAGE;
     struct collect c = {.arr = json_array(), .me = &o, .snippets = true};
-    enum tn_err rc = tn_store_note_search(store, &o, q, limit, collect_cb, &c);
+    enum tn_err rc = tn_store_note_search(app->store, &o, q, limit, collect_cb, &c);
     if (rc == TN_ERR_BAD_INPUT) {
         json_decref(c.arr);
-        audit(ctx, "search_notes", NULL, "invalid");
+        audit(app, ctx, "search_notes", NULL, "invalid");
         return tn_mcp_result_error("The query has no word to search for (at most 32 words of "
                                    "letters or digits); punctuation and operators are ignored.");
     }
     if (rc != TN_OK) {
         json_decref(c.arr);
-        return store_error(ctx, "search_notes", NULL, rc);
+        return store_error(app, ctx, "search_notes", NULL, rc);
     }
-    audit(ctx, "search_notes", NULL, "ok");
+    audit(app, ctx, "search_notes", NULL, "ok");
     return tn_mcp_result_structured(json_pack("{s:s, s:I, s:o}", "query", q, "count", (json_int_t)c.n,
                                               "results", c.arr));
 }
@@ -490,6 +507,7 @@ static json_t *whoami(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 static enum tn_err note_list_res(struct tn_mcp_ctx *ctx, const char *cursor, size_t limit, json_t *out,
                                  char **next, void *ud)
 {
+    struct tn_notes *app = ud;
     struct tn_owner o;
     *next = NULL;
     if (!owner_of(ctx, &o))
@@ -500,7 +518,7 @@ static enum tn_err note_list_res(struct tn_mcp_ctx *ctx, const char *cursor, siz
     if (cursor && !cursor_read(cursor, &p.after_updated, after))
         return TN_OK;
     struct collect c = {.arr = json_array(), .me = &o};
-    enum tn_err rc = tn_store_note_list(store, &o, &p, collect_cb, &c);
+    enum tn_err rc = tn_store_note_list(app->store, &o, &p, collect_cb, &c);
     if (rc != TN_OK) {
         json_decref(c.arr);
         return rc;
@@ -526,14 +544,15 @@ static enum tn_err note_list_res(struct tn_mcp_ctx *ctx, const char *cursor, siz
 
 static json_t *note_read_res(struct tn_mcp_ctx *ctx, const char *uri, json_t *vars, void *ud)
 {
+    struct tn_notes *app = ud;
     struct tn_owner o;
     if (!owner_of(ctx, &o) || strncmp(uri, "note://", 7) != 0)
         return NULL;
     struct tn_note n;
     memset(&n, 0, sizeof n);
-    if (tn_store_note_get(store, &o, uri + 7, &n) != TN_OK)
+    if (tn_store_note_get(app->store, &o, uri + 7, &n) != TN_OK)
         return NULL;
-    audit(ctx, "resources/read", n.id, "ok");
+    audit(app, ctx, "resources/read", n.id, "ok");
     json_t *r = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType", "text/plain", "text",
                           n.content ? n.content : "");
     tn_note_deinit(&n);
@@ -690,16 +709,42 @@ static const struct tn_mcp_resource_provider note_resources = {
     .required_scope = "notes:read", .required_permission = "notes:read",
 };
 
-enum tn_err tn_notes_register(struct tn_mcp_server *s, struct tn_store *st)
+_Static_assert(sizeof tools / sizeof tools[0] == N_TOOLS, "struct tn_notes holds every tool");
+
+struct tn_notes *tn_notes_new(struct tn_store *store)
 {
-    store = st;
-    server = s;
-    shared_feed = tn_store_watch_notes(st, feed_cb, s) == TN_OK;
-    for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
-        enum tn_err rc = tn_mcp_tool_add(s, &tools[i]);
-        if (rc != TN_OK)
-            return rc;
+    struct tn_notes *app = calloc(1, sizeof *app);
+    if (!app)
+        return NULL;
+    app->store = store;
+    for (size_t i = 0; i < N_TOOLS; i++) {
+        app->tools[i] = tools[i];
+        app->tools[i].ud = app;
     }
+    app->resources = note_resources;
+    app->resources.ud = app;
+    return app;
+}
+
+void tn_notes_free(struct tn_notes *app)
+{
+    free(app);
+}
+
+enum tn_err tn_notes_register(struct tn_notes *app, struct tn_mcp_server *s)
+{
+    enum tn_err rc = TN_OK;
+    app->server = s;
+    /* what a token's scopes grant: writing includes reading */
+    if ((rc = tn_principal_scope_implies("notes:write", "notes:read")) != TN_OK)
+        goto done;
+    app->shared_feed = tn_store_watch_notes(app->store, feed_cb, app) == TN_OK;
+    for (size_t i = 0; i < N_TOOLS && rc == TN_OK; i++)
+        rc = tn_mcp_tool_add(s, &app->tools[i]);
+    if (rc != TN_OK)
+        goto done;
     tn_mcp_listen_require(s, "notes:read", "notes:read");
-    return tn_mcp_resource_provider_add(s, &note_resources);
+    rc = tn_mcp_resource_provider_add(s, &app->resources);
+done:
+    return rc;
 }

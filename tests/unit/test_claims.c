@@ -105,6 +105,9 @@ static void test_scope_hierarchy(void **state)
     struct tn_claim_map m = {0};
     enum tn_err rc;
     struct tn_principal *p = map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":1,\"scope\":\"notes:write\"}", &m, &rc);
+    /* the hierarchy is the application's: none until it registers one */
+    assert_false(tn_principal_has_scope(p, "notes:read"));
+    assert_int_equal(tn_principal_scope_implies("notes:write", "notes:read"), TN_OK);
     assert_true(tn_principal_has_scope(p, "notes:read"));
     tn_principal_release(p);
     p = map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":1,\"scope\":\"notes:read\"}", &m, &rc);

@@ -2,18 +2,25 @@
  * templates, providers, completions and listen streams pass the gate that tools pass
  * (scope → 403 step-up, permission → a JSON-RPC error), in both eras; open streams are
  * authorized again by tn_mcp_recheck and end when refused; one caller's streams are
- * capped. Plus the principal's helpers the gate relies on. Exact codes and texts. */
+ * capped. The gate is the server's own (src/auth/gate.c, wired as cli/serve.c wires it,
+ * over a real store's accounts and audit), and its decisions are also checked alone:
+ * scopes as whole words, the step-up's scopes, refusals audited. Plus the principal's
+ * helpers the gate relies on. Exact codes and texts. */
+#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <cmocka.h>
 
+#include "auth/accounts.h"
+#include "auth/gate.h"
 #include "core/principal.h"
 #include "core/util.h"
 #include "mcp/mcp.h"
@@ -205,36 +212,44 @@ static const char *err_msg(json_t *msg)
     return json_string_value(json_object_get(json_object_get(msg, "error"), "message"));
 }
 
-/* ---------- callers, and the gate serve.c has ---------- */
+/* ---------- callers, and the server's gate ---------- */
 
 enum who { OPENID, NOPERM, FULL };
 static struct tn_principal *callers[3];
-static bool revoked; /* the gate's view of an open stream's caller: no longer allowed */
 
+/* The gate over a store holding the callers' accounts, read on every check (max age 0)
+ * so that a change shows at once. */
+static char store_dir[64];
+static struct tn_store *store;
+static struct tn_accounts *accounts;
+static struct tn_gate the_gate;
+
+/* The adapter cli/serve.c has: the MCP core's question, put to the gate. */
 static enum tn_err gate(const struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
                         struct tn_buf *why, void *ud)
 {
-    (void)ud;
-    const struct tn_principal *p = tn_mcp_ctx_principal(c);
-    if (!p)
-        return TN_ERR_FORBIDDEN;
-    if (a->required_scope && !tn_principal_has_scope(p, a->required_scope)) {
-        if (why)
-            tn_buf_puts(why, a->required_scope);
-        return TN_ERR_INSUFFICIENT_SCOPE;
-    }
-    if (a->required_permission && !tn_principal_has_permission(p, a->required_permission)) {
-        if (why)
-            tn_buf_printf(why, "Permission denied: %s needs the %s permission", a->name,
-                          a->required_permission);
-        return TN_ERR_FORBIDDEN;
-    }
-    if (a->ongoing && revoked) {
-        if (why)
-            tn_buf_puts(why, "the account was disabled");
-        return TN_ERR_FORBIDDEN;
-    }
-    return TN_OK;
+    struct tn_gate_request r = {.name = a->name, .scope = a->required_scope,
+                                .permission = a->required_permission, .ongoing = a->ongoing};
+    return tn_gate_check(ud, tn_mcp_ctx_principal(c), &r, why);
+}
+
+static void add_account(const char *id, const char *role)
+{
+    struct tn_user u = {.created_at = 1};
+    snprintf(u.id, sizeof u.id, "%s", id);
+    snprintf(u.email, sizeof u.email, "%s@example.com", id);
+    snprintf(u.name, sizeof u.name, "%s", id);
+    snprintf(u.role, sizeof u.role, "%s", role);
+    assert_int_equal(tn_store_user_insert(store, &u), TN_OK);
+}
+
+/* The FULL caller's account disabled (true) or enabled again. */
+static void revoke(bool disabled)
+{
+    struct tn_user u;
+    assert_int_equal(tn_store_user_get(store, "u-full", &u), TN_OK);
+    u.disabled = disabled;
+    assert_int_equal(tn_store_user_update(store, &u), TN_OK);
 }
 
 /* ---------- the server ---------- */
@@ -329,12 +344,31 @@ static struct tn_mcp_server *server(bool with_provider)
     tn_mcp_completion_set(s, complete, NULL);
     tn_mcp_completion_require(s, "notes:read", "notes:read");
     tn_mcp_listen_require(s, "notes:read", "notes:read");
-    tn_mcp_gate_set(s, gate, NULL);
+    tn_mcp_gate_set(s, gate, &the_gate);
     return s;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
 }
 
 static int setup(void **state)
 {
+    /* the notes app's scope hierarchy, which FULL's notes:write relies on */
+    assert_int_equal(tn_principal_scope_implies("notes:write", "notes:read"), TN_OK);
+    snprintf(store_dir, sizeof store_dir, "/tmp/tn_gate_XXXXXX");
+    assert_non_null(mkdtemp(store_dir));
+    char data[96];
+    snprintf(data, sizeof data, "%s/data", store_dir);
+    assert_int_equal(tn_store_open(data, NULL, &store, NULL), TN_OK);
+    accounts = tn_accounts_new(store, 0);
+    assert_non_null(accounts);
+    add_account("u-openid", "editor");
+    add_account("u-noperm", "editor");
+    add_account("u-full", "editor");
+    the_gate = (struct tn_gate){.auth = true, .scopes = "notes:read notes:write",
+                                .accounts = accounts, .audit = store};
     callers[OPENID] = tn_principal_new("https://idp", "u-openid", "org", "c", "", INT64_MAX / 2);
     assert_int_equal(tn_principal_add_words(callers[OPENID], TN_PRINCIPAL_SCOPES, "openid"), TN_OK);
     callers[NOPERM] = tn_principal_new("https://idp", "u-noperm", "org", "c", "", INT64_MAX / 2);
@@ -354,6 +388,9 @@ static int teardown(void **state)
     tn_mcp_server_free(flat);
     for (int i = 0; i < 3; i++)
         tn_principal_release(callers[i]);
+    tn_accounts_free(accounts);
+    tn_store_close(store);
+    nftw(store_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
 }
 
@@ -379,7 +416,9 @@ struct access_case {
 #define M_TPL "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/templates/list\",\"params\":{" META "}}"
 #define M_COMPLETE "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"tpl://{id}\"},\"argument\":{\"name\":\"id\",\"value\":\"\"}," META "}}"
 #define M_LISTEN "{\"jsonrpc\":\"2.0\",\"id\":\"sub\",\"method\":\"subscriptions/listen\",\"params\":{" META ",\"notifications\":{\"resourcesListChanged\":true}}}"
-#define PERM(m) "Permission denied: " m " needs the notes:read permission"
+#define PERM(m) "Permission denied: " m " needs the notes:read permission, which your account " \
+                "does not have. Ask an administrator for a role that includes it (signing in " \
+                "again will not help)."
 
 static const struct access_case cases[] = {
     {"legacy list, no scope", OPENID, {JSON_HDRS}, L_LIST, 403, -32000, "notes:read", "Insufficient scope: resources/list needs notes:read"},
@@ -501,14 +540,14 @@ static void test_recheck_listen(void **state)
     struct rec_sink *a = listen_as(srv, callers[FULL], "a");
     struct rec_sink *b = listen_as(srv, callers[FULL], "b");
     assert_string_equal(frame_method(a, 0), "notifications/subscriptions/acknowledged");
-    revoked = false;
+    revoke(false);
     assert_int_equal(tn_mcp_recheck(srv), 0); /* still allowed: nothing happens */
     assert_int_equal(frames_n(a), 1);
     assert_false(a->closed);
     /* the caller lost the right: the stream ends with the protocol's final result */
-    revoked = true;
+    revoke(true);
     assert_int_equal(tn_mcp_recheck(srv), 2);
-    revoked = false;
+    revoke(false);
     for (int i = 0; i < 2; i++) {
         struct rec_sink *r = i ? b : a;
         assert_int_equal(frames_n(r), 2);
@@ -532,9 +571,9 @@ static void test_recheck_listen(void **state)
     struct tn_mcp_server *open = tn_mcp_server_new(&info);
     assert_int_equal(tn_mcp_resource_add(open, &res_public), TN_OK);
     struct rec_sink *c = listen_as(open, NULL, "");
-    revoked = true;
+    revoke(true);
     assert_int_equal(tn_mcp_recheck(open), 0);
-    revoked = false;
+    revoke(false);
     assert_false(c->closed);
     client_leaves(c);
     sink_free(c);
@@ -569,9 +608,9 @@ static void test_recheck_call(void **state)
     assert_non_null(s);
     wait_frames(s, 1); /* under way: its first progress */
     assert_int_equal(tn_mcp_recheck(srv), 0);
-    revoked = true;
+    revoke(true);
     assert_int_equal(tn_mcp_recheck(srv), 1);
-    revoked = false;
+    revoke(false);
     sink_wait_closed(s); /* the handler saw the stream closed and returned */
     assert_int_equal(__atomic_load_n(&slow_ended, __ATOMIC_SEQ_CST), 1);
     /* progress, then exactly one final message: the error, not the handler's result */
@@ -580,7 +619,8 @@ static void test_recheck_call(void **state)
     assert_int_equal(json_integer_value(json_object_get(last, "id")), 9);
     assert_int_equal(err_code(last), -32000);
     assert_string_equal(err_msg(last), "The call was stopped before it finished: the account was "
-                                       "disabled. Whatever it changed until then may have been saved.");
+                                       "disabled or its tokens revoked. Whatever it changed until "
+                                       "then may have been saved.");
     for (size_t i = 0; i + 1 < n; i++)
         assert_string_equal(frame_method(s, i), "notifications/progress");
     sink_free(s);
@@ -693,6 +733,171 @@ static void test_restrict(void **state)
     tn_principal_release(p);
 }
 
+/* ---------- the gate's decisions, alone ---------- */
+
+struct audit_count {
+    const char *user;
+    int denied;
+    char last_tool[64];
+};
+
+static void count_denied(const struct tn_audit *a, void *ud)
+{
+    struct audit_count *c = ud;
+    if (!strcmp(a->user, c->user) && !strcmp(a->outcome, "denied")) {
+        if (!c->denied++) /* newest first */
+            snprintf(c->last_tool, sizeof c->last_tool, "%s", a->tool);
+    }
+}
+
+static int denied_of(const char *user, char tool[64])
+{
+    struct audit_count c = {.user = user};
+    assert_int_equal(tn_store_audit_list(store, 1000, count_denied, &c), TN_OK);
+    if (tool)
+        memcpy(tool, c.last_tool, 64);
+    return c.denied;
+}
+
+static void test_gate_check(void **state)
+{
+    static const struct {
+        const char *scopes, *perms; /* the caller's */
+        const char *scope, *perm;   /* the operation's */
+        bool ongoing;
+        enum tn_err rc;
+        const char *why;
+    } t[] = {
+        /* scopes are whole words: neither a longer word, a prefix nor a suffix grants */
+        {"notes:readx xnotes:read notes:read.all notes:rea", "notes:read", "notes:read", "notes:read", false,
+         TN_ERR_INSUFFICIENT_SCOPE, "notes:read"},
+        {"notes:read", "notes:read", "notes:read", "notes:read", false, TN_OK, ""},
+        /* the registered hierarchy: write grants read, never the other way */
+        {"notes:write", "notes:read", "notes:read", "notes:read", false, TN_OK, ""},
+        {"notes:read", "notes:write", "notes:write", "notes:write", false, TN_ERR_INSUFFICIENT_SCOPE,
+         "notes:write notes:read"},
+        /* the step-up keeps what was granted and this server supports, drops the rest */
+        {"openid notes:read profile", "", "notes:write", NULL, false, TN_ERR_INSUFFICIENT_SCOPE,
+         "notes:write notes:read"},
+        /* permissions are whole words too */
+        {"notes:write", "notes:readx notes:rea", "notes:read", "notes:read", false, TN_ERR_FORBIDDEN,
+         "Permission denied: get_note needs the notes:read permission, which your account does not "
+         "have. Ask an administrator for a role that includes it (signing in again will not help)."},
+        /* nothing required: anyone signed in */
+        {"", "", NULL, NULL, false, TN_OK, ""},
+        /* an open stream: its account (u-full, editor) still has notes:read */
+        {"notes:read", "notes:read", "notes:read", "notes:read", true, TN_OK, ""},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct tn_principal *p = tn_principal_new("https://idp", "u-full", "org_1", "cli_1", "", INT64_MAX / 2);
+        assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, t[i].scopes), TN_OK);
+        assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, t[i].perms), TN_OK);
+        struct tn_gate_request r = {.name = "get_note", .scope = t[i].scope, .permission = t[i].perm,
+                                    .ongoing = t[i].ongoing};
+        struct tn_buf why;
+        tn_buf_init(&why, 4096);
+        int before = denied_of(p->key, NULL);
+        print_message("# case %zu\n", i);
+        assert_int_equal(tn_gate_check(&the_gate, p, &r, &why), t[i].rc);
+        assert_string_equal(why.data ? why.data : "", t[i].why);
+        /* a refusal is audited once, naming the operation; an allowed use is not */
+        char tool[64];
+        assert_int_equal(denied_of(p->key, tool), before + (t[i].rc != TN_OK));
+        if (t[i].rc != TN_OK)
+            assert_string_equal(tool, "get_note");
+        /* only filtering a listing (why NULL): the same answer, nothing written */
+        assert_int_equal(tn_gate_check(&the_gate, p, &r, NULL), t[i].rc);
+        assert_int_equal(denied_of(p->key, NULL), before + (t[i].rc != TN_OK));
+        tn_buf_deinit(&why);
+        tn_principal_release(p);
+    }
+}
+
+/* Open streams: the token's expiry, the account's status and its role now. */
+static void test_gate_ongoing(void **state)
+{
+    struct tn_gate_request r = {.name = "subscriptions/listen", .scope = "notes:read",
+                                .permission = "notes:read", .ongoing = true};
+    struct tn_buf why;
+    tn_buf_init(&why, 4096);
+    /* expired: refused even with an external issuer (no accounts) */
+    struct tn_principal *p = tn_principal_new("https://idp", "u-full", "", "", "", tn_time_now_ms() / 1000);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read"), TN_OK);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, "notes:read"), TN_OK);
+    struct tn_gate external = {.auth = true, .scopes = "notes:read"};
+    assert_int_equal(tn_gate_check(&external, p, &r, &why), TN_ERR_FORBIDDEN);
+    assert_string_equal(why.data, "the access token expired");
+    tn_principal_release(p);
+    p = tn_principal_new("https://idp", "u-noperm", "", "", "", INT64_MAX / 2);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read"), TN_OK);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, "notes:read"), TN_OK);
+    assert_int_equal(tn_gate_check(&external, p, &r, NULL), TN_OK); /* nothing else changes */
+    /* the account's role lost the permission */
+    struct tn_user u;
+    assert_int_equal(tn_store_user_get(store, "u-noperm", &u), TN_OK);
+    snprintf(u.role, sizeof u.role, "viewer");
+    assert_int_equal(tn_store_user_update(store, &u), TN_OK);
+    r.permission = "notes:read";
+    assert_int_equal(tn_gate_check(&the_gate, p, &r, NULL), TN_OK); /* viewer reads */
+    tn_principal_release(p);
+    p = tn_principal_new("https://idp", "u-noperm", "", "", "", INT64_MAX / 2);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:write"), TN_OK);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, "notes:write"), TN_OK);
+    r.scope = r.permission = "notes:write";
+    tn_buf_reset(&why);
+    assert_int_equal(tn_gate_check(&the_gate, p, &r, &why), TN_ERR_FORBIDDEN);
+    assert_string_equal(why.data, "the account's role (viewer) no longer has the notes:write permission");
+    /* a missing account: refused */
+    tn_principal_release(p);
+    p = tn_principal_new("https://idp", "u-gone", "", "", "", INT64_MAX / 2);
+    tn_buf_reset(&why);
+    r.scope = r.permission = NULL;
+    assert_int_equal(tn_gate_check(&the_gate, p, &r, &why), TN_ERR_FORBIDDEN);
+    assert_string_equal(why.data, "the account was disabled or its tokens revoked");
+    tn_principal_release(p);
+    /* no principal: refused with authentication on, allowed with AUTH_MODE=none */
+    assert_int_equal(tn_gate_check(&the_gate, NULL, &r, NULL), TN_ERR_FORBIDDEN);
+    struct tn_gate none = {.auth = false};
+    assert_int_equal(tn_gate_check(&none, NULL, &r, NULL), TN_OK);
+    tn_buf_deinit(&why);
+}
+
+/* The application's scope hierarchy: what may be registered. */
+static void test_scope_implies(void **state)
+{
+    char long_scope[65];
+    memset(long_scope, 's', 64);
+    long_scope[64] = '\0';
+    static const struct { const char *scope, *implied; enum tn_err rc; } t[] = {
+        {"notes:write", "notes:read", TN_OK}, /* again: no error, no second entry */
+        {"", "notes:read", TN_ERR_BAD_INPUT},
+        {"notes:write", "", TN_ERR_BAD_INPUT},
+        {NULL, "notes:read", TN_ERR_BAD_INPUT},
+        {"notes:write notes:admin", "notes:read", TN_ERR_BAD_INPUT},
+        {"notes:read", "notes:read", TN_ERR_BAD_INPUT},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        assert_int_equal(tn_principal_scope_implies(t[i].scope, t[i].implied), t[i].rc);
+    assert_int_equal(tn_principal_scope_implies(long_scope, "notes:read"), TN_ERR_BAD_INPUT);
+    long_scope[63] = '\0'; /* 63 bytes fit */
+    assert_int_equal(tn_principal_scope_implies(long_scope, "x:y"), TN_OK);
+    /* one level, not transitive: x:y implies nothing further */
+    struct tn_principal *p = tn_principal_new("i", "s", "", "", "", 1);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, long_scope), TN_OK);
+    assert_true(tn_principal_has_scope(p, "x:y"));
+    assert_false(tn_principal_has_scope(p, "notes:read"));
+    assert_false(tn_principal_has_scope(p, "x"));
+    tn_principal_release(p);
+    /* 16 pairs at most (two registered above) */
+    char a[16], b[16];
+    for (int i = 0; i < 14; i++) {
+        snprintf(a, sizeof a, "a:%d", i);
+        snprintf(b, sizeof b, "b:%d", i);
+        assert_int_equal(tn_principal_scope_implies(a, b), TN_OK);
+    }
+    assert_int_equal(tn_principal_scope_implies("a:full", "b:full"), TN_ERR_LIMIT);
+}
+
 int main(void)
 {
     tn_util_init();
@@ -704,6 +909,9 @@ int main(void)
         cmocka_unit_test(test_per_subject_caps),
         cmocka_unit_test(test_word_in),
         cmocka_unit_test(test_restrict),
+        cmocka_unit_test(test_gate_check),
+        cmocka_unit_test(test_gate_ongoing),
+        cmocka_unit_test(test_scope_implies), /* last: it fills the hierarchy */
     };
     return cmocka_run_group_tests_name("gate", tests, setup, teardown);
 }

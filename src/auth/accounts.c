@@ -1,0 +1,107 @@
+#include "auth/accounts.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/as/users.h"
+#include "core/util.h"
+
+struct tn_accounts {
+    struct tn_store *store;
+    int64_t max_age_ms;
+    pthread_mutex_t mu;
+    struct tn_account slots[256];
+};
+
+struct tn_accounts *tn_accounts_new(struct tn_store *store, int64_t max_age_ms)
+{
+    struct tn_accounts *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->store = store;
+    a->max_age_ms = max_age_ms;
+    pthread_mutex_init(&a->mu, NULL);
+    return a;
+}
+
+void tn_accounts_free(struct tn_accounts *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_destroy(&a->mu);
+    free(a);
+}
+
+static uint8_t slot_of(const char *subject)
+{
+    uint8_t h = 0;
+    for (const char *c = subject; *c; c++)
+        h = (uint8_t)(h * 31 + (uint8_t)*c);
+    return h;
+}
+
+/* The account as the store has it now: inactive, no role, when it cannot be read. */
+static struct tn_account read_account(struct tn_store *store, const char *subject, int64_t now_ms)
+{
+    struct tn_account u;
+    struct tn_user row;
+    memset(&u, 0, sizeof u);
+    tn_strlcpy(u.id, subject, sizeof u.id);
+    u.checked_ms = now_ms;
+    if (tn_store_user_get(store, subject, &row) == TN_OK) {
+        u.active = !row.disabled;
+        u.valid_after = row.tokens_valid_after;
+        tn_strlcpy(u.role, row.role, sizeof u.role);
+    }
+    return u;
+}
+
+struct tn_account tn_accounts_get(struct tn_accounts *a, const char *subject, int64_t now_ms)
+{
+    pthread_mutex_lock(&a->mu);
+    struct tn_account *slot = &a->slots[slot_of(subject)];
+    bool fresh = !strcmp(slot->id, subject) && now_ms - slot->checked_ms < a->max_age_ms;
+    struct tn_account copy = *slot;
+    pthread_mutex_unlock(&a->mu);
+    if (fresh)
+        return copy;
+    /* read outside the lock: a slow store holds up only this request */
+    copy = read_account(a->store, subject, now_ms);
+    pthread_mutex_lock(&a->mu);
+    *slot = copy;
+    pthread_mutex_unlock(&a->mu);
+    return copy;
+}
+
+bool tn_account_current(const struct tn_account *u, const struct tn_principal *p)
+{
+    return u->active && p->issued_at >= u->valid_after;
+}
+
+bool tn_account_role_covers(const struct tn_account *u, const struct tn_principal *p)
+{
+    const char *allowed = tn_role_permissions(u->role);
+    for (size_t i = 0; i < p->permissions.n; i++)
+        if (!tn_principal_word_in(allowed, p->permissions.v[i]))
+            return false;
+    return true;
+}
+
+enum tn_err tn_accounts_admit(struct tn_accounts *a, struct tn_principal **p, int64_t now_ms)
+{
+    struct tn_account u = tn_accounts_get(a, (*p)->subject, now_ms);
+    if (!tn_account_current(&u, *p)) {
+        tn_principal_release(*p);
+        *p = NULL;
+        return TN_ERR_FORBIDDEN;
+    }
+    if (!tn_account_role_covers(&u, *p)) {
+        /* the role changed since the token was issued: this request (and whoami) sees
+         * only the permissions both allow */
+        struct tn_principal *q = tn_principal_restrict(*p, tn_role_permissions(u.role));
+        tn_principal_release(*p);
+        *p = q;
+    }
+    return TN_OK;
+}

@@ -1,0 +1,258 @@
+/* The built-in issuer's account cache (src/auth/accounts.c) over a real SQLite store:
+ * what a missing, disabled, revoked or demoted account means for a token, how long a
+ * read is trusted (exactly max_age_ms), and two accounts sharing a slot never seeing
+ * each other's status. Exact values. */
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "auth/accounts.h"
+#include "core/util.h"
+
+#define AGE 5000
+
+struct fx {
+    char dir[64];
+    struct tn_store *s;
+    struct tn_accounts *a;
+};
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/tn_accounts_XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    char data[96];
+    snprintf(data, sizeof data, "%s/data", f->dir);
+    assert_int_equal(tn_store_open(data, NULL, &f->s, NULL), TN_OK);
+    f->a = tn_accounts_new(f->s, AGE);
+    assert_non_null(f->a);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    tn_accounts_free(f->a);
+    tn_store_close(f->s);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    return 0;
+}
+
+static void add_user(struct tn_store *s, const char *id, const char *role, int64_t valid_after)
+{
+    struct tn_user u = {.created_at = 100, .tokens_valid_after = valid_after};
+    snprintf(u.id, sizeof u.id, "%s", id);
+    snprintf(u.email, sizeof u.email, "%s@example.com", id);
+    snprintf(u.name, sizeof u.name, "%s", id);
+    snprintf(u.role, sizeof u.role, "%s", role);
+    assert_int_equal(tn_store_user_insert(s, &u), TN_OK);
+}
+
+static void set_user(struct tn_store *s, const char *id, const char *role, bool disabled,
+                     int64_t valid_after)
+{
+    struct tn_user u;
+    assert_int_equal(tn_store_user_get(s, id, &u), TN_OK);
+    snprintf(u.role, sizeof u.role, "%s", role);
+    u.disabled = disabled;
+    u.tokens_valid_after = valid_after;
+    assert_int_equal(tn_store_user_update(s, &u), TN_OK);
+}
+
+/* A built-in token's principal: issued at `iat`, with these permissions. */
+static struct tn_principal *token(const char *sub, int64_t iat, const char *perms)
+{
+    struct tn_principal *p = tn_principal_new("http://127.0.0.1:8080", sub, "", "cli", "jti", INT64_MAX / 2);
+    p->issued_at = iat;
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read notes:write"), TN_OK);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, perms), TN_OK);
+    return p;
+}
+
+static void test_read(void **state)
+{
+    struct fx *f = *state;
+    add_user(f->s, "usr_editor", "editor", 50);
+    struct tn_account u = tn_accounts_get(f->a, "usr_editor", 1000);
+    assert_string_equal(u.id, "usr_editor");
+    assert_int_equal(u.checked_ms, 1000);
+    assert_true(u.active);
+    assert_int_equal(u.valid_after, 50);
+    assert_string_equal(u.role, "editor");
+    /* no such account: inactive, no role */
+    u = tn_accounts_get(f->a, "usr_nobody", 1000);
+    assert_string_equal(u.id, "usr_nobody");
+    assert_false(u.active);
+    assert_string_equal(u.role, "");
+    assert_int_equal(u.valid_after, 0);
+}
+
+/* A change in the store reaches the cache exactly max_age_ms after the last read. */
+static void test_expiry(void **state)
+{
+    struct fx *f = *state;
+    add_user(f->s, "usr_ann", "editor", 0);
+    assert_true(tn_accounts_get(f->a, "usr_ann", 10000).active);
+    set_user(f->s, "usr_ann", "viewer", true, 0);
+    struct tn_account u = tn_accounts_get(f->a, "usr_ann", 10000 + AGE - 1);
+    assert_true(u.active); /* still the read of 10000 */
+    assert_string_equal(u.role, "editor");
+    assert_int_equal(u.checked_ms, 10000);
+    u = tn_accounts_get(f->a, "usr_ann", 10000 + AGE);
+    assert_false(u.active);
+    assert_string_equal(u.role, "viewer");
+    assert_int_equal(u.checked_ms, 10000 + AGE);
+    /* re-enabled: shown once that read is max_age_ms old, not before */
+    set_user(f->s, "usr_ann", "viewer", false, 0);
+    assert_false(tn_accounts_get(f->a, "usr_ann", 10000 + 2 * AGE - 1).active);
+    assert_true(tn_accounts_get(f->a, "usr_ann", 10000 + 2 * AGE).active);
+}
+
+/* The cache's slot choice (a byte hash of the id): used to build two ids that share a
+ * slot. If the cache's hash changes, the ids merely stop colliding. */
+static uint8_t slot_of(const char *s)
+{
+    uint8_t h = 0;
+    for (; *s; s++)
+        h = (uint8_t)(h * 31 + (uint8_t)*s);
+    return h;
+}
+
+static void test_shared_slot(void **state)
+{
+    struct fx *f = *state;
+    char a[16] = "usr_a0", b[16] = "";
+    for (int c = 0; c < 256 && !b[0]; c++) {
+        snprintf(b, sizeof b, "usr_b%02x", c);
+        if (slot_of(b) != slot_of(a))
+            b[0] = '\0';
+    }
+    assert_string_not_equal(b, "");
+    add_user(f->s, a, "admin", 0);
+    add_user(f->s, b, "viewer", 0);
+    set_user(f->s, b, "viewer", true, 0);
+    /* each read evicts the other; neither ever gets the other's status */
+    for (int i = 0; i < 3; i++) {
+        struct tn_account ua = tn_accounts_get(f->a, a, 1000 + i);
+        struct tn_account ub = tn_accounts_get(f->a, b, 1000 + i);
+        assert_string_equal(ua.id, a);
+        assert_true(ua.active);
+        assert_string_equal(ua.role, "admin");
+        assert_int_equal(ua.checked_ms, 1000 + i); /* read again: b had the slot */
+        assert_string_equal(ub.id, b);
+        assert_false(ub.active);
+        assert_string_equal(ub.role, "viewer");
+    }
+}
+
+static void test_current(void **state)
+{
+    struct tn_principal *p = token("usr_x", 1000, "notes:read");
+    static const struct {
+        bool active;
+        int64_t valid_after;
+        bool current;
+    } t[] = {
+        {true, 0, true},
+        {true, 1000, true},  /* issued in the second of the revocation: still valid */
+        {true, 1001, false}, /* issued before it */
+        {false, 0, false},   /* disabled */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct tn_account u = {.active = t[i].active, .valid_after = t[i].valid_after};
+        assert_int_equal(tn_account_current(&u, p), t[i].current);
+    }
+    tn_principal_release(p);
+}
+
+static void test_role_covers(void **state)
+{
+    static const struct {
+        const char *role, *perms;
+        bool covers;
+    } t[] = {
+        {"editor", "notes:read notes:write", true},
+        {"viewer", "notes:read", true},
+        {"viewer", "notes:read notes:write", false},
+        {"admin", "notes:read notes:write teamnotes:admin", true},
+        {"editor", "teamnotes:admin", false},
+        {"editor", "notes:rea", false},     /* a prefix is not the word */
+        {"editor", "notes:writex", false},
+        {"", "notes:read", false},          /* no role (missing account): nothing */
+        {"root", "notes:read", false},      /* unknown role: nothing */
+        {"root", "", true},                 /* a token naming nothing asks for nothing */
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct tn_principal *p = token("usr_x", 1, t[i].perms);
+        struct tn_account u = {.active = true};
+        snprintf(u.role, sizeof u.role, "%s", t[i].role);
+        assert_int_equal(tn_account_role_covers(&u, p), t[i].covers);
+        tn_principal_release(p);
+    }
+}
+
+static void test_admit(void **state)
+{
+    struct fx *f = *state;
+    add_user(f->s, "usr_ok", "editor", 0);
+    add_user(f->s, "usr_off", "editor", 0);
+    set_user(f->s, "usr_off", "editor", true, 0);
+    add_user(f->s, "usr_rev", "editor", 500);
+    add_user(f->s, "usr_demoted", "viewer", 0);
+
+    /* current and covered: the same principal */
+    struct tn_principal *p = token("usr_ok", 100, "notes:read notes:write"), *before = p;
+    assert_int_equal(tn_accounts_admit(f->a, &p, 1000), TN_OK);
+    assert_ptr_equal(p, before);
+    tn_principal_release(p);
+
+    /* disabled, revoked, missing: refused, released, NULL */
+    static const char *const refused[] = {"usr_off", "usr_rev", "usr_missing"};
+    for (size_t i = 0; i < 3; i++) {
+        p = token(refused[i], 100, "notes:read");
+        assert_int_equal(tn_accounts_admit(f->a, &p, 1000), TN_ERR_FORBIDDEN);
+        assert_null(p);
+    }
+
+    /* demoted since issued: the request sees only what both allow; scopes unchanged */
+    p = token("usr_demoted", 100, "notes:read notes:write");
+    before = p;
+    assert_int_equal(tn_accounts_admit(f->a, &p, 1000), TN_OK);
+    assert_non_null(p);
+    assert_ptr_not_equal(p, before);
+    assert_int_equal(p->permissions.n, 1);
+    assert_string_equal(p->permissions.v[0], "notes:read");
+    assert_int_equal(p->scopes.n, 2);
+    assert_string_equal(p->subject, "usr_demoted");
+    assert_int_equal(p->issued_at, 100);
+    tn_principal_release(p);
+}
+
+int main(void)
+{
+    tn_util_init();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_slot, setup, teardown),
+        cmocka_unit_test(test_current),
+        cmocka_unit_test(test_role_covers),
+        cmocka_unit_test_setup_teardown(test_admit, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("accounts", tests, NULL, NULL);
+}
