@@ -419,9 +419,9 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
     if (key[0] && strlen(key) < 32) {
         tn_buf_puts(err, "SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)");
         rc = TN_ERR_CONFIG;
-    }
-    if ((rc = tn_mail_config_check(c, err)) != TN_OK)
         goto done;
+    }
+    rc = tn_mail_config_check(c, err);
 done:
     if (rc != TN_OK)
         tn_config_deinit(c);
