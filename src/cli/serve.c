@@ -77,7 +77,8 @@ static void refuse(struct app *app, const struct tn_http_req *req, struct tn_htt
     if (status == 503) {
         tn_http_resp_header(resp, "Retry-After", "30");
         if (!app->rs)
-            tn_buf_puts(&resp->body, "{\"error\":\"temporarily_unavailable\",\"error_description\":\"Starting\"}");
+            tn_buf_printf(&resp->body, "{\"error\":\"%s\",\"error_description\":\"Starting\"}",
+                          tn_err_oauth(TN_ERR_UNAVAILABLE));
     }
     tn_buf_deinit(&www);
     if (v != TN_RS_NO_TOKEN || why != TN_JWT_OK)
@@ -198,8 +199,9 @@ static void prm_route(void *ud, const struct tn_http_req *req, struct tn_http_re
         tn_http_resp_json(resp, 200, text, strlen(text));
         tn_http_resp_header(resp, "Cache-Control", "public, max-age=300");
     } else {
-        static const char nf[] = "{\"error\":\"temporarily_unavailable\"}";
-        tn_http_resp_json(resp, 503, nf, sizeof nf - 1);
+        char nf[64];
+        int n = snprintf(nf, sizeof nf, "{\"error\":\"%s\"}", tn_err_oauth(TN_ERR_UNAVAILABLE));
+        tn_http_resp_json(resp, tn_err_http_status(TN_ERR_UNAVAILABLE), nf, (size_t)n);
     }
     free(text);
     json_decref(doc);
@@ -330,8 +332,10 @@ static void as_route(void *ud, const struct tn_http_req *req, struct tn_http_res
     struct app *app = ud;
     struct as_glue g = {req};
     if (!app->as) { /* the listener is up a moment before the issuer is configured */
-        static const char busy[] = "{\"error\":\"temporarily_unavailable\",\"error_description\":\"Starting\"}";
-        tn_http_resp_json(resp, 503, busy, sizeof busy - 1);
+        char busy[96];
+        int n = snprintf(busy, sizeof busy, "{\"error\":\"%s\",\"error_description\":\"Starting\"}",
+                         tn_err_oauth(TN_ERR_UNAVAILABLE));
+        tn_http_resp_json(resp, tn_err_http_status(TN_ERR_UNAVAILABLE), busy, (size_t)n);
         tn_http_resp_header(resp, "Retry-After", "1");
         return;
     }
