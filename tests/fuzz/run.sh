@@ -52,8 +52,10 @@ srcs_cimd="core/err.c auth/as/cimd.c"
 libs_cimd="-lpthread"
 # (store/postgres.c needs libpq's headers; notetext links the store for tn_note_title_derive)
 flags+=($(pkg-config --cflags-only-I libpq 2>/dev/null))
-srcs_notetext="core/err.c core/buf.c core/util.c core/log.c store/store.c store/sqlite.c store/postgres.c"
-libs_notetext="-ljansson -lsodium -lsqlite3 -lpq -lpthread -lm"
+srcs_notetext="core/err.c core/buf.c core/util.c core/log.c store/store.c store/sqlite.c store/sqlite_auth.c
+  store/sqlite_notes.c store/sqlite_commit.c store/postgres.c store/postgres_auth.c store/postgres_notes.c
+  store/postgres_listen.c"
+libs_notetext="$out/obj/migrations_sqlite.o $out/obj/migrations_postgres.o -ljansson -lsodium -lsqlite3 -lpq -lpthread -lm"
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then
     targets=$FUZZ_TARGETS
@@ -79,6 +81,16 @@ for s in $objs_needed; do
     if [ ${#pids[@]} -ge 2 ]; then wait "${pids[0]}" || build_failed=1; pids=("${pids[@]:1}"); fi
 done
 for p in "${pids[@]}"; do wait "$p" || build_failed=1; done
+# The store's migrations, generated from its .sql files as the meson build does.
+if grep -q '^store/sqlite.c$' <<<"$objs_needed"; then
+    for b in sqlite postgres; do
+        python3 "$root/scripts/gen-migrations.py" --symbol "tn_store_${b}_migrations" \
+            --dir "$src/store/migrations/$b" --output "$out/obj/migrations_$b.c" \
+            "$src/store/migrations/$b"/*.sql &&
+            "$cc" "${flags[@]}" -c "$out/obj/migrations_$b.c" -o "$out/obj/migrations_$b.o" ||
+            build_failed=1
+    done
+fi
 [ $build_failed = 0 ] || { echo "build of the sources failed" >&2; exit 1; }
 
 # ---- one target: link, fresh corpus copy, fuzz; the verdict goes to $out/<t>.result ----
