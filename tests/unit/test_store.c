@@ -19,7 +19,9 @@
 
 #include "core/log.h"
 #include "store/store.h"
-#include "pg_fixture.h"
+
+#define STORE_FIXTURE_DIR "/tmp/tn_store_XXXXXX"
+#include "store_fixture.h"
 
 /* The migrations of src/store/migrations/sqlite/, in order; the latest is the schema
  * version a new store reaches. */
@@ -27,75 +29,11 @@ static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_s
                                                "0004_list_covering", "0005_list_text"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
-struct fx {
-    char dir[64];   /* the temporary directory */
-    char data[96];  /* the data directory inside it */
-    char schema[64]; /* PostgreSQL: the test's schema */
-    char url[1024];  /* PostgreSQL: base_url with search_path set to schema */
-    struct tn_store *s;
-};
-
-/* The backend under test: PostgreSQL when TN_TEST_DATABASE_URL is set, else SQLite. */
-static bool on_pg(void)
-{
-    return base_url != NULL;
-}
-
 /* The schema version a new store reaches: PostgreSQL has three migrations (the third is
  * 0003_notify, its cross-instance notifications), SQLite five. */
 static int latest(void)
 {
     return on_pg() ? 3 : LATEST;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
-static struct tn_store *open_at(const char *data)
-{
-    struct tn_store *s = NULL;
-    struct tn_buf err;
-    tn_buf_init(&err, 4096);
-    enum tn_err e = tn_store_open(data, NULL, &s, &err);
-    if (e != TN_OK)
-        print_error("open %s: %s: %s\n", data, tn_err_name(e), err.data ? err.data : "");
-    tn_buf_deinit(&err);
-    assert_int_equal(e, TN_OK);
-    assert_non_null(s);
-    return s;
-}
-
-/* Another handle on the fixture's store: its schema on PostgreSQL, its directory on SQLite. */
-static struct tn_store *reopen(struct fx *f)
-{
-    return on_pg() ? open_url(f->url) : open_at(f->data);
-}
-
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/tn_store_XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->data, sizeof f->data, "%s/data", f->dir);
-    if (on_pg())
-        pg_fixture_schema(f->schema, sizeof f->schema, f->url, sizeof f->url);
-    f->s = reopen(f);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    tn_store_close(f->s);
-    if (on_pg())
-        schema_drop(f->schema);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    return 0;
 }
 
 /* ---------- fixtures ---------- */
@@ -1170,11 +1108,8 @@ static void test_concurrent_refresh_rotate(void **state)
 int main(void)
 {
     /* TN_TEST_DATABASE_URL: run the suite on PostgreSQL, a fresh schema per test */
-    const char *url = getenv("TN_TEST_DATABASE_URL");
-    if (url && url[0]) {
-        if (tn_util_init() != TN_OK || !pg_fixture_connect(url))
-            return 1;
-    }
+    if (tn_util_init() != TN_OK || !store_fixture_connect())
+        return 1;
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(test_open_layout),
@@ -1205,7 +1140,6 @@ int main(void)
     tn_log_setup(TN_LOG_WARN, false); /* no "migration applied" line per test */
     int rc = cmocka_run_group_tests_name(base_url ? "store (postgres)" : "store", tests, NULL,
                                          NULL);
-    if (base_url)
-        pg_fixture_disconnect();
+    store_fixture_disconnect();
     return rc;
 }
