@@ -227,7 +227,6 @@ static void http(const char *method, const char *url, const char *const *hdrs, c
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)DOC_TIMEOUT_MS);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "teamnotes-doctor");
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, r->error);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -243,7 +242,9 @@ static void http(const char *method, const char *url, const char *const *hdrs, c
     if (rc == CURLE_OK) {
         r->answered = true;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    } else if (!r->error[0]) {
+    } else {
+        /* libcurl's own words, not its error buffer: that one carries timings, and the
+         * same failure should read the same every time */
         snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
     }
     curl_slist_free_all(list);
@@ -1270,9 +1271,9 @@ static void run_local(struct doctor *d, const struct tn_config *cfg, bool live)
                 say(d, ST_OK, "auth", NULL, "built-in authorization server: issuer %s, audience and PRM resource %s",
                     u.issuers[0], resource);
             else if (aud_ok || tn_config_str(cfg, TN_CFG_SCALEKIT_RESOURCE_ID)[0])
-                say(d, ST_OK, "auth", NULL, "external issuer %s%s%s; tokens must carry aud %s; PRM resource %s",
+                say(d, ST_OK, "auth", NULL, "external issuer %s%s%s%s; tokens must carry aud %s; PRM resource %s",
                     u.issuers[0], u.n_issuers > 1 ? " (also " : "", u.n_issuers > 1 ? u.issuers[1] : "",
-                    u.audiences[0], resource);
+                    u.n_issuers > 1 ? ")" : "", u.audiences[0], resource);
             else
                 say(d, ST_WARN, "auth",
                     "make sure the provider puts AUTH_AUDIENCE in aud for tokens requested for the PRM resource (or leave AUTH_AUDIENCE unset)",
