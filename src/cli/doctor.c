@@ -910,7 +910,7 @@ static void check_storage(struct doctor *d, const struct tn_config *cfg, bool bu
         check_keys(d, cfg, s);
         int64_t users = 0;
         if (tn_store_user_count(s, &users) == TN_OK && users == 0)
-            say(d, ST_WARN, "accounts", "teamnotes user add EMAIL (or configure a sign-in provider)",
+            say(d, ST_WARN, "accounts", "open the one-time /setup link serve logs on its first start, or teamnotes user add EMAIL",
                 "no accounts yet: nobody can sign in with a password");
         else if (users > 0)
             say(d, ST_OK, "accounts", NULL, "%lld account%s", (long long)users, users == 1 ? "" : "s");

@@ -114,8 +114,14 @@ check "BASE_URL mismatch: one FAIL" "13 ok, 0 warnings, 1 failed, 1 skipped" "$(
 doc --port "$p2" --data-dir "$work/d2" --no-register
 has_line "config vs running server: issuer" "FAIL the running server names issuer http://localhost:$p2, this configuration http://127.0.0.1:$p2 -- fix: the server runs with other settings: restart it with this configuration, or run doctor with its settings" "$out"
 
+has_line "no accounts: WARN, not FAIL" "WARN no accounts yet: nobody can sign in with a password -- fix: open the one-time /setup link serve logs on its first start, or teamnotes user add EMAIL" "$out"
+
 # --- nothing listens
 p3=$(free_port)
+doc --url "http://127.0.0.1:$p3/mcp" --json
+check "--json failing: exit 1" 1 "$rc"
+check "--json failing: the check's fix" "1 challenge fail start the server, or check the URL, its port and any firewall" \
+  "$(python3 -c 'import json,sys; d=json.load(sys.stdin); c=[c for c in d["checks"] if c["status"]=="fail"][0]; print(d["failed"], c["id"], c["status"], c["fix"])' <<<"$out")"
 doc --url "http://127.0.0.1:$p3/mcp"
 check "nothing listens: exit 1" 1 "$rc"
 has_line "nothing listens: FAIL line" "FAIL POST http://127.0.0.1:$p3/mcp: no answer (Couldn't connect to server) -- fix: start the server, or check the URL, its port and any firewall" "$out"
