@@ -1024,7 +1024,6 @@ static void check_mail(struct doctor *d, const struct tn_config *cfg)
     char shown[300];
     snprintf(shown, sizeof shown, "%.*s", (int)strcspn(url + 8, "/") + 8, url); /* scheme://host:port */
     CURL *h = curl_easy_init();
-    char error[CURL_ERROR_SIZE] = "";
     if (!h)
         return;
     const char *tls = tn_config_str(cfg, TN_CFG_SMTP_TLS);
@@ -1045,7 +1044,6 @@ static void check_mail(struct doctor *d, const struct tn_config *cfg)
         curl_easy_setopt(h, CURLOPT_USERNAME, user);
         curl_easy_setopt(h, CURLOPT_PASSWORD, tn_config_str(cfg, TN_CFG_SMTP_PASSWORD));
     }
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error);
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK)
         say(d, ST_OK, "mail", NULL, "mail: %s answers (%s%s; nothing sent)", shown,
@@ -1057,7 +1055,7 @@ static void check_mail(struct doctor *d, const struct tn_config *cfg)
             : rc == CURLE_USE_SSL_FAILED || rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR
                 ? "the relay must offer STARTTLS (smtp://) or TLS (smtps://) with a certificate this host trusts (SMTP_CA_FILE)"
                 : "check SMTP_URL and that the relay accepts connections from this host",
-            "mail: %s: %s", shown, error[0] ? error : curl_easy_strerror(rc));
+            "mail: %s: %s", shown, curl_easy_strerror(rc));
     curl_easy_cleanup(h);
 }
 

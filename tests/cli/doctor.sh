@@ -163,6 +163,29 @@ doc --url "$f/mcp" --leeway 300 --no-register
 check "--leeway widens the clock check" yes "$(grep -qE "^ok   the MCP server's clock is within 1(19|20|21) s of this machine's \(leeway 300 s\)$" <<<"$out" && echo yes)"
 kill "$fixture_pid"; wait "$fixture_pid" 2>/dev/null
 
+# --- mail: connect, STARTTLS and login against a real SMTP server, nothing sent
+if /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$work/smtp.key" -out "$work/smtp.pem" 2>/dev/null
+  for m in starttls plain; do
+    mkdir -p "$work/mail-$m"
+    /usr/bin/python3 "$root/tests/mail/smtpd.py" "$m" "$work/smtp.pem" "$work/smtp.key" "$work/mail-$m" "$work/$m.port" >"$work/$m.log" 2>&1 &
+    pids+=($!)
+  done
+  for _ in $(seq 100); do [[ -s $work/starttls.port && -s $work/plain.port ]] && break; sleep 0.1; done
+  ms=$(cat "$work/starttls.port"); mp=$(cat "$work/plain.port")
+  M=(--local --data-dir "$work/dm" --smtp-from notes@example.com --smtp-username mailer --smtp-ca-file "$work/smtp.pem")
+  doc "${M[@]}" --smtp-url "smtp://127.0.0.1:$ms" --smtp-password s3cret-pass
+  has_line "mail: STARTTLS and login" "ok   mail: smtp://127.0.0.1:$ms answers (TLS verified, login accepted; nothing sent)" "$out"
+  check "mail: nothing was sent" 0 "$(find "$work/mail-starttls" -type f | wc -l)"
+  doc "${M[@]}" --smtp-url "smtp://127.0.0.1:$ms" --smtp-password wrong-password
+  has_line "mail: wrong password" "FAIL mail: smtp://127.0.0.1:$ms: Login denied -- fix: check SMTP_USERNAME and SMTP_PASSWORD" "$out"
+  doc "${M[@]}" --smtp-url "smtp://127.0.0.1:$mp" --smtp-password s3cret-pass
+  has_line "mail: a relay without STARTTLS" "FAIL mail: smtp://127.0.0.1:$mp: Requested SSL level failed -- fix: the relay must offer STARTTLS (smtp://) or TLS (smtps://) with a certificate this host trusts (SMTP_CA_FILE)" "$out"
+else
+  fail=$((fail+1)); echo "not ok - python3-aiosmtpd is not installed (scripts/setup --test)"
+fi
+
 # --- an external issuer that does not answer
 p6=$(free_port)
 doc --local --data-dir "$work/d6" --auth-issuer "http://127.0.0.1:$p6"
