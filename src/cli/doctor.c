@@ -689,8 +689,7 @@ static void check_as(struct doctor *d, struct outside *o, const char *scope)
         check_jwks(d, jwks);
     else
         say(d, ST_FAIL, "jwks", "publish jwks_uri in the metadata", "metadata names no jwks_uri");
-    struct url mu = o->mcp;
-    if (strcmp(a.origin, mu.origin))
+    if (strcmp(a.origin, o->mcp.origin))
         check_clock(d, "the authorization server", as_date);
     json_decref(doc);
 }
@@ -1104,14 +1103,10 @@ static json_t *self_call(struct tn_mcp_server *s, const struct tn_principal *p, 
     tn_buf_deinit(&out.body);
     json_t *res = json_object_get(resp, "result");
     json_t *sc = json_object_get(res, "structuredContent");
+    const char *text = json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
     json_t *ret = NULL;
-    if (json_is_object(sc) && !json_is_true(json_object_get(res, "isError")))
-        ret = json_incref(sc);
-    else if (!json_is_true(json_object_get(res, "isError")))
-        ret = json_loads(json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"))
-                             ? json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"))
-                             : "",
-                         0, NULL);
+    if (!json_is_true(json_object_get(res, "isError")))
+        ret = json_is_object(sc) ? json_incref(sc) : text ? json_loads(text, 0, NULL) : NULL;
     json_decref(resp);
     return ret;
 }
