@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/admin.h"
+#include "cli/doctor.h"
 #include "cli/import.h"
 #include "cli/mail.h"
 #include "cli/oidc.h"
@@ -28,6 +29,7 @@ static const char usage[] =
     "  teamnotes migrate                      apply storage migrations (serve does it too)\n"
     "  teamnotes import --from-xmcp PATH/.data/notes.json [--map SUB=EMAIL ...] [--org ORG]\n"
     "                                         move in from the xmcp template (import --help)\n"
+    "  teamnotes doctor [--local] | doctor --url URL   check a configuration and deployment\n"
     "  teamnotes --help | --version\n"
     "\n"
     "Options (flags override the environment, which overrides .env):\n";
@@ -114,6 +116,8 @@ int main(int argc, char **argv)
         return tn_mail_cli_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "oidc"))
         return tn_oidc_cli_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "doctor"))
+        return tn_doctor_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "import"))
         return tn_import_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "user") || !strcmp(argv[1], "role") || !strcmp(argv[1], "org") ||
