@@ -57,6 +57,27 @@ struct prompt_entry {
 
 struct listener;
 struct job;
+struct method; /* a row of server.c's method table */
+
+/* server.c: runs method m of a parsed call; the HTTP status of the answer in *http. */
+json_t *tn_mcp_dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id, json_t *params,
+                        const struct tn_mcp_http_in *in, int *http);
+/* server.c: writes one JSON-RPC message as an SSE event into `sink`. */
+enum tn_err tn_mcp_send_json(struct tn_sink *sink, json_t *msg);
+
+/* jobs.c: streamed calls. A job for the streamed call c of `msg`, not started (NULL when
+ * out of memory); started with tn_mcp_job_run (false: not started, release it). */
+struct job *tn_mcp_job_new(struct tn_mcp_server *s, struct tn_mcp_ctx *c, const struct method *m,
+                           json_t *msg);
+bool tn_mcp_job_run(struct job *j, struct tn_mcp_ctx *c, struct tn_sink *sink);
+void tn_mcp_job_release(struct job *j);
+/* jobs.c: enters a job into the server's list (TN_ERR_TOO_MANY_STREAMS past the caller's
+ * share) and takes it out again. */
+enum tn_err tn_mcp_job_link(struct tn_mcp_server *s, struct job *j);
+void tn_mcp_job_unlink(struct tn_mcp_server *s, struct job *j);
+/* server.c: points a context's borrowed values (client capabilities, progress token)
+ * into `msg`, for a copy of the request that outlives it. */
+void tn_mcp_ctx_point_into(struct tn_mcp_ctx *c, json_t *msg);
 
 /* A server-to-client request (2025 path) waiting for the client's response POST. */
 struct pending {

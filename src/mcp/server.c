@@ -144,7 +144,7 @@ bool tn_mcp_ctx_cancelled(const struct tn_mcp_ctx *c)
     return c->cancelled || (c->sink && tn_sink_closed(c->sink));
 }
 
-static enum tn_err send_json(struct tn_sink *sink, json_t *msg)
+enum tn_err tn_mcp_send_json(struct tn_sink *sink, json_t *msg)
 {
     struct tn_buf text;
     tn_buf_init(&text, SIZE_MAX / 2);
@@ -176,7 +176,7 @@ enum tn_err tn_mcp_ctx_progress(struct tn_mcp_ctx *c, double progress, double to
         json_object_set_new(p, "progress", json_integer((json_int_t)progress));
     if (total >= 0 && total == (double)(json_int_t)total)
         json_object_set_new(p, "total", json_integer((json_int_t)total));
-    return send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
+    return tn_mcp_send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
                                         "notifications/progress", "params", p));
 }
 
@@ -190,7 +190,7 @@ enum tn_err tn_mcp_ctx_log(struct tn_mcp_ctx *c, enum tn_mcp_log_level lvl, cons
     json_t *p = json_pack("{s:s, s:o}", "level", log_levels[lvl], "data", data ? data : json_null());
     if (logger)
         json_object_set_new(p, "logger", json_string(logger));
-    return send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
+    return tn_mcp_send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
                                         "notifications/message", "params", p));
 }
 
@@ -218,7 +218,7 @@ json_t *tn_mcp_ctx_client_request(struct tn_mcp_ctx *c, const char *method, json
 
     json_t *req = json_pack("{s:s, s:s, s:s, s:o}", "jsonrpc", "2.0", "id", p.id, "method", method,
                             "params", params ? params : json_object());
-    enum tn_err rc = send_json(c->sink, req);
+    enum tn_err rc = tn_mcp_send_json(c->sink, req);
     uint64_t deadline = tn_time_mono_ns() + (uint64_t)timeout_ms * 1000000u;
     pthread_mutex_lock(&s->pending_mu);
     while (rc == TN_OK && !p.response) {
@@ -439,7 +439,7 @@ static void decorate_modern(struct tn_mcp_server *s, const struct method *m, jso
 }
 
 /* Runs one request; returns the response message (new ref). */
-static json_t *dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id, json_t *params,
+json_t *tn_mcp_dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id, json_t *params,
                         const struct tn_mcp_http_in *in, int *http)
 {
     struct tn_rpc_err e = {0};
@@ -507,7 +507,7 @@ static void out_rpc_err(struct tn_mcp_http_out *out, json_t *id, struct tn_rpc_e
 /* Points the context's borrowed values (client capabilities, progress token) into
  * `msg`, as serve_legacy and serve_modern derived them from the request: for a copy of
  * it that outlives the request. */
-static void ctx_point_into(struct tn_mcp_ctx *c, json_t *msg)
+void tn_mcp_ctx_point_into(struct tn_mcp_ctx *c, json_t *msg)
 {
     json_t *params = json_object_get(msg, "params");
     json_t *meta = json_object_get(params, "_meta");
@@ -519,206 +519,6 @@ static void ctx_point_into(struct tn_mcp_ctx *c, json_t *msg)
         c->client_caps = json_object_get(params, "capabilities");
 }
 
-/* A streamed call runs here, on its own thread, writing into the SSE sink. Every call
- * under way is in the server's list, so that tn_mcp_recheck can stop one whose caller
- * lost the right to make it, and so that one caller's calls can be counted. */
-struct job {
-    struct tn_mcp_server *srv;
-    struct tn_mcp_ctx ctx;
-    const struct method *m;
-    const struct tool_entry *tool;
-    json_t *msg; /* the request (owned) */
-    char *subject;
-    struct job *prev, *next;
-    bool linked;
-    atomic_bool running;  /* its thread started: the sink is set */
-    atomic_bool answered; /* the final message is sent (or the call was stopped) */
-    atomic_int refs;      /* the thread's, and one per re-check under way */
-};
-
-static void job_release(struct job *j)
-{
-    if (atomic_fetch_sub(&j->refs, 1) != 1)
-        return;
-    tn_sink_release(j->ctx.sink);
-    if (j->ctx.principal && j->srv->info.principal_release)
-        j->srv->info.principal_release(j->ctx.principal);
-    json_decref(j->ctx.state);
-    json_decref(j->msg);
-    free(j->subject);
-    free(j);
-}
-
-/* Links j into the server's list unless its caller already has as many calls under way
- * as allowed (TN_ERR_TOO_MANY_STREAMS; anonymous callers are not counted). */
-static enum tn_err job_link(struct tn_mcp_server *s, struct job *j)
-{
-    unsigned cap = s->info.max_streams_per_subject, mine = 0;
-    pthread_mutex_lock(&s->jobs_mu);
-    if (cap && j->subject[0])
-        for (struct job *o = s->jobs; o && mine < cap; o = o->next)
-            mine += !strcmp(o->subject, j->subject);
-    bool ok = !(cap && j->subject[0] && mine >= cap);
-    if (ok) {
-        j->next = s->jobs;
-        if (j->next)
-            j->next->prev = j;
-        s->jobs = j;
-        j->linked = true;
-    }
-    pthread_mutex_unlock(&s->jobs_mu);
-    return ok ? TN_OK : TN_ERR_TOO_MANY_STREAMS;
-}
-
-static void job_unlink(struct tn_mcp_server *s, struct job *j)
-{
-    pthread_mutex_lock(&s->jobs_mu);
-    if (j->linked) {
-        if (j->prev)
-            j->prev->next = j->next;
-        else
-            s->jobs = j->next;
-        if (j->next)
-            j->next->prev = j->prev;
-        j->linked = false;
-    }
-    pthread_mutex_unlock(&s->jobs_mu);
-}
-
-static void *job_main(void *arg)
-{
-    struct job *j = arg;
-    int http;
-    json_t *id = json_object_get(j->msg, "id");
-    json_t *resp = dispatch(&j->ctx, j->m, id, json_object_get(j->msg, "params"), NULL, &http);
-    /* unless a re-check stopped the call and answered it already */
-    if (!atomic_exchange(&j->answered, true) && !tn_sink_closed(j->ctx.sink))
-        send_json(j->ctx.sink, resp);
-    else
-        json_decref(resp);
-    tn_sink_close(j->ctx.sink);
-    job_unlink(j->srv, j);
-    struct tn_mcp_server *s = j->srv;
-    job_release(j);
-    atomic_fetch_sub(&s->n_streaming, 1);
-    return NULL;
-}
-
-/* A job for the streamed call c of `msg`, not started; NULL when out of memory. */
-static struct job *job_new(struct tn_mcp_server *s, struct tn_mcp_ctx *c, const struct method *m,
-                           json_t *msg)
-{
-    struct job *j = calloc(1, sizeof *j);
-    if (!j)
-        return NULL;
-    j->subject = strdup(c->subject ? c->subject : "");
-    if (!j->subject) {
-        free(j);
-        return NULL;
-    }
-    j->srv = s;
-    j->ctx = *c;
-    j->m = m;
-    json_t *nm = json_object_get(json_object_get(msg, "params"), "name");
-    j->tool = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm)) : NULL;
-    /* the call outlives the request (and its arena): it keeps a copy on the heap */
-    j->msg = json_deep_copy(msg);
-    if (!j->msg) {
-        free(j->subject);
-        free(j);
-        return NULL;
-    }
-    ctx_point_into(&j->ctx, j->msg);
-    j->ctx.subject = j->subject;
-    j->ctx.sink = NULL;
-    j->ctx.state = NULL; /* moved once the job runs */
-    atomic_init(&j->running, false);
-    atomic_init(&j->answered, false);
-    atomic_init(&j->refs, 1);
-    /* client_caps and progress_token point into the job's copy of msg */
-    if (j->ctx.principal && s->info.principal_retain)
-        s->info.principal_retain(j->ctx.principal);
-    return j;
-}
-
-/* Runs j on its own thread, writing into `sink`; false when no thread could start. */
-static bool job_run(struct job *j, struct tn_mcp_ctx *c, struct tn_sink *sink)
-{
-    j->ctx.sink = sink;
-    tn_sink_retain(sink);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    pthread_t t;
-    j->ctx.state = c->state;
-    atomic_store(&j->running, true); /* after the sink is set: what a re-check reads */
-    int rc = pthread_create(&t, &attr, job_main, j);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-        atomic_store(&j->running, false);
-        j->ctx.state = NULL;
-        return false;
-    }
-    c->state = NULL; /* moved to the job */
-    return true;
-}
-
-/* Stops the streamed calls the gate no longer allows; returns how many. */
-static unsigned jobs_recheck(struct tn_mcp_server *s)
-{
-    pthread_mutex_lock(&s->jobs_mu);
-    size_t n = 0, cap = 0;
-    for (struct job *j = s->jobs; j; j = j->next)
-        cap++;
-    struct job **all = cap ? malloc(cap * sizeof *all) : NULL;
-    for (struct job *j = s->jobs; j && all; j = j->next) {
-        if (!atomic_load(&j->running))
-            continue; /* not started yet: its request was authorized just now */
-        atomic_fetch_add(&j->refs, 1);
-        all[n++] = j;
-    }
-    pthread_mutex_unlock(&s->jobs_mu);
-    unsigned stopped = 0;
-    struct tn_buf why;
-    tn_buf_init(&why, 1024);
-    for (size_t i = 0; i < n; i++) {
-        struct job *j = all[i];
-        tn_buf_reset(&why);
-        /* only the principal and the subject: the rest of the context is the thread's */
-        struct tn_mcp_ctx c = {.srv = s, .principal = j->ctx.principal, .subject = j->subject,
-                               .era = j->ctx.era, .version = j->ctx.version, .log_level = -1,
-                               .last_progress = -1};
-        struct tn_mcp_access a = {TN_MCP_ACCESS_TOOL, "tools/call", NULL, NULL, false};
-        if (j->tool)
-            a = (struct tn_mcp_access){TN_MCP_ACCESS_TOOL, j->tool->def->name,
-                                       j->tool->def->required_scope,
-                                       j->tool->def->required_permission, false};
-        if (!tn_mcp_access_still(&c, &a, &why) && !atomic_exchange(&j->answered, true)) {
-            struct tn_rpc_err e = {0};
-            tn_rpc_err_set(&e, 200, tn_err_jsonrpc(TN_ERR_FORBIDDEN), NULL,
-                           "The call was stopped before it finished: %s. Whatever it changed "
-                           "until then may have been saved.",
-                           why.len ? why.data : "the caller is no longer allowed to make it");
-            send_json(j->ctx.sink, tn_rpc_error_body(json_object_get(j->msg, "id"), &e));
-            tn_sink_close(j->ctx.sink); /* the handler sees tn_mcp_ctx_cancelled */
-            tn_log(TN_LOG_INFO, "streamed call stopped", "user", j->subject, "tool", a.name,
-                   "reason", why.len ? why.data : "refused by the gate", NULL);
-            stopped++;
-        }
-        job_release(j);
-    }
-    tn_buf_deinit(&why);
-    free(all);
-    return stopped;
-}
-
-unsigned tn_mcp_recheck(struct tn_mcp_server *s)
-{
-    if (!s->gate)
-        return 0;
-    return tn_mcp_listen_recheck(s) + jobs_recheck(s);
-}
 
 static bool media_is(const char *v, const char *type)
 {
@@ -838,9 +638,9 @@ static void serve_parked(const struct tn_mcp_http_in *in, struct tn_mcp_http_out
     struct tn_mcp_ctx c = p->ctx;
     c.principal = in->principal;
     c.subject = in->subject;
-    ctx_point_into(&c, p->msg);
+    tn_mcp_ctx_point_into(&c, p->msg);
     int http = 200;
-    json_t *resp = dispatch(&c, p->m, json_object_get(p->msg, "id"),
+    json_t *resp = tn_mcp_dispatch(&c, p->m, json_object_get(p->msg, "id"),
                             json_object_get(p->msg, "params"), in, &http);
     tn_strlcpy(out->step_up_scope, c.step_up, sizeof out->step_up_scope);
     out_message(out, p->acc, http, resp);
@@ -872,11 +672,11 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
             out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy: too many streamed requests");
             return;
         }
-        struct job *j = job_new(s, c, m, msg);
-        enum tn_err rc = j ? job_link(s, j) : TN_ERR_NOMEM;
+        struct job *j = tn_mcp_job_new(s, c, m, msg);
+        enum tn_err rc = j ? tn_mcp_job_link(s, j) : TN_ERR_NOMEM;
         if (rc != TN_OK) {
             if (j)
-                job_release(j);
+                tn_mcp_job_release(j);
             atomic_fetch_sub(&s->n_streaming, 1);
             if (rc == TN_ERR_TOO_MANY_STREAMS)
                 out_error(out, id, tn_err_http_status(rc), rc, NULL,
@@ -887,9 +687,9 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
             return;
         }
         struct tn_sink *sink = in->open_stream(in->ud);
-        if (!sink || !job_run(j, c, sink)) {
-            job_unlink(s, j);
-            job_release(j);
+        if (!sink || !tn_mcp_job_run(j, c, sink)) {
+            tn_mcp_job_unlink(s, j);
+            tn_mcp_job_release(j);
             atomic_fetch_sub(&s->n_streaming, 1);
             if (sink) {
                 tn_sink_close(sink);
@@ -912,7 +712,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
         }
     }
     int http = 200;
-    json_t *resp = dispatch(c, m, id, params, in, &http);
+    json_t *resp = tn_mcp_dispatch(c, m, id, params, in, &http);
     tn_strlcpy(out->step_up_scope, c->step_up, sizeof out->step_up_scope);
     out_message(out, acc, http, resp);
 }
@@ -1132,7 +932,7 @@ static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
         .log_level = log_level,
         .last_progress = -1,
     };
-    ctx_point_into(&c, msg);
+    tn_mcp_ctx_point_into(&c, msg);
     if (!strcmp(method, "subscriptions/listen")) {
         serve_listen(s, in, out, &c, id, params);
         return;
@@ -1209,7 +1009,7 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
                                .era = TN_MCP_LEGACY, .version = version, .log_level = -1,
                                .last_progress = -1};
         int http;
-        json_array_append_new(replies, dispatch(&c, m, id, json_object_get(msg, "params"), in, &http));
+        json_array_append_new(replies, tn_mcp_dispatch(&c, m, id, json_object_get(msg, "params"), in, &http));
         json_decref(c.state);
     }
     if (json_array_size(replies) == 0) {
