@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/admin.h"
+#include "cli/backup.h"
 #include "cli/import.h"
 #include "cli/mail.h"
 #include "cli/oidc.h"
@@ -114,6 +115,8 @@ int main(int argc, char **argv)
         return tn_mail_cli_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "oidc"))
         return tn_oidc_cli_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "backup") || !strcmp(argv[1], "restore"))
+        return tn_backup_main(argv[1], argc - 2, argv + 2);
     if (!strcmp(argv[1], "import"))
         return tn_import_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "user") || !strcmp(argv[1], "role") || !strcmp(argv[1], "org") ||
