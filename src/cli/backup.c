@@ -232,6 +232,10 @@ static int do_restore(const struct tn_config *cfg, const char *file)
             goto done;
         }
     }
+    if ((e = tn_store_restore_lock(r, &err)) != TN_OK) {
+        fprintf(stderr, "teamnotes: restore refused: %s\n", err.data ? err.data : tn_err_message(e));
+        goto done;
+    }
     if ((e = tn_store_restore_commit(r, kept, sizeof kept, &err)) != TN_OK) {
         fprintf(stderr, "teamnotes: restore failed: %s\n", err.data ? err.data : tn_err_message(e));
         goto done;

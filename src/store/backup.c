@@ -10,7 +10,8 @@
  * so the copy's reads share the disk with the writers instead of saturating it.
  *
  * Restore: the candidate is copied next to the live file and checked there, so that what
- * is checked is what is installed, and a file refused never makes us open the live one.
+ * is checked is what is installed, and a file refused never makes us open the live one
+ * (opening it would checkpoint a WAL left by a crash: the same data, other bytes).
  * Then the live database is locked with locking_mode=EXCLUSIVE. The server holds its
  * connections open for its whole life (a pool, never emptied), and every open
  * connection in WAL mode holds a shared lock on the file, so the exclusive lock is
@@ -383,6 +384,7 @@ struct tn_store_restore {
     sqlite3 *lock;  /* the live database, locked exclusively; NULL when there is none */
     sqlite3 *cand;  /* the candidate, open until commit */
     bool made_tmp;
+    bool locked;    /* tn_store_restore_lock succeeded */
 };
 
 static void unlink_suffix(const char *path, const char *suffix)
@@ -479,8 +481,20 @@ enum tn_err tn_store_restore_begin(const char *data_dir, const char *src,
     }
     if ((e = check_db(r->cand, src, info, err)) != TN_OK)
         goto done;
-    /* 3. the live database, locked: refused while anyone has it open. Only now, so that
-     * a file refused above never made us open (and so checkpoint) the live one. */
+    info->bytes = (int64_t)sb.st_size;
+    *out = r;
+    r = NULL;
+    e = TN_OK;
+done:
+    sqlite3_close(from);
+    tn_store_restore_free(r);
+    return e;
+}
+
+enum tn_err tn_store_restore_lock(struct tn_store_restore *r, struct tn_buf *err)
+{
+    enum tn_err e = TN_OK;
+    int rc;
     struct stat lsb;
     if (stat(r->live, &lsb) == 0) {
         if ((rc = open_db(r->live, SQLITE_OPEN_READWRITE, &r->lock)) != SQLITE_OK) {
@@ -509,14 +523,12 @@ enum tn_err tn_store_restore_begin(const char *data_dir, const char *src,
         e = TN_ERR_IO;
         goto done;
     }
-
-    info->bytes = (int64_t)sb.st_size;
-    *out = r;
-    r = NULL;
-    e = TN_OK;
+    r->locked = true;
 done:
-    sqlite3_close(from);
-    tn_store_restore_free(r);
+    if (e != TN_OK) {
+        sqlite3_close(r->lock);
+        r->lock = NULL;
+    }
     return e;
 }
 
@@ -548,6 +560,11 @@ enum tn_err tn_store_restore_commit(struct tn_store_restore *r, char *kept, size
     enum tn_err e = TN_ERR_IO;
     int rc;
     char *keep = NULL;
+    if (!r->locked || !r->cand) {
+        errf(err, "restore: commit without the lock or a candidate");
+        e = TN_ERR_INTERNAL;
+        goto done;
+    }
     if ((rc = sqlite3_close(r->cand)) != SQLITE_OK) {
         e = db_fail(r->cand, rc, r->tmp, "close", err);
         goto done;

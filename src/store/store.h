@@ -333,11 +333,9 @@ struct tn_store_restore;
 /* Starts restoring `src` into `data_dir` (created 0700 when missing): copies `src` next
  * to the live database and checks the copy: TN_ERR_NOT_FOUND when `src` cannot be read,
  * TN_ERR_BAD_INPUT when it is not an SQLite database, fails integrity_check or is not a
- * teamnotes database, TN_ERR_CONFIG when its schema is newer than this binary's. Then
- * takes an exclusive lock on the live database, held until tn_store_restore_free:
- * TN_ERR_BUSY while a server or another command has it open. On failure the copy is
- * removed; the live database is never opened for a refused file and never written
- * before tn_store_restore_commit. info->bytes is the size of `src`. */
+ * teamnotes database, TN_ERR_CONFIG when its schema is newer than this binary's. The
+ * live database is not opened. On failure the copy is removed. info->bytes is the size
+ * of `src`. */
 enum tn_err tn_store_restore_begin(const char *data_dir, const char *src,
                                    struct tn_store_restore **out, struct tn_store_file_info *info,
                                    struct tn_buf *err);
@@ -345,7 +343,11 @@ enum tn_err tn_store_restore_begin(const char *data_dir, const char *src,
  * error fn returns. */
 typedef enum tn_err (*tn_store_restore_key_cb)(const char *kid, const char *pem, void *ud);
 enum tn_err tn_store_restore_keys(struct tn_store_restore *r, tn_store_restore_key_cb fn, void *ud);
-/* Replaces the live database with the candidate: the live one (its WAL folded in) is kept
+/* Takes an exclusive lock on the live database (when there is one), held until
+ * tn_store_restore_free: TN_ERR_BUSY while a server or another command has it open.
+ * Nothing is written. */
+enum tn_err tn_store_restore_lock(struct tn_store_restore *r, struct tn_buf *err);
+/* Replaces the live database with the candidate (after tn_store_restore_lock): the live one (its WAL folded in) is kept
  * as `data_dir`/teamnotes.db.before-restore-<UTC time> (its name into kept[0..cap), ""
  * when there was none), its -wal, -shm and -journal files removed so that nothing of it
  * is replayed onto the new file, the candidate renamed into place and the directory
