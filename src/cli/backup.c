@@ -73,8 +73,9 @@ static int secret_from_file(struct secret *s, const char *path)
     return 1;
 }
 
-/* Copies a 32-byte key file to `to` (mode 0600) through a temporary file, fsynced. */
-static int write_secret(const struct secret *s, const char *to)
+/* Copies a 32-byte key file to `to` (mode 0600) through a temporary file, fsynced; with
+ * `dir_owner`, owned by the owner of its directory (DATA_DIR). */
+static int write_secret(const struct secret *s, const char *to, bool dir_owner)
 {
     char tmp[4300];
     snprintf(tmp, sizeof tmp, "%s.tmp-%d", to, (int)getpid());
@@ -88,6 +89,17 @@ static int write_secret(const struct secret *s, const char *to)
         return -1;
     }
     close(fd);
+    /* beside a DATA_DIR owned by the service user, written by root: the user's file */
+    char *slash = strrchr(to, '/');
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - to) : 1, slash ? to : ".");
+    struct stat sb;
+    if (dir_owner && stat(dir[0] ? dir : "/", &sb) == 0 && (sb.st_uid != geteuid() || sb.st_gid != getegid()) &&
+        chown(tmp, sb.st_uid, sb.st_gid) != 0) {
+        fprintf(stderr, "teamnotes: cannot give %s the owner of %s: %s\n", to, dir, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
     if (rename(tmp, to) != 0) {
         fprintf(stderr, "teamnotes: cannot write %s: %s\n", to, strerror(errno));
         unlink(tmp);
@@ -141,7 +153,7 @@ static int do_backup(const struct tn_config *cfg, const char *file)
     struct secret s = {0};
     int got = secret_from_file(&s, path);
     int rc = 0;
-    if (got == 1 && write_secret(&s, to) == 0) {
+    if (got == 1 && write_secret(&s, to, false) == 0) {
         printf("its signing keys are sealed with %s: copied to %s (mode 0600); keep the two "
                "files together, and as private as DATA_DIR\n",
                path, to);
@@ -258,7 +270,7 @@ static int do_restore(const struct tn_config *cfg, const char *file)
                 goto done;
             }
         }
-        if (write_secret(&s, live_key) != 0)
+        if (write_secret(&s, live_key, true) != 0)
             goto done;
         printf("its secret key %s is installed as %s\n", file_key, live_key);
         if (kept_key[0])

@@ -574,6 +574,14 @@ enum tn_err tn_store_restore_commit(struct tn_store_restore *r, char *kept, size
         errf(err, "cannot write %s: %s", r->tmp, strerror(rc));
         goto done;
     }
+    struct stat lsb;
+    if (r->lock && stat(r->live, &lsb) == 0 &&
+        (lsb.st_uid != geteuid() || lsb.st_gid != getegid()) &&
+        chown(r->tmp, lsb.st_uid, lsb.st_gid) != 0) {
+        /* run as root for a service's DATA_DIR: the file must stay the service user's */
+        errf(err, "cannot give %s the owner of %s: %s", r->tmp, r->live, strerror(errno));
+        goto done;
+    }
     if (r->lock) {
         /* the live database made whole (its WAL folded in and deleted) before it is kept */
         if ((rc = make_single_file(r->lock)) != SQLITE_OK) {

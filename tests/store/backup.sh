@@ -32,7 +32,11 @@ start() { # data_dir log
   cat "$2"; return 1
 }
 sum() { md5sum <"$1" | cut -c1-32; }
-q() { sqlite3 -batch -noheader "$1" "$2"; }
+q() { # FILE SQL: rows as col|col (python3's sqlite3: the setup installs no sqlite3 shell)
+  python3 -c 'import sqlite3, sys
+c = sqlite3.connect("file:" + sys.argv[1] + "?mode=rw", uri=True, isolation_level=None)
+for r in c.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in r))' "$1" "$2"; }
 
 echo 'alice-password-1' | "$tn" user add alice@example.com --role editor --password-stdin --data-dir "$D" >/dev/null 2>&1
 start "$D" "$work/s1.log"
@@ -121,7 +125,7 @@ refused() { # name file expected-stderr
 refused "a missing file" "$work/nope.db" "teamnotes: restore refused: cannot read $work/nope.db: No such file or directory"
 head -c 20000 /dev/zero | tr '\0' 'x' >"$work/junk.db"
 refused "a file that is not SQLite" "$work/junk.db" "teamnotes: restore refused: $work/junk.db is not an SQLite database"
-sqlite3 "$work/other.db" 'CREATE TABLE t (x); INSERT INTO t VALUES (1)'
+python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1], isolation_level=None).executescript("CREATE TABLE t (x); INSERT INTO t VALUES (1)")' "$work/other.db"
 refused "another SQLite database" "$work/other.db" "teamnotes: restore refused: $work/other.db is not a teamnotes database (no schema_version, users or signing_keys table)"
 cp "$work/b1.db" "$work/future.db"; q "$work/future.db" "INSERT INTO schema_version VALUES (99, '0099_future', 0)"
 refused "a newer schema" "$work/future.db" "teamnotes: restore refused: $work/future.db has schema version 99 but this teamnotes knows only up to 5: it was written by a newer teamnotes; restore it with that version (or newer)"
@@ -182,6 +186,13 @@ start "$F" "$work/s3.log"
 check "  a server starts on it and the old token works" 200 "$(whoami)"
 check "  backup 2's notes are there" "$(q "$work/b2.db" 'SELECT count(*) FROM notes')" "$(q "$F/teamnotes.db" 'SELECT count(*) FROM notes')"
 kill -TERM "$srv"; wait "$srv"
+# run as root on a service's DATA_DIR: the restored files stay the service user's
+if [[ $EUID -eq 0 ]]; then
+  chown -R nobody:nogroup "$F"; rm "$F/secret.key"
+  "$tn" restore "$work/b3.db" --data-dir "$F" >/dev/null 2>&1
+  check "restore as root keeps DATA_DIR's owner on the database and the secret key" "nobody:nogroup nobody:nogroup" \
+    "$(stat -c %U:%G "$F/teamnotes.db") $(stat -c %U:%G "$F/secret.key")"
+fi
 # restoring over a DATA_DIR whose secret key differs: the backup's is installed, the old kept
 head -c 32 /dev/urandom >"$D/secret.key"
 out=$("$tn" restore "$work/b2.db" --data-dir "$D" 2>&1); rc=$?
