@@ -94,9 +94,11 @@ static int write_secret(const struct secret *s, const char *to, bool dir_owner)
     char dir[4300];
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - to) : 1, slash ? to : ".");
     struct stat sb;
-    if (dir_owner && stat(dir[0] ? dir : "/", &sb) == 0 && (sb.st_uid != geteuid() || sb.st_gid != getegid()) &&
+    if (dir_owner && stat(dir[0] ? dir : "/", &sb) == 0 &&
+        (sb.st_uid != geteuid() || sb.st_gid != getegid()) &&
         chown(tmp, sb.st_uid, sb.st_gid) != 0) {
-        fprintf(stderr, "teamnotes: cannot give %s the owner of %s: %s\n", to, dir, strerror(errno));
+        fprintf(stderr, "teamnotes: cannot give %s the owner of %s: %s\n", to, dir,
+                strerror(errno));
         unlink(tmp);
         return -1;
     }
@@ -111,8 +113,7 @@ static int write_secret(const struct secret *s, const char *to, bool dir_owner)
 static void print_info(const struct tn_store_file_info *i)
 {
     printf("integrity ok, schema version %d, %lld notes, %lld users, %lld signing keys\n",
-           i->schema_version, (long long)i->notes, (long long)i->users,
-           (long long)i->signing_keys);
+           i->schema_version, (long long)i->notes, (long long)i->users, (long long)i->signing_keys);
 }
 
 static int refuse_postgres(const char *cmd)
@@ -120,7 +121,8 @@ static int refuse_postgres(const char *cmd)
     fprintf(stderr,
             "teamnotes: %s works on the SQLite store only; with DATABASE_URL use PostgreSQL's "
             "tools: pg_dump --format=custom to back up, pg_restore --clean "
-            "--single-transaction to restore (docs/OPERATIONS.md), and keep SECRET_KEY: "
+            "--single-transaction to restore (the exact commands are in docs/OPERATIONS.md), "
+            "and keep SECRET_KEY: "
             "the signing keys in the database are sealed with it\n",
             cmd);
     return 1;
@@ -161,8 +163,10 @@ static int do_backup(const struct tn_config *cfg, const char *file)
         printf("no signing keys and no %s yet: nothing else to keep\n", path);
     } else {
         if (got == 0)
-            fprintf(stderr, "teamnotes: %s is missing: the signing keys in the backup cannot "
-                            "be opened without it\n", path);
+            fprintf(stderr,
+                    "teamnotes: %s is missing: the signing keys in the backup cannot "
+                    "be opened without it\n",
+                    path);
         rc = 1;
     }
     sodium_memzero(&s, sizeof s);
@@ -204,7 +208,8 @@ static int do_restore(const struct tn_config *cfg, const char *file)
 
     enum tn_err e = tn_store_restore_begin(dir, file, &r, &info, &err);
     if (e != TN_OK) {
-        fprintf(stderr, "teamnotes: restore refused: %s\n", err.data ? err.data : tn_err_message(e));
+        fprintf(stderr, "teamnotes: restore refused: %s\n",
+                err.data ? err.data : tn_err_message(e));
         goto done;
     }
     /* the secret the server will use with the restored database */
@@ -245,7 +250,8 @@ static int do_restore(const struct tn_config *cfg, const char *file)
         }
     }
     if ((e = tn_store_restore_lock(r, &err)) != TN_OK) {
-        fprintf(stderr, "teamnotes: restore refused: %s\n", err.data ? err.data : tn_err_message(e));
+        fprintf(stderr, "teamnotes: restore refused: %s\n",
+                err.data ? err.data : tn_err_message(e));
         goto done;
     }
     if ((e = tn_store_restore_commit(r, kept, sizeof kept, &err)) != TN_OK) {

@@ -66,10 +66,7 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
-static bool busy(int rc)
-{
-    return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-}
+static bool busy(int rc) { return (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED; }
 
 /* The first column of the first row of `sql` as text into out[0..cap) ("" when none). */
 static int query_text(sqlite3 *db, const char *sql, char *out, size_t cap)
@@ -151,8 +148,8 @@ static bool has_table(sqlite3 *db, const char *name)
 {
     sqlite3_stmt *st = NULL;
     bool yes = false;
-    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                           -1, &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", -1,
+                           &st, NULL) == SQLITE_OK &&
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) == SQLITE_OK)
         yes = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
@@ -179,8 +176,10 @@ static enum tn_err check_db(sqlite3 *db, const char *shown, struct tn_store_file
     int64_t version = 0;
     if (!has_table(db, "schema_version") || !has_table(db, "users") ||
         !has_table(db, "signing_keys")) {
-        errf(err, "%s is not a teamnotes database (no schema_version, users or signing_keys "
-                  "table)", shown);
+        errf(err,
+             "%s is not a teamnotes database (no schema_version, users or signing_keys "
+             "table)",
+             shown);
         return TN_ERR_BAD_INPUT;
     }
     if ((rc = query_int(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", &version)) !=
@@ -313,8 +312,10 @@ enum tn_err tn_store_backup(const char *data_dir, const char *dest, struct tn_st
     char v[32];
     if ((rc = exec_retry(src, "BEGIN")) == SQLITE_OK) {
         in_txn = true;
-        for (int i = 0; busy(rc = query_text(src, "SELECT count(*) FROM sqlite_master", v,
-                                             sizeof v)) && i < RETRIES; i++)
+        for (int i = 0;
+             busy(rc = query_text(src, "SELECT count(*) FROM sqlite_master", v, sizeof v)) &&
+             i < RETRIES;
+             i++)
             usleep(RETRY_US);
     }
     if (rc != SQLITE_OK) {
@@ -378,13 +379,13 @@ done:
 
 struct tn_store_restore {
     char *data_dir;
-    char *live;     /* data_dir/teamnotes.db */
-    char *tmp;      /* the candidate, next to it */
-    char *src;      /* as the operator named it, for messages */
-    sqlite3 *lock;  /* the live database, locked exclusively; NULL when there is none */
-    sqlite3 *cand;  /* the candidate, open until commit */
+    char *live;    /* data_dir/teamnotes.db */
+    char *tmp;     /* the candidate, next to it */
+    char *src;     /* as the operator named it, for messages */
+    sqlite3 *lock; /* the live database, locked exclusively; NULL when there is none */
+    sqlite3 *cand; /* the candidate, open until commit */
     bool made_tmp;
-    bool locked;    /* tn_store_restore_lock succeeded */
+    bool locked; /* tn_store_restore_lock succeeded */
 };
 
 static void unlink_suffix(const char *path, const char *suffix)
@@ -467,7 +468,8 @@ enum tn_err tn_store_restore_begin(const char *data_dir, const char *src,
     if ((rc = copy_db(r->cand, from, false)) != SQLITE_OK) {
         /* NOTADB and CORRUPT come from reading the source */
         e = db_fail(busy(rc) || (rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT
-                        ? from : r->cand,
+                        ? from
+                        : r->cand,
                     rc, src, "copy", err);
         goto done;
     }

@@ -210,7 +210,7 @@ check "backup without a database" "1|teamnotes: backup failed: no database at $w
 touch "$work/b9.db.tmp"
 "$tn" backup "$work/b9.db" --data-dir "$D" >"$work/out" 2>"$work/err"; rc=$?
 check "backup refuses a leftover temporary file" "1|teamnotes: backup failed: cannot create $work/b9.db.tmp: File exists (left by an interrupted backup? remove it)|no" "$rc|$(cat "$work/err")|$([[ -e $work/b9.db ]] && echo yes || echo no)"
-pg="teamnotes: %s works on the SQLite store only; with DATABASE_URL use PostgreSQL's tools: pg_dump --format=custom to back up, pg_restore --clean --single-transaction to restore (docs/OPERATIONS.md), and keep SECRET_KEY: the signing keys in the database are sealed with it"
+pg="teamnotes: %s works on the SQLite store only; with DATABASE_URL use PostgreSQL's tools: pg_dump --format=custom to back up, pg_restore --clean --single-transaction to restore (the exact commands are in docs/OPERATIONS.md), and keep SECRET_KEY: the signing keys in the database are sealed with it"
 DATABASE_URL=postgres://nobody@127.0.0.1:1/none "$tn" backup "$work/pg.db" >"$work/out" 2>"$work/err"; rc=$?
 check "backup with DATABASE_URL: refused with the pg_dump path" "1|$(printf "$pg" backup)|no" "$rc|$(cat "$work/err")|$([[ -e $work/pg.db ]] && echo yes || echo no)"
 "$tn" restore "$work/b1.db" --database-url postgres://nobody@127.0.0.1:1/none >"$work/out" 2>"$work/err"; rc=$?
