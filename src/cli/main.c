@@ -4,6 +4,7 @@
 
 #include "cli/admin.h"
 #include "cli/doctor.h"
+#include "cli/backup.h"
 #include "cli/import.h"
 #include "cli/mail.h"
 #include "cli/oidc.h"
@@ -118,6 +119,8 @@ int main(int argc, char **argv)
         return tn_oidc_cli_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "doctor"))
         return tn_doctor_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "backup") || !strcmp(argv[1], "restore"))
+        return tn_backup_main(argv[1], argc - 2, argv + 2);
     if (!strcmp(argv[1], "import"))
         return tn_import_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "user") || !strcmp(argv[1], "role") || !strcmp(argv[1], "org") ||

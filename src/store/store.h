@@ -303,4 +303,59 @@ typedef void (*tn_store_audit_cb)(const struct tn_audit *a, void *ud);
 /* The newest `limit` records, newest first. */
 enum tn_err tn_store_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
 
+/* ---------- backup and restore of the SQLite store (src/store/backup.c) ----------
+ * Whole-file operations on DATA_DIR/teamnotes.db, outside any open tn_store. PostgreSQL
+ * has its own tools (pg_dump, pg_restore: docs/OPERATIONS.md). */
+
+/* What a database file holds, as checked by PRAGMA integrity_check. */
+struct tn_store_file_info {
+    int schema_version;   /* highest version in its schema_version table */
+    int64_t notes;
+    int64_t users;
+    int64_t signing_keys;
+    int64_t bytes;        /* size of the file */
+};
+
+/* Copies `data_dir`/teamnotes.db to `dest` while servers may be writing to it: SQLite's
+ * online backup API over one read snapshot (so the copy holds exactly the transactions
+ * committed before it began, and writers, in WAL mode, are never blocked), in steps
+ * with pauses between them; BUSY and LOCKED are retried. Written to `dest`.tmp (mode
+ * 0600), switched to rollback-journal mode (one self-contained file), checked with
+ * integrity_check, fsynced and renamed onto `dest`, its directory fsynced. On failure
+ * `dest` is untouched, the temporary file removed, and `err` says why:
+ * TN_ERR_NOT_FOUND without a database, TN_ERR_BUSY when it stayed locked, TN_ERR_IO. */
+enum tn_err tn_store_backup(const char *data_dir, const char *dest, struct tn_store_file_info *info,
+                            struct tn_buf *err);
+
+/* A restore in progress: the live database locked, the candidate copied and checked. */
+struct tn_store_restore;
+
+/* Starts restoring `src` into `data_dir` (created 0700 when missing): copies `src` next
+ * to the live database and checks the copy: TN_ERR_NOT_FOUND when `src` cannot be read,
+ * TN_ERR_BAD_INPUT when it is not an SQLite database, fails integrity_check or is not a
+ * teamnotes database, TN_ERR_CONFIG when its schema is newer than this binary's. The
+ * live database is not opened. On failure the copy is removed. info->bytes is the size
+ * of `src`. */
+enum tn_err tn_store_restore_begin(const char *data_dir, const char *src,
+                                   struct tn_store_restore **out, struct tn_store_file_info *info,
+                                   struct tn_buf *err);
+/* Calls fn for every signing key row of the candidate; stops at and returns the first
+ * error fn returns. */
+typedef enum tn_err (*tn_store_restore_key_cb)(const char *kid, const char *pem, void *ud);
+enum tn_err tn_store_restore_keys(struct tn_store_restore *r, tn_store_restore_key_cb fn, void *ud);
+/* Takes an exclusive lock on the live database (when there is one), held until
+ * tn_store_restore_free: TN_ERR_BUSY while a server or another command has it open.
+ * Nothing is written. */
+enum tn_err tn_store_restore_lock(struct tn_store_restore *r, struct tn_buf *err);
+/* Replaces the live database with the candidate (after tn_store_restore_lock): the live one (its WAL folded in) is kept
+ * as `data_dir`/teamnotes.db.before-restore-<UTC time> (its name into kept[0..cap), ""
+ * when there was none), its -wal, -shm and -journal files removed so that nothing of it
+ * is replayed onto the new file, the candidate renamed into place and the directory
+ * fsynced. */
+enum tn_err tn_store_restore_commit(struct tn_store_restore *r, char *kept, size_t cap,
+                                    struct tn_buf *err);
+/* Ends a restore: without a commit the candidate is removed and the live database left
+ * as it was. NULL is a no-op. */
+void tn_store_restore_free(struct tn_store_restore *r);
+
 #endif
