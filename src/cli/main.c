@@ -9,8 +9,10 @@
 #include "cli/mail.h"
 #include "cli/oidc.h"
 #include "cli/serve.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "mail/mail.h"
 #include "notes/notes.h"
 
 #ifndef TN_VERSION
@@ -99,6 +101,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "teamnotes: cannot initialise libsodium\n");
         return 1;
     }
+    tn_config_add_check(tn_mail_config_check); /* SMTP_* refused at start by every command */
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         struct tn_buf b;
         tn_buf_init(&b, 1 << 16);

@@ -8,7 +8,6 @@
 #include <strings.h>
 
 #include "core/proxy.h"
-#include "mail/mail.h"
 
 enum type { STR, INT };
 
@@ -398,6 +397,18 @@ static enum tn_err check_auth(struct tn_config *c, bool host_loopback, struct tn
     return check_issuer_urls(c, err);
 }
 
+static tn_config_check_fn checks[4];
+static size_t n_checks;
+
+void tn_config_add_check(tn_config_check_fn fn)
+{
+    for (size_t i = 0; i < n_checks; i++)
+        if (checks[i] == fn)
+            return;
+    if (n_checks < sizeof checks / sizeof checks[0])
+        checks[n_checks++] = fn;
+}
+
 enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const char *dotenv_path,
                            struct tn_buf *err)
 {
@@ -421,7 +432,8 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
         rc = TN_ERR_CONFIG;
         goto done;
     }
-    rc = tn_mail_config_check(c, err);
+    for (size_t i = 0; i < n_checks && rc == TN_OK; i++)
+        rc = checks[i](c, err);
 done:
     if (rc != TN_OK)
         tn_config_deinit(c);

@@ -163,6 +163,12 @@ struct tn_config {
 enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const char *dotenv_path,
                            struct tn_buf *err);
 void tn_config_deinit(struct tn_config *c);
+/* Settings a room above core owns (mail's SMTP_*) are checked by that room: it registers
+ * its check once at start, before any tn_config_load, which runs it after its own checks
+ * (so that core includes nothing above it). At most four; registering one twice is a
+ * no-op. Not thread-safe: call from main. */
+typedef enum tn_err (*tn_config_check_fn)(const struct tn_config *c, struct tn_buf *err);
+void tn_config_add_check(tn_config_check_fn fn);
 const char *tn_config_str(const struct tn_config *c, enum tn_config_id id);
 int64_t tn_config_int(const struct tn_config *c, enum tn_config_id id);
 /* Writes every setting as NAME=value (secrets redacted) with its source. */

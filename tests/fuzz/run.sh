@@ -53,8 +53,8 @@ srcs_cimd="core/err.c auth/as/cimd.c"
 libs_cimd="-lpthread"
 srcs_mail="core/err.c core/buf.c core/arena.c core/util.c mail/msg.c"
 libs_mail="-lsodium"
-srcs_oidc_discovery="core/err.c core/buf.c core/arena.c core/config.c core/proxy.c auth/upstream/discovery.c core/util.c core/log.c mail/msg.c mail/mailer.c"
-libs_oidc_discovery="-ljansson -lcurl -lsodium -lpthread"
+srcs_oidc_discovery="core/err.c core/buf.c core/arena.c core/config.c core/proxy.c auth/upstream/discovery.c"
+libs_oidc_discovery="-ljansson"
 # (store/postgres.c needs libpq's headers; notetext links the store for tn_note_title_derive)
 flags+=($(pkg-config --cflags-only-I libpq 2>/dev/null))
 srcs_notetext="core/err.c core/buf.c core/arena.c core/util.c core/log.c store/store.c

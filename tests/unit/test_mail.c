@@ -682,6 +682,7 @@ static enum tn_err load(struct tn_config *c, const char *const *args, char *err,
         argv[n] = (char *)args[n];
     struct tn_buf e;
     tn_buf_init(&e, 4096);
+    tn_config_add_check(tn_mail_config_check); /* as main() does */
     enum tn_err rc = tn_config_load(c, n, argv, NULL, &e);
     snprintf(err, cap, "%s", e.data ? e.data : "");
     tn_buf_deinit(&e);
