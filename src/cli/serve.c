@@ -623,7 +623,7 @@ static struct tn_http_server *make_http(const struct tn_config *cfg)
 static const char *const as_paths[] = {
     "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks",
     "/register", "/authorize", "/authorize/login", "/authorize/consent", "/token", "/revoke",
-    "/setup"};
+    "/setup", "/authorize/email", "/authorize/email/code", "/signin/email"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the
