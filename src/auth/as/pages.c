@@ -308,6 +308,8 @@ enum tn_err tn_page_email_sent(struct tn_buf *out, const struct tn_page_email_se
     else
         put(&w, "<p class=\"lead\">If the address has a teamnotes account, a sign-in code and link "
                 "are on their way.</p>\n");
+    /* before the form: a paragraph after the button would touch it (forms have no margin) */
+    elem(&w, "<p class=\"muted\">", mins, " Opening the link in this browser works too.</p>\n");
     error_note(&w, p->error);
     form_open(&w, p->action, "req", p->request_id, p->csrf);
     field(&w, "code", "Sign-in code", "text",
@@ -315,7 +317,6 @@ enum tn_err tn_page_email_sent(struct tn_buf *out, const struct tn_page_email_se
           " maxlength=\"32\"",
           NULL);
     put(&w, "<button type=\"submit\">Sign in</button>\n</form>\n");
-    elem(&w, "<p class=\"muted\">", mins, " Opening the link in this browser works too.</p>\n");
     return finish(&w);
 }
 
