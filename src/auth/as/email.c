@@ -194,6 +194,10 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
         goto done;
     }
     deliver(as, req, active, lower, code, link);
+    /* expired rows go at most once a minute, by whichever request comes */
+    int64_t last = atomic_load(&as->email_cleanup);
+    if (now - last >= 60 && atomic_compare_exchange_strong(&as->email_cleanup, &last, now))
+        tn_store_email_code_cleanup(as->cfg.store, now, NULL);
     tn_log(TN_LOG_INFO, "sign-in code requested", "id", req->request_id, "method", "email", NULL);
     sent_page(as, req, r, sealed, email, NULL, 200);
 done:

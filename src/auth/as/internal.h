@@ -46,6 +46,7 @@ struct tn_as {
     struct tn_throttle *email_addr;    /* sign-in codes requested per client address */
     struct tn_throttle *email_account; /* ... and per email address */
     _Atomic int64_t mail_ms;           /* how long sending a code took lately (email.c) */
+    _Atomic int64_t email_cleanup;     /* when expired email codes were last deleted */
 };
 
 /* True when SIGNIN_METHODS includes `m` (no setting at all: password only). */
