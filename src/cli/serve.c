@@ -18,11 +18,13 @@
 #include "auth/gate.h"
 #include "auth/issuer.h"
 #include "auth/rs/rs.h"
+#include "auth/signin/methods.h"
 #include "core/fetch.h"
 #include "core/log.h"
 #include "core/principal.h"
 #include "core/util.h"
 #include "http/server.h"
+#include "mail/mail.h"
 
 struct app {
     struct tn_mcp_server *mcp;
@@ -32,6 +34,8 @@ struct app {
     struct tn_as_keys *keys;
     struct tn_store *store;
     struct tn_as *as;      /* the built-in authorization server (builtin mode) */
+    struct tn_mailer *mailer; /* sign-in codes (builtin mode) */
+    unsigned signin_methods;  /* enum tn_signin_method bits (builtin mode) */
     /* built-in issuer: recently checked accounts (disabled users' tokens stop working,
      * and a changed role's permissions apply, within ACCOUNT_CHECK_MS) */
     struct tn_accounts *accounts;
@@ -570,6 +574,24 @@ static enum tn_err open_issuer_keys(struct app *app)
     return TN_OK;
 }
 
+/* The built-in issuer's mailer and its sign-in methods: SIGNIN_METHODS checked against
+ * what the mail settings make possible, so a method that cannot work stops the start. */
+static enum tn_err open_signin(struct app *app)
+{
+    struct tn_buf err;
+    tn_buf_init(&err, 4096);
+    enum tn_err rc = tn_mailer_new(app->cfg, &app->mailer, &err);
+    if (rc == TN_OK) {
+        struct tn_signin_env env = {.mail = tn_mailer_kind(app->mailer) != TN_MAIL_NONE, .oidc = false};
+        rc = tn_signin_methods_parse(tn_config_str(app->cfg, TN_CFG_SIGNIN_METHODS), &env,
+                                     &app->signin_methods, &err);
+    }
+    if (rc != TN_OK)
+        tn_log(TN_LOG_ERROR, "cannot offer sign-in", "detail", err.data ? err.data : "", NULL);
+    tn_buf_deinit(&err);
+    return rc;
+}
+
 static struct tn_http_server *make_http(const struct tn_config *cfg)
 {
     struct tn_http_config hc = {
@@ -601,7 +623,7 @@ static struct tn_http_server *make_http(const struct tn_config *cfg)
 static const char *const as_paths[] = {
     "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks",
     "/register", "/authorize", "/authorize/login", "/authorize/consent", "/token", "/revoke",
-    "/setup"};
+    "/setup", "/authorize/email", "/authorize/email/code", "/signin/email"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the
@@ -681,6 +703,9 @@ static enum tn_err make_as(struct app *app)
         .refresh_grace_s = tn_config_int(cfg, TN_CFG_REFRESH_REUSE_GRACE_S),
         .dcr_per_hour = (unsigned)tn_config_int(cfg, TN_CFG_DCR_PER_HOUR),
         .cimd_allow_loopback = tn_config_int(cfg, TN_CFG_CIMD_ALLOW_LOOPBACK) != 0,
+        .mailer = app->mailer,
+        .signin_methods = app->signin_methods,
+        .email_code_ttl_s = tn_config_int(cfg, TN_CFG_EMAIL_CODE_TTL_S),
     };
     app->as = tn_as_new(&ac);
     if (!app->as)
@@ -759,6 +784,9 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
     if (load_secret(cfg, app.secret, &secret_len) != TN_OK || make_mcp(&app, opts) != TN_OK)
         goto done;
     warn_local_proxy(cfg);
+    /* before anything is opened: a sign-in method that cannot work stops the start */
+    if (!strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "builtin") && open_signin(&app) != TN_OK)
+        goto done;
     if (open_store(&app) != TN_OK)
         goto done;
     if (opts->setup && opts->setup(app.mcp, app.store, opts->ud) != TN_OK)
@@ -785,6 +813,7 @@ done:
     tn_http_server_free(http);
     tn_rs_free(app.rs);
     tn_as_free(app.as);
+    tn_mailer_free(app.mailer);
     tn_as_keys_free(app.keys);
     tn_store_close(app.store);
     tn_mcp_server_free(app.mcp);

@@ -142,7 +142,13 @@
     X(SMTP_CA_FILE,      "SMTP_CA_FILE",       STR,  "",                   0,     0,          false,     \
       "PEM file of the CA that signed the mail server's certificate (default: the system's CAs)")     \
     X(SMTP_TIMEOUT_MS,   "SMTP_TIMEOUT_MS",    INT,  "15000",              1000,  120000,     false,     \
-      "time limit of one delivery: connect, TLS, AUTH and upload")
+      "time limit of one delivery: connect, TLS, AUTH and upload")                                  \
+    X(SIGNIN_METHODS,    "SIGNIN_METHODS",     STR,  "",                   0,     0,          false,     \
+      "sign-in methods of the built-in issuer, comma-separated: password, email, oidc. Empty: "      \
+      "password, plus email when mail can be delivered (SMTP_URL or the DATA_DIR outbox). A listed "  \
+      "method that cannot work stops the start")                                                      \
+    X(EMAIL_CODE_TTL_S,  "EMAIL_CODE_TTL_S",   INT,  "600",                60,    3600,       false,     \
+      "lifetime of an email sign-in code and link, in seconds")
 
 enum tn_config_id {
 #define TN_CFG_ENUM(id, env, type, def, min, max, secret, help) TN_CFG_##id,

@@ -56,6 +56,14 @@ struct tn_store_ops {
     enum tn_err (*code_insert)(struct tn_store *s, const struct tn_code *c);
     enum tn_err (*code_take)(struct tn_store *s, const uint8_t hash[32], struct tn_code *out);
 
+    enum tn_err (*email_code_insert)(struct tn_store *s, const struct tn_email_code *c);
+    enum tn_err (*email_code_get)(struct tn_store *s, const char *id, struct tn_email_code *out);
+    /* `out` is never NULL and zeroed on entry. */
+    enum tn_err (*email_code_use)(struct tn_store *s, const char *id, const uint8_t browser[32],
+                                  const uint8_t hash[32], bool link, int64_t now,
+                                  struct tn_email_code *out);
+    enum tn_err (*email_code_cleanup)(struct tn_store *s, int64_t now, int64_t *n);
+
     enum tn_err (*refresh_insert)(struct tn_store *s, const struct tn_refresh *r);
     /* `old_out` is never NULL here (store.c passes a scratch struct when the caller's is). */
     enum tn_err (*refresh_rotate)(struct tn_store *s, const uint8_t old_hash[32],
@@ -161,5 +169,10 @@ struct tn_store {
  * says what to fix and *out stays NULL. */
 enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out,
                                  struct tn_buf *err);
+
+/* Why row `c` could not be consumed by a request from `browser` at `now` (store.c): the
+ * error tn_store_email_code_use documents, TN_ERR_FORBIDDEN when only the hash differed. */
+enum tn_err tn_store_email_code_why(const struct tn_email_code *c, const uint8_t browser[32],
+                                    int64_t now);
 
 #endif

@@ -58,6 +58,8 @@ enum {
     "hash, family, client_id, user_id, scope, resource, issued_at, expires_at, rotated_at, " \
     "revoked"
 #define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
+#define EMAIL_CODE_COLS                                                                      \
+    "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
 #define NOTE_COLS                                                                            \
     "id, owner, org, title, content, tags, visibility, version, created_at, updated_at"
 /* A note as read: the columns and the text's length in characters. */
@@ -124,6 +126,23 @@ enum {
     X(CODE_USE, "h",                                                                         \
       "UPDATE codes SET used = true WHERE hash = $1 AND NOT used RETURNING " CODE_COLS)      \
     X(CODE_GET, "h", "SELECT " CODE_COLS " FROM codes WHERE hash = $1")                      \
+    X(EMAIL_CODE_INSERT, "tthhhtiiii",                                                       \
+      "INSERT INTO email_codes (" EMAIL_CODE_COLS ") "                                       \
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")                                    \
+    X(EMAIL_CODE_GET, "t", "SELECT " EMAIL_CODE_COLS " FROM email_codes WHERE id = $1")      \
+    /* The one UPDATE that consumes; concurrent ones wait for the row and re-check. */      \
+    X(EMAIL_CODE_USE_CODE, "thhii",                                                          \
+      "UPDATE email_codes SET used_at = $4 WHERE id = $1 AND browser_hash = $2 "             \
+      "AND code_hash = $3 AND used_at = 0 AND expires_at > $4 AND attempts < $5 "            \
+      "RETURNING " EMAIL_CODE_COLS)                                                          \
+    X(EMAIL_CODE_USE_LINK, "thhii",                                                          \
+      "UPDATE email_codes SET used_at = $4 WHERE id = $1 AND browser_hash = $2 "             \
+      "AND link_hash = $3 AND used_at = 0 AND expires_at > $4 AND attempts < $5 "            \
+      "RETURNING " EMAIL_CODE_COLS)                                                          \
+    X(EMAIL_CODE_MISS, "thii",                                                               \
+      "UPDATE email_codes SET attempts = attempts + 1 WHERE id = $1 AND browser_hash = $2 "  \
+      "AND used_at = 0 AND expires_at > $3 AND attempts < $4 RETURNING " EMAIL_CODE_COLS)   \
+    X(EMAIL_CODE_CLEANUP, "i", "DELETE FROM email_codes WHERE expires_at <= $1")             \
     X(FAMILY_LOCK, "t", "SELECT pg_advisory_xact_lock(" LOCK_FAMILY ", hashtext($1))")       \
     /* A token born into a revoked family is revoked. */                                     \
     X(REFRESH_INSERT, "htttttiiib",                                                          \
@@ -353,6 +372,12 @@ enum tn_err pg_consent_put(struct tn_store *s, const char *user_id, const char *
 enum tn_err pg_consent_revoke(struct tn_store *s, const char *user_id,
                               const char *client_id);
 enum tn_err pg_code_insert(struct tn_store *s, const struct tn_code *c);
+enum tn_err pg_email_code_insert(struct tn_store *s, const struct tn_email_code *c);
+enum tn_err pg_email_code_get(struct tn_store *s, const char *id, struct tn_email_code *out);
+enum tn_err pg_email_code_use(struct tn_store *s, const char *id, const uint8_t browser[32],
+                              const uint8_t hash[32], bool link, int64_t now,
+                              struct tn_email_code *out);
+enum tn_err pg_email_code_cleanup(struct tn_store *s, int64_t now, int64_t *n);
 enum tn_err pg_code_take(struct tn_store *s, const uint8_t hash[32], struct tn_code *out);
 enum tn_err pg_refresh_insert(struct tn_store *s, const struct tn_refresh *t);
 enum tn_err pg_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],

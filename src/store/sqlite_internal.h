@@ -33,6 +33,8 @@
     "hash, family, client_id, user_id, scope, resource, issued_at, expires_at, rotated_at, " \
     "revoked"
 #define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
+#define EMAIL_CODE_COLS                                                                      \
+    "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define LIST_TEXT STR(TN_NOTE_LIST_TEXT)
@@ -118,6 +120,20 @@ enum { AUDIT_ROWS = 16 };
     X(FAMILY_REVOKE, "UPDATE refresh_tokens SET revoked = 1 WHERE family = ?1")              \
     X(FAMILY_REMEMBER, "INSERT OR IGNORE INTO revoked_families (family) VALUES (?1)")        \
     X(USER_REVOKE_ALL, "UPDATE refresh_tokens SET revoked = 1 WHERE user_id = ?1")           \
+    X(EMAIL_CODE_INSERT, "INSERT INTO email_codes (" EMAIL_CODE_COLS ") "                    \
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                 \
+    X(EMAIL_CODE_GET, "SELECT " EMAIL_CODE_COLS " FROM email_codes WHERE id = ?1")           \
+    /* ?3 the hash of the code or the link: the one UPDATE that consumes */                  \
+    X(EMAIL_CODE_USE_CODE, "UPDATE email_codes SET used_at = ?4 WHERE id = ?1 "              \
+                           "AND browser_hash = ?2 AND code_hash = ?3 AND used_at = 0 "       \
+                           "AND expires_at > ?4 AND attempts < ?5")                          \
+    X(EMAIL_CODE_USE_LINK, "UPDATE email_codes SET used_at = ?4 WHERE id = ?1 "              \
+                           "AND browser_hash = ?2 AND link_hash = ?3 AND used_at = 0 "       \
+                           "AND expires_at > ?4 AND attempts < ?5")                          \
+    X(EMAIL_CODE_MISS, "UPDATE email_codes SET attempts = attempts + 1 WHERE id = ?1 "       \
+                       "AND browser_hash = ?2 AND used_at = 0 AND expires_at > ?3 "          \
+                       "AND attempts < ?4")                                                  \
+    X(EMAIL_CODE_CLEANUP, "DELETE FROM email_codes WHERE expires_at <= ?1")                  \
     X(KEY_INSERT, "INSERT INTO signing_keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)") \
     X(KEY_LIST, "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, rowid")          \
     X(KEY_DELETE, "DELETE FROM signing_keys WHERE kid = ?1")                                 \
@@ -331,6 +347,12 @@ enum tn_err sq_consent_revoke(struct tn_store *s, const char *user_id,
                               const char *client_id);
 enum tn_err sq_code_insert(struct tn_store *s, const struct tn_code *c);
 enum tn_err sq_code_take(struct tn_store *s, const uint8_t hash[32], struct tn_code *out);
+enum tn_err sq_email_code_insert(struct tn_store *s, const struct tn_email_code *c);
+enum tn_err sq_email_code_get(struct tn_store *s, const char *id, struct tn_email_code *out);
+enum tn_err sq_email_code_use(struct tn_store *s, const char *id, const uint8_t browser[32],
+                              const uint8_t hash[32], bool link, int64_t now,
+                              struct tn_email_code *out);
+enum tn_err sq_email_code_cleanup(struct tn_store *s, int64_t now, int64_t *n);
 enum tn_err sq_refresh_insert(struct tn_store *s, const struct tn_refresh *r);
 enum tn_err sq_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
                               const struct tn_refresh *next, int64_t now,

@@ -294,6 +294,57 @@ enum tn_err tn_store_code_take(struct tn_store *s, const uint8_t hash[32], struc
     return s->ops->code_take(s, hash, out);
 }
 
+/* ---------- email sign-in codes ---------- */
+
+enum tn_err tn_store_email_code_insert(struct tn_store *s, const struct tn_email_code *c)
+{
+    if (!s || !c || !NONEMPTY(c, id) || !NONEMPTY(c, email) || !NONEMPTY(c, req))
+        return TN_ERR_BAD_INPUT;
+    return s->ops->email_code_insert(s, c);
+}
+
+enum tn_err tn_store_email_code_get(struct tn_store *s, const char *id, struct tn_email_code *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!s || !id || !id[0] || strlen(id) >= sizeof out->id || !out)
+        return TN_ERR_BAD_INPUT;
+    return s->ops->email_code_get(s, id, out);
+}
+
+enum tn_err tn_store_email_code_use(struct tn_store *s, const char *id, const uint8_t browser[32],
+                                    const uint8_t hash[32], bool link, int64_t now,
+                                    struct tn_email_code *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!s || !id || !id[0] || strlen(id) >= sizeof out->id || !browser || !hash || !out)
+        return TN_ERR_BAD_INPUT;
+    return s->ops->email_code_use(s, id, browser, hash, link, now, out);
+}
+
+enum tn_err tn_store_email_code_cleanup(struct tn_store *s, int64_t now, int64_t *n)
+{
+    int64_t scratch;
+    if (!s)
+        return TN_ERR_BAD_INPUT;
+    return s->ops->email_code_cleanup(s, now, n ? n : &scratch);
+}
+
+enum tn_err tn_store_email_code_why(const struct tn_email_code *c, const uint8_t browser[32],
+                                    int64_t now)
+{
+    if (!tn_ct_equal(c->browser_hash, browser, 32))
+        return TN_ERR_NOT_FOUND;
+    if (c->used_at)
+        return TN_ERR_CONFLICT;
+    if (c->expires_at <= now)
+        return TN_ERR_INVALID_GRANT;
+    if (c->attempts >= TN_EMAIL_CODE_ATTEMPTS)
+        return TN_ERR_LIMIT;
+    return TN_ERR_FORBIDDEN;
+}
+
 /* ---------- refresh tokens ---------- */
 
 static bool refresh_valid(const struct tn_refresh *r)

@@ -358,4 +358,41 @@ enum tn_err tn_store_restore_commit(struct tn_store_restore *r, char *kept, size
  * as it was. NULL is a no-op. */
 void tn_store_restore_free(struct tn_store_restore *r);
 
+/* ---------- email sign-in codes and links (auth/signin/email.h) ---------- */
+
+#define TN_EMAIL_CODE_ATTEMPTS 5 /* wrong codes before a code is locked */
+
+struct tn_email_code {
+    char id[48];
+    char email[256];          /* lower-case; the address the code was sent to */
+    uint8_t code_hash[32];    /* keyed hash of the 6-digit code */
+    uint8_t link_hash[32];    /* keyed hash of the link's token */
+    uint8_t browser_hash[32]; /* keyed hash of the secret in the asking browser's cookie */
+    char req[8192];           /* the sealed authorization request it continues */
+    int64_t attempts;         /* wrong codes so far */
+    int64_t expires_at;
+    int64_t used_at;          /* 0 until consumed */
+    int64_t created_at;
+};
+/* TN_ERR_CONFLICT when the id is taken. */
+enum tn_err tn_store_email_code_insert(struct tn_store *s, const struct tn_email_code *c);
+/* Reads row `id` without changing it (the link's confirm page). TN_ERR_NOT_FOUND. */
+enum tn_err tn_store_email_code_get(struct tn_store *s, const char *id, struct tn_email_code *out);
+/* Consumes row `id` in one conditional UPDATE: it must be unused, unexpired at `now`,
+ * have fewer than TN_EMAIL_CODE_ATTEMPTS wrong codes, be bound to `browser`, and `hash`
+ * must equal its code_hash (link false) or link_hash (link true). On TN_OK *out is the row,
+ * now used. Otherwise, the first reason that holds:
+ *   TN_ERR_NOT_FOUND      no such row, or another browser's
+ *   TN_ERR_CONFLICT       used before
+ *   TN_ERR_INVALID_GRANT  expired
+ *   TN_ERR_LIMIT          no attempts left
+ *   TN_ERR_FORBIDDEN      a wrong code (its attempt counted atomically; *out holds the row
+ *                         with the new count) or a wrong link token (not counted)
+ * *out is zeroed unless TN_OK or TN_ERR_FORBIDDEN. */
+enum tn_err tn_store_email_code_use(struct tn_store *s, const char *id, const uint8_t browser[32],
+                                    const uint8_t hash[32], bool link, int64_t now,
+                                    struct tn_email_code *out);
+/* Deletes the rows that expired before `now`; *n (optional) counts them. */
+enum tn_err tn_store_email_code_cleanup(struct tn_store *s, int64_t now, int64_t *n);
+
 #endif

@@ -247,7 +247,7 @@ static json_t *build_metadata(struct tn_as *as)
 static const char *const owned[] = {
     "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks",
     "/register", "/authorize", "/authorize/login", "/authorize/consent", "/token", "/revoke",
-    "/setup",
+    "/setup", "/authorize/email", "/authorize/email/code", "/signin/email",
 };
 
 bool tn_as_owns(const char *path)
@@ -277,6 +277,16 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
             tn_as_message_page(as, r, 405, "Method not allowed", "Open this address with GET.");
     } else if (!strcmp(p, "/authorize/login")) {
         tn_as_handle_login(as, req, r);
+    } else if (!strcmp(p, "/authorize/email") || !strcmp(p, "/authorize/email/code") ||
+               !strcmp(p, "/signin/email")) {
+        if (!tn_as_method_on(as, TN_SIGNIN_EMAIL))
+            tn_as_message_page(as, r, 404, "Not available", "Sign-in by email is turned off on this server.");
+        else if (!strcmp(p, "/authorize/email"))
+            tn_as_handle_email_start(as, req, r);
+        else if (!strcmp(p, "/authorize/email/code"))
+            tn_as_handle_email_code(as, req, r);
+        else
+            tn_as_handle_email_link(as, req, r);
     } else if (!strcmp(p, "/authorize/consent")) {
         tn_as_handle_consent(as, req, r);
     } else if (!strcmp(p, "/token")) {
@@ -314,7 +324,12 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     as->cimd = tn_cimd_cache_new(&cimd_limits);
     struct tn_throttle_rule fetches = {CIMD_FETCHES_PER_HOUR, 3600, 0, 3600};
     as->cimd_fetches = tn_throttle_new(&fetches, 65536);
-    if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd || !as->cimd_fetches) {
+    /* codes requested: 5 per email and 20 per address in a quarter of an hour */
+    struct tn_throttle_rule email_account = {5, 900, 0, 900}, email_addr = {20, 900, 0, 900};
+    as->email_account = tn_throttle_new(&email_account, 65536);
+    as->email_addr = tn_throttle_new(&email_addr, 65536);
+    if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd || !as->cimd_fetches ||
+        !as->email_account || !as->email_addr) {
         tn_as_free(as);
         return NULL;
     }
@@ -345,6 +360,8 @@ void tn_as_free(struct tn_as *as)
     tn_throttle_free(as->registrations);
     tn_throttle_free(as->registrations_net);
     tn_throttle_free(as->cimd_fetches);
+    tn_throttle_free(as->email_account);
+    tn_throttle_free(as->email_addr);
     tn_cimd_cache_free(as->cimd);
     pthread_mutex_destroy(&as->mu);
     sodium_memzero(as->secret, sizeof as->secret);

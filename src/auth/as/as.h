@@ -16,6 +16,7 @@
 #include "store/store.h"
 
 struct tn_as;
+struct tn_mailer;
 
 struct tn_as_config {
     const char *issuer;     /* BASE_URL, byte-exact */
@@ -32,6 +33,9 @@ struct tn_as_config {
                                 concurrent refresh, not theft */
     unsigned dcr_per_hour;   /* registrations per client address and hour */
     bool cimd_allow_loopback; /* development and tests: CIMD documents on loopback http */
+    struct tn_mailer *mailer; /* borrowed; sign-in codes (NULL: the email method is off) */
+    unsigned signin_methods;  /* enum tn_signin_method bits; 0 means password only */
+    int64_t email_code_ttl_s; /* lifetime of an email sign-in code and link */
 };
 
 struct tn_as *tn_as_new(const struct tn_as_config *cfg);

@@ -184,6 +184,8 @@ static void show_signin(struct tn_as *as, const struct tn_as_req *req, struct tn
         .error = users == 0 ? "No account exists yet: the administrator must first finish the "
                               "setup link printed in the server log."
                             : error,
+        .hide_password = !tn_as_method_on(as, TN_SIGNIN_PASSWORD),
+        .email_action = tn_as_method_on(as, TN_SIGNIN_EMAIL) ? "/authorize/email" : NULL,
     };
     r->status = status;
     tn_buf_reset(&r->body);
@@ -367,6 +369,11 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
         tn_as_message_page(as, r, 400, "Invalid request", "The sign-in form was not sent correctly.");
         return;
     }
+    if (!tn_as_method_on(as, TN_SIGNIN_PASSWORD)) { /* SIGNIN_METHODS without password */
+        tn_form_deinit(&f);
+        tn_as_message_page(as, r, 404, "Not available", "Password sign-in is turned off on this server.");
+        return;
+    }
     /* A password check takes ~0.2 s of argon2id on purpose: never on an HTTP worker,
      * where a flood of sign-ins would stall every other request. */
     if (req->can_offload) {
@@ -471,4 +478,27 @@ void tn_as_handle_consent(struct tn_as *as, const struct tn_as_req *req, struct 
         redirect_error(as, r, &a, TN_ERR_FORBIDDEN, "The user declined");
     }
     tn_form_deinit(&f);
+}
+
+/* ---------- for the other sign-in methods (email.c) ---------- */
+
+void tn_as_signin_page(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, const char *sealed,
+                       const char *email, const char *error, int status)
+{
+    struct authz a;
+    if (!sealed || !load_authz(as, sealed, &a)) {
+        tn_as_message_page(as, r, 400, "Sign-in expired", "This sign-in took too long. Go back to your application and try again.");
+        return;
+    }
+    show_signin(as, req, r, sealed, &a, email, error, status);
+}
+
+bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, const char *sealed,
+                           const struct tn_user *u)
+{
+    struct authz a;
+    if (!sealed || !load_authz(as, sealed, &a))
+        return false;
+    continue_as(as, req, r, sealed, &a, u);
+    return true;
 }

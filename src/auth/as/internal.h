@@ -10,6 +10,7 @@
 #define TN_AUTH_AS_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 
 #include "auth/as/as.h"
 #include "auth/as/cimd.h"
+#include "auth/signin/methods.h"
 #include "auth/signin/throttle.h"
 #include "core/err.h"
 #include "core/form.h"
@@ -41,7 +43,18 @@ struct tn_as {
     char setup_url[600];
     bool secure_cookies;
     int64_t last_cleanup;
+    struct tn_throttle *email_addr;    /* sign-in codes requested per client address */
+    struct tn_throttle *email_account; /* ... and per email address */
+    _Atomic int64_t mail_ms;           /* how long sending a code took lately (email.c) */
+    _Atomic int64_t email_cleanup;     /* when expired email codes were last deleted */
 };
+
+/* True when SIGNIN_METHODS includes `m` (no setting at all: password only). */
+static inline bool tn_as_method_on(const struct tn_as *as, unsigned m)
+{
+    unsigned set = as->cfg.signin_methods ? as->cfg.signin_methods : TN_SIGNIN_PASSWORD;
+    return (set & m) != 0;
+}
 
 /* ---------- small helpers (the trivial ones here, the rest in as.c) ---------- */
 
@@ -106,6 +119,17 @@ bool tn_as_csrf_ok(struct tn_as *as, const struct tn_as_req *req, const char *se
 void tn_as_handle_authorize(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_consent(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+/* The sign-in page of the sealed request (or "Sign-in expired"), with an error. */
+void tn_as_signin_page(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, const char *sealed,
+                       const char *email, const char *error, int status);
+/* After a sign-in by another method: consent or the code for the sealed request; false
+ * (nothing filled) when it no longer unseals. */
+bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, const char *sealed,
+                           const struct tn_user *u);
+/* email.c: POST /authorize/email, POST /authorize/email/code, GET and POST /signin/email */
+void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 /* token.c */
 void tn_as_handle_token(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_revoke(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);

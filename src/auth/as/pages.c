@@ -263,15 +263,75 @@ enum tn_err tn_page_signin(struct tn_buf *out, const struct tn_page_signin *p)
         elem(&w, "<p class=\"host\"><span class=\"muted\">Returns to</span> <code>", p->client_host,
              "</code></p>\n");
     error_note(&w, p->error);
+    if (!p->hide_password) {
+        form_open(&w, p->action, "req", p->request_id, p->csrf);
+        /* "username" is the token password managers pair with current-password; the field
+         * still takes an e-mail address */
+        field(&w, "email", "Email", "email",
+              "autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required"
+              " maxlength=\"254\"",
+              p->email);
+        field(&w, "password", "Password", "password", "autocomplete=\"current-password\" required",
+              NULL);
+        put(&w, "<button type=\"submit\">Sign in</button>\n</form>\n");
+    }
+    if (p->email_action) {
+        if (!p->hide_password)
+            put(&w, "<h2>Or sign in without a password</h2>\n");
+        form_open(&w, p->email_action, "req", p->request_id, p->csrf);
+        /* its own id: both forms may be on the page */
+        put(&w, "<label for=\"signin-email\">Email</label>\n<input id=\"signin-email\" name=\"email\" "
+                "type=\"email\" autocomplete=\"email\" autocapitalize=\"none\" spellcheck=\"false\" "
+                "required maxlength=\"254\"");
+        if (p->hide_password && p->email)
+            elem(&w, " value=\"", p->email, "\"");
+        put(&w, ">\n");
+        put(&w, p->hide_password ? "<button type=\"submit\">Email me a sign-in code</button>\n</form>\n"
+                                 : "<button type=\"submit\" class=\"secondary\">Email me a sign-in code"
+                                   "</button>\n</form>\n");
+    }
+    return finish(&w);
+}
+
+enum tn_err tn_page_email_sent(struct tn_buf *out, const struct tn_page_email_sent *p)
+{
+    if (!p || !p->action || !p->request_id || !p->csrf)
+        return TN_ERR_INTERNAL;
+    char mins[64];
+    snprintf(mins, sizeof mins, "The code works once, for %u minutes.", p->minutes);
+    struct writer w;
+    begin(&w, out, "Check your email");
+    put(&w, "<h1>Check your email</h1>\n");
+    if (p->email && *p->email)
+        elem(&w, "<p class=\"lead\">If <strong>", p->email,
+             "</strong> has a teamnotes account, a sign-in code and link are on their way.</p>\n");
+    else
+        put(&w, "<p class=\"lead\">If the address has a teamnotes account, a sign-in code and link "
+                "are on their way.</p>\n");
+    /* before the form: a paragraph after the button would touch it (forms have no margin) */
+    elem(&w, "<p class=\"muted\">", mins, " Opening the link in this browser works too.</p>\n");
+    error_note(&w, p->error);
     form_open(&w, p->action, "req", p->request_id, p->csrf);
-    /* "username" is the token password managers pair with current-password; the field
-     * still takes an e-mail address */
-    field(&w, "email", "Email", "email",
-          "autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required"
-          " maxlength=\"254\"",
-          p->email);
-    field(&w, "password", "Password", "password", "autocomplete=\"current-password\" required",
+    field(&w, "code", "Sign-in code", "text",
+          "inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9 -]*\" required"
+          " maxlength=\"32\"",
           NULL);
+    put(&w, "<button type=\"submit\">Sign in</button>\n</form>\n");
+    return finish(&w);
+}
+
+enum tn_err tn_page_email_link(struct tn_buf *out, const struct tn_page_email_link *p)
+{
+    if (!p || !p->action || !p->id || !p->token || !p->csrf || !p->email)
+        return TN_ERR_INTERNAL;
+    struct writer w;
+    begin(&w, out, "Sign in");
+    put(&w, "<h1>Sign in to teamnotes</h1>\n");
+    elem(&w, "<p class=\"lead\">as <strong>", p->email, "</strong></p>\n");
+    elem(&w, "<form method=\"post\" action=\"", p->action, "\">\n");
+    elem(&w, "<input type=\"hidden\" name=\"id\" value=\"", p->id, "\">\n");
+    elem(&w, "<input type=\"hidden\" name=\"t\" value=\"", p->token, "\">\n");
+    elem(&w, "<input type=\"hidden\" name=\"csrf\" value=\"", p->csrf, "\">\n");
     put(&w, "<button type=\"submit\">Sign in</button>\n</form>\n");
     return finish(&w);
 }

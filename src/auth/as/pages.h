@@ -42,6 +42,27 @@ struct tn_page_signin {
     const char *client_host; /* the redirect host, shown; may be NULL */
     const char *email;       /* prefill; may be NULL */
     const char *error;       /* e.g. "Wrong email or password."; may be NULL */
+    bool hide_password;       /* SIGNIN_METHODS without password: no password form */
+    const char *email_action; /* "Email me a sign-in code" form's target; NULL: none */
+};
+
+/* "Check your email": the code form (fields req, csrf, code). */
+struct tn_page_email_sent {
+    const char *action;     /* required */
+    const char *request_id; /* hidden field "req"; required */
+    const char *csrf;       /* required */
+    const char *email;      /* the address typed; may be NULL */
+    unsigned minutes;       /* how long the code works */
+    const char *error;      /* e.g. "That code is not right. 3 attempts left."; may be NULL */
+};
+
+/* A magic link opened in the browser that asked: one POST button (fields id, t, csrf). */
+struct tn_page_email_link {
+    const char *action; /* required */
+    const char *id;     /* required */
+    const char *token;  /* required */
+    const char *csrf;   /* required */
+    const char *email;  /* required: "Sign in as <email>" */
 };
 
 struct tn_page_consent {
@@ -67,6 +88,8 @@ struct tn_page_setup {
 
 /* Sign-in form: fields req, csrf, email, password. */
 enum tn_err tn_page_signin(struct tn_buf *out, const struct tn_page_signin *p);
+enum tn_err tn_page_email_sent(struct tn_buf *out, const struct tn_page_email_sent *p);
+enum tn_err tn_page_email_link(struct tn_buf *out, const struct tn_page_email_link *p);
 /* Consent form: fields req, csrf and a button named "decision" valued "allow" or "deny". */
 enum tn_err tn_page_consent(struct tn_buf *out, const struct tn_page_consent *p);
 /* First admin account: fields token, csrf, email, name, password, password2. */
