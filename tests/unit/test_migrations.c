@@ -107,15 +107,15 @@ static void expect_folder(const char *rel, const struct tn_migration *v, int cou
 static void test_sqlite_files(void **state)
 {
     expect_folder("src/store/migrations/sqlite", tn_store_sqlite_migrations,
-                  tn_store_sqlite_migrations_count, 5);
-    assert_string_equal(tn_store_sqlite_migrations[4].name, "0005_list_text");
+                  tn_store_sqlite_migrations_count, 6);
+    assert_string_equal(tn_store_sqlite_migrations[5].name, "0006_identities");
 }
 
 static void test_postgres_files(void **state)
 {
     expect_folder("src/store/migrations/postgres", tn_store_postgres_migrations,
-                  tn_store_postgres_migrations_count, 3);
-    assert_string_equal(tn_store_postgres_migrations[2].name, "0003_notify");
+                  tn_store_postgres_migrations_count, 4);
+    assert_string_equal(tn_store_postgres_migrations[3].name, "0004_identities");
 }
 
 /* ---------- the generator's escaping ---------- */

@@ -32,7 +32,7 @@
 
 /* The migrations of src/store/migrations/postgres/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_notify"};
+static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_notify", "0004_identities"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 
@@ -196,7 +196,7 @@ static void test_open_layout(void **state)
     /* every migration recorded, in order */
     value_of(c, "SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
                 "FROM schema_version", v, sizeof v);
-    assert_string_equal(v, "1:0001_auth,2:0002_notes,3:0003_notify");
+    assert_string_equal(v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_identities");
     /* the tables are in the test's schema (the URL's search_path reached the store) */
     value_of(c, "SELECT string_agg(table_name, ',' ORDER BY table_name) "
                 "FROM information_schema.tables WHERE table_schema = current_schema()",

@@ -26,14 +26,15 @@
 /* The migrations of src/store/migrations/sqlite/, in order; the latest is the schema
  * version a new store reaches. */
 static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_search_scope",
-                                               "0004_list_covering", "0005_list_text"};
+                                               "0004_list_covering", "0005_list_text",
+                                               "0006_identities"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
-/* The schema version a new store reaches: PostgreSQL has three migrations (the third is
- * 0003_notify, its cross-instance notifications), SQLite five. */
+/* The schema version a new store reaches: PostgreSQL has four migrations (its third is
+ * 0003_notify, its cross-instance notifications), SQLite six. */
 static int latest(void)
 {
-    return on_pg() ? 3 : LATEST;
+    return on_pg() ? 4 : LATEST;
 }
 
 /* ---------- fixtures ---------- */
