@@ -201,7 +201,7 @@ static void test_open_layout(void **state)
     value_of(c, "SELECT string_agg(table_name, ',' ORDER BY table_name) "
                 "FROM information_schema.tables WHERE table_schema = current_schema()",
              v, sizeof v);
-    assert_string_equal(v, "audit,clients,codes,consents,notes,orgs,refresh_tokens,"
+    assert_string_equal(v, "audit,clients,codes,consents,identities,notes,orgs,refresh_tokens,"
                            "revoked_families,schema_version,signing_keys,users");
     /* row-level security is on and forced on notes, and nothing else needs it */
     value_of(c, "SELECT string_agg(relname || ':' || relrowsecurity || relforcerowsecurity, "
@@ -379,7 +379,7 @@ static void test_migrations_raced(void **state)
         PGconn *c = conn_to(url);
         char v[64];
         value_of(c, "SELECT count(*) || ':' || max(version) FROM schema_version", v, sizeof v);
-        assert_string_equal(v, "3:3");
+        assert_string_equal(v, "4:4");
         PQfinish(c);
         for (int i = 0; i < N; i++) {
             char id[16];
@@ -641,7 +641,7 @@ static void test_upgrade_from_v1(void **state)
     free(sql);
 
     struct tn_store *s = open_url(url);
-    assert_int_equal(tn_store_schema_version(s), 3);
+    assert_int_equal(tn_store_schema_version(s), 4);
     struct tn_org org;
     assert_int_equal(tn_store_org_get(s, "o1", &org), TN_OK);
     assert_string_equal(org.name, "Acme");
