@@ -46,6 +46,15 @@ struct tn_store_ops {
     enum tn_err (*client_list)(struct tn_store *s, tn_store_client_cb cb, void *ud);
     enum tn_err (*client_delete_unused)(struct tn_store *s, int64_t created_before, int64_t *n);
 
+    enum tn_err (*identity_get)(struct tn_store *s, const char *issuer, const char *subject,
+                                struct tn_identity *out);
+    enum tn_err (*identity_link)(struct tn_store *s, const struct tn_identity *id);
+    enum tn_err (*identity_touch)(struct tn_store *s, const char *issuer, const char *subject,
+                                  int64_t now);
+    enum tn_err (*identity_list)(struct tn_store *s, const char *user_id,
+                                 tn_store_identity_cb cb, void *ud);
+    enum tn_err (*identity_delete_user)(struct tn_store *s, const char *user_id, int64_t *n);
+
     enum tn_err (*consent_get)(struct tn_store *s, const char *user_id, const char *client_id,
                                char scope[256]);
     enum tn_err (*consent_put)(struct tn_store *s, const char *user_id, const char *client_id,

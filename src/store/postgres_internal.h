@@ -60,6 +60,7 @@ enum {
 #define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
 #define EMAIL_CODE_COLS                                                                      \
     "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
+#define IDENTITY_COLS "issuer, subject, user_id, email, created_at, last_used_at"
 #define NOTE_COLS                                                                            \
     "id, owner, org, title, content, tags, visibility, version, created_at, updated_at"
 /* A note as read: the columns and the text's length in characters. */
@@ -170,6 +171,16 @@ enum {
     /* A concurrent replacer waits for the row, re-checks `pem = $2` against the         */  \
     /* committed row and changes nothing. */                                                 \
     X(KEY_REPLACE, "ttt", "UPDATE signing_keys SET pem = $3 WHERE kid = $1 AND pem = $2")    \
+    X(IDENTITY_GET, "tt",                                                                    \
+      "SELECT " IDENTITY_COLS " FROM identities WHERE issuer = $1 AND subject = $2")         \
+    X(IDENTITY_LINK, "ttttii",                                                               \
+      "INSERT INTO identities (" IDENTITY_COLS ") VALUES ($1, $2, $3, $4, $5, $6)")          \
+    X(IDENTITY_TOUCH, "tti",                                                                 \
+      "UPDATE identities SET last_used_at = $3 WHERE issuer = $1 AND subject = $2")          \
+    X(IDENTITY_LIST, "t",                                                                    \
+      "SELECT " IDENTITY_COLS " FROM identities WHERE user_id = $1 "                         \
+      "ORDER BY created_at, issuer, subject")                                                \
+    X(IDENTITY_DELETE_USER, "t", "DELETE FROM identities WHERE user_id = $1")                \
     /* The caller of this notes transaction, for the row-level security policies; */         \
     /* is_local = true: the settings end with the transaction. */                            \
     X(NOTE_AS, "tt",                                                                         \
@@ -365,6 +376,15 @@ enum tn_err pg_client_delete(struct tn_store *s, const char *id);
 enum tn_err pg_client_list(struct tn_store *s, tn_store_client_cb cb, void *ud);
 enum tn_err pg_client_delete_unused(struct tn_store *s, int64_t created_before,
                                     int64_t *n);
+/* identities (postgres_identity.c) */
+enum tn_err pg_identity_get(struct tn_store *s, const char *issuer, const char *subject,
+                            struct tn_identity *out);
+enum tn_err pg_identity_link(struct tn_store *s, const struct tn_identity *id);
+enum tn_err pg_identity_touch(struct tn_store *s, const char *issuer, const char *subject,
+                              int64_t now);
+enum tn_err pg_identity_list(struct tn_store *s, const char *user_id, tn_store_identity_cb cb,
+                             void *ud);
+enum tn_err pg_identity_delete_user(struct tn_store *s, const char *user_id, int64_t *n);
 enum tn_err pg_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
                            char scope[256]);
 enum tn_err pg_consent_put(struct tn_store *s, const char *user_id, const char *client_id,

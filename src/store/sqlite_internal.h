@@ -35,6 +35,7 @@
 #define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
 #define EMAIL_CODE_COLS                                                                      \
     "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
+#define IDENTITY_COLS "issuer, subject, user_id, email, created_at, last_used_at"
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define LIST_TEXT STR(TN_NOTE_LIST_TEXT)
@@ -138,6 +139,12 @@ enum { AUDIT_ROWS = 16 };
     X(KEY_LIST, "SELECT " KEY_COLS " FROM signing_keys ORDER BY created_at, rowid")          \
     X(KEY_DELETE, "DELETE FROM signing_keys WHERE kid = ?1")                                 \
     X(KEY_REPLACE, "UPDATE signing_keys SET pem = ?3 WHERE kid = ?1 AND pem = ?2")           \
+    X(IDENTITY_GET, "SELECT " IDENTITY_COLS " FROM identities WHERE issuer = ?1 AND subject = ?2") \
+    X(IDENTITY_LINK, "INSERT INTO identities (" IDENTITY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)") \
+    X(IDENTITY_TOUCH, "UPDATE identities SET last_used_at = ?3 WHERE issuer = ?1 AND subject = ?2") \
+    X(IDENTITY_LIST, "SELECT " IDENTITY_COLS " FROM identities WHERE user_id = ?1 "           \
+                     "ORDER BY created_at, issuer, subject")                                 \
+    X(IDENTITY_DELETE_USER, "DELETE FROM identities WHERE user_id = ?1")                     \
     X(NOTE_INSERT, "INSERT INTO notes (id, owner, org, title, content, tags, visibility, "   \
                    "version, created_at, updated_at) "                                       \
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
@@ -339,6 +346,15 @@ enum tn_err sq_client_touch(struct tn_store *s, const char *id, int64_t now);
 enum tn_err sq_client_delete(struct tn_store *s, const char *id);
 enum tn_err sq_client_list(struct tn_store *s, tn_store_client_cb cb, void *ud);
 enum tn_err sq_client_delete_unused(struct tn_store *s, int64_t created_before, int64_t *n);
+/* identities (sqlite_identity.c) */
+enum tn_err sq_identity_get(struct tn_store *s, const char *issuer, const char *subject,
+                            struct tn_identity *out);
+enum tn_err sq_identity_link(struct tn_store *s, const struct tn_identity *id);
+enum tn_err sq_identity_touch(struct tn_store *s, const char *issuer, const char *subject,
+                              int64_t now);
+enum tn_err sq_identity_list(struct tn_store *s, const char *user_id, tn_store_identity_cb cb,
+                             void *ud);
+enum tn_err sq_identity_delete_user(struct tn_store *s, const char *user_id, int64_t *n);
 enum tn_err sq_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
                            char scope[256]);
 enum tn_err sq_consent_put(struct tn_store *s, const char *user_id, const char *client_id,

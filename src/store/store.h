@@ -89,6 +89,33 @@ enum tn_err tn_store_client_list(struct tn_store *s, tn_store_client_cb cb, void
 /* Deletes clients created before `created_before` that were never used; *n = count. */
 enum tn_err tn_store_client_delete_unused(struct tn_store *s, int64_t created_before, int64_t *n);
 
+/* ---------- upstream identities (OpenID Connect sign-in, #18) ---------- */
+
+/* An identity an upstream OpenID provider asserts, (issuer, subject), linked to a user. */
+struct tn_identity {
+    char issuer[256];
+    char subject[256];
+    char user_id[48];
+    char email[256];      /* the address asserted when linked, lower-case; may be "" */
+    int64_t created_at;
+    int64_t last_used_at;
+};
+/* TN_ERR_NOT_FOUND when no user has the identity. */
+enum tn_err tn_store_identity_get(struct tn_store *s, const char *issuer, const char *subject,
+                                  struct tn_identity *out);
+/* Links id->(issuer, subject) to id->user_id. TN_ERR_CONFLICT when the identity is already
+ * linked (to anyone), TN_ERR_NOT_FOUND when the user does not exist. */
+enum tn_err tn_store_identity_link(struct tn_store *s, const struct tn_identity *id);
+/* Sets last_used_at. TN_ERR_NOT_FOUND when the identity is not linked. */
+enum tn_err tn_store_identity_touch(struct tn_store *s, const char *issuer, const char *subject,
+                                    int64_t now);
+typedef void (*tn_store_identity_cb)(const struct tn_identity *id, void *ud);
+/* The user's identities, oldest first. */
+enum tn_err tn_store_identity_list(struct tn_store *s, const char *user_id,
+                                   tn_store_identity_cb cb, void *ud);
+/* Unlinks every identity of the user; *n (may be NULL) = how many. */
+enum tn_err tn_store_identity_delete_user(struct tn_store *s, const char *user_id, int64_t *n);
+
 /* ---------- consent, remembered per (user, client) ---------- */
 
 enum tn_err tn_store_consent_get(struct tn_store *s, const char *user_id, const char *client_id,

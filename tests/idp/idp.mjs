@@ -74,6 +74,12 @@ if (env.IDP_CONFIG) {
   try { config = { ...config, ...JSON.parse(readFileSync(env.IDP_CONFIG, 'utf8')) }; }
   catch (e) { die(`cannot read IDP_CONFIG ${env.IDP_CONFIG}: ${e.message}`); }
 }
+// IDP_RP_REDIRECT_URIS: extra redirect URIs (comma-separated) for the confidential client
+// teamnotes-rp, e.g. a teamnotes under test's BASE_URL/signin/oidc/callback (tests/auth/social.sh).
+if (env.IDP_RP_REDIRECT_URIS) {
+  const rp = config.clients.find((c) => c.client_id === 'teamnotes-rp');
+  if (rp) rp.redirect_uris = [...rp.redirect_uris, ...env.IDP_RP_REDIRECT_URIS.split(',').filter(Boolean)];
+}
 const usersByName = new Map(config.users.map((u) => [u.username, u]));
 const usersBySub = new Map(config.users.map((u) => [u.sub, u]));
 // Token claims per client (client_credentials tokens), kept out of the registered metadata.

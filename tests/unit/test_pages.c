@@ -161,6 +161,47 @@ static void test_signin_form(void **state)
     tn_buf_deinit(&b);
 }
 
+/* #18: one "Continue with NAME" form per upstream provider, after the password form,
+ * each with req, csrf and the provider id; names escaped; incomplete input refused. */
+static void test_signin_providers(void **state)
+{
+    static const struct tn_page_provider prov[] = {{"google", "Google"},
+                                                   {"my-idp", "<Acme & \"Co\">"}};
+    struct tn_page_signin p = {.action = "/authorize/login", .request_id = "r", .csrf = "c",
+                               .providers = prov, .n_providers = 2,
+                               .oidc_action = "/authorize/oidc"};
+    struct tn_buf b;
+    tn_buf_init(&b, 1 << 16);
+    assert_int_equal(tn_page_signin(&b, &p), TN_OK);
+    const char *h = b.data;
+    assert_int_equal(count(h, "<form "), 3);
+    assert_int_equal(count(h, "<form method=\"post\" action=\"/authorize/oidc\">\n"
+                              "<input type=\"hidden\" name=\"req\" value=\"r\">\n"
+                              "<input type=\"hidden\" name=\"csrf\" value=\"c\">\n"), 2);
+    const char *g = strstr(h, "<input type=\"hidden\" name=\"provider\" value=\"google\">\n"
+                              "<button type=\"submit\" class=\"secondary\">Continue with "
+                              "<bdi>Google</bdi></button>\n</form>");
+    const char *m = strstr(h, "<input type=\"hidden\" name=\"provider\" value=\"my-idp\">\n"
+                              "<button type=\"submit\" class=\"secondary\">Continue with "
+                              "<bdi>&lt;Acme &amp; &quot;Co&quot;&gt;</bdi></button>");
+    assert_non_null(g);
+    assert_non_null(m);
+    assert_true(strstr(h, "action=\"/authorize/login\"") < g && g < m); /* password first */
+    tn_buf_deinit(&b);
+
+    tn_buf_init(&b, 1 << 16);
+    p.oidc_action = NULL;
+    assert_int_equal(tn_page_signin(&b, &p), TN_ERR_INTERNAL);
+    p.oidc_action = "/authorize/oidc";
+    p.providers = NULL;
+    assert_int_equal(tn_page_signin(&b, &p), TN_ERR_INTERNAL);
+    static const struct tn_page_provider half[] = {{"x", NULL}};
+    p.providers = half;
+    p.n_providers = 1;
+    assert_int_equal(tn_page_signin(&b, &p), TN_ERR_INTERNAL);
+    tn_buf_deinit(&b);
+}
+
 static void test_consent(void **state)
 {
     char *h = render_str(P_CONSENT);
@@ -395,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_signin_escapes_client_strings),
         cmocka_unit_test(test_signin_form),
+        cmocka_unit_test(test_signin_providers),
         cmocka_unit_test(test_consent),
         cmocka_unit_test(test_setup),
         cmocka_unit_test(test_message),

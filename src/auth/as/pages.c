@@ -249,8 +249,12 @@ static void field(struct writer *w, const char *name, const char *label, const c
 
 enum tn_err tn_page_signin(struct tn_buf *out, const struct tn_page_signin *p)
 {
-    if (!p || !p->action || !p->request_id || !p->csrf)
+    if (!p || !p->action || !p->request_id || !p->csrf ||
+        (p->n_providers && (!p->providers || !p->oidc_action)))
         return TN_ERR_INTERNAL;
+    for (size_t i = 0; i < p->n_providers; i++)
+        if (!p->providers[i].id || !p->providers[i].name)
+            return TN_ERR_INTERNAL;
     struct writer w;
     begin(&w, out, "Sign in");
     put(&w, "<h1>Sign in</h1>\n");
@@ -317,6 +321,12 @@ enum tn_err tn_page_email_sent(struct tn_buf *out, const struct tn_page_email_se
           " maxlength=\"32\"",
           NULL);
     put(&w, "<button type=\"submit\">Sign in</button>\n</form>\n");
+    for (size_t i = 0; i < p->n_providers; i++) {
+        form_open(&w, p->oidc_action, "req", p->request_id, p->csrf);
+        elem(&w, "<input type=\"hidden\" name=\"provider\" value=\"", p->providers[i].id, "\">\n");
+        elem(&w, "<button type=\"submit\" class=\"secondary\">Continue with <bdi>",
+             p->providers[i].name, "</bdi></button>\n</form>\n");
+    }
     return finish(&w);
 }
 

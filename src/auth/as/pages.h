@@ -34,6 +34,11 @@ struct tn_page_scope {
     const char *description; /* e.g. "Read your notes"; may be NULL */
 };
 
+struct tn_page_provider {
+    const char *id;   /* [a-z0-9-]{1,32} */
+    const char *name; /* the button says "Continue with <name>" */
+};
+
 struct tn_page_signin {
     const char *action;      /* form POST target, e.g. "/authorize/login"; required */
     const char *request_id;  /* hidden field "req"; required */
@@ -44,6 +49,11 @@ struct tn_page_signin {
     const char *error;       /* e.g. "Wrong email or password."; may be NULL */
     bool hide_password;       /* SIGNIN_METHODS without password: no password form */
     const char *email_action; /* "Email me a sign-in code" form's target; NULL: none */
+    /* Server-wide upstream providers (#18): one "Continue with NAME" form each, posting
+     * req, csrf and provider=ID to oidc_action (required when n_providers > 0). */
+    const struct tn_page_provider *providers;
+    size_t n_providers;
+    const char *oidc_action;
 };
 
 /* "Check your email": the code form (fields req, csrf, code). */
