@@ -294,6 +294,12 @@ enum tn_err tn_page_signin(struct tn_buf *out, const struct tn_page_signin *p)
                                  : "<button type=\"submit\" class=\"secondary\">Email me a sign-in code"
                                    "</button>\n</form>\n");
     }
+    for (size_t i = 0; i < p->n_providers; i++) {
+        form_open(&w, p->oidc_action, "req", p->request_id, p->csrf);
+        elem(&w, "<input type=\"hidden\" name=\"provider\" value=\"", p->providers[i].id, "\">\n");
+        elem(&w, "<button type=\"submit\" class=\"secondary\">Continue with <bdi>",
+             p->providers[i].name, "</bdi></button>\n</form>\n");
+    }
     return finish(&w);
 }
 
@@ -321,12 +327,6 @@ enum tn_err tn_page_email_sent(struct tn_buf *out, const struct tn_page_email_se
           " maxlength=\"32\"",
           NULL);
     put(&w, "<button type=\"submit\">Sign in</button>\n</form>\n");
-    for (size_t i = 0; i < p->n_providers; i++) {
-        form_open(&w, p->oidc_action, "req", p->request_id, p->csrf);
-        elem(&w, "<input type=\"hidden\" name=\"provider\" value=\"", p->providers[i].id, "\">\n");
-        elem(&w, "<button type=\"submit\" class=\"secondary\">Continue with <bdi>",
-             p->providers[i].name, "</bdi></button>\n</form>\n");
-    }
     return finish(&w);
 }
 
