@@ -51,8 +51,8 @@ static bool still_valid(const struct tn_gate *g, const struct tn_principal *p, c
 
 /* The step-up challenge's scopes: the one needed, plus those already granted that this
  * server supports, so that re-authorizing does not lose them. */
-static void step_up_scopes(const struct tn_gate *g, const struct tn_principal *p, const char *needed,
-                           struct tn_buf *why)
+static void step_up_scopes(const struct tn_gate *g, const struct tn_principal *p,
+                           const char *needed, struct tn_buf *why)
 {
     tn_buf_puts(why, needed);
     for (size_t i = 0; i < p->scopes.n; i++) {

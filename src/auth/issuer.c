@@ -56,7 +56,8 @@ static enum tn_err generic_issuer(const char *ai, struct tn_issuer_urls *out)
     size_t pl = without_slashes(path);
     if (!put(out->issuers[out->n_issuers++], TN_ISSUER_URL_SIZE, "%s", ai) ||
         !put(out->metadata[out->n_metadata++], TN_ISSUER_DOC_SIZE,
-             "%.*s/.well-known/oauth-authorization-server%.*s", (int)(path - ai), ai, (int)pl, path) ||
+             "%.*s/.well-known/oauth-authorization-server%.*s", (int)(path - ai), ai, (int)pl,
+             path) ||
         !put(out->metadata[out->n_metadata++], TN_ISSUER_DOC_SIZE,
              "%.*s/.well-known/openid-configuration", (int)without_slashes(ai), ai))
         return TN_ERR_LIMIT;
@@ -73,15 +74,17 @@ static enum tn_err scalekit_issuer(const struct tn_issuer_settings *in, struct t
     if (rc != TN_OK)
         return rc;
     const char *rid = in->scalekit_resource_id;
-    if (rid[0] && (!put(out->issuers[out->n_issuers++], TN_ISSUER_URL_SIZE, "%s/resources/%s", env, rid) ||
-                   !put(out->metadata[out->n_metadata++], TN_ISSUER_DOC_SIZE,
-                        "%s/.well-known/oauth-authorization-server/resources/%s", env, rid)))
+    if (rid[0] &&
+        (!put(out->issuers[out->n_issuers++], TN_ISSUER_URL_SIZE, "%s/resources/%s", env, rid) ||
+         !put(out->metadata[out->n_metadata++], TN_ISSUER_DOC_SIZE,
+              "%s/.well-known/oauth-authorization-server/resources/%s", env, rid)))
         return TN_ERR_LIMIT;
     if (!put(out->issuers[out->n_issuers++], TN_ISSUER_URL_SIZE, "%s", env) ||
         !put(out->metadata[out->n_metadata++], TN_ISSUER_DOC_SIZE,
              "%s/.well-known/oauth-authorization-server", env) ||
         !put(out->jwks_fallback, sizeof out->jwks_fallback, "%s/keys", env) ||
-        !put(out->audiences[out->n_audiences++], TN_ISSUER_URL_SIZE, "%s", rid[0] ? rid : in->base_url))
+        !put(out->audiences[out->n_audiences++], TN_ISSUER_URL_SIZE, "%s",
+             rid[0] ? rid : in->base_url))
         return TN_ERR_LIMIT;
     out->loopback_http = strncmp(env, "http://", 7) == 0;
     return TN_OK;

@@ -24,8 +24,8 @@
 enum {
     TN_ISSUER_MAX = 4,
     TN_ISSUER_AUDIENCES_MAX = 8,
-    TN_ISSUER_URL_SIZE = 512,    /* an issuer or an audience */
-    TN_ISSUER_DOC_SIZE = 1100,   /* a metadata or JWKS location */
+    TN_ISSUER_URL_SIZE = 512,  /* an issuer or an audience */
+    TN_ISSUER_DOC_SIZE = 1100, /* a metadata or JWKS location */
 };
 
 /* The settings the rules read (borrowed; "" for unset, never NULL). */

@@ -176,7 +176,8 @@ done:
 }
 
 /* user show | set-role ROLE | disable | enable, on the account of `email`. */
-static int user_change(struct tn_store *s, const char *sub, int argc, char **argv, const char *email)
+static int user_change(struct tn_store *s, const char *sub, int argc, char **argv,
+                       const char *email)
 {
     struct tn_user u;
     if (tn_store_user_by_email(s, email, &u) != TN_OK) {
@@ -186,7 +187,8 @@ static int user_change(struct tn_store *s, const char *sub, int argc, char **arg
     if (!strcmp(sub, "show")) {
         printf("id           %s\nemail        %s\nname         %s\nrole         %s (%s)\n"
                "organization %s\nstatus       %s\n",
-               u.id, u.email, u.name, u.role, tn_role_permissions(u.role) ? tn_role_permissions(u.role) : "?",
+               u.id, u.email, u.name, u.role,
+               tn_role_permissions(u.role) ? tn_role_permissions(u.role) : "?",
                u.org_id[0] ? u.org_id : "-", u.disabled ? "disabled" : "active");
         return 0;
     }
@@ -199,7 +201,8 @@ static int user_change(struct tn_store *s, const char *sub, int argc, char **arg
         if (tn_store_user_update(s, &u) != TN_OK)
             return 1;
         printf("%s is now %s (permissions it lacks stop working within seconds; added ones "
-               "come with their next token)\n", email, u.role);
+               "come with their next token)\n",
+               email, u.role);
         return 0;
     }
     if (!strcmp(sub, "disable") || !strcmp(sub, "enable")) {
@@ -234,7 +237,8 @@ static int user_cmd(struct tn_store *s, int argc, char **argv)
     }
     for (size_t i = 0; i <= el; i++)
         email[i] = (char)tolower((unsigned char)argv[1][i]);
-    return !strcmp(sub, "add") ? user_add(s, argc, argv, email) : user_change(s, sub, argc, argv, email);
+    return !strcmp(sub, "add") ? user_add(s, argc, argv, email)
+                               : user_change(s, sub, argc, argv, email);
 }
 
 int tn_admin_main(const char *cmd, int argc, char **argv)
@@ -254,7 +258,8 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
     char *rest[64];
     int nr = 0;
     for (int i = 0; i < argc && n < 62 && nr < 63; i++) {
-        if ((!strcmp(argv[i], "--data-dir") || !strcmp(argv[i], "--database-url")) && i + 1 < argc) {
+        if ((!strcmp(argv[i], "--data-dir") || !strcmp(argv[i], "--database-url")) &&
+            i + 1 < argc) {
             cfg_args[n++] = argv[i];
             cfg_args[n++] = argv[++i];
         } else {
@@ -271,8 +276,8 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
     }
     struct tn_store *s = NULL;
     tn_buf_reset(&err);
-    if (tn_store_open(tn_config_str(&cfg, TN_CFG_DATA_DIR), tn_config_str(&cfg, TN_CFG_DATABASE_URL), &s,
-                      &err) != TN_OK) {
+    if (tn_store_open(tn_config_str(&cfg, TN_CFG_DATA_DIR),
+                      tn_config_str(&cfg, TN_CFG_DATABASE_URL), &s, &err) != TN_OK) {
         fprintf(stderr, "teamnotes: cannot open the store: %s\n", err.data ? err.data : "");
         tn_buf_deinit(&err);
         tn_config_deinit(&cfg);
@@ -294,7 +299,8 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
         if (e == TN_OK)
             printf("created organization %s (%s)\n", o.name, o.id);
         else
-            fprintf(stderr, "teamnotes: %s\n", e == TN_ERR_CONFLICT ? "that organization exists" : tn_err_message(e));
+            fprintf(stderr, "teamnotes: %s\n",
+                    e == TN_ERR_CONFLICT ? "that organization exists" : tn_err_message(e));
         rc = e == TN_OK ? 0 : 1;
     } else if (!strcmp(cmd, "migrate")) {
         /* opening the store applies what is pending (under a lock on PostgreSQL) */
@@ -316,7 +322,8 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
         if (e == TN_OK)
             printf("client %s deleted with its consents and tokens\n", rest[1]);
         else
-            fprintf(stderr, "teamnotes: %s\n", e == TN_ERR_NOT_FOUND ? "no such client" : tn_err_message(e));
+            fprintf(stderr, "teamnotes: %s\n",
+                    e == TN_ERR_NOT_FOUND ? "no such client" : tn_err_message(e));
         rc = e == TN_OK ? 0 : 1;
     } else {
         fputs(usage, stderr);

@@ -58,12 +58,11 @@ static const char usage[] =
 
 static const char *const st_name[] = {"ok", "warn", "fail", "skip"};
 static const char *const st_plain[] = {"ok  ", "WARN", "FAIL", "skip"};
-static const char *const st_glyph[] = {"\xe2\x9c\x94", "\xe2\x9a\xa0", "\xe2\x9c\x96", "\xe2\x80\x93"};
-
+static const char *const st_glyph[] = {"\xe2\x9c\x94", "\xe2\x9a\xa0", "\xe2\x9c\x96",
+                                       "\xe2\x80\x93"};
 
 /* One check's line: `id` a stable name for scripts, `fix` NULL for ok and skip. */
-void tn_doc_say(struct doctor *d, enum st s, const char *id,
-                                                      const char *fix, const char *fmt, ...)
+void tn_doc_say(struct doctor *d, enum st s, const char *id, const char *fix, const char *fmt, ...)
 {
     char msg[2048];
     va_list ap;
@@ -95,7 +94,8 @@ static void run_local(struct doctor *d, const struct tn_config *cfg, bool live)
     if (bu.https)
         tn_doc_say(d, ST_OK, "base_url", NULL, "BASE_URL %s uses https", base);
     else
-        tn_doc_say(d, ST_OK, "base_url", NULL, "BASE_URL %s is plain http on loopback (development only)", base);
+        tn_doc_say(d, ST_OK, "base_url", NULL,
+                   "BASE_URL %s is plain http on loopback (development only)", base);
 
     const char *mode = tn_config_str(cfg, TN_CFG_AUTH_MODE);
     bool builtin = !strcmp(mode, "builtin");
@@ -103,11 +103,15 @@ static void run_local(struct doctor *d, const struct tn_config *cfg, bool live)
     memset(&u, 0, sizeof u);
     const char *expect_issuer = NULL;
     if (!strcmp(mode, "none")) {
-        tn_doc_say(d, ST_WARN, "auth", "unset AUTH_MODE (builtin) or set AUTH_ISSUER before anyone else can reach it",
+        tn_doc_say(
+            d, ST_WARN, "auth",
+            "unset AUTH_MODE (builtin) or set AUTH_ISSUER before anyone else can reach it",
             "AUTH_MODE=none: the MCP endpoint runs without authentication (loopback development only)");
     } else {
         struct tn_issuer_settings in = {
-            .mode = mode, .base_url = base, .resource = resource,
+            .mode = mode,
+            .base_url = base,
+            .resource = resource,
             .auth_issuer = tn_config_str(cfg, TN_CFG_AUTH_ISSUER),
             .scalekit_env = tn_config_str(cfg, TN_CFG_SCALEKIT_ENVIRONMENT_URL),
             .scalekit_resource_id = tn_config_str(cfg, TN_CFG_SCALEKIT_RESOURCE_ID),
@@ -117,21 +121,25 @@ static void run_local(struct doctor *d, const struct tn_config *cfg, bool live)
         enum tn_err e = tn_issuer_urls(&in, &u);
         if (e != TN_OK) {
             tn_doc_say(d, ST_FAIL, "auth", "check AUTH_ISSUER and the SCALEKIT_* settings",
-                "the issuer settings give no usable URL (%s)", tn_err_message(e));
+                       "the issuer settings give no usable URL (%s)", tn_err_message(e));
         } else {
             expect_issuer = u.issuers[0];
             bool aud_ok = false;
             for (size_t i = 0; i < u.n_audiences; i++)
                 aud_ok |= !strcmp(u.audiences[i], resource);
             if (builtin)
-                tn_doc_say(d, ST_OK, "auth", NULL, "built-in authorization server: issuer %s, audience and PRM resource %s",
-                    u.issuers[0], resource);
+                tn_doc_say(d, ST_OK, "auth", NULL,
+                           "built-in authorization server: issuer %s, audience and PRM resource %s",
+                           u.issuers[0], resource);
             else if (aud_ok || tn_config_str(cfg, TN_CFG_SCALEKIT_RESOURCE_ID)[0])
-                tn_doc_say(d, ST_OK, "auth", NULL, "external issuer %s%s%s%s; tokens must carry aud %s; PRM resource %s",
-                    u.issuers[0], u.n_issuers > 1 ? " (also " : "", u.n_issuers > 1 ? u.issuers[1] : "",
-                    u.n_issuers > 1 ? ")" : "", u.audiences[0], resource);
+                tn_doc_say(d, ST_OK, "auth", NULL,
+                           "external issuer %s%s%s%s; tokens must carry aud %s; PRM resource %s",
+                           u.issuers[0], u.n_issuers > 1 ? " (also " : "",
+                           u.n_issuers > 1 ? u.issuers[1] : "", u.n_issuers > 1 ? ")" : "",
+                           u.audiences[0], resource);
             else
-                tn_doc_say(d, ST_WARN, "auth",
+                tn_doc_say(
+                    d, ST_WARN, "auth",
                     "make sure the provider puts AUTH_AUDIENCE in aud for tokens requested for the PRM resource (or leave AUTH_AUDIENCE unset)",
                     "AUTH_AUDIENCE %s differs from the PRM resource %s that clients ask tokens for",
                     u.audiences[0], resource);
@@ -188,8 +196,10 @@ int tn_doctor_main(int argc, char **argv)
         }
     }
     if (url && (n || local)) {
-        fprintf(stderr, "teamnotes: doctor --url checks a deployment from outside; it takes no serve "
-                        "options and no --local\n%s", usage);
+        fprintf(stderr,
+                "teamnotes: doctor --url checks a deployment from outside; it takes no serve "
+                "options and no --local\n%s",
+                usage);
         return 2;
     }
     if (!isatty(STDOUT_FILENO))
@@ -213,7 +223,9 @@ int tn_doctor_main(int argc, char **argv)
         struct tn_buf err;
         tn_buf_init(&err, 4096);
         if (tn_config_load(&cfg, n, rest, ".env", &err) != TN_OK) {
-            tn_doc_say(&d, ST_FAIL, "config", "correct the setting (teamnotes --help lists them); serve refuses to start with it",
+            tn_doc_say(
+                &d, ST_FAIL, "config",
+                "correct the setting (teamnotes --help lists them); serve refuses to start with it",
                 "configuration: %s", err.data ? err.data : "invalid");
         } else {
             if (d.leeway_s < 0)
@@ -226,9 +238,9 @@ int tn_doctor_main(int argc, char **argv)
     }
     int rc = d.counts[ST_FAIL] ? 1 : 0;
     if (d.json) {
-        json_t *o = json_pack("{s:o, s:i, s:i, s:i, s:i}", "checks", d.checks, "ok", (int)d.counts[ST_OK],
-                              "warnings", (int)d.counts[ST_WARN], "failed", (int)d.counts[ST_FAIL], "skipped",
-                              (int)d.counts[ST_SKIP]);
+        json_t *o = json_pack("{s:o, s:i, s:i, s:i, s:i}", "checks", d.checks, "ok",
+                              (int)d.counts[ST_OK], "warnings", (int)d.counts[ST_WARN], "failed",
+                              (int)d.counts[ST_FAIL], "skipped", (int)d.counts[ST_SKIP]);
         char *s = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
         if (s)
             puts(s);

@@ -42,7 +42,8 @@ void tn_doc_run_outside(struct doctor *d, const char *mcp_url, const char *expec
 /* doctor_local.c: the checks of this configuration and its storage */
 void tn_doc_check_secret(struct doctor *d, const struct tn_config *cfg);
 void tn_doc_check_storage(struct doctor *d, const struct tn_config *cfg, bool builtin);
-void tn_doc_check_issuer(struct doctor *d, const struct tn_config *cfg, const struct tn_issuer_urls *u);
+void tn_doc_check_issuer(struct doctor *d, const struct tn_config *cfg,
+                         const struct tn_issuer_urls *u);
 void tn_doc_check_mail(struct doctor *d, const struct tn_config *cfg);
 void tn_doc_check_isolation(struct doctor *d);
 

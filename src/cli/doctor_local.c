@@ -61,7 +61,8 @@ void tn_doc_check_secret(struct doctor *d, const struct tn_config *cfg)
         return;
     }
     if (pg) {
-        tn_doc_say(d, ST_FAIL, "secret_key",
+        tn_doc_say(
+            d, ST_FAIL, "secret_key",
             "give every instance the same SECRET_KEY of 32+ random characters (openssl rand -hex 32)",
             "DATABASE_URL is set but SECRET_KEY is not: instances cannot share state or open the signing keys");
         return;
@@ -73,9 +74,11 @@ void tn_doc_check_secret(struct doctor *d, const struct tn_config *cfg)
     if (s > 0)
         tn_doc_say(d, ST_OK, "secret_key", NULL, "server secret in %s/secret.key", dir);
     else if (s == 0)
-        tn_doc_say(d, ST_OK, "secret_key", NULL, "no SECRET_KEY: serve creates %s/secret.key on its first start", dir);
+        tn_doc_say(d, ST_OK, "secret_key", NULL,
+                   "no SECRET_KEY: serve creates %s/secret.key on its first start", dir);
     else
-        tn_doc_say(d, ST_FAIL, "secret_key",
+        tn_doc_say(
+            d, ST_FAIL, "secret_key",
             "restore the file from a backup (a new one cannot open the stored signing keys), or set SECRET_KEY",
             "%s/secret.key is damaged (not 32 bytes)", dir);
 }
@@ -103,18 +106,22 @@ static void check_keys(struct doctor *d, const struct tn_config *cfg, struct tn_
     uint8_t secret[32], kek[32];
     char pem[2048];
     if (!kr || tn_store_key_list(s, collect_key, kr) != TN_OK) {
-        tn_doc_say(d, ST_FAIL, "signing_keys", "check that the store is readable", "cannot read the signing keys");
+        tn_doc_say(d, ST_FAIL, "signing_keys", "check that the store is readable",
+                   "cannot read the signing keys");
         goto done;
     }
     if (kr->n == 0) {
-        tn_doc_say(d, ST_OK, "signing_keys", NULL, "no signing key yet: serve creates one on its first start");
+        tn_doc_say(d, ST_OK, "signing_keys", NULL,
+                   "no signing key yet: serve creates one on its first start");
         goto done;
     }
     int have = read_secret(cfg, secret);
     if (have <= 0 || tn_as_keys_kek(kek, secret, sizeof secret) != TN_OK) {
-        tn_doc_say(d, ST_FAIL, "signing_keys",
+        tn_doc_say(
+            d, ST_FAIL, "signing_keys",
             "start with the SECRET_KEY (or DATA_DIR/secret.key) that sealed them; never delete the keys: issued tokens would stop working",
-            "%zu signing key%s stored but no server secret to open them", kr->n, kr->n == 1 ? "" : "s");
+            "%zu signing key%s stored but no server secret to open them", kr->n,
+            kr->n == 1 ? "" : "s");
         goto done;
     }
     int64_t now = tn_time_now_ms() / 1000;
@@ -132,15 +139,18 @@ static void check_keys(struct doctor *d, const struct tn_config *cfg, struct tn_
         sodium_memzero(pem, sizeof pem);
         tn_jwks_free(set);
         if (e != TN_OK) {
-            tn_doc_say(d, ST_FAIL, "signing_keys",
+            tn_doc_say(
+                d, ST_FAIL, "signing_keys",
                 "start with the SECRET_KEY (or DATA_DIR/secret.key) that sealed it; never delete keys to cure this: issued tokens would stop working",
-                "signing key %s does not open with this server secret (%s)", k->kid, tn_err_message(e));
+                "signing key %s does not open with this server secret (%s)", k->kid,
+                tn_err_message(e));
             goto done;
         }
         signing += k->signs_from <= now && now < k->retire_at;
     }
-    tn_doc_say(d, ST_OK, "signing_keys", NULL, "%zu signing key%s open with the server secret (%zu signing now)",
-        kr->n, kr->n == 1 ? "" : "s", signing);
+    tn_doc_say(d, ST_OK, "signing_keys", NULL,
+               "%zu signing key%s open with the server secret (%zu signing now)", kr->n,
+               kr->n == 1 ? "" : "s", signing);
 done:
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(kek, sizeof kek);
@@ -159,31 +169,40 @@ void tn_doc_check_storage(struct doctor *d, const struct tn_config *cfg, bool bu
     bool ready = false;
     if (e != TN_OK) {
         tn_doc_say(d, ST_FAIL, "storage",
-            dbu[0] ? "check DATABASE_URL, that PostgreSQL runs and that the role may connect"
-                   : "check DATA_DIR and the file's permissions",
-            "storage: %s", err.data ? err.data : tn_err_message(e));
+                   dbu[0] ? "check DATABASE_URL, that PostgreSQL runs and that the role may connect"
+                          : "check DATA_DIR and the file's permissions",
+                   "storage: %s", err.data ? err.data : tn_err_message(e));
     } else if (!p.exists) {
         if (p.writable)
-            tn_doc_say(d, ST_OK, "storage", NULL, "storage: no database yet at %s; serve creates it (the directory is writable)", p.where);
+            tn_doc_say(
+                d, ST_OK, "storage", NULL,
+                "storage: no database yet at %s; serve creates it (the directory is writable)",
+                p.where);
         else
-            tn_doc_say(d, ST_FAIL, "storage", "make DATA_DIR writable for the user that runs teamnotes",
-                "storage: no database at %s and its directory is not writable", p.where);
+            tn_doc_say(d, ST_FAIL, "storage",
+                       "make DATA_DIR writable for the user that runs teamnotes",
+                       "storage: no database at %s and its directory is not writable", p.where);
     } else if (p.version > p.latest) {
-        tn_doc_say(d, ST_FAIL, "storage", "run the teamnotes version that wrote it (or a newer one)",
-            "storage: %s %s is at schema version %d, newer than this binary's %d", p.backend, p.where,
-            p.version, p.latest);
-    } else if (p.version < p.latest) {
-        tn_doc_say(d, ST_FAIL, "storage", "run `teamnotes migrate` (serve also migrates when it starts)",
-            "storage: %s %s is at schema version %d, this binary needs %d", p.backend, p.where, p.version,
-            p.latest);
-    } else if (!p.writable) {
         tn_doc_say(d, ST_FAIL, "storage",
+                   "run the teamnotes version that wrote it (or a newer one)",
+                   "storage: %s %s is at schema version %d, newer than this binary's %d", p.backend,
+                   p.where, p.version, p.latest);
+    } else if (p.version < p.latest) {
+        tn_doc_say(d, ST_FAIL, "storage",
+                   "run `teamnotes migrate` (serve also migrates when it starts)",
+                   "storage: %s %s is at schema version %d, this binary needs %d", p.backend,
+                   p.where, p.version, p.latest);
+    } else if (!p.writable) {
+        tn_doc_say(
+            d, ST_FAIL, "storage",
             dbu[0] ? "connect to the primary with a role that may write the notes"
                    : "give the user that runs teamnotes write access to the file and its directory",
-            "storage: %s %s is at schema version %d but not writable", p.backend, p.where, p.version);
+            "storage: %s %s is at schema version %d but not writable", p.backend, p.where,
+            p.version);
     } else {
-        tn_doc_say(d, ST_OK, "storage", NULL, "storage: %s %s, schema version %d (this binary's), writable", p.backend,
-            p.where, p.version);
+        tn_doc_say(d, ST_OK, "storage", NULL,
+                   "storage: %s %s, schema version %d (this binary's), writable", p.backend,
+                   p.where, p.version);
         ready = true;
     }
     tn_buf_deinit(&err);
@@ -191,24 +210,29 @@ void tn_doc_check_storage(struct doctor *d, const struct tn_config *cfg, bool bu
         return;
     if (!ready || !p.exists) {
         if (p.exists || e != TN_OK)
-            tn_doc_say(d, ST_SKIP, "signing_keys", NULL, "signing keys not checked (storage not ready)");
+            tn_doc_say(d, ST_SKIP, "signing_keys", NULL,
+                       "signing keys not checked (storage not ready)");
         else
-            tn_doc_say(d, ST_OK, "signing_keys", NULL, "no signing key yet: serve creates one on its first start");
+            tn_doc_say(d, ST_OK, "signing_keys", NULL,
+                       "no signing key yet: serve creates one on its first start");
         return;
     }
     struct tn_store *s = NULL;
     tn_buf_init(&err, 1024);
     if (tn_store_open(tn_config_str(cfg, TN_CFG_DATA_DIR), dbu, &s, &err) != TN_OK) {
         tn_doc_say(d, ST_FAIL, "signing_keys", "check the storage", "cannot open the store: %s",
-            err.data ? err.data : "error");
+                   err.data ? err.data : "error");
     } else {
         check_keys(d, cfg, s);
         int64_t users = 0;
         if (tn_store_user_count(s, &users) == TN_OK && users == 0)
-            tn_doc_say(d, ST_WARN, "accounts", "open the one-time /setup link serve logs on its first start, or teamnotes user add EMAIL",
+            tn_doc_say(
+                d, ST_WARN, "accounts",
+                "open the one-time /setup link serve logs on its first start, or teamnotes user add EMAIL",
                 "no accounts yet: nobody can sign in with a password");
         else if (users > 0)
-            tn_doc_say(d, ST_OK, "accounts", NULL, "%lld account%s", (long long)users, users == 1 ? "" : "s");
+            tn_doc_say(d, ST_OK, "accounts", NULL, "%lld account%s", (long long)users,
+                       users == 1 ? "" : "s");
     }
     tn_store_close(s);
     tn_buf_deinit(&err);
@@ -219,7 +243,9 @@ static void fetch_why(enum tn_err e, const struct tn_fetch_result *r, char *why,
     if (e == TN_ERR_IO)
         snprintf(why, cap, "no answer");
     else if (e == TN_ERR_FORBIDDEN)
-        snprintf(why, cap, "refused by the server's fetch policy (https only; loopback only for a loopback issuer; no private addresses)");
+        snprintf(
+            why, cap,
+            "refused by the server's fetch policy (https only; loopback only for a loopback issuer; no private addresses)");
     else if (e == TN_ERR_LIMIT)
         snprintf(why, cap, "too large");
     else if (e != TN_OK)
@@ -230,10 +256,11 @@ static void fetch_why(enum tn_err e, const struct tn_fetch_result *r, char *why,
 
 /* External issuer: every issuer form the server accepts is named by a metadata document
  * it can fetch (under the server's own fetch policy), and the keys are usable. */
-void tn_doc_check_issuer(struct doctor *d, const struct tn_config *cfg, const struct tn_issuer_urls *u)
+void tn_doc_check_issuer(struct doctor *d, const struct tn_config *cfg,
+                         const struct tn_issuer_urls *u)
 {
-    struct tn_fetch_opts fo = {(unsigned)tn_config_int(cfg, TN_CFG_AUTH_FETCH_TIMEOUT_MS), 256 * 1024,
-                               u->loopback_http};
+    struct tn_fetch_opts fo = {(unsigned)tn_config_int(cfg, TN_CFG_AUTH_FETCH_TIMEOUT_MS),
+                               256 * 1024, u->loopback_http};
     char jwks[TN_ISSUER_DOC_SIZE] = "";
     bool named[TN_ISSUER_MAX] = {false};
     char named_by[TN_ISSUER_MAX][TN_ISSUER_DOC_SIZE];
@@ -243,7 +270,8 @@ void tn_doc_check_issuer(struct doctor *d, const struct tn_config *cfg, const st
         struct tn_fetch_result r;
         enum tn_err e = tn_fetch(u->metadata[i], &fo, &r);
         json_t *doc = e == TN_OK && r.status == 200
-                          ? json_loadb(r.body.data ? r.body.data : "", r.body.len, JSON_REJECT_DUPLICATES, NULL)
+                          ? json_loadb(r.body.data ? r.body.data : "", r.body.len,
+                                       JSON_REJECT_DUPLICATES, NULL)
                           : NULL;
         const char *iss = json_string_value(json_object_get(doc, "issuer"));
         bool matched = false;
@@ -264,23 +292,26 @@ void tn_doc_check_issuer(struct doctor *d, const struct tn_config *cfg, const st
                 snprintf(why, sizeof why, "not JSON");
             else
                 fetch_why(e, &r, why, sizeof why);
-            used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s: %s", used ? "; " : "",
-                                     u->metadata[i], why);
+            used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s: %s",
+                                     used ? "; " : "", u->metadata[i], why);
         }
         json_decref(doc);
         tn_buf_deinit(&r.body);
     }
     for (size_t k = 0; k < u->n_issuers; k++) {
         if (named[k])
-            tn_doc_say(d, ST_OK, "issuer.discovery", NULL, "issuer %s: metadata at %s", u->issuers[k], named_by[k]);
+            tn_doc_say(d, ST_OK, "issuer.discovery", NULL, "issuer %s: metadata at %s",
+                       u->issuers[k], named_by[k]);
         else
-            tn_doc_say(d, ST_FAIL, "issuer.discovery",
+            tn_doc_say(
+                d, ST_FAIL, "issuer.discovery",
                 "check AUTH_ISSUER (or SCALEKIT_ENVIRONMENT_URL/SCALEKIT_RESOURCE_ID): it must be the exact issuer the provider publishes, reachable from this host",
                 "issuer %s: no metadata names it (%s)", u->issuers[k], tried);
     }
     const char *uri = u->jwks[0] ? u->jwks : jwks[0] ? jwks : u->jwks_fallback;
     if (!uri[0]) {
-        tn_doc_say(d, ST_FAIL, "issuer.jwks", "make the issuer's metadata reachable, or set AUTH_JWKS_URI",
+        tn_doc_say(
+            d, ST_FAIL, "issuer.jwks", "make the issuer's metadata reachable, or set AUTH_JWKS_URI",
             "issuer keys: no JWKS location (no metadata answered and AUTH_JWKS_URI is not set)");
         return;
     }
@@ -298,10 +329,11 @@ void tn_doc_check_issuer(struct doctor *d, const struct tn_config *cfg, const st
     else
         why[0] = '\0';
     if (why[0])
-        tn_doc_say(d, ST_FAIL, "issuer.jwks", "check the issuer's jwks_uri (or AUTH_JWKS_URI)", "issuer keys at %s: %s",
-            uri, why);
+        tn_doc_say(d, ST_FAIL, "issuer.jwks", "check the issuer's jwks_uri (or AUTH_JWKS_URI)",
+                   "issuer keys at %s: %s", uri, why);
     else
-        tn_doc_say(d, ST_OK, "issuer.jwks", NULL, "issuer keys at %s: %zu usable", uri, tn_jwks_count(set));
+        tn_doc_say(d, ST_OK, "issuer.jwks", NULL, "issuer keys at %s: %zu usable", uri,
+                   tn_jwks_count(set));
     tn_jwks_free(set);
     tn_buf_deinit(&r.body);
 }
@@ -313,11 +345,12 @@ void tn_doc_check_mail(struct doctor *d, const struct tn_config *cfg)
     const char *url = tn_config_str(cfg, TN_CFG_SMTP_URL);
     if (!url[0]) {
         tn_doc_say(d, ST_OK, "mail", NULL, "mail: no SMTP_URL; messages are written to %s/outbox/",
-            tn_config_str(cfg, TN_CFG_DATA_DIR));
+                   tn_config_str(cfg, TN_CFG_DATA_DIR));
         return;
     }
     char shown[300];
-    snprintf(shown, sizeof shown, "%.*s", (int)strcspn(url + 8, "/") + 8, url); /* scheme://host:port */
+    snprintf(shown, sizeof shown, "%.*s", (int)strcspn(url + 8, "/") + 8,
+             url); /* scheme://host:port */
     CURL *h = curl_easy_init();
     if (!h)
         return;
@@ -330,7 +363,8 @@ void tn_doc_check_mail(struct doctor *d, const struct tn_config *cfg)
     curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)tn_config_int(cfg, TN_CFG_SMTP_TIMEOUT_MS));
-    curl_easy_setopt(h, CURLOPT_USE_SSL, !strcmp(tls, "none") ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
+    curl_easy_setopt(h, CURLOPT_USE_SSL,
+                     !strcmp(tls, "none") ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (ca[0])
@@ -342,12 +376,14 @@ void tn_doc_check_mail(struct doctor *d, const struct tn_config *cfg)
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK)
         tn_doc_say(d, ST_OK, "mail", NULL, "mail: %s answers (%s%s; nothing sent)", shown,
-            !strcmp(tls, "none") ? "plaintext to a loopback relay" : "TLS verified",
-            user[0] ? ", login accepted" : "");
+                   !strcmp(tls, "none") ? "plaintext to a loopback relay" : "TLS verified",
+                   user[0] ? ", login accepted" : "");
     else
-        tn_doc_say(d, ST_FAIL, "mail",
+        tn_doc_say(
+            d, ST_FAIL, "mail",
             rc == CURLE_LOGIN_DENIED ? "check SMTP_USERNAME and SMTP_PASSWORD"
-            : rc == CURLE_USE_SSL_FAILED || rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR
+            : rc == CURLE_USE_SSL_FAILED || rc == CURLE_PEER_FAILED_VERIFICATION ||
+                    rc == CURLE_SSL_CONNECT_ERROR
                 ? "the relay must offer STARTTLS (smtp://) or TLS (smtps://) with a certificate this host trusts (SMTP_CA_FILE)"
                 : "check SMTP_URL and that the relay accepts connections from this host",
             "mail: %s: %s", shown, curl_easy_strerror(rc));
@@ -382,14 +418,19 @@ static json_t *self_call(struct tn_mcp_server *s, const struct tn_principal *p, 
                          const char *args)
 {
     char body[1024];
-    snprintf(body, sizeof body,
-             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\","
-             "\"arguments\":%s,\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
-             "\"io.modelcontextprotocol/clientCapabilities\":{}}}}",
-             tool, args);
+    snprintf(
+        body, sizeof body,
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"%s\","
+        "\"arguments\":%s,\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+        "\"io.modelcontextprotocol/clientCapabilities\":{}}}}",
+        tool, args);
     struct hdrs h = {tool};
-    struct tn_mcp_http_in in = {.method = "POST", .header = self_header, .ud = &h,
-                                .body = {body, strlen(body)}, .principal = p, .subject = p->key,
+    struct tn_mcp_http_in in = {.method = "POST",
+                                .header = self_header,
+                                .ud = &h,
+                                .body = {body, strlen(body)},
+                                .principal = p,
+                                .subject = p->key,
                                 .request_id = "doctor"};
     struct tn_mcp_http_out out = {0};
     tn_buf_init(&out.body, 1 << 20);
@@ -399,7 +440,8 @@ static json_t *self_call(struct tn_mcp_server *s, const struct tn_principal *p, 
     tn_buf_deinit(&out.body);
     json_t *res = json_object_get(resp, "result");
     json_t *sc = json_object_get(res, "structuredContent");
-    const char *text = json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
+    const char *text = json_string_value(
+        json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
     json_t *ret = NULL;
     if (!json_is_true(json_object_get(res, "isError")))
         ret = json_is_object(sc) ? json_incref(sc) : text ? json_loads(text, 0, NULL) : NULL;
@@ -409,10 +451,11 @@ static json_t *self_call(struct tn_mcp_server *s, const struct tn_principal *p, 
 
 static struct tn_principal *self_principal(const char *sub)
 {
-    struct tn_principal *p = tn_principal_new("https://doctor.invalid", sub, "", "teamnotes-doctor", "",
-                                              tn_time_now_ms() / 1000 + 300);
-    if (p && (tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read notes:write") != TN_OK ||
-              tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, "notes:read notes:write") != TN_OK)) {
+    struct tn_principal *p = tn_principal_new("https://doctor.invalid", sub, "", "teamnotes-doctor",
+                                              "", tn_time_now_ms() / 1000 + 300);
+    if (p &&
+        (tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read notes:write") != TN_OK ||
+         tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, "notes:read notes:write") != TN_OK)) {
         tn_principal_release(p);
         p = NULL;
     }
@@ -425,8 +468,7 @@ static void listed_ids(json_t *list, char *out, size_t cap)
     size_t i, used = 0;
     json_t *n;
     out[0] = '\0';
-    json_array_foreach(json_object_get(list, "notes"), i, n)
-    {
+    json_array_foreach(json_object_get(list, "notes"), i, n) {
         const char *id = json_string_value(json_object_get(n, "id"));
         if (id && used < cap)
             used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? " " : "", id);
@@ -470,13 +512,16 @@ void tn_doc_check_isolation(struct doctor *d)
     uint8_t secret[32];
     tn_random(secret, sizeof secret);
     bool made = mkdtemp(dir) != NULL;
-    struct tn_mcp_info info = {.name = "teamnotes-doctor", .version = "1", .secret = secret,
-                               .secret_len = sizeof secret};
+    struct tn_mcp_info info = {
+        .name = "teamnotes-doctor", .version = "1", .secret = secret, .secret_len = sizeof secret};
     if (!made || !a || !b || tn_store_open(dir, NULL, &store, &err) != TN_OK ||
         !(mcp = tn_mcp_server_new(&info)) || !(app = tn_notes_new(store)) ||
         tn_notes_register(app, mcp) != TN_OK) {
-        tn_doc_say(d, ST_FAIL, "isolation", "check that TMPDIR is writable", "isolation self-test could not start (%s)",
-            !made ? "no scratch directory" : err.data ? err.data : "setup failed");
+        tn_doc_say(d, ST_FAIL, "isolation", "check that TMPDIR is writable",
+                   "isolation self-test could not start (%s)",
+                   !made      ? "no scratch directory"
+                   : err.data ? err.data
+                              : "setup failed");
         goto done;
     }
     sa = self_call(mcp, a, "save_note", "{\"content\":\"doctor self-test: note of user A\"}");
@@ -490,14 +535,17 @@ void tn_doc_check_isolation(struct doctor *d)
     const char *id_a = json_string_value(json_object_get(na ? na : sa, "id"));
     const char *id_b = json_string_value(json_object_get(nb ? nb : sb, "id"));
     if (!id_a || !id_b || !la || !lb)
-        tn_doc_say(d, ST_FAIL, "isolation", "report this: the notes tools do not work on a fresh store",
-            "isolation self-test: saving or listing failed in the scratch store");
+        tn_doc_say(d, ST_FAIL, "isolation",
+                   "report this: the notes tools do not work on a fresh store",
+                   "isolation self-test: saving or listing failed in the scratch store");
     else if (strcmp(ids_a, id_a) || strcmp(ids_b, id_b))
-        tn_doc_say(d, ST_FAIL, "isolation", "report this: notes are not keyed by the verified subject",
-            "isolation self-test: user A lists [%s], user B lists [%s]; each should list only its own note", ids_a,
-            ids_b);
+        tn_doc_say(
+            d, ST_FAIL, "isolation", "report this: notes are not keyed by the verified subject",
+            "isolation self-test: user A lists [%s], user B lists [%s]; each should list only its own note",
+            ids_a, ids_b);
     else
-        tn_doc_say(d, ST_OK, "isolation", NULL,
+        tn_doc_say(
+            d, ST_OK, "isolation", NULL,
             "isolation self-test: two throwaway users in a scratch store each list only their own note");
 done:
     json_decref(sa);

@@ -31,7 +31,6 @@
 
 /* ---------- URLs ---------- */
 
-
 /* Splits an absolute http(s) URL. False when it is not one (or does not fit). */
 bool tn_doc_url_parse(const char *u, struct url *out)
 {
@@ -198,8 +197,8 @@ static json_t *get_json(const char *url, struct resp *r, char *why, size_t cap)
             snprintf(why, cap, "HTTP %ld", r->status);
         return NULL;
     }
-    json_t *doc = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES,
-                             NULL);
+    json_t *doc =
+        json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, NULL);
     if (!json_is_object(doc)) {
         json_decref(doc);
         snprintf(why, cap, "HTTP %ld but not a JSON object", r->status);
@@ -284,9 +283,9 @@ static int bearer_param(const char *h, const char *name, char *out, size_t cap)
 struct outside {
     const char *mcp_url;
     struct url mcp;
-    char prm_url[1100];  /* the challenge's resource_metadata, "" when none */
-    char as[600];        /* the PRM's first authorization server, "" when none */
-    char scopes[512];    /* the PRM's scopes_supported, space-separated */
+    char prm_url[1100]; /* the challenge's resource_metadata, "" when none */
+    char as[600];       /* the PRM's first authorization server, "" when none */
+    char scopes[512];   /* the PRM's scopes_supported, space-separated */
     char server_date[64];
 };
 
@@ -301,18 +300,20 @@ static void check_clock(struct doctor *d, const char *who, const char *date)
     }
     time_t t = curl_getdate(date, NULL);
     if (t < 0) {
-        tn_doc_say(d, ST_WARN, "clock", "send an RFC 9110 Date header", "%s sent an unreadable Date header \"%s\"",
-            who, date);
+        tn_doc_say(d, ST_WARN, "clock", "send an RFC 9110 Date header",
+                   "%s sent an unreadable Date header \"%s\"", who, date);
         return;
     }
     int64_t diff = (int64_t)t - tn_time_now_ms() / 1000;
     int64_t mag = diff < 0 ? -diff : diff;
     if (mag <= d->leeway_s) {
-        tn_doc_say(d, ST_OK, "clock", NULL, "%s's clock is within %lld s of this machine's (leeway %lld s)",
-            who, (long long)(mag > 1 ? mag : 1), (long long)d->leeway_s);
+        tn_doc_say(d, ST_OK, "clock", NULL,
+                   "%s's clock is within %lld s of this machine's (leeway %lld s)", who,
+                   (long long)(mag > 1 ? mag : 1), (long long)d->leeway_s);
         return;
     }
-    tn_doc_say(d, ST_FAIL, "clock", "synchronise both clocks (systemd-timesyncd, chrony or ntpd)",
+    tn_doc_say(
+        d, ST_FAIL, "clock", "synchronise both clocks (systemd-timesyncd, chrony or ntpd)",
         "%s's clock is %lld s %s this machine's (leeway %lld s): tokens will look expired or not yet valid",
         who, (long long)mag, diff > 0 ? "ahead of" : "behind", (long long)d->leeway_s);
 }
@@ -329,12 +330,14 @@ static bool check_challenge(struct doctor *d, struct outside *o)
     bool answered = r.answered;
     snprintf(o->server_date, sizeof o->server_date, "%s", r.date);
     if (!r.answered) {
-        tn_doc_say(d, ST_FAIL, "challenge", "start the server, or check the URL, its port and any firewall",
-            "POST %s: no answer (%s)", o->mcp_url, r.error);
+        tn_doc_say(d, ST_FAIL, "challenge",
+                   "start the server, or check the URL, its port and any firewall",
+                   "POST %s: no answer (%s)", o->mcp_url, r.error);
         goto done;
     }
     if (r.status != 401) {
-        tn_doc_say(d, ST_FAIL, "challenge",
+        tn_doc_say(
+            d, ST_FAIL, "challenge",
             r.status >= 200 && r.status < 300
                 ? "require a token: a server without authentication is open to anyone who finds it"
                 : "answer requests without a token with 401 and a WWW-Authenticate: Bearer challenge",
@@ -344,19 +347,26 @@ static bool check_challenge(struct doctor *d, struct outside *o)
     char rm[1100];
     int b = bearer_param(r.www_auth, "resource_metadata", rm, sizeof rm);
     if (b < 0) {
-        tn_doc_say(d, ST_FAIL, "challenge", "send WWW-Authenticate: Bearer resource_metadata=\"<absolute PRM URL>\" with every 401",
+        tn_doc_say(
+            d, ST_FAIL, "challenge",
+            "send WWW-Authenticate: Bearer resource_metadata=\"<absolute PRM URL>\" with every 401",
             "401 without a Bearer challenge (WWW-Authenticate: \"%s\")", r.www_auth);
     } else if (b == 0 || !rm[0]) {
-        tn_doc_say(d, ST_FAIL, "challenge", "add resource_metadata=\"<absolute PRM URL>\" to the Bearer challenge (RFC 9728 §5.1)",
+        tn_doc_say(
+            d, ST_FAIL, "challenge",
+            "add resource_metadata=\"<absolute PRM URL>\" to the Bearer challenge (RFC 9728 §5.1)",
             "the 401 challenge names no resource_metadata: clients must guess the PRM location");
     } else {
         struct url u;
         if (!tn_doc_url_parse(rm, &u)) {
-            tn_doc_say(d, ST_FAIL, "challenge", "make resource_metadata an absolute https:// URL (RFC 9728 §5.1); the xmcp reference sends a relative one",
+            tn_doc_say(
+                d, ST_FAIL, "challenge",
+                "make resource_metadata an absolute https:// URL (RFC 9728 §5.1); the xmcp reference sends a relative one",
                 "the 401 challenge's resource_metadata \"%s\" is not an absolute URL", rm);
         } else {
             snprintf(o->prm_url, sizeof o->prm_url, "%s", rm);
-            tn_doc_say(d, ST_OK, "challenge", NULL, "401 with Bearer challenge naming resource_metadata %s", rm);
+            tn_doc_say(d, ST_OK, "challenge", NULL,
+                       "401 with Bearer challenge naming resource_metadata %s", rm);
         }
     }
 done:
@@ -395,7 +405,8 @@ static void check_prm(struct doctor *d, struct outside *o)
                 json_decref(j);
             }
         } else {
-            tn_doc_say(d, ST_FAIL, "prm",
+            tn_doc_say(
+                d, ST_FAIL, "prm",
                 i == n - 1 && o->prm_url[0] && !strcmp(urls[i], o->prm_url)
                     ? "serve the PRM where the challenge says, or fix the challenge's URL"
                     : "serve RFC 9728 metadata at both the path-suffixed and the root URL (clients try both)",
@@ -403,35 +414,41 @@ static void check_prm(struct doctor *d, struct outside *o)
         }
     }
     if (!doc) {
-        tn_doc_say(d, ST_SKIP, "prm.resource", NULL, "PRM resource and authorization servers not checked (no PRM)");
+        tn_doc_say(d, ST_SKIP, "prm.resource", NULL,
+                   "PRM resource and authorization servers not checked (no PRM)");
         return;
     }
     const char *res = json_string_value(json_object_get(doc, "resource"));
     if (res && !strcmp(res, o->mcp_url))
         tn_doc_say(d, ST_OK, "prm.resource", NULL, "PRM resource equals %s", o->mcp_url);
     else
-        tn_doc_say(d, ST_FAIL, "prm.resource",
+        tn_doc_say(
+            d, ST_FAIL, "prm.resource",
             "make the server's canonical URL exactly the URL clients use (teamnotes: BASE_URL + MCP_PATH)",
             "PRM resource \"%s\" is not the URL asked, %s (RFC 9728 §3.3: byte for byte)",
             res ? res : "(missing)", o->mcp_url);
     size_t i;
     json_t *sc;
-    json_array_foreach(json_object_get(doc, "scopes_supported"), i, sc)
-    {
+    json_array_foreach(json_object_get(doc, "scopes_supported"), i, sc) {
         size_t l = strlen(o->scopes);
         if (json_is_string(sc) && l + strlen(json_string_value(sc)) + 2 < sizeof o->scopes)
-            snprintf(o->scopes + l, sizeof o->scopes - l, "%s%s", l ? " " : "", json_string_value(sc));
+            snprintf(o->scopes + l, sizeof o->scopes - l, "%s%s", l ? " " : "",
+                     json_string_value(sc));
     }
     json_t *as = json_object_get(doc, "authorization_servers");
     const char *as0 = json_string_value(json_array_get(as, 0));
     struct url au;
     if (as0 && tn_doc_url_parse(as0, &au)) {
         snprintf(o->as, sizeof o->as, "%s", as0);
-        tn_doc_say(d, ST_OK, "prm.authorization_servers", NULL, "PRM names authorization server %s", as0);
+        tn_doc_say(d, ST_OK, "prm.authorization_servers", NULL, "PRM names authorization server %s",
+                   as0);
     } else {
-        tn_doc_say(d, ST_FAIL, "prm.authorization_servers", "list the issuer URL in authorization_servers",
-            "PRM names no authorization server (authorization_servers: %s)",
-            as0 ? as0 : json_is_array(as) ? "empty" : "missing");
+        tn_doc_say(d, ST_FAIL, "prm.authorization_servers",
+                   "list the issuer URL in authorization_servers",
+                   "PRM names no authorization server (authorization_servers: %s)",
+                   as0                 ? as0
+                   : json_is_array(as) ? "empty"
+                                       : "missing");
     }
     json_decref(doc);
 }
@@ -440,7 +457,9 @@ static bool json_list_has(json_t *arr, const char *v)
 {
     size_t i;
     json_t *e;
-    json_array_foreach(arr, i, e) if (json_is_string(e) && !strcmp(json_string_value(e), v)) return true;
+    json_array_foreach(arr, i, e)
+        if (json_is_string(e) && !strcmp(json_string_value(e), v))
+            return true;
     return false;
 }
 
@@ -448,10 +467,10 @@ static bool json_list_has(json_t *arr, const char *v)
 static void check_register(struct doctor *d, const char *endpoint, const char *scope)
 {
     json_t *req = json_pack("{s:s, s:[s], s:[s,s], s:[s], s:s, s:s}", "client_name",
-                            "teamnotes doctor (trial registration, safe to delete)", "redirect_uris",
-                            "http://127.0.0.1:8976/callback", "grant_types", "authorization_code",
-                            "refresh_token", "response_types", "code", "token_endpoint_auth_method",
-                            "none", "application_type", "native");
+                            "teamnotes doctor (trial registration, safe to delete)",
+                            "redirect_uris", "http://127.0.0.1:8976/callback", "grant_types",
+                            "authorization_code", "refresh_token", "response_types", "code",
+                            "token_endpoint_auth_method", "none", "application_type", "native");
     if (scope && scope[0])
         json_object_set_new(req, "scope", json_string(scope));
     char *body = json_dumps(req, JSON_COMPACT);
@@ -462,7 +481,7 @@ static void check_register(struct doctor *d, const char *endpoint, const char *s
     json_t *doc = NULL;
     if (!r.answered) {
         tn_doc_say(d, ST_FAIL, "dcr", "check the registration_endpoint the AS metadata names",
-            "trial registration at %s: no answer (%s)", endpoint, r.error);
+                   "trial registration at %s: no answer (%s)", endpoint, r.error);
         goto done;
     }
     doc = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
@@ -470,19 +489,23 @@ static void check_register(struct doctor *d, const char *endpoint, const char *s
     if (r.status < 200 || r.status > 299 || !id) {
         const char *e = json_string_value(json_object_get(doc, "error"));
         const char *ed = json_string_value(json_object_get(doc, "error_description"));
-        tn_doc_say(d, ST_FAIL, "dcr",
-            r.status == 429 ? "wait for the registration rate limit (DCR_PER_HOUR) or use --no-register"
-                            : "accept public native clients (token_endpoint_auth_method none, loopback redirect)",
-            "trial registration at %s: HTTP %ld%s%s%s%s", endpoint, r.status, e ? " " : "", e ? e : "",
-            ed ? ": " : "", ed ? ed : "");
+        tn_doc_say(
+            d, ST_FAIL, "dcr",
+            r.status == 429
+                ? "wait for the registration rate limit (DCR_PER_HOUR) or use --no-register"
+                : "accept public native clients (token_endpoint_auth_method none, loopback redirect)",
+            "trial registration at %s: HTTP %ld%s%s%s%s", endpoint, r.status, e ? " " : "",
+            e ? e : "", ed ? ": " : "", ed ? ed : "");
         goto done;
     }
     const char *reg_uri = json_string_value(json_object_get(doc, "registration_client_uri"));
     const char *reg_tok = json_string_value(json_object_get(doc, "registration_access_token"));
     if (!reg_uri || !reg_tok) {
-        tn_doc_say(d, ST_OK, "dcr", NULL,
+        tn_doc_say(
+            d, ST_OK, "dcr", NULL,
             "trial registration works (client %s left registered: the AS offers no RFC 7592 deletion; "
-            "on teamnotes: teamnotes client revoke %s)", id, id);
+            "on teamnotes: teamnotes client revoke %s)",
+            id, id);
         goto done;
     }
     char auth[2200];
@@ -495,8 +518,8 @@ static void check_register(struct doctor *d, const char *endpoint, const char *s
         tn_doc_say(d, ST_OK, "dcr", NULL, "trial registration works (client %s deleted again)", id);
     else
         tn_doc_say(d, ST_WARN, "dcr", "delete the trial client at the authorization server",
-            "trial registration works, but deleting client %s failed (%s%ld)", id,
-            del.answered ? "HTTP " : "no answer ", del.status);
+                   "trial registration works, but deleting client %s failed (%s%ld)", id,
+                   del.answered ? "HTTP " : "no answer ", del.status);
     tn_buf_deinit(&del.body);
 done:
     json_decref(doc);
@@ -524,10 +547,11 @@ static void check_jwks(struct doctor *d, const char *uri)
         why[0] = '\0';
     if (!why[0])
         tn_doc_say(d, ST_OK, "jwks", NULL, "JWKS at %s: %zu usable key%s", uri, tn_jwks_count(set),
-            tn_jwks_count(set) == 1 ? "" : "s");
+                   tn_jwks_count(set) == 1 ? "" : "s");
     else
-        tn_doc_say(d, ST_FAIL, "jwks", "publish the signing keys (RS256, PS256, ES256 or EdDSA) at jwks_uri",
-            "JWKS at %s: %s", uri, why);
+        tn_doc_say(d, ST_FAIL, "jwks",
+                   "publish the signing keys (RS256, PS256, ES256 or EdDSA) at jwks_uri",
+                   "JWKS at %s: %s", uri, why);
     tn_jwks_free(set);
     tn_buf_deinit(&err);
     tn_buf_deinit(&r.body);
@@ -542,7 +566,7 @@ static void check_as(struct doctor *d, struct outside *o, const char *scope)
         return;
     if (!a.https && !url_loopback(&a))
         tn_doc_say(d, ST_FAIL, "tls", "serve the authorization server over https",
-            "authorization server %s is plain http on a non-loopback host", o->as);
+                   "authorization server %s is plain http on a non-loopback host", o->as);
     char path[1024];
     snprintf(path, sizeof path, "%s", a.path);
     size_t pl = strlen(path);
@@ -550,10 +574,12 @@ static void check_as(struct doctor *d, struct outside *o, const char *scope)
         path[--pl] = '\0';
     char urls[3][1200];
     size_t n = 0;
-    snprintf(urls[n++], sizeof urls[0], "%s/.well-known/oauth-authorization-server%s", a.origin, path);
+    snprintf(urls[n++], sizeof urls[0], "%s/.well-known/oauth-authorization-server%s", a.origin,
+             path);
     snprintf(urls[n++], sizeof urls[0], "%s/.well-known/openid-configuration%s", a.origin, path);
     if (pl)
-        snprintf(urls[n++], sizeof urls[0], "%s%s/.well-known/openid-configuration", a.origin, path);
+        snprintf(urls[n++], sizeof urls[0], "%s%s/.well-known/openid-configuration", a.origin,
+                 path);
     json_t *doc = NULL;
     char tried[4000] = "";
     char as_date[64] = "";
@@ -564,50 +590,60 @@ static void check_as(struct doctor *d, struct outside *o, const char *scope)
         doc = get_json(urls[i], &r, why, sizeof why);
         if (doc) {
             snprintf(as_date, sizeof as_date, "%s", r.date);
-            tn_doc_say(d, ST_OK, "as.metadata", NULL, "authorization server metadata at %s", urls[i]);
+            tn_doc_say(d, ST_OK, "as.metadata", NULL, "authorization server metadata at %s",
+                       urls[i]);
         } else if (used < sizeof tried) {
-            used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s: %s", used ? "; " : "",
-                                     urls[i], why);
+            used += (size_t)snprintf(tried + used, sizeof tried - used, "%s%s: %s",
+                                     used ? "; " : "", urls[i], why);
         }
         tn_buf_deinit(&r.body);
         if (!doc && r.answered && r.status >= 500)
             break; /* the official client stops at a 5xx */
     }
     if (!doc) {
-        tn_doc_say(d, ST_FAIL, "as.metadata",
+        tn_doc_say(
+            d, ST_FAIL, "as.metadata",
             "serve RFC 8414 (or OpenID Connect discovery) metadata for the issuer the PRM names",
             "no authorization server metadata for %s (%s)", o->as, tried);
         return;
     }
     const char *iss = json_string_value(json_object_get(doc, "issuer"));
     if (iss && !strcmp(iss, o->as))
-        tn_doc_say(d, ST_OK, "as.issuer", NULL, "metadata issuer equals the PRM's authorization server");
+        tn_doc_say(d, ST_OK, "as.issuer", NULL,
+                   "metadata issuer equals the PRM's authorization server");
     else
-        tn_doc_say(d, ST_FAIL, "as.issuer",
+        tn_doc_say(
+            d, ST_FAIL, "as.issuer",
             "make the PRM's authorization_servers entry and the metadata's issuer identical (trailing slash included)",
-            "metadata issuer \"%s\" differs from the PRM's authorization server \"%s\"", iss ? iss : "(missing)",
-            o->as);
+            "metadata issuer \"%s\" differs from the PRM's authorization server \"%s\"",
+            iss ? iss : "(missing)", o->as);
     bool code = json_list_has(json_object_get(doc, "response_types_supported"), "code");
     bool s256 = json_list_has(json_object_get(doc, "code_challenge_methods_supported"), "S256");
     if (code && s256)
         tn_doc_say(d, ST_OK, "as.pkce", NULL, "authorization code flow with PKCE S256 advertised");
     else
-        tn_doc_say(d, ST_FAIL, "as.pkce",
+        tn_doc_say(
+            d, ST_FAIL, "as.pkce",
             "advertise response_types_supported [\"code\"] and code_challenge_methods_supported [\"S256\"]",
-            "metadata lacks %s%s%s (MCP clients refuse such a server)", code ? "" : "response type code",
-            !code && !s256 ? " and " : "", s256 ? "" : "PKCE method S256");
+            "metadata lacks %s%s%s (MCP clients refuse such a server)",
+            code ? "" : "response type code", !code && !s256 ? " and " : "",
+            s256 ? "" : "PKCE method S256");
     const char *reg = json_string_value(json_object_get(doc, "registration_endpoint"));
     bool cimd = json_is_true(json_object_get(doc, "client_id_metadata_document_supported"));
     if (reg || cimd)
-        tn_doc_say(d, ST_OK, "as.registration", NULL, "clients can register: %s%s%s", reg ? "DCR at " : "",
-            reg ? reg : "", cimd ? (reg ? " and client ID metadata documents" : "client ID metadata documents")
-                                 : "");
+        tn_doc_say(
+            d, ST_OK, "as.registration", NULL, "clients can register: %s%s%s", reg ? "DCR at " : "",
+            reg ? reg : "",
+            cimd ? (reg ? " and client ID metadata documents" : "client ID metadata documents")
+                 : "");
     else
-        tn_doc_say(d, ST_FAIL, "as.registration",
+        tn_doc_say(
+            d, ST_FAIL, "as.registration",
             "enable dynamic client registration or client ID metadata documents at the authorization server (Scalekit: both are dashboard toggles)",
             "metadata has neither registration_endpoint nor client_id_metadata_document_supported: clients cannot register");
     if (!reg)
-        tn_doc_say(d, ST_SKIP, "dcr", NULL, "trial registration skipped (no registration_endpoint)");
+        tn_doc_say(d, ST_SKIP, "dcr", NULL,
+                   "trial registration skipped (no registration_endpoint)");
     else if (!d->do_register)
         tn_doc_say(d, ST_SKIP, "dcr", NULL, "trial registration skipped (--no-register)");
     else
@@ -616,7 +652,8 @@ static void check_as(struct doctor *d, struct outside *o, const char *scope)
     if (jwks)
         check_jwks(d, jwks);
     else
-        tn_doc_say(d, ST_FAIL, "jwks", "publish jwks_uri in the metadata", "metadata names no jwks_uri");
+        tn_doc_say(d, ST_FAIL, "jwks", "publish jwks_uri in the metadata",
+                   "metadata names no jwks_uri");
     if (strcmp(a.origin, o->mcp.origin))
         check_clock(d, "the authorization server", as_date);
     json_decref(doc);
@@ -630,29 +667,35 @@ void tn_doc_run_outside(struct doctor *d, const char *mcp_url, const char *expec
     memset(&o, 0, sizeof o);
     o.mcp_url = mcp_url;
     if (!tn_doc_url_parse(mcp_url, &o.mcp)) {
-        tn_doc_say(d, ST_FAIL, "url", "give the MCP endpoint's absolute URL, e.g. https://notes.example.com/mcp",
-            "%s is not an absolute http(s) URL", mcp_url);
+        tn_doc_say(d, ST_FAIL, "url",
+                   "give the MCP endpoint's absolute URL, e.g. https://notes.example.com/mcp",
+                   "%s is not an absolute http(s) URL", mcp_url);
         return;
     }
     if (o.mcp.https)
         tn_doc_say(d, ST_OK, "tls", NULL, "%s uses https", mcp_url);
     else if (url_loopback(&o.mcp))
-        tn_doc_say(d, ST_OK, "tls", NULL, "%s is plain http on loopback (development only)", mcp_url);
+        tn_doc_say(d, ST_OK, "tls", NULL, "%s is plain http on loopback (development only)",
+                   mcp_url);
     else
-        tn_doc_say(d, ST_FAIL, "tls", "serve it over https (terminate TLS at a proxy) and use the https:// URL",
-            "%s is plain http on a non-loopback host: tokens travel unencrypted", mcp_url);
+        tn_doc_say(d, ST_FAIL, "tls",
+                   "serve it over https (terminate TLS at a proxy) and use the https:// URL",
+                   "%s is plain http on a non-loopback host: tokens travel unencrypted", mcp_url);
     if (!check_challenge(d, &o)) {
-        tn_doc_say(d, ST_SKIP, "prm", NULL, "metadata, registration, keys and clock not checked (the server did not answer)");
+        tn_doc_say(
+            d, ST_SKIP, "prm", NULL,
+            "metadata, registration, keys and clock not checked (the server did not answer)");
         return;
     }
     check_clock(d, "the MCP server", o.server_date);
     check_prm(d, &o);
     if (expect_issuer && o.as[0]) {
         if (!strcmp(o.as, expect_issuer))
-            tn_doc_say(d, ST_OK, "prm.issuer", NULL, "the running server names this configuration's issuer %s",
-                expect_issuer);
+            tn_doc_say(d, ST_OK, "prm.issuer", NULL,
+                       "the running server names this configuration's issuer %s", expect_issuer);
         else
-            tn_doc_say(d, ST_FAIL, "prm.issuer",
+            tn_doc_say(
+                d, ST_FAIL, "prm.issuer",
                 "the server runs with other settings: restart it with this configuration, or run doctor with its settings",
                 "the running server names issuer %s, this configuration %s", o.as, expect_issuer);
     }

@@ -166,20 +166,11 @@ static bool link_children(struct walk *w)
     return true;
 }
 
-static int first_child(const struct walk *w, int e)
-{
-    return e >= 0 ? w->v[e].first : -1;
-}
+static int first_child(const struct walk *w, int e) { return e >= 0 ? w->v[e].first : -1; }
 
-static int next_sibling(const struct walk *w, int e)
-{
-    return e >= 0 ? w->v[e].next : -1;
-}
+static int next_sibling(const struct walk *w, int e) { return e >= 0 ? w->v[e].next : -1; }
 
-static unsigned line_of(const struct walk *w, int e)
-{
-    return e >= 0 ? w->v[e].line : 1;
-}
+static unsigned line_of(const struct walk *w, int e) { return e >= 0 ? w->v[e].line : 1; }
 
 /* ---------- the command ---------- */
 
@@ -238,7 +229,8 @@ static char *read_file(const char *path, size_t *len, char *why, size_t why_cap)
                 cap = (size_t)FILE_MAX + 1;
             char *b = n < cap ? realloc(buf, cap) : NULL;
             if (!b) {
-                snprintf(why, why_cap, n >= (size_t)FILE_MAX ? "larger than %d MiB" : "out of memory",
+                snprintf(why, why_cap,
+                         n >= (size_t)FILE_MAX ? "larger than %d MiB" : "out of memory",
                          FILE_MAX >> 20);
                 free(buf);
                 fclose(f);
@@ -289,7 +281,8 @@ static bool owner_for(struct import *im, struct tn_store *s, const char *mode, c
     int n = snprintf(o->user, sizeof o->user, "%s|%s", issuer, sub);
     snprintf(o->org, sizeof o->org, "%s", im->org ? im->org : "");
     if (n < 0 || (size_t)n >= sizeof o->user) {
-        fprintf(stderr, "teamnotes import: the owner key %s|%s is longer than 511 bytes\n", issuer, sub);
+        fprintf(stderr, "teamnotes import: the owner key %s|%s is longer than 511 bytes\n", issuer,
+                sub);
         return false;
     }
     return true;
@@ -305,8 +298,7 @@ static bool check_note(const struct import *im, const struct walk *w, json_t *no
     json_t *val;
     int me = first_child(w, e);
     unsigned l_id = line, l_content = line, l_created = line;
-    json_object_foreach(note, key, val)
-    {
+    json_object_foreach(note, key, val) {
         unsigned l = line_of(w, me);
         me = next_sibling(w, me);
         if (!strcmp(key, "id"))
@@ -320,15 +312,18 @@ static bool check_note(const struct import *im, const struct walk *w, json_t *no
            *created = json_object_get(note, "createdAt");
     if (!json_is_string(id) || json_string_length(id) < 1 || json_string_length(id) > 256 ||
         strlen(json_string_value(id)) != json_string_length(id)) {
-        fprintf(stderr, "%s:%u: note %zu of \"%s\": id must be a string of 1 to 256 "
-                        "characters\n", im->path, l_id, i + 1, sub);
+        fprintf(stderr,
+                "%s:%u: note %zu of \"%s\": id must be a string of 1 to 256 "
+                "characters\n",
+                im->path, l_id, i + 1, sub);
         return false;
     }
     if (!json_is_string(content) || json_string_length(content) < 1 ||
         json_string_length(content) > TN_NOTE_MAX_CONTENT ||
         strlen(json_string_value(content)) != json_string_length(content)) {
-        fprintf(stderr, "%s:%u: note %zu of \"%s\" (id %s): content must be a string of 1 "
-                        "to %d bytes without NUL characters%s\n",
+        fprintf(stderr,
+                "%s:%u: note %zu of \"%s\" (id %s): content must be a string of 1 "
+                "to %d bytes without NUL characters%s\n",
                 im->path, l_content, i + 1, sub, json_string_value(id), TN_NOTE_MAX_CONTENT,
                 json_is_string(content) && json_string_length(content) > TN_NOTE_MAX_CONTENT
                     ? " (this one is longer: split it, or shorten it in the file)"
@@ -336,10 +331,12 @@ static bool check_note(const struct import *im, const struct walk *w, json_t *no
         return false;
     }
     if (!json_is_string(created) ||
-        tn_time_parse_rfc3339(json_string_value(created), json_string_length(created), ms) != TN_OK ||
+        tn_time_parse_rfc3339(json_string_value(created), json_string_length(created), ms) !=
+            TN_OK ||
         *ms < 0 || *ms >= ((int64_t)1 << 48)) {
-        fprintf(stderr, "%s:%u: note %zu of \"%s\" (id %s): createdAt must be an ISO-8601 "
-                        "date and time such as 2026-12-06T10:31:02.123Z\n",
+        fprintf(stderr,
+                "%s:%u: note %zu of \"%s\" (id %s): createdAt must be an ISO-8601 "
+                "date and time such as 2026-12-06T10:31:02.123Z\n",
                 im->path, l_created, i + 1, sub, json_string_value(id));
         return false;
     }
@@ -356,32 +353,35 @@ static bool notes_of(struct import *im, json_t *doc, const struct walk *w, struc
     size_t si = 0;
     *n = 0;
     if (!json_is_object(doc)) {
-        fprintf(stderr, "%s:%u: the file must be a JSON object {\"<sub>\": [notes]}, as the "
-                        "template writes .data/notes.json\n", im->path, line_of(w, 0));
+        fprintf(stderr,
+                "%s:%u: the file must be a JSON object {\"<sub>\": [notes]}, as the "
+                "template writes .data/notes.json\n",
+                im->path, line_of(w, 0));
         return false;
     }
     int se = first_child(w, 0);
-    json_object_foreach(doc, sub, arr)
-    {
+    json_object_foreach(doc, sub, arr) {
         size_t i;
         json_t *note;
         if (!sub[0] || strlen(sub) > 256) {
-            fprintf(stderr, "%s:%u: a user key (sub) must be 1 to 256 bytes\n", im->path, line_of(w, se));
+            fprintf(stderr, "%s:%u: a user key (sub) must be 1 to 256 bytes\n", im->path,
+                    line_of(w, se));
             return false;
         }
         if (!json_is_array(arr)) {
-            fprintf(stderr, "%s:%u: the notes of \"%s\" must be an array of {id, content, createdAt}\n",
+            fprintf(stderr,
+                    "%s:%u: the notes of \"%s\" must be an array of {id, content, createdAt}\n",
                     im->path, line_of(w, se), sub);
             return false;
         }
         int ne = first_child(w, se);
-        json_array_foreach(arr, i, note)
-        {
+        json_array_foreach(arr, i, note) {
             unsigned line = line_of(w, ne);
             int this_note = ne;
             ne = next_sibling(w, ne);
             if (!json_is_object(note)) {
-                fprintf(stderr, "%s:%u: note %zu of \"%s\" must be an object {id, content, createdAt}\n",
+                fprintf(stderr,
+                        "%s:%u: note %zu of \"%s\" must be an object {id, content, createdAt}\n",
                         im->path, line, i + 1, sub);
                 return false;
             }
@@ -412,7 +412,8 @@ static bool notes_of(struct import *im, json_t *doc, const struct walk *w, struc
 
 /* The issuer that owner keys are formed with (the one the users' tokens carry), after
  * checking that the options fit the mode. False after printing why. */
-static bool owner_issuer(const struct import *im, const struct tn_config *cfg, char *issuer, size_t cap)
+static bool owner_issuer(const struct import *im, const struct tn_config *cfg, char *issuer,
+                         size_t cap)
 {
     const char *mode = tn_config_str(cfg, TN_CFG_AUTH_MODE);
     if (!strcmp(mode, "none")) {
@@ -422,7 +423,8 @@ static bool owner_issuer(const struct import *im, const struct tn_config *cfg, c
     if (!strcmp(mode, "builtin")) {
         if (im->org || im->issuer) {
             fputs("teamnotes import: --org and --issuer are for an external issuer; with the "
-                  "built-in one the notes go to each mapped account's organization\n", stderr);
+                  "built-in one the notes go to each mapped account's organization\n",
+                  stderr);
             return false;
         }
         snprintf(issuer, cap, "%s", tn_config_str(cfg, TN_CFG_BASE_URL));
@@ -430,7 +432,8 @@ static bool owner_issuer(const struct import *im, const struct tn_config *cfg, c
     }
     if (im->n_maps) {
         fputs("teamnotes import: --map is for the built-in issuer; with an external issuer "
-              "the subs in the file are the users\n", stderr);
+              "the subs in the file are the users\n",
+              stderr);
         return false;
     }
     if (im->issuer) {
@@ -439,8 +442,11 @@ static bool owner_issuer(const struct import *im, const struct tn_config *cfg, c
     }
     /* as the resource server accepts it (src/auth/issuer.c) */
     if (tn_issuer_external(tn_config_str(cfg, TN_CFG_AUTH_ISSUER),
-                           tn_config_str(cfg, TN_CFG_SCALEKIT_ENVIRONMENT_URL), issuer, cap) != TN_OK) {
-        fputs("teamnotes import: no issuer is configured (AUTH_ISSUER or SCALEKIT_ENVIRONMENT_URL)\n", stderr);
+                           tn_config_str(cfg, TN_CFG_SCALEKIT_ENVIRONMENT_URL), issuer,
+                           cap) != TN_OK) {
+        fputs(
+            "teamnotes import: no issuer is configured (AUTH_ISSUER or SCALEKIT_ENVIRONMENT_URL)\n",
+            stderr);
         return false;
     }
     return true;
@@ -485,8 +491,7 @@ static bool resolve_owners(struct import *im, json_t *doc, struct tn_store *s, c
     size_t si = 0, unmapped = 0;
     bool builtin = !strcmp(mode, "builtin"), owners_ok = true;
     *total = 0;
-    json_object_foreach(doc, sub, arr)
-    {
+    json_object_foreach(doc, sub, arr) {
         if (wanted(im, sub)) {
             if (builtin && !map_of(im, sub))
                 unmapped++;
@@ -497,10 +502,11 @@ static bool resolve_owners(struct import *im, json_t *doc, struct tn_store *s, c
         si++;
     }
     if (unmapped) {
-        fprintf(stderr, "teamnotes import: with the built-in issuer every user of the file needs "
-                        "--map SUB=EMAIL; %zu %s none:\n", unmapped, unmapped == 1 ? "has" : "have");
-        json_object_foreach(doc, sub, arr)
-        {
+        fprintf(stderr,
+                "teamnotes import: with the built-in issuer every user of the file needs "
+                "--map SUB=EMAIL; %zu %s none:\n",
+                unmapped, unmapped == 1 ? "has" : "have");
+        json_object_foreach(doc, sub, arr) {
             if (wanted(im, sub) && !map_of(im, sub))
                 fprintf(stderr, "  %s (notes: %zu)\n", sub, json_array_size(arr));
         }
@@ -518,13 +524,12 @@ static void print_plan(const struct import *im, json_t *doc, const struct owner 
                     im->maps[i].sub, im->maps[i].email, im->path);
     for (size_t i = 0; i < im->n_only; i++)
         if (!json_object_get(doc, im->only[i]))
-            fprintf(stderr, "teamnotes import: warning: --only %s: no such user in %s\n", im->only[i],
-                    im->path);
+            fprintf(stderr, "teamnotes import: warning: --only %s: no such user in %s\n",
+                    im->only[i], im->path);
     const char *sub;
     json_t *arr;
     size_t si = 0;
-    json_object_foreach(doc, sub, arr)
-    {
+    json_object_foreach(doc, sub, arr) {
         if (wanted(im, sub) && owners[si].user[0])
             printf("%s: %zu notes -> owner %s%s%s\n", sub, json_array_size(arr), owners[si].user,
                    owners[si].org[0] ? ", organization " : "", owners[si].org);
@@ -539,8 +544,7 @@ static void audit_owners(const struct import *im, json_t *doc, const struct owne
     const char *sub;
     json_t *arr;
     size_t si = 0;
-    json_object_foreach(doc, sub, arr)
-    {
+    json_object_foreach(doc, sub, arr) {
         if (wanted(im, sub) && owners[si].user[0] && json_array_size(arr)) {
             struct tn_audit a = {.at = tn_time_now_ms()};
             snprintf(a.user, sizeof a.user, "%s", owners[si].user);
@@ -609,8 +613,10 @@ static int run(struct import *im, struct tn_config *cfg)
     }
     enum tn_err e = tn_store_note_import(s, v, n, &added, &bad);
     if (e == TN_ERR_BAD_INPUT) {
-        fprintf(stderr, "%s:%d: this note was refused by the store (its owner key or text); "
-                        "nothing was imported\n", im->path, lines[bad]);
+        fprintf(stderr,
+                "%s:%d: this note was refused by the store (its owner key or text); "
+                "nothing was imported\n",
+                im->path, lines[bad]);
         goto done;
     }
     if (e != TN_OK) {

@@ -23,13 +23,15 @@ static const char default_text[] =
     "This is a test message from teamnotes.\n"
     "\n"
     "If you can read it, mail delivery works: sign-in codes and invitations will arrive the\n"
-    "same way. Gr\xc3\xbc\xc3\x9f" "e, \xe2\x9c\x93.\n";
+    "same way. Gr\xc3\xbc\xc3\x9f"
+    "e, \xe2\x9c\x93.\n";
 static const char default_html[] =
     "<!doctype html>\n"
     "<html><body style=\"font-family: sans-serif\">\n"
     "<p>This is a test message from <strong>teamnotes</strong>.</p>\n"
     "<p>If you can read it, mail delivery works: sign-in codes and invitations will arrive the "
-    "same way. Gr\xc3\xbc\xc3\x9f" "e, &#10003;.</p>\n"
+    "same way. Gr\xc3\xbc\xc3\x9f"
+    "e, &#10003;.</p>\n"
     "</body></html>\n";
 
 /* Reads a whole file of at most TN_MAIL_BODY_MAX bytes. */
@@ -112,7 +114,8 @@ int tn_mail_cli_main(int argc, char **argv)
     }
     have_cfg = true;
     setup_log(&cfg);
-    if ((text_file && read_file(text_file, &text) != 0) || (html_file && read_file(html_file, &html) != 0))
+    if ((text_file && read_file(text_file, &text) != 0) ||
+        (html_file && read_file(html_file, &html) != 0))
         goto done;
     if (!text_file)
         tn_buf_puts(&text, default_text);
@@ -134,7 +137,8 @@ int tn_mail_cli_main(int argc, char **argv)
     }
     enum tn_err e = tn_mailer_send(m, tn_mail_span(to), tn_mail_span(subject),
                                    (struct tn_span){text.data ? text.data : "", text.len},
-                                   (struct tn_span){html.data ? html.data : "", html.len}, &where, &err);
+                                   (struct tn_span){html.data ? html.data : "", html.len}, &where,
+                                   &err);
     if (e == TN_OK) {
         if (tn_mailer_kind(m) == TN_MAIL_SMTP)
             printf("sent a test message to %s through %s\n", to, tn_mailer_describe(m));
@@ -144,7 +148,7 @@ int tn_mail_cli_main(int argc, char **argv)
     } else {
         fprintf(stderr, "teamnotes: the test message to %s was not delivered: %s%s\n", to,
                 err.data ? err.data : tn_err_message(e),
-                e == TN_ERR_FORBIDDEN ? " (the server refused SMTP_USERNAME/SMTP_PASSWORD)"
+                e == TN_ERR_FORBIDDEN   ? " (the server refused SMTP_USERNAME/SMTP_PASSWORD)"
                 : e == TN_ERR_BAD_INPUT ? " (see SMTP_FROM_NAME and --subject)"
                                         : "");
         rc = e == TN_ERR_CONFIG || e == TN_ERR_BAD_INPUT || e == TN_ERR_LIMIT ? 2 : 1;

@@ -75,8 +75,8 @@ static int cmd_serve(int argc, char **argv)
         return 0;
     }
     const char *lvl = tn_config_str(&cfg, TN_CFG_LOG_LEVEL);
-    tn_log_setup(!strcmp(lvl, "debug")  ? TN_LOG_DEBUG
-                 : !strcmp(lvl, "warn") ? TN_LOG_WARN
+    tn_log_setup(!strcmp(lvl, "debug")   ? TN_LOG_DEBUG
+                 : !strcmp(lvl, "warn")  ? TN_LOG_WARN
                  : !strcmp(lvl, "error") ? TN_LOG_ERROR
                                          : TN_LOG_INFO,
                  !strcmp(tn_config_str(&cfg, TN_CFG_LOG_FORMAT), "json"));
@@ -102,7 +102,8 @@ int main(int argc, char **argv)
         return 1;
     }
     tn_config_add_check(tn_mail_config_check); /* SMTP_* refused at start by every command */
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+        !strcmp(argv[1], "help")) {
         struct tn_buf b;
         tn_buf_init(&b, 1 << 16);
         tn_config_help(&b);

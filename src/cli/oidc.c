@@ -191,6 +191,7 @@ int tn_oidc_cli_main(int argc, char **argv)
 {
     if (argc >= 1 && !strcmp(argv[0], "try"))
         return cmd_try(argc - 1, argv + 1);
-    fputs(usage, argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "help")) ? stdout : stderr);
+    fputs(usage,
+          argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "help")) ? stdout : stderr);
     return argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "help")) ? 0 : 2;
 }

@@ -29,20 +29,20 @@
 struct app {
     struct tn_mcp_server *mcp;
     const struct tn_config *cfg;
-    bool auth;             /* false only with AUTH_MODE=none */
-    struct tn_rs *rs;      /* set once the listener is bound */
+    bool auth;        /* false only with AUTH_MODE=none */
+    struct tn_rs *rs; /* set once the listener is bound */
     struct tn_as_keys *keys;
     struct tn_store *store;
-    struct tn_as *as;      /* the built-in authorization server (builtin mode) */
+    struct tn_as *as;         /* the built-in authorization server (builtin mode) */
     struct tn_mailer *mailer; /* sign-in codes (builtin mode) */
     unsigned signin_methods;  /* enum tn_signin_method bits (builtin mode) */
     /* built-in issuer: recently checked accounts (disabled users' tokens stop working,
      * and a changed role's permissions apply, within ACCOUNT_CHECK_MS) */
     struct tn_accounts *accounts;
-    struct tn_gate gate;   /* what every tool, resource and stream passes */
+    struct tn_gate gate; /* what every tool, resource and stream passes */
     uint8_t secret[32];
-    char base_url[512];    /* effective origin (the bound port when PORT=0) */
-    char resource[1024];   /* canonical MCP URL */
+    char base_url[512];  /* effective origin (the bound port when PORT=0) */
+    char resource[1024]; /* canonical MCP URL */
     char prm_url[1024];
 };
 
@@ -92,7 +92,8 @@ static void refuse(struct app *app, const struct tn_http_req *req, struct tn_htt
 
 /* Authentication, on the headers alone: no body byte of an unauthenticated request is
  * ever read. */
-static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp, void **value)
+static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp,
+                    void **value)
 {
     struct app *app = ud;
     if (!app->auth)
@@ -119,10 +120,7 @@ static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp
     return false;
 }
 
-static void principal_free(void *p)
-{
-    tn_principal_release(p);
-}
+static void principal_free(void *p) { tn_principal_release(p); }
 
 static void principal_retain_cb(const struct tn_principal *p)
 {
@@ -242,9 +240,11 @@ static enum tn_err load_secret(const struct tn_config *cfg, uint8_t *key, size_t
 {
     const char *k = tn_config_str(cfg, TN_CFG_SECRET_KEY);
     if (!k[0] && tn_config_str(cfg, TN_CFG_DATABASE_URL)[0]) {
-        tn_log(TN_LOG_ERROR, "DATABASE_URL is set but SECRET_KEY is not: give every instance the "
-                             "same SECRET_KEY of 32+ random characters (e.g. `openssl rand -hex "
-                             "32`); it encrypts the signing keys in the database", NULL);
+        tn_log(TN_LOG_ERROR,
+               "DATABASE_URL is set but SECRET_KEY is not: give every instance the "
+               "same SECRET_KEY of 32+ random characters (e.g. `openssl rand -hex "
+               "32`); it encrypts the signing keys in the database",
+               NULL);
         return TN_ERR_CONFIG;
     }
     if (k[0]) {
@@ -298,7 +298,8 @@ static enum tn_err load_secret(const struct tn_config *cfg, uint8_t *key, size_t
                 return TN_OK;
             }
         }
-        tn_log(TN_LOG_ERROR, "cannot store the secret key", "path", path, "error", strerror(e), NULL);
+        tn_log(TN_LOG_ERROR, "cannot store the secret key", "path", path, "error", strerror(e),
+               NULL);
         return TN_ERR_IO;
     }
     unlink(tmp);
@@ -393,7 +394,8 @@ static enum tn_err make_rs(struct app *app)
     };
     struct tn_issuer_urls u;
     if ((rc = tn_issuer_urls(&in, &u)) != TN_OK) {
-        tn_log(TN_LOG_ERROR, "the issuer settings give no usable URL", "error", tn_err_name(rc), NULL);
+        tn_log(TN_LOG_ERROR, "the issuer settings give no usable URL", "error", tn_err_name(rc),
+               NULL);
         goto done;
     }
     const char *iss[TN_ISSUER_MAX], *aud[TN_ISSUER_AUDIENCES_MAX], *meta[TN_ISSUER_MAX];
@@ -418,13 +420,14 @@ static enum tn_err make_rs(struct app *app)
         .resource_name = "Team notes",
         .leeway_s = (int)tn_config_int(cfg, TN_CFG_AUTH_LEEWAY_S),
         .cache_slots = (size_t)tn_config_int(cfg, TN_CFG_TOKEN_CACHE_SIZE),
-        .claims = {
-            .org = tn_config_str(cfg, TN_CFG_AUTH_ORG_CLAIM),
-            .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES_CLAIM),
-            .permissions = tn_config_str(cfg, TN_CFG_AUTH_PERMISSIONS_CLAIM),
-            .roles = tn_config_str(cfg, TN_CFG_AUTH_ROLES_CLAIM),
-            .default_permissions = tn_config_str(cfg, TN_CFG_AUTH_DEFAULT_PERMISSIONS),
-        },
+        .claims =
+            {
+                .org = tn_config_str(cfg, TN_CFG_AUTH_ORG_CLAIM),
+                .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES_CLAIM),
+                .permissions = tn_config_str(cfg, TN_CFG_AUTH_PERMISSIONS_CLAIM),
+                .roles = tn_config_str(cfg, TN_CFG_AUTH_ROLES_CLAIM),
+                .default_permissions = tn_config_str(cfg, TN_CFG_AUTH_DEFAULT_PERMISSIONS),
+            },
         .local_keys = local,
         .on_unknown_kid = app->keys ? keys_changed : NULL,
         .ud = app,
@@ -515,11 +518,14 @@ static enum tn_err make_mcp(struct app *app, const struct tn_serve_opts *opts)
     app->auth = strcmp(tn_config_str(cfg, TN_CFG_AUTH_MODE), "none") != 0;
     /* the account cache and the audit store join once they exist (open_store,
      * open_issuer_keys), before the first request */
-    app->gate = (struct tn_gate){.auth = app->auth, .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES)};
+    app->gate =
+        (struct tn_gate){.auth = app->auth, .scopes = tn_config_str(cfg, TN_CFG_AUTH_SCOPES)};
     tn_mcp_gate_set(app->mcp, gate, app);
     if (!app->auth)
-        tn_log(TN_LOG_WARN, "AUTH_MODE=none: the MCP endpoint runs WITHOUT authentication "
-                            "(development only, loopback only)", NULL);
+        tn_log(TN_LOG_WARN,
+               "AUTH_MODE=none: the MCP endpoint runs WITHOUT authentication "
+               "(development only, loopback only)",
+               NULL);
     return TN_OK;
 }
 
@@ -531,10 +537,12 @@ static void warn_local_proxy(const struct tn_config *cfg)
     const char *h = tn_config_str(cfg, TN_CFG_HOST);
     if (!strncmp(tn_config_str(cfg, TN_CFG_BASE_URL), "https://", 8) &&
         tn_host_is_loopback(h, strlen(h)) && !tn_config_str(cfg, TN_CFG_TRUSTED_PROXIES)[0])
-        tn_log(TN_LOG_WARN, "BASE_URL is https and HOST is loopback, so a local proxy forwards "
-                            "every request; set TRUSTED_PROXIES (e.g. 127.0.0.1/32,::1/128) so "
-                            "that clients are told apart and the proxy is not limited to "
-                            "MAX_CONNECTIONS_PER_IP", NULL);
+        tn_log(TN_LOG_WARN,
+               "BASE_URL is https and HOST is loopback, so a local proxy forwards "
+               "every request; set TRUSTED_PROXIES (e.g. 127.0.0.1/32,::1/128) so "
+               "that clients are told apart and the proxy is not limited to "
+               "MAX_CONNECTIONS_PER_IP",
+               NULL);
 }
 
 static enum tn_err open_store(struct app *app)
@@ -582,7 +590,8 @@ static enum tn_err open_signin(struct app *app)
     tn_buf_init(&err, 4096);
     enum tn_err rc = tn_mailer_new(app->cfg, &app->mailer, &err);
     if (rc == TN_OK) {
-        struct tn_signin_env env = {.mail = tn_mailer_kind(app->mailer) != TN_MAIL_NONE, .oidc = false};
+        struct tn_signin_env env = {.mail = tn_mailer_kind(app->mailer) != TN_MAIL_NONE,
+                                    .oidc = false};
         rc = tn_signin_methods_parse(tn_config_str(app->cfg, TN_CFG_SIGNIN_METHODS), &env,
                                      &app->signin_methods, &err);
     }
@@ -601,29 +610,40 @@ static struct tn_http_server *make_http(const struct tn_config *cfg)
         .allowed_origins = tn_config_str(cfg, TN_CFG_ALLOWED_ORIGINS),
         .allowed_hosts = tn_config_str(cfg, TN_CFG_ALLOWED_HOSTS),
         .trusted_proxies = tn_config_str(cfg, TN_CFG_TRUSTED_PROXIES),
-        .proxy_forwarded = !strcasecmp(tn_config_str(cfg, TN_CFG_TRUSTED_PROXY_HEADER), "forwarded"),
-        .limits = {
-            .max_body = (size_t)tn_config_int(cfg, TN_CFG_MAX_BODY_BYTES),
-            .max_header_bytes = (size_t)tn_config_int(cfg, TN_CFG_MAX_HEADER_BYTES),
-            .max_headers = (unsigned)tn_config_int(cfg, TN_CFG_MAX_HEADERS),
-            .conn_memory = (size_t)tn_config_int(cfg, TN_CFG_CONN_MEMORY_BYTES),
-            .max_connections = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS),
-            .max_per_ip = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS_PER_IP),
-            .conn_timeout_s = (unsigned)tn_config_int(cfg, TN_CFG_CONN_TIMEOUT_S),
-            .request_timeout_s = (unsigned)tn_config_int(cfg, TN_CFG_REQUEST_TIMEOUT_S),
-            .threads = http_workers(cfg),
-            .heartbeat_s = (unsigned)tn_config_int(cfg, TN_CFG_SSE_HEARTBEAT_S),
-            .blocking_threads = (unsigned)tn_config_int(cfg, TN_CFG_BLOCKING_THREADS),
-        },
+        .proxy_forwarded =
+            !strcasecmp(tn_config_str(cfg, TN_CFG_TRUSTED_PROXY_HEADER), "forwarded"),
+        .limits =
+            {
+                .max_body = (size_t)tn_config_int(cfg, TN_CFG_MAX_BODY_BYTES),
+                .max_header_bytes = (size_t)tn_config_int(cfg, TN_CFG_MAX_HEADER_BYTES),
+                .max_headers = (unsigned)tn_config_int(cfg, TN_CFG_MAX_HEADERS),
+                .conn_memory = (size_t)tn_config_int(cfg, TN_CFG_CONN_MEMORY_BYTES),
+                .max_connections = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS),
+                .max_per_ip = (unsigned)tn_config_int(cfg, TN_CFG_MAX_CONNECTIONS_PER_IP),
+                .conn_timeout_s = (unsigned)tn_config_int(cfg, TN_CFG_CONN_TIMEOUT_S),
+                .request_timeout_s = (unsigned)tn_config_int(cfg, TN_CFG_REQUEST_TIMEOUT_S),
+                .threads = http_workers(cfg),
+                .heartbeat_s = (unsigned)tn_config_int(cfg, TN_CFG_SSE_HEARTBEAT_S),
+                .blocking_threads = (unsigned)tn_config_int(cfg, TN_CFG_BLOCKING_THREADS),
+            },
     };
     return tn_http_server_new(&hc);
 }
 
 /* The built-in authorization server's endpoints; the first four are documents. */
-static const char *const as_paths[] = {
-    "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks",
-    "/register", "/authorize", "/authorize/login", "/authorize/consent", "/token", "/revoke",
-    "/setup", "/authorize/email", "/authorize/email/code", "/signin/email"};
+static const char *const as_paths[] = {"/.well-known/oauth-authorization-server",
+                                       "/.well-known/openid-configuration",
+                                       "/jwks",
+                                       "/register",
+                                       "/authorize",
+                                       "/authorize/login",
+                                       "/authorize/consent",
+                                       "/token",
+                                       "/revoke",
+                                       "/setup",
+                                       "/authorize/email",
+                                       "/authorize/email/code",
+                                       "/signin/email"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the
@@ -676,8 +696,8 @@ static void set_urls(struct app *app, const struct tn_http_server *http, const c
     const struct tn_config *cfg = app->cfg;
     const char *base = tn_config_str(cfg, TN_CFG_BASE_URL);
     if (tn_config_int(cfg, TN_CFG_PORT) == 0 && !strcmp(cfg->source[TN_CFG_BASE_URL], "derived"))
-        snprintf(app->base_url, sizeof app->base_url, "%.*s:%u",
-                 (int)(strrchr(base, ':') - base), base, tn_http_server_port(http));
+        snprintf(app->base_url, sizeof app->base_url, "%.*s:%u", (int)(strrchr(base, ':') - base),
+                 base, tn_http_server_port(http));
     else
         snprintf(app->base_url, sizeof app->base_url, "%s", base);
     snprintf(app->resource, sizeof app->resource, "%s%s", app->base_url,
@@ -711,8 +731,10 @@ static enum tn_err make_as(struct app *app)
     if (!app->as)
         return TN_ERR_NOMEM;
     if (tn_as_setup_url(app->as))
-        tn_log(TN_LOG_WARN, "no accounts yet: open this one-time link to create the first "
-                            "administrator", "url", tn_as_setup_url(app->as), NULL);
+        tn_log(TN_LOG_WARN,
+               "no accounts yet: open this one-time link to create the first "
+               "administrator",
+               "url", tn_as_setup_url(app->as), NULL);
     return TN_OK;
 }
 
@@ -756,7 +778,8 @@ static void shut_down(struct app *app, struct tn_http_server *http, int sig)
     tn_log(TN_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     tn_http_server_quiesce(http);
     tn_mcp_close_listens(app->mcp);
-    tn_http_server_shutdown(http, (unsigned)tn_config_int(app->cfg, TN_CFG_SHUTDOWN_GRACE_S) * 1000u);
+    tn_http_server_shutdown(http,
+                            (unsigned)tn_config_int(app->cfg, TN_CFG_SHUTDOWN_GRACE_S) * 1000u);
     /* Calls on worker threads use the server, the gate and the store: let them end. */
     if (tn_mcp_drain(app->mcp, 5000) > 0) {
         tn_log(TN_LOG_ERROR, "streamed calls did not end; exiting without freeing", NULL);

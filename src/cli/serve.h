@@ -9,10 +9,11 @@
 struct tn_store;
 /* Called once the MCP server and the store exist, to register tools, resources and
  * prompts (the store outlives the MCP server). */
-typedef enum tn_err (*tn_serve_setup_fn)(struct tn_mcp_server *mcp, struct tn_store *store, void *ud);
+typedef enum tn_err (*tn_serve_setup_fn)(struct tn_mcp_server *mcp, struct tn_store *store,
+                                         void *ud);
 
 struct tn_serve_opts {
-    const char *name;    /* serverInfo.name */
+    const char *name; /* serverInfo.name */
     const char *title;
     const char *version;
     const char *instructions;

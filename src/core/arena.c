@@ -62,7 +62,7 @@ void tn_arena_deinit(struct tn_arena *a)
     struct tn_arena_block *b = a->blocks;
     while (b) {
         struct tn_arena_block *next = b->next;
-        POISON(b->data, b->size); /* freed: any use now is a use after free */
+        POISON(b->data, b->size);   /* freed: any use now is a use after free */
         UNPOISON(b->data, b->size); /* and the allocator gets it back clean */
         free(b);
         b = next;

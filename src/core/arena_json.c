@@ -44,12 +44,6 @@ struct tn_arena_scope tn_arena_json_enter(struct tn_arena *a, bool alloc)
     return prev;
 }
 
-void tn_arena_json_leave(struct tn_arena_scope previous)
-{
-    scope = previous;
-}
+void tn_arena_json_leave(struct tn_arena_scope previous) { scope = previous; }
 
-struct tn_arena *tn_arena_json_current(void)
-{
-    return scope.arena;
-}
+struct tn_arena *tn_arena_json_current(void) { return scope.arena; }

@@ -25,8 +25,8 @@ struct tn_arena;
 struct tn_buf {
     char *data;
     size_t len;
-    size_t cap;   /* allocated bytes */
-    size_t limit; /* hard maximum of len */
+    size_t cap;             /* allocated bytes */
+    size_t limit;           /* hard maximum of len */
     struct tn_arena *arena; /* where the storage comes from (NULL: malloc) */
 };
 

@@ -235,8 +235,8 @@ static enum tn_err parse_ints(struct tn_config *c, struct tn_buf *err)
         long long v = strtoll(c->str[i], &end, 10);
         if (errno || end == c->str[i] || *end != '\0' || v < table[i].min || v > table[i].max) {
             tn_buf_printf(err, "%s must be an integer from %lld to %lld (got '%s' from %s)",
-                          table[i].env, (long long)table[i].min, (long long)table[i].max,
-                          c->str[i], c->source[i]);
+                          table[i].env, (long long)table[i].min, (long long)table[i].max, c->str[i],
+                          c->source[i]);
             return TN_ERR_CONFIG;
         }
         c->num[i] = v;
@@ -255,8 +255,10 @@ static enum tn_err derive_base_url(struct tn_config *c, bool host_loopback, stru
         if (!host_loopback) {
             /* Listening beyond loopback: the public URL cannot be guessed, and guessing
              * 127.0.0.1 would make every loopback-only safety rule look satisfied. */
-            tn_buf_printf(err, "HOST=%s listens beyond loopback: set BASE_URL to the public "
-                               "https:// origin clients use (e.g. https://notes.example.com)", host);
+            tn_buf_printf(err,
+                          "HOST=%s listens beyond loopback: set BASE_URL to the public "
+                          "https:// origin clients use (e.g. https://notes.example.com)",
+                          host);
             return TN_ERR_CONFIG;
         }
         snprintf(def, sizeof def, "http://%s%s%s:%lld", v6 ? "[" : "", host, v6 ? "]" : "",
@@ -275,8 +277,10 @@ static enum tn_err derive_base_url(struct tn_config *c, bool host_loopback, stru
 static enum tn_err check_lengths(const struct tn_config *c, struct tn_buf *err)
 {
     if (strlen(c->str[TN_CFG_BASE_URL]) > 256 || strlen(c->str[TN_CFG_MCP_PATH]) > 128 ||
-        strlen(c->str[TN_CFG_AUTH_ISSUER]) > 400 || strlen(c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL]) > 256 ||
-        strlen(c->str[TN_CFG_SCALEKIT_RESOURCE_ID]) > 128 || strlen(c->str[TN_CFG_AUTH_JWKS_URI]) > 1000 ||
+        strlen(c->str[TN_CFG_AUTH_ISSUER]) > 400 ||
+        strlen(c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL]) > 256 ||
+        strlen(c->str[TN_CFG_SCALEKIT_RESOURCE_ID]) > 128 ||
+        strlen(c->str[TN_CFG_AUTH_JWKS_URI]) > 1000 ||
         strlen(c->str[TN_CFG_AUTH_AUDIENCE]) > 2000) {
         tn_buf_puts(err, "BASE_URL (256), MCP_PATH (128), AUTH_ISSUER (400), SCALEKIT_* (256/128), "
                          "AUTH_JWKS_URI (1000) or AUTH_AUDIENCE (2000) is longer than allowed");
@@ -286,15 +290,18 @@ static enum tn_err check_lengths(const struct tn_config *c, struct tn_buf *err)
 }
 
 /* BASE_URL's shape, and https whenever the listener is reachable beyond loopback. */
-static enum tn_err check_public_url(const struct tn_config *c, bool host_loopback, struct tn_buf *err)
+static enum tn_err check_public_url(const struct tn_config *c, bool host_loopback,
+                                    struct tn_buf *err)
 {
     enum tn_err rc = check_base_url(c->str[TN_CFG_BASE_URL], err);
     if (rc != TN_OK)
         return rc;
     if (!host_loopback && strncmp(c->str[TN_CFG_BASE_URL], "http://", 7) == 0) {
-        tn_buf_printf(err, "HOST=%s listens beyond loopback but BASE_URL is plain http: bearer "
-                           "tokens would cross the network unencrypted. Use an https:// BASE_URL "
-                           "(TLS at a proxy) or HOST=127.0.0.1", c->str[TN_CFG_HOST]);
+        tn_buf_printf(err,
+                      "HOST=%s listens beyond loopback but BASE_URL is plain http: bearer "
+                      "tokens would cross the network unencrypted. Use an https:// BASE_URL "
+                      "(TLS at a proxy) or HOST=127.0.0.1",
+                      c->str[TN_CFG_HOST]);
         return TN_ERR_CONFIG;
     }
     return TN_OK;
@@ -305,12 +312,15 @@ static enum tn_err check_words(const struct tn_config *c, struct tn_buf *err)
 {
     const char *mp = c->str[TN_CFG_MCP_PATH];
     if (mp[0] != '/' || strlen(mp) < 2 || mp[strlen(mp) - 1] == '/' || strpbrk(mp, "?#% ")) {
-        tn_buf_printf(err, "MCP_PATH must start with '/', not end with '/', and hold no ?, #, %% "
-                           "or spaces (got '%s')", mp);
+        tn_buf_printf(err,
+                      "MCP_PATH must start with '/', not end with '/', and hold no ?, #, %% "
+                      "or spaces (got '%s')",
+                      mp);
         return TN_ERR_CONFIG;
     }
     const char *lvl = c->str[TN_CFG_LOG_LEVEL];
-    if (strcmp(lvl, "debug") && strcmp(lvl, "info") && strcmp(lvl, "warn") && strcmp(lvl, "error")) {
+    if (strcmp(lvl, "debug") && strcmp(lvl, "info") && strcmp(lvl, "warn") &&
+        strcmp(lvl, "error")) {
         tn_buf_printf(err, "LOG_LEVEL must be debug, info, warn or error (got '%s')", lvl);
         return TN_ERR_CONFIG;
     }
@@ -328,7 +338,8 @@ static enum tn_err check_words(const struct tn_config *c, struct tn_buf *err)
         return rc;
     const char *ph = c->str[TN_CFG_TRUSTED_PROXY_HEADER];
     if (strcasecmp(ph, "x-forwarded-for") && strcasecmp(ph, "forwarded")) {
-        tn_buf_printf(err, "TRUSTED_PROXY_HEADER must be x-forwarded-for or forwarded (got '%s')", ph);
+        tn_buf_printf(err, "TRUSTED_PROXY_HEADER must be x-forwarded-for or forwarded (got '%s')",
+                      ph);
         return TN_ERR_CONFIG;
     }
     return TN_OK;
@@ -380,7 +391,8 @@ static enum tn_err check_auth(struct tn_config *c, bool host_loopback, struct tn
     char *mode = c->str[TN_CFG_AUTH_MODE];
     bool has_issuer = c->str[TN_CFG_AUTH_ISSUER][0] || c->str[TN_CFG_SCALEKIT_ENVIRONMENT_URL][0];
     if (!mode[0]) {
-        set(c, TN_CFG_AUTH_MODE, has_issuer ? "external" : "builtin", has_issuer ? 8 : 7, "derived");
+        set(c, TN_CFG_AUTH_MODE, has_issuer ? "external" : "builtin", has_issuer ? 8 : 7,
+            "derived");
         mode = c->str[TN_CFG_AUTH_MODE];
     }
     if (strcmp(mode, "builtin") && strcmp(mode, "external") && strcmp(mode, "none")) {
@@ -422,8 +434,10 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
     take_defaults(c);
     const char *host = c->str[TN_CFG_HOST];
     bool host_loopback = tn_host_is_loopback(host, strlen(host));
-    if ((rc = parse_ints(c, err)) != TN_OK || (rc = derive_base_url(c, host_loopback, err)) != TN_OK ||
-        (rc = check_lengths(c, err)) != TN_OK || (rc = check_public_url(c, host_loopback, err)) != TN_OK ||
+    if ((rc = parse_ints(c, err)) != TN_OK ||
+        (rc = derive_base_url(c, host_loopback, err)) != TN_OK ||
+        (rc = check_lengths(c, err)) != TN_OK ||
+        (rc = check_public_url(c, host_loopback, err)) != TN_OK ||
         (rc = check_words(c, err)) != TN_OK || (rc = check_auth(c, host_loopback, err)) != TN_OK)
         goto done;
     const char *key = c->str[TN_CFG_SECRET_KEY];
@@ -448,15 +462,9 @@ void tn_config_deinit(struct tn_config *c)
     }
 }
 
-const char *tn_config_str(const struct tn_config *c, enum tn_config_id id)
-{
-    return c->str[id];
-}
+const char *tn_config_str(const struct tn_config *c, enum tn_config_id id) { return c->str[id]; }
 
-int64_t tn_config_int(const struct tn_config *c, enum tn_config_id id)
-{
-    return c->num[id];
-}
+int64_t tn_config_int(const struct tn_config *c, enum tn_config_id id) { return c->num[id]; }
 
 void tn_config_print(const struct tn_config *c, struct tn_buf *out)
 {

@@ -12,6 +12,7 @@
 #include "core/err.h"
 
 /*  id                   env name              type  default               min    max         secret help */
+// clang-format off
 #define TN_CONFIG_TABLE(X)                                                                                 \
     X(BASE_URL,          "BASE_URL",           STR,  "",                   0,     0,          false,     \
       "public origin; the MCP endpoint is BASE_URL + MCP_PATH (default http://HOST:PORT)")              \
@@ -149,17 +150,20 @@
       "method that cannot work stops the start")                                                      \
     X(EMAIL_CODE_TTL_S,  "EMAIL_CODE_TTL_S",   INT,  "600",                60,    3600,       false,     \
       "lifetime of an email sign-in code and link, in seconds")
+// clang-format on
 
+// clang-format off
 enum tn_config_id {
 #define TN_CFG_ENUM(id, env, type, def, min, max, secret, help) TN_CFG_##id,
     TN_CONFIG_TABLE(TN_CFG_ENUM)
 #undef TN_CFG_ENUM
     TN_CFG__COUNT
 };
+// clang-format on
 
 struct tn_config {
-    char *str[TN_CFG__COUNT];      /* every value as text (owned) */
-    int64_t num[TN_CFG__COUNT];    /* parsed value of INT settings */
+    char *str[TN_CFG__COUNT];          /* every value as text (owned) */
+    int64_t num[TN_CFG__COUNT];        /* parsed value of INT settings */
     const char *source[TN_CFG__COUNT]; /* "flag", "env", ".env" or "default" */
 };
 

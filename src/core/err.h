@@ -7,6 +7,7 @@
 #define TN_CORE_ERR_H
 
 /*     name                  message                                   http  oauth                  jsonrpc */
+// clang-format off
 #define TN_ERR_TABLE(X)                                                                                      \
     X(TN_OK,                 "ok",                                     200,  NULL,                  0)       \
     X(TN_ERR_NOMEM,          "out of memory",                          500,  "server_error",        -32603)  \
@@ -58,13 +59,16 @@
     X(TN_ERR_INVALID_TOKEN,  "invalid access token",                   401,  "invalid_token",       -32000)  \
     X(TN_ERR_RATE_LIMITED,   "too many requests; try again later",     429,  "invalid_request",     -32000)  \
     X(TN_ERR_UNAVAILABLE,    "temporarily unavailable",                503,  "temporarily_unavailable", -32603)
+// clang-format on
 
+// clang-format off
 enum tn_err {
 #define TN_ERR_ENUM(name, msg, http, oauth, rpc) name,
     TN_ERR_TABLE(TN_ERR_ENUM)
 #undef TN_ERR_ENUM
     TN_ERR__COUNT
 };
+// clang-format on
 
 /* Text for people; never NULL. */
 const char *tn_err_message(enum tn_err e);

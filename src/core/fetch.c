@@ -76,8 +76,7 @@ static bool is_private_addr(const struct sockaddr *sa)
         uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
         return (a >> 24) == 10 || (a >> 24) == 127 || (a >> 24) == 0 ||
                (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) ||
-               (a >> 16) == (169u << 8 | 254) || (a >> 22) == (100u << 2 | 1) ||
-               (a >> 28) >= 14;
+               (a >> 16) == (169u << 8 | 254) || (a >> 22) == (100u << 2 | 1) || (a >> 28) >= 14;
     }
     if (sa->sa_family == AF_INET6) {
         const struct in6_addr *x = &((const struct sockaddr_in6 *)sa)->sin6_addr;

@@ -14,16 +14,16 @@
 #include "core/err.h"
 
 struct tn_fetch_opts {
-    unsigned timeout_ms;  /* whole transfer */
-    size_t max_bytes;     /* larger bodies fail with TN_ERR_LIMIT */
-    bool allow_loopback;  /* permit http:// and 127.0.0.0/8, ::1, localhost */
+    unsigned timeout_ms; /* whole transfer */
+    size_t max_bytes;    /* larger bodies fail with TN_ERR_LIMIT */
+    bool allow_loopback; /* permit http:// and 127.0.0.0/8, ::1, localhost */
 };
 
 struct tn_fetch_result {
-    long status;         /* HTTP status, 0 when no response */
-    int64_t max_age_s;   /* from Cache-Control max-age (or s-maxage), -1 when absent */
-    bool no_store;       /* Cache-Control: no-store / no-cache */
-    struct tn_buf body;  /* initialised by tn_fetch */
+    long status;        /* HTTP status, 0 when no response */
+    int64_t max_age_s;  /* from Cache-Control max-age (or s-maxage), -1 when absent */
+    bool no_store;      /* Cache-Control: no-store / no-cache */
+    struct tn_buf body; /* initialised by tn_fetch */
 };
 
 /* Fetches `url`. TN_OK means a response arrived (any status); TN_ERR_IO a network failure

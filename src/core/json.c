@@ -13,9 +13,8 @@ enum { MAX_DEPTH = 2048 };
 
 /* 1 for bytes that need an escape inside a JSON string. */
 static const unsigned char needs_escape[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    ['\\'] = 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,          1,
+    1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ['\\'] = 1,
 };
 
 /* The escaped length of s[0..n), quotes not included. */
@@ -32,7 +31,8 @@ static size_t escaped_len(const char *s, size_t n)
 
 /* The second byte of a two-byte escape ("\n"); 0 where the escape is \u00XX. */
 static const char short_escape[256] = {
-    ['"'] = '"', ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+    ['"'] = '"',  ['\\'] = '\\', ['\b'] = 'b', ['\f'] = 'f',
+    ['\n'] = 'n', ['\r'] = 'r',  ['\t'] = 't',
 };
 
 /* Writes the escape of c at w (two or six bytes) and returns the end. */
@@ -255,10 +255,7 @@ static enum tn_err dump(const json_t *v, struct tn_buf *out, int depth)
     return TN_ERR_BAD_INPUT;
 }
 
-enum tn_err tn_json_dump(const json_t *v, struct tn_buf *out)
-{
-    return dump(v, out, 0);
-}
+enum tn_err tn_json_dump(const json_t *v, struct tn_buf *out) { return dump(v, out, 0); }
 
 /* The member name that marks a raw value: "\u0001tn-raw-" and 32 random hex digits. */
 static char raw_key[48];

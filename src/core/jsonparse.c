@@ -217,14 +217,38 @@ static bool read_string(struct parser *ps, const char **s, size_t *n)
         }
         const char *esc = q;
         switch (q[1]) {
-        case '"': *w++ = '"'; q += 2; break;
-        case '\\': *w++ = '\\'; q += 2; break;
-        case '/': *w++ = '/'; q += 2; break;
-        case 'b': *w++ = '\b'; q += 2; break;
-        case 'f': *w++ = '\f'; q += 2; break;
-        case 'n': *w++ = '\n'; q += 2; break;
-        case 'r': *w++ = '\r'; q += 2; break;
-        case 't': *w++ = '\t'; q += 2; break;
+        case '"':
+            *w++ = '"';
+            q += 2;
+            break;
+        case '\\':
+            *w++ = '\\';
+            q += 2;
+            break;
+        case '/':
+            *w++ = '/';
+            q += 2;
+            break;
+        case 'b':
+            *w++ = '\b';
+            q += 2;
+            break;
+        case 'f':
+            *w++ = '\f';
+            q += 2;
+            break;
+        case 'n':
+            *w++ = '\n';
+            q += 2;
+            break;
+        case 'r':
+            *w++ = '\r';
+            q += 2;
+            break;
+        case 't':
+            *w++ = '\t';
+            q += 2;
+            break;
         case 'u': {
             int cp = end - q >= 6 ? hex4(q + 2) : -1;
             if (cp < 0) {
@@ -444,8 +468,12 @@ static json_t *parse_value(struct parser *ps)
     ps->depth++;
     json_t *v;
     switch (*ps->p) {
-    case '{': v = parse_object(ps); break;
-    case '[': v = parse_array(ps); break;
+    case '{':
+        v = parse_object(ps);
+        break;
+    case '[':
+        v = parse_array(ps);
+        break;
     case '"': {
         const char *s;
         size_t n;
@@ -454,10 +482,18 @@ static json_t *parse_value(struct parser *ps)
             fail(ps, ps->p, "out of memory");
         break;
     }
-    case 't': v = parse_literal(ps, "true", 4, json_true()); break;
-    case 'f': v = parse_literal(ps, "false", 5, json_false()); break;
-    case 'n': v = parse_literal(ps, "null", 4, json_null()); break;
-    default: v = parse_number(ps); break;
+    case 't':
+        v = parse_literal(ps, "true", 4, json_true());
+        break;
+    case 'f':
+        v = parse_literal(ps, "false", 5, json_false());
+        break;
+    case 'n':
+        v = parse_literal(ps, "null", 4, json_null());
+        break;
+    default:
+        v = parse_number(ps);
+        break;
     }
     ps->depth--;
     return v;

@@ -14,10 +14,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *names[] = {"debug", "info", "warn", "error"};
 
-bool tn_log_enabled(enum tn_log_level lvl)
-{
-    return lvl >= min_level;
-}
+bool tn_log_enabled(enum tn_log_level lvl) { return lvl >= min_level; }
 
 void tn_log_setup(enum tn_log_level min, bool json)
 {

@@ -53,7 +53,7 @@ struct tn_principal *tn_principal_new(const char *issuer, const char *subject, c
 
 static struct tn_strlist *list_of(struct tn_principal *p, enum tn_principal_list which)
 {
-    return which == TN_PRINCIPAL_SCOPES ? &p->scopes
+    return which == TN_PRINCIPAL_SCOPES  ? &p->scopes
            : which == TN_PRINCIPAL_ROLES ? &p->roles
                                          : &p->permissions;
 }
@@ -190,8 +190,8 @@ static void copy_list(struct tn_principal *to, enum tn_principal_list which,
 
 struct tn_principal *tn_principal_restrict(const struct tn_principal *p, const char *allowed)
 {
-    struct tn_principal *q = tn_principal_new(p->issuer, p->subject, p->org, p->client_id,
-                                              p->token_id, p->expires_at);
+    struct tn_principal *q =
+        tn_principal_new(p->issuer, p->subject, p->org, p->client_id, p->token_id, p->expires_at);
     q->issued_at = p->issued_at;
     copy_list(q, TN_PRINCIPAL_SCOPES, &p->scopes, NULL, false);
     copy_list(q, TN_PRINCIPAL_ROLES, &p->roles, NULL, false);
@@ -210,9 +210,9 @@ static json_t *list_json(const struct tn_strlist *l)
 json_t *tn_principal_json(const struct tn_principal *p)
 {
     json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:s, s:I}", "userId", p->subject, "issuer",
-                          p->issuer, "scopes", list_json(&p->scopes), "roles",
-                          list_json(&p->roles), "permissions", list_json(&p->permissions),
-                          "clientId", p->client_id, "expiresAt", (json_int_t)p->expires_at);
+                          p->issuer, "scopes", list_json(&p->scopes), "roles", list_json(&p->roles),
+                          "permissions", list_json(&p->permissions), "clientId", p->client_id,
+                          "expiresAt", (json_int_t)p->expires_at);
     json_object_set_new(o, "organizationId", p->org[0] ? json_string(p->org) : json_null());
     return o;
 }

@@ -96,8 +96,9 @@ static enum tn_err parse_block(const char *e, size_t n, struct tn_cidr *out, str
     const char *slash = memchr(e, '/', n);
     size_t alen = slash ? (size_t)(slash - e) : n;
     if (tn_ip_parse(e, alen, &out->net) != TN_OK) {
-        tn_buf_printf(err, "TRUSTED_PROXIES: '%.*s' is not an IPv4 or IPv6 address or CIDR block "
-                           "(e.g. 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)",
+        tn_buf_printf(err,
+                      "TRUSTED_PROXIES: '%.*s' is not an IPv4 or IPv6 address or CIDR block "
+                      "(e.g. 10.0.0.0/8, 192.0.2.7, 2001:db8::/32)",
                       (int)(n > 64 ? 64 : n), e);
         return TN_ERR_CONFIG;
     }
@@ -113,8 +114,9 @@ static enum tn_err parse_block(const char *e, size_t n, struct tn_cidr *out, str
             bits = bits * 10 + (unsigned)(d[i] - '0');
         }
         if (!ok || bits > max) {
-            tn_buf_printf(err, "TRUSTED_PROXIES: '%.*s' has a bad prefix length (an %s block "
-                               "takes /0 to /%u)",
+            tn_buf_printf(err,
+                          "TRUSTED_PROXIES: '%.*s' has a bad prefix length (an %s block "
+                          "takes /0 to /%u)",
                           (int)(n > 64 ? 64 : n), e, v4 ? "IPv4" : "IPv6", max);
             return TN_ERR_CONFIG;
         }
@@ -176,7 +178,7 @@ done:
 struct hop {
     const char *p; /* the node: an X-Forwarded-For element, or a Forwarded for= value */
     size_t n;
-    bool quoted; /* a Forwarded quoted-string (p, n inside the quotes, escapes kept) */
+    bool quoted;  /* a Forwarded quoted-string (p, n inside the quotes, escapes kept) */
     bool has_for; /* Forwarded: the element has a for= parameter */
 };
 
@@ -190,8 +192,8 @@ static bool tchar(unsigned char c)
 
 static bool obfchar(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 /* The hops are read from the right, one at a time, and the walk stops at the client: what

@@ -23,7 +23,8 @@ static void mac(uint8_t out[32], const uint8_t *key, size_t key_len, const char 
 
 char *tn_seal(const uint8_t *key, size_t key_len, const char *purpose, json_t *doc, int64_t ttl_s)
 {
-    json_t *wrap = json_pack("{s:O, s:I}", "d", doc, "x", (json_int_t)(tn_time_now_ms() / 1000 + ttl_s));
+    json_t *wrap =
+        json_pack("{s:O, s:I}", "d", doc, "x", (json_int_t)(tn_time_now_ms() / 1000 + ttl_s));
     char *payload = wrap ? json_dumps(wrap, JSON_COMPACT) : NULL;
     json_decref(wrap);
     if (!payload)

@@ -4,10 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-enum tn_err tn_util_init(void)
-{
-    return sodium_init() < 0 ? TN_ERR_INTERNAL : TN_OK;
-}
+enum tn_err tn_util_init(void) { return sodium_init() < 0 ? TN_ERR_INTERNAL : TN_OK; }
 
 int64_t tn_time_now_ms(void)
 {
@@ -135,10 +132,7 @@ uint64_t tn_time_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void tn_random(void *out, size_t n)
-{
-    randombytes_buf(out, n);
-}
+void tn_random(void *out, size_t n) { randombytes_buf(out, n); }
 
 size_t tn_b64url_encoded_len(size_t n)
 {
@@ -194,10 +188,7 @@ void tn_hmac_sha256(uint8_t out[32], const uint8_t *key, size_t key_len, const v
     crypto_auth_hmacsha256_final(&st, out);
 }
 
-bool tn_ct_equal(const void *a, const void *b, size_t n)
-{
-    return sodium_memcmp(a, b, n) == 0;
-}
+bool tn_ct_equal(const void *a, const void *b, size_t n) { return sodium_memcmp(a, b, n) == 0; }
 
 size_t tn_strlcpy(char *dst, const char *src, size_t cap)
 {

@@ -31,7 +31,7 @@ static size_t bucket_of(const struct tn_http_server *s, const struct tn_ip *ip)
  * address's limit is shut down here (MHD then reads end-of-file and closes it): the
  * count and the decision are under one lock, so the limit is exact. */
 void tn_http_on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
+                           enum MHD_ConnectionNotificationCode code)
 {
     struct tn_http_server *s = cls;
     struct conn *c = *socket_context;
@@ -185,8 +185,10 @@ void *tn_http_reaper_main(void *arg)
         if (closed) {
             char n[24];
             snprintf(n, sizeof n, "%lu", closed);
-            tn_log(TN_LOG_WARN, "closed connections whose request did not arrive within "
-                                "REQUEST_TIMEOUT_S", "count", n, "first_peer", first, NULL);
+            tn_log(TN_LOG_WARN,
+                   "closed connections whose request did not arrive within "
+                   "REQUEST_TIMEOUT_S",
+                   "count", n, "first_peer", first, NULL);
         }
         if (refused) {
             char n[24];
@@ -199,7 +201,6 @@ void *tn_http_reaper_main(void *arg)
     pthread_mutex_unlock(&s->stop_mu);
     return NULL;
 }
-
 
 /* The last MAX_FWD_LINES lines of the forwarding header, in a ring: a proxy that adds a
  * line of its own (HAProxy's option forwardfor) puts the hops we read at the end, and
@@ -240,9 +241,9 @@ static void resolve_client(const struct tn_http_req *r, struct tn_ip *out)
     size_t n = f.total < MAX_FWD_LINES ? f.total : MAX_FWD_LINES;
     for (size_t i = 0; i < n; i++) /* oldest kept first */
         lines[i] = f.ring[(f.total - n + i) % MAX_FWD_LINES];
-    enum tn_err rc =
-        tn_proxy_client(&s->proxies, s->cfg.proxy_forwarded ? TN_FWD_FORWARDED : TN_FWD_XFF,
-                        lines, n, &r->c->peer, out);
+    enum tn_err rc = tn_proxy_client(&s->proxies,
+                                     s->cfg.proxy_forwarded ? TN_FWD_FORWARDED : TN_FWD_XFF, lines,
+                                     n, &r->c->peer, out);
     /* Every kept hop a proxy of ours, and lines left out: the client is in what was not
      * kept, too far to look (as past TN_FWD_MAX_HOPS). */
     if (rc == TN_OK && f.total > n && tn_proxies_match(&s->proxies, out))
@@ -254,8 +255,9 @@ static void resolve_client(const struct tn_http_req *r, struct tn_ip *out)
         /* A proxy of ours sending garbage is misconfigured (or lets clients write where
          * it should): said once, not on every request. */
         if (atomic_fetch_add(&s->bad_forwarded, 1) == 0)
-            tn_log(TN_LOG_WARN, "a trusted proxy sent an unusable client address header; the "
-                                "proxy's own address is used (logged once)",
+            tn_log(TN_LOG_WARN,
+                   "a trusted proxy sent an unusable client address header; the "
+                   "proxy's own address is used (logged once)",
                    "id", r->id, "header", s->fwd_header, "error", tn_err_message(rc), NULL);
     }
 }

@@ -23,8 +23,8 @@
 #define MAX_ROUTES 32
 #define MAX_LIST 32
 #define STREAM_QUEUE_LIMIT (8u << 20)
-#define CONN_BUCKETS 1024 /* per-address counting: chains, keyed by a random-keyed hash */
-#define MAX_FWD_LINES 32  /* forwarding header lines read, the last ones */
+#define CONN_BUCKETS 1024        /* per-address counting: chains, keyed by a random-keyed hash */
+#define MAX_FWD_LINES 32         /* forwarding header lines read, the last ones */
 #define IDLE_MARGIN_NS 50000000u /* 50 ms: the kernel's last-receive time is in ticks */
 /* The request's arena starts in the request itself: what a small JSON-RPC request needs
  * (its path, body, parsed envelope and, for server/discover, the answer's values) */
@@ -152,8 +152,8 @@ struct tn_http_req {
     uint64_t start_ns;
     struct tn_http_stream *stream;
     const char *origin_ok; /* the request's Origin when allowed (for CORS), else NULL; arena */
-    void *value;     /* attached by the route's pre-handler */
-    struct conn *c; /* the connection's (NULL only if it could not be tracked) */
+    void *value;           /* attached by the route's pre-handler */
+    struct conn *c;        /* the connection's (NULL only if it could not be tracked) */
     char addr[TN_IP_TEXT_MAX];
     /* offloading: NONE, then QUEUED/RUNNING on the pool with the connection suspended,
      * then READY with the answer in `pending` until the resumed connection sends it */
@@ -198,7 +198,8 @@ void tn_http_pool_start(struct tn_http_server *s);
 /* Queues the handler's second call of r on the pool, its connection suspended, the
  * answer to be left in `later` (initialised here); false when the pool has stopped
  * taking work (the caller runs the handler itself). */
-bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r, struct tn_http_resp *later);
+bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r,
+                         struct tn_http_resp *later);
 /* resp_init / resp_deinit of server.c, for the pool's answers */
 void tn_http_resp_init(struct tn_http_resp *resp);
 void tn_http_pool_stop_all(struct tn_http_server *s);

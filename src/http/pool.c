@@ -4,7 +4,8 @@
 
 #include "http/internal.h"
 
-bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r, struct tn_http_resp *later)
+bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r,
+                         struct tn_http_resp *later)
 {
     /* Queued only while the pool takes work, decided under its mutex: once shutdown has
      * said stop, the pool threads end as soon as the queue is empty, and a handler queued

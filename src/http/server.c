@@ -152,7 +152,6 @@ static void request_id(char out[24], unsigned prefix, uint64_t n)
     out[8 + k] = '\0';
 }
 
-
 /* ---------- request accessors ---------- */
 
 const char *tn_http_req_method(const struct tn_http_req *r) { return r->method; }
@@ -160,7 +159,6 @@ const char *tn_http_req_path(const struct tn_http_req *r) { return r->path; }
 const char *tn_http_req_id(const struct tn_http_req *r) { return r->id; }
 void *tn_http_req_value(const struct tn_http_req *r) { return r->value; }
 bool tn_http_req_offloaded(const struct tn_http_req *r) { return r->offloaded; }
-
 
 const char *tn_http_req_header(const struct tn_http_req *r, const char *name)
 {
@@ -242,7 +240,7 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
                                                tn_http_stream_reader_free);
         if (!mr) {
             tn_http_stream_release(&st->sink); /* the reader's */
-            resp->stream = NULL;       /* resp_deinit must not release it again */
+            resp->stream = NULL;               /* resp_deinit must not release it again */
             r->stream = NULL;
             tn_http_stream_release(&st->sink); /* the request's */
             return MHD_NO;
@@ -394,8 +392,7 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
     struct header_tally t = {0, 0};
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, tally_header, &t);
     if (t.count > s->cfg.limits.max_headers || t.bytes > s->cfg.limits.max_header_bytes)
-        return answer_error(r, TN_ERR_HEADERS_TOO_LARGE, "Request header fields too large",
-                            NULL);
+        return answer_error(r, TN_ERR_HEADERS_TOO_LARGE, "Request header fields too large", NULL);
 
     const char *host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Host");
     if (!tn_http_host_allowed(s, host))
@@ -442,7 +439,6 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
     }
     return MHD_YES;
 }
-
 
 /* The request's struct, with its id and arena, on the first call (headers only); NULL
  * when out of memory. */
@@ -537,8 +533,8 @@ static enum MHD_Result run_handler(struct tn_http_server *s, struct tn_http_req 
 /* MHD's access handler: called with the headers, once per body chunk, once with the
  * whole request in, and again when a suspended connection is resumed. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     (void)version;
     struct tn_http_server *s = cls;
@@ -606,8 +602,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         char status[8], ms[24];
         snprintf(status, sizeof status, "%d", r->answered ? r->status : 0);
         snprintf(ms, sizeof ms, "%.3f", (double)(tn_time_mono_ns() - r->start_ns) / 1e6);
-        tn_log(TN_LOG_DEBUG, "request", "id", r->id, "method", r->method, "path", r->path,
-               "addr", tn_http_req_client_addr(r), "status", status, "ms", ms, "end",
+        tn_log(TN_LOG_DEBUG, "request", "id", r->id, "method", r->method, "path", r->path, "addr",
+               tn_http_req_client_addr(r), "status", status, "ms", ms, "end",
                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
     }
     req_free(r);
@@ -693,7 +689,6 @@ enum tn_err tn_http_route(struct tn_http_server *s, const char *path, enum tn_ht
     return TN_OK;
 }
 
-
 enum tn_err tn_http_server_start(struct tn_http_server *s)
 {
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
@@ -717,7 +712,8 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
                                         (intptr_t)s->cfg.limits.max_connections, NULL};
     /* MAX_CONNECTIONS_PER_IP is ours (tn_http_on_connection), not MHD's, which cannot exempt
      * the trusted proxies. */
-    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)tn_http_on_connection, s};
+    opts[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)tn_http_on_connection, s};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
                                         (intptr_t)s->cfg.limits.conn_memory, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
@@ -728,8 +724,8 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
         opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     tn_http_pool_start(s);
-    s->d = MHD_start_daemon(flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
-                            opts, MHD_OPTION_END);
+    s->d = MHD_start_daemon(flags, s->cfg.port, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {
         tn_http_pool_stop_all(s);
@@ -793,11 +789,7 @@ enum tn_err tn_http_route_public(struct tn_http_server *s, const char *path)
 
 uint16_t tn_http_server_port(const struct tn_http_server *s) { return s->port; }
 
-unsigned tn_http_server_inflight(struct tn_http_server *s)
-{
-    return atomic_load(&s->inflight);
-}
-
+unsigned tn_http_server_inflight(struct tn_http_server *s) { return atomic_load(&s->inflight); }
 
 void tn_http_server_quiesce(struct tn_http_server *s)
 {

@@ -25,8 +25,8 @@ struct tn_http_limits {
     unsigned max_headers;    /* 431 above */
     size_t conn_memory;
     unsigned max_connections;
-    unsigned max_per_ip;     /* open connections per peer address; trusted proxies exempt (0: none) */
-    unsigned conn_timeout_s;  /* idle: reset by every byte */
+    unsigned max_per_ip; /* open connections per peer address; trusted proxies exempt (0: none) */
+    unsigned conn_timeout_s;    /* idle: reset by every byte */
     unsigned request_timeout_s; /* whole request: headers and body (0: none) */
     unsigned threads;
     unsigned heartbeat_s;

@@ -20,11 +20,11 @@
 #include "core/err.h"
 
 /* Limits of the parts of a message (bytes). */
-#define TN_MAIL_ADDR_MAX 254      /* RFC 5321 path limit less the angle brackets */
-#define TN_MAIL_LOCAL_MAX 64      /* RFC 5321 §4.5.3.1.1 */
-#define TN_MAIL_DOMAIN_MAX 255    /* RFC 5321 §4.5.3.1.2 */
-#define TN_MAIL_NAME_MAX 200      /* display name */
-#define TN_MAIL_SUBJECT_MAX 900   /* the unfolded Subject stays within RFC 5322's 998 */
+#define TN_MAIL_ADDR_MAX 254        /* RFC 5321 path limit less the angle brackets */
+#define TN_MAIL_LOCAL_MAX 64        /* RFC 5321 §4.5.3.1.1 */
+#define TN_MAIL_DOMAIN_MAX 255      /* RFC 5321 §4.5.3.1.2 */
+#define TN_MAIL_NAME_MAX 200        /* display name */
+#define TN_MAIL_SUBJECT_MAX 900     /* the unfolded Subject stays within RFC 5322's 998 */
 #define TN_MAIL_BODY_MAX (1u << 20) /* each of the text and HTML parts */
 /* A built message never exceeds this: quoted-printable at most triples a body, and soft
  * line breaks add 3 bytes per 73 of output. */

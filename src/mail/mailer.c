@@ -23,11 +23,11 @@
 
 struct tn_mailer {
     enum tn_mail_kind kind;
-    char *url;       /* SMTP_URL as configured */
-    bool tls_none;   /* SMTP_TLS=none: plaintext to a loopback relay */
+    char *url;     /* SMTP_URL as configured */
+    bool tls_none; /* SMTP_TLS=none: plaintext to a loopback relay */
     char *user, *pass, *ca_file;
     char *from, *from_name;
-    char *outbox;    /* DATA_DIR/outbox */
+    char *outbox; /* DATA_DIR/outbox */
     char *data_dir;
     long timeout_ms;
     char describe[640];
@@ -70,7 +70,8 @@ static enum tn_err parse_url(const char *u, struct smtp_url *o, struct tn_buf *e
     } else if (strncasecmp(u, "smtp://", 7) == 0) {
         rest = u + 7;
     } else {
-        tn_buf_printf(err, "SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (implicit TLS): '%s'", u);
+        tn_buf_printf(
+            err, "SMTP_URL must start with smtp:// (STARTTLS) or smtps:// (implicit TLS): '%s'", u);
         return TN_ERR_CONFIG;
     }
     size_t al = strcspn(rest, "/?#");
@@ -85,8 +86,8 @@ static enum tn_err parse_url(const char *u, struct smtp_url *o, struct tn_buf *e
         char v6[64];
         size_t vl = close ? (size_t)(close - rest - 1) : 0;
         struct in6_addr a;
-        if (!close || vl == 0 || vl >= sizeof v6 || (memcpy(v6, rest + 1, vl), v6[vl] = '\0',
-                                                     inet_pton(AF_INET6, v6, &a) != 1)) {
+        if (!close || vl == 0 || vl >= sizeof v6 ||
+            (memcpy(v6, rest + 1, vl), v6[vl] = '\0', inet_pton(AF_INET6, v6, &a) != 1)) {
             tn_buf_printf(err, "SMTP_URL has a malformed IPv6 host: '%s'", u);
             return TN_ERR_CONFIG;
         }
@@ -121,8 +122,10 @@ static enum tn_err parse_url(const char *u, struct smtp_url *o, struct tn_buf *e
     }
     const char *tail = rest + al;
     if (*tail == '/' && tail[1] && !dns_chars(tail + 1, strlen(tail + 1))) {
-        tn_buf_printf(err, "SMTP_URL's path is the name we greet with (EHLO) and must be a host "
-                           "name: '%s'", u);
+        tn_buf_printf(err,
+                      "SMTP_URL's path is the name we greet with (EHLO) and must be a host "
+                      "name: '%s'",
+                      u);
         return TN_ERR_CONFIG;
     }
     if (*tail == '?' || *tail == '#') {
@@ -141,14 +144,17 @@ static enum tn_err tls_mode(const struct tn_config *c, const struct smtp_url *u,
         t = u->smtps ? "implicit" : "starttls";
     *mode = t;
     if (u->smtps ? strcmp(t, "implicit") != 0 : (strcmp(t, "starttls") && strcmp(t, "none"))) {
-        tn_buf_printf(err, "SMTP_TLS=%s does not fit SMTP_URL: smtp:// takes starttls (the default) "
-                           "or none, smtps:// takes implicit", t);
+        tn_buf_printf(err,
+                      "SMTP_TLS=%s does not fit SMTP_URL: smtp:// takes starttls (the default) "
+                      "or none, smtps:// takes implicit",
+                      t);
         return TN_ERR_CONFIG;
     }
     if (!strcmp(t, "none") && !tn_host_is_loopback(u->host, u->host_len)) {
-        tn_buf_puts(err, "SMTP_TLS=none sends mail (sign-in codes, and SMTP passwords) unencrypted: "
-                         "it is allowed only to a relay on a loopback SMTP_URL host (127.0.0.1, ::1, "
-                         "localhost)");
+        tn_buf_puts(err,
+                    "SMTP_TLS=none sends mail (sign-in codes, and SMTP passwords) unencrypted: "
+                    "it is allowed only to a relay on a loopback SMTP_URL host (127.0.0.1, ::1, "
+                    "localhost)");
         return TN_ERR_CONFIG;
     }
     return TN_OK;
@@ -174,13 +180,17 @@ enum tn_err tn_mail_config_check(const struct tn_config *c, struct tn_buf *err)
         }
     }
     if (from[0] && tn_mail_addr_check(from, strlen(from)) != TN_OK) {
-        tn_buf_printf(err, "SMTP_FROM must be one plain address such as notes@example.com (no "
-                           "name, brackets or spaces; the name goes in SMTP_FROM_NAME): '%s'", from);
+        tn_buf_printf(err,
+                      "SMTP_FROM must be one plain address such as notes@example.com (no "
+                      "name, brackets or spaces; the name goes in SMTP_FROM_NAME): '%s'",
+                      from);
         return TN_ERR_CONFIG;
     }
     if (tn_mail_text_check(name, strlen(name), TN_MAIL_NAME_MAX) != TN_OK) {
-        tn_buf_printf(err, "SMTP_FROM_NAME must be UTF-8 text of at most %d bytes without control "
-                           "characters", TN_MAIL_NAME_MAX);
+        tn_buf_printf(err,
+                      "SMTP_FROM_NAME must be UTF-8 text of at most %d bytes without control "
+                      "characters",
+                      TN_MAIL_NAME_MAX);
         return TN_ERR_CONFIG;
     }
     for (const char *p = user; *p; p++) {
@@ -243,15 +253,19 @@ enum tn_err tn_mailer_new(const struct tn_config *c, struct tn_mailer **out, str
         m->pass = dup_or_null(tn_config_str(c, TN_CFG_SMTP_PASSWORD));
         m->ca_file = dup_or_null(tn_config_str(c, TN_CFG_SMTP_CA_FILE));
         snprintf(m->describe, sizeof m->describe, "%s (%s%s)", url,
-                 !strcmp(mode, "none") ? "no TLS, loopback" : !strcmp(mode, "implicit") ? "implicit TLS" : "STARTTLS required",
+                 !strcmp(mode, "none")       ? "no TLS, loopback"
+                 : !strcmp(mode, "implicit") ? "implicit TLS"
+                                             : "STARTTLS required",
                  m->user ? ", AUTH" : "");
-    } else if (tn_config_str(c, TN_CFG_DATABASE_URL)[0] && !strcmp(c->source[TN_CFG_DATA_DIR], "default")) {
+    } else if (tn_config_str(c, TN_CFG_DATABASE_URL)[0] &&
+               !strcmp(c->source[TN_CFG_DATA_DIR], "default")) {
         /* Instances sharing PostgreSQL are usually many and their disks throwaway: a code
          * written to one instance's ./data/outbox is a code nobody finds. The operator
          * opts in by naming DATA_DIR. */
         m->kind = TN_MAIL_NONE;
-        snprintf(m->describe, sizeof m->describe,
-                 "nowhere (DATABASE_URL without SMTP_URL: set SMTP_URL, or DATA_DIR for an outbox)");
+        snprintf(
+            m->describe, sizeof m->describe,
+            "nowhere (DATABASE_URL without SMTP_URL: set SMTP_URL, or DATA_DIR for an outbox)");
     } else {
         const char *dir = tn_config_str(c, TN_CFG_DATA_DIR);
         size_t n = strlen(dir) + sizeof "/outbox";
@@ -285,15 +299,9 @@ void tn_mailer_free(struct tn_mailer *m)
     free(m);
 }
 
-enum tn_mail_kind tn_mailer_kind(const struct tn_mailer *m)
-{
-    return m->kind;
-}
+enum tn_mail_kind tn_mailer_kind(const struct tn_mailer *m) { return m->kind; }
 
-const char *tn_mailer_describe(const struct tn_mailer *m)
-{
-    return m->describe;
-}
+const char *tn_mailer_describe(const struct tn_mailer *m) { return m->describe; }
 
 /* ---- SMTP ---- */
 
@@ -343,7 +351,8 @@ static enum tn_err smtp_send(struct tn_mailer *m, struct tn_span to, const struc
     struct upload up = {msg->data, msg->len};
     curl_easy_setopt(h, CURLOPT_URL, m->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    curl_easy_setopt(h, CURLOPT_USE_SSL, m->tls_none ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
+    curl_easy_setopt(h, CURLOPT_USE_SSL,
+                     m->tls_none ? (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (m->ca_file)
@@ -495,8 +504,9 @@ enum tn_err tn_mailer_send(struct tn_mailer *m, struct tn_span to, struct tn_spa
     };
     int64_t now = tn_time_now_ms();
     if ((rc = tn_mail_build(&mm, now, &msg)) != TN_OK) {
-        tn_buf_puts(&detail, rc == TN_ERR_LIMIT ? "a part of the message is too large"
-                             : "the address, subject or sender name was refused");
+        tn_buf_puts(&detail, rc == TN_ERR_LIMIT
+                                 ? "a part of the message is too large"
+                                 : "the address, subject or sender name was refused");
         goto done;
     }
     if (m->kind == TN_MAIL_SMTP) {

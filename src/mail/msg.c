@@ -153,7 +153,8 @@ enum tn_err tn_mail_qp_encode(struct tn_buf *out, const char *in, size_t n)
                  * break: that is where transports dot-stuff "." and mbox quotes "From ". */
                 enc = c == '=' || (c < 0x20 && c != '\t') || c > 0x7e ||
                       ((c == ' ' || c == '\t') && last) ||
-                      (col == 0 && (c == '.' || (c == 'F' && le - j >= 5 && !memcmp(in + j, "From ", 5))));
+                      (col == 0 &&
+                       (c == '.' || (c == 'F' && le - j >= 5 && !memcmp(in + j, "From ", 5))));
                 if (col + (enc ? 3 : 1) <= limit || pass)
                     break;
                 if ((rc = tn_buf_append(out, "=\r\n", 3)) != TN_OK)
@@ -211,7 +212,8 @@ enum tn_err tn_mail_header_encode(struct tn_buf *out, const char *in, size_t n, 
         if (phrase && (rc = tn_buf_append(out, "\"", 1)) != TN_OK)
             goto done;
         for (size_t i = 0; i < n; i++) {
-            if (phrase && (in[i] == '"' || in[i] == '\\') && (rc = tn_buf_append(out, "\\", 1)) != TN_OK)
+            if (phrase && (in[i] == '"' || in[i] == '\\') &&
+                (rc = tn_buf_append(out, "\\", 1)) != TN_OK)
                 goto done;
             if ((rc = tn_buf_append(out, in + i, 1)) != TN_OK)
                 goto done;
@@ -286,8 +288,9 @@ static void random_token(char *out, size_t cap, size_t bytes)
 static enum tn_err part(struct tn_buf *out, const char *boundary, const char *type,
                         const struct tn_buf *qp)
 {
-    enum tn_err rc = tn_buf_printf(out, "--%s\r\nContent-Type: %s; charset=utf-8\r\n"
-                                        "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+    enum tn_err rc = tn_buf_printf(out,
+                                   "--%s\r\nContent-Type: %s; charset=utf-8\r\n"
+                                   "Content-Transfer-Encoding: quoted-printable\r\n\r\n",
                                    boundary, type);
     if (rc == TN_OK && qp->len)
         rc = tn_buf_append(out, qp->data, qp->len);

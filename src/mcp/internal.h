@@ -33,10 +33,10 @@ struct tn_rpc_err {
 };
 
 struct header_param {
-    char *header;       /* the {Name} of Mcp-Param-{Name} */
-    char *path[8];      /* property chain from the arguments object */
+    char *header;  /* the {Name} of Mcp-Param-{Name} */
+    char *path[8]; /* property chain from the arguments object */
     unsigned depth;
-    char type;          /* 's'tring, 'i'nteger, 'b'oolean */
+    char type; /* 's'tring, 'i'nteger, 'b'oolean */
 };
 
 struct tool_entry {
@@ -83,7 +83,7 @@ void tn_mcp_ctx_point_into(struct tn_mcp_ctx *c, json_t *msg);
 struct pending {
     char id[40];
     const char *subject; /* only the caller who started the call may answer */
-    json_t *response; /* the whole response message, once it came */
+    json_t *response;    /* the whole response message, once it came */
     pthread_cond_t cv;
     struct pending *next;
 };
@@ -94,8 +94,8 @@ struct tn_mcp_server {
     size_t secret_len;
     uint8_t state_key[32];  /* derived: requestState */
     uint8_t cursor_key[32]; /* derived: list cursors */
-    json_t *server_info; /* {name, version, title?, description?} */
-    pthread_rwlock_t lock; /* guards `enabled` flags */
+    json_t *server_info;    /* {name, version, title?, description?} */
+    pthread_rwlock_t lock;  /* guards `enabled` flags */
     struct tool_entry *tools;
     size_t n_tools, cap_tools;
     const struct tn_mcp_resource **resources;
@@ -129,10 +129,10 @@ struct tn_mcp_ctx {
     const char *subject;
     enum tn_mcp_era era;
     const char *version;
-    json_t *client_caps;    /* borrowed */
-    json_t *progress_token; /* borrowed */
-    int log_level;          /* -1: no log messages */
-    struct tn_sink *sink;   /* NULL unless streaming */
+    json_t *client_caps;     /* borrowed */
+    json_t *progress_token;  /* borrowed */
+    int log_level;           /* -1: no log messages */
+    struct tn_sink *sink;    /* NULL unless streaming */
     json_t *input_responses; /* borrowed */
     json_t *state;           /* owned, verified */
     double last_progress;
@@ -191,8 +191,7 @@ void tn_mcp_page_end(struct tn_mcp_ctx *c, json_t *result, char kind, uint32_t n
 /* registry.c: the gate. Asks it about `a` for this request; false with e set when it
  * refuses: insufficient scope → HTTP 403 and c->step_up; anything else → HTTP 200 and
  * TN_ERR_FORBIDDEN's JSON-RPC code with the gate's reason. */
-bool tn_mcp_access_check(struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
-                         struct tn_rpc_err *e);
+bool tn_mcp_access_check(struct tn_mcp_ctx *c, const struct tn_mcp_access *a, struct tn_rpc_err *e);
 /* The gate's verdict on an open stream (ongoing); `why` gets the reason of a refusal. */
 bool tn_mcp_access_still(struct tn_mcp_ctx *c, const struct tn_mcp_access *a, struct tn_buf *why);
 /* The gate's verdict for a listing, which only filters (no reason, no audit). */
@@ -208,8 +207,8 @@ const struct tool_entry *tn_mcp_tool_find(struct tn_mcp_server *s, const char *n
 /* Method implementations (tools.c, resources.c, prompts.c). Each returns a result (new
  * ref) or NULL with e set. */
 json_t *tn_mcp_tools_list(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err *e);
-json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params,
-                          const struct tn_mcp_http_in *in, struct tn_rpc_err *e);
+json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
+                          struct tn_rpc_err *e);
 /* The checks of tools/call that need the HTTP request (Mcp-Param-* headers), for calls
  * that then run on another thread. */
 bool tn_mcp_tools_precheck(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in,
@@ -238,8 +237,8 @@ bool tn_mcp_open_inputs(struct tn_mcp_ctx *c, const char *name, json_t *params,
                         struct tn_rpc_err *e);
 
 /* listen.c */
-void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *id,
-                         json_t *params, struct tn_sink *sink);
+void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *id, json_t *params,
+                         struct tn_sink *sink);
 void tn_mcp_listen_init(struct tn_mcp_server *s);
 void tn_mcp_listen_deinit(struct tn_mcp_server *s);
 /* Ends the listen streams the gate no longer allows; returns how many. */

@@ -82,7 +82,8 @@ static void *job_main(void *arg)
     struct job *j = arg;
     int http;
     json_t *id = json_object_get(j->msg, "id");
-    json_t *resp = tn_mcp_dispatch(&j->ctx, j->m, id, json_object_get(j->msg, "params"), NULL, &http);
+    json_t *resp =
+        tn_mcp_dispatch(&j->ctx, j->m, id, json_object_get(j->msg, "params"), NULL, &http);
     /* unless a re-check stopped the call and answered it already */
     if (!atomic_exchange(&j->answered, true) && !tn_sink_closed(j->ctx.sink))
         tn_mcp_send_json(j->ctx.sink, resp);
@@ -178,8 +179,12 @@ static unsigned jobs_recheck(struct tn_mcp_server *s)
         struct job *j = all[i];
         tn_buf_reset(&why);
         /* only the principal and the subject: the rest of the context is the thread's */
-        struct tn_mcp_ctx c = {.srv = s, .principal = j->ctx.principal, .subject = j->subject,
-                               .era = j->ctx.era, .version = j->ctx.version, .log_level = -1,
+        struct tn_mcp_ctx c = {.srv = s,
+                               .principal = j->ctx.principal,
+                               .subject = j->subject,
+                               .era = j->ctx.era,
+                               .version = j->ctx.version,
+                               .log_level = -1,
                                .last_progress = -1};
         struct tn_mcp_access a = {TN_MCP_ACCESS_TOOL, "tools/call", NULL, NULL, false};
         if (j->tool)

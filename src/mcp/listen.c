@@ -25,10 +25,7 @@ struct listener {
     atomic_int refs;
 };
 
-void tn_mcp_listen_init(struct tn_mcp_server *s)
-{
-    pthread_mutex_init(&s->listen_mu, NULL);
-}
+void tn_mcp_listen_init(struct tn_mcp_server *s) { pthread_mutex_init(&s->listen_mu, NULL); }
 
 static void listener_free(struct listener *l)
 {
@@ -87,7 +84,8 @@ static void send_frame(struct listener *l, const char *method, json_t *params)
         json_object_set_new(params, "_meta", meta);
     }
     json_object_set(meta, TN_META_SUBSCRIPTION_ID, l->id);
-    json_t *msg = json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params", params);
+    json_t *msg =
+        json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params", params);
     char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
     if (text)
@@ -98,8 +96,8 @@ static void send_frame(struct listener *l, const char *method, json_t *params)
 /* The in-band refusal of a listen request (the stream is already open). */
 static void refuse(struct tn_sink *sink, json_t *id, enum tn_err why, const char *msg)
 {
-    json_t *err = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error",
-                            "code", tn_err_jsonrpc(why), "message", msg);
+    json_t *err = json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id, "error", "code",
+                            tn_err_jsonrpc(why), "message", msg);
     char *text = json_dumps(err, JSON_COMPACT);
     json_decref(err);
     if (text)
@@ -132,8 +130,7 @@ static json_t *acknowledge(struct tn_mcp_server *s, json_t *want, unsigned *flag
         *uris = json_array();
         size_t i;
         json_t *u;
-        json_array_foreach(rs, i, u)
-        {
+        json_array_foreach(rs, i, u) {
             if (json_is_string(u) && json_array_size(*uris) < 256)
                 json_array_append(*uris, u);
         }
@@ -168,8 +165,8 @@ static bool admit(struct tn_mcp_server *s, struct listener *l, bool *per_subject
     return !full;
 }
 
-void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *id,
-                         json_t *params, struct tn_sink *sink)
+void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *id, json_t *params,
+                         struct tn_sink *sink)
 {
     unsigned flags;
     json_t *uris;
@@ -201,8 +198,10 @@ void tn_mcp_listen_start(struct tn_mcp_server *s, struct tn_mcp_ctx *c, json_t *
         /* Refused in-band, as the reference SDK does. */
         char msg[160];
         if (per_subject)
-            snprintf(msg, sizeof msg, "Too many open subscriptions: at most %u per user; close one "
-                     "first", s->info.max_streams_per_subject);
+            snprintf(msg, sizeof msg,
+                     "Too many open subscriptions: at most %u per user; close one "
+                     "first",
+                     s->info.max_streams_per_subject);
         refuse(sink, id, per_subject ? TN_ERR_TOO_MANY_STREAMS : TN_ERR_BUSY,
                per_subject ? msg : "Too many open subscriptions");
         goto refused;
@@ -219,8 +218,8 @@ done:
     json_decref(ack);
 }
 
-static void broadcast(struct tn_mcp_server *s, unsigned flag, const char *method,
-                      const char *uri, const char *subject)
+static void broadcast(struct tn_mcp_server *s, unsigned flag, const char *method, const char *uri,
+                      const char *subject)
 {
     pthread_mutex_lock(&s->listen_mu);
     for (struct listener *l = s->listeners; l; l = l->next) {
@@ -233,8 +232,7 @@ static void broadcast(struct tn_mcp_server *s, unsigned flag, const char *method
         }
         size_t i;
         json_t *u;
-        json_array_foreach(l->uris, i, u)
-        {
+        json_array_foreach(l->uris, i, u) {
             if (!strcmp(json_string_value(u), uri)) {
                 send_frame(l, method, json_pack("{s:s}", "uri", uri));
                 break;
@@ -268,9 +266,8 @@ void tn_mcp_notify_resource_updated(struct tn_mcp_server *s, const char *uri, co
  * The caller has unlinked l and holds the list's reference, which this drops. */
 static void finish(struct listener *l)
 {
-    json_t *fin = json_pack("{s:s, s:O, s:{s:s, s:{s:O}}}", "jsonrpc", "2.0", "id", l->id,
-                            "result", "resultType", "complete", "_meta",
-                            TN_META_SUBSCRIPTION_ID, l->id);
+    json_t *fin = json_pack("{s:s, s:O, s:{s:s, s:{s:O}}}", "jsonrpc", "2.0", "id", l->id, "result",
+                            "resultType", "complete", "_meta", TN_META_SUBSCRIPTION_ID, l->id);
     char *text = json_dumps(fin, JSON_COMPACT);
     json_decref(fin);
     if (text)
@@ -313,9 +310,13 @@ unsigned tn_mcp_listen_recheck(struct tn_mcp_server *s)
     tn_buf_init(&why, 1024);
     for (size_t i = 0; i < n; i++) {
         struct listener *l = all[i];
-        struct tn_mcp_ctx c = {.srv = s, .principal = l->principal, .subject = l->subject,
-                               .era = TN_MCP_MODERN, .version = TN_MCP_VERSION_MODERN,
-                               .log_level = -1, .last_progress = -1};
+        struct tn_mcp_ctx c = {.srv = s,
+                               .principal = l->principal,
+                               .subject = l->subject,
+                               .era = TN_MCP_MODERN,
+                               .version = TN_MCP_VERSION_MODERN,
+                               .log_level = -1,
+                               .last_progress = -1};
         struct tn_mcp_access a = s->listen_access;
         a.kind = TN_MCP_ACCESS_LISTEN;
         a.name = "subscriptions/listen";

@@ -52,8 +52,14 @@ enum tn_err tn_mcp_ctx_progress(struct tn_mcp_ctx *ctx, double progress, double 
                                 const char *message);
 
 enum tn_mcp_log_level {
-    TN_MCP_LOG_DEBUG, TN_MCP_LOG_INFO, TN_MCP_LOG_NOTICE, TN_MCP_LOG_WARNING,
-    TN_MCP_LOG_ERROR, TN_MCP_LOG_CRITICAL, TN_MCP_LOG_ALERT, TN_MCP_LOG_EMERGENCY
+    TN_MCP_LOG_DEBUG,
+    TN_MCP_LOG_INFO,
+    TN_MCP_LOG_NOTICE,
+    TN_MCP_LOG_WARNING,
+    TN_MCP_LOG_ERROR,
+    TN_MCP_LOG_CRITICAL,
+    TN_MCP_LOG_ALERT,
+    TN_MCP_LOG_EMERGENCY
 };
 /* Sends notifications/message on this request's stream when the client asked for logs
  * at this level (modern: _meta logLevel; legacy: always, on a streamed response).
@@ -138,8 +144,7 @@ struct tn_mcp_tool {
 /* Returns a ReadResourceResult ({"contents":[…]}) or NULL when `uri` does not exist
  * (answered "Resource not found": TN_ERR_INVALID_PARAMS on 2026-07-28,
  * TN_ERR_RESOURCE_NOT_FOUND on the 2025 revisions). */
-typedef json_t *(*tn_mcp_read_fn)(struct tn_mcp_ctx *ctx, const char *uri, json_t *vars,
-                                  void *ud);
+typedef json_t *(*tn_mcp_read_fn)(struct tn_mcp_ctx *ctx, const char *uri, json_t *vars, void *ud);
 
 /* Every resource, template and provider names what reading it needs, like a tool: the
  * OAuth scope and the permission (NULL: none), checked by the gate (tn_mcp_gate_set). */
@@ -217,8 +222,8 @@ struct tn_mcp_info {
     const char *instructions;
     const uint8_t *secret; /* key for requestState integrity; at least 32 bytes */
     size_t secret_len;
-    unsigned page_size;     /* list page size (default 50) */
-    unsigned max_listen;    /* concurrent subscriptions/listen streams */
+    unsigned page_size;  /* list page size (default 50) */
+    unsigned max_listen; /* concurrent subscriptions/listen streams */
     unsigned json_max_depth;
     size_t json_max_string;
     unsigned max_streaming; /* concurrent streamed (SSE) calls */
@@ -335,16 +340,16 @@ struct tn_mcp_http_in {
 
 struct tn_mcp_http_out {
     int status;
-    const char *content_type; /* static */
-    struct tn_buf body;       /* initialised by the caller */
-    const char *allow;        /* static, for 405 */
-    bool streamed;            /* the answer goes through the sink */
-    bool offload;             /* nothing done: serve the request again where waiting is
+    const char *content_type;     /* static */
+    struct tn_buf body;           /* initialised by the caller */
+    const char *allow;            /* static, for 405 */
+    bool streamed;                /* the answer goes through the sink */
+    bool offload;                 /* nothing done: serve the request again where waiting is
                                  fine, with can_offload false */
     struct tn_mcp_parked *parked; /* with offload (may be NULL): the parsed, checked call,
                                      for the second call's in->parked; the caller owns it
                                      (tn_mcp_parked_free, after the second call) */
-    char step_up_scope[512];  /* set with status 403: the scopes the call needs */
+    char step_up_scope[512];      /* set with status 403: the scopes the call needs */
 };
 
 /* Serves one POST/GET/DELETE on the MCP endpoint. Never fails: every problem becomes an

@@ -80,12 +80,12 @@ bool tn_mcp_finish_input_required(struct tn_mcp_ctx *c, const char *name, json_t
     const char *k;
     json_t *r;
     json_t *needed = NULL;
-    json_object_foreach(reqs, k, r)
-    {
+    json_object_foreach(reqs, k, r) {
         const char *m = json_string_value(json_object_get(r, "method"));
         const char *cap = NULL;
         if (m && !strcmp(m, "elicitation/create")) {
-            const char *mode = json_string_value(json_object_get(json_object_get(r, "params"), "mode"));
+            const char *mode =
+                json_string_value(json_object_get(json_object_get(r, "params"), "mode"));
             cap = mode && !strcmp(mode, "url") ? "elicitation.url" : "elicitation.form";
         } else if (m && !strcmp(m, "sampling/createMessage")) {
             cap = "sampling";

@@ -55,8 +55,7 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
     }
     const char *k;
     json_t *v;
-    json_object_foreach(args, k, v)
-    {
+    json_object_foreach(args, k, v) {
         if (!json_is_string(v)) {
             tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL,
                         "Invalid params: prompt argument '%s' must be a string", k);
@@ -89,7 +88,8 @@ json_t *tn_mcp_prompts_get(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_e
             json_decref(r);
             tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL,
                                 "Prompt %s needs input from the client, which this server requests "
-                                "only over MCP 2026-07-28", name);
+                                "only over MCP 2026-07-28",
+                                name);
             return NULL;
         }
         if (!tn_mcp_finish_input_required(c, bind, r, e)) {

@@ -64,8 +64,7 @@ static enum tn_err scan_header_params(struct tool_entry *t, json_t *schema, char
         return TN_OK;
     const char *k;
     json_t *p;
-    json_object_foreach(props, k, p)
-    {
+    json_object_foreach(props, k, p) {
         path[depth] = (char *)k;
         json_t *h = json_object_get(p, "x-mcp-header");
         const char *type = json_string_value(json_object_get(p, "type"));
@@ -104,7 +103,8 @@ enum tn_err tn_mcp_tool_add(struct tn_mcp_server *s, const struct tn_mcp_tool *t
     tn_buf_init(&err, 1024);
     struct tool_entry e = {.def = t, .enabled = true};
     if (!valid_name(t->name) || !t->description || !t->call) {
-        tn_buf_puts(&err, "needs a valid name ([A-Za-z0-9_.-]{1,128}), a description and a handler");
+        tn_buf_puts(&err,
+                    "needs a valid name ([A-Za-z0-9_.-]{1,128}), a description and a handler");
         goto done;
     }
     if (tn_mcp_tool_find(s, t->name)) {
@@ -344,8 +344,7 @@ bool tn_mcp_listed(struct tn_mcp_ctx *c, const struct tn_mcp_access *a)
     return !c->srv->gate || c->srv->gate(c, a, NULL, c->srv->gate_ud) == TN_OK;
 }
 
-bool tn_mcp_access_check(struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
-                         struct tn_rpc_err *e)
+bool tn_mcp_access_check(struct tn_mcp_ctx *c, const struct tn_mcp_access *a, struct tn_rpc_err *e)
 {
     if (!c->srv->gate)
         return true;

@@ -249,8 +249,9 @@ json_t *tn_mcp_complete(struct tn_mcp_ctx *c, json_t *params, struct tn_rpc_err 
     struct tn_mcp_server *s = c->srv;
     json_t *ref = NULL, *arg = NULL, *ctxargs = NULL;
     const char *aname = NULL, *value = NULL;
-    if (!params || json_unpack(params, "{s:o, s:{s:s, s:s}, s?{s?o}}", "ref", &ref, "argument", "name",
-                               &aname, "value", &value, "context", "arguments", &ctxargs) != 0 ||
+    if (!params ||
+        json_unpack(params, "{s:o, s:{s:s, s:s}, s?{s?o}}", "ref", &ref, "argument", "name", &aname,
+                    "value", &value, "context", "arguments", &ctxargs) != 0 ||
         !json_is_object(ref)) {
         tn_rpc_fail(e, TN_ERR_INVALID_PARAMS, NULL,
                     "Invalid params: expected {ref, argument:{name, value}}");

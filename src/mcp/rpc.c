@@ -78,16 +78,14 @@ static bool within_limits(json_t *v, unsigned depth, unsigned max_depth, size_t 
     if (json_is_object(v)) {
         const char *k;
         json_t *x;
-        json_object_foreach(v, k, x)
-        {
+        json_object_foreach(v, k, x) {
             if (strlen(k) > max_string || !within_limits(x, depth + 1, max_depth, max_string))
                 return false;
         }
     } else if (json_is_array(v)) {
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x)
-        {
+        json_array_foreach(v, i, x) {
             if (!within_limits(x, depth + 1, max_depth, max_string))
                 return false;
         }
@@ -142,8 +140,7 @@ bool tn_rpc_envelope_ok(json_t *msg, struct tn_rpc_err *e, bool *is_request, boo
         bool has_result = json_object_get(msg, "result") != NULL;
         bool has_error = json_object_get(msg, "error") != NULL;
         if (!id || has_result == has_error) {
-            tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL,
-                        "Invalid Request: \"method\" is missing");
+            tn_rpc_fail(e, TN_ERR_INVALID_REQUEST, NULL, "Invalid Request: \"method\" is missing");
             return false;
         }
         return true;

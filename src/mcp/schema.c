@@ -147,8 +147,8 @@ static void put_path(struct tn_buf *b, const struct seg *p, bool pointer)
 
 /* Appends "<prefix><path>: <message>" to err, or as much of it as the caller's cap
  * allows: a cut message still beats none. */
-static void vreport(struct tn_buf *err, const char *prefix, const struct seg *path,
-                    bool pointer, const char *fmt, va_list ap)
+static void vreport(struct tn_buf *err, const char *prefix, const struct seg *path, bool pointer,
+                    const char *fmt, va_list ap)
 {
     struct tn_buf msg;
     char text[512];
@@ -181,8 +181,8 @@ struct cc {
 };
 
 /* Reports a compile error at `loc` (a keyword's location) and returns BAD_INPUT. */
-__attribute__((format(printf, 3, 4)))
-static enum tn_err cfail(struct cc *c, const struct seg *loc, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static enum tn_err cfail(struct cc *c, const struct seg *loc,
+                                                               const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -191,8 +191,7 @@ static enum tn_err cfail(struct cc *c, const struct seg *loc, const char *fmt, .
     return TN_ERR_BAD_INPUT;
 }
 
-static enum tn_err compile_node(struct cc *c, json_t *j, const struct seg *loc,
-                                struct node **out);
+static enum tn_err compile_node(struct cc *c, json_t *j, const struct seg *loc, struct node **out);
 
 /* Rounding without libm, which the build does not link: from 2^52 up every double is
  * an integer already. */
@@ -266,7 +265,8 @@ static enum tn_err compile_regex(struct cc *c, regex_t *re, const char *src, siz
         return cfail(c, loc, "a regular expression may have at most 512 characters");
     for (size_t i = 1; i < len; i++) {
         bool q = src[i] == '+' || src[i] == '*' || src[i] == '?' || src[i] == '{';
-        bool prev = src[i - 1] == '+' || src[i - 1] == '*' || src[i - 1] == '?' || src[i - 1] == '}';
+        bool prev = src[i - 1] == '+' || src[i - 1] == '*' || src[i - 1] == '?' ||
+                    src[i - 1] == '}';
         if (q && prev && (i < 2 || src[i - 2] != '\\'))
             return cfail(c, loc, "stacked quantifiers (like a++ or a*?) are not supported");
     }
@@ -427,9 +427,13 @@ static enum tn_err exclusive(struct cc *c, json_t *v, const struct seg *loc, str
 }
 
 static enum tn_err kw_xmin(struct cc *c, struct node *n, json_t *v, const struct seg *loc)
-{ return exclusive(c, v, loc, &n->min, &n->has_min, &n->xmin, &n->has_xmin); }
+{
+    return exclusive(c, v, loc, &n->min, &n->has_min, &n->xmin, &n->has_xmin);
+}
 static enum tn_err kw_xmax(struct cc *c, struct node *n, json_t *v, const struct seg *loc)
-{ return exclusive(c, v, loc, &n->max, &n->has_max, &n->xmax, &n->has_xmax); }
+{
+    return exclusive(c, v, loc, &n->max, &n->has_max, &n->xmax, &n->has_xmax);
+}
 
 static enum tn_err kw_multiple_of(struct cc *c, struct node *n, json_t *v, const struct seg *loc)
 {
@@ -567,24 +571,40 @@ static const struct {
     kw_fn fn;
     size_t off, off2; /* the value, and its count or presence flag */
 } keywords[] = {
-    {"$defs", K_FN, kw_defs, 0, 0},                      {"definitions", K_FN, kw_defs, 0, 0},
-    {"$ref", K_FN, kw_ref, 0, 0},                        {"type", K_FN, kw_type, 0, 0},
-    {"enum", K_FN, kw_enum, 0, 0},                       {"const", K_FN, kw_const, 0, 0},
-    {"minLength", K_COUNT, NULL, AT(min_len), 0},        {"maxLength", K_COUNT, NULL, AT(max_len), 0},
-    {"pattern", K_FN, kw_pattern, 0, 0},                 {"minimum", K_NUM, NULL, AT(min), AT(has_min)},
-    {"maximum", K_NUM, NULL, AT(max), AT(has_max)},      {"exclusiveMinimum", K_FN, kw_xmin, 0, 0},
-    {"exclusiveMaximum", K_FN, kw_xmax, 0, 0},           {"multipleOf", K_FN, kw_multiple_of, 0, 0},
-    {"required", K_FN, kw_required, 0, 0},               {"minProperties", K_COUNT, NULL, AT(min_props), 0},
-    {"maxProperties", K_COUNT, NULL, AT(max_props), 0},  {"properties", K_FN, kw_properties, 0, 0},
-    {"patternProperties", K_FN, kw_pattern_properties, 0, 0}, {"additionalProperties", K_SCHEMA, NULL, AT(additional), 0},
-    {"minItems", K_COUNT, NULL, AT(min_items), 0},       {"maxItems", K_COUNT, NULL, AT(max_items), 0},
-    {"uniqueItems", K_BOOL, NULL, AT(unique), 0},        {"prefixItems", K_LIST, NULL, AT(prefix), AT(n_prefix)},
-    {"items", K_FN, kw_items, 0, 0},                     {"additionalItems", K_FN, kw_additional_items, 0, 0},
-    {"allOf", K_LIST, NULL, AT(all_of), AT(n_all)},      {"anyOf", K_LIST, NULL, AT(any_of), AT(n_any)},
-    {"oneOf", K_LIST, NULL, AT(one_of), AT(n_one)},      {"not", K_SCHEMA, NULL, AT(not_), 0},
+    {"$defs", K_FN, kw_defs, 0, 0},
+    {"definitions", K_FN, kw_defs, 0, 0},
+    {"$ref", K_FN, kw_ref, 0, 0},
+    {"type", K_FN, kw_type, 0, 0},
+    {"enum", K_FN, kw_enum, 0, 0},
+    {"const", K_FN, kw_const, 0, 0},
+    {"minLength", K_COUNT, NULL, AT(min_len), 0},
+    {"maxLength", K_COUNT, NULL, AT(max_len), 0},
+    {"pattern", K_FN, kw_pattern, 0, 0},
+    {"minimum", K_NUM, NULL, AT(min), AT(has_min)},
+    {"maximum", K_NUM, NULL, AT(max), AT(has_max)},
+    {"exclusiveMinimum", K_FN, kw_xmin, 0, 0},
+    {"exclusiveMaximum", K_FN, kw_xmax, 0, 0},
+    {"multipleOf", K_FN, kw_multiple_of, 0, 0},
+    {"required", K_FN, kw_required, 0, 0},
+    {"minProperties", K_COUNT, NULL, AT(min_props), 0},
+    {"maxProperties", K_COUNT, NULL, AT(max_props), 0},
+    {"properties", K_FN, kw_properties, 0, 0},
+    {"patternProperties", K_FN, kw_pattern_properties, 0, 0},
+    {"additionalProperties", K_SCHEMA, NULL, AT(additional), 0},
+    {"minItems", K_COUNT, NULL, AT(min_items), 0},
+    {"maxItems", K_COUNT, NULL, AT(max_items), 0},
+    {"uniqueItems", K_BOOL, NULL, AT(unique), 0},
+    {"prefixItems", K_LIST, NULL, AT(prefix), AT(n_prefix)},
+    {"items", K_FN, kw_items, 0, 0},
+    {"additionalItems", K_FN, kw_additional_items, 0, 0},
+    {"allOf", K_LIST, NULL, AT(all_of), AT(n_all)},
+    {"anyOf", K_LIST, NULL, AT(any_of), AT(n_any)},
+    {"oneOf", K_LIST, NULL, AT(one_of), AT(n_one)},
+    {"not", K_SCHEMA, NULL, AT(not_), 0},
     {"if", K_SCHEMA, NULL, AT(if_), 0},
     /* then/else without if do nothing, but are compiled so that mistakes show. */
-    {"then", K_SCHEMA, NULL, AT(then_), 0},              {"else", K_SCHEMA, NULL, AT(else_), 0},
+    {"then", K_SCHEMA, NULL, AT(then_), 0},
+    {"else", K_SCHEMA, NULL, AT(else_), 0},
 };
 #define N_KEYWORDS (sizeof keywords / sizeof keywords[0])
 
@@ -593,15 +613,19 @@ static enum tn_err compile_keyword(struct cc *c, struct node *n, size_t k, json_
 {
     char *at = (char *)n + keywords[k].off, *at2 = (char *)n + keywords[k].off2;
     switch (keywords[k].kind) {
-    case K_SCHEMA: return compile_node(c, v, loc, (struct node **)(void *)at);
+    case K_SCHEMA:
+        return compile_node(c, v, loc, (struct node **)(void *)at);
     case K_LIST:
         return compile_list(c, v, loc, true, (struct node ***)(void *)at, (size_t *)(void *)at2);
-    case K_COUNT: return count(c, v, loc, (int64_t *)(void *)at);
-    case K_NUM: return number(c, v, loc, (struct num *)(void *)at, (bool *)(void *)at2);
+    case K_COUNT:
+        return count(c, v, loc, (int64_t *)(void *)at);
+    case K_NUM:
+        return number(c, v, loc, (struct num *)(void *)at, (bool *)(void *)at2);
     case K_BOOL:
         *(bool *)(void *)at = json_is_true(v);
         return json_is_boolean(v) ? TN_OK : cfail(c, loc, "expected a boolean");
-    case K_FN: break;
+    case K_FN:
+        break;
     }
     return keywords[k].fn(c, n, v, loc);
 }
@@ -630,8 +654,7 @@ static enum tn_err node_new(struct cc *c, json_t *j, const struct seg *loc, stru
     return TN_OK;
 }
 
-static enum tn_err compile_node(struct cc *c, json_t *j, const struct seg *loc,
-                                struct node **out)
+static enum tn_err compile_node(struct cc *c, json_t *j, const struct seg *loc, struct node **out)
 {
     enum tn_err e = TN_OK;
     struct node *n = NULL;
@@ -670,9 +693,8 @@ struct vc {
 /* Validation results are TN_OK, TN_ERR_BAD_INPUT (does not match) or TN_ERR_LIMIT (too
  * deep). LIMIT is never absorbed by not/anyOf/oneOf/if, and is reported even when
  * quiet: a value must not pass because its check could not be finished. */
-__attribute__((format(printf, 4, 5)))
-static enum tn_err vfail(struct vc *v, const struct seg *path, enum tn_err e, const char *fmt,
-                         ...)
+__attribute__((format(printf, 4, 5))) static enum tn_err vfail(struct vc *v, const struct seg *path,
+                                                               enum tn_err e, const char *fmt, ...)
 {
     va_list ap;
     if (v->quiet && e != TN_ERR_LIMIT)
@@ -701,14 +723,21 @@ static enum tn_err try_node(struct vc *v, const struct node *n, json_t *inst,
 static unsigned kind_of(json_t *inst)
 {
     switch (json_typeof(inst)) {
-    case JSON_OBJECT: return T_OBJ;
-    case JSON_ARRAY: return T_ARR;
-    case JSON_STRING: return T_STR;
-    case JSON_INTEGER: return T_INT | T_NUM;
-    case JSON_REAL: return T_NUM | (zero_fraction(json_real_value(inst)) ? T_INT : 0);
+    case JSON_OBJECT:
+        return T_OBJ;
+    case JSON_ARRAY:
+        return T_ARR;
+    case JSON_STRING:
+        return T_STR;
+    case JSON_INTEGER:
+        return T_INT | T_NUM;
+    case JSON_REAL:
+        return T_NUM | (zero_fraction(json_real_value(inst)) ? T_INT : 0);
     case JSON_TRUE:
-    case JSON_FALSE: return T_BOOL;
-    case JSON_NULL: return T_NULL;
+    case JSON_FALSE:
+        return T_BOOL;
+    case JSON_NULL:
+        return T_NULL;
     }
     return 0;
 }
@@ -839,7 +868,8 @@ static enum tn_err check_object(struct vc *v, const struct node *n, json_t *inst
     }
     e = check_size(v, path, json_object_size(inst), n->min_props, n->max_props, "property",
                    "properties");
-    for (void *it = json_object_iter(inst); it && e == TN_OK; it = json_object_iter_next(inst, it)) {
+    for (void *it = json_object_iter(inst); it && e == TN_OK;
+         it = json_object_iter_next(inst, it)) {
         struct prop key = {json_object_iter_key(it), json_object_iter_key_len(it), NULL};
         struct seg ks = {path, key.name, key.len, 0, false};
         json_t *val = json_object_iter_value(it);
@@ -857,7 +887,8 @@ static enum tn_err check_object(struct vc *v, const struct node *n, json_t *inst
         if (e != TN_OK || matched || !n->additional)
             continue;
         if (n->additional->is_false)
-            return FAIL("unexpected property '%s'", show(shown, sizeof shown, key.name, key.len, false));
+            return FAIL("unexpected property '%s'",
+                        show(shown, sizeof shown, key.name, key.len, false));
         e = validate_node(v, n->additional, val, &ks, depth + 1);
     }
     return e;
@@ -944,12 +975,21 @@ static enum tn_err validate_node(struct vc *v, const struct node *n, json_t *ins
         return n->const_text ? FAIL("must equal %s", n->const_text)
                              : FAIL("must equal the constant value");
     switch (json_typeof(inst)) {
-    case JSON_STRING: e = check_string(v, n, inst, path); break;
+    case JSON_STRING:
+        e = check_string(v, n, inst, path);
+        break;
     case JSON_INTEGER:
-    case JSON_REAL: e = check_number(v, n, inst, path); break;
-    case JSON_OBJECT: e = check_object(v, n, inst, path, depth); break;
-    case JSON_ARRAY: e = check_array(v, n, inst, path, depth); break;
-    default: break;
+    case JSON_REAL:
+        e = check_number(v, n, inst, path);
+        break;
+    case JSON_OBJECT:
+        e = check_object(v, n, inst, path, depth);
+        break;
+    case JSON_ARRAY:
+        e = check_array(v, n, inst, path, depth);
+        break;
+    default:
+        break;
     }
     return e != TN_OK ? e : check_combinators(v, n, inst, path, depth);
 }
@@ -998,8 +1038,8 @@ enum tn_err tn_schema_compile(const char *json_text, struct tn_schema **out, str
     doc = json_loads(json_text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!doc) {
         if (err)
-            tn_buf_printf(err, "invalid JSON at line %d, column %d: %.160s", je.line,
-                          je.column, je.text);
+            tn_buf_printf(err, "invalid JSON at line %d, column %d: %.160s", je.line, je.column,
+                          je.text);
         goto done;
     }
     e = tn_schema_compile_json(doc, out, err);
@@ -1026,8 +1066,8 @@ void tn_schema_free(struct tn_schema *s)
         return;
     for (size_t i = 0; i < s->n_nodes; i++) {
         struct node *n = s->nodes[i];
-        void *owned[] = {n->props, n->required, n->pprops, n->enum_text, n->const_text,
-                         n->prefix, n->all_of, n->any_of, n->one_of, n};
+        void *owned[] = {n->props,  n->required, n->pprops, n->enum_text, n->const_text,
+                         n->prefix, n->all_of,   n->any_of, n->one_of,    n};
         for (size_t k = 0; k < n->n_pprops; k++)
             regfree(&n->pprops[k].re);
         if (n->has_pattern)

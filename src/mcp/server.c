@@ -177,7 +177,7 @@ enum tn_err tn_mcp_ctx_progress(struct tn_mcp_ctx *c, double progress, double to
     if (total >= 0 && total == (double)(json_int_t)total)
         json_object_set_new(p, "total", json_integer((json_int_t)total));
     return tn_mcp_send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
-                                        "notifications/progress", "params", p));
+                                               "notifications/progress", "params", p));
 }
 
 enum tn_err tn_mcp_ctx_log(struct tn_mcp_ctx *c, enum tn_mcp_log_level lvl, const char *logger,
@@ -187,11 +187,12 @@ enum tn_err tn_mcp_ctx_log(struct tn_mcp_ctx *c, enum tn_mcp_log_level lvl, cons
         json_decref(data);
         return TN_OK;
     }
-    json_t *p = json_pack("{s:s, s:o}", "level", log_levels[lvl], "data", data ? data : json_null());
+    json_t *p =
+        json_pack("{s:s, s:o}", "level", log_levels[lvl], "data", data ? data : json_null());
     if (logger)
         json_object_set_new(p, "logger", json_string(logger));
     return tn_mcp_send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
-                                        "notifications/message", "params", p));
+                                               "notifications/message", "params", p));
 }
 
 json_t *tn_mcp_ctx_client_request(struct tn_mcp_ctx *c, const char *method, json_t *params,
@@ -253,8 +254,10 @@ json_t *tn_mcp_ctx_client_request(struct tn_mcp_ctx *c, const char *method, json
         if (json_is_object(r)) {
             result = json_incref(r);
         } else {
-            const char *m = json_string_value(json_object_get(json_object_get(p.response, "error"), "message"));
-            tn_buf_printf(why, "the client answered %s with an error: %s", method, m ? m : "(no message)");
+            const char *m =
+                json_string_value(json_object_get(json_object_get(p.response, "error"), "message"));
+            tn_buf_printf(why, "the client answered %s with an error: %s", method,
+                          m ? m : "(no message)");
         }
         json_decref(p.response);
     } else if (rc == TN_ERR_BUSY) {
@@ -348,12 +351,12 @@ static json_t *m_discover(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     return r;
 }
 
-#define WRAP(fn)                                                                               \
+#define WRAP(fn)                                                                                 \
     static json_t *m_##fn(struct tn_mcp_ctx *c, json_t *params, const struct tn_mcp_http_in *in, \
-                          struct tn_rpc_err *e)                                                \
-    {                                                                                          \
-        (void)in;                                                                              \
-        return tn_mcp_##fn(c, params, e);                                                      \
+                          struct tn_rpc_err *e)                                                  \
+    {                                                                                            \
+        (void)in;                                                                                \
+        return tn_mcp_##fn(c, params, e);                                                        \
     }
 WRAP(tools_list)
 WRAP(resources_list)
@@ -519,7 +522,6 @@ void tn_mcp_ctx_point_into(struct tn_mcp_ctx *c, json_t *msg)
         c->client_caps = json_object_get(params, "capabilities");
 }
 
-
 static bool media_is(const char *v, const char *type)
 {
     size_t n = strlen(type);
@@ -609,8 +611,7 @@ void tn_mcp_parked_free(void *parked)
 /* Answers with out->offload, parking the call in out->parked (left NULL when out of
  * memory: the second call then parses the request again). */
 static void park(struct tn_mcp_http_out *out, const struct tn_mcp_http_in *in,
-                 const struct tn_mcp_ctx *c, const struct method *m, json_t *msg,
-                 struct accept acc)
+                 const struct tn_mcp_ctx *c, const struct method *m, json_t *msg, struct accept acc)
 {
     out->offload = true;
     struct tn_mcp_parked *p = calloc(1, sizeof *p);
@@ -641,7 +642,7 @@ static void serve_parked(const struct tn_mcp_http_in *in, struct tn_mcp_http_out
     tn_mcp_ctx_point_into(&c, p->msg);
     int http = 200;
     json_t *resp = tn_mcp_dispatch(&c, p->m, json_object_get(p->msg, "id"),
-                            json_object_get(p->msg, "params"), in, &http);
+                                   json_object_get(p->msg, "params"), in, &http);
     tn_strlcpy(out->step_up_scope, c.step_up, sizeof out->step_up_scope);
     out_message(out, p->acc, http, resp);
     json_decref(c.state);
@@ -656,7 +657,8 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
     bool stream = false;
     if (m->fn == m_tools_call && acc.sse) {
         json_t *nm = params ? json_object_get(params, "name") : NULL;
-        const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm)) : NULL;
+        const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm))
+                                                        : NULL;
         bool logs = c->era == TN_MCP_LEGACY || c->log_level >= 0;
         stream = t && (c->progress_token || (t->def->streams && logs));
     }
@@ -681,7 +683,8 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
             if (rc == TN_ERR_TOO_MANY_STREAMS)
                 out_error(out, id, tn_err_http_status(rc), rc, NULL,
                           "Too many streamed calls under way: at most %u per user; wait for one "
-                          "to finish", s->info.max_streams_per_subject);
+                          "to finish",
+                          s->info.max_streams_per_subject);
             else
                 out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy");
             return;
@@ -705,7 +708,8 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
     }
     if (m->fn == m_tools_call && in->can_offload) {
         json_t *nm = params ? json_object_get(params, "name") : NULL;
-        const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm)) : NULL;
+        const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm))
+                                                        : NULL;
         if (t && t->def->waits) {
             park(out, in, c, m, msg, acc);
             return;
@@ -789,9 +793,8 @@ static json_t *mismatch(const char *header, const char *hv, const char *body)
 
 /* A header that must be present and equal the body's value; false after answering a
  * Header mismatch; missing_suffix ends the message when the header is absent. */
-static bool header_agrees(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out,
-                          json_t *id, const char *header, const char *body_value,
-                          const char *missing_suffix)
+static bool header_agrees(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out, json_t *id,
+                          const char *header, const char *body_value, const char *missing_suffix)
 {
     const char *hv = in->header(in->ud, header);
     if (!hv) {
@@ -838,8 +841,8 @@ static bool modern_headers_ok(const struct tn_mcp_http_in *in, struct tn_mcp_htt
         !header_agrees(in, out, id, TN_HDR_METHOD, method, ""))
         return false;
     const char *name_key = !strcmp(method, "tools/call") || !strcmp(method, "prompts/get") ? "name"
-                           : !strcmp(method, "resources/read")                              ? "uri"
-                                                                                             : NULL;
+                           : !strcmp(method, "resources/read")                             ? "uri"
+                                                                                           : NULL;
     json_t *bv = name_key ? json_object_get(params, name_key) : NULL;
     if (!json_is_string(bv))
         return true;
@@ -963,14 +966,13 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
         goto done;
     }
     if (json_array_size(batch) > TN_MCP_MAX_BATCH) {
-        out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL, "Invalid Request: a batch holds at most %d messages",
-                  TN_MCP_MAX_BATCH);
+        out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
+                  "Invalid Request: a batch holds at most %d messages", TN_MCP_MAX_BATCH);
         goto done;
     }
     size_t i;
     json_t *msg;
-    json_array_foreach(batch, i, msg)
-    {
+    json_array_foreach(batch, i, msg) {
         if (json_is_object(msg) && is_claim(json_object_get(msg, "params"))) {
             out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
                       "Invalid Request: 2026-07-28 requests cannot be batched");
@@ -978,8 +980,7 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
         }
     }
     json_t *replies = json_array();
-    json_array_foreach(batch, i, msg)
-    {
+    json_array_foreach(batch, i, msg) {
         struct tn_rpc_err e = {0};
         bool is_req, is_note;
         json_t *id = json_is_object(msg) ? json_object_get(msg, "id") : NULL;
@@ -1000,16 +1001,21 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
         }
         const struct method *m = find_method(s, method, LEGACY);
         if (!m) {
-            tn_rpc_err_set(&e, 200, tn_err_jsonrpc(TN_ERR_METHOD_NOT_FOUND), NULL, "Method not found: %s",
-                           method);
+            tn_rpc_err_set(&e, 200, tn_err_jsonrpc(TN_ERR_METHOD_NOT_FOUND), NULL,
+                           "Method not found: %s", method);
             json_array_append_new(replies, tn_rpc_error_body(id, &e));
             continue;
         }
-        struct tn_mcp_ctx c = {.srv = s, .principal = in->principal, .subject = in->subject,
-                               .era = TN_MCP_LEGACY, .version = version, .log_level = -1,
+        struct tn_mcp_ctx c = {.srv = s,
+                               .principal = in->principal,
+                               .subject = in->subject,
+                               .era = TN_MCP_LEGACY,
+                               .version = version,
+                               .log_level = -1,
                                .last_progress = -1};
         int http;
-        json_array_append_new(replies, tn_mcp_dispatch(&c, m, id, json_object_get(msg, "params"), in, &http));
+        json_array_append_new(
+            replies, tn_mcp_dispatch(&c, m, id, json_object_get(msg, "params"), in, &http));
         json_decref(c.state);
     }
     if (json_array_size(replies) == 0) {
@@ -1024,7 +1030,8 @@ done:
 }
 
 /* An error of the HTTP exchange itself, its status from the error table. */
-#define out_http_error(out, err, ...) out_error((out), NULL, tn_err_http_status(err), (err), NULL, __VA_ARGS__)
+#define out_http_error(out, err, ...) \
+    out_error((out), NULL, tn_err_http_status(err), (err), NULL, __VA_ARGS__)
 
 /* One JSON-RPC message (not a batch): its era, its version, then its service. */
 static void serve_single(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,

@@ -132,7 +132,8 @@ bool tn_mcp_cursor_read(const struct tn_mcp_server *s, const char *cursor, char 
     uint8_t *raw = malloc(len + 1);
     if (!raw)
         return false;
-    if (tn_b64url_decode(raw, len + 1, &n, cursor, len) != TN_OK || n < 21 || raw[0] != (uint8_t)kind)
+    if (tn_b64url_decode(raw, len + 1, &n, cursor, len) != TN_OK || n < 21 ||
+        raw[0] != (uint8_t)kind)
         goto done;
     uint8_t mac[32];
     tn_hmac_sha256(mac, s->cursor_key, sizeof s->cursor_key, raw, n - 12);

@@ -39,7 +39,8 @@ static bool gate_call(struct tn_mcp_ctx *c, const struct tool_entry *t, struct t
                     why->data ? why->data : "more scope");
         return false;
     }
-    *result = tn_mcp_result_error("%s", why->len ? why->data : "You are not allowed to use this tool.");
+    *result =
+        tn_mcp_result_error("%s", why->len ? why->data : "You are not allowed to use this tool.");
     return false;
 }
 
@@ -105,8 +106,8 @@ static bool check_header_params(const struct tool_entry *t, json_t *args,
             continue;
         }
         if (!raw) {
-            tn_rpc_fail(e, TN_ERR_HEADER_MISMATCH, NULL,
-                        "Header mismatch: %s header is required", name);
+            tn_rpc_fail(e, TN_ERR_HEADER_MISMATCH, NULL, "Header mismatch: %s header is required",
+                        name);
             return false;
         }
         char *dec = tn_mcp_header_decode(raw);
@@ -222,8 +223,8 @@ static json_t *check_output(const struct tool_entry *t, const char *name, json_t
     json_decref(parsed);
     if (!bad)
         return result;
-    tn_log(TN_LOG_ERROR, "tool result does not match its output schema", "tool", name,
-           "reason", why->data ? why->data : "structuredContent missing", NULL);
+    tn_log(TN_LOG_ERROR, "tool result does not match its output schema", "tool", name, "reason",
+           why->data ? why->data : "structuredContent missing", NULL);
     json_decref(result);
     tn_rpc_fail_in_band(e, TN_ERR_INTERNAL, NULL, "Internal error");
     return NULL;
@@ -346,7 +347,8 @@ bool tn_mcp_tools_precheck(struct tn_mcp_ctx *c, json_t *params, const struct tn
                            struct tn_rpc_err *e)
 {
     json_t *nm = params ? json_object_get(params, "name") : NULL;
-    const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(c->srv, json_string_value(nm)) : NULL;
+    const struct tool_entry *t =
+        json_is_string(nm) ? tn_mcp_tool_find(c->srv, json_string_value(nm)) : NULL;
     json_t *args = params ? json_object_get(params, "arguments") : NULL;
     if (!t || (args && !json_is_object(args)))
         return true; /* tools/call itself reports these */

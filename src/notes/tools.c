@@ -59,7 +59,8 @@ static bool owner_of(struct tn_mcp_ctx *ctx, struct tn_owner *o)
 
 /* Records a call (who, which organization and client, which tool and note, outcome;
  * never the text), each field cut to fit its column. */
-static void audit(struct tn_notes *app, struct tn_mcp_ctx *ctx, const char *tool, const char *note_id, const char *outcome)
+static void audit(struct tn_notes *app, struct tn_mcp_ctx *ctx, const char *tool,
+                  const char *note_id, const char *outcome)
 {
     const struct tn_principal *p = tn_mcp_ctx_principal(ctx);
     struct tn_audit a;
@@ -120,7 +121,8 @@ static void mark_mine(json_t *o, const struct tn_note *n, const struct tn_owner 
 }
 
 /* The outcome of a store error as a tool result the model can act on. */
-static json_t *store_error(struct tn_notes *app, struct tn_mcp_ctx *ctx, const char *tool, const char *id, enum tn_err rc)
+static json_t *store_error(struct tn_notes *app, struct tn_mcp_ctx *ctx, const char *tool,
+                           const char *id, enum tn_err rc)
 {
     switch (rc) {
     case TN_ERR_NOT_FOUND:
@@ -163,14 +165,16 @@ static bool cursor_read(const char *c, int64_t *updated, char id[32])
         return false;
     raw[n] = '\0';
     char *dot = strchr(raw, '.');
-    if (!dot || dot == raw || strlen(dot + 1) < 3 || strlen(dot + 1) >= 32 || strncmp(dot + 1, "n_", 2))
+    if (!dot || dot == raw || strlen(dot + 1) < 3 || strlen(dot + 1) >= 32 ||
+        strncmp(dot + 1, "n_", 2))
         return false;
     char *end = NULL;
     long long u = strtoll(raw, &end, 10);
     if (end != dot || u < 0)
         return false;
     for (const char *p = dot + 1; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
             return false;
     *updated = u;
     tn_strlcpy(id, dot + 1, 32);
@@ -236,7 +240,8 @@ static enum tn_err note_text(struct tn_buf *b, const struct tn_note *n, bool min
     if (e == TN_OK)
         e = tn_buf_append(b, date, tn_time_rfc3339(n->updated_at, date));
     if (e == TN_OK)
-        e = mine ? tn_buf_append(b, "\",\"mine\":true}", 14) : tn_buf_append(b, "\",\"mine\":false}", 15);
+        e = mine ? tn_buf_append(b, "\",\"mine\":true}", 14)
+                 : tn_buf_append(b, "\",\"mine\":false}", 15);
     return e;
 }
 
@@ -281,7 +286,8 @@ static json_t *save_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     tn_strlcpy(n.visibility, vis ? vis : "private", sizeof n.visibility);
     if (!strcmp(n.visibility, "org") && !o.org[0]) {
         audit(app, ctx, "save_note", NULL, "invalid");
-        return tn_mcp_result_error("visibility \"org\" needs an organization, and your account has none.");
+        return tn_mcp_result_error(
+            "visibility \"org\" needs an organization, and your account has none.");
     }
     enum tn_err rc = tn_store_note_insert(app->store, &o, &n);
     if (rc != TN_OK)
@@ -305,7 +311,8 @@ static json_t *page_args(json_t *args, struct tn_note_page *p, char after_id[32]
     p->after_id = after_id;
     const char *cur = json_string_value(json_object_get(args, "cursor"));
     if (cur && !cursor_read(cur, &p->after_updated, after_id))
-        *err = tn_mcp_result_error("The cursor is not one this server gave out; start again without it.");
+        *err = tn_mcp_result_error(
+            "The cursor is not one this server gave out; start again without it.");
     return *err;
 }
 
@@ -347,7 +354,8 @@ static json_t *list_result(struct tn_mcp_ctx *ctx, struct collect *c, unsigned l
     return r ? r : tn_mcp_result_error("The server ran out of memory; try a smaller page.");
 }
 
-static json_t *list_common(struct tn_notes *app, struct tn_mcp_ctx *ctx, json_t *args, const char *tool, bool team)
+static json_t *list_common(struct tn_notes *app, struct tn_mcp_ctx *ctx, json_t *args,
+                           const char *tool, bool team)
 {
     struct tn_owner o;
     if (!owner_of(ctx, &o))
@@ -415,25 +423,27 @@ static json_t *update_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
         tags_text(tags, tagbuf, sizeof tagbuf);
     if (vis && !strcmp(vis, "org") && !o.org[0]) {
         audit(app, ctx, "update_note", id, "invalid");
-        return tn_mcp_result_error("visibility \"org\" needs an organization, and your account has none.");
+        return tn_mcp_result_error(
+            "visibility \"org\" needs an organization, and your account has none.");
     }
     struct tn_note n;
     memset(&n, 0, sizeof n);
-    enum tn_err rc = tn_store_note_update(app->store, &o, id, version,
-                                          json_string_value(json_object_get(args, "title")),
-                                          json_string_value(json_object_get(args, "content")),
-                                          tags ? tagbuf : NULL, vis, &n);
+    enum tn_err rc = tn_store_note_update(
+        app->store, &o, id, version, json_string_value(json_object_get(args, "title")),
+        json_string_value(json_object_get(args, "content")), tags ? tagbuf : NULL, vis, &n);
     if (rc == TN_ERR_CONFLICT) {
         audit(app, ctx, "update_note", id, "conflict");
-        json_t *r = version < n.version
-                        ? tn_mcp_result_error(
-                              "Conflict: note %s was changed since version %lld (it is now at version "
-                              "%lld). Read it again with get_note, then apply your change to the "
-                              "current version.", id, (long long)version, (long long)n.version)
-                        : tn_mcp_result_error(
-                              "Conflict: note %s is at version %lld; there is no version %lld. Read it "
-                              "with get_note and give the version it has.",
-                              id, (long long)n.version, (long long)version);
+        json_t *r =
+            version < n.version
+                ? tn_mcp_result_error(
+                      "Conflict: note %s was changed since version %lld (it is now at version "
+                      "%lld). Read it again with get_note, then apply your change to the "
+                      "current version.",
+                      id, (long long)version, (long long)n.version)
+                : tn_mcp_result_error(
+                      "Conflict: note %s is at version %lld; there is no version %lld. Read it "
+                      "with get_note and give the version it has.",
+                      id, (long long)n.version, (long long)version);
         tn_note_deinit(&n);
         return r;
     }
@@ -457,8 +467,10 @@ static json_t *delete_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
     enum tn_err rc = tn_store_note_delete(app->store, &o, id, v ? json_integer_value(v) : 0);
     if (rc == TN_ERR_CONFLICT) {
         audit(app, ctx, "delete_note", id, "conflict");
-        return tn_mcp_result_error("Conflict: note %s was changed since version %lld; read it again "
-                                   "before deleting.", id, (long long)json_integer_value(v));
+        return tn_mcp_result_error(
+            "Conflict: note %s was changed since version %lld; read it again "
+            "before deleting.",
+            id, (long long)json_integer_value(v));
     }
     if (rc != TN_OK)
         return store_error(app, ctx, "delete_note", id, rc);
@@ -489,8 +501,8 @@ static json_t *search_notes(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
         return store_error(app, ctx, "search_notes", NULL, rc);
     }
     audit(app, ctx, "search_notes", NULL, "ok");
-    return tn_mcp_result_structured(json_pack("{s:s, s:I, s:o}", "query", q, "count", (json_int_t)c.n,
-                                              "results", c.arr));
+    return tn_mcp_result_structured(
+        json_pack("{s:s, s:I, s:o}", "query", q, "count", (json_int_t)c.n, "results", c.arr));
 }
 
 static json_t *whoami(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
@@ -504,8 +516,8 @@ static json_t *whoami(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 
 /* ---------- resources: each owner's notes as note://<id> ---------- */
 
-static enum tn_err note_list_res(struct tn_mcp_ctx *ctx, const char *cursor, size_t limit, json_t *out,
-                                 char **next, void *ud)
+static enum tn_err note_list_res(struct tn_mcp_ctx *ctx, const char *cursor, size_t limit,
+                                 json_t *out, char **next, void *ud)
 {
     struct tn_notes *app = ud;
     struct tn_owner o;
@@ -525,13 +537,13 @@ static enum tn_err note_list_res(struct tn_mcp_ctx *ctx, const char *cursor, siz
     }
     size_t i;
     json_t *v;
-    json_array_foreach(c.arr, i, v)
-    {
+    json_array_foreach(c.arr, i, v) {
         char uri[64];
         snprintf(uri, sizeof uri, "note://%s", json_string_value(json_object_get(v, "id")));
         const char *t = json_string_value(json_object_get(v, "title"));
-        json_array_append_new(out, json_pack("{s:s, s:s, s:s}", "uri", uri, "name", t && t[0] ? t : "Untitled note",
-                                             "mimeType", "text/plain"));
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s, s:s}", "uri", uri, "name",
+                                        t && t[0] ? t : "Untitled note", "mimeType", "text/plain"));
     }
     if (c.n == p.limit) {
         char cur[160];
@@ -553,8 +565,8 @@ static json_t *note_read_res(struct tn_mcp_ctx *ctx, const char *uri, json_t *va
     if (tn_store_note_get(app->store, &o, uri + 7, &n) != TN_OK)
         return NULL;
     audit(app, ctx, "resources/read", n.id, "ok");
-    json_t *r = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType", "text/plain", "text",
-                          n.content ? n.content : "");
+    json_t *r = json_pack("{s:[{s:s, s:s, s:s}]}", "contents", "uri", uri, "mimeType", "text/plain",
+                          "text", n.content ? n.content : "");
     tn_note_deinit(&n);
     return r;
 }
@@ -563,141 +575,192 @@ static json_t *note_read_res(struct tn_mcp_ctx *ctx, const char *uri, json_t *va
 
 /* A note in results. The title is the one given or, when none was, derived from the
  * first line; dates are RFC 3339 UTC. */
-#define NOTE_OUT                                                                                \
-    "\"id\":{\"type\":\"string\",\"description\":\"The note's id (n_...), for get_note, update_note and delete_note\"}," \
-    "\"title\":{\"type\":\"string\",\"description\":\"The title given, or when none was given the first line of the text (at most 80 characters)\"}," \
-    "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"                            \
+#define NOTE_OUT                                                                                                                                            \
+    "\"id\":{\"type\":\"string\",\"description\":\"The note's id (n_...), for get_note, update_note and delete_note\"},"                                    \
+    "\"title\":{\"type\":\"string\",\"description\":\"The title given, or when none was given the first line of the text (at most 80 characters)\"},"       \
+    "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"                                                                                        \
     "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private: only its author; org: everyone in the author's organization can read it\"}," \
-    "\"version\":{\"type\":\"integer\",\"description\":\"1 when saved, +1 per change; update_note needs it\"}," \
-    "\"createdAt\":{\"type\":\"string\",\"format\":\"date-time\"},"                              \
-    "\"updatedAt\":{\"type\":\"string\",\"format\":\"date-time\"},"                              \
+    "\"version\":{\"type\":\"integer\",\"description\":\"1 when saved, +1 per change; update_note needs it\"},"                                             \
+    "\"createdAt\":{\"type\":\"string\",\"format\":\"date-time\"},"                                                                                         \
+    "\"updatedAt\":{\"type\":\"string\",\"format\":\"date-time\"},"                                                                                         \
     "\"mine\":{\"type\":\"boolean\",\"description\":\"true when you wrote it; only its author can change it\"}"
 /* The text, whole or (lists and searches) a prefix. */
-#define TEXT_OUT                                                                                 \
-    "\"content\":{\"type\":\"string\",\"description\":\"The note's text; when truncated, only its first 2,000 characters\"}," \
+#define TEXT_OUT                                                                                                                             \
+    "\"content\":{\"type\":\"string\",\"description\":\"The note's text; when truncated, only its first 2,000 characters\"},"                \
     "\"truncated\":{\"type\":\"boolean\",\"description\":\"true when content is only the beginning of the text: get_note reads it whole\"}," \
     "\"contentLength\":{\"type\":\"integer\",\"description\":\"Characters in the whole text\"}"
-#define NOTE_REQ "\"id\",\"title\",\"tags\",\"visibility\",\"version\",\"createdAt\",\"updatedAt\",\"mine\""
+#define NOTE_REQ \
+    "\"id\",\"title\",\"tags\",\"visibility\",\"version\",\"createdAt\",\"updatedAt\",\"mine\""
 #define TEXT_REQ "\"content\",\"truncated\",\"contentLength\""
-#define TAGS_IN                                                                                  \
+#define TAGS_IN                                                                                    \
     "\"tags\":{\"type\":\"array\",\"maxItems\":16,\"items\":{\"type\":\"string\",\"minLength\":1," \
     "\"maxLength\":32},\"description\":\"Labels to find the note by (at most 16, each 1 to 32 characters)\"}"
-#define PAGE_IN                                                                                  \
+#define PAGE_IN                                                                                                                 \
     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"description\":\"Notes per page, 1 to 100 (default 20)\"}," \
     "\"cursor\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"To get the next page: the nextCursor of the previous page, unchanged\"}"
-#define LIST_OUT                                                                                 \
+#define LIST_OUT                                                                                                                                     \
     "{\"type\":\"object\",\"properties\":{\"userId\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\",\"description\":\"Notes on this page\"}," \
-    "\"notes\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT "," TEXT_OUT "}," \
-    "\"required\":[" NOTE_REQ "," TEXT_REQ "]}},"                                                 \
-    "\"nextCursor\":{\"type\":\"string\",\"description\":\"Present when there may be more notes: pass it as cursor\"}}," \
+    "\"notes\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT                                                         \
+    "," TEXT_OUT "},"                                                                                                                                \
+    "\"required\":[" NOTE_REQ "," TEXT_REQ "]}},"                                                                                                    \
+    "\"nextCursor\":{\"type\":\"string\",\"description\":\"Present when there may be more notes: pass it as cursor\"}},"                             \
     "\"required\":[\"userId\",\"count\",\"notes\"]}"
-#define ID_IN "\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40,\"description\":\"The note's id (n_...) from a list, a search or save_note\"}"
+#define ID_IN \
+    "\"id\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":40,\"description\":\"The note's id (n_...) from a list, a search or save_note\"}"
 
 static const struct tn_mcp_tool tools[] = {
-    {.name = "save_note", .title = "Save a note",
+    {.name = "save_note",
+     .title = "Save a note",
      .description = "Save a new note for the signed-in user. Returns its id, title and version "
                     "(not the text). The title is optional: without one, the note's first line "
                     "serves as its title. A note is private to you unless visibility is \"org\": "
                     "then everyone in your organization can read it, and only you can change it. "
                     "Limits: text 1 to 65,536 bytes, title up to 200 characters, up to 16 tags of "
                     "1 to 32 characters. Every call adds a note: to change one, use update_note.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{"
-                     "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536,\"description\":\"The text of the note\"},"
-                     "\"title\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"Optional; the first line of the text serves when there is none\"}," TAGS_IN ","
-                     "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private (the default): only you; org: your organization can read it\"}},"
-                     "\"required\":[\"content\"],\"additionalProperties\":false}",
-     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT ",\"userId\":{\"type\":\"string\"}},\"required\":[" NOTE_REQ ",\"userId\"]}",
+     .input_schema =
+         "{\"type\":\"object\",\"properties\":{"
+         "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536,\"description\":\"The text of the note\"},"
+         "\"title\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"Optional; the first line of the text serves when there is none\"}," TAGS_IN
+         ","
+         "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private (the default): only you; org: your organization can read it\"}},"
+         "\"required\":[\"content\"],\"additionalProperties\":false}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT
+                      ",\"userId\":{\"type\":\"string\"}},\"required\":[" NOTE_REQ ",\"userId\"]}",
      .annotations = {.read_only = -1, .destructive = -1, .idempotent = -1, .open_world = -1},
-     .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = save_note},
-    {.name = "list_my_notes", .title = "List my notes",
-     .description = "List your own notes with their text, most recently changed first. Each note's "
-                    "content is its whole text up to 2,000 characters; a longer note comes as its "
-                    "first 2,000 characters with truncated: true and contentLength (its full length) "
-                    "- read it whole with get_note. Pages of 20 notes by default (limit: 1 to 100); "
-                    "when the result has nextCursor there may be more: call again with cursor set to "
-                    "it (a last page can be empty). "
-                    "tag: only notes with that tag. To find notes by words use search_notes; for "
-                    "notes colleagues shared, list_team_notes. Dates are RFC 3339, UTC.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{" PAGE_IN ",\"tag\":{\"type\":\"string\",\"maxLength\":32,\"description\":\"Only notes with this tag\"}},\"additionalProperties\":false}",
+     .required_scope = "notes:write",
+     .required_permission = "notes:write",
+     .waits = true,
+     .call = save_note},
+    {.name = "list_my_notes",
+     .title = "List my notes",
+     .description =
+         "List your own notes with their text, most recently changed first. Each note's "
+         "content is its whole text up to 2,000 characters; a longer note comes as its "
+         "first 2,000 characters with truncated: true and contentLength (its full length) "
+         "- read it whole with get_note. Pages of 20 notes by default (limit: 1 to 100); "
+         "when the result has nextCursor there may be more: call again with cursor set to "
+         "it (a last page can be empty). "
+         "tag: only notes with that tag. To find notes by words use search_notes; for "
+         "notes colleagues shared, list_team_notes. Dates are RFC 3339, UTC.",
+     .input_schema =
+         "{\"type\":\"object\",\"properties\":{" PAGE_IN
+         ",\"tag\":{\"type\":\"string\",\"maxLength\":32,\"description\":\"Only notes with this tag\"}},\"additionalProperties\":false}",
      .output_schema = LIST_OUT,
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
-     .required_scope = "notes:read", .required_permission = "notes:read", .call = list_my_notes},
-    {.name = "get_note", .title = "Read a note",
+     .required_scope = "notes:read",
+     .required_permission = "notes:read",
+     .call = list_my_notes},
+    {.name = "get_note",
+     .title = "Read a note",
      .description = "Read one note by id - yours, or one shared with your organization - with its "
                     "whole text (up to 65,536 bytes) and its version. Use it when a list or search "
                     "result has truncated: true, and before changing a note with update_note.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{" ID_IN "},\"required\":[\"id\"],\"additionalProperties\":false}",
-     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "," TEXT_OUT "},\"required\":[" NOTE_REQ "," TEXT_REQ "]}",
+     .input_schema = "{\"type\":\"object\",\"properties\":{" ID_IN
+                     "},\"required\":[\"id\"],\"additionalProperties\":false}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "," TEXT_OUT
+                      "},\"required\":[" NOTE_REQ "," TEXT_REQ "]}",
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
-     .required_scope = "notes:read", .required_permission = "notes:read", .call = get_note},
-    {.name = "update_note", .title = "Change a note",
-     .description = "Change one of your own notes: give its id, the version you last read, and only "
-                    "the fields to change (the others stay). content replaces the whole text, so "
-                    "start from get_note's text, never from a truncated list entry. title \"\" removes "
-                    "the title (the first line then serves). If the note changed since that version, "
-                    "nothing is overwritten and you get a conflict: read it again and reapply your "
-                    "change. Returns the new version (not the text).",
-     .input_schema = "{\"type\":\"object\",\"properties\":{" ID_IN ","
-                     "\"version\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"The version you last read\"},"
-                     "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536,\"description\":\"The new whole text\"},"
-                     "\"title\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"The new title; \\\"\\\" for none (the first line serves)\"}," TAGS_IN ","
-                     "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private: only you; org: your organization can read it\"}},"
-                     "\"required\":[\"id\",\"version\"],\"additionalProperties\":false}",
-     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "},\"required\":[" NOTE_REQ "]}",
+     .required_scope = "notes:read",
+     .required_permission = "notes:read",
+     .call = get_note},
+    {.name = "update_note",
+     .title = "Change a note",
+     .description =
+         "Change one of your own notes: give its id, the version you last read, and only "
+         "the fields to change (the others stay). content replaces the whole text, so "
+         "start from get_note's text, never from a truncated list entry. title \"\" removes "
+         "the title (the first line then serves). If the note changed since that version, "
+         "nothing is overwritten and you get a conflict: read it again and reapply your "
+         "change. Returns the new version (not the text).",
+     .input_schema =
+         "{\"type\":\"object\",\"properties\":{" ID_IN ","
+         "\"version\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"The version you last read\"},"
+         "\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":65536,\"description\":\"The new whole text\"},"
+         "\"title\":{\"type\":\"string\",\"maxLength\":200,\"description\":\"The new title; \\\"\\\" for none (the first line serves)\"}," TAGS_IN
+         ","
+         "\"visibility\":{\"enum\":[\"private\",\"org\"],\"description\":\"private: only you; org: your organization can read it\"}},"
+         "\"required\":[\"id\",\"version\"],\"additionalProperties\":false}",
+     .output_schema = "{\"type\":\"object\",\"properties\":{" NOTE_OUT "},\"required\":[" NOTE_REQ
+                      "]}",
      /* idempotent: the same call again names a version that is gone, so it changes nothing */
      .annotations = {.read_only = -1, .destructive = 1, .idempotent = 1, .open_world = -1},
-     .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = update_note},
-    {.name = "delete_note", .title = "Delete a note",
-     .description = "Delete one of your own notes for good (it cannot be restored); returns its id "
-                    "and deleted: true. With version, only if nobody changed it since you read that "
-                    "version. Notes others shared with you cannot be deleted.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{" ID_IN ","
-                     "\"version\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"Optional: delete only if the note is still at this version\"}},\"required\":[\"id\"],\"additionalProperties\":false}",
-     .output_schema = "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"deleted\":{\"type\":\"boolean\"}},\"required\":[\"id\",\"deleted\"]}",
+     .required_scope = "notes:write",
+     .required_permission = "notes:write",
+     .waits = true,
+     .call = update_note},
+    {.name = "delete_note",
+     .title = "Delete a note",
+     .description =
+         "Delete one of your own notes for good (it cannot be restored); returns its id "
+         "and deleted: true. With version, only if nobody changed it since you read that "
+         "version. Notes others shared with you cannot be deleted.",
+     .input_schema =
+         "{\"type\":\"object\",\"properties\":{" ID_IN ","
+         "\"version\":{\"type\":\"integer\",\"minimum\":1,\"description\":\"Optional: delete only if the note is still at this version\"}},\"required\":[\"id\"],\"additionalProperties\":false}",
+     .output_schema =
+         "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"deleted\":{\"type\":\"boolean\"}},\"required\":[\"id\",\"deleted\"]}",
      .annotations = {.read_only = -1, .destructive = 1, .idempotent = 1, .open_world = -1},
-     .required_scope = "notes:write", .required_permission = "notes:write", .waits = true, .call = delete_note},
-    {.name = "search_notes", .title = "Search notes",
-     .description = "Find notes by words, among your notes and those shared with your organization, "
-                    "best matches first. Every word must occur in the title, text or tags; case and "
-                    "accents do not matter; there are no operators or phrases. Each result carries the "
-                    "note's text as lists do (whole up to 2,000 characters, else the beginning with "
-                    "truncated: true - get_note reads it whole), a snippet around the match and a "
-                    "rank (higher is better). At most limit results (default 20, at most 100); there "
-                    "are no further pages. To see your latest notes without words, use list_my_notes.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200,\"description\":\"Plain words, all of which must occur\"},"
-                     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"description\":\"Results at most, 1 to 100 (default 20)\"}},\"required\":[\"query\"],\"additionalProperties\":false}",
-     .output_schema = "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"},"
-                      "\"results\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT "," TEXT_OUT ","
-                      "\"snippet\":{\"type\":\"string\",\"description\":\"The text around the match\"},\"rank\":{\"type\":\"number\"}},"
-                      "\"required\":[" NOTE_REQ "," TEXT_REQ ",\"snippet\",\"rank\"]}}},"
-                      "\"required\":[\"query\",\"count\",\"results\"]}",
+     .required_scope = "notes:write",
+     .required_permission = "notes:write",
+     .waits = true,
+     .call = delete_note},
+    {.name = "search_notes",
+     .title = "Search notes",
+     .description =
+         "Find notes by words, among your notes and those shared with your organization, "
+         "best matches first. Every word must occur in the title, text or tags; case and "
+         "accents do not matter; there are no operators or phrases. Each result carries the "
+         "note's text as lists do (whole up to 2,000 characters, else the beginning with "
+         "truncated: true - get_note reads it whole), a snippet around the match and a "
+         "rank (higher is better). At most limit results (default 20, at most 100); there "
+         "are no further pages. To see your latest notes without words, use list_my_notes.",
+     .input_schema =
+         "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":200,\"description\":\"Plain words, all of which must occur\"},"
+         "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"description\":\"Results at most, 1 to 100 (default 20)\"}},\"required\":[\"query\"],\"additionalProperties\":false}",
+     .output_schema =
+         "{\"type\":\"object\",\"properties\":{\"query\":{\"type\":\"string\"},\"count\":{\"type\":\"integer\"},"
+         "\"results\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{" NOTE_OUT
+         "," TEXT_OUT ","
+         "\"snippet\":{\"type\":\"string\",\"description\":\"The text around the match\"},\"rank\":{\"type\":\"number\"}},"
+         "\"required\":[" NOTE_REQ "," TEXT_REQ ",\"snippet\",\"rank\"]}}},"
+         "\"required\":[\"query\",\"count\",\"results\"]}",
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
-     .required_scope = "notes:read", .required_permission = "notes:read", .call = search_notes},
-    {.name = "list_team_notes", .title = "List team notes",
-     .description = "List the notes members of your organization shared with it (visibility \"org\"), "
-                    "yours included, with their text, most recently changed first. Text as "
-                    "list_my_notes gives it: whole up to 2,000 characters, else the beginning with "
-                    "truncated: true (get_note reads it whole). mine: true marks yours; the others' "
-                    "you can read but not change. Pages of 20 by default (limit: 1 to 100); "
-                    "nextCursor, when present, goes into cursor for the next page. Empty when your "
-                    "account has no organization.",
-     .input_schema = "{\"type\":\"object\",\"properties\":{" PAGE_IN "},\"additionalProperties\":false}",
+     .required_scope = "notes:read",
+     .required_permission = "notes:read",
+     .call = search_notes},
+    {.name = "list_team_notes",
+     .title = "List team notes",
+     .description =
+         "List the notes members of your organization shared with it (visibility \"org\"), "
+         "yours included, with their text, most recently changed first. Text as "
+         "list_my_notes gives it: whole up to 2,000 characters, else the beginning with "
+         "truncated: true (get_note reads it whole). mine: true marks yours; the others' "
+         "you can read but not change. Pages of 20 by default (limit: 1 to 100); "
+         "nextCursor, when present, goes into cursor for the next page. Empty when your "
+         "account has no organization.",
+     .input_schema = "{\"type\":\"object\",\"properties\":{" PAGE_IN
+                     "},\"additionalProperties\":false}",
      .output_schema = LIST_OUT,
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
-     .required_scope = "notes:read", .required_permission = "notes:read", .call = list_team_notes},
-    {.name = "whoami", .title = "Who am I",
-     .description = "Returns the signed-in user as this server sees them: user id (the token's sub), "
-                    "organization (null when none), scopes, roles, permissions, client id and the "
-                    "token's expiry (expiresAt: seconds since 1970, the token's exp).",
-     .output_schema = "{\"type\":\"object\",\"properties\":{"
-                      "\"userId\":{\"type\":\"string\"},\"issuer\":{\"type\":\"string\"},"
-                      "\"organizationId\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
-                      "\"scopes\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-                      "\"roles\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-                      "\"permissions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-                      "\"clientId\":{\"type\":\"string\"},\"expiresAt\":{\"type\":\"integer\"}},"
-                      "\"required\":[\"userId\",\"issuer\",\"organizationId\",\"scopes\",\"roles\",\"permissions\","
-                      "\"clientId\",\"expiresAt\"]}",
+     .required_scope = "notes:read",
+     .required_permission = "notes:read",
+     .call = list_team_notes},
+    {.name = "whoami",
+     .title = "Who am I",
+     .description =
+         "Returns the signed-in user as this server sees them: user id (the token's sub), "
+         "organization (null when none), scopes, roles, permissions, client id and the "
+         "token's expiry (expiresAt: seconds since 1970, the token's exp).",
+     .output_schema =
+         "{\"type\":\"object\",\"properties\":{"
+         "\"userId\":{\"type\":\"string\"},\"issuer\":{\"type\":\"string\"},"
+         "\"organizationId\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},"
+         "\"scopes\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+         "\"roles\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+         "\"permissions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+         "\"clientId\":{\"type\":\"string\"},\"expiresAt\":{\"type\":\"integer\"}},"
+         "\"required\":[\"userId\",\"issuer\",\"organizationId\",\"scopes\",\"roles\",\"permissions\","
+         "\"clientId\",\"expiresAt\"]}",
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
      .call = whoami},
 };
@@ -705,8 +768,11 @@ static const struct tn_mcp_tool tools[] = {
 /* Listing the note:// resources, reading one (the caller's own or one shared with the
  * organization) and hearing that they changed read notes, as get_note does. */
 static const struct tn_mcp_resource_provider note_resources = {
-    .uri_prefix = "note://", .list = note_list_res, .read = note_read_res,
-    .required_scope = "notes:read", .required_permission = "notes:read",
+    .uri_prefix = "note://",
+    .list = note_list_res,
+    .read = note_read_res,
+    .required_scope = "notes:read",
+    .required_permission = "notes:read",
 };
 
 _Static_assert(sizeof tools / sizeof tools[0] == N_TOOLS, "struct tn_notes holds every tool");
@@ -726,10 +792,7 @@ struct tn_notes *tn_notes_new(struct tn_store *store)
     return app;
 }
 
-void tn_notes_free(struct tn_notes *app)
-{
-    free(app);
-}
+void tn_notes_free(struct tn_notes *app) { free(app); }
 
 enum tn_err tn_notes_register(struct tn_notes *app, struct tn_mcp_server *s)
 {

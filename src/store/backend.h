@@ -24,7 +24,8 @@ struct tn_store_ops {
     /* Frees everything; every connection must have been returned (no call in flight). */
     void (*close)(struct tn_store *s);
     /* Cross-instance change feed of notes; NULL when the backend has none (SQLite). */
-    enum tn_err (*watch_notes)(struct tn_store *s, void (*fn)(const char *owner, void *ud), void *ud);
+    enum tn_err (*watch_notes)(struct tn_store *s, void (*fn)(const char *owner, void *ud),
+                               void *ud);
 
     enum tn_err (*org_insert)(struct tn_store *s, const struct tn_org *o);
     enum tn_err (*org_get)(struct tn_store *s, const char *id, struct tn_org *out);
@@ -51,16 +52,15 @@ struct tn_store_ops {
     enum tn_err (*identity_link)(struct tn_store *s, const struct tn_identity *id);
     enum tn_err (*identity_touch)(struct tn_store *s, const char *issuer, const char *subject,
                                   int64_t now);
-    enum tn_err (*identity_list)(struct tn_store *s, const char *user_id,
-                                 tn_store_identity_cb cb, void *ud);
+    enum tn_err (*identity_list)(struct tn_store *s, const char *user_id, tn_store_identity_cb cb,
+                                 void *ud);
     enum tn_err (*identity_delete_user)(struct tn_store *s, const char *user_id, int64_t *n);
 
     enum tn_err (*consent_get)(struct tn_store *s, const char *user_id, const char *client_id,
                                char scope[256]);
     enum tn_err (*consent_put)(struct tn_store *s, const char *user_id, const char *client_id,
                                const char *scope, int64_t now);
-    enum tn_err (*consent_revoke)(struct tn_store *s, const char *user_id,
-                                  const char *client_id);
+    enum tn_err (*consent_revoke)(struct tn_store *s, const char *user_id, const char *client_id);
 
     enum tn_err (*code_insert)(struct tn_store *s, const struct tn_code *c);
     enum tn_err (*code_take)(struct tn_store *s, const uint8_t hash[32], struct tn_code *out);
@@ -78,8 +78,7 @@ struct tn_store_ops {
     enum tn_err (*refresh_rotate)(struct tn_store *s, const uint8_t old_hash[32],
                                   const struct tn_refresh *next, int64_t now,
                                   struct tn_refresh *old_out);
-    enum tn_err (*refresh_get)(struct tn_store *s, const uint8_t hash[32],
-                               struct tn_refresh *out);
+    enum tn_err (*refresh_get)(struct tn_store *s, const uint8_t hash[32], struct tn_refresh *out);
     enum tn_err (*refresh_spend_grace)(struct tn_store *s, const uint8_t hash[32], int64_t now,
                                        int64_t grace_s);
     enum tn_err (*family_revoke)(struct tn_store *s, const char *family);
@@ -103,9 +102,9 @@ struct tn_store_ops {
     enum tn_err (*note_get)(struct tn_store *s, const struct tn_owner *o, const char *id,
                             struct tn_note *out);
     enum tn_err (*note_update)(struct tn_store *s, const struct tn_owner *o, const char *id,
-                               int64_t expected_version, const char *title,
-                               const char *content, const char *tags, const char *visibility,
-                               int64_t now, struct tn_note *out);
+                               int64_t expected_version, const char *title, const char *content,
+                               const char *tags, const char *visibility, int64_t now,
+                               struct tn_note *out);
     /* expected_version 0: any version. */
     enum tn_err (*note_delete)(struct tn_store *s, const struct tn_owner *o, const char *id,
                                int64_t expected_version);
@@ -130,13 +129,11 @@ struct tn_store_ops {
      * need not reach the disk before returning (it does with the next synced commit of
      * the database: SQLite's synchronous=NORMAL in WAL mode, PostgreSQL's
      * synchronous_commit=off); the records are visible to readers either way. */
-    enum tn_err (*audit_insert)(struct tn_store *s, const struct tn_audit *a, size_t n,
-                                bool sync);
+    enum tn_err (*audit_insert)(struct tn_store *s, const struct tn_audit *a, size_t n, bool sync);
     /* Makes every audit batch committed without `sync` durable; NULL when the database
      * does that on its own within a moment (PostgreSQL's WAL writer). */
     enum tn_err (*audit_sync)(struct tn_store *s);
-    enum tn_err (*audit_list)(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
-                              void *ud);
+    enum tn_err (*audit_list)(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
 };
 
 /* Limits of a search query, the same for every backend. */
@@ -158,8 +155,7 @@ static inline bool tn_store_word_searchable(const char *w, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)w[i];
-        if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-            c >= 0x80)
+        if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c >= 0x80)
             return true;
     }
     return false;
@@ -170,14 +166,13 @@ struct tn_audit_queue;
 
 struct tn_store {
     const struct tn_store_ops *ops;
-    int schema_version; /* set by the backend's open once migrations are applied */
+    int schema_version;           /* set by the backend's open once migrations are applied */
     struct tn_audit_queue *audit; /* set by tn_store_open; NULL: records written one by one */
 };
 
 /* SQLite at `data_dir`/teamnotes.db (src/store/sqlite.c). On failure `err` (may be NULL)
  * says what to fix and *out stays NULL. */
-enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out,
-                                 struct tn_buf *err);
+enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out, struct tn_buf *err);
 
 /* Why row `c` could not be consumed by a request from `browser` at `now` (store.c): the
  * error tn_store_email_code_use documents, TN_ERR_FORBIDDEN when only the hash differed. */

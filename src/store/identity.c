@@ -15,8 +15,8 @@ static bool fits(const char *v, size_t cap, bool nonempty)
 
 static bool key_ok(const char *issuer, const char *subject)
 {
-    return fits(issuer, sizeof ((struct tn_identity *)0)->issuer, true) &&
-           fits(subject, sizeof ((struct tn_identity *)0)->subject, true);
+    return fits(issuer, sizeof((struct tn_identity *)0)->issuer, true) &&
+           fits(subject, sizeof((struct tn_identity *)0)->subject, true);
 }
 
 enum tn_err tn_store_identity_get(struct tn_store *s, const char *issuer, const char *subject,
@@ -49,10 +49,10 @@ enum tn_err tn_store_identity_touch(struct tn_store *s, const char *issuer, cons
     return s->ops->identity_touch(s, issuer, subject, now);
 }
 
-enum tn_err tn_store_identity_list(struct tn_store *s, const char *user_id,
-                                   tn_store_identity_cb cb, void *ud)
+enum tn_err tn_store_identity_list(struct tn_store *s, const char *user_id, tn_store_identity_cb cb,
+                                   void *ud)
 {
-    if (!s || !cb || !fits(user_id, sizeof ((struct tn_identity *)0)->user_id, true))
+    if (!s || !cb || !fits(user_id, sizeof((struct tn_identity *)0)->user_id, true))
         return TN_ERR_BAD_INPUT;
     return s->ops->identity_list(s, user_id, cb, ud);
 }
@@ -63,7 +63,7 @@ enum tn_err tn_store_identity_delete_user(struct tn_store *s, const char *user_i
     if (!n)
         n = &scratch;
     *n = 0;
-    if (!s || !fits(user_id, sizeof ((struct tn_identity *)0)->user_id, true))
+    if (!s || !fits(user_id, sizeof((struct tn_identity *)0)->user_id, true))
         return TN_ERR_BAD_INPUT;
     return s->ops->identity_delete_user(s, user_id, n);
 }

@@ -111,9 +111,7 @@ static const char *one_line(const char *msg, char *buf, size_t cap)
 }
 
 /* Server notices ("text-search query doesn't contain lexemes", ...) would go to stderr. */
-static void quiet(void *arg, const char *message)
-{
-}
+static void quiet(void *arg, const char *message) {}
 
 static void conn_close(struct conn *c)
 {
@@ -205,8 +203,7 @@ static enum tn_err pool_get(struct pg_store *s, struct conn **out)
  * failed) is closed instead: the next call opens a fresh one. */
 static void pool_put(struct pg_store *s, struct conn *c)
 {
-    bool drop = PQstatus(c->pg) != CONNECTION_OK ||
-                PQtransactionStatus(c->pg) != PQTRANS_IDLE;
+    bool drop = PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE;
     pthread_mutex_lock(&s->mu);
     if (drop) {
         s->nopen--;
@@ -277,8 +274,7 @@ static bool state_is(const char *state, const char *prefix)
 static enum tn_err fail(struct call *k, const PGresult *r, const char *what)
 {
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    if (PQstatus(k->c->pg) != CONNECTION_OK || state_is(state, "08") ||
-        state_is(state, "57P")) {
+    if (PQstatus(k->c->pg) != CONNECTION_OK || state_is(state, "08") || state_is(state, "57P")) {
         k->lost = true;
         return TN_ERR_IO; /* with_conn logs it if it is not retried */
     }
@@ -295,8 +291,8 @@ static enum tn_err fail(struct call *k, const PGresult *r, const char *what)
         e = TN_ERR_BUSY; /* lock timeout, serialization, deadlock, overload, cancel */
     const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     char line[512];
-    tn_log(e == TN_ERR_BUSY ? TN_LOG_WARN : TN_LOG_ERROR, "store: postgres error", "stmt",
-           what, "sqlstate", state ? state : "", "error",
+    tn_log(e == TN_ERR_BUSY ? TN_LOG_WARN : TN_LOG_ERROR, "store: postgres error", "stmt", what,
+           "sqlstate", state ? state : "", "error",
            one_line(msg ? msg : PQerrorMessage(k->c->pg), line, sizeof line), NULL);
     return e;
 }
@@ -319,8 +315,7 @@ static enum tn_err prepare(struct call *k, enum stmt_id id)
 
 /* Runs statement `id` with bound values. TN_OK: *res (when not NULL) holds the result,
  * to PQclear. */
-static enum tn_err run_p(struct call *k, enum stmt_id id, const struct params *p,
-                         PGresult **res)
+static enum tn_err run_p(struct call *k, enum stmt_id id, const struct params *p, PGresult **res)
 {
     if (res)
         *res = NULL;
@@ -393,8 +388,8 @@ static enum tn_err conn_ready(struct call *k, bool force)
  * otherwise as a single statement's own transaction. Anything but TN_OK rolls back.
  * A lost connection is reset and the call run again once, unless the loss hit the
  * COMMIT (it may have committed). */
-enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as,
-                         body_fn body, void *arg)
+enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as, body_fn body,
+                         void *arg)
 {
     struct pg_store *s = (struct pg_store *)base;
     struct call k = {.lost = false};
@@ -580,10 +575,7 @@ int64_t pg_col_int(const PGresult *r, int row, int col)
     return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-bool pg_col_bool(const PGresult *r, int row, int col)
-{
-    return PQgetvalue(r, row, col)[0] == 't';
-}
+bool pg_col_bool(const PGresult *r, int row, int col) { return PQgetvalue(r, row, col)[0] == 't'; }
 
 static int hex_digit(char c)
 {
@@ -808,11 +800,10 @@ done:
  * switched off, and say so when our role walks through it anyway. */
 static enum tn_err check_rls(PGconn *pg, struct tn_buf *err)
 {
-    PGresult *r = PQexec(pg,
-                         "SELECT c.relrowsecurity AND c.relforcerowsecurity, "
-                         "r.rolsuper OR r.rolbypassrls "
-                         "FROM pg_class c, pg_roles r "
-                         "WHERE c.oid = 'notes'::regclass AND r.rolname = current_user");
+    PGresult *r = PQexec(pg, "SELECT c.relrowsecurity AND c.relforcerowsecurity, "
+                             "r.rolsuper OR r.rolbypassrls "
+                             "FROM pg_class c, pg_roles r "
+                             "WHERE c.oid = 'notes'::regclass AND r.rolname = current_user");
     enum tn_err e = TN_OK;
     char line[512];
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {

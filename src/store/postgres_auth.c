@@ -119,10 +119,7 @@ enum tn_err pg_user_update(struct tn_store *s, const struct tn_user *u)
               (int)u->disabled, u->tokens_valid_after);
 }
 
-enum tn_err pg_user_count(struct tn_store *s, int64_t *n)
-{
-    READ1(s, n, read_count, S_USER_COUNT);
-}
+enum tn_err pg_user_count(struct tn_store *s, int64_t *n) { READ1(s, n, read_count, S_USER_COUNT); }
 
 enum tn_err pg_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud)
 {
@@ -160,8 +157,7 @@ enum tn_err pg_client_list(struct tn_store *s, tn_store_client_cb cb, void *ud)
 }
 
 /* The count is of clients only, not of the rows the cascade removed. */
-enum tn_err pg_client_delete_unused(struct tn_store *s, int64_t created_before,
-                                    int64_t *n)
+enum tn_err pg_client_delete_unused(struct tn_store *s, int64_t created_before, int64_t *n)
 {
     WRITE1(s, n, S_CLIENT_DELETE_UNUSED, created_before);
 }
@@ -186,8 +182,7 @@ enum tn_err pg_consent_put(struct tn_store *s, const char *user_id, const char *
     WRITE(s, S_CONSENT_PUT, user_id, client_id, scope, now);
 }
 
-enum tn_err pg_consent_revoke(struct tn_store *s, const char *user_id,
-                              const char *client_id)
+enum tn_err pg_consent_revoke(struct tn_store *s, const char *user_id, const char *client_id)
 {
     if (client_id)
         WRITE(s, S_CONSENT_REVOKE, user_id, client_id);
@@ -251,10 +246,7 @@ static enum tn_err insert_refresh(struct call *k, const struct tn_refresh *t)
     return e;
 }
 
-static enum tn_err refresh_insert_body(struct call *k, void *arg)
-{
-    return insert_refresh(k, arg);
-}
+static enum tn_err refresh_insert_body(struct call *k, void *arg) { return insert_refresh(k, arg); }
 
 enum tn_err pg_refresh_insert(struct tn_store *s, const struct tn_refresh *t)
 {
@@ -302,8 +294,7 @@ static enum tn_err rotate_body(struct call *k, void *arg)
 }
 
 enum tn_err pg_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
-                              const struct tn_refresh *next, int64_t now,
-                              struct tn_refresh *old)
+                              const struct tn_refresh *next, int64_t now, struct tn_refresh *old)
 {
     struct rotate a = {.old_hash = old_hash, .next = next, .now = now, .old = old};
     enum tn_err e = pg_with_conn(s, true, NULL, rotate_body, &a);
@@ -314,8 +305,7 @@ enum tn_err pg_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
     return e;
 }
 
-enum tn_err pg_refresh_get(struct tn_store *s, const uint8_t hash[32],
-                           struct tn_refresh *out)
+enum tn_err pg_refresh_get(struct tn_store *s, const uint8_t hash[32], struct tn_refresh *out)
 {
     READ1(s, out, read_refresh, S_REFRESH_GET, hash);
 }
@@ -361,10 +351,7 @@ enum tn_err pg_key_list(struct tn_store *s, tn_store_key_cb cb, void *ud)
     LIST(s, struct tn_signing_key, read_key, cb, ud, S_KEY_LIST);
 }
 
-enum tn_err pg_key_delete(struct tn_store *s, const char *kid)
-{
-    WRITE_ONE(s, S_KEY_DELETE, kid);
-}
+enum tn_err pg_key_delete(struct tn_store *s, const char *kid) { WRITE_ONE(s, S_KEY_DELETE, kid); }
 
 enum tn_err pg_key_replace(struct tn_store *s, const char *kid, const char *expected,
                            const char *pem)

@@ -45,23 +45,23 @@ enum {
 /* ---------- statements ---------- */
 
 #define ORG_COLS "id, name, created_at"
-#define USER_COLS                                                                            \
-    "id, email, name, COALESCE(org_id, ''), role, password_hash, disabled, created_at, "     \
+#define USER_COLS                                                                        \
+    "id, email, name, COALESCE(org_id, ''), role, password_hash, disabled, created_at, " \
     "tokens_valid_after"
-#define CLIENT_COLS                                                                          \
-    "id, name, redirect_uris, secret_hash, auth_method, grant_types, scope, "                \
+#define CLIENT_COLS                                                           \
+    "id, name, redirect_uris, secret_hash, auth_method, grant_types, scope, " \
     "application_type, metadata, created_at, last_used_at"
-#define CODE_COLS                                                                            \
+#define CODE_COLS                                                                              \
     "hash, client_id, user_id, redirect_uri, scope, resource, challenge, family, expires_at, " \
     "used"
 #define REFRESH_COLS                                                                         \
     "hash, family, client_id, user_id, scope, resource, issued_at, expires_at, rotated_at, " \
     "revoked"
 #define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
-#define EMAIL_CODE_COLS                                                                      \
+#define EMAIL_CODE_COLS \
     "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
 #define IDENTITY_COLS "issuer, subject, user_id, email, created_at, last_used_at"
-#define NOTE_COLS                                                                            \
+#define NOTE_COLS \
     "id, owner, org, title, content, tags, visibility, version, created_at, updated_at"
 /* A note as read: the columns and the text's length in characters. */
 #define NOTE_READ_COLS NOTE_COLS ", char_length(content)"
@@ -69,20 +69,22 @@ enum {
  * (substr counts characters, so the cut is on a character boundary). */
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define NOTE_LIST_COLS                                                                       \
-    "id, owner, org, title, substr(content, 1, " STR(TN_NOTE_LIST_TEXT) "), tags, "          \
-    "visibility, version, created_at, updated_at, char_length(content)"
+#define NOTE_LIST_COLS                                \
+    "id, owner, org, title, substr(content, 1, " STR( \
+        TN_NOTE_LIST_TEXT) "), tags, "                \
+                           "visibility, version, created_at, updated_at, char_length(content)"
 #define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
 
 /* Snippets: up to two fragments of at most 16 words around the matches, unmarked, as
  * the SQLite backend's; read_hit cuts them to the field at a character boundary. */
-#define HEADLINE_OPTS                                                                        \
-    "'StartSel=\"\", StopSel=\"\", MinWords=8, MaxWords=16, ShortWord=0, MaxFragments=2, "   \
+#define HEADLINE_OPTS                                                                      \
+    "'StartSel=\"\", StopSel=\"\", MinWords=8, MaxWords=16, ShortWord=0, MaxFragments=2, " \
     "FragmentDelimiter=\" … \"'"
 
 /* Every statement the backend runs: its name, the types of its parameters ($1, $2, ...
  * in order: t text (NULL allowed), i int64, b bool, h 32-byte hash) and its SQL.
  * Prepared once per connection, with those types. */
+// clang-format off
 #define STMTS(X)                                                                             \
     X(ORG_INSERT, "tti", "INSERT INTO orgs (" ORG_COLS ") VALUES ($1, $2, $3)")              \
     X(ORG_GET, "t", "SELECT " ORG_COLS " FROM orgs WHERE id = $1")                           \
@@ -236,13 +238,16 @@ enum {
     X(AUDIT_INSERT, "itttttt",                                                               \
       "INSERT INTO audit (" AUDIT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)")              \
     X(AUDIT_LIST, "i", "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT $1")
+// clang-format on
 
+// clang-format off
 enum stmt_id {
 #define STMT_ENUM(name, types, sql) S_##name,
     STMTS(STMT_ENUM)
 #undef STMT_ENUM
     S__COUNT
 };
+// clang-format on
 
 /* ---------- connections and calls ---------- */
 
@@ -282,8 +287,8 @@ typedef enum tn_err (*body_fn)(struct call *k, void *arg);
 enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...);
 enum tn_err pg_simple(struct call *k, const char *sql);
 int64_t pg_changes(const PGresult *r);
-enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as,
-                         body_fn body, void *arg);
+enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as, body_fn body,
+                         void *arg);
 enum tn_err pg_one(struct tn_store *s, const struct tn_owner *as, bool tx, enum stmt_id id,
                    PGresult **res, ...);
 enum tn_err pg_one_read_as(struct tn_store *s, const struct tn_owner *as, enum stmt_id id,
@@ -299,62 +304,62 @@ enum tn_err pg_row_result(bool ok, const char *table);
 /* ---------- generic shapes of a call ---------- */
 
 /* One write statement in its own transaction; *n_ = rows changed. */
-#define WRITE1(base, n_, id, ...)                                                            \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = pg_one((base), NULL, true, (id), &r_, __VA_ARGS__);                 \
-        *(n_) = e_ == TN_OK ? pg_changes(r_) : 0;                                            \
-        PQclear(r_);                                                                         \
-        return e_;                                                                           \
+#define WRITE1(base, n_, id, ...)                                            \
+    do {                                                                     \
+        PGresult *r_;                                                        \
+        enum tn_err e_ = pg_one((base), NULL, true, (id), &r_, __VA_ARGS__); \
+        *(n_) = e_ == TN_OK ? pg_changes(r_) : 0;                            \
+        PQclear(r_);                                                         \
+        return e_;                                                           \
     } while (0)
 
 /* A write that must change a row: none changed is TN_ERR_NOT_FOUND. */
-#define WRITE_ONE(base, id, ...)                                                             \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = pg_one((base), NULL, true, (id), &r_, __VA_ARGS__);                 \
-        if (e_ == TN_OK && pg_changes(r_) == 0)                                              \
-            e_ = TN_ERR_NOT_FOUND;                                                           \
-        PQclear(r_);                                                                         \
-        return e_;                                                                           \
+#define WRITE_ONE(base, id, ...)                                             \
+    do {                                                                     \
+        PGresult *r_;                                                        \
+        enum tn_err e_ = pg_one((base), NULL, true, (id), &r_, __VA_ARGS__); \
+        if (e_ == TN_OK && pg_changes(r_) == 0)                              \
+            e_ = TN_ERR_NOT_FOUND;                                           \
+        PQclear(r_);                                                         \
+        return e_;                                                           \
     } while (0)
 
 /* A write whose row count does not matter. */
-#define WRITE(base, id, ...)                                                                 \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = pg_one((base), NULL, true, (id), &r_, __VA_ARGS__);                 \
-        PQclear(r_);                                                                         \
-        return e_;                                                                           \
+#define WRITE(base, id, ...)                                                 \
+    do {                                                                     \
+        PGresult *r_;                                                        \
+        enum tn_err e_ = pg_one((base), NULL, true, (id), &r_, __VA_ARGS__); \
+        PQclear(r_);                                                         \
+        return e_;                                                           \
     } while (0)
 
 /* One row read into *out with reader `rd`; *out is zeroed again unless TN_OK. */
-#define READ1(base, out, rd, id, ...)                                                        \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = pg_one((base), NULL, false, (id), &r_, ##__VA_ARGS__);              \
-        if (e_ == TN_OK)                                                                     \
-            e_ = PQntuples(r_) > 0 ? rd(r_, 0, (out)) : TN_ERR_NOT_FOUND;                    \
-        PQclear(r_);                                                                         \
-        if (e_ != TN_OK)                                                                     \
-            memset((out), 0, sizeof *(out));                                                 \
-        return e_;                                                                           \
+#define READ1(base, out, rd, id, ...)                                           \
+    do {                                                                        \
+        PGresult *r_;                                                           \
+        enum tn_err e_ = pg_one((base), NULL, false, (id), &r_, ##__VA_ARGS__); \
+        if (e_ == TN_OK)                                                        \
+            e_ = PQntuples(r_) > 0 ? rd(r_, 0, (out)) : TN_ERR_NOT_FOUND;       \
+        PQclear(r_);                                                            \
+        if (e_ != TN_OK)                                                        \
+            memset((out), 0, sizeof *(out));                                    \
+        return e_;                                                              \
     } while (0)
 
 /* Every row of `id`, read into `type` with `rd` and handed to `cb` after the
  * connection is back in the pool. The rows are one statement's consistent snapshot. */
-#define LIST(base, type, rd, cb, ud, id, ...)                                                \
-    do {                                                                                     \
-        PGresult *r_;                                                                        \
-        enum tn_err e_ = pg_one((base), NULL, false, (id), &r_, ##__VA_ARGS__);              \
-        for (int i_ = 0; e_ == TN_OK && i_ < PQntuples(r_); i_++) {                          \
-            type item_;                                                                      \
-            memset(&item_, 0, sizeof item_);                                                 \
-            if ((e_ = rd(r_, i_, &item_)) == TN_OK)                                          \
-                cb(&item_, (ud));                                                            \
-        }                                                                                    \
-        PQclear(r_);                                                                         \
-        return e_;                                                                           \
+#define LIST(base, type, rd, cb, ud, id, ...)                                   \
+    do {                                                                        \
+        PGresult *r_;                                                           \
+        enum tn_err e_ = pg_one((base), NULL, false, (id), &r_, ##__VA_ARGS__); \
+        for (int i_ = 0; e_ == TN_OK && i_ < PQntuples(r_); i_++) {             \
+            type item_;                                                         \
+            memset(&item_, 0, sizeof item_);                                    \
+            if ((e_ = rd(r_, i_, &item_)) == TN_OK)                             \
+                cb(&item_, (ud));                                               \
+        }                                                                       \
+        PQclear(r_);                                                            \
+        return e_;                                                              \
     } while (0)
 
 /* ---------- operations (postgres_auth.c, postgres_notes.c, postgres_listen.c) ---------- */
@@ -374,8 +379,7 @@ enum tn_err pg_client_get(struct tn_store *s, const char *id, struct tn_client *
 enum tn_err pg_client_touch(struct tn_store *s, const char *id, int64_t now);
 enum tn_err pg_client_delete(struct tn_store *s, const char *id);
 enum tn_err pg_client_list(struct tn_store *s, tn_store_client_cb cb, void *ud);
-enum tn_err pg_client_delete_unused(struct tn_store *s, int64_t created_before,
-                                    int64_t *n);
+enum tn_err pg_client_delete_unused(struct tn_store *s, int64_t created_before, int64_t *n);
 /* identities (postgres_identity.c) */
 enum tn_err pg_identity_get(struct tn_store *s, const char *issuer, const char *subject,
                             struct tn_identity *out);
@@ -389,8 +393,7 @@ enum tn_err pg_consent_get(struct tn_store *s, const char *user_id, const char *
                            char scope[256]);
 enum tn_err pg_consent_put(struct tn_store *s, const char *user_id, const char *client_id,
                            const char *scope, int64_t now);
-enum tn_err pg_consent_revoke(struct tn_store *s, const char *user_id,
-                              const char *client_id);
+enum tn_err pg_consent_revoke(struct tn_store *s, const char *user_id, const char *client_id);
 enum tn_err pg_code_insert(struct tn_store *s, const struct tn_code *c);
 enum tn_err pg_email_code_insert(struct tn_store *s, const struct tn_email_code *c);
 enum tn_err pg_email_code_get(struct tn_store *s, const char *id, struct tn_email_code *out);
@@ -401,10 +404,8 @@ enum tn_err pg_email_code_cleanup(struct tn_store *s, int64_t now, int64_t *n);
 enum tn_err pg_code_take(struct tn_store *s, const uint8_t hash[32], struct tn_code *out);
 enum tn_err pg_refresh_insert(struct tn_store *s, const struct tn_refresh *t);
 enum tn_err pg_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
-                              const struct tn_refresh *next, int64_t now,
-                              struct tn_refresh *old);
-enum tn_err pg_refresh_get(struct tn_store *s, const uint8_t hash[32],
-                           struct tn_refresh *out);
+                              const struct tn_refresh *next, int64_t now, struct tn_refresh *old);
+enum tn_err pg_refresh_get(struct tn_store *s, const uint8_t hash[32], struct tn_refresh *out);
 enum tn_err pg_refresh_spend_grace(struct tn_store *s, const uint8_t hash[32], int64_t now,
                                    int64_t grace_s);
 enum tn_err pg_family_revoke(struct tn_store *s, const char *family);
@@ -415,31 +416,26 @@ enum tn_err pg_key_delete(struct tn_store *s, const char *kid);
 enum tn_err pg_key_replace(struct tn_store *s, const char *kid, const char *expected,
                            const char *pem);
 
-enum tn_err pg_note_insert(struct tn_store *s, const struct tn_owner *o,
-                           const struct tn_note *n);
-enum tn_err pg_note_import(struct tn_store *s, const struct tn_note *v, size_t n,
-                           size_t *added);
+enum tn_err pg_note_insert(struct tn_store *s, const struct tn_owner *o, const struct tn_note *n);
+enum tn_err pg_note_import(struct tn_store *s, const struct tn_note *v, size_t n, size_t *added);
 enum tn_err pg_note_get(struct tn_store *s, const struct tn_owner *o, const char *id,
                         struct tn_note *out);
 enum tn_err pg_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
-                           int64_t expected_version, const char *title,
-                           const char *content, const char *tags, const char *visibility,
-                           int64_t now, struct tn_note *out);
+                           int64_t expected_version, const char *title, const char *content,
+                           const char *tags, const char *visibility, int64_t now,
+                           struct tn_note *out);
 enum tn_err pg_note_delete(struct tn_store *s, const struct tn_owner *o, const char *id,
                            int64_t expected_version);
-enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o,
-                         const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
+enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o, const struct tn_note_page *p,
+                         tn_store_note_cb cb, void *ud);
 enum tn_err pg_note_list_team(struct tn_store *s, const struct tn_owner *o,
-                              const struct tn_note_page *p, tn_store_note_cb cb,
-                              void *ud);
-enum tn_err pg_note_search(struct tn_store *s, const struct tn_owner *o,
-                           const char *query, unsigned limit, tn_store_note_cb cb,
-                           void *ud);
-enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n,
-                            bool sync);
-enum tn_err pg_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
-                          void *ud);
+                              const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
+enum tn_err pg_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
+                           unsigned limit, tn_store_note_cb cb, void *ud);
+enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n, bool sync);
+enum tn_err pg_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
 
-enum tn_err pg_watch_notes(struct tn_store *base, void (*fn)(const char *owner, void *ud), void *ud);
+enum tn_err pg_watch_notes(struct tn_store *base, void (*fn)(const char *owner, void *ud),
+                           void *ud);
 
 #endif

@@ -19,7 +19,8 @@ static void *watch_main(void *arg)
             if (pg)
                 PQfinish(pg);
             pg = PQconnectdb(s->url);
-            PGresult *r = PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN teamnotes_notes") : NULL;
+            PGresult *r = PQstatus(pg) == CONNECTION_OK ? PQexec(pg, "LISTEN teamnotes_notes")
+                                                        : NULL;
             bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);
             if (!ok) {

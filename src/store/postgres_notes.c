@@ -70,8 +70,7 @@ static void note_clear(struct tn_note *n)
 /* ---------- notes ---------- */
 
 /* store.c has filled every field (id, owner, org, version, timestamps). */
-enum tn_err pg_note_insert(struct tn_store *s, const struct tn_owner *o,
-                           const struct tn_note *n)
+enum tn_err pg_note_insert(struct tn_store *s, const struct tn_owner *o, const struct tn_note *n)
 {
     PGresult *r;
     enum tn_err e = pg_one(s, o, true, S_NOTE_INSERT, &r, n->id, o->user, o->org, n->title,
@@ -101,8 +100,8 @@ static enum tn_err note_import_body(struct call *k, void *arg)
         PQclear(r);
         r = NULL;
         if (e == TN_OK)
-            e = pg_run(k, S_NOTE_IMPORT, &r, n->id, n->owner, n->org, n->title, n->content,
-                       n->tags, n->visibility, n->version, n->created_at, n->updated_at);
+            e = pg_run(k, S_NOTE_IMPORT, &r, n->id, n->owner, n->org, n->title, n->content, n->tags,
+                       n->visibility, n->version, n->created_at, n->updated_at);
         if (e == TN_OK && pg_changes(r) == 1)
             a->added++;
         PQclear(r);
@@ -110,8 +109,7 @@ static enum tn_err note_import_body(struct call *k, void *arg)
     return e;
 }
 
-enum tn_err pg_note_import(struct tn_store *s, const struct tn_note *v, size_t n,
-                           size_t *added)
+enum tn_err pg_note_import(struct tn_store *s, const struct tn_note *v, size_t n, size_t *added)
 {
     struct note_import a = {.v = v, .n = n};
     enum tn_err e = pg_with_conn(s, true, NULL, note_import_body, &a);
@@ -164,13 +162,19 @@ static enum tn_err note_update_body(struct call *k, void *arg)
 }
 
 enum tn_err pg_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
-                           int64_t expected_version, const char *title,
-                           const char *content, const char *tags, const char *visibility,
-                           int64_t now, struct tn_note *out)
+                           int64_t expected_version, const char *title, const char *content,
+                           const char *tags, const char *visibility, int64_t now,
+                           struct tn_note *out)
 {
-    struct note_update a = {.o = o, .id = id, .expected_version = expected_version,
-                            .title = title, .content = content, .tags = tags,
-                            .visibility = visibility, .now = now, .out = out};
+    struct note_update a = {.o = o,
+                            .id = id,
+                            .expected_version = expected_version,
+                            .title = title,
+                            .content = content,
+                            .tags = tags,
+                            .visibility = visibility,
+                            .now = now,
+                            .out = out};
     enum tn_err e = pg_with_conn(s, false, o, note_update_body, &a);
     if (e != TN_OK && e != TN_ERR_CONFLICT)
         note_clear(out);
@@ -218,8 +222,8 @@ static enum tn_err each_note(PGresult *r, bool hits, tn_store_note_cb cb, void *
     return e;
 }
 
-enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o,
-                         const struct tn_note_page *p, tn_store_note_cb cb, void *ud)
+enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o, const struct tn_note_page *p,
+                         tn_store_note_cb cb, void *ud)
 {
     PGresult *r;
     enum tn_err e = pg_one_read_as(s, o, S_NOTE_LIST, &r, o->user, o->org, p->after_updated,
@@ -231,8 +235,7 @@ enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o,
 }
 
 enum tn_err pg_note_list_team(struct tn_store *s, const struct tn_owner *o,
-                              const struct tn_note_page *p, tn_store_note_cb cb,
-                              void *ud)
+                              const struct tn_note_page *p, tn_store_note_cb cb, void *ud)
 {
     PGresult *r;
     enum tn_err e = pg_one_read_as(s, o, S_NOTE_LIST_TEAM, &r, o->org, p->after_updated,
@@ -243,13 +246,11 @@ enum tn_err pg_note_list_team(struct tn_store *s, const struct tn_owner *o,
     return e;
 }
 
-enum tn_err pg_note_search(struct tn_store *s, const struct tn_owner *o,
-                           const char *query, unsigned limit, tn_store_note_cb cb,
-                           void *ud)
+enum tn_err pg_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
+                           unsigned limit, tn_store_note_cb cb, void *ud)
 {
     PGresult *r;
-    enum tn_err e =
-        pg_one_read_as(s, o, S_NOTE_SEARCH, &r, o->user, o->org, query, (int64_t)limit);
+    enum tn_err e = pg_one_read_as(s, o, S_NOTE_SEARCH, &r, o->user, o->org, query, (int64_t)limit);
     if (e == TN_OK)
         e = each_note(r, true, cb, ud);
     PQclear(r);
@@ -277,15 +278,13 @@ static enum tn_err audit_batch_body(struct call *k, void *arg)
     return e;
 }
 
-enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n,
-                            bool sync)
+enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n, bool sync)
 {
     struct audit_batch b = {.a = a, .n = n, .sync = sync};
     return pg_with_conn(s, true, NULL, audit_batch_body, &b);
 }
 
-enum tn_err pg_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
-                          void *ud)
+enum tn_err pg_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud)
 {
     LIST(s, struct tn_audit, read_audit, cb, ud, S_AUDIT_LIST, (int64_t)limit);
 }

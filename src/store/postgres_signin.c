@@ -85,7 +85,8 @@ enum tn_err pg_email_code_use(struct tn_store *s, const char *id, const uint8_t 
                               const uint8_t hash[32], bool link, int64_t now,
                               struct tn_email_code *out)
 {
-    struct use u = {.id = id, .browser = browser, .hash = hash, .link = link, .now = now, .out = out};
+    struct use u = {
+        .id = id, .browser = browser, .hash = hash, .link = link, .now = now, .out = out};
     enum tn_err e = pg_with_conn(s, true, NULL, use_body, &u);
     if (e == TN_OK)
         e = u.verdict;

@@ -34,14 +34,16 @@ static bool dir_writable(const char *dir)
     }
 }
 
-static enum tn_err probe_sqlite(const char *data_dir, struct tn_store_probe *out, struct tn_buf *err)
+static enum tn_err probe_sqlite(const char *data_dir, struct tn_store_probe *out,
+                                struct tn_buf *err)
 {
     enum tn_err e = TN_ERR_IO;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     snprintf(out->backend, sizeof out->backend, "sqlite");
     out->latest = tn_store_sqlite_migrations_count;
-    if (snprintf(out->where, sizeof out->where, "%s/teamnotes.db", data_dir) >= (int)sizeof out->where) {
+    if (snprintf(out->where, sizeof out->where, "%s/teamnotes.db", data_dir) >=
+        (int)sizeof out->where) {
         tn_buf_puts(err, "the data directory's path is too long");
         return TN_ERR_LIMIT;
     }
@@ -120,18 +122,19 @@ static enum tn_err probe_postgres(const char *url, struct tn_store_probe *out, s
     }
     /* a standby cannot take writes; without the notes table (not migrated yet) the
      * privilege to create it is what serve needs */
-    if (!(r = one(pg, out->version > 0
-                          ? "SELECT NOT pg_is_in_recovery() AND has_table_privilege('notes', 'INSERT')"
-                          : "SELECT NOT pg_is_in_recovery() AND has_schema_privilege(current_schema(), 'CREATE')")))
+    if (!(r = one(
+              pg,
+              out->version > 0
+                  ? "SELECT NOT pg_is_in_recovery() AND has_table_privilege('notes', 'INSERT')"
+                  : "SELECT NOT pg_is_in_recovery() AND has_schema_privilege(current_schema(), 'CREATE')")))
         goto query_failed;
     out->writable = PQgetvalue(r, 0, 0)[0] == 't';
     e = TN_OK;
     goto done;
-query_failed:
-    {
-        const char *m = PQerrorMessage(pg);
-        tn_buf_printf(err, "cannot read the PostgreSQL schema: %.*s", (int)strcspn(m, "\n"), m);
-    }
+query_failed : {
+    const char *m = PQerrorMessage(pg);
+    tn_buf_printf(err, "cannot read the PostgreSQL schema: %.*s", (int)strcspn(m, "\n"), m);
+}
 done:
     PQclear(r);
     PQfinish(pg);
@@ -143,7 +146,8 @@ enum tn_err tn_store_probe(const char *data_dir, const char *database_url,
 {
     memset(out, 0, sizeof *out);
     if (database_url && database_url[0]) {
-        if (strncasecmp(database_url, "postgres://", 11) && strncasecmp(database_url, "postgresql://", 13)) {
+        if (strncasecmp(database_url, "postgres://", 11) &&
+            strncasecmp(database_url, "postgresql://", 13)) {
             tn_buf_puts(err, "DATABASE_URL must start with postgres:// or postgresql://");
             return TN_ERR_CONFIG;
         }

@@ -127,8 +127,8 @@ static int pragma(sqlite3 *db, const char *sql, char *out, size_t cap)
  * weighs the same. Lower is better, as with bm25(). */
 enum { RANK_MAX_PHRASES = 64, RANK_MAX_COLS = 8 };
 
-static void tn_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx,
-                    int n_args, sqlite3_value **args)
+static void tn_rank(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int n_args,
+                    sqlite3_value **args)
 {
     const double k1 = 1.2, b = 0.75;
     int n_cols = api->xColumnCount(fts), n_phrases = api->xPhraseCount(fts);
@@ -194,10 +194,7 @@ static int register_rank(sqlite3 *db)
  * contends on it. Nothing here reads those statistics. Must precede SQLite's
  * initialisation; if something initialised it first the call is refused and the default
  * stays, which only costs speed. */
-static void sqlite_global_config(void)
-{
-    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-}
+static void sqlite_global_config(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
 static enum tn_err conn_open(const char *path, struct conn **out, struct tn_buf *err)
 {
@@ -433,10 +430,7 @@ enum tn_err sq_step(struct call *k, sqlite3_stmt *st, enum stmt_id id)
     return rc == SQLITE_DONE ? TN_ERR_NOT_FOUND : sq_fail(k, rc, id);
 }
 
-int sq_changes(struct call *k)
-{
-    return sqlite3_changes(k->c->db);
-}
+int sq_changes(struct call *k) { return sqlite3_changes(k->c->db); }
 
 /* ---------- reading rows ---------- */
 
@@ -555,8 +549,8 @@ static const struct tn_store_ops sqlite_ops = {
 static int current_version(sqlite3 *db, int *v)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1,
-                                &st, NULL);
+    int rc = sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", -1, &st,
+                                NULL);
     if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         *v = sqlite3_column_int(st, 0);
         rc = SQLITE_OK;

@@ -109,8 +109,8 @@ enum tn_err sq_user_by_email(struct tn_store *s, const char *email, struct tn_us
 
 enum tn_err sq_user_update(struct tn_store *s, const struct tn_user *u)
 {
-    WRITE1(s, true, S_USER_UPDATE, "tttttbi", u->id, u->name, u->org_id, u->role,
-           u->password_hash, (int)u->disabled, u->tokens_valid_after);
+    WRITE1(s, true, S_USER_UPDATE, "tttttbi", u->id, u->name, u->org_id, u->role, u->password_hash,
+           (int)u->disabled, u->tokens_valid_after);
 }
 
 static enum tn_err read_count(sqlite3_stmt *st, int64_t *n)
@@ -199,8 +199,7 @@ enum tn_err sq_consent_put(struct tn_store *s, const char *user_id, const char *
     WRITE1(s, false, S_CONSENT_PUT, "ttti", user_id, client_id, scope, now);
 }
 
-enum tn_err sq_consent_revoke(struct tn_store *s, const char *user_id,
-                              const char *client_id)
+enum tn_err sq_consent_revoke(struct tn_store *s, const char *user_id, const char *client_id)
 {
     if (client_id)
         WRITE1(s, false, S_CONSENT_REVOKE, "tt", user_id, client_id);
@@ -212,9 +211,8 @@ enum tn_err sq_consent_revoke(struct tn_store *s, const char *user_id,
 
 enum tn_err sq_code_insert(struct tn_store *s, const struct tn_code *c)
 {
-    WRITE1(s, false, S_CODE_INSERT, "httttttti", c->hash,
-           c->client_id, c->user_id, c->redirect_uri, c->scope, c->resource, c->challenge,
-           c->family, c->expires_at);
+    WRITE1(s, false, S_CODE_INSERT, "httttttti", c->hash, c->client_id, c->user_id, c->redirect_uri,
+           c->scope, c->resource, c->challenge, c->family, c->expires_at);
 }
 
 enum tn_err sq_code_take(struct tn_store *s, const uint8_t hash[32], struct tn_code *out)
@@ -274,8 +272,7 @@ enum tn_err sq_refresh_insert(struct tn_store *s, const struct tn_refresh *r)
 }
 
 enum tn_err sq_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
-                              const struct tn_refresh *next, int64_t now,
-                              struct tn_refresh *old)
+                              const struct tn_refresh *next, int64_t now, struct tn_refresh *old)
 {
     struct call k;
     sqlite3_stmt *st;
@@ -319,8 +316,7 @@ done:
     return e;
 }
 
-enum tn_err sq_refresh_get(struct tn_store *s, const uint8_t hash[32],
-                           struct tn_refresh *out)
+enum tn_err sq_refresh_get(struct tn_store *s, const uint8_t hash[32], struct tn_refresh *out)
 {
     READ1(s, out, read_refresh, S_REFRESH_GET, "h", hash);
 }
@@ -356,8 +352,8 @@ enum tn_err sq_user_revoke_all(struct tn_store *s, const char *user_id)
 
 enum tn_err sq_key_insert(struct tn_store *s, const struct tn_signing_key *k)
 {
-    WRITE1(s, false, S_KEY_INSERT, "tttiii", k->kid, k->alg, k->pem, k->created_at,
-           k->signs_from, k->retire_at);
+    WRITE1(s, false, S_KEY_INSERT, "tttiii", k->kid, k->alg, k->pem, k->created_at, k->signs_from,
+           k->retire_at);
 }
 
 enum tn_err sq_key_list(struct tn_store *s, tn_store_key_cb cb, void *ud)

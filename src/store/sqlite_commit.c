@@ -16,7 +16,7 @@ struct gop {
     body_fn body;
     void *arg;
     enum tn_err result;
-    bool done;  /* failed and taken out of the group (leader's use) */
+    bool done;         /* failed and taken out of the group (leader's use) */
     atomic_bool woken; /* the group finished: result is final */
     /* Its writer sleeps here, woken alone: to lead the next group, or when its group
      * finished (woken set first). Posted without gmu held, so that a woken writer does

@@ -20,27 +20,27 @@
 /* ---------- statements ---------- */
 
 #define ORG_COLS "id, name, created_at"
-#define USER_COLS                                                                            \
-    "id, email, name, COALESCE(org_id, ''), role, password_hash, disabled, created_at, "     \
+#define USER_COLS                                                                        \
+    "id, email, name, COALESCE(org_id, ''), role, password_hash, disabled, created_at, " \
     "tokens_valid_after"
-#define CLIENT_COLS                                                                          \
-    "id, name, redirect_uris, secret_hash, auth_method, grant_types, scope, "                \
+#define CLIENT_COLS                                                           \
+    "id, name, redirect_uris, secret_hash, auth_method, grant_types, scope, " \
     "application_type, metadata, created_at, last_used_at"
-#define CODE_COLS                                                                            \
+#define CODE_COLS                                                                              \
     "hash, client_id, user_id, redirect_uri, scope, resource, challenge, family, expires_at, " \
     "used"
 #define REFRESH_COLS                                                                         \
     "hash, family, client_id, user_id, scope, resource, issued_at, expires_at, rotated_at, " \
     "revoked"
 #define KEY_COLS "kid, alg, pem, created_at, signs_from, retire_at"
-#define EMAIL_CODE_COLS                                                                      \
+#define EMAIL_CODE_COLS \
     "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
 #define IDENTITY_COLS "issuer, subject, user_id, email, created_at, last_used_at"
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define LIST_TEXT STR(TN_NOTE_LIST_TEXT)
-#define NOTE_COLS                                                                            \
-    "n.id, n.owner, n.org, n.title, n.content, n.tags, n.visibility, n.version, "            \
+#define NOTE_COLS                                                                 \
+    "n.id, n.owner, n.org, n.title, n.content, n.tags, n.visibility, n.version, " \
     "n.created_at, n.updated_at, length(n.content)"
 /* Pages and searches carry only the first TN_NOTE_LIST_TEXT characters of the text
  * (substr counts characters of TEXT values, so the cut is on a character boundary), and
@@ -50,9 +50,9 @@
  * so a page reads no table row. bench_store_ops 3000 5, list of 20, p50 CPU, three runs
  * each: 11-12 us when lists left the text out; 26-41 us with substr on every row read
  * from the table; 20 us from the index; 17 us from the index with this test. */
-#define NOTE_LIST_COLS                                                                       \
+#define NOTE_LIST_COLS                                                                           \
     "n.id, n.owner, n.org, n.title, CASE WHEN length(CAST(n.content AS BLOB)) <= " LIST_TEXT " " \
-    "THEN n.content ELSE substr(n.content, 1, " LIST_TEXT ") END, "                          \
+    "THEN n.content ELSE substr(n.content, 1, " LIST_TEXT ") END, "                              \
     "n.tags, n.visibility, n.version, n.created_at, n.updated_at, length(n.content)"
 #define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
 #define AUDIT_ROW "(?, ?, ?, ?, ?, ?, ?)"
@@ -63,11 +63,13 @@ enum { AUDIT_ROWS = 16 };
 #define NOTE_OWN_WHERE "n.id = ?1 AND n.owner = ?2 AND n.org = ?3"
 /* Own notes, or notes shared with the (non-empty) org ?3. */
 #define NOTE_VISIBLE_WHERE "n.org = ?3 AND (n.owner = ?2 OR (n.visibility = 'org' AND n.org <> ''))"
-#define NOTE_TAG_FILTER(p)                                                                   \
-    "(" p " IS NULL OR EXISTS (SELECT 1 FROM note_tags AS t WHERE t.note = n.seq AND t.tag = " p "))"
+#define NOTE_TAG_FILTER(p)                                                                       \
+    "(" p " IS NULL OR EXISTS (SELECT 1 FROM note_tags AS t WHERE t.note = n.seq AND t.tag = " p \
+    "))"
 
 /* Every statement the backend runs, prepared once per connection. Parameters are
  * numbered in the order sq_run() binds them. */
+// clang-format off
 #define STMTS(X)                                                                             \
     X(BEGIN, "BEGIN IMMEDIATE")                                                              \
     X(COMMIT, "COMMIT")                                                                      \
@@ -207,13 +209,16 @@ enum { AUDIT_ROWS = 16 };
     /* AUDIT_ROWS records per statement (the audit thread writes batches) */                 \
     X(AUDIT_INSERT_ROWS, "INSERT INTO audit (" AUDIT_COLS ") VALUES " AUDIT_VALUES_16)       \
     X(AUDIT_LIST, "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT ?1")
+// clang-format on
 
+// clang-format off
 enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
     STMTS(STMT_ENUM)
 #undef STMT_ENUM
     S__COUNT
 };
+// clang-format on
 /* The SQL of each statement, by enum stmt_id (sqlite.c). */
 extern const char *const sq_stmt_sql[];
 
@@ -266,56 +271,56 @@ enum tn_err sq_row_result(bool ok, const char *table);
 
 /* One write statement in its own (implicit) transaction. With `must_change`, no row
  * changed means TN_ERR_NOT_FOUND. */
-#define WRITE1(base, must_change, id, ...)                                                   \
-    do {                                                                                     \
-        struct call k_;                                                                      \
-        enum tn_err e_ = sq_call_begin((base), &k_, true);                                   \
-        if (e_ != TN_OK)                                                                     \
-            return e_;                                                                       \
-        e_ = sq_run(&k_, (id), NULL, __VA_ARGS__);                                           \
-        if (e_ == TN_OK && (must_change) && sq_changes(&k_) == 0)                            \
-            e_ = TN_ERR_NOT_FOUND;                                                           \
-        sq_call_end(&k_);                                                                    \
-        return e_;                                                                           \
+#define WRITE1(base, must_change, id, ...)                        \
+    do {                                                          \
+        struct call k_;                                           \
+        enum tn_err e_ = sq_call_begin((base), &k_, true);        \
+        if (e_ != TN_OK)                                          \
+            return e_;                                            \
+        e_ = sq_run(&k_, (id), NULL, __VA_ARGS__);                \
+        if (e_ == TN_OK && (must_change) && sq_changes(&k_) == 0) \
+            e_ = TN_ERR_NOT_FOUND;                                \
+        sq_call_end(&k_);                                         \
+        return e_;                                                \
     } while (0)
 
 /* One row read into *out with reader `rd`; *out is zeroed again unless TN_OK. */
-#define READ1(base, out, rd, id, ...)                                                        \
-    do {                                                                                     \
-        struct call k_;                                                                      \
-        sqlite3_stmt *st_;                                                                   \
-        enum tn_err e_ = sq_call_begin((base), &k_, false);                                  \
-        if (e_ != TN_OK)                                                                     \
-            return e_;                                                                       \
-        e_ = sq_run(&k_, (id), &st_, __VA_ARGS__);                                           \
-        if (e_ == TN_OK)                                                                     \
-            e_ = rd(st_, (out));                                                             \
-        sq_finish(st_);                                                                      \
-        sq_call_end(&k_);                                                                    \
-        if (e_ != TN_OK)                                                                     \
-            memset((out), 0, sizeof *(out));                                                 \
-        return e_;                                                                           \
+#define READ1(base, out, rd, id, ...)                       \
+    do {                                                    \
+        struct call k_;                                     \
+        sqlite3_stmt *st_;                                  \
+        enum tn_err e_ = sq_call_begin((base), &k_, false); \
+        if (e_ != TN_OK)                                    \
+            return e_;                                      \
+        e_ = sq_run(&k_, (id), &st_, __VA_ARGS__);          \
+        if (e_ == TN_OK)                                    \
+            e_ = rd(st_, (out));                            \
+        sq_finish(st_);                                     \
+        sq_call_end(&k_);                                   \
+        if (e_ != TN_OK)                                    \
+            memset((out), 0, sizeof *(out));                \
+        return e_;                                          \
     } while (0)
 
 /* Every row of `id`, read into `type` with `rd` and handed to `cb`. The statement
  * is one read transaction: callbacks see a consistent snapshot. */
-#define LIST(base, type, rd, id, cb, ud)                                                     \
-    do {                                                                                     \
-        struct call k_;                                                                      \
-        sqlite3_stmt *st_;                                                                   \
-        enum tn_err e_ = sq_call_begin((base), &k_, false);                                  \
-        if (e_ != TN_OK)                                                                     \
-            return e_;                                                                       \
-        for (e_ = sq_run(&k_, (id), &st_, ""); e_ == TN_OK; e_ = sq_step(&k_, st_, (id))) {  \
-            type item_;                                                                      \
-            memset(&item_, 0, sizeof item_);                                                 \
-            if ((e_ = rd(st_, &item_)) != TN_OK)                                             \
-                break;                                                                       \
-            cb(&item_, (ud));                                                                \
-        }                                                                                    \
-        sq_finish(st_);                                                                      \
-        sq_call_end(&k_);                                                                    \
-        return e_ == TN_ERR_NOT_FOUND ? TN_OK : e_;                                          \
+#define LIST(base, type, rd, id, cb, ud)                                                    \
+    do {                                                                                    \
+        struct call k_;                                                                     \
+        sqlite3_stmt *st_;                                                                  \
+        enum tn_err e_ = sq_call_begin((base), &k_, false);                                 \
+        if (e_ != TN_OK)                                                                    \
+            return e_;                                                                      \
+        for (e_ = sq_run(&k_, (id), &st_, ""); e_ == TN_OK; e_ = sq_step(&k_, st_, (id))) { \
+            type item_;                                                                     \
+            memset(&item_, 0, sizeof item_);                                                \
+            if ((e_ = rd(st_, &item_)) != TN_OK)                                            \
+                break;                                                                      \
+            cb(&item_, (ud));                                                               \
+        }                                                                                   \
+        sq_finish(st_);                                                                     \
+        sq_call_end(&k_);                                                                   \
+        return e_ == TN_ERR_NOT_FOUND ? TN_OK : e_;                                         \
     } while (0)
 
 /* ---------- group commit (sqlite_commit.c) ---------- */
@@ -359,8 +364,7 @@ enum tn_err sq_consent_get(struct tn_store *s, const char *user_id, const char *
                            char scope[256]);
 enum tn_err sq_consent_put(struct tn_store *s, const char *user_id, const char *client_id,
                            const char *scope, int64_t now);
-enum tn_err sq_consent_revoke(struct tn_store *s, const char *user_id,
-                              const char *client_id);
+enum tn_err sq_consent_revoke(struct tn_store *s, const char *user_id, const char *client_id);
 enum tn_err sq_code_insert(struct tn_store *s, const struct tn_code *c);
 enum tn_err sq_code_take(struct tn_store *s, const uint8_t hash[32], struct tn_code *out);
 enum tn_err sq_email_code_insert(struct tn_store *s, const struct tn_email_code *c);
@@ -371,10 +375,8 @@ enum tn_err sq_email_code_use(struct tn_store *s, const char *id, const uint8_t 
 enum tn_err sq_email_code_cleanup(struct tn_store *s, int64_t now, int64_t *n);
 enum tn_err sq_refresh_insert(struct tn_store *s, const struct tn_refresh *r);
 enum tn_err sq_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
-                              const struct tn_refresh *next, int64_t now,
-                              struct tn_refresh *old);
-enum tn_err sq_refresh_get(struct tn_store *s, const uint8_t hash[32],
-                           struct tn_refresh *out);
+                              const struct tn_refresh *next, int64_t now, struct tn_refresh *old);
+enum tn_err sq_refresh_get(struct tn_store *s, const uint8_t hash[32], struct tn_refresh *out);
 enum tn_err sq_refresh_spend_grace(struct tn_store *s, const uint8_t hash[32], int64_t now,
                                    int64_t grace_s);
 enum tn_err sq_family_revoke(struct tn_store *s, const char *family);
@@ -385,28 +387,24 @@ enum tn_err sq_key_delete(struct tn_store *s, const char *kid);
 enum tn_err sq_key_replace(struct tn_store *s, const char *kid, const char *expected,
                            const char *pem);
 
-enum tn_err sq_note_insert(struct tn_store *s, const struct tn_owner *o,
-                           const struct tn_note *n);
-enum tn_err sq_note_import(struct tn_store *s, const struct tn_note *v, size_t n,
-                           size_t *added);
+enum tn_err sq_note_insert(struct tn_store *s, const struct tn_owner *o, const struct tn_note *n);
+enum tn_err sq_note_import(struct tn_store *s, const struct tn_note *v, size_t n, size_t *added);
 enum tn_err sq_note_get(struct tn_store *s, const struct tn_owner *o, const char *id,
                         struct tn_note *out);
 enum tn_err sq_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
-                           int64_t expected_version, const char *title,
-                           const char *content, const char *tags, const char *visibility,
-                           int64_t now, struct tn_note *out);
+                           int64_t expected_version, const char *title, const char *content,
+                           const char *tags, const char *visibility, int64_t now,
+                           struct tn_note *out);
 enum tn_err sq_note_delete(struct tn_store *s, const struct tn_owner *o, const char *id,
                            int64_t expected_version);
-enum tn_err sq_note_list(struct tn_store *s, const struct tn_owner *o,
-                         const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
+enum tn_err sq_note_list(struct tn_store *s, const struct tn_owner *o, const struct tn_note_page *p,
+                         tn_store_note_cb cb, void *ud);
 enum tn_err sq_note_list_team(struct tn_store *s, const struct tn_owner *o,
                               const struct tn_note_page *p, tn_store_note_cb cb, void *ud);
 enum tn_err sq_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
                            unsigned limit, tn_store_note_cb cb, void *ud);
-enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n,
-                            bool sync);
+enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n, bool sync);
 enum tn_err sq_audit_sync(struct tn_store *base);
-enum tn_err sq_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
-                          void *ud);
+enum tn_err sq_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
 
 #endif

@@ -70,8 +70,8 @@ static enum tn_err read_note(sqlite3_stmt *st, struct tn_note *n)
 static enum tn_err read_audit(sqlite3_stmt *st, struct tn_audit *a)
 {
     a->at = sqlite3_column_int64(st, 0);
-    bool ok = TEXT(1, a->user) && TEXT(2, a->org) && TEXT(3, a->client_id) &&
-              TEXT(4, a->tool) && TEXT(5, a->note_id) && TEXT(6, a->outcome);
+    bool ok = TEXT(1, a->user) && TEXT(2, a->org) && TEXT(3, a->client_id) && TEXT(4, a->tool) &&
+              TEXT(5, a->note_id) && TEXT(6, a->outcome);
     return sq_row_result(ok, "audit");
 }
 
@@ -115,7 +115,7 @@ static enum tn_err scope_of(const struct tn_owner *o, const char *visibility, st
         e = hex_token(own, "x", o->org);
     if (e == TN_OK)
         e = !strcmp(visibility, "org") && o->org[0] ? hex_token(org, "s", o->org)
-                                                     : tn_buf_puts(org, "");
+                                                    : tn_buf_puts(org, "");
     return e;
 }
 
@@ -143,8 +143,7 @@ static enum tn_err note_insert_body(struct call *k, void *arg)
     }
     size_t i;
     json_t *t;
-    json_array_foreach(tags, i, t)
-    {
+    json_array_foreach(tags, i, t) {
         if (e == TN_OK)
             e = json_is_string(t) ? sq_run(k, S_NOTE_TAG_ADD, NULL, "it", seq, json_string_value(t))
                                   : TN_ERR_BAD_INPUT;
@@ -163,8 +162,7 @@ static enum tn_err note_insert_body(struct call *k, void *arg)
     return e;
 }
 
-enum tn_err sq_note_insert(struct tn_store *s, const struct tn_owner *o,
-                           const struct tn_note *n)
+enum tn_err sq_note_insert(struct tn_store *s, const struct tn_owner *o, const struct tn_note *n)
 {
     struct note_insert a = {.o = o, .n = n};
     return sq_grouped(s, note_insert_body, &a);
@@ -204,8 +202,7 @@ static enum tn_err note_import_body(struct call *k, void *arg)
     return e;
 }
 
-enum tn_err sq_note_import(struct tn_store *s, const struct tn_note *v, size_t n,
-                           size_t *added)
+enum tn_err sq_note_import(struct tn_store *s, const struct tn_note *v, size_t n, size_t *added)
 {
     struct note_import a = {.v = v, .n = n};
     enum tn_err e = sq_grouped(s, note_import_body, &a);
@@ -269,20 +266,27 @@ static enum tn_err note_update_body(struct call *k, void *arg)
     }
     if (reindex && (e = sq_run(k, S_NOTE_INDEX, NULL, "ttt", a->id, o->user, o->org)) != TN_OK)
         return e;
-    if (a->tags && ((e = sq_run(k, S_NOTE_TAGS_CLEAR, NULL, "ttt", a->id, o->user, o->org)) != TN_OK ||
-                    (e = sq_run(k, S_NOTE_TAGS_SET, NULL, "ttt", a->id, o->user, o->org)) != TN_OK))
+    if (a->tags &&
+        ((e = sq_run(k, S_NOTE_TAGS_CLEAR, NULL, "ttt", a->id, o->user, o->org)) != TN_OK ||
+         (e = sq_run(k, S_NOTE_TAGS_SET, NULL, "ttt", a->id, o->user, o->org)) != TN_OK))
         return e;
     return read_own(k, o, a->id, a->out);
 }
 
 enum tn_err sq_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
-                           int64_t expected_version, const char *title,
-                           const char *content, const char *tags, const char *visibility,
-                           int64_t now, struct tn_note *out)
+                           int64_t expected_version, const char *title, const char *content,
+                           const char *tags, const char *visibility, int64_t now,
+                           struct tn_note *out)
 {
-    struct note_update a = {.o = o, .id = id, .expected_version = expected_version,
-                            .title = title, .content = content, .tags = tags,
-                            .visibility = visibility, .now = now, .out = out};
+    struct note_update a = {.o = o,
+                            .id = id,
+                            .expected_version = expected_version,
+                            .title = title,
+                            .content = content,
+                            .tags = tags,
+                            .visibility = visibility,
+                            .now = now,
+                            .out = out};
     enum tn_err e = sq_grouped(s, note_update_body, &a);
     if (e != TN_OK && e != TN_ERR_CONFLICT) {
         tn_note_deinit(out);
@@ -302,8 +306,8 @@ static enum tn_err note_delete_body(struct call *k, void *arg)
     const struct note_delete *a = arg;
     const struct tn_owner *o = a->o;
     enum tn_err e;
-    if ((e = sq_run(k, S_NOTE_UNINDEX, NULL, "ttti", a->id, o->user, o->org, a->expected_version)) !=
-        TN_OK)
+    if ((e = sq_run(k, S_NOTE_UNINDEX, NULL, "ttti", a->id, o->user, o->org,
+                    a->expected_version)) != TN_OK)
         return e;
     /* note_tags rows go with it (ON DELETE CASCADE). */
     if ((e = sq_run(k, S_NOTE_DELETE, NULL, "ttti", a->id, o->user, o->org, a->expected_version)) !=
@@ -347,8 +351,8 @@ static enum tn_err each_note(struct call *k, enum stmt_id id, sqlite3_stmt *st, 
     return e == TN_ERR_NOT_FOUND ? TN_OK : e;
 }
 
-enum tn_err sq_note_list(struct tn_store *s, const struct tn_owner *o,
-                         const struct tn_note_page *p, tn_store_note_cb cb, void *ud)
+enum tn_err sq_note_list(struct tn_store *s, const struct tn_owner *o, const struct tn_note_page *p,
+                         tn_store_note_cb cb, void *ud)
 {
     struct call k;
     sqlite3_stmt *st;
@@ -469,8 +473,8 @@ static enum tn_err audit_rows(struct call *k, const struct tn_audit *a)
     sqlite3_stmt *st = c->st[S_AUDIT_INSERT_ROWS];
     for (int r = 0; r < AUDIT_ROWS && rc == SQLITE_OK; r++) {
         int b = r * 7;
-        const char *text[6] = {a[r].user, a[r].org, a[r].client_id, a[r].tool, a[r].note_id,
-                               a[r].outcome};
+        const char *text[6] = {a[r].user, a[r].org,     a[r].client_id,
+                               a[r].tool, a[r].note_id, a[r].outcome};
         rc = sqlite3_bind_int64(st, b + 1, a[r].at);
         for (int i = 0; i < 6 && rc == SQLITE_OK; i++)
             rc = sqlite3_bind_text(st, b + 2 + i, text[i], -1, SQLITE_STATIC);
@@ -482,8 +486,7 @@ static enum tn_err audit_rows(struct call *k, const struct tn_audit *a)
     return e;
 }
 
-enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n,
-                            bool sync)
+enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n, bool sync)
 {
     struct call k;
     enum tn_err e = sq_call_begin(s, &k, true);
@@ -535,8 +538,7 @@ enum tn_err sq_audit_sync(struct tn_store *base)
     return e;
 }
 
-enum tn_err sq_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb,
-                          void *ud)
+enum tn_err sq_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud)
 {
     struct call k;
     sqlite3_stmt *st;

@@ -17,9 +17,8 @@ static enum tn_err read_email_code(sqlite3_stmt *st, struct tn_email_code *c)
 
 enum tn_err sq_email_code_insert(struct tn_store *s, const struct tn_email_code *c)
 {
-    WRITE1(s, false, S_EMAIL_CODE_INSERT, "tthhhtiiii", c->id, c->email, c->code_hash,
-           c->link_hash, c->browser_hash, c->req, c->attempts, c->expires_at, c->used_at,
-           c->created_at);
+    WRITE1(s, false, S_EMAIL_CODE_INSERT, "tthhhtiiii", c->id, c->email, c->code_hash, c->link_hash,
+           c->browser_hash, c->req, c->attempts, c->expires_at, c->used_at, c->created_at);
 }
 
 enum tn_err sq_email_code_get(struct tn_store *s, const char *id, struct tn_email_code *out)

@@ -33,8 +33,8 @@ static bool has_scheme(const char *url, const char *scheme)
 static struct tn_audit_queue *audit_queue_new(struct tn_store *s);
 static void audit_queue_free(struct tn_audit_queue *q);
 
-static enum tn_err open_backend(const char *data_dir, const char *database_url, struct tn_store **out,
-                          struct tn_buf *err)
+static enum tn_err open_backend(const char *data_dir, const char *database_url,
+                                struct tn_store **out, struct tn_buf *err)
 {
     if (!out)
         return TN_ERR_BAD_INPUT;
@@ -79,15 +79,9 @@ void tn_store_close(struct tn_store *s)
     s->ops->close(s);
 }
 
-const char *tn_store_backend(const struct tn_store *s)
-{
-    return s ? s->ops->name : "";
-}
+const char *tn_store_backend(const struct tn_store *s) { return s ? s->ops->name : ""; }
 
-int tn_store_schema_version(const struct tn_store *s)
-{
-    return s ? s->schema_version : 0;
-}
+int tn_store_schema_version(const struct tn_store *s) { return s ? s->schema_version : 0; }
 
 /* ---------- organizations ---------- */
 
@@ -135,8 +129,8 @@ static void lower_ascii(char *dst, const char *src, size_t n)
 /* The email is not part of an update, so only an insert checks it. */
 static bool user_valid(const struct tn_user *u)
 {
-    return NONEMPTY(u, id) && TERMINATED(u, name) && TERMINATED(u, org_id) &&
-           NONEMPTY(u, role) && TERMINATED(u, password_hash);
+    return NONEMPTY(u, id) && TERMINATED(u, name) && TERMINATED(u, org_id) && NONEMPTY(u, role) &&
+           TERMINATED(u, password_hash);
 }
 
 enum tn_err tn_store_user_insert(struct tn_store *s, const struct tn_user *u)
@@ -199,9 +193,8 @@ enum tn_err tn_store_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud
 enum tn_err tn_store_client_insert(struct tn_store *s, const struct tn_client *c)
 {
     if (!s || !c || !NONEMPTY(c, id) || !TERMINATED(c, name) || !TERMINATED(c, redirect_uris) ||
-        !TERMINATED(c, secret_hash) || !TERMINATED(c, auth_method) ||
-        !TERMINATED(c, grant_types) || !TERMINATED(c, scope) ||
-        !TERMINATED(c, application_type) || !TERMINATED(c, metadata))
+        !TERMINATED(c, secret_hash) || !TERMINATED(c, auth_method) || !TERMINATED(c, grant_types) ||
+        !TERMINATED(c, scope) || !TERMINATED(c, application_type) || !TERMINATED(c, metadata))
         return TN_ERR_BAD_INPUT;
     return s->ops->client_insert(s, c);
 }
@@ -440,10 +433,10 @@ enum tn_err tn_store_key_replace(struct tn_store *s, const char *kid, const char
 /* ---------- notes ---------- */
 
 enum {
-    PAGE_MAX = 100,   /* notes per page or search */
-    AUDIT_MAX = 1000, /* audit records per list */
-    NOTE_ID_BYTES = 16,  /* an id is "n_" and these bytes in base64url (24 characters) */
-    NOTE_ID_TIME = 6,    /* of which the first: the creation time in ms, big-endian */
+    PAGE_MAX = 100,     /* notes per page or search */
+    AUDIT_MAX = 1000,   /* audit records per list */
+    NOTE_ID_BYTES = 16, /* an id is "n_" and these bytes in base64url (24 characters) */
+    NOTE_ID_TIME = 6,   /* of which the first: the creation time in ms, big-endian */
 };
 
 /* Strict UTF-8 (RFC 3629): no overlong forms (so no C0 80 smuggling a NUL), no
@@ -645,8 +638,8 @@ void tn_note_deinit(struct tn_note *n)
 
 enum tn_err tn_store_note_insert(struct tn_store *s, const struct tn_owner *o, struct tn_note *n)
 {
-    if (!s || !owner_ok(o) || !n || !n->content || !TERMINATED(n, title) ||
-        !TERMINATED(n, tags) || !TERMINATED(n, visibility))
+    if (!s || !owner_ok(o) || !n || !n->content || !TERMINATED(n, title) || !TERMINATED(n, tags) ||
+        !TERMINATED(n, visibility))
         return TN_ERR_BAD_INPUT;
     struct tn_note copy;
     memset(&copy, 0, sizeof copy);
@@ -796,9 +789,8 @@ enum tn_err tn_store_note_import(struct tn_store *s, const struct tn_note_import
         struct tn_note *out = &notes[i];
         size_t cps;
         *bad = i;
-        if (!owner_ok(&in->owner) || !in->source_id || !in->content ||
-            !content_ok(in->content) || in->created_at < 0 ||
-            in->created_at >= ((int64_t)1 << 48))
+        if (!owner_ok(&in->owner) || !in->source_id || !in->content || !content_ok(in->content) ||
+            in->created_at < 0 || in->created_at >= ((int64_t)1 << 48))
             goto done;
         size_t sl = strnlen(in->source_id, 257);
         if (sl < 1 || sl > 256 || !utf8_valid(in->source_id, sl, &cps))
@@ -863,8 +855,7 @@ static bool query_ok(const char *q)
 enum tn_err tn_store_note_search(struct tn_store *s, const struct tn_owner *o, const char *query,
                                  unsigned limit, tn_store_note_cb cb, void *ud)
 {
-    if (!s || !owner_ok(o) || !query || !cb || limit < 1 || limit > PAGE_MAX ||
-        !query_ok(query))
+    if (!s || !owner_ok(o) || !query || !cb || limit < 1 || limit > PAGE_MAX || !query_ok(query))
         return TN_ERR_BAD_INPUT;
     return s->ops->note_search(s, o, query, limit, cb, ud);
 }
@@ -895,13 +886,13 @@ static bool outcome_ok(const char *v)
  * notes are never written this way. The fsync per batch cost requests far more than the
  * batch itself (docs/PERFORMANCE.md). */
 enum {
-    AUDIT_CAP = 512,     /* records queued at most (two buffers of this many) */
+    AUDIT_CAP = 512, /* records queued at most (two buffers of this many) */
     /* this many waiting start a write at once. Each audit commit changes the WAL, and
      * every reader connection then drops its page cache at its next read and reads the
      * pages again: after the store has grown (a burst of saves), that cost more than the
      * batch. 384 instead of 128 (docs/PERFORMANCE.md, item 17). */
     AUDIT_BATCH = 384,
-    AUDIT_BUSY = 128, /* a batch this big is a busy server's: committed unsynced */
+    AUDIT_BUSY = 128,    /* a batch this big is a busy server's: committed unsynced */
     AUDIT_DELAY_MS = 50, /* otherwise the first waits at most this long */
     AUDIT_WAIT_MS = 2000,
     AUDIT_SYNC_MS = 1000, /* a synced batch at least this often */
@@ -988,7 +979,8 @@ static void *audit_main(void *arg)
         for (int attempt = 0; e != TN_OK && attempt < 5; attempt++) {
             tn_log(TN_LOG_WARN, "store: audit records not written yet; retrying", "error",
                    tn_err_message(e), NULL);
-            struct timespec ts = {.tv_sec = retry_ms / 1000, .tv_nsec = (retry_ms % 1000) * 1000000L};
+            struct timespec ts = {.tv_sec = retry_ms / 1000,
+                                  .tv_nsec = (retry_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
             retry_ms = retry_ms < 3200 ? retry_ms * 2 : retry_ms;
             sync = true;
@@ -1109,7 +1101,8 @@ enum tn_err tn_store_audit_flush(struct tn_store *s)
     return e;
 }
 
-enum tn_err tn_store_watch_notes(struct tn_store *s, void (*fn)(const char *owner, void *ud), void *ud)
+enum tn_err tn_store_watch_notes(struct tn_store *s, void (*fn)(const char *owner, void *ud),
+                                 void *ud)
 {
     if (!s || !fn)
         return TN_ERR_BAD_INPUT;

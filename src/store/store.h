@@ -45,10 +45,10 @@ enum tn_err tn_store_org_list(struct tn_store *s, tn_store_org_cb cb, void *ud);
 
 struct tn_user {
     char id[48];
-    char email[256];        /* unique, stored lower-case */
+    char email[256]; /* unique, stored lower-case */
     char name[128];
-    char org_id[48];        /* "" when none */
-    char role[16];          /* viewer | editor | admin */
+    char org_id[48];         /* "" when none */
+    char role[16];           /* viewer | editor | admin */
     char password_hash[160]; /* argon2id encoded string; "" when no password is set */
     bool disabled;
     int64_t created_at;
@@ -67,17 +67,17 @@ enum tn_err tn_store_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud
 /* ---------- OAuth clients (registered through DCR or by an admin) ---------- */
 
 struct tn_client {
-    char id[512];              /* a random id, or the URL of a metadata document */
+    char id[512]; /* a random id, or the URL of a metadata document */
     char name[128];
-    char redirect_uris[4096];  /* JSON array of strings */
-    char secret_hash[65];      /* hex SHA-256 of the secret; "" for public clients */
-    char auth_method[24];      /* none | client_secret_basic | client_secret_post */
-    char grant_types[96];      /* space-separated */
-    char scope[256];           /* requested at registration (a hint) */
-    char application_type[8];  /* native | web */
-    char metadata[8192];       /* the registered metadata as echoed (JSON object) */
+    char redirect_uris[4096]; /* JSON array of strings */
+    char secret_hash[65];     /* hex SHA-256 of the secret; "" for public clients */
+    char auth_method[24];     /* none | client_secret_basic | client_secret_post */
+    char grant_types[96];     /* space-separated */
+    char scope[256];          /* requested at registration (a hint) */
+    char application_type[8]; /* native | web */
+    char metadata[8192];      /* the registered metadata as echoed (JSON object) */
     int64_t created_at;
-    int64_t last_used_at;      /* 0 when never used */
+    int64_t last_used_at; /* 0 when never used */
 };
 enum tn_err tn_store_client_insert(struct tn_store *s, const struct tn_client *c);
 enum tn_err tn_store_client_get(struct tn_store *s, const char *id, struct tn_client *out);
@@ -96,7 +96,7 @@ struct tn_identity {
     char issuer[256];
     char subject[256];
     char user_id[48];
-    char email[256];      /* the address asserted when linked, lower-case; may be "" */
+    char email[256]; /* the address asserted when linked, lower-case; may be "" */
     int64_t created_at;
     int64_t last_used_at;
 };
@@ -111,8 +111,8 @@ enum tn_err tn_store_identity_touch(struct tn_store *s, const char *issuer, cons
                                     int64_t now);
 typedef void (*tn_store_identity_cb)(const struct tn_identity *id, void *ud);
 /* The user's identities, oldest first. */
-enum tn_err tn_store_identity_list(struct tn_store *s, const char *user_id,
-                                   tn_store_identity_cb cb, void *ud);
+enum tn_err tn_store_identity_list(struct tn_store *s, const char *user_id, tn_store_identity_cb cb,
+                                   void *ud);
 /* Unlinks every identity of the user; *n (may be NULL) = how many. */
 enum tn_err tn_store_identity_delete_user(struct tn_store *s, const char *user_id, int64_t *n);
 
@@ -134,8 +134,8 @@ struct tn_code {
     char redirect_uri[1024];
     char scope[256];
     char resource[512];
-    char challenge[64];   /* PKCE S256 code_challenge */
-    char family[48];      /* the grant: every token issued from this code shares it */
+    char challenge[64]; /* PKCE S256 code_challenge */
+    char family[48];    /* the grant: every token issued from this code shares it */
     int64_t expires_at;
 };
 enum tn_err tn_store_code_insert(struct tn_store *s, const struct tn_code *c);
@@ -166,7 +166,8 @@ enum tn_err tn_store_refresh_insert(struct tn_store *s, const struct tn_refresh 
 enum tn_err tn_store_refresh_rotate(struct tn_store *s, const uint8_t old_hash[32],
                                     const struct tn_refresh *next, int64_t now,
                                     struct tn_refresh *old_out);
-enum tn_err tn_store_refresh_get(struct tn_store *s, const uint8_t hash[32], struct tn_refresh *out);
+enum tn_err tn_store_refresh_get(struct tn_store *s, const uint8_t hash[32],
+                                 struct tn_refresh *out);
 /* A rotated token may be presented once more within `grace_s` of its rotation (a
  * client's concurrent refresh). Atomically spends that one chance: TN_OK when this call
  * spent it (the token's expires_at becomes its rotated_at, so it is never honoured
@@ -183,10 +184,10 @@ enum tn_err tn_store_user_revoke_all(struct tn_store *s, const char *user_id);
 struct tn_signing_key {
     char kid[48];
     char alg[8];
-    char pem[2048];      /* the private key as stored: sealed by src/auth/as/keys.c */
+    char pem[2048]; /* the private key as stored: sealed by src/auth/as/keys.c */
     int64_t created_at;
-    int64_t signs_from;  /* published from created_at, signs from here */
-    int64_t retire_at;   /* stops signing; stays published until retire_at + token TTL */
+    int64_t signs_from; /* published from created_at, signs from here */
+    int64_t retire_at;  /* stops signing; stays published until retire_at + token TTL */
 };
 enum tn_err tn_store_key_insert(struct tn_store *s, const struct tn_signing_key *k);
 typedef void (*tn_store_key_cb)(const struct tn_signing_key *k, void *ud);
@@ -217,21 +218,21 @@ struct tn_owner {
 #define TN_NOTE_LIST_TEXT 2000
 
 struct tn_note {
-    char id[32];          /* "n_" + random, assigned by the store */
-    char owner[512];      /* user key of the author */
+    char id[32];     /* "n_" + random, assigned by the store */
+    char owner[512]; /* user key of the author */
     char org[128];
-    char title[TN_NOTE_MAX_TITLE * 4 + 1];  /* UTF-8 */
-    char *content;        /* heap, NUL-terminated; free with tn_note_deinit. In lists
+    char title[TN_NOTE_MAX_TITLE * 4 + 1]; /* UTF-8 */
+    char *content;  /* heap, NUL-terminated; free with tn_note_deinit. In lists
                              and searches: at most TN_NOTE_LIST_TEXT characters */
-    int64_t length;       /* characters (code points) of the whole content; when
+    int64_t length; /* characters (code points) of the whole content; when
                              content is shorter, it was cut (lists, searches) */
     char tags[TN_NOTE_MAX_TAGS * (TN_NOTE_MAX_TAG * 4 + 3) + 3]; /* JSON array of strings */
-    char visibility[8];   /* "private" or "org" */
-    int64_t version;      /* starts at 1, +1 per update */
-    int64_t created_at;   /* milliseconds */
+    char visibility[8];                                          /* "private" or "org" */
+    int64_t version;                                             /* starts at 1, +1 per update */
+    int64_t created_at;                                          /* milliseconds */
     int64_t updated_at;
-    char snippet[512];    /* search results only: an excerpt around the match */
-    double rank;          /* search results only: higher is better */
+    char snippet[512]; /* search results only: an excerpt around the match */
+    double rank;       /* search results only: higher is better */
 };
 void tn_note_deinit(struct tn_note *n);
 
@@ -289,10 +290,10 @@ enum tn_err tn_store_note_search(struct tn_store *s, const struct tn_owner *o, c
 
 /* A note brought in from another system (teamnotes import). */
 struct tn_note_import {
-    struct tn_owner owner;  /* whose note it becomes */
-    const char *source_id;  /* its id in the other system: 1..256 bytes of UTF-8 */
-    const char *content;    /* as for tn_store_note_insert */
-    int64_t created_at;     /* milliseconds, 0 .. 2^48 - 1; also its updated_at */
+    struct tn_owner owner; /* whose note it becomes */
+    const char *source_id; /* its id in the other system: 1..256 bytes of UTF-8 */
+    const char *content;   /* as for tn_store_note_insert */
+    int64_t created_at;    /* milliseconds, 0 .. 2^48 - 1; also its updated_at */
 };
 /* Adds `n` notes (1..100000) in one transaction: all or none. Each gets the id
  * "n_" + base64url(created_at as 48 bits, then 80 bits of HMAC-SHA-256 over owner,
@@ -307,18 +308,19 @@ enum tn_err tn_store_note_import(struct tn_store *s, const struct tn_note_import
  * store changes a note of that owner (PostgreSQL: LISTEN/NOTIFY, resumed after the
  * database restarts). TN_ERR_CONFIG when the backend serves a single instance (SQLite):
  * the caller then announces its own changes. */
-enum tn_err tn_store_watch_notes(struct tn_store *s, void (*fn)(const char *owner, void *ud), void *ud);
+enum tn_err tn_store_watch_notes(struct tn_store *s, void (*fn)(const char *owner, void *ud),
+                                 void *ud);
 
 /* ---------- audit: who did what to which note; never note text ---------- */
 
 struct tn_audit {
-    int64_t at;          /* milliseconds */
+    int64_t at; /* milliseconds */
     char user[512];
     char org[128];
     char client_id[512];
     char tool[64];
-    char note_id[32];    /* "" when none */
-    char outcome[32];    /* ok | denied | not_found | conflict | invalid | error */
+    char note_id[32]; /* "" when none */
+    char outcome[32]; /* ok | denied | not_found | conflict | invalid | error */
 };
 /* Queues the record; it is written, in a batch with others, within 50 ms, before
  * tn_store_audit_list reads and before the store closes. TN_ERR_BUSY when the queue
@@ -336,11 +338,11 @@ enum tn_err tn_store_audit_list(struct tn_store *s, unsigned limit, tn_store_aud
 
 /* What a database file holds, as checked by PRAGMA integrity_check. */
 struct tn_store_file_info {
-    int schema_version;   /* highest version in its schema_version table */
+    int schema_version; /* highest version in its schema_version table */
     int64_t notes;
     int64_t users;
     int64_t signing_keys;
-    int64_t bytes;        /* size of the file */
+    int64_t bytes; /* size of the file */
 };
 
 /* Copies `data_dir`/teamnotes.db to `dest` while servers may be writing to it: SQLite's
@@ -398,7 +400,7 @@ struct tn_email_code {
     char req[8192];           /* the sealed authorization request it continues */
     int64_t attempts;         /* wrong codes so far */
     int64_t expires_at;
-    int64_t used_at;          /* 0 until consumed */
+    int64_t used_at; /* 0 until consumed */
     int64_t created_at;
 };
 /* TN_ERR_CONFLICT when the id is taken. */

@@ -22,9 +22,7 @@ static unsigned schema_seq;
 
 /* ---------- the database around the tests ---------- */
 
-static inline void quiet_notices(void *arg, const char *message)
-{
-}
+static inline void quiet_notices(void *arg, const char *message) {}
 
 /* Runs SQL on the admin connection, reconnecting once if the server restarted. */
 static inline PGresult *admin_q(const char *sql, int nparams, const char *const *params)
@@ -44,10 +42,7 @@ static inline PGresult *admin_q(const char *sql, int nparams, const char *const 
     return r;
 }
 
-static inline void admin_exec(const char *sql)
-{
-    PQclear(admin_q(sql, 0, NULL));
-}
+static inline void admin_exec(const char *sql) { PQclear(admin_q(sql, 0, NULL)); }
 
 static inline void url_for(const char *schema, char *out, size_t cap)
 {
@@ -116,7 +111,7 @@ static inline void exec_ok(PGconn *c, const char *sql)
  * security policies between it and the rows, then rolls back. out: the first value (a
  * query), the row count (another command), or "error SQLSTATE". */
 static inline void as_user(PGconn *c, const char *user, const char *org, const char *sql, char *out,
-                    size_t cap)
+                           size_t cap)
 {
     exec_ok(c, "BEGIN");
     const char *params[] = {user, org};

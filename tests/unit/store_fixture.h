@@ -20,18 +20,15 @@
 #endif
 
 struct fx {
-    char dir[64];   /* the temporary directory */
-    char data[96];  /* the data directory inside it */
+    char dir[64];    /* the temporary directory */
+    char data[96];   /* the data directory inside it */
     char schema[64]; /* PostgreSQL: the test's schema */
     char url[1024];  /* PostgreSQL: base_url with search_path set to schema */
     struct tn_store *s;
 };
 
 /* The backend under test: PostgreSQL when TN_TEST_DATABASE_URL is set, else SQLite. */
-static inline bool on_pg(void)
-{
-    return base_url != NULL;
-}
+static inline bool on_pg(void) { return base_url != NULL; }
 
 static inline int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {

@@ -77,9 +77,11 @@ static void set_user(struct tn_store *s, const char *id, const char *role, bool 
 /* A built-in token's principal: issued at `iat`, with these permissions. */
 static struct tn_principal *token(const char *sub, int64_t iat, const char *perms)
 {
-    struct tn_principal *p = tn_principal_new("http://127.0.0.1:8080", sub, "", "cli", "jti", INT64_MAX / 2);
+    struct tn_principal *p =
+        tn_principal_new("http://127.0.0.1:8080", sub, "", "cli", "jti", INT64_MAX / 2);
     p->issued_at = iat;
-    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read notes:write"), TN_OK);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read notes:write"),
+                     TN_OK);
     assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, perms), TN_OK);
     return p;
 }
@@ -191,11 +193,11 @@ static void test_role_covers(void **state)
         {"viewer", "notes:read notes:write", false},
         {"admin", "notes:read notes:write teamnotes:admin", true},
         {"editor", "teamnotes:admin", false},
-        {"editor", "notes:rea", false},     /* a prefix is not the word */
+        {"editor", "notes:rea", false}, /* a prefix is not the word */
         {"editor", "notes:writex", false},
-        {"", "notes:read", false},          /* no role (missing account): nothing */
-        {"root", "notes:read", false},      /* unknown role: nothing */
-        {"root", "", true},                 /* a token naming nothing asks for nothing */
+        {"", "notes:read", false},     /* no role (missing account): nothing */
+        {"root", "notes:read", false}, /* unknown role: nothing */
+        {"root", "", true},            /* a token naming nothing asks for nothing */
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         struct tn_principal *p = token("usr_x", 1, t[i].perms);

@@ -13,7 +13,12 @@
 #include "auth/as/cimd.h"
 
 static const struct tn_cimd_limits lim = {
-    .entries = 8, .fetches = 3, .host_fetches = 2, .host_faults = 2, .host_failures = 3, .fail_ttl_s = 60,
+    .entries = 8,
+    .fetches = 3,
+    .host_fetches = 2,
+    .host_faults = 2,
+    .host_failures = 3,
+    .fail_ttl_s = 60,
 };
 
 static const char *why;
@@ -101,14 +106,15 @@ static void test_documents_and_failures(void **state)
     assert_int_equal(get(c, a, 1000), TN_ERR_NOT_FOUND); /* a look reserves nothing */
     assert_int_equal(begin(c, a, 1000), TN_ERR_NOT_FOUND);
     assert_int_equal(begin(c, a, 1000), TN_ERR_BUSY);
-    assert_string_equal(why, "The client's metadata document is being fetched; try again in a moment.");
+    assert_string_equal(why,
+                        "The client's metadata document is being fetched; try again in a moment.");
     assert_int_equal(get(c, a, 1000), TN_ERR_BUSY);
     ok_doc(c, a, 1001, 300);
     memset(&out, 0, sizeof out);
     assert_int_equal(get(c, a, 1300), TN_OK);
     assert_string_equal(out.id, a);
     assert_string_equal(out.name, "doc https://a.example/c.json");
-    assert_int_equal(begin(c, a, 1300), TN_OK); /* a hit never reserves */
+    assert_int_equal(begin(c, a, 1300), TN_OK);          /* a hit never reserves */
     assert_int_equal(get(c, a, 1301), TN_ERR_NOT_FOUND); /* expired */
 
     assert_int_equal(begin(c, b, 1000), TN_ERR_NOT_FOUND);
@@ -142,11 +148,15 @@ static void test_fetches_in_flight(void **state)
     assert_int_equal(begin(c, "https://h.example/1", 0), TN_ERR_NOT_FOUND);
     assert_int_equal(begin(c, "https://H.example:444/2", 0), TN_ERR_NOT_FOUND);
     assert_int_equal(begin(c, "https://h.example./3?x=1", 0), TN_ERR_BUSY);
-    assert_string_equal(why, "Too many client metadata documents are being fetched right now; try again in a moment.");
+    assert_string_equal(
+        why,
+        "Too many client metadata documents are being fetched right now; try again in a moment.");
     assert_int_equal(get(c, "https://h.example/4", 0), TN_ERR_BUSY);
     assert_int_equal(begin(c, "https://i.example/1", 0), TN_ERR_NOT_FOUND);
     assert_int_equal(begin(c, "https://j.example/1", 0), TN_ERR_BUSY); /* three in all */
-    assert_string_equal(why, "Too many client metadata documents are being fetched right now; try again in a moment.");
+    assert_string_equal(
+        why,
+        "Too many client metadata documents are being fetched right now; try again in a moment.");
     ok_doc(c, "https://i.example/1", 1, 300);
     assert_int_equal(begin(c, "https://j.example/1", 1), TN_ERR_NOT_FOUND);
     ok_doc(c, "https://H.example:444/2", 2, 300);
@@ -163,18 +173,22 @@ static void test_failing_host(void **state)
     assert_int_equal(begin(c, "https://slow.example/c?x=1", 0), TN_ERR_NOT_FOUND);
     assert_int_equal(begin(c, "https://slow.example/c?x=2", 0), TN_ERR_NOT_FOUND);
     tn_cimd_cache_end(c, "https://slow.example/c?x=1", 5, NULL, 0, "timeout", true);
-    assert_int_equal(begin(c, "https://slow.example/c?x=3", 5), TN_ERR_NOT_FOUND); /* one fault so far */
+    assert_int_equal(begin(c, "https://slow.example/c?x=3", 5),
+                     TN_ERR_NOT_FOUND); /* one fault so far */
     tn_cimd_cache_end(c, "https://slow.example/c?x=3", 5, NULL, 0, NULL, false);
     tn_cimd_cache_end(c, "https://slow.example/c?x=2", 6, NULL, 0, "refused", true);
     /* two faults (and only two failures, under the three of any kind) */
     assert_int_equal(begin(c, "https://slow.example/c?x=4", 7), TN_ERR_BUSY);
-    assert_string_equal(why, "The host of the client's metadata document failed recently; try again in a minute.");
+    assert_string_equal(
+        why, "The host of the client's metadata document failed recently; try again in a minute.");
     assert_int_equal(begin(c, "https://SLOW.example:1/other", 7), TN_ERR_BUSY);
-    assert_int_equal(get(c, "https://slow.example/c?x=1", 7), TN_ERR_BAD_INPUT); /* its own failure */
+    assert_int_equal(get(c, "https://slow.example/c?x=1", 7),
+                     TN_ERR_BAD_INPUT); /* its own failure */
     assert_string_equal(why, "timeout");
     assert_int_equal(get(c, "https://slow.example/c?x=2", 7), TN_ERR_BAD_INPUT);
     assert_string_equal(why, "refused");
-    assert_int_equal(begin(c, "https://fine.example/c", 7), TN_ERR_NOT_FOUND); /* other hosts go on */
+    assert_int_equal(begin(c, "https://fine.example/c", 7),
+                     TN_ERR_NOT_FOUND); /* other hosts go on */
     tn_cimd_cache_end(c, "https://fine.example/c", 7, NULL, 0, NULL, false);
     /* the first fault is live until 65 */
     assert_int_equal(begin(c, "https://slow.example/c?x=4", 64), TN_ERR_BUSY);
@@ -189,7 +203,8 @@ static void test_failing_host(void **state)
         tn_cimd_cache_end(c, u, 100, NULL, 0, "not a document", false);
     }
     assert_int_equal(begin(c, "https://bad.example/c?x=9", 100), TN_ERR_BUSY);
-    assert_string_equal(why, "The host of the client's metadata document failed recently; try again in a minute.");
+    assert_string_equal(
+        why, "The host of the client's metadata document failed recently; try again in a minute.");
     assert_int_equal(begin(c, "https://bad.example/c?x=9", 160), TN_ERR_NOT_FOUND);
     tn_cimd_cache_free(c);
 }
@@ -232,7 +247,8 @@ static void test_bounded_size(void **state)
             tn_cimd_cache_end(c, u[i], 0, NULL, 0, "failed", true);
     }
     assert_int_equal(begin(c, "https://n3.example/c", 1), TN_ERR_BUSY);
-    assert_string_equal(why, "Too many client metadata documents are in use right now; try again in a minute.");
+    assert_string_equal(
+        why, "Too many client metadata documents are in use right now; try again in a minute.");
     for (int i = 0; i < 8; i++)
         assert_int_equal(get(c, u[i], 1), i % 2 ? TN_ERR_BAD_INPUT : TN_ERR_BUSY);
     tn_cimd_cache_end(c, u[0], 1, NULL, 0, NULL, false);
@@ -274,7 +290,9 @@ static void test_stale_document(void **state)
     memset(&out, 0, sizeof out);
     assert_int_equal(get(c, a, 170), TN_OK);
     assert_string_equal(out.id, a);
-    assert_string_equal(why, "Too many client metadata documents are being fetched right now; try again in a moment.");
+    assert_string_equal(
+        why,
+        "Too many client metadata documents are being fetched right now; try again in a moment.");
     assert_int_equal(get(c, n, 170), TN_ERR_BUSY);
     assert_int_equal(tn_cimd_cache_stale(c, n, 170, &out), TN_ERR_NOT_FOUND);
     tn_cimd_cache_end(c, "https://x.example/1", 171, NULL, 0, NULL, false);
@@ -331,14 +349,26 @@ static void test_fetches_per_address(void **state)
     struct tn_cimd_limits l = lim;
     l.addr_fetches = 1;
     struct tn_cimd_cache *c = tn_cimd_cache_new(&l);
-    assert_int_equal(tn_cimd_cache_get_for(c, "https://h1.example/c", "10.0.0.1", 0, true, &out, &why), TN_ERR_NOT_FOUND);
-    assert_int_equal(tn_cimd_cache_get_for(c, "https://h2.example/c", "10.0.0.1", 0, false, &out, &why), TN_ERR_BUSY);
-    assert_string_equal(why, "This address has a client metadata document being fetched; try again in a moment.");
-    assert_int_equal(tn_cimd_cache_get_for(c, "https://h2.example/c", "10.0.0.1", 0, true, &out, &why), TN_ERR_BUSY);
-    assert_int_equal(tn_cimd_cache_get_for(c, "https://h2.example/c", "10.0.0.2", 0, true, &out, &why), TN_ERR_NOT_FOUND);
-    assert_int_equal(tn_cimd_cache_get_for(c, "https://h3.example/c", NULL, 0, true, &out, &why), TN_ERR_NOT_FOUND);
+    assert_int_equal(
+        tn_cimd_cache_get_for(c, "https://h1.example/c", "10.0.0.1", 0, true, &out, &why),
+        TN_ERR_NOT_FOUND);
+    assert_int_equal(
+        tn_cimd_cache_get_for(c, "https://h2.example/c", "10.0.0.1", 0, false, &out, &why),
+        TN_ERR_BUSY);
+    assert_string_equal(
+        why, "This address has a client metadata document being fetched; try again in a moment.");
+    assert_int_equal(
+        tn_cimd_cache_get_for(c, "https://h2.example/c", "10.0.0.1", 0, true, &out, &why),
+        TN_ERR_BUSY);
+    assert_int_equal(
+        tn_cimd_cache_get_for(c, "https://h2.example/c", "10.0.0.2", 0, true, &out, &why),
+        TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_cimd_cache_get_for(c, "https://h3.example/c", NULL, 0, true, &out, &why),
+                     TN_ERR_NOT_FOUND);
     tn_cimd_cache_end(c, "https://h1.example/c", 1, NULL, 0, "timeout", true);
-    assert_int_equal(tn_cimd_cache_get_for(c, "https://h4.example/c", "10.0.0.1", 1, false, &out, &why), TN_ERR_NOT_FOUND);
+    assert_int_equal(
+        tn_cimd_cache_get_for(c, "https://h4.example/c", "10.0.0.1", 1, false, &out, &why),
+        TN_ERR_NOT_FOUND);
     tn_cimd_cache_end(c, "https://h2.example/c", 1, NULL, 0, NULL, false);
     tn_cimd_cache_end(c, "https://h3.example/c", 1, NULL, 0, NULL, false);
     tn_cimd_cache_free(c);

@@ -32,10 +32,12 @@ static void test_scalekit_shape(void **state)
 {
     struct tn_claim_map m = {0};
     enum tn_err rc;
-    struct tn_principal *p = map("{\"iss\":\"https://env.scalekit.com\",\"sub\":\"usr_1\",\"oid\":\"org_9\","
-                                 "\"aud\":[\"res_1\"],\"client_id\":\"skc_1\",\"exp\":2000000000,\"jti\":\"tkn_1\","
-                                 "\"roles\":[\"member\"],\"permissions\":[\"notes:read\",\"notes:write\"],"
-                                 "\"scopes\":[\"notes:read\"]}", &m, &rc);
+    struct tn_principal *p =
+        map("{\"iss\":\"https://env.scalekit.com\",\"sub\":\"usr_1\",\"oid\":\"org_9\","
+            "\"aud\":[\"res_1\"],\"client_id\":\"skc_1\",\"exp\":2000000000,\"jti\":\"tkn_1\","
+            "\"roles\":[\"member\"],\"permissions\":[\"notes:read\",\"notes:write\"],"
+            "\"scopes\":[\"notes:read\"]}",
+            &m, &rc);
     char b[256];
     assert_int_equal(rc, TN_OK);
     assert_string_equal(p->subject, "usr_1");
@@ -54,8 +56,10 @@ static void test_string_scope_and_org_id(void **state)
 {
     struct tn_claim_map m = {0};
     enum tn_err rc;
-    struct tn_principal *p = map("{\"iss\":\"i\",\"sub\":\"s\",\"org_id\":\"org_acme\",\"scope\":\"notes:read  notes:write\","
-                                 "\"perms\":\"notes:read\",\"azp\":\"cli\",\"exp\":1}", &m, &rc);
+    struct tn_principal *p = map(
+        "{\"iss\":\"i\",\"sub\":\"s\",\"org_id\":\"org_acme\",\"scope\":\"notes:read  notes:write\","
+        "\"perms\":\"notes:read\",\"azp\":\"cli\",\"exp\":1}",
+        &m, &rc);
     char b[256];
     assert_int_equal(rc, TN_OK);
     assert_string_equal(p->org, "org_acme");
@@ -68,10 +72,13 @@ static void test_string_scope_and_org_id(void **state)
 
 static void test_keycloak_nested_roles(void **state)
 {
-    struct tn_claim_map m = {.roles = "realm_access.roles", .permissions = "resource_access.teamnotes.roles"};
+    struct tn_claim_map m = {.roles = "realm_access.roles",
+                             .permissions = "resource_access.teamnotes.roles"};
     enum tn_err rc;
-    struct tn_principal *p = map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":1,\"realm_access\":{\"roles\":[\"editor\"]},"
-                                 "\"resource_access\":{\"teamnotes\":{\"roles\":[\"notes:write\"]}}}", &m, &rc);
+    struct tn_principal *p =
+        map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":1,\"realm_access\":{\"roles\":[\"editor\"]},"
+            "\"resource_access\":{\"teamnotes\":{\"roles\":[\"notes:write\"]}}}",
+            &m, &rc);
     char b[256];
     assert_int_equal(rc, TN_OK);
     assert_string_equal(joined(&p->roles, b, sizeof b), "editor");
@@ -85,7 +92,8 @@ static void test_fail_closed(void **state)
     enum tn_err rc;
     char b[256];
     struct tn_claim_map closed = {0};
-    struct tn_principal *p = map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":1,\"scope\":\"notes:write\"}", &closed, &rc);
+    struct tn_principal *p =
+        map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":1,\"scope\":\"notes:write\"}", &closed, &rc);
     assert_int_equal(rc, TN_OK);
     assert_int_equal(p->permissions.n, 0);
     assert_false(tn_principal_has_permission(p, "notes:read"));
@@ -104,7 +112,8 @@ static void test_scope_hierarchy(void **state)
 {
     struct tn_claim_map m = {0};
     enum tn_err rc;
-    struct tn_principal *p = map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":1,\"scope\":\"notes:write\"}", &m, &rc);
+    struct tn_principal *p =
+        map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":1,\"scope\":\"notes:write\"}", &m, &rc);
     /* the hierarchy is the application's: none until it registers one */
     assert_false(tn_principal_has_scope(p, "notes:read"));
     assert_int_equal(tn_principal_scope_implies("notes:write", "notes:read"), TN_OK);
@@ -118,12 +127,12 @@ static void test_scope_hierarchy(void **state)
 static void test_bad_shapes(void **state)
 {
     static const char *bad[] = {
-        "{\"iss\":\"i\",\"exp\":1}",                                  /* no sub */
-        "{\"iss\":\"i\",\"sub\":\"\",\"exp\":1}",                     /* empty sub */
-        "{\"sub\":\"s\",\"exp\":1}",                                  /* no iss */
-        "{\"iss\":\"i\",\"sub\":\"s\",\"oid\":5}",                    /* org not a string */
-        "{\"iss\":\"i\",\"sub\":\"s\",\"permissions\":[\"a\",1]}",    /* mixed array */
-        "{\"iss\":\"i\",\"sub\":\"s\",\"roles\":{\"a\":1}}",          /* object */
+        "{\"iss\":\"i\",\"exp\":1}",                               /* no sub */
+        "{\"iss\":\"i\",\"sub\":\"\",\"exp\":1}",                  /* empty sub */
+        "{\"sub\":\"s\",\"exp\":1}",                               /* no iss */
+        "{\"iss\":\"i\",\"sub\":\"s\",\"oid\":5}",                 /* org not a string */
+        "{\"iss\":\"i\",\"sub\":\"s\",\"permissions\":[\"a\",1]}", /* mixed array */
+        "{\"iss\":\"i\",\"sub\":\"s\",\"roles\":{\"a\":1}}",       /* object */
     };
     struct tn_claim_map m = {0};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -138,7 +147,8 @@ static void test_whoami_json(void **state)
 {
     struct tn_claim_map m = {0};
     enum tn_err rc;
-    struct tn_principal *p = map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":7,\"secret_claim\":\"x\"}", &m, &rc);
+    struct tn_principal *p =
+        map("{\"iss\":\"i\",\"sub\":\"s\",\"exp\":7,\"secret_claim\":\"x\"}", &m, &rc);
     json_t *j = tn_principal_json(p);
     assert_true(json_is_null(json_object_get(j, "organizationId")));
     assert_null(json_object_get(j, "secret_claim"));
@@ -151,9 +161,12 @@ static void test_whoami_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scalekit_shape),  cmocka_unit_test(test_string_scope_and_org_id),
-        cmocka_unit_test(test_keycloak_nested_roles), cmocka_unit_test(test_fail_closed),
-        cmocka_unit_test(test_scope_hierarchy), cmocka_unit_test(test_bad_shapes),
+        cmocka_unit_test(test_scalekit_shape),
+        cmocka_unit_test(test_string_scope_and_org_id),
+        cmocka_unit_test(test_keycloak_nested_roles),
+        cmocka_unit_test(test_fail_closed),
+        cmocka_unit_test(test_scope_hierarchy),
+        cmocka_unit_test(test_bad_shapes),
         cmocka_unit_test(test_whoami_json),
     };
     return cmocka_run_group_tests_name("claims", tests, NULL, NULL);

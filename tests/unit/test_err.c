@@ -25,10 +25,7 @@ static const struct {
 };
 #define N_ROWS (sizeof all / sizeof all[0])
 
-static bool streq(const char *a, const char *b)
-{
-    return a == b || (a && b && strcmp(a, b) == 0);
-}
+static bool streq(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
 
 static void test_every_row_named_and_worded(void **state)
 {
@@ -47,7 +44,7 @@ static void test_every_row_named_and_worded(void **state)
     }
     /* an out-of-range value reads as an internal error, never past the table */
     assert_string_equal(tn_err_name(TN_ERR__COUNT), "TN_ERR_INTERNAL");
-    assert_string_equal(tn_err_name((enum tn_err)-1), "TN_ERR_INTERNAL");
+    assert_string_equal(tn_err_name((enum tn_err) - 1), "TN_ERR_INTERNAL");
     assert_int_equal(tn_err_jsonrpc(TN_ERR__COUNT), tn_err_jsonrpc(TN_ERR_INTERNAL));
 }
 
@@ -87,7 +84,7 @@ static void test_jsonrpc_codes_documented(void **state)
         {TN_ERR_MISSING_CAPABILITY, -32021, NULL},
         {TN_ERR_UNSUPPORTED_VERSION, -32022, "Unsupported protocol version"},
         {TN_ERR_RESOURCE_NOT_FOUND, -32002, "Resource not found"},
-        {TN_ERR_BUSY, -32603, NULL},           /* listen cap: refused in-band with -32603 */
+        {TN_ERR_BUSY, -32603, NULL}, /* listen cap: refused in-band with -32603 */
         {TN_ERR_FORBIDDEN, -32000, NULL},
         {TN_ERR_INSUFFICIENT_SCOPE, -32000, NULL},
     };
@@ -103,8 +100,8 @@ static void test_jsonrpc_codes_documented(void **state)
 /* HTTP statuses the references use (mcp-transport-and-lifecycle.md §3.4,
  * mcp-authorization.md), RFC 9110's 408, 409 and 500, RFC 6585's 429 and 431, RFC 9110's
  * 503, and 499 for a client that left (nginx's convention; never sent: nobody is listening). */
-static const int documented_http[] = {200, 400, 401, 403, 404, 405, 406, 408, 409,
-                                      413, 415, 429, 431, 499, 500, 503};
+static const int documented_http[] = {200, 400, 401, 403, 404, 405, 406, 408,
+                                      409, 413, 415, 429, 431, 499, 500, 503};
 
 static void test_http_statuses_documented(void **state)
 {
@@ -124,40 +121,56 @@ static void test_http_statuses_documented(void **state)
         int http;
     } want[] = {
         {TN_OK, 200},
-        {TN_ERR_PARSE, 400},                /* §3.5: -32700 on 400 */
-        {TN_ERR_INVALID_REQUEST, 400},      /* -32600 on 400 */
-        {TN_ERR_METHOD_NOT_FOUND, 404},     /* modern unknown method: 404 */
-        {TN_ERR_INVALID_PARAMS, 200},       /* unknown tool, invalid cursor: 200 */
-        {TN_ERR_HEADER_MISMATCH, 400},      /* -32020 on 400 */
-        {TN_ERR_MISSING_CAPABILITY, 400},   /* -32021 on 400 */
-        {TN_ERR_UNSUPPORTED_VERSION, 400},  /* -32022 on 400 */
-        {TN_ERR_RESOURCE_NOT_FOUND, 200},   /* -32002 on 200 (2025) */
-        {TN_ERR_LIMIT, 413},                /* body over our limit */
-        {TN_ERR_INSUFFICIENT_SCOPE, 403},   /* step-up challenge */
+        {TN_ERR_PARSE, 400},               /* §3.5: -32700 on 400 */
+        {TN_ERR_INVALID_REQUEST, 400},     /* -32600 on 400 */
+        {TN_ERR_METHOD_NOT_FOUND, 404},    /* modern unknown method: 404 */
+        {TN_ERR_INVALID_PARAMS, 200},      /* unknown tool, invalid cursor: 200 */
+        {TN_ERR_HEADER_MISMATCH, 400},     /* -32020 on 400 */
+        {TN_ERR_MISSING_CAPABILITY, 400},  /* -32021 on 400 */
+        {TN_ERR_UNSUPPORTED_VERSION, 400}, /* -32022 on 400 */
+        {TN_ERR_RESOURCE_NOT_FOUND, 200},  /* -32002 on 200 (2025) */
+        {TN_ERR_LIMIT, 413},               /* body over our limit */
+        {TN_ERR_INSUFFICIENT_SCOPE, 403},  /* step-up challenge */
         {TN_ERR_FORBIDDEN, 403},
         {TN_ERR_INTERNAL, 500},
         {TN_ERR_BUSY, 503},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         if (tn_err_http_status(want[i].e) != want[i].http)
-            fail_msg("%s: HTTP %d, want %d", tn_err_name(want[i].e),
-                     tn_err_http_status(want[i].e), want[i].http);
+            fail_msg("%s: HTTP %d, want %d", tn_err_name(want[i].e), tn_err_http_status(want[i].e),
+                     want[i].http);
 }
 
 /* The `error` values of the OAuth registries: RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1,
  * RFC 7591 §3.2.2, RFC 8707 §2, and those OpenID Connect Core §3.1.2.6 entered in IANA's
  * OAuth Extensions Error Registry (answers to prompt=none). */
 static const char *const registered_oauth[] = {
-    "invalid_request", "unauthorized_client", "access_denied", "unsupported_response_type",
-    "invalid_scope", "server_error", "temporarily_unavailable", "invalid_client",
-    "invalid_grant", "unsupported_grant_type",
-    "invalid_token", "insufficient_scope",
-    "invalid_redirect_uri", "invalid_client_metadata", "invalid_software_statement",
+    "invalid_request",
+    "unauthorized_client",
+    "access_denied",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+    "invalid_client",
+    "invalid_grant",
+    "unsupported_grant_type",
+    "invalid_token",
+    "insufficient_scope",
+    "invalid_redirect_uri",
+    "invalid_client_metadata",
+    "invalid_software_statement",
     "unapproved_software_statement",
     "invalid_target",
-    "interaction_required", "login_required", "account_selection_required",
-    "consent_required", "invalid_request_uri", "invalid_request_object",
-    "request_not_supported", "request_uri_not_supported", "registration_not_supported",
+    "interaction_required",
+    "login_required",
+    "account_selection_required",
+    "consent_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
 };
 
 static void test_oauth_codes_registered(void **state)

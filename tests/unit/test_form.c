@@ -23,7 +23,8 @@ static void render(const struct tn_form *f, char *out, size_t cap)
     size_t o = 0;
     out[0] = '\0';
     for (size_t i = 0; i < f->n; i++)
-        o += (size_t)snprintf(out + o, cap - o, "%s%s=%s", i ? "\n" : "", f->f[i].name, f->f[i].value);
+        o += (size_t)snprintf(out + o, cap - o, "%s%s=%s", i ? "\n" : "", f->f[i].name,
+                              f->f[i].value);
 }
 
 static void test_parse_table(void **state)
@@ -31,7 +32,8 @@ static void test_parse_table(void **state)
     static const struct row rows[] = {
         {"", 0, TN_OK, ""},
         {"a=1", 0, TN_OK, "a=1"},
-        {"grant_type=authorization_code&code=abc", 0, TN_OK, "grant_type=authorization_code\ncode=abc"},
+        {"grant_type=authorization_code&code=abc", 0, TN_OK,
+         "grant_type=authorization_code\ncode=abc"},
         {"a=hello+world", 0, TN_OK, "a=hello world"},
         {"a=%2B%20%26%3D", 0, TN_OK, "a=+ &="},
         {"a=%c3%a9%C3%A9", 0, TN_OK, "a=\xc3\xa9\xc3\xa9"},
@@ -40,7 +42,8 @@ static void test_parse_table(void **state)
         {"flag", 0, TN_OK, "flag="},
         {"a=", 0, TN_OK, "a="},
         {"&&a=1&&b=2&", 0, TN_OK, "a=1\nb=2"},
-        {"redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcb", 0, TN_OK, "redirect_uri=http://127.0.0.1:8080/cb"},
+        {"redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fcb", 0, TN_OK,
+         "redirect_uri=http://127.0.0.1:8080/cb"},
         /* a value may carry bytes that are not UTF-8: the callers judge them */
         {"a=%FF", 0, TN_OK, "a=\xff"},
         /* malformed escapes */
@@ -77,7 +80,8 @@ static void test_parse_table(void **state)
         enum tn_err e = tn_form_parse(&f, copy, len);
         render(&f, got, sizeof got);
         if (e != r->want || strcmp(got, r->fields))
-            fail_msg("row %zu (%s): got %d [%s], want %d [%s]", i, r->in, e, got, r->want, r->fields);
+            fail_msg("row %zu (%s): got %d [%s], want %d [%s]", i, r->in, e, got, r->want,
+                     r->fields);
         tn_form_deinit(&f);
         free(copy);
     }

@@ -85,7 +85,8 @@ static void rs_release(struct tn_sink *s)
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
-static const struct tn_sink_ops rs_ops = {rs_send, rs_close, rs_closed, rs_on_gone, rs_retain, rs_release};
+static const struct tn_sink_ops rs_ops = {rs_send,    rs_close,  rs_closed,
+                                          rs_on_gone, rs_retain, rs_release};
 
 static size_t frames_n(struct rec_sink *r)
 {
@@ -197,10 +198,13 @@ static struct answer call_on(struct tn_mcp_server *s, struct fake *f)
     return a;
 }
 
-#define JSON_HDRS {"Content-Type", "application/json"}, {"Accept", "application/json, text/event-stream"}
-#define MODERN(method) JSON_HDRS, {"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", method}
-#define META "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"," \
-             "\"io.modelcontextprotocol/clientCapabilities\":{}}"
+#define JSON_HDRS \
+    {"Content-Type", "application/json"}, { "Accept", "application/json, text/event-stream" }
+#define MODERN(method) \
+    JSON_HDRS, {"MCP-Protocol-Version", "2026-07-28"}, { "Mcp-Method", method }
+#define META                                                                 \
+    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"," \
+    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
 
 static int err_code(json_t *msg)
 {
@@ -228,8 +232,10 @@ static struct tn_gate the_gate;
 static enum tn_err gate(const struct tn_mcp_ctx *c, const struct tn_mcp_access *a,
                         struct tn_buf *why, void *ud)
 {
-    struct tn_gate_request r = {.name = a->name, .scope = a->required_scope,
-                                .permission = a->required_permission, .ongoing = a->ongoing};
+    struct tn_gate_request r = {.name = a->name,
+                                .scope = a->required_scope,
+                                .permission = a->required_permission,
+                                .ongoing = a->ongoing};
     return tn_gate_check(ud, tn_mcp_ctx_principal(c), &r, why);
 }
 
@@ -307,22 +313,38 @@ static json_t *t_slow(struct tn_mcp_ctx *c, json_t *args, void *ud)
 }
 
 static const struct tn_mcp_tool tools[] = {
-    {.name = "slow", .description = "Runs until cancelled", .call = t_slow,
-     .required_scope = "notes:read", .required_permission = "notes:read"},
+    {.name = "slow",
+     .description = "Runs until cancelled",
+     .call = t_slow,
+     .required_scope = "notes:read",
+     .required_permission = "notes:read"},
 };
-static const struct tn_mcp_resource res_public = {.uri = "res://public", .name = "public", .read = r_static};
-static const struct tn_mcp_resource res_secret = {.uri = "res://secret", .name = "secret", .read = r_static,
+static const struct tn_mcp_resource res_public = {
+    .uri = "res://public", .name = "public", .read = r_static};
+static const struct tn_mcp_resource res_secret = {.uri = "res://secret",
+                                                  .name = "secret",
+                                                  .read = r_static,
                                                   .required_scope = "notes:read",
                                                   .required_permission = "notes:read"};
-static const struct tn_mcp_resource_template tpl = {.uri_template = "tpl://{id}", .name = "tpl",
-                                                    .read = r_template, .required_scope = "notes:read",
+static const struct tn_mcp_resource_template tpl = {.uri_template = "tpl://{id}",
+                                                    .name = "tpl",
+                                                    .read = r_template,
+                                                    .required_scope = "notes:read",
                                                     .required_permission = "notes:read"};
-static const struct tn_mcp_resource_provider mine = {.uri_prefix = "mine://", .list = p_list,
-                                                     .read = p_read, .required_scope = "notes:read",
+static const struct tn_mcp_resource_provider mine = {.uri_prefix = "mine://",
+                                                     .list = p_list,
+                                                     .read = p_read,
+                                                     .required_scope = "notes:read",
                                                      .required_permission = "notes:read"};
 
-static void p_retain(const struct tn_principal *p) { tn_principal_retain((struct tn_principal *)p); }
-static void p_release(const struct tn_principal *p) { tn_principal_release((struct tn_principal *)p); }
+static void p_retain(const struct tn_principal *p)
+{
+    tn_principal_retain((struct tn_principal *)p);
+}
+static void p_release(const struct tn_principal *p)
+{
+    tn_principal_release((struct tn_principal *)p);
+}
 
 /* srv: every kind gated; flat: static resources and a template only (listings filter) */
 static struct tn_mcp_server *srv, *flat;
@@ -330,9 +352,14 @@ static struct tn_mcp_server *srv, *flat;
 static struct tn_mcp_server *server(bool with_provider)
 {
     static const uint8_t key[32] = {7, 7, 7};
-    struct tn_mcp_info info = {.name = "gate", .version = "1.0", .secret = key, .secret_len = sizeof key,
-                               .max_listen = 10, .max_streams_per_subject = 2,
-                               .principal_retain = p_retain, .principal_release = p_release};
+    struct tn_mcp_info info = {.name = "gate",
+                               .version = "1.0",
+                               .secret = key,
+                               .secret_len = sizeof key,
+                               .max_listen = 10,
+                               .max_streams_per_subject = 2,
+                               .principal_retain = p_retain,
+                               .principal_release = p_release};
     struct tn_mcp_server *s = tn_mcp_server_new(&info);
     assert_non_null(s);
     assert_int_equal(tn_mcp_tool_add(s, &tools[0]), TN_OK);
@@ -367,15 +394,19 @@ static int setup(void **state)
     add_account("u-openid", "editor");
     add_account("u-noperm", "editor");
     add_account("u-full", "editor");
-    the_gate = (struct tn_gate){.auth = true, .scopes = "notes:read notes:write",
-                                .accounts = accounts, .audit = store};
+    the_gate = (struct tn_gate){
+        .auth = true, .scopes = "notes:read notes:write", .accounts = accounts, .audit = store};
     callers[OPENID] = tn_principal_new("https://idp", "u-openid", "org", "c", "", INT64_MAX / 2);
     assert_int_equal(tn_principal_add_words(callers[OPENID], TN_PRINCIPAL_SCOPES, "openid"), TN_OK);
     callers[NOPERM] = tn_principal_new("https://idp", "u-noperm", "org", "c", "", INT64_MAX / 2);
-    assert_int_equal(tn_principal_add_words(callers[NOPERM], TN_PRINCIPAL_SCOPES, "notes:read notes:write"), TN_OK);
+    assert_int_equal(
+        tn_principal_add_words(callers[NOPERM], TN_PRINCIPAL_SCOPES, "notes:read notes:write"),
+        TN_OK);
     callers[FULL] = tn_principal_new("https://idp", "u-full", "org", "c", "", INT64_MAX / 2);
-    assert_int_equal(tn_principal_add_words(callers[FULL], TN_PRINCIPAL_SCOPES, "notes:write"), TN_OK);
-    assert_int_equal(tn_principal_add_words(callers[FULL], TN_PRINCIPAL_PERMISSIONS, "notes:read"), TN_OK);
+    assert_int_equal(tn_principal_add_words(callers[FULL], TN_PRINCIPAL_SCOPES, "notes:write"),
+                     TN_OK);
+    assert_int_equal(tn_principal_add_words(callers[FULL], TN_PRINCIPAL_PERMISSIONS, "notes:read"),
+                     TN_OK);
     srv = server(true);
     flat = server(false);
     return 0;
@@ -408,51 +439,229 @@ struct access_case {
 };
 
 #define L_LIST "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/list\"}"
-#define L_READ(u) "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"" u "\"}}"
+#define L_READ(u) \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"" u "\"}}"
 #define L_TPL "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/templates/list\"}"
-#define L_COMPLETE "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"x://{y}\"},\"argument\":{\"name\":\"y\",\"value\":\"\"}}}"
+#define L_COMPLETE \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"x://{y}\"},\"argument\":{\"name\":\"y\",\"value\":\"\"}}}"
 #define M_LIST "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/list\",\"params\":{" META "}}"
-#define M_READ(u) "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"" u "\"," META "}}"
-#define M_TPL "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/templates/list\",\"params\":{" META "}}"
-#define M_COMPLETE "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"tpl://{id}\"},\"argument\":{\"name\":\"id\",\"value\":\"\"}," META "}}"
-#define M_LISTEN "{\"jsonrpc\":\"2.0\",\"id\":\"sub\",\"method\":\"subscriptions/listen\",\"params\":{" META ",\"notifications\":{\"resourcesListChanged\":true}}}"
-#define PERM(m) "Permission denied: " m " needs the notes:read permission, which your account " \
-                "does not have. Ask an administrator for a role that includes it (signing in " \
-                "again will not help)."
+#define M_READ(u)                                                                          \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"" u \
+    "\"," META "}}"
+#define M_TPL \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/templates/list\",\"params\":{" META "}}"
+#define M_COMPLETE                                                                                                                                                                                \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"completion/complete\",\"params\":{\"ref\":{\"type\":\"ref/resource\",\"uri\":\"tpl://{id}\"},\"argument\":{\"name\":\"id\",\"value\":\"\"}," META \
+    "}}"
+#define M_LISTEN                                                                                \
+    "{\"jsonrpc\":\"2.0\",\"id\":\"sub\",\"method\":\"subscriptions/listen\",\"params\":{" META \
+    ",\"notifications\":{\"resourcesListChanged\":true}}}"
+#define PERM(m)                                                                     \
+    "Permission denied: " m " needs the notes:read permission, which your account " \
+    "does not have. Ask an administrator for a role that includes it (signing in "  \
+    "again will not help)."
 
 static const struct access_case cases[] = {
-    {"legacy list, no scope", OPENID, {JSON_HDRS}, L_LIST, 403, -32000, "notes:read", "Insufficient scope: resources/list needs notes:read"},
-    {"legacy list, no permission", NOPERM, {JSON_HDRS}, L_LIST, 200, -32000, "", PERM("resources/list")},
+    {"legacy list, no scope",
+     OPENID,
+     {JSON_HDRS},
+     L_LIST,
+     403,
+     -32000,
+     "notes:read",
+     "Insufficient scope: resources/list needs notes:read"},
+    {"legacy list, no permission",
+     NOPERM,
+     {JSON_HDRS},
+     L_LIST,
+     200,
+     -32000,
+     "",
+     PERM("resources/list")},
     {"legacy list, allowed", FULL, {JSON_HDRS}, L_LIST, 200, 0, "", NULL},
-    {"legacy read provider, no scope", OPENID, {JSON_HDRS}, L_READ("mine://1"), 403, -32000, "notes:read", "Insufficient scope: resources/read needs notes:read"},
-    {"legacy read provider, no permission", NOPERM, {JSON_HDRS}, L_READ("mine://1"), 200, -32000, "", PERM("resources/read")},
+    {"legacy read provider, no scope",
+     OPENID,
+     {JSON_HDRS},
+     L_READ("mine://1"),
+     403,
+     -32000,
+     "notes:read",
+     "Insufficient scope: resources/read needs notes:read"},
+    {"legacy read provider, no permission",
+     NOPERM,
+     {JSON_HDRS},
+     L_READ("mine://1"),
+     200,
+     -32000,
+     "",
+     PERM("resources/read")},
     {"legacy read provider, allowed", FULL, {JSON_HDRS}, L_READ("mine://1"), 200, 0, "", NULL},
     /* refused before the provider runs: a refusal does not tell whether it exists */
-    {"legacy read missing, no permission", NOPERM, {JSON_HDRS}, L_READ("mine://404"), 200, -32000, "", PERM("resources/read")},
-    {"legacy read missing, allowed: not found", FULL, {JSON_HDRS}, L_READ("mine://404"), 200, -32002, "", "Resource not found: mine://404"},
-    {"legacy read template, no scope", OPENID, {JSON_HDRS}, L_READ("tpl://7"), 403, -32000, "notes:read", "Insufficient scope: resources/read needs notes:read"},
-    {"legacy read template, no permission", NOPERM, {JSON_HDRS}, L_READ("tpl://7"), 200, -32000, "", PERM("resources/read")},
+    {"legacy read missing, no permission",
+     NOPERM,
+     {JSON_HDRS},
+     L_READ("mine://404"),
+     200,
+     -32000,
+     "",
+     PERM("resources/read")},
+    {"legacy read missing, allowed: not found",
+     FULL,
+     {JSON_HDRS},
+     L_READ("mine://404"),
+     200,
+     -32002,
+     "",
+     "Resource not found: mine://404"},
+    {"legacy read template, no scope",
+     OPENID,
+     {JSON_HDRS},
+     L_READ("tpl://7"),
+     403,
+     -32000,
+     "notes:read",
+     "Insufficient scope: resources/read needs notes:read"},
+    {"legacy read template, no permission",
+     NOPERM,
+     {JSON_HDRS},
+     L_READ("tpl://7"),
+     200,
+     -32000,
+     "",
+     PERM("resources/read")},
     {"legacy read template, allowed", FULL, {JSON_HDRS}, L_READ("tpl://7"), 200, 0, "", NULL},
-    {"legacy read static secret, no permission", NOPERM, {JSON_HDRS}, L_READ("res://secret"), 200, -32000, "", PERM("resources/read")},
-    {"legacy read static public, no scope", OPENID, {JSON_HDRS}, L_READ("res://public"), 200, 0, "", NULL},
+    {"legacy read static secret, no permission",
+     NOPERM,
+     {JSON_HDRS},
+     L_READ("res://secret"),
+     200,
+     -32000,
+     "",
+     PERM("resources/read")},
+    {"legacy read static public, no scope",
+     OPENID,
+     {JSON_HDRS},
+     L_READ("res://public"),
+     200,
+     0,
+     "",
+     NULL},
     {"legacy templates, no scope: filtered", OPENID, {JSON_HDRS}, L_TPL, 200, 0, "", NULL},
-    {"legacy complete, no scope", OPENID, {JSON_HDRS}, L_COMPLETE, 403, -32000, "notes:read", "Insufficient scope: completion/complete needs notes:read"},
-    {"legacy complete, no permission", NOPERM, {JSON_HDRS}, L_COMPLETE, 200, -32000, "", PERM("completion/complete")},
+    {"legacy complete, no scope",
+     OPENID,
+     {JSON_HDRS},
+     L_COMPLETE,
+     403,
+     -32000,
+     "notes:read",
+     "Insufficient scope: completion/complete needs notes:read"},
+    {"legacy complete, no permission",
+     NOPERM,
+     {JSON_HDRS},
+     L_COMPLETE,
+     200,
+     -32000,
+     "",
+     PERM("completion/complete")},
     {"legacy complete, allowed", FULL, {JSON_HDRS}, L_COMPLETE, 200, 0, "", NULL},
-    {"modern list, no scope", OPENID, {MODERN("resources/list")}, M_LIST, 403, -32000, "notes:read", "Insufficient scope: resources/list needs notes:read"},
-    {"modern list, no permission", NOPERM, {MODERN("resources/list")}, M_LIST, 200, -32000, "", PERM("resources/list")},
+    {"modern list, no scope",
+     OPENID,
+     {MODERN("resources/list")},
+     M_LIST,
+     403,
+     -32000,
+     "notes:read",
+     "Insufficient scope: resources/list needs notes:read"},
+    {"modern list, no permission",
+     NOPERM,
+     {MODERN("resources/list")},
+     M_LIST,
+     200,
+     -32000,
+     "",
+     PERM("resources/list")},
     {"modern list, allowed", FULL, {MODERN("resources/list")}, M_LIST, 200, 0, "", NULL},
-    {"modern read, no scope", OPENID, {MODERN("resources/read"), {"Mcp-Name", "mine://1"}}, M_READ("mine://1"), 403, -32000, "notes:read", "Insufficient scope: resources/read needs notes:read"},
-    {"modern read, no permission", NOPERM, {MODERN("resources/read"), {"Mcp-Name", "mine://1"}}, M_READ("mine://1"), 200, -32000, "", PERM("resources/read")},
-    {"modern read, allowed", FULL, {MODERN("resources/read"), {"Mcp-Name", "mine://1"}}, M_READ("mine://1"), 200, 0, "", NULL},
-    {"modern read template, no permission", NOPERM, {MODERN("resources/read"), {"Mcp-Name", "tpl://7"}}, M_READ("tpl://7"), 200, -32000, "", PERM("resources/read")},
+    {"modern read, no scope",
+     OPENID,
+     {MODERN("resources/read"), {"Mcp-Name", "mine://1"}},
+     M_READ("mine://1"),
+     403,
+     -32000,
+     "notes:read",
+     "Insufficient scope: resources/read needs notes:read"},
+    {"modern read, no permission",
+     NOPERM,
+     {MODERN("resources/read"), {"Mcp-Name", "mine://1"}},
+     M_READ("mine://1"),
+     200,
+     -32000,
+     "",
+     PERM("resources/read")},
+    {"modern read, allowed",
+     FULL,
+     {MODERN("resources/read"), {"Mcp-Name", "mine://1"}},
+     M_READ("mine://1"),
+     200,
+     0,
+     "",
+     NULL},
+    {"modern read template, no permission",
+     NOPERM,
+     {MODERN("resources/read"), {"Mcp-Name", "tpl://7"}},
+     M_READ("tpl://7"),
+     200,
+     -32000,
+     "",
+     PERM("resources/read")},
     /* the template's own requirement applies to completing its variables */
-    {"modern complete template, no scope", OPENID, {MODERN("completion/complete")}, M_COMPLETE, 403, -32000, "notes:read", "Insufficient scope: completion/complete needs notes:read"},
-    {"modern complete template, no permission", NOPERM, {MODERN("completion/complete")}, M_COMPLETE, 200, -32000, "", PERM("completion/complete")},
-    {"modern complete template, allowed", FULL, {MODERN("completion/complete")}, M_COMPLETE, 200, 0, "", NULL},
-    {"modern templates, allowed", FULL, {MODERN("resources/templates/list")}, M_TPL, 200, 0, "", NULL},
-    {"modern listen, no scope: 403 before any stream", OPENID, {MODERN("subscriptions/listen")}, M_LISTEN, 403, -32000, "notes:read", "Insufficient scope: subscriptions/listen needs notes:read"},
-    {"modern listen, no permission: an error, no stream", NOPERM, {MODERN("subscriptions/listen")}, M_LISTEN, 200, -32000, "", PERM("subscriptions/listen")},
+    {"modern complete template, no scope",
+     OPENID,
+     {MODERN("completion/complete")},
+     M_COMPLETE,
+     403,
+     -32000,
+     "notes:read",
+     "Insufficient scope: completion/complete needs notes:read"},
+    {"modern complete template, no permission",
+     NOPERM,
+     {MODERN("completion/complete")},
+     M_COMPLETE,
+     200,
+     -32000,
+     "",
+     PERM("completion/complete")},
+    {"modern complete template, allowed",
+     FULL,
+     {MODERN("completion/complete")},
+     M_COMPLETE,
+     200,
+     0,
+     "",
+     NULL},
+    {"modern templates, allowed",
+     FULL,
+     {MODERN("resources/templates/list")},
+     M_TPL,
+     200,
+     0,
+     "",
+     NULL},
+    {"modern listen, no scope: 403 before any stream",
+     OPENID,
+     {MODERN("subscriptions/listen")},
+     M_LISTEN,
+     403,
+     -32000,
+     "notes:read",
+     "Insufficient scope: subscriptions/listen needs notes:read"},
+    {"modern listen, no permission: an error, no stream",
+     NOPERM,
+     {MODERN("subscriptions/listen")},
+     M_LISTEN,
+     200,
+     -32000,
+     "",
+     PERM("subscriptions/listen")},
 };
 
 static void test_access_table(void **state)
@@ -485,13 +694,16 @@ static void test_listings(void **state)
     /* templates/list: the template is left out for a caller without its scope */
     struct fake f = {.headers = {JSON_HDRS}, .body = L_TPL, .principal = callers[OPENID]};
     struct answer a = call_on(srv, &f);
-    assert_int_equal(json_array_size(json_object_get(json_object_get(a.body, "result"), "resourceTemplates")), 0);
+    assert_int_equal(
+        json_array_size(json_object_get(json_object_get(a.body, "result"), "resourceTemplates")),
+        0);
     json_decref(a.body);
     f.principal = callers[FULL];
     a = call_on(srv, &f);
     json_t *t = json_object_get(json_object_get(a.body, "result"), "resourceTemplates");
     assert_int_equal(json_array_size(t), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "uriTemplate")), "tpl://{id}");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(t, 0), "uriTemplate")),
+                        "tpl://{id}");
     json_decref(a.body);
     /* resources/list without a provider: static resources filtered, not refused */
     struct fake g = {.headers = {JSON_HDRS}, .body = L_LIST, .principal = callers[NOPERM]};
@@ -499,20 +711,23 @@ static void test_listings(void **state)
     assert_int_equal(a.status, 200);
     json_t *r = json_object_get(json_object_get(a.body, "result"), "resources");
     assert_int_equal(json_array_size(r), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "uri")), "res://public");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "uri")),
+                        "res://public");
     json_decref(a.body);
     g.principal = callers[FULL];
     a = call_on(flat, &g);
     r = json_object_get(json_object_get(a.body, "result"), "resources");
     assert_int_equal(json_array_size(r), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 1), "uri")), "res://secret");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 1), "uri")),
+                        "res://secret");
     json_decref(a.body);
     /* with the provider, the allowed caller sees both kinds */
     g.principal = callers[FULL];
     a = call_on(srv, &g);
     r = json_object_get(json_object_get(a.body, "result"), "resources");
     assert_int_equal(json_array_size(r), 3);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 2), "uri")), "mine://1");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 2), "uri")),
+                        "mine://1");
     json_decref(a.body);
 }
 
@@ -521,7 +736,9 @@ static void test_listings(void **state)
 static struct rec_sink *listen_as(struct tn_mcp_server *s, const struct tn_principal *p,
                                   const char *subject)
 {
-    struct fake f = {.headers = {MODERN("subscriptions/listen")}, .body = M_LISTEN, .principal = p,
+    struct fake f = {.headers = {MODERN("subscriptions/listen")},
+                     .body = M_LISTEN,
+                     .principal = p,
                      .subject = subject};
     struct answer a = call_on(s, &f);
     assert_true(a.streamed);
@@ -555,8 +772,10 @@ static void test_recheck_listen(void **state)
         assert_string_equal(json_string_value(json_object_get(fin, "id")), "sub");
         json_t *res = json_object_get(fin, "result");
         assert_string_equal(json_string_value(json_object_get(res, "resultType")), "complete");
-        assert_string_equal(json_string_value(json_object_get(json_object_get(res, "_meta"),
-                            "io.modelcontextprotocol/subscriptionId")), "sub");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(res, "_meta"),
+                                              "io.modelcontextprotocol/subscriptionId")),
+            "sub");
         assert_true(r->closed);
     }
     /* ended streams are gone from the server: a second pass ends nothing */
@@ -567,7 +786,8 @@ static void test_recheck_listen(void **state)
     sink_free(b);
     /* a server without a gate re-checks nothing */
     static const uint8_t key[32] = {1};
-    struct tn_mcp_info info = {.name = "x", .version = "1", .secret = key, .secret_len = 32, .max_listen = 4};
+    struct tn_mcp_info info = {
+        .name = "x", .version = "1", .secret = key, .secret_len = 32, .max_listen = 4};
     struct tn_mcp_server *open = tn_mcp_server_new(&info);
     assert_int_equal(tn_mcp_resource_add(open, &res_public), TN_OK);
     struct rec_sink *c = listen_as(open, NULL, "");
@@ -580,21 +800,25 @@ static void test_recheck_listen(void **state)
     tn_mcp_server_free(open);
 }
 
-#define SLOW(id) "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":\"slow\"," \
-                 "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"," \
-                 "\"io.modelcontextprotocol/clientCapabilities\":{},\"progressToken\":1}}}"
+#define SLOW(id)                                                                                   \
+    "{\"jsonrpc\":\"2.0\",\"id\":" #id ",\"method\":\"tools/call\",\"params\":{\"name\":\"slow\"," \
+    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                       \
+    "\"io.modelcontextprotocol/clientCapabilities\":{},\"progressToken\":1}}}"
 
 static struct rec_sink *slow_as(const char *subject, int *status)
 {
-    struct fake f = {.headers = {MODERN("tools/call"), {"Mcp-Name", "slow"}}, .body = SLOW(9),
-                     .principal = callers[FULL], .subject = subject};
+    struct fake f = {.headers = {MODERN("tools/call"), {"Mcp-Name", "slow"}},
+                     .body = SLOW(9),
+                     .principal = callers[FULL],
+                     .subject = subject};
     struct answer a = call_on(srv, &f);
     *status = a.status;
     if (!a.streamed) {
         assert_null(f.sink);
         assert_int_equal(err_code(a.body), -32000);
-        assert_string_equal(err_msg(a.body), "Too many streamed calls under way: at most 2 per user; "
-                                             "wait for one to finish");
+        assert_string_equal(err_msg(a.body),
+                            "Too many streamed calls under way: at most 2 per user; "
+                            "wait for one to finish");
     }
     json_decref(a.body);
     return f.sink;
@@ -640,7 +864,8 @@ static void test_per_subject_caps(void **state)
     json_t *e = json_array_get(l3->frames, 0);
     assert_string_equal(json_string_value(json_object_get(e, "id")), "sub");
     assert_int_equal(err_code(e), -32000);
-    assert_string_equal(err_msg(e), "Too many open subscriptions: at most 2 per user; close one first");
+    assert_string_equal(err_msg(e),
+                        "Too many open subscriptions: at most 2 per user; close one first");
     struct rec_sink *other = listen_as(srv, callers[FULL], "b"); /* another caller: fine */
     assert_false(other->closed);
     assert_string_equal(frame_method(other, 0), "notifications/subscriptions/acknowledged");
@@ -688,7 +913,10 @@ static void test_per_subject_caps(void **state)
 
 static void test_word_in(void **state)
 {
-    static const struct { const char *words, *word; bool in; } t[] = {
+    static const struct {
+        const char *words, *word;
+        bool in;
+    } t[] = {
         {"notes:read notes:write", "notes:read", true},
         {"notes:read notes:write", "notes:write", true},
         {"notes:read.all notes:read", "notes:read", true}, /* a prefix first, the word later */
@@ -709,9 +937,11 @@ static void test_restrict(void **state)
 {
     struct tn_principal *p = tn_principal_new("https://iss", "usr_1", "org_1", "cli", "jti", 1234);
     p->issued_at = 1000;
-    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read notes:write"), TN_OK);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read notes:write"),
+                     TN_OK);
     assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_ROLES, "editor"), TN_OK);
-    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, "notes:read notes:write"), TN_OK);
+    assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, "notes:read notes:write"),
+                     TN_OK);
     struct tn_principal *q = tn_principal_restrict(p, "notes:read");
     assert_string_equal(q->key, "https://iss|usr_1");
     assert_string_equal(q->org, "org_1");
@@ -769,18 +999,19 @@ static void test_gate_check(void **state)
         const char *why;
     } t[] = {
         /* scopes are whole words: neither a longer word, a prefix nor a suffix grants */
-        {"notes:readx xnotes:read notes:read.all notes:rea", "notes:read", "notes:read", "notes:read", false,
-         TN_ERR_INSUFFICIENT_SCOPE, "notes:read"},
+        {"notes:readx xnotes:read notes:read.all notes:rea", "notes:read", "notes:read",
+         "notes:read", false, TN_ERR_INSUFFICIENT_SCOPE, "notes:read"},
         {"notes:read", "notes:read", "notes:read", "notes:read", false, TN_OK, ""},
         /* the registered hierarchy: write grants read, never the other way */
         {"notes:write", "notes:read", "notes:read", "notes:read", false, TN_OK, ""},
-        {"notes:read", "notes:write", "notes:write", "notes:write", false, TN_ERR_INSUFFICIENT_SCOPE,
-         "notes:write notes:read"},
+        {"notes:read", "notes:write", "notes:write", "notes:write", false,
+         TN_ERR_INSUFFICIENT_SCOPE, "notes:write notes:read"},
         /* the step-up keeps what was granted and this server supports, drops the rest */
         {"openid notes:read profile", "", "notes:write", NULL, false, TN_ERR_INSUFFICIENT_SCOPE,
          "notes:write notes:read"},
         /* permissions are whole words too */
-        {"notes:write", "notes:readx notes:rea", "notes:read", "notes:read", false, TN_ERR_FORBIDDEN,
+        {"notes:write", "notes:readx notes:rea", "notes:read", "notes:read", false,
+         TN_ERR_FORBIDDEN,
          "Permission denied: get_note needs the notes:read permission, which your account does not "
          "have. Ask an administrator for a role that includes it (signing in again will not help)."},
         /* nothing required: anyone signed in */
@@ -789,10 +1020,13 @@ static void test_gate_check(void **state)
         {"notes:read", "notes:read", "notes:read", "notes:read", true, TN_OK, ""},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        struct tn_principal *p = tn_principal_new("https://idp", "u-full", "org_1", "cli_1", "", INT64_MAX / 2);
+        struct tn_principal *p =
+            tn_principal_new("https://idp", "u-full", "org_1", "cli_1", "", INT64_MAX / 2);
         assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, t[i].scopes), TN_OK);
         assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, t[i].perms), TN_OK);
-        struct tn_gate_request r = {.name = "get_note", .scope = t[i].scope, .permission = t[i].perm,
+        struct tn_gate_request r = {.name = "get_note",
+                                    .scope = t[i].scope,
+                                    .permission = t[i].perm,
                                     .ongoing = t[i].ongoing};
         struct tn_buf why;
         tn_buf_init(&why, 4096);
@@ -816,12 +1050,15 @@ static void test_gate_check(void **state)
 /* Open streams: the token's expiry, the account's status and its role now. */
 static void test_gate_ongoing(void **state)
 {
-    struct tn_gate_request r = {.name = "subscriptions/listen", .scope = "notes:read",
-                                .permission = "notes:read", .ongoing = true};
+    struct tn_gate_request r = {.name = "subscriptions/listen",
+                                .scope = "notes:read",
+                                .permission = "notes:read",
+                                .ongoing = true};
     struct tn_buf why;
     tn_buf_init(&why, 4096);
     /* expired: refused even with an external issuer (no accounts) */
-    struct tn_principal *p = tn_principal_new("https://idp", "u-full", "", "", "", tn_time_now_ms() / 1000);
+    struct tn_principal *p =
+        tn_principal_new("https://idp", "u-full", "", "", "", tn_time_now_ms() / 1000);
     assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read"), TN_OK);
     assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, "notes:read"), TN_OK);
     struct tn_gate external = {.auth = true, .scopes = "notes:read"};
@@ -846,7 +1083,8 @@ static void test_gate_ongoing(void **state)
     r.scope = r.permission = "notes:write";
     tn_buf_reset(&why);
     assert_int_equal(tn_gate_check(&the_gate, p, &r, &why), TN_ERR_FORBIDDEN);
-    assert_string_equal(why.data, "the account's role (viewer) no longer has the notes:write permission");
+    assert_string_equal(why.data,
+                        "the account's role (viewer) no longer has the notes:write permission");
     /* a missing account: refused */
     tn_principal_release(p);
     p = tn_principal_new("https://idp", "u-gone", "", "", "", INT64_MAX / 2);
@@ -868,7 +1106,10 @@ static void test_scope_implies(void **state)
     char long_scope[65];
     memset(long_scope, 's', 64);
     long_scope[64] = '\0';
-    static const struct { const char *scope, *implied; enum tn_err rc; } t[] = {
+    static const struct {
+        const char *scope, *implied;
+        enum tn_err rc;
+    } t[] = {
         {"notes:write", "notes:read", TN_OK}, /* again: no error, no second entry */
         {"", "notes:read", TN_ERR_BAD_INPUT},
         {"notes:write", "", TN_ERR_BAD_INPUT},

@@ -23,8 +23,11 @@
 
 static struct tn_http_server *make(const char *base, const char *origins, const char *hosts)
 {
-    struct tn_http_config c = {.host = "127.0.0.1", .port = 0, .base_url = base,
-                               .allowed_origins = origins, .allowed_hosts = hosts,
+    struct tn_http_config c = {.host = "127.0.0.1",
+                               .port = 0,
+                               .base_url = base,
+                               .allowed_origins = origins,
+                               .allowed_hosts = hosts,
                                .limits = {.max_body = 1024, .heartbeat_s = 15}};
     return tn_http_server_new(&c);
 }
@@ -51,7 +54,9 @@ static void test_loopback_policy(void **state)
 
 static void test_public_policy(void **state)
 {
-    struct tn_http_server *s = make("https://notes.example.com", "https://app.example.org, https://ide.example.net/", "internal.lan:8443");
+    struct tn_http_server *s = make("https://notes.example.com",
+                                    "https://app.example.org, https://ide.example.net/",
+                                    "internal.lan:8443");
     assert_true(tn_http_host_allowed(s, "notes.example.com"));
     assert_true(tn_http_host_allowed(s, "NOTES.example.com:443"));
     assert_true(tn_http_host_allowed(s, "internal.lan:8443"));
@@ -61,7 +66,7 @@ static void test_public_policy(void **state)
     assert_true(tn_http_origin_allowed(s, "https://app.example.org"));
     assert_true(tn_http_origin_allowed(s, "https://ide.example.net"));
     assert_false(tn_http_origin_allowed(s, "http://notes.example.com")); /* scheme matters */
-    assert_false(tn_http_origin_allowed(s, "http://localhost:5173"));  /* not loopback-deployed */
+    assert_false(tn_http_origin_allowed(s, "http://localhost:5173"));    /* not loopback-deployed */
     assert_false(tn_http_origin_allowed(s, "https://app.example.org.evil.com"));
     tn_http_server_free(s);
 }
@@ -73,11 +78,10 @@ static void test_wildcard_origin(void **state)
     tn_http_server_free(s);
 }
 
-
 /* ---------- the blocking pool ---------- */
 
 static sem_t release_sem;
-static atomic_int wait_calls;       /* handler calls of /wait, both rounds */
+static atomic_int wait_calls; /* handler calls of /wait, both rounds */
 static pthread_t first_thread, second_thread;
 static atomic_bool second_offloaded;
 
@@ -168,12 +172,19 @@ static void h_state(void *ud, const struct tn_http_req *req, struct tn_http_resp
 
 static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
 {
-    struct tn_http_config c = {.host = "127.0.0.1", .port = 0, .base_url = "http://127.0.0.1",
-                               .allowed_origins = "", .allowed_hosts = "",
-                               .limits = {.max_body = 1024, .max_header_bytes = 8192,
-                                          .max_headers = 64, .conn_memory = 32768,
-                                          .max_connections = 64, .conn_timeout_s = 10,
-                                          .threads = workers, .heartbeat_s = 15,
+    struct tn_http_config c = {.host = "127.0.0.1",
+                               .port = 0,
+                               .base_url = "http://127.0.0.1",
+                               .allowed_origins = "",
+                               .allowed_hosts = "",
+                               .limits = {.max_body = 1024,
+                                          .max_header_bytes = 8192,
+                                          .max_headers = 64,
+                                          .conn_memory = 32768,
+                                          .max_connections = 64,
+                                          .conn_timeout_s = 10,
+                                          .threads = workers,
+                                          .heartbeat_s = 15,
                                           .blocking_threads = pool}};
     struct tn_http_server *s = tn_http_server_new(&c);
     assert_non_null(s);
@@ -290,7 +301,8 @@ static void test_request_ids(void **state)
         assert_int_equal(strspn(ids[i] + 1, "0123456789abcdef"), 16);
         assert_memory_equal(ids[i], ids[0], 9);
         if (i)
-            assert_int_equal(strtoull(ids[i] + 9, NULL, 16), strtoull(ids[i - 1] + 9, NULL, 16) + 1);
+            assert_int_equal(strtoull(ids[i] + 9, NULL, 16),
+                             strtoull(ids[i - 1] + 9, NULL, 16) + 1);
     }
     pool_server_free(s);
 }

@@ -54,9 +54,14 @@ static void check(const struct tn_issuer_settings *in, const struct expect *e)
 /* Settings of `mode` with every URL "" but the base URL and the resource. */
 static struct tn_issuer_settings settings(const char *mode)
 {
-    return (struct tn_issuer_settings){.mode = mode, .base_url = BASE, .resource = RES,
-                                       .auth_issuer = "", .scalekit_env = "",
-                                       .scalekit_resource_id = "", .jwks_uri = "", .audience = ""};
+    return (struct tn_issuer_settings){.mode = mode,
+                                       .base_url = BASE,
+                                       .resource = RES,
+                                       .auth_issuer = "",
+                                       .scalekit_env = "",
+                                       .scalekit_resource_id = "",
+                                       .jwks_uri = "",
+                                       .audience = ""};
 }
 
 static void test_builtin(void **state)
@@ -82,11 +87,13 @@ static void test_generic_issuer(void **state)
     /* with a path: RFC 8414 puts the well-known segment before it, OIDC appends; the
      * issuer itself is kept byte for byte, trailing slash included */
     in.auth_issuer = "https://login.example.com/realms/acme/";
-    check(&in, &(struct expect){
-                   .issuers = {"https://login.example.com/realms/acme/"},
-                   .audiences = {RES, RES "/"},
-                   .metadata = {"https://login.example.com/.well-known/oauth-authorization-server/realms/acme",
-                                "https://login.example.com/realms/acme/.well-known/openid-configuration"}});
+    check(&in,
+          &(struct expect){
+              .issuers = {"https://login.example.com/realms/acme/"},
+              .audiences = {RES, RES "/"},
+              .metadata = {
+                  "https://login.example.com/.well-known/oauth-authorization-server/realms/acme",
+                  "https://login.example.com/realms/acme/.well-known/openid-configuration"}});
     /* plain http (config allows it on loopback only), an explicit JWKS location */
     in.auth_issuer = "http://127.0.0.1:9000/oidc";
     in.jwks_uri = "http://127.0.0.1:9000/oidc/jwks";
@@ -121,20 +128,26 @@ static void test_scalekit(void **state)
                    .fallback = "https://acme.scalekit.dev/keys"});
     /* a resource id: its issuer first (migration), its metadata first, audience the id */
     in.scalekit_resource_id = "res_123";
-    check(&in, &(struct expect){
-                   .issuers = {"https://acme.scalekit.dev/resources/res_123", "https://acme.scalekit.dev"},
-                   .audiences = {"res_123", RES, RES "/"},
-                   .metadata = {"https://acme.scalekit.dev/.well-known/oauth-authorization-server/resources/res_123",
-                                "https://acme.scalekit.dev/.well-known/oauth-authorization-server"},
-                   .fallback = "https://acme.scalekit.dev/keys"});
+    check(
+        &in,
+        &(struct expect){
+            .issuers = {"https://acme.scalekit.dev/resources/res_123", "https://acme.scalekit.dev"},
+            .audiences = {"res_123", RES, RES "/"},
+            .metadata =
+                {"https://acme.scalekit.dev/.well-known/oauth-authorization-server/resources/res_123",
+                 "https://acme.scalekit.dev/.well-known/oauth-authorization-server"},
+            .fallback = "https://acme.scalekit.dev/keys"});
     /* AUTH_AUDIENCE replaces every default audience, Scalekit's too */
     in.audience = "res_123";
-    check(&in, &(struct expect){
-                   .issuers = {"https://acme.scalekit.dev/resources/res_123", "https://acme.scalekit.dev"},
-                   .audiences = {"res_123"},
-                   .metadata = {"https://acme.scalekit.dev/.well-known/oauth-authorization-server/resources/res_123",
-                                "https://acme.scalekit.dev/.well-known/oauth-authorization-server"},
-                   .fallback = "https://acme.scalekit.dev/keys"});
+    check(
+        &in,
+        &(struct expect){
+            .issuers = {"https://acme.scalekit.dev/resources/res_123", "https://acme.scalekit.dev"},
+            .audiences = {"res_123"},
+            .metadata =
+                {"https://acme.scalekit.dev/.well-known/oauth-authorization-server/resources/res_123",
+                 "https://acme.scalekit.dev/.well-known/oauth-authorization-server"},
+            .fallback = "https://acme.scalekit.dev/keys"});
     /* a local environment over http */
     in = settings("external");
     in.scalekit_env = "http://localhost:7000/";
@@ -169,7 +182,8 @@ static void test_audience_list(void **state)
     assert_int_equal(u.n_audiences, 1);
     assert_int_equal(strlen(u.audiences[0]), 511);
     in.audience = "1,2,3,4,5,6,7,8,9,10";
-    check(&in, &(struct expect){.issuers = {BASE}, .audiences = {"1", "2", "3", "4", "5", "6", "7", "8"}});
+    check(&in, &(struct expect){.issuers = {BASE},
+                                .audiences = {"1", "2", "3", "4", "5", "6", "7", "8"}});
 }
 
 /* Settings that give no usable URL: refused, and the output stays reset. */
@@ -180,10 +194,10 @@ static void test_refused(void **state)
         const char *mode;
         enum tn_err rc;
     } t[] = {
-        {"", "", BASE, "external", TN_ERR_CONFIG},                 /* no issuer at all */
-        {"idp.example.com", "", BASE, "external", TN_ERR_CONFIG},  /* not absolute */
+        {"", "", BASE, "external", TN_ERR_CONFIG},                /* no issuer at all */
+        {"idp.example.com", "", BASE, "external", TN_ERR_CONFIG}, /* not absolute */
         {"://idp.example.com", "", BASE, "external", TN_ERR_CONFIG},
-        {"", "", NULL, "builtin", TN_ERR_LIMIT},                   /* base URL too long */
+        {"", "", NULL, "builtin", TN_ERR_LIMIT}, /* base URL too long */
     };
     char long_base[600];
     memset(long_base, 'h', sizeof long_base - 1);
@@ -216,9 +230,11 @@ static void test_refused(void **state)
 static void test_external_issuer(void **state)
 {
     char out[64];
-    assert_int_equal(tn_issuer_external("https://idp.example.com/", "https://x", out, sizeof out), TN_OK);
+    assert_int_equal(tn_issuer_external("https://idp.example.com/", "https://x", out, sizeof out),
+                     TN_OK);
     assert_string_equal(out, "https://idp.example.com/"); /* byte for byte */
-    assert_int_equal(tn_issuer_external("", "https://acme.scalekit.dev///", out, sizeof out), TN_OK);
+    assert_int_equal(tn_issuer_external("", "https://acme.scalekit.dev///", out, sizeof out),
+                     TN_OK);
     assert_string_equal(out, "https://acme.scalekit.dev");
     assert_int_equal(tn_issuer_external("", "///", out, sizeof out), TN_OK);
     assert_string_equal(out, "");
@@ -228,19 +244,17 @@ static void test_external_issuer(void **state)
     strcpy(out, "stale");
     assert_int_equal(tn_issuer_external("https://idp.example.com", "", out, 10), TN_ERR_LIMIT);
     assert_string_equal(out, "");
-    assert_int_equal(tn_issuer_external("https://idp.example.com", "", out, 24), TN_OK); /* 23 + NUL */
+    assert_int_equal(tn_issuer_external("https://idp.example.com", "", out, 24),
+                     TN_OK); /* 23 + NUL */
     assert_string_equal(out, "https://idp.example.com");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_builtin),
-        cmocka_unit_test(test_generic_issuer),
-        cmocka_unit_test(test_scalekit),
-        cmocka_unit_test(test_audience_list),
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_external_issuer),
+        cmocka_unit_test(test_builtin),  cmocka_unit_test(test_generic_issuer),
+        cmocka_unit_test(test_scalekit), cmocka_unit_test(test_audience_list),
+        cmocka_unit_test(test_refused),  cmocka_unit_test(test_external_issuer),
     };
     return cmocka_run_group_tests_name("issuer", tests, NULL, NULL);
 }

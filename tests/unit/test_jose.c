@@ -226,21 +226,30 @@ enum sig_mode {
     SIG_ES_DER,       /* ES256 signature in DER instead of raw r||s */
     SIG_PSS_SALT0,    /* RSASSA-PSS by `signer` with salt lengths other than 32 */
     SIG_PSS_SALT_MAX,
-    SIG_PSS_SALT32,   /* a correct PS256 signature, under whatever the header says */
+    SIG_PSS_SALT32, /* a correct PS256 signature, under whatever the header says */
 };
 
-enum mangle { M_NONE, M_FOURTH_PART, M_TWO_PARTS, M_PAD_SIG, M_PAD_HDR, M_NEWLINE, M_NUL,
-              M_PLUS, M_EMPTY };
+enum mangle {
+    M_NONE,
+    M_FOURTH_PART,
+    M_TWO_PARTS,
+    M_PAD_SIG,
+    M_PAD_HDR,
+    M_NEWLINE,
+    M_NUL,
+    M_PLUS,
+    M_EMPTY
+};
 
 struct hostile {
     const char *name;
     const char *header;
     const char *payload; /* NULL: GOOD */
     enum signer signer;
-    const char *alg;     /* for SIG_KEY and friends */
+    const char *alg; /* for SIG_KEY and friends */
     enum sig_mode sig;
     enum mangle mangle;
-    size_t max_len;      /* 0: the policy's 8192; or LEN_EXACT / LEN_SHORT */
+    size_t max_len; /* 0: the policy's 8192; or LEN_EXACT / LEN_SHORT */
     enum tn_jwt_reason want;
 };
 
@@ -282,8 +291,9 @@ static const struct hostile cases[] = {
      "ES256", SIG_KEY, M_NONE, 0, TN_JWT_OK},
     {"typ AT+JWT", "{\"alg\":\"ES256\",\"kid\":\"ec-1\",\"typ\":\"AT+JWT\"}", NULL, K_EC, "ES256",
      SIG_KEY, M_NONE, 0, TN_JWT_OK},
-    {"typ application/at+jwt", "{\"alg\":\"ES256\",\"kid\":\"ec-1\",\"typ\":\"application/at+jwt\"}",
-     NULL, K_EC, "ES256", SIG_KEY, M_NONE, 0, TN_JWT_OK},
+    {"typ application/at+jwt",
+     "{\"alg\":\"ES256\",\"kid\":\"ec-1\",\"typ\":\"application/at+jwt\"}", NULL, K_EC, "ES256",
+     SIG_KEY, M_NONE, 0, TN_JWT_OK},
     {"aud array", H_ES, NO_AUD_WITH("\"aud\":[\"https://x.example\",\"" AUD "\"]"), K_EC, "ES256",
      SIG_KEY, M_NONE, 0, TN_JWT_OK},
     {"second configured audience", H_ES, NO_AUD_WITH("\"aud\":\"https://other.example.com/mcp\""),
@@ -292,10 +302,10 @@ static const struct hostile cases[] = {
      M_NONE, 0, TN_JWT_OK},
     {"nbf within leeway", H_ES, WITH("\"nbf\":1700000060"), K_EC, "ES256", SIG_KEY, M_NONE, 0,
      TN_JWT_OK},
-    {"iat within leeway", H_ES, NO_EXP_WITH("\"exp\":1700003600,\"iat\":1700000030"), K_EC,
-     "ES256", SIG_KEY, M_NONE, 0, TN_JWT_OK},
-    {"fractional exp", H_ES, NO_EXP_WITH("\"exp\":1700003600.5"), K_EC, "ES256", SIG_KEY, M_NONE,
-     0, TN_JWT_OK},
+    {"iat within leeway", H_ES, NO_EXP_WITH("\"exp\":1700003600,\"iat\":1700000030"), K_EC, "ES256",
+     SIG_KEY, M_NONE, 0, TN_JWT_OK},
+    {"fractional exp", H_ES, NO_EXP_WITH("\"exp\":1700003600.5"), K_EC, "ES256", SIG_KEY, M_NONE, 0,
+     TN_JWT_OK},
     {"exp far future", H_ES, NO_EXP_WITH("\"exp\":1e300"), K_EC, "ES256", SIG_KEY, M_NONE, 0,
      TN_JWT_OK},
     {"exactly max length", H_ES, NULL, K_EC, "ES256", SIG_KEY, M_NONE, LEN_EXACT, TN_JWT_OK},
@@ -318,10 +328,10 @@ static const struct hostile cases[] = {
      M_NONE, 0, TN_JWT_ALG_MISMATCH},
     {"RS256 token, PS256-pinned key", "{\"alg\":\"RS256\",\"kid\":\"ps-1\"}", NULL, K_PS, "RS256",
      SIG_KEY, M_NONE, 0, TN_JWT_ALG_MISMATCH},
-    {"PS256 token, RS256-pinned key", "{\"alg\":\"PS256\",\"kid\":\"rsa-1\"}", NULL, K_RSA,
-     "PS256", SIG_KEY, M_NONE, 0, TN_JWT_ALG_MISMATCH},
-    {"alg rs256 lowercase", "{\"alg\":\"rs256\",\"kid\":\"rsa-1\"}", NULL, K_RSA, "RS256",
+    {"PS256 token, RS256-pinned key", "{\"alg\":\"PS256\",\"kid\":\"rsa-1\"}", NULL, K_RSA, "PS256",
      SIG_KEY, M_NONE, 0, TN_JWT_ALG_MISMATCH},
+    {"alg rs256 lowercase", "{\"alg\":\"rs256\",\"kid\":\"rsa-1\"}", NULL, K_RSA, "RS256", SIG_KEY,
+     M_NONE, 0, TN_JWT_ALG_MISMATCH},
 
     /* keys the token brings along */
     {"embedded jwk, signed by it", "{\"alg\":\"ES256\",\"jwk\":@JWK@}", NULL, K_ATT, "ES256",
@@ -342,10 +352,10 @@ static const struct hostile cases[] = {
      "ES256", SIG_KEY, M_NONE, 0, TN_JWT_BAD_TYP},
     {"crit", "{\"alg\":\"ES256\",\"kid\":\"ec-1\",\"crit\":[\"exp\"],\"exp\":1}", NULL, K_EC,
      "ES256", SIG_KEY, M_NONE, 0, TN_JWT_CRIT},
-    {"crit empty", "{\"alg\":\"ES256\",\"kid\":\"ec-1\",\"crit\":[]}", NULL, K_EC, "ES256",
-     SIG_KEY, M_NONE, 0, TN_JWT_CRIT},
-    {"unknown kid", "{\"alg\":\"ES256\",\"kid\":\"ec-9\"}", NULL, K_EC, "ES256", SIG_KEY, M_NONE,
-     0, TN_JWT_NO_KID_MATCH},
+    {"crit empty", "{\"alg\":\"ES256\",\"kid\":\"ec-1\",\"crit\":[]}", NULL, K_EC, "ES256", SIG_KEY,
+     M_NONE, 0, TN_JWT_CRIT},
+    {"unknown kid", "{\"alg\":\"ES256\",\"kid\":\"ec-9\"}", NULL, K_EC, "ES256", SIG_KEY, M_NONE, 0,
+     TN_JWT_NO_KID_MATCH},
     {"no kid, two EdDSA keys", "{\"alg\":\"EdDSA\"}", NULL, K_ED, "EdDSA", SIG_KEY, M_NONE, 0,
      TN_JWT_NO_KID_MATCH},
     {"kid not a string", "{\"alg\":\"ES256\",\"kid\":7}", NULL, K_EC, "ES256", SIG_KEY, M_NONE, 0,
@@ -387,12 +397,10 @@ static const struct hostile cases[] = {
      TN_JWT_BAD_SIGNATURE},
     {"RS256 signature 255 bytes", H_RS, NULL, K_RSA, "RS256", SIG_SHORT, M_NONE, 0,
      TN_JWT_BAD_SIGNATURE},
-    {"RS256 empty signature", H_RS, NULL, K_RSA, NULL, SIG_EMPTY, M_NONE, 0,
-     TN_JWT_BAD_SIGNATURE},
+    {"RS256 empty signature", H_RS, NULL, K_RSA, NULL, SIG_EMPTY, M_NONE, 0, TN_JWT_BAD_SIGNATURE},
     {"PS256 control, independent signer", H_PS, NULL, K_PS, NULL, SIG_PSS_SALT32, M_NONE, 0,
      TN_JWT_OK},
-    {"PS256 salt length 0", H_PS, NULL, K_PS, NULL, SIG_PSS_SALT0, M_NONE, 0,
-     TN_JWT_BAD_SIGNATURE},
+    {"PS256 salt length 0", H_PS, NULL, K_PS, NULL, SIG_PSS_SALT0, M_NONE, 0, TN_JWT_BAD_SIGNATURE},
     {"PS256 salt length max", H_PS, NULL, K_PS, NULL, SIG_PSS_SALT_MAX, M_NONE, 0,
      TN_JWT_BAD_SIGNATURE},
     {"RS256 header, PSS signature", H_RS, NULL, K_RSA, NULL, SIG_PSS_SALT32, M_NONE, 0,
@@ -416,8 +424,7 @@ static const struct hostile cases[] = {
     {"payload duplicate sub", H_ES, "{" C_ISS "," C_AUD "," C_SUB "," C_EXP ",\"sub\":\"root\"}",
      K_EC, "ES256", SIG_KEY, M_NONE, 0, TN_JWT_MALFORMED},
     {"payload not JSON", H_ES, "hello", K_EC, "ES256", SIG_KEY, M_NONE, 0, TN_JWT_MALFORMED},
-    {"payload an array", H_ES, "[" C_ISS "]", K_EC, "ES256", SIG_KEY, M_NONE, 0,
-     TN_JWT_MALFORMED},
+    {"payload an array", H_ES, "[" C_ISS "]", K_EC, "ES256", SIG_KEY, M_NONE, 0, TN_JWT_MALFORMED},
 
     /* claims, all validly signed */
     {"wrong issuer", H_ES, NO_ISS_WITH("\"iss\":\"https://evil.example.com\""), K_EC, "ES256",
@@ -426,24 +433,24 @@ static const struct hostile cases[] = {
      SIG_KEY, M_NONE, 0, TN_JWT_BAD_ISSUER},
     {"issuer a prefix of the trusted one", H_ES, NO_ISS_WITH("\"iss\":\"https://as.example\""),
      K_EC, "ES256", SIG_KEY, M_NONE, 0, TN_JWT_BAD_ISSUER},
-    {"issuer missing", H_ES, "{" C_AUD "," C_SUB "," C_EXP "}", K_EC, "ES256", SIG_KEY, M_NONE,
-     0, TN_JWT_BAD_ISSUER},
-    {"issuer as array", H_ES, NO_ISS_WITH("\"iss\":[\"" ISS "\"]"), K_EC, "ES256", SIG_KEY,
-     M_NONE, 0, TN_JWT_BAD_CLAIM_TYPE},
+    {"issuer missing", H_ES, "{" C_AUD "," C_SUB "," C_EXP "}", K_EC, "ES256", SIG_KEY, M_NONE, 0,
+     TN_JWT_BAD_ISSUER},
+    {"issuer as array", H_ES, NO_ISS_WITH("\"iss\":[\"" ISS "\"]"), K_EC, "ES256", SIG_KEY, M_NONE,
+     0, TN_JWT_BAD_CLAIM_TYPE},
     {"wrong audience string", H_ES, NO_AUD_WITH("\"aud\":\"https://notes.example.com/other\""),
      K_EC, "ES256", SIG_KEY, M_NONE, 0, TN_JWT_BAD_AUDIENCE},
     {"wrong audience array", H_ES, NO_AUD_WITH("\"aud\":[\"https://a.example\",\"b\"]"), K_EC,
      "ES256", SIG_KEY, M_NONE, 0, TN_JWT_BAD_AUDIENCE},
     {"audience empty array", H_ES, NO_AUD_WITH("\"aud\":[]"), K_EC, "ES256", SIG_KEY, M_NONE, 0,
      TN_JWT_BAD_AUDIENCE},
-    {"audience missing", H_ES, "{" C_ISS "," C_SUB "," C_EXP "}", K_EC, "ES256", SIG_KEY, M_NONE,
-     0, TN_JWT_BAD_AUDIENCE},
+    {"audience missing", H_ES, "{" C_ISS "," C_SUB "," C_EXP "}", K_EC, "ES256", SIG_KEY, M_NONE, 0,
+     TN_JWT_BAD_AUDIENCE},
     {"audience prefix only", H_ES, NO_AUD_WITH("\"aud\":\"https://notes.example.com\""), K_EC,
      "ES256", SIG_KEY, M_NONE, 0, TN_JWT_BAD_AUDIENCE},
     {"audience array with a number", H_ES, NO_AUD_WITH("\"aud\":[\"" AUD "\",1]"), K_EC, "ES256",
      SIG_KEY, M_NONE, 0, TN_JWT_BAD_CLAIM_TYPE},
-    {"audience as object", H_ES, NO_AUD_WITH("\"aud\":{\"a\":\"" AUD "\"}"), K_EC, "ES256",
-     SIG_KEY, M_NONE, 0, TN_JWT_BAD_CLAIM_TYPE},
+    {"audience as object", H_ES, NO_AUD_WITH("\"aud\":{\"a\":\"" AUD "\"}"), K_EC, "ES256", SIG_KEY,
+     M_NONE, 0, TN_JWT_BAD_CLAIM_TYPE},
     {"expired beyond leeway", H_ES, NO_EXP_WITH("\"exp\":1699999939"), K_EC, "ES256", SIG_KEY,
      M_NONE, 0, TN_JWT_EXPIRED},
     {"expired exactly at now - leeway", H_ES, NO_EXP_WITH("\"exp\":1699999940"), K_EC, "ES256",
@@ -454,20 +461,18 @@ static const struct hostile cases[] = {
      TN_JWT_EXPIRED},
     {"nbf in the future", H_ES, WITH("\"nbf\":1700000061"), K_EC, "ES256", SIG_KEY, M_NONE, 0,
      TN_JWT_NOT_YET_VALID},
-    {"fractional nbf rounds up", H_ES, WITH("\"nbf\":1700000060.1"), K_EC, "ES256", SIG_KEY,
-     M_NONE, 0, TN_JWT_NOT_YET_VALID},
-    {"iat in the future", H_ES, NO_EXP_WITH("\"exp\":1700003600,\"iat\":1700000061"), K_EC,
-     "ES256", SIG_KEY, M_NONE, 0, TN_JWT_NOT_YET_VALID},
-    {"missing sub", H_ES, NO_SUB_WITH(C_IAT), K_EC, "ES256", SIG_KEY, M_NONE, 0,
-     TN_JWT_NO_SUBJECT},
+    {"fractional nbf rounds up", H_ES, WITH("\"nbf\":1700000060.1"), K_EC, "ES256", SIG_KEY, M_NONE,
+     0, TN_JWT_NOT_YET_VALID},
+    {"iat in the future", H_ES, NO_EXP_WITH("\"exp\":1700003600,\"iat\":1700000061"), K_EC, "ES256",
+     SIG_KEY, M_NONE, 0, TN_JWT_NOT_YET_VALID},
+    {"missing sub", H_ES, NO_SUB_WITH(C_IAT), K_EC, "ES256", SIG_KEY, M_NONE, 0, TN_JWT_NO_SUBJECT},
     {"empty sub", H_ES, NO_SUB_WITH("\"sub\":\"\""), K_EC, "ES256", SIG_KEY, M_NONE, 0,
      TN_JWT_NO_SUBJECT},
     {"sub a number", H_ES, NO_SUB_WITH("\"sub\":42"), K_EC, "ES256", SIG_KEY, M_NONE, 0,
      TN_JWT_BAD_CLAIM_TYPE},
-    {"missing exp", H_ES, NO_EXP_WITH(C_IAT), K_EC, "ES256", SIG_KEY, M_NONE, 0,
-     TN_JWT_NO_EXPIRY},
-    {"exp as string", H_ES, NO_EXP_WITH("\"exp\":\"1700003600\""), K_EC, "ES256", SIG_KEY,
-     M_NONE, 0, TN_JWT_BAD_CLAIM_TYPE},
+    {"missing exp", H_ES, NO_EXP_WITH(C_IAT), K_EC, "ES256", SIG_KEY, M_NONE, 0, TN_JWT_NO_EXPIRY},
+    {"exp as string", H_ES, NO_EXP_WITH("\"exp\":\"1700003600\""), K_EC, "ES256", SIG_KEY, M_NONE,
+     0, TN_JWT_BAD_CLAIM_TYPE},
     {"exp null", H_ES, NO_EXP_WITH("\"exp\":null"), K_EC, "ES256", SIG_KEY, M_NONE, 0,
      TN_JWT_BAD_CLAIM_TYPE},
     {"exp true", H_ES, NO_EXP_WITH("\"exp\":true"), K_EC, "ES256", SIG_KEY, M_NONE, 0,
@@ -533,7 +538,7 @@ static char *build(const struct hostile *c, size_t *len)
         } else if (c->sig == SIG_PSS_SALT0 || c->sig == SIG_PSS_SALT_MAX ||
                    c->sig == SIG_PSS_SALT32) {
             s = pss_sig(key_of(c->signer), input,
-                        c->sig == SIG_PSS_SALT0     ? 0
+                        c->sig == SIG_PSS_SALT0    ? 0
                         : c->sig == SIG_PSS_SALT32 ? 32
                                                    : RSA_PSS_SALTLEN_MAX);
         } else {
@@ -558,15 +563,39 @@ static char *build(const struct hostile *c, size_t *len)
     char *dot = strchr(tok, '.');
     *len = tl;
     switch (c->mangle) {
-    case M_FOURTH_PART: memcpy(tok + tl, ".e30", 5); *len += 4; break;
-    case M_TWO_PARTS: *len = (size_t)(strrchr(tok, '.') - tok); tok[*len] = '\0'; break;
-    case M_PAD_SIG: memcpy(tok + tl, "==", 3); *len += 2; break;
-    case M_PAD_HDR: memmove(dot + 1, dot, strlen(dot) + 1); *dot = '='; *len += 1; break;
-    case M_NEWLINE: memcpy(tok + tl, "\n", 2); *len += 1; break;
-    case M_NUL: *len += 1; break; /* the terminating NUL becomes part of the token */
-    case M_PLUS: strrchr(tok, '.')[1] = '+'; break;
-    case M_EMPTY: tok[0] = '\0'; *len = 0; break;
-    default: break;
+    case M_FOURTH_PART:
+        memcpy(tok + tl, ".e30", 5);
+        *len += 4;
+        break;
+    case M_TWO_PARTS:
+        *len = (size_t)(strrchr(tok, '.') - tok);
+        tok[*len] = '\0';
+        break;
+    case M_PAD_SIG:
+        memcpy(tok + tl, "==", 3);
+        *len += 2;
+        break;
+    case M_PAD_HDR:
+        memmove(dot + 1, dot, strlen(dot) + 1);
+        *dot = '=';
+        *len += 1;
+        break;
+    case M_NEWLINE:
+        memcpy(tok + tl, "\n", 2);
+        *len += 1;
+        break;
+    case M_NUL:
+        *len += 1;
+        break; /* the terminating NUL becomes part of the token */
+    case M_PLUS:
+        strrchr(tok, '.')[1] = '+';
+        break;
+    case M_EMPTY:
+        tok[0] = '\0';
+        *len = 0;
+        break;
+    default:
+        break;
     }
     return tok;
 }
@@ -594,8 +623,7 @@ static void test_hostile_table(void **state)
                        : e == TN_ERR_BAD_INPUT && claims == NULL);
         if (!ok) {
             print_error("case %zu \"%s\": got %s (%s), want %s; token %zu bytes\n", i, c->name,
-                        tn_jwt_reason_name(why), tn_err_name(e), tn_jwt_reason_name(c->want),
-                        len);
+                        tn_jwt_reason_name(why), tn_err_name(e), tn_jwt_reason_name(c->want), len);
             failures++;
         }
         if (claims != (json_t *)1)
@@ -654,8 +682,7 @@ static void test_sign_verify_each_alg(void **state)
         assert_int_equal(tn_jwt_sign(rows[i].key, rows[i].alg, thumb, NULL, c, &tok), TN_OK);
         assert_int_equal(tn_jwt_verify(tok, strlen(tok), local, &p, NULL, &why), TN_OK);
         /* ... and the published set does not know that kid. */
-        assert_int_equal(tn_jwt_verify(tok, strlen(tok), fx.set, &p, NULL, &why),
-                         TN_ERR_BAD_INPUT);
+        assert_int_equal(tn_jwt_verify(tok, strlen(tok), fx.set, &p, NULL, &why), TN_ERR_BAD_INPUT);
         assert_int_equal(why, TN_JWT_NO_KID_MATCH);
         tn_jwks_free(local);
         free(tok);
@@ -683,8 +710,12 @@ static void test_es256_integer_forms(void **state)
         size_t n = 0;
         assert_int_equal(tn_b64url_decode(raw, sizeof raw, &n, sig, strlen(sig)), TN_OK);
         assert_int_equal(n, 64);
-        int forms[2] = {raw[0] == 0 ? R_ZERO_LEAD : raw[0] & 0x80 ? R_HIGH : R_LOW,
-                        raw[32] == 0 ? S_ZERO_LEAD : raw[32] & 0x80 ? S_HIGH : S_LOW};
+        int forms[2] = {raw[0] == 0     ? R_ZERO_LEAD
+                        : raw[0] & 0x80 ? R_HIGH
+                                        : R_LOW,
+                        raw[32] == 0     ? S_ZERO_LEAD
+                        : raw[32] & 0x80 ? S_HIGH
+                                         : S_LOW};
         bool fresh = false;
         for (int f = 0; f < 2; f++)
             if (!seen[forms[f]]++)
@@ -700,9 +731,10 @@ static void test_es256_integer_forms(void **state)
         assert_true(seen[f] > 0);
 
     /* r = 0, s = 0, and r = n (the P-256 order): refused as a bad signature */
-    static const unsigned char order[32] = {
-        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+    static const unsigned char order[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+                                            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                            0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+                                            0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
     char *dot = strrchr(zero_lead, '.') + 1;
     unsigned char raw[64];
     size_t n = 0;
@@ -722,8 +754,7 @@ static void test_es256_integer_forms(void **state)
         memcpy(tok, zero_lead, head);
         tn_b64url_encode(tok + head, 90, forged, 64);
         enum tn_jwt_reason why;
-        assert_int_equal(tn_jwt_verify(tok, strlen(tok), fx.set, &p, NULL, &why),
-                         TN_ERR_BAD_INPUT);
+        assert_int_equal(tn_jwt_verify(tok, strlen(tok), fx.set, &p, NULL, &why), TN_ERR_BAD_INPUT);
         assert_int_equal(why, TN_JWT_BAD_SIGNATURE);
         free(tok);
     }
@@ -878,8 +909,7 @@ static void test_jwks_skips(void **state)
     /* usable: 3 */
     json_array_append_new(keys, tn_jwk_public_json(fx.rsa, "good-rsa", NULL));
     json_array_append_new(keys, with(tn_jwk_public_json(fx.ec, "good-ec", NULL), "alg", NULL));
-    json_array_append_new(keys, with(with(tn_jwk_public_json(fx.ed, "good-ed", NULL), "use",
-                                          NULL),
+    json_array_append_new(keys, with(with(tn_jwk_public_json(fx.ed, "good-ed", NULL), "use", NULL),
                                      "key_ops", json_pack("[s]", "verify")));
     /* skipped: each for one reason */
     json_t *skip[] = {
@@ -972,8 +1002,7 @@ static void test_jwks_fatal(void **state)
         struct tn_jwks *set = (struct tn_jwks *)1;
         struct tn_buf err;
         tn_buf_init(&err, 1024);
-        assert_int_equal(tn_jwks_parse(rows[i].doc, strlen(rows[i].doc), &set, &err),
-                         rows[i].want);
+        assert_int_equal(tn_jwks_parse(rows[i].doc, strlen(rows[i].doc), &set, &err), rows[i].want);
         assert_null(set);
         assert_true(err.len > 0);
         tn_buf_deinit(&err);
@@ -1146,8 +1175,7 @@ static void test_thumbprint_rfc7638(void **state)
     char thumb[44];
     assert_int_equal(tn_jwks_parse(doc, strlen(doc), &set, NULL), TN_OK);
     assert_int_equal(tn_jwks_count(set), 1);
-    assert_int_equal(tn_jwk_thumbprint(tn_jwk_pkey(tn_jwks_find(set, "2011-04-29")), thumb),
-                     TN_OK);
+    assert_int_equal(tn_jwk_thumbprint(tn_jwk_pkey(tn_jwks_find(set, "2011-04-29")), thumb), TN_OK);
     assert_string_equal(thumb, "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     tn_jwks_free(set);
 }
@@ -1163,8 +1191,8 @@ static char *pem_of(EVP_PKEY *k, int private, const char *password)
     else if (!password)
         assert_int_equal(PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL), 1);
     else
-        assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, k, EVP_aes_256_cbc(), NULL, 0,
-                                                       NULL, (void *)password),
+        assert_int_equal(PEM_write_bio_PKCS8PrivateKey(bio, k, EVP_aes_256_cbc(), NULL, 0, NULL,
+                                                       (void *)password),
                          1);
     long n = BIO_get_mem_data(bio, &p);
     char *s = strndup(p, (size_t)n);
@@ -1291,20 +1319,13 @@ int main(void)
     if (tn_util_init() != TN_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hostile_table),
-        cmocka_unit_test(test_sign_verify_each_alg),
-        cmocka_unit_test(test_es256_integer_forms),
-        cmocka_unit_test(test_sign_header),
-        cmocka_unit_test(test_sign_refusals),
-        cmocka_unit_test(test_public_json),
-        cmocka_unit_test(test_jwks_skips),
-        cmocka_unit_test(test_jwks_fatal),
-        cmocka_unit_test(test_jwks_duplicate_kids),
-        cmocka_unit_test(test_interop_panva_jose),
-        cmocka_unit_test(test_thumbprint_rfc7638),
-        cmocka_unit_test(test_from_pem),
-        cmocka_unit_test(test_policy_and_arguments),
-        cmocka_unit_test(test_reason_texts),
+        cmocka_unit_test(test_hostile_table),        cmocka_unit_test(test_sign_verify_each_alg),
+        cmocka_unit_test(test_es256_integer_forms),  cmocka_unit_test(test_sign_header),
+        cmocka_unit_test(test_sign_refusals),        cmocka_unit_test(test_public_json),
+        cmocka_unit_test(test_jwks_skips),           cmocka_unit_test(test_jwks_fatal),
+        cmocka_unit_test(test_jwks_duplicate_kids),  cmocka_unit_test(test_interop_panva_jose),
+        cmocka_unit_test(test_thumbprint_rfc7638),   cmocka_unit_test(test_from_pem),
+        cmocka_unit_test(test_policy_and_arguments), cmocka_unit_test(test_reason_texts),
     };
     int rc = cmocka_run_group_tests_name("jose", tests, NULL, NULL);
     fixture_free();

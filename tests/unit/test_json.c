@@ -30,11 +30,27 @@ static void test_fixed(void **state)
 {
     (void)state;
     static const char *const docs[] = {
-        "null", "true", "false", "0", "-1", "9223372036854775807", "-9223372036854775808",
-        "1.5", "-0.0", "1e300", "0.1", "123456789.0", "\"\"",
-        "\"plain\"", "\"quote \\\" back \\\\ slash / solidus\"",
-        "\"\\b\\f\\n\\r\\t\\u0000\\u0001\\u001f\\u007f\"", "\"caf\\u00e9 \\u4e16 \\ud83d\\ude00\"",
-        "\"\\u2028\\u2029\"", "[]", "{}", "[1,[2,[3,{}]]]",
+        "null",
+        "true",
+        "false",
+        "0",
+        "-1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "1.5",
+        "-0.0",
+        "1e300",
+        "0.1",
+        "123456789.0",
+        "\"\"",
+        "\"plain\"",
+        "\"quote \\\" back \\\\ slash / solidus\"",
+        "\"\\b\\f\\n\\r\\t\\u0000\\u0001\\u001f\\u007f\"",
+        "\"caf\\u00e9 \\u4e16 \\ud83d\\ude00\"",
+        "\"\\u2028\\u2029\"",
+        "[]",
+        "{}",
+        "[1,[2,[3,{}]]]",
         "{\"b\":1,\"a\":2,\"\\u0001k\":\"v\",\"nested\":{\"x\":[true,false,null]}}",
     };
     for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
@@ -50,16 +66,24 @@ static json_t *random_value(unsigned *seed, int depth)
 {
     int kind = rand_r(seed) % (depth > 4 ? 5 : 7);
     switch (kind) {
-    case 0: return json_null();
-    case 1: return json_boolean(rand_r(seed) & 1);
-    case 2: return json_integer((json_int_t)rand_r(seed) * (rand_r(seed) & 1 ? -1 : 1) * 1000003LL);
-    case 3: return json_real((double)rand_r(seed) / ((double)rand_r(seed) + 1.0) * (rand_r(seed) & 1 ? -1e-5 : 1e7));
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(rand_r(seed) & 1);
+    case 2:
+        return json_integer((json_int_t)rand_r(seed) * (rand_r(seed) & 1 ? -1 : 1) * 1000003LL);
+    case 3:
+        return json_real((double)rand_r(seed) / ((double)rand_r(seed) + 1.0) *
+                         (rand_r(seed) & 1 ? -1e-5 : 1e7));
     case 4: {
         char s[64];
         size_t n = (size_t)(rand_r(seed) % 40);
         for (size_t i = 0; i < n; i++) {
             int r = rand_r(seed) % 10;
-            s[i] = r == 0 ? (char)(rand_r(seed) % 32) : r == 1 ? '"' : r == 2 ? '\\' : (char)(' ' + rand_r(seed) % 95);
+            s[i] = r == 0   ? (char)(rand_r(seed) % 32)
+                   : r == 1 ? '"'
+                   : r == 2 ? '\\'
+                            : (char)(' ' + rand_r(seed) % 95);
         }
         return json_stringn(s, n);
     }
@@ -133,9 +157,9 @@ static void test_put_string_room(void **state)
     char strs[4][300];
     size_t lens[4] = {300, 300, 300, 7};
     for (size_t i = 0; i < 300; i++) {
-        strs[0][i] = (char)(i % 32);                 /* every byte a \u00XX or short escape */
-        strs[1][i] = (char)('a' + i % 26);            /* nothing to escape */
-        strs[2][i] = "a\"b\\\n\x01c"[i % 7];        /* mixed */
+        strs[0][i] = (char)(i % 32);         /* every byte a \u00XX or short escape */
+        strs[1][i] = (char)('a' + i % 26);   /* nothing to escape */
+        strs[2][i] = "a\"b\\\n\x01c"[i % 7]; /* mixed */
     }
     memcpy(strs[3], "\x1f\x1f\x1f\x1f\x1f\x1f\x1f", 7);
     for (int k = 0; k < 4; k++) {
@@ -188,7 +212,8 @@ static void test_put_string_every_offset(void **state)
 {
     (void)state;
     static const char *const specials[] = {"", "\x01", "\n", "\x1f", "\"", "\\"};
-    static const char *const plains[] = {" ", "!", "#", "[", "]", "\x7f", "\xc3\xa9", "\xe2\x82\xac"};
+    static const char *const plains[] = {" ", "!",    "#",        "[",
+                                         "]", "\x7f", "\xc3\xa9", "\xe2\x82\xac"};
     const size_t ns = sizeof specials / sizeof specials[0], np = sizeof plains / sizeof plains[0];
     const char *u[34];
     for (size_t n = 0; n <= 33; n++) {
@@ -267,7 +292,8 @@ static void test_raw(void **state)
     tn_buf_deinit(&b);
     json_decref(doc);
     /* an object from outside with a look-alike member is just an object */
-    json_t *forged = json_loads("{\"\\u0001tn-raw-00000000000000000000000000000000\":\"]}\"}", 0, NULL);
+    json_t *forged =
+        json_loads("{\"\\u0001tn-raw-00000000000000000000000000000000\":\"]}\"}", 0, NULL);
     assert_non_null(forged);
     assert_null(tn_json_raw_text(forged, &n));
     same_as_jansson(forged);

@@ -41,12 +41,14 @@ static int same(const char *text, size_t n)
         char *stripped = malloc(n + 1);
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
-            if (!(text[i] == '\0' && i > 0 && ((text[i - 1] >= '0' && text[i - 1] <= '9') ||
-                                                (text[i - 1] >= 'a' && text[i - 1] <= 'z'))))
+            if (!(text[i] == '\0' && i > 0 &&
+                  ((text[i - 1] >= '0' && text[i - 1] <= '9') ||
+                   (text[i - 1] >= 'a' && text[i - 1] <= 'z'))))
                 stripped[m++] = text[i];
         json_t *c = tn_json_parse(stripped, m, &te);
         if (!c)
-            fail_msg("jansson accepts [%s], refused even without its NULs: %s", show(text, n), te.text);
+            fail_msg("jansson accepts [%s], refused even without its NULs: %s", show(text, n),
+                     te.text);
         char *da = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
         char *dc = json_dumps(c, JSON_COMPACT | JSON_ENCODE_ANY);
         assert_string_equal(da, dc);
@@ -80,36 +82,126 @@ static int same(const char *text, size_t n)
     return 1;
 }
 
-static int same_s(const char *text)
-{
-    return same(text, strlen(text));
-}
+static int same_s(const char *text) { return same(text, strlen(text)); }
 
 static void test_fixed(void **state)
 {
     (void)state;
     static const char *const accepted[] = {
-        "null", "true", "false", " \t\r\n0 \t\r\n", "-0", "-0.0", "0.5", "1e3", "1E-3", "1e+3",
-        "-1.25e-7", "123456789012", "9223372036854775807", "-9223372036854775808", "1e-400",
-        "4.9e-324", "1.7976931348623157e308", "\"\"", "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
-        "\"\\u0041\\u00e9\\u00E9\\u4e16\\ud83d\\ude00\\uD83D\\uDE00\"", "\"caf\xc3\xa9 \xe4\xb8\x96 \xf0\x9f\x98\x80\"",
-        "\"\x7f\"", "[]", "[ ]", "{}", "{ }", "[1,[2,[3,{}]]]", "{\"a\":1,\"b\":{\"c\":[true,false,null]}}",
-        "{\"b\":1,\"a\":2}", "{\"\\u0061\":1,\"b\":2}", "{\"a\":1,\"A\":2}", " { \"k\" : [ 1 , 2 ] } ",
+        "null",
+        "true",
+        "false",
+        " \t\r\n0 \t\r\n",
+        "-0",
+        "-0.0",
+        "0.5",
+        "1e3",
+        "1E-3",
+        "1e+3",
+        "-1.25e-7",
+        "123456789012",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "1e-400",
+        "4.9e-324",
+        "1.7976931348623157e308",
+        "\"\"",
+        "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"",
+        "\"\\u0041\\u00e9\\u00E9\\u4e16\\ud83d\\ude00\\uD83D\\uDE00\"",
+        "\"caf\xc3\xa9 \xe4\xb8\x96 \xf0\x9f\x98\x80\"",
+        "\"\x7f\"",
+        "[]",
+        "[ ]",
+        "{}",
+        "{ }",
+        "[1,[2,[3,{}]]]",
+        "{\"a\":1,\"b\":{\"c\":[true,false,null]}}",
+        "{\"b\":1,\"a\":2}",
+        "{\"\\u0061\":1,\"b\":2}",
+        "{\"a\":1,\"A\":2}",
+        " { \"k\" : [ 1 , 2 ] } ",
         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"list_my_notes\",\"arguments\":{}}}",
-        "\"\\\\u0000\"", "[\"\",\"\"]",
+        "\"\\\\u0000\"",
+        "[\"\",\"\"]",
     };
     static const char *const refused[] = {
-        "", " ", "nul", "nulls", "True", "[", "]", "{", "}", "[1,]", "[,1]", "{\"a\":1,}", "{,}",
-        "{\"a\"}", "{\"a\":}", "{\"a\" 1}", "{1:2}", "{'a':1}", "['a']", "01", "-01", "00", "1.", ".5",
-        "-", "+1", "1e", "1e+", "1.e3", "0x10", "Infinity", "NaN", "-Infinity", "1 2", "[1] x", "{}{}",
-        "9223372036854775808", "-9223372036854775809", "1e400", "-1e400", "\"abc", "\"\\\"",
-        "\"\\x\"", "\"\\u12\"", "\"\\u12G4\"", "\"\\U0041\"", "\"\\u0000\"", "\"\\ud800\"",
-        "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\ud800\\ud800\"", "\"\\ud800x\"", "\"\\ud800\\\"",
-        "\"tab\there\"", "\"nl\nhere\"", "\"\x01\"", "\"\xff\"", "\"\xc3\"", "\"\xc3\x28\"",
-        "\"\xc0\x80\"", "\"\xc1\xbf\"", "\"\xe0\x80\x80\"", "\"\xe0\x9f\xbf\"", "\"\xed\xa0\x80\"",
-        "\"\xed\xbf\xbf\"", "\"\xf0\x8f\xbf\xbf\"", "\"\xf4\x90\x80\x80\"", "\"\xf5\x80\x80\x80\"",
-        "\"\xf8\x88\x80\x80\x80\"", "\"\x80\"", "\xef\xbb\xbf{}", "{\"a\":1,\"a\":2}",
-        "{\"a\":1,\"\\u0061\":2}", "[1 2]", "{\"a\":1 \"b\":2}", "/* c */ 1", "[1]//",
+        "",
+        " ",
+        "nul",
+        "nulls",
+        "True",
+        "[",
+        "]",
+        "{",
+        "}",
+        "[1,]",
+        "[,1]",
+        "{\"a\":1,}",
+        "{,}",
+        "{\"a\"}",
+        "{\"a\":}",
+        "{\"a\" 1}",
+        "{1:2}",
+        "{'a':1}",
+        "['a']",
+        "01",
+        "-01",
+        "00",
+        "1.",
+        ".5",
+        "-",
+        "+1",
+        "1e",
+        "1e+",
+        "1.e3",
+        "0x10",
+        "Infinity",
+        "NaN",
+        "-Infinity",
+        "1 2",
+        "[1] x",
+        "{}{}",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1e400",
+        "-1e400",
+        "\"abc",
+        "\"\\\"",
+        "\"\\x\"",
+        "\"\\u12\"",
+        "\"\\u12G4\"",
+        "\"\\U0041\"",
+        "\"\\u0000\"",
+        "\"\\ud800\"",
+        "\"\\udc00\"",
+        "\"\\ud800\\u0041\"",
+        "\"\\ud800\\ud800\"",
+        "\"\\ud800x\"",
+        "\"\\ud800\\\"",
+        "\"tab\there\"",
+        "\"nl\nhere\"",
+        "\"\x01\"",
+        "\"\xff\"",
+        "\"\xc3\"",
+        "\"\xc3\x28\"",
+        "\"\xc0\x80\"",
+        "\"\xc1\xbf\"",
+        "\"\xe0\x80\x80\"",
+        "\"\xe0\x9f\xbf\"",
+        "\"\xed\xa0\x80\"",
+        "\"\xed\xbf\xbf\"",
+        "\"\xf0\x8f\xbf\xbf\"",
+        "\"\xf4\x90\x80\x80\"",
+        "\"\xf5\x80\x80\x80\"",
+        "\"\xf8\x88\x80\x80\x80\"",
+        "\"\x80\"",
+        "\xef\xbb\xbf{}",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1,\"\\u0061\":2}",
+        "[1 2]",
+        "{\"a\":1 \"b\":2}",
+        "/* c */ 1",
+        "[1]//",
     };
     for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++)
         if (!same_s(accepted[i]))
@@ -149,14 +241,16 @@ static void test_fixed(void **state)
 static void test_utf8_and_escapes(void **state)
 {
     (void)state;
-    static const unsigned char conts[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff};
+    static const unsigned char conts[] = {0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90,
+                                          0x9f, 0xa0, 0xbf, 0xc0, 0xff};
     char t[16];
     for (int lead = 0x80; lead <= 0xff; lead++) {
         for (size_t a = 0; a < sizeof conts; a++) {
             for (size_t b = 0; b < sizeof conts; b++) {
                 /* "<lead><a><b><0x80>" cut after 0 to 3 of the bytes that follow the lead */
                 for (size_t len = 3; len <= 6; len++) {
-                    const char bytes[] = {'"', (char)lead, (char)conts[a], (char)conts[b], (char)0x80};
+                    const char bytes[] = {'"', (char)lead, (char)conts[a], (char)conts[b],
+                                          (char)0x80};
                     memcpy(t, bytes, len - 1);
                     t[len - 1] = '"';
                     same(t, len);
@@ -165,8 +259,8 @@ static void test_utf8_and_escapes(void **state)
             }
         }
     }
-    static const unsigned bounds[] = {0x1, 0x1f, 0x20, 0x7f, 0x80, 0x7ff, 0x800, 0xd7ff, 0xd800,
-                                      0xdbff, 0xdc00, 0xdfff, 0xe000, 0xfffd, 0xffff};
+    static const unsigned bounds[] = {0x1,    0x1f,   0x20,   0x7f,   0x80,   0x7ff,  0x800, 0xd7ff,
+                                      0xd800, 0xdbff, 0xdc00, 0xdfff, 0xe000, 0xfffd, 0xffff};
     for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
         snprintf(t, sizeof t, "\"\\u%04x\"", bounds[i]);
         same_s(t);
@@ -255,14 +349,31 @@ static json_t *random_value(unsigned *seed, int depth)
 {
     int kind = rand_r(seed) % (depth > 4 ? 6 : 8);
     switch (kind) {
-    case 0: return json_null();
-    case 1: return json_boolean(rand_r(seed) & 1);
-    case 2: return json_integer((json_int_t)rand_r(seed) * (rand_r(seed) & 1 ? -1 : 1) * 1000003LL);
-    case 3: return json_real((double)rand_r(seed) / ((double)rand_r(seed) + 1.0) * (rand_r(seed) & 1 ? -1e-5 : 1e7));
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(rand_r(seed) & 1);
+    case 2:
+        return json_integer((json_int_t)rand_r(seed) * (rand_r(seed) & 1 ? -1 : 1) * 1000003LL);
+    case 3:
+        return json_real((double)rand_r(seed) / ((double)rand_r(seed) + 1.0) *
+                         (rand_r(seed) & 1 ? -1e-5 : 1e7));
     case 4:
     case 5: {
-        static const char *const pieces[] = {"a", "Z", " ", "\"", "\\", "/", "\n", "\x01", "\x1f",
-                                             "\x7f", "\xc3\xa9", "\xe4\xb8\x96", "\xf0\x9f\x98\x80", "note"};
+        static const char *const pieces[] = {"a",
+                                             "Z",
+                                             " ",
+                                             "\"",
+                                             "\\",
+                                             "/",
+                                             "\n",
+                                             "\x01",
+                                             "\x1f",
+                                             "\x7f",
+                                             "\xc3\xa9",
+                                             "\xe4\xb8\x96",
+                                             "\xf0\x9f\x98\x80",
+                                             "note"};
         char s[128];
         size_t n = 0;
         for (int i = rand_r(seed) % 24; i > 0; i--) {
@@ -300,7 +411,9 @@ static void test_random(void **state)
     int accepted = 0, refused = 0;
     for (int i = 0; i < 10000; i++) {
         json_t *v = random_value(&seed, 0);
-        size_t flags = JSON_ENCODE_ANY | (i % 3 == 0 ? JSON_COMPACT : i % 3 == 1 ? JSON_INDENT(2) : JSON_ENSURE_ASCII);
+        size_t flags = JSON_ENCODE_ANY | (i % 3 == 0   ? JSON_COMPACT
+                                          : i % 3 == 1 ? JSON_INDENT(2)
+                                                       : JSON_ENSURE_ASCII);
         char *text = json_dumps(v, flags);
         assert_non_null(text);
         size_t n = strlen(text);
@@ -342,10 +455,8 @@ static void test_random(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixed),
-        cmocka_unit_test(test_utf8_and_escapes),
-        cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_stack),
+        cmocka_unit_test(test_fixed),  cmocka_unit_test(test_utf8_and_escapes),
+        cmocka_unit_test(test_depth),  cmocka_unit_test(test_stack),
         cmocka_unit_test(test_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

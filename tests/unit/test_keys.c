@@ -99,8 +99,12 @@ static enum tn_jwt_reason verdict(struct tn_as_keys *k, const char *jwt)
 static enum tn_err open_keys(struct tn_store *s, const uint8_t *secret, size_t len,
                              struct tn_as_keys **out)
 {
-    struct tn_as_keys_config c = {.store = s, .secret = secret, .secret_len = len,
-                                  .rotate_s = 86400, .lead_s = 900, .token_ttl_s = 3600};
+    struct tn_as_keys_config c = {.store = s,
+                                  .secret = secret,
+                                  .secret_len = len,
+                                  .rotate_s = 86400,
+                                  .lead_s = 900,
+                                  .token_ttl_s = 3600};
     return tn_as_keys_open(&c, out);
 }
 
@@ -221,10 +225,7 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-static void rm_dir(const char *dir)
-{
-    nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
+static void rm_dir(const char *dir) { nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS); }
 
 static int teardown(void **state)
 {
@@ -313,8 +314,8 @@ static void set_pem(struct fx *f, const char *kid, const char *pem)
 static void insert_plain(struct fx *f, const char *kid, const char *pem)
 {
     int64_t now = tn_time_now_ms() / 1000;
-    struct tn_signing_key row = {.alg = "ES256", .created_at = now - 60, .signs_from = now - 60,
-                                 .retire_at = now + 86400};
+    struct tn_signing_key row = {
+        .alg = "ES256", .created_at = now - 60, .signs_from = now - 60, .retire_at = now + 86400};
     snprintf(row.kid, sizeof row.kid, "%s", kid);
     snprintf(row.pem, sizeof row.pem, "%s", pem);
     assert_int_equal(tn_store_key_insert(f->s, &row), TN_OK);
@@ -325,8 +326,12 @@ static void insert_plain(struct fx *f, const char *kid, const char *pem)
 static void test_rotation(void **state)
 {
     struct fx *f = *state;
-    struct tn_as_keys_config c = {.store = f->s, .secret = secret_a, .secret_len = 32,
-                                  .rotate_s = 4, .lead_s = 2, .token_ttl_s = 1};
+    struct tn_as_keys_config c = {.store = f->s,
+                                  .secret = secret_a,
+                                  .secret_len = 32,
+                                  .rotate_s = 4,
+                                  .lead_s = 2,
+                                  .token_ttl_s = 1};
     struct tn_as_keys *k = NULL;
     assert_int_equal(tn_as_keys_open(&c, &k), TN_OK);
     assert_int_equal(published(k), 1);
@@ -441,8 +446,7 @@ static void test_seal_roundtrip(void **state)
     assert_memory_equal(s1, "tnk1:", 5);
     /* nonce 24 + the PEM + tag 16, in base64url without padding */
     assert_int_equal(strlen(s1), 5 + tn_b64url_encoded_len(24 + strlen(pem) + 16));
-    static const char b64url[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     assert_int_equal(strspn(s1 + 5, b64url), strlen(s1) - 5);
     assert_string_not_equal(s1, s2); /* a fresh nonce each time */
     assert_no_key_material(s1, strlen(s1), pem);
@@ -487,8 +491,8 @@ static void test_seal_roundtrip(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memset(back, 'x', sizeof back);
-        enum tn_err e = tn_as_key_unseal(cases[i].kek, cases[i].kid, cases[i].sealed, back,
-                                         cases[i].cap);
+        enum tn_err e =
+            tn_as_key_unseal(cases[i].kek, cases[i].kid, cases[i].sealed, back, cases[i].cap);
         if (e != cases[i].want)
             fail_msg("%s: %s, want %s", cases[i].name, tn_err_name(e), tn_err_name(cases[i].want));
         for (size_t j = 0; j < cases[i].cap; j++)
@@ -876,6 +880,7 @@ int main(void)
 {
     tn_util_init();
     tn_log_setup(TN_LOG_WARN, false); /* no "signing key created" line per test */
+// clang-format off
 #define CASES(X)                                                                             \
     X(test_rotation)                                                                         \
     X(test_not_plaintext)                                                                    \
@@ -885,13 +890,11 @@ int main(void)
     X(test_mixed_wrong_secret)                                                               \
     X(test_legacy_raced)                                                                     \
     X(test_refresh_keeps_keys)
+// clang-format on
 #define ON_SQLITE(fn) {#fn, fn, setup_sqlite, teardown, NULL},
 #define ON_PG(fn) {#fn " (postgres)", fn, setup_pg, teardown, NULL},
     const struct CMUnitTest sqlite_tests[] = {
-        cmocka_unit_test(test_kek),
-        cmocka_unit_test(test_seal_roundtrip),
-        CASES(ON_SQLITE)
-    };
+        cmocka_unit_test(test_kek), cmocka_unit_test(test_seal_roundtrip), CASES(ON_SQLITE)};
     const struct CMUnitTest pg_tests[] = {CASES(ON_PG)};
     int rc = cmocka_run_group_tests_name("keys", sqlite_tests, NULL, NULL);
     /* PostgreSQL only when a server is given (scripts/test gives one) */

@@ -131,7 +131,8 @@ static long header_decode(const char *in, size_t n, char *out, size_t cap)
         if (wl > 75)
             return -1;
         size_t got;
-        if (tn_b64_decode(out + o, cap - o, &got, in + i + 10, (size_t)(end - in) - i - 10) != TN_OK)
+        if (tn_b64_decode(out + o, cap - o, &got, in + i + 10, (size_t)(end - in) - i - 10) !=
+            TN_OK)
             return -1;
         /* each word holds whole UTF-8 characters */
         if (tn_mail_text_check(out + o, got, 1000) != TN_OK)
@@ -273,7 +274,9 @@ static void test_text_check(void **state)
         enum tn_err want;
     } rows[] = {
         {"Your sign-in code", 0, TN_OK},
-        {"Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \xf0\x9f\x94\x91", 0, TN_OK},
+        {"Gr\xc3\xbc\xc3\x9f"
+         "e \xe2\x9c\x93 \xf0\x9f\x94\x91",
+         0, TN_OK},
         {"", 0, TN_OK},
         {"a\r\nBcc: x@evil.example", 0, TN_ERR_BAD_INPUT},
         {"a\nb", 0, TN_ERR_BAD_INPUT},
@@ -282,10 +285,10 @@ static void test_text_check(void **state)
         {"a\tb", 0, TN_ERR_BAD_INPUT},
         {"a\x1b[31mb", 0, TN_ERR_BAD_INPUT},
         {"a\x7f", 0, TN_ERR_BAD_INPUT},
-        {"\xc3", 0, TN_ERR_BAD_INPUT},           /* truncated */
-        {"\xc0\x8a", 0, TN_ERR_BAD_INPUT},       /* overlong LF */
-        {"\xe0\x80\x8a", 0, TN_ERR_BAD_INPUT},   /* overlong LF */
-        {"\xed\xa0\x80", 0, TN_ERR_BAD_INPUT},   /* surrogate */
+        {"\xc3", 0, TN_ERR_BAD_INPUT},             /* truncated */
+        {"\xc0\x8a", 0, TN_ERR_BAD_INPUT},         /* overlong LF */
+        {"\xe0\x80\x8a", 0, TN_ERR_BAD_INPUT},     /* overlong LF */
+        {"\xed\xa0\x80", 0, TN_ERR_BAD_INPUT},     /* surrogate */
         {"\xf4\x90\x80\x80", 0, TN_ERR_BAD_INPUT}, /* above U+10FFFF */
         {"\xff", 0, TN_ERR_BAD_INPUT},
         {"\x80", 0, TN_ERR_BAD_INPUT},
@@ -373,7 +376,8 @@ static void test_qp_round_trip(void **state)
 {
     static const char *texts[] = {
         "Your code is 123456.\n\nIt expires in 10 minutes.\n",
-        "Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln \xe2\x80\x94 \xf0\x9f\x94\x91 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+        "Gr\xc3\xbc\xc3\x9f"
+        "e aus K\xc3\xb6ln \xe2\x80\x94 \xf0\x9f\x94\x91 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
         "=\n==\n=3D\n=\r\n",
         " \n\t\n  \n",
         ".\r\n.\r\n..\r\n",
@@ -405,16 +409,22 @@ static void test_subject_encoding(void **state)
         {"=?UTF-8?B?Zm9v?=", "=?UTF-8?B?PT9VVEYtOD9CP1ptOXY/PQ==?="}, /* looks encoded: encoded */
         {" leading space", NULL},
         {"x", "x"},
-        {"Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \xf0\x9f\x94\x91 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
-         "Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \xf0\x9f\x94\x91 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
-         "Gr\xc3\xbc\xc3\x9f" "e \xe2\x9c\x93 \xf0\x9f\x94\x91 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", NULL},
-        {"A plain ASCII subject that is much longer than one header line may be, so it is encoded", NULL},
+        {"Gr\xc3\xbc\xc3\x9f"
+         "e \xe2\x9c\x93 \xf0\x9f\x94\x91 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
+         "Gr\xc3\xbc\xc3\x9f"
+         "e \xe2\x9c\x93 \xf0\x9f\x94\x91 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e "
+         "Gr\xc3\xbc\xc3\x9f"
+         "e \xe2\x9c\x93 \xf0\x9f\x94\x91 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+         NULL},
+        {"A plain ASCII subject that is much longer than one header line may be, so it is encoded",
+         NULL},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct tn_buf b;
         tn_buf_init(&b, 4096);
         tn_buf_puts(&b, "Subject: ");
-        assert_int_equal(tn_mail_header_encode(&b, rows[i].in, strlen(rows[i].in), 9, false), TN_OK);
+        assert_int_equal(tn_mail_header_encode(&b, rows[i].in, strlen(rows[i].in), 9, false),
+                         TN_OK);
         if (rows[i].want)
             assert_string_equal(b.data + 9, rows[i].want);
         char dec[2048];
@@ -441,7 +451,8 @@ static void test_subject_encoding(void **state)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         struct tn_buf b;
         tn_buf_init(&b, 4096);
-        assert_int_equal(tn_mail_header_encode(&b, names[i].in, strlen(names[i].in), 6, true), TN_OK);
+        assert_int_equal(tn_mail_header_encode(&b, names[i].in, strlen(names[i].in), 6, true),
+                         TN_OK);
         assert_string_equal(b.data, names[i].want);
         tn_buf_deinit(&b);
     }
@@ -450,7 +461,7 @@ static void test_subject_encoding(void **state)
 /* ---- the whole message ---- */
 
 struct parsed {
-    char headers[4096];   /* unfolded header block, lines joined by '\n' */
+    char headers[4096]; /* unfolded header block, lines joined by '\n' */
     char boundary[80];
     char text[8192], html[8192];
     long text_len, html_len;
@@ -478,10 +489,13 @@ static void parse_back(const char *m, size_t n, struct parsed *p)
         const char *e = memmem(l, (size_t)(body + 2 - l), "\r\n", 2);
         assert_true(e - l <= 78);
         if (l != m && (*l == ' ' || *l == '\t')) {
-            ho += (size_t)snprintf(p->headers + ho - 1, sizeof p->headers - ho, "%.*s\n", (int)(e - l), l) - 1;
+            ho += (size_t)snprintf(p->headers + ho - 1, sizeof p->headers - ho, "%.*s\n",
+                                   (int)(e - l), l) -
+                  1;
         } else {
             assert_non_null(memchr(l, ':', (size_t)(e - l)));
-            ho += (size_t)snprintf(p->headers + ho, sizeof p->headers - ho, "%.*s\n", (int)(e - l), l);
+            ho += (size_t)snprintf(p->headers + ho, sizeof p->headers - ho, "%.*s\n", (int)(e - l),
+                                   l);
         }
         l = e + 2;
     }
@@ -511,8 +525,10 @@ static void parse_back(const char *m, size_t n, struct parsed *p)
                   {d2 + strlen(delim), d3, "text/html", p->html, &p->html_len}};
     for (int k = 0; k < 2; k++) {
         char hdr[200];
-        snprintf(hdr, sizeof hdr, "Content-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: "
-                                  "quoted-printable\r\n\r\n", parts[k].type);
+        snprintf(hdr, sizeof hdr,
+                 "Content-Type: %s; charset=utf-8\r\nContent-Transfer-Encoding: "
+                 "quoted-printable\r\n\r\n",
+                 parts[k].type);
         assert_true(!strncmp(parts[k].start, hdr, strlen(hdr)));
         const char *q = parts[k].start + strlen(hdr);
         *parts[k].len = qp_decode(q, (size_t)(parts[k].end - q), parts[k].out, sizeof p->text);
@@ -541,7 +557,8 @@ static struct tn_mail_msg sample(void)
         .from = tn_mail_span("notes@example.com"),
         .to = tn_mail_span("alice@example.org"),
         .subject = tn_mail_span("Your code: sign in to Team Notes \xe2\x9c\x93"),
-        .text = tn_mail_span("Hello,\n\nyour code is 123456. Gr\xc3\xbc\xc3\x9f" "e!\n"),
+        .text = tn_mail_span("Hello,\n\nyour code is 123456. Gr\xc3\xbc\xc3\x9f"
+                             "e!\n"),
         .html = tn_mail_span("<p>Hello,</p><p>your code is <b>123456</b>. Gr&uuml;&szlig;e!</p>"),
     };
 }
@@ -600,11 +617,8 @@ static void test_build_parses_back(void **state)
 static void test_header_injection_table(void **state)
 {
     static const char *hostile[] = {
-        "x\r\nBcc: evil@x.example",
-        "x\nBcc: evil@x.example",
-        "x\rBcc: evil@x.example",
-        "x\r\n\r\n<html>forged body",
-        "x\r\n Bcc: folded",
+        "x\r\nBcc: evil@x.example",   "x\nBcc: evil@x.example", "x\rBcc: evil@x.example",
+        "x\r\n\r\n<html>forged body", "x\r\n Bcc: folded",
     };
     for (int field = 0; field < 4; field++) {
         for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
@@ -697,9 +711,13 @@ static void test_settings(void **state)
     } rows[] = {
         {{NULL}, NULL},
         {{"--smtp-url=smtp://mail.example.com:587", "--smtp-from=notes@example.com", NULL}, NULL},
-        {{"--smtp-url=smtps://mail.example.com:465/teamnotes.example.com", "--smtp-from=notes@example.com", NULL}, NULL},
-        {{"--smtp-url=smtp://[::1]:2525", "--smtp-from=n@example.com", "--smtp-tls=none", NULL}, NULL},
-        {{"--smtp-url=smtp://127.0.0.1:25", "--smtp-from=n@example.com", "--smtp-tls=none", NULL}, NULL},
+        {{"--smtp-url=smtps://mail.example.com:465/teamnotes.example.com",
+          "--smtp-from=notes@example.com", NULL},
+         NULL},
+        {{"--smtp-url=smtp://[::1]:2525", "--smtp-from=n@example.com", "--smtp-tls=none", NULL},
+         NULL},
+        {{"--smtp-url=smtp://127.0.0.1:25", "--smtp-from=n@example.com", "--smtp-tls=none", NULL},
+         NULL},
         {{"--smtp-url=smtp://mail.example.com:587", NULL},
          "SMTP_URL is set but SMTP_FROM is not: give the sender address mail goes out as (e.g. notes@example.com)"},
         {{"--smtp-url=http://mail.example.com", "--smtp-from=n@example.com", NULL},
@@ -712,13 +730,16 @@ static void test_settings(void **state)
          "SMTP_URL has a bad port (1 to 65535): 'smtp://mail.example.com:65536'"},
         {{"--smtp-url=smtp://mail.example.com:", "--smtp-from=n@example.com", NULL},
          "SMTP_URL has a bad port (1 to 65535): 'smtp://mail.example.com:'"},
-        {{"--smtp-url=smtp://", "--smtp-from=n@example.com", NULL}, "SMTP_URL needs a host name or address: 'smtp://'"},
+        {{"--smtp-url=smtp://", "--smtp-from=n@example.com", NULL},
+         "SMTP_URL needs a host name or address: 'smtp://'"},
         {{"--smtp-url=smtp://mail.example.com?x=1", "--smtp-from=n@example.com", NULL},
          "SMTP_URL must have no query or fragment: 'smtp://mail.example.com?x=1'"},
         {{"--smtp-url=smtp://mail.example.com/a b", "--smtp-from=n@example.com", NULL},
          "SMTP_URL's path is the name we greet with (EHLO) and must be a host name: 'smtp://mail.example.com/a b'"},
-        {{"--smtp-url=smtp://[::1", "--smtp-from=n@example.com", NULL}, "SMTP_URL has a malformed IPv6 host: 'smtp://[::1'"},
-        {{"--smtp-url=smtp://mail.example.com", "--smtp-from=n@example.com", "--smtp-tls=none", NULL},
+        {{"--smtp-url=smtp://[::1", "--smtp-from=n@example.com", NULL},
+         "SMTP_URL has a malformed IPv6 host: 'smtp://[::1'"},
+        {{"--smtp-url=smtp://mail.example.com", "--smtp-from=n@example.com", "--smtp-tls=none",
+          NULL},
          "SMTP_TLS=none sends mail (sign-in codes, and SMTP passwords) unencrypted: it is allowed only to a "
          "relay on a loopback SMTP_URL host (127.0.0.1, ::1, localhost)"},
         {{"--smtp-url=smtps://127.0.0.1", "--smtp-from=n@example.com", "--smtp-tls=none", NULL},
@@ -736,7 +757,8 @@ static void test_settings(void **state)
         {{"--smtp-password=pw", NULL}, "SMTP_PASSWORD is set but SMTP_USERNAME is not"},
         {{"--smtp-ca-file=/nonexistent/ca.pem", NULL},
          "SMTP_CA_FILE '/nonexistent/ca.pem' cannot be read: No such file or directory"},
-        {{"--smtp-timeout-ms=10", NULL}, "SMTP_TIMEOUT_MS must be an integer from 1000 to 120000 (got '10' from flag)"},
+        {{"--smtp-timeout-ms=10", NULL},
+         "SMTP_TIMEOUT_MS must be an integer from 1000 to 120000 (got '10' from flag)"},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         struct tn_config c;
@@ -767,11 +789,13 @@ static void test_mailer_kinds(void **state)
     assert_int_equal(load(&c, smtp, err, sizeof err), TN_OK);
     assert_int_equal(tn_mailer_new(&c, &m, &e), TN_OK);
     assert_int_equal(tn_mailer_kind(m), TN_MAIL_SMTP);
-    assert_string_equal(tn_mailer_describe(m), "smtp://mail.example.com:587 (STARTTLS required, AUTH)");
+    assert_string_equal(tn_mailer_describe(m),
+                        "smtp://mail.example.com:587 (STARTTLS required, AUTH)");
     tn_mailer_free(m);
     tn_config_deinit(&c);
 
-    const char *smtps[] = {"--smtp-url=smtps://mail.example.com", "--smtp-from=notes@example.com", NULL};
+    const char *smtps[] = {"--smtp-url=smtps://mail.example.com", "--smtp-from=notes@example.com",
+                           NULL};
     assert_int_equal(load(&c, smtps, err, sizeof err), TN_OK);
     assert_int_equal(tn_mailer_new(&c, &m, &e), TN_OK);
     assert_string_equal(tn_mailer_describe(m), "smtps://mail.example.com (implicit TLS)");
@@ -784,11 +808,12 @@ static void test_mailer_kinds(void **state)
     assert_int_equal(tn_mailer_new(&c, &m, &e), TN_OK);
     assert_int_equal(tn_mailer_kind(m), TN_MAIL_NONE);
     tn_buf_reset(&e);
-    assert_int_equal(tn_mailer_send(m, tn_mail_span("a@b.example"), tn_mail_span("s"), tn_mail_span("t"),
-                                    tn_mail_span("h"), NULL, &e),
+    assert_int_equal(tn_mailer_send(m, tn_mail_span("a@b.example"), tn_mail_span("s"),
+                                    tn_mail_span("t"), tn_mail_span("h"), NULL, &e),
                      TN_ERR_CONFIG);
-    assert_string_equal(e.data, "no mail delivery: nowhere (DATABASE_URL without SMTP_URL: set SMTP_URL, "
-                                "or DATA_DIR for an outbox)");
+    assert_string_equal(e.data,
+                        "no mail delivery: nowhere (DATABASE_URL without SMTP_URL: set SMTP_URL, "
+                        "or DATA_DIR for an outbox)");
     tn_mailer_free(m);
     tn_config_deinit(&c);
     tn_mailer_free(NULL);
@@ -848,8 +873,8 @@ static void test_outbox(void **state)
     assert_int_equal(entries, 1);
     /* a refused recipient writes nothing */
     tn_buf_reset(&e);
-    assert_int_equal(tn_mailer_send(m, tn_mail_span("a@b.example\r\nBcc: x@evil.example"), s.subject, s.text,
-                                    s.html, NULL, &e),
+    assert_int_equal(tn_mailer_send(m, tn_mail_span("a@b.example\r\nBcc: x@evil.example"),
+                                    s.subject, s.text, s.html, NULL, &e),
                      TN_ERR_BAD_INPUT);
     assert_string_equal(e.data, "the address, subject or sender name was refused");
     d = opendir(prefix);

@@ -71,8 +71,7 @@ static int sql_file(const struct dirent *e)
 
 /* Every .sql file of the folder `rel` (under the source tree), in name order, compared
  * with the generated list v[0..count): same number, names, versions and bytes. */
-static void expect_folder(const char *rel, const struct tn_migration *v, int count,
-                          int want_count)
+static void expect_folder(const char *rel, const struct tn_migration *v, int count, int want_count)
 {
     char dir[1024];
     source_path(rel, dir, sizeof dir);
@@ -85,8 +84,7 @@ static void expect_folder(const char *rel, const struct tn_migration *v, int cou
     for (int i = 0; i < n; i++) {
         char path[1400], name[256];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
-        snprintf(name, sizeof name, "%.*s", (int)(strlen(names[i]->d_name) - 4),
-                 names[i]->d_name);
+        snprintf(name, sizeof name, "%.*s", (int)(strlen(names[i]->d_name) - 4), names[i]->d_name);
         size_t len = 0;
         char *want = slurp(path, &len);
         if (!want)
@@ -136,7 +134,13 @@ static void test_hostile_bytes(void **state)
     assert_int_equal(m->sql[m->len - 1], '\\');
     assert_memory_equal(tn_test_migrations[1].sql, "\n\nSELECT 1;\n\n\n", 14);
     assert_int_equal(tn_test_migrations[2].len, 16);
-    assert_memory_equal(tn_test_migrations[2].sql, "\x01" "7\x01" "12\x1f" "777\xff" "0\x80" "89?7",
+    assert_memory_equal(tn_test_migrations[2].sql,
+                        "\x01"
+                        "7\x01"
+                        "12\x1f"
+                        "777\xff"
+                        "0\x80"
+                        "89?7",
                         16);
 }
 
@@ -258,8 +262,9 @@ static void test_gap_refused(void **state)
     struct scratch *s = *state;
     PUT(s, "0001_a.sql", "SELECT 1;\n");
     PUT(s, "0003_c.sql", "SELECT 3;\n");
-    expect_refused(s, "0001_a.sql 0003_c.sql", "numbered 0003, but it is migration 2 in the "
-                                               "list: expected 0002_*.sql");
+    expect_refused(s, "0001_a.sql 0003_c.sql",
+                   "numbered 0003, but it is migration 2 in the "
+                   "list: expected 0002_*.sql");
 }
 
 static void test_repeat_refused(void **state)
@@ -267,8 +272,9 @@ static void test_repeat_refused(void **state)
     struct scratch *s = *state;
     PUT(s, "0001_a.sql", "SELECT 1;\n");
     PUT(s, "0001_b.sql", "SELECT 2;\n");
-    expect_refused(s, "0001_a.sql 0001_b.sql", "0001_b.sql: numbered 0001, but it is "
-                                               "migration 2");
+    expect_refused(s, "0001_a.sql 0001_b.sql",
+                   "0001_b.sql: numbered 0001, but it is "
+                   "migration 2");
 }
 
 static void test_order_refused(void **state)
@@ -276,15 +282,16 @@ static void test_order_refused(void **state)
     struct scratch *s = *state;
     PUT(s, "0001_a.sql", "SELECT 1;\n");
     PUT(s, "0002_b.sql", "SELECT 2;\n");
-    expect_refused(s, "0002_b.sql 0001_a.sql", "0002_b.sql: numbered 0002, but it is "
-                                               "migration 1");
+    expect_refused(s, "0002_b.sql 0001_a.sql",
+                   "0002_b.sql: numbered 0002, but it is "
+                   "migration 1");
 }
 
 static void test_name_refused(void **state)
 {
     struct scratch *s = *state;
-    static const char *const bad[] = {"1_a.sql", "0001-a.sql", "0001_.sql", "0001_A.sql",
-                                      "00001_a.sql", "0001_a.SQL.sql"};
+    static const char *const bad[] = {"1_a.sql",    "0001-a.sql",  "0001_.sql",
+                                      "0001_A.sql", "00001_a.sql", "0001_a.SQL.sql"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char path[256];
         put(s, bad[i], "SELECT 1;\n", 10);
@@ -299,8 +306,9 @@ static void test_unlisted_refused(void **state)
     struct scratch *s = *state;
     PUT(s, "0001_a.sql", "SELECT 1;\n");
     PUT(s, "0002_b.sql", "SELECT 2;\n");
-    expect_refused(s, "0001_a.sql", "0002_b.sql is not listed (add it to the migration list "
-                                    "in meson.build)");
+    expect_refused(s, "0001_a.sql",
+                   "0002_b.sql is not listed (add it to the migration list "
+                   "in meson.build)");
 }
 
 static void test_nul_refused(void **state)

@@ -98,10 +98,7 @@ static struct item *coll_push(struct coll *c)
     return it;
 }
 
-static void collect_item(struct coll *c, const struct item *it)
-{
-    *coll_push(c) = *it;
-}
+static void collect_item(struct coll *c, const struct item *it) { *coll_push(c) = *it; }
 
 static void collect(const struct tn_note *n, void *ud)
 {
@@ -322,7 +319,10 @@ static void test_insert_validation(void **state)
         /* invalid UTF-8: a stray byte, an overlong NUL, a surrogate, a cut sequence,
          * an overlong slash, beyond U+10FFFF */
         {A, "t", "ok \xff", "[]", "private", TN_ERR_BAD_INPUT},
-        {A, "t", "a\xc0\x80" "b", "[]", "private", TN_ERR_BAD_INPUT},
+        {A, "t",
+         "a\xc0\x80"
+         "b",
+         "[]", "private", TN_ERR_BAD_INPUT},
         {A, "t", "\xed\xa0\x80", "[]", "private", TN_ERR_BAD_INPUT},
         {A, "t", "cut \xe2\x82", "[]", "private", TN_ERR_BAD_INPUT},
         {A, "t", "\xe0\x80\xaf", "[]", "private", TN_ERR_BAD_INPUT},
@@ -406,10 +406,7 @@ static void test_insert_validation(void **state)
     free(t201);
 }
 
-static void noop_cb(const struct tn_note *n, void *ud)
-{
-    (*(int *)ud)++;
-}
+static void noop_cb(const struct tn_note *n, void *ud) { (*(int *)ud)++; }
 
 static void test_argument_errors(void **state)
 {
@@ -435,9 +432,9 @@ static void test_argument_errors(void **state)
                      TN_ERR_BAD_INPUT);
     assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, NULL, "", NULL, NULL, NULL),
                      TN_ERR_BAD_INPUT);
-    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, NULL, "\xc0\x80", NULL, NULL,
-                                          NULL),
-                     TN_ERR_BAD_INPUT);
+    assert_int_equal(
+        tn_store_note_update(f->s, &alice, n.id, 1, NULL, "\xc0\x80", NULL, NULL, NULL),
+        TN_ERR_BAD_INPUT);
     assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, "\xff", NULL, NULL, NULL, NULL),
                      TN_ERR_BAD_INPUT);
     assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, NULL, NULL, "[1]", NULL, NULL),
@@ -523,8 +520,7 @@ static void test_argument_errors(void **state)
             fail_msg("search %zu: %s, want %s", i, tn_err_name(e), tn_err_name(searches[i].want));
     }
     assert_int_equal(tn_store_note_search(f->s, &alice, "c", 10, NULL, NULL), TN_ERR_BAD_INPUT);
-    assert_int_equal(tn_store_note_search(f->s, NULL, "c", 10, noop_cb, &calls),
-                     TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_note_search(f->s, NULL, "c", 10, noop_cb, &calls), TN_ERR_BAD_INPUT);
     free(long_q);
     free(many_words);
     free(max_words);
@@ -539,8 +535,7 @@ static void test_update(void **state)
     usleep(2000);
     struct tn_note out;
     /* title only: everything else stays */
-    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, "Plan B", NULL, NULL, NULL,
-                                          &out),
+    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, "Plan B", NULL, NULL, NULL, &out),
                      TN_OK);
     assert_int_equal(out.version, 2);
     assert_string_equal(out.title, "Plan B");
@@ -583,8 +578,7 @@ static void test_update(void **state)
     assert_string_equal(out.title, "Plan B");
     assert_string_equal(out.content, "launch on friday");
     tn_note_deinit(&out);
-    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 4, "future", NULL, NULL, NULL,
-                                          &out),
+    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 4, "future", NULL, NULL, NULL, &out),
                      TN_ERR_CONFLICT);
     tn_note_deinit(&out);
     /* the failed updates left the index alone */
@@ -621,9 +615,8 @@ static void test_delete(void **state)
     struct fx *f = *state;
     struct tn_note n = add(f->s, &alice, "Doomed", "ephemeral words", "[\"gone\"]", "org");
     struct tn_note keep = add(f->s, &alice, "Keep", "ephemeral too", "[\"gone\"]", "private");
-    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, "Doomed 2", NULL, NULL, NULL,
-                                          NULL),
-                     TN_OK);
+    assert_int_equal(
+        tn_store_note_update(f->s, &alice, n.id, 1, "Doomed 2", NULL, NULL, NULL, NULL), TN_OK);
     /* not the owner: not found, even for a shared note bob can read */
     struct tn_note out;
     assert_int_equal(tn_store_note_get(f->s, &bob, n.id, &out), TN_OK);
@@ -688,17 +681,26 @@ static void test_isolation(void **state)
         const struct tn_note *n;
         enum tn_err want;
     } gets[] = {
-        {&alice, &a1, TN_OK},           {&alice, &a2, TN_OK},
-        {&alice, &b2, TN_OK},           {&alice, &b1, TN_ERR_NOT_FOUND},
-        {&alice, &c1, TN_ERR_NOT_FOUND}, {&alice, &c2, TN_ERR_NOT_FOUND},
-        {&alice, &d1, TN_ERR_NOT_FOUND}, {&bob, &a2, TN_OK},
-        {&bob, &a1, TN_ERR_NOT_FOUND},  {&carol, &c2, TN_OK},
-        {&carol, &a2, TN_ERR_NOT_FOUND}, {&carol, &b2, TN_ERR_NOT_FOUND},
-        {&dave, &d1, TN_OK},            {&dave, &a2, TN_ERR_NOT_FOUND},
+        {&alice, &a1, TN_OK},
+        {&alice, &a2, TN_OK},
+        {&alice, &b2, TN_OK},
+        {&alice, &b1, TN_ERR_NOT_FOUND},
+        {&alice, &c1, TN_ERR_NOT_FOUND},
+        {&alice, &c2, TN_ERR_NOT_FOUND},
+        {&alice, &d1, TN_ERR_NOT_FOUND},
+        {&bob, &a2, TN_OK},
+        {&bob, &a1, TN_ERR_NOT_FOUND},
+        {&carol, &c2, TN_OK},
+        {&carol, &a2, TN_ERR_NOT_FOUND},
+        {&carol, &b2, TN_ERR_NOT_FOUND},
+        {&dave, &d1, TN_OK},
+        {&dave, &a2, TN_ERR_NOT_FOUND},
         {&dave, &c2, TN_ERR_NOT_FOUND},
         /* alice signed in to o2 is another owner: o2's shared notes, none of o1's */
-        {&alice_o2, &a1, TN_ERR_NOT_FOUND}, {&alice_o2, &a2, TN_ERR_NOT_FOUND},
-        {&alice_o2, &c2, TN_OK},        {&alice_o2, &c1, TN_ERR_NOT_FOUND},
+        {&alice_o2, &a1, TN_ERR_NOT_FOUND},
+        {&alice_o2, &a2, TN_ERR_NOT_FOUND},
+        {&alice_o2, &c2, TN_OK},
+        {&alice_o2, &c1, TN_ERR_NOT_FOUND},
     };
     for (size_t i = 0; i < sizeof gets / sizeof gets[0]; i++) {
         struct tn_note out;
@@ -709,10 +711,10 @@ static void test_isolation(void **state)
         if (e == TN_OK) {
             assert_string_equal(out.content, gets[i].n->content);
             /* own, or shared in the reader's organization */
-            assert_true((strcmp(out.owner, gets[i].o->user) == 0 &&
-                         strcmp(out.org, gets[i].o->org) == 0) ||
-                        (strcmp(out.visibility, "org") == 0 &&
-                         strcmp(out.org, gets[i].o->org) == 0 && out.org[0] != '\0'));
+            assert_true(
+                (strcmp(out.owner, gets[i].o->user) == 0 && strcmp(out.org, gets[i].o->org) == 0) ||
+                (strcmp(out.visibility, "org") == 0 && strcmp(out.org, gets[i].o->org) == 0 &&
+                 out.org[0] != '\0'));
         }
         tn_note_deinit(&out);
     }
@@ -728,8 +730,7 @@ static void test_isolation(void **state)
         assert_int_equal(tn_store_note_delete(f->s, &alice, others[i]->id, 0), TN_ERR_NOT_FOUND);
         assert_int_equal(tn_store_note_delete(f->s, &alice, others[i]->id, 1), TN_ERR_NOT_FOUND);
     }
-    assert_int_equal(tn_store_note_update(f->s, &alice_o2, a1.id, 1, "x", NULL, NULL, NULL,
-                                          NULL),
+    assert_int_equal(tn_store_note_update(f->s, &alice_o2, a1.id, 1, "x", NULL, NULL, NULL, NULL),
                      TN_ERR_NOT_FOUND);
     struct coll c = {0};
     assert_int_equal(tn_store_note_search(f->s, &alice, "pwned", 100, collect, &c), TN_OK);
@@ -791,8 +792,7 @@ static void test_isolation(void **state)
     coll_free(&c);
 
     /* unsharing takes it out of the team's view at once */
-    assert_int_equal(tn_store_note_update(f->s, &bob, b2.id, 1, NULL, NULL, NULL, "private",
-                                          NULL),
+    assert_int_equal(tn_store_note_update(f->s, &bob, b2.id, 1, NULL, NULL, NULL, "private", NULL),
                      TN_OK);
     struct tn_note out;
     assert_int_equal(tn_store_note_get(f->s, &alice, b2.id, &out), TN_ERR_NOT_FOUND);
@@ -950,8 +950,8 @@ static void *update_mixed(void *arg)
     struct mixed *w = arg;
     pthread_barrier_wait(w->go);
     struct tn_note out;
-    w->result = tn_store_note_update(w->s, &alice, w->id, w->version, "updated", NULL, NULL,
-                                     NULL, &out);
+    w->result =
+        tn_store_note_update(w->s, &alice, w->id, w->version, "updated", NULL, NULL, NULL, &out);
     /* success: the updated note; conflict: the current note, never updated */
     if (strcmp(out.id, w->id) != 0 || !out.content || strcmp(out.content, "mixed") != 0)
         w->failures++;
@@ -989,10 +989,7 @@ static void test_concurrent_mixed_writes(void **state)
 
 /* ---------- pagination ---------- */
 
-static int by_id(const void *a, const void *b)
-{
-    return strcmp(a, b);
-}
+static int by_id(const void *a, const void *b) { return strcmp(a, b); }
 
 static void test_pagination(void **state)
 {
@@ -1015,7 +1012,7 @@ static void test_pagination(void **state)
         struct coll c = {0};
         page_all(f->s, &alice, false, NULL, limits[l], &c); /* order checked inside */
         assert_int_equal(c.n, N);
-        char (*seen)[32] = calloc(N, sizeof *seen);
+        char(*seen)[32] = calloc(N, sizeof *seen);
         assert_non_null(seen);
         for (size_t i = 0; i < c.n; i++)
             snprintf(seen[i], sizeof seen[i], "%s", c.v[i].id);
@@ -1040,8 +1037,8 @@ static void test_pagination(void **state)
     /* an exact last page is followed by an empty one */
     page_all(f->s, &alice, false, NULL, 50, &c);
     assert_int_equal(c.n, N);
-    struct tn_note_page p = {.limit = 50, .after_id = c.v[N - 1].id,
-                             .after_updated = c.v[N - 1].updated_at};
+    struct tn_note_page p = {
+        .limit = 50, .after_id = c.v[N - 1].id, .after_updated = c.v[N - 1].updated_at};
     struct coll rest = {0};
     assert_int_equal(tn_store_note_list(f->s, &alice, &p, collect, &rest), TN_OK);
     assert_int_equal(rest.n, 0);
@@ -1056,8 +1053,8 @@ static void test_tags(void **state)
     struct tn_note n1 = add(f->s, &alice, "1", "x", "[\"work\", \"urgent\"]", "private");
     struct tn_note n2 = add(f->s, &alice, "2", "x", "[\"work\"]", "org");
     struct tn_note n3 = add(f->s, &alice, "3", "x", "[\"home\",\"home\"]", "private");
-    struct tn_note n4 = add(f->s, &alice, "4", "x", "[\"caf\xc3\xa9\", \"a b\", \"\\u00e9t\\u00e9\"]",
-                            "private");
+    struct tn_note n4 =
+        add(f->s, &alice, "4", "x", "[\"caf\xc3\xa9\", \"a b\", \"\\u00e9t\\u00e9\"]", "private");
     add(f->s, &bob, "5", "x", "[\"work\"]", "private");
     struct tn_note n6 = add(f->s, &bob, "6", "x", "[\"work\"]", "org");
     add(f->s, &carol, "7", "x", "[\"work\"]", "org");
@@ -1100,8 +1097,11 @@ static bool utf8_ok(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
-        int len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3
-                                : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        int len = *p < 0x80             ? 1
+                  : (*p & 0xe0) == 0xc0 ? 2
+                  : (*p & 0xf0) == 0xe0 ? 3
+                  : (*p & 0xf8) == 0xf0 ? 4
+                                        : 0;
         if (!len)
             return false;
         for (int i = 1; i < len; i++)
@@ -1115,14 +1115,16 @@ static bool utf8_ok(const char *s)
 static void test_search(void **state)
 {
     struct fx *f = *state;
-    struct tn_note in_title = add(f->s, &alice, "Zebra crossing", "a note about roads", "[]",
-                                  "private");
+    struct tn_note in_title =
+        add(f->s, &alice, "Zebra crossing", "a note about roads", "[]", "private");
     struct tn_note in_body = add(f->s, &alice, "Animals",
                                  "long text about many things and then one zebra appears "
                                  "somewhere in the middle of it all",
                                  "[]", "private");
     add(f->s, &alice, "Other", "nothing relevant", "[]", "private");
-    struct tn_note accent = add(f->s, &alice, "Caf\xc3\xa9", "cr\xc3\xa8me br\xc3\xbbl\xc3\xa9" "e",
+    struct tn_note accent = add(f->s, &alice, "Caf\xc3\xa9",
+                                "cr\xc3\xa8me br\xc3\xbbl\xc3\xa9"
+                                "e",
                                 "[]", "private");
     struct coll c = {0};
     assert_int_equal(tn_store_note_search(f->s, &alice, "zebra", 100, collect, &c), TN_OK);
@@ -1143,8 +1145,7 @@ static void test_search(void **state)
                      TN_OK);
     expect_ids(&c, (const char *[]){accent.id}, 1);
     coll_free(&c);
-    assert_int_equal(tn_store_note_search(f->s, &alice, "zebra unicorn", 100, collect, &c),
-                     TN_OK);
+    assert_int_equal(tn_store_note_search(f->s, &alice, "zebra unicorn", 100, collect, &c), TN_OK);
     assert_int_equal(c.n, 0);
     /* limit */
     assert_int_equal(tn_store_note_search(f->s, &alice, "zebra", 1, collect, &c), TN_OK);
@@ -1271,9 +1272,9 @@ static void test_list_text(void **state)
     assert_int_equal(got.length, TN_NOTE_MAX_CONTENT);
     tn_note_deinit(&got);
     /* an update reads back the new length */
-    assert_int_equal(tn_store_note_update(f->s, &alice, n_short.id, 1, NULL, "caf\xc3\xa9", NULL,
-                                          NULL, &got),
-                     TN_OK);
+    assert_int_equal(
+        tn_store_note_update(f->s, &alice, n_short.id, 1, NULL, "caf\xc3\xa9", NULL, NULL, &got),
+        TN_OK);
     assert_int_equal(got.length, 4);
     tn_note_deinit(&got);
     free(big);
@@ -1406,7 +1407,9 @@ static void test_import(void **state)
     assert_int_equal(added, 0);
     /* a new note among old ones: only it is added */
     const struct tn_note_import more[] = {
-        v[0], {alice, "7d3c2a9e-0000-4000-8000-000000000003", "third", 1765017064000LL}, v[1],
+        v[0],
+        {alice, "7d3c2a9e-0000-4000-8000-000000000003", "third", 1765017064000LL},
+        v[1],
     };
     assert_int_equal(tn_store_note_import(f->s, more, 3, &added, &bad), TN_OK);
     assert_int_equal(added, 1);
@@ -1464,8 +1467,8 @@ static void test_hostile(void **state)
     static const char fts[] = "NEAR(a b) OR \"x` * AND";
     struct tn_note h1 = add(f->s, &alice, sql, sql, "[\"'); DROP TABLE notes;--\"]", "private");
     struct tn_note h2 = add(f->s, &alice, fts, fts, "[\"NEAR(a b)\", \"\\\"x`\"]", "org");
-    struct tn_note h3 = add(f->s, &alice, "quotes", "it's \"quoted\" \\ back\\slash %s %n", "[]",
-                            "private");
+    struct tn_note h3 =
+        add(f->s, &alice, "quotes", "it's \"quoted\" \\ back\\slash %s %n", "[]", "private");
     /* every token of the FTS-syntax text, but not "near a" side by side */
     struct tn_note plain = add(f->s, &alice, "plain", "a near b or x and", "[]", "private");
     add(f->s, &bob, "bob", "x NEAR a", "[]", "private");
@@ -1494,9 +1497,13 @@ static void test_hostile(void **state)
     expect_ids(&c, (const char *[]){h2.id}, 1); /* not `plain`: "near a" is a phrase */
     coll_free(&c);
     const char *const queries[] = {
-        "\"", "x\" OR \"y", "title:zebra", "content : x", "a*", "^x", "NOT x", "x AND",
-        "(((", "\"\"\"", "NEAR(", "{title content}: x", "- x", "x + y", "'", "%", "\\",
-        "'); DROP TABLE notes_fts;--", "\x01 x",
+        "\"",          "x\" OR \"y", "title:zebra",
+        "content : x", "a*",         "^x",
+        "NOT x",       "x AND",      "(((",
+        "\"\"\"",      "NEAR(",      "{title content}: x",
+        "- x",         "x + y",      "'",
+        "%",           "\\",         "'); DROP TABLE notes_fts;--",
+        "\x01 x",
     };
     for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
         enum tn_err e = tn_store_note_search(f->s, &alice, queries[i], 100, collect, &c);
@@ -1527,8 +1534,9 @@ static void test_hostile(void **state)
      * there is no separate index to check) */
     if (!on_pg()) {
         sqlite3 *db = raw_db(f);
-        assert_int_equal(sqlite3_exec(db, "INSERT INTO notes_fts (notes_fts, rank) "
-                                          "VALUES ('integrity-check', 1)",
+        assert_int_equal(sqlite3_exec(db,
+                                      "INSERT INTO notes_fts (notes_fts, rank) "
+                                      "VALUES ('integrity-check', 1)",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(db);
@@ -1550,8 +1558,7 @@ static void see_audit(const struct tn_audit *a, void *ud)
     w->n++;
 }
 
-static struct tn_audit audit(int64_t at, const char *tool, const char *note_id,
-                             const char *outcome)
+static struct tn_audit audit(int64_t at, const char *tool, const char *note_id, const char *outcome)
 {
     struct tn_audit a = {.at = at};
     snprintf(a.user, sizeof a.user, "%s", alice.user);
@@ -1668,34 +1675,67 @@ static int sh_close(sqlite3_file *f)
     int rc = REAL(f)->pMethods->xClose(REAL(f));
     return rc;
 }
-static int sh_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
-static int sh_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xWrite(REAL(f), b, n, o); }
-static int sh_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int sh_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
+{
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
+}
+static int sh_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int sh_truncate(sqlite3_file *f, sqlite3_int64 n)
+{
+    return REAL(f)->pMethods->xTruncate(REAL(f), n);
+}
 static int sh_sync(sqlite3_file *f, int flags)
 {
     if (((struct shim_file *)f)->wal)
         __atomic_add_fetch(&wal_syncs, 1, __ATOMIC_SEQ_CST);
     return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
-static int sh_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int sh_size(sqlite3_file *f, sqlite3_int64 *n)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), n);
+}
 static int sh_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
 static int sh_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
-static int sh_reserved(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
-static int sh_fcntl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int sh_reserved(sqlite3_file *f, int *r)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r);
+}
+static int sh_fcntl(sqlite3_file *f, int op, void *a)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, a);
+}
 static int sh_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
 static int sh_dev(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
-static int sh_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **p) { return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, p); }
-static int sh_shmlock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
+static int sh_shmmap(sqlite3_file *f, int pg, int sz, int ext, void volatile **p)
+{
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, ext, p);
+}
+static int sh_shmlock(sqlite3_file *f, int o, int n, int fl)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl);
+}
 static void sh_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
-static int sh_shmunmap(sqlite3_file *f, int del) { return REAL(f)->pMethods->xShmUnmap(REAL(f), del); }
-static int sh_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p) { return REAL(f)->pMethods->xFetch(REAL(f), o, n, p); }
-static int sh_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p) { return REAL(f)->pMethods->xUnfetch(REAL(f), o, p); }
+static int sh_shmunmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+static int sh_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p)
+{
+    return REAL(f)->pMethods->xFetch(REAL(f), o, n, p);
+}
+static int sh_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p)
+{
+    return REAL(f)->pMethods->xUnfetch(REAL(f), o, p);
+}
 #undef REAL
 
 static const sqlite3_io_methods shim_io = {
-    3, sh_close, sh_read, sh_write, sh_truncate, sh_sync, sh_size, sh_lock, sh_unlock,
-    sh_reserved, sh_fcntl, sh_sector, sh_dev, sh_shmmap, sh_shmlock, sh_shmbarrier,
-    sh_shmunmap, sh_fetch, sh_unfetch};
+    3,          sh_close,      sh_read,     sh_write, sh_truncate, sh_sync, sh_size,
+    sh_lock,    sh_unlock,     sh_reserved, sh_fcntl, sh_sector,   sh_dev,  sh_shmmap,
+    sh_shmlock, sh_shmbarrier, sh_shmunmap, sh_fetch, sh_unfetch};
 
 static int sh_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags, int *out)
 {
@@ -1775,8 +1815,8 @@ static void test_note_durable_after_unsynced_audit(void **state)
 static void test_audit(void **state)
 {
     struct fx *f = *state;
-    static const char *const outcomes[] = {"ok", "denied", "not_found", "conflict", "invalid",
-                                           "error"};
+    static const char *const outcomes[] = {"ok",       "denied",  "not_found",
+                                           "conflict", "invalid", "error"};
     for (int i = 0; i < 6; i++) {
         struct tn_audit a = audit(1000 + i, "notes_update", i ? "n_x" : "", outcomes[i]);
         assert_int_equal(tn_store_audit_insert(f->s, &a), TN_OK);
@@ -1836,8 +1876,9 @@ static void test_audit(void **state)
                          SQLITE_OK);
     assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT group_concat(name, ',') FROM "
-                                            "pragma_table_info('audit')",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT group_concat(name, ',') FROM "
+                                        "pragma_table_info('audit')",
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -1859,12 +1900,9 @@ static void test_schema_guards(void **state)
     struct tn_note n = add(f->s, &alice, "t", "c", "[]", "private");
     sqlite3 *db = raw_db(f);
     const char *const stmts[] = {
-        "UPDATE notes SET owner = 'x'",
-        "UPDATE notes SET org = 'o2'",
-        "UPDATE notes SET id = 'n_other'",
-        "UPDATE notes SET visibility = 'public'",
-        "UPDATE notes SET content = ''",
-        "UPDATE notes SET version = 0",
+        "UPDATE notes SET owner = 'x'",    "UPDATE notes SET org = 'o2'",
+        "UPDATE notes SET id = 'n_other'", "UPDATE notes SET visibility = 'public'",
+        "UPDATE notes SET content = ''",   "UPDATE notes SET version = 0",
     };
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++)
         if (sqlite3_exec(db, stmts[i], NULL, NULL, NULL) == SQLITE_OK)
@@ -1877,9 +1915,9 @@ static void test_schema_guards(void **state)
     /* and dave's (no org) note cannot be shared by direct SQL */
     struct tn_note d = add(f->s, &dave, "t", "c", "[]", "private");
     db = raw_db(f);
-    assert_int_not_equal(sqlite3_exec(db, "UPDATE notes SET visibility = 'org' WHERE org = ''",
-                                      NULL, NULL, NULL),
-                         SQLITE_OK);
+    assert_int_not_equal(
+        sqlite3_exec(db, "UPDATE notes SET visibility = 'org' WHERE org = ''", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(tn_store_note_get(f->s, &dave, d.id, &got), TN_OK);
     assert_string_equal(got.visibility, "private");
@@ -1944,8 +1982,8 @@ static void test_upgrade_from_v1(void **state)
 
 enum { USERS = 6, OPS = 2000, MODEL_MAX = OPS, VOCAB = 10 };
 
-static const char *const vocab[VOCAB] = {"alpha", "bravo", "charlie", "delta", "echo",
-                                         "foxtrot", "golf", "hotel", "india", "juliet"};
+static const char *const vocab[VOCAB] = {"alpha",   "bravo", "charlie", "delta", "echo",
+                                         "foxtrot", "golf",  "hotel",   "india", "juliet"};
 static const char *const colors[3] = {"red", "green", "blue"};
 
 struct mnote {
@@ -1975,15 +2013,9 @@ static uint64_t rnd(struct model *m)
     return z ^ (z >> 31);
 }
 
-static int pick(struct model *m, int n)
-{
-    return (int)(rnd(m) % (uint64_t)n);
-}
+static int pick(struct model *m, int n) { return (int)(rnd(m) % (uint64_t)n); }
 
-static const char *org_of(int u)
-{
-    return u < USERS / 2 ? "o1" : "o2";
-}
+static const char *org_of(int u) { return u < USERS / 2 ? "o1" : "o2"; }
 
 static bool visible(const struct model *m, int u, const struct mnote *n)
 {
@@ -2054,8 +2086,8 @@ static void check_views(struct tn_store *s, struct model *m, int op)
                 want += in;
             }
             if ((int)c.n != want)
-                fail_msg("op %d user %d %s: %zu notes, model has %d", op, u,
-                         team ? "team" : "own", c.n, want);
+                fail_msg("op %d user %d %s: %zu notes, model has %d", op, u, team ? "team" : "own",
+                         c.n, want);
             for (size_t i = 0; i < c.n; i++) {
                 const struct item *it = &c.v[i];
                 bool own = strcmp(it->owner, o->user) == 0 && strcmp(it->org, o->org) == 0;
@@ -2110,8 +2142,8 @@ static void test_randomized(void **state)
             make_text(m, &next, tags);
             bool share = pick(m, 2);
             struct tn_note out;
-            enum tn_err e = tn_store_note_update(f->s, o, n->id, expected, NULL, next.content,
-                                                 tags, share ? "org" : "private", &out);
+            enum tn_err e = tn_store_note_update(f->s, o, n->id, expected, NULL, next.content, tags,
+                                                 share ? "org" : "private", &out);
             enum tn_err want = !(n->live && n->owner == u) ? TN_ERR_NOT_FOUND
                                : expected != n->version    ? TN_ERR_CONFLICT
                                                            : TN_OK;
@@ -2136,9 +2168,9 @@ static void test_randomized(void **state)
             struct mnote *n = target(m, u);
             int64_t expected = pick(m, 3) == 0 ? 0 : n->version + (pick(m, 4) == 0);
             enum tn_err e = tn_store_note_delete(f->s, o, n->id, expected);
-            enum tn_err want = !(n->live && n->owner == u)             ? TN_ERR_NOT_FOUND
+            enum tn_err want = !(n->live && n->owner == u)          ? TN_ERR_NOT_FOUND
                                : expected && expected != n->version ? TN_ERR_CONFLICT
-                                                                       : TN_OK;
+                                                                    : TN_OK;
             if (e != want)
                 fail_msg("op %d delete: %s, want %s", op, tn_err_name(e), tn_err_name(want));
             if (e == TN_OK)
@@ -2187,8 +2219,9 @@ static void test_randomized(void **state)
      * there is no separate index to check) */
     if (!on_pg()) {
         sqlite3 *db = raw_db(f);
-        assert_int_equal(sqlite3_exec(db, "INSERT INTO notes_fts (notes_fts, rank) "
-                                          "VALUES ('integrity-check', 1)",
+        assert_int_equal(sqlite3_exec(db,
+                                      "INSERT INTO notes_fts (notes_fts, rank) "
+                                      "VALUES ('integrity-check', 1)",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(db);
@@ -2228,8 +2261,8 @@ int main(void)
     /* TN_TEST_DATABASE_URL: run the suite on PostgreSQL, a fresh schema per test */
     if (tn_util_init() != TN_OK || !store_fixture_connect())
         return 1;
-    int rc = cmocka_run_group_tests_name(base_url ? "notes_store (postgres)" : "notes_store",
-                                         tests, NULL, NULL);
+    int rc = cmocka_run_group_tests_name(base_url ? "notes_store (postgres)" : "notes_store", tests,
+                                         NULL, NULL);
     store_fixture_disconnect();
     return rc;
 }

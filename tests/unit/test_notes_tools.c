@@ -106,18 +106,24 @@ static void test_writers_agree(void **state)
         free(dumped);
         free(redumped);
         if (cases[i].want_title[0])
-            assert_string_equal(json_string_value(json_object_get(from_text, "title")), cases[i].want_title);
+            assert_string_equal(json_string_value(json_object_get(from_text, "title")),
+                                cases[i].want_title);
         else if (cases[i].content == long_prefix) /* 80 é and … */
             assert_int_equal(strlen(json_string_value(json_object_get(from_text, "title"))), 163);
         else
             assert_string_equal(json_string_value(json_object_get(from_text, "title")), "");
         assert_true(json_is_true(json_object_get(from_text, "truncated")) == cases[i].truncated);
-        assert_int_equal(json_integer_value(json_object_get(from_text, "contentLength")), cases[i].length);
-        assert_string_equal(json_string_value(json_object_get(from_text, "content")), cases[i].content);
-        assert_string_equal(json_string_value(json_object_get(from_text, "createdAt")), "2026-12-06T10:30:57Z");
-        assert_string_equal(json_string_value(json_object_get(from_text, "updatedAt")), "2026-12-06T10:31:02Z");
+        assert_int_equal(json_integer_value(json_object_get(from_text, "contentLength")),
+                         cases[i].length);
+        assert_string_equal(json_string_value(json_object_get(from_text, "content")),
+                            cases[i].content);
+        assert_string_equal(json_string_value(json_object_get(from_text, "createdAt")),
+                            "2026-12-06T10:30:57Z");
+        assert_string_equal(json_string_value(json_object_get(from_text, "updatedAt")),
+                            "2026-12-06T10:31:02Z");
         /* a list page and a search result with it validate against the published schemas */
-        json_t *page = json_pack("{s:s, s:i, s:[O]}", "userId", "alice", "count", 1, "notes", from_text);
+        json_t *page =
+            json_pack("{s:s, s:i, s:[O]}", "userId", "alice", "count", 1, "notes", from_text);
         validate(list, page);
         json_t *hit = json_deep_copy(from_json);
         json_object_set_new(hit, "snippet", json_string("around"));
@@ -167,11 +173,14 @@ static void test_descriptions(void **state)
         tn_buf_deinit(&err);
         assert_true(strlen(tools[i].description) > 60);
         /* reads say so; writes do not claim to be reads */
-        bool read = tools[i].required_scope == NULL || !strcmp(tools[i].required_scope, "notes:read");
+        bool read = tools[i].required_scope == NULL ||
+                    !strcmp(tools[i].required_scope, "notes:read");
         assert_int_equal(tools[i].annotations.read_only, read ? 1 : -1);
         assert_int_equal(tools[i].annotations.open_world, -1);
     }
-    for (const char *const *t = (const char *const[]){"list_my_notes", "list_team_notes", "search_notes", NULL}; *t; t++) {
+    for (const char *const *t =
+             (const char *const[]){"list_my_notes", "list_team_notes", "search_notes", NULL};
+         *t; t++) {
         assert_non_null(strstr(tool(*t)->description, "2,000 characters"));
         assert_non_null(strstr(tool(*t)->description, "truncated"));
         assert_non_null(strstr(tool(*t)->description, "get_note"));

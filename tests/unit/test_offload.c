@@ -125,16 +125,21 @@ static json_t *t_write(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
 }
 
 static const struct tn_mcp_tool tools[] = {
-    {.name = "write", .description = "a write that waits",
+    {.name = "write",
+     .description = "a write that waits",
      .input_schema = "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}",
-     .waits = true, .call = t_write},
+     .waits = true,
+     .call = t_write},
 };
 
 static struct tn_mcp_server *server(void)
 {
     static const uint8_t key[32] = {9, 9, 9};
-    struct tn_mcp_info info = {.name = "offload", .version = "1.0", .secret = key,
-                               .secret_len = sizeof key, .max_listen = 4};
+    struct tn_mcp_info info = {.name = "offload",
+                               .version = "1.0",
+                               .secret = key,
+                               .secret_len = sizeof key,
+                               .max_listen = 4};
     struct tn_mcp_server *s = tn_mcp_server_new(&info);
     assert_non_null(s);
     assert_int_equal(tn_mcp_tool_add(s, &tools[0]), TN_OK);
@@ -154,8 +159,9 @@ static const char *hdr(void *ud, const char *name)
     return NULL;
 }
 
-#define META "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"," \
-             "\"io.modelcontextprotocol/clientCapabilities\":{}}"
+#define META                                                                 \
+    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"," \
+    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
 
 struct era {
     const char *body;
@@ -165,12 +171,15 @@ struct era {
 static const struct era eras[] = {
     {"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"write\","
      "\"arguments\":{\"text\":\"legacy\"}}}",
-     {{{"Content-Type", "application/json"}, {"Accept", "application/json, text/event-stream"},
+     {{{"Content-Type", "application/json"},
+       {"Accept", "application/json, text/event-stream"},
        {"MCP-Protocol-Version", "2025-11-25"}}}},
     {"{\"jsonrpc\":\"2.0\",\"id\":\"m-8\",\"method\":\"tools/call\",\"params\":{\"name\":\"write\","
      "\"arguments\":{\"text\":\"modern\"}," META "}}",
-     {{{"Content-Type", "application/json"}, {"Accept", "application/json, text/event-stream"},
-       {"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"},
+     {{{"Content-Type", "application/json"},
+       {"Accept", "application/json, text/event-stream"},
+       {"MCP-Protocol-Version", "2026-07-28"},
+       {"Mcp-Method", "tools/call"},
        {"Mcp-Name", "write"}}}},
 };
 
@@ -187,9 +196,12 @@ static void test_parsed_once(void **state)
             struct hdrs h = eras[e].h;
             struct tn_arena req_arena;
             tn_arena_init(&req_arena, NULL, 0);
-            struct tn_mcp_http_in in = {.method = "POST", .header = hdr, .ud = &h,
+            struct tn_mcp_http_in in = {.method = "POST",
+                                        .header = hdr,
+                                        .ud = &h,
                                         .body = {eras[e].body, strlen(eras[e].body)},
-                                        .subject = "u", .can_offload = true,
+                                        .subject = "u",
+                                        .can_offload = true,
                                         .arena = with_arena ? &req_arena : NULL};
             struct tn_mcp_http_out first = {0};
             tn_buf_init(&first.body, 1 << 20);
@@ -241,9 +253,12 @@ static void test_parked_unserved(void **state)
     struct hdrs h = eras[1].h;
     struct tn_arena req_arena;
     tn_arena_init(&req_arena, NULL, 0);
-    struct tn_mcp_http_in in = {.method = "POST", .header = hdr, .ud = &h,
+    struct tn_mcp_http_in in = {.method = "POST",
+                                .header = hdr,
+                                .ud = &h,
                                 .body = {eras[1].body, strlen(eras[1].body)},
-                                .can_offload = true, .arena = &req_arena};
+                                .can_offload = true,
+                                .arena = &req_arena};
     struct tn_mcp_http_out out = {0};
     tn_buf_init(&out.body, 1 << 20);
     calls = 0;
@@ -259,10 +274,8 @@ static void test_parked_unserved(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arena_blocks),
-        cmocka_unit_test(test_arena_poison),
-        cmocka_unit_test(test_arena_json_scope),
-        cmocka_unit_test(test_parsed_once),
+        cmocka_unit_test(test_arena_blocks),     cmocka_unit_test(test_arena_poison),
+        cmocka_unit_test(test_arena_json_scope), cmocka_unit_test(test_parsed_once),
         cmocka_unit_test(test_parked_unserved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

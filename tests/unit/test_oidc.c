@@ -60,8 +60,8 @@ static struct {
     char last_form[4096];
 } idp = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static char base[64];       /* http://127.0.0.1:PORT */
-static char good_iss[128];  /* base + "/good" */
+static char base[64];      /* http://127.0.0.1:PORT */
+static char good_iss[128]; /* base + "/good" */
 
 static void route_set(const char *path, int status, const char *body)
 {
@@ -94,8 +94,8 @@ static void code_add(const char *code, const char *challenge, const char *id_tok
 
 static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *body)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-                                                             MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(r, "Content-Type", "application/json");
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
@@ -126,7 +126,8 @@ static enum MHD_Result token_endpoint(struct MHD_Connection *c, const char *form
     const char *gt = tn_form_get(&f, "grant_type"), *code = tn_form_get(&f, "code");
     const char *ru = tn_form_get(&f, "redirect_uri"), *v = tn_form_get(&f, "code_verifier");
     int status = 400;
-    snprintf(body, sizeof body, "{\"error\":\"invalid_grant\",\"error_description\":\"grant request is invalid\"}");
+    snprintf(body, sizeof body,
+             "{\"error\":\"invalid_grant\",\"error_description\":\"grant request is invalid\"}");
     pthread_mutex_lock(&idp.mu);
     for (size_t i = 0; gt && code && ru && v && i < idp.n_codes; i++) {
         struct code *k = &idp.codes[i];
@@ -139,9 +140,10 @@ static enum MHD_Result token_endpoint(struct MHD_Connection *c, const char *form
         if (strcmp(k->id_token, "-") == 0)
             snprintf(body, sizeof body, "{\"access_token\":\"at\",\"token_type\":\"Bearer\"}");
         else
-            snprintf(body, sizeof body,
-                     "{\"access_token\":\"at\",\"token_type\":\"Bearer\",\"expires_in\":60,\"id_token\":\"%s\"}",
-                     k->id_token);
+            snprintf(
+                body, sizeof body,
+                "{\"access_token\":\"at\",\"token_type\":\"Bearer\",\"expires_in\":60,\"id_token\":\"%s\"}",
+                k->id_token);
     }
     pthread_mutex_unlock(&idp.mu);
     tn_form_deinit(&f);
@@ -230,12 +232,25 @@ static char *mint_raw(const char *header, const char *payload, enum signer how)
     char *out = NULL;
     size_t hl = strlen(header), pl = strlen(payload);
     switch (how) {
-    case RS: assert_int_equal(tn_jws_sign_compact(k_rsa, "RS256", header, hl, payload, pl, &out), TN_OK); break;
-    case ES: assert_int_equal(tn_jws_sign_compact(k_ec, "ES256", header, hl, payload, pl, &out), TN_OK); break;
-    case EVIL_RS: assert_int_equal(tn_jws_sign_compact(k_evil, "RS256", header, hl, payload, pl, &out), TN_OK); break;
-    case NEW_RS: assert_int_equal(tn_jws_sign_compact(k_new, "RS256", header, hl, payload, pl, &out), TN_OK); break;
-    case ED: assert_int_equal(tn_jws_sign_compact(k_ed, "EdDSA", header, hl, payload, pl, &out), TN_OK); break;
-    case PS: assert_int_equal(tn_jws_sign_compact(k_rsa, "PS256", header, hl, payload, pl, &out), TN_OK); break;
+    case RS:
+        assert_int_equal(tn_jws_sign_compact(k_rsa, "RS256", header, hl, payload, pl, &out), TN_OK);
+        break;
+    case ES:
+        assert_int_equal(tn_jws_sign_compact(k_ec, "ES256", header, hl, payload, pl, &out), TN_OK);
+        break;
+    case EVIL_RS:
+        assert_int_equal(tn_jws_sign_compact(k_evil, "RS256", header, hl, payload, pl, &out),
+                         TN_OK);
+        break;
+    case NEW_RS:
+        assert_int_equal(tn_jws_sign_compact(k_new, "RS256", header, hl, payload, pl, &out), TN_OK);
+        break;
+    case ED:
+        assert_int_equal(tn_jws_sign_compact(k_ed, "EdDSA", header, hl, payload, pl, &out), TN_OK);
+        break;
+    case PS:
+        assert_int_equal(tn_jws_sign_compact(k_rsa, "PS256", header, hl, payload, pl, &out), TN_OK);
+        break;
     case NONE:
     case HS_PUB: {
         char *h = b64(header, hl), *p = b64(payload, pl);
@@ -308,11 +323,12 @@ static char *mint(const char *iss, const char *nonce, const char *header, enum s
 static char *disc_doc(const char *iss, const char *prefix, const char *extra)
 {
     char *s = malloc(4096);
-    snprintf(s, 4096,
-             "{\"issuer\":\"%s\",\"authorization_endpoint\":\"%s/auth\",\"token_endpoint\":\"%s/token\","
-             "\"jwks_uri\":\"%s/jwks\",\"response_types_supported\":[\"code\"],"
-             "\"code_challenge_methods_supported\":[\"S256\"]%s}",
-             iss, prefix, prefix, prefix, extra ? extra : "");
+    snprintf(
+        s, 4096,
+        "{\"issuer\":\"%s\",\"authorization_endpoint\":\"%s/auth\",\"token_endpoint\":\"%s/token\","
+        "\"jwks_uri\":\"%s/jwks\",\"response_types_supported\":[\"code\"],"
+        "\"code_challenge_methods_supported\":[\"S256\"]%s}",
+        iss, prefix, prefix, prefix, extra ? extra : "");
     return s;
 }
 
@@ -336,9 +352,14 @@ static void serve_jwks(const char *name, const char *jwks)
 static struct tn_oidc_config cfg_for(const char *iss)
 {
     return (struct tn_oidc_config){
-        .issuer = iss, .client_id = CLIENT_ID, .client_secret = CLIENT_SECRET,
-        .redirect_uri = REDIRECT, .groups_claim = "groups", .allow_loopback = true,
-        .timeout_ms = 3000, .leeway_s = 60,
+        .issuer = iss,
+        .client_id = CLIENT_ID,
+        .client_secret = CLIENT_SECRET,
+        .redirect_uri = REDIRECT,
+        .groups_claim = "groups",
+        .allow_loopback = true,
+        .timeout_ms = 3000,
+        .leeway_s = 60,
     };
 }
 
@@ -423,16 +444,19 @@ static void test_reasons(void **state)
 
 static void test_url_rule(void **state)
 {
-    struct { const char *url; bool loopback, ok; } cases[] = {
+    struct {
+        const char *url;
+        bool loopback, ok;
+    } cases[] = {
         {"https://idp.example.com/authorize", false, true},
         {"https://idp.example.com:8443/a?x=1", false, true},
         {"https://[2001:db8::1]/a", false, true},
-        {"http://idp.example.com/authorize", true, false},    /* http beyond loopback */
-        {"http://127.0.0.1:9400/auth", false, false},         /* loopback not allowed */
+        {"http://idp.example.com/authorize", true, false}, /* http beyond loopback */
+        {"http://127.0.0.1:9400/auth", false, false},      /* loopback not allowed */
         {"http://127.0.0.1:9400/auth", true, true},
         {"http://[::1]:9400/auth", true, true},
         {"http://localhost/auth", true, true},
-        {"https://user@idp.example.com/a", false, false},     /* userinfo */
+        {"https://user@idp.example.com/a", false, false}, /* userinfo */
         {"https://idp.example.com/a#frag", false, false},
         {"https://idp.example.com\\@evil.example/a", false, false},
         {"https://idp.example.com/a b", false, false},
@@ -465,47 +489,96 @@ static void test_url_rule(void **state)
 }
 
 #define ISS "https://idp.example.com"
-#define EPS "\"authorization_endpoint\":\"" ISS "/auth\",\"token_endpoint\":\"" ISS "/token\",\"jwks_uri\":\"" ISS "/jwks\""
+#define EPS                                                                 \
+    "\"authorization_endpoint\":\"" ISS "/auth\",\"token_endpoint\":\"" ISS \
+    "/token\",\"jwks_uri\":\"" ISS "/jwks\""
 #define RT "\"response_types_supported\":[\"code\",\"id_token\"]"
 
 static void test_discovery_documents(void **state)
 {
-    struct { const char *conf, *doc; enum tn_oidc_reason why; } cases[] = {
+    struct {
+        const char *conf, *doc;
+        enum tn_oidc_reason why;
+    } cases[] = {
         {ISS, "{\"issuer\":\"" ISS "\"," EPS "," RT "}", TN_OIDC_OK},
-        {ISS, "{\"issuer\":\"" ISS "\"," EPS "," RT ",\"code_challenge_methods_supported\":[\"plain\",\"S256\"]}", TN_OIDC_OK},
+        {ISS,
+         "{\"issuer\":\"" ISS "\"," EPS "," RT
+         ",\"code_challenge_methods_supported\":[\"plain\",\"S256\"]}",
+         TN_OIDC_OK},
         {ISS "/", "{\"issuer\":\"" ISS "/\"," EPS "," RT "}", TN_OIDC_OK},
         /* issuer mismatches: trailing slash both ways, case, scheme, port, path */
         {ISS, "{\"issuer\":\"" ISS "/\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
         {ISS "/", "{\"issuer\":\"" ISS "\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
         {ISS, "{\"issuer\":\"https://IDP.example.com\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
         {ISS, "{\"issuer\":\"http://idp.example.com\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
-        {ISS, "{\"issuer\":\"https://idp.example.com:443\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
-        {ISS, "{\"issuer\":\"https://idp.example.com/other\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
+        {ISS, "{\"issuer\":\"https://idp.example.com:443\"," EPS "," RT "}",
+         TN_OIDC_ISSUER_MISMATCH},
+        {ISS, "{\"issuer\":\"https://idp.example.com/other\"," EPS "," RT "}",
+         TN_OIDC_ISSUER_MISMATCH},
         {ISS, "{\"issuer\":\"https://evil.example\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
         {ISS, "{" EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
         {ISS, "{\"issuer\":42," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
         /* endpoints */
-        {ISS, "{\"issuer\":\"" ISS "\",\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}", TN_OIDC_ENDPOINT_MISSING},
-        {ISS, "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/a\",\"jwks_uri\":\"" ISS "/j\"," RT "}", TN_OIDC_ENDPOINT_MISSING},
-        {ISS, "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/a\",\"token_endpoint\":\"" ISS "/t\"," RT "}", TN_OIDC_ENDPOINT_MISSING},
-        {ISS, "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"\",\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}", TN_OIDC_ENDPOINT_MISSING},
-        {ISS, "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":[\"" ISS "/a\"],\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}", TN_OIDC_ENDPOINT_MISSING},
-        {ISS, "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/a\",\"token_endpoint\":\"http://idp.example.com/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}", TN_OIDC_ENDPOINT_INSECURE},
-        {ISS, "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/a\",\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"http://127.0.0.1/j\"," RT "}", TN_OIDC_ENDPOINT_INSECURE},
-        {ISS, "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"https://x@evil.example/a\",\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}", TN_OIDC_ENDPOINT_INSECURE},
-        {ISS, "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"javascript:alert(1)\",\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}", TN_OIDC_ENDPOINT_INSECURE},
+        {ISS,
+         "{\"issuer\":\"" ISS "\",\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"" ISS "/j\"," RT
+         "}",
+         TN_OIDC_ENDPOINT_MISSING},
+        {ISS,
+         "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS "/a\",\"jwks_uri\":\"" ISS
+         "/j\"," RT "}",
+         TN_OIDC_ENDPOINT_MISSING},
+        {ISS,
+         "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS
+         "/a\",\"token_endpoint\":\"" ISS "/t\"," RT "}",
+         TN_OIDC_ENDPOINT_MISSING},
+        {ISS,
+         "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"\",\"token_endpoint\":\"" ISS
+         "/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}",
+         TN_OIDC_ENDPOINT_MISSING},
+        {ISS,
+         "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":[\"" ISS
+         "/a\"],\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}",
+         TN_OIDC_ENDPOINT_MISSING},
+        {ISS,
+         "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS
+         "/a\",\"token_endpoint\":\"http://idp.example.com/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}",
+         TN_OIDC_ENDPOINT_INSECURE},
+        {ISS,
+         "{\"issuer\":\"" ISS "\",\"authorization_endpoint\":\"" ISS
+         "/a\",\"token_endpoint\":\"" ISS "/t\",\"jwks_uri\":\"http://127.0.0.1/j\"," RT "}",
+         TN_OIDC_ENDPOINT_INSECURE},
+        {ISS,
+         "{\"issuer\":\"" ISS
+         "\",\"authorization_endpoint\":\"https://x@evil.example/a\",\"token_endpoint\":\"" ISS
+         "/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}",
+         TN_OIDC_ENDPOINT_INSECURE},
+        {ISS,
+         "{\"issuer\":\"" ISS
+         "\",\"authorization_endpoint\":\"javascript:alert(1)\",\"token_endpoint\":\"" ISS
+         "/t\",\"jwks_uri\":\"" ISS "/j\"," RT "}",
+         TN_OIDC_ENDPOINT_INSECURE},
         /* flows */
         {ISS, "{\"issuer\":\"" ISS "\"," EPS "}", TN_OIDC_CODE_FLOW_UNSUPPORTED},
-        {ISS, "{\"issuer\":\"" ISS "\"," EPS ",\"response_types_supported\":[\"id_token\",\"code id_token\"]}", TN_OIDC_CODE_FLOW_UNSUPPORTED},
-        {ISS, "{\"issuer\":\"" ISS "\"," EPS ",\"response_types_supported\":\"code\"}", TN_OIDC_CODE_FLOW_UNSUPPORTED},
-        {ISS, "{\"issuer\":\"" ISS "\"," EPS "," RT ",\"code_challenge_methods_supported\":[\"plain\"]}", TN_OIDC_PKCE_UNSUPPORTED},
-        {ISS, "{\"issuer\":\"" ISS "\"," EPS "," RT ",\"code_challenge_methods_supported\":\"S256\"}", TN_OIDC_PKCE_UNSUPPORTED},
-        {ISS, "{\"issuer\":\"" ISS "\"," EPS "," RT ",\"code_challenge_methods_supported\":[]}", TN_OIDC_PKCE_UNSUPPORTED},
+        {ISS,
+         "{\"issuer\":\"" ISS "\"," EPS
+         ",\"response_types_supported\":[\"id_token\",\"code id_token\"]}",
+         TN_OIDC_CODE_FLOW_UNSUPPORTED},
+        {ISS, "{\"issuer\":\"" ISS "\"," EPS ",\"response_types_supported\":\"code\"}",
+         TN_OIDC_CODE_FLOW_UNSUPPORTED},
+        {ISS,
+         "{\"issuer\":\"" ISS "\"," EPS "," RT ",\"code_challenge_methods_supported\":[\"plain\"]}",
+         TN_OIDC_PKCE_UNSUPPORTED},
+        {ISS,
+         "{\"issuer\":\"" ISS "\"," EPS "," RT ",\"code_challenge_methods_supported\":\"S256\"}",
+         TN_OIDC_PKCE_UNSUPPORTED},
+        {ISS, "{\"issuer\":\"" ISS "\"," EPS "," RT ",\"code_challenge_methods_supported\":[]}",
+         TN_OIDC_PKCE_UNSUPPORTED},
         /* not a JSON object */
         {ISS, "<html>not json</html>", TN_OIDC_DISCOVERY_MALFORMED},
         {ISS, "[\"" ISS "\"]", TN_OIDC_DISCOVERY_MALFORMED},
         {ISS, "", TN_OIDC_DISCOVERY_MALFORMED},
-        {ISS, "{\"issuer\":\"" ISS "\",\"issuer\":\"" ISS "\"," EPS "," RT "}", TN_OIDC_DISCOVERY_MALFORMED},
+        {ISS, "{\"issuer\":\"" ISS "\",\"issuer\":\"" ISS "\"," EPS "," RT "}",
+         TN_OIDC_DISCOVERY_MALFORMED},
         {ISS, "{\"issuer\":\"" ISS "\"," EPS "," RT "} trailing", TN_OIDC_DISCOVERY_MALFORMED},
         /* Entra: /common and friends publish a {tenantid} template */
         {"https://login.example.com/common/v2.0",
@@ -513,17 +586,23 @@ static void test_discovery_documents(void **state)
         {"https://login.example.com/organizations/v2.0",
          "{\"issuer\":\"https://login.example.com/{tenantid}/v2.0\"," EPS "," RT "}", TN_OIDC_OK},
         {"https://login.example.com/someone/v2.0",
-         "{\"issuer\":\"https://login.example.com/{tenantid}/v2.0\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
+         "{\"issuer\":\"https://login.example.com/{tenantid}/v2.0\"," EPS "," RT "}",
+         TN_OIDC_ISSUER_MISMATCH},
         {"https://login.example.com/common/v2.0",
-         "{\"issuer\":\"https://{tenantid}.example.com/common/v2.0\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
+         "{\"issuer\":\"https://{tenantid}.example.com/common/v2.0\"," EPS "," RT "}",
+         TN_OIDC_ISSUER_MISMATCH},
         {"https://login.example.com/common/v2.0",
-         "{\"issuer\":\"https://login.example.com/{tenantid}/v2.0/{tenantid}\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
+         "{\"issuer\":\"https://login.example.com/{tenantid}/v2.0/{tenantid}\"," EPS "," RT "}",
+         TN_OIDC_ISSUER_MISMATCH},
         {"https://login.example.com/common/v2.0",
-         "{\"issuer\":\"https://login.example.com/x{tenantid}/v2.0\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
+         "{\"issuer\":\"https://login.example.com/x{tenantid}/v2.0\"," EPS "," RT "}",
+         TN_OIDC_ISSUER_MISMATCH},
         {"https://login.example.com/common/v2.0",
-         "{\"issuer\":\"https://login.example.com/{tenantid}/v2\"," EPS "," RT "}", TN_OIDC_ISSUER_MISMATCH},
+         "{\"issuer\":\"https://login.example.com/{tenantid}/v2\"," EPS "," RT "}",
+         TN_OIDC_ISSUER_MISMATCH},
         /* a configured issuer that is not one */
-        {"http://idp.example.com", "{\"issuer\":\"http://idp.example.com\"," EPS "," RT "}", TN_OIDC_BAD_CONFIG},
+        {"http://idp.example.com", "{\"issuer\":\"http://idp.example.com\"," EPS "," RT "}",
+         TN_OIDC_BAD_CONFIG},
         {ISS "?x=1", "{\"issuer\":\"" ISS "?x=1\"," EPS "," RT "}", TN_OIDC_BAD_CONFIG},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -557,11 +636,14 @@ static void test_discovery_documents(void **state)
     assert_int_equal(why, TN_OIDC_DISCOVERY_TOO_LARGE);
     free(doc);
     /* loopback http endpoints only when allowed */
-    const char *lo = "{\"issuer\":\"http://127.0.0.1:9\",\"authorization_endpoint\":\"http://127.0.0.1:9/a\","
-                     "\"token_endpoint\":\"http://127.0.0.1:9/t\",\"jwks_uri\":\"http://[::1]:9/j\"," RT "}";
-    assert_int_equal(tn_oidc_discovery_parse("http://127.0.0.1:9", lo, strlen(lo), true, &d, &why), TN_OK);
+    const char *lo =
+        "{\"issuer\":\"http://127.0.0.1:9\",\"authorization_endpoint\":\"http://127.0.0.1:9/a\","
+        "\"token_endpoint\":\"http://127.0.0.1:9/t\",\"jwks_uri\":\"http://[::1]:9/j\"," RT "}";
+    assert_int_equal(tn_oidc_discovery_parse("http://127.0.0.1:9", lo, strlen(lo), true, &d, &why),
+                     TN_OK);
     tn_oidc_discovery_deinit(&d);
-    assert_int_equal(tn_oidc_discovery_parse("http://127.0.0.1:9", lo, strlen(lo), false, &d, &why), TN_ERR_CONFIG);
+    assert_int_equal(tn_oidc_discovery_parse("http://127.0.0.1:9", lo, strlen(lo), false, &d, &why),
+                     TN_ERR_CONFIG);
     assert_int_equal(why, TN_OIDC_BAD_CONFIG);
 }
 
@@ -569,10 +651,17 @@ static void test_discovery_documents(void **state)
 static void test_discovery_fetched(void **state)
 {
     char iss[160], path[200];
-    struct { const char *name, *doc_iss_suffix; int status; const char *raw; enum tn_err rc; enum tn_oidc_reason why; } cases[] = {
+    struct {
+        const char *name, *doc_iss_suffix;
+        int status;
+        const char *raw;
+        enum tn_err rc;
+        enum tn_oidc_reason why;
+    } cases[] = {
         {"slash", "/slash/", 200, NULL, TN_ERR_BAD_INPUT, TN_OIDC_ISSUER_MISMATCH},
         {"Case", "/case", 200, NULL, TN_ERR_BAD_INPUT, TN_OIDC_ISSUER_MISMATCH},
-        {"nojson", NULL, 200, "<!doctype html><p>Sign in</p>", TN_ERR_BAD_INPUT, TN_OIDC_DISCOVERY_MALFORMED},
+        {"nojson", NULL, 200, "<!doctype html><p>Sign in</p>", TN_ERR_BAD_INPUT,
+         TN_OIDC_DISCOVERY_MALFORMED},
         {"gone", NULL, 404, "{\"error\":\"not found\"}", TN_ERR_IO, TN_OIDC_DISCOVERY_STATUS},
         {"nokeys", "/nokeys", 200, NULL, TN_ERR_IO, TN_OIDC_JWKS_UNAVAILABLE},
     };
@@ -591,7 +680,8 @@ static void test_discovery_fetched(void **state)
         enum tn_oidc_reason why;
         enum tn_err rc = tn_oidc_provider_new(&c, &p, &why);
         if (rc != cases[i].rc || why != cases[i].why || p) {
-            print_error("case %s: %s %s\n", cases[i].name, tn_err_name(rc), tn_oidc_reason_name(why));
+            print_error("case %s: %s %s\n", cases[i].name, tn_err_name(rc),
+                        tn_oidc_reason_name(why));
             fail();
         }
     }
@@ -656,14 +746,18 @@ static void test_begin(void **state)
     assert_int_equal(tn_oidc_begin(good, "ada+x@example.com", &a), TN_OK);
     assert_int_equal(tn_oidc_begin(good, NULL, &b), TN_OK);
     char want[512], v[256];
-    snprintf(want, sizeof want, "%s/good/auth?response_type=code&client_id=rp%%3Aclient&redirect_uri="
-             "http%%3A%%2F%%2F127.0.0.1%%3A9999%%2Foidc%%2Fcallback&scope=openid%%20email%%20profile&state=", base);
+    snprintf(
+        want, sizeof want,
+        "%s/good/auth?response_type=code&client_id=rp%%3Aclient&redirect_uri="
+        "http%%3A%%2F%%2F127.0.0.1%%3A9999%%2Foidc%%2Fcallback&scope=openid%%20email%%20profile&state=",
+        base);
     assert_memory_equal(a.url, want, strlen(want));
     const char *secrets[] = {a.state, a.nonce, a.code_verifier, b.state, b.nonce, b.code_verifier};
     for (int i = 0; i < 6; i++) {
         assert_int_equal(strlen(secrets[i]), TN_OIDC_SECRET_LEN);
-        assert_int_equal(strspn(secrets[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-                         TN_OIDC_SECRET_LEN);
+        assert_int_equal(
+            strspn(secrets[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+            TN_OIDC_SECRET_LEN);
         for (int j = 0; j < i; j++)
             assert_string_not_equal(secrets[i], secrets[j]);
     }
@@ -691,66 +785,104 @@ static void test_id_tokens(void **state)
 {
     static const char *const nonce = "n-0S6_WzA2Mj";
     static const char *const hk1 = "{\"alg\":\"RS256\",\"kid\":\"k1\"}";
-    struct { const char *name, *header; enum signer how; const char *patch, *del; enum tn_oidc_reason why; int verified; } cases[] = {
+    struct {
+        const char *name, *header;
+        enum signer how;
+        const char *patch, *del;
+        enum tn_oidc_reason why;
+        int verified;
+    } cases[] = {
         {"good RS256", NULL, RS, NULL, NULL, TN_OIDC_OK, 1},
-        {"good ES256", "{\"alg\":\"ES256\",\"kid\":\"k2\",\"typ\":\"JWT\"}", ES, NULL, NULL, TN_OIDC_OK, 1},
+        {"good ES256", "{\"alg\":\"ES256\",\"kid\":\"k2\",\"typ\":\"JWT\"}", ES, NULL, NULL,
+         TN_OIDC_OK, 1},
         {"no kid, one RS256 key", "{\"alg\":\"RS256\"}", RS, NULL, NULL, TN_OIDC_OK, 1},
         {"wrong signature", NULL, EVIL_RS, NULL, NULL, TN_OIDC_ID_TOKEN_BAD_SIGNATURE, -1},
-        {"alg none", "{\"alg\":\"none\",\"kid\":\"k1\"}", NONE, NULL, NULL, TN_OIDC_ID_TOKEN_ALG_NONE, -1},
+        {"alg none", "{\"alg\":\"none\",\"kid\":\"k1\"}", NONE, NULL, NULL,
+         TN_OIDC_ID_TOKEN_ALG_NONE, -1},
         {"alg NoNe", "{\"alg\":\"NoNe\"}", NONE, NULL, NULL, TN_OIDC_ID_TOKEN_ALG_NONE, -1},
-        {"HS256 keyed with the public key", "{\"alg\":\"HS256\",\"kid\":\"k1\"}", HS_PUB, NULL, NULL, TN_OIDC_ID_TOKEN_ALG_NOT_ALLOWED, -1},
-        {"HS256 without kid", "{\"alg\":\"HS256\"}", HS_PUB, NULL, NULL, TN_OIDC_ID_TOKEN_ALG_NOT_ALLOWED, -1},
-        {"EdDSA: a good key, not on the list", "{\"alg\":\"EdDSA\",\"kid\":\"ed\"}", ED, NULL, NULL, TN_OIDC_ID_TOKEN_ALG_NOT_ALLOWED, -1},
-        {"PS256 on the RS256 key", "{\"alg\":\"PS256\",\"kid\":\"k1\"}", PS, NULL, NULL, TN_OIDC_ID_TOKEN_ALG_MISMATCH, -1},
-        {"kid unknown", "{\"alg\":\"RS256\",\"kid\":\"evil\"}", EVIL_RS, NULL, NULL, TN_OIDC_ID_TOKEN_KEY_UNKNOWN, -1},
-        {"embedded jwk", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"jwk\":{}}", RS, NULL, NULL, TN_OIDC_ID_TOKEN_EMBEDDED_KEY, -1},
-        {"jku", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"jku\":\"https://evil.example/k\"}", RS, NULL, NULL, TN_OIDC_ID_TOKEN_EMBEDDED_KEY, -1},
-        {"access token typ", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"at+jwt\"}", RS, NULL, NULL, TN_OIDC_ID_TOKEN_BAD_TYP, -1},
-        {"crit", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"crit\":[\"x\"],\"x\":1}", RS, NULL, NULL, TN_OIDC_ID_TOKEN_CRIT, -1},
-        {"wrong iss", NULL, RS, "{\"iss\":\"https://evil.example\"}", NULL, TN_OIDC_ID_TOKEN_BAD_ISSUER, -1},
-        {"iss trailing slash", NULL, RS, "{\"iss\":\"%s/\"}", NULL, TN_OIDC_ID_TOKEN_BAD_ISSUER, -1},
-        {"iss upper case", NULL, RS, "{\"iss\":\"HTTP://127.0.0.1\"}", NULL, TN_OIDC_ID_TOKEN_BAD_ISSUER, -1},
+        {"HS256 keyed with the public key", "{\"alg\":\"HS256\",\"kid\":\"k1\"}", HS_PUB, NULL,
+         NULL, TN_OIDC_ID_TOKEN_ALG_NOT_ALLOWED, -1},
+        {"HS256 without kid", "{\"alg\":\"HS256\"}", HS_PUB, NULL, NULL,
+         TN_OIDC_ID_TOKEN_ALG_NOT_ALLOWED, -1},
+        {"EdDSA: a good key, not on the list", "{\"alg\":\"EdDSA\",\"kid\":\"ed\"}", ED, NULL, NULL,
+         TN_OIDC_ID_TOKEN_ALG_NOT_ALLOWED, -1},
+        {"PS256 on the RS256 key", "{\"alg\":\"PS256\",\"kid\":\"k1\"}", PS, NULL, NULL,
+         TN_OIDC_ID_TOKEN_ALG_MISMATCH, -1},
+        {"kid unknown", "{\"alg\":\"RS256\",\"kid\":\"evil\"}", EVIL_RS, NULL, NULL,
+         TN_OIDC_ID_TOKEN_KEY_UNKNOWN, -1},
+        {"embedded jwk", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"jwk\":{}}", RS, NULL, NULL,
+         TN_OIDC_ID_TOKEN_EMBEDDED_KEY, -1},
+        {"jku", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"jku\":\"https://evil.example/k\"}", RS, NULL,
+         NULL, TN_OIDC_ID_TOKEN_EMBEDDED_KEY, -1},
+        {"access token typ", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"at+jwt\"}", RS, NULL,
+         NULL, TN_OIDC_ID_TOKEN_BAD_TYP, -1},
+        {"crit", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"crit\":[\"x\"],\"x\":1}", RS, NULL, NULL,
+         TN_OIDC_ID_TOKEN_CRIT, -1},
+        {"wrong iss", NULL, RS, "{\"iss\":\"https://evil.example\"}", NULL,
+         TN_OIDC_ID_TOKEN_BAD_ISSUER, -1},
+        {"iss trailing slash", NULL, RS, "{\"iss\":\"%s/\"}", NULL, TN_OIDC_ID_TOKEN_BAD_ISSUER,
+         -1},
+        {"iss upper case", NULL, RS, "{\"iss\":\"HTTP://127.0.0.1\"}", NULL,
+         TN_OIDC_ID_TOKEN_BAD_ISSUER, -1},
         {"iss missing", NULL, RS, NULL, "iss", TN_OIDC_ID_TOKEN_BAD_ISSUER, -1},
-        {"aud other", NULL, RS, "{\"aud\":\"other-client\"}", NULL, TN_OIDC_ID_TOKEN_BAD_AUDIENCE, -1},
-        {"aud missing the client", NULL, RS, "{\"aud\":[\"a\",\"b\"],\"azp\":\"" CLIENT_ID "\"}", NULL, TN_OIDC_ID_TOKEN_BAD_AUDIENCE, -1},
+        {"aud other", NULL, RS, "{\"aud\":\"other-client\"}", NULL, TN_OIDC_ID_TOKEN_BAD_AUDIENCE,
+         -1},
+        {"aud missing the client", NULL, RS, "{\"aud\":[\"a\",\"b\"],\"azp\":\"" CLIENT_ID "\"}",
+         NULL, TN_OIDC_ID_TOKEN_BAD_AUDIENCE, -1},
         {"aud missing", NULL, RS, NULL, "aud", TN_OIDC_ID_TOKEN_BAD_AUDIENCE, -1},
-        {"one aud in an array, no azp", NULL, RS, "{\"aud\":[\"" CLIENT_ID "\"]}", NULL, TN_OIDC_OK, 1},
-        {"several aud without azp", NULL, RS, "{\"aud\":[\"" CLIENT_ID "\",\"other\"]}", NULL, TN_OIDC_ID_TOKEN_AZP_MISSING, -1},
-        {"several aud, azp us", NULL, RS, "{\"aud\":[\"" CLIENT_ID "\",\"other\"],\"azp\":\"" CLIENT_ID "\"}", NULL, TN_OIDC_OK, 1},
+        {"one aud in an array, no azp", NULL, RS, "{\"aud\":[\"" CLIENT_ID "\"]}", NULL, TN_OIDC_OK,
+         1},
+        {"several aud without azp", NULL, RS, "{\"aud\":[\"" CLIENT_ID "\",\"other\"]}", NULL,
+         TN_OIDC_ID_TOKEN_AZP_MISSING, -1},
+        {"several aud, azp us", NULL, RS,
+         "{\"aud\":[\"" CLIENT_ID "\",\"other\"],\"azp\":\"" CLIENT_ID "\"}", NULL, TN_OIDC_OK, 1},
         {"azp other", NULL, RS, "{\"azp\":\"other\"}", NULL, TN_OIDC_ID_TOKEN_AZP_MISMATCH, -1},
-        {"azp other, several aud", NULL, RS, "{\"aud\":[\"" CLIENT_ID "\",\"other\"],\"azp\":\"other\"}", NULL, TN_OIDC_ID_TOKEN_AZP_MISMATCH, -1},
-        {"azp not a string", NULL, RS, "{\"azp\":[\"" CLIENT_ID "\"]}", NULL, TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
+        {"azp other, several aud", NULL, RS,
+         "{\"aud\":[\"" CLIENT_ID "\",\"other\"],\"azp\":\"other\"}", NULL,
+         TN_OIDC_ID_TOKEN_AZP_MISMATCH, -1},
+        {"azp not a string", NULL, RS, "{\"azp\":[\"" CLIENT_ID "\"]}", NULL,
+         TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
         {"expired", NULL, RS, "{\"exp\":-61}", NULL, TN_OIDC_ID_TOKEN_EXPIRED, -1},
         {"expired within leeway", NULL, RS, "{\"exp\":-30}", NULL, TN_OIDC_OK, 1},
         {"no exp", NULL, RS, NULL, "exp", TN_OIDC_ID_TOKEN_NO_EXPIRY, -1},
         {"iat in the future", NULL, RS, "{\"iat\":120}", NULL, TN_OIDC_ID_TOKEN_NOT_YET_VALID, -1},
         {"iat a little ahead", NULL, RS, "{\"iat\":30}", NULL, TN_OIDC_OK, 1},
         {"no iat", NULL, RS, NULL, "iat", TN_OIDC_ID_TOKEN_NO_IAT, -1},
-        {"nonce wrong", NULL, RS, "{\"nonce\":\"n-0S6_WzA2MJ\"}", NULL, TN_OIDC_ID_TOKEN_NONCE_MISMATCH, -1},
-        {"nonce a prefix", NULL, RS, "{\"nonce\":\"n-0S6_WzA2M\"}", NULL, TN_OIDC_ID_TOKEN_NONCE_MISMATCH, -1},
+        {"nonce wrong", NULL, RS, "{\"nonce\":\"n-0S6_WzA2MJ\"}", NULL,
+         TN_OIDC_ID_TOKEN_NONCE_MISMATCH, -1},
+        {"nonce a prefix", NULL, RS, "{\"nonce\":\"n-0S6_WzA2M\"}", NULL,
+         TN_OIDC_ID_TOKEN_NONCE_MISMATCH, -1},
         {"nonce missing", NULL, RS, NULL, "nonce", TN_OIDC_ID_TOKEN_NONCE_MISSING, -1},
-        {"nonce not a string", NULL, RS, "{\"nonce\":1}", NULL, TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
-        {"email_verified string true", NULL, RS, "{\"email_verified\":\"true\"}", NULL, TN_OIDC_OK, 0},
+        {"nonce not a string", NULL, RS, "{\"nonce\":1}", NULL, TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE,
+         -1},
+        {"email_verified string true", NULL, RS, "{\"email_verified\":\"true\"}", NULL, TN_OIDC_OK,
+         0},
         {"email_verified 1", NULL, RS, "{\"email_verified\":1}", NULL, TN_OIDC_OK, 0},
         {"email_verified false", NULL, RS, "{\"email_verified\":false}", NULL, TN_OIDC_OK, 0},
         {"email_verified missing", NULL, RS, NULL, "email_verified", TN_OIDC_OK, 0},
-        {"email not a string", NULL, RS, "{\"email\":[\"ada@example.com\"]}", NULL, TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
+        {"email not a string", NULL, RS, "{\"email\":[\"ada@example.com\"]}", NULL,
+         TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
         {"sub missing", NULL, RS, NULL, "sub", TN_OIDC_ID_TOKEN_NO_SUBJECT, -1},
         {"sub empty", NULL, RS, "{\"sub\":\"\"}", NULL, TN_OIDC_ID_TOKEN_NO_SUBJECT, -1},
         {"sub a number", NULL, RS, "{\"sub\":123}", NULL, TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
-        {"groups not an array", NULL, RS, "{\"groups\":\"staff\"}", NULL, TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
-        {"groups with a number", NULL, RS, "{\"groups\":[\"staff\",7]}", NULL, TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
-        {"name not a string: ignored", NULL, RS, "{\"name\":{\"first\":\"Ada\"}}", NULL, TN_OIDC_OK, 1},
+        {"groups not an array", NULL, RS, "{\"groups\":\"staff\"}", NULL,
+         TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
+        {"groups with a number", NULL, RS, "{\"groups\":[\"staff\",7]}", NULL,
+         TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE, -1},
+        {"name not a string: ignored", NULL, RS, "{\"name\":{\"first\":\"Ada\"}}", NULL, TN_OIDC_OK,
+         1},
     };
     (void)hk1;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char *t = mint(good_iss, nonce, cases[i].header, cases[i].how, cases[i].patch, cases[i].del);
+        char *t =
+            mint(good_iss, nonce, cases[i].header, cases[i].how, cases[i].patch, cases[i].del);
         struct tn_oidc_identity id;
         enum tn_oidc_reason why = TN_OIDC__COUNT;
         enum tn_err rc = tn_oidc_id_token_verify(good, t, strlen(t), nonce, now_s, &id, &why);
         if (why != cases[i].why || (rc == TN_OK) != (why == TN_OIDC_OK) ||
             (rc != TN_OK && rc != TN_ERR_BAD_INPUT)) {
-            print_error("case '%s': %s (%s)\n", cases[i].name, tn_oidc_reason_name(why), tn_err_name(rc));
+            print_error("case '%s': %s (%s)\n", cases[i].name, tn_oidc_reason_name(why),
+                        tn_err_name(rc));
             fail();
         }
         if (rc == TN_OK) {
@@ -766,7 +898,10 @@ static void test_id_tokens(void **state)
         free(t);
     }
     /* malformed shapes and sizes */
-    struct { const char *t; enum tn_oidc_reason why; } raw[] = {
+    struct {
+        const char *t;
+        enum tn_oidc_reason why;
+    } raw[] = {
         {"", TN_OIDC_ID_TOKEN_MALFORMED},
         {"abc", TN_OIDC_ID_TOKEN_MALFORMED},
         {"e30.e30", TN_OIDC_ID_TOKEN_MALFORMED},
@@ -776,8 +911,9 @@ static void test_id_tokens(void **state)
     for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
         struct tn_oidc_identity id;
         enum tn_oidc_reason why;
-        assert_int_equal(tn_oidc_id_token_verify(good, raw[i].t, strlen(raw[i].t), nonce, now_s, &id, &why),
-                         TN_ERR_BAD_INPUT);
+        assert_int_equal(
+            tn_oidc_id_token_verify(good, raw[i].t, strlen(raw[i].t), nonce, now_s, &id, &why),
+            TN_ERR_BAD_INPUT);
         if (why != raw[i].why) {
             print_error("raw %zu: %s\n", i, tn_oidc_reason_name(why));
             fail();
@@ -788,7 +924,8 @@ static void test_id_tokens(void **state)
     huge[TN_OIDC_ID_TOKEN_MAX_LEN + 1] = '\0';
     struct tn_oidc_identity id;
     enum tn_oidc_reason why;
-    assert_int_equal(tn_oidc_id_token_verify(good, huge, strlen(huge), nonce, now_s, &id, &why), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_oidc_id_token_verify(good, huge, strlen(huge), nonce, now_s, &id, &why),
+                     TN_ERR_BAD_INPUT);
     assert_int_equal(why, TN_OIDC_ID_TOKEN_TOO_LARGE);
     free(huge);
     /* too many groups */
@@ -799,7 +936,8 @@ static void test_id_tokens(void **state)
     char *patch = json_dumps(pj, JSON_COMPACT);
     json_decref(pj);
     char *t = mint(good_iss, nonce, NULL, RS, patch, NULL);
-    assert_int_equal(tn_oidc_id_token_verify(good, t, strlen(t), nonce, now_s, &id, &why), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_oidc_id_token_verify(good, t, strlen(t), nonce, now_s, &id, &why),
+                     TN_ERR_BAD_INPUT);
     assert_int_equal(why, TN_OIDC_ID_TOKEN_TOO_MANY_GROUPS);
     free(t);
     free(patch);
@@ -816,7 +954,8 @@ static void test_id_tokens(void **state)
     assert_string_equal(id.groups[1], "admins");
     tn_oidc_identity_deinit(&id);
     /* the same token, another sign-in's nonce */
-    assert_int_equal(tn_oidc_id_token_verify(good, t, strlen(t), "another-nonce", now_s, &id, &why), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_oidc_id_token_verify(good, t, strlen(t), "another-nonce", now_s, &id, &why),
+                     TN_ERR_BAD_INPUT);
     assert_int_equal(why, TN_OIDC_ID_TOKEN_NONCE_MISMATCH);
     free(t);
 }
@@ -827,11 +966,13 @@ struct flow {
     char challenge[64], query[1024];
 };
 
-static void flow_begin(struct flow *f, const char *code, const char *id_token_patch, const char *del)
+static void flow_begin(struct flow *f, const char *code, const char *id_token_patch,
+                       const char *del)
 {
     char v[256];
     assert_int_equal(tn_oidc_begin(good, NULL, &f->st), TN_OK);
-    snprintf(f->challenge, sizeof f->challenge, "%s", query_param(f->st.url, "code_challenge", v, sizeof v));
+    snprintf(f->challenge, sizeof f->challenge, "%s",
+             query_param(f->st.url, "code_challenge", v, sizeof v));
     char *t = id_token_patch && !strcmp(id_token_patch, "-")
                   ? strdup("-")
                   : mint(good_iss, f->st.nonce, NULL, RS, id_token_patch, del);
@@ -871,8 +1012,10 @@ static void test_finish(void **state)
     tn_oidc_identity_deinit(&id);
     /* what went to the token endpoint (the secret went in the header, checked there) */
     char want[512];
-    snprintf(want, sizeof want, "grant_type=authorization_code&code=code-1&redirect_uri=http%%3A%%2F%%2F127.0.0.1"
-             "%%3A9999%%2Foidc%%2Fcallback&code_verifier=%s", f.st.code_verifier);
+    snprintf(want, sizeof want,
+             "grant_type=authorization_code&code=code-1&redirect_uri=http%%3A%%2F%%2F127.0.0.1"
+             "%%3A9999%%2Foidc%%2Fcallback&code_verifier=%s",
+             f.st.code_verifier);
     assert_string_equal(idp.last_form, want);
     assert_null(strstr(idp.last_form, "s3cr3t"));
 
@@ -924,8 +1067,10 @@ static void test_finish(void **state)
     /* an upstream error becomes a reason, with its text for the log (control chars cut) */
     struct flow e;
     flow_begin(&e, "code-3", NULL, NULL);
-    snprintf(q, sizeof q, "error=access_denied&error_description=End-User%%20aborted%%0Ainteraction&state=%s&iss=%s",
-             e.st.state, strstr(e.query, "&iss=") + 5);
+    snprintf(
+        q, sizeof q,
+        "error=access_denied&error_description=End-User%%20aborted%%0Ainteraction&state=%s&iss=%s",
+        e.st.state, strstr(e.query, "&iss=") + 5);
     tn_buf_reset(&detail);
     assert_int_equal(flow_finish(&e, q, &id, &why, &detail), TN_ERR_BAD_INPUT);
     assert_int_equal(why, TN_OIDC_UPSTREAM_ERROR);
@@ -935,13 +1080,15 @@ static void test_finish(void **state)
     assert_int_equal(why, TN_OIDC_NO_CODE);
     /* the verifier must be the one the challenge was made from */
     struct tn_oidc_pending pend = {e.st.state, e.st.nonce, g.st.code_verifier};
-    assert_int_equal(tn_oidc_finish(good, e.query, strlen(e.query), &pend, &id, &why, NULL), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_oidc_finish(good, e.query, strlen(e.query), &pend, &id, &why, NULL),
+                     TN_ERR_BAD_INPUT);
     assert_int_equal(why, TN_OIDC_TOKEN_REFUSED);
     /* another sign-in's nonce in the pending state: the ID token does not match it */
     struct flow h;
     flow_begin(&h, "code-4", NULL, NULL);
     pend = (struct tn_oidc_pending){h.st.state, g.st.nonce, h.st.code_verifier};
-    assert_int_equal(tn_oidc_finish(good, h.query, strlen(h.query), &pend, &id, &why, NULL), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_oidc_finish(good, h.query, strlen(h.query), &pend, &id, &why, NULL),
+                     TN_ERR_BAD_INPUT);
     assert_int_equal(why, TN_OIDC_ID_TOKEN_NONCE_MISMATCH);
     /* a token response without an ID token */
     struct flow n;
@@ -994,7 +1141,8 @@ static void test_key_rotation(void **state)
         char h[64];
         snprintf(h, sizeof h, "{\"alg\":\"RS256\",\"kid\":\"forged-%d\"}", i);
         t = mint(iss, "nonce", h, EVIL_RS, NULL, NULL);
-        assert_int_equal(tn_oidc_id_token_verify(p, t, strlen(t), "nonce", now_s, &id, &why), TN_ERR_BAD_INPUT);
+        assert_int_equal(tn_oidc_id_token_verify(p, t, strlen(t), "nonce", now_s, &id, &why),
+                         TN_ERR_BAD_INPUT);
         assert_int_equal(why, TN_OIDC_ID_TOKEN_KEY_UNKNOWN);
         free(t);
     }
@@ -1007,13 +1155,16 @@ static void test_key_rotation(void **state)
     c.refetch_cooldown_s = 1;
     assert_int_equal(tn_oidc_provider_new(&c, &p, &why), TN_OK);
     t = mint(iss, "nonce", "{\"alg\":\"RS256\",\"kid\":\"forged\"}", EVIL_RS, NULL, NULL);
-    assert_int_equal(tn_oidc_id_token_verify(p, t, strlen(t), "nonce", now_s, &id, &why), TN_ERR_BAD_INPUT);
-    assert_int_equal(tn_oidc_id_token_verify(p, t, strlen(t), "nonce", now_s, &id, &why), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_oidc_id_token_verify(p, t, strlen(t), "nonce", now_s, &id, &why),
+                     TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_oidc_id_token_verify(p, t, strlen(t), "nonce", now_s, &id, &why),
+                     TN_ERR_BAD_INPUT);
     tn_oidc_provider_stats(p, &df, &jf);
     assert_int_equal(jf, 2);
     struct timespec ts = {1, 100 * 1000 * 1000};
     nanosleep(&ts, NULL);
-    assert_int_equal(tn_oidc_id_token_verify(p, t, strlen(t), "nonce", now_s, &id, &why), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_oidc_id_token_verify(p, t, strlen(t), "nonce", now_s, &id, &why),
+                     TN_ERR_BAD_INPUT);
     assert_int_equal(why, TN_OIDC_ID_TOKEN_KEY_UNKNOWN);
     tn_oidc_provider_stats(p, &df, &jf);
     assert_int_equal(jf, 3);
@@ -1044,12 +1195,15 @@ static void test_tenant_template(void **state)
     char iss_t[200], iss_other[200], patch[400];
     snprintf(iss_t, sizeof iss_t, "%s/" TENANT "/v2.0", base);
     snprintf(iss_other, sizeof iss_other, "%s/00000000-1111-2222-3333-444444444444/v2.0", base);
-    struct { const char *iss, *tid; enum tn_oidc_reason why; } cases[] = {
+    struct {
+        const char *iss, *tid;
+        enum tn_oidc_reason why;
+    } cases[] = {
         {iss_t, TENANT, TN_OIDC_OK},
-        {iss_other, TENANT, TN_OIDC_ID_TOKEN_BAD_ISSUER},   /* iss of another tenant */
+        {iss_other, TENANT, TN_OIDC_ID_TOKEN_BAD_ISSUER}, /* iss of another tenant */
         {iss_t, "00000000-1111-2222-3333-444444444444", TN_OIDC_ID_TOKEN_BAD_ISSUER},
-        {tpl, TENANT, TN_OIDC_ID_TOKEN_BAD_ISSUER},          /* the template itself */
-        {conf, TENANT, TN_OIDC_ID_TOKEN_BAD_ISSUER},         /* the alias */
+        {tpl, TENANT, TN_OIDC_ID_TOKEN_BAD_ISSUER},  /* the template itself */
+        {conf, TENANT, TN_OIDC_ID_TOKEN_BAD_ISSUER}, /* the alias */
         {iss_t, NULL, TN_OIDC_ID_TOKEN_BAD_TENANT},
         {iss_t, "../evil", TN_OIDC_ID_TOKEN_BAD_TENANT},
         {iss_t, "", TN_OIDC_ID_TOKEN_BAD_TENANT},
@@ -1088,13 +1242,15 @@ static void *work(void *arg)
     while (tn_time_now_ms() < until) {
         struct tn_oidc_identity id;
         enum tn_oidc_reason why;
-        if (tn_oidc_id_token_verify(w->p, w->good_t, strlen(w->good_t), "nonce", now_s, &id, &why) == TN_OK)
+        if (tn_oidc_id_token_verify(w->p, w->good_t, strlen(w->good_t), "nonce", now_s, &id,
+                                    &why) == TN_OK)
             w->ok++;
         else
             w->other++;
         tn_oidc_identity_deinit(&id);
-        if (tn_oidc_id_token_verify(w->p, w->forged_t, strlen(w->forged_t), "nonce", now_s, &id, &why) ==
-                TN_ERR_BAD_INPUT && why == TN_OIDC_ID_TOKEN_KEY_UNKNOWN)
+        if (tn_oidc_id_token_verify(w->p, w->forged_t, strlen(w->forged_t), "nonce", now_s, &id,
+                                    &why) == TN_ERR_BAD_INPUT &&
+            why == TN_OIDC_ID_TOKEN_KEY_UNKNOWN)
             w->refused++;
         else
             w->other++;
@@ -1114,7 +1270,8 @@ static void test_concurrent(void **state)
     enum tn_oidc_reason why;
     assert_int_equal(tn_oidc_provider_new(&c, &p, &why), TN_OK);
     char *g = mint(good_iss, "nonce", NULL, RS, NULL, NULL);
-    char *f = mint(good_iss, "nonce", "{\"alg\":\"RS256\",\"kid\":\"forged\"}", EVIL_RS, NULL, NULL);
+    char *f =
+        mint(good_iss, "nonce", "{\"alg\":\"RS256\",\"kid\":\"forged\"}", EVIL_RS, NULL, NULL);
     struct worker w[4];
     pthread_t th[4];
     for (int i = 0; i < 4; i++) {
@@ -1143,11 +1300,16 @@ static void test_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reasons),           cmocka_unit_test(test_url_rule),
-        cmocka_unit_test(test_discovery_documents), cmocka_unit_test(test_discovery_fetched),
-        cmocka_unit_test(test_begin),             cmocka_unit_test(test_id_tokens),
-        cmocka_unit_test(test_finish),            cmocka_unit_test(test_key_rotation),
-        cmocka_unit_test(test_tenant_template),   cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_reasons),
+        cmocka_unit_test(test_url_rule),
+        cmocka_unit_test(test_discovery_documents),
+        cmocka_unit_test(test_discovery_fetched),
+        cmocka_unit_test(test_begin),
+        cmocka_unit_test(test_id_tokens),
+        cmocka_unit_test(test_finish),
+        cmocka_unit_test(test_key_rotation),
+        cmocka_unit_test(test_tenant_template),
+        cmocka_unit_test(test_concurrent),
     };
     return cmocka_run_group_tests_name("oidc", tests, setup, teardown);
 }

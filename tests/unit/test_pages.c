@@ -22,20 +22,34 @@ static const struct tn_page_scope SCOPES[] = {
 };
 
 static const struct tn_page_signin SIGNIN = {
-    .action = "/authorize/login", .request_id = "r-123", .csrf = "c-456",
-    .client_name = "Claude", .client_host = "claude.ai", .email = "ann@example.com",
+    .action = "/authorize/login",
+    .request_id = "r-123",
+    .csrf = "c-456",
+    .client_name = "Claude",
+    .client_host = "claude.ai",
+    .email = "ann@example.com",
     .error = "Wrong email or password.",
 };
 
 static const struct tn_page_consent CONSENT = {
-    .action = "/authorize/consent", .request_id = "r-123", .csrf = "c-456",
-    .client_name = "Claude", .client_id = "https://claude.ai/oauth/mcp-client.json",
-    .redirect_host = "claude.ai", .host_verified = true, .loopback_only = false,
-    .scopes = SCOPES, .n_scopes = 3, .user_email = "ann@example.com",
+    .action = "/authorize/consent",
+    .request_id = "r-123",
+    .csrf = "c-456",
+    .client_name = "Claude",
+    .client_id = "https://claude.ai/oauth/mcp-client.json",
+    .redirect_host = "claude.ai",
+    .host_verified = true,
+    .loopback_only = false,
+    .scopes = SCOPES,
+    .n_scopes = 3,
+    .user_email = "ann@example.com",
 };
 
 static const struct tn_page_setup SETUP = {
-    .action = "/setup", .token = "t-789", .csrf = "c-456", .error = "Passwords do not match.",
+    .action = "/setup",
+    .token = "t-789",
+    .csrf = "c-456",
+    .error = "Passwords do not match.",
 };
 
 /* Renders one of the four pages into b. */
@@ -44,10 +58,14 @@ enum page { P_SIGNIN, P_CONSENT, P_SETUP, P_MESSAGE, P__COUNT };
 static enum tn_err render(struct tn_buf *b, enum page which)
 {
     switch (which) {
-    case P_SIGNIN: return tn_page_signin(b, &SIGNIN);
-    case P_CONSENT: return tn_page_consent(b, &CONSENT);
-    case P_SETUP: return tn_page_setup(b, &SETUP);
-    default: return tn_page_message(b, "Access denied", "You declined " XSS ".", true);
+    case P_SIGNIN:
+        return tn_page_signin(b, &SIGNIN);
+    case P_CONSENT:
+        return tn_page_consent(b, &CONSENT);
+    case P_SETUP:
+        return tn_page_setup(b, &SETUP);
+    default:
+        return tn_page_message(b, "Access denied", "You declined " XSS ".", true);
     }
 }
 
@@ -77,14 +95,16 @@ static void test_escape(void **state)
         {"&amp;", "&amp;amp;"},
         {"\"x\" 'y'", "&quot;x&quot; &#39;y&#39;"},
         {"a\tb\nc", "a&#9;b&#10;c"},
-        {"a\rb\x01" "c\x1b\x7f", "a&#xFFFD;b&#xFFFD;c&#xFFFD;&#xFFFD;"},
-        {"caf\xc3\xa9 \xe4\xb8\x96", "caf\xc3\xa9 \xe4\xb8\x96"},  /* UTF-8 kept */
-        {"x\xc2\x85y", "x&#xFFFD;y"},                              /* C1 NEL */
-        {"\xc2\xa0", "\xc2\xa0"},                                  /* NBSP is not C1 */
-        {"evil\xe2\x80\xaemoc.iahc", "evil&#xFFFD;moc.iahc"},      /* RLO */
+        {"a\rb\x01"
+         "c\x1b\x7f",
+         "a&#xFFFD;b&#xFFFD;c&#xFFFD;&#xFFFD;"},
+        {"caf\xc3\xa9 \xe4\xb8\x96", "caf\xc3\xa9 \xe4\xb8\x96"}, /* UTF-8 kept */
+        {"x\xc2\x85y", "x&#xFFFD;y"},                             /* C1 NEL */
+        {"\xc2\xa0", "\xc2\xa0"},                                 /* NBSP is not C1 */
+        {"evil\xe2\x80\xaemoc.iahc", "evil&#xFFFD;moc.iahc"},     /* RLO */
         {"\xe2\x81\xa6x\xe2\x81\xa9\xe2\x80\x8f\xd8\x9c", "&#xFFFD;x&#xFFFD;&#xFFFD;&#xFFFD;"},
-        {"\xe2\x80\x94", "\xe2\x80\x94"},                          /* em dash kept */
-        {"trail\xe2\x80", "trail\xe2\x80"},                        /* truncated UTF-8: no overread */
+        {"\xe2\x80\x94", "\xe2\x80\x94"},   /* em dash kept */
+        {"trail\xe2\x80", "trail\xe2\x80"}, /* truncated UTF-8: no overread */
         {"trail\xe2", "trail\xe2"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -135,17 +155,20 @@ static void test_signin_form(void **state)
 {
     char *h = render_str(P_SIGNIN);
     assert_non_null(strstr(h, "<html lang=\"en\">"));
-    assert_non_null(strstr(h, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
+    assert_non_null(
+        strstr(h, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"));
     assert_non_null(strstr(h, "<title>Sign in — teamnotes</title>"));
     assert_int_equal(count(h, "<form "), 1);
     assert_non_null(strstr(h, "<form method=\"post\" action=\"/authorize/login\">"));
     assert_non_null(strstr(h, "<input type=\"hidden\" name=\"req\" value=\"r-123\">"));
     assert_non_null(strstr(h, "<input type=\"hidden\" name=\"csrf\" value=\"c-456\">"));
-    assert_non_null(strstr(h, "<label for=\"email\">Email</label>\n<input id=\"email\" name=\"email\" "
-                              "type=\"email\" autocomplete=\"username\""));
+    assert_non_null(strstr(h,
+                           "<label for=\"email\">Email</label>\n<input id=\"email\" name=\"email\" "
+                           "type=\"email\" autocomplete=\"username\""));
     assert_non_null(strstr(h, "value=\"ann@example.com\">"));
-    assert_non_null(strstr(h, "<label for=\"password\">Password</label>\n<input id=\"password\" "
-                              "name=\"password\" type=\"password\" autocomplete=\"current-password\""));
+    assert_non_null(
+        strstr(h, "<label for=\"password\">Password</label>\n<input id=\"password\" "
+                  "name=\"password\" type=\"password\" autocomplete=\"current-password\""));
     assert_non_null(strstr(h, "role=\"alert\">Wrong email or password.</p>"));
     assert_non_null(strstr(h, "<code>claude.ai</code>"));
     free(h);
@@ -167,8 +190,11 @@ static void test_signin_providers(void **state)
 {
     static const struct tn_page_provider prov[] = {{"google", "Google"},
                                                    {"my-idp", "<Acme & \"Co\">"}};
-    struct tn_page_signin p = {.action = "/authorize/login", .request_id = "r", .csrf = "c",
-                               .providers = prov, .n_providers = 2,
+    struct tn_page_signin p = {.action = "/authorize/login",
+                               .request_id = "r",
+                               .csrf = "c",
+                               .providers = prov,
+                               .n_providers = 2,
                                .oidc_action = "/authorize/oidc"};
     struct tn_buf b;
     tn_buf_init(&b, 1 << 16);
@@ -177,7 +203,8 @@ static void test_signin_providers(void **state)
     assert_int_equal(count(h, "<form "), 3);
     assert_int_equal(count(h, "<form method=\"post\" action=\"/authorize/oidc\">\n"
                               "<input type=\"hidden\" name=\"req\" value=\"r\">\n"
-                              "<input type=\"hidden\" name=\"csrf\" value=\"c\">\n"), 2);
+                              "<input type=\"hidden\" name=\"csrf\" value=\"c\">\n"),
+                     2);
     const char *g = strstr(h, "<input type=\"hidden\" name=\"provider\" value=\"google\">\n"
                               "<button type=\"submit\" class=\"secondary\">Continue with "
                               "<bdi>Google</bdi></button>\n</form>");
@@ -206,13 +233,15 @@ static void test_consent(void **state)
 {
     char *h = render_str(P_CONSENT);
     assert_non_null(strstr(h, "<h1><bdi>Claude</bdi> wants to access your teamnotes</h1>"));
-    assert_non_null(strstr(h, "Client metadata: <code>https://claude.ai/oauth/mcp-client.json</code>"));
+    assert_non_null(
+        strstr(h, "Client metadata: <code>https://claude.ai/oauth/mcp-client.json</code>"));
     assert_non_null(strstr(h, "will then send you back to</span> <code>claude.ai</code> "
                               "<span class=\"badge\">✓ Verified</span>"));
     assert_null(strstr(h, "own computer"));
     assert_null(strstr(h, "does not know this app"));
     assert_non_null(strstr(h, "<li><code>notes:read</code><span>Read your notes</span></li>"));
-    assert_non_null(strstr(h, "<li><code>notes:write</code><span>Create &amp; change &lt;your&gt; notes</span></li>"));
+    assert_non_null(strstr(
+        h, "<li><code>notes:write</code><span>Create &amp; change &lt;your&gt; notes</span></li>"));
     assert_non_null(strstr(h, "<li><code>profile</code></li>"));
     assert_non_null(strstr(h, "Signed in as <strong>ann@example.com</strong>"));
     assert_non_null(strstr(h, "<form method=\"post\" action=\"/authorize/consent\">"));
@@ -288,7 +317,8 @@ static void test_message(void **state)
 {
     char *h = render_str(P_MESSAGE);
     assert_non_null(strstr(h, "<title>Access denied — teamnotes</title>"));
-    assert_non_null(strstr(h, "<p class=\"note error\" role=\"alert\">You declined " XSS_ESC ".</p>"));
+    assert_non_null(
+        strstr(h, "<p class=\"note error\" role=\"alert\">You declined " XSS_ESC ".</p>"));
     assert_null(strstr(h, "<form"));
     free(h);
     struct tn_buf b;

@@ -33,9 +33,8 @@
 /* The migrations of src/store/migrations/postgres/, in order; the latest is the schema
  * version a new store reaches. */
 static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_notify",
-                                               "0004_email_codes", "0005_identities"};
+                                              "0004_email_codes", "0005_identities"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
-
 
 struct fx {
     char schema[64];
@@ -61,7 +60,6 @@ static int teardown(void **state)
     free(f);
     return 0;
 }
-
 
 /* ---------- fixtures shared with test_store.c ---------- */
 
@@ -183,7 +181,6 @@ static bool refresh_revoked(struct tn_store *s, int n)
     return r.revoked;
 }
 
-
 /* ---------- open, layout, migrations ---------- */
 
 static void test_open_layout(void **state)
@@ -195,24 +192,30 @@ static void test_open_layout(void **state)
     PGconn *c = conn_to(f->url);
     char v[256];
     /* every migration recorded, in order */
-    value_of(c, "SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
-                "FROM schema_version", v, sizeof v);
-    assert_string_equal(v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities");
-    /* the tables are in the test's schema (the URL's search_path reached the store) */
-    value_of(c, "SELECT string_agg(table_name, ',' ORDER BY table_name) "
-                "FROM information_schema.tables WHERE table_schema = current_schema()",
+    value_of(c,
+             "SELECT string_agg(version || ':' || name, ',' ORDER BY version) "
+             "FROM schema_version",
              v, sizeof v);
-    assert_string_equal(v, "audit,clients,codes,consents,email_codes,identities,notes,orgs,refresh_tokens,"
-                           "revoked_families,schema_version,signing_keys,users");
+    assert_string_equal(
+        v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities");
+    /* the tables are in the test's schema (the URL's search_path reached the store) */
+    value_of(c,
+             "SELECT string_agg(table_name, ',' ORDER BY table_name) "
+             "FROM information_schema.tables WHERE table_schema = current_schema()",
+             v, sizeof v);
+    assert_string_equal(
+        v, "audit,clients,codes,consents,email_codes,identities,notes,orgs,refresh_tokens,"
+           "revoked_families,schema_version,signing_keys,users");
     /* row-level security is on and forced on notes, and nothing else needs it */
-    value_of(c, "SELECT string_agg(relname || ':' || relrowsecurity || relforcerowsecurity, "
-                "',' ORDER BY relname) FROM pg_class WHERE relnamespace = "
-                "current_schema()::regnamespace AND relkind = 'r' AND relrowsecurity",
+    value_of(c,
+             "SELECT string_agg(relname || ':' || relrowsecurity || relforcerowsecurity, "
+             "',' ORDER BY relname) FROM pg_class WHERE relnamespace = "
+             "current_schema()::regnamespace AND relkind = 'r' AND relrowsecurity",
              v, sizeof v);
     assert_string_equal(v, "notes:truetrue");
     /* the role the tests run as is bound by it (else the RLS test proves nothing) */
-    value_of(c, "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
-             v, sizeof v);
+    value_of(c, "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user", v,
+             sizeof v);
     if (strcmp(v, "f") != 0)
         fail_msg("DATABASE_URL connects as a superuser or BYPASSRLS role: row-level security "
                  "does not apply to it; use an ordinary role (scripts/pg-test-server)");
@@ -454,10 +457,7 @@ static struct item *coll_push(struct coll *c)
     return it;
 }
 
-static void collect_item(struct coll *c, const struct item *it)
-{
-    *coll_push(c) = *it;
-}
+static void collect_item(struct coll *c, const struct item *it) { *coll_push(c) = *it; }
 
 static void collect(const struct tn_note *n, void *ud)
 {
@@ -537,17 +537,9 @@ static void expect_ids(const struct coll *c, const char *const *ids, size_t n)
             fail_msg("missing %s", ids[i]);
 }
 
+static void see_key(const struct tn_signing_key *k, void *ud) { note(ud, k->kid); }
 
-static void see_key(const struct tn_signing_key *k, void *ud)
-{
-    note(ud, k->kid);
-}
-
-static void noop_cb(const struct tn_note *n, void *ud)
-{
-    (*(int *)ud)++;
-}
-
+static void noop_cb(const struct tn_note *n, void *ud) { (*(int *)ud)++; }
 
 struct audits {
     int n;
@@ -562,8 +554,7 @@ static void see_audit(const struct tn_audit *a, void *ud)
     w->n++;
 }
 
-static struct tn_audit audit(int64_t at, const char *tool, const char *note_id,
-                             const char *outcome)
+static struct tn_audit audit(int64_t at, const char *tool, const char *note_id, const char *outcome)
 {
     struct tn_audit a = {.at = at};
     snprintf(a.user, sizeof a.user, "%s", alice.user);
@@ -585,14 +576,10 @@ static void test_schema_guards(void **state)
     struct tn_note n = add(f->s, &alice, "t", "c", "[]", "private");
     PGconn *c = conn_to(f->url);
     const char *const stmts[] = {
-        "UPDATE notes SET owner = 'x'",
-        "UPDATE notes SET org = 'o2'",
-        "UPDATE notes SET id = 'n_other'",
-        "UPDATE notes SET visibility = 'public'",
-        "UPDATE notes SET content = ''",
-        "UPDATE notes SET version = 0",
-        "UPDATE notes SET created_at = 0",
-        "UPDATE notes SET tags = '{}'",
+        "UPDATE notes SET owner = 'x'",    "UPDATE notes SET org = 'o2'",
+        "UPDATE notes SET id = 'n_other'", "UPDATE notes SET visibility = 'public'",
+        "UPDATE notes SET content = ''",   "UPDATE notes SET version = 0",
+        "UPDATE notes SET created_at = 0", "UPDATE notes SET tags = '{}'",
     };
     char v[64];
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
@@ -662,8 +649,8 @@ static void test_search_operators_inert(void **state)
     struct tn_note n1 = add(f->s, &alice, "Quarterly budget",
                             "The budget for Q3 was approved by the board.", "[\"finance\"]",
                             "private");
-    struct tn_note n2 = add(f->s, &alice, "Lunch", "We talked about the budget over lunch.",
-                            "[]", "private");
+    struct tn_note n2 =
+        add(f->s, &alice, "Lunch", "We talked about the budget over lunch.", "[]", "private");
     add(f->s, &alice, "Garden", "Tomatoes and basil", "[]", "private");
     static const struct {
         const char *q;
@@ -674,9 +661,9 @@ static void test_search_operators_inert(void **state)
         {"budget & !board", 1},   /* "budget" and "board" */
         {"budg:*", 0},            /* not a prefix */
         {"budget:*", 3},
-        {"budget:A", 0},          /* "budget a": no weight restriction */
+        {"budget:A", 0}, /* "budget a": no weight restriction */
         {"(budget <-> board)", 1},
-        {"budget<->board", 0},    /* one word: the phrase "budget board" */
+        {"budget<->board", 0}, /* one word: the phrase "budget board" */
         {"'budget' 'board'", 1},
         {"\\budget", 3},
         {"budget) | (1=1", 0},
@@ -773,8 +760,9 @@ static void test_rls_enforced(void **state)
     if (strcmp(v, "f") != 0)
         fail_msg("DATABASE_URL connects as a superuser or BYPASSRLS role, which row-level "
                  "security does not bind; use an ordinary role (scripts/pg-test-server)");
-    value_of(c, "SELECT tableowner = current_user FROM pg_tables WHERE tablename = 'notes' "
-                "AND schemaname = current_schema()",
+    value_of(c,
+             "SELECT tableowner = current_user FROM pg_tables WHERE tablename = 'notes' "
+             "AND schemaname = current_schema()",
              v, sizeof v);
     assert_string_equal(v, "t"); /* the owner: FORCE is what binds it */
 
@@ -825,8 +813,8 @@ static void test_rls_enforced(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         as_user(c, cases[i].user, cases[i].org, cases[i].sql, v, sizeof v);
         if (strcmp(v, cases[i].want) != 0)
-            fail_msg("case %zu (%s as %s in %s): got %s, want %s", i, cases[i].sql,
-                     cases[i].user, cases[i].org, v, cases[i].want);
+            fail_msg("case %zu (%s as %s in %s): got %s, want %s", i, cases[i].sql, cases[i].user,
+                     cases[i].org, v, cases[i].want);
     }
     /* moving one's own note to someone else: refused (by the trigger or the policy) */
     as_user(c, B, "o1",
@@ -967,8 +955,8 @@ static void test_restart(void **state)
     struct tn_user u;
     assert_int_equal(tn_store_user_get(f->s, "u1", &u), TN_OK);
     assert_int_equal(tn_store_client_touch(other, "c1", 7), TN_OK);
-    struct tn_note n = add(f->s, &alice, "first", "the first write after the restart", "[]",
-                           "private");
+    struct tn_note n =
+        add(f->s, &alice, "first", "the first write after the restart", "[]", "private");
     struct tn_note got;
     assert_int_equal(tn_store_note_get(other, &alice, n.id, &got), TN_OK);
     tn_note_deinit(&got);
@@ -1013,9 +1001,10 @@ static void test_audit_append_only(void **state)
         PQclear(r);
     }
     char cols[256];
-    value_of(c, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM "
-                "information_schema.columns WHERE table_schema = current_schema() "
-                "AND table_name = 'audit'",
+    value_of(c,
+             "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM "
+             "information_schema.columns WHERE table_schema = current_schema() "
+             "AND table_name = 'audit'",
              cols, sizeof cols);
     assert_string_equal(cols, "seq,at,user_key,org,client_id,tool,note_id,outcome");
     PQfinish(c);
@@ -1034,16 +1023,11 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-        T(test_open_layout),
-        T(test_open_errors),
-        T(test_rls_off_refused),
-        T(test_migrations_raced),
-        T(test_upgrade_from_v1),
-        T(test_schema_guards),
-        T(test_audit_append_only),
-        T(test_search_operators_inert),
-        T(test_two_instances),
-        T(test_rls_enforced),
+        T(test_open_layout),       T(test_open_errors),
+        T(test_rls_off_refused),   T(test_migrations_raced),
+        T(test_upgrade_from_v1),   T(test_schema_guards),
+        T(test_audit_append_only), T(test_search_operators_inert),
+        T(test_two_instances),     T(test_rls_enforced),
         T(test_restart),
 #undef T
     };

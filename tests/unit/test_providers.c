@@ -25,8 +25,8 @@ static const char *lookup(const char *name, void *ud)
     return NULL;
 }
 
-#define GOOD_GOOGLE                                                                          \
-    "OIDC_GOOGLE_ISSUER=https://accounts.google.com", "OIDC_GOOGLE_CLIENT_ID=gid",           \
+#define GOOD_GOOGLE                                                                \
+    "OIDC_GOOGLE_ISSUER=https://accounts.google.com", "OIDC_GOOGLE_CLIENT_ID=gid", \
         "OIDC_GOOGLE_CLIENT_SECRET=gsecret"
 
 struct refusal {
@@ -43,7 +43,8 @@ static void test_refusals(void **state)
          "OIDC_PROVIDERS: '' is not a provider id ([a-z0-9-]{1,32})"},
         {{"OIDC_PROVIDERS=go_ogle", NULL},
          "OIDC_PROVIDERS: 'go_ogle' is not a provider id ([a-z0-9-]{1,32})"},
-        {{"OIDC_PROVIDERS=a b", NULL}, "OIDC_PROVIDERS: 'a b' is not a provider id ([a-z0-9-]{1,32})"},
+        {{"OIDC_PROVIDERS=a b", NULL},
+         "OIDC_PROVIDERS: 'a b' is not a provider id ([a-z0-9-]{1,32})"},
         {{"OIDC_PROVIDERS=abcdefghijabcdefghijabcdefghijabc", NULL},
          "OIDC_PROVIDERS: 'abcdefghijabcdefghijabcdefghijabc' is not a provider id ([a-z0-9-]{1,32})"},
         {{"OIDC_PROVIDERS=google,google", GOOD_GOOGLE, NULL},
@@ -96,23 +97,20 @@ static void test_none_and_defaults(void **state)
     tn_buf_init(&err, 4096);
     const char *none[] = {NULL};
     struct tn_oidc_providers *ps = (void *)1;
-    assert_int_equal(tn_oidc_providers_parse(lookup, (void *)none, "https://n.example", false,
-                                             &ps, &err),
-                     TN_OK);
+    assert_int_equal(
+        tn_oidc_providers_parse(lookup, (void *)none, "https://n.example", false, &ps, &err),
+        TN_OK);
     assert_null(ps);
     assert_int_equal(tn_oidc_providers_count(NULL), 0);
 
-    const char *two[] = {"OIDC_PROVIDERS= google , my-idp",
-                         GOOD_GOOGLE,
-                         "OIDC_GOOGLE_NAME=Google",
-                         "OIDC_MY_IDP_ISSUER=https://idp.example/realms/x",
-                         "OIDC_MY_IDP_CLIENT_ID=c2",
-                         "OIDC_MY_IDP_CLIENT_SECRET=s2",
-                         "OIDC_MY_IDP_SCOPES=openid email",
-                         NULL};
-    assert_int_equal(tn_oidc_providers_parse(lookup, (void *)two, "https://n.example/", false,
-                                             &ps, &err),
-                     TN_OK);
+    const char *two[] = {
+        "OIDC_PROVIDERS= google , my-idp", GOOD_GOOGLE,
+        "OIDC_GOOGLE_NAME=Google",         "OIDC_MY_IDP_ISSUER=https://idp.example/realms/x",
+        "OIDC_MY_IDP_CLIENT_ID=c2",        "OIDC_MY_IDP_CLIENT_SECRET=s2",
+        "OIDC_MY_IDP_SCOPES=openid email", NULL};
+    assert_int_equal(
+        tn_oidc_providers_parse(lookup, (void *)two, "https://n.example/", false, &ps, &err),
+        TN_OK);
     assert_non_null(ps);
     assert_int_equal(tn_oidc_providers_count(ps), 2);
     assert_string_equal(tn_oidc_providers_id(ps, 0), "google");
@@ -141,18 +139,18 @@ static void test_secret_file(void **state)
     struct tn_buf err;
     tn_buf_init(&err, 4096);
     struct tn_oidc_providers *ps = NULL;
-    assert_int_equal(tn_oidc_providers_parse(lookup, (void *)vars, "https://n.example", false,
-                                             &ps, &err),
-                     TN_OK);
+    assert_int_equal(
+        tn_oidc_providers_parse(lookup, (void *)vars, "https://n.example", false, &ps, &err),
+        TN_OK);
     assert_int_equal(tn_oidc_providers_count(ps), 1);
     tn_oidc_providers_free(ps);
 
     /* an empty file is refused */
     assert_int_equal(truncate(path, 0), 0);
     ps = NULL;
-    assert_int_equal(tn_oidc_providers_parse(lookup, (void *)vars, "https://n.example", false,
-                                             &ps, &err),
-                     TN_ERR_CONFIG);
+    assert_int_equal(
+        tn_oidc_providers_parse(lookup, (void *)vars, "https://n.example", false, &ps, &err),
+        TN_ERR_CONFIG);
     char want[256];
     snprintf(want, sizeof want,
              "OIDC_X_CLIENT_SECRET_FILE: %s is empty or holds control characters", path);
@@ -172,12 +170,12 @@ static void test_lazy_unreachable(void **state)
     tn_buf_init(&err, 4096);
     struct tn_oidc_providers *ps = NULL;
     /* http on loopback only when allowed */
-    assert_int_equal(tn_oidc_providers_parse(lookup, (void *)vars, "http://127.0.0.1:1", false,
-                                             &ps, &err),
-                     TN_ERR_CONFIG);
-    assert_int_equal(tn_oidc_providers_parse(lookup, (void *)vars, "http://127.0.0.1:1", true,
-                                             &ps, &err),
-                     TN_OK);
+    assert_int_equal(
+        tn_oidc_providers_parse(lookup, (void *)vars, "http://127.0.0.1:1", false, &ps, &err),
+        TN_ERR_CONFIG);
+    assert_int_equal(
+        tn_oidc_providers_parse(lookup, (void *)vars, "http://127.0.0.1:1", true, &ps, &err),
+        TN_OK);
     struct tn_oidc_provider *p = (void *)1;
     enum tn_oidc_reason why = TN_OIDC_OK;
     assert_int_equal(tn_oidc_providers_get(ps, 0, 1000, &p, &why), TN_ERR_IO);

@@ -24,14 +24,14 @@ static void test_ip_parse(void **state)
         {"2001:DB8::1", "2001:db8::1"},
         {"::ffff:192.0.2.7", "192.0.2.7"}, /* IPv4-mapped is the IPv4 address */
         {"::ffff:c000:207", "192.0.2.7"},
-        {"::192.0.2.7", "::192.0.2.7"},    /* IPv4-compatible is not */
+        {"::192.0.2.7", "::192.0.2.7"}, /* IPv4-compatible is not */
         {"", NULL},
         {" 192.0.2.7", NULL},
         {"192.0.2.7 ", NULL},
         {"192.0.2", NULL},
         {"192.0.2.7.1", NULL},
         {"192.0.2.256", NULL},
-        {"192.0.2.07", NULL},  /* leading zero: octal to some parsers */
+        {"192.0.2.07", NULL}, /* leading zero: octal to some parsers */
         {"0x7f.0.0.1", NULL},
         {"1", NULL},
         {"[::1]", NULL},
@@ -196,7 +196,7 @@ static void test_ip_party(void **state)
         {"2001:db8:1:2::1", "2001:db9:1:2::1", false},
         {"::1", "::2", true},
         {"192.0.2.7", "::ffff:192.0.2.7", true},
-        {"192.0.2.7", "192.0.2.8", false},   /* IPv4 is never grouped */
+        {"192.0.2.7", "192.0.2.8", false}, /* IPv4 is never grouped */
         {"10.0.0.1", "10.255.0.1", false},
         {"::ffff:192.0.2.7", "::ffff:192.0.2.8", false},
         {"::192.0.2.7", "::192.0.2.8", true}, /* IPv4-compatible is plain IPv6 */
@@ -408,14 +408,14 @@ static void test_forwarded(void **state)
         {"for=203.0.113.7, proto=https", PROXY, TN_ERR_NOT_FOUND, PROXY}, /* no for= */
         {"by=10.0.0.2", PROXY, TN_ERR_NOT_FOUND, PROXY},
         /* malformed: the peer */
-        {"for=203.0.113.7:80", PROXY, TN_ERR_BAD_INPUT, PROXY},        /* port unquoted */
-        {"for=[2001:db8::1]", PROXY, TN_ERR_BAD_INPUT, PROXY},         /* brackets unquoted */
-        {"for=\"2001:db8::1\"", PROXY, TN_ERR_BAD_INPUT, PROXY},       /* IPv6 unbracketed */
+        {"for=203.0.113.7:80", PROXY, TN_ERR_BAD_INPUT, PROXY},  /* port unquoted */
+        {"for=[2001:db8::1]", PROXY, TN_ERR_BAD_INPUT, PROXY},   /* brackets unquoted */
+        {"for=\"2001:db8::1\"", PROXY, TN_ERR_BAD_INPUT, PROXY}, /* IPv6 unbracketed */
         {"for=\"[2001:db8::1]:\"", PROXY, TN_ERR_BAD_INPUT, PROXY},
         {"for=\"[2001:db8::1]:70000\"", PROXY, TN_ERR_BAD_INPUT, PROXY},
         {"for=\"[2001:db8::1]x\"", PROXY, TN_ERR_BAD_INPUT, PROXY},
         {"for=\"[203.0.113.7]\"", PROXY, TN_ERR_BAD_INPUT, PROXY},
-        {"for=\"203.0.113.7", PROXY, TN_ERR_BAD_INPUT, PROXY},          /* unterminated */
+        {"for=\"203.0.113.7", PROXY, TN_ERR_BAD_INPUT, PROXY}, /* unterminated */
         {"for=\"203.0.113.7\\", PROXY, TN_ERR_BAD_INPUT, PROXY},
         {"for=", PROXY, TN_ERR_BAD_INPUT, PROXY},
         {"for=\"\"", PROXY, TN_ERR_BAD_INPUT, PROXY},
@@ -466,10 +466,10 @@ static void test_forwarded_ipv6_proxies(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ip_parse),     cmocka_unit_test(test_ip_party),     cmocka_unit_test(test_cidr_match),
-        cmocka_unit_test(test_cidr_refused), cmocka_unit_test(test_xff),
-        cmocka_unit_test(test_xff_hops),     cmocka_unit_test(test_forwarded),
-        cmocka_unit_test(test_forwarded_ipv6_proxies),
+        cmocka_unit_test(test_ip_parse),   cmocka_unit_test(test_ip_party),
+        cmocka_unit_test(test_cidr_match), cmocka_unit_test(test_cidr_refused),
+        cmocka_unit_test(test_xff),        cmocka_unit_test(test_xff_hops),
+        cmocka_unit_test(test_forwarded),  cmocka_unit_test(test_forwarded_ipv6_proxies),
     };
     return cmocka_run_group_tests_name("proxy", tests, NULL, NULL);
 }

@@ -184,10 +184,14 @@ static const struct reg_case reg_cases[] = {
     {"cursor://anysphere.cursor-mcp/oauth/callback", NULL, "anysphere.cursor-mcp"},
     {"com.example.app:/oauth2redirect", NULL, ""},
     {"", "must be 1 to 1000 characters", NULL},
-    {"http://127.0.0.1/c b", "must not contain spaces, control characters or non-ASCII characters", NULL},
-    {"http://127.0.0.1/cb\t", "must not contain spaces, control characters or non-ASCII characters", NULL},
-    {"http://127.0.0.1\n/cb", "must not contain spaces, control characters or non-ASCII characters", NULL},
-    {"https://bücher.example/cb", "must not contain spaces, control characters or non-ASCII characters", NULL},
+    {"http://127.0.0.1/c b", "must not contain spaces, control characters or non-ASCII characters",
+     NULL},
+    {"http://127.0.0.1/cb\t", "must not contain spaces, control characters or non-ASCII characters",
+     NULL},
+    {"http://127.0.0.1\n/cb", "must not contain spaces, control characters or non-ASCII characters",
+     NULL},
+    {"https://bücher.example/cb",
+     "must not contain spaces, control characters or non-ASCII characters", NULL},
     {"http://127.0.0.1\\cb", "must not contain a backslash", NULL},
     {"https://app.example.com/cb#x", "must not contain a fragment", NULL},
     {"https://app.example.com/cb#", "must not contain a fragment", NULL},
@@ -224,18 +228,29 @@ static const struct reg_case reg_cases[] = {
     {"http://127.0.0.1:0/cb", "has a port outside 1-65535 or with a leading zero", NULL},
     {"http://127.0.0.1:65536/cb", "has a port outside 1-65535 or with a leading zero", NULL},
     {"http://127.0.0.1:080/cb", "has a port outside 1-65535 or with a leading zero", NULL},
-    {"http://127.0.0.1:99999999999999999999/cb", "has a port outside 1-65535 or with a leading zero", NULL},
-    {"http://evil.example/cb", "may use plain http only for loopback (127.0.0.1, [::1], localhost)", NULL},
-    {"http://127.0.0.2/cb", "may use plain http only for loopback (127.0.0.1, [::1], localhost)", NULL},
-    {"http://localhost.evil.example/cb", "may use plain http only for loopback (127.0.0.1, [::1], localhost)", NULL},
-    {"http://2130706433/cb", "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
-    {"http://127.1/cb", "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
-    {"http://0177.0.0.1/cb", "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
-    {"http://127.0.0.1./cb", "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
-    {"https://256.0.0.1/cb", "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
+    {"http://127.0.0.1:99999999999999999999/cb",
+     "has a port outside 1-65535 or with a leading zero", NULL},
+    {"http://evil.example/cb", "may use plain http only for loopback (127.0.0.1, [::1], localhost)",
+     NULL},
+    {"http://127.0.0.2/cb", "may use plain http only for loopback (127.0.0.1, [::1], localhost)",
+     NULL},
+    {"http://localhost.evil.example/cb",
+     "may use plain http only for loopback (127.0.0.1, [::1], localhost)", NULL},
+    {"http://2130706433/cb",
+     "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
+    {"http://127.1/cb",
+     "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
+    {"http://0177.0.0.1/cb",
+     "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
+    {"http://127.0.0.1./cb",
+     "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
+    {"https://256.0.0.1/cb",
+     "has an IPv4 address that is not four decimal numbers 0-255 without leading zeros", NULL},
     {"http://0x7f.0.0.1/cb", "has a host name whose last label does not start with a letter", NULL},
-    {"https://app.example.123/cb", "has a host name whose last label does not start with a letter", NULL},
-    {"https://app.example.0x1/cb", "has a host name whose last label does not start with a letter", NULL},
+    {"https://app.example.123/cb", "has a host name whose last label does not start with a letter",
+     NULL},
+    {"https://app.example.0x1/cb", "has a host name whose last label does not start with a letter",
+     NULL},
     {"http://LOCALHOST/cb", "has uppercase letters in its host", NULL},
     {"https://App.example.com/cb", "has uppercase letters in its host", NULL},
     {"http://localhost./cb", "has a host name ending in a dot", NULL},
@@ -280,7 +295,8 @@ static void test_match_table(void **state)
         /* a match sends the browser to the registered host, by the column Node checks */
         if (c->match) {
             struct tn_redirect_uri r;
-            assert_int_equal(tn_redirect_parse(c->registered, strlen(c->registered), &r, NULL), TN_OK);
+            assert_int_equal(tn_redirect_parse(c->registered, strlen(c->registered), &r, NULL),
+                             TN_OK);
             char host[256];
             snprintf(host, sizeof host, "%.*s", (int)r.host.len, r.host.ptr);
             assert_string_equal(c->browser_host, host);
@@ -298,8 +314,8 @@ static void test_match_table(void **state)
         }
         const char *got_host = wr == WHATWG_FAILURE ? "!" : w.host;
         if (strcmp(got_host, c->browser_host))
-            fail_msg("row %zu: %s: whatwg_host.h reads host '%s', the table says '%s'", i, c->requested,
-                     got_host, c->browser_host);
+            fail_msg("row %zu: %s: whatwg_host.h reads host '%s', the table says '%s'", i,
+                     c->requested, got_host, c->browser_host);
     }
     assert_true(hostile >= 30);
 }
@@ -448,12 +464,9 @@ static void test_stored_before_the_rules(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_match_table),
-        cmocka_unit_test(test_register_table),
-        cmocka_unit_test(test_length_limit),
-        cmocka_unit_test(test_parts),
-        cmocka_unit_test(test_loopback_and_host),
-        cmocka_unit_test(test_stored_before_the_rules),
+        cmocka_unit_test(test_match_table),       cmocka_unit_test(test_register_table),
+        cmocka_unit_test(test_length_limit),      cmocka_unit_test(test_parts),
+        cmocka_unit_test(test_loopback_and_host), cmocka_unit_test(test_stored_before_the_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

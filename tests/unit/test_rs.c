@@ -23,7 +23,8 @@ static struct tn_jwks *keys;
 static struct tn_rs *rs;
 static char kid[44];
 
-static const char *issuers[] = {"https://env.example.com/resources/res_1", "https://env.example.com"};
+static const char *issuers[] = {"https://env.example.com/resources/res_1",
+                                "https://env.example.com"};
 static const char *auds[] = {"https://notes.example.com/mcp", "res_1"};
 
 static int setup(void **state)
@@ -35,8 +36,13 @@ static int setup(void **state)
     struct tn_rs_config c = {
         .resource = "https://notes.example.com/mcp",
         .prm_url = "https://notes.example.com/.well-known/oauth-protected-resource/mcp",
-        .issuers = issuers, .n_issuers = 2, .audiences = auds, .n_audiences = 2,
-        .scopes = "notes:read notes:write", .leeway_s = 0, .cache_slots = 64,
+        .issuers = issuers,
+        .n_issuers = 2,
+        .audiences = auds,
+        .n_audiences = 2,
+        .scopes = "notes:read notes:write",
+        .leeway_s = 0,
+        .cache_slots = 64,
         .local_keys = keys,
     };
     rs = tn_rs_new(&c);
@@ -71,10 +77,16 @@ static char *token(const char *iss, const char *aud, int64_t exp_delta, const ch
 
 static void test_verdicts(void **state)
 {
-    struct { const char *iss, *aud; int64_t exp; const char *sub; enum tn_rs_verdict v; enum tn_jwt_reason why; } cases[] = {
+    struct {
+        const char *iss, *aud;
+        int64_t exp;
+        const char *sub;
+        enum tn_rs_verdict v;
+        enum tn_jwt_reason why;
+    } cases[] = {
         {issuers[0], auds[0], 60, "u1", TN_RS_OK, TN_JWT_OK},
-        {issuers[1], auds[0], 60, "u2", TN_RS_OK, TN_JWT_OK},            /* both issuer forms */
-        {issuers[1], "res_1", 60, "u3", TN_RS_OK, TN_JWT_OK},            /* configured audience */
+        {issuers[1], auds[0], 60, "u2", TN_RS_OK, TN_JWT_OK}, /* both issuer forms */
+        {issuers[1], "res_1", 60, "u3", TN_RS_OK, TN_JWT_OK}, /* configured audience */
         {"https://evil.example.com", auds[0], 60, "u4", TN_RS_INVALID, TN_JWT_BAD_ISSUER},
         {issuers[0], "https://other.example.com/mcp", 60, "u5", TN_RS_INVALID, TN_JWT_BAD_AUDIENCE},
         {issuers[0], auds[0], -5, "u6", TN_RS_EXPIRED, TN_JWT_EXPIRED},
@@ -122,8 +134,9 @@ static void test_header_forms(void **state)
     snprintf(dotted, gl + 3, "%s.x", good);
     char *bad_char = strdup(good);
     bad_char[gl - 3] = '!';
-    const char *const malformed[] = {"Bearer abc", "Bearer a.b", "Bearer a.b.c.d", "Bearer a.b!.c",
-                                     "Bearer a.b.c=x", dotted, bad_char};
+    const char *const malformed[] = {"Bearer abc",    "Bearer a.b",     "Bearer a.b.c.d",
+                                     "Bearer a.b!.c", "Bearer a.b.c=x", dotted,
+                                     bad_char};
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
         struct tn_rs_stats before, after;
         tn_rs_stats(rs, &before);
@@ -181,17 +194,28 @@ static void test_challenges(void **state)
     tn_buf_init(&www, 4096);
     tn_buf_init(&body, 4096);
     assert_int_equal(tn_rs_challenge(rs, TN_RS_NO_TOKEN, &www, &body), 401);
-    assert_string_equal(www.data, "Bearer resource_metadata=\"https://notes.example.com/.well-known/oauth-protected-resource/mcp\", scope=\"notes:read notes:write\"");
+    assert_string_equal(
+        www.data,
+        "Bearer resource_metadata=\"https://notes.example.com/.well-known/oauth-protected-resource/mcp\", scope=\"notes:read notes:write\"");
     assert_int_equal(tn_rs_challenge(rs, TN_RS_EXPIRED, &www, &body), 401);
-    assert_string_equal(www.data, "Bearer error=\"invalid_token\", error_description=\"Token has expired\", resource_metadata=\"https://notes.example.com/.well-known/oauth-protected-resource/mcp\", scope=\"notes:read notes:write\"");
-    assert_string_equal(body.data, "{\"error\":\"token_expired\",\"error_description\":\"Access token has expired. Please refresh your token.\"}");
+    assert_string_equal(
+        www.data,
+        "Bearer error=\"invalid_token\", error_description=\"Token has expired\", resource_metadata=\"https://notes.example.com/.well-known/oauth-protected-resource/mcp\", scope=\"notes:read notes:write\"");
+    assert_string_equal(
+        body.data,
+        "{\"error\":\"token_expired\",\"error_description\":\"Access token has expired. Please refresh your token.\"}");
     assert_int_equal(tn_rs_challenge(rs, TN_RS_UNAVAILABLE, &www, &body), 503);
     assert_int_equal(www.len, 0);
     tn_rs_insufficient_scope(rs, "notes:write notes:read", &www, &body);
-    assert_string_equal(www.data, "Bearer error=\"insufficient_scope\", scope=\"notes:write notes:read\", resource_metadata=\"https://notes.example.com/.well-known/oauth-protected-resource/mcp\", error_description=\"Additional scope required\"");
+    assert_string_equal(
+        www.data,
+        "Bearer error=\"insufficient_scope\", scope=\"notes:write notes:read\", resource_metadata=\"https://notes.example.com/.well-known/oauth-protected-resource/mcp\", error_description=\"Additional scope required\"");
     json_t *m = tn_rs_metadata(rs);
-    assert_string_equal(json_string_value(json_object_get(m, "resource")), "https://notes.example.com/mcp");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(m, "authorization_servers"), 0)), issuers[0]);
+    assert_string_equal(json_string_value(json_object_get(m, "resource")),
+                        "https://notes.example.com/mcp");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(m, "authorization_servers"), 0)),
+        issuers[0]);
     assert_int_equal(json_array_size(json_object_get(m, "scopes_supported")), 2);
     json_decref(m);
     tn_buf_deinit(&www);
@@ -233,12 +257,19 @@ static void test_jwks_max_stale(void **state)
     json_t *set = json_pack("{s:[o]}", "keys", jwk);
     jwks_text = json_dumps(set, JSON_COMPACT);
     json_decref(set);
-    struct tn_http_config hc = {.host = "127.0.0.1", .port = 0, .base_url = "http://127.0.0.1",
-                                .allowed_origins = "", .allowed_hosts = "",
-                                .limits = {.max_body = 1024, .max_header_bytes = 8192,
-                                           .max_headers = 64, .conn_memory = 32768,
-                                           .max_connections = 64, .conn_timeout_s = 10,
-                                           .threads = 1, .heartbeat_s = 15}};
+    struct tn_http_config hc = {.host = "127.0.0.1",
+                                .port = 0,
+                                .base_url = "http://127.0.0.1",
+                                .allowed_origins = "",
+                                .allowed_hosts = "",
+                                .limits = {.max_body = 1024,
+                                           .max_header_bytes = 8192,
+                                           .max_headers = 64,
+                                           .conn_memory = 32768,
+                                           .max_connections = 64,
+                                           .conn_timeout_s = 10,
+                                           .threads = 1,
+                                           .heartbeat_s = 15}};
     struct tn_http_server *idp = tn_http_server_new(&hc);
     assert_non_null(idp);
     assert_int_equal(tn_http_route(idp, "/jwks", TN_HTTP_EXACT, h_jwks, NULL), TN_OK);
@@ -248,9 +279,16 @@ static void test_jwks_max_stale(void **state)
     struct tn_rs_config c = {
         .resource = "https://notes.example.com/mcp",
         .prm_url = "https://notes.example.com/.well-known/oauth-protected-resource/mcp",
-        .issuers = issuers, .n_issuers = 2, .audiences = auds, .n_audiences = 2,
-        .scopes = "notes:read", .cache_slots = 64, .jwks_uri = uri,
-        .allow_loopback_http = true, .fetch_timeout_ms = 2000, .refetch_cooldown_s = 1,
+        .issuers = issuers,
+        .n_issuers = 2,
+        .audiences = auds,
+        .n_audiences = 2,
+        .scopes = "notes:read",
+        .cache_slots = 64,
+        .jwks_uri = uri,
+        .allow_loopback_http = true,
+        .fetch_timeout_ms = 2000,
+        .refetch_cooldown_s = 1,
         .jwks_max_stale_s = 5, /* room for a loaded machine between the first steps */
     };
     struct tn_rs *ext = tn_rs_new(&c);
@@ -303,8 +341,10 @@ static void test_jwks_max_stale(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_verdicts), cmocka_unit_test(test_header_forms),
-        cmocka_unit_test(test_cache_skips_verification), cmocka_unit_test(test_challenges),
+        cmocka_unit_test(test_verdicts),
+        cmocka_unit_test(test_header_forms),
+        cmocka_unit_test(test_cache_skips_verification),
+        cmocka_unit_test(test_challenges),
         cmocka_unit_test(test_jwks_max_stale),
     };
     return cmocka_run_group_tests_name("rs", tests, setup, teardown);

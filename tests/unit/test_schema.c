@@ -74,8 +74,8 @@ static void run_vcases(const struct vcase *cases, size_t n)
         enum tn_err e = tn_schema_validate(s, inst, &err);
         const char *got = err.data ? err.data : "";
         if (!cases[i].msg && (e != TN_OK || err.len))
-            fail_msg("case %zu: %s against %s: expected valid, got %s \"%s\"", i,
-                     cases[i].instance, cases[i].schema, tn_err_name(e), got);
+            fail_msg("case %zu: %s against %s: expected valid, got %s \"%s\"", i, cases[i].instance,
+                     cases[i].schema, tn_err_name(e), got);
         if (cases[i].msg && (e != TN_ERR_BAD_INPUT || strcmp(got, cases[i].msg) != 0))
             fail_msg("case %zu: %s against %s: expected \"%s\", got %s \"%s\"", i,
                      cases[i].instance, cases[i].schema, cases[i].msg, tn_err_name(e), got);
@@ -162,7 +162,8 @@ static void test_pathological_pattern(void **state)
     struct tn_schema *ok = NULL;
     struct tn_buf err;
     tn_buf_init(&err, 1024);
-    assert_int_equal(tn_schema_compile("{\"type\":\"string\",\"pattern\":\"^a\\\\++$\"}", &ok, &err), TN_OK);
+    assert_int_equal(
+        tn_schema_compile("{\"type\":\"string\",\"pattern\":\"^a\\\\++$\"}", &ok, &err), TN_OK);
     tn_schema_free(ok);
     tn_buf_deinit(&err);
 }
@@ -280,8 +281,8 @@ static void test_enum_const(void **state)
 
 /* ---------- objects ---------- */
 
-#define ITEMS_NAME                                                                       \
-    "{'type':'object','properties':{'items':{'type':'array','items':{'type':'object',"   \
+#define ITEMS_NAME                                                                     \
+    "{'type':'object','properties':{'items':{'type':'array','items':{'type':'object'," \
     "'properties':{'name':{'type':'string','maxLength':3}}}}}}"
 
 static const struct vcase object_cases[] = {
@@ -303,12 +304,12 @@ static const struct vcase object_cases[] = {
     {"{'properties':{'author':{'additionalProperties':false}}}", "{'author':{'x':1}}",
      "author: unexpected property 'x'"},
     {"{'properties':{'a':false}}", "{'a':1}", "a: value not allowed"},
-    {"{'patternProperties':{'^x-':{'type':'string'}},'additionalProperties':false}",
-     "{'x-a':'s'}", NULL},
-    {"{'patternProperties':{'^x-':{'type':'string'}},'additionalProperties':false}",
-     "{'x-a':1}", "x-a: expected a string, got a number"},
-    {"{'patternProperties':{'^x-':{'type':'string'}},'additionalProperties':false}",
-     "{'y':1}", "unexpected property 'y'"},
+    {"{'patternProperties':{'^x-':{'type':'string'}},'additionalProperties':false}", "{'x-a':'s'}",
+     NULL},
+    {"{'patternProperties':{'^x-':{'type':'string'}},'additionalProperties':false}", "{'x-a':1}",
+     "x-a: expected a string, got a number"},
+    {"{'patternProperties':{'^x-':{'type':'string'}},'additionalProperties':false}", "{'y':1}",
+     "unexpected property 'y'"},
     /* A name matched by properties and patternProperties must satisfy both. */
     {"{'properties':{'x-n':{'type':'string'}},'patternProperties':{'n$':{'maxLength':1}}}",
      "{'x-n':'ab'}", "x-n: at most 1 character"},
@@ -378,8 +379,8 @@ static void test_array(void **state)
 
 /* ---------- combinators and boolean schemas ---------- */
 
-#define IF_TASK                                                                                 \
-    "{'if':{'properties':{'kind':{'const':'task'}},'required':['kind']},"                      \
+#define IF_TASK                                                           \
+    "{'if':{'properties':{'kind':{'const':'task'}},'required':['kind']}," \
     "'then':{'required':['due']},'else':{'properties':{'due':false}}}"
 
 static const struct vcase logic_cases[] = {
@@ -390,7 +391,8 @@ static const struct vcase logic_cases[] = {
     {"{'allOf':[{'type':'string'},{'minLength':2}]}", "'a'", "at least 2 characters"},
     {"{'anyOf':[{'type':'string'},{'type':'integer'}]}", "1", NULL},
     {"{'anyOf':[{'type':'string'},{'type':'integer'}]}", "'x'", NULL},
-    {"{'anyOf':[{'type':'string'},{'type':'integer'}]}", "1.5", "does not match any schema in anyOf"},
+    {"{'anyOf':[{'type':'string'},{'type':'integer'}]}", "1.5",
+     "does not match any schema in anyOf"},
     {"{'oneOf':[{'type':'integer'},{'minimum':2}]}", "1", NULL},
     {"{'oneOf':[{'type':'integer'},{'minimum':2}]}", "2.5", NULL},
     {"{'oneOf':[{'type':'integer'},{'minimum':2}]}", "3",
@@ -423,12 +425,12 @@ static void test_logic(void **state)
 
 /* ---------- $ref ---------- */
 
-#define TREE                                                                                   \
-    "{'type':'object','properties':{'name':{'type':'string'},"                                 \
-    "'children':{'type':'array','items':{'$ref':'#'}}},'required':['name'],"                   \
+#define TREE                                                                 \
+    "{'type':'object','properties':{'name':{'type':'string'},"               \
+    "'children':{'type':'array','items':{'$ref':'#'}}},'required':['name']," \
     "'additionalProperties':false}"
-#define MUTUAL                                                                                 \
-    "{'$defs':{'a':{'type':'array','items':{'$ref':'#/$defs/b'}},"                             \
+#define MUTUAL                                                     \
+    "{'$defs':{'a':{'type':'array','items':{'$ref':'#/$defs/b'}}," \
     "'b':{'anyOf':[{'type':'integer'},{'$ref':'#/$defs/a'}]}},'$ref':'#/$defs/a'}"
 #define LOOP "'$defs':{'loop':{'$ref':'#/$defs/loop'}}"
 
@@ -544,25 +546,30 @@ static const struct ccase compile_cases[] = {
     {"{'$ref':'#/%zz'}", "#/$ref: bad percent-encoding in '#/%zz'"},
     {"{'$ref':'#/allOf/01','allOf':[{},{}]}", "#/$ref: '#/allOf/01' does not resolve"},
     {"{'$ref':5}", "#/$ref: expected a string"},
-    {"{'required':['a'],'$ref':'#/required'}", "#/required: expected a schema (an object or a boolean)"},
+    {"{'required':['a'],'$ref':'#/required'}",
+     "#/required: expected a schema (an object or a boolean)"},
     {"{'$defs':{'a':{'type':'nope'}}}", "#/$defs/a/type: unknown type 'nope'"},
     {"{'definitions':{'a':3}}", "#/definitions/a: expected a schema (an object or a boolean)"},
     {"{'$defs':[]}", "#/$defs: expected an object of schemas"},
     {"{'pattern':'[a-'}", "#/pattern: invalid regular expression: Unmatched [, [^, [:, [., or [="},
-    {"{'pattern':'*a'}", "#/pattern: invalid regular expression: Invalid preceding regular expression"},
+    {"{'pattern':'*a'}",
+     "#/pattern: invalid regular expression: Invalid preceding regular expression"},
     {"{'pattern':5}", "#/pattern: expected a string"},
     {"{'patternProperties':{'(':{}}}",
      "#/patternProperties/(: invalid regular expression: Unmatched ( or \\("},
-    {"{'patternProperties':{'^a':3}}", "#/patternProperties/^a: expected a schema (an object or a boolean)"},
+    {"{'patternProperties':{'^a':3}}",
+     "#/patternProperties/^a: expected a schema (an object or a boolean)"},
     {"{'properties':{'a/b':{'items':{'pattern':'a{2,1}'}}}}",
      "#/properties/a~1b/items/pattern: invalid regular expression: Invalid content of \\{\\}"},
     {"{'properties':{'a':5}}", "#/properties/a: expected a schema (an object or a boolean)"},
     {"{'properties':[]}", "#/properties: expected an object of schemas"},
-    {"{'additionalProperties':'no'}", "#/additionalProperties: expected a schema (an object or a boolean)"},
+    {"{'additionalProperties':'no'}",
+     "#/additionalProperties: expected a schema (an object or a boolean)"},
     {"{'items':'string'}", "#/items: expected a schema (an object or a boolean)"},
     {"{'items':[{},1]}", "#/items/1: expected a schema (an object or a boolean)"},
     {"{'prefixItems':[]}", "#/prefixItems: expected a non-empty array of schemas"},
-    {"{'prefixItems':[{}],'items':[{}]}", "#/items: the array form cannot be combined with prefixItems"},
+    {"{'prefixItems':[{}],'items':[{}]}",
+     "#/items: the array form cannot be combined with prefixItems"},
     {"{'allOf':[]}", "#/allOf: expected a non-empty array of schemas"},
     {"{'anyOf':[{},3]}", "#/anyOf/1: expected a schema (an object or a boolean)"},
     {"{'oneOf':{}}", "#/oneOf: expected a non-empty array of schemas"},
@@ -620,8 +627,8 @@ static void test_compile_limits(void **state)
     tn_buf_reset(&err);
     assert_int_equal(tn_schema_compile_json(wide, &s, &err), TN_ERR_BAD_INPUT);
     assert_null(s);
-    snprintf(expect, sizeof expect, "#/anyOf/%d: more than %d subschemas",
-             TN_SCHEMA_MAX_NODES - 1, TN_SCHEMA_MAX_NODES);
+    snprintf(expect, sizeof expect, "#/anyOf/%d: more than %d subschemas", TN_SCHEMA_MAX_NODES - 1,
+             TN_SCHEMA_MAX_NODES);
     assert_string_equal(err.data, expect);
     /* One fewer fits. */
     json_array_remove(many, 0);

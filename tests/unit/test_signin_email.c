@@ -39,9 +39,12 @@ static void test_normalise(void **state)
     static const struct {
         const char *in, *want;
     } cases[] = {
-        {"123456", "123456"}, {"123 456", "123456"}, {"123-456", "123456"}, {" 0 0 0 0 0 1 ", "000001"},
-        {"12345", ""}, {"1234567", ""}, {"12345a", ""}, {"", ""}, {"１２３４５６", ""},
-        {"123456\n", ""}, {"+123456", ""}, {"                              123456", ""},
+        {"123456", "123456"},  {"123 456", "123456"},
+        {"123-456", "123456"}, {" 0 0 0 0 0 1 ", "000001"},
+        {"12345", ""},         {"1234567", ""},
+        {"12345a", ""},        {"", ""},
+        {"１２３４５６", ""},  {"123456\n", ""},
+        {"+123456", ""},       {"                              123456", ""},
     };
     char out[TN_EMAIL_CODE_LEN + 1];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -77,8 +80,9 @@ static void test_message(void **state)
     struct tn_buf t, h;
     tn_buf_init(&t, 16384);
     tn_buf_init(&h, 16384);
-    assert_int_equal(tn_email_message("042917", "https://notes.example.com/signin/email?id=A&t=B", 10, &t, &h),
-                     TN_OK);
+    assert_int_equal(
+        tn_email_message("042917", "https://notes.example.com/signin/email?id=A&t=B", 10, &t, &h),
+        TN_OK);
     assert_non_null(strstr(t.data, "\n    042917\n"));
     assert_non_null(strstr(t.data, "https://notes.example.com/signin/email?id=A&t=B"));
     assert_non_null(strstr(t.data, "for 10 minutes"));

@@ -80,7 +80,8 @@ static void expect_refused(const char *purpose, json_t *doc, int64_t ttl)
 static void test_open_refusals(void **state)
 {
     const char *s43 = "SSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSSS";
-#define DOC(p, s, n, v, r) json_pack("{s:s, s:s, s:s, s:s, s:s}", "p", p, "s", s, "n", n, "v", v, "r", r)
+#define DOC(p, s, n, v, r) \
+    json_pack("{s:s, s:s, s:s, s:s, s:s}", "p", p, "s", s, "n", n, "v", v, "r", r)
     /* a valid document is accepted, so the refusals below are about what they change */
     json_t *good = DOC("x", s43, s43, s43, "r");
     char *c = tn_seal(KEY, sizeof KEY, TN_OIDC_STATE_PURPOSE, good, 60);
@@ -88,17 +89,19 @@ static void test_open_refusals(void **state)
     assert_int_equal(tn_oidc_state_open(KEY, sizeof KEY, c, &o), TN_OK);
     free(c);
 
-    expect_refused("authz", json_incref(good), 60);          /* another purpose */
+    expect_refused("authz", json_incref(good), 60);               /* another purpose */
     expect_refused(TN_OIDC_STATE_PURPOSE, json_incref(good), -1); /* expired */
     json_decref(good);
-    expect_refused(TN_OIDC_STATE_PURPOSE, json_pack("{s:s, s:s, s:s, s:s}", "p", "x", "s", s43,
-                                                    "n", s43, "v", s43), 60); /* no req */
+    expect_refused(TN_OIDC_STATE_PURPOSE,
+                   json_pack("{s:s, s:s, s:s, s:s}", "p", "x", "s", s43, "n", s43, "v", s43),
+                   60);                                                     /* no req */
     expect_refused(TN_OIDC_STATE_PURPOSE, DOC("x", s43, s43, s43, ""), 60); /* empty */
     expect_refused(TN_OIDC_STATE_PURPOSE,
                    DOC("x", s43, "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN", s43, "r"), 60);
-    expect_refused(TN_OIDC_STATE_PURPOSE,
-                   json_pack("{s:s, s:i, s:s, s:s, s:s}", "p", "x", "s", 7, "n", s43, "v", s43,
-                             "r", "r"), 60); /* wrong type */
+    expect_refused(
+        TN_OIDC_STATE_PURPOSE,
+        json_pack("{s:s, s:i, s:s, s:s, s:s}", "p", "x", "s", 7, "n", s43, "v", s43, "r", "r"),
+        60); /* wrong type */
     expect_refused(TN_OIDC_STATE_PURPOSE, json_string("not an object"), 60);
 #undef DOC
 }

@@ -21,10 +21,7 @@
 
 #define NOW 1000000
 
-static void fill(uint8_t h[32], uint8_t v)
-{
-    memset(h, v, 32);
-}
+static void fill(uint8_t h[32], uint8_t v) { memset(h, v, 32); }
 
 /* A row bound to browser 0xB0 with code hash 0xC0 and link hash 0x10, expiring at NOW+600. */
 static struct tn_email_code row(const char *id)
@@ -78,7 +75,8 @@ static void test_insert_get(void **state)
     bad.req[0] = '\0';
     assert_int_equal(tn_store_email_code_insert(f->s, &bad), TN_ERR_BAD_INPUT);
     assert_int_equal(tn_store_email_code_use(f->s, "", B, C, false, NOW, &out), TN_ERR_BAD_INPUT);
-    assert_int_equal(tn_store_email_code_use(f->s, "e1", NULL, C, false, NOW, &out), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_email_code_use(f->s, "e1", NULL, C, false, NOW, &out),
+                     TN_ERR_BAD_INPUT);
 }
 
 static void test_code_single_use(void **state)
@@ -90,9 +88,11 @@ static void test_code_single_use(void **state)
     assert_int_equal(out.used_at, NOW + 5);
     assert_string_equal(out.req, "sealed-request-e1");
     /* the same code again, and the link after the code */
-    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, C, false, NOW + 6, &out), TN_ERR_CONFLICT);
+    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, C, false, NOW + 6, &out),
+                     TN_ERR_CONFLICT);
     assert_string_equal(out.id, "");
-    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, L, true, NOW + 6, &out), TN_ERR_CONFLICT);
+    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, L, true, NOW + 6, &out),
+                     TN_ERR_CONFLICT);
     /* a replay does not count attempts */
     assert_int_equal(tn_store_email_code_get(f->s, "e1", &out), TN_OK);
     assert_int_equal(out.attempts, 0);
@@ -104,7 +104,8 @@ static void test_wrong_codes_lock(void **state)
     struct tn_email_code c = row("e1"), out;
     assert_int_equal(tn_store_email_code_insert(f->s, &c), TN_OK);
     for (int i = 1; i <= TN_EMAIL_CODE_ATTEMPTS; i++) {
-        assert_int_equal(tn_store_email_code_use(f->s, "e1", B, X, false, NOW, &out), TN_ERR_FORBIDDEN);
+        assert_int_equal(tn_store_email_code_use(f->s, "e1", B, X, false, NOW, &out),
+                         TN_ERR_FORBIDDEN);
         assert_int_equal(out.attempts, i);
         assert_int_equal(out.used_at, 0);
     }
@@ -123,7 +124,8 @@ static void test_four_wrong_then_right(void **state)
     struct tn_email_code c = row("e1"), out;
     assert_int_equal(tn_store_email_code_insert(f->s, &c), TN_OK);
     for (int i = 1; i < TN_EMAIL_CODE_ATTEMPTS; i++)
-        assert_int_equal(tn_store_email_code_use(f->s, "e1", B, X, false, NOW, &out), TN_ERR_FORBIDDEN);
+        assert_int_equal(tn_store_email_code_use(f->s, "e1", B, X, false, NOW, &out),
+                         TN_ERR_FORBIDDEN);
     assert_int_equal(tn_store_email_code_use(f->s, "e1", B, C, false, NOW, &out), TN_OK);
     assert_int_equal(out.attempts, TN_EMAIL_CODE_ATTEMPTS - 1);
 }
@@ -134,9 +136,12 @@ static void test_expiry(void **state)
     struct tn_email_code c = row("e1"), out;
     assert_int_equal(tn_store_email_code_insert(f->s, &c), TN_OK);
     /* expires_at itself is too late */
-    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, C, false, NOW + 600, &out), TN_ERR_INVALID_GRANT);
-    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, X, false, NOW + 600, &out), TN_ERR_INVALID_GRANT);
-    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, L, true, NOW + 601, &out), TN_ERR_INVALID_GRANT);
+    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, C, false, NOW + 600, &out),
+                     TN_ERR_INVALID_GRANT);
+    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, X, false, NOW + 600, &out),
+                     TN_ERR_INVALID_GRANT);
+    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, L, true, NOW + 601, &out),
+                     TN_ERR_INVALID_GRANT);
     assert_int_equal(tn_store_email_code_get(f->s, "e1", &out), TN_OK);
     assert_int_equal(out.attempts, 0);
     assert_int_equal(out.used_at, 0);
@@ -152,11 +157,14 @@ static void test_other_browser(void **state)
     /* the right code or link from another browser: as if there were no such row, and
      * no attempt is spent (another browser cannot lock the owner's code) */
     for (int i = 0; i < 10; i++) {
-        assert_int_equal(tn_store_email_code_use(f->s, "e1", X, C, false, NOW, &out), TN_ERR_NOT_FOUND);
-        assert_int_equal(tn_store_email_code_use(f->s, "e1", X, X, false, NOW, &out), TN_ERR_NOT_FOUND);
+        assert_int_equal(tn_store_email_code_use(f->s, "e1", X, C, false, NOW, &out),
+                         TN_ERR_NOT_FOUND);
+        assert_int_equal(tn_store_email_code_use(f->s, "e1", X, X, false, NOW, &out),
+                         TN_ERR_NOT_FOUND);
     }
     assert_int_equal(tn_store_email_code_use(f->s, "e1", X, L, true, NOW, &out), TN_ERR_NOT_FOUND);
-    assert_int_equal(tn_store_email_code_use(f->s, "nope", B, C, false, NOW, &out), TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_store_email_code_use(f->s, "nope", B, C, false, NOW, &out),
+                     TN_ERR_NOT_FOUND);
     assert_int_equal(tn_store_email_code_get(f->s, "e1", &out), TN_OK);
     assert_int_equal(out.attempts, 0);
     assert_int_equal(tn_store_email_code_use(f->s, "e1", B, C, false, NOW, &out), TN_OK);
@@ -176,8 +184,10 @@ static void test_link(void **state)
     assert_int_equal(out.attempts, 1);
     assert_int_equal(tn_store_email_code_use(f->s, "e1", B, L, true, NOW + 1, &out), TN_OK);
     assert_int_equal(out.used_at, NOW + 1);
-    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, L, true, NOW + 2, &out), TN_ERR_CONFLICT);
-    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, C, false, NOW + 2, &out), TN_ERR_CONFLICT);
+    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, L, true, NOW + 2, &out),
+                     TN_ERR_CONFLICT);
+    assert_int_equal(tn_store_email_code_use(f->s, "e1", B, C, false, NOW + 2, &out),
+                     TN_ERR_CONFLICT);
 }
 
 static void test_cleanup(void **state)
@@ -231,7 +241,9 @@ static void test_concurrent_single_winner(void **state)
         pthread_t th[THREADS];
         struct racer rs[THREADS];
         for (int i = 0; i < THREADS; i++) {
-            rs[i] = (struct racer){.s = i % 2 ? other : f->s, .go = &go, .hash = i % 4 < 2 ? C : L,
+            rs[i] = (struct racer){.s = i % 2 ? other : f->s,
+                                   .go = &go,
+                                   .hash = i % 4 < 2 ? C : L,
                                    .link = i % 4 >= 2};
             assert_int_equal(pthread_create(&th[i], NULL, consume, &rs[i]), 0);
         }

@@ -25,17 +25,14 @@
 
 /* The migrations of src/store/migrations/sqlite/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_search_scope",
-                                               "0004_list_covering", "0005_list_text",
-                                               "0006_email_codes", "0007_identities"};
+static const char *const migration_files[] = {
+    "0001_auth",      "0002_notes",       "0003_search_scope", "0004_list_covering",
+    "0005_list_text", "0006_email_codes", "0007_identities"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 /* The schema version a new store reaches: PostgreSQL has five migrations (the third is
  * 0003_notify, its cross-instance notifications), SQLite seven. */
-static int latest(void)
-{
-    return on_pg() ? 5 : LATEST;
-}
+static int latest(void) { return on_pg() ? 5 : LATEST; }
 
 /* ---------- fixtures ---------- */
 
@@ -328,8 +325,9 @@ static void test_migrations_recorded(void **state)
     snprintf(file, sizeof file, "%s/teamnotes.db", f->data);
     assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT version, name FROM schema_version "
-                                            "ORDER BY version",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT version, name FROM schema_version "
+                                        "ORDER BY version",
                                         -1, &st, NULL),
                      SQLITE_OK);
     for (int i = 0; i < LATEST; i++) {
@@ -344,10 +342,7 @@ static void test_migrations_recorded(void **state)
 
 /* ---------- organizations ---------- */
 
-static void see_org(const struct tn_org *o, void *ud)
-{
-    note(ud, o->name);
-}
+static void see_org(const struct tn_org *o, void *ud) { note(ud, o->name); }
 
 static void test_orgs(void **state)
 {
@@ -376,10 +371,7 @@ static void test_orgs(void **state)
 
 /* ---------- users ---------- */
 
-static void see_user(const struct tn_user *u, void *ud)
-{
-    note(ud, u->email);
-}
+static void see_user(const struct tn_user *u, void *ud) { note(ud, u->email); }
 
 static void test_users(void **state)
 {
@@ -513,10 +505,7 @@ static void test_bad_input(void **state)
 
 /* ---------- clients ---------- */
 
-static void see_client(const struct tn_client *c, void *ud)
-{
-    note(ud, c->id);
-}
+static void see_client(const struct tn_client *c, void *ud) { note(ud, c->id); }
 
 static void test_clients(void **state)
 {
@@ -737,10 +726,12 @@ static void test_refresh_grace_once(void **state)
     base_grant(f->s);
     add_refresh(f->s, 1, "fam", "c1", "u1");
     struct tn_refresh r2 = refresh(2, "fam", "c1", "u1"), got;
-    assert_int_equal(tn_store_refresh_spend_grace(f->s, r2.hash, 2000, 10), TN_ERR_NOT_FOUND); /* unknown */
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, r2.hash, 2000, 10),
+                     TN_ERR_NOT_FOUND); /* unknown */
     uint8_t h1[32];
     hash_of(h1, 1);
-    assert_int_equal(tn_store_refresh_spend_grace(f->s, h1, 2000, 10), TN_ERR_NOT_FOUND); /* current */
+    assert_int_equal(tn_store_refresh_spend_grace(f->s, h1, 2000, 10),
+                     TN_ERR_NOT_FOUND); /* current */
     assert_int_equal(tn_store_refresh_rotate(f->s, h1, &r2, 2000, NULL), TN_OK);
     assert_int_equal(tn_store_refresh_spend_grace(f->s, h1, 2005, 10), TN_OK);
     assert_int_equal(tn_store_refresh_get(f->s, h1, &got), TN_OK);
@@ -851,19 +842,20 @@ static void test_user_revoke_all(void **state)
 
 /* ---------- signing keys ---------- */
 
-static void see_key(const struct tn_signing_key *k, void *ud)
-{
-    note(ud, k->kid);
-}
+static void see_key(const struct tn_signing_key *k, void *ud) { note(ud, k->kid); }
 
 static void test_keys(void **state)
 {
     struct fx *f = *state;
-    struct tn_signing_key k2 = {.kid = "k2", .alg = "ES256", .created_at = 200, .signs_from = 300,
-                                .retire_at = 900};
+    struct tn_signing_key k2 = {
+        .kid = "k2", .alg = "ES256", .created_at = 200, .signs_from = 300, .retire_at = 900};
     memset(k2.pem, 'p', sizeof k2.pem - 1);
-    struct tn_signing_key k1 = {.kid = "k1", .alg = "RS256", .pem = "-----BEGIN PRIVATE KEY-----",
-                                .created_at = 100, .signs_from = 100, .retire_at = 500};
+    struct tn_signing_key k1 = {.kid = "k1",
+                                .alg = "RS256",
+                                .pem = "-----BEGIN PRIVATE KEY-----",
+                                .created_at = 100,
+                                .signs_from = 100,
+                                .retire_at = 500};
     struct tn_signing_key k3 = {.kid = "k3", .alg = "ES256", .pem = "x", .created_at = 200};
     assert_int_equal(tn_store_key_insert(f->s, &k2), TN_OK);
     assert_int_equal(tn_store_key_insert(f->s, &k1), TN_OK);
@@ -920,7 +912,7 @@ static void test_key_replace(void **state)
     const struct {
         const char *kid, *expected, *pem;
     } bad[] = {
-        {NULL, "plain", "x"}, {"k2", NULL, "x"}, {"k2", "plain", NULL},
+        {NULL, "plain", "x"}, {"k2", NULL, "x"},   {"k2", "plain", NULL},
         {"", "plain", "x"},   {"k2", "plain", ""}, {"k2", "plain", too_long},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -1139,8 +1131,8 @@ int main(void)
 #undef T
     };
     tn_log_setup(TN_LOG_WARN, false); /* no "migration applied" line per test */
-    int rc = cmocka_run_group_tests_name(base_url ? "store (postgres)" : "store", tests, NULL,
-                                         NULL);
+    int rc =
+        cmocka_run_group_tests_name(base_url ? "store (postgres)" : "store", tests, NULL, NULL);
     store_fixture_disconnect();
     return rc;
 }

@@ -38,10 +38,10 @@ static void test_header_decode(void **state)
         {"=?base64?ZWNobw==?=", "echo"},
         {"=?base64?IHBhZGRlZCA=?=", " padded "},
         {"=?base64?SGVsbG8sIOS4lueVjA==?=", "Hello, \xe4\xb8\x96\xe7\x95\x8c"},
-        {"=?base64?SGVsbG8?=", NULL},  /* missing padding */
+        {"=?base64?SGVsbG8?=", NULL},               /* missing padding */
         {"=?base64?ZWNobw==", "=?base64?ZWNobw=="}, /* no terminator: literal */
-        {"=?base64?AGE=?=", NULL},     /* embedded NUL */
-        {"caf\xc3\xa9", NULL},         /* raw non-ASCII */
+        {"=?base64?AGE=?=", NULL},                  /* embedded NUL */
+        {"caf\xc3\xa9", NULL},                      /* raw non-ASCII */
         {"a\tb", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -174,11 +174,23 @@ static void test_rfc3339(void **state)
         assert_int_equal(ms, ok[i].ms);
     }
     static const char *const bad[] = {
-        "", "2026-12-06", "2026-12-06T09:50:57", "2026-12-06 09:50:57Z", "2026-13-06T09:50:57Z",
-        "2026-00-06T09:50:57Z", "2025-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
-        "2026-12-06T24:00:00Z", "2026-12-06T09:60:00Z", "2026-12-06T09:50:57.Z",
-        "2026-12-06T09:50:57ZZ", "2026-12-06T09:50:57+0200", "2026-12-06T09:50:57+24:00",
-        "+2026-12-06T09:50:57Z", "2026-1a-06T09:50:57Z", "1796553057789",
+        "",
+        "2026-12-06",
+        "2026-12-06T09:50:57",
+        "2026-12-06 09:50:57Z",
+        "2026-13-06T09:50:57Z",
+        "2026-00-06T09:50:57Z",
+        "2025-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z",
+        "2026-12-06T24:00:00Z",
+        "2026-12-06T09:60:00Z",
+        "2026-12-06T09:50:57.Z",
+        "2026-12-06T09:50:57ZZ",
+        "2026-12-06T09:50:57+0200",
+        "2026-12-06T09:50:57+24:00",
+        "+2026-12-06T09:50:57Z",
+        "2026-1a-06T09:50:57Z",
+        "1796553057789",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int64_t ms = -7;
@@ -208,9 +220,9 @@ int main(void)
 {
     tn_util_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_b64), cmocka_unit_test(test_header_decode),
+        cmocka_unit_test(test_b64),        cmocka_unit_test(test_header_decode),
         cmocka_unit_test(test_state_seal), cmocka_unit_test(test_cursor),
-        cmocka_unit_test(test_buf_limit), cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_buf_limit),  cmocka_unit_test(test_strlcpy),
         cmocka_unit_test(test_rfc3339),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);

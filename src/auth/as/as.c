@@ -16,8 +16,14 @@
  * at a host that never answers: a few at a time, two per host; a host that did not
  * answer twice, or failed sixteen URLs, is left alone for the failures' minute. */
 static const struct tn_cimd_limits cimd_limits = {
-    .entries = 256, .fetches = 4, .host_fetches = 2, .host_faults = 2, .host_failures = 16, .fail_ttl_s = 60,
-    .addr_fetches = 1, .stale_s = 86400,
+    .entries = 256,
+    .fetches = 4,
+    .host_fetches = 2,
+    .host_faults = 2,
+    .host_failures = 16,
+    .fail_ttl_s = 60,
+    .addr_fetches = 1,
+    .stale_s = 86400,
 };
 /* Fetches that miss the cache, known client or not, per requesting address and hour. */
 #define CIMD_FETCHES_PER_HOUR 30
@@ -59,7 +65,8 @@ void tn_as_oauth_error(struct tn_as_resp *r, enum tn_err e, const char *desc)
 /* Sign-in and consent forms end in a redirect to the client, which browsers check
  * against form-action: those pages use the policy without it. A page that could not be
  * rendered (a size limit) becomes a plain 500. */
-void tn_as_page_headers(struct tn_as *as, struct tn_as_resp *r, bool redirects, enum tn_err rendered)
+void tn_as_page_headers(struct tn_as *as, struct tn_as_resp *r, bool redirects,
+                        enum tn_err rendered)
 {
     if (rendered != TN_OK) {
         r->status = 500;
@@ -69,7 +76,8 @@ void tn_as_page_headers(struct tn_as *as, struct tn_as_resp *r, bool redirects, 
         return;
     }
     r->content_type = "text/html; charset=utf-8";
-    tn_as_resp_header(r, "Content-Security-Policy", "%s", redirects ? tn_pages_csp_authorize() : tn_pages_csp());
+    tn_as_resp_header(r, "Content-Security-Policy", "%s",
+                      redirects ? tn_pages_csp_authorize() : tn_pages_csp());
     tn_as_resp_header(r, "X-Frame-Options", "DENY");
     /* same-origin: the client's redirect target learns nothing, and form posts keep a
      * real Origin (no-referrer makes browsers send "Origin: null", which the server's
@@ -110,8 +118,9 @@ const char *tn_as_cookie(const struct tn_as_req *req, const char *name, char *ou
 void tn_as_set_cookie(struct tn_as *as, struct tn_as_resp *r, const char *name, const char *value,
                       const char *path, const char *same_site, int64_t max_age)
 {
-    tn_as_resp_header(r, "Set-Cookie", "%s=%s; Path=%s; HttpOnly; SameSite=%s; Max-Age=%lld%s", name,
-                      value, path, same_site, (long long)max_age, as->secure_cookies ? "; Secure" : "");
+    tn_as_resp_header(r, "Set-Cookie", "%s=%s; Path=%s; HttpOnly; SameSite=%s; Max-Age=%lld%s",
+                      name, value, path, same_site, (long long)max_age,
+                      as->secure_cookies ? "; Secure" : "");
 }
 
 /* ---------- scopes and words ---------- */
@@ -187,7 +196,8 @@ bool tn_as_b64url_chars(const char *s, size_t min, size_t max)
     if (n < min || n > max)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!(isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.' || s[i] == '~'))
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_' || s[i] == '.' ||
+              s[i] == '~'))
             return false;
     return true;
 }
@@ -216,8 +226,8 @@ static json_t *build_metadata(struct tn_as *as)
         p += l;
     }
     json_t *m = json_pack("{s:s}", "issuer", as->issuer);
-#define EP(key, path)                                           \
-    snprintf(u, sizeof u, "%s%s", as->issuer, path);            \
+#define EP(key, path)                                \
+    snprintf(u, sizeof u, "%s%s", as->issuer, path); \
     json_object_set_new(m, key, json_string(u));
     EP("authorization_endpoint", "/authorize")
     EP("token_endpoint", "/token")
@@ -227,7 +237,8 @@ static json_t *build_metadata(struct tn_as *as)
 #undef EP
     json_object_set_new(m, "response_types_supported", json_pack("[s]", "code"));
     json_object_set_new(m, "response_modes_supported", json_pack("[s]", "query"));
-    json_object_set_new(m, "grant_types_supported", json_pack("[s,s]", "authorization_code", "refresh_token"));
+    json_object_set_new(m, "grant_types_supported",
+                        json_pack("[s,s]", "authorization_code", "refresh_token"));
     json_object_set_new(m, "code_challenge_methods_supported", json_pack("[s]", "S256"));
     json_object_set_new(m, "token_endpoint_auth_methods_supported",
                         json_pack("[s,s,s]", "none", "client_secret_basic", "client_secret_post"));
@@ -245,9 +256,19 @@ static json_t *build_metadata(struct tn_as *as)
 /* ---------- dispatch ---------- */
 
 static const char *const owned[] = {
-    "/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/jwks",
-    "/register", "/authorize", "/authorize/login", "/authorize/consent", "/token", "/revoke",
-    "/setup", "/authorize/email", "/authorize/email/code", "/signin/email",
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+    "/jwks",
+    "/register",
+    "/authorize",
+    "/authorize/login",
+    "/authorize/consent",
+    "/token",
+    "/revoke",
+    "/setup",
+    "/authorize/email",
+    "/authorize/email/code",
+    "/signin/email",
 };
 
 bool tn_as_owns(const char *path)
@@ -262,7 +283,8 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
 {
     const char *p = req->path;
     bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
-    if (!strcmp(p, "/.well-known/oauth-authorization-server") || !strcmp(p, "/.well-known/openid-configuration")) {
+    if (!strcmp(p, "/.well-known/oauth-authorization-server") ||
+        !strcmp(p, "/.well-known/openid-configuration")) {
         tn_as_json_resp(r, 200, json_incref(as->metadata));
         tn_as_resp_header(r, "Cache-Control", "public, max-age=300");
     } else if (!strcmp(p, "/jwks")) {
@@ -280,7 +302,8 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
     } else if (!strcmp(p, "/authorize/email") || !strcmp(p, "/authorize/email/code") ||
                !strcmp(p, "/signin/email")) {
         if (!tn_as_method_on(as, TN_SIGNIN_EMAIL))
-            tn_as_message_page(as, r, 404, "Not available", "Sign-in by email is turned off on this server.");
+            tn_as_message_page(as, r, 404, "Not available",
+                               "Sign-in by email is turned off on this server.");
         else if (!strcmp(p, "/authorize/email"))
             tn_as_handle_email_start(as, req, r);
         else if (!strcmp(p, "/authorize/email/code"))
@@ -328,8 +351,8 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     struct tn_throttle_rule email_account = {5, 900, 0, 900}, email_addr = {20, 900, 0, 900};
     as->email_account = tn_throttle_new(&email_account, 65536);
     as->email_addr = tn_throttle_new(&email_addr, 65536);
-    if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd || !as->cimd_fetches ||
-        !as->email_account || !as->email_addr) {
+    if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd ||
+        !as->cimd_fetches || !as->email_account || !as->email_addr) {
         tn_as_free(as);
         return NULL;
     }
@@ -337,7 +360,8 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     int64_t users = 0;
     if (tn_store_user_count(cfg->store, &users) == TN_OK && users == 0) {
         random_token(as->setup_token, sizeof as->setup_token, 24);
-        snprintf(as->setup_url, sizeof as->setup_url, "%s/setup?token=%s", as->issuer, as->setup_token);
+        snprintf(as->setup_url, sizeof as->setup_url, "%s/setup?token=%s", as->issuer,
+                 as->setup_token);
     }
     if (!as->cimd) {
         tn_as_free(as);
@@ -346,10 +370,7 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     return as;
 }
 
-const char *tn_as_setup_url(struct tn_as *as)
-{
-    return as->setup_url[0] ? as->setup_url : NULL;
-}
+const char *tn_as_setup_url(struct tn_as *as) { return as->setup_url[0] ? as->setup_url : NULL; }
 
 void tn_as_free(struct tn_as *as)
 {

@@ -19,19 +19,19 @@ struct tn_as;
 struct tn_mailer;
 
 struct tn_as_config {
-    const char *issuer;     /* BASE_URL, byte-exact */
-    const char *resource;   /* canonical MCP URL: the audience of every token */
-    const char *scopes;     /* supported scopes, space-separated (also the default grant) */
+    const char *issuer;   /* BASE_URL, byte-exact */
+    const char *resource; /* canonical MCP URL: the audience of every token */
+    const char *scopes;   /* supported scopes, space-separated (also the default grant) */
     struct tn_store *store;
     struct tn_as_keys *keys;
-    const uint8_t *secret;  /* key for sealed requests, sessions and CSRF tokens */
+    const uint8_t *secret; /* key for sealed requests, sessions and CSRF tokens */
     size_t secret_len;
     int64_t access_ttl_s;
     int64_t refresh_ttl_s;
     int64_t code_ttl_s;
-    int64_t refresh_grace_s; /* a rotated refresh token presented again within this is a
+    int64_t refresh_grace_s;  /* a rotated refresh token presented again within this is a
                                 concurrent refresh, not theft */
-    unsigned dcr_per_hour;   /* registrations per client address and hour */
+    unsigned dcr_per_hour;    /* registrations per client address and hour */
     bool cimd_allow_loopback; /* development and tests: CIMD documents on loopback http */
     struct tn_mailer *mailer; /* borrowed; sign-in codes (NULL: the email method is off) */
     unsigned signin_methods;  /* enum tn_signin_method bits; 0 means password only */

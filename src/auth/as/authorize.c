@@ -13,7 +13,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 
-#define REQ_TTL_S 900          /* a sign-in may take a quarter of an hour */
+#define REQ_TTL_S 900 /* a sign-in may take a quarter of an hour */
 #define STATE_MAX 2048
 
 static const struct tn_page_scope scope_text[] = {
@@ -29,8 +29,7 @@ static bool redirect_allowed(const struct tn_client *c, const char *uri)
     bool ok = false;
     size_t i;
     json_t *v;
-    json_array_foreach(arr, i, v)
-    {
+    json_array_foreach(arr, i, v) {
         if (json_is_string(v) && tn_redirect_matches(json_string_value(v), uri))
             ok = true;
     }
@@ -64,7 +63,8 @@ struct authz {
 static json_t *authz_json(const struct authz *a)
 {
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "c", a->client_id, "n", a->client_name,
-                          "r", a->redirect_uri, "s", a->scope, "p", a->challenge, "f", a->force_consent);
+                          "r", a->redirect_uri, "s", a->scope, "p", a->challenge, "f",
+                          a->force_consent);
     if (a->has_state)
         json_object_set_new(j, "st", json_string(a->state));
     return j;
@@ -75,8 +75,8 @@ static bool authz_from(json_t *j, struct authz *a)
     memset(a, 0, sizeof *a);
     const char *c, *n, *r, *s, *p, *st = NULL;
     int f = 0;
-    if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:b, s?s}", "c", &c, "n", &n, "r", &r, "s", &s,
-                          "p", &p, "f", &f, "st", &st) != 0)
+    if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:b, s?s}", "c", &c, "n", &n, "r", &r, "s",
+                          &s, "p", &p, "f", &f, "st", &st) != 0)
         return false;
     snprintf(a->client_id, sizeof a->client_id, "%s", c);
     snprintf(a->client_name, sizeof a->client_name, "%s", n);
@@ -119,19 +119,21 @@ static void redirect_back(struct tn_as *as, struct tn_as_resp *r, const struct a
         tn_as_resp_header(r, "Location", "%s", u.data);
         tn_as_resp_header(r, "Cache-Control", "no-store");
     } else {
-        tn_as_message_page(as, r, 400, "Request too large", "The authorization response does not fit in a redirect.");
+        tn_as_message_page(as, r, 400, "Request too large",
+                           "The authorization response does not fit in a redirect.");
     }
     tn_buf_deinit(&u);
 }
 
 /* An RFC 6749 §4.1.2.1 error response, with the `error` the error table gives `e`. */
-static void redirect_error(struct tn_as *as, struct tn_as_resp *r, const struct authz *a, enum tn_err e,
-                           const char *desc)
+static void redirect_error(struct tn_as *as, struct tn_as_resp *r, const struct authz *a,
+                           enum tn_err e, const char *desc)
 {
     redirect_back(as, r, a, "error", tn_err_oauth(e), "error_description", desc);
 }
 
-static void issue_code(struct tn_as *as, struct tn_as_resp *r, const struct authz *a, const struct tn_user *u)
+static void issue_code(struct tn_as *as, struct tn_as_resp *r, const struct authz *a,
+                       const struct tn_user *u)
 {
     char code[64], family[48];
     random_token(code, sizeof code, 32);
@@ -148,7 +150,8 @@ static void issue_code(struct tn_as *as, struct tn_as_resp *r, const struct auth
     snprintf(c.family, sizeof c.family, "%s", family);
     c.expires_at = now_s() + as->cfg.code_ttl_s;
     if (tn_store_code_insert(as->cfg.store, &c) != TN_OK) {
-        tn_log(TN_LOG_ERROR, "authorization code could not be stored", "client_id", a->client_id, NULL);
+        tn_log(TN_LOG_ERROR, "authorization code could not be stored", "client_id", a->client_id,
+               NULL);
         redirect_error(as, r, a, TN_ERR_INTERNAL, "The code could not be stored");
         return;
     }
@@ -161,8 +164,8 @@ static void host_of(const char *uri, char *out, size_t cap) { tn_redirect_host(u
 
 static bool known_host(const char *host)
 {
-    static const char *const verified[] = {"claude.ai", "claude.com", "chatgpt.com", "vscode.dev",
-                                           "insiders.vscode.dev", "www.cursor.com"};
+    static const char *const verified[] = {"claude.ai",  "claude.com",          "chatgpt.com",
+                                           "vscode.dev", "insiders.vscode.dev", "www.cursor.com"};
     for (size_t i = 0; i < sizeof verified / sizeof verified[0]; i++)
         if (!strcmp(host, verified[i]))
             return true;
@@ -179,8 +182,12 @@ static void show_signin(struct tn_as *as, const struct tn_as_req *req, struct tn
     int64_t users = 1;
     tn_store_user_count(as->cfg.store, &users);
     struct tn_page_signin p = {
-        .action = "/authorize/login", .request_id = sealed, .csrf = csrf,
-        .client_name = a->client_name, .client_host = host, .email = email,
+        .action = "/authorize/login",
+        .request_id = sealed,
+        .csrf = csrf,
+        .client_name = a->client_name,
+        .client_host = host,
+        .email = email,
         .error = users == 0 ? "No account exists yet: the administrator must first finish the "
                               "setup link printed in the server log."
                             : error,
@@ -209,10 +216,17 @@ static void show_consent(struct tn_as *as, const struct tn_as_req *req, struct t
         p += l;
     }
     struct tn_page_consent pc = {
-        .action = "/authorize/consent", .request_id = sealed, .csrf = csrf,
-        .client_name = a->client_name, .client_id = a->client_id, .redirect_host = host,
-        .host_verified = known_host(host), .loopback_only = tn_redirect_is_loopback(a->redirect_uri),
-        .scopes = scopes, .n_scopes = n, .user_email = u->email,
+        .action = "/authorize/consent",
+        .request_id = sealed,
+        .csrf = csrf,
+        .client_name = a->client_name,
+        .client_id = a->client_id,
+        .redirect_host = host,
+        .host_verified = known_host(host),
+        .loopback_only = tn_redirect_is_loopback(a->redirect_uri),
+        .scopes = scopes,
+        .n_scopes = n,
+        .user_email = u->email,
     };
     r->status = 200;
     tn_buf_reset(&r->body);
@@ -224,7 +238,8 @@ static void continue_as(struct tn_as *as, const struct tn_as_req *req, struct tn
                         const char *sealed, const struct authz *a, const struct tn_user *u)
 {
     char granted[256];
-    if (!a->force_consent && tn_store_consent_get(as->cfg.store, u->id, a->client_id, granted) == TN_OK &&
+    if (!a->force_consent &&
+        tn_store_consent_get(as->cfg.store, u->id, a->client_id, granted) == TN_OK &&
         tn_as_scope_subset(a->scope, granted)) {
         issue_code(as, r, a, u);
         return;
@@ -241,7 +256,8 @@ static bool authorize_client(struct tn_as *as, const struct tn_as_req *req, stru
     const char *client_id = req->query(req->ud, "client_id");
     const char *why = NULL;
     if (!client_id || !client_id[0]) {
-        tn_as_message_page(as, r, 400, "Invalid request", "The application did not say who it is (client_id is missing).");
+        tn_as_message_page(as, r, 400, "Invalid request",
+                           "The application did not say who it is (client_id is missing).");
         return false;
     }
     enum tn_err frc = tn_as_find_client(as, req, r, client_id, c, &why);
@@ -260,7 +276,8 @@ static bool authorize_client(struct tn_as *as, const struct tn_as_req *req, stru
     if (!uri)
         uri = only_redirect(c, only, sizeof only);
     if (!uri) {
-        tn_as_message_page(as, r, 400, "Invalid request", "redirect_uri is required for this application.");
+        tn_as_message_page(as, r, 400, "Invalid request",
+                           "redirect_uri is required for this application.");
         return false;
     }
     if (!redirect_allowed(c, uri)) {
@@ -293,13 +310,17 @@ static bool authorize_params(struct tn_as *as, const struct tn_as_req *req, stru
     if (state && strlen(state) > STATE_MAX) {
         redirect_error(as, r, a, TN_ERR_INVALID_REQUEST, "state is too long");
     } else if (!rt || strcmp(rt, "code")) {
-        redirect_error(as, r, a, TN_ERR_UNSUPPORTED_RESPONSE_TYPE, "Only response_type=code is supported");
+        redirect_error(as, r, a, TN_ERR_UNSUPPORTED_RESPONSE_TYPE,
+                       "Only response_type=code is supported");
     } else if (!ch || !chm || strcmp(chm, "S256") || !tn_as_b64url_chars(ch, 43, 128)) {
-        redirect_error(as, r, a, TN_ERR_INVALID_REQUEST, "PKCE with code_challenge_method=S256 is required");
+        redirect_error(as, r, a, TN_ERR_INVALID_REQUEST,
+                       "PKCE with code_challenge_method=S256 is required");
     } else if (res && !tn_as_same_resource(res, as->resource)) {
-        redirect_error(as, r, a, TN_ERR_INVALID_TARGET, "This server issues tokens only for its own MCP endpoint");
+        redirect_error(as, r, a, TN_ERR_INVALID_TARGET,
+                       "This server issues tokens only for its own MCP endpoint");
     } else if (!tn_as_list_has_word(c->grant_types, "authorization_code")) {
-        redirect_error(as, r, a, TN_ERR_UNAUTHORIZED_CLIENT, "This client may not use the authorization code grant");
+        redirect_error(as, r, a, TN_ERR_UNAUTHORIZED_CLIENT,
+                       "This client may not use the authorization code grant");
     } else {
         tn_as_grant_scope(as, Q("scope"), a->scope);
         snprintf(a->challenge, sizeof a->challenge, "%s", ch);
@@ -366,12 +387,14 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
     struct tn_form f;
     struct authz a;
     if (strcmp(req->method, "POST") || tn_form_parse(&f, req->body.ptr, req->body.len) != TN_OK) {
-        tn_as_message_page(as, r, 400, "Invalid request", "The sign-in form was not sent correctly.");
+        tn_as_message_page(as, r, 400, "Invalid request",
+                           "The sign-in form was not sent correctly.");
         return;
     }
     if (!tn_as_method_on(as, TN_SIGNIN_PASSWORD)) { /* SIGNIN_METHODS without password */
         tn_form_deinit(&f);
-        tn_as_message_page(as, r, 404, "Not available", "Password sign-in is turned off on this server.");
+        tn_as_message_page(as, r, 404, "Not available",
+                           "Password sign-in is turned off on this server.");
         return;
     }
     /* A password check takes ~0.2 s of argon2id on purpose: never on an HTTP worker,
@@ -385,13 +408,16 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
     const char *email = tn_form_get(&f, "email");
     const char *pw = tn_form_get(&f, "password");
     if (!tn_as_csrf_ok(as, req, tn_form_get(&f, "csrf"))) {
-        tn_as_message_page(as, r, 403, "Session expired",
-                           "This form is no longer valid (missing or wrong security token). Go back to your "
-                           "application and start signing in again.");
+        tn_as_message_page(
+            as, r, 403, "Session expired",
+            "This form is no longer valid (missing or wrong security token). Go back to your "
+            "application and start signing in again.");
         goto done;
     }
     if (!sealed || !load_authz(as, sealed, &a)) {
-        tn_as_message_page(as, r, 400, "Sign-in expired", "This sign-in took too long. Go back to your application and try again.");
+        tn_as_message_page(
+            as, r, 400, "Sign-in expired",
+            "This sign-in took too long. Go back to your application and try again.");
         goto done;
     }
     if (!email || !pw || !email[0] || strlen(email) > 254) {
@@ -405,15 +431,18 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
     struct tn_user u;
     bool found = tn_store_user_by_email(as->cfg.store, lower, &u) == TN_OK;
     char dev[64];
-    struct tn_signin_attempt at = {.account = lower, .addr = req->client_addr,
-                                   .device = found ? tn_as_device_of(as, req, u.id, u.tokens_valid_after, dev, sizeof dev) : NULL,
-                                   .slot = -1};
+    struct tn_signin_attempt at = {
+        .account = lower,
+        .addr = req->client_addr,
+        .device = found ? tn_as_device_of(as, req, u.id, u.tokens_valid_after, dev, sizeof dev)
+                        : NULL,
+        .slot = -1};
     int64_t now = now_s();
     unsigned wait = tn_signin_guard_check(as->signin, &at, now);
     if (wait) {
         char msg[200];
-        snprintf(msg, sizeof msg, "Too many failed attempts. Try again in %u minute%s.", (wait + 59) / 60,
-                 (wait + 59) / 60 == 1 ? "" : "s");
+        snprintf(msg, sizeof msg, "Too many failed attempts. Try again in %u minute%s.",
+                 (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
         show_signin(as, req, r, sealed, &a, email, msg, 429);
         tn_as_resp_header(r, "Retry-After", "%u", wait);
         goto done;
@@ -421,10 +450,11 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
     enum tn_err admit = tn_signin_guard_enter(as->signin, &at, now);
     if (admit != TN_OK) {
         bool mine = admit == TN_ERR_LIMIT;
-        show_signin(as, req, r, sealed, &a, email,
-                    mine ? "Another sign-in from your network is being checked. Try again in a moment."
-                         : "The server is busy checking other sign-ins. Try again in a few seconds.",
-                    mine ? 429 : 503);
+        show_signin(
+            as, req, r, sealed, &a, email,
+            mine ? "Another sign-in from your network is being checked. Try again in a moment."
+                 : "The server is busy checking other sign-ins. Try again in a few seconds.",
+            mine ? 429 : 503);
         tn_as_resp_header(r, "Retry-After", "%u", mine ? 1u : 5u);
         goto done;
     }
@@ -436,9 +466,11 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
     tn_signin_guard_leave(as->signin, &at);
     if (!ok || u.disabled) {
         tn_signin_guard_failed(as->signin, &at, now);
-        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "trusted_browser", at.device ? "yes" : "no", NULL);
+        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "trusted_browser",
+               at.device ? "yes" : "no", NULL);
         show_signin(as, req, r, sealed, &a, email,
-                    ok && u.disabled ? "This account is disabled." : "Wrong email or password.", 401);
+                    ok && u.disabled ? "This account is disabled." : "Wrong email or password.",
+                    401);
         goto done;
     }
     tn_signin_guard_succeeded(as->signin, &at);
@@ -458,18 +490,23 @@ void tn_as_handle_consent(struct tn_as *as, const struct tn_as_req *req, struct 
     struct authz a;
     struct tn_user u;
     if (strcmp(req->method, "POST") || tn_form_parse(&f, req->body.ptr, req->body.len) != TN_OK) {
-        tn_as_message_page(as, r, 400, "Invalid request", "The consent form was not sent correctly.");
+        tn_as_message_page(as, r, 400, "Invalid request",
+                           "The consent form was not sent correctly.");
         return;
     }
     const char *decision = tn_form_get(&f, "decision");
     if (!tn_as_csrf_ok(as, req, tn_form_get(&f, "csrf"))) {
-        tn_as_message_page(as, r, 403, "Session expired",
-                           "This form is no longer valid (missing or wrong security token). Go back to your "
-                           "application and start signing in again.");
+        tn_as_message_page(
+            as, r, 403, "Session expired",
+            "This form is no longer valid (missing or wrong security token). Go back to your "
+            "application and start signing in again.");
     } else if (!load_authz(as, tn_form_get(&f, "req"), &a)) {
-        tn_as_message_page(as, r, 400, "Sign-in expired", "This sign-in took too long. Go back to your application and try again.");
+        tn_as_message_page(
+            as, r, 400, "Sign-in expired",
+            "This sign-in took too long. Go back to your application and try again.");
     } else if (!tn_as_session_user(as, req, &u)) {
-        tn_as_message_page(as, r, 401, "Signed out", "Your session ended. Go back to your application and sign in again.");
+        tn_as_message_page(as, r, 401, "Signed out",
+                           "Your session ended. Go back to your application and sign in again.");
     } else if (decision && !strcmp(decision, "allow")) {
         if (tn_store_consent_put(as->cfg.store, u.id, a.client_id, a.scope, now_s()) != TN_OK)
             tn_log(TN_LOG_WARN, "consent could not be remembered", "client_id", a.client_id, NULL);
@@ -482,19 +519,21 @@ void tn_as_handle_consent(struct tn_as *as, const struct tn_as_req *req, struct 
 
 /* ---------- for the other sign-in methods (email.c) ---------- */
 
-void tn_as_signin_page(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, const char *sealed,
-                       const char *email, const char *error, int status)
+void tn_as_signin_page(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                       const char *sealed, const char *email, const char *error, int status)
 {
     struct authz a;
     if (!sealed || !load_authz(as, sealed, &a)) {
-        tn_as_message_page(as, r, 400, "Sign-in expired", "This sign-in took too long. Go back to your application and try again.");
+        tn_as_message_page(
+            as, r, 400, "Sign-in expired",
+            "This sign-in took too long. Go back to your application and try again.");
         return;
     }
     show_signin(as, req, r, sealed, &a, email, error, status);
 }
 
-bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, const char *sealed,
-                           const struct tn_user *u)
+bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                           const char *sealed, const struct tn_user *u)
 {
     struct authz a;
     if (!sealed || !load_authz(as, sealed, &a))

@@ -16,14 +16,14 @@ struct entry {
     uint64_t url_hash; /* compared before the URL itself */
     char url[URL_MAX];
     char host[HOST_MAX];
-    int64_t expires_at;  /* documents and failures */
-    uint64_t used;       /* for evicting the least recently used document */
-    bool host_fault;     /* a failure where the host did not answer */
-    const char *why;     /* a failure's reason (static) */
+    int64_t expires_at;    /* documents and failures */
+    uint64_t used;         /* for evicting the least recently used document */
+    bool host_fault;       /* a failure where the host did not answer */
+    const char *why;       /* a failure's reason (static) */
     struct tn_client *doc; /* the document; kept past expires_at until stale_until (a refresh
                               in flight or failed still has its last good document) */
     int64_t stale_until;
-    char who[48];        /* a fetch in flight: the address it was reserved for ("" none) */
+    char who[48]; /* a fetch in flight: the address it was reserved for ("" none) */
 };
 
 struct tn_cimd_cache {
@@ -47,7 +47,9 @@ enum tn_err tn_cimd_host(const char *url, char *out, size_t cap)
     enum tn_err rc = TN_ERR_BAD_INPUT;
     if (cap)
         out[0] = '\0';
-    const char *a = !strncmp(url, "https://", 8) ? url + 8 : !strncmp(url, "http://", 7) ? url + 7 : NULL;
+    const char *a = !strncmp(url, "https://", 8)  ? url + 8
+                    : !strncmp(url, "http://", 7) ? url + 7
+                                                  : NULL;
     if (!a || !cap)
         goto done;
     size_t alen = strcspn(a, "/?#");
@@ -118,7 +120,8 @@ void tn_cimd_cache_free(struct tn_cimd_cache *c)
 
 static bool live(const struct entry *e, int64_t now)
 {
-    return e->state == E_FETCHING || ((e->state == E_DOC || e->state == E_FAILED) && e->expires_at > now);
+    return e->state == E_FETCHING ||
+           ((e->state == E_DOC || e->state == E_FAILED) && e->expires_at > now);
 }
 
 /* An entry whose last good document may still be served when it cannot be refetched. */
@@ -143,13 +146,15 @@ static struct entry *victim(struct tn_cimd_cache *c, int64_t now)
         struct entry *e = &c->e[i];
         if (!live(e, now) && !stale_ok(e, now))
             return e;
-        if (e->state != E_FETCHING && (e->state == E_DOC || !live(e, now)) && e->doc && (!lru || e->used < lru->used))
+        if (e->state != E_FETCHING && (e->state == E_DOC || !live(e, now)) && e->doc &&
+            (!lru || e->used < lru->used))
             lru = e;
     }
     return lru;
 }
 
-static enum tn_err serve_stale(struct tn_cimd_cache *c, struct entry *e, int64_t now, struct tn_client *out)
+static enum tn_err serve_stale(struct tn_cimd_cache *c, struct entry *e, int64_t now,
+                               struct tn_client *out)
 {
     if (!e || !stale_ok(e, now))
         return TN_ERR_BUSY;
@@ -164,8 +169,9 @@ enum tn_err tn_cimd_cache_get(struct tn_cimd_cache *c, const char *url, int64_t 
     return tn_cimd_cache_get_for(c, url, NULL, now, reserve, out, why);
 }
 
-enum tn_err tn_cimd_cache_get_for(struct tn_cimd_cache *c, const char *url, const char *who, int64_t now,
-                                  bool reserve, struct tn_client *out, const char **why)
+enum tn_err tn_cimd_cache_get_for(struct tn_cimd_cache *c, const char *url, const char *who,
+                                  int64_t now, bool reserve, struct tn_client *out,
+                                  const char **why)
 {
     enum tn_err rc = TN_ERR_BUSY;
     char host[HOST_MAX];
@@ -214,7 +220,8 @@ enum tn_err tn_cimd_cache_get_for(struct tn_cimd_cache *c, const char *url, cons
         goto done;
     }
     if (c->n_fetching >= c->lim.fetches || host_fetching >= c->lim.host_fetches) {
-        *why = "Too many client metadata documents are being fetched right now; try again in a moment.";
+        *why =
+            "Too many client metadata documents are being fetched right now; try again in a moment.";
         rc = serve_stale(c, e, now, out);
         goto done;
     }
@@ -280,7 +287,8 @@ done:
     pthread_mutex_unlock(&c->mu);
 }
 
-enum tn_err tn_cimd_cache_stale(struct tn_cimd_cache *c, const char *url, int64_t now, struct tn_client *out)
+enum tn_err tn_cimd_cache_stale(struct tn_cimd_cache *c, const char *url, int64_t now,
+                                struct tn_client *out)
 {
     pthread_mutex_lock(&c->mu);
     struct entry *e = find(c, url, hash(url));

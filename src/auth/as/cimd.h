@@ -66,12 +66,14 @@ enum tn_err tn_cimd_cache_get(struct tn_cimd_cache *c, const char *url, int64_t 
  * URL has a document that expired less than stale_s ago, that document is copied to
  * *out and TN_OK returned (*why still says why it was not refetched). A reservation
  * keeps the stale document until the fetch ends. */
-enum tn_err tn_cimd_cache_get_for(struct tn_cimd_cache *c, const char *url, const char *who, int64_t now,
-                                  bool reserve, struct tn_client *out, const char **why);
+enum tn_err tn_cimd_cache_get_for(struct tn_cimd_cache *c, const char *url, const char *who,
+                                  int64_t now, bool reserve, struct tn_client *out,
+                                  const char **why);
 
 /* After a reserved fetch ended without a document: the URL's stale document (expired
  * less than stale_s ago) in *out, TN_OK; else TN_ERR_NOT_FOUND. */
-enum tn_err tn_cimd_cache_stale(struct tn_cimd_cache *c, const char *url, int64_t now, struct tn_client *out);
+enum tn_err tn_cimd_cache_stale(struct tn_cimd_cache *c, const char *url, int64_t now,
+                                struct tn_client *out);
 
 /* Ends the fetch reserved for `url`. With `doc`, keeps the document until now + ttl_s;
  * else with `why` (a static string) remembers the failure for the failure lifetime,
@@ -80,6 +82,7 @@ enum tn_err tn_cimd_cache_stale(struct tn_cimd_cache *c, const char *url, int64_
  * document has withdrawn it); with neither, forgets the URL (the fetch did not happen),
  * except a stale document, kept expired. */
 void tn_cimd_cache_end(struct tn_cimd_cache *c, const char *url, int64_t now,
-                       const struct tn_client *doc, int64_t ttl_s, const char *why, bool host_fault);
+                       const struct tn_client *doc, int64_t ttl_s, const char *why,
+                       bool host_fault);
 
 #endif

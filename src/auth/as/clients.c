@@ -17,10 +17,14 @@
 
 static bool rate_ok(struct tn_as *as, const char *addr);
 
-static bool is_cimd_id(const char *id) { return strncmp(id, "https://", 8) == 0 || strncmp(id, "http://", 7) == 0; }
+static bool is_cimd_id(const char *id)
+{
+    return strncmp(id, "https://", 8) == 0 || strncmp(id, "http://", 7) == 0;
+}
 
 /* Reads a fetched Client ID Metadata Document into *c, or says why not (no lock held). */
-static bool cimd_parse(const char *url, const struct tn_fetch_result *fr, struct tn_client *c, const char **why)
+static bool cimd_parse(const char *url, const struct tn_fetch_result *fr, struct tn_client *c,
+                       const char **why)
 {
     memset(c, 0, sizeof *c);
     bool ok = false;
@@ -35,7 +39,8 @@ static bool cimd_parse(const char *url, const struct tn_fetch_result *fr, struct
     bool public_ok = !am || !strcmp(am, "none");
     size_t i;
     json_t *v;
-    json_array_foreach(ams, i, v) public_ok |= json_is_string(v) && !strcmp(json_string_value(v), "none");
+    json_array_foreach(ams, i, v)
+        public_ok |= json_is_string(v) && !strcmp(json_string_value(v), "none");
     if (!doc) {
         *why = "The client's metadata document could not be fetched.";
     } else if (!cid || strcmp(cid, url) != 0) {
@@ -45,13 +50,13 @@ static bool cimd_parse(const char *url, const struct tn_fetch_result *fr, struct
     } else if (!json_is_array(uris) || json_array_size(uris) == 0 || json_array_size(uris) > 20) {
         *why = "The client's metadata document has no redirect_uris.";
     } else if (!public_ok) {
-        *why = "The client's metadata document asks for an authentication method this server does not support.";
+        *why =
+            "The client's metadata document asks for an authentication method this server does not support.";
     } else {
         ok = true;
         struct tn_buf w;
         tn_buf_init(&w, 256);
-        json_array_foreach(uris, i, v)
-        {
+        json_array_foreach(uris, i, v) {
             if (!json_is_string(v) || tn_redirect_validate(json_string_value(v), &w) != TN_OK)
                 ok = false;
         }
@@ -68,11 +73,12 @@ static bool cimd_parse(const char *url, const struct tn_fetch_result *fr, struct
         snprintf(c->auth_method, sizeof c->auth_method, "none");
         json_t *gt = json_object_get(doc, "grant_types");
         if (json_is_array(gt)) {
-            json_array_foreach(gt, i, v) if (json_is_string(v) &&
-                                             (!strcmp(json_string_value(v), "authorization_code") ||
-                                              !strcmp(json_string_value(v), "refresh_token")))
-                snprintf(c->grant_types + strlen(c->grant_types), sizeof c->grant_types - strlen(c->grant_types),
-                         "%s%s", c->grant_types[0] ? " " : "", json_string_value(v));
+            json_array_foreach(gt, i, v)
+                if (json_is_string(v) && (!strcmp(json_string_value(v), "authorization_code") ||
+                                          !strcmp(json_string_value(v), "refresh_token")))
+                    snprintf(c->grant_types + strlen(c->grant_types),
+                             sizeof c->grant_types - strlen(c->grant_types), "%s%s",
+                             c->grant_types[0] ? " " : "", json_string_value(v));
         } else {
             snprintf(c->grant_types, sizeof c->grant_types, "authorization_code refresh_token");
         }
@@ -144,7 +150,8 @@ static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, st
         if (!fail)
             fail = "The client's metadata document could not be fetched.";
         *why = fail;
-        tn_log(TN_LOG_INFO, "client metadata document refused", "client_id", url, "reason", *why, NULL);
+        tn_log(TN_LOG_INFO, "client metadata document refused", "client_id", url, "reason", *why,
+               NULL);
         rc = TN_ERR_BAD_INPUT;
         goto done;
     }
@@ -162,12 +169,14 @@ static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, st
     *out = *c;
     rc = TN_OK;
 done:
-    tn_cimd_cache_end(as->cimd, url, now_s(), rc == TN_OK ? c : NULL, ttl, rc == TN_ERR_BAD_INPUT ? fail : NULL,
-                      host_fault);
+    tn_cimd_cache_end(as->cimd, url, now_s(), rc == TN_OK ? c : NULL, ttl,
+                      rc == TN_ERR_BAD_INPUT ? fail : NULL, host_fault);
     /* A client that worked keeps working while its document cannot be refetched (the
      * host fails, or this address used its fetches): its last good document serves. */
-    if (rc != TN_OK && rc != TN_ERR_NOMEM && tn_cimd_cache_stale(as->cimd, url, now_s(), out) == TN_OK) {
-        tn_log(TN_LOG_INFO, "client metadata document served stale", "client_id", url, "reason", *why, NULL);
+    if (rc != TN_OK && rc != TN_ERR_NOMEM &&
+        tn_cimd_cache_stale(as->cimd, url, now_s(), out) == TN_OK) {
+        tn_log(TN_LOG_INFO, "client metadata document served stale", "client_id", url, "reason",
+               *why, NULL);
         rc = TN_OK;
     }
     tn_buf_deinit(&fr.body);
@@ -184,7 +193,8 @@ enum tn_err tn_as_find_client(struct tn_as *as, const struct tn_as_req *req, str
 {
     if (is_cimd_id(id))
         return cimd_client(as, req, r, id, out, why);
-    *why = "This application is not registered with this server. Remove it from your MCP client and add it again.";
+    *why =
+        "This application is not registered with this server. Remove it from your MCP client and add it again.";
     if (strlen(id) >= sizeof out->id)
         return TN_ERR_NOT_FOUND;
     return tn_store_client_get(as->cfg.store, id, out);
@@ -238,14 +248,14 @@ static bool redirect_uris_ok(json_t *uris, struct tn_as_resp *r)
     }
     size_t i;
     json_t *v;
-    json_array_foreach(uris, i, v)
-    {
+    json_array_foreach(uris, i, v) {
         tn_buf_reset(&why);
         if (!json_is_string(v) || tn_redirect_validate(json_string_value(v), &why) != TN_OK) {
             json_t *e = json_pack("{s:s, s:s}", "error", tn_err_oauth(TN_ERR_INVALID_REDIRECT_URI),
                                   "error_description", "");
             char d[1400];
-            snprintf(d, sizeof d, "redirect_uris[%zu] %s", i, json_is_string(v) ? why.data : "must be a string");
+            snprintf(d, sizeof d, "redirect_uris[%zu] %s", i,
+                     json_is_string(v) ? why.data : "must be a string");
             json_object_set_new(e, "error_description", json_string(d));
             tn_as_json_resp(r, tn_err_http_status(TN_ERR_INVALID_REDIRECT_URI), e);
             goto done;
@@ -259,38 +269,47 @@ done:
 
 /* Reads a registration request's metadata into *c (all but its id, secret and times);
  * false with the response filled (invalid_client_metadata). */
-static bool read_metadata(struct tn_as *as, json_t *in, json_t *uris, struct tn_client *c, struct tn_as_resp *r)
+static bool read_metadata(struct tn_as *as, json_t *in, json_t *uris, struct tn_client *c,
+                          struct tn_as_resp *r)
 {
     size_t i;
     json_t *v;
     const char *am = json_string_value(json_object_get(in, "token_endpoint_auth_method"));
     if (!am)
         am = "client_secret_basic"; /* RFC 7591's default */
-    if (strcmp(am, "none") && strcmp(am, "client_secret_basic") && strcmp(am, "client_secret_post")) {
-        tn_as_oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA,
-                          "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post");
+    if (strcmp(am, "none") && strcmp(am, "client_secret_basic") &&
+        strcmp(am, "client_secret_post")) {
+        tn_as_oauth_error(
+            r, TN_ERR_INVALID_CLIENT_METADATA,
+            "token_endpoint_auth_method must be none, client_secret_basic or client_secret_post");
         return false;
     }
     /* Lenient on what clients send: unsupported grant types (device_code, implicit,
      * client_credentials) are dropped, not fatal. */
     json_t *gt = json_object_get(in, "grant_types");
     bool want_refresh = !json_is_array(gt);
-    json_array_foreach(gt, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), "refresh_token")) want_refresh = true;
-    snprintf(c->grant_types, sizeof c->grant_types, "authorization_code%s", want_refresh ? " refresh_token" : "");
+    json_array_foreach(gt, i, v)
+        if (json_is_string(v) && !strcmp(json_string_value(v), "refresh_token"))
+            want_refresh = true;
+    snprintf(c->grant_types, sizeof c->grant_types, "authorization_code%s",
+             want_refresh ? " refresh_token" : "");
     json_t *rt = json_object_get(in, "response_types");
     bool code_ok = !json_is_array(rt);
-    json_array_foreach(rt, i, v) code_ok |= json_is_string(v) && !strcmp(json_string_value(v), "code");
+    json_array_foreach(rt, i, v)
+        code_ok |= json_is_string(v) && !strcmp(json_string_value(v), "code");
     if (!code_ok) {
         tn_as_oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA, "response_types must include code");
         return false;
     }
     const char *name = json_string_value(json_object_get(in, "client_name"));
     if (name && strlen(name) >= sizeof c->name) {
-        tn_as_oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA, "client_name is longer than 127 bytes");
+        tn_as_oauth_error(r, TN_ERR_INVALID_CLIENT_METADATA,
+                          "client_name is longer than 127 bytes");
         return false;
     }
     const char *at = json_string_value(json_object_get(in, "application_type"));
-    snprintf(c->application_type, sizeof c->application_type, "%s", at && !strcmp(at, "web") ? "web" : "native");
+    snprintf(c->application_type, sizeof c->application_type, "%s",
+             at && !strcmp(at, "web") ? "web" : "native");
     char scope[256] = "";
     const char *sc = json_string_value(json_object_get(in, "scope"));
     if (sc)
@@ -318,8 +337,8 @@ static void new_secret(struct tn_client *c, char secret[64])
 static json_t *registration_json(const struct tn_client *c, json_t *uris)
 {
     json_t *out = json_pack("{s:s, s:I, s:s, s:O, s:[s], s:s, s:s}", "client_id", c->id,
-                            "client_id_issued_at", (json_int_t)c->created_at, "client_name", c->name,
-                            "redirect_uris", uris, "response_types", "code",
+                            "client_id_issued_at", (json_int_t)c->created_at, "client_name",
+                            c->name, "redirect_uris", uris, "response_types", "code",
                             "token_endpoint_auth_method", c->auth_method, "application_type",
                             c->application_type);
     json_t *g = json_array();
@@ -347,7 +366,8 @@ void tn_as_handle_register(struct tn_as *as, const struct tn_as_req *req, struct
     }
     cleanup_clients(as);
     if (!rate_ok(as, req->client_addr)) {
-        tn_as_oauth_error(r, TN_ERR_RATE_LIMITED, "Too many registrations from this address; try again later");
+        tn_as_oauth_error(r, TN_ERR_RATE_LIMITED,
+                          "Too many registrations from this address; try again later");
         tn_as_resp_header(r, "Retry-After", "3600");
         goto done;
     }

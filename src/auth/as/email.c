@@ -28,16 +28,18 @@
 
 static void expired_form(struct tn_as *as, struct tn_as_resp *r)
 {
-    tn_as_message_page(as, r, 403, "Session expired",
-                       "This form is no longer valid (missing or wrong security token). Go back to your "
-                       "application and start signing in again.");
+    tn_as_message_page(
+        as, r, 403, "Session expired",
+        "This form is no longer valid (missing or wrong security token). Go back to your "
+        "application and start signing in again.");
 }
 
 /* The browser's tn_email cookie: row id and browser secret; false when absent or forged. */
 static bool email_cookie(struct tn_as *as, const struct tn_as_req *req, char id[48], char b[64])
 {
     char buf[1024];
-    json_t *j = tn_unseal(as->secret, as->secret_len, "email", tn_as_cookie(req, COOKIE, buf, sizeof buf));
+    json_t *j =
+        tn_unseal(as->secret, as->secret_len, "email", tn_as_cookie(req, COOKIE, buf, sizeof buf));
     const char *i = json_string_value(json_object_get(j, "id"));
     const char *s = json_string_value(json_object_get(j, "b"));
     bool ok = i && s && strlen(i) < 48 && strlen(s) < 64;
@@ -57,13 +59,16 @@ static void lower_copy(const char *in, char out[256])
     out[255] = '\0';
 }
 
-static void sent_page(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, const char *sealed,
-                      const char *email, const char *error, int status)
+static void sent_page(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                      const char *sealed, const char *email, const char *error, int status)
 {
     char csrf[64];
     tn_as_csrf_prepare(as, req, r, csrf);
-    struct tn_page_email_sent p = {.action = "/authorize/email/code", .request_id = sealed, .csrf = csrf,
-                                   .email = email, .minutes = (unsigned)(as->cfg.email_code_ttl_s / 60),
+    struct tn_page_email_sent p = {.action = "/authorize/email/code",
+                                   .request_id = sealed,
+                                   .csrf = csrf,
+                                   .email = email,
+                                   .minutes = (unsigned)(as->cfg.email_code_ttl_s / 60),
                                    .error = error};
     r->status = status;
     tn_buf_reset(&r->body);
@@ -71,8 +76,8 @@ static void sent_page(struct tn_as *as, const struct tn_as_req *req, struct tn_a
 }
 
 /* Sends the code to an active account; for any other address waits about as long. */
-static void deliver(struct tn_as *as, const struct tn_as_req *req, bool send, const char *to, const char *code,
-                    const char *link)
+static void deliver(struct tn_as *as, const struct tn_as_req *req, bool send, const char *to,
+                    const char *code, const char *link)
 {
     int64_t t0 = tn_time_now_ms();
     if (!send) {
@@ -85,14 +90,15 @@ static void deliver(struct tn_as *as, const struct tn_as_req *req, bool send, co
     tn_buf_init(&text, 16384);
     tn_buf_init(&html, 16384);
     tn_buf_init(&err, 1024);
-    enum tn_err rc = tn_email_message(code, link, (unsigned)(as->cfg.email_code_ttl_s / 60), &text, &html);
+    enum tn_err rc =
+        tn_email_message(code, link, (unsigned)(as->cfg.email_code_ttl_s / 60), &text, &html);
     if (rc == TN_OK)
         rc = tn_mailer_send(as->cfg.mailer, tn_mail_span(to), tn_mail_span(TN_EMAIL_SUBJECT),
-                            (struct tn_span){text.data, text.len}, (struct tn_span){html.data, html.len}, NULL,
-                            &err);
+                            (struct tn_span){text.data, text.len},
+                            (struct tn_span){html.data, html.len}, NULL, &err);
     if (rc != TN_OK)
-        tn_log(TN_LOG_WARN, "sign-in code not sent", "id", req->request_id, "error", tn_err_name(rc), "detail",
-               err.data ? err.data : "", NULL);
+        tn_log(TN_LOG_WARN, "sign-in code not sent", "id", req->request_id, "error",
+               tn_err_name(rc), "detail", err.data ? err.data : "", NULL);
     /* the wait for unknown addresses follows what sending costs */
     int64_t took = tn_time_now_ms() - t0, prev = atomic_load(&as->mail_ms);
     atomic_store(&as->mail_ms, prev ? (prev * 3 + took) / 4 : took);
@@ -104,8 +110,8 @@ static void deliver(struct tn_as *as, const struct tn_as_req *req, bool send, co
 }
 
 /* Stores the row and sets the browser's cookie; fills code and link. */
-static enum tn_err new_row(struct tn_as *as, struct tn_as_resp *r, const char *email, const char *sealed,
-                           char code[TN_EMAIL_CODE_LEN + 1], char link[1024])
+static enum tn_err new_row(struct tn_as *as, struct tn_as_resp *r, const char *email,
+                           const char *sealed, char code[TN_EMAIL_CODE_LEN + 1], char link[1024])
 {
     struct tn_email_code *c = calloc(1, sizeof *c);
     char token[64], b[64];
@@ -148,7 +154,8 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
 {
     struct tn_form f;
     if (strcmp(req->method, "POST") || tn_form_parse(&f, req->body.ptr, req->body.len) != TN_OK) {
-        tn_as_message_page(as, r, 400, "Invalid request", "The sign-in form was not sent correctly.");
+        tn_as_message_page(as, r, 400, "Invalid request",
+                           "The sign-in form was not sent correctly.");
         return;
     }
     /* mail takes time: never on an HTTP worker */
@@ -165,7 +172,8 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
         expired_form(as, r);
         goto done;
     }
-    if (!email || !email[0] || strlen(email) > 254 || tn_mail_addr_check(email, strlen(email)) != TN_OK) {
+    if (!email || !email[0] || strlen(email) > 254 ||
+        tn_mail_addr_check(email, strlen(email)) != TN_OK) {
         tn_as_signin_page(as, req, r, sealed, email, "Enter a valid email address.", 400);
         goto done;
     }
@@ -179,12 +187,13 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
         wait = tn_throttle_take(as->email_addr, akey, now);
     if (wait) {
         char msg[160];
-        snprintf(msg, sizeof msg, "Too many sign-in codes were asked for. Try again in %u minute%s.",
+        snprintf(msg, sizeof msg,
+                 "Too many sign-in codes were asked for. Try again in %u minute%s.",
                  (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
         tn_as_signin_page(as, req, r, sealed, email, msg, 429);
         tn_as_resp_header(r, "Retry-After", "%u", wait);
-        tn_log(TN_LOG_INFO, "sign-in code refused", "id", req->request_id, "method", "email", "outcome",
-               "throttled", NULL);
+        tn_log(TN_LOG_INFO, "sign-in code refused", "id", req->request_id, "method", "email",
+               "outcome", "throttled", NULL);
         goto done;
     }
     struct tn_user u;
@@ -212,8 +221,10 @@ static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct 
 {
     struct tn_user u;
     if (tn_store_user_by_email(as->cfg.store, c->email, &u) != TN_OK || u.disabled) {
-        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome", "no_account", NULL);
-        tn_as_signin_page(as, req, r, c->req, NULL, "That code is not valid. Ask for a new one.", 401);
+        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
+               "no_account", NULL);
+        tn_as_signin_page(as, req, r, c->req, NULL, "That code is not valid. Ask for a new one.",
+                          401);
         return;
     }
     tn_as_set_cookie(as, r, COOKIE, "", "/", "Lax", 0);
@@ -221,28 +232,39 @@ static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct 
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, "method", "email", NULL);
     if (!tn_as_signin_continue(as, req, r, c->req, &u))
-        tn_as_message_page(as, r, 400, "Sign-in expired", "This sign-in took too long. Go back to your application and try again.");
+        tn_as_message_page(
+            as, r, 400, "Sign-in expired",
+            "This sign-in took too long. Go back to your application and try again.");
 }
 
 /* Why a code or link did not sign in, for people. */
 static const char *refusal(enum tn_err e)
 {
     switch (e) {
-    case TN_ERR_CONFLICT: return "That code was already used. Ask for a new one.";
-    case TN_ERR_INVALID_GRANT: return "That code has expired. Ask for a new one.";
-    case TN_ERR_LIMIT: return "Too many wrong codes. Ask for a new one.";
-    default: return "This browser did not ask for that code. Ask for a new one here.";
+    case TN_ERR_CONFLICT:
+        return "That code was already used. Ask for a new one.";
+    case TN_ERR_INVALID_GRANT:
+        return "That code has expired. Ask for a new one.";
+    case TN_ERR_LIMIT:
+        return "Too many wrong codes. Ask for a new one.";
+    default:
+        return "This browser did not ask for that code. Ask for a new one here.";
     }
 }
 
 static const char *outcome(enum tn_err e)
 {
     switch (e) {
-    case TN_ERR_CONFLICT: return "used";
-    case TN_ERR_INVALID_GRANT: return "expired";
-    case TN_ERR_LIMIT: return "locked";
-    case TN_ERR_FORBIDDEN: return "wrong";
-    default: return "unknown";
+    case TN_ERR_CONFLICT:
+        return "used";
+    case TN_ERR_INVALID_GRANT:
+        return "expired";
+    case TN_ERR_LIMIT:
+        return "locked";
+    case TN_ERR_FORBIDDEN:
+        return "wrong";
+    default:
+        return "unknown";
     }
 }
 
@@ -250,7 +272,8 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
 {
     struct tn_form f;
     if (strcmp(req->method, "POST") || tn_form_parse(&f, req->body.ptr, req->body.len) != TN_OK) {
-        tn_as_message_page(as, r, 400, "Invalid request", "The sign-in form was not sent correctly.");
+        tn_as_message_page(as, r, 400, "Invalid request",
+                           "The sign-in form was not sent correctly.");
         return;
     }
     const char *sealed = tn_form_get(&f, "req");
@@ -266,7 +289,8 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
         goto done;
     }
     if (!email_cookie(as, req, id, b)) {
-        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome", "no_cookie", NULL);
+        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
+               "no_cookie", NULL);
         tn_as_signin_page(as, req, r, sealed, NULL, refusal(TN_ERR_NOT_FOUND), 400);
         goto done;
     }
@@ -282,13 +306,16 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
     } else if (e == TN_ERR_FORBIDDEN && c->attempts < TN_EMAIL_CODE_ATTEMPTS) {
         char msg[120];
         int left = (int)(TN_EMAIL_CODE_ATTEMPTS - c->attempts);
-        snprintf(msg, sizeof msg, "That code is not right. %d attempt%s left.", left, left == 1 ? "" : "s");
-        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome", "wrong", NULL);
+        snprintf(msg, sizeof msg, "That code is not right. %d attempt%s left.", left,
+                 left == 1 ? "" : "s");
+        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
+               "wrong", NULL);
         sent_page(as, req, r, sealed, NULL, msg, 401);
     } else {
         if (e == TN_ERR_FORBIDDEN)
             e = TN_ERR_LIMIT; /* the last attempt was wrong */
-        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome", outcome(e), NULL);
+        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
+               outcome(e), NULL);
         tn_as_signin_page(as, req, r, sealed, NULL, refusal(e), e == TN_ERR_LIMIT ? 429 : 400);
     }
 done:
@@ -314,7 +341,8 @@ void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, stru
     }
     if (post) {
         if (tn_form_parse(&f, req->body.ptr, req->body.len) != TN_OK) {
-            tn_as_message_page(as, r, 400, "Invalid request", "The sign-in form was not sent correctly.");
+            tn_as_message_page(as, r, 400, "Invalid request",
+                               "The sign-in form was not sent correctly.");
             goto done;
         }
         have_form = true;
@@ -333,10 +361,12 @@ void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, stru
     }
     if (!qid || !qt || !tn_as_b64url_chars(qid, 1, 47) || !tn_as_b64url_chars(qt, 1, 63) ||
         !email_cookie(as, req, id, b) || strcmp(id, qid)) {
-        tn_log(TN_LOG_INFO, "sign-in link opened elsewhere", "id", req->request_id, "method", "email", NULL);
-        tn_as_message_page(as, r, 400, "Use the code instead",
-                           "This link signs in only the browser where you asked for it. Enter the code from "
-                           "the email in the window where you started signing in.");
+        tn_log(TN_LOG_INFO, "sign-in link opened elsewhere", "id", req->request_id, "method",
+               "email", NULL);
+        tn_as_message_page(
+            as, r, 400, "Use the code instead",
+            "This link signs in only the browser where you asked for it. Enter the code from "
+            "the email in the window where you started signing in.");
         goto done;
     }
     tn_email_hash(as->secret, as->secret_len, "browser", id, b, bh);
@@ -360,8 +390,8 @@ void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, stru
         }
         char csrf[64];
         tn_as_csrf_prepare(as, req, r, csrf);
-        struct tn_page_email_link p = {.action = "/signin/email", .id = id, .token = qt, .csrf = csrf,
-                                       .email = c->email};
+        struct tn_page_email_link p = {
+            .action = "/signin/email", .id = id, .token = qt, .csrf = csrf, .email = c->email};
         r->status = 200;
         tn_buf_reset(&r->body);
         tn_as_page_headers(as, r, true, tn_page_email_link(&r->body, &p));
@@ -371,7 +401,8 @@ void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, stru
     if (e == TN_OK) {
         finish_signin(as, req, r, c);
     } else {
-        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email_link", "outcome", outcome(e), NULL);
+        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email_link",
+               "outcome", outcome(e), NULL);
         tn_as_message_page(as, r, 400, "This link does not work", refusal(e));
     }
 done:

@@ -33,12 +33,12 @@ struct tn_as {
     uint8_t secret[64];
     size_t secret_len;
     json_t *metadata;
-    struct tn_signin_guard *signin;  /* failed sign-ins: per account, address, browser */
-    struct tn_throttle *registrations; /* client registrations per address and hour */
+    struct tn_signin_guard *signin;        /* failed sign-ins: per account, address, browser */
+    struct tn_throttle *registrations;     /* client registrations per address and hour */
     struct tn_throttle *registrations_net; /* ... and per IPv6 /48 */
-    pthread_mutex_t mu; /* setup token */
-    struct tn_cimd_cache *cimd; /* its own lock */
-    struct tn_throttle *cimd_fetches; /* metadata document fetches per address and hour */
+    pthread_mutex_t mu;                    /* setup token */
+    struct tn_cimd_cache *cimd;            /* its own lock */
+    struct tn_throttle *cimd_fetches;      /* metadata document fetches per address and hour */
     char setup_token[48];
     char setup_url[600];
     bool secure_cookies;
@@ -80,7 +80,8 @@ void tn_as_json_resp(struct tn_as_resp *r, int status, json_t *doc);
 /* An RFC 6749 §5.2 error response: status and `error` from the error table. */
 void tn_as_oauth_error(struct tn_as_resp *r, enum tn_err e, const char *desc);
 /* The headers of an HTML page (or a plain 500 when `rendered` failed). */
-void tn_as_page_headers(struct tn_as *as, struct tn_as_resp *r, bool redirects, enum tn_err rendered);
+void tn_as_page_headers(struct tn_as *as, struct tn_as_resp *r, bool redirects,
+                        enum tn_err rendered);
 /* A page with a title and a message. */
 void tn_as_message_page(struct tn_as *as, struct tn_as_resp *r, int status, const char *title,
                         const char *msg);
@@ -107,10 +108,11 @@ void tn_as_handle_register(struct tn_as *as, const struct tn_as_req *req, struct
 
 bool tn_as_session_user(struct tn_as *as, const struct tn_as_req *req, struct tn_user *u);
 void tn_as_start_session(struct tn_as *as, struct tn_as_resp *r, const struct tn_user *u);
-const char *tn_as_device_of(struct tn_as *as, const struct tn_as_req *req, const char *uid, int64_t valid_after,
-                            char *out, size_t cap);
+const char *tn_as_device_of(struct tn_as *as, const struct tn_as_req *req, const char *uid,
+                            int64_t valid_after, char *out, size_t cap);
 void tn_as_remember_device(struct tn_as *as, struct tn_as_resp *r, const struct tn_user *u);
-void tn_as_csrf_prepare(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, char token[64]);
+void tn_as_csrf_prepare(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                        char token[64]);
 bool tn_as_csrf_ok(struct tn_as *as, const struct tn_as_req *req, const char *sent);
 
 /* ---------- endpoints ---------- */
@@ -120,12 +122,12 @@ void tn_as_handle_authorize(struct tn_as *as, const struct tn_as_req *req, struc
 void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_consent(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 /* The sign-in page of the sealed request (or "Sign-in expired"), with an error. */
-void tn_as_signin_page(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, const char *sealed,
-                       const char *email, const char *error, int status);
+void tn_as_signin_page(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                       const char *sealed, const char *email, const char *error, int status);
 /* After a sign-in by another method: consent or the code for the sealed request; false
  * (nothing filled) when it no longer unseals. */
-bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, const char *sealed,
-                           const struct tn_user *u);
+bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                           const char *sealed, const struct tn_user *u);
 /* email.c: POST /authorize/email, POST /authorize/email/code, GET and POST /signin/email */
 void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);

@@ -43,8 +43,8 @@ enum tn_err tn_as_keys_kek(uint8_t out[32], const uint8_t *secret, size_t secret
         return TN_ERR_CONFIG;
     /* A keyed BLAKE2b over the purpose: the same secret keys other things (the MRTR
      * state, the sign-in pages) through HMAC-SHA256; this subkey is of no use there. */
-    if (crypto_generichash(out, 32, (const unsigned char *)KEK_LABEL, sizeof KEK_LABEL - 1,
-                           secret, secret_len) != 0)
+    if (crypto_generichash(out, 32, (const unsigned char *)KEK_LABEL, sizeof KEK_LABEL - 1, secret,
+                           secret_len) != 0)
         return TN_ERR_INTERNAL;
     return TN_OK;
 }
@@ -69,8 +69,7 @@ enum tn_err tn_as_key_seal(const uint8_t kek[32], const char *kid, const char *p
     unsigned long long clen = 0;
     /* the kid as associated data: a sealed key copied into another row does not open */
     crypto_aead_xchacha20poly1305_ietf_encrypt(box + NONCE_BYTES, &clen, (const uint8_t *)pem, n,
-                                               (const uint8_t *)kid, strlen(kid), NULL, box,
-                                               kek);
+                                               (const uint8_t *)kid, strlen(kid), NULL, box, kek);
     memcpy(out, TN_AS_KEY_SEALED_PREFIX, PREFIX_LEN);
     tn_b64url_encode(out + PREFIX_LEN, cap - PREFIX_LEN, box, NONCE_BYTES + (size_t)clen);
     rc = TN_OK;
@@ -79,8 +78,8 @@ done:
     return rc;
 }
 
-enum tn_err tn_as_key_unseal(const uint8_t kek[32], const char *kid, const char *sealed,
-                             char *pem, size_t cap)
+enum tn_err tn_as_key_unseal(const uint8_t kek[32], const char *kid, const char *sealed, char *pem,
+                             size_t cap)
 {
     enum tn_err rc = TN_ERR_BAD_INPUT;
     uint8_t box[NONCE_BYTES + STORED_MAX + TAG_BYTES];
@@ -91,8 +90,7 @@ enum tn_err tn_as_key_unseal(const uint8_t kek[32], const char *kid, const char 
         goto done;
     const char *b64 = sealed + PREFIX_LEN;
     size_t b64_len = strnlen(b64, STORED_MAX);
-    if (b64_len >= STORED_MAX ||
-        tn_b64url_decode(box, sizeof box, &blen, b64, b64_len) != TN_OK ||
+    if (b64_len >= STORED_MAX || tn_b64url_decode(box, sizeof box, &blen, b64, b64_len) != TN_OK ||
         blen <= NONCE_BYTES + TAG_BYTES)
         goto done;
     size_t n = blen - NONCE_BYTES - TAG_BYTES;
@@ -125,10 +123,7 @@ static EVP_PKEY *pem_to_key(const char *pem)
 }
 
 /* A row as a previous version stored it: the PEM itself. */
-static bool is_plain(const char *stored)
-{
-    return strncmp(stored, "-----BEGIN ", 11) == 0;
-}
+static bool is_plain(const char *stored) { return strncmp(stored, "-----BEGIN ", 11) == 0; }
 
 /* The rows of one read, before they become keys. */
 struct rows {
@@ -187,8 +182,8 @@ static enum tn_err seal_row(const struct tn_as_keys *k, const struct tn_signing_
         tn_log(TN_LOG_INFO, "signing key encrypted in the store (it was in plain text)", "kid",
                row->kid, NULL);
     else if (rc != TN_ERR_NOT_FOUND)
-        tn_log(TN_LOG_ERROR, "cannot encrypt a signing key stored in plain text", "kid",
-               row->kid, "error", tn_err_name(rc), NULL);
+        tn_log(TN_LOG_ERROR, "cannot encrypt a signing key stored in plain text", "kid", row->kid,
+               "error", tn_err_name(rc), NULL);
     return rc;
 }
 
@@ -315,7 +310,8 @@ static enum tn_err reload(struct tn_as_keys *k, int64_t now)
             changed = true;
         } else if (newest_retire - now < k->cfg.lead_s) {
             /* the successor signs when the current key retires, published from now */
-            int64_t from = newest_retire > now + k->cfg.lead_s ? newest_retire : now + k->cfg.lead_s;
+            int64_t from = newest_retire > now + k->cfg.lead_s ? newest_retire
+                                                               : now + k->cfg.lead_s;
             if ((rc = create_key(k, from < newest_retire ? newest_retire : from)) != TN_OK)
                 break;
             changed = true;

@@ -71,7 +71,7 @@ enum tn_err tn_as_key_seal(const uint8_t kek[32], const char *kid, const char *p
  * (wipe it after use). TN_ERR_BAD_INPUT when `sealed` is not of that form (prefix,
  * base64url, length), TN_ERR_LIMIT when the key does not fit, TN_ERR_CONFIG when it
  * does not open: another kek or kid, or an altered byte. pem is zeroed on failure. */
-enum tn_err tn_as_key_unseal(const uint8_t kek[32], const char *kid, const char *sealed,
-                             char *pem, size_t cap);
+enum tn_err tn_as_key_unseal(const uint8_t kek[32], const char *kid, const char *sealed, char *pem,
+                             size_t cap);
 
 #endif

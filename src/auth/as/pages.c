@@ -70,7 +70,8 @@ static void csp_compute(void)
     static const char tail[] = "frame-ancestors 'none'; base-uri 'none'";
     unsigned char h[crypto_hash_sha256_BYTES];
     char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES, sodium_base64_VARIANT_ORIGINAL)];
-    if (sodium_init() < 0 || crypto_hash_sha256(h, (const unsigned char *)STYLE, sizeof STYLE - 1) != 0) {
+    if (sodium_init() < 0 ||
+        crypto_hash_sha256(h, (const unsigned char *)STYLE, sizeof STYLE - 1) != 0) {
         snprintf(csp_full, sizeof csp_full, "default-src 'none'; form-action 'self'; %s", tail);
         snprintf(csp_authorize, sizeof csp_authorize, "default-src 'none'; %s", tail);
         return;
@@ -105,7 +106,8 @@ static size_t unsafe_len(const unsigned char *s)
         return 2;
     if (s[0] == 0xd8 && s[1] == 0x9c) /* U+061C ARABIC LETTER MARK */
         return 2;
-    if (s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0x8e || s[2] == 0x8f || (s[2] >= 0xaa && s[2] <= 0xae)))
+    if (s[0] == 0xe2 && s[1] == 0x80 &&
+        (s[2] == 0x8e || s[2] == 0x8f || (s[2] >= 0xaa && s[2] <= 0xae)))
         return 3; /* U+200E, U+200F, U+202A..U+202E */
     if (s[0] == 0xe2 && s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9)
         return 3; /* U+2066..U+2069 */
@@ -115,14 +117,22 @@ static size_t unsafe_len(const unsigned char *s)
 static const char *entity(unsigned char c)
 {
     switch (c) {
-    case '&': return "&amp;";
-    case '<': return "&lt;";
-    case '>': return "&gt;";
-    case '"': return "&quot;";
-    case '\'': return "&#39;";
-    case '\t': return "&#9;";
-    case '\n': return "&#10;";
-    default: return NULL;
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return "&#39;";
+    case '\t':
+        return "&#9;";
+    case '\n':
+        return "&#10;";
+    default:
+        return NULL;
     }
 }
 
@@ -284,15 +294,17 @@ enum tn_err tn_page_signin(struct tn_buf *out, const struct tn_page_signin *p)
             put(&w, "<h2>Or sign in without a password</h2>\n");
         form_open(&w, p->email_action, "req", p->request_id, p->csrf);
         /* its own id: both forms may be on the page */
-        put(&w, "<label for=\"signin-email\">Email</label>\n<input id=\"signin-email\" name=\"email\" "
-                "type=\"email\" autocomplete=\"email\" autocapitalize=\"none\" spellcheck=\"false\" "
-                "required maxlength=\"254\"");
+        put(&w,
+            "<label for=\"signin-email\">Email</label>\n<input id=\"signin-email\" name=\"email\" "
+            "type=\"email\" autocomplete=\"email\" autocapitalize=\"none\" spellcheck=\"false\" "
+            "required maxlength=\"254\"");
         if (p->hide_password && p->email)
             elem(&w, " value=\"", p->email, "\"");
         put(&w, ">\n");
-        put(&w, p->hide_password ? "<button type=\"submit\">Email me a sign-in code</button>\n</form>\n"
-                                 : "<button type=\"submit\" class=\"secondary\">Email me a sign-in code"
-                                   "</button>\n</form>\n");
+        put(&w, p->hide_password
+                    ? "<button type=\"submit\">Email me a sign-in code</button>\n</form>\n"
+                    : "<button type=\"submit\" class=\"secondary\">Email me a sign-in code"
+                      "</button>\n</form>\n");
     }
     for (size_t i = 0; i < p->n_providers; i++) {
         form_open(&w, p->oidc_action, "req", p->request_id, p->csrf);
@@ -367,8 +379,9 @@ enum tn_err tn_page_consent(struct tn_buf *out, const struct tn_page_consent *p)
     put(&w, "<p class=\"muted\">");
     put(&w, is_url(p->client_id) ? "Client metadata: " : "Client ID: ");
     elem(&w, "<code>", p->client_id, "</code></p>\n");
-    elem(&w, "<p class=\"host\"><span class=\"label\">teamnotes will then send you back to"
-             "</span> <code>",
+    elem(&w,
+         "<p class=\"host\"><span class=\"label\">teamnotes will then send you back to"
+         "</span> <code>",
          p->redirect_host, "</code>");
     if (p->host_verified)
         put(&w, " <span class=\"badge\">✓ Verified</span>");
@@ -394,10 +407,11 @@ enum tn_err tn_page_consent(struct tn_buf *out, const struct tn_page_consent *p)
         elem(&w, "<p class=\"who\">Signed in as <strong>", p->user_email, "</strong></p>\n");
     form_open(&w, p->action, "req", p->request_id, p->csrf);
     /* Deny first: should the form ever be submitted implicitly, it declines */
-    put(&w, "<div class=\"actions\">\n"
-            "<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\n"
-            "<button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n"
-            "</div>\n</form>\n");
+    put(&w,
+        "<div class=\"actions\">\n"
+        "<button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\n"
+        "<button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\n"
+        "</div>\n</form>\n");
     return finish(&w);
 }
 

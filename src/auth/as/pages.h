@@ -40,13 +40,13 @@ struct tn_page_provider {
 };
 
 struct tn_page_signin {
-    const char *action;      /* form POST target, e.g. "/authorize/login"; required */
-    const char *request_id;  /* hidden field "req"; required */
-    const char *csrf;        /* hidden field "csrf"; required */
-    const char *client_name; /* "to continue to <client_name>"; may be NULL */
-    const char *client_host; /* the redirect host, shown; may be NULL */
-    const char *email;       /* prefill; may be NULL */
-    const char *error;       /* e.g. "Wrong email or password."; may be NULL */
+    const char *action;       /* form POST target, e.g. "/authorize/login"; required */
+    const char *request_id;   /* hidden field "req"; required */
+    const char *csrf;         /* hidden field "csrf"; required */
+    const char *client_name;  /* "to continue to <client_name>"; may be NULL */
+    const char *client_host;  /* the redirect host, shown; may be NULL */
+    const char *email;        /* prefill; may be NULL */
+    const char *error;        /* e.g. "Wrong email or password."; may be NULL */
     bool hide_password;       /* SIGNIN_METHODS without password: no password form */
     const char *email_action; /* "Email me a sign-in code" form's target; NULL: none */
     /* Server-wide upstream providers (#18): one "Continue with NAME" form each, posting
@@ -86,7 +86,7 @@ struct tn_page_consent {
     bool loopback_only;        /* every redirect URI is on this machine: say so */
     const struct tn_page_scope *scopes;
     size_t n_scopes;
-    const char *user_email;    /* "Signed in as …"; may be NULL */
+    const char *user_email; /* "Signed in as …"; may be NULL */
 };
 
 struct tn_page_setup {

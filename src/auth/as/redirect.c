@@ -10,24 +10,55 @@
  * while the code went to a web host. (Uppercase schemes are refused before this list
  * is consulted.) */
 static const char *const banned_schemes[] = {
-    "javascript", "data", "file", "vbscript", "blob", "about", "ws", "wss", "ftp",
-    "mailto", "tel", "filesystem", "view-source",
-    "microsoft-edge", "microsoft-edge-holographic", "x-safari-http", "x-safari-https",
-    "googlechrome", "googlechromes", "googlechrome-x-callback", "firefox",
-    "firefox-private", "opera-http", "opera-https", "brave", "intent", "search-ms",
-    "x-web-search", "shell", "jar", "chrome", "chrome-extension", "moz-extension",
+    "javascript",
+    "data",
+    "file",
+    "vbscript",
+    "blob",
+    "about",
+    "ws",
+    "wss",
+    "ftp",
+    "mailto",
+    "tel",
+    "filesystem",
+    "view-source",
+    "microsoft-edge",
+    "microsoft-edge-holographic",
+    "x-safari-http",
+    "x-safari-https",
+    "googlechrome",
+    "googlechromes",
+    "googlechrome-x-callback",
+    "firefox",
+    "firefox-private",
+    "opera-http",
+    "opera-https",
+    "brave",
+    "intent",
+    "search-ms",
+    "x-web-search",
+    "shell",
+    "jar",
+    "chrome",
+    "chrome-extension",
+    "moz-extension",
 };
 
 static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+static bool is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 static bool span_is(struct tn_span s, const char *lit) { return tn_span_eq(s, lit); }
 
 /* RFC 3986 pchar without pct-encoded (checked apart): unreserved, sub-delims, ':', '@'. */
 static bool is_pchar(char c)
 {
-    return is_lower(c) || (c >= 'A' && c <= 'Z') || is_digit(c) || (c && strchr("-._~!$&'()*+,;=:@", c));
+    return is_lower(c) || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+           (c && strchr("-._~!$&'()*+,;=:@", c));
 }
 
 /* A canonical dotted quad: four decimal numbers 0-255, no leading zeros. */
@@ -57,8 +88,8 @@ static const char *dns_name_problem(struct tn_span h)
 {
     if (h.len > 253)
         return "has a host name longer than 253 characters";
-    size_t label = 0;  /* length of the current label */
-    size_t start = 0;  /* where the current label starts */
+    size_t label = 0; /* length of the current label */
+    size_t start = 0; /* where the current label starts */
     for (size_t i = 0; i <= h.len; i++) {
         if (i == h.len || h.ptr[i] == '.') {
             if (label == 0)
@@ -126,7 +157,8 @@ static bool dot_at(struct tn_span s, size_t *i)
         *i += 1;
         return true;
     }
-    if (*i + 2 < s.len && s.ptr[*i] == '%' && s.ptr[*i + 1] == '2' && (s.ptr[*i + 2] | 0x20) == 'e') {
+    if (*i + 2 < s.len && s.ptr[*i] == '%' && s.ptr[*i + 1] == '2' &&
+        (s.ptr[*i + 2] | 0x20) == 'e') {
         *i += 3;
         return true;
     }
@@ -278,11 +310,13 @@ enum tn_err tn_redirect_parse(const char *uri, size_t len, struct tn_redirect_ur
         reason = "has no path";
         goto done;
     }
-    if (http && !(span_is(u.host, "127.0.0.1") || span_is(u.host, "[::1]") || span_is(u.host, "localhost"))) {
+    if (http && !(span_is(u.host, "127.0.0.1") || span_is(u.host, "[::1]") ||
+                  span_is(u.host, "localhost"))) {
         reason = "may use plain http only for loopback (127.0.0.1, [::1], localhost)";
         goto done;
     }
-    if ((reason = chars_problem(u.path, false)) || (u.query.ptr && (reason = chars_problem(u.query, true))))
+    if ((reason = chars_problem(u.path, false)) ||
+        (u.query.ptr && (reason = chars_problem(u.query, true))))
         goto done;
     if (has_dot_segment(u.path)) {
         reason = "must not contain dot segments (. or ..)";
@@ -307,7 +341,8 @@ enum tn_err tn_redirect_validate(const char *uri, struct tn_buf *why)
 
 static bool spans_equal(struct tn_span a, struct tn_span b)
 {
-    return (a.ptr == NULL) == (b.ptr == NULL) && a.len == b.len && (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len));
+    return (a.ptr == NULL) == (b.ptr == NULL) && a.len == b.len &&
+           (a.len == 0 || !memcmp(a.ptr, b.ptr, a.len));
 }
 
 bool tn_redirect_matches(const char *registered, const char *requested)
@@ -320,8 +355,9 @@ bool tn_redirect_matches(const char *registered, const char *requested)
         return true;
     /* RFC 8252 §7.3: a native app listens on a port it gets at run time. The host stays
      * spelled as registered: 127.0.0.1, [::1] and localhost never stand in for each other. */
-    return a.kind == TN_REDIRECT_LOOPBACK && b.kind == TN_REDIRECT_LOOPBACK && spans_equal(a.host, b.host) &&
-           spans_equal(a.path, b.path) && spans_equal(a.query, b.query);
+    return a.kind == TN_REDIRECT_LOOPBACK && b.kind == TN_REDIRECT_LOOPBACK &&
+           spans_equal(a.host, b.host) && spans_equal(a.path, b.path) &&
+           spans_equal(a.query, b.query);
 }
 
 bool tn_redirect_is_loopback(const char *uri)

@@ -42,9 +42,9 @@ enum tn_redirect_kind {
 struct tn_redirect_uri {
     enum tn_redirect_kind kind;
     struct tn_span scheme;
-    struct tn_span host; /* {NULL, 0} without an authority (private-use only) */
-    unsigned port;       /* 0 when no port is written */
-    struct tn_span path; /* may be empty */
+    struct tn_span host;  /* {NULL, 0} without an authority (private-use only) */
+    unsigned port;        /* 0 when no port is written */
+    struct tn_span path;  /* may be empty */
     struct tn_span query; /* without its '?'; ptr is NULL when there is no '?' */
 };
 

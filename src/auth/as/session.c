@@ -7,8 +7,8 @@
 
 #include "core/seal.h"
 
-#define SESSION_TTL_S 43200    /* the browser session at the issuer */
-#define DEVICE_TTL_S 15552000  /* a browser that signed in to an account is known 180 days */
+#define SESSION_TTL_S 43200   /* the browser session at the issuer */
+#define DEVICE_TTL_S 15552000 /* a browser that signed in to an account is known 180 days */
 
 /* ---------- sessions, known browsers and CSRF ---------- */
 
@@ -16,7 +16,8 @@
 bool tn_as_session_user(struct tn_as *as, const struct tn_as_req *req, struct tn_user *u)
 {
     char buf[2048];
-    json_t *s = tn_unseal(as->secret, as->secret_len, "session", tn_as_cookie(req, "tn_session", buf, sizeof buf));
+    json_t *s = tn_unseal(as->secret, as->secret_len, "session",
+                          tn_as_cookie(req, "tn_session", buf, sizeof buf));
     const char *uid = json_string_value(json_object_get(s, "uid"));
     json_int_t iat = json_integer_value(json_object_get(s, "iat"));
     bool ok = uid && tn_store_user_get(as->cfg.store, uid, u) == TN_OK && !u->disabled &&
@@ -39,12 +40,13 @@ void tn_as_start_session(struct tn_as *as, struct tn_as_resp *r, const struct tn
  * cookies"): sealed, bound to the account, with an id of its own. Failed sign-ins from
  * it count against that id only, so someone guessing the account's password elsewhere
  * cannot lock its owner out (auth/signin/throttle.h). */
-const char *tn_as_device_of(struct tn_as *as, const struct tn_as_req *req, const char *uid, int64_t valid_after,
-                            char *out, size_t cap)
+const char *tn_as_device_of(struct tn_as *as, const struct tn_as_req *req, const char *uid,
+                            int64_t valid_after, char *out, size_t cap)
 {
     char buf[512];
     const char *id = NULL;
-    json_t *d = tn_unseal(as->secret, as->secret_len, "device", tn_as_cookie(req, "tn_device", buf, sizeof buf));
+    json_t *d = tn_unseal(as->secret, as->secret_len, "device",
+                          tn_as_cookie(req, "tn_device", buf, sizeof buf));
     const char *bound = json_string_value(json_object_get(d, "uid"));
     const char *dev = json_string_value(json_object_get(d, "dev"));
     json_int_t iat = json_integer_value(json_object_get(d, "iat"));
@@ -82,7 +84,8 @@ static void csrf_token(struct tn_as *as, const char *cookie_val, char out[64])
 }
 
 /* Ensures the browser has a csrf cookie; returns the form token. */
-void tn_as_csrf_prepare(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r, char token[64])
+void tn_as_csrf_prepare(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                        char token[64])
 {
     char c[64];
     if (!tn_as_cookie(req, "tn_csrf", c, sizeof c) || strlen(c) < 20) {

@@ -20,14 +20,16 @@ void tn_as_handle_setup(struct tn_as *as, const struct tn_as_req *req, struct tn
     snprintf(token, sizeof token, "%s", as->setup_token);
     pthread_mutex_unlock(&as->mu);
     if (users > 0 || !token[0]) {
-        tn_as_message_page(as, r, 404, "Setup is done", "This server already has an administrator.");
+        tn_as_message_page(as, r, 404, "Setup is done",
+                           "This server already has an administrator.");
         return;
     }
     char csrf[64];
     if (!strcmp(req->method, "GET")) {
         const char *t = req->query(req->ud, "token");
         if (!t || strlen(t) != strlen(token) || !tn_ct_equal(t, token, strlen(token))) {
-            tn_as_message_page(as, r, 403, "Invalid setup link", "Use the setup link printed in the server log.");
+            tn_as_message_page(as, r, 403, "Invalid setup link",
+                               "Use the setup link printed in the server log.");
             return;
         }
         tn_as_csrf_prepare(as, req, r, csrf);
@@ -46,7 +48,8 @@ void tn_as_handle_setup(struct tn_as *as, const struct tn_as_req *req, struct tn
     const char *pw2 = tn_form_get(&f, "password2");
     const char *err = NULL;
     if (!t || strlen(t) != strlen(token) || !tn_ct_equal(t, token, strlen(token))) {
-        tn_as_message_page(as, r, 403, "Invalid setup link", "Use the setup link printed in the server log.");
+        tn_as_message_page(as, r, 403, "Invalid setup link",
+                           "Use the setup link printed in the server log.");
         goto done;
     }
     if (!tn_as_csrf_ok(as, req, tn_form_get(&f, "csrf")))
@@ -77,16 +80,18 @@ void tn_as_handle_setup(struct tn_as *as, const struct tn_as_req *req, struct tn
         }
         snprintf(u.org_id, sizeof u.org_id, "%s", o.id);
         u.created_at = now_s();
-        if (tn_password_hash(pw, u.password_hash) != TN_OK || tn_store_user_insert(as->cfg.store, &u) != TN_OK) {
+        if (tn_password_hash(pw, u.password_hash) != TN_OK ||
+            tn_store_user_insert(as->cfg.store, &u) != TN_OK) {
             err = "The account could not be created.";
         } else {
             pthread_mutex_lock(&as->mu);
             as->setup_token[0] = '\0';
             pthread_mutex_unlock(&as->mu);
             tn_log(TN_LOG_INFO, "first administrator created", "user", u.id, NULL);
-            tn_as_message_page(as, r, 200, "You are the administrator",
-                               "Your account is ready. Add this server's /mcp URL to your MCP client and sign in "
-                               "there; add your team with `teamnotes user add`.");
+            tn_as_message_page(
+                as, r, 200, "You are the administrator",
+                "Your account is ready. Add this server's /mcp URL to your MCP client and sign in "
+                "there; add your team with `teamnotes user add`.");
             goto done;
         }
     }

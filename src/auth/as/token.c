@@ -41,7 +41,8 @@ static bool client_auth(struct tn_as *as, const struct tn_as_req *req, const str
         snprintf(pair, sizeof pair, "i=%s&s=%s", dec, colon + 1);
         if (tn_form_parse(&tmp, pair, strlen(pair)) == TN_OK) {
             snprintf(id, sizeof id, "%s", tn_form_get(&tmp, "i") ? tn_form_get(&tmp, "i") : "");
-            snprintf(secret, sizeof secret, "%s", tn_form_get(&tmp, "s") ? tn_form_get(&tmp, "s") : "");
+            snprintf(secret, sizeof secret, "%s",
+                     tn_form_get(&tmp, "s") ? tn_form_get(&tmp, "s") : "");
             tn_form_deinit(&tmp);
         }
         sodium_memzero(dec, sizeof dec);
@@ -182,7 +183,8 @@ static void grant_code(struct tn_as *as, const struct tn_form *f, const struct t
     if (rc == TN_ERR_CONFLICT) {
         /* a replayed code: whatever was issued from it is revoked */
         tn_store_family_revoke(as->cfg.store, row.family);
-        tn_log(TN_LOG_WARN, "authorization code replayed; its grant is revoked", "client_id", c->id, NULL);
+        tn_log(TN_LOG_WARN, "authorization code replayed; its grant is revoked", "client_id", c->id,
+               NULL);
         tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "The authorization code was already used");
         return;
     }
@@ -191,15 +193,18 @@ static void grant_code(struct tn_as *as, const struct tn_form *f, const struct t
         return;
     }
     if (!redirect || strcmp(redirect, row.redirect_uri)) {
-        tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "redirect_uri does not match the authorization request");
+        tn_as_oauth_error(r, TN_ERR_INVALID_GRANT,
+                          "redirect_uri does not match the authorization request");
         return;
     }
     if (!pkce_ok(tn_form_get(f, "code_verifier"), row.challenge)) {
-        tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "code_verifier does not match the code_challenge");
+        tn_as_oauth_error(r, TN_ERR_INVALID_GRANT,
+                          "code_verifier does not match the code_challenge");
         return;
     }
     if (res && !tn_as_same_resource(res, row.resource)) {
-        tn_as_oauth_error(r, TN_ERR_INVALID_TARGET, "resource does not match the authorization request");
+        tn_as_oauth_error(r, TN_ERR_INVALID_TARGET,
+                          "resource does not match the authorization request");
         return;
     }
     struct tn_user u;
@@ -264,14 +269,17 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
          * the grace window, and the store spends that one chance atomically; a further
          * presentation is a replay. */
         bool concurrent = as->cfg.refresh_grace_s > 0 && seen.rotated_at && !seen.revoked &&
-                          tn_store_refresh_spend_grace(as->cfg.store, h, now_s(), as->cfg.refresh_grace_s) == TN_OK;
+                          tn_store_refresh_spend_grace(as->cfg.store, h, now_s(),
+                                                       as->cfg.refresh_grace_s) == TN_OK;
         if (!concurrent || tn_store_refresh_insert(as->cfg.store, &next) != TN_OK) {
             if (seen.rotated_at && !seen.revoked) {
                 /* reuse of a rotated token: treat the family as stolen */
                 tn_store_family_revoke(as->cfg.store, seen.family);
-                tn_log(TN_LOG_WARN, "refresh token reused; its family is revoked", "client_id", c->id, NULL);
+                tn_log(TN_LOG_WARN, "refresh token reused; its family is revoked", "client_id",
+                       c->id, NULL);
             }
-            tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "The refresh token was already used, revoked or expired");
+            tn_as_oauth_error(r, TN_ERR_INVALID_GRANT,
+                              "The refresh token was already used, revoked or expired");
             sodium_memzero(next_rt, sizeof next_rt);
             return;
         }
@@ -304,7 +312,8 @@ void tn_as_handle_token(struct tn_as *as, const struct tn_as_req *req, struct tn
         return;
     }
     if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
-        tn_as_oauth_error(r, TN_ERR_INVALID_REQUEST, "The body must be application/x-www-form-urlencoded");
+        tn_as_oauth_error(r, TN_ERR_INVALID_REQUEST,
+                          "The body must be application/x-www-form-urlencoded");
         return;
     }
     if (tn_form_parse(&f, req->body.ptr, req->body.len) != TN_OK) {
@@ -316,10 +325,12 @@ void tn_as_handle_token(struct tn_as *as, const struct tn_as_req *req, struct tn
     if (!gt) {
         tn_as_oauth_error(r, TN_ERR_INVALID_REQUEST, "grant_type is required");
     } else if (strcmp(gt, "authorization_code") && strcmp(gt, "refresh_token")) {
-        tn_as_oauth_error(r, TN_ERR_UNSUPPORTED_GRANT_TYPE, "Only authorization_code and refresh_token are supported");
+        tn_as_oauth_error(r, TN_ERR_UNSUPPORTED_GRANT_TYPE,
+                          "Only authorization_code and refresh_token are supported");
     } else if (client_auth(as, req, &f, r, &c)) {
         if (!tn_as_list_has_word(c.grant_types, gt))
-            tn_as_oauth_error(r, TN_ERR_UNAUTHORIZED_CLIENT, "This client may not use this grant type");
+            tn_as_oauth_error(r, TN_ERR_UNAUTHORIZED_CLIENT,
+                              "This client may not use this grant type");
         else if (!strcmp(gt, "authorization_code"))
             grant_code(as, &f, &c, r);
         else

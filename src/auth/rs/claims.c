@@ -49,8 +49,7 @@ static enum tn_err take_list(struct tn_principal *p, enum tn_principal_list whic
         return TN_ERR_BAD_INPUT;
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x)
-    {
+    json_array_foreach(v, i, x) {
         if (!json_is_string(x))
             return TN_ERR_BAD_INPUT;
         enum tn_err rc = tn_principal_add(p, which, json_string_value(x), json_string_length(x));
@@ -80,9 +79,9 @@ enum tn_err tn_claims_to_principal(json_t *claims, const struct tn_claim_map *ma
     int64_t e = json_is_integer(exp) ? json_integer_value(exp)
                 : json_is_real(exp)  ? (int64_t)json_real_value(exp)
                                      : 0;
-    struct tn_principal *p =
-        tn_principal_new(iss, sub, json_string_value(org), json_string_value(cid),
-                         json_string_value(json_object_get(claims, "jti")), e);
+    struct tn_principal *p = tn_principal_new(iss, sub, json_string_value(org),
+                                              json_string_value(cid),
+                                              json_string_value(json_object_get(claims, "jti")), e);
     json_t *iat = json_object_get(claims, "iat");
     p->issued_at = json_is_integer(iat) ? json_integer_value(iat)
                    : json_is_real(iat) && json_real_value(iat) > 0 && json_real_value(iat) < 9e15
@@ -91,8 +90,10 @@ enum tn_err tn_claims_to_principal(json_t *claims, const struct tn_claim_map *ma
     json_t *perms = first_claim(claims, or_default(map->permissions, "permissions,perms"));
     enum tn_err rc;
     if ((rc = take_list(p, TN_PRINCIPAL_SCOPES,
-                        first_claim(claims, or_default(map->scopes, "scope,scp,scopes")))) != TN_OK ||
-        (rc = take_list(p, TN_PRINCIPAL_ROLES, first_claim(claims, or_default(map->roles, "roles")))) != TN_OK ||
+                        first_claim(claims, or_default(map->scopes, "scope,scp,scopes")))) !=
+            TN_OK ||
+        (rc = take_list(p, TN_PRINCIPAL_ROLES,
+                        first_claim(claims, or_default(map->roles, "roles")))) != TN_OK ||
         (rc = take_list(p, TN_PRINCIPAL_PERMISSIONS, perms)) != TN_OK)
         goto done;
     /* Fail closed: no permissions claim grants nothing, unless the operator configured

@@ -40,8 +40,7 @@ enum kind tn_jose_key_kind(EVP_PKEY *k)
 {
     if (EVP_PKEY_is_a(k, "RSA")) {
         int bits = EVP_PKEY_get_bits(k);
-        return bits >= TN_JWK_RSA_MIN_BITS && bits <= TN_JWK_RSA_MAX_BITS ? KIND_RSA
-                                                                           : KIND_NONE;
+        return bits >= TN_JWK_RSA_MIN_BITS && bits <= TN_JWK_RSA_MAX_BITS ? KIND_RSA : KIND_NONE;
     }
     if (EVP_PKEY_is_a(k, "EC")) {
         char group[64];
@@ -50,9 +49,8 @@ enum kind tn_jose_key_kind(EVP_PKEY *k)
             ERR_clear_error();
             return KIND_NONE;
         }
-        return strcmp(group, SN_X9_62_prime256v1) == 0 || strcmp(group, "P-256") == 0
-                   ? KIND_P256
-                   : KIND_NONE;
+        return strcmp(group, SN_X9_62_prime256v1) == 0 || strcmp(group, "P-256") == 0 ? KIND_P256
+                                                                                      : KIND_NONE;
     }
     if (EVP_PKEY_is_a(k, "ED25519"))
         return KIND_ED25519;
@@ -61,8 +59,10 @@ enum kind tn_jose_key_kind(EVP_PKEY *k)
 
 static enum alg alg_default(enum kind kd)
 {
-    static const enum alg def[] = {[KIND_NONE] = ALG_UNKNOWN, [KIND_RSA] = ALG_RS256,
-                                   [KIND_P256] = ALG_ES256, [KIND_ED25519] = ALG_EDDSA};
+    static const enum alg def[] = {[KIND_NONE] = ALG_UNKNOWN,
+                                   [KIND_RSA] = ALG_RS256,
+                                   [KIND_P256] = ALG_ES256,
+                                   [KIND_ED25519] = ALG_EDDSA};
     return def[kd];
 }
 
@@ -99,15 +99,13 @@ static bool str_is(json_t *v, const char *lit)
 
 /* Decodes base64url member `name` into out[0..cap). Padding is tolerated here (the JWKS
  * comes from our configured issuer over TLS; tokens get the strict alphabet). */
-static bool member_bytes(json_t *jwk, const char *name, unsigned char *out, size_t cap,
-                         size_t *n)
+static bool member_bytes(json_t *jwk, const char *name, unsigned char *out, size_t cap, size_t *n)
 {
     json_t *v = json_object_get(jwk, name);
     *n = 0;
     if (!json_is_string(v))
         return false;
-    return tn_b64url_decode(out, cap, n, json_string_value(v), json_string_length(v)) ==
-               TN_OK &&
+    return tn_b64url_decode(out, cap, n, json_string_value(v), json_string_length(v)) == TN_OK &&
            *n > 0;
 }
 
@@ -197,8 +195,7 @@ static enum tn_err ec_import(json_t *jwk, EVP_PKEY **pk, const char **why)
     memcpy(pt + 33, y, 32);
     bld = OSSL_PARAM_BLD_new();
     if (!bld ||
-        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1,
-                                         0) ||
+        !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_X9_62_prime256v1, 0) ||
         !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt)) {
         rc = TN_ERR_NOMEM;
         goto done;
@@ -244,8 +241,7 @@ static bool usable_for_sig(json_t *jwk)
         return true;
     size_t i;
     json_t *op;
-    json_array_foreach(ops, i, op)
-    {
+    json_array_foreach(ops, i, op) {
         if (str_is(op, "verify"))
             return true;
     }
@@ -328,8 +324,7 @@ done:
 static void note_skip(struct tn_buf *err, size_t i, json_t *jwk, const char *why)
 {
     json_t *kid = json_is_object(jwk) ? json_object_get(jwk, "kid") : NULL;
-    char *shown = json_is_string(kid) ? json_dumps(kid, JSON_ENCODE_ANY | JSON_ENSURE_ASCII)
-                                      : NULL;
+    char *shown = json_is_string(kid) ? json_dumps(kid, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
     /* Best effort: a full buffer just loses the later notes. */
     (void)tn_buf_printf(err, "key %zu%s%.64s%s skipped: %s; ", i, shown ? " (kid " : "",
                         shown ? shown : "", shown ? ")" : "", why);
@@ -361,8 +356,7 @@ static struct tn_jwks *set_new(size_t cap)
     return s;
 }
 
-enum tn_err tn_jwks_parse(const char *json, size_t len, struct tn_jwks **out,
-                          struct tn_buf *err)
+enum tn_err tn_jwks_parse(const char *json, size_t len, struct tn_jwks **out, struct tn_buf *err)
 {
     enum tn_err rc = TN_ERR_BAD_INPUT;
     json_t *doc = NULL;
@@ -386,8 +380,7 @@ enum tn_err tn_jwks_parse(const char *json, size_t len, struct tn_jwks **out,
     }
     if (!(doc = json_loadb(json ? json : "", len, JSON_REJECT_DUPLICATES, &je))) {
         rc = TN_ERR_PARSE;
-        (void)tn_buf_printf(err, "JWKS is not valid JSON: %s (at byte %d)", je.text,
-                            je.position);
+        (void)tn_buf_printf(err, "JWKS is not valid JSON: %s (at byte %d)", je.text, je.position);
         goto done;
     }
     json_t *keys = json_object_get(doc, "keys");
@@ -429,8 +422,7 @@ done:
     return rc;
 }
 
-enum tn_err tn_jwks_from_pkey(EVP_PKEY *key, const char *kid, const char *alg,
-                              struct tn_jwks **out)
+enum tn_err tn_jwks_from_pkey(EVP_PKEY *key, const char *kid, const char *alg, struct tn_jwks **out)
 {
     enum tn_err rc;
     enum alg a;
@@ -469,10 +461,7 @@ done:
 }
 
 /* Never prompt for a password: an encrypted key simply fails to load. */
-static int no_password(char *buf, int size, int rwflag, void *u)
-{
-    return -1;
-}
+static int no_password(char *buf, int size, int rwflag, void *u) { return -1; }
 
 enum tn_err tn_jwks_from_pem(const char *pem, size_t len, const char *kid, const char *alg,
                              struct tn_jwks **out)

@@ -32,8 +32,8 @@
 #define TN_JOSE_ALG_PS256 "PS256"
 #define TN_JOSE_ALG_ES256 "ES256"
 #define TN_JOSE_ALG_EDDSA "EdDSA"
-#define TN_JOSE_TYP_JWT   "JWT"
-#define TN_JOSE_TYP_AT    "at+jwt" /* RFC 9068 access tokens */
+#define TN_JOSE_TYP_JWT "JWT"
+#define TN_JOSE_TYP_AT "at+jwt" /* RFC 9068 access tokens */
 
 #define TN_JWT_CLAIM_ISS "iss"
 #define TN_JWT_CLAIM_SUB "sub"
@@ -43,12 +43,12 @@
 #define TN_JWT_CLAIM_IAT "iat"
 
 /* Limits. */
-#define TN_JWT_DEFAULT_MAX_LEN 8192u    /* used when tn_jwt_policy.max_token_len is 0 */
-#define TN_JWKS_MAX_BYTES      (256u * 1024u)
-#define TN_JWKS_MAX_KEYS       64u      /* members of "keys"; more is TN_ERR_LIMIT */
-#define TN_JWK_MAX_KID         256u     /* longer kids are skipped */
-#define TN_JWK_RSA_MIN_BITS    2048
-#define TN_JWK_RSA_MAX_BITS    8192     /* bounds the cost of one verification */
+#define TN_JWT_DEFAULT_MAX_LEN 8192u /* used when tn_jwt_policy.max_token_len is 0 */
+#define TN_JWKS_MAX_BYTES (256u * 1024u)
+#define TN_JWKS_MAX_KEYS 64u /* members of "keys"; more is TN_ERR_LIMIT */
+#define TN_JWK_MAX_KID 256u  /* longer kids are skipped */
+#define TN_JWK_RSA_MIN_BITS 2048
+#define TN_JWK_RSA_MAX_BITS 8192 /* bounds the cost of one verification */
 
 /* ---- key sets ---------------------------------------------------------------------- */
 
@@ -67,8 +67,7 @@ struct tn_jwk;
  * limit). On failure *out stays NULL, `err` says why, and the result is TN_ERR_PARSE
  * (not JSON, duplicate members), TN_ERR_BAD_INPUT (no "keys" array), TN_ERR_LIMIT (too
  * large, too many keys) or TN_ERR_NOMEM/TN_ERR_INTERNAL. */
-enum tn_err tn_jwks_parse(const char *json, size_t len, struct tn_jwks **out,
-                          struct tn_buf *err);
+enum tn_err tn_jwks_parse(const char *json, size_t len, struct tn_jwks **out, struct tn_buf *err);
 
 /* A one-key set for a local key (the built-in authorization server's own key). Takes its
  * own reference to `key` (the caller keeps its one). `alg` NULL derives it from the key;
@@ -105,6 +104,7 @@ EVP_PKEY *tn_jwk_pkey(const struct tn_jwk *k);
 
 /* One value per refusal. TN_JWT_OK on success, TN_JWT_INTERNAL when verification could
  * not run (out of memory, bad arguments, empty issuer or audience list). */
+// clang-format off
 #define TN_JWT_REASON_TABLE(X)                                                                   \
     X(TN_JWT_OK,               "Token is valid")                                                 \
     X(TN_JWT_MALFORMED,        "Token is malformed")                                             \
@@ -125,13 +125,16 @@ EVP_PKEY *tn_jwk_pkey(const struct tn_jwk *k);
     X(TN_JWT_NO_EXPIRY,        "Token has no expiry")                                            \
     X(TN_JWT_BAD_CLAIM_TYPE,   "Token claim has the wrong type")                                 \
     X(TN_JWT_INTERNAL,         "Token verification failed")
+// clang-format on
 
+// clang-format off
 enum tn_jwt_reason {
 #define TN_JWT_REASON_ENUM(name, text) name,
     TN_JWT_REASON_TABLE(TN_JWT_REASON_ENUM)
 #undef TN_JWT_REASON_ENUM
     TN_JWT__COUNT
 };
+// clang-format on
 
 /* Short English text for a reason, safe to show to clients (never echoes token content);
  * never NULL. */
@@ -140,13 +143,13 @@ const char *tn_jwt_reason_text(enum tn_jwt_reason r);
 const char *tn_jwt_reason_name(enum tn_jwt_reason r);
 
 struct tn_jwt_policy {
-    const char *const *issuers;   /* `iss` must equal one of these exactly */
+    const char *const *issuers; /* `iss` must equal one of these exactly */
     size_t n_issuers;
     const char *const *audiences; /* `aud` (string or array) must contain one of these */
     size_t n_audiences;
-    int64_t now;                  /* Unix seconds; 0 means the current time */
-    int leeway_s;                 /* clock skew allowed on exp/nbf/iat; negative means 0 */
-    size_t max_token_len;         /* 0 means TN_JWT_DEFAULT_MAX_LEN */
+    int64_t now;          /* Unix seconds; 0 means the current time */
+    int leeway_s;         /* clock skew allowed on exp/nbf/iat; negative means 0 */
+    size_t max_token_len; /* 0 means TN_JWT_DEFAULT_MAX_LEN */
 };
 
 /* Verifies a compact JWS JWT of `len` bytes (no NUL needed) against `keys` and `p`.

@@ -111,8 +111,7 @@ enum tn_err tn_jws_sign_compact(EVP_PKEY *key, const char *alg, const void *head
         (rc = tn_buf_append(&b, ".", 1)) != TN_OK ||
         (rc = append_b64(&b, payload, payload_len)) != TN_OK ||
         (rc = sig_create(key, a, b.data, b.len, &sig, &sig_len)) != TN_OK ||
-        (rc = tn_buf_append(&b, ".", 1)) != TN_OK ||
-        (rc = append_b64(&b, sig, sig_len)) != TN_OK)
+        (rc = tn_buf_append(&b, ".", 1)) != TN_OK || (rc = append_b64(&b, sig, sig_len)) != TN_OK)
         goto done;
     *out = tn_buf_take(&b);
     rc = *out ? TN_OK : TN_ERR_NOMEM;

@@ -44,8 +44,8 @@ struct parts {
 
 static bool b64url_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* Exactly three parts over the strict alphabet: no padding, no whitespace, no NUL. The
@@ -298,8 +298,7 @@ static enum tn_jwt_reason check_aud(json_t *c, const struct tn_jwt_policy *p)
     bool match = false;
     size_t i;
     json_t *a;
-    json_array_foreach(v, i, a)
-    {
+    json_array_foreach(v, i, a) {
         if (!json_is_string(a))
             return TN_JWT_BAD_CLAIM_TYPE;
         match = match || string_in(a, p->audiences, p->n_audiences);
@@ -317,8 +316,8 @@ static int64_t sat_add(int64_t a, int64_t b)
 
 /* A NumericDate (RFC 7519 §2): integer or fraction. Fractions are rounded to the side
  * that refuses sooner (down for exp, up for nbf/iat). */
-static enum tn_jwt_reason numeric_date(json_t *c, const char *name, bool round_up,
-                                       bool *present, int64_t *out)
+static enum tn_jwt_reason numeric_date(json_t *c, const char *name, bool round_up, bool *present,
+                                       int64_t *out)
 {
     json_t *v = json_object_get(c, name);
     *present = v != NULL;

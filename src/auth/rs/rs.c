@@ -15,7 +15,7 @@
 #define MAX_TOKEN_LEN 8192
 #define JWKS_MAX_BYTES (256 * 1024)
 #define META_MAX_BYTES (256 * 1024)
-#define KEYS_TTL_DEFAULT_S 600   /* when the JWKS response says nothing */
+#define KEYS_TTL_DEFAULT_S 600 /* when the JWKS response says nothing */
 #define KEYS_TTL_MIN_S 60
 #define KEYS_TTL_MAX_S 86400
 #define CACHE_STRIPES 64
@@ -24,7 +24,7 @@
 struct keyset {
     struct tn_jwks *jwks;
     bool owned;
-    bool remote;        /* fetched from the issuer: bounded by max_stale_ms */
+    bool remote; /* fetched from the issuer: bounded by max_stale_ms */
     int64_t expires_ms;
     int64_t fetched_ms; /* when it was fetched (remote sets) */
     atomic_int refs;
@@ -244,7 +244,9 @@ static struct keyset *fetch_jwks(struct tn_rs *rs, const char *url)
             int64_t ttl = r.max_age_s >= 0 ? r.max_age_s : KEYS_TTL_DEFAULT_S;
             if (r.no_store)
                 ttl = KEYS_TTL_MIN_S;
-            ttl = ttl < KEYS_TTL_MIN_S ? KEYS_TTL_MIN_S : ttl > KEYS_TTL_MAX_S ? KEYS_TTL_MAX_S : ttl;
+            ttl = ttl < KEYS_TTL_MIN_S   ? KEYS_TTL_MIN_S
+                  : ttl > KEYS_TTL_MAX_S ? KEYS_TTL_MAX_S
+                                         : ttl;
             ks->remote = true;
             ks->fetched_ms = tn_time_now_ms();
             /* a refresh is due before the keys run out of their staleness allowance, or
@@ -356,9 +358,10 @@ static struct keyset *acquire(struct tn_rs *rs)
         char age[24], max[24];
         snprintf(age, sizeof age, "%lld", (long long)age_s);
         snprintf(max, sizeof max, "%lld", (long long)(rs->max_stale_ms / 1000));
-        tn_log(TN_LOG_ERROR, "the issuer's keys cannot be fetched and the cached ones are older "
-                             "than AUTH_JWKS_MAX_STALE_S: every token is refused (503) until a "
-                             "fetch succeeds",
+        tn_log(TN_LOG_ERROR,
+               "the issuer's keys cannot be fetched and the cached ones are older "
+               "than AUTH_JWKS_MAX_STALE_S: every token is refused (503) until a "
+               "fetch succeeds",
                "age_s", age, "max_stale_s", max, NULL);
     }
     return NULL;
@@ -383,10 +386,7 @@ void tn_rs_set_local_keys(struct tn_rs *rs, struct tn_jwks *keys)
     tn_rs_cache_clear(rs);
 }
 
-void tn_rs_prefetch(struct tn_rs *rs)
-{
-    keyset_release(acquire(rs));
-}
+void tn_rs_prefetch(struct tn_rs *rs) { keyset_release(acquire(rs)); }
 
 /* ---------- verification ---------- */
 
@@ -544,10 +544,10 @@ static enum tn_rs_verdict verify(struct tn_rs *rs, const char *tok, size_t len, 
     }
 done:
     keyset_release(ks);
-    return rc == TN_OK                  ? TN_RS_OK
-           : *reason == TN_JWT_EXPIRED  ? TN_RS_EXPIRED
-           : rc == TN_ERR_BAD_INPUT     ? TN_RS_INVALID
-                                        : TN_RS_UNAVAILABLE;
+    return rc == TN_OK                 ? TN_RS_OK
+           : *reason == TN_JWT_EXPIRED ? TN_RS_EXPIRED
+           : rc == TN_ERR_BAD_INPUT    ? TN_RS_INVALID
+                                       : TN_RS_UNAVAILABLE;
 }
 
 enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
@@ -605,20 +605,27 @@ int tn_rs_challenge(const struct tn_rs *rs, enum tn_rs_verdict v, struct tn_buf 
     tn_buf_reset(body);
     switch (v) {
     case TN_RS_NO_TOKEN:
-        tn_buf_printf(www, "Bearer resource_metadata=\"%s\", scope=\"%s\"", rs->prm_url, rs->scopes);
-        tn_buf_puts(body, "{\"error\":\"unauthorized\",\"error_description\":\"Missing or invalid bearer token\"}");
+        tn_buf_printf(www, "Bearer resource_metadata=\"%s\", scope=\"%s\"", rs->prm_url,
+                      rs->scopes);
+        tn_buf_puts(
+            body,
+            "{\"error\":\"unauthorized\",\"error_description\":\"Missing or invalid bearer token\"}");
         return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     case TN_RS_EXPIRED:
         tn_buf_printf(www,
                       "Bearer error=\"%s\", error_description=\"Token has expired\", "
                       "resource_metadata=\"%s\", scope=\"%s\"",
                       invalid, rs->prm_url, rs->scopes);
-        tn_buf_puts(body, "{\"error\":\"token_expired\",\"error_description\":\"Access token has expired. Please refresh your token.\"}");
+        tn_buf_puts(
+            body,
+            "{\"error\":\"token_expired\",\"error_description\":\"Access token has expired. Please refresh your token.\"}");
         return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     case TN_RS_UNAVAILABLE:
-        tn_buf_printf(body, "{\"error\":\"%s\",\"error_description\":\"The "
-                            "authorization server's signing keys cannot be fetched right now; try again shortly\"}",
-                      tn_err_oauth(TN_ERR_UNAVAILABLE));
+        tn_buf_printf(
+            body,
+            "{\"error\":\"%s\",\"error_description\":\"The "
+            "authorization server's signing keys cannot be fetched right now; try again shortly\"}",
+            tn_err_oauth(TN_ERR_UNAVAILABLE));
         return tn_err_http_status(TN_ERR_UNAVAILABLE);
     case TN_RS_INVALID:
     default:
@@ -626,7 +633,9 @@ int tn_rs_challenge(const struct tn_rs *rs, enum tn_rs_verdict v, struct tn_buf 
                       "Bearer error=\"%s\", error_description=\"Token verification "
                       "failed\", resource_metadata=\"%s\", scope=\"%s\"",
                       invalid, rs->prm_url, rs->scopes);
-        tn_buf_printf(body, "{\"error\":\"%s\",\"error_description\":\"Token verification failed\"}", invalid);
+        tn_buf_printf(body,
+                      "{\"error\":\"%s\",\"error_description\":\"Token verification failed\"}",
+                      invalid);
         return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     }
 }

@@ -20,16 +20,16 @@
 struct tn_rs;
 
 struct tn_rs_config {
-    const char *resource;          /* canonical MCP URL: PRM `resource`, default audience */
-    const char *prm_url;           /* absolute URL of the path-suffixed PRM document */
-    const char *const *issuers;    /* accepted `iss` values (first: the advertised one) */
+    const char *resource;       /* canonical MCP URL: PRM `resource`, default audience */
+    const char *prm_url;        /* absolute URL of the path-suffixed PRM document */
+    const char *const *issuers; /* accepted `iss` values (first: the advertised one) */
     size_t n_issuers;
-    const char *const *audiences;  /* accepted `aud` values */
+    const char *const *audiences; /* accepted `aud` values */
     size_t n_audiences;
-    const char *scopes;            /* space-separated scopes_supported */
+    const char *scopes; /* space-separated scopes_supported */
     const char *resource_name;
     int leeway_s;
-    size_t cache_slots;            /* verified-token cache size (rounded up to a power of 2) */
+    size_t cache_slots; /* verified-token cache size (rounded up to a power of 2) */
     struct tn_claim_map claims;
     /* Keys: either a local set (borrowed, must outlive the server) … */
     const struct tn_jwks *local_keys;
@@ -39,9 +39,9 @@ struct tn_rs_config {
     size_t n_metadata_urls;
     const char *jwks_uri;
     const char *jwks_fallback;
-    bool allow_loopback_http;      /* issuer on loopback over plain http (development, tests) */
+    bool allow_loopback_http; /* issuer on loopback over plain http (development, tests) */
     unsigned fetch_timeout_ms;
-    unsigned refetch_cooldown_s;   /* least time between two fetches (default 30) */
+    unsigned refetch_cooldown_s; /* least time between two fetches (default 30) */
     /* External keys are used for at most this long after their last successful fetch
      * (default 86400): past it, with the issuer still unreachable, every token, cached
      * verifications included, is TN_RS_UNAVAILABLE (503) until a fetch succeeds. */

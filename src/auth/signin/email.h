@@ -29,7 +29,7 @@ void tn_email_hash(const uint8_t *secret, size_t secret_len, const char *purpose
  * part, with the code, the link and the lifetime in minutes. TN_ERR_LIMIT when a buffer
  * is full. */
 #define TN_EMAIL_SUBJECT "Your teamnotes sign-in code"
-enum tn_err tn_email_message(const char *code, const char *link, unsigned minutes, struct tn_buf *text,
-                             struct tn_buf *html);
+enum tn_err tn_email_message(const char *code, const char *link, unsigned minutes,
+                             struct tn_buf *text, struct tn_buf *html);
 
 #endif

@@ -38,8 +38,8 @@ static enum tn_err check_usable(unsigned set, const struct tn_signin_env *env, s
     return TN_OK;
 }
 
-enum tn_err tn_signin_methods_parse(const char *list, const struct tn_signin_env *env, unsigned *out,
-                                    struct tn_buf *err)
+enum tn_err tn_signin_methods_parse(const char *list, const struct tn_signin_env *env,
+                                    unsigned *out, struct tn_buf *err)
 {
     enum tn_err rc = TN_ERR_CONFIG;
     unsigned set = 0;
@@ -66,8 +66,10 @@ enum tn_err tn_signin_methods_parse(const char *list, const struct tn_signin_env
             wl--;
         unsigned bit = method_of(w, wl);
         if (!bit) {
-            tn_buf_printf(err, "SIGNIN_METHODS: '%.*s' is not a sign-in method (use password, email "
-                               "or oidc, separated by commas)", (int)(wl > 64 ? 64 : wl), w);
+            tn_buf_printf(err,
+                          "SIGNIN_METHODS: '%.*s' is not a sign-in method (use password, email "
+                          "or oidc, separated by commas)",
+                          (int)(wl > 64 ? 64 : wl), w);
             goto done;
         }
         if (set & bit) {

@@ -23,15 +23,15 @@ enum tn_signin_method {
 
 /* What the rest of the configuration makes possible. */
 struct tn_signin_env {
-    bool mail;  /* a mailer that delivers (SMTP or the outbox; tn_mailer_kind != NONE) */
-    bool oidc;  /* at least one upstream OpenID Connect provider is configured */
+    bool mail; /* a mailer that delivers (SMTP or the outbox; tn_mailer_kind != NONE) */
+    bool oidc; /* at least one upstream OpenID Connect provider is configured */
 };
 
 /* Parses `list` (SIGNIN_METHODS; NULL or "" for the default) into a set of
  * enum tn_signin_method bits in *out. Words are matched exactly (lower case), separated
  * by commas with optional spaces, at most 256 bytes in all. TN_OK, or TN_ERR_CONFIG with
  * a sentence in `err` (which names the offending word or the setting to add) and *out 0. */
-enum tn_err tn_signin_methods_parse(const char *list, const struct tn_signin_env *env, unsigned *out,
-                                    struct tn_buf *err);
+enum tn_err tn_signin_methods_parse(const char *list, const struct tn_signin_env *env,
+                                    unsigned *out, struct tn_buf *err);
 
 #endif

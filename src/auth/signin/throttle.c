@@ -84,7 +84,8 @@ static bool idle(const struct tn_throttle *t, const struct slot *s, int64_t now)
 static struct slot *find(struct tn_throttle *t, const char *key, bool create, int64_t now)
 {
     uint8_t h[16];
-    crypto_generichash(h, sizeof h, (const uint8_t *)key, strlen(key), t->hash_key, sizeof t->hash_key);
+    crypto_generichash(h, sizeof h, (const uint8_t *)key, strlen(key), t->hash_key,
+                       sizeof t->hash_key);
     uint64_t x;
     memcpy(&x, h, sizeof x);
     struct slot *set = &t->slots[(x & (t->sets - 1)) * WAYS];
@@ -109,7 +110,8 @@ static unsigned refuse_full(struct tn_throttle *t, int64_t now)
     t->full_refusals++;
     if (now - t->last_full_log >= 60) {
         t->last_full_log = now;
-        tn_log(TN_LOG_WARN, "throttle table full: new keys are refused until entries go idle", NULL);
+        tn_log(TN_LOG_WARN, "throttle table full: new keys are refused until entries go idle",
+               NULL);
     }
     return t->rule.window_s ? t->rule.window_s : 1;
 }
@@ -123,7 +125,8 @@ static unsigned wait_of(const struct slot *s, int64_t now)
 static bool has_room(struct tn_throttle *t, const char *key, int64_t now)
 {
     uint8_t h[16];
-    crypto_generichash(h, sizeof h, (const uint8_t *)key, strlen(key), t->hash_key, sizeof t->hash_key);
+    crypto_generichash(h, sizeof h, (const uint8_t *)key, strlen(key), t->hash_key,
+                       sizeof t->hash_key);
     uint64_t x;
     memcpy(&x, h, sizeof x);
     const struct slot *set = &t->slots[(x & (t->sets - 1)) * WAYS];
@@ -326,7 +329,8 @@ void tn_signin_guard_free(struct tn_signin_guard *g)
 /* The keys of an attempt. Separators that cannot occur in an address key keep the
  * pair's two halves apart ("a@b|1.2.3.4"). */
 struct keys {
-    char pair[300 + TN_THROTTLE_ADDR_KEY_MAX], addr[TN_THROTTLE_ADDR_KEY_MAX], account[300], device[80];
+    char pair[300 + TN_THROTTLE_ADDR_KEY_MAX], addr[TN_THROTTLE_ADDR_KEY_MAX], account[300],
+        device[80];
 };
 
 static void keys_of(const struct tn_signin_attempt *a, struct keys *k)
@@ -350,7 +354,8 @@ static bool trusted(struct tn_signin_guard *g, const struct keys *k, int64_t now
     return k->device[0] && tn_throttle_wait(g->device, k->device, now) == 0;
 }
 
-unsigned tn_signin_guard_check(struct tn_signin_guard *g, const struct tn_signin_attempt *a, int64_t now)
+unsigned tn_signin_guard_check(struct tn_signin_guard *g, const struct tn_signin_attempt *a,
+                               int64_t now)
 {
     struct keys k;
     keys_of(a, &k);
@@ -360,7 +365,8 @@ unsigned tn_signin_guard_check(struct tn_signin_guard *g, const struct tn_signin
                 tn_throttle_wait(g->account, k.account, now));
 }
 
-void tn_signin_guard_failed(struct tn_signin_guard *g, const struct tn_signin_attempt *a, int64_t now)
+void tn_signin_guard_failed(struct tn_signin_guard *g, const struct tn_signin_attempt *a,
+                            int64_t now)
 {
     struct keys k;
     keys_of(a, &k);
@@ -373,7 +379,8 @@ void tn_signin_guard_failed(struct tn_signin_guard *g, const struct tn_signin_at
     tn_throttle_hit(g->account, k.account, now);
 }
 
-enum tn_err tn_signin_guard_enter(struct tn_signin_guard *g, struct tn_signin_attempt *a, int64_t now)
+enum tn_err tn_signin_guard_enter(struct tn_signin_guard *g, struct tn_signin_attempt *a,
+                                  int64_t now)
 {
     struct keys k;
     keys_of(a, &k);

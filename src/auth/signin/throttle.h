@@ -102,16 +102,19 @@ struct tn_signin_attempt {
  * with a device cookie for the account that is not itself locked is judged by its own
  * failures only; any other attempt waits for the longest of its (account, address),
  * address and account locks. */
-unsigned tn_signin_guard_check(struct tn_signin_guard *g, const struct tn_signin_attempt *a, int64_t now);
+unsigned tn_signin_guard_check(struct tn_signin_guard *g, const struct tn_signin_attempt *a,
+                               int64_t now);
 /* Counts a failed attempt against the keys that judged it (check's rule). */
-void tn_signin_guard_failed(struct tn_signin_guard *g, const struct tn_signin_attempt *a, int64_t now);
+void tn_signin_guard_failed(struct tn_signin_guard *g, const struct tn_signin_attempt *a,
+                            int64_t now);
 /* Admission of an attempt that passed check, before its password is verified: the
  * verification is slow on purpose, so how many run at once is bounded, and parallel
  * attempts cannot outrun check's count. TN_OK (leave must follow); TN_ERR_LIMIT when
  * this address (or trusted browser) already has an attempt being judged; TN_ERR_BUSY
  * when every slot of its lane is taken. Trusted browsers have a lane of their own, so
  * a flood of strangers' attempts cannot keep the owner out. */
-enum tn_err tn_signin_guard_enter(struct tn_signin_guard *g, struct tn_signin_attempt *a, int64_t now);
+enum tn_err tn_signin_guard_enter(struct tn_signin_guard *g, struct tn_signin_attempt *a,
+                                  int64_t now);
 void tn_signin_guard_leave(struct tn_signin_guard *g, struct tn_signin_attempt *a);
 /* A correct password: forgets this (account, address)'s and this browser's failures.
  * The account-wide count stays (a success does not reset a distributed guesser). */

@@ -39,7 +39,7 @@ struct tn_oidc_provider {
     pthread_mutex_t mu;       /* guards cur and the attempt times */
     pthread_mutex_t fetch_mu; /* one fetch from the provider at a time */
     struct snap *cur;
-    int64_t keys_attempt_ms;  /* last JWKS fetch for an unknown kid */
+    int64_t keys_attempt_ms; /* last JWKS fetch for an unknown kid */
     int64_t refresh_attempt_ms;
     atomic_ulong discovery_fetches, jwks_fetches;
 };
@@ -108,7 +108,8 @@ static enum tn_oidc_reason fetch_discovery(struct tn_oidc_provider *p, struct tn
     if (il && p->issuer[il - 1] == '/')
         il--;
     *rc = TN_ERR_NOMEM;
-    if (tn_buf_append(&url, p->issuer, il) != TN_OK || tn_buf_puts(&url, TN_OIDC_WELL_KNOWN) != TN_OK)
+    if (tn_buf_append(&url, p->issuer, il) != TN_OK ||
+        tn_buf_puts(&url, TN_OIDC_WELL_KNOWN) != TN_OK)
         goto done;
     struct tn_fetch_opts o = p->fo;
     o.max_bytes = TN_OIDC_DISCOVERY_MAX_BYTES;
@@ -133,8 +134,8 @@ done:
     if (why != TN_OIDC_OK) {
         char st[16];
         snprintf(st, sizeof st, "%ld", r.status);
-        tn_log(TN_LOG_WARN, "oidc: discovery refused", "issuer", p->issuer, "status", st,
-               "reason", tn_oidc_reason_name(why), NULL);
+        tn_log(TN_LOG_WARN, "oidc: discovery refused", "issuer", p->issuer, "status", st, "reason",
+               tn_oidc_reason_name(why), NULL);
     }
     tn_buf_deinit(&url);
     tn_buf_deinit(&r.body);
@@ -168,7 +169,8 @@ static enum tn_oidc_reason fetch_keys(struct tn_oidc_provider *p, const char *jw
         char st[16];
         snprintf(st, sizeof st, "%ld", r.status);
         tn_log(TN_LOG_WARN, "oidc: no usable signing keys", "issuer", p->issuer, "status", st,
-               "error", tn_err_name(f != TN_OK ? f : *rc), "detail", err.data ? err.data : "", NULL);
+               "error", tn_err_name(f != TN_OK ? f : *rc), "detail", err.data ? err.data : "",
+               NULL);
     }
     tn_buf_deinit(&err);
     tn_buf_deinit(&r.body);
@@ -319,11 +321,14 @@ enum tn_err tn_oidc_provider_new(const struct tn_oidc_config *c, struct tn_oidc_
     p->fo.timeout_ms = c->timeout_ms ? c->timeout_ms : TN_OIDC_DEFAULT_TIMEOUT_MS;
     p->fo.allow_loopback = c->allow_loopback;
     p->leeway_s = c->leeway_s;
-    p->cooldown_ms = (int64_t)(c->refetch_cooldown_s ? c->refetch_cooldown_s : TN_OIDC_DEFAULT_COOLDOWN_S) * 1000;
+    p->cooldown_ms =
+        (int64_t)(c->refetch_cooldown_s ? c->refetch_cooldown_s : TN_OIDC_DEFAULT_COOLDOWN_S) *
+        1000;
     p->ttl_ms = (int64_t)(c->ttl_s ? c->ttl_s : TN_OIDC_DEFAULT_TTL_S) * 1000;
     p->keys_attempt_ms = p->refresh_attempt_ms = INT64_MIN / 2;
     if (!(p->issuer = strdup(c->issuer)) || !(p->client_id = strdup(c->client_id)) ||
-        (c->client_secret && c->client_secret[0] && !(p->client_secret = strdup(c->client_secret))) ||
+        (c->client_secret && c->client_secret[0] &&
+         !(p->client_secret = strdup(c->client_secret))) ||
         !(p->scopes = strdup(c->scopes ? c->scopes : TN_OIDC_DEFAULT_SCOPES)) ||
         !(p->redirect_uri = strdup(c->redirect_uri)) ||
         (c->groups_claim && !(p->groups_claim = strdup(c->groups_claim))))
@@ -358,10 +363,7 @@ void tn_oidc_provider_free(struct tn_oidc_provider *p)
     free(p);
 }
 
-const char *tn_oidc_provider_issuer(const struct tn_oidc_provider *p)
-{
-    return p->issuer;
-}
+const char *tn_oidc_provider_issuer(const struct tn_oidc_provider *p) { return p->issuer; }
 
 void tn_oidc_provider_stats(struct tn_oidc_provider *p, unsigned long *discovery_fetches,
                             unsigned long *jwks_fetches)
@@ -429,7 +431,8 @@ enum tn_err tn_oidc_begin(struct tn_oidc_provider *p, const char *login_hint,
     const char *ep = s->disc.authorization_endpoint;
     /* an endpoint may carry its own query (RFC 6749 §3.1 keeps it) */
     if ((rc = tn_buf_puts(&b, ep)) != TN_OK ||
-        (rc = tn_buf_puts(&b, strchr(ep, '?') ? "&response_type=code" : "?response_type=code")) != TN_OK ||
+        (rc = tn_buf_puts(&b, strchr(ep, '?') ? "&response_type=code" : "?response_type=code")) !=
+            TN_OK ||
         (rc = param(&b, "client_id", p->client_id)) != TN_OK ||
         (rc = param(&b, "redirect_uri", p->redirect_uri)) != TN_OK ||
         (rc = param(&b, "scope", p->scopes)) != TN_OK ||
@@ -470,25 +473,44 @@ void tn_oidc_identity_deinit(struct tn_oidc_identity *id)
 static enum tn_oidc_reason from_jwt(enum tn_jwt_reason r)
 {
     switch (r) {
-    case TN_JWT_OK: return TN_OIDC_OK;
-    case TN_JWT_MALFORMED: return TN_OIDC_ID_TOKEN_MALFORMED;
-    case TN_JWT_TOO_LARGE: return TN_OIDC_ID_TOKEN_TOO_LARGE;
-    case TN_JWT_ALG_NONE: return TN_OIDC_ID_TOKEN_ALG_NONE;
-    case TN_JWT_ALG_UNSUPPORTED: return TN_OIDC_ID_TOKEN_ALG_NOT_ALLOWED;
-    case TN_JWT_ALG_MISMATCH: return TN_OIDC_ID_TOKEN_ALG_MISMATCH;
-    case TN_JWT_EMBEDDED_KEY: return TN_OIDC_ID_TOKEN_EMBEDDED_KEY;
-    case TN_JWT_BAD_TYP: return TN_OIDC_ID_TOKEN_BAD_TYP;
-    case TN_JWT_CRIT: return TN_OIDC_ID_TOKEN_CRIT;
-    case TN_JWT_NO_KID_MATCH: return TN_OIDC_ID_TOKEN_KEY_UNKNOWN;
-    case TN_JWT_BAD_SIGNATURE: return TN_OIDC_ID_TOKEN_BAD_SIGNATURE;
-    case TN_JWT_BAD_ISSUER: return TN_OIDC_ID_TOKEN_BAD_ISSUER;
-    case TN_JWT_BAD_AUDIENCE: return TN_OIDC_ID_TOKEN_BAD_AUDIENCE;
-    case TN_JWT_EXPIRED: return TN_OIDC_ID_TOKEN_EXPIRED;
-    case TN_JWT_NOT_YET_VALID: return TN_OIDC_ID_TOKEN_NOT_YET_VALID;
-    case TN_JWT_NO_SUBJECT: return TN_OIDC_ID_TOKEN_NO_SUBJECT;
-    case TN_JWT_NO_EXPIRY: return TN_OIDC_ID_TOKEN_NO_EXPIRY;
-    case TN_JWT_BAD_CLAIM_TYPE: return TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE;
-    default: return TN_OIDC_INTERNAL;
+    case TN_JWT_OK:
+        return TN_OIDC_OK;
+    case TN_JWT_MALFORMED:
+        return TN_OIDC_ID_TOKEN_MALFORMED;
+    case TN_JWT_TOO_LARGE:
+        return TN_OIDC_ID_TOKEN_TOO_LARGE;
+    case TN_JWT_ALG_NONE:
+        return TN_OIDC_ID_TOKEN_ALG_NONE;
+    case TN_JWT_ALG_UNSUPPORTED:
+        return TN_OIDC_ID_TOKEN_ALG_NOT_ALLOWED;
+    case TN_JWT_ALG_MISMATCH:
+        return TN_OIDC_ID_TOKEN_ALG_MISMATCH;
+    case TN_JWT_EMBEDDED_KEY:
+        return TN_OIDC_ID_TOKEN_EMBEDDED_KEY;
+    case TN_JWT_BAD_TYP:
+        return TN_OIDC_ID_TOKEN_BAD_TYP;
+    case TN_JWT_CRIT:
+        return TN_OIDC_ID_TOKEN_CRIT;
+    case TN_JWT_NO_KID_MATCH:
+        return TN_OIDC_ID_TOKEN_KEY_UNKNOWN;
+    case TN_JWT_BAD_SIGNATURE:
+        return TN_OIDC_ID_TOKEN_BAD_SIGNATURE;
+    case TN_JWT_BAD_ISSUER:
+        return TN_OIDC_ID_TOKEN_BAD_ISSUER;
+    case TN_JWT_BAD_AUDIENCE:
+        return TN_OIDC_ID_TOKEN_BAD_AUDIENCE;
+    case TN_JWT_EXPIRED:
+        return TN_OIDC_ID_TOKEN_EXPIRED;
+    case TN_JWT_NOT_YET_VALID:
+        return TN_OIDC_ID_TOKEN_NOT_YET_VALID;
+    case TN_JWT_NO_SUBJECT:
+        return TN_OIDC_ID_TOKEN_NO_SUBJECT;
+    case TN_JWT_NO_EXPIRY:
+        return TN_OIDC_ID_TOKEN_NO_EXPIRY;
+    case TN_JWT_BAD_CLAIM_TYPE:
+        return TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE;
+    default:
+        return TN_OIDC_INTERNAL;
     }
 }
 
@@ -654,8 +676,7 @@ static enum tn_oidc_reason check_claims(struct tn_oidc_provider *p, json_t *c, c
             return TN_OIDC_INTERNAL;
         size_t i;
         json_t *v;
-        json_array_foreach(g, i, v)
-        {
+        json_array_foreach(g, i, v) {
             if (!json_is_string(v))
                 return TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE;
             if (json_string_length(v) > TN_OIDC_GROUP_MAX_LEN)
@@ -702,8 +723,13 @@ enum tn_err tn_oidc_id_token_verify(struct tn_oidc_provider *p, const char *id_t
         const char *issuers[] = {iss};
         const char *auds[] = {p->client_id};
         struct tn_jwt_policy pol = {
-            .issuers = issuers, .n_issuers = 1, .audiences = auds, .n_audiences = 1,
-            .now = now, .leeway_s = p->leeway_s, .max_token_len = TN_OIDC_ID_TOKEN_MAX_LEN,
+            .issuers = issuers,
+            .n_issuers = 1,
+            .audiences = auds,
+            .n_audiences = 1,
+            .now = now,
+            .leeway_s = p->leeway_s,
+            .max_token_len = TN_OIDC_ID_TOKEN_MAX_LEN,
         };
         enum tn_jwt_reason jr = TN_JWT_INTERNAL;
         enum tn_err vr = tn_jwt_verify(id_token, len, s->keys, &pol, &claims, &jr);
@@ -764,12 +790,14 @@ static enum tn_err basic_auth(const struct tn_oidc_provider *p, struct tn_buf *o
     struct tn_buf raw;
     enum tn_err rc;
     tn_buf_init(&raw, 6 * 1024);
-    if ((rc = tn_url_encode(&raw, p->client_id)) == TN_OK && (rc = tn_buf_puts(&raw, ":")) == TN_OK &&
+    if ((rc = tn_url_encode(&raw, p->client_id)) == TN_OK &&
+        (rc = tn_buf_puts(&raw, ":")) == TN_OK &&
         (rc = tn_url_encode(&raw, p->client_secret)) == TN_OK &&
         (rc = tn_buf_puts(out, "Basic ")) == TN_OK &&
-        (rc = tn_buf_reserve(out, sodium_base64_ENCODED_LEN(raw.len, sodium_base64_VARIANT_ORIGINAL))) == TN_OK) {
-        sodium_bin2base64(out->data + out->len, out->cap - out->len, (const unsigned char *)raw.data,
-                          raw.len, sodium_base64_VARIANT_ORIGINAL);
+        (rc = tn_buf_reserve(
+             out, sodium_base64_ENCODED_LEN(raw.len, sodium_base64_VARIANT_ORIGINAL))) == TN_OK) {
+        sodium_bin2base64(out->data + out->len, out->cap - out->len,
+                          (const unsigned char *)raw.data, raw.len, sodium_base64_VARIANT_ORIGINAL);
         out->len += strlen(out->data + out->len);
     }
     if (raw.data)
@@ -779,9 +807,9 @@ static enum tn_err basic_auth(const struct tn_oidc_provider *p, struct tn_buf *o
 }
 
 /* Redeems the code; *id_token receives the ID token (caller frees). */
-static enum tn_oidc_reason redeem(struct tn_oidc_provider *p, const struct snap *s, const char *code,
-                                  const char *verifier, char **id_token, enum tn_err *rc,
-                                  struct tn_buf *detail)
+static enum tn_oidc_reason redeem(struct tn_oidc_provider *p, const struct snap *s,
+                                  const char *code, const char *verifier, char **id_token,
+                                  enum tn_err *rc, struct tn_buf *detail)
 {
     struct tn_buf form, auth;
     struct tn_fetch_result res;
@@ -793,7 +821,8 @@ static enum tn_oidc_reason redeem(struct tn_oidc_provider *p, const struct snap 
     tn_buf_init(&auth, 8192);
     tn_buf_init(&res.body, 0);
     if (tn_buf_puts(&form, "grant_type=authorization_code") != TN_OK ||
-        param(&form, "code", code) != TN_OK || param(&form, "redirect_uri", p->redirect_uri) != TN_OK ||
+        param(&form, "code", code) != TN_OK ||
+        param(&form, "redirect_uri", p->redirect_uri) != TN_OK ||
         param(&form, "code_verifier", verifier) != TN_OK ||
         /* a public client names itself in the body (RFC 6749 §4.1.3) */
         (!p->client_secret && param(&form, "client_id", p->client_id) != TN_OK) ||
@@ -813,7 +842,8 @@ static enum tn_oidc_reason redeem(struct tn_oidc_provider *p, const struct snap 
         goto done;
     }
     *rc = TN_ERR_BAD_INPUT;
-    doc = res.body.data ? json_loadb(res.body.data, res.body.len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    doc = res.body.data ? json_loadb(res.body.data, res.body.len, JSON_REJECT_DUPLICATES, NULL)
+                        : NULL;
     if (res.status != 200) {
         /* RFC 6749 §5.2: an error object (invalid_grant for a replayed code) */
         r = TN_OIDC_TOKEN_REFUSED;
@@ -880,8 +910,8 @@ enum tn_err tn_oidc_finish(struct tn_oidc_provider *p, const char *query, size_t
     /* state first: whatever else the callback says, it must belong to this browser */
     r = TN_OIDC_STATE_MISMATCH;
     const char *state = tn_form_get(&f, "state");
-    if (!secret_ok(pending->state) || !state ||
-        strlen(state) != TN_OIDC_SECRET_LEN || !tn_ct_equal(state, pending->state, TN_OIDC_SECRET_LEN))
+    if (!secret_ok(pending->state) || !state || strlen(state) != TN_OIDC_SECRET_LEN ||
+        !tn_ct_equal(state, pending->state, TN_OIDC_SECRET_LEN))
         goto done;
     r = TN_OIDC_INTERNAL;
     if (!(s = snap_acquire(p)))

@@ -30,33 +30,34 @@
 #include "core/err.h"
 
 /* Wire strings. */
-#define TN_OIDC_WELL_KNOWN      "/.well-known/openid-configuration"
-#define TN_OIDC_DEFAULT_SCOPES  "openid email profile"
+#define TN_OIDC_WELL_KNOWN "/.well-known/openid-configuration"
+#define TN_OIDC_DEFAULT_SCOPES "openid email profile"
 #define TN_OIDC_TENANT_TEMPLATE "{tenantid}" /* Entra multi-tenant issuer template */
-#define TN_OIDC_CLAIM_NONCE     "nonce"
-#define TN_OIDC_CLAIM_AZP       "azp"
-#define TN_OIDC_CLAIM_TID       "tid"
-#define TN_OIDC_CLAIM_EMAIL     "email"
+#define TN_OIDC_CLAIM_NONCE "nonce"
+#define TN_OIDC_CLAIM_AZP "azp"
+#define TN_OIDC_CLAIM_TID "tid"
+#define TN_OIDC_CLAIM_EMAIL "email"
 #define TN_OIDC_CLAIM_EMAIL_VERIFIED "email_verified"
-#define TN_OIDC_CLAIM_NAME      "name"
+#define TN_OIDC_CLAIM_NAME "name"
 
 /* Limits and defaults. */
 #define TN_OIDC_DISCOVERY_MAX_BYTES (64u * 1024u)
-#define TN_OIDC_JWKS_MAX_BYTES      (256u * 1024u)
-#define TN_OIDC_TOKEN_MAX_BYTES     (64u * 1024u)  /* token endpoint response */
-#define TN_OIDC_ID_TOKEN_MAX_LEN    16384u
-#define TN_OIDC_URL_MAX             2048u          /* endpoints, issuer, redirect URI */
-#define TN_OIDC_CODE_MAX            2048u          /* authorization code */
-#define TN_OIDC_MAX_GROUPS          256u
-#define TN_OIDC_GROUP_MAX_LEN       256u
-#define TN_OIDC_DEFAULT_TIMEOUT_MS  5000u
-#define TN_OIDC_DEFAULT_COOLDOWN_S  60u            /* JWKS refetch on an unknown kid */
-#define TN_OIDC_DEFAULT_TTL_S       3600u          /* discovery and keys are refreshed after */
-#define TN_OIDC_DEFAULT_LEEWAY_S    60
-#define TN_OIDC_MAX_LEEWAY_S        300
-#define TN_OIDC_SECRET_LEN          43u            /* 32 random bytes, base64url */
+#define TN_OIDC_JWKS_MAX_BYTES (256u * 1024u)
+#define TN_OIDC_TOKEN_MAX_BYTES (64u * 1024u) /* token endpoint response */
+#define TN_OIDC_ID_TOKEN_MAX_LEN 16384u
+#define TN_OIDC_URL_MAX 2048u  /* endpoints, issuer, redirect URI */
+#define TN_OIDC_CODE_MAX 2048u /* authorization code */
+#define TN_OIDC_MAX_GROUPS 256u
+#define TN_OIDC_GROUP_MAX_LEN 256u
+#define TN_OIDC_DEFAULT_TIMEOUT_MS 5000u
+#define TN_OIDC_DEFAULT_COOLDOWN_S 60u /* JWKS refetch on an unknown kid */
+#define TN_OIDC_DEFAULT_TTL_S 3600u    /* discovery and keys are refreshed after */
+#define TN_OIDC_DEFAULT_LEEWAY_S 60
+#define TN_OIDC_MAX_LEEWAY_S 300
+#define TN_OIDC_SECRET_LEN 43u /* 32 random bytes, base64url */
 
 /* One value per outcome. */
+// clang-format off
 #define TN_OIDC_REASON_TABLE(X)                                                                  \
     X(TN_OIDC_OK,                       "Sign-in verified")                                      \
     X(TN_OIDC_BAD_CONFIG,               "Provider configuration is incomplete or invalid")       \
@@ -104,13 +105,16 @@
     X(TN_OIDC_ID_TOKEN_BAD_CLAIM_TYPE,  "ID token claim has the wrong type")                     \
     X(TN_OIDC_ID_TOKEN_TOO_MANY_GROUPS, "ID token carries too many or too long groups")          \
     X(TN_OIDC_INTERNAL,                 "Sign-in could not be completed")
+// clang-format on
 
+// clang-format off
 enum tn_oidc_reason {
 #define TN_OIDC_REASON_ENUM(name, text) name,
     TN_OIDC_REASON_TABLE(TN_OIDC_REASON_ENUM)
 #undef TN_OIDC_REASON_ENUM
     TN_OIDC__COUNT
 };
+// clang-format on
 
 /* Short English text for a reason (never echoes upstream content); never NULL. */
 const char *tn_oidc_reason_text(enum tn_oidc_reason r);
@@ -120,12 +124,12 @@ const char *tn_oidc_reason_name(enum tn_oidc_reason r);
 /* ---- discovery document --------------------------------------------------------------- */
 
 struct tn_oidc_discovery {
-    char *issuer;                 /* as the document says (may hold TN_OIDC_TENANT_TEMPLATE) */
+    char *issuer; /* as the document says (may hold TN_OIDC_TENANT_TEMPLATE) */
     char *authorization_endpoint;
     char *token_endpoint;
     char *jwks_uri;
-    bool tenant_template;         /* issuer is an Entra {tenantid} template */
-    bool iss_parameter;           /* authorization_response_iss_parameter_supported (RFC 9207) */
+    bool tenant_template; /* issuer is an Entra {tenantid} template */
+    bool iss_parameter;   /* authorization_response_iss_parameter_supported (RFC 9207) */
 };
 
 /* Parses and checks a discovery document of `len` bytes (no NUL needed) fetched for
@@ -152,17 +156,17 @@ bool tn_oidc_url_ok(const char *url, bool allow_http_loopback);
 /* ---- provider ------------------------------------------------------------------------- */
 
 struct tn_oidc_config {
-    const char *issuer;        /* the provider's issuer identifier, exactly */
+    const char *issuer; /* the provider's issuer identifier, exactly */
     const char *client_id;
-    const char *client_secret; /* client_secret_basic; NULL or "" for a public client */
-    const char *scopes;        /* NULL: TN_OIDC_DEFAULT_SCOPES; must contain "openid" */
-    const char *redirect_uri;  /* https, or http on a loopback host */
-    const char *groups_claim;  /* NULL: groups are not read */
-    bool allow_loopback;       /* the provider may be http:// on loopback (tests, development) */
-    unsigned timeout_ms;       /* per request; 0: TN_OIDC_DEFAULT_TIMEOUT_MS */
+    const char *client_secret;   /* client_secret_basic; NULL or "" for a public client */
+    const char *scopes;          /* NULL: TN_OIDC_DEFAULT_SCOPES; must contain "openid" */
+    const char *redirect_uri;    /* https, or http on a loopback host */
+    const char *groups_claim;    /* NULL: groups are not read */
+    bool allow_loopback;         /* the provider may be http:// on loopback (tests, development) */
+    unsigned timeout_ms;         /* per request; 0: TN_OIDC_DEFAULT_TIMEOUT_MS */
     unsigned refetch_cooldown_s; /* 0: TN_OIDC_DEFAULT_COOLDOWN_S */
-    unsigned ttl_s;            /* 0: TN_OIDC_DEFAULT_TTL_S */
-    int leeway_s;              /* clock skew on exp/iat, 0..TN_OIDC_MAX_LEEWAY_S */
+    unsigned ttl_s;              /* 0: TN_OIDC_DEFAULT_TTL_S */
+    int leeway_s;                /* clock skew on exp/iat, 0..TN_OIDC_MAX_LEEWAY_S */
 };
 
 struct tn_oidc_provider;
@@ -215,10 +219,10 @@ struct tn_oidc_pending {
 struct tn_oidc_identity {
     char *iss;
     char *sub;
-    char *email;          /* NULL when absent */
-    bool email_verified;  /* true only when the claim is the JSON literal true */
-    char *name;           /* NULL when absent or not a string */
-    char **groups;        /* the configured groups claim; n_groups strings */
+    char *email;         /* NULL when absent */
+    bool email_verified; /* true only when the claim is the JSON literal true */
+    char *name;          /* NULL when absent or not a string */
+    char **groups;       /* the configured groups claim; n_groups strings */
     size_t n_groups;
 };
 /* Frees the strings; the struct is zeroed. */

@@ -12,7 +12,7 @@ struct entry {
     char name[TN_OIDC_PROVIDER_NAME_MAX + 1];
     char *issuer, *client_id, *client_secret, *scopes;
     struct tn_oidc_provider *p;
-    int64_t failed_at;             /* 0: no failure remembered */
+    int64_t failed_at; /* 0: no failure remembered */
     enum tn_oidc_reason failed_why;
 };
 
@@ -30,10 +30,7 @@ const char *tn_oidc_lookup_env(const char *name, void *ud)
     return getenv(name);
 }
 
-static bool id_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-}
+static bool id_char(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
 
 /* "OIDC_<ID>_<suffix>" with the id upper-cased, '-' as '_'. */
 static void var_name(char *dst, size_t cap, const char *id, const char *suffix)
@@ -119,7 +116,8 @@ static enum tn_err read_entry(tn_oidc_lookup_fn lookup, void *ud, bool allow_loo
     var_name(var, sizeof var, e->id, "ISSUER");
     const char *v = lookup(var, ud);
     if (!v || !v[0]) {
-        tn_buf_printf(err, "%s is required for provider '%s' (listed in OIDC_PROVIDERS)", var, e->id);
+        tn_buf_printf(err, "%s is required for provider '%s' (listed in OIDC_PROVIDERS)", var,
+                      e->id);
         return TN_ERR_CONFIG;
     }
     if (!tn_oidc_url_ok(v, allow_loopback)) {
@@ -144,8 +142,9 @@ static enum tn_err read_entry(tn_oidc_lookup_fn lookup, void *ud, bool allow_loo
     const char *sec = lookup(var, ud), *file = lookup(var2, ud);
     bool has_sec = sec && sec[0], has_file = file && file[0];
     if (has_sec == has_file) {
-        tn_buf_printf(err, has_sec ? "set %s or %s for provider '%s', not both"
-                                   : "%s or %s is required for provider '%s'",
+        tn_buf_printf(err,
+                      has_sec ? "set %s or %s for provider '%s', not both"
+                              : "%s or %s is required for provider '%s'",
                       var, var2, e->id);
         return TN_ERR_CONFIG;
     }
@@ -269,10 +268,7 @@ done:
     return e;
 }
 
-size_t tn_oidc_providers_count(const struct tn_oidc_providers *ps)
-{
-    return ps ? ps->n : 0;
-}
+size_t tn_oidc_providers_count(const struct tn_oidc_providers *ps) { return ps ? ps->n : 0; }
 
 const char *tn_oidc_providers_id(const struct tn_oidc_providers *ps, size_t i)
 {

@@ -22,12 +22,12 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#define TN_OIDC_PROVIDERS_MAX     16u
-#define TN_OIDC_PROVIDER_ID_MAX   32u
+#define TN_OIDC_PROVIDERS_MAX 16u
+#define TN_OIDC_PROVIDER_ID_MAX 32u
 #define TN_OIDC_PROVIDER_NAME_MAX 64u
-#define TN_OIDC_SECRET_FILE_MAX   4096u
+#define TN_OIDC_SECRET_FILE_MAX 4096u
 #define TN_OIDC_PROVIDERS_RETRY_S 30
-#define TN_OIDC_CALLBACK_PATH     "/signin/oidc/callback"
+#define TN_OIDC_CALLBACK_PATH "/signin/oidc/callback"
 
 /* Returns the value of variable `name` or NULL when unset. */
 typedef const char *(*tn_oidc_lookup_fn)(const char *name, void *ud);

@@ -13,9 +13,9 @@
 #include "auth/upstream/providers.h"
 #include "core/err.h"
 
-#define TN_OIDC_STATE_COOKIE  "tn_oidc"
+#define TN_OIDC_STATE_COOKIE "tn_oidc"
 #define TN_OIDC_STATE_PURPOSE "oidc"
-#define TN_OIDC_STATE_TTL_S   600
+#define TN_OIDC_STATE_TTL_S 600
 #define TN_OIDC_STATE_REQ_MAX 8192u /* the sealed authorization request */
 
 struct tn_oidc_signin_state {
