@@ -21,7 +21,7 @@ wait_for() { # file re [n]
 # The built-in sign-in with curl only: DCR, authorize, the sign-in and consent forms, the
 # code exchange (PKCE S256). Prints the access token. CURL_OPTS (array) is added to
 # every request (e.g. --cacert).
-field() { grep -o "name=\"$1\" value=\"[^\"]*\"" "$2" | sed 's/.*value="//;s/"$//'; }
+field() { grep -o "name=\"$1\" value=\"[^\"]*\"" "$2" | head -1 | sed 's/.*value="//;s/"$//'; }
 curl_token() { # base_url email password tag
   local A=$1 d="$work/oauth-$4" cid ver ch code
   mkdir -p "$d"

@@ -37,7 +37,7 @@ A=http://127.0.0.1:$pa; B=http://127.0.0.1:$pb
 cid=$(curl -s -X POST -H 'Content-Type: application/json' $A/register -d '{"client_name":"pg","redirect_uris":["http://127.0.0.1:9999/cb"],"token_endpoint_auth_method":"none"}' | jq -r .client_id)
 ver=verifier-0123456789012345678901234567890123456789
 ch=$(printf %s "$ver" | openssl dgst -sha256 -binary | basenc --base64url | tr -d '=')
-field() { grep -o "name=\"$1\" value=\"[^\"]*\"" "$2" | sed 's/.*value="//;s/"$//'; }
+field() { grep -o "name=\"$1\" value=\"[^\"]*\"" "$2" | head -1 | sed 's/.*value="//;s/"$//'; }
 curl -s -c "$work/jar" -b "$work/jar" -o "$work/p1" "$A/authorize?response_type=code&client_id=$cid&redirect_uri=http://127.0.0.1:9999/cb&code_challenge=$ch&code_challenge_method=S256&state=s"
 curl -s -c "$work/jar" -b "$work/jar" -o "$work/p2" $A/authorize/login --data-urlencode "req=$(field req "$work/p1")" --data-urlencode "csrf=$(field csrf "$work/p1")" -d email=alice@example.com -d password=alice-password-1
 curl -s -c "$work/jar" -b "$work/jar" -D "$work/h3" -o /dev/null $A/authorize/consent --data-urlencode "req=$(field req "$work/p2")" --data-urlencode "csrf=$(field csrf "$work/p2")" -d decision=allow
