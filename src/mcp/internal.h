@@ -78,6 +78,16 @@ void tn_mcp_job_unlink(struct tn_mcp_server *s, struct job *j);
 /* server.c: points a context's borrowed values (client capabilities, progress token)
  * into `msg`, for a copy of the request that outlives it. */
 void tn_mcp_ctx_point_into(struct tn_mcp_ctx *c, json_t *msg);
+/* server.c: a JSON-RPC error answer with the given HTTP status and the table's code. */
+void tn_mcp_out_error(struct tn_mcp_http_out *out, json_t *id, int http, enum tn_err err,
+                      json_t *data, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* server.c: the RFC 5424 levels of logging/setLevel, in order. */
+extern const char *const tn_mcp_log_levels[8];
+/* modern.c: the modern era's checks; false when `out` holds the refusal. */
+bool tn_mcp_modern_meta_ok(struct tn_mcp_http_out *out, json_t *id, json_t *meta);
+bool tn_mcp_modern_headers_ok(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out,
+                              json_t *id, const char *version, const char *method, json_t *params);
+bool tn_mcp_modern_log_level(struct tn_mcp_http_out *out, json_t *id, json_t *meta, int *level);
 
 /* A server-to-client request (2025 path) waiting for the client's response POST. */
 struct pending {

@@ -18,8 +18,8 @@ const char *const tn_mcp_versions[] = {"2026-07-28", "2025-11-25", "2025-06-18",
                                        "2024-11-05"};
 const size_t tn_mcp_versions_count = sizeof tn_mcp_versions / sizeof tn_mcp_versions[0];
 
-static const char *const log_levels[] = {"debug", "info",     "notice", "warning",
-                                         "error", "critical", "alert",  "emergency"};
+const char *const tn_mcp_log_levels[8] = {"debug", "info",     "notice", "warning",
+                                          "error", "critical", "alert",  "emergency"};
 
 static const char *modern_version(const char *v)
 {
@@ -188,7 +188,7 @@ enum tn_err tn_mcp_ctx_log(struct tn_mcp_ctx *c, enum tn_mcp_log_level lvl, cons
         return TN_OK;
     }
     json_t *p =
-        json_pack("{s:s, s:o}", "level", log_levels[lvl], "data", data ? data : json_null());
+        json_pack("{s:s, s:o}", "level", tn_mcp_log_levels[lvl], "data", data ? data : json_null());
     if (logger)
         json_object_set_new(p, "logger", json_string(logger));
     return tn_mcp_send_json(c->sink, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
@@ -333,7 +333,7 @@ static json_t *m_set_level(struct tn_mcp_ctx *c, json_t *params, const struct tn
     const char *lvl = NULL;
     if (params && json_unpack(params, "{s:s}", "level", &lvl) == 0)
         for (size_t i = 0; i < 8; i++)
-            if (!strcmp(lvl, log_levels[i]))
+            if (!strcmp(lvl, tn_mcp_log_levels[i]))
                 return json_object(); /* stateless: nothing to remember between requests */
     tn_rpc_err_set(e, 200, tn_err_jsonrpc(TN_ERR_INVALID_PARAMS), NULL,
                    "Invalid params: unknown log level");
@@ -485,9 +485,7 @@ static void out_json(struct tn_mcp_http_out *out, int status, json_t *msg)
 }
 
 /* An error answer: HTTP status `http`, the JSON-RPC code of `err` (the error table). */
-static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, enum tn_err err,
-                      json_t *data, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-static void out_error(struct tn_mcp_http_out *out, json_t *id, int http, enum tn_err err,
+void tn_mcp_out_error(struct tn_mcp_http_out *out, json_t *id, int http, enum tn_err err,
                       json_t *data, const char *fmt, ...)
 {
     struct tn_rpc_err e = {.http = http, .code = tn_err_jsonrpc(err), .data = data};
@@ -671,7 +669,8 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
         }
         if (atomic_fetch_add(&s->n_streaming, 1) >= s->info.max_streaming) {
             atomic_fetch_sub(&s->n_streaming, 1);
-            out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy: too many streamed requests");
+            tn_mcp_out_error(out, id, 503, TN_ERR_BUSY, NULL,
+                             "Server busy: too many streamed requests");
             return;
         }
         struct job *j = tn_mcp_job_new(s, c, m, msg);
@@ -681,12 +680,13 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
                 tn_mcp_job_release(j);
             atomic_fetch_sub(&s->n_streaming, 1);
             if (rc == TN_ERR_TOO_MANY_STREAMS)
-                out_error(out, id, tn_err_http_status(rc), rc, NULL,
-                          "Too many streamed calls under way: at most %u per user; wait for one "
-                          "to finish",
-                          s->info.max_streams_per_subject);
+                tn_mcp_out_error(
+                    out, id, tn_err_http_status(rc), rc, NULL,
+                    "Too many streamed calls under way: at most %u per user; wait for one "
+                    "to finish",
+                    s->info.max_streams_per_subject);
             else
-                out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy");
+                tn_mcp_out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy");
             return;
         }
         struct tn_sink *sink = in->open_stream(in->ud);
@@ -699,7 +699,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
                 out->streamed = true;
                 return;
             }
-            out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy");
+            tn_mcp_out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy");
             return;
         }
         out->streamed = true;
@@ -728,8 +728,8 @@ static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
     if (!is_request) {
         /* notifications and client responses: accepted, no body */
         if (!json_object_get(msg, "method") && !deliver_response(s, msg, in->subject)) {
-            out_error(out, json_object_get(msg, "id"), 400, TN_ERR_INVALID_REQUEST, NULL,
-                      "Invalid Request: no request of yours is waiting for this response");
+            tn_mcp_out_error(out, json_object_get(msg, "id"), 400, TN_ERR_INVALID_REQUEST, NULL,
+                             "Invalid Request: no request of yours is waiting for this response");
             return;
         }
         out->status = 202;
@@ -756,117 +756,12 @@ static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
         c.client_caps = json_object_get(params, "capabilities");
     const struct method *m = find_method(s, method, LEGACY);
     if (!m) {
-        out_error(out, id, 200, TN_ERR_METHOD_NOT_FOUND, NULL, "Method not found: %s", method);
+        tn_mcp_out_error(out, id, 200, TN_ERR_METHOD_NOT_FOUND, NULL, "Method not found: %s",
+                         method);
         return;
     }
     serve_call(s, in, out, acc, &c, m, msg);
     json_decref(c.state);
-}
-
-/* True when the header value, read as tn_mcp_header_decode reads it, equals `want`. A
- * plain value (the common case) is compared where it is, without a decoded copy. */
-static bool header_matches(const char *raw, const char *want)
-{
-    static const char pre[] = "=?base64?", post[] = "?=";
-    struct tn_span v = tn_span_trim((struct tn_span){raw, strlen(raw)});
-    bool encoded = v.len >= sizeof pre - 1 + sizeof post - 1 &&
-                   memcmp(v.ptr, pre, sizeof pre - 1) == 0 &&
-                   memcmp(v.ptr + v.len - (sizeof post - 1), post, sizeof post - 1) == 0;
-    if (encoded) {
-        char *dec = tn_mcp_header_decode(raw);
-        bool ok = dec && strcmp(dec, want) == 0;
-        free(dec);
-        return ok;
-    }
-    for (size_t i = 0; i < v.len; i++) /* what decoding refuses matches nothing */
-        if ((unsigned char)v.ptr[i] < 0x20 || (unsigned char)v.ptr[i] > 0x7e)
-            return false;
-    return tn_span_eq(v, want);
-}
-
-/* The `data` of a Header mismatch error. */
-static json_t *mismatch(const char *header, const char *hv, const char *body)
-{
-    return json_pack("{s:{s:s, s:s?, s:s?}}", "mismatch", "header", header, "headerValue", hv,
-                     "body", body);
-}
-
-/* A header that must be present and equal the body's value; false after answering a
- * Header mismatch; missing_suffix ends the message when the header is absent. */
-static bool header_agrees(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out, json_t *id,
-                          const char *header, const char *body_value, const char *missing_suffix)
-{
-    const char *hv = in->header(in->ud, header);
-    if (!hv) {
-        out_error(out, id, 400, TN_ERR_HEADER_MISMATCH, mismatch(header, NULL, body_value),
-                  "Header mismatch: the %s header is required%s", header, missing_suffix);
-        return false;
-    }
-    if (header_matches(hv, body_value))
-        return true;
-    if (!strcmp(header, TN_HDR_METHOD))
-        out_error(out, id, 400, TN_ERR_HEADER_MISMATCH, mismatch(header, hv, body_value),
-                  "Header mismatch: the body names method %s but the %s header names %s",
-                  body_value, header, hv);
-    else
-        out_error(out, id, 400, TN_ERR_HEADER_MISMATCH, mismatch(header, hv, body_value),
-                  "Header mismatch: %s header value '%s' does not match body value '%s'", header,
-                  hv, body_value);
-    return false;
-}
-
-/* The 2026-07-28 request's _meta: a protocol version (string) and the client's
- * capabilities (object). False after answering. */
-static bool modern_meta_ok(struct tn_mcp_http_out *out, json_t *id, json_t *meta)
-{
-    if (!json_is_string(json_object_get(meta, TN_META_PROTOCOL_VERSION))) {
-        out_error(out, id, 400, TN_ERR_INVALID_PARAMS, NULL,
-                  "Invalid params: _meta[\"%s\"] must be a string", TN_META_PROTOCOL_VERSION);
-        return false;
-    }
-    if (!json_is_object(json_object_get(meta, TN_META_CLIENT_CAPS))) {
-        out_error(out, id, 400, TN_ERR_INVALID_PARAMS, NULL,
-                  "Invalid params: _meta[\"%s\"] is required and must be an object",
-                  TN_META_CLIENT_CAPS);
-        return false;
-    }
-    return true;
-}
-
-/* The Mcp-* headers repeat the body: version, method, and the name a call is about. */
-static bool modern_headers_ok(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out,
-                              json_t *id, const char *version, const char *method, json_t *params)
-{
-    if (!header_agrees(in, out, id, TN_HDR_PROTOCOL_VERSION, version, "") ||
-        !header_agrees(in, out, id, TN_HDR_METHOD, method, ""))
-        return false;
-    const char *name_key = !strcmp(method, "tools/call") || !strcmp(method, "prompts/get") ? "name"
-                           : !strcmp(method, "resources/read")                             ? "uri"
-                                                                                           : NULL;
-    json_t *bv = name_key ? json_object_get(params, name_key) : NULL;
-    if (!json_is_string(bv))
-        return true;
-    char suffix[160];
-    snprintf(suffix, sizeof suffix, " for %s", method);
-    return header_agrees(in, out, id, TN_HDR_NAME, json_string_value(bv), suffix);
-}
-
-/* _meta's log level: -1 when absent; false after answering when it is not a level. */
-static bool modern_log_level(struct tn_mcp_http_out *out, json_t *id, json_t *meta, int *level)
-{
-    *level = -1;
-    json_t *ll = json_object_get(meta, TN_META_LOG_LEVEL);
-    if (!ll)
-        return true;
-    for (int i = 0; i < 8 && json_is_string(ll); i++)
-        if (!strcmp(json_string_value(ll), log_levels[i]))
-            *level = i;
-    if (*level < 0) {
-        out_error(out, id, 400, TN_ERR_INVALID_PARAMS, NULL,
-                  "Invalid params: unknown log level in _meta");
-        return false;
-    }
-    return true;
 }
 
 /* subscriptions/listen: authorized before the stream opens, so that a refusal has its
@@ -886,7 +781,7 @@ static void serve_listen(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
     }
     struct tn_sink *sink = in->open_stream(in->ud);
     if (!sink) {
-        out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy: too many open streams");
+        tn_mcp_out_error(out, id, 503, TN_ERR_BUSY, NULL, "Server busy: too many open streams");
         return;
     }
     out->streamed = true;
@@ -906,20 +801,21 @@ static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
     json_t *params = json_object_get(msg, "params");
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *meta = json_object_get(params, "_meta");
-    if (!modern_meta_ok(out, id, meta))
+    if (!tn_mcp_modern_meta_ok(out, id, meta))
         return;
     const char *version = json_string_value(json_object_get(meta, TN_META_PROTOCOL_VERSION));
-    if (!modern_headers_ok(in, out, id, version, method, params))
+    if (!tn_mcp_modern_headers_ok(in, out, id, version, method, params))
         return;
     const char *v = modern_version(version);
     if (!v) {
-        out_error(out, id, 400, TN_ERR_UNSUPPORTED_VERSION,
-                  json_pack("{s:o, s:s}", "supported", versions_json(), "requested", version),
-                  "Unsupported protocol version: %s", version);
+        tn_mcp_out_error(
+            out, id, 400, TN_ERR_UNSUPPORTED_VERSION,
+            json_pack("{s:o, s:s}", "supported", versions_json(), "requested", version),
+            "Unsupported protocol version: %s", version);
         return;
     }
     int log_level;
-    if (!modern_log_level(out, id, meta, &log_level))
+    if (!tn_mcp_modern_log_level(out, id, meta, &log_level))
         return;
     if (!is_request) {
         out->status = 202;
@@ -942,7 +838,7 @@ static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
     }
     const struct method *m = find_method(s, method, MODERN);
     if (!m) {
-        out_error(out, id, 404, TN_ERR_METHOD_NOT_FOUND, NULL, "Method not found");
+        tn_mcp_out_error(out, id, 404, TN_ERR_METHOD_NOT_FOUND, NULL, "Method not found");
         return;
     }
     serve_call(s, in, out, acc, &c, m, msg);
@@ -956,26 +852,27 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
     char *hdec = hv ? tn_mcp_header_decode(hv) : NULL;
     const char *version = hdec ? legacy_version(hdec) : TN_LEGACY_DEFAULT_VERSION;
     if (hv && (!version || (strcmp(version, "2025-03-26") && strcmp(version, "2024-11-05")))) {
-        out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
-                  "Invalid Request: batches are not supported in protocol version %s",
-                  hdec ? hdec : "(invalid)");
+        tn_mcp_out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
+                         "Invalid Request: batches are not supported in protocol version %s",
+                         hdec ? hdec : "(invalid)");
         goto done;
     }
     if (json_array_size(batch) == 0) {
-        out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL, "Invalid Request: empty batch");
+        tn_mcp_out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
+                         "Invalid Request: empty batch");
         goto done;
     }
     if (json_array_size(batch) > TN_MCP_MAX_BATCH) {
-        out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
-                  "Invalid Request: a batch holds at most %d messages", TN_MCP_MAX_BATCH);
+        tn_mcp_out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
+                         "Invalid Request: a batch holds at most %d messages", TN_MCP_MAX_BATCH);
         goto done;
     }
     size_t i;
     json_t *msg;
     json_array_foreach(batch, i, msg) {
         if (json_is_object(msg) && is_claim(json_object_get(msg, "params"))) {
-            out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
-                      "Invalid Request: 2026-07-28 requests cannot be batched");
+            tn_mcp_out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
+                             "Invalid Request: 2026-07-28 requests cannot be batched");
             goto done;
         }
     }
@@ -1031,7 +928,7 @@ done:
 
 /* An error of the HTTP exchange itself, its status from the error table. */
 #define out_http_error(out, err, ...) \
-    out_error((out), NULL, tn_err_http_status(err), (err), NULL, __VA_ARGS__)
+    tn_mcp_out_error((out), NULL, tn_err_http_status(err), (err), NULL, __VA_ARGS__)
 
 /* One JSON-RPC message (not a batch): its era, its version, then its service. */
 static void serve_single(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
@@ -1056,16 +953,17 @@ static void serve_single(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
     hdec = hv ? tn_mcp_header_decode(hv) : NULL;
     if (method && !strcmp(method, "initialize")) {
         if (hdec && modern_version(hdec))
-            out_error(out, id, 400, TN_ERR_HEADER_MISMATCH, NULL,
-                      "Header mismatch: initialize is not part of protocol version %s", hdec);
+            tn_mcp_out_error(out, id, 400, TN_ERR_HEADER_MISMATCH, NULL,
+                             "Header mismatch: initialize is not part of protocol version %s",
+                             hdec);
         else
             serve_legacy(s, in, out, acc, msg, TN_LEGACY_LATEST, is_req);
         goto done;
     }
     if (hdec && modern_version(hdec)) {
-        out_error(out, id, 400, TN_ERR_INVALID_PARAMS, NULL,
-                  "Invalid params: a %s request must carry _meta[\"%s\"]", hdec,
-                  TN_META_PROTOCOL_VERSION);
+        tn_mcp_out_error(out, id, 400, TN_ERR_INVALID_PARAMS, NULL,
+                         "Invalid params: a %s request must carry _meta[\"%s\"]", hdec,
+                         TN_META_PROTOCOL_VERSION);
         goto done;
     }
     const char *version = hv ? legacy_version(hdec) : TN_LEGACY_DEFAULT_VERSION;

@@ -33,7 +33,7 @@ flags=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
 # The sources each target links, and its libraries.
 srcs_header="core/err.c core/buf.c core/arena.c core/util.c mcp/headers.c"
 libs_header="-lsodium"
-srcs_schema="core/err.c core/buf.c core/arena.c mcp/schema.c"
+srcs_schema="core/err.c core/buf.c core/arena.c mcp/schema.c mcp/schema_validate.c"
 libs_schema="-ljansson -lm"
 srcs_json="core/err.c core/buf.c core/arena.c core/arena_json.c core/json.c core/jsonparse.c"
 libs_json="-ljansson -lsodium -lm"
@@ -44,7 +44,7 @@ libs_jwt="-ljansson -lcrypto -lsodium"
 srcs_forwarded="core/err.c core/buf.c core/arena.c core/proxy.c"
 libs_forwarded=""
 srcs_mcp="core/err.c core/buf.c core/arena.c core/arena_json.c core/json.c core/jsonparse.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
-          mcp/schema.c mcp/registry.c mcp/server.c mcp/jobs.c mcp/listen.c
+          mcp/schema.c mcp/schema_validate.c mcp/registry.c mcp/server.c mcp/modern.c mcp/jobs.c mcp/listen.c
           mcp/tools.c mcp/mrtr.c mcp/resources.c mcp/prompts.c"
 libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"
 srcs_redirect="core/err.c core/buf.c core/arena.c auth/as/redirect.c"
@@ -58,7 +58,7 @@ libs_oidc_discovery="-ljansson"
 # (store/postgres.c needs libpq's headers; notetext links the store for tn_note_title_derive)
 flags+=($(pkg-config --cflags-only-I libpq 2>/dev/null))
 srcs_notetext="core/err.c core/buf.c core/arena.c core/util.c core/log.c store/store.c
-               store/sqlite.c store/sqlite_auth.c store/sqlite_notes.c store/sqlite_commit.c
+               store/notes.c store/sqlite.c store/sqlite_auth.c store/sqlite_notes.c store/sqlite_commit.c
                store/postgres.c store/postgres_auth.c store/postgres_notes.c store/postgres_listen.c
                store/identity.c store/sqlite_identity.c store/postgres_identity.c"
 # the migrations are embedded at build time (scripts/gen-migrations.py), compiled below
