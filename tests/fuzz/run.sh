@@ -60,7 +60,8 @@ flags+=($(pkg-config --cflags-only-I libpq 2>/dev/null))
 srcs_notetext="core/err.c core/buf.c core/arena.c core/util.c core/log.c store/store.c
                store/notes.c store/sqlite.c store/sqlite_auth.c store/sqlite_notes.c store/sqlite_commit.c
                store/postgres.c store/postgres_auth.c store/postgres_notes.c store/postgres_listen.c
-               store/identity.c store/sqlite_identity.c store/postgres_identity.c"
+               store/identity.c store/sqlite_identity.c store/postgres_identity.c
+               store/sqlite_signin.c store/postgres_signin.c"
 # the migrations are embedded at build time (scripts/gen-migrations.py), compiled below
 libs_notetext="$out/obj/migrations_sqlite.o $out/obj/migrations_postgres.o
                -ljansson -lsodium -lsqlite3 -lpq -lpthread -lm"
