@@ -52,7 +52,7 @@ check "healthy: summary" "23 ok, 0 warnings, 0 failed, 0 skipped" "$(tail -1 <<<
 check "healthy: no FAIL, WARN or skip line" "" "$(grep -vE '^ok   ' <<<"$out" | sed '$d')"
 has_line "healthy: config" "ok   configuration loads as serve reads it" "$out"
 has_line "healthy: issuer, audience, resource" "ok   built-in authorization server: issuer $u1, audience and PRM resource $u1/mcp" "$out"
-has_line "healthy: storage" "ok   storage: sqlite $d1/teamnotes.db, schema version 5 (this binary's), writable" "$out"
+has_line "healthy: storage" "ok   storage: sqlite $d1/teamnotes.db, schema version $(ls "$root"/src/store/migrations/sqlite/*.sql | wc -l) (this binary's), writable" "$out"
 has_line "healthy: signing keys" "ok   1 signing key open with the server secret (1 signing now)" "$out"
 has_line "healthy: secret" "ok   server secret in $d1/secret.key" "$out"
 has_line "healthy: isolation" "ok   isolation self-test: two throwaway users in a scratch store each list only their own note" "$out"
@@ -83,12 +83,13 @@ check "--url with serve options: usage error" 2 "$rc"
 
 # --- the same store behind the binary's schema: FAIL, and doctor leaves it as it was
 cp -r "$d1" "$work/old"
-sqlite3 "$work/old/teamnotes.db" 'DELETE FROM schema_version WHERE version = 5'
+latest=$(sqlite3 "$work/old/teamnotes.db" 'SELECT MAX(version) FROM schema_version')
+sqlite3 "$work/old/teamnotes.db" "DELETE FROM schema_version WHERE version = $latest"
 doc --local --data-dir "$work/old" --port "$p1"
 check "old schema: exit 1" 1 "$rc"
-has_line "old schema: FAIL line" "FAIL storage: sqlite $work/old/teamnotes.db is at schema version 4, this binary needs 5 -- fix: run \`teamnotes migrate\` (serve also migrates when it starts)" "$out"
+has_line "old schema: FAIL line" "FAIL storage: sqlite $work/old/teamnotes.db is at schema version $((latest - 1)), this binary needs $latest -- fix: run \`teamnotes migrate\` (serve also migrates when it starts)" "$out"
 has_line "old schema: keys not opened" "skip signing keys not checked (storage not ready)" "$out"
-check "old schema: not migrated by doctor" 4 "$(sqlite3 "$work/old/teamnotes.db" 'SELECT MAX(version) FROM schema_version')"
+check "old schema: not migrated by doctor" $((latest - 1)) "$(sqlite3 "$work/old/teamnotes.db" 'SELECT MAX(version) FROM schema_version')"
 has_line "--local skips the live checks" "skip the running deployment not checked (--local)" "$out"
 
 # --- signing keys sealed under another secret
