@@ -116,7 +116,12 @@ static enum tn_err probe_postgres(const char *url, struct tn_store_probe *out, s
     if (has_table) {
         if (!(r = one(pg, version_sql)))
             goto query_failed;
-        out->version = atoi(PQgetvalue(r, 0, 0));
+        /* MAX(version) as text: digits only, bounded; anything else is not our schema */
+        const char *v = PQgetvalue(r, 0, 0);
+        char *end = NULL;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        out->version = (errno || end == v || *end || n < 0 || n > 1000000) ? -1 : (int)n;
         PQclear(r);
         r = NULL;
     }
