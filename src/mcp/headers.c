@@ -37,3 +37,38 @@ char *tn_mcp_header_decode(const char *raw)
     }
     return strndup(v.ptr, v.len);
 }
+
+/* Which answers an Accept header allows (a missing header allows both). */
+bool tn_mcp_media_is(const char *v, const char *type)
+{
+    size_t n = strlen(type);
+    while (*v == ' ')
+        v++;
+    return strncasecmp(v, type, n) == 0 && (v[n] == '\0' || v[n] == ';' || v[n] == ' ');
+}
+
+struct tn_mcp_accept tn_mcp_parse_accept(const char *h)
+{
+    struct tn_mcp_accept a = {true, true};
+    if (!h || !*h)
+        return a;
+    a.json = a.sse = false;
+    for (const char *p = h; *p;) {
+        size_t n = strcspn(p, ",");
+        char item[128];
+        if (n < sizeof item) {
+            memcpy(item, p, n);
+            item[n] = '\0';
+            if (tn_mcp_media_is(item, "application/json") ||
+                tn_mcp_media_is(item, "application/*") || tn_mcp_media_is(item, "*/*"))
+                a.json = true;
+            if (tn_mcp_media_is(item, "text/event-stream") || tn_mcp_media_is(item, "text/*") ||
+                tn_mcp_media_is(item, "*/*"))
+                a.sse = true;
+        }
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return a;
+}

@@ -81,6 +81,13 @@ void tn_mcp_ctx_point_into(struct tn_mcp_ctx *c, json_t *msg);
 /* server.c: a JSON-RPC error answer with the given HTTP status and the table's code. */
 void tn_mcp_out_error(struct tn_mcp_http_out *out, json_t *id, int http, enum tn_err err,
                       json_t *data, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* headers.c: the answers an Accept header allows, JSON and/or an SSE stream. */
+struct tn_mcp_accept {
+    bool json, sse;
+};
+struct tn_mcp_accept tn_mcp_parse_accept(const char *h);
+/* headers.c: a media type (before any parameters) equals `type`, case-insensitively. */
+bool tn_mcp_media_is(const char *v, const char *type);
 /* server.c: the RFC 5424 levels of logging/setLevel, in order. */
 extern const char *const tn_mcp_log_levels[8];
 /* modern.c: the modern era's checks; false when `out` holds the refusal. */

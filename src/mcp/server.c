@@ -520,44 +520,6 @@ void tn_mcp_ctx_point_into(struct tn_mcp_ctx *c, json_t *msg)
         c->client_caps = json_object_get(params, "capabilities");
 }
 
-static bool media_is(const char *v, const char *type)
-{
-    size_t n = strlen(type);
-    while (*v == ' ')
-        v++;
-    return strncasecmp(v, type, n) == 0 && (v[n] == '\0' || v[n] == ';' || v[n] == ' ');
-}
-
-struct accept {
-    bool json, sse;
-};
-
-static struct accept parse_accept(const char *h)
-{
-    struct accept a = {true, true};
-    if (!h || !*h)
-        return a;
-    a.json = a.sse = false;
-    for (const char *p = h; *p;) {
-        size_t n = strcspn(p, ",");
-        char item[128];
-        if (n < sizeof item) {
-            memcpy(item, p, n);
-            item[n] = '\0';
-            if (media_is(item, "application/json") || media_is(item, "application/*") ||
-                media_is(item, "*/*"))
-                a.json = true;
-            if (media_is(item, "text/event-stream") || media_is(item, "text/*") ||
-                media_is(item, "*/*"))
-                a.sse = true;
-        }
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    return a;
-}
-
 static bool is_claim(json_t *params)
 {
     json_t *meta = params ? json_object_get(params, "_meta") : NULL;
@@ -570,7 +532,8 @@ static bool is_claim(json_t *params)
  * and the end of the response, the server writes it the way it writes a JSON answer
  * (a stream costs a chunked response, a reader callback and a resume: twice the CPU of
  * a JSON answer in bench/run). */
-static void out_message(struct tn_mcp_http_out *out, struct accept acc, int http, json_t *msg)
+static void out_message(struct tn_mcp_http_out *out, struct tn_mcp_accept acc, int http,
+                        json_t *msg)
 {
     if (http == 200 && !acc.json && acc.sse && msg) {
         out->status = 200;
@@ -591,7 +554,7 @@ struct tn_mcp_parked {
     struct tn_arena *arena; /* where msg lives; NULL: the heap */
     json_t *msg;
     const struct method *m;
-    struct accept acc;
+    struct tn_mcp_accept acc;
     struct tn_mcp_ctx ctx; /* principal and subject are the second call's in's */
 };
 
@@ -609,7 +572,8 @@ void tn_mcp_parked_free(void *parked)
 /* Answers with out->offload, parking the call in out->parked (left NULL when out of
  * memory: the second call then parses the request again). */
 static void park(struct tn_mcp_http_out *out, const struct tn_mcp_http_in *in,
-                 const struct tn_mcp_ctx *c, const struct method *m, json_t *msg, struct accept acc)
+                 const struct tn_mcp_ctx *c, const struct method *m, json_t *msg,
+                 struct tn_mcp_accept acc)
 {
     out->offload = true;
     struct tn_mcp_parked *p = calloc(1, sizeof *p);
@@ -647,7 +611,7 @@ static void serve_parked(const struct tn_mcp_http_in *in, struct tn_mcp_http_out
 }
 
 static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
-                       struct tn_mcp_http_out *out, struct accept acc, struct tn_mcp_ctx *c,
+                       struct tn_mcp_http_out *out, struct tn_mcp_accept acc, struct tn_mcp_ctx *c,
                        const struct method *m, json_t *msg)
 {
     json_t *id = json_object_get(msg, "id");
@@ -722,7 +686,7 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
 }
 
 static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
-                         struct tn_mcp_http_out *out, struct accept acc, json_t *msg,
+                         struct tn_mcp_http_out *out, struct tn_mcp_accept acc, json_t *msg,
                          const char *version, bool is_request)
 {
     if (!is_request) {
@@ -794,7 +758,7 @@ static void serve_listen(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
 }
 
 static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
-                         struct tn_mcp_http_out *out, struct accept acc, json_t *msg,
+                         struct tn_mcp_http_out *out, struct tn_mcp_accept acc, json_t *msg,
                          bool is_request)
 {
     json_t *id = json_object_get(msg, "id");
@@ -932,7 +896,7 @@ done:
 
 /* One JSON-RPC message (not a batch): its era, its version, then its service. */
 static void serve_single(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
-                         struct tn_mcp_http_out *out, struct accept acc, json_t *msg)
+                         struct tn_mcp_http_out *out, struct tn_mcp_accept acc, json_t *msg)
 {
     char *hdec = NULL;
     json_t *id = json_is_object(msg) ? json_object_get(msg, "id") : NULL;
@@ -991,12 +955,12 @@ static void handle(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
         goto done;
     }
     const char *ct = in->header(in->ud, "Content-Type");
-    if (!ct || !media_is(ct, "application/json")) {
+    if (!ct || !tn_mcp_media_is(ct, "application/json")) {
         out_http_error(out, TN_ERR_UNSUPPORTED_MEDIA_TYPE,
                        "Unsupported Media Type: Content-Type must be application/json");
         goto done;
     }
-    struct accept acc = parse_accept(in->header(in->ud, "Accept"));
+    struct tn_mcp_accept acc = tn_mcp_parse_accept(in->header(in->ud, "Accept"));
     if (!acc.json && !acc.sse) {
         out_http_error(out, TN_ERR_NOT_ACCEPTABLE,
                        "Not Acceptable: Accept must allow application/json or text/event-stream");
