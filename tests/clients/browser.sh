@@ -15,6 +15,8 @@ log=${TN_BROWSER_LOG:?}
   curl -s -c "$d/jar" -b "$d/jar" -o "$d/p2" -w 'login %{http_code}\n' "$origin/authorize/login" \
     --data-urlencode "req=$(field req "$d/p1")" --data-urlencode "csrf=$(field csrf "$d/p1")" \
     --data-urlencode "email=$TN_EMAIL" --data-urlencode "password=$TN_PASSWORD" >>"$log"
+  # the consent page's heading, as a person reads it (tags and entities dropped)
+  echo "consent-page $(grep -o '<h1>.*</h1>' "$d/p2" | head -1 | sed 's/<[^>]*>//g')" >>"$log"
   curl -s -c "$d/jar" -b "$d/jar" -D "$d/h3" -o /dev/null -w 'consent %{http_code}\n' "$origin/authorize/consent" \
     --data-urlencode "req=$(field req "$d/p2")" --data-urlencode "csrf=$(field csrf "$d/p2")" -d decision=allow >>"$log"
   cb=$(grep -i '^location:' "$d/h3" | head -1 | cut -d' ' -f2- | tr -d '\r')

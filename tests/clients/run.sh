@@ -85,6 +85,8 @@ check "mcp-remote: exit 0" 0 "$?"
 check "the browser was opened once, on the server's /authorize" 1 "$(grep -c "^open $A/authorize?" "$work/browser.log")"
 check "the sign-in: form, login, consent (303), mcp-remote's callback" "authorize 200|login 200|consent 303|callback 200" \
   "$(grep -E '^(authorize|login|consent|callback) [0-9]' "$work/browser.log" | paste -sd'|')"
+check "the consent page names the client" "consent-page MCP CLI Proxy wants to access your teamnotes" \
+  "$(grep '^consent-page ' "$work/browser.log" | head -1)"
 check "the callback is mcp-remote's loopback listener" yes \
   "$(grep -qE '^callback http://localhost:[0-9]+/oauth/callback$' "$work/browser.log" && echo yes)"
 contains "authorize asked for the PRM's scopes and resource" "scope=notes%3Aread%20notes%3Awrite&resource=http%3A%2F%2F127.0.0.1%3A$port%2Fmcp" \
