@@ -3,7 +3,8 @@
 #   - the MCP Inspector's CLI mode (@modelcontextprotocol/inspector --cli) with
 #     --header "Authorization: Bearer TOKEN", the token from a scripted sign-in: the
 #     tool list (exact names), save_note and list_my_notes (exact results), whoami; without
-#     a token it stops with its auth_required error and exit 3;
+#     a token and no terminal it stops with its auth_required error and exit 3; with
+#     MCP_AUTO_OPEN_ENABLED=true it signs in itself through $BROWSER (below);
 #   - mcp-remote (Claude Desktop's bridge) completing its OAuth flow headlessly: it opens
 #     the authorization URL with the `open` package, whose xdg-open runs $BROWSER
 #     (tests/clients/browser.sh: the sign-in and consent forms with curl, then the
@@ -70,6 +71,18 @@ inspector --method tools/list >"$work/noauth.out" 2>"$work/noauth.err"; rc=$?
 check "inspector without a token: exit 3, auth_required" "3|auth_required" "$rc|$(jq -r .error.code "$work/noauth.err" 2>&1)"
 inspector --method tools/list --header "Authorization: Bearer not-a-token" >"$work/bad.out" 2>"$work/bad.err"; rc=$?
 check "inspector with a bad token: fails, lists nothing" "nonzero|" "$([[ $rc -ne 0 ]] && echo nonzero)|$(jq -r '.tools[]?.name' "$work/bad.out" 2>/dev/null)"
+# the Inspector's own sign-in: with MCP_AUTO_OPEN_ENABLED=true (what a terminal implies) it
+# opens the authorization URL through $BROWSER and waits on its callback (127.0.0.1:6276)
+: >"$work/inspector-browser.log"
+env -u DISPLAY -u WAYLAND_DISPLAY MCP_AUTO_OPEN_ENABLED=true BROWSER="$here/browser.sh" \
+  TN_BROWSER_LOG="$work/inspector-browser.log" TN_EMAIL=alice@example.com TN_PASSWORD=alice-password-1 \
+  timeout 120 "$node" "$here/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js" --cli "$A/mcp" \
+  --transport http --method tools/list >"$work/oauth.json" 2>"$work/oauth.err" </dev/null
+check "inspector's own OAuth sign-in: exit 0, the eight tools" "0|$tools" "$?|$(jq -r '[.tools[].name] | join(" ")' "$work/oauth.json" 2>&1)"
+check "inspector's sign-in: consent for 'MCP Inspector', its callback reached" \
+  "consent-page MCP Inspector wants to access your teamnotes|callback 200" \
+  "$(grep -E '^consent-page |^callback [0-9]' "$work/inspector-browser.log" | paste -sd'|')"
+contains "inspector's sign-in: 'Authorization complete.'" "Authorization complete." "$(cat "$work/oauth.err")"
 
 # ---- mcp-remote: OAuth in a (scripted) browser, then MCP over stdio ----
 echo "# mcp-remote $(jq -r .version "$here/node_modules/mcp-remote/package.json")"

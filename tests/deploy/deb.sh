@@ -146,7 +146,11 @@ dyn_uid=""
 if [[ $systemd_pid1 == yes ]]; then
   as_service() { systemd-run --pipe --wait --quiet -p DynamicUser=yes -p User=teamnotes -p StateDirectory=teamnotes \
     -p EnvironmentFile=-/etc/teamnotes/teamnotes.env "$@"; }
-  start_service() { systemctl daemon-reload && systemctl start teamnotes; }
+  start_service() { # restart: the postinst started it already, on the conffile as shipped
+    systemctl daemon-reload && systemctl restart teamnotes || return 1
+    for _ in $(seq 300); do curl -sf -o /dev/null "$A/healthz" && return 0; sleep 0.1; done
+    journalctl -u teamnotes -n 5 --no-pager; return 1
+  }
   stop_service() { systemctl stop teamnotes; }
 else
   # DynamicUser=: a free UID of systemd's dynamic range; StateDirectory= with it: the
