@@ -39,7 +39,11 @@ done
 
 # what a teamnotes install could leave, anywhere the package or systemd writes
 footprint() { find /etc /lib /usr /var -name '*teamnotes*' -not -path "$marker" 2>/dev/null | LC_ALL=C sort; }
-wipe_ours() { # only what this test made: the package, its config and the state it served
+wipe_ours() { # only what this test made: its servers, the package, its config and state
+  local p
+  for p in $(cat "$marker" 2>/dev/null); do # the pids of the servers it started
+    [[ $(readlink "/proc/$p/exe" 2>/dev/null) == /usr/sbin/teamnotes* ]] && kill -9 "$p"
+  done
   dpkg-query -W teamnotes >/dev/null 2>&1 && "${apt[@]}" purge teamnotes >/dev/null 2>&1
   rm -rf /var/lib/private/teamnotes /etc/teamnotes
   [[ -L /var/lib/teamnotes ]] && rm -f /var/lib/teamnotes
@@ -181,7 +185,7 @@ else
     as_service "${cmd[@]}" >"$work/serve.log" 2>&1 &
     srv=$!
     for _ in $(seq 300); do
-      grep -q '\bready\b' "$work/serve.log" && return 0
+      grep -q '\bready\b' "$work/serve.log" && { cat "$work/state.pid" >>"$marker"; return 0; }
       kill -0 "$srv" 2>/dev/null || break
       sleep 0.1
     done
