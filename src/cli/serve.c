@@ -19,6 +19,7 @@
 #include "auth/issuer.h"
 #include "auth/rs/rs.h"
 #include "auth/signin/methods.h"
+#include "auth/upstream/providers.h"
 #include "core/fetch.h"
 #include "core/log.h"
 #include "core/principal.h"
@@ -33,9 +34,10 @@ struct app {
     struct tn_rs *rs; /* set once the listener is bound */
     struct tn_as_keys *keys;
     struct tn_store *store;
-    struct tn_as *as;         /* the built-in authorization server (builtin mode) */
-    struct tn_mailer *mailer; /* sign-in codes (builtin mode) */
-    unsigned signin_methods;  /* enum tn_signin_method bits (builtin mode) */
+    struct tn_as *as;               /* the built-in authorization server (builtin mode) */
+    struct tn_mailer *mailer;       /* sign-in codes (builtin mode) */
+    unsigned signin_methods;        /* enum tn_signin_method bits (builtin mode) */
+    struct tn_oidc_providers *oidc; /* server-wide upstream providers (SIGNIN_METHODS oidc) */
     /* built-in issuer: recently checked accounts (disabled users' tokens stop working,
      * and a changed role's permissions apply, within ACCOUNT_CHECK_MS) */
     struct tn_accounts *accounts;
@@ -344,6 +346,12 @@ static void as_route(void *ud, const struct tn_http_req *req, struct tn_http_res
         tn_http_resp_header(resp, "Retry-After", "1");
         return;
     }
+    struct tn_buf query;
+    tn_buf_init(&query, 8192);
+    /* the upstream callback's parser takes the whole query (a repeated parameter is
+     * refused there); a query that does not fit is left out and so refused */
+    bool whole = !strcmp(tn_http_req_path(req), TN_OIDC_CALLBACK_PATH) &&
+                 tn_http_req_query_string(req, &query) == TN_OK;
     struct tn_as_req in = {
         .method = tn_http_req_method(req),
         .path = tn_http_req_path(req),
@@ -354,6 +362,7 @@ static void as_route(void *ud, const struct tn_http_req *req, struct tn_http_res
         .client_addr = tn_http_req_client_addr(req),
         .request_id = tn_http_req_id(req),
         .can_offload = !tn_http_req_offloaded(req),
+        .query_string = whole ? (query.data ? query.data : "") : NULL,
     };
     struct tn_as_resp out;
     memset(&out, 0, sizeof out);
@@ -362,6 +371,7 @@ static void as_route(void *ud, const struct tn_http_req *req, struct tn_http_res
     if (out.offload) { /* a client metadata document to fetch: on the blocking pool */
         tn_http_resp_offload(resp);
         tn_buf_deinit(&out.body);
+        tn_buf_deinit(&query);
         return;
     }
     resp->status = out.status ? out.status : 500;
@@ -371,6 +381,9 @@ static void as_route(void *ud, const struct tn_http_req *req, struct tn_http_res
     for (unsigned i = 0; i < out.n_headers; i++)
         tn_http_resp_header(resp, out.headers[i].name, out.headers[i].value);
     tn_buf_deinit(&out.body);
+    if (query.data)
+        explicit_bzero(query.data, query.cap); /* an authorization code */
+    tn_buf_deinit(&query);
 }
 
 /* Builds the resource server for the configured mode: the built-in issuer's local keys,
@@ -584,19 +597,35 @@ static enum tn_err open_issuer_keys(struct app *app)
 
 /* The built-in issuer's mailer and its sign-in methods: SIGNIN_METHODS checked against
  * what the mail settings make possible, so a method that cannot work stops the start. */
+/* The server-wide OpenID providers (OIDC_PROVIDERS) with the redirect URI under
+ * `base_url`; http issuers on loopback only when BASE_URL itself is http (development
+ * and tests on one machine). */
+static enum tn_err parse_providers(struct app *app, const char *base_url,
+                                   struct tn_oidc_providers **out, struct tn_buf *err)
+{
+    bool dev = !strncmp(tn_config_str(app->cfg, TN_CFG_BASE_URL), "http://", 7);
+    return tn_oidc_providers_parse(tn_oidc_lookup_env, NULL, base_url, dev, out, err);
+}
+
 static enum tn_err open_signin(struct app *app)
 {
     struct tn_buf err;
     tn_buf_init(&err, 4096);
     enum tn_err rc = tn_mailer_new(app->cfg, &app->mailer, &err);
+    /* checked now, so that a wrong setting stops the start; made again once the port is
+     * known (make_as), for the redirect URI */
+    struct tn_oidc_providers *ps = NULL;
+    if (rc == TN_OK)
+        rc = parse_providers(app, tn_config_str(app->cfg, TN_CFG_BASE_URL), &ps, &err);
     if (rc == TN_OK) {
         struct tn_signin_env env = {.mail = tn_mailer_kind(app->mailer) != TN_MAIL_NONE,
-                                    .oidc = false};
+                                    .oidc = tn_oidc_providers_count(ps) > 0};
         rc = tn_signin_methods_parse(tn_config_str(app->cfg, TN_CFG_SIGNIN_METHODS), &env,
                                      &app->signin_methods, &err);
     }
     if (rc != TN_OK)
         tn_log(TN_LOG_ERROR, "cannot offer sign-in", "detail", err.data ? err.data : "", NULL);
+    tn_oidc_providers_free(ps);
     tn_buf_deinit(&err);
     return rc;
 }
@@ -643,7 +672,9 @@ static const char *const as_paths[] = {"/.well-known/oauth-authorization-server"
                                        "/setup",
                                        "/authorize/email",
                                        "/authorize/email/code",
-                                       "/signin/email"};
+                                       "/signin/email",
+                                       "/authorize/oidc",
+                                       TN_OIDC_CALLBACK_PATH};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the
@@ -709,6 +740,16 @@ static void set_urls(struct app *app, const struct tn_http_server *http, const c
 static enum tn_err make_as(struct app *app)
 {
     const struct tn_config *cfg = app->cfg;
+    if (app->signin_methods & TN_SIGNIN_OIDC) {
+        struct tn_buf err;
+        tn_buf_init(&err, 4096);
+        enum tn_err rc = parse_providers(app, app->base_url, &app->oidc, &err);
+        if (rc != TN_OK)
+            tn_log(TN_LOG_ERROR, "cannot offer sign-in", "detail", err.data ? err.data : "", NULL);
+        tn_buf_deinit(&err);
+        if (rc != TN_OK)
+            return rc;
+    }
     struct tn_as_config ac = {
         .issuer = app->base_url,
         .resource = app->resource,
@@ -726,6 +767,7 @@ static enum tn_err make_as(struct app *app)
         .mailer = app->mailer,
         .signin_methods = app->signin_methods,
         .email_code_ttl_s = tn_config_int(cfg, TN_CFG_EMAIL_CODE_TTL_S),
+        .oidc_providers = app->oidc,
     };
     app->as = tn_as_new(&ac);
     if (!app->as)
@@ -836,6 +878,7 @@ done:
     tn_http_server_free(http);
     tn_rs_free(app.rs);
     tn_as_free(app.as);
+    tn_oidc_providers_free(app.oidc);
     tn_mailer_free(app.mailer);
     tn_as_keys_free(app.keys);
     tn_store_close(app.store);

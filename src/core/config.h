@@ -147,7 +147,8 @@
     X(SIGNIN_METHODS,    "SIGNIN_METHODS",     STR,  "",                   0,     0,          false,     \
       "sign-in methods of the built-in issuer, comma-separated: password, email, oidc. Empty: "      \
       "password, plus email when mail can be delivered (SMTP_URL or the DATA_DIR outbox). A listed "  \
-      "method that cannot work stops the start")                                                      \
+      "method that cannot work stops the start. oidc: the providers of OIDC_PROVIDERS "              \
+      "(OIDC_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET[_FILE], _NAME, _SCOPES; README)")                \
     X(EMAIL_CODE_TTL_S,  "EMAIL_CODE_TTL_S",   INT,  "600",                60,    3600,       false,     \
       "lifetime of an email sign-in code and link, in seconds")
 // clang-format on

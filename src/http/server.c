@@ -40,6 +40,7 @@
 #include <time.h>
 
 #include "core/config.h"
+#include "core/form.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "http/internal.h"
@@ -168,6 +169,34 @@ const char *tn_http_req_header(const struct tn_http_req *r, const char *name)
 const char *tn_http_req_query(const struct tn_http_req *r, const char *name)
 {
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct query_text {
+    struct tn_buf *out;
+    enum tn_err rc;
+};
+
+static enum MHD_Result add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct query_text *q = cls;
+    (void)kind;
+    if (q->rc == TN_OK && q->out->len)
+        q->rc = tn_buf_puts(q->out, "&");
+    if (q->rc == TN_OK)
+        q->rc = tn_url_encode(q->out, key ? key : "");
+    if (q->rc == TN_OK)
+        q->rc = tn_buf_puts(q->out, "=");
+    if (q->rc == TN_OK)
+        q->rc = tn_url_encode(q->out, value ? value : "");
+    return q->rc == TN_OK ? MHD_YES : MHD_NO;
+}
+
+enum tn_err tn_http_req_query_string(const struct tn_http_req *r, struct tn_buf *out)
+{
+    struct query_text q = {out, TN_OK};
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, add_query_arg, &q);
+    return q.rc;
 }
 
 struct tn_span tn_http_req_body(const struct tn_http_req *r)

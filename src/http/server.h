@@ -73,6 +73,10 @@ const char *tn_http_req_path(const struct tn_http_req *r);
 const char *tn_http_req_header(const struct tn_http_req *r, const char *name);
 /* Query argument, or NULL. */
 const char *tn_http_req_query(const struct tn_http_req *r, const char *name);
+/* Every query argument, form-urlencoded again in the request's order (a repeated one
+ * kept repeated, "k" without '=' as "k="), appended to `out` (for parsers that take a
+ * whole query, e.g. an OpenID callback). TN_ERR_LIMIT when `out` is full. */
+enum tn_err tn_http_req_query_string(const struct tn_http_req *r, struct tn_buf *out);
 struct tn_span tn_http_req_body(const struct tn_http_req *r);
 /* The client's address as text ("127.0.0.1", "::1"), "" when unknown: the socket peer,
  * or, when the peer is one of the trusted proxies, the address they forwarded (the

@@ -60,6 +60,9 @@ start_tn() { # port data log env...
 }
 port=$(free_port); base="http://127.0.0.1:$port"
 start_tn "$port" "$data" "$work/tn.log" "${smtp[@]}" SIGNIN_METHODS=password,email || { fail=1; finish; }
+alice_id=$("$tn" user show "$alice" --data-dir "$data" | grep -oE 'usr_[A-Za-z0-9_-]+' | head -1)
+# arow: the newest audit row as "outcome tool reason user client" (auth/signin/audit.h)
+arow() { sleep 0.3; "$tn" audit --limit 1 --data-dir "$data" 2>/dev/null | awk '{print $2, $3, $4, $5, $6}'; }
 
 code() { curl -s -o "$work/body" -D "$work/hdr" -w '%{http_code}' "$@"; }
 body() { cat "$work/body"; }
@@ -124,10 +127,12 @@ code -X POST "$base/token" -d grant_type=authorization_code --data-urlencode "co
 check "token with PKCE" 200 "$(cat "$work/st")"
 contains "an access token" '"access_token"' "$(body)"
 check "signed in by email (log)" 1 "$(grep -c 'signed in.*method=email' "$work/tn.log")"
+check "audit: signed in by email code" "ok signin:email - $alice_id client=$cid" "$(arow)"
 lacks "the code is not logged" "$c1" "$(cat "$work/tn.log")"
 # the same code again, from the same browser as it was before
 check "replayed code refused" 400 "$(enter "$work/j1-before" "$c1")"
 contains "replay message" "already used" "$(body)"
+check "audit: replayed code" "denied signin:email used - client=$cid" "$(arow)"
 
 # ---------- 3. five wrong codes lock the code
 start "$work/j2"
@@ -138,6 +143,7 @@ for i in 1 2 3 4; do st=$(enter "$work/j2" "$wrong"); done
 check "4th wrong code" 401 "$st"
 contains "attempts left" "1 attempt left." "$(body)"
 check "5th wrong code" 429 "$(enter "$work/j2" "$wrong")"
+check "audit: locked" "denied signin:email locked - client=$cid" "$(arow)"
 contains "locked" "Too many wrong codes" "$(body)"
 check "right code after 5 wrong" 429 "$(enter "$work/j2" "$c2")"
 
@@ -158,8 +164,10 @@ check "link GET again" 200 "$(code -b "$work/j3" -c "$work/j3" "$l3")"
 lid=$(field id); lt=$(field t); lcsrf=$(field csrf)
 check "link POST signs in" 303 "$(code -b "$work/j3" -c "$work/j3" -H "Origin: $base" "$base/signin/email" \
   --data-urlencode "id=$lid" --data-urlencode "t=$lt" --data-urlencode "csrf=$lcsrf")"
+check "audit: signed in by link" "ok signin:email_link - $alice_id client=$cid" "$(arow)"
 check "link POST again" 400 "$(code -b "$work/j3" -c "$work/j3" -H "Origin: $base" "$base/signin/email" \
   --data-urlencode "id=$lid" --data-urlencode "t=$lt" --data-urlencode "csrf=$lcsrf")"
+check "audit: link used again" "denied signin:email_link used - client=-" "$(arow)"
 
 # ---------- 6. unknown addresses: the same page, no mail
 start "$work/j4"

@@ -16,8 +16,12 @@
 //   IDP_CONFIG=FILE         optional JSON {"users":[...],"clients":[...]} replacing the defaults
 //   IDP_DCR_TOKEN=STRING    require this initial access token for DCR (default: open DCR)
 //   IDP_DEBUG=1             log every request and provider error to stderr
+// A user in IDP_CONFIG may carry "forge": the token endpoint then hands out a forged ID token
+// for that user (tests of a relying party's checks, tests/auth/social.sh): "alg_none" (unsigned,
+// alg none), "wrong_key" (RS256 with a key not in the JWKS, the real kid), "nonce" (validly
+// signed, another nonce).
 import { createServer } from 'node:http';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,11 +123,32 @@ function loadOrCreateKeys() {
   return jwks;
 }
 
+// ---- forged ID tokens (the "forge" of a user) -------------------------------------------------
+const signingJwks = loadOrCreateKeys();
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+function forge(idToken, mode) {
+  const [h, p] = idToken.split('.');
+  const header = JSON.parse(Buffer.from(h, 'base64url').toString());
+  const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
+  if (mode === 'alg_none') return `${b64({ alg: 'none', typ: 'JWT' })}.${b64(payload)}.`;
+  let key;
+  if (mode === 'wrong_key') {
+    key = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+  } else if (mode === 'nonce') {
+    payload.nonce = randomBytes(32).toString('base64url');
+    key = createPrivateKey({ key: signingJwks.keys[0], format: 'jwk' });
+  } else {
+    return idToken;
+  }
+  const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+}
+
 // ---- provider ---------------------------------------------------------------------------------
 const accessTokenTTL = (ctx, token) => token.resourceServer?.accessTokenTTL ?? 3600;
 const provider = new Provider(issuer, {
   clients,
-  jwks: loadOrCreateKeys(),
+  jwks: signingJwks,
   cookies: { keys: [randomBytes(32).toString('base64url')] }, // sessions are in memory anyway
   // The resource scopes too: clients (the MCP SDK among them) send them in DCR requests.
   scopes: ['openid', 'offline_access', ...scope.split(' ')],
@@ -278,6 +303,11 @@ provider.use(async (ctx, next) => {
     ctx.body = page('Error', `<p class="error">error: ${esc(e.error || 'server_error')}</p>
 <p class="error_description">error_description: ${esc(e.error_description || e.message)}</p>`);
     if (debug || ctx.status >= 500) console.error('idp: interaction error', e);
+  }
+  if (ctx.path === '/token' && typeof ctx.body?.id_token === 'string') {
+    const sub = JSON.parse(Buffer.from(ctx.body.id_token.split('.')[1], 'base64url').toString()).sub;
+    const mode = usersBySub.get(sub)?.forge;
+    if (mode) ctx.body = { ...ctx.body, id_token: forge(ctx.body.id_token, mode) };
   }
   if (ctx.body?.issuer === issuer && Array.isArray(ctx.body.scopes_supported)) { // discovery
     ctx.body.scopes_supported = [...new Set([...ctx.body.scopes_supported, ...scope.split(' ')])];

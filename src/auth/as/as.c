@@ -11,6 +11,8 @@
 #include <strings.h>
 
 #include "auth/as/pages.h"
+#include "auth/upstream/providers.h"
+#include "auth/upstream/signin_state.h"
 
 /* Fetches of metadata documents tie up a blocking-pool thread each, up to CIMD_FETCH_MS
  * at a host that never answers: a few at a time, two per host; a host that did not
@@ -269,6 +271,8 @@ static const char *const owned[] = {
     "/authorize/email",
     "/authorize/email/code",
     "/signin/email",
+    "/authorize/oidc",
+    TN_OIDC_CALLBACK_PATH,
 };
 
 bool tn_as_owns(const char *path)
@@ -310,6 +314,15 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
             tn_as_handle_email_code(as, req, r);
         else
             tn_as_handle_email_link(as, req, r);
+    } else if (!strcmp(p, "/authorize/oidc") || !strcmp(p, TN_OIDC_CALLBACK_PATH)) {
+        if (!tn_as_method_on(as, TN_SIGNIN_OIDC) ||
+            !tn_oidc_providers_count(as->cfg.oidc_providers))
+            tn_as_message_page(as, r, 404, "Not available",
+                               "Sign-in with an external provider is turned off on this server.");
+        else if (!strcmp(p, "/authorize/oidc"))
+            tn_as_handle_oidc_start(as, req, r);
+        else
+            tn_as_handle_oidc_callback(as, req, r);
     } else if (!strcmp(p, "/authorize/consent")) {
         tn_as_handle_consent(as, req, r);
     } else if (!strcmp(p, "/token")) {
@@ -351,8 +364,11 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     struct tn_throttle_rule email_account = {5, 900, 0, 900}, email_addr = {20, 900, 0, 900};
     as->email_account = tn_throttle_new(&email_account, 65536);
     as->email_addr = tn_throttle_new(&email_addr, 65536);
+    /* upstream sign-in states called back: each once while its cookie lives */
+    struct tn_throttle_rule once = {1, TN_OIDC_STATE_TTL_S, 0, TN_OIDC_STATE_TTL_S};
+    as->oidc_used = tn_throttle_new(&once, 65536);
     if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd ||
-        !as->cimd_fetches || !as->email_account || !as->email_addr) {
+        !as->cimd_fetches || !as->email_account || !as->email_addr || !as->oidc_used) {
         tn_as_free(as);
         return NULL;
     }
@@ -383,6 +399,7 @@ void tn_as_free(struct tn_as *as)
     tn_throttle_free(as->cimd_fetches);
     tn_throttle_free(as->email_account);
     tn_throttle_free(as->email_addr);
+    tn_throttle_free(as->oidc_used);
     tn_cimd_cache_free(as->cimd);
     pthread_mutex_destroy(&as->mu);
     sodium_memzero(as->secret, sizeof as->secret);

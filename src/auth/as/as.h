@@ -17,6 +17,7 @@
 
 struct tn_as;
 struct tn_mailer;
+struct tn_oidc_providers;
 
 struct tn_as_config {
     const char *issuer;   /* BASE_URL, byte-exact */
@@ -36,6 +37,8 @@ struct tn_as_config {
     struct tn_mailer *mailer; /* borrowed; sign-in codes (NULL: the email method is off) */
     unsigned signin_methods;  /* enum tn_signin_method bits; 0 means password only */
     int64_t email_code_ttl_s; /* lifetime of an email sign-in code and link */
+    struct tn_oidc_providers *oidc_providers; /* borrowed; server-wide upstream providers
+                                                 (NULL: none) */
 };
 
 struct tn_as *tn_as_new(const struct tn_as_config *cfg);
@@ -54,8 +57,10 @@ struct tn_as_req {
     struct tn_span body;
     const char *client_addr; /* for throttling */
     const char *request_id;
-    bool can_offload; /* work that waits (a client metadata document's fetch) is not done
+    bool can_offload;         /* work that waits (a client metadata document's fetch) is not done
                          in this call: it sets resp->offload instead */
+    const char *query_string; /* the raw query (without '?'), at least on the upstream
+                                 sign-in callback; NULL when not given */
 };
 
 #define TN_AS_MAX_HEADERS 8

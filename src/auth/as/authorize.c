@@ -10,6 +10,8 @@
 #include "auth/as/pages.h"
 #include "auth/as/redirect.h"
 #include "auth/as/users.h"
+#include "auth/signin/audit.h"
+#include "auth/upstream/providers.h"
 #include "core/log.h"
 #include "core/seal.h"
 
@@ -181,6 +183,15 @@ static void show_signin(struct tn_as *as, const struct tn_as_req *req, struct tn
     host_of(a->redirect_uri, host, sizeof host);
     int64_t users = 1;
     tn_store_user_count(as->cfg.store, &users);
+    struct tn_page_provider prov[TN_OIDC_PROVIDERS_MAX];
+    size_t n_prov = 0;
+    if (tn_as_method_on(as, TN_SIGNIN_OIDC))
+        for (size_t i = 0;
+             i < tn_oidc_providers_count(as->cfg.oidc_providers) && n_prov < TN_OIDC_PROVIDERS_MAX;
+             i++, n_prov++) {
+            prov[n_prov].id = tn_oidc_providers_id(as->cfg.oidc_providers, i);
+            prov[n_prov].name = tn_oidc_providers_name(as->cfg.oidc_providers, i);
+        }
     struct tn_page_signin p = {
         .action = "/authorize/login",
         .request_id = sealed,
@@ -193,6 +204,9 @@ static void show_signin(struct tn_as *as, const struct tn_as_req *req, struct tn
                             : error,
         .hide_password = !tn_as_method_on(as, TN_SIGNIN_PASSWORD),
         .email_action = tn_as_method_on(as, TN_SIGNIN_EMAIL) ? "/authorize/email" : NULL,
+        .providers = prov,
+        .n_providers = n_prov,
+        .oidc_action = "/authorize/oidc",
     };
     r->status = status;
     tn_buf_reset(&r->body);
@@ -445,6 +459,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
                  (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
         show_signin(as, req, r, sealed, &a, email, msg, 429);
         tn_as_resp_header(r, "Retry-After", "%u", wait);
+        tn_as_audit_signin(as, sealed, found ? &u : NULL, "password", "throttled");
         goto done;
     }
     enum tn_err admit = tn_signin_guard_enter(as->signin, &at, now);
@@ -468,6 +483,10 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
         tn_signin_guard_failed(as->signin, &at, now);
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "trusted_browser",
                at.device ? "yes" : "no", NULL);
+        tn_as_audit_signin(as, sealed, found ? &u : NULL, "password",
+                           ok && u.disabled ? "disabled"
+                           : found          ? "wrong_password"
+                                            : "no_account");
         show_signin(as, req, r, sealed, &a, email,
                     ok && u.disabled ? "This account is disabled." : "Wrong email or password.",
                     401);
@@ -479,6 +498,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
         tn_store_user_update(as->cfg.store, &u);
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, NULL);
+    tn_as_audit_signin(as, sealed, &u, "password", NULL);
     continue_as(as, req, r, sealed, &a, &u);
 done:
     tn_form_deinit(&f);
@@ -540,4 +560,26 @@ bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct
         return false;
     continue_as(as, req, r, sealed, &a, u);
     return true;
+}
+
+bool tn_as_request_ok(struct tn_as *as, const char *sealed)
+{
+    struct authz a;
+    return sealed && load_authz(as, sealed, &a);
+}
+
+void tn_as_audit_signin_as(struct tn_as *as, const char *sealed, const struct tn_user *u,
+                           const char *method, const char *outcome, const char *reason)
+{
+    struct authz a;
+    bool have = sealed && load_authz(as, sealed, &a);
+    tn_signin_audit(as->cfg.store, method, u ? u->id : NULL, u ? u->org_id : NULL,
+                    have ? a.client_id : NULL, outcome, reason);
+}
+
+void tn_as_audit_signin(struct tn_as *as, const char *sealed, const struct tn_user *u,
+                        const char *method, const char *reason)
+{
+    tn_as_audit_signin_as(as, sealed, u, method,
+                          reason ? TN_SIGNIN_AUDIT_DENIED : TN_SIGNIN_AUDIT_OK, reason);
 }

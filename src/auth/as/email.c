@@ -194,6 +194,7 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
         tn_as_resp_header(r, "Retry-After", "%u", wait);
         tn_log(TN_LOG_INFO, "sign-in code refused", "id", req->request_id, "method", "email",
                "outcome", "throttled", NULL);
+        tn_as_audit_signin(as, sealed, NULL, "email", "throttled");
         goto done;
     }
     struct tn_user u;
@@ -217,12 +218,15 @@ done:
 
 /* A consumed row: the account, its session, and the request it continues. */
 static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
-                          const struct tn_email_code *c)
+                          const struct tn_email_code *c, const char *method)
 {
     struct tn_user u;
-    if (tn_store_user_by_email(as->cfg.store, c->email, &u) != TN_OK || u.disabled) {
-        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
-               "no_account", NULL);
+    bool found = tn_store_user_by_email(as->cfg.store, c->email, &u) == TN_OK;
+    if (!found || u.disabled) {
+        tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", method, "outcome",
+               found ? "disabled" : "no_account", NULL);
+        tn_as_audit_signin(as, c->req, found ? &u : NULL, method,
+                           found ? "disabled" : "no_account");
         tn_as_signin_page(as, req, r, c->req, NULL, "That code is not valid. Ask for a new one.",
                           401);
         return;
@@ -230,7 +234,8 @@ static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct 
     tn_as_set_cookie(as, r, COOKIE, "", "/", "Lax", 0);
     tn_as_remember_device(as, r, &u);
     tn_as_start_session(as, r, &u);
-    tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, "method", "email", NULL);
+    tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, "method", method, NULL);
+    tn_as_audit_signin(as, c->req, &u, method, NULL);
     if (!tn_as_signin_continue(as, req, r, c->req, &u))
         tn_as_message_page(
             as, r, 400, "Sign-in expired",
@@ -291,6 +296,7 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
     if (!email_cookie(as, req, id, b)) {
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                "no_cookie", NULL);
+        tn_as_audit_signin(as, sealed, NULL, "email", "no_cookie");
         tn_as_signin_page(as, req, r, sealed, NULL, refusal(TN_ERR_NOT_FOUND), 400);
         goto done;
     }
@@ -302,7 +308,7 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
     tn_email_hash(as->secret, as->secret_len, "code", id, code, ch);
     enum tn_err e = tn_store_email_code_use(as->cfg.store, id, bh, ch, false, now_s(), c);
     if (e == TN_OK) {
-        finish_signin(as, req, r, c);
+        finish_signin(as, req, r, c, "email");
     } else if (e == TN_ERR_FORBIDDEN && c->attempts < TN_EMAIL_CODE_ATTEMPTS) {
         char msg[120];
         int left = (int)(TN_EMAIL_CODE_ATTEMPTS - c->attempts);
@@ -310,12 +316,14 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
                  left == 1 ? "" : "s");
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                "wrong", NULL);
+        tn_as_audit_signin(as, sealed, NULL, "email", "wrong_code");
         sent_page(as, req, r, sealed, NULL, msg, 401);
     } else {
         if (e == TN_ERR_FORBIDDEN)
             e = TN_ERR_LIMIT; /* the last attempt was wrong */
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                outcome(e), NULL);
+        tn_as_audit_signin(as, sealed, NULL, "email", outcome(e));
         tn_as_signin_page(as, req, r, sealed, NULL, refusal(e), e == TN_ERR_LIMIT ? 429 : 400);
     }
 done:
@@ -399,10 +407,11 @@ void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, stru
     }
     enum tn_err e = tn_store_email_code_use(as->cfg.store, id, bh, lh, true, now_s(), c);
     if (e == TN_OK) {
-        finish_signin(as, req, r, c);
+        finish_signin(as, req, r, c, "email_link");
     } else {
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email_link",
                "outcome", outcome(e), NULL);
+        tn_as_audit_signin(as, NULL, NULL, "email_link", outcome(e));
         tn_as_message_page(as, r, 400, "This link does not work", refusal(e));
     }
 done:

@@ -47,6 +47,7 @@ struct tn_as {
     struct tn_throttle *email_account; /* ... and per email address */
     _Atomic int64_t mail_ms;           /* how long sending a code took lately (email.c) */
     _Atomic int64_t email_cleanup;     /* when expired email codes were last deleted */
+    struct tn_throttle *oidc_used;     /* upstream sign-in states already called back (oidc.c) */
 };
 
 /* True when SIGNIN_METHODS includes `m` (no setting at all: password only). */
@@ -128,6 +129,20 @@ void tn_as_signin_page(struct tn_as *as, const struct tn_as_req *req, struct tn_
  * (nothing filled) when it no longer unseals. */
 bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
                            const char *sealed, const struct tn_user *u);
+/* Records a sign-in attempt (auth/signin/audit.h) for the client of the sealed request
+ * (NULL or expired: no client): method, account (u NULL: unknown), and `reason`: NULL
+ * for a success, else the reason code of a refusal (outcome "denied"). */
+void tn_as_audit_signin(struct tn_as *as, const char *sealed, const struct tn_user *u,
+                        const char *method, const char *reason);
+/* The same with the outcome given (TN_SIGNIN_AUDIT_ERROR, or "ok" with reason "linked"). */
+void tn_as_audit_signin_as(struct tn_as *as, const char *sealed, const struct tn_user *u,
+                           const char *method, const char *outcome, const char *reason);
+/* True when the sealed authorization request still unseals. */
+bool tn_as_request_ok(struct tn_as *as, const char *sealed);
+/* oidc.c: POST /authorize/oidc, GET /signin/oidc/callback */
+void tn_as_handle_oidc_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+void tn_as_handle_oidc_callback(struct tn_as *as, const struct tn_as_req *req,
+                                struct tn_as_resp *r);
 /* email.c: POST /authorize/email, POST /authorize/email/code, GET and POST /signin/email */
 void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
