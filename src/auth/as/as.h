@@ -36,6 +36,11 @@ struct tn_as_config {
     struct tn_mailer *mailer; /* borrowed; sign-in codes (NULL: the email method is off) */
     unsigned signin_methods;  /* enum tn_signin_method bits; 0 means password only */
     int64_t email_code_ttl_s; /* lifetime of an email sign-in code and link */
+    /* Called after a person's access changed on /account (an app revoked, signed out
+     * everywhere), so the resource server's account cache forgets them at once; NULL:
+     * nothing (other instances see it within their cache's age). */
+    void (*account_changed)(void *ud, const char *user_id);
+    void *account_changed_ud;
 };
 
 struct tn_as *tn_as_new(const struct tn_as_config *cfg);

@@ -128,6 +128,14 @@ void tn_as_signin_page(struct tn_as *as, const struct tn_as_req *req, struct tn_
  * (nothing filled) when it no longer unseals. */
 bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
                            const char *sealed, const struct tn_user *u);
+/* The sign-in page, with every enabled method, for one of the server's own pages: once
+ * signed in (by any method), the browser goes to `to`, a constant local path such as
+ * "/account" (sealed into the form: never taken from the request). */
+void tn_as_signin_for(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                      const char *to);
+/* account.c: GET /account, GET /account/signin, POST /account/{revoke,signout,
+ * signout-everywhere,password} */
+void tn_as_handle_account(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 /* email.c: POST /authorize/email, POST /authorize/email/code, GET and POST /signin/email */
 void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
