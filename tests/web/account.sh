@@ -5,7 +5,7 @@
 # cross-site and token-less form posts refused, the password change with its exact
 # messages, signing out everywhere (both apps 401, the browser signed out), and each
 # action in the audit log. Then the page in Chromium (screenshots, axe-core):
-# tests/web/account-browser.mjs.
+# tests/web/account-browser.mjs, whose count is added. Ends with "N passed, M failed".
 # Usage: tests/web/account.sh BUILD_DIR
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -166,5 +166,14 @@ curl -s -c "$j2" -b "$j2" -o "$work/a2" $A/account
 code=$(curl -s -c "$j2" -b "$j2" -o /dev/null -w '%{http_code}' -H "Origin: $A" $A/account/signout --data-urlencode "csrf=$(field csrf "$work/a2")")
 check "sign out of this browser" "200 303" "$code $(curl -s -b "$j2" -o /dev/null -w '%{http_code}' $A/account)"
 
-echo "# $pass passed, $fail failed"
+# ---------- the page in Chromium: screenshots and axe-core ----------
+kill "${pids[@]}" 2>/dev/null
+out=$("$node" "$root/tests/web/account-browser.mjs" "$build" 2>&1); rc=$?
+echo "$out"
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" | tail -1)
+bp=${line%% passed*}; bf=${line#*passed, }; bf=${bf%% failed*}
+[[ -z $line ]] && bp=0 && bf=1
+[[ $rc -ne 0 && $bf -eq 0 ]] && bf=1
+pass=$((pass + bp)); fail=$((fail + bf))
+echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

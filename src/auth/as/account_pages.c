@@ -67,6 +67,7 @@ static const char STYLE[] =
     "button.danger:hover{background:var(--err-bg)}\n"
     "form.inline{margin:0}\n"
     ".gap{margin-top:20px}\n"
+    "[hidden]{display:none!important}\n"
     ".vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);"
     "white-space:nowrap}\n"
     "a{color:var(--accent)}\n";
@@ -212,8 +213,10 @@ static void apps_section(struct writer *w, const struct tn_page_account *p)
             const char *name = a->name && *a->name ? a->name : a->client_id;
             put(w, "<li>\n<div class=\"app\">\n");
             elem(w, "<strong><bdi>", name, "</bdi></strong>\n");
-            elem(w, a->loopback ? "<span>Runs on your computer (<code>" : "<span>Web: <code>",
-                 a->where, a->loopback ? "</code>)</span>\n" : "</code></span>\n");
+            if (a->loopback) /* its address is this machine's: nothing more to show */
+                put(w, "<span>Runs on your computer</span>\n");
+            else
+                elem(w, "<span>Web: <code>", a->where, "</code></span>\n");
             put(w, "<span>");
             elem(w, "First used ", a->first_used, "");
             elem(w, " · last used ", a->last_used, "</span>\n");

@@ -23,8 +23,8 @@
 struct tn_page_account_app {
     const char *client_id;  /* required; posted back as client_id to revoke */
     const char *name;       /* may be NULL or "": the client id is shown instead */
-    const char *where;      /* required, e.g. "On your computer" or "claude.ai" */
-    bool loopback;          /* where names the person's own computer */
+    const char *where;      /* required: the web host it returns to, e.g. "claude.ai" */
+    bool loopback;          /* it runs on the person's own computer (where is not shown) */
     const char *scope;      /* space-separated; may be NULL or "" */
     const char *first_used; /* required, e.g. "2026-12-06" */
     const char *last_used;  /* required */
