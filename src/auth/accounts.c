@@ -1,6 +1,7 @@
 #include "auth/accounts.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,26 @@ static uint8_t slot_of(const char *subject)
     return h;
 }
 
-/* The account as the store has it now: inactive, no role, when it cannot be read. */
+void tn_account_client_hash(const char *client_id, uint8_t out[16])
+{
+    crypto_generichash(out, 16, (const uint8_t *)client_id, strlen(client_id), NULL, 0);
+}
+
+/* Rows arrive newest first: the first TN_ACCOUNT_REVOCATIONS are kept, the next one
+ * (asked for as the limit's last) is the newest of those left out. */
+static void add_revocation(const struct tn_grant_revocation *r, void *ud)
+{
+    struct tn_account *u = ud;
+    if (u->n_revoked < TN_ACCOUNT_REVOCATIONS) {
+        tn_account_client_hash(r->client_id, u->revoked[u->n_revoked].client);
+        u->revoked[u->n_revoked++].after = r->revoked_at;
+    } else if (r->revoked_at > u->all_before) {
+        u->all_before = r->revoked_at;
+    }
+}
+
+/* The account as the store has it now: inactive, no role, when it cannot be read (its
+ * revocations included: an account whose apps' status is unknown admits nothing). */
 static struct tn_account read_account(struct tn_store *store, const char *subject, int64_t now_ms)
 {
     struct tn_account u;
@@ -49,10 +69,15 @@ static struct tn_account read_account(struct tn_store *store, const char *subjec
     memset(&u, 0, sizeof u);
     tn_strlcpy(u.id, subject, sizeof u.id);
     u.checked_ms = now_ms;
-    if (tn_store_user_get(store, subject, &row) == TN_OK) {
+    if (tn_store_user_get(store, subject, &row) == TN_OK &&
+        tn_store_grant_revocations(store, subject, now_ms / 1000 - TN_ACCOUNT_REVOCATION_HORIZON_S,
+                                   TN_ACCOUNT_REVOCATIONS + 1, add_revocation, &u) == TN_OK) {
         u.active = !row.disabled;
         u.valid_after = row.tokens_valid_after;
         tn_strlcpy(u.role, row.role, sizeof u.role);
+    } else {
+        u.n_revoked = 0;
+        u.all_before = 0;
     }
     return u;
 }
@@ -76,7 +101,16 @@ struct tn_account tn_accounts_get(struct tn_accounts *a, const char *subject, in
 
 bool tn_account_current(const struct tn_account *u, const struct tn_principal *p)
 {
-    return u->active && p->issued_at >= u->valid_after;
+    if (!u->active || p->issued_at < u->valid_after || p->issued_at < u->all_before)
+        return false;
+    if (!u->n_revoked)
+        return true;
+    uint8_t h[16];
+    tn_account_client_hash(p->client_id ? p->client_id : "", h);
+    for (unsigned i = 0; i < u->n_revoked && i < TN_ACCOUNT_REVOCATIONS; i++)
+        if (!memcmp(h, u->revoked[i].client, sizeof h) && p->issued_at < u->revoked[i].after)
+            return false;
+    return true;
 }
 
 bool tn_account_role_covers(const struct tn_account *u, const struct tn_principal *p)
@@ -104,4 +138,15 @@ enum tn_err tn_accounts_admit(struct tn_accounts *a, struct tn_principal **p, in
         *p = q;
     }
     return TN_OK;
+}
+
+void tn_accounts_forget(struct tn_accounts *a, const char *subject)
+{
+    if (!a || !subject)
+        return;
+    pthread_mutex_lock(&a->mu);
+    struct tn_account *slot = &a->slots[slot_of(subject)];
+    if (!strcmp(slot->id, subject))
+        memset(slot, 0, sizeof *slot);
+    pthread_mutex_unlock(&a->mu);
 }

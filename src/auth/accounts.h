@@ -18,6 +18,20 @@
 
 struct tn_accounts;
 
+/* Apps whose access was taken back (/account, tn_store_grant_revoke) that one cached
+ * account remembers; more are folded into all_before (below). */
+#define TN_ACCOUNT_REVOCATIONS 16
+/* Revocations older than this no longer matter: every token issued before them has
+ * expired (ACCESS_TOKEN_TTL_S is at most a day; the rest is clock leeway to spare). */
+#define TN_ACCOUNT_REVOCATION_HORIZON_S (2 * 86400)
+
+/* One app's access taken back: its tokens issued before `after` are refused. The app is
+ * known by a 128-bit BLAKE2b hash of its client id (ids are up to 511 bytes). */
+struct tn_account_revocation {
+    uint8_t client[16];
+    int64_t after;
+};
+
 /* What the resource server knows of an account. */
 struct tn_account {
     char id[48];
@@ -25,7 +39,16 @@ struct tn_account {
     int64_t valid_after; /* tokens issued before this (seconds) are revoked */
     bool active;         /* false when disabled, missing or unreadable */
     char role[16];       /* "" when missing or unreadable */
+    /* the newest revocations of single apps within the horizon */
+    struct tn_account_revocation revoked[TN_ACCOUNT_REVOCATIONS];
+    unsigned n_revoked;
+    /* more revocations than fit: the newest of those left out. Tokens of every app
+     * issued before it are refused (fail closed: those apps refresh their tokens). */
+    int64_t all_before;
 };
+
+/* The hash an app is remembered by in tn_account.revoked. */
+void tn_account_client_hash(const char *client_id, uint8_t out[16]);
 
 /* A cache over `store` (borrowed: it must outlive the cache). NULL only when out of
  * memory. */
@@ -36,8 +59,8 @@ void tn_accounts_free(struct tn_accounts *a);
  * `now_ms`: inactive, with no role, when it does not exist or cannot be read. */
 struct tn_account tn_accounts_get(struct tn_accounts *a, const char *subject, int64_t now_ms);
 
-/* True when the account is enabled and did not have its tokens revoked after p was
- * issued. */
+/* True when the account is enabled and neither its tokens nor p's app (p->client_id)
+ * were revoked after p was issued. */
 bool tn_account_current(const struct tn_account *u, const struct tn_principal *p);
 
 /* True when every permission p names is still one of the account's role's (an unknown
@@ -48,8 +71,14 @@ bool tn_account_role_covers(const struct tn_account *u, const struct tn_principa
  *   TN_OK             the account is current; *p is kept, or (its role no longer covers
  *                     the token) released and replaced by a principal whose permissions
  *                     are only those both the token and the role allow;
- *   TN_ERR_FORBIDDEN  the account is disabled, gone or its tokens revoked: *p is released
+ *   TN_ERR_FORBIDDEN  the account is disabled, gone, its tokens revoked, or the token's
+ *                     app had its access taken back after it was issued: *p is released
  *                     and set to NULL (the caller answers 401 invalid_token). */
 enum tn_err tn_accounts_admit(struct tn_accounts *a, struct tn_principal **p, int64_t now_ms);
+
+/* Drops what the cache holds of `subject`, so that the next request reads the store: an
+ * account changed by this process (a revocation on /account) applies at once here, and
+ * within max_age_ms on every other instance. */
+void tn_accounts_forget(struct tn_accounts *a, const char *subject);
 
 #endif

@@ -674,7 +674,13 @@ static const char *const as_paths[] = {"/.well-known/oauth-authorization-server"
                                        "/authorize/email/code",
                                        "/signin/email",
                                        "/authorize/oidc",
-                                       TN_OIDC_CALLBACK_PATH};
+                                       TN_OIDC_CALLBACK_PATH,
+                                       "/account",
+                                       "/account/signin",
+                                       "/account/revoke",
+                                       "/account/signout",
+                                       "/account/signout-everywhere",
+                                       "/account/password"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the
@@ -736,6 +742,12 @@ static void set_urls(struct app *app, const struct tn_http_server *http, const c
     snprintf(app->prm_url, sizeof app->prm_url, "%s%s", app->base_url, prm_path);
 }
 
+/* A person's access changed on /account: this instance's account cache reads it again. */
+static void account_changed(void *ud, const char *user_id)
+{
+    tn_accounts_forget(((struct app *)ud)->accounts, user_id);
+}
+
 /* The built-in authorization server, at the effective origin. */
 static enum tn_err make_as(struct app *app)
 {
@@ -768,6 +780,8 @@ static enum tn_err make_as(struct app *app)
         .signin_methods = app->signin_methods,
         .email_code_ttl_s = tn_config_int(cfg, TN_CFG_EMAIL_CODE_TTL_S),
         .oidc_providers = app->oidc,
+        .account_changed = account_changed,
+        .account_changed_ud = app,
     };
     app->as = tn_as_new(&ac);
     if (!app->as)

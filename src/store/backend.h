@@ -62,6 +62,15 @@ struct tn_store_ops {
                                const char *scope, int64_t now);
     enum tn_err (*consent_revoke)(struct tn_store *s, const char *user_id, const char *client_id);
 
+    /* grants (store/grants.c checks the arguments; limit is 1..500 / 1..1000) */
+    enum tn_err (*grant_list)(struct tn_store *s, const char *user_id, int64_t now, unsigned limit,
+                              tn_store_grant_cb cb, void *ud);
+    enum tn_err (*grant_revoke)(struct tn_store *s, const char *user_id, const char *client_id,
+                                int64_t revoked_at);
+    enum tn_err (*grant_revocations)(struct tn_store *s, const char *user_id, int64_t since,
+                                     unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
+    enum tn_err (*user_sign_out)(struct tn_store *s, const char *user_id, int64_t valid_after);
+
     enum tn_err (*code_insert)(struct tn_store *s, const struct tn_code *c);
     enum tn_err (*code_take)(struct tn_store *s, const uint8_t hash[32], struct tn_code *out);
 

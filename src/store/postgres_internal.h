@@ -183,6 +183,49 @@ enum {
       "SELECT " IDENTITY_COLS " FROM identities WHERE user_id = $1 "                         \
       "ORDER BY created_at, issuer, subject")                                                \
     X(IDENTITY_DELETE_USER, "t", "DELETE FROM identities WHERE user_id = $1")                \
+    /* grants (postgres_grants.c): $1 user, $2 now, $3 limit */                            \
+    X(GRANT_LIST, "tii",                                                                     \
+      "SELECT c.id, c.name, c.redirect_uris, c.application_type, "                          \
+      "COALESCE(cs.scope, (SELECT r.scope FROM refresh_tokens AS r "                        \
+      "WHERE r.user_id = $1 AND r.client_id = c.id AND NOT r.revoked "                      \
+      "ORDER BY r.issued_at DESC LIMIT 1), ''), "                                           \
+      "COALESCE(cs.created_at, 0), COALESCE(cs.updated_at, 0), "                            \
+      "COALESCE(t.first_at, 0), COALESCE(t.last_at, 0), COALESCE(t.live, false), "          \
+      "cs.user_id IS NOT NULL "                                                             \
+      "FROM (SELECT client_id FROM consents WHERE user_id = $1 UNION "                      \
+      "SELECT client_id FROM refresh_tokens WHERE user_id = $1 AND NOT revoked "            \
+      "AND rotated_at = 0 AND expires_at > $2) AS g "                                       \
+      "JOIN clients AS c ON c.id = g.client_id "                                            \
+      "LEFT JOIN consents AS cs ON cs.user_id = $1 AND cs.client_id = c.id "                \
+      "LEFT JOIN (SELECT client_id, MIN(issued_at) AS first_at, MAX(issued_at) AS last_at, " \
+      "bool_or(rotated_at = 0 AND expires_at > $2) AS live "                                \
+      "FROM refresh_tokens WHERE user_id = $1 AND NOT revoked "                             \
+      "GROUP BY client_id) AS t ON t.client_id = c.id "                                     \
+      "ORDER BY GREATEST(COALESCE(cs.updated_at, 0), COALESCE(t.last_at, 0)) DESC, "        \
+      "c.id LIMIT $3")                                                                      \
+    X(GRANT_REMEMBER_FAMILIES, "tt",                                                         \
+      "INSERT INTO revoked_families (family) SELECT family FROM refresh_tokens "            \
+      "WHERE user_id = $1 AND client_id = $2 UNION SELECT family FROM codes "               \
+      "WHERE user_id = $1 AND client_id = $2 ON CONFLICT DO NOTHING")                       \
+    X(GRANT_REVOKE_TOKENS, "tt",                                                             \
+      "UPDATE refresh_tokens SET revoked = true WHERE user_id = $1 AND client_id = $2")     \
+    X(GRANT_DROP_CODES, "tt",                                                                \
+      "DELETE FROM codes WHERE user_id = $1 AND client_id = $2 AND NOT used")               \
+    X(GRANT_DROP_CONSENT, "tt", "DELETE FROM consents WHERE user_id = $1 AND client_id = $2") \
+    X(GRANT_RECORD, "tti",                                                                   \
+      "INSERT INTO grant_revocations (user_id, client_id, revoked_at) VALUES ($1, $2, $3) " \
+      "ON CONFLICT (user_id, client_id) DO UPDATE "                                         \
+      "SET revoked_at = GREATEST(grant_revocations.revoked_at, excluded.revoked_at)")       \
+    X(GRANT_REVOCATIONS, "tii",                                                              \
+      "SELECT client_id, revoked_at FROM grant_revocations WHERE user_id = $1 "             \
+      "AND revoked_at > $2 ORDER BY revoked_at DESC, client_id LIMIT $3")                   \
+    X(USER_SIGN_OUT, "ti",                                                                   \
+      "UPDATE users SET tokens_valid_after = GREATEST(tokens_valid_after, $2) WHERE id = $1") \
+    X(USER_REMEMBER_FAMILIES, "t",                                                           \
+      "INSERT INTO revoked_families (family) SELECT family FROM refresh_tokens "            \
+      "WHERE user_id = $1 AND NOT revoked UNION SELECT family FROM codes WHERE user_id = $1 " \
+      "ON CONFLICT DO NOTHING")                                                             \
+    X(USER_DROP_CODES, "t", "DELETE FROM codes WHERE user_id = $1 AND NOT used")            \
     /* The caller of this notes transaction, for the row-level security policies; */         \
     /* is_local = true: the settings end with the transaction. */                            \
     X(NOTE_AS, "tt",                                                                         \
@@ -389,6 +432,14 @@ enum tn_err pg_identity_touch(struct tn_store *s, const char *issuer, const char
 enum tn_err pg_identity_list(struct tn_store *s, const char *user_id, tn_store_identity_cb cb,
                              void *ud);
 enum tn_err pg_identity_delete_user(struct tn_store *s, const char *user_id, int64_t *n);
+/* grants (postgres_grants.c) */
+enum tn_err pg_grant_list(struct tn_store *s, const char *user_id, int64_t now, unsigned limit,
+                          tn_store_grant_cb cb, void *ud);
+enum tn_err pg_grant_revoke(struct tn_store *s, const char *user_id, const char *client_id,
+                            int64_t revoked_at);
+enum tn_err pg_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
+                                 unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
+enum tn_err pg_user_sign_out(struct tn_store *s, const char *user_id, int64_t valid_after);
 enum tn_err pg_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
                            char scope[256]);
 enum tn_err pg_consent_put(struct tn_store *s, const char *user_id, const char *client_id,

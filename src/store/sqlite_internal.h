@@ -147,6 +147,45 @@ enum { AUDIT_ROWS = 16 };
     X(IDENTITY_LIST, "SELECT " IDENTITY_COLS " FROM identities WHERE user_id = ?1 "           \
                      "ORDER BY created_at, issuer, subject")                                 \
     X(IDENTITY_DELETE_USER, "DELETE FROM identities WHERE user_id = ?1")                     \
+    /* grants (sqlite_grants.c): ?1 user, ?2 now, ?3 limit */                            \
+    X(GRANT_LIST, "SELECT c.id, c.name, c.redirect_uris, c.application_type, "              \
+                  "COALESCE(cs.scope, (SELECT r.scope FROM refresh_tokens AS r "            \
+                  "WHERE r.user_id = ?1 AND r.client_id = c.id AND r.revoked = 0 "          \
+                  "ORDER BY r.issued_at DESC LIMIT 1), ''), "                               \
+                  "COALESCE(cs.created_at, 0), COALESCE(cs.updated_at, 0), "                \
+                  "COALESCE(t.first_at, 0), COALESCE(t.last_at, 0), COALESCE(t.live, 0), "  \
+                  "cs.user_id IS NOT NULL "                                                 \
+                  "FROM (SELECT client_id FROM consents WHERE user_id = ?1 UNION "          \
+                  "SELECT client_id FROM refresh_tokens WHERE user_id = ?1 AND revoked = 0 " \
+                  "AND rotated_at = 0 AND expires_at > ?2) AS g "                           \
+                  "JOIN clients AS c ON c.id = g.client_id "                                \
+                  "LEFT JOIN consents AS cs ON cs.user_id = ?1 AND cs.client_id = c.id "    \
+                  "LEFT JOIN (SELECT client_id, MIN(issued_at) AS first_at, "               \
+                  "MAX(issued_at) AS last_at, MAX(rotated_at = 0 AND expires_at > ?2) AS live " \
+                  "FROM refresh_tokens WHERE user_id = ?1 AND revoked = 0 "                 \
+                  "GROUP BY client_id) AS t ON t.client_id = c.id "                         \
+                  "ORDER BY MAX(COALESCE(cs.updated_at, 0), COALESCE(t.last_at, 0)) DESC, " \
+                  "c.id LIMIT ?3")                                                          \
+    X(GRANT_REMEMBER_FAMILIES, "INSERT OR IGNORE INTO revoked_families (family) "           \
+                               "SELECT family FROM refresh_tokens "                         \
+                               "WHERE user_id = ?1 AND client_id = ?2 UNION "               \
+                               "SELECT family FROM codes WHERE user_id = ?1 AND client_id = ?2") \
+    X(GRANT_REVOKE_TOKENS, "UPDATE refresh_tokens SET revoked = 1 "                         \
+                           "WHERE user_id = ?1 AND client_id = ?2")                         \
+    X(GRANT_DROP_CODES, "DELETE FROM codes WHERE user_id = ?1 AND client_id = ?2 AND used = 0") \
+    X(GRANT_RECORD, "INSERT INTO grant_revocations (user_id, client_id, revoked_at) "        \
+                    "VALUES (?1, ?2, ?3) ON CONFLICT (user_id, client_id) DO UPDATE "       \
+                    "SET revoked_at = MAX(revoked_at, excluded.revoked_at)")                \
+    X(GRANT_REVOCATIONS, "SELECT client_id, revoked_at FROM grant_revocations "              \
+                         "WHERE user_id = ?1 AND revoked_at > ?2 "                          \
+                         "ORDER BY revoked_at DESC, client_id LIMIT ?3")                    \
+    X(USER_SIGN_OUT, "UPDATE users SET tokens_valid_after = MAX(tokens_valid_after, ?2) "    \
+                     "WHERE id = ?1")                                                       \
+    X(USER_REMEMBER_FAMILIES, "INSERT OR IGNORE INTO revoked_families (family) "            \
+                              "SELECT family FROM refresh_tokens WHERE user_id = ?1 "       \
+                              "AND revoked = 0 UNION SELECT family FROM codes "             \
+                              "WHERE user_id = ?1")                                         \
+    X(USER_DROP_CODES, "DELETE FROM codes WHERE user_id = ?1 AND used = 0")                 \
     X(NOTE_INSERT, "INSERT INTO notes (id, owner, org, title, content, tags, visibility, "   \
                    "version, created_at, updated_at) "                                       \
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
@@ -360,6 +399,14 @@ enum tn_err sq_identity_touch(struct tn_store *s, const char *issuer, const char
 enum tn_err sq_identity_list(struct tn_store *s, const char *user_id, tn_store_identity_cb cb,
                              void *ud);
 enum tn_err sq_identity_delete_user(struct tn_store *s, const char *user_id, int64_t *n);
+/* grants (sqlite_grants.c) */
+enum tn_err sq_grant_list(struct tn_store *s, const char *user_id, int64_t now, unsigned limit,
+                          tn_store_grant_cb cb, void *ud);
+enum tn_err sq_grant_revoke(struct tn_store *s, const char *user_id, const char *client_id,
+                            int64_t revoked_at);
+enum tn_err sq_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
+                                 unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
+enum tn_err sq_user_sign_out(struct tn_store *s, const char *user_id, int64_t valid_after);
 enum tn_err sq_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
                            char scope[256]);
 enum tn_err sq_consent_put(struct tn_store *s, const char *user_id, const char *client_id,

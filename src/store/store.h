@@ -125,6 +125,47 @@ enum tn_err tn_store_consent_put(struct tn_store *s, const char *user_id, const 
 /* client_id NULL: every consent of the user. */
 enum tn_err tn_store_consent_revoke(struct tn_store *s, const char *user_id, const char *client_id);
 
+/* ---------- what a person granted apps, and taking it back (/account, #19) ---------- */
+
+/* One app holding a grant of a user: a remembered consent, or a live refresh token. */
+struct tn_grant {
+    char client_id[512];
+    char client_name[128];
+    char redirect_uris[4096]; /* JSON array of strings, as registered */
+    char application_type[8]; /* native | web */
+    char scope[256];          /* the consent's; without one, the newest live token's */
+    int64_t first_at;         /* consent given or first token issued, the earlier */
+    int64_t last_at;          /* consent renewed or a token issued, the later */
+    bool consented;           /* a consent is remembered */
+    bool live;                /* a current refresh token that is neither revoked nor expired */
+};
+typedef void (*tn_store_grant_cb)(const struct tn_grant *g, void *ud);
+/* The clients `user_id` has a consent for or a live refresh token of (as of `now`), most
+ * recently used first, at most `limit` (1..500). TN_ERR_BAD_INPUT for other limits. */
+enum tn_err tn_store_grant_list(struct tn_store *s, const char *user_id, int64_t now,
+                                unsigned limit, tn_store_grant_cb cb, void *ud);
+/* Takes back, in one transaction, everything `user_id` gave `client_id`: the consent, every
+ * refresh token (their families stay revoked, so a code exchange racing with this is born
+ * revoked), the codes not yet exchanged; and records `revoked_at` (a later one already
+ * recorded is kept), so that the resource server refuses that client's access tokens of
+ * the user issued before it (tn_store_grant_revocations). TN_OK also when nothing was
+ * granted; TN_ERR_NOT_FOUND when the user does not exist. */
+enum tn_err tn_store_grant_revoke(struct tn_store *s, const char *user_id, const char *client_id,
+                                  int64_t revoked_at);
+struct tn_grant_revocation {
+    char client_id[512];
+    int64_t revoked_at;
+};
+typedef void (*tn_store_grant_revocation_cb)(const struct tn_grant_revocation *r, void *ud);
+/* The user's revocations recorded after `since`, newest first, at most `limit` (1..1000). */
+enum tn_err tn_store_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
+                                       unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
+/* "Sign out everywhere", in one transaction: the user's tokens_valid_after becomes
+ * `valid_after` (unless later already), every refresh token is revoked (families
+ * remembered), the codes not yet exchanged are deleted. Consents stay. TN_ERR_NOT_FOUND
+ * when the user does not exist. */
+enum tn_err tn_store_user_sign_out(struct tn_store *s, const char *user_id, int64_t valid_after);
+
 /* ---------- authorization codes (hashed, single use) ---------- */
 
 struct tn_code {

@@ -74,16 +74,23 @@ static void set_user(struct tn_store *s, const char *id, const char *role, bool 
     assert_int_equal(tn_store_user_update(s, &u), TN_OK);
 }
 
-/* A built-in token's principal: issued at `iat`, with these permissions. */
-static struct tn_principal *token(const char *sub, int64_t iat, const char *perms)
+/* A built-in token's principal of client `client`: issued at `iat`, with these
+ * permissions. */
+static struct tn_principal *token_of(const char *sub, const char *client, int64_t iat,
+                                     const char *perms)
 {
     struct tn_principal *p =
-        tn_principal_new("http://127.0.0.1:8080", sub, "", "cli", "jti", INT64_MAX / 2);
+        tn_principal_new("http://127.0.0.1:8080", sub, "", client, "jti", INT64_MAX / 2);
     p->issued_at = iat;
     assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_SCOPES, "notes:read notes:write"),
                      TN_OK);
     assert_int_equal(tn_principal_add_words(p, TN_PRINCIPAL_PERMISSIONS, perms), TN_OK);
     return p;
+}
+
+static struct tn_principal *token(const char *sub, int64_t iat, const char *perms)
+{
+    return token_of(sub, "cli", iat, perms);
 }
 
 static void test_read(void **state)
@@ -245,6 +252,120 @@ static void test_admit(void **state)
     tn_principal_release(p);
 }
 
+/* One app's access taken back (/account): that app's tokens issued before the
+ * revocation are refused, the person's other apps keep working; more revocations than
+ * the cache keeps fold into a rule that refuses every older token (fail closed). */
+static void test_revoked_app(void **state)
+{
+    struct tn_account u = {.active = true, .valid_after = 10};
+    tn_account_client_hash("app-a", u.revoked[0].client);
+    u.revoked[0].after = 1000;
+    tn_account_client_hash("https://b.example/client.json", u.revoked[1].client);
+    u.revoked[1].after = 2000;
+    u.n_revoked = 2;
+    static const struct {
+        const char *client;
+        int64_t iat;
+        int64_t all_before;
+        bool current;
+    } t[] = {
+        {"app-a", 999, 0, false},                          /* issued before its revocation */
+        {"app-a", 1000, 0, true},                          /* issued in its second: after */
+        {"app-a", 5000, 0, true},                          /* re-authorized since */
+        {"https://b.example/client.json", 1999, 0, false}, /* the other revoked app */
+        {"https://b.example/client.json", 2000, 0, true},
+        {"app-c", 500, 0, true}, /* never revoked */
+        {"app-A", 500, 0, true}, /* ids are exact */
+        {"app-a ", 500, 0, true},
+        {"", 500, 0, true},           /* a token naming no client */
+        {"app-c", 9, 0, false},       /* before valid_after: all refused */
+        {"app-c", 2999, 3000, false}, /* folded revocations */
+        {"app-c", 3000, 3000, true},
+        {"app-a", 3000, 3000, true},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct tn_principal *p = token_of("usr_x", t[i].client, t[i].iat, "notes:read");
+        u.all_before = t[i].all_before;
+        if (tn_account_current(&u, p) != t[i].current)
+            fail_msg("case %zu: %s at %lld", i, t[i].client, (long long)t[i].iat);
+        tn_principal_release(p);
+    }
+}
+
+/* The cache reads the revocations from the store: within max_age_ms (or at once after
+ * tn_accounts_forget), that app's old token is refused and the other app's is not. */
+static void test_admit_revoked_app(void **state)
+{
+    struct fx *f = *state;
+    add_user(f->s, "usr_r", "editor", 0);
+    int64_t now_s = 1700000000, now_ms = now_s * 1000;
+    struct tn_principal *a = token_of("usr_r", "app-a", now_s - 10, "notes:read");
+    struct tn_principal *b = token_of("usr_r", "app-b", now_s - 10, "notes:read");
+    struct tn_principal *pa = a, *pb = b;
+    tn_principal_retain(a);
+    tn_principal_retain(b);
+    assert_int_equal(tn_accounts_admit(f->a, &pa, now_ms), TN_OK);
+    tn_principal_release(pa);
+    assert_int_equal(tn_store_grant_revoke(f->s, "usr_r", "app-a", now_s), TN_OK);
+    /* the cached read still admits it until max_age_ms */
+    pa = a;
+    tn_principal_retain(a);
+    assert_int_equal(tn_accounts_admit(f->a, &pa, now_ms + AGE - 1), TN_OK);
+    tn_principal_release(pa);
+    pa = a;
+    tn_principal_retain(a);
+    assert_int_equal(tn_accounts_admit(f->a, &pa, now_ms + AGE), TN_ERR_FORBIDDEN);
+    assert_null(pa);
+    assert_int_equal(tn_accounts_admit(f->a, &pb, now_ms + AGE), TN_OK);
+    tn_principal_release(pb);
+    /* the revocation as the cache holds it */
+    struct tn_account u = tn_accounts_get(f->a, "usr_r", now_ms + AGE);
+    assert_int_equal(u.n_revoked, 1);
+    assert_int_equal(u.revoked[0].after, now_s);
+    assert_int_equal(u.all_before, 0);
+    /* forget: the next read is the store's at once */
+    assert_int_equal(tn_store_grant_revoke(f->s, "usr_r", "app-b", now_s + 1), TN_OK);
+    pb = b;
+    tn_principal_retain(b);
+    assert_int_equal(tn_accounts_admit(f->a, &pb, now_ms + AGE + 1), TN_OK);
+    tn_principal_release(pb);
+    tn_accounts_forget(f->a, "usr_r");
+    tn_accounts_forget(f->a, "usr_other"); /* another id: nothing */
+    pb = b;
+    tn_principal_retain(b);
+    assert_int_equal(tn_accounts_admit(f->a, &pb, now_ms + AGE + 2), TN_ERR_FORBIDDEN);
+    /* revocations past the horizon are not read */
+    u = tn_accounts_get(f->a, "usr_r", (now_s + TN_ACCOUNT_REVOCATION_HORIZON_S + 1) * 1000);
+    assert_int_equal(u.n_revoked, 0);
+    tn_principal_release(a);
+    tn_principal_release(b);
+}
+
+/* More revocations than fit: the newest TN_ACCOUNT_REVOCATIONS are kept, the newest of
+ * the rest becomes all_before. */
+static void test_many_revocations(void **state)
+{
+    struct fx *f = *state;
+    add_user(f->s, "usr_m", "editor", 0);
+    int64_t now_s = 1700000000;
+    for (int i = 0; i < TN_ACCOUNT_REVOCATIONS + 3; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "app-%02d", i);
+        assert_int_equal(tn_store_grant_revoke(f->s, "usr_m", id, now_s - 100 + i), TN_OK);
+    }
+    struct tn_account u = tn_accounts_get(f->a, "usr_m", now_s * 1000);
+    assert_true(u.active);
+    assert_int_equal(u.n_revoked, TN_ACCOUNT_REVOCATIONS);
+    assert_int_equal(u.revoked[0].after, now_s - 100 + TN_ACCOUNT_REVOCATIONS + 2);
+    assert_int_equal(u.all_before, now_s - 100 + 2); /* app-02: the newest left out */
+    struct tn_principal *p = token_of("usr_m", "app-99", now_s - 100 + 1, "notes:read");
+    assert_false(tn_account_current(&u, p)); /* older than a folded revocation */
+    tn_principal_release(p);
+    p = token_of("usr_m", "app-99", now_s - 100 + 2, "notes:read");
+    assert_true(tn_account_current(&u, p));
+    tn_principal_release(p);
+}
+
 int main(void)
 {
     tn_util_init();
@@ -255,6 +376,9 @@ int main(void)
         cmocka_unit_test(test_current),
         cmocka_unit_test(test_role_covers),
         cmocka_unit_test_setup_teardown(test_admit, setup, teardown),
+        cmocka_unit_test(test_revoked_app),
+        cmocka_unit_test_setup_teardown(test_admit_revoked_app, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_revocations, setup, teardown),
     };
     return cmocka_run_group_tests_name("accounts", tests, NULL, NULL);
 }

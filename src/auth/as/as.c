@@ -273,6 +273,12 @@ static const char *const owned[] = {
     "/signin/email",
     "/authorize/oidc",
     TN_OIDC_CALLBACK_PATH,
+    "/account",
+    "/account/signin",
+    "/account/revoke",
+    "/account/signout",
+    "/account/signout-everywhere",
+    "/account/password",
 };
 
 bool tn_as_owns(const char *path)
@@ -331,6 +337,8 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
         tn_as_handle_revoke(as, req, r);
     } else if (!strcmp(p, "/setup")) {
         tn_as_handle_setup(as, req, r);
+    } else if (!strncmp(p, "/account", 8)) {
+        tn_as_handle_account(as, req, r);
     } else { /* not reached: the server routes only tn_as_owns() paths here */
         tn_as_oauth_error(r, TN_ERR_NOT_FOUND, "No such endpoint");
     }

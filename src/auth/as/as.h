@@ -39,6 +39,11 @@ struct tn_as_config {
     int64_t email_code_ttl_s; /* lifetime of an email sign-in code and link */
     struct tn_oidc_providers *oidc_providers; /* borrowed; server-wide upstream providers
                                                  (NULL: none) */
+    /* Called after a person's access changed on /account (an app revoked, signed out
+     * everywhere), so the resource server's account cache forgets them at once; NULL:
+     * nothing (other instances see it within their cache's age). */
+    void (*account_changed)(void *ud, const char *user_id);
+    void *account_changed_ud;
 };
 
 struct tn_as *tn_as_new(const struct tn_as_config *cfg);

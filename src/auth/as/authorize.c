@@ -60,6 +60,8 @@ struct authz {
     char challenge[129];
     bool has_state;
     bool force_consent;
+    char to[64]; /* a sign-in for the server's own pages (tn_as_signin_for): where to go
+                    once signed in; "" for an OAuth client's request */
 };
 
 static json_t *authz_json(const struct authz *a)
@@ -69,17 +71,21 @@ static json_t *authz_json(const struct authz *a)
                           a->force_consent);
     if (a->has_state)
         json_object_set_new(j, "st", json_string(a->state));
+    if (a->to[0])
+        json_object_set_new(j, "to", json_string(a->to));
     return j;
 }
 
 static bool authz_from(json_t *j, struct authz *a)
 {
     memset(a, 0, sizeof *a);
-    const char *c, *n, *r, *s, *p, *st = NULL;
+    const char *c, *n, *r, *s, *p, *st = NULL, *to = NULL;
     int f = 0;
-    if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:b, s?s}", "c", &c, "n", &n, "r", &r, "s",
-                          &s, "p", &p, "f", &f, "st", &st) != 0)
+    if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:b, s?s, s?s}", "c", &c, "n", &n, "r", &r,
+                          "s", &s, "p", &p, "f", &f, "st", &st, "to", &to) != 0)
         return false;
+    if (to)
+        snprintf(a->to, sizeof a->to, "%s", to);
     snprintf(a->client_id, sizeof a->client_id, "%s", c);
     snprintf(a->client_name, sizeof a->client_name, "%s", n);
     snprintf(a->redirect_uri, sizeof a->redirect_uri, "%s", r);
@@ -178,9 +184,10 @@ static void show_signin(struct tn_as *as, const struct tn_as_req *req, struct tn
                         const char *sealed, const struct authz *a, const char *email,
                         const char *error, int status)
 {
-    char csrf[64], host[256];
+    char csrf[64], host[256] = "";
     tn_as_csrf_prepare(as, req, r, csrf);
-    host_of(a->redirect_uri, host, sizeof host);
+    if (!a->to[0])
+        host_of(a->redirect_uri, host, sizeof host);
     int64_t users = 1;
     tn_store_user_count(as->cfg.store, &users);
     struct tn_page_provider prov[TN_OIDC_PROVIDERS_MAX];
@@ -196,7 +203,7 @@ static void show_signin(struct tn_as *as, const struct tn_as_req *req, struct tn
         .action = "/authorize/login",
         .request_id = sealed,
         .csrf = csrf,
-        .client_name = a->client_name,
+        .client_name = a->to[0] ? NULL : a->client_name,
         .client_host = host,
         .email = email,
         .error = users == 0 ? "No account exists yet: the administrator must first finish the "
@@ -247,10 +254,20 @@ static void show_consent(struct tn_as *as, const struct tn_as_req *req, struct t
     tn_as_page_headers(as, r, true, tn_page_consent(&r->body, &pc));
 }
 
-/* After sign-in: a remembered consent covering the scope gives a code at once. */
+/* After sign-in: a remembered consent covering the scope gives a code at once. A
+ * sign-in for one of the server's own pages goes back to it (the path was sealed by the
+ * server, never taken from the request). */
 static void continue_as(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
                         const char *sealed, const struct authz *a, const struct tn_user *u)
 {
+    if (a->to[0]) {
+        r->status = 303;
+        r->content_type = NULL;
+        tn_buf_reset(&r->body);
+        tn_as_resp_header(r, "Location", "%s", a->to);
+        tn_as_resp_header(r, "Cache-Control", "no-store");
+        return;
+    }
     char granted[256];
     if (!a->force_consent &&
         tn_store_consent_get(as->cfg.store, u->id, a->client_id, granted) == TN_OK &&
@@ -527,6 +544,8 @@ void tn_as_handle_consent(struct tn_as *as, const struct tn_as_req *req, struct 
     } else if (!tn_as_session_user(as, req, &u)) {
         tn_as_message_page(as, r, 401, "Signed out",
                            "Your session ended. Go back to your application and sign in again.");
+    } else if (a.to[0]) { /* a page's sign-in has no client to consent to */
+        tn_as_message_page(as, r, 400, "Invalid request", "There is nothing to allow here.");
     } else if (decision && !strcmp(decision, "allow")) {
         if (tn_store_consent_put(as->cfg.store, u.id, a.client_id, a.scope, now_s()) != TN_OK)
             tn_log(TN_LOG_WARN, "consent could not be remembered", "client_id", a.client_id, NULL);
@@ -582,4 +601,23 @@ void tn_as_audit_signin(struct tn_as *as, const char *sealed, const struct tn_us
 {
     tn_as_audit_signin_as(as, sealed, u, method,
                           reason ? TN_SIGNIN_AUDIT_DENIED : TN_SIGNIN_AUDIT_OK, reason);
+}
+
+/* ---------- sign-in for the server's own pages (/account) ---------- */
+
+void tn_as_signin_for(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                      const char *to)
+{
+    struct authz a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.to, sizeof a.to, "%s", to);
+    json_t *j = authz_json(&a);
+    char *sealed = tn_seal(as->secret, as->secret_len, "authz", j, REQ_TTL_S);
+    json_decref(j);
+    if (!sealed) {
+        tn_as_message_page(as, r, 500, "Try again", "The sign-in page could not be prepared.");
+        return;
+    }
+    show_signin(as, req, r, sealed, &a, NULL, NULL, 200);
+    free(sealed);
 }

@@ -143,6 +143,14 @@ bool tn_as_request_ok(struct tn_as *as, const char *sealed);
 void tn_as_handle_oidc_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_oidc_callback(struct tn_as *as, const struct tn_as_req *req,
                                 struct tn_as_resp *r);
+/* The sign-in page, with every enabled method, for one of the server's own pages: once
+ * signed in (by any method), the browser goes to `to`, a constant local path such as
+ * "/account" (sealed into the form: never taken from the request). */
+void tn_as_signin_for(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                      const char *to);
+/* account.c: GET /account, GET /account/signin, POST /account/{revoke,signout,
+ * signout-everywhere,password} */
+void tn_as_handle_account(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 /* email.c: POST /authorize/email, POST /authorize/email/code, GET and POST /signin/email */
 void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
