@@ -643,7 +643,9 @@ static const char *const as_paths[] = {"/.well-known/oauth-authorization-server"
                                        "/setup",
                                        "/authorize/email",
                                        "/authorize/email/code",
-                                       "/signin/email"};
+                                       "/signin/email",
+                                       "/invite",
+                                       "/invite/email"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the

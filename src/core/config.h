@@ -149,7 +149,9 @@
       "password, plus email when mail can be delivered (SMTP_URL or the DATA_DIR outbox). A listed "  \
       "method that cannot work stops the start")                                                      \
     X(EMAIL_CODE_TTL_S,  "EMAIL_CODE_TTL_S",   INT,  "600",                60,    3600,       false,     \
-      "lifetime of an email sign-in code and link, in seconds")
+      "lifetime of an email sign-in code and link, in seconds")                                     \
+    X(INVITE_TTL_S,      "INVITE_TTL_S",       INT,  "604800",             60,    2592000,    false,     \
+      "lifetime of an invitation link made by `teamnotes user invite`, in seconds (default 7 days)")
 // clang-format on
 
 // clang-format off

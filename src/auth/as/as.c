@@ -269,6 +269,8 @@ static const char *const owned[] = {
     "/authorize/email",
     "/authorize/email/code",
     "/signin/email",
+    "/invite",
+    "/invite/email",
 };
 
 bool tn_as_owns(const char *path)
@@ -318,6 +320,10 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
         tn_as_handle_revoke(as, req, r);
     } else if (!strcmp(p, "/setup")) {
         tn_as_handle_setup(as, req, r);
+    } else if (!strcmp(p, "/invite")) {
+        tn_as_handle_invite(as, req, r);
+    } else if (!strcmp(p, "/invite/email")) {
+        tn_as_handle_invite_email(as, req, r);
     } else { /* not reached: the server routes only tn_as_owns() paths here */
         tn_as_oauth_error(r, TN_ERR_NOT_FOUND, "No such endpoint");
     }
