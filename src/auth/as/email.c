@@ -156,7 +156,7 @@ done:
 static void refuse(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
                    const char *sealed, const char *email, const char *msg, int status)
 {
-    if (sealed && sealed[0])
+    if (sealed && sealed[0] && strcmp(sealed, TN_AS_NO_REQUEST))
         tn_as_signin_page(as, req, r, sealed, email, msg, status);
     else
         tn_as_message_page(as, r, status, "Sign in by email", msg);
@@ -249,7 +249,7 @@ void tn_as_email_invite_start(struct tn_as *as, const struct tn_as_req *req, str
 {
     char lower[256];
     lower_copy(email, lower);
-    begin_code(as, req, r, lower, lower, sealed ? sealed : "", true);
+    begin_code(as, req, r, lower, lower, sealed ? sealed : TN_AS_NO_REQUEST, true);
 }
 
 /* A consumed row: the account, its session, and the request it continues. */
@@ -271,7 +271,7 @@ static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct 
     tn_as_remember_device(as, r, &u);
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, "method", "email", NULL);
-    if (!c->req[0]) /* an invitation's code, outside any authorization request */
+    if (!strcmp(c->req, TN_AS_NO_REQUEST)) /* an invitation's code, outside any request */
         tn_as_invite_done_page(as, r, &u);
     else if (!tn_as_signin_continue(as, req, r, c->req, &u))
         tn_as_message_page(
