@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "auth/as/pages.h"
 #include "auth/signin/invite.h"
 #include "core/config.h"
 #include "core/util.h"
@@ -409,6 +410,63 @@ static void test_message_escaped(void **state)
     tn_buf_deinit(&html);
 }
 
+static void test_page_escaped(void **state)
+{
+    (void)state;
+    struct tn_buf b;
+    tn_buf_init(&b, 1 << 16);
+    struct tn_page_invite p = {.token = "tok\"><x>",
+                               .csrf = "c",
+                               .request_id = "r\"x",
+                               .email = "bob@example.com",
+                               .role = "editor",
+                               .org = "<i>Acme</i>",
+                               .inviter = "Eve \xe2\x80\xae<script>",
+                               .password_action = "/invite",
+                               .email_action = "/invite/email",
+                               .name = "\"><img src=x>",
+                               .error = "<b>no</b>"};
+    assert_int_equal(tn_page_invite(&b, &p), TN_OK);
+    assert_null(strstr(b.data, "<x>"));
+    assert_null(strstr(b.data, "<i>"));
+    assert_null(strstr(b.data, "<script>"));
+    assert_null(strstr(b.data, "<img"));
+    assert_null(strstr(b.data, "<b>no"));
+    assert_null(strstr(b.data, "\xe2\x80\xae")); /* a bidi override cannot reorder the page */
+    assert_non_null(strstr(b.data, "name=\"t\" value=\"tok&quot;&gt;&lt;x&gt;\""));
+    assert_non_null(strstr(b.data, "name=\"req\" value=\"r&quot;x\""));
+    assert_non_null(
+        strstr(b.data, "as <strong>editor</strong> (<bdi>&lt;i&gt;Acme&lt;/i&gt;</bdi>)"));
+    assert_non_null(strstr(b.data, "action=\"/invite\""));
+    assert_non_null(strstr(b.data, "action=\"/invite/email\""));
+    /* the enabled ways only */
+    tn_buf_reset(&b);
+    p.email_action = NULL;
+    p.request_id = NULL;
+    assert_int_equal(tn_page_invite(&b, &p), TN_OK);
+    assert_null(strstr(b.data, "/invite/email"));
+    assert_null(strstr(b.data, "name=\"req\""));
+    tn_buf_reset(&b);
+    p.email_action = "/invite/email";
+    p.password_action = NULL;
+    assert_int_equal(tn_page_invite(&b, &p), TN_OK);
+    assert_null(strstr(b.data, "type=\"password\""));
+    /* required fields */
+    size_t before = b.len;
+    p.email_action = NULL;
+    assert_int_equal(tn_page_invite(&b, &p), TN_ERR_INTERNAL); /* no way to accept */
+    p.email_action = "/invite/email";
+    p.token = NULL;
+    assert_int_equal(tn_page_invite(&b, &p), TN_ERR_INTERNAL);
+    assert_int_equal(b.len, before);
+    assert_int_equal(tn_page_invite_done(&b, NULL, "u"), TN_ERR_INTERNAL);
+    tn_buf_reset(&b);
+    assert_int_equal(tn_page_invite_done(&b, "a<b>@example.com", "https://n.example/mcp"), TN_OK);
+    assert_non_null(strstr(b.data, "a&lt;b&gt;@example.com"));
+    assert_non_null(strstr(b.data, "<code>https://n.example/mcp</code>"));
+    tn_buf_deinit(&b);
+}
+
 int main(void)
 {
     if (tn_util_init() != TN_OK)
@@ -424,6 +482,7 @@ int main(void)
         T(test_reinvite_and_revoke),
 #undef T
         cmocka_unit_test(test_message_escaped),
+        cmocka_unit_test(test_page_escaped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
