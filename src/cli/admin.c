@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "auth/as/users.h"
+#include "cli/invite.h"
 #include "core/config.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -15,6 +16,8 @@ static const char usage[] =
     "Usage:\n"
     "  teamnotes user add EMAIL [--name N] [--role viewer|editor|admin] [--org ORG] [--password-stdin]\n"
     "  teamnotes user list | show EMAIL | set-role EMAIL ROLE | disable EMAIL | enable EMAIL\n"
+    "  teamnotes user invite EMAIL --role ROLE [--org ORG] [--by EMAIL] | invites |\n"
+    "                 invite-revoke EMAIL          invitations, mailed (or printed: outbox)\n"
     "  teamnotes role list\n"
     "  teamnotes org add NAME | list\n"
     "  teamnotes client list | revoke CLIENT_ID\n"
@@ -220,11 +223,13 @@ static int user_change(struct tn_store *s, const char *sub, int argc, char **arg
     return 2;
 }
 
-static int user_cmd(struct tn_store *s, int argc, char **argv)
+static int user_cmd(struct tn_store *s, const struct tn_config *cfg, int argc, char **argv)
 {
     const char *sub = argc > 0 ? argv[0] : "";
     if (!strcmp(sub, "list"))
         return tn_store_user_list(s, print_user, NULL) == TN_OK ? 0 : 1;
+    if (!strcmp(sub, "invite") || !strcmp(sub, "invites") || !strcmp(sub, "invite-revoke"))
+        return tn_cli_invite(s, cfg, sub, argc, argv);
     if (argc < 2) {
         fputs(usage, stderr);
         return 2;
@@ -286,7 +291,7 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
     tn_buf_deinit(&err);
     int rc = 2;
     if (!strcmp(cmd, "user")) {
-        rc = user_cmd(s, nr, rest);
+        rc = user_cmd(s, &cfg, nr, rest);
     } else if (!strcmp(cmd, "org") && nr >= 1 && !strcmp(rest[0], "list")) {
         rc = tn_store_org_list(s, print_org, NULL) == TN_OK ? 0 : 1;
     } else if (!strcmp(cmd, "org") && nr >= 2 && !strcmp(rest[0], "add")) {

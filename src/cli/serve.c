@@ -680,7 +680,9 @@ static const char *const as_paths[] = {"/.well-known/oauth-authorization-server"
                                        "/account/revoke",
                                        "/account/signout",
                                        "/account/signout-everywhere",
-                                       "/account/password"};
+                                       "/account/password",
+                                       "/invite",
+                                       "/invite/email"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the

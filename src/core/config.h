@@ -150,7 +150,9 @@
       "method that cannot work stops the start. oidc: the providers of OIDC_PROVIDERS "              \
       "(OIDC_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET[_FILE], _NAME, _SCOPES; README)")                \
     X(EMAIL_CODE_TTL_S,  "EMAIL_CODE_TTL_S",   INT,  "600",                60,    3600,       false,     \
-      "lifetime of an email sign-in code and link, in seconds")
+      "lifetime of an email sign-in code and link, in seconds")                                     \
+    X(INVITE_TTL_S,      "INVITE_TTL_S",       INT,  "604800",             60,    2592000,    false,     \
+      "lifetime of an invitation link made by `teamnotes user invite`, in seconds (default 7 days)")
 // clang-format on
 
 // clang-format off

@@ -56,6 +56,18 @@ struct tn_store_ops {
                                  void *ud);
     enum tn_err (*identity_delete_user)(struct tn_store *s, const char *user_id, int64_t *n);
 
+    /* invitations (invitation.c); `email` is already lower-case, outputs zeroed on entry */
+    enum tn_err (*invitation_insert)(struct tn_store *s, const struct tn_invitation *inv);
+    enum tn_err (*invitation_get)(struct tn_store *s, const uint8_t hash[32],
+                                  struct tn_invitation *out);
+    enum tn_err (*invitation_take)(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                                   struct tn_user *user, struct tn_invitation *out);
+    enum tn_err (*invitation_pending)(struct tn_store *s, const char *email, int64_t now,
+                                      struct tn_invitation *out);
+    enum tn_err (*invitation_list)(struct tn_store *s, int64_t now, tn_store_invitation_cb cb,
+                                   void *ud);
+    enum tn_err (*invitation_revoke)(struct tn_store *s, const char *email, int64_t *n);
+
     enum tn_err (*consent_get)(struct tn_store *s, const char *user_id, const char *client_id,
                                char scope[256]);
     enum tn_err (*consent_put)(struct tn_store *s, const char *user_id, const char *client_id,

@@ -61,6 +61,7 @@ enum {
 #define EMAIL_CODE_COLS \
     "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
 #define IDENTITY_COLS "issuer, subject, user_id, email, created_at, last_used_at"
+#define INVITATION_COLS "hash, email, role, org_id, invited_by, created_at, expires_at, used_at"
 #define NOTE_COLS \
     "id, owner, org, title, content, tags, visibility, version, created_at, updated_at"
 /* A note as read: the columns and the text's length in characters. */
@@ -226,6 +227,20 @@ enum {
       "WHERE user_id = $1 AND NOT revoked UNION SELECT family FROM codes WHERE user_id = $1 " \
       "ON CONFLICT DO NOTHING")                                                             \
     X(USER_DROP_CODES, "t", "DELETE FROM codes WHERE user_id = $1 AND NOT used")            \
+    X(INVITATION_INSERT, "httttiii",                                                         \
+      "INSERT INTO invitations (" INVITATION_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)") \
+    X(INVITATION_GET, "h", "SELECT " INVITATION_COLS " FROM invitations WHERE hash = $1")    \
+    /* The one UPDATE that accepts; a concurrent one waits for the row and re-checks. */     \
+    X(INVITATION_TAKE, "hi",                                                                 \
+      "UPDATE invitations SET used_at = $2 WHERE hash = $1 AND used_at = 0 "                 \
+      "AND expires_at > $2 RETURNING " INVITATION_COLS)                                      \
+    X(INVITATION_PENDING, "ti",                                                              \
+      "SELECT " INVITATION_COLS " FROM invitations WHERE email = $1 AND used_at = 0 "        \
+      "AND expires_at > $2 ORDER BY created_at DESC, hash LIMIT 1")                          \
+    X(INVITATION_LIST, "i",                                                                  \
+      "SELECT " INVITATION_COLS " FROM invitations WHERE used_at = 0 AND expires_at > $1 "   \
+      "ORDER BY created_at, email, hash")                                                    \
+    X(INVITATION_REVOKE, "t", "DELETE FROM invitations WHERE email = $1 AND used_at = 0")    \
     /* The caller of this notes transaction, for the row-level security policies; */         \
     /* is_local = true: the settings end with the transaction. */                            \
     X(NOTE_AS, "tt",                                                                         \
@@ -440,6 +455,17 @@ enum tn_err pg_grant_revoke(struct tn_store *s, const char *user_id, const char 
 enum tn_err pg_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
                                  unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
 enum tn_err pg_user_sign_out(struct tn_store *s, const char *user_id, int64_t valid_after);
+/* invitations (postgres_invitation.c) */
+enum tn_err pg_invitation_insert(struct tn_store *s, const struct tn_invitation *inv);
+enum tn_err pg_invitation_get(struct tn_store *s, const uint8_t hash[32],
+                              struct tn_invitation *out);
+enum tn_err pg_invitation_take(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                               struct tn_user *user, struct tn_invitation *out);
+enum tn_err pg_invitation_pending(struct tn_store *s, const char *email, int64_t now,
+                                  struct tn_invitation *out);
+enum tn_err pg_invitation_list(struct tn_store *s, int64_t now, tn_store_invitation_cb cb,
+                               void *ud);
+enum tn_err pg_invitation_revoke(struct tn_store *s, const char *email, int64_t *n);
 enum tn_err pg_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
                            char scope[256]);
 enum tn_err pg_consent_put(struct tn_store *s, const char *user_id, const char *client_id,

@@ -36,6 +36,7 @@
 #define EMAIL_CODE_COLS \
     "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
 #define IDENTITY_COLS "issuer, subject, user_id, email, created_at, last_used_at"
+#define INVITATION_COLS "hash, email, role, org_id, invited_by, created_at, expires_at, used_at"
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define LIST_TEXT STR(TN_NOTE_LIST_TEXT)
@@ -186,6 +187,18 @@ enum { AUDIT_ROWS = 16 };
                               "AND revoked = 0 UNION SELECT family FROM codes "             \
                               "WHERE user_id = ?1")                                         \
     X(USER_DROP_CODES, "DELETE FROM codes WHERE user_id = ?1 AND used = 0")                 \
+    X(INVITATION_INSERT, "INSERT INTO invitations (" INVITATION_COLS ") "                    \
+                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                          \
+    X(INVITATION_GET, "SELECT " INVITATION_COLS " FROM invitations WHERE hash = ?1")         \
+    /* the one UPDATE that accepts: single use */                                            \
+    X(INVITATION_TAKE, "UPDATE invitations SET used_at = ?2 WHERE hash = ?1 "                \
+                       "AND used_at = 0 AND expires_at > ?2")                                \
+    X(INVITATION_PENDING, "SELECT " INVITATION_COLS " FROM invitations WHERE email = ?1 "    \
+                          "AND used_at = 0 AND expires_at > ?2 "                             \
+                          "ORDER BY created_at DESC, hash LIMIT 1")                          \
+    X(INVITATION_LIST, "SELECT " INVITATION_COLS " FROM invitations WHERE used_at = 0 "      \
+                       "AND expires_at > ?1 ORDER BY created_at, email, hash")               \
+    X(INVITATION_REVOKE, "DELETE FROM invitations WHERE email = ?1 AND used_at = 0")         \
     X(NOTE_INSERT, "INSERT INTO notes (id, owner, org, title, content, tags, visibility, "   \
                    "version, created_at, updated_at) "                                       \
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
@@ -407,6 +420,17 @@ enum tn_err sq_grant_revoke(struct tn_store *s, const char *user_id, const char 
 enum tn_err sq_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
                                  unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
 enum tn_err sq_user_sign_out(struct tn_store *s, const char *user_id, int64_t valid_after);
+/* invitations (sqlite_invitation.c) */
+enum tn_err sq_invitation_insert(struct tn_store *s, const struct tn_invitation *inv);
+enum tn_err sq_invitation_get(struct tn_store *s, const uint8_t hash[32],
+                              struct tn_invitation *out);
+enum tn_err sq_invitation_take(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                               struct tn_user *user, struct tn_invitation *out);
+enum tn_err sq_invitation_pending(struct tn_store *s, const char *email, int64_t now,
+                                  struct tn_invitation *out);
+enum tn_err sq_invitation_list(struct tn_store *s, int64_t now, tn_store_invitation_cb cb,
+                               void *ud);
+enum tn_err sq_invitation_revoke(struct tn_store *s, const char *email, int64_t *n);
 enum tn_err sq_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
                            char scope[256]);
 enum tn_err sq_consent_put(struct tn_store *s, const char *user_id, const char *client_id,

@@ -465,4 +465,45 @@ enum tn_err tn_store_email_code_use(struct tn_store *s, const char *id, const ui
 /* Deletes the rows that expired before `now`; *n (optional) counts them. */
 enum tn_err tn_store_email_code_cleanup(struct tn_store *s, int64_t now, int64_t *n);
 
+/* ---------- invitations (#18; auth/signin/invite.h) ---------- */
+
+struct tn_invitation {
+    uint8_t hash[32];    /* SHA-256 of the link's token; the token is never stored */
+    char email[256];     /* lower-case */
+    char role[16];       /* viewer | editor | admin */
+    char org_id[48];     /* "" when none */
+    char invited_by[48]; /* the inviting account's id; "" from the command line */
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t used_at; /* 0 while pending */
+};
+/* TN_ERR_CONFLICT when the hash is taken, TN_ERR_BAD_INPUT for an empty email or an
+ * unknown role. The email is stored lower-case. */
+enum tn_err tn_store_invitation_insert(struct tn_store *s, const struct tn_invitation *inv);
+/* Reads the invitation without changing it. TN_ERR_NOT_FOUND. */
+enum tn_err tn_store_invitation_get(struct tn_store *s, const uint8_t hash[32],
+                                    struct tn_invitation *out);
+/* Accepts the invitation: one conditional UPDATE (unused and unexpired at `now`) marks it
+ * used, and when `user` is not NULL the same transaction creates that account with the
+ * invitation's email, role and organization (written into *user first; the caller fills
+ * id, name, password hash and created_at). Of concurrent takes exactly one succeeds.
+ *   TN_OK                  taken (*out is the row, now used)
+ *   TN_ERR_NOT_FOUND       no such invitation
+ *   TN_ERR_INVALID_GRANT   used before or expired (*out is the row: used_at tells which)
+ *   TN_ERR_CONFLICT        the email has an account meanwhile: nothing changed
+ * *out is zeroed unless TN_OK or TN_ERR_INVALID_GRANT. */
+enum tn_err tn_store_invitation_take(struct tn_store *s, const uint8_t hash[32], int64_t now,
+                                     struct tn_user *user, struct tn_invitation *out);
+/* The newest pending (unused, unexpired at `now`) invitation of `email` (any case).
+ * TN_ERR_NOT_FOUND when there is none. */
+enum tn_err tn_store_invitation_pending(struct tn_store *s, const char *email, int64_t now,
+                                        struct tn_invitation *out);
+typedef void (*tn_store_invitation_cb)(const struct tn_invitation *inv, void *ud);
+/* Every pending invitation at `now`, oldest first. */
+enum tn_err tn_store_invitation_list(struct tn_store *s, int64_t now, tn_store_invitation_cb cb,
+                                     void *ud);
+/* Deletes the unused invitations of `email` (pending or expired); *n (may be NULL) counts
+ * them. Used ones stay as the record of who joined how. */
+enum tn_err tn_store_invitation_revoke(struct tn_store *s, const char *email, int64_t *n);
+
 #endif

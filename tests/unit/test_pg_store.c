@@ -34,7 +34,8 @@
  * version a new store reaches. */
 static const char *const migration_files[] = {"0001_auth",       "0002_notes",
                                               "0003_notify",     "0004_email_codes",
-                                              "0005_identities", "0006_grant_revocations"};
+                                              "0005_identities", "0006_grant_revocations",
+                                              "0007_invitations"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -199,16 +200,17 @@ static void test_open_layout(void **state)
              v, sizeof v);
     assert_string_equal(
         v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities,"
-           "6:0006_grant_revocations");
+           "6:0006_grant_revocations,7:0007_invitations");
     /* the tables are in the test's schema (the URL's search_path reached the store) */
     value_of(c,
              "SELECT string_agg(table_name, ',' ORDER BY table_name) "
              "FROM information_schema.tables WHERE table_schema = current_schema()",
              v, sizeof v);
     assert_string_equal(
-        v, "audit,clients,codes,consents,email_codes,grant_revocations,identities,notes,orgs,"
-           "refresh_tokens,"
-           "revoked_families,schema_version,signing_keys,users");
+        v,
+        "audit,clients,codes,consents,email_codes,grant_revocations,identities,invitations,notes,orgs,"
+        "refresh_tokens,"
+        "revoked_families,schema_version,signing_keys,users");
     /* row-level security is on and forced on notes, and nothing else needs it */
     value_of(c,
              "SELECT string_agg(relname || ':' || relrowsecurity || relforcerowsecurity, "

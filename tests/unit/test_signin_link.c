@@ -194,6 +194,52 @@ static void test_no_account_hook(void **state)
     assert_string_equal(tn_signin_link_name((enum tn_signin_link)42), "none");
 }
 
+/* An invited address that an upstream provider vouches for: tn_signin_oidc_link creates
+ * the invited account (the invitation's role and organization), links the identity to it,
+ * and the invitation is spent: the next identity with that email finds the account, not
+ * a second invitation. An unverified email with a pending invitation gets nothing. */
+static void test_invited_identity(void **state)
+{
+    struct fx *f = *state;
+    struct tn_org o = {.created_at = 1};
+    snprintf(o.id, sizeof o.id, "org_inv");
+    snprintf(o.name, sizeof o.name, "Invited Org");
+    assert_int_equal(tn_store_org_insert(f->s, &o), TN_OK);
+    struct tn_invitation v = {.created_at = 1, .expires_at = 100000};
+    memset(v.hash, 0x42, sizeof v.hash);
+    snprintf(v.email, sizeof v.email, "new@example.com");
+    snprintf(v.role, sizeof v.role, "viewer");
+    snprintf(v.org_id, sizeof v.org_id, "org_inv");
+    assert_int_equal(tn_store_invitation_insert(f->s, &v), TN_OK);
+
+    struct tn_user u;
+    enum tn_signin_link how;
+    struct tn_oidc_identity unverified = {
+        .iss = (char *)ISS, .sub = "sub-new0", .email = "new@example.com", .email_verified = false};
+    assert_int_equal(tn_signin_oidc_link(f->s, &unverified, 50, &u, &how), TN_ERR_FORBIDDEN);
+    assert_int_equal(how, TN_SIGNIN_LINK_UNVERIFIED);
+
+    struct tn_oidc_identity id = {
+        .iss = (char *)ISS, .sub = "sub-new", .email = "New@Example.com", .email_verified = true};
+    assert_int_equal(tn_signin_oidc_link(f->s, &id, 60, &u, &how), TN_OK);
+    assert_int_equal(how, TN_SIGNIN_LINK_LINKED);
+    assert_string_equal(u.email, "new@example.com");
+    assert_string_equal(u.role, "viewer");
+    assert_string_equal(u.org_id, "org_inv");
+    struct tn_invitation got;
+    assert_int_equal(tn_store_invitation_get(f->s, v.hash, &got), TN_OK);
+    assert_int_equal(got.used_at, 60);
+    struct tn_identity link;
+    assert_int_equal(tn_store_identity_get(f->s, ISS, "sub-new", &link), TN_OK);
+    assert_string_equal(link.user_id, u.id);
+
+    /* the same identity again: known, the same account */
+    struct tn_user again;
+    assert_int_equal(tn_signin_oidc_link(f->s, &id, 70, &again, &how), TN_OK);
+    assert_int_equal(how, TN_SIGNIN_LINK_KNOWN);
+    assert_string_equal(again.id, u.id);
+}
+
 struct rows {
     struct tn_audit a[8];
     size_t n;
@@ -258,12 +304,10 @@ int main(void)
     if (tn_util_init() != TN_OK || !store_fixture_connect())
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_link_table),
-        cmocka_unit_test(test_reason_codes),
+        cmocka_unit_test(test_link_table), cmocka_unit_test(test_reason_codes),
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-        T(test_link_then_known),
-        T(test_no_account_hook),
-        T(test_audit_records),
+        T(test_link_then_known),           T(test_no_account_hook),
+        T(test_invited_identity),          T(test_audit_records),
 #undef T
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

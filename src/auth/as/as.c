@@ -279,6 +279,8 @@ static const char *const owned[] = {
     "/account/signout",
     "/account/signout-everywhere",
     "/account/password",
+    "/invite",
+    "/invite/email",
 };
 
 bool tn_as_owns(const char *path)
@@ -339,6 +341,10 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
         tn_as_handle_setup(as, req, r);
     } else if (!strncmp(p, "/account", 8)) {
         tn_as_handle_account(as, req, r);
+    } else if (!strcmp(p, "/invite")) {
+        tn_as_handle_invite(as, req, r);
+    } else if (!strcmp(p, "/invite/email")) {
+        tn_as_handle_invite_email(as, req, r);
     } else { /* not reached: the server routes only tn_as_owns() paths here */
         tn_as_oauth_error(r, TN_ERR_NOT_FOUND, "No such endpoint");
     }

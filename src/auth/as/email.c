@@ -20,6 +20,7 @@
 
 #include "auth/as/pages.h"
 #include "auth/signin/email.h"
+#include "auth/signin/invite.h"
 #include "core/log.h"
 #include "core/seal.h"
 #include "mail/mail.h"
@@ -150,6 +151,59 @@ done:
     return rc;
 }
 
+/* An error of the request for a code: the sign-in page of the request, or (an
+ * invitation's code, outside any authorization request) a page of its own. */
+static void refuse(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                   const char *sealed, const char *email, const char *msg, int status)
+{
+    if (sealed && sealed[0] && strcmp(sealed, TN_AS_NO_REQUEST))
+        tn_as_signin_page(as, req, r, sealed, email, msg, status);
+    else
+        tn_as_message_page(as, r, status, "Sign in by email", msg);
+}
+
+/* Throttles, stores the row, mails the code when `send` (else waits as long), and shows
+ * "Check your email". `lower` is the checked address in lower case, `shown` as typed. */
+static void begin_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                       const char *lower, const char *shown, const char *sealed, bool send)
+{
+    char code[TN_EMAIL_CODE_LEN + 1] = "", link[1024] = "";
+    char akey[TN_THROTTLE_ADDR_KEY_MAX];
+    int64_t now = now_s();
+    tn_throttle_addr_key(req->client_addr, akey);
+    unsigned wait = tn_throttle_wait(as->email_addr, akey, now);
+    if (!wait)
+        wait = tn_throttle_take(as->email_account, lower, now);
+    if (!wait)
+        wait = tn_throttle_take(as->email_addr, akey, now);
+    if (wait) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "Too many sign-in codes were asked for. Try again in %u minute%s.",
+                 (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
+        refuse(as, req, r, sealed, shown, msg, 429);
+        tn_as_resp_header(r, "Retry-After", "%u", wait);
+        tn_log(TN_LOG_INFO, "sign-in code refused", "id", req->request_id, "method", "email",
+               "outcome", "throttled", NULL);
+        tn_as_audit_signin(as, sealed, NULL, "email", "throttled");
+        goto done;
+    }
+    if (!sealed || new_row(as, r, lower, sealed, code, link) != TN_OK) {
+        refuse(as, req, r, sealed, shown, "The code could not be sent. Try again.", 503);
+        goto done;
+    }
+    deliver(as, req, send, lower, code, link);
+    /* expired rows go at most once a minute, by whichever request comes */
+    int64_t last = atomic_load(&as->email_cleanup);
+    if (now - last >= 60 && atomic_compare_exchange_strong(&as->email_cleanup, &last, now))
+        tn_store_email_code_cleanup(as->cfg.store, now, NULL);
+    tn_log(TN_LOG_INFO, "sign-in code requested", "id", req->request_id, "method", "email", NULL);
+    sent_page(as, req, r, sealed, shown, NULL, 200);
+done:
+    sodium_memzero(code, sizeof code);
+    sodium_memzero(link, sizeof link);
+}
+
 void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
 {
     struct tn_form f;
@@ -166,8 +220,7 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
     }
     const char *sealed = tn_form_get(&f, "req");
     const char *email = tn_form_get(&f, "email");
-    char lower[256], code[TN_EMAIL_CODE_LEN + 1] = "", link[1024] = "";
-    char akey[TN_THROTTLE_ADDR_KEY_MAX];
+    char lower[256];
     if (!tn_as_csrf_ok(as, req, tn_form_get(&f, "csrf"))) {
         expired_form(as, r);
         goto done;
@@ -178,42 +231,26 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
         goto done;
     }
     lower_copy(email, lower);
-    int64_t now = now_s();
-    tn_throttle_addr_key(req->client_addr, akey);
-    unsigned wait = tn_throttle_wait(as->email_addr, akey, now);
-    if (!wait)
-        wait = tn_throttle_take(as->email_account, lower, now);
-    if (!wait)
-        wait = tn_throttle_take(as->email_addr, akey, now);
-    if (wait) {
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "Too many sign-in codes were asked for. Try again in %u minute%s.",
-                 (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
-        tn_as_signin_page(as, req, r, sealed, email, msg, 429);
-        tn_as_resp_header(r, "Retry-After", "%u", wait);
-        tn_log(TN_LOG_INFO, "sign-in code refused", "id", req->request_id, "method", "email",
-               "outcome", "throttled", NULL);
-        tn_as_audit_signin(as, sealed, NULL, "email", "throttled");
-        goto done;
-    }
+    /* mail goes to an active account, or to an invited address without one (its code
+     * creates the account: tn_invite_claim_for_email in finish_signin) */
     struct tn_user u;
-    bool active = tn_store_user_by_email(as->cfg.store, lower, &u) == TN_OK && !u.disabled;
-    if (!sealed || new_row(as, r, lower, sealed, code, link) != TN_OK) {
-        tn_as_signin_page(as, req, r, sealed, email, "The code could not be sent. Try again.", 503);
-        goto done;
-    }
-    deliver(as, req, active, lower, code, link);
-    /* expired rows go at most once a minute, by whichever request comes */
-    int64_t last = atomic_load(&as->email_cleanup);
-    if (now - last >= 60 && atomic_compare_exchange_strong(&as->email_cleanup, &last, now))
-        tn_store_email_code_cleanup(as->cfg.store, now, NULL);
-    tn_log(TN_LOG_INFO, "sign-in code requested", "id", req->request_id, "method", "email", NULL);
-    sent_page(as, req, r, sealed, email, NULL, 200);
+    struct tn_invitation inv;
+    enum tn_err have = tn_store_user_by_email(as->cfg.store, lower, &u);
+    bool send = have == TN_OK
+                    ? !u.disabled
+                    : have == TN_ERR_NOT_FOUND &&
+                          tn_store_invitation_pending(as->cfg.store, lower, now_s(), &inv) == TN_OK;
+    begin_code(as, req, r, lower, email, sealed, send);
 done:
-    sodium_memzero(code, sizeof code);
-    sodium_memzero(link, sizeof link);
     tn_form_deinit(&f);
+}
+
+void tn_as_email_invite_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                              const char *email, const char *sealed)
+{
+    char lower[256];
+    lower_copy(email, lower);
+    begin_code(as, req, r, lower, lower, sealed ? sealed : TN_AS_NO_REQUEST, true);
 }
 
 /* A consumed row: the account, its session, and the request it continues. */
@@ -221,14 +258,16 @@ static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct 
                           const struct tn_email_code *c, const char *method)
 {
     struct tn_user u;
-    bool found = tn_store_user_by_email(as->cfg.store, c->email, &u) == TN_OK;
-    if (!found || u.disabled) {
+    enum tn_err have = tn_store_user_by_email(as->cfg.store, c->email, &u);
+    /* an invited address proved it reads its mail: its account is made now */
+    if (have == TN_ERR_NOT_FOUND)
+        have = tn_invite_claim_for_email_via(as->cfg.store, c->email, now_s(), method, &u);
+    if (have != TN_OK || u.disabled) {
+        const char *why = have == TN_OK ? "disabled" : "no_account";
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", method, "outcome",
-               found ? "disabled" : "no_account", NULL);
-        tn_as_audit_signin(as, c->req, found ? &u : NULL, method,
-                           found ? "disabled" : "no_account");
-        tn_as_signin_page(as, req, r, c->req, NULL, "That code is not valid. Ask for a new one.",
-                          401);
+               why, NULL);
+        tn_as_audit_signin(as, c->req, have == TN_OK ? &u : NULL, method, why);
+        refuse(as, req, r, c->req, NULL, "That code is not valid. Ask for a new one.", 401);
         return;
     }
     tn_as_set_cookie(as, r, COOKIE, "", "/", "Lax", 0);
@@ -236,7 +275,9 @@ static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct 
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, "method", method, NULL);
     tn_as_audit_signin(as, c->req, &u, method, NULL);
-    if (!tn_as_signin_continue(as, req, r, c->req, &u))
+    if (!strcmp(c->req, TN_AS_NO_REQUEST)) /* an invitation's code, outside any request */
+        tn_as_invite_done_page(as, r, &u);
+    else if (!tn_as_signin_continue(as, req, r, c->req, &u))
         tn_as_message_page(
             as, r, 400, "Sign-in expired",
             "This sign-in took too long. Go back to your application and try again.");
@@ -297,7 +338,7 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                "no_cookie", NULL);
         tn_as_audit_signin(as, sealed, NULL, "email", "no_cookie");
-        tn_as_signin_page(as, req, r, sealed, NULL, refusal(TN_ERR_NOT_FOUND), 400);
+        refuse(as, req, r, sealed, NULL, refusal(TN_ERR_NOT_FOUND), 400);
         goto done;
     }
     if (!tn_email_code_normalise(tn_form_get(&f, "code"), code)) {
@@ -324,7 +365,7 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                outcome(e), NULL);
         tn_as_audit_signin(as, sealed, NULL, "email", outcome(e));
-        tn_as_signin_page(as, req, r, sealed, NULL, refusal(e), e == TN_ERR_LIMIT ? 429 : 400);
+        refuse(as, req, r, sealed, NULL, refusal(e), e == TN_ERR_LIMIT ? 429 : 400);
     }
 done:
     sodium_memzero(code, sizeof code);

@@ -155,6 +155,18 @@ void tn_as_handle_account(struct tn_as *as, const struct tn_as_req *req, struct 
 void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+/* The `req` of an email code asked for outside any authorization request (an
+ * invitation's): it never unseals, and its sign-in ends on the "You're in" page. */
+#define TN_AS_NO_REQUEST "-"
+/* email.c: sends a sign-in code to an invited `email` (no account yet) and shows "Check
+ * your email"; `sealed` the authorization request it continues, NULL for none. */
+void tn_as_email_invite_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
+                              const char *email, const char *sealed);
+/* invite.c: GET and POST /invite, POST /invite/email (#18) */
+void tn_as_handle_invite(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+void tn_as_handle_invite_email(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+/* The "You're in" page of a person signed in outside any authorization request. */
+void tn_as_invite_done_page(struct tn_as *as, struct tn_as_resp *r, const struct tn_user *u);
 /* token.c */
 void tn_as_handle_token(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_revoke(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);

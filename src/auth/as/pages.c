@@ -450,3 +450,64 @@ enum tn_err tn_page_message(struct tn_buf *out, const char *title, const char *m
          "</p>\n");
     return finish(&w);
 }
+
+enum tn_err tn_page_invite(struct tn_buf *out, const struct tn_page_invite *p)
+{
+    if (!p || !p->token || !p->csrf || !p->email || !p->role ||
+        (!p->password_action && !p->email_action))
+        return TN_ERR_INTERNAL;
+    struct writer w;
+    begin(&w, out, "You are invited");
+    put(&w, "<h1>You are invited to teamnotes</h1>\n");
+    elem(&w, "<p class=\"lead\">as <strong>", p->role, "</strong>");
+    if (p->org && *p->org)
+        elem(&w, " (<bdi>", p->org, "</bdi>)");
+    elem(&w, " for <strong>", p->email, "</strong></p>\n");
+    if (p->inviter && *p->inviter)
+        elem(&w, "<p class=\"muted\">Invited by <bdi>", p->inviter, "</bdi></p>\n");
+    error_note(&w, p->error);
+    if (p->password_action) {
+        form_open(&w, p->password_action, "t", p->token, p->csrf);
+        if (p->request_id)
+            elem(&w, "<input type=\"hidden\" name=\"req\" value=\"", p->request_id, "\">\n");
+        /* the address, for password managers: it is the invitation's, not editable */
+        field(&w, "email", "Email", "email", "autocomplete=\"username\" readonly", p->email);
+        field(&w, "name", "Your name", "text", "autocomplete=\"name\" maxlength=\"120\"", p->name);
+        field(&w, "password", "Choose a password", "password",
+              "autocomplete=\"new-password\" required minlength=\"10\" maxlength=\"1024\"", NULL);
+        field(&w, "password2", "Repeat the password", "password",
+              "autocomplete=\"new-password\" required minlength=\"10\" maxlength=\"1024\"", NULL);
+        put(&w, "<p class=\"muted\">At least 10 characters.</p>\n"
+                "<button type=\"submit\">Create account</button>\n</form>\n");
+    }
+    if (p->email_action) {
+        if (p->password_action)
+            put(&w, "<h2>Or sign in without a password</h2>\n");
+        form_open(&w, p->email_action, "t", p->token, p->csrf);
+        if (p->request_id)
+            elem(&w, "<input type=\"hidden\" name=\"req\" value=\"", p->request_id, "\">\n");
+        elem(&w, "<p class=\"muted\">We send a sign-in code to <strong>", p->email,
+             "</strong>.</p>\n");
+        put(&w, p->password_action
+                    ? "<button type=\"submit\" class=\"secondary\">Email me a sign-in code"
+                      "</button>\n</form>\n"
+                    : "<button type=\"submit\">Email me a sign-in code</button>\n</form>\n");
+    }
+    return finish(&w);
+}
+
+enum tn_err tn_page_invite_done(struct tn_buf *out, const char *email, const char *mcp_url)
+{
+    if (!email || !mcp_url)
+        return TN_ERR_INTERNAL;
+    struct writer w;
+    begin(&w, out, "You're in");
+    put(&w, "<h1>You’re in</h1>\n");
+    elem(&w, "<p class=\"lead\">Your teamnotes account is ready: <strong>", email,
+         "</strong></p>\n");
+    elem(&w, "<p class=\"host\"><span class=\"label\">Connect your MCP client to</span> <code>",
+         mcp_url, "</code></p>\n");
+    put(&w, "<p class=\"muted\">Add this address as a remote MCP server in your client "
+            "(Claude, VS Code, Cursor, …). It will send you here to sign in.</p>\n");
+    return finish(&w);
+}

@@ -121,4 +121,24 @@ const char *tn_pages_csp(void);
  * and the escaping of every value keep an injected form or <base> out. */
 const char *tn_pages_csp_authorize(void);
 
+/* An invitation (#18): "You are invited to teamnotes as ROLE (ORG)" with the enabled ways
+ * to accept. The password form posts t, csrf, req, name, password, password2 to
+ * password_action; the email-code form posts t, csrf, req to email_action. */
+struct tn_page_invite {
+    const char *token;           /* hidden field "t"; required */
+    const char *csrf;            /* required */
+    const char *request_id;      /* hidden field "req"; may be NULL (none) */
+    const char *email;           /* the invited address; required */
+    const char *role;            /* required */
+    const char *org;             /* the organization's name; may be NULL */
+    const char *inviter;         /* "Invited by ..."; may be NULL */
+    const char *password_action; /* NULL: no password form */
+    const char *email_action;    /* NULL: no email-code form */
+    const char *name;            /* prefill; may be NULL */
+    const char *error;           /* may be NULL */
+};
+enum tn_err tn_page_invite(struct tn_buf *out, const struct tn_page_invite *p);
+/* "You're in": signed in as `email`; connect an MCP client to `mcp_url`. Both required. */
+enum tn_err tn_page_invite_done(struct tn_buf *out, const char *email, const char *mcp_url);
+
 #endif

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/signin/invite.h"
+
 const char *tn_signin_link_name(enum tn_signin_link l)
 {
     switch (l) {
@@ -26,12 +28,10 @@ const char *tn_signin_link_name(enum tn_signin_link l)
 enum tn_err tn_signin_oidc_no_account(struct tn_store *s, const struct tn_oidc_identity *id,
                                       const char *email_lower, int64_t now, struct tn_user *out)
 {
-    (void)s;
     (void)id;
-    (void)email_lower;
-    (void)now;
     memset(out, 0, sizeof *out);
-    return TN_ERR_NOT_FOUND;
+    /* an invited address whose owner the provider vouches for: the invited account */
+    return tn_invite_claim_for_email_via(s, email_lower, now, "oidc", out);
 }
 
 /* The account of a linked identity: TN_OK, TN_ERR_NOT_FOUND (not linked), or a store

@@ -3,8 +3,8 @@
  *   1. the identity (iss, sub) is linked already: that account (last_used_at touched);
  *   2. the provider asserts email_verified = true (the JSON literal) and an account has
  *      that email (compared lower-case): the identity is linked to it;
- *   3. a verified email without an account: tn_signin_oidc_no_account decides (today: no
- *      account; invitations plug in there);
+ *   3. a verified email without an account: tn_signin_oidc_no_account decides (a pending
+ *      invitation for that address creates the invited account; else no account);
  * and a disabled account is refused in every case. An unverified or missing email never
  * links anything, whatever accounts exist. */
 #ifndef TN_AUTH_SIGNIN_LINK_H
@@ -36,9 +36,9 @@ const char *tn_signin_link_name(enum tn_signin_link l);
 enum tn_err tn_signin_oidc_link(struct tn_store *s, const struct tn_oidc_identity *id, int64_t now,
                                 struct tn_user *out, enum tn_signin_link *how);
 
-/* A verified email that no account has: whether an account can be had for it. Today
- * none can (TN_ERR_NOT_FOUND, *out zeroed); invitations will create the invited
- * account here and return TN_OK. */
+/* A verified email that no account has: whether an account can be had for it. A pending
+ * invitation for that address creates the invited account and consumes the invitation
+ * (TN_OK, *out the new account); none: TN_ERR_NOT_FOUND, *out zeroed. */
 enum tn_err tn_signin_oidc_no_account(struct tn_store *s, const struct tn_oidc_identity *id,
                                       const char *email_lower, int64_t now, struct tn_user *out);
 
