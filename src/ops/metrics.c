@@ -38,16 +38,24 @@ static void observe(struct hist *h, uint64_t ns)
     atomic_fetch_add_explicit(&h->sum_ns, ns, R);
 }
 
-static const char *const mcp_methods[] = {
-    "other",          "initialize",     "ping",
-    "logging/setLevel", "server/discover", "tools/list",
-    "tools/call",     "resources/list", "resources/templates/list",
-    "resources/read", "prompts/list",   "prompts/get",
-    "completion/complete", "subscriptions/listen"};
+static const char *const mcp_methods[] = {"other",
+                                          "initialize",
+                                          "ping",
+                                          "logging/setLevel",
+                                          "server/discover",
+                                          "tools/list",
+                                          "tools/call",
+                                          "resources/list",
+                                          "resources/templates/list",
+                                          "resources/read",
+                                          "prompts/list",
+                                          "prompts/get",
+                                          "completion/complete",
+                                          "subscriptions/listen"};
 #define N_METHODS (sizeof mcp_methods / sizeof mcp_methods[0])
 
-static const char *const signin_methods[] = {"other", "password", "email",   "email_link",
-                                             "oidc",  "sso",      "invite",  "passkey"};
+static const char *const signin_methods[] = {"other", "password", "email",  "email_link",
+                                             "oidc",  "sso",      "invite", "passkey"};
 #define N_SMETHODS (sizeof signin_methods / sizeof signin_methods[0])
 static const char *const signin_outcomes[] = {"other",     "ok",      "failed",
                                               "throttled", "expired", "error"};
@@ -75,7 +83,10 @@ static struct {
     struct hist store[TN_METRICS_STORE__COUNT];
     _Atomic uint64_t signin[N_SMETHODS][N_SOUTCOMES];
     _Atomic uint64_t reg[N_RKINDS][N_ROUTCOMES];
-} m = {.mu = PTHREAD_MUTEX_INITIALIZER, .n_routes = 1, .route = {"other"}, .n_tools = 1,
+} m = {.mu = PTHREAD_MUTEX_INITIALIZER,
+       .n_routes = 1,
+       .route = {"other"},
+       .n_tools = 1,
        .tool = {"other"}};
 
 /* The slot of `label` in a table of labels, added when missing. */
@@ -175,10 +186,10 @@ static enum tn_err hist_out(struct tn_buf *b, const char *name, const struct tn_
     return tn_prom_histogram(b, name, l, nl, tn_metrics_bucket_le, counts, TN_METRICS_BUCKETS, sum);
 }
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        if ((rc = (x)) != TN_OK)                                                                   \
-            goto done;                                                                             \
+#define TRY(x)                   \
+    do {                         \
+        if ((rc = (x)) != TN_OK) \
+            goto done;           \
     } while (0)
 
 enum tn_err tn_metrics_render(struct tn_buf *b, const struct tn_metrics_extra *x)
@@ -221,7 +232,8 @@ enum tn_err tn_metrics_render(struct tn_buf *b, const struct tn_metrics_extra *x
     for (unsigned i = 0; i < N_METHODS; i++)
         for (unsigned o = 0; o < 2; o++) {
             uint64_t v = atomic_load_explicit(&m.mcp[i][o], R);
-            struct tn_prom_label l[] = {{"method", mcp_methods[i]}, {"outcome", o ? "error" : "ok"}};
+            struct tn_prom_label l[] = {{"method", mcp_methods[i]},
+                                        {"outcome", o ? "error" : "ok"}};
             if (v)
                 TRY(tn_prom_sample(b, "teamnotes_mcp_requests_total", l, 2, v));
         }

@@ -72,9 +72,9 @@ void tn_metrics_registration(const char *kind, const char *outcome);
 /* What the renderer reads from elsewhere at scrape time. */
 struct tn_metrics_extra {
     const char *version;
-    const char *backend;        /* "sqlite", "postgres" */
-    bool have_token_cache;      /* false: no token verification (AUTH_MODE=none) */
-    uint64_t token_cache_hits;  /* verified-token cache */
+    const char *backend;       /* "sqlite", "postgres" */
+    bool have_token_cache;     /* false: no token verification (AUTH_MODE=none) */
+    uint64_t token_cache_hits; /* verified-token cache */
     uint64_t token_cache_misses;
 };
 /* Appends the whole exposition. */

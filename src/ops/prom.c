@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static int is_alpha_(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+static int is_alpha_(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
 int tn_prom_metric_name_ok(const char *name)
@@ -78,7 +81,8 @@ enum tn_err tn_prom_family(struct tn_buf *b, const char *name, const char *help,
                            enum tn_prom_type type)
 {
     const char *tn = type_name(type);
-    if (!tn_prom_metric_name_ok(name) || !tn || (type == TN_PROM_COUNTER && !ends_with(name, "_total")))
+    if (!tn_prom_metric_name_ok(name) || !tn ||
+        (type == TN_PROM_COUNTER && !ends_with(name, "_total")))
         return TN_ERR_BAD_INPUT;
     size_t mark = b->len;
     enum tn_err rc;
@@ -111,9 +115,10 @@ static enum tn_err put_series(struct tn_buf *b, const char *name, const char *su
             break;
         if (!tn_prom_label_name_ok(ln))
             return TN_ERR_BAD_INPUT;
-        if ((i && (rc = tn_buf_append(b, ",", 1)) != TN_OK) ||
-            (rc = tn_buf_puts(b, ln)) != TN_OK || (rc = tn_buf_append(b, "=\"", 2)) != TN_OK ||
-            (rc = tn_prom_escape_label(b, lv)) != TN_OK || (rc = tn_buf_append(b, "\"", 1)) != TN_OK)
+        if ((i && (rc = tn_buf_append(b, ",", 1)) != TN_OK) || (rc = tn_buf_puts(b, ln)) != TN_OK ||
+            (rc = tn_buf_append(b, "=\"", 2)) != TN_OK ||
+            (rc = tn_prom_escape_label(b, lv)) != TN_OK ||
+            (rc = tn_buf_append(b, "\"", 1)) != TN_OK)
             return rc;
     }
     return tn_buf_append(b, "}", 1);

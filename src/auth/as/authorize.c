@@ -12,6 +12,7 @@
 #include "auth/as/users.h"
 #include "core/log.h"
 #include "core/seal.h"
+#include "ops/metrics.h"
 
 #define REQ_TTL_S 900 /* a sign-in may take a quarter of an hour */
 #define STATE_MAX 2048
@@ -445,6 +446,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
                  (wait + 59) / 60, (wait + 59) / 60 == 1 ? "" : "s");
         show_signin(as, req, r, sealed, &a, email, msg, 429);
         tn_as_resp_header(r, "Retry-After", "%u", wait);
+        tn_metrics_signin("password", "throttled");
         goto done;
     }
     enum tn_err admit = tn_signin_guard_enter(as->signin, &at, now);
@@ -456,6 +458,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
                  : "The server is busy checking other sign-ins. Try again in a few seconds.",
             mine ? 429 : 503);
         tn_as_resp_header(r, "Retry-After", "%u", mine ? 1u : 5u);
+        tn_metrics_signin("password", "throttled");
         goto done;
     }
     bool rehash = false;
@@ -468,6 +471,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
         tn_signin_guard_failed(as->signin, &at, now);
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "trusted_browser",
                at.device ? "yes" : "no", NULL);
+        tn_metrics_signin("password", "failed");
         show_signin(as, req, r, sealed, &a, email,
                     ok && u.disabled ? "This account is disabled." : "Wrong email or password.",
                     401);
@@ -479,6 +483,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
         tn_store_user_update(as->cfg.store, &u);
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, NULL);
+    tn_metrics_signin("password", "ok");
     continue_as(as, req, r, sealed, &a, &u);
 done:
     tn_form_deinit(&f);

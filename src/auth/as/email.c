@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "mail/mail.h"
+#include "ops/metrics.h"
 
 #define COOKIE "tn_email"
 
@@ -194,6 +195,7 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
         tn_as_resp_header(r, "Retry-After", "%u", wait);
         tn_log(TN_LOG_INFO, "sign-in code refused", "id", req->request_id, "method", "email",
                "outcome", "throttled", NULL);
+        tn_metrics_signin("email", "throttled");
         goto done;
     }
     struct tn_user u;
@@ -217,12 +219,13 @@ done:
 
 /* A consumed row: the account, its session, and the request it continues. */
 static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
-                          const struct tn_email_code *c)
+                          const struct tn_email_code *c, const char *method)
 {
     struct tn_user u;
     if (tn_store_user_by_email(as->cfg.store, c->email, &u) != TN_OK || u.disabled) {
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                "no_account", NULL);
+        tn_metrics_signin(method, "failed");
         tn_as_signin_page(as, req, r, c->req, NULL, "That code is not valid. Ask for a new one.",
                           401);
         return;
@@ -231,6 +234,7 @@ static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct 
     tn_as_remember_device(as, r, &u);
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, "method", "email", NULL);
+    tn_metrics_signin(method, "ok");
     if (!tn_as_signin_continue(as, req, r, c->req, &u))
         tn_as_message_page(
             as, r, 400, "Sign-in expired",
@@ -268,6 +272,12 @@ static const char *outcome(enum tn_err e)
     }
 }
 
+/* The sign-in metric's outcome (ops/metrics.h) of a code or link that did not work. */
+static const char *metric_outcome(enum tn_err e)
+{
+    return e == TN_ERR_INVALID_GRANT ? "expired" : e == TN_ERR_LIMIT ? "throttled" : "failed";
+}
+
 void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
 {
     struct tn_form f;
@@ -302,7 +312,7 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
     tn_email_hash(as->secret, as->secret_len, "code", id, code, ch);
     enum tn_err e = tn_store_email_code_use(as->cfg.store, id, bh, ch, false, now_s(), c);
     if (e == TN_OK) {
-        finish_signin(as, req, r, c);
+        finish_signin(as, req, r, c, "email");
     } else if (e == TN_ERR_FORBIDDEN && c->attempts < TN_EMAIL_CODE_ATTEMPTS) {
         char msg[120];
         int left = (int)(TN_EMAIL_CODE_ATTEMPTS - c->attempts);
@@ -310,12 +320,14 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
                  left == 1 ? "" : "s");
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                "wrong", NULL);
+        tn_metrics_signin("email", "failed");
         sent_page(as, req, r, sealed, NULL, msg, 401);
     } else {
         if (e == TN_ERR_FORBIDDEN)
             e = TN_ERR_LIMIT; /* the last attempt was wrong */
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                outcome(e), NULL);
+        tn_metrics_signin("email", metric_outcome(e));
         tn_as_signin_page(as, req, r, sealed, NULL, refusal(e), e == TN_ERR_LIMIT ? 429 : 400);
     }
 done:
@@ -399,10 +411,11 @@ void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, stru
     }
     enum tn_err e = tn_store_email_code_use(as->cfg.store, id, bh, lh, true, now_s(), c);
     if (e == TN_OK) {
-        finish_signin(as, req, r, c);
+        finish_signin(as, req, r, c, "email_link");
     } else {
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email_link",
                "outcome", outcome(e), NULL);
+        tn_metrics_signin("email_link", metric_outcome(e));
         tn_as_message_page(as, r, 400, "This link does not work", refusal(e));
     }
 done:
