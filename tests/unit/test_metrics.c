@@ -82,9 +82,9 @@ static void test_names(void **state)
         const char *name;
         int metric, label;
     } cases[] = {
-        {"a", 1, 1},           {"_a", 1, 1},         {"a_b:c", 1, 0},   {":a", 1, 0},
-        {"a9", 1, 1},          {"9a", 0, 0},         {"", 0, 0},        {"a b", 0, 0},
-        {"__reserved", 1, 0},  {"le", 1, 1},         {"a.b", 0, 0},     {"\xc3\xa9", 0, 0},
+        {"a", 1, 1},          {"_a", 1, 1}, {"a_b:c", 1, 0}, {":a", 1, 0},
+        {"a9", 1, 1},         {"9a", 0, 0}, {"", 0, 0},      {"a b", 0, 0},
+        {"__reserved", 1, 0}, {"le", 1, 1}, {"a.b", 0, 0},   {"\xc3\xa9", 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         assert_int_equal(tn_prom_metric_name_ok(cases[i].name), cases[i].metric);
@@ -130,10 +130,9 @@ static void test_bucket_boundaries(void **state)
         uint64_t ns;
         unsigned bucket;
     } cases[] = {
-        {0, 0},           {499999, 0},          {500000, 0},          {500001, 1},
-        {1000000, 1},     {1000001, 2},         {2500000, 2},         {9999999, 4},
-        {10000000, 4},    {10000001, 5},        {1000000000, 10},     {1000000001, 11},
-        {10000000000, 13}, {10000000001, 14},   {UINT64_MAX, 14},
+        {0, 0},           {499999, 0},      {500000, 0},       {500001, 1},       {1000000, 1},
+        {1000001, 2},     {2500000, 2},     {9999999, 4},      {10000000, 4},     {10000001, 5},
+        {1000000000, 10}, {1000000001, 11}, {10000000000, 13}, {10000000001, 14}, {UINT64_MAX, 14},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         assert_int_equal(tn_metrics_bucket(cases[i].ns), cases[i].bucket);
@@ -210,13 +209,14 @@ static void test_render_counts_and_bounds(void **state)
     assert_int_equal(tn_metrics_render(&b, &x), TN_OK);
     const char *t = b.data;
     assert_int_equal(value_of(t, "teamnotes_build_info{version=\"1.2.3\",backend=\"sqlite\"}"), 1);
-    assert_int_equal(value_of(t, "teamnotes_mcp_tool_calls_total{tool=\"save_note\",outcome=\"ok\"}"), 3);
+    assert_int_equal(
+        value_of(t, "teamnotes_mcp_tool_calls_total{tool=\"save_note\",outcome=\"ok\"}"), 3);
     assert_int_equal(
         value_of(t, "teamnotes_mcp_tool_calls_total{tool=\"save_note\",outcome=\"error\"}"), 1);
     assert_int_equal(
         value_of(t, "teamnotes_mcp_tool_calls_total{tool=\"other\",outcome=\"rejected\"}"), 2);
-    assert_int_equal(value_of(t, "teamnotes_mcp_requests_total{method=\"tools/call\",outcome=\"ok\"}"),
-                     1);
+    assert_int_equal(
+        value_of(t, "teamnotes_mcp_requests_total{method=\"tools/call\",outcome=\"ok\"}"), 1);
     assert_int_equal(
         value_of(t, "teamnotes_mcp_requests_total{method=\"other\",outcome=\"error\"}"), 2);
     assert_null(strstr(t, "evil"));
@@ -243,10 +243,11 @@ static void test_render_counts_and_bounds(void **state)
     assert_int_equal(
         value_of(t, "teamnotes_client_registrations_total{kind=\"cimd\",outcome=\"throttled\"}"),
         1);
+    assert_int_equal(value_of(t, "teamnotes_store_call_duration_seconds_count{op=\"note_insert\"}"),
+                     1);
     assert_int_equal(
-        value_of(t, "teamnotes_store_call_duration_seconds_count{op=\"note_insert\"}"), 1);
-    assert_int_equal(
-        value_of(t, "teamnotes_store_call_duration_seconds_bucket{op=\"note_insert\",le=\"0.0005\"}"),
+        value_of(t,
+                 "teamnotes_store_call_duration_seconds_bucket{op=\"note_insert\",le=\"0.0005\"}"),
         1);
     assert_int_equal(value_of(t, "teamnotes_sse_streams_open"), 1);
     assert_int_equal(value_of(t, "teamnotes_token_cache_hits_total"), 7);
@@ -328,8 +329,9 @@ static void test_reqid(void **state)
         tn_reqid_make(ids[i]);
         assert_int_equal(strlen(ids[i]), TN_REQID_MADE_LEN);
         assert_true(tn_reqid_valid(ids[i], strlen(ids[i])));
-        assert_int_equal(strspn(ids[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-                         TN_REQID_MADE_LEN);
+        assert_int_equal(
+            strspn(ids[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+            TN_REQID_MADE_LEN);
         for (int j = 0; j < i; j++)
             assert_string_not_equal(ids[i], ids[j]);
     }
@@ -375,10 +377,14 @@ static void test_metrics_listen(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_label_escaping),  cmocka_unit_test(test_sample_and_family),
-        cmocka_unit_test(test_names),           cmocka_unit_test(test_histogram),
-        cmocka_unit_test(test_bucket_boundaries), cmocka_unit_test(test_render_counts_and_bounds),
-        cmocka_unit_test(test_tool_table_full), cmocka_unit_test(test_reqid),
+        cmocka_unit_test(test_label_escaping),
+        cmocka_unit_test(test_sample_and_family),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_histogram),
+        cmocka_unit_test(test_bucket_boundaries),
+        cmocka_unit_test(test_render_counts_and_bounds),
+        cmocka_unit_test(test_tool_table_full),
+        cmocka_unit_test(test_reqid),
         cmocka_unit_test(test_metrics_listen),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
