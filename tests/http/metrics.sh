@@ -38,7 +38,7 @@ for _ in $(seq 100); do curl -sf "$issuer/jwks.json" >/dev/null && break; sleep 
 start() {
   local name=$1; shift
   port=$(free_port)
-  env "$@" AUTH_ISSUER="$issuer" MAX_CONNECTIONS_PER_IP=0 \
+  env AUTH_ISSUER="$issuer" MAX_CONNECTIONS_PER_IP=0 "$@" \
     "$build/teamnotes" serve --port "$port" --data-dir "$work/data-$name" >"$work/$name.log" 2>&1 &
   tn_pid=$!; pids+=($tn_pid)
   for _ in $(seq 300); do
@@ -221,6 +221,31 @@ check "its connection is kept alive" "keep-alive" "$(sed -n 2p "$work/drain")"
 check "and answers the next request" "HTTP/1.1 200 OK" "$(sed -n 3p "$work/drain")"
 # a body declared larger than MAX_BODY_BYTES is not read: 413 and the connection closes
 check "a declared 5 MiB body: 413 at once" 413 "$(code -X POST -H "Authorization: Bearer $t" -H 'Content-Length: 5242880' -H 'Content-Type: application/json' "$base/mcp" --max-time 5 --data-binary @/dev/null)"
+stop
+
+# ---------- sign-ins and registrations (the built-in authorization server) ----------
+field() { grep -o "name=\"$1\" value=\"[^\"]*\"" "$2" | head -1 | sed 's/.*value="//;s/"$//'; }
+echo 'metrics-password-1' | "$build/teamnotes" user add alice@example.com --password-stdin --data-dir "$work/data-builtin" >/dev/null 2>&1
+start builtin AUTH_ISSUER= METRICS_TOKEN="$mtok" || { echo "not ok - built-in server did not start"; cat "$work/builtin.log"; }
+base="http://127.0.0.1:$port"
+cid=$(curl -s -X POST -H 'Content-Type: application/json' "$base/register" \
+  -d '{"client_name":"metrics-test","redirect_uris":["http://127.0.0.1:9999/cb"],"token_endpoint_auth_method":"none"}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])')
+check "a registration with bad metadata: 400" 400 "$(code -X POST -H 'Content-Type: application/json' "$base/register" -d '{"client_name":"x"}')"
+j="$work/jar"
+curl -s -c "$j" -b "$j" -o "$work/p1" "$base/authorize?response_type=code&client_id=$cid&redirect_uri=http://127.0.0.1:9999/cb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s"
+check "a wrong password: 401" 401 "$(code -c "$j" -b "$j" "$base/authorize/login" --data-urlencode "req=$(field req "$work/p1")" \
+  --data-urlencode "csrf=$(field csrf "$work/p1")" --data-urlencode email=alice@example.com --data-urlencode password=wrong-password)"
+cp "$work/body" "$work/p2"
+check "the right one: the consent page" 200 "$(code -c "$j" -b "$j" "$base/authorize/login" --data-urlencode "req=$(field req "$work/p2")" \
+  --data-urlencode "csrf=$(field csrf "$work/p2")" --data-urlencode email=alice@example.com --data-urlencode password=metrics-password-1)"
+scrape "$base/metrics" -H "Authorization: Bearer $mtok"
+check "password sign-in failed: exactly 1" 1 "$(val 'teamnotes_signins_total{method="password",outcome="failed"}')"
+check "password sign-in ok: exactly 1" 1 "$(val 'teamnotes_signins_total{method="password",outcome="ok"}')"
+check "dynamic registration ok: exactly 1" 1 "$(val 'teamnotes_client_registrations_total{kind="dcr",outcome="ok"}')"
+check "dynamic registration refused: exactly 1" 1 "$(val 'teamnotes_client_registrations_total{kind="dcr",outcome="refused"}')"
+check "readyz (built-in issuer): store, signing keys, token keys" '{"checks":{"store":"ok","signing_keys":"ok","token_keys":"ok"},"failed":[],"status":"ready"}' \
+  "$(curl -s "$base/readyz")"
 stop
 
 # ---------- METRICS_LISTEN ----------
