@@ -55,16 +55,6 @@ void tn_log(enum tn_log_level lvl, const char *msg, ...)
         tn_buf_printf(&b, "%s %-5s ", ts, names[lvl]);
         put_escaped(&b, msg, false);
     }
-    if (request_id) {
-        if (as_json) {
-            tn_buf_puts(&b, ",\"request_id\":\"");
-            put_escaped(&b, request_id, true);
-            tn_buf_puts(&b, "\"");
-        } else {
-            tn_buf_puts(&b, " request_id=");
-            put_escaped(&b, request_id, false);
-        }
-    }
     va_list ap;
     va_start(ap, msg);
     for (;;) {
@@ -86,6 +76,16 @@ void tn_log(enum tn_log_level lvl, const char *msg, ...)
         }
     }
     va_end(ap);
+    if (request_id) {
+        if (as_json) {
+            tn_buf_puts(&b, ",\"request_id\":\"");
+            put_escaped(&b, request_id, true);
+            tn_buf_puts(&b, "\"");
+        } else {
+            tn_buf_puts(&b, " request_id=");
+            put_escaped(&b, request_id, false);
+        }
+    }
     tn_buf_puts(&b, as_json ? "}\n" : "\n");
     pthread_mutex_lock(&lock);
     if (b.data)

@@ -14,7 +14,7 @@ void tn_log_setup(enum tn_log_level min, bool json);
  * alternating keys and values (const char *). */
 void tn_log(enum tn_log_level lvl, const char *msg, ...) __attribute__((sentinel));
 /* The id of the request this thread is handling now (NULL: none): every record written
- * on this thread meanwhile carries it as its first field, request_id. The string must
+ * on this thread meanwhile carries it as its last field, request_id. The string must
  * stay valid until it is set again; the HTTP server sets and clears it around each call
  * into a handler. */
 void tn_log_set_request_id(const char *id);
