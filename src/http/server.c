@@ -193,7 +193,8 @@ enum tn_err tn_http_resp_json(struct tn_http_resp *resp, int status, const char 
 static const char cors_allow_headers[] =
     "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, "
     "Last-Event-ID, Mcp-Method, Mcp-Name";
-static const char cors_expose_headers[] = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
+static const char cors_expose_headers[] =
+    "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, X-Request-Id";
 
 static void add_cors(struct tn_http_req *r, struct MHD_Response *mr)
 {

@@ -175,6 +175,7 @@ for bad in "$long129" 'a b' 'a"b' 'a/b' 'caf%C3%A9' 'x;y'; do
   id=$(rid --interface 127.0.0.5 -H "X-Request-Id: $bad" "$base/healthz"); [[ $id =~ $made ]] && r=made || r="$id"
   check "an invalid id from the proxy (${bad:0:12}...): replaced" made "$r"
 done
+check "browsers may read it (CORS)" yes "$(curl -s -o /dev/null -D - -H "Origin: http://127.0.0.1:$port" "$base/healthz" | grep -i '^access-control-expose-headers:' | grep -q 'X-Request-Id' && echo yes)"
 check "the id is on refusals too (401 on /mcp)" "rid-401" "$(rid --interface 127.0.0.5 -H 'X-Request-Id: rid-401' -X POST "$base/mcp" -d '{}')"
 # every log line of a request carries its id: an invalid token is logged ("token refused")
 curl -s -o /dev/null --interface 127.0.0.5 -H 'X-Request-Id: log-check-7' -H 'Authorization: Bearer not.a.token' \
