@@ -268,9 +268,12 @@ static void metrics_route(void *ud, const struct tn_http_req *req, struct tn_htt
 {
     struct app *app = ud;
     if (!metrics_authorized(app, req)) {
-        static const char no[] = "{\"error\":\"invalid_token\",\"error_description\":\"This "
-                                 "endpoint needs the METRICS_TOKEN bearer token\"}";
-        tn_http_resp_json(resp, 401, no, sizeof no - 1);
+        char no[160];
+        int n = snprintf(no, sizeof no,
+                         "{\"error\":\"%s\",\"error_description\":\"This endpoint needs the "
+                         "METRICS_TOKEN bearer token\"}",
+                         tn_err_oauth(TN_ERR_INVALID_TOKEN));
+        tn_http_resp_json(resp, tn_err_http_status(TN_ERR_INVALID_TOKEN), no, (size_t)n);
         tn_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"metrics\"");
         return;
     }
