@@ -31,7 +31,7 @@ wait_line() { # file pattern
 doc() { out=$(cd "$work" && "$tn" doctor "$@" 2>"$work/stderr"); rc=$?; }
 start_tn() { # port datadir log [env...]
   local port=$1 data=$2 log=$3; shift 3
-  (cd "$work" && env "$@" "$tn" serve --port "$port" --data-dir "$data" >"$log" 2>&1) &
+  (cd "$work" && exec env "$@" "$tn" serve --port "$port" --data-dir "$data" >"$log" 2>&1) &
   pids+=($!)
   wait_line "$log" "ready"
 }
