@@ -150,6 +150,8 @@ static void run_local(struct doctor *d, const struct tn_config *cfg, bool live)
     if (!builtin && strcmp(mode, "none") && u.n_issuers)
         tn_doc_check_issuer(d, cfg, &u);
     tn_doc_check_mail(d, cfg);
+    if (builtin)
+        tn_doc_check_oidc_providers(d, cfg);
     tn_doc_check_isolation(d);
     if (live)
         tn_doc_run_outside(d, resource, strcmp(mode, "none") ? expect_issuer : NULL);

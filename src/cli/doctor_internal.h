@@ -45,6 +45,7 @@ void tn_doc_check_storage(struct doctor *d, const struct tn_config *cfg, bool bu
 void tn_doc_check_issuer(struct doctor *d, const struct tn_config *cfg,
                          const struct tn_issuer_urls *u);
 void tn_doc_check_mail(struct doctor *d, const struct tn_config *cfg);
+void tn_doc_check_oidc_providers(struct doctor *d, const struct tn_config *cfg);
 void tn_doc_check_isolation(struct doctor *d);
 
 #endif

@@ -19,6 +19,7 @@
 #include "auth/as/keys.h"
 #include "auth/issuer.h"
 #include "auth/rs/jose.h"
+#include "auth/upstream/providers.h"
 #include "core/config.h"
 #include "core/fetch.h"
 #include "core/log.h"
@@ -388,6 +389,52 @@ void tn_doc_check_mail(struct doctor *d, const struct tn_config *cfg)
                 : "check SMTP_URL and that the relay accepts connections from this host",
             "mail: %s: %s", shown, curl_easy_strerror(rc));
     curl_easy_cleanup(h);
+}
+
+/* Upstream OpenID providers (OIDC_PROVIDERS): each one's discovery document is fetched
+ * and must name the configured issuer, with the endpoints a sign-in needs, and its JWKS
+ * must be fetchable (the provider is made as a sign-in would make it); the "empty
+ * sign-in screen" of the troubleshooting table when one does not answer. */
+void tn_doc_check_oidc_providers(struct doctor *d, const struct tn_config *cfg)
+{
+    struct tn_oidc_providers *ps = NULL;
+    struct tn_buf err;
+    tn_buf_init(&err, 2048);
+    const char *base = tn_config_str(cfg, TN_CFG_BASE_URL);
+    struct url bu;
+    bool loopback = tn_doc_url_parse(base, &bu) && tn_host_is_loopback(bu.host, strlen(bu.host));
+    enum tn_err rc = tn_oidc_providers_parse(tn_oidc_lookup_env, NULL, base, loopback, &ps, &err);
+    if (rc != TN_OK) {
+        tn_doc_say(d, ST_FAIL, "oidc.providers", "correct the OIDC_* settings named",
+                   "upstream providers: %s", err.data ? err.data : tn_err_message(rc));
+        goto done;
+    }
+    if (!ps) {
+        tn_doc_say(d, ST_OK, "oidc.providers", NULL,
+                   "upstream providers: none (OIDC_PROVIDERS unset)");
+        goto done;
+    }
+    for (size_t i = 0; i < tn_oidc_providers_count(ps); i++) {
+        const char *id = tn_oidc_providers_id(ps, i);
+        char cid[64];
+        snprintf(cid, sizeof cid, "oidc.%s", id);
+        struct tn_oidc_provider *p = NULL;
+        enum tn_oidc_reason why = TN_OIDC_INTERNAL;
+        if (tn_oidc_providers_get(ps, i, tn_time_now_ms() / 1000, &p, &why) == TN_OK && p)
+            tn_doc_say(
+                d, ST_OK, cid, NULL,
+                "upstream provider %s: discovery answers and names the issuer %s; its keys are fetched",
+                id, tn_oidc_provider_issuer(p));
+        else
+            tn_doc_say(d, ST_FAIL, cid,
+                       "check the provider's OIDC_<ID>_ISSUER (its discovery document at "
+                       "ISSUER/.well-known/openid-configuration must name exactly that issuer) "
+                       "and that this host can reach it",
+                       "upstream provider %s: %s", id, tn_oidc_reason_text(why));
+    }
+done:
+    tn_oidc_providers_free(ps);
+    tn_buf_deinit(&err);
 }
 
 /* ---------- isolation self-test ---------- */

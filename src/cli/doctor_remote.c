@@ -659,6 +659,66 @@ static void check_as(struct doctor *d, struct outside *o, const char *scope)
     json_decref(doc);
 }
 
+/* /readyz and /metrics at the server's origin, as teamnotes serves them: ready (or which
+ * of its checks fail), and metrics not readable by anyone (401 or 404 without a token).
+ * A server without /readyz (another MCP server) is skipped, not failed. */
+static void check_ops(struct doctor *d, const struct outside *o)
+{
+    char url[1100], why[300];
+    struct resp r;
+    snprintf(url, sizeof url, "%s/readyz", o->mcp.origin);
+    json_t *doc = get_json(url, &r, why, sizeof why);
+    const char *status = doc ? json_string_value(json_object_get(doc, "status")) : NULL;
+    if (status && !strcmp(status, "ready")) {
+        tn_doc_say(d, ST_OK, "readyz", NULL, "%s: ready", url);
+    } else if (r.answered && r.status == 503) {
+        json_t *failed = NULL;
+        json_decref(doc);
+        doc = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
+        failed = json_object_get(doc, "failed");
+        char names[300] = "";
+        size_t i;
+        json_t *v;
+        json_array_foreach(failed, i, v) {
+            const char *s = json_string_value(v);
+            if (s && strlen(names) + strlen(s) + 3 < sizeof names)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s",
+                         names[0] ? ", " : "", s);
+        }
+        tn_doc_say(d, ST_FAIL, "readyz",
+                   "see the server's log; store: is the database reachable? signing_keys: does "
+                   "SECRET_KEY match the one the keys were sealed with? token_keys: can the "
+                   "server fetch the issuer's JWKS?",
+                   "%s: not ready (%s)", url, names[0] ? names : "no reason given");
+    } else if (r.answered && r.status == 404) {
+        tn_doc_say(d, ST_SKIP, "readyz", NULL, "%s: none (not a teamnotes server?)", url);
+    } else {
+        tn_doc_say(d, ST_WARN, "readyz", "check that the proxy passes /readyz to the server",
+                   "%s: %s", url, why[0] ? why : "unexpected answer");
+    }
+    json_decref(doc);
+    tn_buf_deinit(&r.body);
+
+    snprintf(url, sizeof url, "%s/metrics", o->mcp.origin);
+    static const char *const hdrs[] = {"Accept: text/plain", NULL};
+    http("GET", url, hdrs, NULL, &r);
+    if (!r.answered)
+        tn_doc_say(d, ST_SKIP, "metrics", NULL, "%s: no answer (%s)", url, r.error);
+    else if (r.status == 401 || r.status == 403)
+        tn_doc_say(d, ST_OK, "metrics", NULL, "%s: needs a token (HTTP %ld)", url, r.status);
+    else if (r.status == 404)
+        tn_doc_say(d, ST_OK, "metrics", NULL,
+                   "%s: not served publicly (METRICS_LISTEN or no METRICS_TOKEN)", url);
+    else if (r.status == 200)
+        tn_doc_say(d, ST_FAIL, "metrics",
+                   "set METRICS_TOKEN, or serve metrics on a private METRICS_LISTEN address, or "
+                   "block /metrics at the proxy",
+                   "%s: anyone can read the server's metrics", url);
+    else
+        tn_doc_say(d, ST_WARN, "metrics", NULL, "%s: HTTP %ld", url, r.status);
+    tn_buf_deinit(&r.body);
+}
+
 /* Everything a client sees of the deployment at `mcp_url`. `expect_issuer`, when not
  * NULL, is the issuer this configuration says the PRM must name. */
 void tn_doc_run_outside(struct doctor *d, const char *mcp_url, const char *expect_issuer)
@@ -688,6 +748,7 @@ void tn_doc_run_outside(struct doctor *d, const char *mcp_url, const char *expec
         return;
     }
     check_clock(d, "the MCP server", o.server_date);
+    check_ops(d, &o);
     check_prm(d, &o);
     if (expect_issuer && o.as[0]) {
         if (!strcmp(o.as, expect_issuer))

@@ -421,6 +421,54 @@ void tn_config_add_check(tn_config_check_fn fn)
         checks[n_checks++] = fn;
 }
 
+enum tn_err tn_config_metrics_listen(const char *v, char *host, size_t host_cap, uint16_t *port)
+{
+    const char *colon = v[0] == '[' ? strstr(v, "]:") : strrchr(v, ':');
+    const char *h = v[0] == '[' ? v + 1 : v;
+    if (!colon || colon == v || (v[0] != '[' && memchr(v, ']', (size_t)(colon - v))))
+        return TN_ERR_CONFIG;
+    size_t hl = (size_t)(colon - h);
+    const char *ps = colon + (v[0] == '[' ? 2 : 1);
+    char *end = NULL;
+    long p = strtol(ps, &end, 10);
+    if (!hl || hl >= host_cap || !*ps || *end || p < 0 || p > 65535 || ps[0] == '-' || ps[0] == '+')
+        return TN_ERR_CONFIG;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)p;
+    return TN_OK;
+}
+
+/* METRICS_LISTEN's form, and a token beside it whenever it reaches beyond loopback. */
+static enum tn_err check_metrics(const struct tn_config *c, struct tn_buf *err)
+{
+    const char *listen = c->str[TN_CFG_METRICS_LISTEN], *token = c->str[TN_CFG_METRICS_TOKEN];
+    if (token[0] && strlen(token) < 16) {
+        tn_buf_puts(err,
+                    "METRICS_TOKEN must be at least 16 characters (e.g. `openssl rand -hex 16`)");
+        return TN_ERR_CONFIG;
+    }
+    if (!listen[0])
+        return TN_OK;
+    char host[64];
+    uint16_t port;
+    if (tn_config_metrics_listen(listen, host, sizeof host, &port) != TN_OK) {
+        tn_buf_printf(
+            err,
+            "METRICS_LISTEN must be ADDRESS:PORT, e.g. 127.0.0.1:9090 or [::1]:9090 (got '%s')",
+            listen);
+        return TN_ERR_CONFIG;
+    }
+    if (!tn_host_is_loopback(host, strlen(host)) && !token[0]) {
+        tn_buf_printf(err,
+                      "METRICS_LISTEN=%s is reachable beyond this host: set METRICS_TOKEN too "
+                      "(the scraper sends it as a bearer token), or listen on 127.0.0.1",
+                      listen);
+        return TN_ERR_CONFIG;
+    }
+    return TN_OK;
+}
+
 enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const char *dotenv_path,
                            struct tn_buf *err)
 {
@@ -446,6 +494,8 @@ enum tn_err tn_config_load(struct tn_config *c, int argc, char **argv, const cha
         rc = TN_ERR_CONFIG;
         goto done;
     }
+    if ((rc = check_metrics(c, err)) != TN_OK)
+        goto done;
     for (size_t i = 0; i < n_checks && rc == TN_OK; i++)
         rc = checks[i](c, err);
 done:

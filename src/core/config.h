@@ -152,7 +152,14 @@
     X(EMAIL_CODE_TTL_S,  "EMAIL_CODE_TTL_S",   INT,  "600",                60,    3600,       false,     \
       "lifetime of an email sign-in code and link, in seconds")                                     \
     X(INVITE_TTL_S,      "INVITE_TTL_S",       INT,  "604800",             60,    2592000,    false,     \
-      "lifetime of an invitation link made by `teamnotes user invite`, in seconds (default 7 days)")
+      "lifetime of an invitation link made by `teamnotes user invite`, in seconds (default 7 days)") \
+    X(METRICS_LISTEN,    "METRICS_LISTEN",     STR,  "",                   0,     0,          false,     \
+      "address:port of a separate listener for /metrics, /healthz and /readyz, e.g. 127.0.0.1:9090 "  \
+      "([::1]:9090). Empty: no such listener. Beyond loopback it needs METRICS_TOKEN")                 \
+    X(METRICS_TOKEN,     "METRICS_TOKEN",      STR,  "",                   0,     0,          true,      \
+      "bearer token (16+ characters) a scraper must send for /metrics. Without METRICS_LISTEN, "       \
+      "/metrics is served on the main listener only when this is set; empty and no METRICS_LISTEN: "   \
+      "no /metrics at all")
 // clang-format on
 
 // clang-format off
@@ -188,6 +195,10 @@ int64_t tn_config_int(const struct tn_config *c, enum tn_config_id id);
 void tn_config_print(const struct tn_config *c, struct tn_buf *out);
 /* Appends the flag help text. */
 void tn_config_help(struct tn_buf *out);
+
+/* Splits METRICS_LISTEN ("127.0.0.1:9090", "[::1]:9090") into host (without brackets)
+ * and port; TN_ERR_CONFIG when it has another form. */
+enum tn_err tn_config_metrics_listen(const char *v, char *host, size_t host_cap, uint16_t *port);
 
 /* True when `host` (no port, IPv6 without brackets or with) names a loopback address. */
 bool tn_host_is_loopback(const char *host, size_t len);

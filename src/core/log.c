@@ -13,6 +13,10 @@ static bool as_json;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *names[] = {"debug", "info", "warn", "error"};
+static __thread const char *request_id;
+
+void tn_log_set_request_id(const char *id) { request_id = id; }
+const char *tn_log_request_id(void) { return request_id; }
 
 bool tn_log_enabled(enum tn_log_level lvl) { return lvl >= min_level; }
 
@@ -72,6 +76,16 @@ void tn_log(enum tn_log_level lvl, const char *msg, ...)
         }
     }
     va_end(ap);
+    if (request_id) {
+        if (as_json) {
+            tn_buf_puts(&b, ",\"request_id\":\"");
+            put_escaped(&b, request_id, true);
+            tn_buf_puts(&b, "\"");
+        } else {
+            tn_buf_puts(&b, " request_id=");
+            put_escaped(&b, request_id, false);
+        }
+    }
     tn_buf_puts(&b, as_json ? "}\n" : "\n");
     pthread_mutex_lock(&lock);
     if (b.data)

@@ -19,6 +19,7 @@
 #include "core/arena.h"
 #include "core/proxy.h"
 #include "http/server.h"
+#include "ops/reqid.h"
 
 #define MAX_ROUTES 32
 #define MAX_LIST 32
@@ -41,6 +42,7 @@ struct route {
     void *pre_ud;
     bool public_doc; /* readable from any origin (metadata documents) */
     size_t max_body; /* 0: the server's limit */
+    unsigned mslot;  /* its label's slot in ops/metrics */
 };
 
 struct tn_http_stream {
@@ -97,8 +99,6 @@ struct tn_http_server {
     struct MHD_Daemon *d;
     uint16_t port;
     atomic_uint inflight;
-    atomic_ulong next_id;
-    unsigned id_prefix;
     pthread_mutex_t streams_mu;
     struct tn_http_stream *streams;
     pthread_t heartbeat;
@@ -148,8 +148,17 @@ struct tn_http_req {
     bool too_large;
     bool answered;
     int status;
-    char id[24];
+    char id[TN_REQID_MAX + 1];
     uint64_t start_ns;
+    uint64_t answered_ns; /* when the answer was queued (or deferred) */
+    /* An answer made before the body was read (a refusal on the headers) waits in
+     * `deferred` while the body is read and dropped, up to MAX_BODY_BYTES: a proxy that
+     * is still sending the body when the connection closes counts the instance as failed
+     * (nginx: "upstream prematurely closed"). Sent at the body's end, or at once (and the
+     * connection closed) past that limit. */
+    bool first_call; /* the headers-only call is running */
+    struct MHD_Response *deferred;
+    size_t drained;
     struct tn_http_stream *stream;
     const char *origin_ok; /* the request's Origin when allowed (for CORS), else NULL; arena */
     void *value;           /* attached by the route's pre-handler */

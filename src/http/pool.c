@@ -2,6 +2,7 @@
  * durable commit) while their connections are suspended, then resume them. */
 #include <stdlib.h>
 
+#include "core/log.h"
 #include "http/internal.h"
 
 bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r,
@@ -66,7 +67,9 @@ static void *pool_main(void *arg)
                 continue; /* woken to stop: the queue is looked at once more */
         }
         struct tn_http_resp *resp = r->pending;
+        tn_log_set_request_id(r->id);
         r->route->h(r->route->ud, r, resp);
+        tn_log_set_request_id(NULL);
         if (resp->status == 0)
             resp->status = 500;
         r->off = OFF_READY;

@@ -44,6 +44,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/internal.h"
+#include "ops/metrics.h"
 
 /* ---------- small helpers ---------- */
 
@@ -129,28 +130,6 @@ bool tn_http_origin_allowed(const struct tn_http_server *s, const char *origin)
         return false;
     struct tn_span h = host_part(rest, rl);
     return tn_host_is_loopback(h.ptr, h.len);
-}
-
-/* ---------- streams ---------- */
-
-/* The request id: the process's random prefix and a counter, in hex ("%08x%08lx" as
- * snprintf would write it, without the format machinery on every request). */
-static void request_id(char out[24], unsigned prefix, uint64_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    char tmp[15];
-    int k = 0;
-    do {
-        tmp[k++] = hex[n & 15];
-        n >>= 4;
-    } while (n && k < 15);
-    while (k < 8)
-        tmp[k++] = '0';
-    for (int i = 0; i < 8; i++)
-        out[i] = hex[(prefix >> (28 - 4 * i)) & 15];
-    for (int i = 0; i < k; i++)
-        out[8 + i] = tmp[k - 1 - i];
-    out[8 + k] = '\0';
 }
 
 /* ---------- request accessors ---------- */
@@ -243,7 +222,8 @@ enum tn_err tn_http_resp_json(struct tn_http_resp *resp, int status, const char 
 static const char cors_allow_headers[] =
     "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, "
     "Last-Event-ID, Mcp-Method, Mcp-Name";
-static const char cors_expose_headers[] = "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version";
+static const char cors_expose_headers[] =
+    "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, X-Request-Id";
 
 static void add_cors(struct tn_http_req *r, struct MHD_Response *mr)
 {
@@ -253,6 +233,25 @@ static void add_cors(struct tn_http_req *r, struct MHD_Response *mr)
     if (strcmp(r->origin_ok, "*") != 0)
         MHD_add_response_header(mr, "Vary", "Origin");
     MHD_add_response_header(mr, "Access-Control-Expose-Headers", cors_expose_headers);
+}
+
+/* An answer made on the headers alone: true when the body that follows is to be read
+ * and dropped before it is sent. Not when none follows, when the client waits for
+ * "100 Continue" before sending it (it sends nothing then), or when it is declared
+ * larger than MAX_BODY_BYTES (refused at once; the connection closes). */
+static bool drain_first(struct tn_http_req *r)
+{
+    const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Expect");
+    if (expect)
+        return false;
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        char *end = NULL;
+        unsigned long long n = strtoull(cl, &end, 10);
+        return end != cl && *end == '\0' && n > 0 && n <= r->srv->cfg.limits.max_body;
+    }
+    const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    return te && strcasecmp(te, "chunked") == 0;
 }
 
 static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
@@ -276,6 +275,7 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
         }
         MHD_add_response_header(mr, "Cache-Control", "no-cache, no-transform");
         MHD_add_response_header(mr, "X-Accel-Buffering", "no");
+        tn_metrics_streams(1); /* -1 when it leaves the list (tn_http_stream_gone) */
         pthread_mutex_lock(&r->srv->streams_mu);
         st->next = r->srv->streams;
         st->prev = NULL;
@@ -303,8 +303,14 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
     for (unsigned i = 0; i < resp->n_headers; i++)
         MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
     add_cors(r, mr);
+    MHD_add_response_header(mr, "X-Request-Id", r->id);
     r->status = resp->status;
     r->answered = true;
+    r->answered_ns = tn_time_mono_ns();
+    if (r->first_call && !streamed && drain_first(r)) {
+        r->deferred = mr; /* sent once the body is in (on_request) */
+        return MHD_YES;
+    }
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
     return ok;
@@ -407,8 +413,10 @@ static enum MHD_Result preflight(struct tn_http_req *r)
     MHD_add_response_header(mr, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
     MHD_add_response_header(mr, "Access-Control-Allow-Headers", allow);
     MHD_add_response_header(mr, "Access-Control-Max-Age", "600");
+    MHD_add_response_header(mr, "X-Request-Id", r->id);
     r->status = 204;
     r->answered = true;
+    r->answered_ns = tn_time_mono_ns();
     enum MHD_Result ok = MHD_queue_response(r->conn, 204, mr);
     MHD_destroy_response(mr);
     return ok;
@@ -489,16 +497,27 @@ static struct tn_http_req *req_new(struct tn_http_server *s, struct MHD_Connecti
     r->conn = conn;
     r->method = method;
     r->start_ns = tn_time_mono_ns();
-    request_id(r->id, s->id_prefix, (uint64_t)atomic_fetch_add(&s->next_id, 1));
     tn_buf_init_arena(&r->body, s->cfg.limits.max_body, &r->arena);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->c = ci ? ci->socket_context : NULL;
+    /* a trusted proxy's id, when well formed, so that its logs and ours line up; from
+     * anyone else an id is made here (a client must not choose what our logs say) */
+    const char *given = r->c && r->c->trusted
+                            ? MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id")
+                            : NULL;
+    size_t glen = given ? strnlen(given, TN_REQID_MAX + 1) : 0;
+    if (given && tn_reqid_valid(given, glen))
+        memcpy(r->id, given, glen + 1);
+    else
+        tn_reqid_make(r->id);
     return r;
 }
 
 static void req_free(struct tn_http_req *r)
 {
+    if (r->deferred) /* the connection ended before the body did */
+        MHD_destroy_response(r->deferred);
     if (r->pending) /* answered by the pool but never sent (connection closed) */
         resp_deinit(r->pending);
     if (r->off_state_free) /* before the arena: the state may live in it */
@@ -559,27 +578,49 @@ static enum MHD_Result run_handler(struct tn_http_server *s, struct tn_http_req 
     return ok;
 }
 
-/* MHD's access handler: called with the headers, once per body chunk, once with the
- * whole request in, and again when a suspended connection is resumed. */
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_size, void **con_cls)
+/* Sends the answer that waited for the body to be drained. */
+static enum MHD_Result send_deferred(struct tn_http_req *r)
 {
-    (void)version;
-    struct tn_http_server *s = cls;
+    struct MHD_Response *mr = r->deferred;
+    r->deferred = NULL;
+    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ok;
+}
+
+static enum MHD_Result on_request_in(struct tn_http_server *s, struct MHD_Connection *conn,
+                                     const char *url, const char *method, const char *upload_data,
+                                     size_t *upload_size, void **con_cls)
+{
     struct tn_http_req *r = *con_cls;
     if (!r) {
         if (!(r = req_new(s, conn, url, method)))
             return MHD_NO;
+        tn_log_set_request_id(r->id);
         if (r->c) /* a request line is in: the request has begun, its clock runs */
             atomic_store(&r->c->idle, false);
         *con_cls = r;
         tn_http_warn_ignored_forwarding(r);
         atomic_fetch_add(&s->inflight, 1);
+        r->first_call = true;
         enum MHD_Result ok = on_first_call(s, r);
-        if (r->answered && r->c) /* refused on its headers: what follows is not read */
+        r->first_call = false;
+        /* refused on its headers: what follows is not read (or only drained, and timed) */
+        if (r->answered && !r->deferred && r->c)
             atomic_store(&r->c->receiving, false);
         return ok;
+    }
+    tn_log_set_request_id(r->id);
+    if (r->deferred) { /* a refusal waits for the body's end, dropping it meanwhile */
+        if (*upload_size) {
+            r->drained += *upload_size;
+            *upload_size = 0;
+            if (r->drained <= s->cfg.limits.max_body)
+                return MHD_YES;
+        }
+        if (r->c)
+            atomic_store(&r->c->receiving, false);
+        return send_deferred(r); /* the body is in, or too long: then the connection closes */
     }
     if (r->answered) {
         *upload_size = 0; /* discard a body we already refused */
@@ -605,6 +646,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return run_handler(s, r);
 }
 
+/* MHD's access handler: called with the headers, once per body chunk, once with the
+ * whole request in, and again when a suspended connection is resumed. Log lines written
+ * meanwhile carry the request's id. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    enum MHD_Result ok = on_request_in(cls, conn, url, method, upload_data, upload_size, con_cls);
+    tn_log_set_request_id(NULL);
+    return ok;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -627,13 +681,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         tn_http_stream_gone(r->stream);
         tn_http_stream_release(&r->stream->sink);
     }
+    if (r->answered)
+        tn_metrics_http(r->route ? r->route->mslot : 0, r->status, r->answered_ns - r->start_ns);
     if (tn_log_enabled(TN_LOG_DEBUG)) {
         char status[8], ms[24];
         snprintf(status, sizeof status, "%d", r->answered ? r->status : 0);
         snprintf(ms, sizeof ms, "%.3f", (double)(tn_time_mono_ns() - r->start_ns) / 1e6);
-        tn_log(TN_LOG_DEBUG, "request", "id", r->id, "method", r->method, "path", r->path, "addr",
+        tn_log_set_request_id(r->id);
+        tn_log(TN_LOG_DEBUG, "request", "method", r->method, "path", r->path, "addr",
                tn_http_req_client_addr(r), "status", status, "ms", ms, "end",
                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+        tn_log_set_request_id(NULL);
     }
     req_free(r);
     atomic_fetch_sub(&s->inflight, 1);
@@ -698,9 +756,7 @@ struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
-    tn_random(&s->id_prefix, sizeof s->id_prefix);
     atomic_init(&s->inflight, 0);
-    atomic_init(&s->next_id, 1);
     return s;
 }
 
@@ -715,6 +771,7 @@ enum tn_err tn_http_route(struct tn_http_server *s, const char *path, enum tn_ht
     rt->match = m;
     rt->h = h;
     rt->ud = ud;
+    rt->mslot = tn_metrics_route_slot(path);
     return TN_OK;
 }
 

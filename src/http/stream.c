@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "http/internal.h"
+#include "ops/metrics.h"
 
 void tn_http_stream_release(struct tn_sink *sink);
 
@@ -109,6 +110,7 @@ void tn_http_stream_gone(struct tn_http_stream *st)
         if (st->next)
             st->next->prev = st->prev;
         st->attached = false;
+        tn_metrics_streams(-1);
     }
     pthread_mutex_unlock(&s->streams_mu);
     pthread_mutex_lock(&st->mu);

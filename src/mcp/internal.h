@@ -47,6 +47,7 @@ struct tool_entry {
     struct header_param params[8];
     unsigned n_params;
     bool enabled;
+    unsigned mslot; /* its slot in ops/metrics */
 };
 
 struct prompt_entry {

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "mcp/internal.h"
+#include "ops/reqid.h"
 
 /* A streamed call runs here, on its own thread, writing into the SSE sink. Every call
  * under way is in the server's list, so that tn_mcp_recheck can stop one whose caller
@@ -21,6 +22,7 @@ struct job {
     const struct tool_entry *tool;
     json_t *msg; /* the request (owned) */
     char *subject;
+    char request_id[TN_REQID_MAX + 1]; /* of the request that started it, for its logs */
     struct job *prev, *next;
     bool linked;
     atomic_bool running;  /* its thread started: the sink is set */
@@ -80,6 +82,7 @@ void tn_mcp_job_unlink(struct tn_mcp_server *s, struct job *j)
 static void *job_main(void *arg)
 {
     struct job *j = arg;
+    tn_log_set_request_id(j->request_id[0] ? j->request_id : NULL);
     int http;
     json_t *id = json_object_get(j->msg, "id");
     json_t *resp =
@@ -110,6 +113,9 @@ struct job *tn_mcp_job_new(struct tn_mcp_server *s, struct tn_mcp_ctx *c, const 
         return NULL;
     }
     j->srv = s;
+    const char *rid = tn_log_request_id();
+    if (rid)
+        snprintf(j->request_id, sizeof j->request_id, "%s", rid);
     j->ctx = *c;
     j->m = m;
     json_t *nm = json_object_get(json_object_get(msg, "params"), "name");

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "mcp/internal.h"
+#include "ops/metrics.h"
 
 static bool grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
@@ -101,7 +102,7 @@ enum tn_err tn_mcp_tool_add(struct tn_mcp_server *s, const struct tn_mcp_tool *t
     enum tn_err rc = TN_ERR_BAD_INPUT;
     struct tn_buf err;
     tn_buf_init(&err, 1024);
-    struct tool_entry e = {.def = t, .enabled = true};
+    struct tool_entry e = {.def = t, .enabled = true, .mslot = tn_metrics_tool_slot(t->name)};
     if (!valid_name(t->name) || !t->description || !t->call) {
         tn_buf_puts(&err,
                     "needs a valid name ([A-Za-z0-9_.-]{1,128}), a description and a handler");

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "mcp/internal.h"
+#include "ops/metrics.h"
 #include <time.h>
 
 const char *const tn_mcp_versions[] = {"2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26",
@@ -461,6 +462,7 @@ json_t *tn_mcp_dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id
         msg = tn_rpc_error_body(id, &e);
         *http = e.http ? e.http : 200;
     }
+    tn_metrics_mcp(m->name, r != NULL);
     json_decref(e.data);
     tn_arena_json_leave(outer);
     return msg;
@@ -720,6 +722,7 @@ static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
         c.client_caps = json_object_get(params, "capabilities");
     const struct method *m = find_method(s, method, LEGACY);
     if (!m) {
+        tn_metrics_mcp(NULL, false);
         tn_mcp_out_error(out, id, 200, TN_ERR_METHOD_NOT_FOUND, NULL, "Method not found: %s",
                          method);
         return;
@@ -798,10 +801,12 @@ static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
     tn_mcp_ctx_point_into(&c, msg);
     if (!strcmp(method, "subscriptions/listen")) {
         serve_listen(s, in, out, &c, id, params);
+        tn_metrics_mcp(method, out->streamed);
         return;
     }
     const struct method *m = find_method(s, method, MODERN);
     if (!m) {
+        tn_metrics_mcp(NULL, false);
         tn_mcp_out_error(out, id, 404, TN_ERR_METHOD_NOT_FOUND, NULL, "Method not found");
         return;
     }
@@ -862,6 +867,7 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
         }
         const struct method *m = find_method(s, method, LEGACY);
         if (!m) {
+            tn_metrics_mcp(NULL, false);
             tn_rpc_err_set(&e, 200, tn_err_jsonrpc(TN_ERR_METHOD_NOT_FOUND), NULL,
                            "Method not found: %s", method);
             json_array_append_new(replies, tn_rpc_error_body(id, &e));

@@ -9,6 +9,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "mcp/internal.h"
+#include "ops/metrics.h"
 
 static struct tn_mcp_access tool_access(const struct tn_mcp_tool *t)
 {
@@ -238,7 +239,7 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     tn_buf_init(&why, 1024);
     /* what a requestState binds to; computed only when one is opened or sealed */
     char bind[400] = "";
-    const struct tool_entry *t;
+    const struct tool_entry *t = NULL;
     json_t *args;
     if (!call_target(c, params, &t, &args, e))
         goto done;
@@ -271,6 +272,10 @@ json_t *tn_mcp_tools_call(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     else if (t->output && !json_is_true(json_object_get(result, "isError")))
         result = check_output(t, name, result, &why, e);
 done:
+    tn_metrics_tool(t ? t->mslot : 0, !result ? TN_METRICS_REJECTED
+                                      : json_is_true(json_object_get(result, "isError"))
+                                          ? TN_METRICS_ERROR
+                                          : TN_METRICS_OK);
     tn_buf_deinit(&why);
     json_decref(own_args);
     return result;

@@ -10,7 +10,15 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "ops/metrics.h"
 #include "store/backend.h"
+
+/* Times a backend call for the metrics (ops/metrics.h) and passes its result on. */
+static enum tn_err timed(enum tn_metrics_store_op op, uint64_t t0, enum tn_err rc)
+{
+    tn_metrics_store(op, tn_time_mono_ns() - t0);
+    return rc;
+}
 
 #define TERMINATED(p, f) (memchr((p)->f, '\0', sizeof(p)->f) != NULL)
 #define NONEMPTY(p, f) (TERMINATED(p, f) && (p)->f[0] != '\0')
@@ -254,7 +262,8 @@ enum tn_err tn_store_note_insert(struct tn_store *s, const struct tn_owner *o, s
     snprintf(copy.owner, sizeof copy.owner, "%s", o->user);
     snprintf(copy.org, sizeof copy.org, "%s", o->org);
 
-    enum tn_err e = s->ops->note_insert(s, o, &copy);
+    uint64_t t0 = tn_time_mono_ns();
+    enum tn_err e = timed(TN_METRICS_STORE_NOTE_INSERT, t0, s->ops->note_insert(s, o, &copy));
     if (e != TN_OK)
         return e;
     /* Everything but the caller's content pointer, which stays theirs. */
@@ -272,7 +281,8 @@ enum tn_err tn_store_note_get(struct tn_store *s, const struct tn_owner *o, cons
         return TN_ERR_BAD_INPUT;
     if (!note_id_ok(id))
         return TN_ERR_NOT_FOUND;
-    return s->ops->note_get(s, o, id, out);
+    uint64_t t0 = tn_time_mono_ns();
+    return timed(TN_METRICS_STORE_NOTE_GET, t0, s->ops->note_get(s, o, id, out));
 }
 
 enum tn_err tn_store_note_update(struct tn_store *s, const struct tn_owner *o, const char *id,
@@ -294,8 +304,10 @@ enum tn_err tn_store_note_update(struct tn_store *s, const struct tn_owner *o, c
         return TN_ERR_BAD_INPUT;
     if (!note_id_ok(id))
         return TN_ERR_NOT_FOUND;
-    enum tn_err e = s->ops->note_update(s, o, id, expected_version, title, content, tags,
-                                        visibility, tn_time_now_ms(), out);
+    uint64_t t0 = tn_time_mono_ns();
+    enum tn_err e = timed(TN_METRICS_STORE_NOTE_UPDATE, t0,
+                          s->ops->note_update(s, o, id, expected_version, title, content, tags,
+                                              visibility, tn_time_now_ms(), out));
     if (out == &scratch)
         tn_note_deinit(&scratch);
     return e;
@@ -308,7 +320,8 @@ enum tn_err tn_store_note_delete(struct tn_store *s, const struct tn_owner *o, c
         return TN_ERR_BAD_INPUT;
     if (!note_id_ok(id))
         return TN_ERR_NOT_FOUND;
-    return s->ops->note_delete(s, o, id, expected_version);
+    uint64_t t0 = tn_time_mono_ns();
+    return timed(TN_METRICS_STORE_NOTE_DELETE, t0, s->ops->note_delete(s, o, id, expected_version));
 }
 
 /* Checks a page and hands the backend one where the first page continues after
@@ -336,7 +349,8 @@ enum tn_err tn_store_note_list(struct tn_store *s, const struct tn_owner *o,
     struct tn_note_page page;
     if (!s || !owner_ok(o) || !cb || page_norm(p, &page) != TN_OK)
         return TN_ERR_BAD_INPUT;
-    return s->ops->note_list(s, o, &page, cb, ud);
+    uint64_t t0 = tn_time_mono_ns();
+    return timed(TN_METRICS_STORE_NOTE_LIST, t0, s->ops->note_list(s, o, &page, cb, ud));
 }
 
 enum tn_err tn_store_note_list_team(struct tn_store *s, const struct tn_owner *o,
@@ -347,7 +361,8 @@ enum tn_err tn_store_note_list_team(struct tn_store *s, const struct tn_owner *o
         return TN_ERR_BAD_INPUT;
     if (o->org[0] == '\0')
         return TN_OK; /* no organization, no team */
-    return s->ops->note_list_team(s, o, &page, cb, ud);
+    uint64_t t0 = tn_time_mono_ns();
+    return timed(TN_METRICS_STORE_NOTE_LIST, t0, s->ops->note_list_team(s, o, &page, cb, ud));
 }
 
 enum { IMPORT_MAX = 100000 };
@@ -442,5 +457,6 @@ enum tn_err tn_store_note_search(struct tn_store *s, const struct tn_owner *o, c
 {
     if (!s || !owner_ok(o) || !query || !cb || limit < 1 || limit > PAGE_MAX || !query_ok(query))
         return TN_ERR_BAD_INPUT;
-    return s->ops->note_search(s, o, query, limit, cb, ud);
+    uint64_t t0 = tn_time_mono_ns();
+    return timed(TN_METRICS_STORE_NOTE_SEARCH, t0, s->ops->note_search(s, o, query, limit, cb, ud));
 }

@@ -31,7 +31,7 @@ wait_line() { # file pattern
 doc() { out=$(cd "$work" && "$tn" doctor "$@" 2>"$work/stderr"); rc=$?; }
 start_tn() { # port datadir log [env...]
   local port=$1 data=$2 log=$3; shift 3
-  (cd "$work" && env "$@" "$tn" serve --port "$port" --data-dir "$data" >"$log" 2>&1) &
+  (cd "$work" && exec env "$@" "$tn" serve --port "$port" --data-dir "$data" >"$log" 2>&1) &
   pids+=($!)
   wait_line "$log" "ready"
 }
@@ -48,7 +48,7 @@ start_tn "$p1" "$d1" "$work/tn1.log"
 echo 'doctor-password-1' | "$tn" user add alice@example.com --password-stdin --data-dir "$d1" >/dev/null
 doc --port "$p1" --data-dir "$d1"
 check "healthy: exit 0" 0 "$rc"
-check "healthy: summary" "23 ok, 0 warnings, 0 failed, 0 skipped" "$(tail -1 <<<"$out")"
+check "healthy: summary" "26 ok, 0 warnings, 0 failed, 0 skipped" "$(tail -1 <<<"$out")"
 check "healthy: no FAIL, WARN or skip line" "" "$(grep -vE '^ok   ' <<<"$out" | sed '$d')"
 has_line "healthy: config" "ok   configuration loads as serve reads it" "$out"
 has_line "healthy: issuer, audience, resource" "ok   built-in authorization server: issuer $u1, audience and PRM resource $u1/mcp" "$out"
@@ -64,16 +64,19 @@ has_line "healthy: live issuer" "ok   the running server names this configuratio
 has_line "healthy: AS metadata" "ok   authorization server metadata at $u1/.well-known/oauth-authorization-server" "$out"
 has_line "healthy: registration" "ok   clients can register: DCR at $u1/register and client ID metadata documents" "$out"
 has_line "healthy: JWKS" "ok   JWKS at $u1/jwks: 1 usable key" "$out"
+has_line "healthy: readyz" "ok   $u1/readyz: ready" "$out"
+has_line "healthy: metrics not public" "ok   $u1/metrics: not served publicly (METRICS_LISTEN or no METRICS_TOKEN)" "$out"
+has_line "healthy: no upstream providers" "ok   upstream providers: none (OIDC_PROVIDERS unset)" "$out"
 check "healthy: trial client left, named" yes \
   "$(grep -qE '^ok   trial registration works \(client [A-Za-z0-9_-]+ left registered: the AS offers no RFC 7592 deletion; on teamnotes: teamnotes client revoke [A-Za-z0-9_-]+\)$' <<<"$out" && echo yes)"
 check "healthy: nothing on stderr" "" "$(cat "$work/stderr")"
 check "the scratch store is gone" "" "$(ls "${TMPDIR:-/tmp}" | grep -c '^teamnotes-doctor-' | grep -v '^0$')"
 doc --url "$u1/mcp" --no-register
 check "--url healthy: exit 0" 0 "$rc"
-check "--url healthy: summary" "12 ok, 0 warnings, 0 failed, 1 skipped" "$(tail -1 <<<"$out")"
+check "--url healthy: summary" "14 ok, 0 warnings, 0 failed, 1 skipped" "$(tail -1 <<<"$out")"
 has_line "--url: --no-register skips" "skip trial registration skipped (--no-register)" "$out"
 doc --url "$u1/mcp" --json --no-register
-check "--json: counts and ids" "12 0 0 1 tls,challenge,clock,prm,prm,prm.resource,prm.authorization_servers,as.metadata,as.issuer,as.pkce,as.registration,dcr,jwks" \
+check "--json: counts and ids" "14 0 0 1 tls,challenge,clock,readyz,metrics,prm,prm,prm.resource,prm.authorization_servers,as.metadata,as.issuer,as.pkce,as.registration,dcr,jwks" \
   "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ok"], d["warnings"], d["failed"], d["skipped"], ",".join(c["id"] for c in d["checks"]))' <<<"$out")"
 out=$(cd "$work" && script -qec "$tn doctor --url $u1/mcp --no-register" /dev/null | tr -d '\r')
 has_line "terminal: ✔ lines" "✔ PRM resource equals $u1/mcp" "$out"
@@ -110,7 +113,7 @@ start_tn "$p2" "$work/d2" "$work/tn2.log" BASE_URL="http://localhost:$p2"
 doc --url "http://127.0.0.1:$p2/mcp" --no-register
 check "BASE_URL mismatch: exit 1" 1 "$rc"
 has_line "BASE_URL mismatch: FAIL line" "FAIL PRM resource \"http://localhost:$p2/mcp\" is not the URL asked, http://127.0.0.1:$p2/mcp (RFC 9728 §3.3: byte for byte) -- fix: make the server's canonical URL exactly the URL clients use (teamnotes: BASE_URL + MCP_PATH)" "$out"
-check "BASE_URL mismatch: one FAIL" "13 ok, 0 warnings, 1 failed, 1 skipped" "$(tail -1 <<<"$out")"
+check "BASE_URL mismatch: one FAIL" "15 ok, 0 warnings, 1 failed, 1 skipped" "$(tail -1 <<<"$out")"
 # the configuration doctor reads names another issuer than the server that runs there
 doc --port "$p2" --data-dir "$work/d2" --no-register
 has_line "config vs running server: issuer" "FAIL the running server names issuer http://localhost:$p2, this configuration http://127.0.0.1:$p2 -- fix: the server runs with other settings: restart it with this configuration, or run doctor with its settings" "$out"
@@ -216,6 +219,49 @@ doc --local --data-dir "$work/d7" --scalekit-environment-url "$iss" --scalekit-r
 has_line "Scalekit: both issuer forms, audience the resource id" "ok   external issuer $iss/resources/res_doctor (also $iss); tokens must carry aud res_doctor; PRM resource http://127.0.0.1:8080/mcp" "$out"
 has_line "Scalekit: environment form resolves" "ok   issuer $iss: metadata at $iss/.well-known/oauth-authorization-server" "$out"
 check "Scalekit: resource form FAILs" yes "$(grep -qE "^FAIL issuer $iss/resources/res_doctor: no metadata names it \(" <<<"$out" && echo yes)"
+
+# --- upstream OpenID providers (OIDC_PROVIDERS): discovery answers and names the issuer
+pw=$(free_port); mkdir -p "$work/op/good/.well-known" "$work/op/other/.well-known"
+good="http://127.0.0.1:$pw/good"
+for who in good other; do
+  named=$good; [[ $who == other ]] && named="https://elsewhere.example"
+  printf '{"issuer":"%s","authorization_endpoint":"%s/auth","token_endpoint":"%s/token","jwks_uri":"%s/jwks","response_types_supported":["code"]}' \
+    "$named" "$good" "$good" "$good" >"$work/op/$who/.well-known/openid-configuration"
+done
+"$build/bench/tn-mint" key ES256 "$work/op.pem" && "$build/bench/tn-mint" jwks "k1:ES256:$work/op.pem" >"$work/op/good/jwks"
+(cd "$work/op" && exec python3 -m http.server "$pw" --bind 127.0.0.1 >"$work/op.log" 2>&1) &
+pids+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "$good/.well-known/openid-configuration" && break; sleep 0.05; done
+dead=$(free_port)
+out=$(cd "$work" && env OIDC_PROVIDERS=good,liar,gone \
+  OIDC_GOOD_ISSUER="$good" OIDC_GOOD_CLIENT_ID=c1 OIDC_GOOD_CLIENT_SECRET=s1 \
+  OIDC_LIAR_ISSUER="http://127.0.0.1:$pw/other" OIDC_LIAR_CLIENT_ID=c2 OIDC_LIAR_CLIENT_SECRET=s2 \
+  OIDC_GONE_ISSUER="http://127.0.0.1:$dead" OIDC_GONE_CLIENT_ID=c3 OIDC_GONE_CLIENT_SECRET=s3 \
+  "$tn" doctor --local --port "$p1" --data-dir "$d1" 2>"$work/stderr"); rc=$?
+check "providers: a failing provider fails doctor" 1 "$rc"
+has_line "providers: discovery answers and names the issuer" "ok   upstream provider good: discovery answers and names the issuer $good; its keys are fetched" "$out"
+fixp="check the provider's OIDC_<ID>_ISSUER (its discovery document at ISSUER/.well-known/openid-configuration must name exactly that issuer) and that this host can reach it"
+check "providers: another issuer named: FAIL" yes "$(grep -qxE "FAIL upstream provider liar: .*issuer.* -- fix: ${fixp//[()<>.\/]/.}" <<<"$out" && echo yes)"
+check "providers: no answer: FAIL" yes "$(grep -qxE "FAIL upstream provider gone: .* -- fix: .*reach it" <<<"$out" && echo yes)"
+check "providers: a secret is never echoed" 0 "$(grep -c 's1\|s2\|s3' <<<"$out")"
+out=$(cd "$work" && env OIDC_PROVIDERS=good "$tn" doctor --local --port "$p1" --data-dir "$d1" 2>&1); rc=$?
+has_line "providers: a setting missing: FAIL naming it" "FAIL upstream providers: OIDC_GOOD_ISSUER is required for provider 'good' (listed in OIDC_PROVIDERS) -- fix: correct the OIDC_* settings named" "$out"
+
+# --- readiness from outside: a server whose issuer keys cannot be had is not ready
+p8=$(free_port); dead8=$(free_port)
+start_tn "$p8" "$work/d8" "$work/tn8.log" AUTH_ISSUER="http://127.0.0.1:$dead8" AUTH_FETCH_TIMEOUT_MS=300
+doc --url "http://127.0.0.1:$p8/mcp" --no-register
+has_line "not ready: FAIL naming the check" "FAIL http://127.0.0.1:$p8/readyz: not ready (token_keys) -- fix: see the server's log; store: is the database reachable? signing_keys: does SECRET_KEY match the one the keys were sealed with? token_keys: can the server fetch the issuer's JWKS?" "$out"
+# metrics readable by anyone: FAIL (METRICS_LISTEN serves them without a token on loopback;
+# doctor is pointed at that listener as if it were the public origin)
+p9=$(free_port); m9=$(free_port)
+start_tn "$p9" "$work/d9" "$work/tn9.log" METRICS_LISTEN="127.0.0.1:$m9" METRICS_TOKEN=""
+out=$(cd "$work" && "$tn" doctor --url "http://127.0.0.1:$m9/mcp" --no-register 2>&1)
+has_line "public metrics: FAIL" "FAIL http://127.0.0.1:$m9/metrics: anyone can read the server's metrics -- fix: set METRICS_TOKEN, or serve metrics on a private METRICS_LISTEN address, or block /metrics at the proxy" "$out"
+p10=$(free_port)
+start_tn "$p10" "$work/d10" "$work/tn10.log" METRICS_TOKEN=doctor-metrics-token-1
+doc --url "http://127.0.0.1:$p10/mcp" --no-register
+has_line "metrics behind a token: ok" "ok   http://127.0.0.1:$p10/metrics: needs a token (HTTP 401)" "$out"
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

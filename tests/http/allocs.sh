@@ -11,8 +11,11 @@ build=${1:-build}; [[ $build = /* ]] || build="$root/$build"
 shim="$build/tests/libtn-alloccount.so"
 mint="$build/bench/tn-mint"
 # measured after the arena and the single parse (docs/PERFORMANCE.md); lower it when
-# allocations go away, never raise it without saying why
-MAX_DISCOVER_ALLOCS=${MAX_DISCOVER_ALLOCS:-6}
+# allocations go away, never raise it without saying why. 6 -> 9 (issue #20): every
+# answer carries X-Request-Id, and libmicrohttpd copies each response header it is given
+# (its header struct, the name and the value: three mallocs; 0.9.75 has no way to add a
+# header without copying). Measured: 6.0 before, 9.0 after, 0.0 blocks kept.
+MAX_DISCOVER_ALLOCS=${MAX_DISCOVER_ALLOCS:-9}
 N=${ALLOCS_N:-300}
 work=$(mktemp -d)
 pass=0; fail=0

@@ -14,6 +14,7 @@
 #include "auth/upstream/providers.h"
 #include "core/log.h"
 #include "core/seal.h"
+#include "ops/metrics.h"
 
 #define REQ_TTL_S 900 /* a sign-in may take a quarter of an hour */
 #define STATE_MAX 2048
@@ -477,6 +478,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
         show_signin(as, req, r, sealed, &a, email, msg, 429);
         tn_as_resp_header(r, "Retry-After", "%u", wait);
         tn_as_audit_signin(as, sealed, found ? &u : NULL, "password", "throttled");
+        tn_metrics_signin("password", "throttled");
         goto done;
     }
     enum tn_err admit = tn_signin_guard_enter(as->signin, &at, now);
@@ -488,6 +490,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
                  : "The server is busy checking other sign-ins. Try again in a few seconds.",
             mine ? 429 : 503);
         tn_as_resp_header(r, "Retry-After", "%u", mine ? 1u : 5u);
+        tn_metrics_signin("password", "throttled");
         goto done;
     }
     bool rehash = false;
@@ -504,6 +507,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
                            ok && u.disabled ? "disabled"
                            : found          ? "wrong_password"
                                             : "no_account");
+        tn_metrics_signin("password", "failed");
         show_signin(as, req, r, sealed, &a, email,
                     ok && u.disabled ? "This account is disabled." : "Wrong email or password.",
                     401);
@@ -516,6 +520,7 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, NULL);
     tn_as_audit_signin(as, sealed, &u, "password", NULL);
+    tn_metrics_signin("password", "ok");
     continue_as(as, req, r, sealed, &a, &u);
 done:
     tn_form_deinit(&f);

@@ -9,6 +9,7 @@
 #include "auth/as/redirect.h"
 #include "core/fetch.h"
 #include "core/log.h"
+#include "ops/metrics.h"
 
 #define CIMD_MAX_BYTES (64 * 1024)
 #define CIMD_FETCH_MS 5000
@@ -169,6 +170,11 @@ static enum tn_err cimd_client(struct tn_as *as, const struct tn_as_req *req, st
     *out = *c;
     rc = TN_OK;
 done:
+    /* a document fetched (or refused before the fetch): one registration attempt */
+    tn_metrics_registration("cimd", rc == TN_OK                 ? "ok"
+                                    : rc == TN_ERR_RATE_LIMITED ? "throttled"
+                                    : rc == TN_ERR_BAD_INPUT    ? "refused"
+                                                                : "error");
     tn_cimd_cache_end(as->cimd, url, now_s(), rc == TN_OK ? c : NULL, ttl,
                       rc == TN_ERR_BAD_INPUT ? fail : NULL, host_fault);
     /* A client that worked keeps working while its document cannot be refetched (the
@@ -401,6 +407,11 @@ void tn_as_handle_register(struct tn_as *as, const struct tn_as_req *req, struct
     tn_as_resp_header(r, "Cache-Control", "no-store");
     tn_log(TN_LOG_INFO, "client registered", "client_id", c.id, "auth", c.auth_method, NULL);
 done:
+    if (!strcmp(req->method, "POST"))
+        tn_metrics_registration("dcr", r->status == 201   ? "ok"
+                                       : r->status == 429 ? "throttled"
+                                       : r->status >= 500 ? "error"
+                                                          : "refused");
     json_decref(out);
     sodium_memzero(secret, sizeof secret);
     json_decref(in);

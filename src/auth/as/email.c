@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "mail/mail.h"
+#include "ops/metrics.h"
 
 #define COOKIE "tn_email"
 
@@ -186,6 +187,7 @@ static void begin_code(struct tn_as *as, const struct tn_as_req *req, struct tn_
         tn_log(TN_LOG_INFO, "sign-in code refused", "id", req->request_id, "method", "email",
                "outcome", "throttled", NULL);
         tn_as_audit_signin(as, sealed, NULL, "email", "throttled");
+        tn_metrics_signin("email", "throttled");
         goto done;
     }
     if (!sealed || new_row(as, r, lower, sealed, code, link) != TN_OK) {
@@ -267,6 +269,7 @@ static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct 
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", method, "outcome",
                why, NULL);
         tn_as_audit_signin(as, c->req, have == TN_OK ? &u : NULL, method, why);
+        tn_metrics_signin(method, "failed");
         refuse(as, req, r, c->req, NULL, "That code is not valid. Ask for a new one.", 401);
         return;
     }
@@ -275,6 +278,7 @@ static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct 
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, "method", method, NULL);
     tn_as_audit_signin(as, c->req, &u, method, NULL);
+    tn_metrics_signin(method, "ok");
     if (!strcmp(c->req, TN_AS_NO_REQUEST)) /* an invitation's code, outside any request */
         tn_as_invite_done_page(as, r, &u);
     else if (!tn_as_signin_continue(as, req, r, c->req, &u))
@@ -312,6 +316,12 @@ static const char *outcome(enum tn_err e)
     default:
         return "unknown";
     }
+}
+
+/* The sign-in metric's outcome (ops/metrics.h) of a code or link that did not work. */
+static const char *metric_outcome(enum tn_err e)
+{
+    return e == TN_ERR_INVALID_GRANT ? "expired" : e == TN_ERR_LIMIT ? "throttled" : "failed";
 }
 
 void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
@@ -358,6 +368,7 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                "wrong", NULL);
         tn_as_audit_signin(as, sealed, NULL, "email", "wrong_code");
+        tn_metrics_signin("email", "failed");
         sent_page(as, req, r, sealed, NULL, msg, 401);
     } else {
         if (e == TN_ERR_FORBIDDEN)
@@ -365,6 +376,7 @@ void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, stru
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email", "outcome",
                outcome(e), NULL);
         tn_as_audit_signin(as, sealed, NULL, "email", outcome(e));
+        tn_metrics_signin("email", metric_outcome(e));
         refuse(as, req, r, sealed, NULL, refusal(e), e == TN_ERR_LIMIT ? 429 : 400);
     }
 done:
@@ -453,6 +465,7 @@ void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, stru
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "email_link",
                "outcome", outcome(e), NULL);
         tn_as_audit_signin(as, NULL, NULL, "email_link", outcome(e));
+        tn_metrics_signin("email_link", metric_outcome(e));
         tn_as_message_page(as, r, 400, "This link does not work", refusal(e));
     }
 done:

@@ -24,6 +24,7 @@
 #include "auth/upstream/providers.h"
 #include "auth/upstream/signin_state.h"
 #include "core/log.h"
+#include "ops/metrics.h"
 
 #define COOKIE TN_OIDC_STATE_COOKIE
 #define COOKIE_PATH "/signin/oidc"
@@ -32,6 +33,16 @@
 static void audit_method(char out[64], const char *provider)
 {
     snprintf(out, 64, "oidc:%s", provider && provider[0] ? provider : "?");
+}
+
+/* A sign-in attempt's audit row and its count in /metrics (method "oidc"). */
+static void record(struct tn_as *as, const char *sealed, const struct tn_user *u,
+                   const char *method, const char *outcome, const char *reason)
+{
+    tn_as_audit_signin_as(as, sealed, u, method, outcome, reason);
+    tn_metrics_signin("oidc", !strcmp(outcome, TN_SIGNIN_AUDIT_OK)      ? "ok"
+                              : !strcmp(outcome, TN_SIGNIN_AUDIT_ERROR) ? "error"
+                                                                        : "failed");
 }
 
 static void expired_form(struct tn_as *as, struct tn_as_resp *r)
@@ -86,7 +97,7 @@ void tn_as_handle_oidc_start(struct tn_as *as, const struct tn_as_req *req, stru
         tn_signin_oidc_reason_code(why, reason);
         tn_log(TN_LOG_WARN, "upstream provider unavailable", "id", req->request_id, "provider", id,
                "reason", tn_oidc_reason_name(why), NULL);
-        tn_as_audit_signin_as(as, sealed, NULL, method, TN_SIGNIN_AUDIT_ERROR, reason);
+        record(as, sealed, NULL, method, TN_SIGNIN_AUDIT_ERROR, reason);
         tn_as_signin_page(as, req, r, sealed, NULL, msg, 503);
         tn_as_resp_header(r, "Retry-After", "%d", TN_OIDC_PROVIDERS_RETRY_S);
         goto done;
@@ -235,7 +246,7 @@ void tn_as_handle_oidc_callback(struct tn_as *as, const struct tn_as_req *req, s
     if (i < 0) {
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", "oidc", "outcome",
                "no_state", NULL);
-        tn_as_audit_signin(as, NULL, NULL, method, "no_state");
+        record(as, NULL, NULL, method, TN_SIGNIN_AUDIT_DENIED, "no_state");
         refused(as, r, 400, "Sign-in expired",
                 "This sign-in is no longer valid in this browser: it expired, was already "
                 "used, or was started in another browser. Go back to your application and "
@@ -247,7 +258,7 @@ void tn_as_handle_oidc_callback(struct tn_as *as, const struct tn_as_req *req, s
     if (state_used_before(as, st.state)) {
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", method, "outcome",
                "replayed", NULL);
-        tn_as_audit_signin(as, st.req, NULL, method, "replayed");
+        record(as, st.req, NULL, method, TN_SIGNIN_AUDIT_DENIED, "replayed");
         refused(as, r, 400, "Sign-in expired",
                 "This sign-in is no longer valid in this browser: it expired, was already "
                 "used, or was started in another browser. Go back to your application and "
@@ -267,8 +278,8 @@ void tn_as_handle_oidc_callback(struct tn_as *as, const struct tn_as_req *req, s
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", method, "outcome",
                reason, "detail", detail.data ? detail.data : "", NULL);
         bool failed = rc == TN_ERR_IO || rc == TN_ERR_NOMEM || why == TN_OIDC_JWKS_UNAVAILABLE;
-        tn_as_audit_signin_as(as, st.req, NULL, method,
-                              failed ? TN_SIGNIN_AUDIT_ERROR : TN_SIGNIN_AUDIT_DENIED, reason);
+        record(as, st.req, NULL, method, failed ? TN_SIGNIN_AUDIT_ERROR : TN_SIGNIN_AUDIT_DENIED,
+               reason);
         finish_refused(as, r, rc, why, name);
         goto done;
     }
@@ -279,9 +290,8 @@ void tn_as_handle_oidc_callback(struct tn_as *as, const struct tn_as_req *req, s
         const char *word = how == TN_SIGNIN_LINK_NONE ? "store_error" : tn_signin_link_name(how);
         tn_log(TN_LOG_INFO, "sign-in failed", "id", req->request_id, "method", method, "outcome",
                word, NULL);
-        tn_as_audit_signin_as(
-            as, st.req, how == TN_SIGNIN_LINK_DISABLED ? &u : NULL, method,
-            how == TN_SIGNIN_LINK_NONE ? TN_SIGNIN_AUDIT_ERROR : TN_SIGNIN_AUDIT_DENIED, word);
+        record(as, st.req, how == TN_SIGNIN_LINK_DISABLED ? &u : NULL, method,
+               how == TN_SIGNIN_LINK_NONE ? TN_SIGNIN_AUDIT_ERROR : TN_SIGNIN_AUDIT_DENIED, word);
         link_refused(as, r, how, &who, name);
         goto done;
     }
@@ -291,8 +301,8 @@ void tn_as_handle_oidc_callback(struct tn_as *as, const struct tn_as_req *req, s
     tn_as_remember_device(as, r, &u);
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, "method", method, NULL);
-    tn_as_audit_signin_as(as, st.req, &u, method, TN_SIGNIN_AUDIT_OK,
-                          how == TN_SIGNIN_LINK_LINKED ? "linked" : NULL);
+    record(as, st.req, &u, method, TN_SIGNIN_AUDIT_OK,
+           how == TN_SIGNIN_LINK_LINKED ? "linked" : NULL);
     if (!tn_as_signin_continue(as, req, r, st.req, &u))
         refused(as, r, 400, "Sign-in expired",
                 "This sign-in took too long. Go back to your application and try again.");

@@ -674,6 +674,14 @@ json_t *tn_rs_metadata(const struct tn_rs *rs)
                      "bearer_methods_supported", "header", "resource_name", rs->resource_name);
 }
 
+bool tn_rs_keys_ready(struct tn_rs *rs)
+{
+    struct keyset *ks = acquire(rs);
+    bool ok = ks && ks->jwks && tn_jwks_count(ks->jwks) > 0;
+    keyset_release(ks);
+    return ok;
+}
+
 void tn_rs_stats(const struct tn_rs *rs, struct tn_rs_stats *out)
 {
     out->cache_hits = atomic_load(&((struct tn_rs *)rs)->hits);

@@ -91,5 +91,9 @@ struct tn_rs_stats {
     unsigned long cache_hits, verifications, key_fetches, key_fetch_failures;
 };
 void tn_rs_stats(const struct tn_rs *rs, struct tn_rs_stats *out);
+/* True when tokens can be verified now: a non-empty key set, remote keys within
+ * AUTH_JWKS_MAX_STALE_S (fetched first when expired, as a verification would: may wait
+ * up to AUTH_FETCH_TIMEOUT_MS, at most once per AUTH_REFETCH_COOLDOWN_S). For /readyz. */
+bool tn_rs_keys_ready(struct tn_rs *rs);
 
 #endif
