@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "auth/as/users.h"
+#include "cli/sso.h"
 #include "core/config.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -17,6 +18,7 @@ static const char usage[] =
     "  teamnotes user list | show EMAIL | set-role EMAIL ROLE | disable EMAIL | enable EMAIL\n"
     "  teamnotes role list\n"
     "  teamnotes org add NAME | list\n"
+    "%s"
     "  teamnotes client list | revoke CLIENT_ID\n"
     "  teamnotes audit [--limit N]                 who did what to which note (never the text)\n"
     "  teamnotes migrate                           apply pending storage migrations\n"
@@ -216,7 +218,7 @@ static int user_change(struct tn_store *s, const char *sub, int argc, char **arg
                u.disabled ? "; their refresh tokens are revoked" : "");
         return 0;
     }
-    fputs(usage, stderr);
+    fprintf(stderr, usage, tn_cli_sso_usage);
     return 2;
 }
 
@@ -226,7 +228,7 @@ static int user_cmd(struct tn_store *s, int argc, char **argv)
     if (!strcmp(sub, "list"))
         return tn_store_user_list(s, print_user, NULL) == TN_OK ? 0 : 1;
     if (argc < 2) {
-        fputs(usage, stderr);
+        fprintf(stderr, usage, tn_cli_sso_usage);
         return 2;
     }
     char email[256];
@@ -245,7 +247,7 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
 {
     if (!strcmp(cmd, "role")) {
         if (argc < 1 || strcmp(argv[0], "list")) {
-            fputs(usage, stderr);
+            fprintf(stderr, usage, tn_cli_sso_usage);
             return 2;
         }
         for (const char *const *r = tn_roles; *r; r++)
@@ -287,6 +289,9 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
     int rc = 2;
     if (!strcmp(cmd, "user")) {
         rc = user_cmd(s, nr, rest);
+    } else if (!strcmp(cmd, "org") && nr >= 1 &&
+               (!strcmp(rest[0], "sso") || !strcmp(rest[0], "domain"))) {
+        rc = tn_cli_org_sso(s, &cfg, nr, rest);
     } else if (!strcmp(cmd, "org") && nr >= 1 && !strcmp(rest[0], "list")) {
         rc = tn_store_org_list(s, print_org, NULL) == TN_OK ? 0 : 1;
     } else if (!strcmp(cmd, "org") && nr >= 2 && !strcmp(rest[0], "add")) {
@@ -326,7 +331,7 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
                     e == TN_ERR_NOT_FOUND ? "no such client" : tn_err_message(e));
         rc = e == TN_OK ? 0 : 1;
     } else {
-        fputs(usage, stderr);
+        fprintf(stderr, usage, tn_cli_sso_usage);
     }
     tn_store_close(s);
     tn_config_deinit(&cfg);

@@ -307,6 +307,11 @@ static enum tn_err load_secret(const struct tn_config *cfg, uint8_t *key, size_t
     return TN_OK;
 }
 
+enum tn_err tn_serve_secret(const struct tn_config *cfg, uint8_t key[32], size_t *len)
+{
+    return load_secret(cfg, key, len);
+}
+
 /* A token named a key this instance does not know: another instance (or a rotation)
  * created it. Re-read the issuer's keys and hand the published set to the verifier. */
 static void keys_changed(void *ud)
