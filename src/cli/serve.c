@@ -648,7 +648,9 @@ static const char *const as_paths[] = {"/.well-known/oauth-authorization-server"
                                        "/setup",
                                        "/authorize/email",
                                        "/authorize/email/code",
-                                       "/signin/email"};
+                                       "/signin/email",
+                                       "/authorize/sso",
+                                       "/signin/sso/callback"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the
@@ -730,6 +732,7 @@ static enum tn_err make_as(struct app *app)
         .cimd_allow_loopback = tn_config_int(cfg, TN_CFG_CIMD_ALLOW_LOOPBACK) != 0,
         .mailer = app->mailer,
         .signin_methods = app->signin_methods,
+        .sso_allow_loopback = tn_config_int(cfg, TN_CFG_SSO_ALLOW_LOOPBACK) != 0,
         .email_code_ttl_s = tn_config_int(cfg, TN_CFG_EMAIL_CODE_TTL_S),
     };
     app->as = tn_as_new(&ac);

@@ -269,6 +269,8 @@ static const char *const owned[] = {
     "/authorize/email",
     "/authorize/email/code",
     "/signin/email",
+    "/authorize/sso",
+    "/signin/sso/callback",
 };
 
 bool tn_as_owns(const char *path)
@@ -310,6 +312,14 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
             tn_as_handle_email_code(as, req, r);
         else
             tn_as_handle_email_link(as, req, r);
+    } else if (!strcmp(p, "/authorize/sso") || !strcmp(p, "/signin/sso/callback")) {
+        if (!tn_as_method_on(as, TN_SIGNIN_SSO))
+            tn_as_message_page(as, r, 404, "Not available",
+                               "Single sign-on is turned off on this server.");
+        else if (!strcmp(p, "/authorize/sso"))
+            tn_as_handle_sso_start(as, req, r);
+        else
+            tn_as_handle_sso_callback(as, req, r);
     } else if (!strcmp(p, "/authorize/consent")) {
         tn_as_handle_consent(as, req, r);
     } else if (!strcmp(p, "/token")) {
@@ -351,7 +361,8 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     struct tn_throttle_rule email_account = {5, 900, 0, 900}, email_addr = {20, 900, 0, 900};
     as->email_account = tn_throttle_new(&email_account, 65536);
     as->email_addr = tn_throttle_new(&email_addr, 65536);
-    if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd ||
+    as->sso = tn_as_sso_new();
+    if (!as->sso || !as->signin || !as->registrations || !as->registrations_net || !as->cimd ||
         !as->cimd_fetches || !as->email_account || !as->email_addr) {
         tn_as_free(as);
         return NULL;
@@ -384,6 +395,7 @@ void tn_as_free(struct tn_as *as)
     tn_throttle_free(as->email_account);
     tn_throttle_free(as->email_addr);
     tn_cimd_cache_free(as->cimd);
+    tn_as_sso_free(as->sso);
     pthread_mutex_destroy(&as->mu);
     sodium_memzero(as->secret, sizeof as->secret);
     free(as->issuer);

@@ -36,6 +36,7 @@ struct tn_as_config {
     struct tn_mailer *mailer; /* borrowed; sign-in codes (NULL: the email method is off) */
     unsigned signin_methods;  /* enum tn_signin_method bits; 0 means password only */
     int64_t email_code_ttl_s; /* lifetime of an email sign-in code and link */
+    bool sso_allow_loopback;  /* organizations' SSO issuers may be http on loopback (tests) */
 };
 
 struct tn_as *tn_as_new(const struct tn_as_config *cfg);

@@ -47,6 +47,7 @@ struct tn_as {
     struct tn_throttle *email_account; /* ... and per email address */
     _Atomic int64_t mail_ms;           /* how long sending a code took lately (email.c) */
     _Atomic int64_t email_cleanup;     /* when expired email codes were last deleted */
+    struct tn_as_sso *sso;             /* organizations' SSO providers (sso.c) */
 };
 
 /* True when SIGNIN_METHODS includes `m` (no setting at all: password only). */
@@ -132,6 +133,13 @@ bool tn_as_signin_continue(struct tn_as *as, const struct tn_as_req *req, struct
 void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_email_code(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_email_link(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+/* sso.c: POST /authorize/sso, GET /signin/sso/callback */
+struct tn_as_sso *tn_as_sso_new(void);
+void tn_as_sso_free(struct tn_as_sso *c);
+/* SIGNIN_METHODS has sso and at least one organization has a connection. */
+bool tn_as_sso_offered(struct tn_as *as);
+void tn_as_handle_sso_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+void tn_as_handle_sso_callback(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 /* token.c */
 void tn_as_handle_token(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_revoke(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
