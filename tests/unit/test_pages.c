@@ -258,18 +258,19 @@ static void test_signin_sso(void **state)
     assert_null(strstr(h, "<b>"));
     tn_buf_deinit(&b);
 
-    /* the only method: the SSO form, prefilled (escaped) */
-    p.hide_password = true;
+    /* prefilled with the address typed (escaped), e.g. after "signs in with SSO" */
+    p.sso_email = p.email;
     tn_buf_init(&b, 1 << 16);
     assert_int_equal(tn_page_signin(&b, &p), TN_OK);
-    assert_int_equal(count(b.data, "<form "), 1);
-    assert_non_null(
-        strstr(b.data, "maxlength=\"254\" value=\"ann@a.example&quot;&gt;&lt;b&gt;\">"));
+    assert_int_equal(count(b.data, "<form "), 2);
+    assert_non_null(strstr(b.data, "id=\"sso-email\" name=\"email\" type=\"email\" "
+                                   "autocomplete=\"email\" autocapitalize=\"none\" "
+                                   "spellcheck=\"false\" required maxlength=\"254\" "
+                                   "value=\"ann@a.example&quot;&gt;&lt;b&gt;\">\n"));
     tn_buf_deinit(&b);
 
     /* without sso_action: no SSO form */
     p.sso_action = NULL;
-    p.hide_password = false;
     tn_buf_init(&b, 1 << 16);
     assert_int_equal(tn_page_signin(&b, &p), TN_OK);
     assert_null(strstr(b.data, "sso"));

@@ -195,6 +195,7 @@ static void show_signin(struct tn_as *as, const struct tn_as_req *req, struct tn
         .hide_password = !tn_as_method_on(as, TN_SIGNIN_PASSWORD),
         .email_action = tn_as_method_on(as, TN_SIGNIN_EMAIL) ? "/authorize/email" : NULL,
         .sso_action = tn_as_sso_offered(as) ? "/authorize/sso" : NULL,
+        .sso_email = email,
     };
     r->status = status;
     tn_buf_reset(&r->body);

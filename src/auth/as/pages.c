@@ -318,8 +318,8 @@ enum tn_err tn_page_signin(struct tn_buf *out, const struct tn_page_signin *p)
         put(&w, "<label for=\"sso-email\">Work email</label>\n<input id=\"sso-email\" "
                 "name=\"email\" type=\"email\" autocomplete=\"email\" autocapitalize=\"none\" "
                 "spellcheck=\"false\" required maxlength=\"254\"");
-        if (p->hide_password && !p->email_action && p->email)
-            elem(&w, " value=\"", p->email, "\"");
+        if (p->sso_email && *p->sso_email)
+            elem(&w, " value=\"", p->sso_email, "\"");
         put(&w, ">\n<button type=\"submit\" class=\"secondary\">Continue with SSO</button>\n"
                 "</form>\n");
     }
