@@ -49,13 +49,15 @@ cat >"$work/idp-a.json" <<JSON
           $(user mallory mallory@a.example true '["tn-admins"]' forge),
           $(user nina nina@a.example true '[]' nonce),
           $(user bob bob@b.example true '["tn-admins"]'),
-          $(user sub sub@x.a.example true '[]')],
+          $(user sub sub@x.a.example true '[]'),
+          $(user ned ned@a.example true '["tn-admins"]')],
  "clients":[{"client_id":"teamnotes-a","client_secret":"$secret_a","token_endpoint_auth_method":"client_secret_basic",
              "application_type":"web","redirect_uris":["$cb"],"grant_types":["authorization_code"],"response_types":["code"]}]}
 JSON
 cat >"$work/idp-c.json" <<JSON
 {"users":[$(user cat cat@c.example true '[]'),
-          $(user spy ann@a.example true '["tn-admins"]')],
+          $(user spy ann@a.example true '["tn-admins"]'),
+          $(user spy2 newbie@a.example true '[]')],
  "clients":[{"client_id":"teamnotes-c","client_secret":"$secret_c","token_endpoint_auth_method":"client_secret_basic",
              "application_type":"web","redirect_uris":["$cb"],"grant_types":["authorization_code"],"response_types":["code"]}]}
 JSON
@@ -81,7 +83,7 @@ check "A's connection set" "single sign-on of A set: issuer $iss_a" \
 check "a.example is A's" "a.example added to A" "$(T org domain add A a.example 2>/dev/null)"
 check "b2.example is B's (B has no SSO)" "b2.example added to B" "$(T org domain add B B2.Example 2>/dev/null)"
 printf '%s\n' "$secret_c" | T org sso set C --issuer "$iss_c" --client-id teamnotes-c --secret-stdin \
-  --scopes 'openid email profile' >/dev/null 2>&1
+  --scopes 'openid email profile' --allow-signup >/dev/null 2>&1
 T org domain add C c.example >/dev/null 2>&1
 echo 'pw-password-123' | T user add pw@a.example --org A --role editor --password-stdin >/dev/null 2>&1
 echo 'cc-password-123' | T user add carl@c.example --org C --role editor --password-stdin >/dev/null 2>&1
@@ -259,9 +261,13 @@ signin "$work/r6" cat@c.example spy   # C's provider asserts ann@a.example
 check "C's provider cannot sign in an a.example address" 403 "$(callback "$work/r6" "$back")"
 contains "cross-organization refused" "That address is not of your organization" "$(body)"
 check "ann still has one identity (A's)" "$iss_a" "$(sqlite3 "$data/teamnotes.db" "SELECT group_concat(issuer) FROM identities i JOIN users u ON u.id=i.user_id WHERE u.email='ann@a.example'")"
-signin "$work/r7" cat@c.example cat   # C has no --allow-signup
-check "no sign-up in C: refused" 403 "$(callback "$work/r7" "$back")"
-contains "no account message" "No teamnotes account exists for this address" "$(body)"
+signin "$work/r7" cat@c.example spy2  # C's provider asserts a new a.example address
+check "C's provider cannot create an a.example member" 403 "$(callback "$work/r7" "$back")"
+check "newbie: no account" "" "$(show newbie@a.example role)"
+signin "$work/r7" cat@c.example cat
+check "C's own member: made just in time in C" 200 "$(callback "$work/r7" "$back")"
+check "cat: in C" "$(T org list 2>/dev/null | awk '$1=="C"{print $2}')" "$(show cat@c.example organization)"
+check "cat: C's default role" viewer "$(show cat@c.example role)"
 signin "$work/r8" ann@a.example ann
 tampered=$(sed -E 's/([?&]state=)[^&]*/\1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/' <<<"$back")
 check "tampered state refused" 401 "$(callback "$work/r8" "$tampered")"
@@ -280,7 +286,7 @@ check "before require_sso: pw signs in with a password" 200 "$(cat "$work/st")"
 contains "password sign-in reached consent" "Signed in as <strong>pw@a.example</strong>" "$(body)"
 printf '%s\n' "$secret_a" | T org sso set A --issuer "$iss_a" --client-id teamnotes-a --secret-stdin \
   --scopes 'openid email profile groups' --groups-claim groups --role-map tn-admins=admin,staff=viewer \
-  --default-role editor --allow-signup --require-sso >/dev/null 2>&1
+  --default-role editor --require-sso >/dev/null 2>&1
 start "$work/p2"
 code -b "$work/p2" -c "$work/p2" -H "Origin: $base" "$base/authorize/login" --data-urlencode "req=$req" \
   --data-urlencode "csrf=$csrf" -d email=PW@A.example -d password=pw-password-123 >"$work/st"
@@ -312,6 +318,11 @@ check "c.example: the email code is sent" 200 "$(cat "$work/st")"
 # SSO still works for A, with the changed settings (a new connection version)
 signin "$work/p3" ann@a.example ann
 check "require_sso: SSO signs in" 303 "$(callback "$work/p3" "$back")"
+# without --allow-signup now: an a.example person without an account is not created
+signin "$work/p4" ned@a.example ned
+check "no sign-up: refused" 403 "$(callback "$work/p4" "$back")"
+contains "no account message" "No teamnotes account exists for this address" "$(body)"
+check "ned: no account" "" "$(show ned@a.example role)"
 
 # ---------- 6. audit and logs
 aud=$(T audit --limit 200 2>/dev/null)

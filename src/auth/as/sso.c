@@ -158,6 +158,15 @@ static enum tn_err provider_get(struct tn_as *as, const struct tn_org_sso *c,
                 slot = e;
         }
     }
+    /* full: the first entry no request holds makes room */
+    for (size_t i = 0; !slot && i < SSO_CACHE; i++) {
+        struct sso_entry *e = &cache->v[i];
+        if (!e->refs) {
+            tn_oidc_provider_free(e->p);
+            memset(e, 0, sizeof *e);
+            slot = e;
+        }
+    }
     if (slot) {
         snprintf(slot->org_id, sizeof slot->org_id, "%s", c->org_id);
         slot->updated_at = c->updated_at;
