@@ -8,6 +8,7 @@
 
 #include "auth/as/users.h"
 #include "cli/invite.h"
+#include "cli/sso.h"
 #include "core/config.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -20,6 +21,7 @@ static const char usage[] =
     "                 invite-revoke EMAIL          invitations, mailed (or printed: outbox)\n"
     "  teamnotes role list\n"
     "  teamnotes org add NAME | list\n"
+    "%s"
     "  teamnotes client list | revoke CLIENT_ID\n"
     "  teamnotes audit [--limit N]                 who did what to which note (never the text)\n"
     "  teamnotes migrate                           apply pending storage migrations\n"
@@ -219,7 +221,7 @@ static int user_change(struct tn_store *s, const char *sub, int argc, char **arg
                u.disabled ? "; their refresh tokens are revoked" : "");
         return 0;
     }
-    fputs(usage, stderr);
+    fprintf(stderr, usage, tn_cli_sso_usage);
     return 2;
 }
 
@@ -231,7 +233,7 @@ static int user_cmd(struct tn_store *s, const struct tn_config *cfg, int argc, c
     if (!strcmp(sub, "invite") || !strcmp(sub, "invites") || !strcmp(sub, "invite-revoke"))
         return tn_cli_invite(s, cfg, sub, argc, argv);
     if (argc < 2) {
-        fputs(usage, stderr);
+        fprintf(stderr, usage, tn_cli_sso_usage);
         return 2;
     }
     char email[256];
@@ -250,7 +252,7 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
 {
     if (!strcmp(cmd, "role")) {
         if (argc < 1 || strcmp(argv[0], "list")) {
-            fputs(usage, stderr);
+            fprintf(stderr, usage, tn_cli_sso_usage);
             return 2;
         }
         for (const char *const *r = tn_roles; *r; r++)
@@ -292,6 +294,9 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
     int rc = 2;
     if (!strcmp(cmd, "user")) {
         rc = user_cmd(s, &cfg, nr, rest);
+    } else if (!strcmp(cmd, "org") && nr >= 1 &&
+               (!strcmp(rest[0], "sso") || !strcmp(rest[0], "domain"))) {
+        rc = tn_cli_org_sso(s, &cfg, nr, rest);
     } else if (!strcmp(cmd, "org") && nr >= 1 && !strcmp(rest[0], "list")) {
         rc = tn_store_org_list(s, print_org, NULL) == TN_OK ? 0 : 1;
     } else if (!strcmp(cmd, "org") && nr >= 2 && !strcmp(rest[0], "add")) {
@@ -331,7 +336,7 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
                     e == TN_ERR_NOT_FOUND ? "no such client" : tn_err_message(e));
         rc = e == TN_OK ? 0 : 1;
     } else {
-        fputs(usage, stderr);
+        fprintf(stderr, usage, tn_cli_sso_usage);
     }
     tn_store_close(s);
     tn_config_deinit(&cfg);

@@ -412,6 +412,11 @@ static enum tn_err load_secret(const struct tn_config *cfg, uint8_t *key, size_t
     return TN_OK;
 }
 
+enum tn_err tn_serve_secret(const struct tn_config *cfg, uint8_t key[32], size_t *len)
+{
+    return load_secret(cfg, key, len);
+}
+
 /* A token named a key this instance does not know: another instance (or a rotation)
  * created it. Re-read the issuer's keys and hand the published set to the verifier. */
 static void keys_changed(void *ud)
@@ -785,7 +790,9 @@ static const char *const as_paths[] = {"/.well-known/oauth-authorization-server"
                                        "/account/signout-everywhere",
                                        "/account/password",
                                        "/invite",
-                                       "/invite/email"};
+                                       "/invite/email",
+                                       "/authorize/sso",
+                                       "/signin/sso/callback"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the
@@ -941,6 +948,7 @@ static enum tn_err make_as(struct app *app)
         .cimd_allow_loopback = tn_config_int(cfg, TN_CFG_CIMD_ALLOW_LOOPBACK) != 0,
         .mailer = app->mailer,
         .signin_methods = app->signin_methods,
+        .sso_allow_loopback = tn_config_int(cfg, TN_CFG_SSO_ALLOW_LOOPBACK) != 0,
         .email_code_ttl_s = tn_config_int(cfg, TN_CFG_EMAIL_CODE_TTL_S),
         .oidc_providers = app->oidc,
         .account_changed = account_changed,

@@ -21,6 +21,10 @@ struct tn_serve_opts {
     void *ud;
 };
 
+/* The server secret as the server derives it (SECRET_KEY, else DATA_DIR/secret.key,
+ * created when missing), for commands that seal with it (`teamnotes org sso set`). */
+enum tn_err tn_serve_secret(const struct tn_config *cfg, uint8_t key[32], size_t *len);
+
 /* Runs the server; returns the process exit status. */
 int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts);
 

@@ -145,10 +145,14 @@
     X(SMTP_TIMEOUT_MS,   "SMTP_TIMEOUT_MS",    INT,  "15000",              1000,  120000,     false,     \
       "time limit of one delivery: connect, TLS, AUTH and upload")                                  \
     X(SIGNIN_METHODS,    "SIGNIN_METHODS",     STR,  "",                   0,     0,          false,     \
-      "sign-in methods of the built-in issuer, comma-separated: password, email, oidc. Empty: "      \
+      "sign-in methods of the built-in issuer, comma-separated: password, email, oidc, sso. Empty: " \
       "password, plus email when mail can be delivered (SMTP_URL or the DATA_DIR outbox). A listed "  \
       "method that cannot work stops the start. oidc: the providers of OIDC_PROVIDERS "              \
-      "(OIDC_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET[_FILE], _NAME, _SCOPES; README)")                \
+      "(OIDC_<ID>_ISSUER, _CLIENT_ID, _CLIENT_SECRET[_FILE], _NAME, _SCOPES; README); sso "         \
+      "(organizations' own OpenID providers, "          \
+      "`teamnotes org sso set`) is offered once an organization has a connection")                    \
+    X(SSO_ALLOW_LOOPBACK, "SSO_ALLOW_LOOPBACK", INT, "0",                0,     1,          false,     \
+      "tests and development only: organizations' SSO issuers may be http:// on a loopback host")   \
     X(EMAIL_CODE_TTL_S,  "EMAIL_CODE_TTL_S",   INT,  "600",                60,    3600,       false,     \
       "lifetime of an email sign-in code and link, in seconds")                                     \
     X(INVITE_TTL_S,      "INVITE_TTL_S",       INT,  "604800",             60,    2592000,    false,     \

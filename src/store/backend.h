@@ -67,6 +67,16 @@ struct tn_store_ops {
     enum tn_err (*invitation_list)(struct tn_store *s, int64_t now, tn_store_invitation_cb cb,
                                    void *ud);
     enum tn_err (*invitation_revoke)(struct tn_store *s, const char *email, int64_t *n);
+    enum tn_err (*org_domain_add)(struct tn_store *s, const struct tn_org_domain *d);
+    enum tn_err (*org_domain_get)(struct tn_store *s, const char *domain,
+                                  struct tn_org_domain *out);
+    enum tn_err (*org_domain_remove)(struct tn_store *s, const char *org_id, const char *domain);
+    enum tn_err (*org_domain_list)(struct tn_store *s, const char *org_id,
+                                   tn_store_org_domain_cb cb, void *ud);
+    enum tn_err (*org_sso_put)(struct tn_store *s, const struct tn_org_sso *c);
+    enum tn_err (*org_sso_get)(struct tn_store *s, const char *org_id, struct tn_org_sso *out);
+    enum tn_err (*org_sso_delete)(struct tn_store *s, const char *org_id);
+    enum tn_err (*org_sso_count)(struct tn_store *s, int64_t *n);
 
     enum tn_err (*consent_get)(struct tn_store *s, const char *user_id, const char *client_id,
                                char scope[256]);

@@ -62,6 +62,10 @@ enum {
     "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
 #define IDENTITY_COLS "issuer, subject, user_id, email, created_at, last_used_at"
 #define INVITATION_COLS "hash, email, role, org_id, invited_by, created_at, expires_at, used_at"
+#define ORG_DOMAIN_COLS "domain, org_id, created_at"
+#define ORG_SSO_COLS                                                                           \
+    "org_id, issuer, client_id, client_secret, scopes, groups_claim, role_map, default_role, " \
+    "require_sso, allow_signup, updated_at"
 #define NOTE_COLS \
     "id, owner, org, title, content, tags, visibility, version, created_at, updated_at"
 /* A note as read: the columns and the text's length in characters. */
@@ -241,6 +245,21 @@ enum {
       "SELECT " INVITATION_COLS " FROM invitations WHERE used_at = 0 AND expires_at > $1 "   \
       "ORDER BY created_at, email, hash")                                                    \
     X(INVITATION_REVOKE, "t", "DELETE FROM invitations WHERE email = $1 AND used_at = 0")    \
+    X(ORG_DOMAIN_ADD, "tti",                                                                 \
+      "INSERT INTO org_domains (" ORG_DOMAIN_COLS ") VALUES ($1, $2, $3)")                   \
+    X(ORG_DOMAIN_GET, "t", "SELECT " ORG_DOMAIN_COLS " FROM org_domains WHERE domain = $1")  \
+    X(ORG_DOMAIN_REMOVE, "tt", "DELETE FROM org_domains WHERE org_id = $1 AND domain = $2")  \
+    X(ORG_DOMAIN_LIST, "t",                                                                  \
+      "SELECT " ORG_DOMAIN_COLS " FROM org_domains WHERE org_id = $1 ORDER BY domain")       \
+    X(ORG_SSO_PUT, "ttttttttbbi",                                                            \
+      "INSERT INTO org_sso (" ORG_SSO_COLS ") "                                              \
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "                               \
+      "ON CONFLICT (org_id) DO UPDATE SET issuer = $2, client_id = $3, client_secret = $4, " \
+      "scopes = $5, groups_claim = $6, role_map = $7, default_role = $8, require_sso = $9, " \
+      "allow_signup = $10, updated_at = $11")                                                \
+    X(ORG_SSO_GET, "t", "SELECT " ORG_SSO_COLS " FROM org_sso WHERE org_id = $1")            \
+    X(ORG_SSO_DELETE, "t", "DELETE FROM org_sso WHERE org_id = $1")                          \
+    X(ORG_SSO_COUNT, "", "SELECT count(*) FROM org_sso")                                     \
     /* The caller of this notes transaction, for the row-level security policies; */         \
     /* is_local = true: the settings end with the transaction. */                            \
     X(NOTE_AS, "tt",                                                                         \
@@ -466,6 +485,15 @@ enum tn_err pg_invitation_pending(struct tn_store *s, const char *email, int64_t
 enum tn_err pg_invitation_list(struct tn_store *s, int64_t now, tn_store_invitation_cb cb,
                                void *ud);
 enum tn_err pg_invitation_revoke(struct tn_store *s, const char *email, int64_t *n);
+enum tn_err pg_org_domain_add(struct tn_store *s, const struct tn_org_domain *d);
+enum tn_err pg_org_domain_get(struct tn_store *s, const char *domain, struct tn_org_domain *out);
+enum tn_err pg_org_domain_remove(struct tn_store *s, const char *org_id, const char *domain);
+enum tn_err pg_org_domain_list(struct tn_store *s, const char *org_id, tn_store_org_domain_cb cb,
+                               void *ud);
+enum tn_err pg_org_sso_put(struct tn_store *s, const struct tn_org_sso *c);
+enum tn_err pg_org_sso_get(struct tn_store *s, const char *org_id, struct tn_org_sso *out);
+enum tn_err pg_org_sso_delete(struct tn_store *s, const char *org_id);
+enum tn_err pg_org_sso_count(struct tn_store *s, int64_t *n);
 enum tn_err pg_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
                            char scope[256]);
 enum tn_err pg_consent_put(struct tn_store *s, const char *user_id, const char *client_id,

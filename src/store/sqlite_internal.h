@@ -37,6 +37,10 @@
     "id, email, code_hash, link_hash, browser_hash, req, attempts, expires_at, used_at, created_at"
 #define IDENTITY_COLS "issuer, subject, user_id, email, created_at, last_used_at"
 #define INVITATION_COLS "hash, email, role, org_id, invited_by, created_at, expires_at, used_at"
+#define ORG_DOMAIN_COLS "domain, org_id, created_at"
+#define ORG_SSO_COLS                                                                           \
+    "org_id, issuer, client_id, client_secret, scopes, groups_claim, role_map, default_role, " \
+    "require_sso, allow_signup, updated_at"
 #define STR_(x) #x
 #define STR(x) STR_(x)
 #define LIST_TEXT STR(TN_NOTE_LIST_TEXT)
@@ -199,6 +203,19 @@ enum { AUDIT_ROWS = 16 };
     X(INVITATION_LIST, "SELECT " INVITATION_COLS " FROM invitations WHERE used_at = 0 "      \
                        "AND expires_at > ?1 ORDER BY created_at, email, hash")               \
     X(INVITATION_REVOKE, "DELETE FROM invitations WHERE email = ?1 AND used_at = 0")         \
+    X(ORG_DOMAIN_ADD, "INSERT INTO org_domains (" ORG_DOMAIN_COLS ") VALUES (?1, ?2, ?3)")  \
+    X(ORG_DOMAIN_GET, "SELECT " ORG_DOMAIN_COLS " FROM org_domains WHERE domain = ?1")       \
+    X(ORG_DOMAIN_REMOVE, "DELETE FROM org_domains WHERE org_id = ?1 AND domain = ?2")        \
+    X(ORG_DOMAIN_LIST, "SELECT " ORG_DOMAIN_COLS " FROM org_domains WHERE org_id = ?1 "      \
+                       "ORDER BY domain")                                                    \
+    X(ORG_SSO_PUT, "INSERT INTO org_sso (" ORG_SSO_COLS ") "                                 \
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "                  \
+                   "ON CONFLICT (org_id) DO UPDATE SET issuer = ?2, client_id = ?3, "        \
+                   "client_secret = ?4, scopes = ?5, groups_claim = ?6, role_map = ?7, "     \
+                   "default_role = ?8, require_sso = ?9, allow_signup = ?10, updated_at = ?11") \
+    X(ORG_SSO_GET, "SELECT " ORG_SSO_COLS " FROM org_sso WHERE org_id = ?1")                 \
+    X(ORG_SSO_DELETE, "DELETE FROM org_sso WHERE org_id = ?1")                               \
+    X(ORG_SSO_COUNT, "SELECT COUNT(*) FROM org_sso")                                         \
     X(NOTE_INSERT, "INSERT INTO notes (id, owner, org, title, content, tags, visibility, "   \
                    "version, created_at, updated_at) "                                       \
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                       \
@@ -431,6 +448,15 @@ enum tn_err sq_invitation_pending(struct tn_store *s, const char *email, int64_t
 enum tn_err sq_invitation_list(struct tn_store *s, int64_t now, tn_store_invitation_cb cb,
                                void *ud);
 enum tn_err sq_invitation_revoke(struct tn_store *s, const char *email, int64_t *n);
+enum tn_err sq_org_domain_add(struct tn_store *s, const struct tn_org_domain *d);
+enum tn_err sq_org_domain_get(struct tn_store *s, const char *domain, struct tn_org_domain *out);
+enum tn_err sq_org_domain_remove(struct tn_store *s, const char *org_id, const char *domain);
+enum tn_err sq_org_domain_list(struct tn_store *s, const char *org_id, tn_store_org_domain_cb cb,
+                               void *ud);
+enum tn_err sq_org_sso_put(struct tn_store *s, const struct tn_org_sso *c);
+enum tn_err sq_org_sso_get(struct tn_store *s, const char *org_id, struct tn_org_sso *out);
+enum tn_err sq_org_sso_delete(struct tn_store *s, const char *org_id);
+enum tn_err sq_org_sso_count(struct tn_store *s, int64_t *n);
 enum tn_err sq_consent_get(struct tn_store *s, const char *user_id, const char *client_id,
                            char scope[256]);
 enum tn_err sq_consent_put(struct tn_store *s, const char *user_id, const char *client_id,

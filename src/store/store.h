@@ -116,6 +116,52 @@ enum tn_err tn_store_identity_list(struct tn_store *s, const char *user_id, tn_s
 /* Unlinks every identity of the user; *n (may be NULL) = how many. */
 enum tn_err tn_store_identity_delete_user(struct tn_store *s, const char *user_id, int64_t *n);
 
+/* ---------- enterprise SSO per organization (#18; store/org_sso.c) ---------- */
+
+/* An email domain of an organization: a lower-case DNS name, of one organization. */
+struct tn_org_domain {
+    char domain[254];
+    char org_id[48];
+    int64_t created_at;
+};
+/* TN_ERR_CONFLICT when the domain is already an organization's (this one's or another's),
+ * TN_ERR_NOT_FOUND when the organization does not exist, TN_ERR_BAD_INPUT when the domain
+ * is empty or not lower-case (the caller validates it: auth/signin/sso.h). */
+enum tn_err tn_store_org_domain_add(struct tn_store *s, const struct tn_org_domain *d);
+/* The organization of `domain` (exact, lower-case); TN_ERR_NOT_FOUND when none. */
+enum tn_err tn_store_org_domain_get(struct tn_store *s, const char *domain,
+                                    struct tn_org_domain *out);
+/* TN_ERR_NOT_FOUND when `domain` is not an organization's `org_id`. */
+enum tn_err tn_store_org_domain_remove(struct tn_store *s, const char *org_id, const char *domain);
+typedef void (*tn_store_org_domain_cb)(const struct tn_org_domain *d, void *ud);
+/* The organization's domains in byte order. */
+enum tn_err tn_store_org_domain_list(struct tn_store *s, const char *org_id,
+                                     tn_store_org_domain_cb cb, void *ud);
+
+/* An organization's own OpenID Connect connection. */
+struct tn_org_sso {
+    char org_id[48];
+    char issuer[512];
+    char client_id[256];
+    char client_secret[1024]; /* sealed ("tnk1:"), never in clear */
+    char scopes[256];         /* "" : the default scopes */
+    char groups_claim[64];    /* "" : groups are not read */
+    char role_map[2048];      /* JSON object group -> role, in order; "{}" when none */
+    char default_role[16];
+    bool require_sso;
+    bool allow_signup;
+    int64_t updated_at;
+};
+/* Creates or replaces the organization's connection. TN_ERR_NOT_FOUND when the
+ * organization does not exist, TN_ERR_BAD_INPUT for an invalid role or empty issuer. */
+enum tn_err tn_store_org_sso_put(struct tn_store *s, const struct tn_org_sso *c);
+/* TN_ERR_NOT_FOUND when the organization has none. */
+enum tn_err tn_store_org_sso_get(struct tn_store *s, const char *org_id, struct tn_org_sso *out);
+/* TN_ERR_NOT_FOUND when the organization has none. */
+enum tn_err tn_store_org_sso_delete(struct tn_store *s, const char *org_id);
+/* How many organizations have a connection. */
+enum tn_err tn_store_org_sso_count(struct tn_store *s, int64_t *n);
+
 /* ---------- consent, remembered per (user, client) ---------- */
 
 enum tn_err tn_store_consent_get(struct tn_store *s, const char *user_id, const char *client_id,

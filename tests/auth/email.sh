@@ -206,7 +206,7 @@ base=$saved
 
 # ---------- 9. startup refusals
 out=$(SIGNIN_METHODS=password,magic "$tn" serve --port 0 --data-dir "$work/d9" 2>&1); rc=$?
-check "unknown word refused" "1|SIGNIN_METHODS: 'magic' is not a sign-in method (use password, email or oidc, separated by commas)" \
+check "unknown word refused" "1|SIGNIN_METHODS: 'magic' is not a sign-in method (use password, email, oidc or sso, separated by commas)" \
   "$rc|$(grep -o "detail=.*" <<<"$out" | sed 's/^detail=//')"
 out=$(SIGNIN_METHODS=email DATABASE_URL=postgres://x@127.0.0.1:1/x SECRET_KEY=0123456789abcdef0123456789abcdef "$tn" serve --port 0 2>&1); rc=$?
 check "email without mail delivery refused" "1|SIGNIN_METHODS lists email but no mail can be delivered: set SMTP_URL (and SMTP_FROM), or DATA_DIR for an outbox, or remove email" \

@@ -13,7 +13,12 @@
 //                           http://127.0.0.1:8080/mcp=3600,http://127.0.0.1:8081/mcp=600)
 //   IDP_SHORT_TTL_RESOURCE=URL IDP_SHORT_TTL=5   TTL override for one resource (added if unlisted)
 //   IDP_SCOPE="notes:read notes:write"           scope of every resource
-//   IDP_CONFIG=FILE         optional JSON {"users":[...],"clients":[...]} replacing the defaults
+//   IDP_CONFIG=FILE         optional JSON {"users":[...],"clients":[...]} replacing the defaults;
+//                           a user may carry email, email_verified and groups (ID token claims
+//                           with the scopes email and groups) and, for relying-party tests,
+//                           id_token_tamper: "forge" (the ID token signed by another key under
+//                           the real kid) or "nonce" (its nonce changed, re-signed with the real
+//                           key) (tests/auth/sso.sh)
 //   IDP_DCR_TOKEN=STRING    require this initial access token for DCR (default: open DCR)
 //   IDP_DEBUG=1             log every request and provider error to stderr
 // A user in IDP_CONFIG may carry "forge": the token endpoint then hands out a forged ID token
@@ -146,6 +151,7 @@ function forge(idToken, mode) {
 
 // ---- provider ---------------------------------------------------------------------------------
 const accessTokenTTL = (ctx, token) => token.resourceServer?.accessTokenTTL ?? 3600;
+const jwks = signingJwks;
 const provider = new Provider(issuer, {
   clients,
   jwks: signingJwks,
@@ -284,6 +290,24 @@ async function interaction(ctx, uid, action) {
   throw new errors.InvalidRequest(`unknown interaction action ${action}`);
 }
 
+// ---- ID tokens tampered with on purpose (id_token_tamper), for relying-party refusal tests ----
+let forgeKey; // an attacker's key, made on first use
+function tamper(idToken) {
+  const [h, p] = idToken.split('.');
+  const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
+  const how = usersBySub.get(payload.sub)?.id_token_tamper;
+  if (!how) return idToken;
+  let key = createPrivateKey({ key: jwks.keys[0], format: 'jwk' });
+  if (how === 'nonce') payload.nonce = `${payload.nonce || ''}-not-yours`;
+  else if (how === 'forge') {
+    forgeKey ||= generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    key = forgeKey;
+  } else die(`unknown id_token_tamper ${how}`);
+  const np = Buffer.from(JSON.stringify(payload)).toString('base64url');
+  const sig = sign('sha256', Buffer.from(`${h}.${np}`), key).toString('base64url');
+  return `${h}.${np}.${sig}`;
+}
+
 provider.use(async (ctx, next) => {
   const started = Date.now();
   const m = /^\/interaction\/([\w-]+)(?:\/(login|confirm|abort))?\/?$/.exec(ctx.path);
@@ -307,7 +331,7 @@ provider.use(async (ctx, next) => {
   if (ctx.path === '/token' && typeof ctx.body?.id_token === 'string') {
     const sub = JSON.parse(Buffer.from(ctx.body.id_token.split('.')[1], 'base64url').toString()).sub;
     const mode = usersBySub.get(sub)?.forge;
-    if (mode) ctx.body = { ...ctx.body, id_token: forge(ctx.body.id_token, mode) };
+    ctx.body = { ...ctx.body, id_token: mode ? forge(ctx.body.id_token, mode) : tamper(ctx.body.id_token) };
   }
   if (ctx.body?.issuer === issuer && Array.isArray(ctx.body.scopes_supported)) { // discovery
     ctx.body.scopes_supported = [...new Set([...ctx.body.scopes_supported, ...scope.split(' ')])];

@@ -1966,7 +1966,7 @@ static void test_upgrade_from_v1(void **state)
     free(sql);
 
     struct tn_store *s = open_at(old);
-    assert_int_equal(tn_store_schema_version(s), 9); /* 0002_notes to 0009_invitations */
+    assert_int_equal(tn_store_schema_version(s), 10); /* 0002_notes to 0010_org_sso */
     struct tn_org org;
     assert_int_equal(tn_store_org_get(s, "o1", &org), TN_OK);
     assert_string_equal(org.name, "Acme");

@@ -229,6 +229,54 @@ static void test_signin_providers(void **state)
     tn_buf_deinit(&b);
 }
 
+/* #18: "Continue with SSO" is a work-email form posting req, csrf and email, last on the
+ * page; the address typed comes back (escaped) only when it is the page's one form. */
+static void test_signin_sso(void **state)
+{
+    struct tn_page_signin p = {.action = "/authorize/login",
+                               .request_id = "r",
+                               .csrf = "c",
+                               .email = "ann@a.example\"><b>",
+                               .sso_action = "/authorize/sso"};
+    struct tn_buf b;
+    tn_buf_init(&b, 1 << 16);
+    assert_int_equal(tn_page_signin(&b, &p), TN_OK);
+    const char *h = b.data;
+    assert_int_equal(count(h, "<form "), 2);
+    const char *s = strstr(h,
+                           "<h2>Or use your organization's sign-in</h2>\n"
+                           "<form method=\"post\" action=\"/authorize/sso\">\n"
+                           "<input type=\"hidden\" name=\"req\" value=\"r\">\n"
+                           "<input type=\"hidden\" name=\"csrf\" value=\"c\">\n"
+                           "<label for=\"sso-email\">Work email</label>\n<input id=\"sso-email\" "
+                           "name=\"email\" type=\"email\" autocomplete=\"email\" "
+                           "autocapitalize=\"none\" spellcheck=\"false\" required "
+                           "maxlength=\"254\">\n<button type=\"submit\" class=\"secondary\">"
+                           "Continue with SSO</button>\n</form>");
+    assert_non_null(s);
+    assert_true(strstr(h, "action=\"/authorize/login\"") < s); /* password first */
+    assert_null(strstr(h, "<b>"));
+    tn_buf_deinit(&b);
+
+    /* prefilled with the address typed (escaped), e.g. after "signs in with SSO" */
+    p.sso_email = p.email;
+    tn_buf_init(&b, 1 << 16);
+    assert_int_equal(tn_page_signin(&b, &p), TN_OK);
+    assert_int_equal(count(b.data, "<form "), 2);
+    assert_non_null(strstr(b.data, "id=\"sso-email\" name=\"email\" type=\"email\" "
+                                   "autocomplete=\"email\" autocapitalize=\"none\" "
+                                   "spellcheck=\"false\" required maxlength=\"254\" "
+                                   "value=\"ann@a.example&quot;&gt;&lt;b&gt;\">\n"));
+    tn_buf_deinit(&b);
+
+    /* without sso_action: no SSO form */
+    p.sso_action = NULL;
+    tn_buf_init(&b, 1 << 16);
+    assert_int_equal(tn_page_signin(&b, &p), TN_OK);
+    assert_null(strstr(b.data, "sso"));
+    tn_buf_deinit(&b);
+}
+
 static void test_consent(void **state)
 {
     char *h = render_str(P_CONSENT);
@@ -463,17 +511,12 @@ static void test_required_fields(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape),
-        cmocka_unit_test(test_signin_escapes_client_strings),
-        cmocka_unit_test(test_signin_form),
-        cmocka_unit_test(test_signin_providers),
-        cmocka_unit_test(test_consent),
-        cmocka_unit_test(test_setup),
-        cmocka_unit_test(test_message),
-        cmocka_unit_test(test_markup_rules),
-        cmocka_unit_test(test_csp),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_required_fields),
+        cmocka_unit_test(test_escape),       cmocka_unit_test(test_signin_escapes_client_strings),
+        cmocka_unit_test(test_signin_form),  cmocka_unit_test(test_signin_providers),
+        cmocka_unit_test(test_signin_sso),   cmocka_unit_test(test_consent),
+        cmocka_unit_test(test_setup),        cmocka_unit_test(test_message),
+        cmocka_unit_test(test_markup_rules), cmocka_unit_test(test_csp),
+        cmocka_unit_test(test_limits),       cmocka_unit_test(test_required_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

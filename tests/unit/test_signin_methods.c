@@ -10,7 +10,7 @@
 
 #include "auth/signin/methods.h"
 
-enum { P = TN_SIGNIN_PASSWORD, E = TN_SIGNIN_EMAIL, O = TN_SIGNIN_OIDC };
+enum { P = TN_SIGNIN_PASSWORD, E = TN_SIGNIN_EMAIL, O = TN_SIGNIN_OIDC, S = TN_SIGNIN_SSO };
 
 static const struct {
     const char *list;
@@ -36,18 +36,23 @@ static const struct {
      "SIGNIN_METHODS lists oidc but no OpenID Connect provider is configured: set OIDC_PROVIDERS, "
      "or remove oidc"},
     {"password,magic", true, false, TN_ERR_CONFIG, 0,
-     "SIGNIN_METHODS: 'magic' is not a sign-in method (use password, email or oidc, separated by commas)"},
+     "SIGNIN_METHODS: 'magic' is not a sign-in method (use password, email, oidc or sso, separated by commas)"},
     {"Password", true, false, TN_ERR_CONFIG, 0,
-     "SIGNIN_METHODS: 'Password' is not a sign-in method (use password, email or oidc, separated by commas)"},
+     "SIGNIN_METHODS: 'Password' is not a sign-in method (use password, email, oidc or sso, separated by commas)"},
     {"password,", true, false, TN_ERR_CONFIG, 0,
-     "SIGNIN_METHODS: '' is not a sign-in method (use password, email or oidc, separated by commas)"},
+     "SIGNIN_METHODS: '' is not a sign-in method (use password, email, oidc or sso, separated by commas)"},
     {",", true, false, TN_ERR_CONFIG, 0,
-     "SIGNIN_METHODS: '' is not a sign-in method (use password, email or oidc, separated by commas)"},
+     "SIGNIN_METHODS: '' is not a sign-in method (use password, email, oidc or sso, separated by commas)"},
     {"password email", true, false, TN_ERR_CONFIG, 0,
-     "SIGNIN_METHODS: 'password email' is not a sign-in method (use password, email or oidc, separated by commas)"},
+     "SIGNIN_METHODS: 'password email' is not a sign-in method (use password, email, oidc or sso, separated by commas)"},
     {"email,email", true, false, TN_ERR_CONFIG, 0, "SIGNIN_METHODS lists email twice"},
-    {"sso", true, true, TN_ERR_CONFIG, 0,
-     "SIGNIN_METHODS: 'sso' is not a sign-in method (use password, email or oidc, separated by commas)"},
+    /* sso needs nothing at start: organizations configure their own providers */
+    {"sso", false, false, TN_OK, S, ""},
+    {"password,sso", false, false, TN_OK, P | S, ""},
+    {"password, sso,email,oidc", true, true, TN_OK, P | E | O | S, ""},
+    {"sso,sso", true, true, TN_ERR_CONFIG, 0, "SIGNIN_METHODS lists sso twice"},
+    {"SSO", true, true, TN_ERR_CONFIG, 0,
+     "SIGNIN_METHODS: 'SSO' is not a sign-in method (use password, email, oidc or sso, separated by commas)"},
 };
 
 static void test_table(void **state)

@@ -281,6 +281,8 @@ static const char *const owned[] = {
     "/account/password",
     "/invite",
     "/invite/email",
+    "/authorize/sso",
+    "/signin/sso/callback",
 };
 
 bool tn_as_owns(const char *path)
@@ -331,6 +333,14 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
             tn_as_handle_oidc_start(as, req, r);
         else
             tn_as_handle_oidc_callback(as, req, r);
+    } else if (!strcmp(p, "/authorize/sso") || !strcmp(p, "/signin/sso/callback")) {
+        if (!tn_as_method_on(as, TN_SIGNIN_SSO))
+            tn_as_message_page(as, r, 404, "Not available",
+                               "Single sign-on is turned off on this server.");
+        else if (!strcmp(p, "/authorize/sso"))
+            tn_as_handle_sso_start(as, req, r);
+        else
+            tn_as_handle_sso_callback(as, req, r);
     } else if (!strcmp(p, "/authorize/consent")) {
         tn_as_handle_consent(as, req, r);
     } else if (!strcmp(p, "/token")) {
@@ -381,7 +391,8 @@ struct tn_as *tn_as_new(const struct tn_as_config *cfg)
     /* upstream sign-in states called back: each once while its cookie lives */
     struct tn_throttle_rule once = {1, TN_OIDC_STATE_TTL_S, 0, TN_OIDC_STATE_TTL_S};
     as->oidc_used = tn_throttle_new(&once, 65536);
-    if (!as->signin || !as->registrations || !as->registrations_net || !as->cimd ||
+    as->sso = tn_as_sso_new();
+    if (!as->sso || !as->signin || !as->registrations || !as->registrations_net || !as->cimd ||
         !as->cimd_fetches || !as->email_account || !as->email_addr || !as->oidc_used) {
         tn_as_free(as);
         return NULL;
@@ -415,6 +426,7 @@ void tn_as_free(struct tn_as *as)
     tn_throttle_free(as->email_addr);
     tn_throttle_free(as->oidc_used);
     tn_cimd_cache_free(as->cimd);
+    tn_as_sso_free(as->sso);
     pthread_mutex_destroy(&as->mu);
     sodium_memzero(as->secret, sizeof as->secret);
     free(as->issuer);

@@ -44,6 +44,7 @@ struct tn_as_config {
      * nothing (other instances see it within their cache's age). */
     void (*account_changed)(void *ud, const char *user_id);
     void *account_changed_ud;
+    bool sso_allow_loopback; /* organizations' SSO issuers may be http on loopback (tests) */
 };
 
 struct tn_as *tn_as_new(const struct tn_as_config *cfg);

@@ -12,6 +12,7 @@
 #include "auth/as/users.h"
 #include "auth/signin/audit.h"
 #include "auth/upstream/providers.h"
+#include "auth/signin/sso.h"
 #include "core/log.h"
 #include "core/seal.h"
 #include "ops/metrics.h"
@@ -215,6 +216,8 @@ static void show_signin(struct tn_as *as, const struct tn_as_req *req, struct tn
         .providers = prov,
         .n_providers = n_prov,
         .oidc_action = "/authorize/oidc",
+        .sso_action = tn_as_sso_offered(as) ? "/authorize/sso" : NULL,
+        .sso_email = email,
     };
     r->status = status;
     tn_buf_reset(&r->body);
@@ -460,6 +463,14 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
     size_t n = strlen(email);
     for (size_t i = 0; i <= n; i++)
         lower[i] = (char)tolower((unsigned char)email[i]);
+    /* an organization that signs in with SSO: no password for its domains (the answer
+     * depends on the domain alone, so it tells nothing about accounts) */
+    if (tn_signin_sso_required(as->cfg.store, lower)) {
+        tn_log(TN_LOG_INFO, "sign-in refused", "id", req->request_id, "method", "password",
+               "outcome", "sso_required", NULL);
+        show_signin(as, req, r, sealed, &a, email, TN_SSO_REQUIRED_TEXT ".", 403);
+        goto done;
+    }
     struct tn_user u;
     bool found = tn_store_user_by_email(as->cfg.store, lower, &u) == TN_OK;
     char dev[64];

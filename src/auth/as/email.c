@@ -21,6 +21,7 @@
 #include "auth/as/pages.h"
 #include "auth/signin/email.h"
 #include "auth/signin/invite.h"
+#include "auth/signin/sso.h"
 #include "core/log.h"
 #include "core/seal.h"
 #include "mail/mail.h"
@@ -233,6 +234,12 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
         goto done;
     }
     lower_copy(email, lower);
+    if (tn_signin_sso_required(as->cfg.store, lower)) {
+        tn_log(TN_LOG_INFO, "sign-in code refused", "id", req->request_id, "method", "email",
+               "outcome", "sso_required", NULL);
+        tn_as_signin_page(as, req, r, sealed, email, TN_SSO_REQUIRED_TEXT ".", 403);
+        goto done;
+    }
     /* mail goes to an active account, or to an invited address without one (its code
      * creates the account: tn_invite_claim_for_email in finish_signin) */
     struct tn_user u;

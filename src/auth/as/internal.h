@@ -48,6 +48,7 @@ struct tn_as {
     _Atomic int64_t mail_ms;           /* how long sending a code took lately (email.c) */
     _Atomic int64_t email_cleanup;     /* when expired email codes were last deleted */
     struct tn_throttle *oidc_used;     /* upstream sign-in states already called back (oidc.c) */
+    struct tn_as_sso *sso;             /* organizations' SSO providers (sso.c) */
 };
 
 /* True when SIGNIN_METHODS includes `m` (no setting at all: password only). */
@@ -167,6 +168,13 @@ void tn_as_handle_invite(struct tn_as *as, const struct tn_as_req *req, struct t
 void tn_as_handle_invite_email(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 /* The "You're in" page of a person signed in outside any authorization request. */
 void tn_as_invite_done_page(struct tn_as *as, struct tn_as_resp *r, const struct tn_user *u);
+/* sso.c: POST /authorize/sso, GET /signin/sso/callback */
+struct tn_as_sso *tn_as_sso_new(void);
+void tn_as_sso_free(struct tn_as_sso *c);
+/* SIGNIN_METHODS has sso and at least one organization has a connection. */
+bool tn_as_sso_offered(struct tn_as *as);
+void tn_as_handle_sso_start(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+void tn_as_handle_sso_callback(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 /* token.c */
 void tn_as_handle_token(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 void tn_as_handle_revoke(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);

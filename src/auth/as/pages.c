@@ -312,6 +312,17 @@ enum tn_err tn_page_signin(struct tn_buf *out, const struct tn_page_signin *p)
         elem(&w, "<button type=\"submit\" class=\"secondary\">Continue with <bdi>",
              p->providers[i].name, "</bdi></button>\n</form>\n");
     }
+    if (p->sso_action) {
+        put(&w, "<h2>Or use your organization's sign-in</h2>\n");
+        form_open(&w, p->sso_action, "req", p->request_id, p->csrf);
+        put(&w, "<label for=\"sso-email\">Work email</label>\n<input id=\"sso-email\" "
+                "name=\"email\" type=\"email\" autocomplete=\"email\" autocapitalize=\"none\" "
+                "spellcheck=\"false\" required maxlength=\"254\"");
+        if (p->sso_email && *p->sso_email)
+            elem(&w, " value=\"", p->sso_email, "\"");
+        put(&w, ">\n<button type=\"submit\" class=\"secondary\">Continue with SSO</button>\n"
+                "</form>\n");
+    }
     return finish(&w);
 }
 

@@ -54,6 +54,10 @@ struct tn_page_signin {
     const struct tn_page_provider *providers;
     size_t n_providers;
     const char *oidc_action;
+    /* "Continue with SSO" (#18): a work-email form posting req, csrf and email here;
+     * NULL: none. */
+    const char *sso_action;
+    const char *sso_email; /* its prefill (the address typed, e.g. when SSO is required) */
 };
 
 /* "Check your email": the code form (fields req, csrf, code). */

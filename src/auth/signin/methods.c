@@ -12,6 +12,7 @@ static const struct {
     {"password", TN_SIGNIN_PASSWORD},
     {"email", TN_SIGNIN_EMAIL},
     {"oidc", TN_SIGNIN_OIDC},
+    {"sso", TN_SIGNIN_SSO},
 };
 
 static unsigned method_of(const char *w, size_t n)
@@ -67,8 +68,8 @@ enum tn_err tn_signin_methods_parse(const char *list, const struct tn_signin_env
         unsigned bit = method_of(w, wl);
         if (!bit) {
             tn_buf_printf(err,
-                          "SIGNIN_METHODS: '%.*s' is not a sign-in method (use password, email "
-                          "or oidc, separated by commas)",
+                          "SIGNIN_METHODS: '%.*s' is not a sign-in method (use password, email, "
+                          "oidc or sso, separated by commas)",
                           (int)(wl > 64 ? 64 : wl), w);
             goto done;
         }

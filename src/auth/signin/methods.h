@@ -1,6 +1,6 @@
 /* Which sign-in methods the built-in authorization server offers (SIGNIN_METHODS).
  *
- * The setting is a comma list of words: password, email, oidc. Empty means the default:
+ * The setting is a comma list of words: password, email, oidc, sso. Empty means the default:
  * password, plus email when mail can be delivered (SMTP_URL or the DATA_DIR outbox).
  * A word that is not a method, a method listed twice, an empty list after parsing, or a
  * listed method that cannot work with the rest of the configuration stops the start with
@@ -19,6 +19,7 @@ enum tn_signin_method {
     TN_SIGNIN_PASSWORD = 1u << 0,
     TN_SIGNIN_EMAIL = 1u << 1,
     TN_SIGNIN_OIDC = 1u << 2,
+    TN_SIGNIN_SSO = 1u << 3, /* organizations' own providers; needs nothing at start */
 };
 
 /* What the rest of the configuration makes possible. */
