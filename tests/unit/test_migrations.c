@@ -105,17 +105,19 @@ static void expect_folder(const char *rel, const struct tn_migration *v, int cou
 static void test_sqlite_files(void **state)
 {
     expect_folder("src/store/migrations/sqlite", tn_store_sqlite_migrations,
-                  tn_store_sqlite_migrations_count, 7);
+                  tn_store_sqlite_migrations_count, 8);
     assert_string_equal(tn_store_sqlite_migrations[5].name, "0006_email_codes");
     assert_string_equal(tn_store_sqlite_migrations[6].name, "0007_identities");
+    assert_string_equal(tn_store_sqlite_migrations[7].name, "0008_admin");
 }
 
 static void test_postgres_files(void **state)
 {
     expect_folder("src/store/migrations/postgres", tn_store_postgres_migrations,
-                  tn_store_postgres_migrations_count, 5);
+                  tn_store_postgres_migrations_count, 6);
     assert_string_equal(tn_store_postgres_migrations[3].name, "0004_email_codes");
     assert_string_equal(tn_store_postgres_migrations[4].name, "0005_identities");
+    assert_string_equal(tn_store_postgres_migrations[5].name, "0006_admin");
 }
 
 /* ---------- the generator's escaping ---------- */

@@ -32,8 +32,8 @@
 
 /* The migrations of src/store/migrations/postgres/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {"0001_auth", "0002_notes", "0003_notify",
-                                              "0004_email_codes", "0005_identities"};
+static const char *const migration_files[] = {"0001_auth",        "0002_notes",      "0003_notify",
+                                              "0004_email_codes", "0005_identities", "0006_admin"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -197,7 +197,8 @@ static void test_open_layout(void **state)
              "FROM schema_version",
              v, sizeof v);
     assert_string_equal(
-        v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities");
+        v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities,"
+           "6:0006_admin");
     /* the tables are in the test's schema (the URL's search_path reached the store) */
     value_of(c,
              "SELECT string_agg(table_name, ',' ORDER BY table_name) "
@@ -383,7 +384,7 @@ static void test_migrations_raced(void **state)
         PGconn *c = conn_to(url);
         char v[64];
         value_of(c, "SELECT count(*) || ':' || max(version) FROM schema_version", v, sizeof v);
-        assert_string_equal(v, "5:5");
+        assert_string_equal(v, "6:6");
         PQfinish(c);
         for (int i = 0; i < N; i++) {
             char id[16];
@@ -1006,7 +1007,7 @@ static void test_audit_append_only(void **state)
              "information_schema.columns WHERE table_schema = current_schema() "
              "AND table_name = 'audit'",
              cols, sizeof cols);
-    assert_string_equal(cols, "seq,at,user_key,org,client_id,tool,note_id,outcome");
+    assert_string_equal(cols, "seq,at,user_key,org,client_id,tool,note_id,outcome,detail");
     PQfinish(c);
 }
 

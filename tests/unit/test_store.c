@@ -27,12 +27,12 @@
  * version a new store reaches. */
 static const char *const migration_files[] = {
     "0001_auth",      "0002_notes",       "0003_search_scope", "0004_list_covering",
-    "0005_list_text", "0006_email_codes", "0007_identities"};
+    "0005_list_text", "0006_email_codes", "0007_identities",   "0008_admin"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
-/* The schema version a new store reaches: PostgreSQL has five migrations (the third is
- * 0003_notify, its cross-instance notifications), SQLite seven. */
-static int latest(void) { return on_pg() ? 5 : LATEST; }
+/* The schema version a new store reaches: PostgreSQL has six migrations (the third is
+ * 0003_notify, its cross-instance notifications), SQLite eight. */
+static int latest(void) { return on_pg() ? 6 : LATEST; }
 
 /* ---------- fixtures ---------- */
 
