@@ -568,7 +568,7 @@ static enum tn_err open_issuer_keys(struct app *app)
         .secret = app->secret,
         .secret_len = sizeof app->secret,
         .rotate_s = tn_config_int(cfg, TN_CFG_KEY_ROTATION_DAYS) * 86400,
-        .lead_s = 900,
+        .lead_s = tn_config_int(cfg, TN_CFG_KEY_PUBLISH_LEAD_S),
         .token_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),
     };
     if (tn_as_keys_open(&kc, &app->keys) != TN_OK) {
