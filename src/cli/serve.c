@@ -643,7 +643,18 @@ static const char *const as_paths[] = {"/.well-known/oauth-authorization-server"
                                        "/setup",
                                        "/authorize/email",
                                        "/authorize/email/code",
-                                       "/signin/email"};
+                                       "/signin/email",
+                                       "/signin",
+                                       "/admin",
+                                       "/admin/members",
+                                       "/admin/members/role",
+                                       "/admin/members/status",
+                                       "/admin/apps",
+                                       "/admin/apps/revoke",
+                                       "/admin/audit",
+                                       "/admin/audit.csv",
+                                       "/admin/keys",
+                                       "/admin/keys/rotate"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the

@@ -1869,7 +1869,7 @@ static void test_audit(void **state)
 
     /* append-only below the API too, and no column could hold note text (SQLite's
      * triggers and table; test_pg_store.c checks PostgreSQL's): `detail` is written only
-     * by the admin actions (src/auth/admin_ops.c), with what they acted on */
+     * by the admin actions (src/auth/as/admin_ops.c), with what they acted on */
     if (on_pg())
         return;
     sqlite3 *db = raw_db(f);

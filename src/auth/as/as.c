@@ -269,6 +269,17 @@ static const char *const owned[] = {
     "/authorize/email",
     "/authorize/email/code",
     "/signin/email",
+    "/signin",
+    "/admin",
+    "/admin/members",
+    "/admin/members/role",
+    "/admin/members/status",
+    "/admin/apps",
+    "/admin/apps/revoke",
+    "/admin/audit",
+    "/admin/audit.csv",
+    "/admin/keys",
+    "/admin/keys/rotate",
 };
 
 bool tn_as_owns(const char *path)
@@ -318,6 +329,10 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
         tn_as_handle_revoke(as, req, r);
     } else if (!strcmp(p, "/setup")) {
         tn_as_handle_setup(as, req, r);
+    } else if (!strcmp(p, "/signin")) {
+        tn_as_handle_signin(as, req, r);
+    } else if (!strcmp(p, "/admin") || !strncmp(p, "/admin/", 7)) {
+        tn_as_handle_admin(as, req, r);
     } else { /* not reached: the server routes only tn_as_owns() paths here */
         tn_as_oauth_error(r, TN_ERR_NOT_FOUND, "No such endpoint");
     }

@@ -6,8 +6,8 @@
  *
  * Policy that holds whoever calls: the last enabled administrator cannot be demoted or
  * disabled (there would be no one left to undo it). */
-#ifndef TN_AUTH_ADMIN_OPS_H
-#define TN_AUTH_ADMIN_OPS_H
+#ifndef TN_AUTH_AS_ADMIN_OPS_H
+#define TN_AUTH_AS_ADMIN_OPS_H
 
 #include <stdbool.h>
 #include <stdint.h>

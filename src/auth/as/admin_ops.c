@@ -1,4 +1,4 @@
-#include "auth/admin_ops.h"
+#include "auth/as/admin_ops.h"
 
 #include <ctype.h>
 #include <stdio.h>
