@@ -269,8 +269,10 @@ enum tn_err tn_admin_page_apps(struct tn_buf *out, const struct tn_admin_page *p
         const char *kv[] = {"client", a->client.id};
         put(&w, "<td><a href=\"");
         href(&w, "/admin/apps", kv, 1);
-        elem(&w, "\" aria-label=\"People using ", a->client.name[0] ? a->client.name : a->client.id,
-             "\">");
+        /* the accessible name starts with the visible number (WCAG 2.5.3) */
+        elem(&w, "\" aria-label=\"", people, " ");
+        elem(&w, a->people == 1 ? "person using " : "people using ",
+             a->client.name[0] ? a->client.name : a->client.id, "\">");
         esc(&w, people);
         put(&w, "</a></td><td>");
         when(&w, a->client.last_used_at);
