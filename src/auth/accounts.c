@@ -8,11 +8,20 @@
 #include "auth/as/users.h"
 #include "core/util.h"
 
+/* A client as last read: whether it is still registered (an administrator may have
+ * revoked it, #19). */
+struct client_slot {
+    char id[512];
+    int64_t checked_ms;
+    bool exists;
+};
+
 struct tn_accounts {
     struct tn_store *store;
     int64_t max_age_ms;
     pthread_mutex_t mu;
     struct tn_account slots[256];
+    struct client_slot clients[64];
 };
 
 struct tn_accounts *tn_accounts_new(struct tn_store *store, int64_t max_age_ms)
@@ -122,10 +131,37 @@ bool tn_account_role_covers(const struct tn_account *u, const struct tn_principa
     return true;
 }
 
+bool tn_accounts_client_exists(struct tn_accounts *a, const char *client_id, int64_t now_ms)
+{
+    if (!client_id || !client_id[0])
+        return true; /* a token that names no client is not one of ours to check */
+    pthread_mutex_lock(&a->mu);
+    struct client_slot *slot = &a->clients[slot_of(client_id) % 64];
+    bool fresh = !strcmp(slot->id, client_id) && now_ms - slot->checked_ms < a->max_age_ms;
+    bool exists = slot->exists;
+    pthread_mutex_unlock(&a->mu);
+    if (fresh)
+        return exists;
+    struct tn_client *c = malloc(sizeof *c);
+    enum tn_err e = c ? tn_store_client_get(a->store, client_id, c) : TN_ERR_NOMEM;
+    free(c);
+    /* only "no such client" refuses: a store that cannot answer keeps the last verdict
+     * of this client, as the account check keeps a token valid while it reads */
+    exists = e != TN_ERR_NOT_FOUND;
+    if (strlen(client_id) < sizeof slot->id) {
+        pthread_mutex_lock(&a->mu);
+        tn_strlcpy(slot->id, client_id, sizeof slot->id);
+        slot->checked_ms = now_ms;
+        slot->exists = exists;
+        pthread_mutex_unlock(&a->mu);
+    }
+    return exists;
+}
+
 enum tn_err tn_accounts_admit(struct tn_accounts *a, struct tn_principal **p, int64_t now_ms)
 {
     struct tn_account u = tn_accounts_get(a, (*p)->subject, now_ms);
-    if (!tn_account_current(&u, *p)) {
+    if (!tn_account_current(&u, *p) || !tn_accounts_client_exists(a, (*p)->client_id, now_ms)) {
         tn_principal_release(*p);
         *p = NULL;
         return TN_ERR_FORBIDDEN;

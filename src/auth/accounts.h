@@ -67,12 +67,18 @@ bool tn_account_current(const struct tn_account *u, const struct tn_principal *p
  * role has none). */
 bool tn_account_role_covers(const struct tn_account *u, const struct tn_principal *p);
 
+/* False when the token's client `client_id` has been deleted (an administrator revoked
+ * the app), as of at most max_age_ms before now_ms; true for "" (no client named) and
+ * when the store cannot be read. */
+bool tn_accounts_client_exists(struct tn_accounts *a, const char *client_id, int64_t now_ms);
+
 /* Admits a request with a built-in token, checking its account as of now_ms:
  *   TN_OK             the account is current; *p is kept, or (its role no longer covers
  *                     the token) released and replaced by a principal whose permissions
  *                     are only those both the token and the role allow;
- *   TN_ERR_FORBIDDEN  the account is disabled, gone, its tokens revoked, or the token's
- *                     app had its access taken back after it was issued: *p is released
+ *   TN_ERR_FORBIDDEN  the account is disabled, gone or its tokens revoked, the token's app
+ *                     had its access taken back after it was issued, or its client was
+ *                     revoked (deleted): *p is released
  *                     and set to NULL (the caller answers 401 invalid_token). */
 enum tn_err tn_accounts_admit(struct tn_accounts *a, struct tn_principal **p, int64_t now_ms);
 

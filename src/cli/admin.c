@@ -6,6 +6,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <fcntl.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "auth/as/admin_ops.h"
+#include "auth/as/keys.h"
 #include "auth/as/users.h"
 #include "cli/invite.h"
 #include "cli/sso.h"
@@ -23,7 +29,9 @@ static const char usage[] =
     "  teamnotes org add NAME | list\n"
     "%s"
     "  teamnotes client list | revoke CLIENT_ID\n"
-    "  teamnotes audit [--limit N]                 who did what to which note (never the text)\n"
+    "  teamnotes audit [--user EMAIL|ID] [--tool T] [--outcome O] [--since T] [--until T]\n"
+    "                  [--limit N] [--csv]         who did what to which note (never the text)\n"
+    "  teamnotes keys list | rotate                the issuer's signing keys; rotate now\n"
     "  teamnotes migrate                           apply pending storage migrations\n"
     "Storage options (--data-dir, --database-url, …) are those of `teamnotes serve`.\n";
 
@@ -58,9 +66,9 @@ static void print_audit(const struct tn_audit *a, void *ud)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    printf("%s  %-9s %-16s %-24s %s  client=%s%s%s\n", when, a->outcome, a->tool,
+    printf("%s  %-9s %-16s %-24s %s  client=%s%s%s%s%s\n", when, a->outcome, a->tool,
            a->note_id[0] ? a->note_id : "-", a->user, a->client_id[0] ? a->client_id : "-",
-           a->org[0] ? "  org=" : "", a->org);
+           a->org[0] ? "  org=" : "", a->org, a->detail[0] ? "  " : "", a->detail);
 }
 
 static void print_client(const struct tn_client *c, void *ud)
@@ -91,6 +99,161 @@ static bool flag(int argc, char **argv, const char *name)
         if (!strcmp(argv[i], name))
             return true;
     return false;
+}
+
+/* Who acts on the command line: the login of the person running it (the audit's user). */
+static struct tn_admin_actor cli_actor(void)
+{
+    static char key[300];
+    const char *login = getenv("SUDO_USER");
+    struct passwd *pw = login ? NULL : getpwuid(getuid());
+    if (!login)
+        login = pw && pw->pw_name ? pw->pw_name : "unknown";
+    snprintf(key, sizeof key, "cli|%s", login);
+    return (struct tn_admin_actor){.user = key, .org = "", .via = "cli"};
+}
+
+static int admin_failed(enum tn_err e)
+{
+    fprintf(stderr, "teamnotes: %s\n",
+            e == TN_ERR_CONFLICT    ? "that would leave no enabled administrator"
+            : e == TN_ERR_NOT_FOUND ? "no such account"
+                                    : tn_err_message(e));
+    return 1;
+}
+
+/* ---------- audit [filters] [--csv] ---------- */
+
+static void csv_audit(const struct tn_audit *a, void *ud)
+{
+    struct tn_buf *b = ud;
+    tn_buf_reset(b);
+    if (tn_admin_csv_row(b, a) == TN_OK)
+        fwrite(b->data, 1, b->len, stdout);
+}
+
+static int audit_cmd(struct tn_store *s, int nr, char **rest)
+{
+    const char *l = opt(nr, rest, "--limit");
+    long lim = l ? strtol(l, NULL, 10) : 50;
+    bool csv = flag(nr, rest, "--csv");
+    if (lim < 1 || lim > TN_AUDIT_QUERY_MAX) {
+        fprintf(stderr, "teamnotes: --limit must be 1 to %d\n", TN_AUDIT_QUERY_MAX);
+        return 2;
+    }
+    struct tn_admin_audit_query q = {.person = opt(nr, rest, "--user"),
+                                     .tool = opt(nr, rest, "--tool"),
+                                     .outcome = opt(nr, rest, "--outcome"),
+                                     .limit = (unsigned)lim};
+    const char *since = opt(nr, rest, "--since"), *until = opt(nr, rest, "--until");
+    if ((since && tn_admin_parse_time(since, &q.since_ms) != TN_OK) ||
+        (until && tn_admin_parse_time(until, &q.until_ms) != TN_OK)) {
+        fprintf(stderr, "teamnotes: --since and --until take 2026-12-06, 2026-12-06T17:30[:05] "
+                        "(UTC) or milliseconds since 1970\n");
+        return 2;
+    }
+    struct tn_buf b;
+    tn_buf_init(&b, 1 << 16);
+    enum tn_err e = TN_OK;
+    if (csv && (e = tn_admin_csv_header(&b)) == TN_OK)
+        fwrite(b.data, 1, b.len, stdout);
+    if (e == TN_OK)
+        e = tn_admin_audit(s, &q, csv ? csv_audit : print_audit, &b);
+    tn_buf_deinit(&b);
+    if (e != TN_OK)
+        fprintf(stderr, "teamnotes: %s\n", tn_err_message(e));
+    return e == TN_OK ? 0 : e == TN_ERR_BAD_INPUT ? 2 : 1;
+}
+
+/* ---------- keys list | rotate ---------- */
+
+static void print_key(const struct tn_admin_key *k, void *ud)
+{
+    (void)ud;
+    char f[3][32];
+    int64_t t[3] = {k->key.signs_from, k->key.retire_at, k->published_until};
+    for (int i = 0; i < 3; i++) {
+        time_t tt = (time_t)t[i];
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(f[i], sizeof f[i], "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    printf("%-44s %-8s signs %s .. %s  published until %s\n", k->key.kid,
+           k->state == TN_AS_KEY_CURRENT ? "current"
+           : k->state == TN_AS_KEY_NEXT  ? "next"
+                                         : "retired",
+           f[0], f[1], f[2]);
+}
+
+/* The server secret as `serve` derives it (SECRET_KEY, else DATA_DIR/secret.key, which
+ * is never created here: without it there are no keys to rotate). */
+static int server_secret(const struct tn_config *cfg, uint8_t key[32])
+{
+    const char *k = tn_config_str(cfg, TN_CFG_SECRET_KEY);
+    if (k[0]) {
+        tn_hmac_sha256(key, (const uint8_t *)"teamnotes-secret", 16, k, strlen(k));
+        return 0;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/secret.key", tn_config_str(cfg, TN_CFG_DATA_DIR));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, key, 32) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n != 32) {
+        fprintf(stderr,
+                "teamnotes: no server secret: set SECRET_KEY as the server has it, or "
+                "run where DATA_DIR/secret.key is (%s)\n",
+                path);
+        return 1;
+    }
+    return 0;
+}
+
+static int keys_cmd(struct tn_store *s, const struct tn_config *cfg, int nr, char **rest)
+{
+    int64_t ttl = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S);
+    if (nr >= 1 && !strcmp(rest[0], "list"))
+        return tn_admin_keys(s, now_s(), ttl, print_key, NULL) == TN_OK ? 0 : 1;
+    if (nr < 1 || strcmp(rest[0], "rotate")) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    uint8_t secret[32];
+    if (server_secret(cfg, secret) != 0)
+        return 1;
+    struct tn_as_keys_config kc = {
+        .store = s,
+        .secret = secret,
+        .secret_len = sizeof secret,
+        .rotate_s = tn_config_int(cfg, TN_CFG_KEY_ROTATION_DAYS) * 86400,
+        .lead_s = tn_config_int(cfg, TN_CFG_KEY_PUBLISH_LEAD_S),
+        .token_ttl_s = ttl,
+    };
+    struct tn_as_keys *k = NULL;
+    enum tn_err e = tn_as_keys_open(&kc, &k);
+    memset(secret, 0, sizeof secret);
+    if (e != TN_OK) {
+        fprintf(stderr, "teamnotes: cannot open the signing keys (%s)\n", tn_err_message(e));
+        return 1;
+    }
+    struct tn_as_rotation r;
+    struct tn_admin_actor who = cli_actor();
+    e = tn_admin_keys_rotate(k, s, &who, now_s(), &r);
+    tn_as_keys_free(k);
+    if (e != TN_OK) {
+        fprintf(stderr, "teamnotes: rotation failed (%s)\n", tn_err_message(e));
+        return 1;
+    }
+    time_t tt = (time_t)r.signs_from;
+    struct tm tm;
+    char when[32];
+    gmtime_r(&tt, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("%s %s, published now, signs from %s (replacing %s); running servers pick it up "
+           "within 30 s\n",
+           r.created ? "new key" : "next key", r.kid, when, r.old_kid[0] ? r.old_kid : "none");
+    return tn_store_audit_flush(s) == TN_OK ? 0 : 1;
 }
 
 /* The organization named `name`, created when there is none. */
@@ -197,26 +360,24 @@ static int user_change(struct tn_store *s, const char *sub, int argc, char **arg
                u.org_id[0] ? u.org_id : "-", u.disabled ? "disabled" : "active");
         return 0;
     }
+    struct tn_admin_actor who = cli_actor();
     if (!strcmp(sub, "set-role")) {
         if (argc < 3 || !tn_role_permissions(argv[2])) {
             fprintf(stderr, "teamnotes: give one of the roles of `teamnotes role list`\n");
             return 2;
         }
-        snprintf(u.role, sizeof u.role, "%s", argv[2]);
-        if (tn_store_user_update(s, &u) != TN_OK)
-            return 1;
+        enum tn_err e = tn_admin_set_role(s, &who, email, argv[2], &u);
+        if (e != TN_OK)
+            return admin_failed(e);
         printf("%s is now %s (permissions it lacks stop working within seconds; added ones "
                "come with their next token)\n",
                email, u.role);
         return 0;
     }
     if (!strcmp(sub, "disable") || !strcmp(sub, "enable")) {
-        u.disabled = !strcmp(sub, "disable");
-        if (u.disabled)
-            u.tokens_valid_after = now_s() + 1; /* every token issued so far */
-        if (tn_store_user_update(s, &u) != TN_OK ||
-            (u.disabled && tn_store_user_revoke_all(s, u.id) != TN_OK))
-            return 1;
+        enum tn_err e = tn_admin_set_disabled(s, &who, email, !strcmp(sub, "disable"), &u);
+        if (e != TN_OK)
+            return admin_failed(e);
         printf("%s is %s%s\n", email, u.disabled ? "disabled" : "enabled",
                u.disabled ? "; their refresh tokens are revoked" : "");
         return 0;
@@ -317,18 +478,14 @@ int tn_admin_main(const char *cmd, int argc, char **argv)
         printf("%s store at schema version %d\n", tn_store_backend(s), tn_store_schema_version(s));
         rc = 0;
     } else if (!strcmp(cmd, "audit")) {
-        const char *l = opt(nr, rest, "--limit");
-        long lim = l ? strtol(l, NULL, 10) : 50;
-        if (lim < 1 || lim > 1000) {
-            fprintf(stderr, "teamnotes: --limit must be 1 to 1000\n");
-            rc = 2;
-        } else {
-            rc = tn_store_audit_list(s, (unsigned)lim, print_audit, NULL) == TN_OK ? 0 : 1;
-        }
+        rc = audit_cmd(s, nr, rest);
+    } else if (!strcmp(cmd, "keys")) {
+        rc = keys_cmd(s, &cfg, nr, rest);
     } else if (!strcmp(cmd, "client") && nr >= 1 && !strcmp(rest[0], "list")) {
         rc = tn_store_client_list(s, print_client, NULL) == TN_OK ? 0 : 1;
     } else if (!strcmp(cmd, "client") && nr >= 2 && !strcmp(rest[0], "revoke")) {
-        enum tn_err e = tn_store_client_delete(s, rest[1]);
+        struct tn_admin_actor who = cli_actor();
+        enum tn_err e = tn_admin_app_revoke(s, &who, rest[1]);
         if (e == TN_OK)
             printf("client %s deleted with its consents and tokens\n", rest[1]);
         else

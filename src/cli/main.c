@@ -28,7 +28,9 @@ static const char usage[] =
     "  teamnotes user add EMAIL [--name N] [--role viewer|editor|admin] [--org ORG] [--password-stdin]\n"
     "  teamnotes user list | show EMAIL | set-role EMAIL ROLE | disable EMAIL | enable EMAIL\n"
     "  teamnotes role list | org add NAME | org list | client list | client revoke ID\n"
-    "  teamnotes audit [--limit N]            who did what to which note (never the text)\n"
+    "  teamnotes audit [--user U] [--tool T] [--outcome O] [--since T] [--until T] [--limit N] [--csv]\n"
+    "                                         who did what to which note (never the text)\n"
+    "  teamnotes keys list | keys rotate      the issuer's signing keys; rotate one now\n"
     "  teamnotes migrate                      apply storage migrations (serve does it too)\n"
     "  teamnotes import --from-xmcp PATH/.data/notes.json [--map SUB=EMAIL ...] [--org ORG]\n"
     "                                         move in from the xmcp template (import --help)\n"
@@ -128,7 +130,8 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "import"))
         return tn_import_main(argc - 2, argv + 2);
     if (!strcmp(argv[1], "user") || !strcmp(argv[1], "role") || !strcmp(argv[1], "org") ||
-        !strcmp(argv[1], "client") || !strcmp(argv[1], "audit") || !strcmp(argv[1], "migrate"))
+        !strcmp(argv[1], "client") || !strcmp(argv[1], "audit") || !strcmp(argv[1], "migrate") ||
+        !strcmp(argv[1], "keys"))
         return tn_admin_main(argv[1], argc - 2, argv + 2);
     fprintf(stderr, "teamnotes: unknown command '%s' (see teamnotes --help)\n", argv[1]);
     return 2;

@@ -689,7 +689,7 @@ static enum tn_err open_issuer_keys(struct app *app)
         .secret = app->secret,
         .secret_len = sizeof app->secret,
         .rotate_s = tn_config_int(cfg, TN_CFG_KEY_ROTATION_DAYS) * 86400,
-        .lead_s = 900,
+        .lead_s = tn_config_int(cfg, TN_CFG_KEY_PUBLISH_LEAD_S),
         .token_ttl_s = tn_config_int(cfg, TN_CFG_ACCESS_TOKEN_TTL_S),
     };
     if (tn_as_keys_open(&kc, &app->keys) != TN_OK) {
@@ -792,7 +792,18 @@ static const char *const as_paths[] = {"/.well-known/oauth-authorization-server"
                                        "/invite",
                                        "/invite/email",
                                        "/authorize/sso",
-                                       "/signin/sso/callback"};
+                                       "/signin/sso/callback",
+                                       "/signin",
+                                       "/admin",
+                                       "/admin/members",
+                                       "/admin/members/role",
+                                       "/admin/members/status",
+                                       "/admin/apps",
+                                       "/admin/apps/revoke",
+                                       "/admin/audit",
+                                       "/admin/audit.csv",
+                                       "/admin/keys",
+                                       "/admin/keys/rotate"};
 #define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
 
 /* Every route, its body limit and whether other origins may read it. prm_path is the

@@ -79,6 +79,9 @@
       "a rotated refresh token presented again within this is a concurrent refresh, not theft")     \
     X(KEY_ROTATION_DAYS, "KEY_ROTATION_DAYS",  INT,  "30",                 1,     3650,       false,     \
       "days a signing key signs before its successor takes over")                                    \
+    X(KEY_PUBLISH_LEAD_S, "KEY_PUBLISH_LEAD_S", INT, "900",                5,     86400,      false,     \
+      "seconds a new signing key is published in the JWKS before it signs (rotation, `keys rotate`); " \
+      "keep it above 330: JWKS caches hold 300 s and instances re-read the keys every 30 s")        \
     X(DCR_PER_HOUR,      "DCR_PER_HOUR",       INT,  "30",                 1,     100000,     false,     \
       "client registrations allowed per address and hour (new client metadata documents count too)") \
     X(CIMD_ALLOW_LOOPBACK, "CIMD_ALLOW_LOOPBACK", INT, "0",                0,     1,          false,     \

@@ -71,6 +71,7 @@ static void audit(struct tn_notes *app, struct tn_mcp_ctx *ctx, const char *tool
     tn_strlcpy(a.tool, tool ? tool : "", sizeof a.tool);
     tn_strlcpy(a.note_id, note_id ? note_id : "", sizeof a.note_id);
     tn_strlcpy(a.outcome, outcome ? outcome : "", sizeof a.outcome);
+    a.detail[0] = '\0';
     tn_store_audit_insert(app->store, &a);
 }
 

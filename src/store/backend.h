@@ -165,6 +165,19 @@ struct tn_store_ops {
      * does that on its own within a moment (PostgreSQL's WAL writer). */
     enum tn_err (*audit_sync)(struct tn_store *s);
     enum tn_err (*audit_list)(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
+
+    /* The admin console (#19; in each backend's auth and notes files). q->text is lower-case
+     * ASCII or NULL; f's empty strings are NULL and its open bounds 0 and INT64_MAX. */
+    enum tn_err (*user_signed_in)(struct tn_store *s, const char *id, int64_t now);
+    enum tn_err (*user_search)(struct tn_store *s, const struct tn_user_query *q,
+                               tn_store_user_cb cb, void *ud, int64_t *total);
+    enum tn_err (*client_grants)(struct tn_store *s, const char *client_id, int64_t now,
+                                 tn_store_client_grant_cb cb, void *ud);
+    enum tn_err (*client_usage)(struct tn_store *s, int64_t now, tn_store_usage_cb cb, void *ud);
+    enum tn_err (*key_schedule)(struct tn_store *s, const char *kid, int64_t signs_from,
+                                int64_t retire_at);
+    enum tn_err (*audit_query)(struct tn_store *s, const struct tn_audit_filter *f,
+                               tn_store_audit_cb cb, void *ud);
 };
 
 /* Limits of a search query, the same for every backend. */

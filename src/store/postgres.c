@@ -710,6 +710,12 @@ static const struct tn_store_ops postgres_ops = {
     .note_search = pg_note_search,
     .audit_insert = pg_audit_insert,
     .audit_list = pg_audit_list,
+    .user_signed_in = pg_user_signed_in,
+    .user_search = pg_user_search,
+    .client_grants = pg_client_grants,
+    .client_usage = pg_client_usage,
+    .key_schedule = pg_key_schedule,
+    .audit_query = pg_audit_query,
 };
 
 /* Runs a command on the migration connection; on failure says what failed in err. */

@@ -24,6 +24,7 @@ static enum tn_err read_user(const PGresult *r, int i, struct tn_user *u)
     u->disabled = pg_col_bool(r, i, 6);
     u->created_at = pg_col_int(r, i, 7);
     u->tokens_valid_after = pg_col_int(r, i, 8);
+    u->last_signin_at = pg_col_int(r, i, 9);
     return pg_row_result(ok, "users");
 }
 
@@ -357,4 +358,84 @@ enum tn_err pg_key_replace(struct tn_store *s, const char *kid, const char *expe
                            const char *pem)
 {
     WRITE_ONE(s, S_KEY_REPLACE, kid, expected, pem);
+}
+
+/* ---------- the admin console (#19) ---------- */
+
+enum tn_err pg_user_signed_in(struct tn_store *s, const char *id, int64_t now)
+{
+    WRITE_ONE(s, S_USER_SIGNED_IN, id, now);
+}
+
+struct search {
+    const struct tn_user_query *q;
+    PGresult *count, *rows;
+};
+
+/* The count and the page in one transaction, so that they see the same rows. */
+static enum tn_err search_body(struct call *k, void *arg)
+{
+    struct search *a = arg;
+    PQclear(a->count);
+    PQclear(a->rows);
+    a->count = a->rows = NULL;
+    enum tn_err e = pg_run(k, S_USER_SEARCH_COUNT, &a->count, a->q->text);
+    if (e == TN_OK)
+        e = pg_run(k, S_USER_SEARCH, &a->rows, a->q->text, (int64_t)a->q->offset,
+                   (int64_t)a->q->limit);
+    return e;
+}
+
+enum tn_err pg_user_search(struct tn_store *s, const struct tn_user_query *q, tn_store_user_cb cb,
+                           void *ud, int64_t *total)
+{
+    struct search a = {.q = q};
+    enum tn_err e = pg_with_conn(s, true, NULL, search_body, &a);
+    if (e == TN_OK && PQntuples(a.count) == 1)
+        *total = pg_col_int(a.count, 0, 0);
+    for (int i = 0; e == TN_OK && i < PQntuples(a.rows); i++) {
+        struct tn_user u;
+        memset(&u, 0, sizeof u);
+        if ((e = read_user(a.rows, i, &u)) == TN_OK)
+            cb(&u, ud);
+    }
+    PQclear(a.count);
+    PQclear(a.rows);
+    return e;
+}
+
+static enum tn_err read_grant(const PGresult *r, int i, struct tn_client_grant *g)
+{
+    bool ok = TEXT(0, g->user_id) && TEXT(1, g->email) && TEXT(2, g->scope);
+    g->consented_at = pg_col_int(r, i, 3);
+    g->families = pg_col_int(r, i, 4);
+    g->last_issued_at = pg_col_int(r, i, 5);
+    return pg_row_result(ok, "consents");
+}
+
+enum tn_err pg_client_grants(struct tn_store *s, const char *client_id, int64_t now,
+                             tn_store_client_grant_cb cb, void *ud)
+{
+    LIST(s, struct tn_client_grant, read_grant, cb, ud, S_CLIENT_GRANTS, client_id, now);
+}
+
+enum tn_err pg_client_usage(struct tn_store *s, int64_t now, tn_store_usage_cb cb, void *ud)
+{
+    PGresult *r;
+    enum tn_err e = pg_one(s, NULL, false, S_CLIENT_USAGE, &r, now);
+    for (int i = 0; e == TN_OK && i < PQntuples(r); i++) {
+        char id[512];
+        if (!TEXT(0, id))
+            e = pg_row_result(false, "clients");
+        else
+            cb(id, pg_col_int(r, i, 1), ud);
+    }
+    PQclear(r);
+    return e;
+}
+
+enum tn_err pg_key_schedule(struct tn_store *s, const char *kid, int64_t signs_from,
+                            int64_t retire_at)
+{
+    WRITE_ONE(s, S_KEY_SCHEDULE, kid, signs_from, retire_at);
 }

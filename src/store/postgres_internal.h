@@ -47,7 +47,7 @@ enum {
 #define ORG_COLS "id, name, created_at"
 #define USER_COLS                                                                        \
     "id, email, name, COALESCE(org_id, ''), role, password_hash, disabled, created_at, " \
-    "tokens_valid_after"
+    "tokens_valid_after, last_signin_at"
 #define CLIENT_COLS                                                           \
     "id, name, redirect_uris, secret_hash, auth_method, grant_types, scope, " \
     "application_type, metadata, created_at, last_used_at"
@@ -78,13 +78,52 @@ enum {
     "id, owner, org, title, substr(content, 1, " STR( \
         TN_NOTE_LIST_TEXT) "), tags, "                \
                            "visibility, version, created_at, updated_at, char_length(content)"
-#define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
+#define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome, detail"
 
 /* Snippets: up to two fragments of at most 16 words around the matches, unmarked, as
  * the SQLite backend's; read_hit cuts them to the field at a character boundary. */
 #define HEADLINE_OPTS                                                                      \
     "'StartSel=\"\", StopSel=\"\", MinWords=8, MaxWords=16, ShortWord=0, MaxFragments=2, " \
     "FragmentDelimiter=\" … \"'"
+
+/* The admin console's statements (#19; postgres_auth.c, postgres_notes.c). A member
+ * search matches $1, a lower-case ASCII text or NULL, inside the email or the name
+ * (strpos: no LIKE wildcards to escape). A user filter of the audit is the key itself
+ * or a user id after its '|'. */
+#define USER_MATCH "($1::text IS NULL OR strpos(email, $1) > 0 OR strpos(lower(name), $1) > 0)"
+#define GRANT_CURRENT "NOT r.revoked AND r.rotated_at = 0 AND r.expires_at > "
+// clang-format off
+#define ADMIN_STMTS(X)                                                                       \
+    X(USER_SIGNED_IN, "ti",                                                                  \
+      "UPDATE users SET last_signin_at = GREATEST(last_signin_at, $2) WHERE id = $1")        \
+    X(USER_SEARCH, "tii",                                                                    \
+      "SELECT " USER_COLS " FROM users WHERE " USER_MATCH " "                                \
+      "ORDER BY email COLLATE \"C\" LIMIT $3 OFFSET $2")                                     \
+    X(USER_SEARCH_COUNT, "t", "SELECT count(*) FROM users WHERE " USER_MATCH)                \
+    X(CLIENT_GRANTS, "ti",                                                                   \
+      "SELECT u.id, u.email, COALESCE(c.scope, ''), COALESCE(c.updated_at, 0), "             \
+      "(SELECT count(DISTINCT r.family) FROM refresh_tokens AS r WHERE r.client_id = $1 "    \
+      " AND r.user_id = u.id AND " GRANT_CURRENT "$2), "                                    \
+      "(SELECT COALESCE(max(r.issued_at), 0) FROM refresh_tokens AS r WHERE r.client_id = $1 " \
+      " AND r.user_id = u.id AND " GRANT_CURRENT "$2) "                                     \
+      "FROM users AS u LEFT JOIN consents AS c ON c.user_id = u.id AND c.client_id = $1 "    \
+      "WHERE c.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM refresh_tokens AS r "            \
+      " WHERE r.client_id = $1 AND r.user_id = u.id AND " GRANT_CURRENT "$2) "              \
+      "ORDER BY u.email COLLATE \"C\"")                                                      \
+    X(CLIENT_USAGE, "i",                                                                     \
+      "SELECT client_id, count(DISTINCT user_id) FROM ("                                     \
+      "SELECT client_id, user_id FROM consents UNION "                                       \
+      "SELECT r.client_id, r.user_id FROM refresh_tokens AS r WHERE " GRANT_CURRENT "$1) "   \
+      "AS g GROUP BY client_id")                                                             \
+    X(KEY_SCHEDULE, "tii",                                                                   \
+      "UPDATE signing_keys SET signs_from = $2, retire_at = $3 WHERE kid = $1")              \
+    X(AUDIT_QUERY, "tttiii",                                                                 \
+      "SELECT " AUDIT_COLS " FROM audit "                                                    \
+      "WHERE ($1::text IS NULL OR user_key = $1 "                                            \
+      "       OR right(user_key, length($1) + 1) = '|' || $1) "                              \
+      "AND ($2::text IS NULL OR tool = $2) AND ($3::text IS NULL OR outcome = $3) "          \
+      "AND at >= $4 AND at < $5 ORDER BY at DESC, seq DESC LIMIT $6")
+// clang-format on
 
 /* Every statement the backend runs: its name, the types of its parameters ($1, $2, ...
  * in order: t text (NULL allowed), i int64, b bool, h 32-byte hash) and its SQL.
@@ -312,9 +351,10 @@ enum {
       "ORDER BY rank DESC, updated_at DESC, id DESC LIMIT $4) "                              \
       "SELECT " NOTE_LIST_COLS ", ts_headline('simple', content, q.q, " HEADLINE_OPTS "), rank " \
       "FROM hits, q ORDER BY rank DESC, updated_at DESC, id DESC")                           \
-    X(AUDIT_INSERT, "itttttt",                                                               \
-      "INSERT INTO audit (" AUDIT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)")              \
-    X(AUDIT_LIST, "i", "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT $1")
+    X(AUDIT_INSERT, "ittttttt",                                                              \
+      "INSERT INTO audit (" AUDIT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")          \
+    X(AUDIT_LIST, "i", "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT $1") \
+    ADMIN_STMTS(X)
 // clang-format on
 
 // clang-format off
@@ -539,6 +579,17 @@ enum tn_err pg_note_search(struct tn_store *s, const struct tn_owner *o, const c
                            unsigned limit, tn_store_note_cb cb, void *ud);
 enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n, bool sync);
 enum tn_err pg_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
+/* the admin console (postgres_auth.c; audit_query in postgres_notes.c) */
+enum tn_err pg_user_signed_in(struct tn_store *s, const char *id, int64_t now);
+enum tn_err pg_user_search(struct tn_store *s, const struct tn_user_query *q, tn_store_user_cb cb,
+                           void *ud, int64_t *total);
+enum tn_err pg_client_grants(struct tn_store *s, const char *client_id, int64_t now,
+                             tn_store_client_grant_cb cb, void *ud);
+enum tn_err pg_client_usage(struct tn_store *s, int64_t now, tn_store_usage_cb cb, void *ud);
+enum tn_err pg_key_schedule(struct tn_store *s, const char *kid, int64_t signs_from,
+                            int64_t retire_at);
+enum tn_err pg_audit_query(struct tn_store *s, const struct tn_audit_filter *f,
+                           tn_store_audit_cb cb, void *ud);
 
 enum tn_err pg_watch_notes(struct tn_store *base, void (*fn)(const char *owner, void *ud),
                            void *ud);

@@ -13,7 +13,7 @@ static enum tn_err read_audit(const PGresult *r, int i, struct tn_audit *a)
 {
     a->at = pg_col_int(r, i, 0);
     bool ok = TEXT(1, a->user) && TEXT(2, a->org) && TEXT(3, a->client_id) && TEXT(4, a->tool) &&
-              TEXT(5, a->note_id) && TEXT(6, a->outcome);
+              TEXT(5, a->note_id) && TEXT(6, a->outcome) && TEXT(7, a->detail);
     return pg_row_result(ok, "audit");
 }
 
@@ -273,7 +273,7 @@ static enum tn_err audit_batch_body(struct call *k, void *arg)
     for (size_t i = 0; i < b->n && e == TN_OK; i++) {
         const struct tn_audit *a = &b->a[i];
         e = pg_run(k, S_AUDIT_INSERT, NULL, a->at, a->user, a->org, a->client_id, a->tool,
-                   a->note_id, a->outcome);
+                   a->note_id, a->outcome, a->detail);
     }
     return e;
 }
@@ -287,4 +287,11 @@ enum tn_err pg_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t
 enum tn_err pg_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud)
 {
     LIST(s, struct tn_audit, read_audit, cb, ud, S_AUDIT_LIST, (int64_t)limit);
+}
+
+enum tn_err pg_audit_query(struct tn_store *s, const struct tn_audit_filter *f,
+                           tn_store_audit_cb cb, void *ud)
+{
+    LIST(s, struct tn_audit, read_audit, cb, ud, S_AUDIT_QUERY, f->user, f->tool, f->outcome,
+         f->since_ms, f->until_ms, (int64_t)f->limit);
 }

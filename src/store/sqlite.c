@@ -562,6 +562,12 @@ static const struct tn_store_ops sqlite_ops = {
     .audit_insert = sq_audit_insert,
     .audit_sync = sq_audit_sync,
     .audit_list = sq_audit_list,
+    .user_signed_in = sq_user_signed_in,
+    .user_search = sq_user_search,
+    .client_grants = sq_client_grants,
+    .client_usage = sq_client_usage,
+    .key_schedule = sq_key_schedule,
+    .audit_query = sq_audit_query,
 };
 
 static int current_version(sqlite3 *db, int *v)

@@ -24,6 +24,7 @@ static enum tn_err read_user(sqlite3_stmt *st, struct tn_user *u)
     u->disabled = sqlite3_column_int(st, 6) != 0;
     u->created_at = sqlite3_column_int64(st, 7);
     u->tokens_valid_after = sqlite3_column_int64(st, 8);
+    u->last_signin_at = sqlite3_column_int64(st, 9);
     return sq_row_result(ok, "users");
 }
 
@@ -370,4 +371,100 @@ enum tn_err sq_key_replace(struct tn_store *s, const char *kid, const char *expe
                            const char *pem)
 {
     WRITE1(s, true, S_KEY_REPLACE, "ttt", kid, expected, pem);
+}
+
+/* ---------- the admin console (#19) ---------- */
+
+enum tn_err sq_user_signed_in(struct tn_store *s, const char *id, int64_t now)
+{
+    WRITE1(s, true, S_USER_SIGNED_IN, "ti", id, now);
+}
+
+enum tn_err sq_user_search(struct tn_store *s, const struct tn_user_query *q, tn_store_user_cb cb,
+                           void *ud, int64_t *total)
+{
+    struct call k;
+    sqlite3_stmt *st = NULL;
+    enum tn_err e = sq_call_begin(s, &k, false);
+    if (e != TN_OK)
+        return e;
+    /* one read transaction: the count and the page see the same rows */
+    if ((e = sq_run(&k, S_BEGIN_READ, NULL, "")) != TN_OK)
+        goto done;
+    if ((e = sq_run(&k, S_USER_SEARCH_COUNT, &st, "t", q->text)) != TN_OK)
+        goto done;
+    *total = sqlite3_column_int64(st, 0);
+    sq_finish(st);
+    for (e = sq_run(&k, S_USER_SEARCH, &st, "tii", q->text, (int64_t)q->offset, (int64_t)q->limit);
+         e == TN_OK; e = sq_step(&k, st, S_USER_SEARCH)) {
+        struct tn_user u;
+        memset(&u, 0, sizeof u);
+        if ((e = read_user(st, &u)) != TN_OK)
+            break;
+        cb(&u, ud);
+    }
+    sq_finish(st);
+    if (e == TN_ERR_NOT_FOUND)
+        e = TN_OK;
+done:
+    sq_run(&k, S_COMMIT, NULL, "");
+    sq_call_end(&k);
+    return e;
+}
+
+static enum tn_err read_grant(sqlite3_stmt *st, struct tn_client_grant *g)
+{
+    bool ok = TEXT(0, g->user_id) && TEXT(1, g->email) && TEXT(2, g->scope);
+    g->consented_at = sqlite3_column_int64(st, 3);
+    g->families = sqlite3_column_int64(st, 4);
+    g->last_issued_at = sqlite3_column_int64(st, 5);
+    return sq_row_result(ok, "consents");
+}
+
+enum tn_err sq_client_grants(struct tn_store *s, const char *client_id, int64_t now,
+                             tn_store_client_grant_cb cb, void *ud)
+{
+    struct call k;
+    sqlite3_stmt *st;
+    enum tn_err e = sq_call_begin(s, &k, false);
+    if (e != TN_OK)
+        return e;
+    for (e = sq_run(&k, S_CLIENT_GRANTS, &st, "ti", client_id, now); e == TN_OK;
+         e = sq_step(&k, st, S_CLIENT_GRANTS)) {
+        struct tn_client_grant g;
+        memset(&g, 0, sizeof g);
+        if ((e = read_grant(st, &g)) != TN_OK)
+            break;
+        cb(&g, ud);
+    }
+    sq_finish(st);
+    sq_call_end(&k);
+    return e == TN_ERR_NOT_FOUND ? TN_OK : e;
+}
+
+enum tn_err sq_client_usage(struct tn_store *s, int64_t now, tn_store_usage_cb cb, void *ud)
+{
+    struct call k;
+    sqlite3_stmt *st;
+    enum tn_err e = sq_call_begin(s, &k, false);
+    if (e != TN_OK)
+        return e;
+    for (e = sq_run(&k, S_CLIENT_USAGE, &st, "i", now); e == TN_OK;
+         e = sq_step(&k, st, S_CLIENT_USAGE)) {
+        char id[512];
+        if (!TEXT(0, id)) {
+            e = sq_row_result(false, "clients");
+            break;
+        }
+        cb(id, sqlite3_column_int64(st, 1), ud);
+    }
+    sq_finish(st);
+    sq_call_end(&k);
+    return e == TN_ERR_NOT_FOUND ? TN_OK : e;
+}
+
+enum tn_err sq_key_schedule(struct tn_store *s, const char *kid, int64_t signs_from,
+                            int64_t retire_at)
+{
+    WRITE1(s, true, S_KEY_SCHEDULE, "tii", kid, signs_from, retire_at);
 }

@@ -22,7 +22,7 @@
 #define ORG_COLS "id, name, created_at"
 #define USER_COLS                                                                        \
     "id, email, name, COALESCE(org_id, ''), role, password_hash, disabled, created_at, " \
-    "tokens_valid_after"
+    "tokens_valid_after, last_signin_at"
 #define CLIENT_COLS                                                           \
     "id, name, redirect_uris, secret_hash, auth_method, grant_types, scope, " \
     "application_type, metadata, created_at, last_used_at"
@@ -59,8 +59,8 @@
     "n.id, n.owner, n.org, n.title, CASE WHEN length(CAST(n.content AS BLOB)) <= " LIST_TEXT " " \
     "THEN n.content ELSE substr(n.content, 1, " LIST_TEXT ") END, "                              \
     "n.tags, n.visibility, n.version, n.created_at, n.updated_at, length(n.content)"
-#define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome"
-#define AUDIT_ROW "(?, ?, ?, ?, ?, ?, ?)"
+#define AUDIT_COLS "at, user_key, org, client_id, tool, note_id, outcome, detail"
+#define AUDIT_ROW "(?, ?, ?, ?, ?, ?, ?, ?)"
 #define AUDIT_VALUES_4 AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW ", " AUDIT_ROW
 #define AUDIT_VALUES_16 AUDIT_VALUES_4 ", " AUDIT_VALUES_4 ", " AUDIT_VALUES_4 ", " AUDIT_VALUES_4
 enum { AUDIT_ROWS = 16 };
@@ -71,6 +71,41 @@ enum { AUDIT_ROWS = 16 };
 #define NOTE_TAG_FILTER(p)                                                                       \
     "(" p " IS NULL OR EXISTS (SELECT 1 FROM note_tags AS t WHERE t.note = n.seq AND t.tag = " p \
     "))"
+
+/* The admin console's statements (#19; sqlite_auth.c, sqlite_notes.c). A member search matches ?1, a
+ * lower-case ASCII text or NULL, inside the email or the name (instr: no LIKE wildcards
+ * to escape). A user filter of the audit is the key itself or a user id after its '|'. */
+#define USER_MATCH "(?1 IS NULL OR instr(email, ?1) > 0 OR instr(lower(name), ?1) > 0)"
+#define GRANT_CURRENT "r.revoked = 0 AND r.rotated_at = 0 AND r.expires_at > "
+// clang-format off
+#define ADMIN_STMTS(X)                                                                       \
+    X(BEGIN_READ, "BEGIN")                                                                   \
+    X(USER_SIGNED_IN, "UPDATE users SET last_signin_at = MAX(last_signin_at, ?2) WHERE id = ?1") \
+    X(USER_SEARCH, "SELECT " USER_COLS " FROM users WHERE " USER_MATCH " "                   \
+                   "ORDER BY email LIMIT ?3 OFFSET ?2")                                      \
+    X(USER_SEARCH_COUNT, "SELECT COUNT(*) FROM users WHERE " USER_MATCH)                     \
+    X(CLIENT_GRANTS,                                                                         \
+      "SELECT u.id, u.email, COALESCE(c.scope, ''), COALESCE(c.updated_at, 0), "             \
+      "(SELECT COUNT(DISTINCT r.family) FROM refresh_tokens AS r WHERE r.client_id = ?1 "    \
+      " AND r.user_id = u.id AND " GRANT_CURRENT "?2), "                                    \
+      "(SELECT COALESCE(MAX(r.issued_at), 0) FROM refresh_tokens AS r WHERE r.client_id = ?1 " \
+      " AND r.user_id = u.id AND " GRANT_CURRENT "?2) "                                     \
+      "FROM users AS u LEFT JOIN consents AS c ON c.user_id = u.id AND c.client_id = ?1 "    \
+      "WHERE c.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM refresh_tokens AS r "            \
+      " WHERE r.client_id = ?1 AND r.user_id = u.id AND " GRANT_CURRENT "?2) "              \
+      "ORDER BY u.email")                                                                    \
+    X(CLIENT_USAGE,                                                                          \
+      "SELECT client_id, COUNT(DISTINCT user_id) FROM ("                                     \
+      "SELECT client_id, user_id FROM consents UNION "                                       \
+      "SELECT r.client_id, r.user_id FROM refresh_tokens AS r WHERE " GRANT_CURRENT "?1) "   \
+      "GROUP BY client_id")                                                                  \
+    X(KEY_SCHEDULE, "UPDATE signing_keys SET signs_from = ?2, retire_at = ?3 WHERE kid = ?1") \
+    X(AUDIT_QUERY, "SELECT " AUDIT_COLS " FROM audit "                                       \
+                   "WHERE (?1 IS NULL OR user_key = ?1 "                                     \
+                   "       OR substr(user_key, -length(?1) - 1) = '|' || ?1) "               \
+                   "AND (?2 IS NULL OR tool = ?2) AND (?3 IS NULL OR outcome = ?3) "         \
+                   "AND at >= ?4 AND at < ?5 ORDER BY at DESC, seq DESC LIMIT ?6")
+// clang-format on
 
 /* Every statement the backend runs, prepared once per connection. Parameters are
  * numbered in the order sq_run() binds them. */
@@ -274,10 +309,11 @@ enum { AUDIT_ROWS = 16 };
                    "FROM notes_fts JOIN notes AS n ON n.seq = notes_fts.rowid "              \
                    "WHERE notes_fts MATCH ?1 AND " NOTE_VISIBLE_WHERE " "                    \
                    "ORDER BY score, n.updated_at DESC, n.id DESC LIMIT ?4")                  \
-    X(AUDIT_INSERT, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") \
+    X(AUDIT_INSERT, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)") \
     /* AUDIT_ROWS records per statement (the audit thread writes batches) */                 \
     X(AUDIT_INSERT_ROWS, "INSERT INTO audit (" AUDIT_COLS ") VALUES " AUDIT_VALUES_16)       \
-    X(AUDIT_LIST, "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT ?1")
+    X(AUDIT_LIST, "SELECT " AUDIT_COLS " FROM audit ORDER BY at DESC, seq DESC LIMIT ?1")     \
+    ADMIN_STMTS(X)
 // clang-format on
 
 // clang-format off
@@ -503,5 +539,16 @@ enum tn_err sq_note_search(struct tn_store *s, const struct tn_owner *o, const c
 enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n, bool sync);
 enum tn_err sq_audit_sync(struct tn_store *base);
 enum tn_err sq_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
+/* the admin console (sqlite_auth.c; audit_query in sqlite_notes.c) */
+enum tn_err sq_user_signed_in(struct tn_store *s, const char *id, int64_t now);
+enum tn_err sq_user_search(struct tn_store *s, const struct tn_user_query *q, tn_store_user_cb cb,
+                           void *ud, int64_t *total);
+enum tn_err sq_client_grants(struct tn_store *s, const char *client_id, int64_t now,
+                             tn_store_client_grant_cb cb, void *ud);
+enum tn_err sq_client_usage(struct tn_store *s, int64_t now, tn_store_usage_cb cb, void *ud);
+enum tn_err sq_key_schedule(struct tn_store *s, const char *kid, int64_t signs_from,
+                            int64_t retire_at);
+enum tn_err sq_audit_query(struct tn_store *s, const struct tn_audit_filter *f,
+                           tn_store_audit_cb cb, void *ud);
 
 #endif

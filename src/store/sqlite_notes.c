@@ -71,7 +71,7 @@ static enum tn_err read_audit(sqlite3_stmt *st, struct tn_audit *a)
 {
     a->at = sqlite3_column_int64(st, 0);
     bool ok = TEXT(1, a->user) && TEXT(2, a->org) && TEXT(3, a->client_id) && TEXT(4, a->tool) &&
-              TEXT(5, a->note_id) && TEXT(6, a->outcome);
+              TEXT(5, a->note_id) && TEXT(6, a->outcome) && TEXT(7, a->detail);
     return sq_row_result(ok, "audit");
 }
 
@@ -472,11 +472,11 @@ static enum tn_err audit_rows(struct call *k, const struct tn_audit *a)
                                 SQLITE_PREPARE_PERSISTENT, &c->st[S_AUDIT_INSERT_ROWS], NULL);
     sqlite3_stmt *st = c->st[S_AUDIT_INSERT_ROWS];
     for (int r = 0; r < AUDIT_ROWS && rc == SQLITE_OK; r++) {
-        int b = r * 7;
-        const char *text[6] = {a[r].user, a[r].org,     a[r].client_id,
-                               a[r].tool, a[r].note_id, a[r].outcome};
+        int b = r * 8;
+        const char *text[7] = {a[r].user,    a[r].org,     a[r].client_id, a[r].tool,
+                               a[r].note_id, a[r].outcome, a[r].detail};
         rc = sqlite3_bind_int64(st, b + 1, a[r].at);
-        for (int i = 0; i < 6 && rc == SQLITE_OK; i++)
+        for (int i = 0; i < 7 && rc == SQLITE_OK; i++)
             rc = sqlite3_bind_text(st, b + 2 + i, text[i], -1, SQLITE_STATIC);
     }
     if (rc == SQLITE_OK)
@@ -512,8 +512,8 @@ enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t
         sched_yield();
     }
     for (; i < n && e == TN_OK; i++)
-        e = sq_run(&k, S_AUDIT_INSERT, NULL, "itttttt", a[i].at, a[i].user, a[i].org,
-                   a[i].client_id, a[i].tool, a[i].note_id, a[i].outcome);
+        e = sq_run(&k, S_AUDIT_INSERT, NULL, "ittttttt", a[i].at, a[i].user, a[i].org,
+                   a[i].client_id, a[i].tool, a[i].note_id, a[i].outcome, a[i].detail);
     if (e == TN_OK)
         e = sq_run(&k, S_COMMIT, NULL, "");
     if (k.c->lax && sqlite3_exec(k.c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) == SQLITE_OK)
@@ -547,6 +547,28 @@ enum tn_err sq_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb 
         return e;
     for (e = sq_run(&k, S_AUDIT_LIST, &st, "i", (int64_t)limit); e == TN_OK;
          e = sq_step(&k, st, S_AUDIT_LIST)) {
+        struct tn_audit a;
+        memset(&a, 0, sizeof a);
+        if ((e = read_audit(st, &a)) != TN_OK)
+            break;
+        cb(&a, ud);
+    }
+    sq_finish(st);
+    sq_call_end(&k);
+    return e == TN_ERR_NOT_FOUND ? TN_OK : e;
+}
+
+enum tn_err sq_audit_query(struct tn_store *s, const struct tn_audit_filter *f,
+                           tn_store_audit_cb cb, void *ud)
+{
+    struct call k;
+    sqlite3_stmt *st;
+    enum tn_err e = sq_call_begin(s, &k, false);
+    if (e != TN_OK)
+        return e;
+    for (e = sq_run(&k, S_AUDIT_QUERY, &st, "tttiii", f->user, f->tool, f->outcome, f->since_ms,
+                    f->until_ms, (int64_t)f->limit);
+         e == TN_OK; e = sq_step(&k, st, S_AUDIT_QUERY)) {
         struct tn_audit a;
         memset(&a, 0, sizeof a);
         if ((e = read_audit(st, &a)) != TN_OK)

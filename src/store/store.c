@@ -623,7 +623,7 @@ enum tn_err tn_store_audit_insert(struct tn_store *s, const struct tn_audit *a)
 {
     if (!s || !a || a->at <= 0 || !NONEMPTY(a, user) || !TERMINATED(a, org) ||
         !TERMINATED(a, client_id) || !NONEMPTY(a, tool) || !TERMINATED(a, note_id) ||
-        !TERMINATED(a, outcome) || !outcome_ok(a->outcome))
+        !TERMINATED(a, outcome) || !outcome_ok(a->outcome) || !TERMINATED(a, detail))
         return TN_ERR_BAD_INPUT;
     struct tn_audit_queue *q = s->audit;
     if (!q)

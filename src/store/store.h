@@ -53,6 +53,8 @@ struct tn_user {
     bool disabled;
     int64_t created_at;
     int64_t tokens_valid_after; /* tokens issued before this instant are revoked */
+    int64_t last_signin_at;     /* last sign-in at the issuer (seconds); 0 never. Read only:
+                                   insert and update leave it, tn_store_user_signed_in sets it */
 };
 /* TN_ERR_CONFLICT when the email is taken. */
 enum tn_err tn_store_user_insert(struct tn_store *s, const struct tn_user *u);
@@ -408,6 +410,8 @@ struct tn_audit {
     char tool[64];
     char note_id[32]; /* "" when none */
     char outcome[32]; /* ok | denied | not_found | conflict | invalid | error */
+    char detail[256]; /* an administrative action: what it acted on ("" otherwise); never
+                         note text */
 };
 /* Queues the record; it is written, in a batch with others, within 50 ms, before
  * tn_store_audit_list reads and before the store closes. TN_ERR_BUSY when the queue
@@ -418,6 +422,61 @@ enum tn_err tn_store_audit_flush(struct tn_store *s);
 typedef void (*tn_store_audit_cb)(const struct tn_audit *a, void *ud);
 /* The newest `limit` records, newest first. */
 enum tn_err tn_store_audit_list(struct tn_store *s, unsigned limit, tn_store_audit_cb cb, void *ud);
+
+/* ---------- the admin console (#19): searches and changes an administrator makes ---------- */
+
+/* Records that user `id` signed in at `now` (seconds). TN_ERR_NOT_FOUND: no such user. */
+enum tn_err tn_store_user_signed_in(struct tn_store *s, const char *id, int64_t now);
+
+#define TN_USER_QUERY_MAX 200 /* bytes of a member search */
+struct tn_user_query {
+    const char *text; /* members whose email or name contains it (ASCII letters in either
+                         case); NULL or "" for everyone; at most TN_USER_QUERY_MAX bytes */
+    unsigned offset;  /* members to skip, in email order */
+    unsigned limit;   /* 1..500 */
+};
+/* One page of the members matching q, by email; *total (may be NULL) = how many match in
+ * all. TN_ERR_BAD_INPUT for a limit out of range or a text too long. */
+enum tn_err tn_store_user_search(struct tn_store *s, const struct tn_user_query *q,
+                                 tn_store_user_cb cb, void *ud, int64_t *total);
+
+/* Who holds a grant of a client: a remembered consent, or a refresh token that is current
+ * (not rotated, not revoked, unexpired at `now`). */
+struct tn_client_grant {
+    char user_id[48];
+    char email[256];
+    char scope[256];        /* the consent's ("" when only tokens remain) */
+    int64_t consented_at;   /* 0 without a consent */
+    int64_t families;       /* current refresh token families */
+    int64_t last_issued_at; /* newest current refresh token (0 none) */
+};
+typedef void (*tn_store_client_grant_cb)(const struct tn_client_grant *g, void *ud);
+/* The people holding a grant of `client_id`, by email. */
+enum tn_err tn_store_client_grants(struct tn_store *s, const char *client_id, int64_t now,
+                                   tn_store_client_grant_cb cb, void *ud);
+/* For every client with at least one such person: cb(client_id, people, ud). */
+typedef void (*tn_store_usage_cb)(const char *client_id, int64_t people, void *ud);
+enum tn_err tn_store_client_usage(struct tn_store *s, int64_t now, tn_store_usage_cb cb, void *ud);
+
+/* Moves the signing window of key `kid`. TN_ERR_NOT_FOUND: no such key. TN_ERR_BAD_INPUT
+ * when retire_at < signs_from. */
+enum tn_err tn_store_key_schedule(struct tn_store *s, const char *kid, int64_t signs_from,
+                                  int64_t retire_at);
+
+#define TN_AUDIT_QUERY_MAX 10000
+struct tn_audit_filter {
+    const char *user;    /* the user key exactly, or a user id (what follows the key's last
+                            '|'); NULL or "": anyone */
+    const char *tool;    /* exactly; NULL or "": any */
+    const char *outcome; /* exactly; NULL or "": any */
+    int64_t since_ms;    /* at >= since_ms (0: no bound) */
+    int64_t until_ms;    /* at < until_ms (0: no bound) */
+    unsigned limit;      /* 1..TN_AUDIT_QUERY_MAX */
+};
+/* The newest records matching f, newest first. TN_ERR_BAD_INPUT for a limit out of
+ * range or a filter string longer than its field. */
+enum tn_err tn_store_audit_query(struct tn_store *s, const struct tn_audit_filter *f,
+                                 tn_store_audit_cb cb, void *ud);
 
 /* ---------- backup and restore of the SQLite store (src/store/backup.c) ----------
  * Whole-file operations on DATA_DIR/teamnotes.db, outside any open tn_store. PostgreSQL

@@ -28,6 +28,19 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+static void add_client(struct tn_store *s, const char *id)
+{
+    struct tn_client c = {.created_at = 10};
+    snprintf(c.id, sizeof c.id, "%s", id);
+    snprintf(c.name, sizeof c.name, "%s", id);
+    snprintf(c.redirect_uris, sizeof c.redirect_uris, "[\"http://127.0.0.1/cb\"]");
+    snprintf(c.auth_method, sizeof c.auth_method, "none");
+    snprintf(c.grant_types, sizeof c.grant_types, "authorization_code");
+    snprintf(c.application_type, sizeof c.application_type, "native");
+    snprintf(c.metadata, sizeof c.metadata, "{}");
+    assert_int_equal(tn_store_client_insert(s, &c), TN_OK);
+}
+
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof *f);
@@ -39,6 +52,7 @@ static int setup(void **state)
     assert_int_equal(tn_store_open(data, NULL, &f->s, NULL), TN_OK);
     f->a = tn_accounts_new(f->s, AGE);
     assert_non_null(f->a);
+    add_client(f->s, "cli"); /* the client the tokens below name */
     *state = f;
     return 0;
 }
@@ -298,6 +312,8 @@ static void test_admit_revoked_app(void **state)
 {
     struct fx *f = *state;
     add_user(f->s, "usr_r", "editor", 0);
+    add_client(f->s, "app-a"); /* registered: a deleted client's tokens are refused too */
+    add_client(f->s, "app-b");
     int64_t now_s = 1700000000, now_ms = now_s * 1000;
     struct tn_principal *a = token_of("usr_r", "app-a", now_s - 10, "notes:read");
     struct tn_principal *b = token_of("usr_r", "app-b", now_s - 10, "notes:read");
@@ -366,6 +382,33 @@ static void test_many_revocations(void **state)
     tn_principal_release(p);
 }
 
+/* An administrator revoked (deleted) the token's client: its tokens are refused from the
+ * next read of the client, within the cache's age (#19). */
+static void test_client_revoked(void **state)
+{
+    struct fx *f = *state;
+    add_user(f->s, "usr_ok", "editor", 0);
+    add_client(f->s, "app");
+    struct tn_principal *p =
+        tn_principal_new("http://127.0.0.1:8080", "usr_ok", "", "app", "jti", INT64_MAX / 2);
+    p->issued_at = 100;
+    assert_int_equal(tn_accounts_admit(f->a, &p, 1000), TN_OK);
+    assert_non_null(p);
+    assert_int_equal(tn_store_client_delete(f->s, "app"), TN_OK);
+    /* read less than AGE ago: still admitted */
+    assert_int_equal(tn_accounts_admit(f->a, &p, 1000 + AGE - 1), TN_OK);
+    assert_non_null(p);
+    assert_false(tn_accounts_client_exists(f->a, "app", 1000 + AGE));
+    assert_int_equal(tn_accounts_admit(f->a, &p, 1000 + AGE), TN_ERR_FORBIDDEN);
+    assert_null(p);
+    /* another client, and a token naming none, are not affected */
+    assert_true(tn_accounts_client_exists(f->a, "cli", 5000));
+    assert_true(tn_accounts_client_exists(f->a, "", 5000));
+    p = tn_principal_new("http://127.0.0.1:8080", "usr_ok", "", "cli", "jti", INT64_MAX / 2);
+    assert_int_equal(tn_accounts_admit(f->a, &p, 5000), TN_OK);
+    tn_principal_release(p);
+}
+
 int main(void)
 {
     tn_util_init();
@@ -379,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_revoked_app),
         cmocka_unit_test_setup_teardown(test_admit_revoked_app, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_revocations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_revoked, setup, teardown),
     };
     return cmocka_run_group_tests_name("accounts", tests, NULL, NULL);
 }

@@ -374,6 +374,103 @@ static void test_rotation(void **state)
     tn_as_keys_free(k2);
 }
 
+/* Rotation on demand (the admin console's "rotate now", `teamnotes keys rotate`): the
+ * successor is published at once and signs only after the lead time; tokens the old key
+ * signed still verify; a second call changes nothing; another instance follows. */
+struct key_rows {
+    struct tn_signing_key v[8];
+    size_t n;
+};
+
+static void collect_key(const struct tn_signing_key *k, void *ud)
+{
+    struct key_rows *r = ud;
+    if (r->n < 8)
+        r->v[r->n++] = *k;
+}
+
+/* The stored keys' states at `now`, in creation order: "C" current, "N" next, "R" retired. */
+static void states_of(struct fx *f, int64_t now, char *out, size_t cap)
+{
+    struct key_rows *r = calloc(1, sizeof *r);
+    assert_int_equal(tn_store_key_list(f->s, collect_key, r), TN_OK);
+    enum tn_as_key_state st[8];
+    tn_as_keys_classify(r->v, r->n, now, st);
+    out[0] = '\0';
+    for (size_t i = 0; i < r->n; i++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s",
+                 st[i] == TN_AS_KEY_CURRENT ? "C"
+                 : st[i] == TN_AS_KEY_NEXT  ? "N"
+                                            : "R");
+    free(r);
+}
+
+static void test_rotate_now(void **state)
+{
+    struct fx *f = *state;
+    struct tn_as_keys_config c = {.store = f->s,
+                                  .secret = secret_a,
+                                  .secret_len = 32,
+                                  .rotate_s = 86400,
+                                  .lead_s = 2,
+                                  .token_ttl_s = 600};
+    struct tn_as_keys *k = NULL, *k2 = NULL;
+    assert_int_equal(tn_as_keys_open(&c, &k), TN_OK);
+    assert_int_equal(tn_as_keys_open(&c, &k2), TN_OK);
+    char *before = token(k);
+    char *old_kid = kid_of(before);
+    int64_t now = tn_time_now_ms() / 1000;
+    char st[16];
+    states_of(f, now, st, sizeof st);
+    assert_string_equal(st, "C");
+
+    struct tn_as_rotation r;
+    assert_int_equal(tn_as_keys_rotate(k, now, &r), TN_OK);
+    assert_true(r.created);
+    assert_string_equal(r.old_kid, old_kid);
+    assert_string_not_equal(r.kid, old_kid);
+    assert_int_equal(r.kid[0] != '\0', 1);
+    assert_int_equal(r.signs_from, now + 2);
+    /* published at once, not signing yet */
+    assert_int_equal(published(k), 2);
+    struct tn_jwks *set = tn_as_keys_jwks_copy(k);
+    assert_non_null(tn_jwks_find(set, r.kid));
+    tn_jwks_free(set);
+    char *still = sign(k);
+    assert_string_equal(still, old_kid);
+    states_of(f, now, st, sizeof st);
+    assert_string_equal(st, "CN");
+
+    /* again before the successor starts: the same schedule, no third key */
+    struct tn_as_rotation again;
+    assert_int_equal(tn_as_keys_rotate(k, now + 1, &again), TN_OK);
+    assert_false(again.created);
+    assert_string_equal(again.kid, r.kid);
+    assert_int_equal(again.signs_from, r.signs_from);
+    assert_int_equal(published(k), 2);
+
+    /* after the lead: the successor signs, the old key's token still verifies */
+    sleep(3);
+    char *after = sign(k);
+    assert_string_equal(after, r.kid);
+    assert_int_equal(verdict(k, before), TN_JWT_OK);
+    states_of(f, tn_time_now_ms() / 1000, st, sizeof st);
+    assert_string_equal(st, "RC");
+    /* another instance on the store follows once it re-reads the keys */
+    tn_as_keys_refresh(k2, tn_time_now_ms() / 1000, true);
+    char *other = sign(k2);
+    assert_string_equal(other, r.kid);
+    assert_int_equal(verdict(k2, before), TN_JWT_OK);
+
+    free(before);
+    free(old_kid);
+    free(still);
+    free(after);
+    free(other);
+    tn_as_keys_free(k);
+    tn_as_keys_free(k2);
+}
+
 /* ---------- the sealed form ---------- */
 
 static void test_kek(void **state)
@@ -883,6 +980,7 @@ int main(void)
 // clang-format off
 #define CASES(X)                                                                             \
     X(test_rotation)                                                                         \
+    X(test_rotate_now)                                                                       \
     X(test_not_plaintext)                                                                    \
     X(test_dump_without_secret)                                                              \
     X(test_tampered_refused)                                                                 \

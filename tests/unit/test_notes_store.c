@@ -1868,7 +1868,8 @@ static void test_audit(void **state)
     assert_int_equal(w.n, 8);
 
     /* append-only below the API too, and no column could hold note text (SQLite's
-     * triggers and table; test_pg_store.c checks PostgreSQL's) */
+     * triggers and table; test_pg_store.c checks PostgreSQL's): `detail` is written only
+     * by the admin actions (src/auth/as/admin_ops.c), with what they acted on */
     if (on_pg())
         return;
     sqlite3 *db = raw_db(f);
@@ -1883,7 +1884,7 @@ static void test_audit(void **state)
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(st, 0),
-                        "seq,at,user_key,org,client_id,tool,note_id,outcome");
+                        "seq,at,user_key,org,client_id,tool,note_id,outcome,detail");
     sqlite3_finalize(st);
     sqlite3_close(db);
     w.n = 0;
@@ -1966,7 +1967,7 @@ static void test_upgrade_from_v1(void **state)
     free(sql);
 
     struct tn_store *s = open_at(old);
-    assert_int_equal(tn_store_schema_version(s), 10); /* 0002_notes to 0010_org_sso */
+    assert_int_equal(tn_store_schema_version(s), 11); /* 0002_notes to 0011_admin */
     struct tn_org org;
     assert_int_equal(tn_store_org_get(s, "o1", &org), TN_OK);
     assert_string_equal(org.name, "Acme");

@@ -32,10 +32,10 @@
 
 /* The migrations of src/store/migrations/postgres/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {"0001_auth",        "0002_notes",
-                                              "0003_notify",      "0004_email_codes",
-                                              "0005_identities",  "0006_grant_revocations",
-                                              "0007_invitations", "0008_org_sso"};
+static const char *const migration_files[] = {
+    "0001_auth",        "0002_notes",      "0003_notify",
+    "0004_email_codes", "0005_identities", "0006_grant_revocations",
+    "0007_invitations", "0008_org_sso",    "0009_admin"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -200,7 +200,7 @@ static void test_open_layout(void **state)
              v, sizeof v);
     assert_string_equal(
         v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities,"
-           "6:0006_grant_revocations,7:0007_invitations,8:0008_org_sso");
+           "6:0006_grant_revocations,7:0007_invitations,8:0008_org_sso,9:0009_admin");
     /* the tables are in the test's schema (the URL's search_path reached the store) */
     value_of(c,
              "SELECT string_agg(table_name, ',' ORDER BY table_name) "
@@ -1011,7 +1011,7 @@ static void test_audit_append_only(void **state)
              "information_schema.columns WHERE table_schema = current_schema() "
              "AND table_name = 'audit'",
              cols, sizeof cols);
-    assert_string_equal(cols, "seq,at,user_key,org,client_id,tool,note_id,outcome");
+    assert_string_equal(cols, "seq,at,user_key,org,client_id,tool,note_id,outcome,detail");
     PQfinish(c);
 }
 

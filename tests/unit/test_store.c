@@ -28,12 +28,12 @@
 static const char *const migration_files[] = {
     "0001_auth",        "0002_notes",       "0003_search_scope", "0004_list_covering",
     "0005_list_text",   "0006_email_codes", "0007_identities",   "0008_grant_revocations",
-    "0009_invitations", "0010_org_sso"};
+    "0009_invitations", "0010_org_sso",     "0011_admin"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
-/* The schema version a new store reaches: PostgreSQL has eight migrations (the third is
- * 0003_notify, its cross-instance notifications), SQLite ten. */
-static int latest(void) { return on_pg() ? 8 : LATEST; }
+/* The schema version a new store reaches: PostgreSQL has nine migrations (the third is
+ * 0003_notify, its cross-instance notifications), SQLite eleven. */
+static int latest(void) { return on_pg() ? 9 : LATEST; }
 
 /* ---------- fixtures ---------- */
 

@@ -283,6 +283,17 @@ static const char *const owned[] = {
     "/invite/email",
     "/authorize/sso",
     "/signin/sso/callback",
+    "/signin",
+    "/admin",
+    "/admin/members",
+    "/admin/members/role",
+    "/admin/members/status",
+    "/admin/apps",
+    "/admin/apps/revoke",
+    "/admin/audit",
+    "/admin/audit.csv",
+    "/admin/keys",
+    "/admin/keys/rotate",
 };
 
 bool tn_as_owns(const char *path)
@@ -355,6 +366,10 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
         tn_as_handle_invite(as, req, r);
     } else if (!strcmp(p, "/invite/email")) {
         tn_as_handle_invite_email(as, req, r);
+    } else if (!strcmp(p, "/signin")) {
+        tn_as_handle_signin(as, req, r);
+    } else if (!strcmp(p, "/admin") || !strncmp(p, "/admin/", 7)) {
+        tn_as_handle_admin(as, req, r);
     } else { /* not reached: the server routes only tn_as_owns() paths here */
         tn_as_oauth_error(r, TN_ERR_NOT_FOUND, "No such endpoint");
     }

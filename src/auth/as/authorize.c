@@ -62,8 +62,10 @@ struct authz {
     char challenge[129];
     bool has_state;
     bool force_consent;
-    char to[64]; /* a sign-in for the server's own pages (tn_as_signin_for): where to go
+    char to[64];    /* a sign-in for the server's own pages (tn_as_signin_for): where to go
                     once signed in; "" for an OAuth client's request */
+    char next[256]; /* a sign-in for the issuer's own pages: where to go after it ("" for
+                       an OAuth client's request) */
 };
 
 static json_t *authz_json(const struct authz *a)
@@ -75,19 +77,23 @@ static json_t *authz_json(const struct authz *a)
         json_object_set_new(j, "st", json_string(a->state));
     if (a->to[0])
         json_object_set_new(j, "to", json_string(a->to));
+    if (a->next[0])
+        json_object_set_new(j, "x", json_string(a->next));
     return j;
 }
 
 static bool authz_from(json_t *j, struct authz *a)
 {
     memset(a, 0, sizeof *a);
-    const char *c, *n, *r, *s, *p, *st = NULL, *to = NULL;
+    const char *c, *n, *r, *s, *p, *st = NULL, *to = NULL, *x = NULL;
     int f = 0;
-    if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:b, s?s, s?s}", "c", &c, "n", &n, "r", &r,
-                          "s", &s, "p", &p, "f", &f, "st", &st, "to", &to) != 0)
+    if (!j || json_unpack(j, "{s:s, s:s, s:s, s:s, s:s, s:b, s?s, s?s, s?s}", "c", &c, "n", &n, "r",
+                          &r, "s", &s, "p", &p, "f", &f, "st", &st, "to", &to, "x", &x) != 0)
         return false;
     if (to)
         snprintf(a->to, sizeof a->to, "%s", to);
+    if (x)
+        snprintf(a->next, sizeof a->next, "%s", x);
     snprintf(a->client_id, sizeof a->client_id, "%s", c);
     snprintf(a->client_name, sizeof a->client_name, "%s", n);
     snprintf(a->redirect_uri, sizeof a->redirect_uri, "%s", r);
@@ -273,6 +279,14 @@ static void continue_as(struct tn_as *as, const struct tn_as_req *req, struct tn
         return;
     }
     char granted[256];
+    if (a->next[0]) {
+        r->status = 303;
+        r->content_type = "text/plain; charset=utf-8";
+        tn_buf_reset(&r->body);
+        tn_as_resp_header(r, "Location", "%s", a->next);
+        tn_as_resp_header(r, "Cache-Control", "no-store");
+        return;
+    }
     if (!a->force_consent &&
         tn_store_consent_get(as->cfg.store, u->id, a->client_id, granted) == TN_OK &&
         tn_as_scope_subset(a->scope, granted)) {
@@ -560,7 +574,7 @@ void tn_as_handle_consent(struct tn_as *as, const struct tn_as_req *req, struct 
     } else if (!tn_as_session_user(as, req, &u)) {
         tn_as_message_page(as, r, 401, "Signed out",
                            "Your session ended. Go back to your application and sign in again.");
-    } else if (a.to[0]) { /* a page's sign-in has no client to consent to */
+    } else if (a.to[0] || a.next[0]) { /* a sign-in for our own pages grants no client anything */
         tn_as_message_page(as, r, 400, "Invalid request", "There is nothing to allow here.");
     } else if (decision && !strcmp(decision, "allow")) {
         if (tn_store_consent_put(as->cfg.store, u.id, a.client_id, a.scope, now_s()) != TN_OK)
@@ -627,6 +641,59 @@ void tn_as_signin_for(struct tn_as *as, const struct tn_as_req *req, struct tn_a
     struct authz a;
     memset(&a, 0, sizeof a);
     snprintf(a.to, sizeof a.to, "%s", to);
+    json_t *j = authz_json(&a);
+    char *sealed = tn_seal(as->secret, as->secret_len, "authz", j, REQ_TTL_S);
+    json_decref(j);
+    if (!sealed) {
+        tn_as_message_page(as, r, 500, "Try again", "The sign-in page could not be prepared.");
+        return;
+    }
+    show_signin(as, req, r, sealed, &a, NULL, NULL, 200);
+    free(sealed);
+}
+
+/* ---------- sign-in for the issuer's own pages ---------- */
+
+/* Where a sign-in may lead back to: the console's and the account's pages, a plain path
+ * (no scheme, no "//", no backslash), so it is never an open redirect. */
+static bool local_next_ok(const char *n)
+{
+    static const char *const roots[] = {"/admin", "/account"};
+    size_t len = n ? strlen(n) : 0;
+    if (len == 0 || len >= sizeof((struct authz *)0)->next)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!(isalnum((unsigned char)n[i]) || strchr("/-_.", n[i])))
+            return false;
+    for (size_t i = 0; i < sizeof roots / sizeof roots[0]; i++) {
+        size_t rl = strlen(roots[i]);
+        if (!strncmp(n, roots[i], rl) && (n[rl] == '\0' || n[rl] == '/') && !strstr(n, "//") &&
+            !strstr(n, ".."))
+            return true;
+    }
+    return false;
+}
+
+void tn_as_handle_signin(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r)
+{
+    struct tn_user u;
+    const char *next = req->query(req->ud, "next");
+    if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+        tn_as_message_page(as, r, 405, "Method not allowed", "Open this address with GET.");
+        return;
+    }
+    if (!local_next_ok(next))
+        next = "/admin";
+    if (tn_as_session_user(as, req, &u)) { /* already signed in */
+        struct authz a;
+        memset(&a, 0, sizeof a);
+        snprintf(a.next, sizeof a.next, "%s", next);
+        continue_as(as, req, r, NULL, &a, &u);
+        return;
+    }
+    struct authz a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.next, sizeof a.next, "%s", next);
     json_t *j = authz_json(&a);
     char *sealed = tn_seal(as->secret, as->secret_len, "authz", j, REQ_TTL_S);
     json_decref(j);

@@ -180,5 +180,10 @@ void tn_as_handle_token(struct tn_as *as, const struct tn_as_req *req, struct tn
 void tn_as_handle_revoke(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 /* setup.c */
 void tn_as_handle_setup(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+/* admin.c: /admin and its pages (#19) */
+void tn_as_handle_admin(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
+/* authorize.c: GET /signin?next=PATH, the sign-in page for the issuer's own pages
+ * (/admin, /account): after sign-in the browser is sent back to PATH */
+void tn_as_handle_signin(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r);
 
 #endif

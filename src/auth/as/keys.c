@@ -379,21 +379,101 @@ bool tn_as_keys_refresh(struct tn_as_keys *k, int64_t now, bool force)
     return changed;
 }
 
-/* The key that signs now: started signing, not retired; the most recent such. */
-static struct key *current(struct tn_as_keys *k, int64_t now)
+/* Index of the row that signs now: started signing, not retired; the most recent such.
+ * -1 when none has started. */
+static long current_row(const struct tn_signing_key *const *rows, size_t n, int64_t now)
 {
-    struct key *best = NULL;
-    for (size_t i = 0; i < k->n; i++) {
-        struct key *c = &k->keys[i];
-        if (c->row.signs_from <= now && now < c->row.retire_at &&
-            (!best || c->row.signs_from > best->row.signs_from))
-            best = c;
+    long best = -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct tn_signing_key *c = rows[i];
+        if (c->signs_from <= now && now < c->retire_at &&
+            (best < 0 || c->signs_from > rows[best]->signs_from))
+            best = (long)i;
     }
     /* never leave the server unable to sign: fall back to the newest started key */
-    for (size_t i = 0; !best && i < k->n; i++)
-        if (k->keys[i].row.signs_from <= now)
-            best = &k->keys[i];
+    for (size_t i = 0; best < 0 && i < n; i++)
+        if (rows[i]->signs_from <= now)
+            best = (long)i;
     return best;
+}
+
+static struct key *current(struct tn_as_keys *k, int64_t now)
+{
+    const struct tn_signing_key *rows[MAX_KEYS];
+    for (size_t i = 0; i < k->n; i++)
+        rows[i] = &k->keys[i].row;
+    long c = current_row(rows, k->n, now);
+    return c < 0 ? NULL : &k->keys[c];
+}
+
+void tn_as_keys_classify(const struct tn_signing_key *rows, size_t n, int64_t now,
+                         enum tn_as_key_state *states)
+{
+    const struct tn_signing_key *p[MAX_KEYS] = {0};
+    size_t m = n < MAX_KEYS ? n : MAX_KEYS;
+    for (size_t i = 0; i < m; i++)
+        p[i] = &rows[i];
+    long c = current_row(p, m, now);
+    for (size_t i = 0; i < n; i++)
+        states[i] = (long)i == c               ? TN_AS_KEY_CURRENT
+                    : rows[i].signs_from > now ? TN_AS_KEY_NEXT
+                                               : TN_AS_KEY_RETIRED;
+}
+
+enum tn_err tn_as_keys_rotate(struct tn_as_keys *k, int64_t now, struct tn_as_rotation *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&k->mu);
+    /* the store as it is now: another instance may have rotated */
+    enum tn_err rc = reload(k, now);
+    if (rc != TN_OK)
+        goto done;
+    struct key *cur = current(k, now);
+    struct key *next = NULL;
+    for (size_t i = 0; i < k->n; i++)
+        if (k->keys[i].row.signs_from > now &&
+            (!next || k->keys[i].row.signs_from > next->row.signs_from))
+            next = &k->keys[i];
+    if (cur)
+        snprintf(out->old_kid, sizeof out->old_kid, "%s", cur->row.kid);
+    int64_t from;
+    if (next) {
+        /* published since its creation: it may sign once lead_s has passed since then */
+        from = next->row.created_at + k->cfg.lead_s;
+        if (from < now)
+            from = now;
+        if (from < next->row.signs_from &&
+            (rc = tn_store_key_schedule(k->cfg.store, next->row.kid, from,
+                                        from + k->cfg.rotate_s)) != TN_OK)
+            goto done;
+        if (from > next->row.signs_from)
+            from = next->row.signs_from;
+        snprintf(out->kid, sizeof out->kid, "%s", next->row.kid);
+    } else {
+        from = now + k->cfg.lead_s;
+        /* published (in the store) before the current key is cut short */
+        if ((rc = create_key(k, from)) != TN_OK)
+            goto done;
+        out->created = true;
+    }
+    out->signs_from = from;
+    if (cur && cur->row.retire_at > from &&
+        (rc = tn_store_key_schedule(k->cfg.store, cur->row.kid,
+                                    cur->row.signs_from < from ? cur->row.signs_from : from,
+                                    from)) != TN_OK)
+        goto done;
+    rc = reload(k, now);
+    if (rc == TN_OK && out->created) {
+        for (size_t i = 0; i < k->n; i++)
+            if (k->keys[i].row.signs_from == from && strcmp(k->keys[i].row.kid, out->old_kid))
+                snprintf(out->kid, sizeof out->kid, "%s", k->keys[i].row.kid);
+    }
+    if (rc == TN_OK)
+        tn_log(TN_LOG_INFO, "signing key rotation scheduled", "kid", out->kid, "replaces",
+               out->old_kid, NULL);
+done:
+    pthread_mutex_unlock(&k->mu);
+    return rc;
 }
 
 enum tn_err tn_as_keys_sign(struct tn_as_keys *k, json_t *claims, char **out)

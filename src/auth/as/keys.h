@@ -18,6 +18,8 @@
 #define TN_AUTH_AS_KEYS_H
 
 #include <openssl/evp.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "auth/rs/jose.h"
@@ -52,6 +54,34 @@ enum tn_err tn_as_keys_sign(struct tn_as_keys *k, json_t *claims, char **out);
 json_t *tn_as_keys_jwks_json(struct tn_as_keys *k);
 /* A new copy of the published set for the resource server (caller frees). */
 struct tn_jwks *tn_as_keys_jwks_copy(struct tn_as_keys *k);
+
+/* ---- rotation on demand and the keys' states (the admin console and `teamnotes keys`) ---- */
+
+enum tn_as_key_state {
+    TN_AS_KEY_NEXT,    /* published, not signing yet */
+    TN_AS_KEY_CURRENT, /* the key that signs now */
+    TN_AS_KEY_RETIRED, /* no longer signs; published while tokens it signed may live */
+};
+/* The state of each of rows[0..n) at `now`, into states[0..n): the current key is the one
+ * tn_as_keys_sign uses (the latest-starting key within its window; failing that, the
+ * latest started), a key not yet started is next, every other one retired. */
+void tn_as_keys_classify(const struct tn_signing_key *rows, size_t n, int64_t now,
+                         enum tn_as_key_state *states);
+
+struct tn_as_rotation {
+    char kid[48];       /* the key that takes over */
+    int64_t signs_from; /* when it starts signing */
+    char old_kid[48];   /* the key it replaces ("" when none signed) */
+    bool created;       /* a new key was made (else the published next key was brought forward) */
+};
+/* Rotates now, safely: the key that takes over is published before it signs. A next key
+ * already published is brought forward to max(now, its creation + lead_s); otherwise a
+ * new key is created, published at once and signing from now + lead_s. The current key
+ * retires when its successor starts, and stays published until the tokens it signed
+ * have expired (retire_at + token TTL). Calling it again before the successor starts
+ * changes nothing. Works on the store (another instance, or `teamnotes keys rotate`
+ * while a server runs: servers re-read the keys within 30 s, before lead_s is over). */
+enum tn_err tn_as_keys_rotate(struct tn_as_keys *k, int64_t now, struct tn_as_rotation *out);
 
 /* ---- the sealed form, for tests and tools ---- */
 

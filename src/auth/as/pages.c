@@ -58,7 +58,28 @@ static const char STYLE[] =
     "button:hover{background:var(--accent-hover);border-color:var(--accent-hover)}\n"
     "button.secondary{background:transparent;color:var(--fg);border-color:var(--line)}\n"
     "button.secondary:hover{background:var(--bg);border-color:var(--muted)}\n"
-    "form>button{width:100%;margin-top:4px}\n";
+    "form>button{width:100%;margin-top:4px}\n"
+    /* the wide pages of the admin console (#19): tabs, tables, inline forms */
+    "main.wide{max-width:1100px}\n"
+    "nav.tabs{display:flex;flex-wrap:wrap;gap:4px 18px;margin:0 0 18px;border-bottom:1px solid var(--line)}\n"
+    "nav.tabs a{display:inline-block;padding:8px 0;color:var(--muted);font-weight:600;text-decoration:none}\n"
+    "nav.tabs a[aria-current=page]{color:var(--fg);border-bottom:3px solid var(--accent)}\n"
+    "a{color:var(--accent)}\n"
+    ".scroll{overflow-x:auto;margin:0 0 18px;border:1px solid var(--line);border-radius:10px}\n"
+    "table{width:100%;border-collapse:collapse;font-size:14px}\n"
+    "th,td{text-align:left;padding:8px 10px;border-top:1px solid var(--line);vertical-align:middle}\n"
+    "thead th{border-top:0;color:var(--muted);font-weight:600;white-space:nowrap}\n"
+    "td.wrap{overflow-wrap:anywhere;min-width:9em}\n"
+    "td form{display:flex;gap:6px;align-items:center;margin:0}\n"
+    "select{min-height:36px;padding:4px 8px;font:inherit;font-size:14px;color:var(--fg);"
+    "background:var(--field);border:1px solid var(--line);border-radius:8px}\n"
+    "button.small{flex:0 0 auto;width:auto;min-height:36px;padding:4px 12px;font-size:14px;margin:0}\n"
+    ".filters{display:flex;flex-wrap:wrap;gap:0 12px;align-items:flex-end;margin:0 0 8px}\n"
+    ".filters>div{flex:1 1 150px}\n"
+    ".filters input,.filters select{width:100%;margin:0 0 12px;min-height:44px}\n"
+    ".filters button{flex:0 0 auto;width:auto;margin:0 0 12px}\n"
+    ".pager{display:flex;gap:16px;align-items:center;margin:0 0 16px;font-size:14px}\n"
+    ".ok{color:var(--ok);font-weight:600}\n";
 
 static pthread_once_t csp_once = PTHREAD_ONCE_INIT;
 static char csp_full[256];
@@ -186,7 +207,7 @@ static void esc(struct writer *w, const char *s)
         w->err = tn_html_escape(w->b, s);
 }
 
-static void begin(struct writer *w, struct tn_buf *b, const char *title)
+static void begin_as(struct writer *w, struct tn_buf *b, const char *title, bool wide)
 {
     w->b = b;
     w->start = b->len;
@@ -198,7 +219,14 @@ static void begin(struct writer *w, struct tn_buf *b, const char *title)
     esc(w, title);
     put(w, " — teamnotes</title>\n<style>");
     put(w, STYLE);
-    put(w, "</style>\n</head>\n<body>\n<main>\n<p class=\"brand\">teamnotes</p>\n");
+    put(w, wide ? "</style>\n</head>\n<body>\n<main class=\"wide\">\n"
+                : "</style>\n</head>\n<body>\n<main>\n");
+    put(w, "<p class=\"brand\">teamnotes</p>\n");
+}
+
+static void begin(struct writer *w, struct tn_buf *b, const char *title)
+{
+    begin_as(w, b, title, false);
 }
 
 static enum tn_err finish(struct writer *w)
@@ -521,4 +549,33 @@ enum tn_err tn_page_invite_done(struct tn_buf *out, const char *email, const cha
     put(&w, "<p class=\"muted\">Add this address as a remote MCP server in your client "
             "(Claude, VS Code, Cursor, …). It will send you here to sign in.</p>\n");
     return finish(&w);
+}
+
+/* ---------- the writer, for the pages of other files (admin_pages.c) ---------- */
+
+void tn_page_begin(struct tn_page_writer *w, struct tn_buf *b, const char *title, bool wide)
+{
+    struct writer in;
+    begin_as(&in, b, title, wide);
+    w->b = in.b;
+    w->start = in.start;
+    w->err = in.err;
+}
+
+void tn_page_put(struct tn_page_writer *w, const char *s)
+{
+    if (w->err == TN_OK)
+        w->err = tn_buf_puts(w->b, s);
+}
+
+void tn_page_esc(struct tn_page_writer *w, const char *s)
+{
+    if (w->err == TN_OK)
+        w->err = tn_html_escape(w->b, s);
+}
+
+enum tn_err tn_page_finish(struct tn_page_writer *w)
+{
+    struct writer in = {.b = w->b, .start = w->start, .err = w->err};
+    return finish(&in);
 }

@@ -29,6 +29,21 @@
  * are. NULL appends nothing. On failure `out` is unchanged. */
 enum tn_err tn_html_escape(struct tn_buf *out, const char *s);
 
+/* A page writer for pages kept in other files (admin_pages.c): begin writes the head
+ * with the one style block (its hash is in the CSP) and opens <main> (class "wide" when
+ * asked); put appends trusted markup, esc an escaped value; after the first failure
+ * every call is a no-op, and finish closes the page, or on failure truncates `out` back
+ * to where begin found it and returns the error. */
+struct tn_page_writer {
+    struct tn_buf *b;
+    size_t start;
+    enum tn_err err;
+};
+void tn_page_begin(struct tn_page_writer *w, struct tn_buf *b, const char *title, bool wide);
+void tn_page_put(struct tn_page_writer *w, const char *s);
+void tn_page_esc(struct tn_page_writer *w, const char *s);
+enum tn_err tn_page_finish(struct tn_page_writer *w);
+
 struct tn_page_scope {
     const char *name;        /* e.g. "notes:read"; required */
     const char *description; /* e.g. "Read your notes"; may be NULL */

@@ -34,6 +34,8 @@ void tn_as_start_session(struct tn_as *as, struct tn_as_resp *r, const struct tn
     if (s)
         tn_as_set_cookie(as, r, "tn_session", s, "/", "Lax", SESSION_TTL_S);
     free(s);
+    /* the admin console's "last sign-in" (#19): every method starts its session here */
+    tn_store_user_signed_in(as->cfg.store, u->id, now_s());
 }
 
 /* A browser that signed in to an account carries a device cookie (OWASP's "device

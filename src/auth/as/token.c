@@ -208,7 +208,9 @@ static void grant_code(struct tn_as *as, const struct tn_form *f, const struct t
         return;
     }
     struct tn_user u;
-    if (!user_current(as, row.user_id, 0, &u)) {
+    /* the code was issued code_ttl_s before it expires: an account re-enabled after a
+     * "revoke everything" may sign in and exchange codes again */
+    if (!user_current(as, row.user_id, row.expires_at - as->cfg.code_ttl_s, &u)) {
         tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "The account is disabled");
         return;
     }
