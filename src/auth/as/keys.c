@@ -399,7 +399,7 @@ static long current_row(const struct tn_signing_key *const *rows, size_t n, int6
 
 static struct key *current(struct tn_as_keys *k, int64_t now)
 {
-    const struct tn_signing_key *rows[MAX_KEYS];
+    const struct tn_signing_key *rows[MAX_KEYS] = {0};
     for (size_t i = 0; i < k->n; i++)
         rows[i] = &k->keys[i].row;
     long c = current_row(rows, k->n, now);
