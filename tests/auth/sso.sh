@@ -276,11 +276,12 @@ signin "$work/r8" ann@a.example ann
 tampered=$(sed -E 's/([?&]state=)[^&]*/\1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/' <<<"$back")
 check "tampered state refused" 401 "$(callback "$work/r8" "$tampered")"
 contains "state" "Sign-in state does not match this browser" "$(body)"
-T user disable ann@a.example >/dev/null 2>&1
-signin "$work/r9" ann@a.example ann
+# ed, not ann: ann is A's only administrator, whom `user disable` keeps enabled
+check "ed disabled" "ed@a.example is disabled; their refresh tokens are revoked" "$(T user disable ed@a.example 2>/dev/null)"
+signin "$work/r9" ed@a.example ed
 check "disabled account refused" 403 "$(callback "$work/r9" "$back")"
 contains "disabled" "This account is disabled." "$(body)"
-T user enable ann@a.example >/dev/null 2>&1
+T user enable ed@a.example >/dev/null 2>&1
 
 # ---------- 5. require_sso: no password or email code for a.example, and only for it
 start "$work/p1"
