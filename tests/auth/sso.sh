@@ -68,12 +68,13 @@ JSON
 start_idp() { # name
   local p; p=$(free_port)
   IDP_PORT=$p IDP_KEYS="$work/keys-$1.json" IDP_CONFIG="$work/idp-$1.json" "$node" "$root/tests/idp/idp.mjs" >"$work/idp-$1.log" 2>&1 &
-  pids+=($!)
+  echo $! >"$work/idp-$1.pid" # this runs in $(...): pids+=() would not reach cleanup
   wait_line "$work/idp-$1.log" "idp ready" >&2 || return 1
   echo "http://127.0.0.1:$p"
 }
-iss_a=$(start_idp a) || { fail=1; finish; }
-iss_c=$(start_idp c) || { fail=1; finish; }
+iss_a=$(start_idp a) || { pids+=($(cat "$work"/idp-*.pid)); fail=1; finish; }
+iss_c=$(start_idp c) || { pids+=($(cat "$work"/idp-*.pid)); fail=1; finish; }
+pids+=($(cat "$work"/idp-*.pid))
 
 # ---------- teamnotes: organizations, domains, connections (the CLI)
 data="$work/data"
