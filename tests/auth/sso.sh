@@ -6,7 +6,9 @@
 # in time with the role its groups map to; A requiring SSO refuses password and email-code
 # sign-in for a.example only; and a forged ID token, a replayed callback, a wrong nonce, a
 # tampered state, an unverified email, an address of another organization's domain, a
-# disabled account and an organization without sign-up are refused. Then the CLI: set, show,
+# disabled account and an organization without sign-up are refused; an invited address signs
+# in without sign-up as the invitation's account (its role, the invitation used), and an
+# invitation into another organization is not A's provider's to accept. Then the CLI: set, show,
 # test, remove, domains, and bad input with the exact errors.
 # Usage: tests/auth/sso.sh BUILD_DIR. Ends with "N passed, M failed".
 set -uo pipefail
@@ -50,7 +52,9 @@ cat >"$work/idp-a.json" <<JSON
           $(user nina nina@a.example true '[]' nonce),
           $(user bob bob@b.example true '["tn-admins"]'),
           $(user sub sub@x.a.example true '[]'),
-          $(user ned ned@a.example true '["tn-admins"]')],
+          $(user ned ned@a.example true '["tn-admins"]'),
+          $(user ivy Ivy@a.example true '["tn-admins"]'),
+          $(user ola ola@a.example true '[]')],
  "clients":[{"client_id":"teamnotes-a","client_secret":"$secret_a","token_endpoint_auth_method":"client_secret_basic",
              "application_type":"web","redirect_uris":["$cb"],"grant_types":["authorization_code"],"response_types":["code"]}]}
 JSON
@@ -64,12 +68,13 @@ JSON
 start_idp() { # name
   local p; p=$(free_port)
   IDP_PORT=$p IDP_KEYS="$work/keys-$1.json" IDP_CONFIG="$work/idp-$1.json" "$node" "$root/tests/idp/idp.mjs" >"$work/idp-$1.log" 2>&1 &
-  pids+=($!)
+  echo $! >"$work/idp-$1.pid" # this runs in $(...): pids+=() would not reach cleanup
   wait_line "$work/idp-$1.log" "idp ready" >&2 || return 1
   echo "http://127.0.0.1:$p"
 }
-iss_a=$(start_idp a) || { fail=1; finish; }
-iss_c=$(start_idp c) || { fail=1; finish; }
+iss_a=$(start_idp a) || { pids+=($(cat "$work"/idp-*.pid)); fail=1; finish; }
+iss_c=$(start_idp c) || { pids+=($(cat "$work"/idp-*.pid)); fail=1; finish; }
+pids+=($(cat "$work"/idp-*.pid))
 
 # ---------- teamnotes: organizations, domains, connections (the CLI)
 data="$work/data"
@@ -272,11 +277,12 @@ signin "$work/r8" ann@a.example ann
 tampered=$(sed -E 's/([?&]state=)[^&]*/\1AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/' <<<"$back")
 check "tampered state refused" 401 "$(callback "$work/r8" "$tampered")"
 contains "state" "Sign-in state does not match this browser" "$(body)"
-T user disable ann@a.example >/dev/null 2>&1
-signin "$work/r9" ann@a.example ann
+# ed, not ann: ann is A's only administrator, whom `user disable` keeps enabled
+check "ed disabled" "ed@a.example is disabled; their refresh tokens are revoked" "$(T user disable ed@a.example 2>/dev/null)"
+signin "$work/r9" ed@a.example ed
 check "disabled account refused" 403 "$(callback "$work/r9" "$back")"
 contains "disabled" "This account is disabled." "$(body)"
-T user enable ann@a.example >/dev/null 2>&1
+T user enable ed@a.example >/dev/null 2>&1
 
 # ---------- 5. require_sso: no password or email code for a.example, and only for it
 start "$work/p1"
@@ -323,6 +329,31 @@ signin "$work/p4" ned@a.example ned
 check "no sign-up: refused" 403 "$(callback "$work/p4" "$back")"
 contains "no account message" "No teamnotes account exists for this address" "$(body)"
 check "ned: no account" "" "$(show ned@a.example role)"
+# an invitation wins over sign-up being off and over the groups' role: ivy (tn-admins, which
+# maps to admin) invited into A as an editor gets exactly the invited account
+contains "ivy invited into A as editor" "invited ivy@a.example as editor (organization A), valid once until" \
+  "$(T user invite ivy@a.example --org A --role editor 2>/dev/null | head -1)"
+contains "ivy's invitation pending" "ivy@a.example" "$(T user invites 2>/dev/null)"
+signin "$work/p5" ivy@a.example ivy
+check "invited, no sign-up: signed in" 200 "$(callback "$work/p5" "$back")"
+contains "invited: signed in as ivy" "Signed in as <strong>ivy@a.example</strong>" "$(body)"
+check "ivy: the invitation's role, not the groups'" editor "$(show ivy@a.example role)"
+check "ivy: in A" "$(T org list 2>/dev/null | awk '$1=="A"{print $2}')" "$(show ivy@a.example organization)"
+check "ivy: identity linked" 1 "$(sqlite3 "$data/teamnotes.db" "SELECT count(*) FROM identities i JOIN users u ON u.id=i.user_id WHERE u.email='ivy@a.example' AND i.issuer='$iss_a' AND i.subject='sub_ivy'")"
+check "the invitation is used" "no pending invitations" "$(T user invites 2>/dev/null)"
+consent "$work/p5"
+check "ivy: a token" 200 "$(token)"
+signin "$work/p6" ivy@a.example ivy
+check "ivy again: the linked identity, consent remembered" 303 "$(callback "$work/p6" "$back")"
+check "still one ivy" 1 "$(sqlite3 "$data/teamnotes.db" "SELECT count(*) FROM users WHERE email='ivy@a.example'")"
+# an invitation of an a.example address into another organization: not A's provider's to accept
+T user invite ola@a.example --org B --role viewer >/dev/null 2>&1
+signin "$work/p7" ola@a.example ola
+check "invited into B: A's provider refuses" 403 "$(callback "$work/p7" "$back")"
+contains "says where the invitation is" "Your invitation is for another organization" "$(body)"
+check "ola: no account" "" "$(show ola@a.example role)"
+contains "ola's invitation still pending" "ola@a.example" "$(T user invites 2>/dev/null)"
+T user invite-revoke ola@a.example >/dev/null 2>&1
 
 # ---------- 6. audit and logs
 aud=$(T audit --limit 200 2>/dev/null)
@@ -331,6 +362,8 @@ contains "audit: a forged ID token" "denied    sso:A            id_token_bad_sig
 contains "audit: a wrong nonce" "denied    sso:A            id_token_nonce_mismatch  -" "$aud"
 contains "audit: unverified email" "denied    sso:A            unverified_email         uv@a.example" "$aud"
 contains "audit: foreign domain" "denied    sso:A            foreign_domain           bob@b.example" "$aud"
+contains "audit: invitation into another organization" "denied    sso:A            invited_elsewhere        ola@a.example" "$aud"
+contains "audit: invitation accepted through SSO" "invite_accepted" "$aud"
 contains "audit: settings changed" "sso.set" "$aud"
 contains "audit: domain added" "domain.add" "$aud"
 lacks "no client secret in the log" "sso secret" "$(cat "$work/tn.log")"

@@ -10,6 +10,8 @@
  *                                then email_verified and the email's domain one of THAT
  *                                organization's; the identity (iss, sub) known -> its user;
  *                                else the organization's member with that email -> linked;
+ *                                else a pending invitation of the address into THIS
+ *                                organization -> accepted (its role) and linked;
  *                                else, with allow_signup, a member made just in time with the
  *                                role of the groups claim (role_map) or the default role.
  *
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "auth/signin/invite.h"
 #include "auth/signin/sso.h"
 #include "auth/upstream/oidc.h"
 #include "core/log.h"
@@ -377,6 +380,85 @@ static enum tn_err callback_query(const struct tn_as_req *req, struct tn_buf *q)
     return rc;
 }
 
+/* The pending invitation of `email`, accepted for this sign-in: 1 (the account is in *u),
+ * 0 (none: just-in-time rules apply) or -1 (refused: *outcome, *msg). An invitation into
+ * another organization stays pending: this provider does not speak for that one. */
+static int invited(struct tn_as *as, const struct tn_org *o, const struct tn_oidc_identity *id,
+                   const char *email, int64_t now, struct tn_user *u, const char **outcome,
+                   const char **msg)
+{
+    struct tn_invitation inv;
+    enum tn_err e = tn_store_invitation_pending(as->cfg.store, email, now, &inv);
+    int got = -1;
+    *outcome = "error";
+    *msg = "Your account could not be created. Try again.";
+    if (e == TN_ERR_NOT_FOUND) {
+        got = 0;
+    } else if (e != TN_OK) {
+        goto done;
+    } else if (strcmp(inv.org_id, o->id)) {
+        *outcome = "invited_elsewhere";
+        *msg = "Your invitation is for another organization. Accept it with the link in the "
+               "invitation email.";
+    } else {
+        /* that very invitation, by its hash: one replaced meanwhile is not taken instead */
+        e = tn_invite_accept(as->cfg.store, inv.hash, id->name ? id->name : "", "", "sso", now, u);
+        if (e == TN_OK) {
+            got = 1;
+            tn_log(TN_LOG_INFO, "sso: invitation accepted", "user", u->id, "org", o->id, "role",
+                   u->role, NULL);
+        } else if (e != TN_ERR_CONFLICT) {
+            *outcome = "no_account";
+            *msg = "Your invitation was used or has expired. Ask your administrator for a new "
+                   "one.";
+        }
+    }
+done:
+    sodium_memzero(&inv, sizeof inv);
+    return got;
+}
+
+/* A member made just in time (the connection allows sign-up), with the role of the
+ * groups claim or the default role; false with *outcome and *msg otherwise. */
+static bool just_in_time(struct tn_as *as, const struct tn_org *o, const struct tn_org_sso *c,
+                         const struct tn_oidc_identity *id, const char *email, int64_t now,
+                         struct tn_user *u, const char **outcome, const char **msg)
+{
+    char role[16];
+    const char *groups[TN_OIDC_MAX_GROUPS];
+    for (size_t i = 0; i < id->n_groups && i < TN_OIDC_MAX_GROUPS; i++)
+        groups[i] = id->groups[i];
+    if (!c->allow_signup) {
+        *outcome = "no_account";
+        *msg = "No teamnotes account exists for this address. Ask your administrator for "
+               "an invitation.";
+        return false;
+    }
+    if (tn_sso_role_for(c->role_map, groups, id->n_groups, c->default_role, role) != TN_OK) {
+        *outcome = "bad_role";
+        *msg = "Your organization's single sign-on is misconfigured (no valid role).";
+        return false;
+    }
+    memset(u, 0, sizeof *u);
+    uint8_t b[12];
+    tn_random(b, sizeof b);
+    memcpy(u->id, "usr_", 4);
+    tn_b64url_encode(u->id + 4, sizeof u->id - 4, b, sizeof b);
+    tn_strlcpy(u->email, email, sizeof u->email);
+    tn_strlcpy(u->name, id->name && id->name[0] ? id->name : email, sizeof u->name);
+    tn_strlcpy(u->org_id, o->id, sizeof u->org_id);
+    tn_strlcpy(u->role, role, sizeof u->role);
+    u->created_at = now;
+    if (tn_store_user_insert(as->cfg.store, u) != TN_OK) {
+        *outcome = "error";
+        *msg = "Your account could not be created. Try again.";
+        return false;
+    }
+    tn_log(TN_LOG_INFO, "sso: account created just in time", "user", u->id, "org", o->id, "role",
+           u->role, NULL);
+    return true;
+}
+
 /* The account of a verified identity, per the rules at the top; *outcome names a refusal
  * and *msg says it to the person. */
 static bool account_for(struct tn_as *as, const struct tn_org *o, const struct tn_org_sso *c,
@@ -420,38 +502,10 @@ static bool account_for(struct tn_as *as, const struct tn_org *o, const struct t
             return false;
         }
     } else {
-        char role[16];
-        const char *groups[TN_OIDC_MAX_GROUPS];
-        for (size_t i = 0; i < id->n_groups && i < TN_OIDC_MAX_GROUPS; i++)
-            groups[i] = id->groups[i];
-        if (!c->allow_signup) {
-            *outcome = "no_account";
-            *msg = "No teamnotes account exists for this address. Ask your administrator for "
-                   "an invitation.";
+        /* an invitation for the address wins: its role and organization */
+        int got = invited(as, o, id, email, now, u, outcome, msg);
+        if (got < 0 || (got == 0 && !just_in_time(as, o, c, id, email, now, u, outcome, msg)))
             return false;
-        }
-        if (tn_sso_role_for(c->role_map, groups, id->n_groups, c->default_role, role) != TN_OK) {
-            *outcome = "bad_role";
-            *msg = "Your organization's single sign-on is misconfigured (no valid role).";
-            return false;
-        }
-        memset(u, 0, sizeof *u);
-        uint8_t b[12];
-        tn_random(b, sizeof b);
-        memcpy(u->id, "usr_", 4);
-        tn_b64url_encode(u->id + 4, sizeof u->id - 4, b, sizeof b);
-        tn_strlcpy(u->email, email, sizeof u->email);
-        tn_strlcpy(u->name, id->name && id->name[0] ? id->name : email, sizeof u->name);
-        tn_strlcpy(u->org_id, o->id, sizeof u->org_id);
-        tn_strlcpy(u->role, role, sizeof u->role);
-        u->created_at = now;
-        if (tn_store_user_insert(as->cfg.store, u) != TN_OK) {
-            *outcome = "error";
-            *msg = "Your account could not be created. Try again.";
-            return false;
-        }
-        tn_log(TN_LOG_INFO, "sso: account created just in time", "user", u->id, "org", o->id,
-               "role", u->role, NULL);
     }
     tn_strlcpy(link.user_id, u->id, sizeof link.user_id);
     enum tn_err e = tn_store_identity_link(as->cfg.store, &link);
