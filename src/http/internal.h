@@ -21,7 +21,7 @@
 #include "http/server.h"
 #include "ops/reqid.h"
 
-#define MAX_ROUTES 32
+#define MAX_ROUTES 128
 #define MAX_LIST 32
 #define STREAM_QUEUE_LIMIT (8u << 20)
 #define CONN_BUCKETS 1024        /* per-address counting: chains, keyed by a random-keyed hash */
@@ -96,6 +96,7 @@ struct tn_http_server {
     unsigned n_hosts;
     struct route routes[MAX_ROUTES];
     unsigned n_routes;
+    bool routes_full; /* a route did not fit: the server refuses to start */
     struct MHD_Daemon *d;
     uint16_t port;
     atomic_uint inflight;

@@ -763,8 +763,12 @@ struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
 enum tn_err tn_http_route(struct tn_http_server *s, const char *path, enum tn_http_match m,
                           tn_http_handler h, void *ud)
 {
-    if (s->n_routes >= MAX_ROUTES)
+    if (s->n_routes >= MAX_ROUTES) {
+        s->routes_full = true;
+        tn_log(TN_LOG_ERROR, "too many routes: raise MAX_ROUTES in src/http/internal.h", "path",
+               path, NULL);
         return TN_ERR_LIMIT;
+    }
     struct route *rt = &s->routes[s->n_routes++];
     rt->path = xstrdup(path);
     rt->len = strlen(path);
@@ -781,6 +785,8 @@ enum tn_err tn_http_server_start(struct tn_http_server *s)
     struct addrinfo *ai = NULL;
     char port[8];
     snprintf(port, sizeof port, "%u", s->cfg.port);
+    if (s->routes_full) /* a route that silently 404s is worse than no start */
+        return TN_ERR_LIMIT;
     if (getaddrinfo(s->cfg.host, port, &hints, &ai) != 0 || !ai) {
         tn_log(TN_LOG_ERROR, "HOST must be a numeric IPv4 or IPv6 address", "host", s->cfg.host,
                NULL);

@@ -8,7 +8,7 @@
 #include "ops/prom.h"
 
 #define R memory_order_relaxed
-#define MAX_ROUTES 48
+#define MAX_ROUTES 128
 #define MAX_TOOLS 64
 #define LABEL_MAX 96
 

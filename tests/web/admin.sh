@@ -140,8 +140,9 @@ check "CSV header line" "$expected" "$(head -1 "$work/audit.csv")"
 check "CSV rows end in CRLF" 2 "$(grep -c $'\r$' "$work/audit.csv")"
 "$tn" audit --tool admin.revoke_app --outcome not_found --csv --data-dir "$D" >"$work/cli.csv"
 check "the CLI's CSV equals the page's" "$(md5sum <"$work/audit.csv")" "$(md5sum <"$work/cli.csv")"
-check "audit by person (email) on the CLI" 2 "$("$tn" audit --user alice@example.com --tool save_note --outcome ok --data-dir "$D" | wc -l)"
-check "audit by person: nobody else's records" 0 "$("$tn" audit --user alice@example.com --limit 1000 --data-dir "$D" | grep -vc "|$alice_id  ")"
+# alice's successful writes: before the demotion, both apps after re-enabling, the other app
+check "audit by person (email) on the CLI" 4 "$("$tn" audit --user alice@example.com --tool save_note --outcome ok --data-dir "$D" | wc -l)"
+check "audit by person: nobody else's records" 0 "$("$tn" audit --user alice@example.com --limit 1000 --data-dir "$D" | grep -vcE "[| ]$alice_id  ")" # notes rows: ISSUER|ID; sign-in rows: ID
 check "audit records the acting admin" 1 "$("$tn" audit --tool admin.disable --data-dir "$D" | grep -c "|$admin_id  client=admin-page")"
 check "a bad time is refused by the CLI" 2 "$("$tn" audit --since yesterday --data-dir "$D" >/dev/null 2>&1; echo $?)"
 

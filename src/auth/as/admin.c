@@ -162,6 +162,9 @@ static void members_post(struct ctx *c, struct tn_form *f, bool role)
                 : TN_ERR_BAD_INPUT;
         ok = disable ? "disabled" : "enabled";
     }
+    /* this instance's account cache sees the change at once (others within its age) */
+    if (e == TN_OK && who && c->as->cfg.account_changed)
+        c->as->cfg.account_changed(c->as->cfg.account_changed_ud, who);
     char loc[64];
     snprintf(loc, sizeof loc, "/admin/members?%s=%s", e == TN_OK ? "ok" : "err",
              e == TN_OK ? ok : err_code(e));
