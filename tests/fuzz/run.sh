@@ -45,7 +45,7 @@ srcs_forwarded="core/err.c core/buf.c core/arena.c core/proxy.c"
 libs_forwarded=""
 srcs_mcp="core/err.c core/buf.c core/arena.c core/arena_json.c core/json.c core/jsonparse.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
           mcp/schema.c mcp/schema_validate.c mcp/registry.c mcp/server.c mcp/modern.c mcp/jobs.c mcp/listen.c
-          mcp/tools.c mcp/mrtr.c mcp/resources.c mcp/prompts.c"
+          mcp/tools.c mcp/mrtr.c mcp/resources.c mcp/prompts.c ops/metrics.c ops/prom.c"
 libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"
 srcs_redirect="core/err.c core/buf.c core/arena.c auth/as/redirect.c"
 libs_redirect=""
@@ -61,7 +61,11 @@ srcs_notetext="core/err.c core/buf.c core/arena.c core/util.c core/log.c store/s
                store/notes.c store/sqlite.c store/sqlite_auth.c store/sqlite_notes.c store/sqlite_commit.c
                store/postgres.c store/postgres_auth.c store/postgres_notes.c store/postgres_listen.c
                store/identity.c store/sqlite_identity.c store/postgres_identity.c
-               store/sqlite_signin.c store/postgres_signin.c"
+               store/sqlite_signin.c store/postgres_signin.c
+               store/grants.c store/sqlite_grants.c store/postgres_grants.c
+               store/invitation.c store/sqlite_invitation.c store/postgres_invitation.c
+               store/org_sso.c store/sqlite_org_sso.c store/postgres_org_sso.c store/admin.c
+               ops/metrics.c ops/prom.c"
 # the migrations are embedded at build time (scripts/gen-migrations.py), compiled below
 libs_notetext="$out/obj/migrations_sqlite.o $out/obj/migrations_postgres.o
                -ljansson -lsodium -lsqlite3 -lpq -lpthread -lm"
