@@ -21,7 +21,7 @@
 #include "http/server.h"
 #include "ops/reqid.h"
 
-#define MAX_ROUTES 32
+#define MAX_ROUTES 64
 #define MAX_LIST 32
 #define STREAM_QUEUE_LIMIT (8u << 20)
 #define CONN_BUCKETS 1024        /* per-address counting: chains, keyed by a random-keyed hash */
