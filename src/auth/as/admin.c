@@ -518,8 +518,11 @@ static void orgs_post(struct ctx *c, struct tn_form *f, const char *what)
             e = TN_ERR_BAD_INPUT;
             tn_buf_puts(&msg, "The issuer and the client ID are required.");
         } else {
-            if (in.default_role && !in.default_role[0])
-                in.default_role = NULL;
+            /* an empty field is "not given", as an absent option on the command line */
+            const char **opt[] = {&in.scopes, &in.groups_claim, &in.role_map, &in.default_role};
+            for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
+                if (*opt[i] && !*opt[i][0])
+                    *opt[i] = NULL;
             e = tn_sso_set(&a, name, &in, &msg);
         }
         if (e == TN_OK)
