@@ -198,6 +198,99 @@ static void test_templates_escape(void **state)
     tn_buf_deinit(&b);
 }
 
+/* The organizations' pages and the invitations: every name, domain and value escaped;
+ * the stored client secret never reaches the page (its field is always empty). */
+static void test_org_templates_escape(void **state)
+{
+    (void)state;
+    struct tn_buf b;
+    tn_buf_init(&b, 1 << 20);
+    struct tn_admin_page p = base("orgs");
+    struct tn_admin_org_row row = {.domains = 2, .sso = true};
+    snprintf(row.org.name, sizeof row.org.name, "%.120s", hostile);
+    snprintf(row.org.id, sizeof row.org.id, "org_x");
+    assert_int_equal(tn_admin_page_orgs(&b, &p, &row, 1), TN_OK);
+    no_raw_markup(b.data);
+    assert_non_null(strstr(b.data, "aria-current=\"page\">Organizations<"));
+    /* the link to it: percent-encoded, then escaped */
+    assert_non_null(strstr(b.data, "href=\"/admin/orgs?org=%3Cscript%3Ealert%281%29"));
+    assert_non_null(strstr(b.data, "<td>2</td><td><span class=\"ok\">Connected</span>"));
+    assert_non_null(strstr(b.data, "action=\"/admin/orgs/create\""));
+
+    tn_buf_reset(&b);
+    struct tn_org_domain d = {.created_at = 1765042205};
+    snprintf(d.domain, sizeof d.domain, "%.200s", hostile);
+    struct tn_org_sso c = {.require_sso = true, .updated_at = 1765042205};
+    snprintf(c.issuer, sizeof c.issuer, "https://idp.example/%s", hostile);
+    snprintf(c.client_id, sizeof c.client_id, "%s", hostile);
+    snprintf(c.client_secret, sizeof c.client_secret, "tnk1:SEALED-SECRET-MUST-NOT-SHOW");
+    snprintf(c.groups_claim, sizeof c.groups_claim, "<g>");
+    snprintf(c.default_role, sizeof c.default_role, "editor");
+    struct tn_admin_org_view v = {.org = &row.org,
+                                  .domains = &d,
+                                  .nd = 1,
+                                  .sso = &c,
+                                  .role_map = hostile,
+                                  .test_result = hostile,
+                                  .test_ok = false};
+    assert_int_equal(tn_admin_page_org(&b, &p, &v), TN_OK);
+    no_raw_markup(b.data);
+    assert_null(strstr(b.data, "SEALED-SECRET"));
+    assert_non_null(strstr(b.data, "<input id=\"client_secret\" name=\"client_secret\" "
+                                   "type=\"password\" required maxlength=\"512\" "
+                                   "autocomplete=\"off\">"));
+    assert_non_null(strstr(b.data, "value=\"&lt;g&gt;\""));
+    assert_non_null(strstr(b.data, "<option value=\"editor\" selected>"));
+    assert_non_null(strstr(b.data, "name=\"require_sso\" value=\"1\" checked>"));
+    assert_null(strstr(b.data, "name=\"allow_signup\" value=\"1\" checked>"));
+    assert_non_null(strstr(b.data, "<strong>Test failed</strong>&lt;script&gt;"));
+    assert_non_null(strstr(b.data, "action=\"/admin/orgs/sso-test\""));
+    /* every form names the organization in a hidden field, escaped */
+    assert_non_null(strstr(b.data, "name=\"org\" value=\"&lt;script&gt;"));
+    /* no connection: no test or remove button, the form says Connect */
+    tn_buf_reset(&b);
+    v.sso = NULL;
+    v.test_result = NULL;
+    assert_int_equal(tn_admin_page_org(&b, &p, &v), TN_OK);
+    assert_null(strstr(b.data, "/admin/orgs/sso-test"));
+    assert_null(strstr(b.data, "/admin/orgs/sso-remove"));
+    assert_non_null(strstr(b.data, ">Connect</button>"));
+    size_t len = b.len;
+    v.org = NULL;
+    assert_int_equal(tn_admin_page_org(&b, &p, &v), TN_ERR_INTERNAL);
+    assert_int_equal(b.len, len);
+
+    /* the invitations on the members page */
+    tn_buf_reset(&b);
+    p = base("members");
+    struct tn_invitation inv = {.expires_at = 1765042205};
+    snprintf(inv.email, sizeof inv.email, "%s", hostile);
+    snprintf(inv.role, sizeof inv.role, "editor");
+    const char *names[] = {hostile};
+    struct tn_admin_invites iv = {.v = &inv,
+                                  .v_org = names,
+                                  .n = 1,
+                                  .orgs = &row.org,
+                                  .norgs = 1,
+                                  .link = "https://tn.example/invite?t=a&b<c",
+                                  .link_email = hostile};
+    p.invites = &iv;
+    assert_int_equal(tn_admin_page_members(&b, &p, NULL, NULL, 0, 0, 0, 25), TN_OK);
+    no_raw_markup(b.data);
+    assert_non_null(strstr(b.data, "<code>https://tn.example/invite?t=a&amp;b&lt;c</code>"));
+    assert_non_null(strstr(b.data, "action=\"/admin/members/invite-revoke\""));
+    assert_non_null(strstr(b.data, "name=\"email\" value=\"&lt;script&gt;"));
+    assert_non_null(strstr(b.data, "<td>editor</td>"));
+    /* without a link there is no outbox notice */
+    tn_buf_reset(&b);
+    iv.link = NULL;
+    iv.n = 0;
+    assert_int_equal(tn_admin_page_members(&b, &p, NULL, NULL, 0, 0, 0, 25), TN_OK);
+    assert_null(strstr(b.data, "outbox"));
+    assert_non_null(strstr(b.data, "No pending invitations."));
+    tn_buf_deinit(&b);
+}
+
 int main(void)
 {
     tn_util_init();
@@ -206,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_csv_row),
         cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_templates_escape),
+        cmocka_unit_test(test_org_templates_escape),
     };
     return cmocka_run_group_tests_name("admin ops", tests, NULL, NULL);
 }

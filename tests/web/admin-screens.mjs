@@ -30,7 +30,7 @@ for (const [who, role] of [['ada', 'admin'], ['bo', 'editor'], ['cy', 'viewer']]
   spawnSync(tn, ['user', 'add', `${who}@example.com`, '--name', who === 'cy' ? '<b>Cy</b> "=1+1"' : `${who[0].toUpperCase()}${who.slice(1)} Example`,
     '--role', role, '--password-stdin', '--data-dir', data], { input: `${who}-password-1\n` });
 const server = spawn(tn, ['serve', '--port', String(port), '--data-dir', data],
-  { env: { ...process.env, KEY_PUBLISH_LEAD_S: '5' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  { env: { ...process.env, KEY_PUBLISH_LEAD_S: '5', SSO_ALLOW_LOOPBACK: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
 await new Promise((res) => { let t = ''; const on = (d) => { t += d; if (t.includes('ready')) res(); }; server.stderr.on('data', on); server.stdout.on('data', on); });
 for (const name of ['Claude Code', 'Notes sync <script>'])
   await fetch(`${base}/register`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
@@ -87,6 +87,50 @@ try {
   await check('disabled');
   await page.locator('tr', { hasText: 'bo@example.com' }).locator('button:has-text("Enable")').click();
   await page.waitForSelector('text=The member was enabled');
+
+  // invite someone (no mail server: the page shows the link), then revoke it
+  await page.fill('#inv-email', 'dee@example.com');
+  await page.selectOption('#inv-role', 'editor');
+  await page.click('button:has-text("Invite")');
+  await page.waitForSelector('text=Give this link to dee@example.com only');
+  const link = await page.locator('.note code').textContent();
+  ok('the invitation link is shown', link.startsWith(`${base}/invite?t=`));
+  ok('the invitation is pending', await page.locator('tr', { hasText: 'dee@example.com' }).count() === 1);
+  await check('invited');
+  await page.locator('tr', { hasText: 'dee@example.com' }).locator('button:has-text("Revoke")').click();
+  await page.waitForSelector('text=The invitation was revoked');
+  ok('no pending invitation left', await page.locator('text=No pending invitations.').count() === 1);
+
+  // organizations: create one, add a domain, connect SSO, test it, refuse a bad domain
+  await page.click('nav.tabs >> text=Organizations');
+  await page.waitForSelector('h1:has-text("Organizations")');
+  await check('orgs');
+  await page.fill('#org-name', 'Acme <Corp>');
+  await page.click('button:has-text("Create")');
+  await page.waitForSelector('text=The organization was created');
+  ok('on the new organization\'s page', (await page.textContent('h1')) === 'Acme <Corp>');
+  await page.fill('#domain', 'acme.example');
+  await page.click('button:has-text("Add")');
+  await page.waitForSelector('text=The domain was added');
+  await page.fill('#domain', 'not a domain');
+  await page.click('button:has-text("Add")');
+  await page.waitForSelector('.note.error');
+  ok('a bad domain is refused with the reason', (await page.textContent('.note.error')).startsWith("'not a domain' is not a domain"));
+  await check('org-domain-refused');
+  await page.fill('#issuer', 'http://127.0.0.1:1');
+  await page.fill('#client_id', 'acme-client');
+  await page.fill('#client_secret', 'shh-very-secret-42');
+  await page.fill('#groups_claim', 'groups');
+  await page.fill('#role_map', 'eng=editor');
+  await page.check('input[name=require_sso]');
+  await page.click('button:has-text("Connect")');
+  await page.waitForSelector('text=The SSO connection was saved');
+  ok('the secret is never shown back', !(await page.content()).includes('shh-very-secret-42'));
+  await check('org-sso');
+  await page.click('button:has-text("Test connection")');
+  await page.waitForSelector('text=Test failed');
+  ok('the test says why', (await page.textContent('.note.error')).includes('could not be fetched'));
+  await check('org-sso-test');
 
   await page.click('nav.tabs >> text=Apps');
   await page.waitForSelector('h1:has-text("Apps")');

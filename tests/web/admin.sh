@@ -33,7 +33,7 @@ done
 # a hostile name: markup, a formula for spreadsheets, quotes and commas
 echo 'mallory-password-1' | "$tn" user add mallory@example.com --name '<script>alert(1)</script>' --role viewer --password-stdin --data-dir "$D" >/dev/null 2>&1
 
-BASE_URL=$A "$tn" serve --port "$port" --data-dir "$D" >"$work/server.log" 2>&1 &
+BASE_URL=$A SSO_ALLOW_LOOPBACK=1 "$tn" serve --port "$port" --data-dir "$D" >"$work/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do grep -q "ready" "$work/server.log" && break; sleep 0.05; done
 
@@ -172,29 +172,88 @@ for _ in $(seq 70); do k3=$(kid_of "$(token_for bob@example.com bob-password-1 "
 check "and signs with it after the lead" "$k2" "$k3"
 check "the token of the first key still works" false "$(save "$at_old")"
 
+# ---- organizations: create, domains, SSO connection (the secret never shown back) ----
+org='Acme <b>"Corp"</b>'
+org_q='Acme%20%3Cb%3E%22Corp%22%3C%2Fb%3E'
+check "create an organization" "303 /admin/orgs?org=$org_q&ok=org_created" "$(post /admin/orgs/create --data-urlencode "name=$org")"
+check "the same name again is refused" "303 /admin/orgs?err=org_exists" "$(post /admin/orgs/create --data-urlencode "name=$org")"
+check "a name with a control character is refused" "303 /admin/orgs?err=invalid" "$(post /admin/orgs/create --data-urlencode "name=$(printf 'a\tb')")"
+get -o "$work/orgs.html" "$A/admin/orgs"
+check "the list shows the name escaped" 1 "$(grep -c '<bdi>Acme &lt;b&gt;&quot;Corp&quot;&lt;/b&gt;</bdi>' "$work/orgs.html")"
+check "no raw markup from the name" 0 "$(grep -c '<b>"Corp"' "$work/orgs.html")"
+check "add a domain (lower-cased)" "303 /admin/orgs?org=$org_q&ok=domain_added" "$(post /admin/orgs/domain-add --data-urlencode "org=$org" -d domain=Acme.Example)"
+check "the CLI twin lists it" "acme.example" "$("$tn" org domain list "$org" --data-dir "$D")"
+code=$(curl -s -c "$J" -b "$J" -o "$work/dom.html" -w '%{http_code}' -H "Origin: $A" "$A/admin/orgs/domain-add" --data-urlencode "csrf=$csrf" --data-urlencode "org=$org" --data-urlencode 'domain=evil.example"><script>alert(1)</script>')
+check "a hostile domain is refused (400)" 400 "$code"
+check "with the exact reason, escaped" 1 "$(grep -c '<p class="note error" role="alert">&#39;evil.example&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&#39; is not a domain: ' "$work/dom.html")"
+check "no raw script from the domain" 0 "$(grep -c '<script' "$work/dom.html")"
+check "a parent of the domain is someone else's to add: taken domain refused" 409 "$(code_of -c "$J" -b "$J" -H "Origin: $A" "$A/admin/orgs/domain-add" --data-urlencode "csrf=$csrf" -d org=default -d domain=acme.example)"
+secret='TOP-secret-0123456789-abcdef'
+check "set the SSO connection" "303 /admin/orgs?org=$org_q&ok=sso_set" "$(post /admin/orgs/sso-set --data-urlencode "org=$org" -d issuer=http://127.0.0.1:1 -d client_id=acme-client --data-urlencode "client_secret=$secret" -d groups_claim=groups -d role_map=eng=editor,it=admin -d default_role=editor -d require_sso=1)"
+get -o "$work/org.html" "$A/admin/orgs?org=$org_q"
+check "the page never contains the secret" 0 "$(grep -c "$secret" "$work/org.html")"
+check "the secret field is empty" 1 "$(grep -c '<input id="client_secret" name="client_secret" type="password" required maxlength="512" autocomplete="off">' "$work/org.html")"
+check "the page shows the issuer, client, role map and default role" "4" "$(grep -o 'value="http://127.0.0.1:1"\|value="acme-client"\|value="eng=editor,it=admin"\|<option value="editor" selected>' "$work/org.html" | sort -u | wc -l | tr -d ' ')"
+check "require SSO is ticked, sign-up is not" "1 0" "$(grep -c 'name="require_sso" value="1" checked' "$work/org.html") $(grep -c 'name="allow_signup" value="1" checked' "$work/org.html")"
+check "the CLI twin shows the same connection, the secret sealed" 2 "$("$tn" org sso show "$org" --data-dir "$D" | grep -c 'acme-client\|(set, sealed)')"
+code=$(curl -s -c "$J" -b "$J" -o "$work/test.html" -w '%{http_code}' -H "Origin: $A" "$A/admin/orgs/sso-test" --data-urlencode "csrf=$csrf" --data-urlencode "org=$org")
+check "test connection answers with the page" 200 "$code"
+cli_test=$(SSO_ALLOW_LOOPBACK=1 "$tn" org sso test "$org" --data-dir "$D" 2>&1 | sed 's/^teamnotes: //')
+check "test connection against an unreachable issuer says why (as the CLI does)" 1 "$(grep -cF "<strong>Test failed</strong>$(sed 's/&/\&amp;/g;s/</\&lt;/g;s/>/\&gt;/g;s/"/\&quot;/g;s/'"'"'/\&#39;/g' <<<"$cli_test")</p>" "$work/test.html")"
+check "the reason names the issuer" 1 "$(grep -c 'Test failed.*127.0.0.1:1' "$work/test.html")"
+check "the test page has no secret either" 0 "$(grep -c "$secret" "$work/test.html")"
+check "a bad role map is refused" 400 "$(code_of -c "$J" -b "$J" -H "Origin: $A" "$A/admin/orgs/sso-set" --data-urlencode "csrf=$csrf" --data-urlencode "org=$org" -d issuer=http://127.0.0.1:1 -d client_id=x -d client_secret=y -d role_map=eng=root)"
+check "remove the connection" "303 /admin/orgs?org=$org_q&ok=sso_removed" "$(post /admin/orgs/sso-remove --data-urlencode "org=$org")"
+check "the page says there is none" 1 "$(get "$A/admin/orgs?org=$org_q" | grep -c 'No connection')"
+check "remove the domain" "303 /admin/orgs?org=$org_q&ok=domain_removed" "$(post /admin/orgs/domain-remove --data-urlencode "org=$org" -d domain=acme.example)"
+check "an unknown organization's page is 404" 404 "$(code_of -b "$J" "$A/admin/orgs?org=nope")"
+check "the SSO change is audited with the acting admin through the page" 1 "$("$tn" audit --tool sso.set --data-dir "$D" | grep -c "|$admin_id  client=admin-page")"
+"$tn" org domain add "$org" acme.example --data-dir "$D" >/dev/null
+
+# ---- invitations: invite, pending, the link works, revoke, the link stops ----
+code=$(curl -s -c "$J" -b "$J" -o "$work/inv.html" -w '%{http_code}' -H "Origin: $A" "$A/admin/members/invite" --data-urlencode "csrf=$csrf" -d email=Newbie@Example.com -d role=editor --data-urlencode "org=$org")
+check "invite (no mail server): the page with the link" 200 "$code"
+link=$(grep -o "$A/invite?t=[A-Za-z0-9_-]*" "$work/inv.html" | head -1)
+check "the link is shown once, for the invitee" 1 "$(grep -c 'Give this link to newbie@example.com only' "$work/inv.html")"
+tok=${link#*t=}
+check "the link carries a token" 43 "${#tok}"
+# (quoted-printable: the mail's lines may break the token; its first 20 characters stay)
+check "the outbox holds the mail with the same link" 1 "$(grep -rlF "invite?t=3D${tok:0:20}" "$D/outbox" | wc -l | tr -d ' ')"
+get -o "$work/members2.html" "$A/admin/members"
+check "the invitation is pending, with its organization" 1 "$(grep -c '<tr><td class="wrap">newbie@example.com</td><td>editor</td><td class="wrap"><bdi>Acme &lt;b&gt;&quot;Corp&quot;&lt;/b&gt;</bdi></td>' "$work/members2.html")"
+check "the link works" 200 "$(code_of "$link")"
+check "an invitation for an existing account is refused" 409 "$(code_of -c "$J" -b "$J" -H "Origin: $A" "$A/admin/members/invite" --data-urlencode "csrf=$csrf" -d email=bob@example.com -d role=viewer)"
+check "an unknown role is refused" 400 "$(code_of -c "$J" -b "$J" -H "Origin: $A" "$A/admin/members/invite" --data-urlencode "csrf=$csrf" -d email=x@example.com -d role=root)"
+check "revoke the invitation" "303 /admin/members?ok=invite_revoked" "$(post /admin/members/invite-revoke -d email=newbie@example.com)"
+check "revoking it again: nothing pending" "303 /admin/members?err=not_found" "$(post /admin/members/invite-revoke -d email=newbie@example.com)"
+check "the revoked link shows the invalid page" "400 1" "$(code_of "$link") $(curl -s "$link" | grep -c '<h1>This invitation does not work</h1>')"
+check "no pending invitations left" 1 "$(get "$A/admin/members" | grep -c 'No pending invitations.')"
+check "the invitation is audited with the acting admin" 1 "$("$tn" audit --tool invite_revoked --data-dir "$D" | grep -c "$admin_id")"
+
 # ---- access: a non-admin gets 403 on every route and post; no session -> sign in ----
-routes="/admin /admin/members /admin/apps /admin/audit /admin/audit.csv /admin/keys"
-posts="/admin/members/role /admin/members/status /admin/apps/revoke /admin/keys/rotate"
+routes="/admin /admin/members /admin/orgs /admin/orgs?org=default /admin/apps /admin/audit /admin/audit.csv /admin/keys"
+posts="/admin/members/role /admin/members/status /admin/members/invite /admin/members/invite-revoke /admin/orgs/create /admin/orgs/domain-add /admin/orgs/domain-remove /admin/orgs/sso-set /admin/orgs/sso-test /admin/orgs/sso-remove /admin/apps/revoke /admin/keys/rotate"
 # (disabling alice ended her browser session too: she signs in again)
 check "alice signs in again" "/admin/members" "$(browser alice alice@example.com alice-password-1)"
 AJ="$work/alice.jar"
 acsrf=$(field csrf "$work/alice.signin")
 for r in $routes; do
   check "alice (editor) GET $r -> 403" 403 "$(code_of -b "$AJ" "$A$r")"
-  check "signed out GET $r -> 303 to sign in" "303 /signin?next=$r" "$(curl -s -o /dev/null -D - "$A$r" | awk 'NR==1{s=$2} tolower($1)=="location:"{l=$2} END{gsub(/\r/,"",l); print s" "l}')"
+  check "signed out GET $r -> 303 to sign in" "303 /signin?next=${r%%\?*}" "$(curl -s -o /dev/null -D - "$A$r" | awk 'NR==1{s=$2} tolower($1)=="location:"{l=$2} END{gsub(/\r/,"",l); print s" "l}')"
 done
 curl -s -b "$AJ" "$A/admin/keys" | grep -q "You need the admin permission" && check "the 403 page says why" 0 0 || check "the 403 page says why" 0 1
 for p in $posts; do
-  check "alice POST $p -> 403" 403 "$(code_of -b "$AJ" -H "Origin: $A" "$A$p" -d "csrf=$acsrf" -d "user=$admin_id" -d role=viewer -d disabled=1 -d "client=$cid2")"
+  check "alice POST $p -> 403" 403 "$(code_of -b "$AJ" -H "Origin: $A" "$A$p" -d "csrf=$acsrf" -d "user=$admin_id" -d role=viewer -d disabled=1 -d "client=$cid2" -d email=eve@example.com -d name=evil -d org=default -d domain=evil.example -d issuer=http://127.0.0.1:1 -d client_id=x -d client_secret=y)"
   check "signed out POST $p -> 401" 401 "$(code_of -H "Origin: $A" "$A$p" -d csrf=x)"
-  check "admin POST $p from another origin -> 403" 403 "$(code_of -b "$J" -H "Origin: http://127.0.0.1:1" "$A$p" --data-urlencode "csrf=$csrf" -d "user=$alice_id" -d role=viewer)"
+  check "admin POST $p from another origin -> 403" 403 "$(code_of -b "$J" -H "Origin: http://127.0.0.1:1" "$A$p" --data-urlencode "csrf=$csrf" -d "user=$alice_id" -d role=viewer -d name=evil -d org=default -d domain=evil.example -d email=eve@example.com)"
   check "admin POST $p without Origin -> 403" 403 "$(code_of -b "$J" "$A$p" --data-urlencode "csrf=$csrf" -d "user=$alice_id" -d role=viewer)"
   check "admin POST $p without the CSRF token -> 403" 403 "$(code_of -b "$J" -H "Origin: $A" "$A$p" -d "user=$alice_id" -d role=viewer)"
 done
 "$tn" user show alice@example.com --data-dir "$D" | grep -q "editor" && check "none of those changed alice" 0 0 || check "none of those changed alice" 0 1
-# 4 posts each: alice (no admin), another origin, no Origin, no CSRF token; signed-out
-# posts have no one to record
-check "the refused posts are audited" 16 "$("$tn" audit --tool admin.request --outcome denied --limit 100 --data-dir "$D" | wc -l)"
+check "none of those made an organization, a domain or an invitation" "0 0 0" "$("$tn" org list --data-dir "$D" | grep -c evil) $("$tn" org domain list default --data-dir "$D" 2>/dev/null | grep -c evil) $("$tn" user invites --data-dir "$D" | grep -c eve@)"
+# 4 posts each (12 forms): alice (no admin), another origin, no Origin, no CSRF token;
+# signed-out posts have no one to record
+check "the refused posts are audited" 48 "$("$tn" audit --tool admin.request --outcome denied --limit 100 --data-dir "$D" | wc -l)"
 
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -386,3 +386,33 @@ enum tn_err tn_admin_keys_rotate(struct tn_as_keys *k, struct tn_store *s,
     audit(s, a, "admin.rotate_keys", outcome_of(e), e == TN_OK ? detail : "");
     return e;
 }
+
+/* ---------- organizations ---------- */
+
+enum tn_err tn_admin_org_create(struct tn_store *s, const struct tn_admin_actor *a,
+                                const char *name, struct tn_org *out)
+{
+    struct tn_org o;
+    memset(&o, 0, sizeof o);
+    size_t n = name ? strlen(name) : 0;
+    bool ok = n > 0 && n < sizeof o.name && name[0] != ' ' && name[n - 1] != ' ';
+    for (size_t i = 0; ok && i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+            ok = false;
+    enum tn_err e = ok ? TN_OK : TN_ERR_BAD_INPUT;
+    if (e == TN_OK) {
+        uint8_t b[12];
+        tn_random(b, sizeof b);
+        size_t k = (size_t)snprintf(o.id, sizeof o.id, "org_");
+        tn_b64url_encode(o.id + k, sizeof o.id - k, b, sizeof b);
+        memcpy(o.name, name, n + 1);
+        o.created_at = tn_time_now_ms() / 1000;
+        e = tn_store_org_insert(s, &o);
+    }
+    char detail[160];
+    snprintf(detail, sizeof detail, "%.127s", name ? name : "");
+    audit(s, a, "admin.create_org", outcome_of(e), detail);
+    if (e == TN_OK && out)
+        *out = o;
+    return e;
+}

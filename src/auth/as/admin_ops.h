@@ -87,6 +87,14 @@ enum tn_err tn_admin_csv_row(struct tn_buf *out, const struct tn_audit *a);
 /* One cell, escaped as above (for tests and other exports). */
 enum tn_err tn_admin_csv_cell(struct tn_buf *out, const char *v);
 
+/* ---------- organizations ---------- */
+
+/* Creates the organization `name` (1..127 bytes, no control characters, no space at
+ * either end; *out, may be NULL, is the new one). TN_ERR_BAD_INPUT, TN_ERR_CONFLICT when
+ * the name is taken. Its domains and SSO connection are auth/signin/sso.h's. */
+enum tn_err tn_admin_org_create(struct tn_store *s, const struct tn_admin_actor *a,
+                                const char *name, struct tn_org *out);
+
 /* ---------- signing keys ---------- */
 
 struct tn_admin_key {

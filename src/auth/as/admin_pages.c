@@ -10,14 +10,12 @@
 #define put tn_page_put
 #define esc tn_page_esc
 
-/* The console's tabs, in order. The organizations (domains, SSO) and invitations of #18
- * are further rows here, with their own template functions below. */
+/* The console's tabs, in order (the invitations are part of Members). */
 static const struct {
     const char *id, *href, *label;
 } ADMIN_SECTIONS[] = {
-    {"members", "/admin/members", "Members"},
-    {"apps", "/admin/apps", "Apps"},
-    {"audit", "/admin/audit", "Audit"},
+    {"members", "/admin/members", "Members"}, {"orgs", "/admin/orgs", "Organizations"},
+    {"apps", "/admin/apps", "Apps"},          {"audit", "/admin/audit", "Audit"},
     {"keys", "/admin/keys", "Signing keys"},
 };
 
@@ -164,6 +162,60 @@ static void status_form(struct tn_page_writer *w, const struct tn_admin_page *p,
     put(w, u->disabled ? "\">Enable</button></form>" : "\">Disable</button></form>");
 }
 
+static void role_options(struct tn_page_writer *w, const char *selected)
+{
+    for (const char *const *r = tn_roles; *r; r++) {
+        elem(w, "<option value=\"", *r, "\"");
+        if (selected && !strcmp(*r, selected))
+            put(w, " selected");
+        elem(w, ">", *r, "</option>");
+    }
+}
+
+/* The invite form and the pending invitations. */
+static void invites_block(struct tn_page_writer *w, const struct tn_admin_page *p,
+                          const struct tn_admin_invites *inv)
+{
+    put(w, "<h2 id=\"invite\">Invite someone</h2>\n<p class=\"muted\">The invitation is mailed "
+           "and works once, for a limited time; inviting the same address again replaces "
+           "it.</p>\n<form method=\"post\" action=\"/admin/members/invite\" class=\"filters\">");
+    hidden(w, "csrf", p->csrf);
+    put(w, "<div><label for=\"inv-email\">Email</label><input id=\"inv-email\" name=\"email\" "
+           "type=\"email\" required maxlength=\"254\" autocomplete=\"off\" "
+           "autocapitalize=\"none\" spellcheck=\"false\"></div>"
+           "<div><label for=\"inv-role\">Role</label><select id=\"inv-role\" name=\"role\">");
+    role_options(w, "viewer");
+    put(w, "</select></div><div><label for=\"inv-org\">Organization</label>"
+           "<select id=\"inv-org\" name=\"org\"><option value=\"\">default</option>");
+    for (size_t i = 0; inv->orgs && i < inv->norgs; i++)
+        if (strcmp(inv->orgs[i].name, "default")) {
+            elem(w, "<option value=\"", inv->orgs[i].name, "\">");
+            elem(w, "", inv->orgs[i].name, "</option>");
+        }
+    put(w, "</select></div><button type=\"submit\">Invite</button></form>\n");
+    put(w, "<h2>Pending invitations</h2>\n");
+    static const char *const cols[] = {"Email", "Role", "Organization", "Expires", ""};
+    table_open(w, "Pending invitations", cols, 5);
+    for (size_t i = 0; inv->v && i < inv->n; i++) {
+        const struct tn_invitation *v = &inv->v[i];
+        const char *org = inv->v_org && inv->v_org[i] && inv->v_org[i][0] ? inv->v_org[i] : "-";
+        elem(w, "<tr><td class=\"wrap\">", v->email, "</td>");
+        elem(w, "<td>", v->role, "</td>");
+        elem(w, "<td class=\"wrap\"><bdi>", org, "</bdi></td><td>");
+        when(w, v->expires_at);
+        put(w, "</td><td><form method=\"post\" action=\"/admin/members/invite-revoke\">");
+        hidden(w, "csrf", p->csrf);
+        hidden(w, "email", v->email);
+        elem(w,
+             "<button type=\"submit\" class=\"small secondary\" aria-label=\"Revoke the "
+             "invitation of ",
+             v->email, "\">Revoke</button></form></td></tr>\n");
+    }
+    if (!inv->n)
+        put(w, "<tr><td colspan=\"5\">No pending invitations.</td></tr>\n");
+    table_close(w);
+}
+
 enum tn_err tn_admin_page_members(struct tn_buf *out, const struct tn_admin_page *p,
                                   const char *query, const struct tn_user *users, size_t n,
                                   int64_t total, unsigned page, unsigned per_page)
@@ -171,6 +223,14 @@ enum tn_err tn_admin_page_members(struct tn_buf *out, const struct tn_admin_page
     struct tn_page_writer w;
     if ((n && !users) || per_page == 0 || !header(&w, out, p, "Members"))
         return TN_ERR_INTERNAL;
+    if (p->invites && p->invites->link && p->invites->link_email) {
+        elem(&w,
+             "<div class=\"note warn\" role=\"status\"><strong>No mail server: the "
+             "invitation is in the server's outbox.</strong> Give this link to ",
+             p->invites->link_email, " only; it works once:<br><code>");
+        esc(&w, p->invites->link);
+        put(&w, "</code></div>\n");
+    }
     put(&w, "<form method=\"get\" action=\"/admin/members\" class=\"filters\" role=\"search\">"
             "<div><label for=\"q\">Search by email or name</label>"
             "<input id=\"q\" name=\"q\" type=\"search\" maxlength=\"200\"");
@@ -220,6 +280,8 @@ enum tn_err tn_admin_page_members(struct tn_buf *out, const struct tn_admin_page
         }
         put(&w, "</nav>\n");
     }
+    if (p->invites)
+        invites_block(&w, p, p->invites);
     return tn_page_finish(&w);
 }
 
@@ -406,5 +468,170 @@ enum tn_err tn_admin_page_keys(struct tn_buf *out, const struct tn_admin_page *p
             "<form method=\"post\" action=\"/admin/keys/rotate\">");
     hidden(&w, "csrf", p->csrf);
     put(&w, "<button type=\"submit\">Rotate now</button></form>\n");
+    return tn_page_finish(&w);
+}
+
+/* ---------- organizations ---------- */
+
+enum tn_err tn_admin_page_orgs(struct tn_buf *out, const struct tn_admin_page *p,
+                               const struct tn_admin_org_row *rows, size_t n)
+{
+    struct tn_page_writer w;
+    if ((n && !rows) || !header(&w, out, p, "Organizations"))
+        return TN_ERR_INTERNAL;
+    put(&w, "<p class=\"lead\">An organization owns email domains; people of those domains "
+            "sign in through its own SSO connection when it has one.</p>\n"
+            "<form method=\"post\" action=\"/admin/orgs/create\" class=\"filters\">");
+    hidden(&w, "csrf", p->csrf);
+    put(&w, "<div><label for=\"org-name\">New organization</label><input id=\"org-name\" "
+            "name=\"name\" required maxlength=\"127\" spellcheck=\"false\"></div>"
+            "<button type=\"submit\">Create</button></form>\n");
+    static const char *const cols[] = {"Organization", "Domains", "SSO", "Created"};
+    table_open(&w, "Organizations", cols, 4);
+    for (size_t i = 0; i < n; i++) {
+        const struct tn_admin_org_row *o = &rows[i];
+        char nd[32];
+        snprintf(nd, sizeof nd, "%zu", o->domains);
+        const char *kv[] = {"org", o->org.name};
+        put(&w, "<tr><td class=\"wrap\"><a href=\"");
+        href(&w, "/admin/orgs", kv, 1);
+        elem(&w, "\"><bdi>", o->org.name, "</bdi></a></td>");
+        elem(&w, "<td>", nd, "</td>");
+        put(&w, o->sso ? "<td><span class=\"ok\">Connected</span></td><td>"
+                       : "<td><span class=\"muted\">None</span></td><td>");
+        when(&w, o->org.created_at);
+        put(&w, "</td></tr>\n");
+    }
+    if (!n)
+        put(&w, "<tr><td colspan=\"4\">No organizations yet.</td></tr>\n");
+    table_close(&w);
+    return tn_page_finish(&w);
+}
+
+/* A labelled text field of the SSO form; `value` escaped, `extra` trusted. */
+static void sso_field(struct tn_page_writer *w, const char *id, const char *label, const char *type,
+                      const char *value, const char *extra)
+{
+    put(w, "<label for=\"");
+    put(w, id);
+    put(w, "\">");
+    put(w, label);
+    put(w, "</label><input id=\"");
+    put(w, id);
+    put(w, "\" name=\"");
+    put(w, id);
+    put(w, "\" type=\"");
+    put(w, type);
+    put(w, "\" ");
+    put(w, extra);
+    if (value && value[0])
+        elem(w, " value=\"", value, "\"");
+    put(w, ">");
+}
+
+static void check_box(struct tn_page_writer *w, const char *id, const char *label, bool on)
+{
+    put(w, "<label class=\"check\"><input type=\"checkbox\" name=\"");
+    put(w, id);
+    put(w, on ? "\" value=\"1\" checked>" : "\" value=\"1\">");
+    put(w, label);
+    put(w, "</label>");
+}
+
+static void org_form(struct tn_page_writer *w, const struct tn_admin_page *p, const char *action,
+                     const char *org)
+{
+    put(w, "<form method=\"post\" action=\"");
+    put(w, action);
+    put(w, "\">");
+    hidden(w, "csrf", p->csrf);
+    hidden(w, "org", org);
+}
+
+enum tn_err tn_admin_page_org(struct tn_buf *out, const struct tn_admin_page *p,
+                              const struct tn_admin_org_view *v)
+{
+    struct tn_page_writer w;
+    if (!v || !v->org || (v->nd && !v->domains) || !header(&w, out, p, v->org->name))
+        return TN_ERR_INTERNAL;
+    const char *name = v->org->name;
+    put(&w, "<p><a href=\"/admin/orgs\">All organizations</a></p>\n");
+    /* domains */
+    put(&w, "<h2>Email domains</h2>\n<p class=\"muted\">Addresses of these domains are sent "
+            "to this organization's SSO. Adding a domain is its verification: add only domains "
+            "the organization owns.</p>\n");
+    static const char *const cols[] = {"Domain", "Added", ""};
+    table_open(&w, "Email domains", cols, 3);
+    for (size_t i = 0; i < v->nd; i++) {
+        elem(&w, "<tr><td class=\"wrap\"><code>", v->domains[i].domain, "</code></td><td>");
+        when(&w, v->domains[i].created_at);
+        put(&w, "</td><td>");
+        org_form(&w, p, "/admin/orgs/domain-remove", name);
+        hidden(&w, "domain", v->domains[i].domain);
+        elem(&w, "<button type=\"submit\" class=\"small secondary\" aria-label=\"Remove ",
+             v->domains[i].domain, "\">Remove</button></form></td></tr>\n");
+    }
+    if (!v->nd)
+        put(&w, "<tr><td colspan=\"3\">No domains.</td></tr>\n");
+    table_close(&w);
+    put(&w, "<form method=\"post\" action=\"/admin/orgs/domain-add\" class=\"filters\">");
+    hidden(&w, "csrf", p->csrf);
+    hidden(&w, "org", name);
+    put(&w, "<div><label for=\"domain\">Add a domain</label><input id=\"domain\" "
+            "name=\"domain\" required maxlength=\"253\" placeholder=\"example.com\" "
+            "autocapitalize=\"none\" spellcheck=\"false\"></div>"
+            "<button type=\"submit\" class=\"secondary\">Add</button></form>\n");
+    /* SSO */
+    const struct tn_org_sso *c = v->sso;
+    put(&w, "<h2>SSO connection</h2>\n");
+    if (v->test_result)
+        elem(&w,
+             v->test_ok ? "<p class=\"note warn\" role=\"status\"><strong>Test passed</strong>"
+                        : "<p class=\"note error\" role=\"alert\"><strong>Test failed</strong>",
+             v->test_result, "</p>\n");
+    if (c) {
+        put(&w, "<p>Connected to <code>");
+        esc(&w, c->issuer);
+        put(&w, "</code>, updated ");
+        when(&w, c->updated_at);
+        put(&w, ".</p>\n<div class=\"actions\">");
+        org_form(&w, p, "/admin/orgs/sso-test", name);
+        put(&w, "<button type=\"submit\" class=\"secondary\">Test connection</button></form>");
+        org_form(&w, p, "/admin/orgs/sso-remove", name);
+        put(&w, "<button type=\"submit\" class=\"secondary\">Remove connection</button>"
+                "</form></div>\n");
+    } else {
+        put(&w, "<p class=\"muted\">No connection: people of this organization sign in like "
+                "everyone else.</p>\n");
+    }
+    put(&w, "<form method=\"post\" action=\"/admin/orgs/sso-set\" class=\"form\">");
+    hidden(&w, "csrf", p->csrf);
+    hidden(&w, "org", name);
+    sso_field(&w, "issuer", "Issuer URL", "url", c ? c->issuer : NULL,
+              "required maxlength=\"500\" placeholder=\"https://login.example.com\" "
+              "spellcheck=\"false\"");
+    sso_field(&w, "client_id", "Client ID", "text", c ? c->client_id : NULL,
+              "required maxlength=\"255\" spellcheck=\"false\"");
+    /* write-only: never filled in, whatever is stored */
+    sso_field(&w, "client_secret",
+              c ? "Client secret (stored sealed, not shown: give it again to save)"
+                : "Client secret",
+              "password", NULL, "required maxlength=\"512\" autocomplete=\"off\"");
+    sso_field(&w, "scopes", "Scopes (empty: the default)", "text", c ? c->scopes : NULL,
+              "maxlength=\"255\" spellcheck=\"false\"");
+    sso_field(&w, "groups_claim", "Groups claim (empty: groups are not read)", "text",
+              c ? c->groups_claim : NULL, "maxlength=\"63\" spellcheck=\"false\"");
+    sso_field(&w, "role_map", "Role map (group=role, comma-separated)", "text", v->role_map,
+              "maxlength=\"2000\" placeholder=\"eng=editor,it=admin\" spellcheck=\"false\"");
+    put(&w, "<label for=\"default_role\">Default role</label><select id=\"default_role\" "
+            "name=\"default_role\">");
+    role_options(&w, c ? c->default_role : "viewer");
+    put(&w, "</select><p></p>");
+    check_box(&w, "require_sso", "Require SSO (no password or email code for these domains)",
+              c && c->require_sso);
+    check_box(&w, "allow_signup", "Allow sign-up (a first SSO sign-in creates the member)",
+              c && c->allow_signup);
+    put(&w, c ? "<button type=\"submit\">Save connection</button></form>\n"
+              : "<button type=\"submit\">Connect</button></form>\n");
     return tn_page_finish(&w);
 }

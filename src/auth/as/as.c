@@ -294,6 +294,15 @@ static const char *const owned[] = {
     "/admin/audit.csv",
     "/admin/keys",
     "/admin/keys/rotate",
+    "/admin/members/invite",
+    "/admin/members/invite-revoke",
+    "/admin/orgs",
+    "/admin/orgs/create",
+    "/admin/orgs/domain-add",
+    "/admin/orgs/domain-remove",
+    "/admin/orgs/sso-set",
+    "/admin/orgs/sso-test",
+    "/admin/orgs/sso-remove",
 };
 
 bool tn_as_owns(const char *path)

@@ -45,6 +45,7 @@ struct tn_as_config {
     void (*account_changed)(void *ud, const char *user_id);
     void *account_changed_ud;
     bool sso_allow_loopback; /* organizations' SSO issuers may be http on loopback (tests) */
+    int64_t invite_ttl_s;    /* invitations made on /admin (0: TN_INVITE_TTL_S) */
 };
 
 struct tn_as *tn_as_new(const struct tn_as_config *cfg);

@@ -79,7 +79,11 @@ static const char STYLE[] =
     ".filters input,.filters select{width:100%;margin:0 0 12px;min-height:44px}\n"
     ".filters button{flex:0 0 auto;width:auto;margin:0 0 12px}\n"
     ".pager{display:flex;gap:16px;align-items:center;margin:0 0 16px;font-size:14px}\n"
-    ".ok{color:var(--ok);font-weight:600}\n";
+    ".ok{color:var(--ok);font-weight:600}\n"
+    ".check{display:flex;gap:10px;align-items:center;margin:0 0 12px;font-weight:400}\n"
+    ".check input{width:24px;min-height:24px;height:24px;margin:0;flex:0 0 auto}\n"
+    ".form{max-width:560px;margin:0 0 24px}\n"
+    "h2{font-size:18px;margin:24px 0 10px}\n";
 
 static pthread_once_t csp_once = PTHREAD_ONCE_INIT;
 static char csp_full[256];

@@ -86,6 +86,7 @@ struct tn_sso_admin {
     const uint8_t *secret; /* the server secret (SECRET_KEY or DATA_DIR/secret.key) */
     size_t secret_len;
     const char *actor; /* "cli", or the administrator's user id */
+    const char *via;   /* the audit record's client: "admin-page"; NULL: none */
 };
 
 enum tn_err tn_sso_set(const struct tn_sso_admin *a, const char *org, const struct tn_sso_input *in,

@@ -21,6 +21,8 @@ static void audit(const struct tn_sso_admin *a, const char *org_id, const char *
     r.at = tn_time_now_ms();
     tn_strlcpy(r.user, a->actor ? a->actor : "cli", sizeof r.user);
     tn_strlcpy(r.org, org_id, sizeof r.org);
+    if (a->via)
+        tn_strlcpy(r.client_id, a->via, sizeof r.client_id);
     tn_strlcpy(r.tool, what, sizeof r.tool);
     tn_strlcpy(r.outcome, outcome, sizeof r.outcome);
     tn_store_audit_insert(a->store, &r);
