@@ -767,56 +767,6 @@ static struct tn_http_server *make_http(const struct tn_config *cfg)
     return tn_http_server_new(&hc);
 }
 
-/* The built-in authorization server's endpoints; the first four are documents. */
-static const char *const as_paths[] = {
-    "/.well-known/oauth-authorization-server",
-    "/.well-known/openid-configuration",
-    "/jwks",
-    "/register",
-    "/authorize",
-    "/authorize/login",
-    "/authorize/consent",
-    "/token",
-    "/revoke",
-    "/setup",
-    "/authorize/email",
-    "/authorize/email/code",
-    "/signin/email",
-    "/authorize/oidc",
-    TN_OIDC_CALLBACK_PATH,
-    "/account",
-    "/account/signin",
-    "/account/revoke",
-    "/account/signout",
-    "/account/signout-everywhere",
-    "/account/password",
-    "/invite",
-    "/invite/email",
-    "/authorize/sso",
-    "/signin/sso/callback",
-    "/signin",
-    "/admin",
-    "/admin/members",
-    "/admin/members/role",
-    "/admin/members/status",
-    "/admin/apps",
-    "/admin/apps/revoke",
-    "/admin/audit",
-    "/admin/audit.csv",
-    "/admin/keys",
-    "/admin/keys/rotate",
-    "/admin/members/invite",
-    "/admin/members/invite-revoke",
-    "/admin/orgs",
-    "/admin/orgs/create",
-    "/admin/orgs/domain-add",
-    "/admin/orgs/domain-remove",
-    "/admin/orgs/sso-set",
-    "/admin/orgs/sso-test",
-    "/admin/orgs/sso-remove",
-};
-#define N_AS_PATHS (sizeof as_paths / sizeof as_paths[0])
-
 /* Every route, its body limit and whether other origins may read it. prm_path is the
  * path-suffixed protected-resource metadata location. */
 static void add_routes(struct tn_http_server *http, struct app *app, const char *prm_path)
@@ -824,6 +774,8 @@ static void add_routes(struct tn_http_server *http, struct app *app, const char 
     const char *mp = tn_config_str(app->cfg, TN_CFG_MCP_PATH);
     char slash[512];
     snprintf(slash, sizeof slash, "%s/", mp);
+    size_t n_as;
+    const char *const *as_paths = tn_as_paths(&n_as); /* the issuer's own list: one place */
     /* /mcp and /mcp/ are the same endpoint, answered directly (no redirect). */
     tn_http_route(http, mp, TN_HTTP_EXACT, mcp_route, app);
     tn_http_route(http, slash, TN_HTTP_EXACT, mcp_route, app);
@@ -843,7 +795,7 @@ static void add_routes(struct tn_http_server *http, struct app *app, const char 
         tn_http_route(http, "/.well-known/oauth-protected-resource", TN_HTTP_EXACT, prm_route, app);
     }
     if (!strcmp(tn_config_str(app->cfg, TN_CFG_AUTH_MODE), "builtin")) {
-        for (size_t i = 0; i < N_AS_PATHS; i++) {
+        for (size_t i = 0; i < n_as; i++) {
             tn_http_route(http, as_paths[i], TN_HTTP_EXACT, as_route, app);
             /* machine endpoints are readable cross-origin; the browser pages are not */
             if (i < 4 || !strcmp(as_paths[i], "/token") || !strcmp(as_paths[i], "/revoke"))
@@ -858,7 +810,7 @@ static void add_routes(struct tn_http_server *http, struct app *app, const char 
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
         tn_http_route_body_limit(http, small[i], 1);
     tn_http_route_body_limit(http, prm_path, 1);
-    for (size_t i = 0; i < N_AS_PATHS; i++)
+    for (size_t i = 0; i < n_as; i++)
         tn_http_route_body_limit(http, as_paths[i], 64 * 1024);
     tn_http_route_public(http, prm_path);
     tn_http_route_public(http, "/.well-known/oauth-protected-resource");

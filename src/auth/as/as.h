@@ -86,6 +86,9 @@ struct tn_as_resp {
 
 /* True when `path` is one of the server's endpoints (for routing). */
 bool tn_as_owns(const char *path);
+/* Every endpoint, for the routing table (*n of them); the first four are documents
+ * (metadata, JWKS, registration) that other origins may read. */
+const char *const *tn_as_paths(size_t *n);
 /* Serves one request; never fails (errors become OAuth error responses or pages). With
  * req->can_offload, a request that would wait (a client metadata document to fetch)
  * fills nothing and sets resp->offload: the caller calls again where waiting is fine. */
