@@ -29,6 +29,7 @@
 #include "core/log.h"
 #include "core/seal.h"
 #include "mail/mail.h"
+#include "ops/metrics.h"
 
 #define COOKIE "tn_sso"
 #define COOKIE_PATH "/signin/sso"
@@ -214,6 +215,7 @@ static void audit_signin(struct tn_as *as, const char *user, const struct tn_org
         tn_strlcpy(a.note_id, reason, sizeof a.note_id);
     if (tn_store_audit_insert(as->cfg.store, &a) != TN_OK)
         tn_log(TN_LOG_WARN, "sso: sign-in not audited", "org", o->id, NULL);
+    tn_metrics_signin("sso", ok ? "ok" : !strcmp(reason, "error") ? "error" : "failed");
 }
 
 static void expired(struct tn_as *as, struct tn_as_resp *r)
