@@ -231,6 +231,15 @@ enum tn_err tn_admin_audit(struct tn_store *s, const struct tn_admin_audit_query
     return tn_store_audit_query(s, &f, cb, ud);
 }
 
+/* The value of exactly k digits at s (checked by digits() first): no reading past them. */
+static int num(const char *s, size_t k)
+{
+    int v = 0;
+    for (size_t i = 0; i < k; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
 static bool digits(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -257,20 +266,20 @@ enum tn_err tn_admin_parse_time(const char *s, int64_t *ms)
         return TN_ERR_BAD_INPUT;
     struct tm tm;
     memset(&tm, 0, sizeof tm);
-    tm.tm_year = atoi(s) - 1900;
-    tm.tm_mon = atoi(s + 5) - 1;
-    tm.tm_mday = atoi(s + 8);
+    tm.tm_year = num(s, 4) - 1900;
+    tm.tm_mon = num(s + 5, 2) - 1;
+    tm.tm_mday = num(s + 8, 2);
     if (n >= 16) {
         if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2) || s[13] != ':' ||
             !digits(s + 14, 2))
             return TN_ERR_BAD_INPUT;
-        tm.tm_hour = atoi(s + 11);
-        tm.tm_min = atoi(s + 14);
+        tm.tm_hour = num(s + 11, 2);
+        tm.tm_min = num(s + 14, 2);
     }
     if (n == 19) {
         if (s[16] != ':' || !digits(s + 17, 2))
             return TN_ERR_BAD_INPUT;
-        tm.tm_sec = atoi(s + 17);
+        tm.tm_sec = num(s + 17, 2);
     }
     if (tm.tm_year < 70 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
         tm.tm_min > 59 || tm.tm_sec > 60)
