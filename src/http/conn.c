@@ -115,8 +115,13 @@ void tn_http_on_connection(void *cls, struct MHD_Connection *mc, void **socket_c
 bool tn_http_past_deadline(const struct tn_http_server *s, const struct conn *c, uint64_t now)
 {
     uint64_t limit = (uint64_t)s->cfg.limits.request_timeout_s * 1000000000u;
-    return limit && c && !c->trusted && atomic_load(&c->receiving) &&
-           now - atomic_load(&c->since_ns) > limit;
+    if (!limit || !c || c->trusted || !atomic_load(&c->receiving))
+        return false;
+    /* The reaper reads its clock before it walks the list, and a worker may mark a request
+     * it just answered later than that: a start after `now` has not begun to be late (an
+     * unsigned difference would make it 584 years late and cut a healthy connection). */
+    uint64_t since = atomic_load(&c->since_ns);
+    return now > since && now - since > limit;
 }
 
 /* Between two requests: while no byte has arrived since `quiet_ns`, the connection is

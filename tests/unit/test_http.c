@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "http/internal.h"
 #include "http/server.h"
 
 static struct tn_http_server *make(const char *base, const char *origins, const char *hosts)
@@ -440,6 +441,42 @@ static void test_offload_client_gone(void **state)
     pool_server_free(s);
 }
 
+/* The request deadline as the reaper applies it. The reaper reads its clock before it
+ * walks the connections, so a worker may have marked a request's start after that
+ * moment: such a start is not late (it once underflowed and cut busy keep-alive
+ * connections under load). */
+static void test_deadline(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->cfg.limits.request_timeout_s = 30;
+    struct conn c;
+    memset(&c, 0, sizeof c);
+    atomic_init(&c.receiving, true);
+    atomic_init(&c.idle, false);
+    atomic_init(&c.quiet_ns, 0);
+    const uint64_t now = 1000000000000u, sec = 1000000000u;
+    atomic_init(&c.since_ns, now + 1000); /* marked just after the reaper's clock */
+    assert_false(tn_http_past_deadline(s, &c, now));
+    atomic_store(&c.since_ns, now);
+    assert_false(tn_http_past_deadline(s, &c, now));
+    atomic_store(&c.since_ns, now - 30 * sec);
+    assert_false(tn_http_past_deadline(s, &c, now)); /* exactly the limit: not over it */
+    atomic_store(&c.since_ns, now - 30 * sec - 1);
+    assert_true(tn_http_past_deadline(s, &c, now));
+    atomic_store(&c.receiving, false); /* answered or streaming: never timed */
+    assert_false(tn_http_past_deadline(s, &c, now));
+    atomic_store(&c.receiving, true);
+    c.trusted = true; /* a trusted proxy times its own clients */
+    assert_false(tn_http_past_deadline(s, &c, now));
+    c.trusted = false;
+    s->cfg.limits.request_timeout_s = 0; /* no deadline */
+    assert_false(tn_http_past_deadline(s, &c, now));
+    assert_false(tn_http_past_deadline(s, NULL, now));
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_offload_survives_shutdown),
         cmocka_unit_test(test_offload_after_pool_stop),
         cmocka_unit_test(test_offload_client_gone),
+        cmocka_unit_test(test_deadline),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
