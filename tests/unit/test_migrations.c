@@ -105,25 +105,27 @@ static void expect_folder(const char *rel, const struct tn_migration *v, int cou
 static void test_sqlite_files(void **state)
 {
     expect_folder("src/store/migrations/sqlite", tn_store_sqlite_migrations,
-                  tn_store_sqlite_migrations_count, 11);
+                  tn_store_sqlite_migrations_count, 12);
     assert_string_equal(tn_store_sqlite_migrations[5].name, "0006_email_codes");
     assert_string_equal(tn_store_sqlite_migrations[6].name, "0007_identities");
     assert_string_equal(tn_store_sqlite_migrations[7].name, "0008_grant_revocations");
     assert_string_equal(tn_store_sqlite_migrations[8].name, "0009_invitations");
     assert_string_equal(tn_store_sqlite_migrations[9].name, "0010_org_sso");
     assert_string_equal(tn_store_sqlite_migrations[10].name, "0011_admin");
+    assert_string_equal(tn_store_sqlite_migrations[11].name, "0012_audit_indexes");
 }
 
 static void test_postgres_files(void **state)
 {
     expect_folder("src/store/migrations/postgres", tn_store_postgres_migrations,
-                  tn_store_postgres_migrations_count, 9);
+                  tn_store_postgres_migrations_count, 10);
     assert_string_equal(tn_store_postgres_migrations[3].name, "0004_email_codes");
     assert_string_equal(tn_store_postgres_migrations[4].name, "0005_identities");
     assert_string_equal(tn_store_postgres_migrations[5].name, "0006_grant_revocations");
     assert_string_equal(tn_store_postgres_migrations[6].name, "0007_invitations");
     assert_string_equal(tn_store_postgres_migrations[7].name, "0008_org_sso");
     assert_string_equal(tn_store_postgres_migrations[8].name, "0009_admin");
+    assert_string_equal(tn_store_postgres_migrations[9].name, "0010_audit_indexes");
 }
 
 /* ---------- the generator's escaping ---------- */

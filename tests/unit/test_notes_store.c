@@ -1967,7 +1967,7 @@ static void test_upgrade_from_v1(void **state)
     free(sql);
 
     struct tn_store *s = open_at(old);
-    assert_int_equal(tn_store_schema_version(s), 11); /* 0002_notes to 0011_admin */
+    assert_int_equal(tn_store_schema_version(s), 12); /* 0002_notes to 0012_audit_indexes */
     struct tn_org org;
     assert_int_equal(tn_store_org_get(s, "o1", &org), TN_OK);
     assert_string_equal(org.name, "Acme");

@@ -32,10 +32,11 @@
 
 /* The migrations of src/store/migrations/postgres/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {
-    "0001_auth",        "0002_notes",      "0003_notify",
-    "0004_email_codes", "0005_identities", "0006_grant_revocations",
-    "0007_invitations", "0008_org_sso",    "0009_admin"};
+static const char *const migration_files[] = {"0001_auth",        "0002_notes",
+                                              "0003_notify",      "0004_email_codes",
+                                              "0005_identities",  "0006_grant_revocations",
+                                              "0007_invitations", "0008_org_sso",
+                                              "0009_admin",       "0010_audit_indexes"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -200,7 +201,8 @@ static void test_open_layout(void **state)
              v, sizeof v);
     assert_string_equal(
         v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities,"
-           "6:0006_grant_revocations,7:0007_invitations,8:0008_org_sso,9:0009_admin");
+           "6:0006_grant_revocations,7:0007_invitations,8:0008_org_sso,9:0009_admin,"
+           "10:0010_audit_indexes");
     /* the tables are in the test's schema (the URL's search_path reached the store) */
     value_of(c,
              "SELECT string_agg(table_name, ',' ORDER BY table_name) "
