@@ -1,6 +1,7 @@
 #include "core/json.h"
 #include "core/jsonmask.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -75,7 +76,8 @@ static inline char *put_word_escaped(char *w, uint64_t v, uint64_t m)
     return w;
 }
 
-enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
+/* tn_json_put_string, with its quotes or (quotes false) without them. */
+static enum tn_err put_string_q(struct tn_buf *out, const char *s, size_t n, bool quotes)
 {
     if (n > (SIZE_MAX - 2) / 6 - WORD_SLACK)
         return TN_ERR_LIMIT;
@@ -89,7 +91,8 @@ enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
     if (e != TN_OK)
         return e;
     char *w = out->data + out->len;
-    *w++ = '"';
+    if (quotes)
+        *w++ = '"';
     size_t i = 0;
     /* Eight bytes at a time while the buffer has room to spare for a word's escapes. */
     while (TN_JSON_WORD_SCAN && n - i >= 8) {
@@ -134,10 +137,116 @@ enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
         }
         w = put_escape(w, c);
     }
-    *w++ = '"';
+    if (quotes)
+        *w++ = '"';
     out->len = (size_t)(w - out->data);
     out->data[out->len] = '\0';
     return TN_OK;
+}
+
+enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n)
+{
+    return put_string_q(out, s, n, true);
+}
+
+enum tn_err tn_json_put_string_body(struct tn_buf *out, const char *s, size_t n)
+{
+    return put_string_q(out, s, n, false);
+}
+
+/* ---------- a JSON text and its escape, written together ---------- */
+
+void tn_json_twin_init(struct tn_json_twin *t, size_t cap)
+{
+    tn_buf_init(&t->json, cap);
+    tn_buf_init(&t->text, cap);
+    t->err = TN_OK;
+}
+
+void tn_json_twin_deinit(struct tn_json_twin *t)
+{
+    tn_buf_deinit(&t->json);
+    tn_buf_deinit(&t->text);
+}
+
+void tn_json_twin_lit_check(const char *j, size_t jn, const char *x, size_t xn)
+{
+    struct tn_buf chk;
+    tn_buf_init(&chk, 4096);
+    assert(tn_json_put_string_body(&chk, j, jn) == TN_OK && chk.len == xn &&
+           memcmp(chk.data, x, xn) == 0);
+    tn_buf_deinit(&chk);
+    (void)x;
+    (void)xn;
+}
+
+/* The escape of what was appended to t->json since `from`. */
+static void twin_follow(struct tn_json_twin *t, size_t from)
+{
+    if (t->err == TN_OK)
+        t->err = tn_json_put_string_body(&t->text, t->json.data + from, t->json.len - from);
+}
+
+void tn_json_twin_string(struct tn_json_twin *t, const char *s, size_t n)
+{
+    size_t from = t->json.len;
+    if (t->err == TN_OK)
+        t->err = tn_json_put_string(&t->json, s, n);
+    if (t->err != TN_OK)
+        return;
+    if (t->json.len - from != n + 2) { /* escapes in it: escape those again */
+        twin_follow(t, from);
+        return;
+    }
+    /* nothing in s needed an escape (the usual text): only its two quotes do */
+    t->err = tn_buf_reserve(&t->text, n + 4);
+    if (t->err == TN_OK) {
+        char *w = t->text.data + t->text.len;
+        memcpy(w, "\\\"", 2);
+        memcpy(w + 2, s, n);
+        memcpy(w + 2 + n, "\\\"", 2);
+        t->text.len += n + 4;
+        t->text.data[t->text.len] = '\0';
+    }
+}
+
+void tn_json_twin_int(struct tn_json_twin *t, long long v)
+{
+    size_t from = t->json.len;
+    if (t->err == TN_OK)
+        t->err = tn_json_put_int(&t->json, v);
+    if (t->err == TN_OK) /* digits and a sign: nothing to escape */
+        t->err = tn_buf_append(&t->text, t->json.data + from, t->json.len - from);
+}
+
+void tn_json_twin_json(struct tn_json_twin *t, const char *j, size_t n)
+{
+    size_t from = t->json.len;
+    if (t->err == TN_OK)
+        t->err = tn_buf_append(&t->json, j, n);
+    twin_follow(t, from);
+}
+
+void tn_json_twin_plain(struct tn_json_twin *t, const char *s, size_t n)
+{
+#ifndef NDEBUG
+    for (size_t i = 0; i < n; i++)
+        assert(!needs_escape[(unsigned char)s[i]]);
+#endif
+    if (t->err == TN_OK)
+        t->err = tn_buf_append(&t->json, s, n);
+    if (t->err == TN_OK)
+        t->err = tn_buf_append(&t->text, s, n);
+}
+
+void tn_json_twin_append(struct tn_json_twin *t, const struct tn_json_twin *o)
+{
+    if (t->err == TN_OK)
+        t->err = o->err;
+    if (t->err == TN_OK)
+        t->err = tn_buf_append(&t->json, o->json.data, o->json.len);
+    if (t->err == TN_OK)
+        t->err = tn_buf_append(&t->text, o->text.data, o->text.len);
 }
 
 enum tn_err tn_json_put_int(struct tn_buf *out, long long v)

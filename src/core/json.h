@@ -20,6 +20,44 @@ enum tn_err tn_json_dump(const json_t *v, struct tn_buf *out);
 /* Appends `s` (n bytes of UTF-8) as a JSON string, quotes included. */
 enum tn_err tn_json_put_string(struct tn_buf *out, const char *s, size_t n);
 
+/* Appends `s` escaped as tn_json_put_string does, without the quotes: the contents of a
+ * JSON string. */
+enum tn_err tn_json_put_string_body(struct tn_buf *out, const char *s, size_t n);
+
+/* A JSON text and, beside it, that text escaped as the contents of a JSON string, both
+ * written as the value is built: for a tool result whose text block repeats its structured
+ * content, so that the answer never escapes the whole text a second time. After any
+ * sequence of calls, `text` holds exactly what tn_json_put_string_body(json) would write
+ * (tests/unit/test_json.c). The first failure sticks in `err`; later calls do nothing. */
+struct tn_json_twin {
+    struct tn_buf json, text;
+    enum tn_err err;
+};
+void tn_json_twin_init(struct tn_json_twin *t, size_t cap);
+void tn_json_twin_deinit(struct tn_json_twin *t);
+/* JSON syntax `j` and its escape `x`, both written by hand (TN_JSON_TWIN_LIT takes two
+ * string literals); debug builds check that `x` is the escape of `j`. */
+void tn_json_twin_lit_check(const char *j, size_t jn, const char *x, size_t xn);
+static inline void tn_json_twin_lit(struct tn_json_twin *t, const char *j, size_t jn, const char *x,
+                                    size_t xn)
+{
+#ifndef NDEBUG
+    tn_json_twin_lit_check(j, jn, x, xn);
+#endif
+    if (t->err == TN_OK)
+        t->err = tn_buf_append(&t->json, j, jn);
+    if (t->err == TN_OK)
+        t->err = tn_buf_append(&t->text, x, xn);
+}
+#define TN_JSON_TWIN_LIT(t, j, x) tn_json_twin_lit((t), (j), sizeof(j) - 1, (x), sizeof(x) - 1)
+/* A string value (quoted and escaped), a number, a ready JSON text (escaped once for
+ * `text`), bytes that need no escape in either (digits, a date), and another twin. */
+void tn_json_twin_string(struct tn_json_twin *t, const char *s, size_t n);
+void tn_json_twin_int(struct tn_json_twin *t, long long v);
+void tn_json_twin_json(struct tn_json_twin *t, const char *j, size_t n);
+void tn_json_twin_plain(struct tn_json_twin *t, const char *s, size_t n);
+void tn_json_twin_append(struct tn_json_twin *t, const struct tn_json_twin *o);
+
 /* Appends `v` as a JSON number. */
 enum tn_err tn_json_put_int(struct tn_buf *out, long long v);
 

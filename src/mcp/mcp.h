@@ -93,10 +93,12 @@ json_t *tn_mcp_result_error(const char *fmt, ...) __attribute__((format(printf, 
 /* CallToolResult carrying `structured` (stolen) as structuredContent and as JSON text. */
 json_t *tn_mcp_result_structured(json_t *structured);
 /* The same result from the structured content already written as JSON text (`len`
- * bytes, one object): for hot paths that build their answer as text. The text goes out
- * verbatim; it is checked against the tool's output schema only in debug builds (the
- * test suite), so the tool must produce it correctly by construction. */
-json_t *tn_mcp_result_structured_text(const char *json, size_t len);
+ * bytes, one object) and that text as a JSON string, quotes included (`text`, `tlen`
+ * bytes: a tn_json_twin's two halves, the text written between two quotes): for hot paths that build their answer as text.
+ * Both go out verbatim; in debug builds (the test suite) the structured content is
+ * checked against the tool's output schema and the text block against the structured
+ * content, so the tool must produce them correctly by construction. */
+json_t *tn_mcp_result_structured_text(const char *json, size_t len, const char *text, size_t tlen);
 /* InputRequiredResult: `requests` (stolen) maps keys to {method, params}; `state`
  * (stolen, may be NULL) is sealed by the core into an integrity-protected requestState
  * and handed back through tn_mcp_ctx_request_state on the next round. Modern only: on

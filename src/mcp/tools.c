@@ -201,6 +201,28 @@ static json_t *answer_input_required(struct tn_mcp_ctx *c, const char *name, jso
     return result;
 }
 
+#ifdef TN_CHECK_RESULTS
+/* A result written as text carries its text block raw too: that block, parsed, is the
+ * structured content's text byte for byte (debug builds). */
+static bool text_block_matches(const json_t *result, const char *raw, size_t raw_len,
+                               struct tn_buf *why)
+{
+    json_t *block = json_array_get(json_object_get(result, "content"), 0);
+    json_t *text = json_object_get(block, "text");
+    size_t tlen;
+    const char *t = tn_json_raw_text(text, &tlen);
+    json_t *s = t ? json_loadb(t, tlen, JSON_DECODE_ANY, NULL) : NULL;
+    bool ok = t ? json_is_string(s) && json_string_length(s) == raw_len &&
+                      memcmp(json_string_value(s), raw, raw_len) == 0
+                : json_is_string(text) && json_string_length(text) == raw_len &&
+                      memcmp(json_string_value(text), raw, raw_len) == 0;
+    json_decref(s);
+    if (!ok)
+        tn_buf_puts(why, "the text block is not the structured content's text");
+    return ok;
+}
+#endif
+
 /* Checks a result (stolen) against the tool's output schema; one written as text only
  * in debug builds (see mcp.h). Returns it, or NULL with e set (TN_ERR_INTERNAL, the
  * mismatch logged) when it does not match. */
@@ -214,9 +236,11 @@ static json_t *check_output(const struct tool_entry *t, const char *name, json_t
     bool bad = false;
     if (raw) {
 #ifdef TN_CHECK_RESULTS
-        /* a result written as text: checked in debug builds only (see mcp.h) */
+        /* a result written as text: checked in debug builds only (see mcp.h), its text
+         * block too, which must be that same text as a JSON string */
         parsed = json_loadb(raw, raw_len, 0, NULL);
-        bad = !parsed || tn_schema_validate(t->output, parsed, why) != TN_OK;
+        bad = !parsed || tn_schema_validate(t->output, parsed, why) != TN_OK ||
+              !text_block_matches(result, raw, raw_len, why);
 #endif
     } else {
         bad = !sc || tn_schema_validate(t->output, sc, why) != TN_OK;
@@ -315,12 +339,14 @@ json_t *tn_mcp_result_structured(json_t *structured)
     return r;
 }
 
-json_t *tn_mcp_result_structured_text(const char *json, size_t len)
+json_t *tn_mcp_result_structured_text(const char *json, size_t len, const char *text, size_t tlen)
 {
     /* built by hand: json_pack would check the text's UTF-8 again. The *_new calls
-     * take their value even when they fail, so one check at the end suffices. */
+     * take their value even when they fail, so one check at the end suffices. The text
+     * block's string is written as it is (raw, in its quotes): escaping the page again
+     * for every answer was a fifth of a list's instructions. */
     json_t *r = json_object(), *content = json_array(), *block = json_object();
-    if (!r || !content || !block) {
+    if (!r || !content || !block || tlen < 2 || text[0] != '"' || text[tlen - 1] != '"') {
         json_decref(r);
         json_decref(content);
         json_decref(block);
@@ -329,7 +355,7 @@ json_t *tn_mcp_result_structured_text(const char *json, size_t len)
     json_array_append_new(content, block);
     json_object_set_new_nocheck(r, "content", content);
     json_object_set_new_nocheck(block, "type", json_string_nocheck("text"));
-    json_object_set_new_nocheck(block, "text", json_stringn_nocheck(json, len));
+    json_object_set_new_nocheck(block, "text", tn_json_raw(text, tlen));
     json_object_set_new_nocheck(r, "structuredContent", tn_json_raw(json, len));
     if (json_array_size(content) != 1 || json_object_size(block) != 2 || json_object_size(r) != 2) {
         json_decref(r);

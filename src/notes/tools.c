@@ -183,9 +183,9 @@ static bool cursor_read(const char *c, int64_t *updated, char id[32])
 }
 
 struct collect {
-    json_t *arr;        /* the notes as objects, or NULL: */
-    struct tn_buf text; /* the notes as JSON text, comma separated (pages, the hot path) */
-    enum tn_err text_err;
+    json_t *arr;              /* the notes as objects, or NULL: */
+    struct tn_json_twin page; /* the notes as JSON text and its escape, comma separated
+                               * (pages, the hot path) */
     const struct tn_owner *me;
     int64_t last_updated; /* the last note, for the next page's cursor */
     char last_id[32];
@@ -193,67 +193,56 @@ struct collect {
     bool snippets;
 };
 
-/* A listed note as JSON text: the members note_json writes with LIST_TEXT, in its
- * order. The tags are the stored JSON array, written by tags_text. */
-static enum tn_err note_text(struct tn_buf *b, const struct tn_note *n, bool mine)
+/* A listed note as JSON text, with its escape beside it (tn_json_twin): the members
+ * note_json writes with LIST_TEXT, in its order. The tags are the stored JSON array,
+ * written by tags_text. */
+static void note_text(struct tn_json_twin *t, const struct tn_note *n, bool mine)
 {
     char title_buf[TN_NOTE_DERIVED_TITLE_SIZE], date[21];
     size_t len = strlen(n->content);
     const char *title = shown_title(n, len, title_buf);
-    enum tn_err e = tn_buf_reserve(b, len + strlen(n->tags) + 256);
-    if (e == TN_OK)
-        e = tn_buf_append(b, "{\"id\":", 6);
-    if (e == TN_OK)
-        e = tn_json_put_string(b, n->id, strlen(n->id));
-    if (e == TN_OK)
-        e = tn_buf_append(b, ",\"title\":", 9);
-    if (e == TN_OK)
-        e = tn_json_put_string(b, title, strlen(title));
-    if (e == TN_OK)
-        e = tn_buf_append(b, ",\"content\":", 11);
-    if (e == TN_OK)
-        e = tn_json_put_string(b, n->content, len);
-    if (e == TN_OK)
-        e = n->length > TN_NOTE_LIST_TEXT ? tn_buf_append(b, ",\"truncated\":true", 17)
-                                          : tn_buf_append(b, ",\"truncated\":false", 18);
-    if (e == TN_OK)
-        e = tn_buf_append(b, ",\"contentLength\":", 17);
-    if (e == TN_OK)
-        e = tn_json_put_int(b, n->length);
-    if (e == TN_OK)
-        e = tn_buf_append(b, ",\"tags\":", 8);
-    if (e == TN_OK)
-        e = n->tags[0] == '[' ? tn_buf_puts(b, n->tags) : tn_buf_append(b, "[]", 2);
-    if (e == TN_OK)
-        e = tn_buf_append(b, ",\"visibility\":", 14);
-    if (e == TN_OK)
-        e = tn_json_put_string(b, n->visibility, strlen(n->visibility));
-    if (e == TN_OK)
-        e = tn_buf_append(b, ",\"version\":", 11);
-    if (e == TN_OK)
-        e = tn_json_put_int(b, n->version);
-    if (e == TN_OK)
-        e = tn_buf_append(b, ",\"createdAt\":\"", 14);
-    if (e == TN_OK)
-        e = tn_buf_append(b, date, tn_time_rfc3339(n->created_at, date));
-    if (e == TN_OK)
-        e = tn_buf_append(b, "\",\"updatedAt\":\"", 15);
-    if (e == TN_OK)
-        e = tn_buf_append(b, date, tn_time_rfc3339(n->updated_at, date));
-    if (e == TN_OK)
-        e = mine ? tn_buf_append(b, "\",\"mine\":true}", 14)
-                 : tn_buf_append(b, "\",\"mine\":false}", 15);
-    return e;
+    if (t->err == TN_OK)
+        t->err = tn_buf_reserve(&t->json, len + strlen(n->tags) + 256);
+    if (t->err == TN_OK)
+        t->err = tn_buf_reserve(&t->text, len + strlen(n->tags) + 320);
+    TN_JSON_TWIN_LIT(t, "{\"id\":", "{\\\"id\\\":");
+    tn_json_twin_string(t, n->id, strlen(n->id));
+    TN_JSON_TWIN_LIT(t, ",\"title\":", ",\\\"title\\\":");
+    tn_json_twin_string(t, title, strlen(title));
+    TN_JSON_TWIN_LIT(t, ",\"content\":", ",\\\"content\\\":");
+    tn_json_twin_string(t, n->content, len);
+    if (n->length > TN_NOTE_LIST_TEXT)
+        TN_JSON_TWIN_LIT(t, ",\"truncated\":true", ",\\\"truncated\\\":true");
+    else
+        TN_JSON_TWIN_LIT(t, ",\"truncated\":false", ",\\\"truncated\\\":false");
+    TN_JSON_TWIN_LIT(t, ",\"contentLength\":", ",\\\"contentLength\\\":");
+    tn_json_twin_int(t, n->length);
+    TN_JSON_TWIN_LIT(t, ",\"tags\":", ",\\\"tags\\\":");
+    if (n->tags[0] == '[')
+        tn_json_twin_json(t, n->tags, strlen(n->tags));
+    else
+        TN_JSON_TWIN_LIT(t, "[]", "[]");
+    TN_JSON_TWIN_LIT(t, ",\"visibility\":", ",\\\"visibility\\\":");
+    tn_json_twin_string(t, n->visibility, strlen(n->visibility));
+    TN_JSON_TWIN_LIT(t, ",\"version\":", ",\\\"version\\\":");
+    tn_json_twin_int(t, n->version);
+    TN_JSON_TWIN_LIT(t, ",\"createdAt\":\"", ",\\\"createdAt\\\":\\\"");
+    tn_json_twin_plain(t, date, tn_time_rfc3339(n->created_at, date));
+    TN_JSON_TWIN_LIT(t, "\",\"updatedAt\":\"", "\\\",\\\"updatedAt\\\":\\\"");
+    tn_json_twin_plain(t, date, tn_time_rfc3339(n->updated_at, date));
+    if (mine)
+        TN_JSON_TWIN_LIT(t, "\",\"mine\":true}", "\\\",\\\"mine\\\":true}");
+    else
+        TN_JSON_TWIN_LIT(t, "\",\"mine\":false}", "\\\",\\\"mine\\\":false}");
 }
 
 static void collect_cb(const struct tn_note *n, void *ud)
 {
     struct collect *c = ud;
     if (!c->arr) {
-        if (c->text_err == TN_OK && c->n)
-            c->text_err = tn_buf_append(&c->text, ",", 1);
-        if (c->text_err == TN_OK)
-            c->text_err = note_text(&c->text, n, strcmp(n->owner, c->me->user) == 0);
+        if (c->n)
+            TN_JSON_TWIN_LIT(&c->page, ",", ",");
+        note_text(&c->page, n, strcmp(n->owner, c->me->user) == 0);
     } else {
         json_t *o = note_json(n, c->snippets ? LIST_TEXT : NO_TEXT);
         mark_mine(o, n, c->me);
@@ -321,37 +310,34 @@ static json_t *page_args(json_t *args, struct tn_note_page *p, char after_id[32]
 static json_t *list_result(struct tn_mcp_ctx *ctx, struct collect *c, unsigned limit)
 {
     const char *user = tn_mcp_ctx_principal(ctx)->subject;
-    struct tn_buf b;
-    tn_buf_init(&b, SIZE_MAX / 2);
-    enum tn_err e = c->text_err;
-    if (e == TN_OK)
-        e = tn_buf_reserve(&b, c->text.len + 256);
-    if (e == TN_OK)
-        e = tn_buf_append(&b, "{\"userId\":", 10);
-    if (e == TN_OK)
-        e = tn_json_put_string(&b, user, strlen(user));
-    if (e == TN_OK)
-        e = tn_buf_append(&b, ",\"count\":", 9);
-    if (e == TN_OK)
-        e = tn_json_put_int(&b, c->n);
-    if (e == TN_OK)
-        e = tn_buf_append(&b, ",\"notes\":[", 10);
-    if (e == TN_OK)
-        e = tn_buf_append(&b, c->text.data, c->text.len);
-    if (e == TN_OK)
-        e = tn_buf_append(&b, "]", 1);
-    if (e == TN_OK && c->n == limit) {
+    struct tn_json_twin t;
+    tn_json_twin_init(&t, SIZE_MAX / 2);
+    t.err = tn_buf_reserve(&t.json, c->page.json.len + 256);
+    if (t.err == TN_OK)
+        t.err = tn_buf_reserve(&t.text, c->page.text.len + 320);
+    if (t.err == TN_OK) /* the text block's string, in its quotes */
+        t.err = tn_buf_append(&t.text, "\"", 1);
+    TN_JSON_TWIN_LIT(&t, "{\"userId\":", "{\\\"userId\\\":");
+    tn_json_twin_string(&t, user, strlen(user));
+    TN_JSON_TWIN_LIT(&t, ",\"count\":", ",\\\"count\\\":");
+    tn_json_twin_int(&t, c->n);
+    TN_JSON_TWIN_LIT(&t, ",\"notes\":[", ",\\\"notes\\\":[");
+    tn_json_twin_append(&t, &c->page);
+    TN_JSON_TWIN_LIT(&t, "]", "]");
+    if (c->n == limit) {
         char cur[160];
         cursor_make(c->last_updated, c->last_id, cur, sizeof cur);
-        e = tn_buf_append(&b, ",\"nextCursor\":", 14);
-        if (e == TN_OK)
-            e = tn_json_put_string(&b, cur, strlen(cur));
+        TN_JSON_TWIN_LIT(&t, ",\"nextCursor\":", ",\\\"nextCursor\\\":");
+        tn_json_twin_string(&t, cur, strlen(cur));
     }
-    if (e == TN_OK)
-        e = tn_buf_append(&b, "}", 1);
-    json_t *r = e == TN_OK ? tn_mcp_result_structured_text(b.data, b.len) : NULL;
-    tn_buf_deinit(&b);
-    tn_buf_deinit(&c->text);
+    TN_JSON_TWIN_LIT(&t, "}", "}");
+    if (t.err == TN_OK)
+        t.err = tn_buf_append(&t.text, "\"", 1);
+    json_t *r = t.err == TN_OK ? tn_mcp_result_structured_text(t.json.data, t.json.len, t.text.data,
+                                                               t.text.len)
+                               : NULL;
+    tn_json_twin_deinit(&t);
+    tn_json_twin_deinit(&c->page);
     return r ? r : tn_mcp_result_error("The server ran out of memory; try a smaller page.");
 }
 
@@ -369,11 +355,11 @@ static json_t *list_common(struct tn_notes *app, struct tn_mcp_ctx *ctx, json_t 
         return err;
     }
     struct collect c = {.me = &o};
-    tn_buf_init(&c.text, SIZE_MAX / 2);
+    tn_json_twin_init(&c.page, SIZE_MAX / 2);
     enum tn_err rc = team ? tn_store_note_list_team(app->store, &o, &p, collect_cb, &c)
                           : tn_store_note_list(app->store, &o, &p, collect_cb, &c);
     if (rc != TN_OK) {
-        tn_buf_deinit(&c.text);
+        tn_json_twin_deinit(&c.page);
         return store_error(app, ctx, tool, NULL, rc);
     }
     audit(app, ctx, tool, NULL, "ok");

@@ -300,6 +300,82 @@ static void test_raw(void **state)
     json_decref(forged);
 }
 
+/* A twin's text is its JSON escaped as a JSON string's contents after any sequence of
+ * writes (strings with every byte that needs an escape, numbers, ready JSON, literals,
+ * another twin), and the body writer is tn_json_put_string without its quotes. */
+static void test_twin(void **state)
+{
+    (void)state;
+    unsigned seed = 12345;
+    for (int round = 0; round < 2000; round++) {
+        struct tn_json_twin t, inner;
+        tn_json_twin_init(&t, 1 << 20);
+        tn_json_twin_init(&inner, 1 << 20);
+        int ops = 1 + (int)(rand_r(&seed) % 12);
+        for (int i = 0; i < ops; i++) {
+            char s[40];
+            size_t n = (size_t)(rand_r(&seed) % sizeof s);
+            for (size_t k = 0; k < n; k++) { /* weighted to quotes, backslashes, controls */
+                unsigned r = (unsigned)rand_r(&seed) % 8;
+                s[k] = r == 0   ? '"'
+                       : r == 1 ? '\\'
+                       : r == 2 ? (char)(rand_r(&seed) % 32)
+                       : r == 3 ? (char)(0x80 + rand_r(&seed) % 64)
+                                : (char)('a' + r);
+            }
+            struct tn_json_twin *w = rand_r(&seed) % 3 ? &t : &inner;
+            switch (rand_r(&seed) % 6) {
+            case 0:
+                tn_json_twin_string(w, s, n);
+                break;
+            case 1:
+                tn_json_twin_int(w, (long long)rand_r(&seed) - RAND_MAX / 2);
+                break;
+            case 2:
+                tn_json_twin_json(w, "[\"a\\\"b\",\"\\\\\"]", 14);
+                break;
+            case 3:
+                TN_JSON_TWIN_LIT(w, "{\"k\":", "{\\\"k\\\":");
+                break;
+            case 4:
+                tn_json_twin_plain(w, "2026-12-06T10:30:57Z", 20);
+                break;
+            default:
+                tn_json_twin_append(&t, &inner);
+                break;
+            }
+        }
+        tn_json_twin_append(&t, &inner);
+        assert_int_equal(t.err, TN_OK);
+        struct tn_buf esc;
+        tn_buf_init(&esc, 1 << 22);
+        assert_int_equal(tn_json_put_string_body(&esc, t.json.data, t.json.len), TN_OK);
+        assert_int_equal(t.text.len, esc.len);
+        assert_memory_equal(t.text.data, esc.data, esc.len);
+        /* and the body writer is the string writer less its two quotes */
+        struct tn_buf q;
+        tn_buf_init(&q, 1 << 22);
+        assert_int_equal(tn_json_put_string(&q, t.json.data, t.json.len), TN_OK);
+        assert_int_equal(q.len, esc.len + 2);
+        assert_memory_equal(q.data + 1, esc.data, esc.len);
+        tn_buf_deinit(&q);
+        tn_buf_deinit(&esc);
+        tn_json_twin_deinit(&inner);
+        tn_json_twin_deinit(&t);
+    }
+    /* a failure sticks: a twin over its cap writes nothing more */
+    struct tn_json_twin small;
+    tn_json_twin_init(&small, 8);
+    tn_json_twin_string(&small, "0123456789", 10);
+    assert_int_equal(small.err, TN_ERR_LIMIT);
+    size_t jl = small.json.len, tl = small.text.len;
+    tn_json_twin_int(&small, 1);
+    TN_JSON_TWIN_LIT(&small, "1", "1");
+    assert_int_equal(small.json.len, jl);
+    assert_int_equal(small.text.len, tl);
+    tn_json_twin_deinit(&small);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +386,7 @@ int main(void)
         cmocka_unit_test(test_put_string_every_offset),
         cmocka_unit_test(test_put_int),
         cmocka_unit_test(test_raw),
+        cmocka_unit_test(test_twin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

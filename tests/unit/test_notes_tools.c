@@ -89,9 +89,18 @@ static void test_writers_agree(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         struct tn_note n = note(cases[i].title, cases[i].content, cases[i].length);
-        struct tn_buf b;
-        tn_buf_init(&b, 1 << 20);
-        assert_int_equal(note_text(&b, &n, false), TN_OK);
+        struct tn_json_twin t;
+        tn_json_twin_init(&t, 1 << 20);
+        note_text(&t, &n, false);
+        assert_int_equal(t.err, TN_OK);
+        struct tn_buf b = t.json;
+        /* the text beside it is the page escaped as a JSON string's contents, exactly */
+        struct tn_buf esc;
+        tn_buf_init(&esc, 1 << 22);
+        assert_int_equal(tn_json_put_string_body(&esc, b.data, b.len), TN_OK);
+        assert_int_equal(t.text.len, esc.len);
+        assert_memory_equal(t.text.data, esc.data, esc.len);
+        tn_buf_deinit(&esc);
         json_error_t jerr;
         json_t *from_text = json_loadb(b.data, b.len, 0, &jerr);
         if (!from_text)
@@ -139,7 +148,7 @@ static void test_writers_agree(void **state)
         json_decref(page);
         json_decref(from_json);
         json_decref(from_text);
-        tn_buf_deinit(&b);
+        tn_json_twin_deinit(&t);
     }
     /* a result without what the schema requires fails it: the checks can fail */
     struct tn_note n = note("", "x", 1);
