@@ -1,4 +1,4 @@
--- 0010_audit_indexes: the audit log keeps its index by time.
+-- 0012_audit_indexes: the audit log keeps its index by time.
 -- 0009 added indexes by person and by tool for the admin console's filters, but its query
 -- takes each filter as optional ("$1::text IS NULL OR user_key = $1 OR ..."), which a
 -- prepared statement's generic plan cannot serve with those indexes; every tool call paid
