@@ -325,16 +325,26 @@ enum {
     X(NOTE_DELETE, "ttti",                                                                   \
       "DELETE FROM notes WHERE id = $1 AND owner = $2 AND org = $3 "                         \
       "AND ($4 = 0 OR version = $4)")                                                        \
-    /* The first page arrives as after (INT64_MAX, ""), so every page is this range. */      \
-    X(NOTE_LIST, "ttitti",                                                                   \
+    /* The first page arrives as after (INT64_MAX, ""), so every page is this range.   */   \
+    /* Without and with a tag, two statements: with "($5 IS NULL OR tag_set @> ...)"  */   \
+    /* the server's generic plan (used after five executions) guessed one row and     */   \
+    /* read every note of the owner through a bitmap scan and sorted them (4.8 ms for */   \
+    /* 2,151 notes against 0.06 for the index in order); each now reads in order.     */   \
+    X(NOTE_LIST, "ttiti",                                                                    \
       "SELECT " NOTE_LIST_COLS " FROM notes WHERE owner = $1 AND org = $2 "                  \
       "AND (updated_at, id) < ($3, $4) "                                                     \
-      "AND ($5::text IS NULL OR tag_set @> jsonb_build_array($5::text)) "                    \
+      "ORDER BY updated_at DESC, id DESC LIMIT $5")                                          \
+    X(NOTE_LIST_TAG, "ttitti",                                                               \
+      "SELECT " NOTE_LIST_COLS " FROM notes WHERE owner = $1 AND org = $2 "                  \
+      "AND (updated_at, id) < ($3, $4) AND tag_set @> jsonb_build_array($5::text) "          \
       "ORDER BY updated_at DESC, id DESC LIMIT $6")                                          \
-    X(NOTE_LIST_TEAM, "titti",                                                               \
+    X(NOTE_LIST_TEAM, "titi",                                                                \
       "SELECT " NOTE_LIST_COLS " FROM notes WHERE org = $1 AND visibility = 'org' AND org <> '' " \
       "AND (updated_at, id) < ($2, $3) "                                                     \
-      "AND ($4::text IS NULL OR tag_set @> jsonb_build_array($4::text)) "                    \
+      "ORDER BY updated_at DESC, id DESC LIMIT $4")                                          \
+    X(NOTE_LIST_TEAM_TAG, "titti",                                                           \
+      "SELECT " NOTE_LIST_COLS " FROM notes WHERE org = $1 AND visibility = 'org' AND org <> '' " \
+      "AND (updated_at, id) < ($2, $3) AND tag_set @> jsonb_build_array($4::text) "          \
       "ORDER BY updated_at DESC, id DESC LIMIT $5")                                          \
     /* Each word of the query is a phrase of plain terms (phraseto_tsquery: "e-mail",   */   \
     /* "NEAR(a" match only their tokens side by side, as on SQLite), all words must     */   \

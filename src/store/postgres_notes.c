@@ -226,8 +226,11 @@ enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o, const str
                          tn_store_note_cb cb, void *ud)
 {
     PGresult *r;
-    enum tn_err e = pg_one_read_as(s, o, S_NOTE_LIST, &r, o->user, o->org, p->after_updated,
-                                   p->after_id, p->tag, (int64_t)p->limit);
+    enum tn_err e = p->tag
+                        ? pg_one_read_as(s, o, S_NOTE_LIST_TAG, &r, o->user, o->org,
+                                         p->after_updated, p->after_id, p->tag, (int64_t)p->limit)
+                        : pg_one_read_as(s, o, S_NOTE_LIST, &r, o->user, o->org, p->after_updated,
+                                         p->after_id, (int64_t)p->limit);
     if (e == TN_OK)
         e = each_note(r, false, cb, ud);
     PQclear(r);
@@ -238,8 +241,11 @@ enum tn_err pg_note_list_team(struct tn_store *s, const struct tn_owner *o,
                               const struct tn_note_page *p, tn_store_note_cb cb, void *ud)
 {
     PGresult *r;
-    enum tn_err e = pg_one_read_as(s, o, S_NOTE_LIST_TEAM, &r, o->org, p->after_updated,
-                                   p->after_id, p->tag, (int64_t)p->limit);
+    enum tn_err e = p->tag
+                        ? pg_one_read_as(s, o, S_NOTE_LIST_TEAM_TAG, &r, o->org, p->after_updated,
+                                         p->after_id, p->tag, (int64_t)p->limit)
+                        : pg_one_read_as(s, o, S_NOTE_LIST_TEAM, &r, o->org, p->after_updated,
+                                         p->after_id, (int64_t)p->limit);
     if (e == TN_OK)
         e = each_note(r, false, cb, ud);
     PQclear(r);
