@@ -33,10 +33,11 @@
 
 /* The migrations of src/store/migrations/postgres/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {
-    "0001_auth",        "0002_notes",      "0003_notify",
-    "0004_email_codes", "0005_identities", "0006_grant_revocations",
-    "0007_invitations", "0008_org_sso",    "0009_admin"};
+static const char *const migration_files[] = {"0001_auth",        "0002_notes",
+                                              "0003_notify",      "0004_email_codes",
+                                              "0005_identities",  "0006_grant_revocations",
+                                              "0007_invitations", "0008_org_sso",
+                                              "0009_admin",       "0010_notes_fold_fast"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -201,7 +202,8 @@ static void test_open_layout(void **state)
              v, sizeof v);
     assert_string_equal(
         v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities,"
-           "6:0006_grant_revocations,7:0007_invitations,8:0008_org_sso,9:0009_admin");
+           "6:0006_grant_revocations,7:0007_invitations,8:0008_org_sso,9:0009_admin,"
+           "10:0010_notes_fold_fast");
     /* the tables are in the test's schema (the URL's search_path reached the store) */
     value_of(c,
              "SELECT string_agg(table_name, ',' ORDER BY table_name) "
@@ -964,6 +966,41 @@ static void test_list_generic_plan(void **state)
     coll_free(&team_tagged);
 }
 
+/* notes_fold (0010: PL/pgSQL, ASCII returned as it is) folds exactly as before: the
+ * translate() of migration 0002 for every text, and ASCII unchanged. */
+static void test_fold_same(void **state)
+{
+    struct fx *f = *state;
+    PGconn *c = conn_to(f->url);
+    static const char *const texts[] = {
+        "", "plain ascii, Mixed Case 123 -- *", "crème brûlée", "ÀÉÎÕÜ àéîõü ǰ ẖ ỹ Ÿ",
+        "日本語のテキスト", "a\u0301 (a combining mark stays)", "ß æ ø ł đ (not in the table)",
+        "tab\there\nnewline"};
+    char sql[1024], got[512], want[512];
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        snprintf(sql, sizeof sql, "SELECT notes_fold('%s')", texts[i]);
+        value_of(c, sql, got, sizeof got);
+        snprintf(sql, sizeof sql,
+                 "SELECT translate('%s', 'ÀÉÎÕÜàéîõüǰẖỹŸèûßæøłđ', 'AEIOUaeioujhyYeu' || "
+                 "'ßæøłđ')",
+                 texts[i]);
+        value_of(c, sql, want, sizeof want);
+        assert_string_equal(got, want);
+    }
+    value_of(c, "SELECT notes_fold('Crème Brûlée, ǰ')", got, sizeof got);
+    assert_string_equal(got, "Creme Brulee, j");
+    /* a search finds the folded and the unfolded spelling both ways */
+    PQfinish(c);
+    add(f->s, &alice, "Crème brûlée", "dessert", "[]", "private");
+    add(f->s, &alice, "plain creme", "brulee too", "[]", "private");
+    int seen = 0;
+    assert_int_equal(tn_store_note_search(f->s, &alice, "créme", 10, noop_cb, &seen), TN_OK);
+    assert_int_equal(seen, 2);
+    seen = 0;
+    assert_int_equal(tn_store_note_search(f->s, &alice, "brulee", 10, noop_cb, &seen), TN_OK);
+    assert_int_equal(seen, 2);
+}
+
 static void restart_server(void)
 {
     char dir[512], script[600], cmd[1400], before[64], after[64];
@@ -1119,6 +1156,7 @@ int main(void)
         T(test_audit_append_only), T(test_search_operators_inert),
         T(test_two_instances),     T(test_rls_enforced),
         T(test_restart),           T(test_list_generic_plan),
+        T(test_fold_same),
 #undef T
     };
     tn_log_setup(TN_LOG_WARN, false); /* no "migration applied" line per test */
