@@ -22,6 +22,7 @@
 enum {
     POOL_SIZE = 8,
     MAX_PARAMS = 12,
+    PIPE_MAX = 64, /* statements per pipeline in pg_run_batch */
 };
 
 /* Seconds libpq waits for a connection; the lock timeout turns a long wait for a row or
@@ -402,7 +403,18 @@ struct pg_store {
 /* One attempt of one store call. */
 struct call {
     struct conn *c;
-    bool lost; /* the connection broke during this attempt */
+    bool lost;                 /* the connection broke during this attempt */
+    bool pending;              /* BEGIN not sent yet: it goes with the first statement */
+    const struct tn_owner *as; /* with BEGIN, the caller (NOTE_AS) of a notes call */
+};
+
+/* Values bound to $1, $2, ...: text format except hashes (bytea, binary). */
+struct params {
+    int n;
+    const char *v[MAX_PARAMS];
+    int len[MAX_PARAMS];
+    int fmt[MAX_PARAMS];
+    char num[MAX_PARAMS][24];
 };
 
 /* The work of one call, run by with_conn; it may run twice (a retry after a lost
@@ -413,6 +425,8 @@ typedef enum tn_err (*body_fn)(struct call *k, void *arg);
 
 enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...);
 enum tn_err pg_simple(struct call *k, const char *sql);
+void pg_bind(struct params *p, enum stmt_id id, ...);
+enum tn_err pg_run_batch(struct call *k, enum stmt_id id, const struct params *v, size_t n);
 int64_t pg_changes(const PGresult *r);
 enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as, body_fn body,
                          void *arg);

@@ -904,8 +904,12 @@ static void generic_plan(PGconn *c, enum stmt_id id, const char *args, char *out
 {
     char sql[4096] = "PREPARE q(";
     for (const char *t = stmt_types[id]; *t; t++)
-        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "%s%s", t == stmt_types[id] ? "" : ",",
-                 *t == 't' ? "text" : *t == 'i' ? "int8" : *t == 'b' ? "bool" : "bytea");
+        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "%s%s",
+                 t == stmt_types[id] ? "" : ",",
+                 *t == 't'   ? "text"
+                 : *t == 'i' ? "int8"
+                 : *t == 'b' ? "bool"
+                             : "bytea");
     snprintf(sql + strlen(sql), sizeof sql - strlen(sql), ") AS %s", stmt_sql[id]);
     exec_ok(c, "DEALLOCATE ALL");
     exec_ok(c, sql);
@@ -972,10 +976,14 @@ static void test_fold_same(void **state)
 {
     struct fx *f = *state;
     PGconn *c = conn_to(f->url);
-    static const char *const texts[] = {
-        "", "plain ascii, Mixed Case 123 -- *", "crème brûlée", "ÀÉÎÕÜ àéîõü ǰ ẖ ỹ Ÿ",
-        "日本語のテキスト", "a\u0301 (a combining mark stays)", "ß æ ø ł đ (not in the table)",
-        "tab\there\nnewline"};
+    static const char *const texts[] = {"",
+                                        "plain ascii, Mixed Case 123 -- *",
+                                        "crème brûlée",
+                                        "ÀÉÎÕÜ àéîõü ǰ ẖ ỹ Ÿ",
+                                        "日本語のテキスト",
+                                        "a\u0301 (a combining mark stays)",
+                                        "ß æ ø ł đ (not in the table)",
+                                        "tab\there\nnewline"};
     char sql[1024], got[512], want[512];
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         snprintf(sql, sizeof sql, "SELECT notes_fold('%s')", texts[i]);
@@ -999,6 +1007,54 @@ static void test_fold_same(void **state)
     seen = 0;
     assert_int_equal(tn_store_note_search(f->s, &alice, "brulee", 10, noop_cb, &seen), TN_OK);
     assert_int_equal(seen, 2);
+}
+
+/* A write whose connection is lost. Before its COMMIT was sent (the server ends the
+ * session inside the INSERT, which goes in one pipeline with BEGIN and the caller)
+ * nothing was committed: the call reconnects and runs again, once. At the COMMIT (a
+ * deferred trigger ends the session while it commits) it may have committed: the call
+ * fails with TN_ERR_IO and is not run again. Sequences count the attempts (nextval is
+ * not rolled back). */
+static void test_write_lost(void **state)
+{
+    struct fx *f = *state;
+    PGconn *c = conn_to(f->url);
+    exec_ok(c, "CREATE SEQUENCE tries");
+    exec_ok(c, "CREATE SEQUENCE commits");
+    exec_ok(c, "CREATE FUNCTION die_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "IF nextval('tries') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); "
+               "END IF; RETURN NEW; END $$");
+    exec_ok(c, "CREATE TRIGGER die_once BEFORE INSERT ON notes FOR EACH ROW "
+               "WHEN (NEW.title = 'die once') EXECUTE FUNCTION die_once()");
+    exec_ok(c, "CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "PERFORM nextval('commits'); PERFORM pg_terminate_backend(pg_backend_pid()); "
+               "RETURN NULL; END $$");
+    exec_ok(c, "CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON notes "
+               "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+               "WHEN (NEW.title = 'die at commit') EXECUTE FUNCTION die_at_commit()");
+    char v[64];
+
+    struct tn_note once = add(f->s, &alice, "die once", "lost before its COMMIT", "[]", "private");
+    value_of(c, "SELECT last_value FROM tries", v, sizeof v);
+    assert_string_equal(v, "2"); /* run twice: lost, then again on a new connection */
+    struct tn_note got;
+    assert_int_equal(tn_store_note_get(f->s, &alice, once.id, &got), TN_OK);
+    assert_string_equal(got.title, "die once");
+    tn_note_deinit(&got);
+
+    struct tn_note lost = mk("die at commit", "lost at its COMMIT", "[]", "private");
+    assert_int_equal(tn_store_note_insert(f->s, &alice, &lost), TN_ERR_IO);
+    value_of(c, "SELECT last_value FROM commits", v, sizeof v);
+    assert_string_equal(v, "1"); /* not run again */
+    assert_int_equal(tn_store_note_get(f->s, &alice, lost.id, &got), TN_ERR_NOT_FOUND);
+
+    /* the pool goes on: a write after both */
+    add(f->s, &alice, "after", "a write after the losses", "[]", "private");
+    struct coll all = {0};
+    page_all(f->s, &alice, false, NULL, 10, &all);
+    assert_int_equal(all.n, 2); /* "die once" once, and "after" */
+    coll_free(&all);
+    PQfinish(c);
 }
 
 static void restart_server(void)
@@ -1156,7 +1212,7 @@ int main(void)
         T(test_audit_append_only), T(test_search_operators_inert),
         T(test_two_instances),     T(test_rls_enforced),
         T(test_restart),           T(test_list_generic_plan),
-        T(test_fold_same),
+        T(test_fold_same),         T(test_write_lost),
 #undef T
     };
     tn_log_setup(TN_LOG_WARN, false); /* no "migration applied" line per test */
