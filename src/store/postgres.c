@@ -421,6 +421,22 @@ static enum tn_err conn_ready(struct call *k, bool force)
     return TN_OK;
 }
 
+/* Tells every instance (postgres_listen.c) that k->announce's notes changed, after the
+ * write committed: NOTIFY takes a database-wide lock at its transaction's commit and
+ * holds it until the commit is on disk, so inside the write it made every note write
+ * wait for the previous one's WAL flush. Here it is a transaction of its own that does
+ * not wait for the disk (a notification does not outlive a crash anyway). The write
+ * has committed whatever happens here: a failure is logged, never the call's result. */
+static void announce(struct call *k)
+{
+    PGresult *r = NULL;
+    bool lost = k->lost;
+    if (pg_run(k, S_NOTE_ANNOUNCE, &r, k->announce) != TN_OK)
+        tn_log(TN_LOG_WARN, "store: a note change was not announced to other instances", NULL);
+    PQclear(r);
+    k->lost = lost || k->lost;
+}
+
 /* Runs `body` on a pooled connection: inside BEGIN ... COMMIT when `tx` or `as` (a
  * notes call, whose caller is set for the row-level security policies first),
  * otherwise as a single statement's own transaction. BEGIN and the caller wait for the
@@ -442,6 +458,7 @@ enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *
         k.lost = false;
         k.pending = false;
         k.as = NULL;
+        k.announce = NULL;
         e = conn_ready(&k, attempt > 0);
         if (e == TN_OK && tx) {
             k.pending = true;
@@ -462,6 +479,8 @@ enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *
             break;
         tn_log(TN_LOG_WARN, "store: the database connection was lost; reconnecting", NULL);
     }
+    if (e == TN_OK && k.announce)
+        announce(&k);
     if (k.lost) {
         char line[512];
         tn_log(TN_LOG_ERROR, "store: the database connection was lost", "error",

@@ -304,6 +304,13 @@ enum {
     /* is_local = true: the settings end with the transaction. */                            \
     X(NOTE_AS, "tt",                                                                         \
       "SELECT set_config('teamnotes.user', $1, true), set_config('teamnotes.org', $2, true)") \
+    /* A note write, announced to every instance (postgres_listen.c) after its commit, */ \
+    /* as a transaction of its own that does not wait for the disk (postgres.c).        */ \
+    X(NOTE_ANNOUNCE, "t",                                                                    \
+      "SELECT set_config('synchronous_commit', 'off', true), "                               \
+      "pg_notify('teamnotes_notes', $1)")                                                    \
+    /* The same inside an import's transaction. */                                           \
+    X(NOTE_ANNOUNCE_TX, "t", "SELECT pg_notify('teamnotes_notes', $1)")                     \
     X(NOTE_INSERT, "tttttttiii",                                                             \
       "INSERT INTO notes (" NOTE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")  \
     /* An imported note: its id is derived from its source, so a second import of it   */    \
@@ -406,6 +413,7 @@ struct call {
     bool lost;                 /* the connection broke during this attempt */
     bool pending;              /* BEGIN not sent yet: it goes with the first statement */
     const struct tn_owner *as; /* with BEGIN, the caller (NOTE_AS) of a notes call */
+    const char *announce;      /* the owner whose notes this call changed: announced */
 };
 
 /* Values bound to $1, $2, ...: text format except hashes (bytea, binary). */

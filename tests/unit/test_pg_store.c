@@ -33,11 +33,17 @@
 
 /* The migrations of src/store/migrations/postgres/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {"0001_auth",        "0002_notes",
-                                              "0003_notify",      "0004_email_codes",
-                                              "0005_identities",  "0006_grant_revocations",
-                                              "0007_invitations", "0008_org_sso",
-                                              "0009_admin",       "0010_notes_fold_fast"};
+static const char *const migration_files[] = {"0001_auth",
+                                              "0002_notes",
+                                              "0003_notify",
+                                              "0004_email_codes",
+                                              "0005_identities",
+                                              "0006_grant_revocations",
+                                              "0007_invitations",
+                                              "0008_org_sso",
+                                              "0009_admin",
+                                              "0010_notes_fold_fast",
+                                              "0011_notify_after_commit"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -203,7 +209,7 @@ static void test_open_layout(void **state)
     assert_string_equal(
         v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities,"
            "6:0006_grant_revocations,7:0007_invitations,8:0008_org_sso,9:0009_admin,"
-           "10:0010_notes_fold_fast");
+           "10:0010_notes_fold_fast,11:0011_notify_after_commit");
     /* the tables are in the test's schema (the URL's search_path reached the store) */
     value_of(c,
              "SELECT string_agg(table_name, ',' ORDER BY table_name) "
@@ -1057,6 +1063,74 @@ static void test_write_lost(void **state)
     PQfinish(c);
 }
 
+/* The owners whose notes changed, as the change feed hears them (after a write
+ * committed), "a;b;" in order; waits up to a second for at least `want`. */
+static void heard(PGconn *c, int want, char *out, size_t cap)
+{
+    out[0] = '\0';
+    int n = 0;
+    for (int i = 0; i < 100; i++) {
+        PQconsumeInput(c);
+        PGnotify *m;
+        while ((m = PQnotifies(c))) {
+            if (strcmp(m->relname, "teamnotes_notes") == 0) {
+                snprintf(out + strlen(out), cap - strlen(out), "%s;", m->extra);
+                n++;
+            }
+            PQfreemem(m);
+        }
+        if (n >= want)
+            break;
+        usleep(10000);
+    }
+}
+
+/* Every note write is announced on teamnotes_notes with its owner, once it committed
+ * (insert, update, delete, import), and nothing for a write that changed nothing (a
+ * stale version, another's note, an import of notes already there). */
+static void test_writes_announced(void **state)
+{
+    struct fx *f = *state;
+    PGconn *c = conn_to(f->url);
+    exec_ok(c, "LISTEN teamnotes_notes");
+    char got[1024];
+    struct tn_note n = add(f->s, &alice, "a", "announced", "[]", "private");
+    heard(c, 1, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|alice;");
+
+    struct tn_note out;
+    memset(&out, 0, sizeof out);
+    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, "b", NULL, NULL, NULL, &out),
+                     TN_OK);
+    tn_note_deinit(&out);
+    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, "c", NULL, NULL, NULL, &out),
+                     TN_ERR_CONFLICT);
+    tn_note_deinit(&out);
+    assert_int_equal(tn_store_note_update(f->s, &bob, n.id, 2, "d", NULL, NULL, NULL, &out),
+                     TN_ERR_NOT_FOUND);
+    tn_note_deinit(&out);
+    assert_int_equal(tn_store_note_delete(f->s, &bob, n.id, 0), TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_store_note_delete(f->s, &alice, n.id, 0), TN_OK);
+    heard(c, 2, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|alice;https://issuer.example|alice;");
+
+    struct tn_note_import imp[2] = {
+        {.owner = bob, .source_id = "s1", .content = "imported one", .created_at = 5},
+        {.owner = carol, .source_id = "s2", .content = "imported two", .created_at = 6}};
+    size_t added = 0, bad = 0;
+    assert_int_equal(tn_store_note_import(f->s, imp, 2, &added, &bad), TN_OK);
+    assert_int_equal(added, 2);
+    heard(c, 2, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|bob;https://issuer.example|carol;");
+    /* the same import again adds nothing and announces nothing */
+    assert_int_equal(tn_store_note_import(f->s, imp, 2, &added, &bad), TN_OK);
+    assert_int_equal(added, 0);
+    add(f->s, &dave, "last", "a marker", "[]", "private");
+    heard(c, 1, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|dave;");
+    PQfinish(c);
+}
+
 static void restart_server(void)
 {
     char dir[512], script[600], cmd[1400], before[64], after[64];
@@ -1213,6 +1287,7 @@ int main(void)
         T(test_two_instances),     T(test_rls_enforced),
         T(test_restart),           T(test_list_generic_plan),
         T(test_fold_same),         T(test_write_lost),
+        T(test_writes_announced),
 #undef T
     };
     tn_log_setup(TN_LOG_WARN, false); /* no "migration applied" line per test */
