@@ -13,7 +13,10 @@
  * statement's own transaction; every write and every notes call runs between BEGIN and
  * COMMIT, so that a call that failed never half-happened, except the notes reads: the
  * caller's set_config and the statement go as one pipeline, one implicit transaction
- * (one_read_as).
+ * (one_read_as). In a write, BEGIN and the caller go in one pipeline with its first
+ * statement (run_pending), a batch of rows in pipelines of PIPE_MAX (pg_run_batch),
+ * and COMMIT alone, after every other answer came back: a single-statement write is
+ * two round trips instead of four.
  *
  * Reconnection: after the database restarted (or a proxy cut an idle connection), the
  * next use of a pooled connection fails and libpq reports CONNECTION_BAD. The call then
@@ -219,15 +222,6 @@ static void pool_put(struct pg_store *s, struct conn *c)
 
 /* ---------- running statements ---------- */
 
-/* Values bound to $1, $2, ...: text format except hashes (bytea, binary). */
-struct params {
-    int n;
-    const char *v[MAX_PARAMS];
-    int len[MAX_PARAMS];
-    int fmt[MAX_PARAMS];
-    char num[MAX_PARAMS][24];
-};
-
 /* Reads the arguments stmt_types[id] describes:
  *   t  const char *      text, NULL for SQL NULL    i  int64_t  integer
  *   b  int (bool)        boolean                    h  const uint8_t *  32-byte hash
@@ -313,12 +307,45 @@ static enum tn_err prepare(struct call *k, enum stmt_id id)
     return e;
 }
 
+/* One statement of a pipeline: prepared statement `id` with the values `p`, or `sql`, a
+ * statement without parameters. `res` (when not NULL) receives its result. */
+struct piece {
+    enum stmt_id id;
+    const char *sql;
+    const struct params *p;
+    PGresult **res;
+};
+
+static enum tn_err pipeline(struct call *k, const struct piece *v, size_t n);
+
+/* A transaction's BEGIN (and the caller, for a notes call) not sent yet goes in front
+ * of its first statement, as one pipeline: one round trip instead of three. BEGIN is
+ * explicit, so the pipeline's Sync commits nothing; a connection lost there is retried
+ * like one lost at BEGIN. */
+static enum tn_err run_pending(struct call *k, struct piece first)
+{
+    struct params who = {.n = 2, .v = {NULL, NULL}};
+    struct piece v[3];
+    size_t n = 0;
+    v[n++] = (struct piece){.sql = "BEGIN"};
+    if (k->as) {
+        who.v[0] = k->as->user;
+        who.v[1] = k->as->org;
+        v[n++] = (struct piece){.id = S_NOTE_AS, .p = &who};
+    }
+    v[n++] = first;
+    k->pending = false;
+    return pipeline(k, v, n);
+}
+
 /* Runs statement `id` with bound values. TN_OK: *res (when not NULL) holds the result,
  * to PQclear. */
 static enum tn_err run_p(struct call *k, enum stmt_id id, const struct params *p, PGresult **res)
 {
     if (res)
         *res = NULL;
+    if (k->pending)
+        return run_pending(k, (struct piece){.id = id, .p = p, .res = res});
     enum tn_err e = prepare(k, id);
     if (e != TN_OK)
         return e;
@@ -336,6 +363,15 @@ static enum tn_err run_p(struct call *k, enum stmt_id id, const struct params *p
     return e;
 }
 
+/* Binds the values given as arguments, as stmt_types[id] describes (pg_run_batch). */
+void pg_bind(struct params *p, enum stmt_id id, ...)
+{
+    va_list ap;
+    va_start(ap, id);
+    bindv(p, id, ap);
+    va_end(ap);
+}
+
 /* run_p with the values given as arguments, as stmt_types[id] describes. */
 enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...)
 {
@@ -350,6 +386,8 @@ enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...)
 /* A statement without parameters or result: BEGIN, COMMIT, ROLLBACK. */
 enum tn_err pg_simple(struct call *k, const char *sql)
 {
+    if (k->pending)
+        return run_pending(k, (struct piece){.sql = sql});
     PGresult *r = PQexec(k->c->pg, sql);
     enum tn_err e = PQresultStatus(r) == PGRES_COMMAND_OK ? TN_OK : fail(k, r, sql);
     /* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
@@ -383,11 +421,29 @@ static enum tn_err conn_ready(struct call *k, bool force)
     return TN_OK;
 }
 
+/* Tells every instance (postgres_listen.c) that k->announce's notes changed, after the
+ * write committed: NOTIFY takes a database-wide lock at its transaction's commit and
+ * holds it until the commit is on disk, so inside the write it made every note write
+ * wait for the previous one's WAL flush. Here it is a transaction of its own that does
+ * not wait for the disk (a notification does not outlive a crash anyway). The write
+ * has committed whatever happens here: a failure is logged, never the call's result. */
+static void announce(struct call *k)
+{
+    PGresult *r = NULL;
+    bool lost = k->lost;
+    if (pg_run(k, S_NOTE_ANNOUNCE, &r, k->announce) != TN_OK)
+        tn_log(TN_LOG_WARN, "store: a note change was not announced to other instances", NULL);
+    PQclear(r);
+    k->lost = lost || k->lost;
+}
+
 /* Runs `body` on a pooled connection: inside BEGIN ... COMMIT when `tx` or `as` (a
  * notes call, whose caller is set for the row-level security policies first),
- * otherwise as a single statement's own transaction. Anything but TN_OK rolls back.
- * A lost connection is reset and the call run again once, unless the loss hit the
- * COMMIT (it may have committed). */
+ * otherwise as a single statement's own transaction. BEGIN and the caller wait for the
+ * body's first statement and go with it (run_pending); a body that ran nothing has
+ * nothing to commit. COMMIT goes alone, after every answer of the body has come back.
+ * Anything but TN_OK rolls back. A lost connection is reset and the call run again
+ * once, unless the loss hit the COMMIT (it may have committed). */
 enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as, body_fn body,
                          void *arg)
 {
@@ -400,17 +456,21 @@ enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *
     for (int attempt = 0;; attempt++) {
         bool committing = false;
         k.lost = false;
+        k.pending = false;
+        k.as = NULL;
+        k.announce = NULL;
         e = conn_ready(&k, attempt > 0);
-        if (e == TN_OK && tx)
-            e = pg_simple(&k, "BEGIN");
-        if (e == TN_OK && as)
-            e = pg_run(&k, S_NOTE_AS, NULL, as->user, as->org);
+        if (e == TN_OK && tx) {
+            k.pending = true;
+            k.as = as;
+        }
         if (e == TN_OK)
             e = body(&k, arg);
-        if (e == TN_OK && tx) {
+        if (e == TN_OK && tx && !k.pending) {
             committing = true;
             e = pg_simple(&k, "COMMIT");
         }
+        k.pending = false;
         if (e != TN_OK && !k.lost && PQtransactionStatus(k.c->pg) != PQTRANS_IDLE) {
             PGresult *r = PQexec(k.c->pg, "ROLLBACK");
             PQclear(r);
@@ -419,6 +479,8 @@ enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *
             break;
         tn_log(TN_LOG_WARN, "store: the database connection was lost; reconnecting", NULL);
     }
+    if (e == TN_OK && k.announce)
+        announce(&k);
     if (k.lost) {
         char line[512];
         tn_log(TN_LOG_ERROR, "store: the database connection was lost", "error",
@@ -463,6 +525,99 @@ enum tn_err pg_one(struct tn_store *s, const struct tn_owner *as, bool tx, enum 
     return e;
 }
 
+/* The results of one pipelined statement: TN_OK with *res (to PQclear) when it ran;
+ * otherwise the failure, or TN_ERR_IO with the call marked lost when the connection
+ * went. `e` is the pipeline's result so far: after a failure the rest is skipped. */
+static enum tn_err piped_result(struct call *k, const char *what, enum tn_err e, PGresult **res)
+{
+    PGresult *r = PQgetResult(k->c->pg);
+    if (!r) {
+        k->lost = true; /* libpq ends a statement's results with NULL, never starts with it */
+        return e == TN_OK ? TN_ERR_IO : e;
+    }
+    ExecStatusType st = PQresultStatus(r);
+    if (e == TN_OK && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && res)
+        *res = r, r = NULL;
+    else if (e == TN_OK && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+        e = fail(k, r, what);
+    PQclear(r);
+    while ((r = PQgetResult(k->c->pg))) /* the NULL that ends this statement's results */
+        PQclear(r);
+    return e;
+}
+
+/* Sends v[0..n) as one pipeline ending in one Sync and reads their results in order:
+ * one round trip. Outside BEGIN the server runs them as one implicit transaction that
+ * ends (commits) at the Sync. The first failure is the result; the server skips the
+ * rest up to the Sync. A connection that breaks is marked lost. On failure no *res is
+ * left set. */
+static enum tn_err pipeline(struct call *k, const struct piece *v, size_t n)
+{
+    PGconn *pg = k->c->pg;
+    enum tn_err e = TN_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].res)
+            *v[i].res = NULL;
+        if (!v[i].sql && e == TN_OK)
+            e = prepare(k, v[i].id);
+    }
+    if (e != TN_OK)
+        return e;
+    bool sent = PQenterPipelineMode(pg) == 1;
+    for (size_t i = 0; sent && i < n; i++) {
+        const struct params *p = v[i].p;
+        sent = v[i].sql ? PQsendQueryParams(pg, v[i].sql, 0, NULL, NULL, NULL, NULL, 0) == 1
+                        : PQsendQueryPrepared(pg, stmt_name[v[i].id], p->n, p->v, p->len, p->fmt,
+                                              0) == 1;
+    }
+    if (!sent || PQpipelineSync(pg) != 1) {
+        e = fail(k, NULL, "pipeline"); /* a connection that cannot take it is lost */
+        k->lost = true;
+        PQexitPipelineMode(pg);
+        return e;
+    }
+    for (size_t i = 0; i < n && !k->lost; i++)
+        e = piped_result(k, v[i].sql ? v[i].sql : stmt_name[v[i].id], e, v[i].res);
+    if (!k->lost) {
+        PGresult *r = PQgetResult(pg);
+        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
+            k->lost = true;
+        PQclear(r);
+    }
+    if (PQexitPipelineMode(pg) != 1)
+        k->lost = true; /* results left over: the connection is in an unknown state */
+    if (k->lost && e == TN_OK)
+        e = TN_ERR_IO;
+    if (e != TN_OK)
+        for (size_t i = 0; i < n; i++)
+            if (v[i].res) {
+                PQclear(*v[i].res);
+                *v[i].res = NULL;
+            }
+    return e;
+}
+
+/* Runs the prepared statement `id` once per set of values in v[0..n), pipelined (in
+ * pipelines of at most PIPE_MAX statements, so that neither side's buffers fill while
+ * the other waits): in a transaction, a batch costs a round trip per PIPE_MAX
+ * statements instead of one per statement. */
+enum tn_err pg_run_batch(struct call *k, enum stmt_id id, const struct params *v, size_t n)
+{
+    enum tn_err e = TN_OK;
+    struct piece pc[PIPE_MAX];
+    for (size_t i = 0; i < n && e == TN_OK;) {
+        size_t m = 0;
+        if (k->pending) { /* BEGIN and the first statement first (run_pending) */
+            e = run_p(k, id, &v[i++], NULL);
+            continue;
+        }
+        for (; m < PIPE_MAX && i < n; m++, i++)
+            pc[m] = (struct piece){.id = id, .p = &v[i]};
+        e = pipeline(k, pc, m);
+    }
+    return e;
+}
+
 /* A notes read in one round trip instead of four (BEGIN, the caller, the statement,
  * COMMIT): the caller's set_config and the statement are sent as one pipeline, which
  * the server runs as one implicit transaction ending at the pipeline's Sync, so the
@@ -474,67 +629,15 @@ struct piped {
     struct one o;
 };
 
-/* The results of one pipelined statement: TN_OK with *res (to PQclear) when it ran;
- * otherwise the failure, or TN_ERR_IO with the call marked lost when the connection
- * went. `e` is the pipeline's result so far: after a failure the rest is skipped. */
-static enum tn_err piped_result(struct call *k, enum stmt_id id, enum tn_err e, PGresult **res)
-{
-    PGresult *r = PQgetResult(k->c->pg);
-    if (!r) {
-        k->lost = true; /* libpq ends a statement's results with NULL, never starts with it */
-        return e == TN_OK ? TN_ERR_IO : e;
-    }
-    ExecStatusType st = PQresultStatus(r);
-    if (e == TN_OK && (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && res)
-        *res = r, r = NULL;
-    else if (e == TN_OK && st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
-        e = fail(k, r, stmt_name[id]);
-    PQclear(r);
-    while ((r = PQgetResult(k->c->pg))) /* the NULL that ends this statement's results */
-        PQclear(r);
-    return e;
-}
-
 static enum tn_err piped_body(struct call *k, void *arg)
 {
     struct piped *pp = arg;
-    PGconn *pg = k->c->pg;
     PQclear(pp->o.res);
     pp->o.res = NULL;
-    enum tn_err e = prepare(k, S_NOTE_AS);
-    if (e == TN_OK)
-        e = prepare(k, pp->o.id);
-    if (e != TN_OK)
-        return e;
-    const char *who[2] = {pp->as->user, pp->as->org};
-    const struct params *p = &pp->o.p;
-    if (PQenterPipelineMode(pg) != 1 ||
-        PQsendQueryPrepared(pg, stmt_name[S_NOTE_AS], 2, who, NULL, NULL, 0) != 1 ||
-        PQsendQueryPrepared(pg, stmt_name[pp->o.id], p->n, p->v, p->len, p->fmt, 0) != 1 ||
-        PQpipelineSync(pg) != 1) {
-        e = fail(k, NULL, "pipeline"); /* a connection that cannot take it is lost */
-        k->lost = true;
-        PQexitPipelineMode(pg);
-        return e;
-    }
-    e = piped_result(k, S_NOTE_AS, e, NULL);
-    if (!k->lost)
-        e = piped_result(k, pp->o.id, e, &pp->o.res);
-    if (!k->lost) {
-        PGresult *r = PQgetResult(pg);
-        if (PQresultStatus(r) != PGRES_PIPELINE_SYNC)
-            k->lost = true;
-        PQclear(r);
-    }
-    if (PQexitPipelineMode(pg) != 1)
-        k->lost = true; /* results left over: the connection is in an unknown state */
-    if (k->lost && e == TN_OK)
-        e = TN_ERR_IO;
-    if (e != TN_OK) {
-        PQclear(pp->o.res);
-        pp->o.res = NULL;
-    }
-    return e;
+    struct params who = {.n = 2, .v = {pp->as->user, pp->as->org}};
+    const struct piece v[2] = {{.id = S_NOTE_AS, .p = &who},
+                               {.id = pp->o.id, .p = &pp->o.p, .res = &pp->o.res}};
+    return pipeline(k, v, 2);
 }
 
 /* pg_one() for the notes reads: the caller and the statement in one round trip. */

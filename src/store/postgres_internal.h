@@ -22,6 +22,7 @@
 enum {
     POOL_SIZE = 8,
     MAX_PARAMS = 12,
+    PIPE_MAX = 64, /* statements per pipeline in pg_run_batch */
 };
 
 /* Seconds libpq waits for a connection; the lock timeout turns a long wait for a row or
@@ -303,6 +304,13 @@ enum {
     /* is_local = true: the settings end with the transaction. */                            \
     X(NOTE_AS, "tt",                                                                         \
       "SELECT set_config('teamnotes.user', $1, true), set_config('teamnotes.org', $2, true)") \
+    /* A note write, announced to every instance (postgres_listen.c) after its commit, */ \
+    /* as a transaction of its own that does not wait for the disk (postgres.c).        */ \
+    X(NOTE_ANNOUNCE, "t",                                                                    \
+      "SELECT set_config('synchronous_commit', 'off', true), "                               \
+      "pg_notify('teamnotes_notes', $1)")                                                    \
+    /* The same inside an import's transaction. */                                           \
+    X(NOTE_ANNOUNCE_TX, "t", "SELECT pg_notify('teamnotes_notes', $1)")                     \
     X(NOTE_INSERT, "tttttttiii",                                                             \
       "INSERT INTO notes (" NOTE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")  \
     /* An imported note: its id is derived from its source, so a second import of it   */    \
@@ -325,16 +333,26 @@ enum {
     X(NOTE_DELETE, "ttti",                                                                   \
       "DELETE FROM notes WHERE id = $1 AND owner = $2 AND org = $3 "                         \
       "AND ($4 = 0 OR version = $4)")                                                        \
-    /* The first page arrives as after (INT64_MAX, ""), so every page is this range. */      \
-    X(NOTE_LIST, "ttitti",                                                                   \
+    /* The first page arrives as after (INT64_MAX, ""), so every page is this range.   */   \
+    /* Without and with a tag, two statements: with "($5 IS NULL OR tag_set @> ...)"  */   \
+    /* the server's generic plan (used after five executions) guessed one row and     */   \
+    /* read every note of the owner through a bitmap scan and sorted them (4.8 ms for */   \
+    /* 2,151 notes against 0.06 for the index in order); each now reads in order.     */   \
+    X(NOTE_LIST, "ttiti",                                                                    \
       "SELECT " NOTE_LIST_COLS " FROM notes WHERE owner = $1 AND org = $2 "                  \
       "AND (updated_at, id) < ($3, $4) "                                                     \
-      "AND ($5::text IS NULL OR tag_set @> jsonb_build_array($5::text)) "                    \
+      "ORDER BY updated_at DESC, id DESC LIMIT $5")                                          \
+    X(NOTE_LIST_TAG, "ttitti",                                                               \
+      "SELECT " NOTE_LIST_COLS " FROM notes WHERE owner = $1 AND org = $2 "                  \
+      "AND (updated_at, id) < ($3, $4) AND tag_set @> jsonb_build_array($5::text) "          \
       "ORDER BY updated_at DESC, id DESC LIMIT $6")                                          \
-    X(NOTE_LIST_TEAM, "titti",                                                               \
+    X(NOTE_LIST_TEAM, "titi",                                                                \
       "SELECT " NOTE_LIST_COLS " FROM notes WHERE org = $1 AND visibility = 'org' AND org <> '' " \
       "AND (updated_at, id) < ($2, $3) "                                                     \
-      "AND ($4::text IS NULL OR tag_set @> jsonb_build_array($4::text)) "                    \
+      "ORDER BY updated_at DESC, id DESC LIMIT $4")                                          \
+    X(NOTE_LIST_TEAM_TAG, "titti",                                                           \
+      "SELECT " NOTE_LIST_COLS " FROM notes WHERE org = $1 AND visibility = 'org' AND org <> '' " \
+      "AND (updated_at, id) < ($2, $3) AND tag_set @> jsonb_build_array($4::text) "          \
       "ORDER BY updated_at DESC, id DESC LIMIT $5")                                          \
     /* Each word of the query is a phrase of plain terms (phraseto_tsquery: "e-mail",   */   \
     /* "NEAR(a" match only their tokens side by side, as on SQLite), all words must     */   \
@@ -392,7 +410,19 @@ struct pg_store {
 /* One attempt of one store call. */
 struct call {
     struct conn *c;
-    bool lost; /* the connection broke during this attempt */
+    bool lost;                 /* the connection broke during this attempt */
+    bool pending;              /* BEGIN not sent yet: it goes with the first statement */
+    const struct tn_owner *as; /* with BEGIN, the caller (NOTE_AS) of a notes call */
+    const char *announce;      /* the owner whose notes this call changed: announced */
+};
+
+/* Values bound to $1, $2, ...: text format except hashes (bytea, binary). */
+struct params {
+    int n;
+    const char *v[MAX_PARAMS];
+    int len[MAX_PARAMS];
+    int fmt[MAX_PARAMS];
+    char num[MAX_PARAMS][24];
 };
 
 /* The work of one call, run by with_conn; it may run twice (a retry after a lost
@@ -403,6 +433,8 @@ typedef enum tn_err (*body_fn)(struct call *k, void *arg);
 
 enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...);
 enum tn_err pg_simple(struct call *k, const char *sql);
+void pg_bind(struct params *p, enum stmt_id id, ...);
+enum tn_err pg_run_batch(struct call *k, enum stmt_id id, const struct params *v, size_t n);
 int64_t pg_changes(const PGresult *r);
 enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as, body_fn body,
                          void *arg);

@@ -1,6 +1,6 @@
 /* The PostgreSQL backend's change feed of notes: a thread of its own with a connection
- * of its own that LISTENs on teamnotes_notes (migration 0003_notify notifies it on every
- * note write, with the owner as payload) and hands each owner to the watcher, so that
+ * of its own that LISTENs on teamnotes_notes (every note write is announced there, with
+ * the owner as payload, right after it commits: postgres.c's announce) and hands each owner to the watcher, so that
  * an instance learns of writes made through another. The connection is re-made, with a
  * growing pause, while the database is away; pg_close stops the thread. */
 #include "store/postgres_internal.h"

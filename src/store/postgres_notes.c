@@ -69,15 +69,28 @@ static void note_clear(struct tn_note *n)
 
 /* ---------- notes ---------- */
 
+struct note_insert {
+    const struct tn_owner *o;
+    const struct tn_note *n;
+};
+
+static enum tn_err note_insert_body(struct call *k, void *arg)
+{
+    const struct note_insert *a = arg;
+    const struct tn_note *n = a->n;
+    enum tn_err e = pg_run(k, S_NOTE_INSERT, NULL, n->id, a->o->user, a->o->org, n->title,
+                           n->content, n->tags, n->visibility, n->version, n->created_at,
+                           n->updated_at);
+    if (e == TN_OK)
+        k->announce = a->o->user;
+    return e;
+}
+
 /* store.c has filled every field (id, owner, org, version, timestamps). */
 enum tn_err pg_note_insert(struct tn_store *s, const struct tn_owner *o, const struct tn_note *n)
 {
-    PGresult *r;
-    enum tn_err e = pg_one(s, o, true, S_NOTE_INSERT, &r, n->id, o->user, o->org, n->title,
-                           n->content, n->tags, n->visibility, n->version, n->created_at,
-                           n->updated_at);
-    PQclear(r);
-    return e;
+    struct note_insert a = {.o = o, .n = n};
+    return pg_with_conn(s, true, o, note_insert_body, &a);
 }
 
 struct note_import {
@@ -102,9 +115,14 @@ static enum tn_err note_import_body(struct call *k, void *arg)
         if (e == TN_OK)
             e = pg_run(k, S_NOTE_IMPORT, &r, n->id, n->owner, n->org, n->title, n->content, n->tags,
                        n->visibility, n->version, n->created_at, n->updated_at);
-        if (e == TN_OK && pg_changes(r) == 1)
-            a->added++;
+        bool added = e == TN_OK && pg_changes(r) == 1;
         PQclear(r);
+        if (added) {
+            a->added++;
+            /* inside the transaction, as the trigger of 0003 did: imports are rare, and
+             * the server sends each owner once per transaction */
+            e = pg_run(k, S_NOTE_ANNOUNCE_TX, NULL, n->owner);
+        }
     }
     return e;
 }
@@ -149,6 +167,7 @@ static enum tn_err note_update_body(struct call *k, void *arg)
     if (e == TN_OK && PQntuples(r) == 1) {
         e = read_note(r, 0, a->out, false);
         PQclear(r);
+        k->announce = a->o->user; /* updated, whatever reading it back says */
         return e;
     }
     PQclear(r);
@@ -194,6 +213,8 @@ static enum tn_err note_delete_body(struct call *k, void *arg)
     enum tn_err e = pg_run(k, S_NOTE_DELETE, &r, a->id, a->o->user, a->o->org, a->expected_version);
     bool deleted = e == TN_OK && pg_changes(r) == 1;
     PQclear(r);
+    if (deleted)
+        k->announce = a->o->user;
     if (e != TN_OK || deleted)
         return e;
     if ((e = pg_run(k, S_NOTE_GET_OWN, &r, a->id, a->o->user, a->o->org)) == TN_OK)
@@ -226,8 +247,11 @@ enum tn_err pg_note_list(struct tn_store *s, const struct tn_owner *o, const str
                          tn_store_note_cb cb, void *ud)
 {
     PGresult *r;
-    enum tn_err e = pg_one_read_as(s, o, S_NOTE_LIST, &r, o->user, o->org, p->after_updated,
-                                   p->after_id, p->tag, (int64_t)p->limit);
+    enum tn_err e = p->tag
+                        ? pg_one_read_as(s, o, S_NOTE_LIST_TAG, &r, o->user, o->org,
+                                         p->after_updated, p->after_id, p->tag, (int64_t)p->limit)
+                        : pg_one_read_as(s, o, S_NOTE_LIST, &r, o->user, o->org, p->after_updated,
+                                         p->after_id, (int64_t)p->limit);
     if (e == TN_OK)
         e = each_note(r, false, cb, ud);
     PQclear(r);
@@ -238,8 +262,11 @@ enum tn_err pg_note_list_team(struct tn_store *s, const struct tn_owner *o,
                               const struct tn_note_page *p, tn_store_note_cb cb, void *ud)
 {
     PGresult *r;
-    enum tn_err e = pg_one_read_as(s, o, S_NOTE_LIST_TEAM, &r, o->org, p->after_updated,
-                                   p->after_id, p->tag, (int64_t)p->limit);
+    enum tn_err e = p->tag
+                        ? pg_one_read_as(s, o, S_NOTE_LIST_TEAM_TAG, &r, o->org, p->after_updated,
+                                         p->after_id, p->tag, (int64_t)p->limit)
+                        : pg_one_read_as(s, o, S_NOTE_LIST_TEAM, &r, o->org, p->after_updated,
+                                         p->after_id, (int64_t)p->limit);
     if (e == TN_OK)
         e = each_note(r, false, cb, ud);
     PQclear(r);
@@ -265,16 +292,23 @@ struct audit_batch {
     bool sync;
 };
 
+/* The rows go pipelined (pg_run_batch): a round trip per PIPE_MAX rows, not per row. */
 static enum tn_err audit_batch_body(struct call *k, void *arg)
 {
     const struct audit_batch *b = arg;
     /* an asynchronous commit: PostgreSQL's WAL writer flushes it within a moment */
     enum tn_err e = b->sync ? TN_OK : pg_simple(k, "SET LOCAL synchronous_commit = off");
+    struct params *v = e == TN_OK && b->n ? calloc(b->n, sizeof *v) : NULL;
+    if (e == TN_OK && b->n && !v)
+        return TN_ERR_NOMEM;
     for (size_t i = 0; i < b->n && e == TN_OK; i++) {
         const struct tn_audit *a = &b->a[i];
-        e = pg_run(k, S_AUDIT_INSERT, NULL, a->at, a->user, a->org, a->client_id, a->tool,
-                   a->note_id, a->outcome, a->detail);
+        pg_bind(&v[i], S_AUDIT_INSERT, a->at, a->user, a->org, a->client_id, a->tool, a->note_id,
+                a->outcome, a->detail);
     }
+    if (e == TN_OK)
+        e = pg_run_batch(k, S_AUDIT_INSERT, v, b->n);
+    free(v);
     return e;
 }
 

@@ -27,16 +27,24 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "store/postgres_internal.h"
 #include "store/store.h"
 #include "pg_fixture.h"
 
 /* The migrations of src/store/migrations/postgres/, in order; the latest is the schema
  * version a new store reaches. */
-static const char *const migration_files[] = {"0001_auth",        "0002_notes",
-                                              "0003_notify",      "0004_email_codes",
-                                              "0005_identities",  "0006_grant_revocations",
-                                              "0007_invitations", "0008_org_sso",
-                                              "0009_admin",       "0010_audit_indexes"};
+static const char *const migration_files[] = {"0001_auth",
+                                              "0002_notes",
+                                              "0003_notify",
+                                              "0004_email_codes",
+                                              "0005_identities",
+                                              "0006_grant_revocations",
+                                              "0007_invitations",
+                                              "0008_org_sso",
+                                              "0009_admin",
+                                              "0010_notes_fold_fast",
+                                              "0011_notify_after_commit",
+                                              "0012_audit_indexes"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
 struct fx {
@@ -202,7 +210,8 @@ static void test_open_layout(void **state)
     assert_string_equal(
         v, "1:0001_auth,2:0002_notes,3:0003_notify,4:0004_email_codes,5:0005_identities,"
            "6:0006_grant_revocations,7:0007_invitations,8:0008_org_sso,9:0009_admin,"
-           "10:0010_audit_indexes");
+           "10:0010_notes_fold_fast,11:0011_notify_after_commit,"
+           "12:0012_audit_indexes");
     /* the tables are in the test's schema (the URL's search_path reached the store) */
     value_of(c,
              "SELECT string_agg(table_name, ',' ORDER BY table_name) "
@@ -883,6 +892,247 @@ static void start_time(char *out, size_t cap)
     PQclear(r);
 }
 
+/* ---------- the server's plans ---------- */
+
+/* The store's statements, to prepare them by hand as the server sees them. */
+static const char *const stmt_sql[] = {
+#define STMT_SQL(name, types, sql) sql,
+    STMTS(STMT_SQL)
+#undef STMT_SQL
+};
+static const char *const stmt_types[] = {
+#define STMT_TYPES(name, types, sql) types,
+    STMTS(STMT_TYPES)
+#undef STMT_TYPES
+};
+
+/* The plan the server uses for statement `id` once it switches to the generic plan (after
+ * five runs of a prepared statement, when it looks no dearer), as EXPLAIN prints it. */
+static void generic_plan(PGconn *c, enum stmt_id id, const char *args, char *out, size_t cap)
+{
+    char sql[4096] = "PREPARE q(";
+    for (const char *t = stmt_types[id]; *t; t++)
+        snprintf(sql + strlen(sql), sizeof sql - strlen(sql), "%s%s",
+                 t == stmt_types[id] ? "" : ",",
+                 *t == 't'   ? "text"
+                 : *t == 'i' ? "int8"
+                 : *t == 'b' ? "bool"
+                             : "bytea");
+    snprintf(sql + strlen(sql), sizeof sql - strlen(sql), ") AS %s", stmt_sql[id]);
+    exec_ok(c, "DEALLOCATE ALL");
+    exec_ok(c, sql);
+    snprintf(sql, sizeof sql, "EXPLAIN (COSTS OFF) EXECUTE q(%s)", args);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    out[0] = '\0';
+    for (int i = 0; i < PQntuples(r); i++)
+        snprintf(out + strlen(out), cap - strlen(out), "%s\n", PQgetvalue(r, i, 0));
+    PQclear(r);
+}
+
+/* A page of notes reads the owner's (or the organization's) index in order and stops
+ * after the page, also in the server's generic plan: with the tag filter written as
+ * "($5 IS NULL OR tag_set @> ...)" in the one statement, that plan guessed one row,
+ * read every note of the owner with a bitmap scan and sorted them (80 times slower for
+ * an owner with 2,000 notes). With a tag, the tagged statement. */
+static void test_list_generic_plan(void **state)
+{
+    struct fx *f = *state;
+    char title[32], user[64], plan[4096];
+    for (int u = 0; u < 20; u++) { /* statistics like a server's: many owners */
+        snprintf(user, sizeof user, "https://issuer.example|u%d", u);
+        struct tn_owner o = {user, "o1"};
+        for (int i = 0; i < 30; i++) {
+            snprintf(title, sizeof title, "n%d", i);
+            add(f->s, &o, title, "text", i % 3 ? "[\"a\"]" : "[]", i % 2 ? "org" : "private");
+        }
+    }
+    PGconn *c = conn_to(f->url);
+    exec_ok(c, "ANALYZE notes");
+    exec_ok(c, "SET plan_cache_mode = force_generic_plan");
+    generic_plan(c, S_NOTE_LIST, "'https://issuer.example|u1', 'o1', 9223372036854775807, '', 20",
+                 plan, sizeof plan);
+    if (!strstr(plan, "Index Scan using notes_owner") || strstr(plan, "Sort") ||
+        strstr(plan, "Bitmap"))
+        fail_msg("NOTE_LIST:\n%s", plan);
+    generic_plan(c, S_NOTE_LIST_TEAM, "'o1', 9223372036854775807, '', 20", plan, sizeof plan);
+    if (!strstr(plan, "Index Scan using notes_shared") || strstr(plan, "Sort") ||
+        strstr(plan, "Bitmap"))
+        fail_msg("NOTE_LIST_TEAM:\n%s", plan);
+    PQfinish(c);
+    /* and the pages themselves: untagged and tagged, own and shared */
+    struct tn_owner u1 = {"https://issuer.example|u1", "o1"};
+    struct coll all = {0}, tagged = {0}, team = {0}, team_tagged = {0};
+    page_all(f->s, &u1, false, NULL, 7, &all);
+    page_all(f->s, &u1, false, "a", 7, &tagged);
+    page_all(f->s, &u1, true, NULL, 7, &team);
+    page_all(f->s, &u1, true, "a", 7, &team_tagged);
+    assert_int_equal(all.n, 30);
+    assert_int_equal(tagged.n, 20);
+    assert_int_equal(team.n, 20 * 15);
+    assert_int_equal(team_tagged.n, 20 * 10);
+    coll_free(&all);
+    coll_free(&tagged);
+    coll_free(&team);
+    coll_free(&team_tagged);
+}
+
+/* notes_fold (0010: PL/pgSQL, ASCII returned as it is) folds exactly as before: the
+ * translate() of migration 0002 for every text, and ASCII unchanged. */
+static void test_fold_same(void **state)
+{
+    struct fx *f = *state;
+    PGconn *c = conn_to(f->url);
+    static const char *const texts[] = {"",
+                                        "plain ascii, Mixed Case 123 -- *",
+                                        "crème brûlée",
+                                        "ÀÉÎÕÜ àéîõü ǰ ẖ ỹ Ÿ",
+                                        "日本語のテキスト",
+                                        "a\u0301 (a combining mark stays)",
+                                        "ß æ ø ł đ (not in the table)",
+                                        "tab\there\nnewline"};
+    char sql[1024], got[512], want[512];
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        snprintf(sql, sizeof sql, "SELECT notes_fold('%s')", texts[i]);
+        value_of(c, sql, got, sizeof got);
+        snprintf(sql, sizeof sql,
+                 "SELECT translate('%s', 'ÀÉÎÕÜàéîõüǰẖỹŸèûßæøłđ', 'AEIOUaeioujhyYeu' || "
+                 "'ßæøłđ')",
+                 texts[i]);
+        value_of(c, sql, want, sizeof want);
+        assert_string_equal(got, want);
+    }
+    value_of(c, "SELECT notes_fold('Crème Brûlée, ǰ')", got, sizeof got);
+    assert_string_equal(got, "Creme Brulee, j");
+    /* a search finds the folded and the unfolded spelling both ways */
+    PQfinish(c);
+    add(f->s, &alice, "Crème brûlée", "dessert", "[]", "private");
+    add(f->s, &alice, "plain creme", "brulee too", "[]", "private");
+    int seen = 0;
+    assert_int_equal(tn_store_note_search(f->s, &alice, "créme", 10, noop_cb, &seen), TN_OK);
+    assert_int_equal(seen, 2);
+    seen = 0;
+    assert_int_equal(tn_store_note_search(f->s, &alice, "brulee", 10, noop_cb, &seen), TN_OK);
+    assert_int_equal(seen, 2);
+}
+
+/* A write whose connection is lost. Before its COMMIT was sent (the server ends the
+ * session inside the INSERT, which goes in one pipeline with BEGIN and the caller)
+ * nothing was committed: the call reconnects and runs again, once. At the COMMIT (a
+ * deferred trigger ends the session while it commits) it may have committed: the call
+ * fails with TN_ERR_IO and is not run again. Sequences count the attempts (nextval is
+ * not rolled back). */
+static void test_write_lost(void **state)
+{
+    struct fx *f = *state;
+    PGconn *c = conn_to(f->url);
+    exec_ok(c, "CREATE SEQUENCE tries");
+    exec_ok(c, "CREATE SEQUENCE commits");
+    exec_ok(c, "CREATE FUNCTION die_once() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "IF nextval('tries') = 1 THEN PERFORM pg_terminate_backend(pg_backend_pid()); "
+               "END IF; RETURN NEW; END $$");
+    exec_ok(c, "CREATE TRIGGER die_once BEFORE INSERT ON notes FOR EACH ROW "
+               "WHEN (NEW.title = 'die once') EXECUTE FUNCTION die_once()");
+    exec_ok(c, "CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "PERFORM nextval('commits'); PERFORM pg_terminate_backend(pg_backend_pid()); "
+               "RETURN NULL; END $$");
+    exec_ok(c, "CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON notes "
+               "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+               "WHEN (NEW.title = 'die at commit') EXECUTE FUNCTION die_at_commit()");
+    char v[64];
+
+    struct tn_note once = add(f->s, &alice, "die once", "lost before its COMMIT", "[]", "private");
+    value_of(c, "SELECT last_value FROM tries", v, sizeof v);
+    assert_string_equal(v, "2"); /* run twice: lost, then again on a new connection */
+    struct tn_note got;
+    assert_int_equal(tn_store_note_get(f->s, &alice, once.id, &got), TN_OK);
+    assert_string_equal(got.title, "die once");
+    tn_note_deinit(&got);
+
+    struct tn_note lost = mk("die at commit", "lost at its COMMIT", "[]", "private");
+    assert_int_equal(tn_store_note_insert(f->s, &alice, &lost), TN_ERR_IO);
+    value_of(c, "SELECT last_value FROM commits", v, sizeof v);
+    assert_string_equal(v, "1"); /* not run again */
+    assert_int_equal(tn_store_note_get(f->s, &alice, lost.id, &got), TN_ERR_NOT_FOUND);
+
+    /* the pool goes on: a write after both */
+    add(f->s, &alice, "after", "a write after the losses", "[]", "private");
+    struct coll all = {0};
+    page_all(f->s, &alice, false, NULL, 10, &all);
+    assert_int_equal(all.n, 2); /* "die once" once, and "after" */
+    coll_free(&all);
+    PQfinish(c);
+}
+
+/* The owners whose notes changed, as the change feed hears them (after a write
+ * committed), "a;b;" in order; waits up to a second for at least `want`. */
+static void heard(PGconn *c, int want, char *out, size_t cap)
+{
+    out[0] = '\0';
+    int n = 0;
+    for (int i = 0; i < 100; i++) {
+        PQconsumeInput(c);
+        PGnotify *m;
+        while ((m = PQnotifies(c))) {
+            if (strcmp(m->relname, "teamnotes_notes") == 0) {
+                snprintf(out + strlen(out), cap - strlen(out), "%s;", m->extra);
+                n++;
+            }
+            PQfreemem(m);
+        }
+        if (n >= want)
+            break;
+        usleep(10000);
+    }
+}
+
+/* Every note write is announced on teamnotes_notes with its owner, once it committed
+ * (insert, update, delete, import), and nothing for a write that changed nothing (a
+ * stale version, another's note, an import of notes already there). */
+static void test_writes_announced(void **state)
+{
+    struct fx *f = *state;
+    PGconn *c = conn_to(f->url);
+    exec_ok(c, "LISTEN teamnotes_notes");
+    char got[1024];
+    struct tn_note n = add(f->s, &alice, "a", "announced", "[]", "private");
+    heard(c, 1, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|alice;");
+
+    struct tn_note out;
+    memset(&out, 0, sizeof out);
+    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, "b", NULL, NULL, NULL, &out),
+                     TN_OK);
+    tn_note_deinit(&out);
+    assert_int_equal(tn_store_note_update(f->s, &alice, n.id, 1, "c", NULL, NULL, NULL, &out),
+                     TN_ERR_CONFLICT);
+    tn_note_deinit(&out);
+    assert_int_equal(tn_store_note_update(f->s, &bob, n.id, 2, "d", NULL, NULL, NULL, &out),
+                     TN_ERR_NOT_FOUND);
+    tn_note_deinit(&out);
+    assert_int_equal(tn_store_note_delete(f->s, &bob, n.id, 0), TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_store_note_delete(f->s, &alice, n.id, 0), TN_OK);
+    heard(c, 2, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|alice;https://issuer.example|alice;");
+
+    struct tn_note_import imp[2] = {
+        {.owner = bob, .source_id = "s1", .content = "imported one", .created_at = 5},
+        {.owner = carol, .source_id = "s2", .content = "imported two", .created_at = 6}};
+    size_t added = 0, bad = 0;
+    assert_int_equal(tn_store_note_import(f->s, imp, 2, &added, &bad), TN_OK);
+    assert_int_equal(added, 2);
+    heard(c, 2, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|bob;https://issuer.example|carol;");
+    /* the same import again adds nothing and announces nothing */
+    assert_int_equal(tn_store_note_import(f->s, imp, 2, &added, &bad), TN_OK);
+    assert_int_equal(added, 0);
+    add(f->s, &dave, "last", "a marker", "[]", "private");
+    heard(c, 1, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|dave;");
+    PQfinish(c);
+}
+
 static void restart_server(void)
 {
     char dir[512], script[600], cmd[1400], before[64], after[64];
@@ -1037,7 +1287,9 @@ int main(void)
         T(test_upgrade_from_v1),   T(test_schema_guards),
         T(test_audit_append_only), T(test_search_operators_inert),
         T(test_two_instances),     T(test_rls_enforced),
-        T(test_restart),
+        T(test_restart),           T(test_list_generic_plan),
+        T(test_fold_same),         T(test_write_lost),
+        T(test_writes_announced),
 #undef T
     };
     tn_log_setup(TN_LOG_WARN, false); /* no "migration applied" line per test */

@@ -32,9 +32,8 @@ static const char *const migration_files[] = {
     "0009_invitations", "0010_org_sso",     "0011_admin",        "0012_audit_indexes"};
 #define LATEST ((int)(sizeof migration_files / sizeof migration_files[0]))
 
-/* The schema version a new store reaches: PostgreSQL has nine migrations (the third is
- * 0003_notify, its cross-instance notifications), SQLite eleven. */
-/* PostgreSQL's count comes from its migration files (test_pg_store.c checks their names) */
+/* The schema version a new store reaches: SQLite's from the list above, PostgreSQL's from
+ * its migration files (test_pg_store.c checks their names). */
 static int latest(void) { return on_pg() ? tn_store_postgres_migrations_count : LATEST; }
 
 /* ---------- fixtures ---------- */
