@@ -26,14 +26,6 @@
  * build time (scripts/gen-migrations.py), each applied in its own transaction and
  * recorded in schema_version. A database from a newer binary is refused.
  *
- * Checkpoints: SQLite's automatic checkpoint (at 1,000 WAL frames) would run inside
- * the commit that crosses the mark, and with it every note write of that commit group
- * would wait for the copy into the database file and its fsync. A thread of the store
- * runs them instead (PASSIVE: writers go on meanwhile); a commit past CKPT_FRAMES only
- * wakes it. Durability does not change: every commit still syncs the WAL. Should the
- * thread fall behind (CKPT_INLINE_FRAMES), the committing connection checkpoints as
- * SQLite would.
- *
  * Files: this one (connections, running statements, open, migrate, close),
  * sqlite_auth.c (the authorization server's tables), sqlite_notes.c (notes, search,
  * audit), sqlite_commit.c (group commit); sqlite_internal.h is what they share. */
@@ -47,9 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -58,8 +48,6 @@
 enum {
     POOL_MAX = 8,
     BUSY_TIMEOUT_MS = 5000,
-    CKPT_FRAMES = 1000,         /* SQLite's own automatic checkpoint mark */
-    CKPT_INLINE_FRAMES = 16000, /* the checkpoint thread is behind: checkpoint in the commit */
 };
 
 /* ---------- migrations ---------- */
@@ -208,26 +196,7 @@ static int register_rank(sqlite3 *db)
  * stays, which only costs speed. */
 static void sqlite_global_config(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
-/* SQLite calls this after each commit of a connection, with the WAL's length in frames
- * (in place of its automatic checkpoint). */
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
-{
-    struct sqlite_store *s = arg;
-    if (frames >= (s && s->ck_started ? CKPT_INLINE_FRAMES : CKPT_FRAMES)) {
-        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-    } else if (frames >= CKPT_FRAMES) {
-        pthread_mutex_lock(&s->ckmu);
-        if (!s->ck_want) {
-            s->ck_want = true;
-            pthread_cond_signal(&s->ckcv);
-        }
-        pthread_mutex_unlock(&s->ckmu);
-    }
-    return SQLITE_OK;
-}
-
-static enum tn_err conn_open(struct sqlite_store *s, const char *path, struct conn **out,
-                             struct tn_buf *err)
+static enum tn_err conn_open(const char *path, struct conn **out, struct tn_buf *err)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, sqlite_global_config);
@@ -245,7 +214,6 @@ static enum tn_err conn_open(struct sqlite_store *s, const char *path, struct co
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
-    sqlite3_wal_hook(c->db, wal_hook, s);
     sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
     if ((rc = pragma(c->db, "PRAGMA journal_mode = WAL", v, sizeof v)) != SQLITE_OK ||
         strcmp(v, "wal") != 0) {
@@ -293,7 +261,7 @@ static enum tn_err pool_get(struct sqlite_store *s, struct conn **out)
         pthread_mutex_unlock(&s->mu);
         struct tn_buf err;
         tn_buf_init(&err, 1024);
-        enum tn_err e = conn_open(s, s->path, &c, &err);
+        enum tn_err e = conn_open(s->path, &c, &err);
         if (e != TN_OK) {
             tn_log(TN_LOG_ERROR, "store: cannot open a database connection", "error",
                    err.data ? err.data : tn_err_message(e), NULL);
@@ -501,54 +469,11 @@ enum tn_err sq_row_result(bool ok, const char *table)
 
 /* ---------- open, migrate, close ---------- */
 
-/* The checkpoint thread: a PASSIVE checkpoint each time a commit finds the WAL past
- * CKPT_FRAMES, on a connection of its own (opened at the first). Background work, at
- * nice 10 like the audit writer: when the CPU is short, requests go first. */
-static void *ckpt_main(void *arg)
-{
-    struct sqlite_store *s = arg;
-    struct conn *c = NULL;
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-    pthread_mutex_lock(&s->ckmu);
-    for (;;) {
-        while (!s->ck_want && !s->ck_stop)
-            pthread_cond_wait(&s->ckcv, &s->ckmu);
-        if (s->ck_stop)
-            break;
-        s->ck_want = false;
-        pthread_mutex_unlock(&s->ckmu);
-        struct tn_buf err;
-        tn_buf_init(&err, 1024);
-        enum tn_err e = c ? TN_OK : conn_open(s, s->path, &c, &err);
-        int rc = e == TN_OK
-                     ? sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL)
-                     : SQLITE_OK;
-        if (e != TN_OK)
-            tn_log(TN_LOG_ERROR, "store: cannot open the checkpoint connection", "error",
-                   err.data ? err.data : tn_err_message(e), NULL);
-        else if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-            tn_log(TN_LOG_WARN, "store: checkpoint failed", "error", sqlite3_errmsg(c->db), NULL);
-        tn_buf_deinit(&err);
-        pthread_mutex_lock(&s->ckmu);
-    }
-    pthread_mutex_unlock(&s->ckmu);
-    conn_close(c);
-    return NULL;
-}
-
 static void sq_close(struct tn_store *base)
 {
     struct sqlite_store *s = (struct sqlite_store *)base;
     if (!s)
         return;
-    if (s->ck_started) {
-        pthread_mutex_lock(&s->ckmu);
-        s->ck_stop = true;
-        pthread_cond_signal(&s->ckcv);
-        pthread_mutex_unlock(&s->ckmu);
-        pthread_join(s->ck_tid, NULL);
-        s->ck_started = false;
-    }
     int n = 0;
     for (struct conn *c = s->idle, *nx; c; c = nx) {
         nx = c->next;
@@ -561,8 +486,6 @@ static void sq_close(struct tn_store *base)
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->gmu);
     pthread_mutex_destroy(&s->wmu);
-    pthread_mutex_destroy(&s->ckmu);
-    pthread_cond_destroy(&s->ckcv);
     free(s->path);
     free(s);
 }
@@ -808,23 +731,19 @@ enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out, st
     pthread_mutex_init(&s->gmu, NULL);
     s->gnext = 1; /* group 1 waits for gdone[1] (0) to reach 1 */
     pthread_mutex_init(&s->wmu, NULL);
-    pthread_mutex_init(&s->ckmu, NULL);
-    pthread_cond_init(&s->ckcv, NULL);
     size_t n = strlen(data_dir) + sizeof "/teamnotes.db";
     if (!(s->path = malloc(n)))
         goto done;
     snprintf(s->path, n, "%s/teamnotes.db", data_dir);
     if ((e = prepare_file(s->path, err)) != TN_OK)
         goto done;
-    if ((e = conn_open(s, s->path, &c, err)) != TN_OK)
+    if ((e = conn_open(s->path, &c, err)) != TN_OK)
         goto done;
     s->nopen = 1;
     if ((e = migrate(c->db, s->path, &s->base.schema_version, err)) != TN_OK)
         goto done;
     s->idle = c;
     c = NULL;
-    /* without the thread, commits checkpoint at CKPT_FRAMES themselves (wal_hook) */
-    s->ck_started = pthread_create(&s->ck_tid, NULL, ckpt_main, s) == 0;
     *out = &s->base;
     s = NULL;
 done:

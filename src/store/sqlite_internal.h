@@ -350,11 +350,6 @@ struct sqlite_store {
     bool leading;
     uint32_t gnext;            /* the number of the next group (under gmu) */
     _Atomic uint32_t gdone[2]; /* the last finished group of each parity */
-    /* checkpoints on a thread of their own, off the writers' path (see sqlite.c) */
-    pthread_mutex_t ckmu;
-    pthread_cond_t ckcv;
-    bool ck_want, ck_stop, ck_started;
-    pthread_t ck_tid;
 };
 
 /* One store call: the connection it runs on and whether it holds the write mutex. */

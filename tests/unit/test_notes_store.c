@@ -1662,14 +1662,11 @@ static void test_audit_batches(void **state)
  * watches is open. */
 static sqlite3_vfs *real_vfs;
 static int wal_syncs; /* atomically */
-/* syncs of the database file itself (a checkpoint's), all and those on a watched thread */
-static int db_syncs, db_syncs_watched; /* atomically */
-static __thread bool watched;
 
 struct shim_file {
     sqlite3_file base;
     sqlite3_file *real;
-    bool wal, main_db;
+    bool wal;
 };
 
 #define REAL(f) (((struct shim_file *)(f))->real)
@@ -1694,11 +1691,6 @@ static int sh_sync(sqlite3_file *f, int flags)
 {
     if (((struct shim_file *)f)->wal)
         __atomic_add_fetch(&wal_syncs, 1, __ATOMIC_SEQ_CST);
-    if (((struct shim_file *)f)->main_db) {
-        __atomic_add_fetch(&db_syncs, 1, __ATOMIC_SEQ_CST);
-        if (watched)
-            __atomic_add_fetch(&db_syncs_watched, 1, __ATOMIC_SEQ_CST);
-    }
     return REAL(f)->pMethods->xSync(REAL(f), flags);
 }
 static int sh_size(sqlite3_file *f, sqlite3_int64 *n)
@@ -1750,7 +1742,6 @@ static int sh_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int f
     struct shim_file *sf = (struct shim_file *)file;
     sf->real = (sqlite3_file *)(sf + 1);
     sf->wal = (flags & SQLITE_OPEN_WAL) != 0;
-    sf->main_db = (flags & SQLITE_OPEN_MAIN_DB) != 0;
     int rc = real_vfs->xOpen(real_vfs, name, sf->real, flags, out);
     sf->base.pMethods = sf->real->pMethods ? &shim_io : NULL;
     return rc;
@@ -1819,46 +1810,6 @@ static void test_note_durable_after_unsynced_audit(void **state)
     assert_int_equal(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
     f->s = open_at(f->data);
     assert_int_equal(count_own(f->s, &alice), 4);
-}
-
-/* The checkpoint that copies the WAL into the database file (and syncs that file) runs
- * on the store's own thread, not inside the commit of a note write that crosses the
- * mark: the writers of that commit group would all wait for it. It still runs: the
- * database file is synced by another thread well before the WAL reaches the mark where
- * a commit checkpoints itself. */
-static void test_checkpoint_off_commit_path(void **state)
-{
-    struct fx *f = *state;
-    if (on_pg())
-        skip(); /* SQLite's WAL */
-    tn_store_close(f->s);
-    shim_register();
-    f->s = open_at(f->data);
-    int before = __atomic_load_n(&db_syncs, __ATOMIC_SEQ_CST);
-    watched = true; /* this thread writes the notes */
-    char content[2048];
-    memset(content, 'x', sizeof content - 1);
-    content[sizeof content - 1] = '\0';
-    int n = 0; /* ~1,000 frames take ~200 of these notes; the commit path's mark 16,000 */
-    for (; n < 3000 && __atomic_load_n(&db_syncs, __ATOMIC_SEQ_CST) == before; n++) {
-        struct tn_note note = mk("Checkpoint", content, "[\"c\"]", "");
-        assert_int_equal(tn_store_note_insert(f->s, &alice, &note), TN_OK);
-    }
-    for (int tries = 0; tries < 500 && __atomic_load_n(&db_syncs, __ATOMIC_SEQ_CST) == before;
-         tries++)
-        usleep(10000);
-    watched = false;
-    int watched_syncs = __atomic_load_n(&db_syncs_watched, __ATOMIC_SEQ_CST);
-    int all = __atomic_load_n(&db_syncs, __ATOMIC_SEQ_CST) - before;
-    tn_store_close(f->s);
-    assert_int_equal(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
-    f->s = open_at(f->data);
-    if (watched_syncs)
-        fail_msg("a note write synced the database file (checkpointed) %d times in %d writes",
-                 watched_syncs, n);
-    if (!all)
-        fail_msg("no checkpoint after %d note writes", n);
-    assert_int_equal(count_own(f->s, &alice), n);
 }
 
 static void test_audit(void **state)
@@ -2302,7 +2253,6 @@ int main(void)
         T(test_audit),
         T(test_audit_batches),
         T(test_note_durable_after_unsynced_audit),
-        T(test_checkpoint_off_commit_path),
         T(test_schema_guards),
         T(test_upgrade_from_v1),
         T(test_randomized),
