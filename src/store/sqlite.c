@@ -729,6 +729,7 @@ enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out, st
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_mutex_init(&s->gmu, NULL);
+    s->gnext = 1; /* group 1 waits for gdone[1] (0) to reach 1 */
     pthread_mutex_init(&s->wmu, NULL);
     size_t n = strlen(data_dir) + sizeof "/teamnotes.db";
     if (!(s->path = malloc(n)))

@@ -348,6 +348,8 @@ struct sqlite_store {
     pthread_mutex_t gmu;
     struct gop *gq_head, *gq_tail;
     bool leading;
+    uint32_t gnext;            /* the number of the next group (under gmu) */
+    _Atomic uint32_t gdone[2]; /* the last finished group of each parity */
 };
 
 /* One store call: the connection it runs on and whether it holds the write mutex. */
