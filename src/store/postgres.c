@@ -46,8 +46,8 @@
  * instances starting together apply each script once. A database from a newer binary is
  * refused.
  *
- * Files: this one (connections, running statements, open, migrate, close),
- * postgres_auth.c (the authorization server's tables), postgres_notes.c (notes, search,
+ * Files: this one (connections, running statements, open, close), postgres_migrate.c
+ * (migrations, the row-level security check), postgres_auth.c (the authorization server's tables), postgres_notes.c (notes, search,
  * audit), postgres_listen.c (the change feed); postgres_internal.h is what they share. */
 #include "store/postgres.h"
 #include "store/postgres_internal.h"
@@ -59,12 +59,6 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "store/migrations.h"
-
-/* ---------- migrations ---------- */
-
-/* The scripts of migrations/postgres/, compiled in by the build (store/migrations.h). */
-#define LATEST_VERSION tn_store_postgres_migrations_count
 
 /* ---------- statements ---------- */
 
@@ -87,8 +81,7 @@ static const char *const stmt_types[] = {
 
 /* ---------- connections and the pool ---------- */
 
-static void errf(struct tn_buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void errf(struct tn_buf *err, const char *fmt, ...)
+void pg_errf(struct tn_buf *err, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -100,8 +93,7 @@ static void errf(struct tn_buf *err, const char *fmt, ...)
     tn_buf_puts(err, msg);
 }
 
-/* libpq's messages end in a newline and may span lines; one line for logs. */
-static const char *one_line(const char *msg, char *buf, size_t cap)
+const char *pg_one_line(const char *msg, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s", msg ? msg : "");
     for (char *p = buf; *p; p++)
@@ -151,15 +143,15 @@ static enum tn_err conn_open(const char *url, bool setup, struct conn **out, str
     }
     char line[512];
     if (PQstatus(c->pg) != CONNECTION_OK) {
-        errf(err, "cannot connect to PostgreSQL: %s",
-             one_line(PQerrorMessage(c->pg), line, sizeof line));
+        pg_errf(err, "cannot connect to PostgreSQL: %s",
+                pg_one_line(PQerrorMessage(c->pg), line, sizeof line));
         conn_close(c);
         return TN_ERR_IO;
     }
     PQsetNoticeProcessor(c->pg, quiet, NULL);
     if (setup && !session_setup(c->pg)) {
-        errf(err, "cannot configure the PostgreSQL session: %s",
-             one_line(PQerrorMessage(c->pg), line, sizeof line));
+        pg_errf(err, "cannot configure the PostgreSQL session: %s",
+                pg_one_line(PQerrorMessage(c->pg), line, sizeof line));
         conn_close(c);
         return TN_ERR_IO;
     }
@@ -287,7 +279,7 @@ static enum tn_err fail(struct call *k, const PGresult *r, const char *what)
     char line[512];
     tn_log(e == TN_ERR_BUSY ? TN_LOG_WARN : TN_LOG_ERROR, "store: postgres error", "stmt", what,
            "sqlstate", state ? state : "", "error",
-           one_line(msg ? msg : PQerrorMessage(k->c->pg), line, sizeof line), NULL);
+           pg_one_line(msg ? msg : PQerrorMessage(k->c->pg), line, sizeof line), NULL);
     return e;
 }
 
@@ -484,7 +476,7 @@ enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *
     if (k.lost) {
         char line[512];
         tn_log(TN_LOG_ERROR, "store: the database connection was lost", "error",
-               one_line(PQerrorMessage(k.c->pg), line, sizeof line), NULL);
+               pg_one_line(PQerrorMessage(k.c->pg), line, sizeof line), NULL);
     }
     pool_put(s, k.c);
     return e;
@@ -821,138 +813,6 @@ static const struct tn_store_ops postgres_ops = {
     .audit_query = pg_audit_query,
 };
 
-/* Runs a command on the migration connection; on failure says what failed in err. */
-static bool exec_ok(PGconn *pg, const char *sql, const char *what, struct tn_buf *err)
-{
-    PGresult *r = PQexec(pg, sql);
-    ExecStatusType st = PQresultStatus(r);
-    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok) {
-        char line[512];
-        errf(err, "cannot migrate the PostgreSQL database (%s): %s", what,
-             one_line(PQresultErrorMessage(r), line, sizeof line));
-    }
-    PQclear(r);
-    return ok;
-}
-
-static bool current_version(PGconn *pg, int *v, struct tn_buf *err)
-{
-    PGresult *r = PQexec(pg, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
-    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-    if (ok) {
-        char *end = NULL;
-        long n = strtol(PQgetvalue(r, 0, 0), &end, 10);
-        ok = end && *end == '\0' && n >= 0 && n < 100000;
-        *v = ok ? (int)n : 0;
-    }
-    if (!ok) {
-        char line[512];
-        errf(err, "cannot read the schema version: %s",
-             one_line(PQresultErrorMessage(r), line, sizeof line));
-    }
-    PQclear(r);
-    return ok;
-}
-
-static bool apply(PGconn *pg, const struct tn_migration *m, struct tn_buf *err)
-{
-    if (!exec_ok(pg, "BEGIN", m->name, err))
-        return false;
-    char version[16];
-    snprintf(version, sizeof version, "%d", m->version);
-    const char *vals[] = {version, m->name};
-    bool ok = exec_ok(pg, m->sql, m->name, err);
-    if (ok) {
-        PGresult *r = PQexecParams(pg,
-                                   "INSERT INTO schema_version (version, name, applied_at) "
-                                   "VALUES ($1::integer, $2, "
-                                   "floor(extract(epoch FROM now()))::bigint)",
-                                   2, NULL, vals, NULL, NULL, 0);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok) {
-            char line[512];
-            errf(err, "cannot record migration %s: %s", m->name,
-                 one_line(PQresultErrorMessage(r), line, sizeof line));
-        }
-        PQclear(r);
-    }
-    if (ok)
-        ok = exec_ok(pg, "COMMIT", m->name, err);
-    if (!ok && PQtransactionStatus(pg) != PQTRANS_IDLE)
-        PQclear(PQexec(pg, "ROLLBACK"));
-    if (ok)
-        tn_log(TN_LOG_INFO, "store: migration applied", "migration", m->name, NULL);
-    return ok;
-}
-
-/* Applies pending migrations while holding the migration lock: a second instance
- * starting at the same moment waits, then finds them applied. The lock is the
- * session's, released below or when the connection ends. */
-static enum tn_err migrate(PGconn *pg, int *version, struct tn_buf *err)
-{
-    if (!exec_ok(pg, "SELECT pg_advisory_lock(" LOCK_MIGRATE ")", "lock", err))
-        return TN_ERR_IO;
-    enum tn_err e = TN_ERR_IO;
-    if (!exec_ok(pg,
-                 "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, "
-                 "name text NOT NULL, applied_at bigint NOT NULL)",
-                 "schema_version", err))
-        goto done;
-    for (;;) {
-        int v = 0;
-        if (!current_version(pg, &v, err))
-            goto done;
-        if (v > LATEST_VERSION) {
-            errf(err,
-                 "the PostgreSQL database has schema version %d but this teamnotes knows only "
-                 "up to %d: it was written by a newer teamnotes; run that version (or newer)",
-                 v, LATEST_VERSION);
-            e = TN_ERR_CONFIG;
-            goto done;
-        }
-        if (v == LATEST_VERSION)
-            break;
-        if (!apply(pg, &tn_store_postgres_migrations[v], err))
-            goto done;
-    }
-    *version = LATEST_VERSION;
-    e = TN_OK;
-done:
-    PQclear(PQexec(pg, "SELECT pg_advisory_unlock(" LOCK_MIGRATE ")"));
-    return e;
-}
-
-/* Row-level security is the second wall around notes: refuse a database where it was
- * switched off, and say so when our role walks through it anyway. */
-static enum tn_err check_rls(PGconn *pg, struct tn_buf *err)
-{
-    PGresult *r = PQexec(pg, "SELECT c.relrowsecurity AND c.relforcerowsecurity, "
-                             "r.rolsuper OR r.rolbypassrls "
-                             "FROM pg_class c, pg_roles r "
-                             "WHERE c.oid = 'notes'::regclass AND r.rolname = current_user");
-    enum tn_err e = TN_OK;
-    char line[512];
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        errf(err, "cannot check row-level security on notes: %s",
-             one_line(PQresultErrorMessage(r), line, sizeof line));
-        e = TN_ERR_IO;
-    } else if (PQgetvalue(r, 0, 0)[0] != 't') {
-        errf(err, "row-level security is off on table notes; as its owner run: "
-                  "ALTER TABLE notes ENABLE ROW LEVEL SECURITY; "
-                  "ALTER TABLE notes FORCE ROW LEVEL SECURITY;");
-        e = TN_ERR_CONFIG;
-    } else if (PQgetvalue(r, 0, 1)[0] == 't') {
-        tn_log(TN_LOG_WARN,
-               "store: the database role is a superuser or has BYPASSRLS, so row-level "
-               "security does not apply to it and notes isolation rests on the application "
-               "alone; connect as an ordinary role that owns the tables",
-               NULL);
-    }
-    PQclear(r);
-    return e;
-}
-
 enum tn_err tn_store_postgres_open(const char *url, struct tn_store **out, struct tn_buf *err)
 {
     *out = NULL;
@@ -974,8 +834,8 @@ enum tn_err tn_store_postgres_open(const char *url, struct tn_store **out, struc
     PQconninfoFree(opts);
     PQfreemem(perr);
     if (!opts) {
-        errf(err, "DATABASE_URL is not a valid PostgreSQL connection URL "
-                  "(postgres://user:password@host:port/database?param=value)");
+        pg_errf(err, "DATABASE_URL is not a valid PostgreSQL connection URL "
+                     "(postgres://user:password@host:port/database?param=value)");
         e = TN_ERR_CONFIG;
         free(s->url);
         free(s);
@@ -989,13 +849,13 @@ enum tn_err tn_store_postgres_open(const char *url, struct tn_store **out, struc
     if ((e = conn_open(s->url, false, &c, err)) != TN_OK)
         goto done;
     s->nopen = 1;
-    if ((e = migrate(c->pg, &s->base.schema_version, err)) != TN_OK ||
-        (e = check_rls(c->pg, err)) != TN_OK)
+    if ((e = pg_migrate(c->pg, &s->base.schema_version, err)) != TN_OK ||
+        (e = pg_check_rls(c->pg, err)) != TN_OK)
         goto done;
     if (!session_setup(c->pg)) {
         char line[512];
-        errf(err, "cannot configure the PostgreSQL session: %s",
-             one_line(PQerrorMessage(c->pg), line, sizeof line));
+        pg_errf(err, "cannot configure the PostgreSQL session: %s",
+                pg_one_line(PQerrorMessage(c->pg), line, sizeof line));
         e = TN_ERR_IO;
         goto done;
     }

@@ -626,4 +626,13 @@ enum tn_err pg_audit_query(struct tn_store *s, const struct tn_audit_filter *f,
 enum tn_err pg_watch_notes(struct tn_store *base, void (*fn)(const char *owner, void *ud),
                            void *ud);
 
+/* postgres.c: a formatted message appended to err (if not NULL); libpq's messages end
+ * in a newline and may span lines: one line of it in buf, for logs and errors. */
+void pg_errf(struct tn_buf *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *pg_one_line(const char *msg, char *buf, size_t cap);
+/* postgres_migrate.c: brings the database to this binary's schema (under a session
+ * advisory lock), and refuses one whose notes table has row-level security off. */
+enum tn_err pg_migrate(PGconn *pg, int *version, struct tn_buf *err);
+enum tn_err pg_check_rls(PGconn *pg, struct tn_buf *err);
+
 #endif

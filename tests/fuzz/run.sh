@@ -59,7 +59,7 @@ libs_oidc_discovery="-ljansson"
 flags+=($(pkg-config --cflags-only-I libpq 2>/dev/null))
 srcs_notetext="core/err.c core/buf.c core/arena.c core/util.c core/log.c store/store.c
                store/notes.c store/sqlite.c store/sqlite_auth.c store/sqlite_notes.c store/sqlite_commit.c
-               store/postgres.c store/postgres_auth.c store/postgres_notes.c store/postgres_listen.c
+               store/postgres.c store/postgres_auth.c store/postgres_notes.c store/postgres_listen.c store/postgres_migrate.c
                store/identity.c store/sqlite_identity.c store/postgres_identity.c
                store/sqlite_signin.c store/postgres_signin.c
                store/grants.c store/sqlite_grants.c store/postgres_grants.c
