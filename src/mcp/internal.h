@@ -61,9 +61,12 @@ struct job;
 struct method; /* a row of server.c's method table */
 
 /* server.c: runs method m of a parsed call; the HTTP status of the answer in *http. */
+/* context.c: hands a response the client POSTed to the call waiting for it; only the
+ * same caller may answer. False when nothing of this caller waits for that id. */
+bool tn_mcp_deliver_response(struct tn_mcp_server *s, json_t *msg, const char *subject);
 json_t *tn_mcp_dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id, json_t *params,
                         const struct tn_mcp_http_in *in, int *http);
-/* server.c: writes one JSON-RPC message as an SSE event into `sink`. */
+/* context.c: writes one JSON-RPC message as an SSE event into `sink`. */
 enum tn_err tn_mcp_send_json(struct tn_sink *sink, json_t *msg);
 
 /* jobs.c: streamed calls. A job for the streamed call c of `msg`, not started (NULL when

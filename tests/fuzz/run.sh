@@ -44,7 +44,7 @@ libs_jwt="-ljansson -lcrypto -lsodium"
 srcs_forwarded="core/err.c core/buf.c core/arena.c core/proxy.c"
 libs_forwarded=""
 srcs_mcp="core/err.c core/buf.c core/arena.c core/arena_json.c core/json.c core/jsonparse.c core/util.c core/log.c mcp/rpc.c mcp/headers.c mcp/state.c
-          mcp/schema.c mcp/schema_validate.c mcp/registry.c mcp/server.c mcp/modern.c mcp/jobs.c mcp/listen.c
+          mcp/schema.c mcp/schema_validate.c mcp/registry.c mcp/server.c mcp/context.c mcp/modern.c mcp/jobs.c mcp/listen.c
           mcp/tools.c mcp/mrtr.c mcp/resources.c mcp/prompts.c ops/metrics.c ops/prom.c"
 libs_mcp="-ljansson -lsodium -lpthread -lm -Wl,--wrap=pthread_create"
 srcs_redirect="core/err.c core/buf.c core/arena.c auth/as/redirect.c"
