@@ -94,7 +94,8 @@ struct tn_mcp_accept tn_mcp_parse_accept(const char *h);
 bool tn_mcp_media_is(const char *v, const char *type);
 /* server.c: the RFC 5424 levels of logging/setLevel, in order. */
 extern const char *const tn_mcp_log_levels[8];
-/* modern.c: the modern era's checks; false when `out` holds the refusal. */
+/* modern.c: the modern era's checks; false when `out` holds the refusal (method NULL:
+ * a client's response, which repeats only the version). */
 bool tn_mcp_modern_meta_ok(struct tn_mcp_http_out *out, json_t *id, json_t *meta);
 bool tn_mcp_modern_headers_ok(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out,
                               json_t *id, const char *version, const char *method, json_t *params);

@@ -82,8 +82,11 @@ bool tn_mcp_modern_meta_ok(struct tn_mcp_http_out *out, json_t *id, json_t *meta
 bool tn_mcp_modern_headers_ok(const struct tn_mcp_http_in *in, struct tn_mcp_http_out *out,
                               json_t *id, const char *version, const char *method, json_t *params)
 {
-    if (!header_agrees(in, out, id, TN_HDR_PROTOCOL_VERSION, version, "") ||
-        !header_agrees(in, out, id, TN_HDR_METHOD, method, ""))
+    if (!header_agrees(in, out, id, TN_HDR_PROTOCOL_VERSION, version, ""))
+        return false;
+    if (!method) /* a response: no method to repeat (accepted, 202) */
+        return true;
+    if (!header_agrees(in, out, id, TN_HDR_METHOD, method, ""))
         return false;
     const char *name_key = !strcmp(method, "tools/call") || !strcmp(method, "prompts/get") ? "name"
                            : !strcmp(method, "resources/read")                             ? "uri"

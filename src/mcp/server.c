@@ -620,6 +620,12 @@ static void serve_modern(struct tn_mcp_server *s, const struct tn_mcp_http_in *i
     if (!tn_mcp_modern_log_level(out, id, meta, &log_level))
         return;
     if (!is_request) {
+        if (!method) {
+            /* a response: this era sends no requests to the client (MRTR instead) */
+            tn_mcp_out_error(out, id, 400, TN_ERR_INVALID_REQUEST, NULL,
+                             "Invalid Request: no request of yours is waiting for this response");
+            return;
+        }
         out->status = 202;
         out->content_type = NULL;
         return;

@@ -10,7 +10,8 @@
 #   CC=clang-14         compiler (default clang-14, else clang)
 #
 # Prints "ok - <target>" or "not ok - <target>" per target (a target passes when
-# libFuzzer exits 0), then "N passed, M failed"; exits 1 when any failed. Each run's
+# libFuzzer exits 0; a failure shows the log's error lines and, up to 4 KiB, the input in
+# base64), then "N passed, M failed"; exits 1 when any failed. Each run's
 # log is kept in $FUZZ_OUT/<target>.log, crashing inputs in $FUZZ_OUT/artifacts/, new
 # corpus entries in $FUZZ_OUT/corpus/<target>/. The committed corpus is only read.
 set -u
@@ -119,7 +120,7 @@ run_one() {
     # A fresh copy of the seeds each time: the fuzzer writes new inputs into its first
     # corpus directory, never into the committed one.
     work=$out/corpus/$t
-    rm -rf "$work"
+    rm -rf "$work" "$out/artifacts/$t"-*
     mkdir -p "$work"
     [ -d "$here/corpus/$t" ] && cp "$here/corpus/$t"/* "$work"/ 2>/dev/null
     dict=$here/mcp.dict
@@ -136,7 +137,12 @@ run_one() {
     else
         { echo "not ok - $t # libFuzzer exit $rc, log $out/$t.log"
           grep -E 'ERROR|SUMMARY|check failed|Test unit written' "$out/$t.log" | head -5 |
-              sed 's/^/#   /'; } >"$out/$t.result"
+              sed 's/^/#   /'
+          # the input itself, to replay where the artifact is gone (a CI clone)
+          for f in "$out/artifacts/$t"-*; do
+              [ -f "$f" ] && [ "$(stat -c %s "$f")" -le 4096 ] || continue
+              echo "#   input $(basename "$f") (base64): $(base64 -w0 "$f")"
+          done; } >"$out/$t.result"
     fi
 }
 
