@@ -9,7 +9,8 @@
 #   SCENARIO  list (list_my_notes, 20 of 25 notes; default) | discover | save
 #   ENV       passed to the server (THREADS=4, CONN_MEMORY_BYTES=16384, ...)
 # Uses the release build (BUILD=build, or the binary in TN_BIN) and the bench's issuer,
-# tokens and seeding (bench/lib.sh). Writes bench/out/profile-<mode>-<scenario>-<time>.txt.
+# tokens and seeding (bench/lib.sh). Writes bench/out/profile-<mode>-<scenario>-<time>.txt
+# (and, for callgrind, the raw profile beside it as .callgrind).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}; scenario=${2:-list}; shift 2 2>/dev/null || shift $#
@@ -95,6 +96,7 @@ callgrind)
   n=$(field requests "$res")
   f=$(ls -S "$BENCH_WORK"/cg.out* | head -1)
   total=$(callgrind_annotate "$f" 2>/dev/null | grep 'PROGRAM TOTALS' | tr -d ', ' | cut -d'(' -f1)
+  cp "$f" "${out%.txt}.callgrind" # for call trees: callgrind_annotate --tree=caller FILE
   {
     echo "requests measured: $n; user-space instructions per request: $((total / n))"
     echo "(rep-prefixed string instructions, such as libmicrohttpd's memset of its pool, count once per byte)"

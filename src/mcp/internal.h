@@ -114,10 +114,16 @@ struct tn_mcp_server {
     struct tn_mcp_info info;
     uint8_t secret[64];
     size_t secret_len;
-    uint8_t state_key[32];  /* derived: requestState */
-    uint8_t cursor_key[32]; /* derived: list cursors */
-    json_t *server_info;    /* {name, version, title?, description?} */
-    pthread_rwlock_t lock;  /* guards `enabled` flags */
+    uint8_t state_key[32];   /* derived: requestState */
+    uint8_t cursor_key[32];  /* derived: list cursors */
+    json_t *server_info;     /* {name, version, title?, description?} */
+    json_t *server_info_raw; /* the same, written once (tn_json_raw): every modern answer
+                                carries it in _meta */
+    /* The modern capabilities object written once per shape (tools, resources, prompts,
+     * completions: 4 bits), made by the first server/discover that needs it. */
+    _Atomic(json_t *) caps_raw[16];
+    json_t *versions_raw;  /* the supported versions, written once */
+    pthread_rwlock_t lock; /* guards `enabled` flags */
     struct tool_entry *tools;
     size_t n_tools, cap_tools;
     const struct tn_mcp_resource **resources;
@@ -220,6 +226,8 @@ bool tn_mcp_access_still(struct tn_mcp_ctx *c, const struct tn_mcp_access *a, st
 bool tn_mcp_listed(struct tn_mcp_ctx *c, const struct tn_mcp_access *a);
 
 json_t *tn_mcp_capabilities(struct tn_mcp_server *s, enum tn_mcp_era era);
+/* The modern capabilities as a tn_json_raw value (new reference), NULL without memory. */
+json_t *tn_mcp_capabilities_raw(struct tn_mcp_server *s);
 bool tn_mcp_has_tools(struct tn_mcp_server *s);
 bool tn_mcp_has_resources(struct tn_mcp_server *s);
 bool tn_mcp_has_prompts(struct tn_mcp_server *s);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/arena.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "mcp/internal.h"
 #include "ops/metrics.h"
@@ -307,6 +309,36 @@ json_t *tn_mcp_capabilities(struct tn_mcp_server *s, enum tn_mcp_era era)
     if (s->complete)
         json_object_set_new(c, "completions", json_object());
     return c;
+}
+
+json_t *tn_mcp_capabilities_raw(struct tn_mcp_server *s)
+{
+    unsigned shape = (unsigned)tn_mcp_has_tools(s) | (unsigned)tn_mcp_has_resources(s) << 1 |
+                     (unsigned)tn_mcp_has_prompts(s) << 2 | (unsigned)(s->complete != NULL) << 3;
+    json_t *r = atomic_load_explicit(&s->caps_raw[shape], memory_order_acquire);
+    if (!r) {
+        /* the first to need this shape writes it, on the heap (it outlives the request
+         * and its arena); a racing writer's copy is dropped */
+        struct tn_arena_scope outer = tn_arena_json_enter(NULL, false);
+        json_t *c = tn_mcp_capabilities(s, TN_MCP_MODERN);
+        struct tn_buf b;
+        tn_buf_init(&b, SIZE_MAX / 2);
+        json_t *mine = c && tn_json_dump(c, &b) == TN_OK ? tn_json_raw(b.data, b.len) : NULL;
+        json_decref(c);
+        tn_buf_deinit(&b);
+        tn_arena_json_leave(outer);
+        if (!mine)
+            return NULL;
+        json_t *expected = NULL;
+        if (atomic_compare_exchange_strong_explicit(&s->caps_raw[shape], &expected, mine,
+                                                    memory_order_acq_rel, memory_order_acquire)) {
+            r = mine;
+        } else {
+            json_decref(mine);
+            r = expected;
+        }
+    }
+    return json_incref(r);
 }
 
 /* ---------- pagination ---------- */

@@ -43,6 +43,19 @@ static json_t *versions_json(void)
     return a;
 }
 
+/* `v` written once, as a tn_json_raw value on the heap (NULL without memory); takes v. */
+static json_t *written(json_t *v)
+{
+    struct tn_arena_scope outer = tn_arena_json_enter(NULL, false);
+    struct tn_buf b;
+    tn_buf_init(&b, SIZE_MAX / 2);
+    json_t *r = v && tn_json_dump(v, &b) == TN_OK ? tn_json_raw(b.data, b.len) : NULL;
+    tn_buf_deinit(&b);
+    json_decref(v);
+    tn_arena_json_leave(outer);
+    return r;
+}
+
 /* ---------- server object ---------- */
 
 struct tn_mcp_server *tn_mcp_server_new(const struct tn_mcp_info *info)
@@ -74,6 +87,15 @@ struct tn_mcp_server *tn_mcp_server_new(const struct tn_mcp_info *info)
         json_object_set_new(s->server_info, "title", json_string(info->title));
     if (info->description)
         json_object_set_new(s->server_info, "description", json_string(info->description));
+    s->server_info_raw = written(json_incref(s->server_info));
+    s->versions_raw = written(versions_json());
+    if (!s->server_info || !s->server_info_raw || !s->versions_raw) {
+        json_decref(s->server_info);
+        json_decref(s->server_info_raw);
+        json_decref(s->versions_raw);
+        free(s);
+        return NULL;
+    }
     /* requests are parsed into their arena (tn_mcp_handle) */
     tn_arena_json_install();
     pthread_rwlock_init(&s->lock, NULL);
@@ -109,6 +131,10 @@ void tn_mcp_server_free(struct tn_mcp_server *s)
     free(s->templates);
     free(s->providers);
     json_decref(s->server_info);
+    json_decref(s->server_info_raw);
+    json_decref(s->versions_raw);
+    for (size_t i = 0; i < sizeof s->caps_raw / sizeof s->caps_raw[0]; i++)
+        json_decref(atomic_load(&s->caps_raw[i]));
     pthread_rwlock_destroy(&s->lock);
     pthread_mutex_destroy(&s->pending_mu);
     pthread_mutex_destroy(&s->jobs_mu);
@@ -180,8 +206,9 @@ static json_t *m_discover(struct tn_mcp_ctx *c, json_t *params, const struct tn_
                           struct tn_rpc_err *e)
 {
     (void)params, (void)in, (void)e;
-    json_t *r = json_pack("{s:o, s:o}", "supportedVersions", versions_json(), "capabilities",
-                          tn_mcp_capabilities(c->srv, TN_MCP_MODERN));
+    /* the constant parts as written at start (the same bytes as the trees they stand for) */
+    json_t *r = json_pack("{s:O, s:o}", "supportedVersions", c->srv->versions_raw, "capabilities",
+                          tn_mcp_capabilities_raw(c->srv));
     if (c->srv->info.instructions)
         json_object_set_new(r, "instructions", json_string(c->srv->info.instructions));
     return r;
@@ -268,7 +295,7 @@ static void decorate_modern(struct tn_mcp_server *s, const struct method *m, jso
         meta = json_object();
         json_object_set_new(r, "_meta", meta);
     }
-    json_object_set(meta, TN_META_SERVER_INFO, s->server_info);
+    json_object_set(meta, TN_META_SERVER_INFO, s->server_info_raw);
     if (m && m->kind == CACHED && !strcmp(rt, "complete")) {
         if (!json_object_get(r, "ttlMs"))
             json_object_set_new(r, "ttlMs", json_integer(0));
