@@ -1,6 +1,7 @@
 /* One MCP endpoint for both eras: HTTP checks, era classification, JSON-RPC dispatch,
  * and JSON or SSE answers. The decision ladder follows the 2026-07-28 transport rules
  * and the order the official SDK uses (docs/ARCHITECTURE.md walks through it). */
+#include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,32 @@ static void decorate_modern(struct tn_mcp_server *s, const struct method *m, jso
     }
 }
 
+/* Runs the method; its result (new ref), or NULL with `e` set. In the method's arena
+ * scope, which the caller enters (tn_arena_json_enter(..., m->arena)) and leaves. */
+static json_t *run_method(struct tn_mcp_ctx *c, const struct method *m, json_t *params,
+                          const struct tn_mcp_http_in *in, struct tn_rpc_err *e)
+{
+    json_t *r = m->fn(c, params, in, e);
+    if (!r && !e->code)
+        tn_rpc_err_set(e, 200, tn_err_jsonrpc(TN_ERR_INTERNAL), NULL, "Internal error");
+    tn_metrics_mcp(m->name, r != NULL);
+    return r;
+}
+
+/* The response message of a result or an error (new ref; takes r). */
+static json_t *message_of(struct tn_mcp_ctx *c, const struct method *m, json_t *id, json_t *r,
+                          struct tn_rpc_err *e, int *http)
+{
+    if (r) {
+        if (c->era == TN_MCP_MODERN)
+            decorate_modern(c->srv, m, r);
+        *http = 200;
+        return tn_rpc_result_body(id, r);
+    }
+    *http = e->http ? e->http : 200;
+    return tn_rpc_error_body(id, e);
+}
+
 /* Runs one request; returns the response message (new ref). */
 json_t *tn_mcp_dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id, json_t *params,
                         const struct tn_mcp_http_in *in, int *http)
@@ -311,23 +338,75 @@ json_t *tn_mcp_dispatch(struct tn_mcp_ctx *c, const struct method *m, json_t *id
     struct tn_rpc_err e = {0};
     /* (on a streamed call's own thread there is no arena scope: the heap, as before) */
     struct tn_arena_scope outer = tn_arena_json_enter(tn_arena_json_current(), m->arena);
-    json_t *r = m->fn(c, params, in, &e);
-    json_t *msg;
-    if (r) {
-        if (c->era == TN_MCP_MODERN)
-            decorate_modern(c->srv, m, r);
-        msg = tn_rpc_result_body(id, r);
-        *http = 200;
-    } else {
-        if (!e.code)
-            tn_rpc_err_set(&e, 200, tn_err_jsonrpc(TN_ERR_INTERNAL), NULL, "Internal error");
-        msg = tn_rpc_error_body(id, &e);
-        *http = e.http ? e.http : 200;
-    }
-    tn_metrics_mcp(m->name, r != NULL);
+    json_t *r = run_method(c, m, params, in, &e);
+    json_t *msg = message_of(c, m, id, r, &e, http);
     json_decref(e.data);
     tn_arena_json_leave(outer);
     return msg;
+}
+
+/* Writes the answer to a result straight into `b`, byte for byte what dumping
+ * tn_rpc_result_body(id, r) decorated by decorate_modern writes, without building the
+ * envelope and the decoration as values: {"jsonrpc":"2.0","id":ID,"result":R} where a
+ * modern R gains resultType, _meta.serverInfo and, for a cached method, ttlMs and
+ * cacheScope after its own members. False (b as it was) for a result this does not
+ * cover (not an object, or carrying any of those members itself): the caller builds the
+ * message instead. */
+static bool write_result(struct tn_buf *b, struct tn_mcp_ctx *c, const struct method *m, json_t *id,
+                         json_t *r)
+{
+    bool modern = c->era == TN_MCP_MODERN;
+    if (modern && (!json_is_object(r) || tn_json_raw_text(r, &(size_t){0}) ||
+                   json_object_get(r, "resultType") || json_object_get(r, "_meta") ||
+                   json_object_get(r, "ttlMs") || json_object_get(r, "cacheScope")))
+        return false;
+    size_t mark = b->len;
+    enum tn_err e = tn_buf_puts(b, "{\"jsonrpc\":\"2.0\",\"id\":");
+    if (e == TN_OK)
+        e = tn_json_dump(id, b);
+    if (e == TN_OK)
+        e = tn_buf_puts(b, ",\"result\":");
+    if (e == TN_OK)
+        e = tn_json_dump(r, b);
+    if (e == TN_OK && modern) {
+        size_t n;
+        const char *si = tn_json_raw_text(c->srv->server_info_raw, &n);
+        b->len--; /* the result's closing brace */
+        if (json_object_size(r) > 0)
+            e = tn_buf_append(b, ",", 1);
+        if (e == TN_OK)
+            e = tn_buf_puts(b,
+                            "\"resultType\":\"complete\",\"_meta\":{\"" TN_META_SERVER_INFO "\":");
+        if (e == TN_OK)
+            e = tn_buf_append(b, si, n);
+        if (e == TN_OK)
+            e = tn_buf_puts(b,
+                            m->kind == CACHED ? "},\"ttlMs\":0,\"cacheScope\":\"private\"}" : "}}");
+    }
+    if (e == TN_OK)
+        e = tn_buf_append(b, "}", 1);
+    if (e != TN_OK)
+        b->len = mark;
+#ifdef TN_CHECK_RESULTS
+    /* debug builds (the test suite's): the bytes are the built message's, every answer */
+    if (e == TN_OK) {
+        json_t *copy = json_deep_copy(r);
+        if (modern)
+            decorate_modern(c->srv, m, copy);
+        json_t *built = tn_rpc_result_body(id, copy);
+        struct tn_buf want;
+        tn_buf_init(&want, SIZE_MAX / 2);
+        bool same = tn_json_dump(built, &want) == TN_OK && want.len == b->len - mark &&
+                    memcmp(want.data, b->data + mark, want.len) == 0;
+        if (!same)
+            tn_log(TN_LOG_ERROR, "a written answer differs from the built one", "written",
+                   b->data + mark, "built", want.data ? want.data : "", NULL);
+        assert(same);
+        tn_buf_deinit(&want);
+        json_decref(built);
+    }
+#endif
+    return e == TN_OK;
 }
 
 /* ---------- answering ---------- */
@@ -412,6 +491,35 @@ static void out_message(struct tn_mcp_http_out *out, struct tn_mcp_accept acc, i
     out_json(out, http, msg);
 }
 
+/* Runs the method and answers: a result written straight into the body (write_result),
+ * anything else built as a message and written by out_message. */
+static void answer(struct tn_mcp_http_out *out, struct tn_mcp_accept acc, struct tn_mcp_ctx *c,
+                   const struct method *m, json_t *id, json_t *params,
+                   const struct tn_mcp_http_in *in)
+{
+    struct tn_rpc_err e = {0};
+    struct tn_arena_scope outer = tn_arena_json_enter(tn_arena_json_current(), m->arena);
+    json_t *r = run_method(c, m, params, in, &e);
+    bool sse = !acc.json && acc.sse; /* as out_message decides */
+    json_t *msg = NULL;
+    int http = 200;
+    tn_buf_reset(&out->body);
+    if (r && (!sse || tn_buf_puts(&out->body, "event: message\ndata: ") == TN_OK) &&
+        write_result(&out->body, c, m, id, r) &&
+        (!sse || tn_buf_puts(&out->body, "\n\n") == TN_OK)) {
+        out->status = 200;
+        out->content_type = sse ? "text/event-stream" : "application/json";
+        json_decref(r);
+    } else {
+        tn_buf_reset(&out->body);
+        msg = message_of(c, m, id, r, &e, &http);
+    }
+    json_decref(e.data);
+    tn_arena_json_leave(outer);
+    if (msg)
+        out_message(out, acc, http, msg);
+}
+
 /* A call parsed and checked on the HTTP worker, waiting for its transport to serve it
  * where waiting is fine (out->offload): the second tn_mcp_handle only dispatches it. */
 struct tn_mcp_parked {
@@ -466,11 +574,9 @@ static void serve_parked(const struct tn_mcp_http_in *in, struct tn_mcp_http_out
     c.principal = in->principal;
     c.subject = in->subject;
     tn_mcp_ctx_point_into(&c, p->msg);
-    int http = 200;
-    json_t *resp = tn_mcp_dispatch(&c, p->m, json_object_get(p->msg, "id"),
-                                   json_object_get(p->msg, "params"), in, &http);
+    answer(out, p->acc, &c, p->m, json_object_get(p->msg, "id"), json_object_get(p->msg, "params"),
+           in);
     tn_strlcpy(out->step_up_scope, c.step_up, sizeof out->step_up_scope);
-    out_message(out, p->acc, http, resp);
     json_decref(c.state);
 }
 
@@ -543,10 +649,8 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
             return;
         }
     }
-    int http = 200;
-    json_t *resp = tn_mcp_dispatch(c, m, id, params, in, &http);
+    answer(out, acc, c, m, id, params, in);
     tn_strlcpy(out->step_up_scope, c->step_up, sizeof out->step_up_scope);
-    out_message(out, acc, http, resp);
 }
 
 static void serve_legacy(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,

@@ -29,7 +29,8 @@ case $secs in '' | *[!0-9]* | 0) echo "usage: $0 [SECONDS >= 1]" >&2; exit 2 ;; 
 
 flags=(-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
        -fno-sanitize-recover=all -D_GNU_SOURCE -std=c11 -fno-strict-aliasing
-       -Wall -Wextra -Wno-unused-parameter -I"$src")
+       -Wall -Wextra -Wno-unused-parameter -I"$src"
+       -DTN_CHECK_RESULTS=1) # the debug builds' checks of hand-written answers (meson.build)
 
 # The sources each target links, and its libraries.
 srcs_header="core/err.c core/buf.c core/arena.c core/util.c mcp/headers.c"
