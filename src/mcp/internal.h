@@ -123,6 +123,7 @@ struct tn_mcp_server {
      * completions: 4 bits), made by the first server/discover that needs it. */
     _Atomic(json_t *) caps_raw[16];
     json_t *versions_raw;  /* the supported versions, written once */
+    json_t *instructions;  /* info.instructions as a JSON string (made once), or NULL */
     pthread_rwlock_t lock; /* guards `enabled` flags */
     struct tool_entry *tools;
     size_t n_tools, cap_tools;

@@ -90,7 +90,10 @@ struct tn_mcp_server *tn_mcp_server_new(const struct tn_mcp_info *info)
         json_object_set_new(s->server_info, "description", json_string(info->description));
     s->server_info_raw = written(json_incref(s->server_info));
     s->versions_raw = written(versions_json());
-    if (!s->server_info || !s->server_info_raw || !s->versions_raw) {
+    s->instructions = info->instructions ? json_string(info->instructions) : NULL;
+    if (!s->server_info || !s->server_info_raw || !s->versions_raw ||
+        (info->instructions && !s->instructions)) {
+        json_decref(s->instructions);
         json_decref(s->server_info);
         json_decref(s->server_info_raw);
         json_decref(s->versions_raw);
@@ -134,6 +137,7 @@ void tn_mcp_server_free(struct tn_mcp_server *s)
     json_decref(s->server_info);
     json_decref(s->server_info_raw);
     json_decref(s->versions_raw);
+    json_decref(s->instructions);
     for (size_t i = 0; i < sizeof s->caps_raw / sizeof s->caps_raw[0]; i++)
         json_decref(atomic_load(&s->caps_raw[i]));
     pthread_rwlock_destroy(&s->lock);
@@ -177,8 +181,8 @@ static json_t *m_initialize(struct tn_mcp_ctx *c, json_t *params, const struct t
     json_t *r = json_pack("{s:s, s:o, s:O}", "protocolVersion", v ? v : TN_LEGACY_LATEST,
                           "capabilities", tn_mcp_capabilities(c->srv, TN_MCP_LEGACY), "serverInfo",
                           c->srv->server_info);
-    if (c->srv->info.instructions)
-        json_object_set_new(r, "instructions", json_string(c->srv->info.instructions));
+    if (c->srv->instructions)
+        json_object_set(r, "instructions", c->srv->instructions);
     return r;
 }
 
@@ -210,8 +214,8 @@ static json_t *m_discover(struct tn_mcp_ctx *c, json_t *params, const struct tn_
     /* the constant parts as written at start (the same bytes as the trees they stand for) */
     json_t *r = json_pack("{s:O, s:o}", "supportedVersions", c->srv->versions_raw, "capabilities",
                           tn_mcp_capabilities_raw(c->srv));
-    if (c->srv->info.instructions)
-        json_object_set_new(r, "instructions", json_string(c->srv->info.instructions));
+    if (c->srv->instructions)
+        json_object_set(r, "instructions", c->srv->instructions);
     return r;
 }
 
