@@ -6,7 +6,8 @@
 #             callgrind  instructions per request in user space (valgrind), 1 connection;
 #                        the top functions by their own instructions, per request
 #             syscalls   system calls per request, 64 connections (perf stat tracepoints)
-#   SCENARIO  list (list_my_notes, 20 of 25 notes; default) | discover | save
+#   SCENARIO  list (list_my_notes, 20 of 25 notes; default) | discover | save | list2025
+#             (the list on the 2025-11-25 revision, as most clients speak it today)
 #   ENV       passed to the server (THREADS=4, CONN_MEMORY_BYTES=16384, ...)
 # Uses the release build (BUILD=build, or the binary in TN_BIN) and the bench's issuer,
 # tokens and seeding (bench/lib.sh). Writes bench/out/profile-<mode>-<scenario>-<time>.txt
@@ -19,7 +20,8 @@ case $scenario in
   list) wenv=() ;;
   discover) wenv=(BENCH_METHOD=server/discover) ;;
   save) wenv=(BENCH_TOOL=save_note) ;;
-  *) echo "profile: unknown scenario $scenario (list, discover, save)" >&2; exit 2 ;;
+  list2025) wenv=(BENCH_ERA=2025-11-25) ;;
+  *) echo "profile: unknown scenario $scenario (list, discover, save, list2025)" >&2; exit 2 ;;
 esac
 source bench/lib.sh
 trap stop_all EXIT
