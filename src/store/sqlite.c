@@ -245,38 +245,16 @@ done:
     return e;
 }
 
-/* Takes an idle connection: the writes' own (s->wconn) when `wconn` asks for it and it
- * is idle, else the first. In WAL mode a connection that finds the WAL changed by
- * another connection drops its whole page cache at its next transaction; writes that
- * keep to one connection find there the pages the last write left (the notes' index
- * leaves, FTS5's structure) instead of reading them again. */
-static struct conn *idle_take(struct sqlite_store *s, bool wconn)
-{
-    struct conn **pp = &s->idle;
-    if (wconn && s->wconn)
-        for (struct conn **q = &s->idle; *q; q = &(*q)->next)
-            if (*q == s->wconn) {
-                pp = q;
-                break;
-            }
-    struct conn *c = *pp;
-    if (c) {
-        *pp = c->next;
-        c->next = NULL;
-    }
-    return c;
-}
-
-static enum tn_err pool_get(struct sqlite_store *s, struct conn **out, bool wconn)
+static enum tn_err pool_get(struct sqlite_store *s, struct conn **out)
 {
     *out = NULL;
     pthread_mutex_lock(&s->mu);
     while (!s->idle && s->nopen >= POOL_MAX && held == 0)
         pthread_cond_wait(&s->cv, &s->mu);
-    struct conn *c = idle_take(s, wconn);
+    struct conn *c = s->idle;
     if (c) {
-        if (wconn)
-            s->wconn = c;
+        s->idle = c->next;
+        c->next = NULL;
         pthread_mutex_unlock(&s->mu);
     } else {
         s->nopen++;
@@ -295,11 +273,6 @@ static enum tn_err pool_get(struct sqlite_store *s, struct conn **out, bool wcon
             return e;
         }
         tn_buf_deinit(&err);
-        if (wconn) {
-            pthread_mutex_lock(&s->mu);
-            s->wconn = c;
-            pthread_mutex_unlock(&s->mu);
-        }
     }
     held++;
     *out = c;
@@ -316,15 +289,6 @@ static void pool_put(struct sqlite_store *s, struct conn *c)
     pthread_mutex_lock(&s->mu);
     if (drop || s->nopen > POOL_MAX) {
         s->nopen--;
-        if (c == s->wconn)
-            s->wconn = NULL;
-    } else if (c == s->wconn) { /* last, so that other calls take the others first */
-        struct conn **pp = &s->idle;
-        while (*pp)
-            pp = &(*pp)->next;
-        c->next = NULL;
-        *pp = c;
-        c = NULL;
     } else {
         c->next = s->idle;
         s->idle = c;
@@ -337,11 +301,11 @@ static void pool_put(struct sqlite_store *s, struct conn *c)
 
 /* ---------- running statements ---------- */
 
-static enum tn_err call_begin(struct tn_store *base, struct call *k, bool writer, bool wconn)
+enum tn_err sq_call_begin(struct tn_store *base, struct call *k, bool writer)
 {
     k->s = (struct sqlite_store *)base;
     k->writer = false;
-    enum tn_err e = pool_get(k->s, &k->c, wconn);
+    enum tn_err e = pool_get(k->s, &k->c);
     if (e != TN_OK)
         return e;
     if (writer) {
@@ -349,16 +313,6 @@ static enum tn_err call_begin(struct tn_store *base, struct call *k, bool writer
         k->writer = true;
     }
     return TN_OK;
-}
-
-enum tn_err sq_call_begin(struct tn_store *base, struct call *k, bool writer)
-{
-    return call_begin(base, k, writer, false);
-}
-
-enum tn_err sq_call_begin_wconn(struct tn_store *base, struct call *k)
-{
-    return call_begin(base, k, true, true);
 }
 
 /* Ends the call; a transaction still open (an error path) is rolled back before

@@ -59,7 +59,7 @@ static void gen_done(_Atomic uint32_t *w, uint32_t gen)
 static void run_group(struct sqlite_store *s, struct gop *g)
 {
     struct call k;
-    enum tn_err e = sq_call_begin_wconn(&s->base, &k);
+    enum tn_err e = sq_call_begin(&s->base, &k, true);
     bool again = true;
     while (e == TN_OK && again) {
         again = false;

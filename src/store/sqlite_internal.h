@@ -343,7 +343,6 @@ struct sqlite_store {
     pthread_cond_t cv;  /* a connection was returned */
     struct conn *idle;
     int nopen;
-    struct conn *wconn;  /* the connection writes prefer (sq_call_begin_wconn; may be held) */
     pthread_mutex_t wmu; /* one writer at a time in this process */
     /* group commit of note writes (see sq_grouped()) */
     pthread_mutex_t gmu;
@@ -363,10 +362,6 @@ struct call {
 /* ---------- running statements (sqlite.c, documented there) ---------- */
 
 enum tn_err sq_call_begin(struct tn_store *base, struct call *k, bool writer);
-/* A writer's call on the connection the last such call used, when it is idle: the
- * commit group's (sqlite_commit.c) and the audit batches'. A connection whose own commit
- * was the last keeps its page cache; one that finds another's commit drops it. */
-enum tn_err sq_call_begin_wconn(struct tn_store *base, struct call *k);
 void sq_call_end(struct call *k);
 enum tn_err sq_fail(struct call *k, int rc, enum stmt_id id);
 void sq_finish(sqlite3_stmt *st);

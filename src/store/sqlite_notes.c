@@ -489,8 +489,7 @@ static enum tn_err audit_rows(struct call *k, const struct tn_audit *a)
 enum tn_err sq_audit_insert(struct tn_store *s, const struct tn_audit *a, size_t n, bool sync)
 {
     struct call k;
-    /* on the note writes' connection: a commit from any other would drop its page cache */
-    enum tn_err e = sq_call_begin_wconn(s, &k);
+    enum tn_err e = sq_call_begin(s, &k, true);
     if (e != TN_OK)
         return e;
     /* In WAL mode, synchronous=NORMAL commits without an fsync; the frames reach the disk

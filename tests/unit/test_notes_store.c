@@ -1661,8 +1661,7 @@ static void test_audit_batches(void **state)
  * whether a commit waited for the disk. Registered as the default while a store it
  * watches is open. */
 static sqlite3_vfs *real_vfs;
-static int wal_syncs;  /* atomically */
-static int file_reads; /* atomically: reads of the database and WAL files */
+static int wal_syncs; /* atomically */
 
 struct shim_file {
     sqlite3_file base;
@@ -1678,7 +1677,6 @@ static int sh_close(sqlite3_file *f)
 }
 static int sh_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o)
 {
-    __atomic_add_fetch(&file_reads, 1, __ATOMIC_SEQ_CST);
     return REAL(f)->pMethods->xRead(REAL(f), b, n, o);
 }
 static int sh_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
@@ -1808,74 +1806,6 @@ static void test_note_durable_after_unsynced_audit(void **state)
         if (__atomic_load_n(&wal_syncs, __ATOMIC_SEQ_CST) == was)
             fail_msg("note write %d committed without syncing the WAL", i);
     }
-    tn_store_close(f->s);
-    assert_int_equal(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
-    f->s = open_at(f->data);
-    assert_int_equal(count_own(f->s, &alice), 4);
-}
-
-/* ---------- writes keep to one connection (SQLite) ---------- */
-
-/* A list callback that gets a note: a call nested in a list takes a second connection. */
-static void get_in_list_cb(const struct tn_note *n, void *ud)
-{
-    struct tn_store *s = ud;
-    struct tn_note got;
-    memset(&got, 0, sizeof got);
-    assert_int_equal(tn_store_note_get(s, &alice, n->id, &got), TN_OK);
-    tn_note_deinit(&got);
-}
-
-struct write_in_list {
-    struct tn_store *s;
-    int calls, reads;
-    enum tn_err e;
-};
-
-/* A list callback that writes a note once, counting the file reads the write made. */
-static void write_in_list_cb(const struct tn_note *n, void *ud)
-{
-    (void)n;
-    struct write_in_list *w = ud;
-    if (w->calls++)
-        return;
-    int was = __atomic_load_n(&file_reads, __ATOMIC_SEQ_CST);
-    struct tn_note x = mk("Written during a list", "the fourth note", "[\"t\"]", "");
-    w->e = tn_store_note_insert(w->s, &alice, &x);
-    w->reads = __atomic_load_n(&file_reads, __ATOMIC_SEQ_CST) - was;
-}
-
-/* In WAL mode a connection that finds the WAL changed by another connection's commit
- * drops its whole page cache; a write on a connection other than the last write's reads
- * again, from the files, every page it touches (the notes' index leaves, FTS5's
- * structure and segments). Note writes and audit batches keep to one connection while
- * it is idle, so a note written after notes, a list that took a second connection and
- * an audit batch reads nothing from the files. */
-static void test_writes_keep_connection(void **state)
-{
-    struct fx *f = *state;
-    if (on_pg())
-        skip(); /* the SQLite store's connection pool */
-    tn_store_close(f->s);
-    shim_register();
-    f->s = open_at(f->data);
-    for (int i = 0; i < 3; i++) {
-        struct tn_note n = mk("Warm", "a note to warm the writer's pages", "[\"t\"]", "");
-        assert_int_equal(tn_store_note_insert(f->s, &alice, &n), TN_OK);
-    }
-    /* a second connection in the pool: the get runs while the list holds the first */
-    struct tn_note_page p = {.limit = 10, .after_id = ""};
-    assert_int_equal(tn_store_note_list(f->s, &alice, &p, get_in_list_cb, f->s), TN_OK);
-    struct tn_audit a = audit(1, "save_note", "n_x", "ok");
-    assert_int_equal(tn_store_audit_insert(f->s, &a), TN_OK);
-    assert_int_equal(tn_store_audit_flush(f->s), TN_OK);
-    /* the list takes a connection, the write inside it the writes' own */
-    struct write_in_list w = {.s = f->s, .e = TN_ERR_INTERNAL};
-    assert_int_equal(tn_store_note_list(f->s, &alice, &p, write_in_list_cb, &w), TN_OK);
-    assert_int_equal(w.calls, 3);
-    assert_int_equal(w.e, TN_OK);
-    if (w.reads != 0)
-        fail_msg("the note write read %d times from the files", w.reads);
     tn_store_close(f->s);
     assert_int_equal(sqlite3_vfs_unregister(&shim_vfs), SQLITE_OK);
     f->s = open_at(f->data);
@@ -2323,7 +2253,6 @@ int main(void)
         T(test_audit),
         T(test_audit_batches),
         T(test_note_durable_after_unsynced_audit),
-        T(test_writes_keep_connection),
         T(test_schema_guards),
         T(test_upgrade_from_v1),
         T(test_randomized),
