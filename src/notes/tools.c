@@ -257,6 +257,49 @@ static void collect_cb(const struct tn_note *n, void *ud)
     c->n++;
 }
 
+/* save_note's result, {the members note_json writes with NO_TEXT, in its order,
+ * "userId"}, written as JSON text with its escape beside it (tn_json_twin), as a list's
+ * page is: no tree of ~12 jansson values to build, validate, dump and escape again per
+ * save. The tags are tags_text's JSON, jansson's compact form, which is what
+ * tn_json_dump writes (test_notes_tools compares the two writers). NULL when out of
+ * memory, as tn_mcp_result_structured. */
+static json_t *saved_result(const struct tn_note *n, const char *user)
+{
+    char title_buf[TN_NOTE_DERIVED_TITLE_SIZE], date[21];
+    const char *title = shown_title(n, n->content ? strlen(n->content) : 0, title_buf);
+    struct tn_json_twin t;
+    tn_json_twin_init(&t, SIZE_MAX / 2);
+    if (t.err == TN_OK) /* the text block's string, in its quotes */
+        t.err = tn_buf_append(&t.text, "\"", 1);
+    TN_JSON_TWIN_LIT(&t, "{\"id\":", "{\\\"id\\\":");
+    tn_json_twin_string(&t, n->id, strlen(n->id));
+    TN_JSON_TWIN_LIT(&t, ",\"title\":", ",\\\"title\\\":");
+    tn_json_twin_string(&t, title, strlen(title));
+    TN_JSON_TWIN_LIT(&t, ",\"tags\":", ",\\\"tags\\\":");
+    if (n->tags[0] == '[')
+        tn_json_twin_json(&t, n->tags, strlen(n->tags));
+    else
+        TN_JSON_TWIN_LIT(&t, "[]", "[]");
+    TN_JSON_TWIN_LIT(&t, ",\"visibility\":", ",\\\"visibility\\\":");
+    tn_json_twin_string(&t, n->visibility, strlen(n->visibility));
+    TN_JSON_TWIN_LIT(&t, ",\"version\":", ",\\\"version\\\":");
+    tn_json_twin_int(&t, n->version);
+    TN_JSON_TWIN_LIT(&t, ",\"createdAt\":\"", ",\\\"createdAt\\\":\\\"");
+    tn_json_twin_plain(&t, date, tn_time_rfc3339(n->created_at, date));
+    TN_JSON_TWIN_LIT(&t, "\",\"updatedAt\":\"", "\\\",\\\"updatedAt\\\":\\\"");
+    tn_json_twin_plain(&t, date, tn_time_rfc3339(n->updated_at, date));
+    TN_JSON_TWIN_LIT(&t, "\",\"mine\":true,\"userId\":", "\\\",\\\"mine\\\":true,\\\"userId\\\":");
+    tn_json_twin_string(&t, user, strlen(user));
+    TN_JSON_TWIN_LIT(&t, "}", "}");
+    if (t.err == TN_OK)
+        t.err = tn_buf_append(&t.text, "\"", 1);
+    json_t *r = t.err == TN_OK ? tn_mcp_result_structured_text(t.json.data, t.json.len, t.text.data,
+                                                               t.text.len)
+                               : NULL;
+    tn_json_twin_deinit(&t);
+    return r;
+}
+
 /* ---------- tools ---------- */
 
 static json_t *save_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
@@ -284,10 +327,8 @@ static json_t *save_note(struct tn_mcp_ctx *ctx, json_t *args, void *ud)
         return store_error(app, ctx, "save_note", NULL, rc);
     audit(app, ctx, "save_note", n.id, "ok");
     changed(app, o.user);
-    json_t *out = note_json(&n, NO_TEXT); /* n.content is the argument's, for the title */
-    n.content = NULL;
-    json_object_set_new(out, "userId", json_string(tn_mcp_ctx_principal(ctx)->subject));
-    return tn_mcp_result_structured(out);
+    /* n.content is the argument's, for the title */
+    return saved_result(&n, tn_mcp_ctx_principal(ctx)->subject);
 }
 
 static json_t *page_args(json_t *args, struct tn_note_page *p, char after_id[32], json_t **err)

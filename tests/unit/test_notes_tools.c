@@ -165,6 +165,67 @@ static void test_writers_agree(void **state)
     tn_schema_free(get);
 }
 
+/* save_note's result written as text (saved_result) is, byte for byte, the answer the
+ * jansson tree gave (note_json with NO_TEXT, "userId", tn_mcp_result_structured): the
+ * whole result dumped, for hostile titles, derived titles, tags as tags_text writes
+ * them (escapes, control bytes, UTF-8, '/') and user ids; and it validates. */
+static void test_saved_result(void **state)
+{
+    (void)state;
+    struct tn_schema *save = out_schema("save_note");
+    struct {
+        const char *title, *content, *tags, *user, *visibility;
+    } cases[] = {
+        {"Plain", "text", "[\"bench\"]", "alice", "private"},
+        {"", "# Derived \"title\"\nbody", "[]", "bob", "org"},
+        {"q\"uo\\te \x01\x1f </script> \xc3\xa9\xe2\x80\xa8", "x",
+         "[\"a\", \"b\\\"c\", \"\\u0001\\t/\", \"\xc3\xa9\xf0\x9f\x98\x80\"]",
+         "user \"with\" \\ quotes \x7f \xe6\x97\xa5", "private"},
+        {"", " \n\t", "[\"x\"]", "", "org"},
+        {"", "", "", "u", "private"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct tn_note n =
+            note(cases[i].title, (char *)cases[i].content, (int64_t)strlen(cases[i].content));
+        snprintf(n.visibility, sizeof n.visibility, "%s", cases[i].visibility);
+        json_t *given = cases[i].tags[0] ? json_loads(cases[i].tags, 0, NULL) : NULL;
+        if (cases[i].tags[0])
+            assert_non_null(given);
+        tags_text(given, n.tags, sizeof n.tags); /* as save_note stores them */
+        if (!cases[i].tags[0])
+            n.tags[0] = '\0';
+        json_decref(given);
+
+        json_t *old = note_json(&n, NO_TEXT);
+        json_object_set_new(old, "userId", json_string(cases[i].user));
+        old = tn_mcp_result_structured(old);
+        assert_non_null(old);
+        json_t *now = saved_result(&n, cases[i].user);
+        assert_non_null(now);
+        struct tn_buf a, b;
+        tn_buf_init(&a, 1 << 20);
+        tn_buf_init(&b, 1 << 20);
+        assert_int_equal(tn_json_dump(old, &a), TN_OK);
+        assert_int_equal(tn_json_dump(now, &b), TN_OK);
+        if (a.len != b.len || memcmp(a.data, b.data, a.len))
+            fail_msg("case %zu:\n%.*s\n%.*s", i, (int)a.len, a.data, (int)b.len, b.data);
+        /* written as text: structured content a raw value, validating once parsed */
+        size_t raw_len;
+        const char *raw = tn_json_raw_text(json_object_get(now, "structuredContent"), &raw_len);
+        assert_non_null(raw);
+        json_t *parsed = json_loadb(raw, raw_len, 0, NULL);
+        assert_non_null(parsed);
+        validate(save, parsed);
+        assert_string_equal(json_string_value(json_object_get(parsed, "userId")), cases[i].user);
+        json_decref(parsed);
+        tn_buf_deinit(&a);
+        tn_buf_deinit(&b);
+        json_decref(old);
+        json_decref(now);
+    }
+    tn_schema_free(save);
+}
+
 /* Every tool's schemas compile and every description says what the model needs. */
 static void test_descriptions(void **state)
 {
@@ -204,6 +265,7 @@ int main(void)
     tn_util_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_writers_agree),
+        cmocka_unit_test(test_saved_result),
         cmocka_unit_test(test_descriptions),
     };
     return cmocka_run_group_tests_name("notes_tools", tests, NULL, NULL);
