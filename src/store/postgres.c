@@ -618,6 +618,7 @@ enum tn_err pg_run_batch(struct call *k, enum stmt_id id, const struct params *v
  * and with_conn would run it again. */
 struct piped {
     const struct tn_owner *as;
+    enum stmt_id as_id; /* NOTE_AS, or NOTE_AS_PAGE before a page */
     struct one o;
 };
 
@@ -627,16 +628,20 @@ static enum tn_err piped_body(struct call *k, void *arg)
     PQclear(pp->o.res);
     pp->o.res = NULL;
     struct params who = {.n = 2, .v = {pp->as->user, pp->as->org}};
-    const struct piece v[2] = {{.id = S_NOTE_AS, .p = &who},
+    const struct piece v[2] = {{.id = pp->as_id, .p = &who},
                                {.id = pp->o.id, .p = &pp->o.p, .res = &pp->o.res}};
     return pipeline(k, v, 2);
 }
 
-/* pg_one() for the notes reads: the caller and the statement in one round trip. */
+/* pg_one() for the notes reads: the caller and the statement in one round trip. A page
+ * of notes (NOTE_LIST*) goes after NOTE_AS_PAGE, everything else after NOTE_AS. */
 enum tn_err pg_one_read_as(struct tn_store *s, const struct tn_owner *as, enum stmt_id id,
                            PGresult **res, ...)
 {
-    struct piped pp = {.as = as, .o = {.id = id, .res = NULL}};
+    bool page = id == S_NOTE_LIST || id == S_NOTE_LIST_TAG || id == S_NOTE_LIST_TEAM ||
+                id == S_NOTE_LIST_TEAM_TAG;
+    struct piped pp = {
+        .as = as, .as_id = page ? S_NOTE_AS_PAGE : S_NOTE_AS, .o = {.id = id, .res = NULL}};
     va_list ap;
     va_start(ap, res);
     bindv(&pp.o.p, id, ap);

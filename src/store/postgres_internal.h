@@ -304,6 +304,15 @@ enum {
     /* is_local = true: the settings end with the transaction. */                            \
     X(NOTE_AS, "tt",                                                                         \
       "SELECT set_config('teamnotes.user', $1, true), set_config('teamnotes.org', $2, true)") \
+    /* The same before a page of notes, which then reads its index in order and stops  */   \
+    /* after the page. With the policy's OR (own notes, or shared ones) the planner     */  \
+    /* guessed one row for each branch, read every note of the owner with a bitmap scan */  \
+    /* of both indexes and sorted them (docs/PERFORMANCE.md, P1), or on a small table   */  \
+    /* read it all and sorted. Without sorting, reading the index in order is the plan. */  \
+    /* Also the generic one: a page statement runs only after this, in its transaction. */  \
+    X(NOTE_AS_PAGE, "tt",                                                                    \
+      "SELECT set_config('teamnotes.user', $1, true), set_config('teamnotes.org', $2, true), " \
+      "set_config('enable_sort', 'off', true)")                                              \
     /* A note write, announced to every instance (postgres_listen.c) after its commit, */ \
     /* as a transaction of its own that does not wait for the disk (postgres.c).        */ \
     X(NOTE_ANNOUNCE, "t",                                                                    \
