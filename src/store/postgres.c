@@ -314,7 +314,7 @@ static enum tn_err pipeline(struct call *k, const struct piece *v, size_t n);
  * of its first statement, as one pipeline: one round trip instead of three. BEGIN is
  * explicit, so the pipeline's Sync commits nothing; a connection lost there is retried
  * like one lost at BEGIN. */
-static enum tn_err run_pending(struct call *k, struct piece first)
+static enum tn_err run_pending(struct call *k, const struct piece *first)
 {
     struct params who = {.n = 2, .v = {NULL, NULL}};
     struct piece v[3];
@@ -325,7 +325,8 @@ static enum tn_err run_pending(struct call *k, struct piece first)
         who.v[1] = k->as->org;
         v[n++] = (struct piece){.id = S_NOTE_AS, .p = &who};
     }
-    v[n++] = first;
+    if (first) /* none before a COPY, which cannot be pipelined (pg_copy_in) */
+        v[n++] = *first;
     k->pending = false;
     return pipeline(k, v, n);
 }
@@ -337,7 +338,7 @@ static enum tn_err run_p(struct call *k, enum stmt_id id, const struct params *p
     if (res)
         *res = NULL;
     if (k->pending)
-        return run_pending(k, (struct piece){.id = id, .p = p, .res = res});
+        return run_pending(k, &(struct piece){.id = id, .p = p, .res = res});
     enum tn_err e = prepare(k, id);
     if (e != TN_OK)
         return e;
@@ -379,7 +380,7 @@ enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...)
 enum tn_err pg_simple(struct call *k, const char *sql)
 {
     if (k->pending)
-        return run_pending(k, (struct piece){.sql = sql});
+        return run_pending(k, &(struct piece){.sql = sql});
     PGresult *r = PQexec(k->c->pg, sql);
     enum tn_err e = PQresultStatus(r) == PGRES_COMMAND_OK ? TN_OK : fail(k, r, sql);
     /* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
@@ -388,6 +389,48 @@ enum tn_err pg_simple(struct call *k, const char *sql)
         e = TN_ERR_IO;
     }
     PQclear(r);
+    return e;
+}
+
+/* COPY ... FROM STDIN (`sql`) with `data`, the rows in the format `sql` names: one
+ * statement for a batch of rows, which the server parses, plans and executes once
+ * instead of once per row (the audit log's batches). A pending BEGIN (and caller) is
+ * sent first, on its own: COPY cannot be pipelined. */
+enum tn_err pg_copy_in(struct call *k, const char *sql, const char *data, size_t len)
+{
+    enum tn_err e = k->pending ? run_pending(k, NULL) : TN_OK;
+    if (e != TN_OK)
+        return e;
+    PGconn *pg = k->c->pg;
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        e = fail(k, r, sql);
+        PQclear(r);
+        return e;
+    }
+    PQclear(r);
+    /* libpq takes at most INT_MAX bytes at a time */
+    for (size_t off = 0; off < len && !k->lost;) {
+        int n = len - off > (size_t)1 << 30 ? 1 << 30 : (int)(len - off);
+        if (PQputCopyData(pg, data + off, n) != 1)
+            k->lost = true;
+        off += (size_t)n;
+    }
+    if (!k->lost && PQputCopyEnd(pg, NULL) != 1)
+        k->lost = true;
+    if (k->lost) /* with_conn resets the connection and logs the loss */
+        return TN_ERR_IO;
+    r = PQgetResult(pg);
+    e = PQresultStatus(r) == PGRES_COMMAND_OK ? TN_OK : fail(k, r, sql);
+    PQclear(r);
+    while ((r = PQgetResult(pg))) {               /* the NULL that ends the statement's results */
+        if (PQresultStatus(r) == PGRES_COPY_IN) { /* cannot happen: the data was ended */
+            k->lost = true;
+            PQclear(r);
+            return TN_ERR_IO;
+        }
+        PQclear(r);
+    }
     return e;
 }
 
