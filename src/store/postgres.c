@@ -14,7 +14,7 @@
  * COMMIT, so that a call that failed never half-happened, except the notes reads: the
  * caller's set_config and the statement go as one pipeline, one implicit transaction
  * (one_read_as). In a write, BEGIN and the caller go in one pipeline with its first
- * statement (run_pending), a batch of rows in pipelines of PIPE_MAX (pg_run_batch),
+ * statement (run_pending), a batch of audit records as one COPY (pg_copy_in),
  * and COMMIT alone, after every other answer came back: a single-statement write is
  * two round trips instead of four.
  *
@@ -356,15 +356,6 @@ static enum tn_err run_p(struct call *k, enum stmt_id id, const struct params *p
     return e;
 }
 
-/* Binds the values given as arguments, as stmt_types[id] describes (pg_run_batch). */
-void pg_bind(struct params *p, enum stmt_id id, ...)
-{
-    va_list ap;
-    va_start(ap, id);
-    bindv(p, id, ap);
-    va_end(ap);
-}
-
 /* run_p with the values given as arguments, as stmt_types[id] describes. */
 enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...)
 {
@@ -629,27 +620,6 @@ static enum tn_err pipeline(struct call *k, const struct piece *v, size_t n)
                 PQclear(*v[i].res);
                 *v[i].res = NULL;
             }
-    return e;
-}
-
-/* Runs the prepared statement `id` once per set of values in v[0..n), pipelined (in
- * pipelines of at most PIPE_MAX statements, so that neither side's buffers fill while
- * the other waits): in a transaction, a batch costs a round trip per PIPE_MAX
- * statements instead of one per statement. */
-enum tn_err pg_run_batch(struct call *k, enum stmt_id id, const struct params *v, size_t n)
-{
-    enum tn_err e = TN_OK;
-    struct piece pc[PIPE_MAX];
-    for (size_t i = 0; i < n && e == TN_OK;) {
-        size_t m = 0;
-        if (k->pending) { /* BEGIN and the first statement first (run_pending) */
-            e = run_p(k, id, &v[i++], NULL);
-            continue;
-        }
-        for (; m < PIPE_MAX && i < n; m++, i++)
-            pc[m] = (struct piece){.id = id, .p = &v[i]};
-        e = pipeline(k, pc, m);
-    }
     return e;
 }
 

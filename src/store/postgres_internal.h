@@ -22,7 +22,6 @@
 enum {
     POOL_SIZE = 8,
     MAX_PARAMS = 12,
-    PIPE_MAX = 64, /* statements per pipeline in pg_run_batch */
 };
 
 /* Seconds libpq waits for a connection; the lock timeout turns a long wait for a row or
@@ -442,8 +441,6 @@ typedef enum tn_err (*body_fn)(struct call *k, void *arg);
 
 enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...);
 enum tn_err pg_simple(struct call *k, const char *sql);
-void pg_bind(struct params *p, enum stmt_id id, ...);
-enum tn_err pg_run_batch(struct call *k, enum stmt_id id, const struct params *v, size_t n);
 enum tn_err pg_copy_in(struct call *k, const char *sql, const char *data, size_t len);
 int64_t pg_changes(const PGresult *r);
 enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as, body_fn body,

@@ -1363,7 +1363,7 @@ static void test_audit_batch_bytes(void **state)
     snprintf(ok[n - 1].client_id, sizeof ok[n - 1].client_id, "c");
     snprintf(ok[n - 1].note_id, sizeof ok[n - 1].note_id, "n");
     snprintf(ok[n - 1].tool, sizeof ok[n - 1].tool, "notes_update");
-    assert_true(n > PIPE_MAX);
+    assert_true(n > 64); /* more than a pipeline of INSERTs held before */
     assert_int_equal(f->s->ops->audit_insert(f->s, ok, n, false), TN_OK);
     static struct audit_rows w;
     w.n = 0;
