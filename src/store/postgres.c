@@ -14,7 +14,7 @@
  * COMMIT, so that a call that failed never half-happened, except the notes reads: the
  * caller's set_config and the statement go as one pipeline, one implicit transaction
  * (one_read_as). In a write, BEGIN and the caller go in one pipeline with its first
- * statement (run_pending), a batch of rows in pipelines of PIPE_MAX (pg_run_batch),
+ * statement (run_pending), a batch of audit records as one COPY (pg_copy_in),
  * and COMMIT alone, after every other answer came back: a single-statement write is
  * two round trips instead of four.
  *
@@ -314,7 +314,7 @@ static enum tn_err pipeline(struct call *k, const struct piece *v, size_t n);
  * of its first statement, as one pipeline: one round trip instead of three. BEGIN is
  * explicit, so the pipeline's Sync commits nothing; a connection lost there is retried
  * like one lost at BEGIN. */
-static enum tn_err run_pending(struct call *k, struct piece first)
+static enum tn_err run_pending(struct call *k, const struct piece *first)
 {
     struct params who = {.n = 2, .v = {NULL, NULL}};
     struct piece v[3];
@@ -325,7 +325,8 @@ static enum tn_err run_pending(struct call *k, struct piece first)
         who.v[1] = k->as->org;
         v[n++] = (struct piece){.id = S_NOTE_AS, .p = &who};
     }
-    v[n++] = first;
+    if (first) /* none before a COPY, which cannot be pipelined (pg_copy_in) */
+        v[n++] = *first;
     k->pending = false;
     return pipeline(k, v, n);
 }
@@ -337,7 +338,7 @@ static enum tn_err run_p(struct call *k, enum stmt_id id, const struct params *p
     if (res)
         *res = NULL;
     if (k->pending)
-        return run_pending(k, (struct piece){.id = id, .p = p, .res = res});
+        return run_pending(k, &(struct piece){.id = id, .p = p, .res = res});
     enum tn_err e = prepare(k, id);
     if (e != TN_OK)
         return e;
@@ -355,15 +356,6 @@ static enum tn_err run_p(struct call *k, enum stmt_id id, const struct params *p
     return e;
 }
 
-/* Binds the values given as arguments, as stmt_types[id] describes (pg_run_batch). */
-void pg_bind(struct params *p, enum stmt_id id, ...)
-{
-    va_list ap;
-    va_start(ap, id);
-    bindv(p, id, ap);
-    va_end(ap);
-}
-
 /* run_p with the values given as arguments, as stmt_types[id] describes. */
 enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...)
 {
@@ -379,7 +371,7 @@ enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...)
 enum tn_err pg_simple(struct call *k, const char *sql)
 {
     if (k->pending)
-        return run_pending(k, (struct piece){.sql = sql});
+        return run_pending(k, &(struct piece){.sql = sql});
     PGresult *r = PQexec(k->c->pg, sql);
     enum tn_err e = PQresultStatus(r) == PGRES_COMMAND_OK ? TN_OK : fail(k, r, sql);
     /* COMMIT of a transaction that had failed answers ROLLBACK, not an error. */
@@ -388,6 +380,48 @@ enum tn_err pg_simple(struct call *k, const char *sql)
         e = TN_ERR_IO;
     }
     PQclear(r);
+    return e;
+}
+
+/* COPY ... FROM STDIN (`sql`) with `data`, the rows in the format `sql` names: one
+ * statement for a batch of rows, which the server parses, plans and executes once
+ * instead of once per row (the audit log's batches). A pending BEGIN (and caller) is
+ * sent first, on its own: COPY cannot be pipelined. */
+enum tn_err pg_copy_in(struct call *k, const char *sql, const char *data, size_t len)
+{
+    enum tn_err e = k->pending ? run_pending(k, NULL) : TN_OK;
+    if (e != TN_OK)
+        return e;
+    PGconn *pg = k->c->pg;
+    PGresult *r = PQexec(pg, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        e = fail(k, r, sql);
+        PQclear(r);
+        return e;
+    }
+    PQclear(r);
+    /* libpq takes at most INT_MAX bytes at a time */
+    for (size_t off = 0; off < len && !k->lost;) {
+        int n = len - off > (size_t)1 << 30 ? 1 << 30 : (int)(len - off);
+        if (PQputCopyData(pg, data + off, n) != 1)
+            k->lost = true;
+        off += (size_t)n;
+    }
+    if (!k->lost && PQputCopyEnd(pg, NULL) != 1)
+        k->lost = true;
+    if (k->lost) /* with_conn resets the connection and logs the loss */
+        return TN_ERR_IO;
+    r = PQgetResult(pg);
+    e = PQresultStatus(r) == PGRES_COMMAND_OK ? TN_OK : fail(k, r, sql);
+    PQclear(r);
+    while ((r = PQgetResult(pg))) {               /* the NULL that ends the statement's results */
+        if (PQresultStatus(r) == PGRES_COPY_IN) { /* cannot happen: the data was ended */
+            k->lost = true;
+            PQclear(r);
+            return TN_ERR_IO;
+        }
+        PQclear(r);
+    }
     return e;
 }
 
@@ -589,27 +623,6 @@ static enum tn_err pipeline(struct call *k, const struct piece *v, size_t n)
     return e;
 }
 
-/* Runs the prepared statement `id` once per set of values in v[0..n), pipelined (in
- * pipelines of at most PIPE_MAX statements, so that neither side's buffers fill while
- * the other waits): in a transaction, a batch costs a round trip per PIPE_MAX
- * statements instead of one per statement. */
-enum tn_err pg_run_batch(struct call *k, enum stmt_id id, const struct params *v, size_t n)
-{
-    enum tn_err e = TN_OK;
-    struct piece pc[PIPE_MAX];
-    for (size_t i = 0; i < n && e == TN_OK;) {
-        size_t m = 0;
-        if (k->pending) { /* BEGIN and the first statement first (run_pending) */
-            e = run_p(k, id, &v[i++], NULL);
-            continue;
-        }
-        for (; m < PIPE_MAX && i < n; m++, i++)
-            pc[m] = (struct piece){.id = id, .p = &v[i]};
-        e = pipeline(k, pc, m);
-    }
-    return e;
-}
-
 /* A notes read in one round trip instead of four (BEGIN, the caller, the statement,
  * COMMIT): the caller's set_config and the statement are sent as one pipeline, which
  * the server runs as one implicit transaction ending at the pipeline's Sync, so the
@@ -618,6 +631,7 @@ enum tn_err pg_run_batch(struct call *k, enum stmt_id id, const struct params *v
  * and with_conn would run it again. */
 struct piped {
     const struct tn_owner *as;
+    enum stmt_id as_id; /* NOTE_AS, or NOTE_AS_PAGE before a page */
     struct one o;
 };
 
@@ -627,16 +641,20 @@ static enum tn_err piped_body(struct call *k, void *arg)
     PQclear(pp->o.res);
     pp->o.res = NULL;
     struct params who = {.n = 2, .v = {pp->as->user, pp->as->org}};
-    const struct piece v[2] = {{.id = S_NOTE_AS, .p = &who},
+    const struct piece v[2] = {{.id = pp->as_id, .p = &who},
                                {.id = pp->o.id, .p = &pp->o.p, .res = &pp->o.res}};
     return pipeline(k, v, 2);
 }
 
-/* pg_one() for the notes reads: the caller and the statement in one round trip. */
+/* pg_one() for the notes reads: the caller and the statement in one round trip. A page
+ * of notes (NOTE_LIST*) goes after NOTE_AS_PAGE, everything else after NOTE_AS. */
 enum tn_err pg_one_read_as(struct tn_store *s, const struct tn_owner *as, enum stmt_id id,
                            PGresult **res, ...)
 {
-    struct piped pp = {.as = as, .o = {.id = id, .res = NULL}};
+    bool page = id == S_NOTE_LIST || id == S_NOTE_LIST_TAG || id == S_NOTE_LIST_TEAM ||
+                id == S_NOTE_LIST_TEAM_TAG;
+    struct piped pp = {
+        .as = as, .as_id = page ? S_NOTE_AS_PAGE : S_NOTE_AS, .o = {.id = id, .res = NULL}};
     va_list ap;
     va_start(ap, res);
     bindv(&pp.o.p, id, ap);

@@ -22,7 +22,6 @@
 enum {
     POOL_SIZE = 8,
     MAX_PARAMS = 12,
-    PIPE_MAX = 64, /* statements per pipeline in pg_run_batch */
 };
 
 /* Seconds libpq waits for a connection; the lock timeout turns a long wait for a row or
@@ -304,6 +303,15 @@ enum {
     /* is_local = true: the settings end with the transaction. */                            \
     X(NOTE_AS, "tt",                                                                         \
       "SELECT set_config('teamnotes.user', $1, true), set_config('teamnotes.org', $2, true)") \
+    /* The same before a page of notes, which then reads its index in order and stops  */   \
+    /* after the page. With the policy's OR (own notes, or shared ones) the planner     */  \
+    /* guessed one row for each branch, read every note of the owner with a bitmap scan */  \
+    /* of both indexes and sorted them (docs/PERFORMANCE.md, P1), or on a small table   */  \
+    /* read it all and sorted. Without sorting, reading the index in order is the plan. */  \
+    /* Also the generic one: a page statement runs only after this, in its transaction. */  \
+    X(NOTE_AS_PAGE, "tt",                                                                    \
+      "SELECT set_config('teamnotes.user', $1, true), set_config('teamnotes.org', $2, true), " \
+      "set_config('enable_sort', 'off', true)")                                              \
     /* A note write, announced to every instance (postgres_listen.c) after its commit, */ \
     /* as a transaction of its own that does not wait for the disk (postgres.c).        */ \
     X(NOTE_ANNOUNCE, "t",                                                                    \
@@ -433,8 +441,7 @@ typedef enum tn_err (*body_fn)(struct call *k, void *arg);
 
 enum tn_err pg_run(struct call *k, enum stmt_id id, PGresult **res, ...);
 enum tn_err pg_simple(struct call *k, const char *sql);
-void pg_bind(struct params *p, enum stmt_id id, ...);
-enum tn_err pg_run_batch(struct call *k, enum stmt_id id, const struct params *v, size_t n);
+enum tn_err pg_copy_in(struct call *k, const char *sql, const char *data, size_t len);
 int64_t pg_changes(const PGresult *r);
 enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *as, body_fn body,
                          void *arg);

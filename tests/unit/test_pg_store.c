@@ -978,6 +978,76 @@ static void test_list_generic_plan(void **state)
     coll_free(&team_tagged);
 }
 
+/* The plan of a page as the server runs it: as the teamnotes role (row-level security
+ * on), after NOTE_AS_PAGE in the same transaction, for owners who share nothing (no
+ * organization, private notes: bench/run's users). The select policy's OR (own notes,
+ * or shared ones) made the planner guess one row for each branch, so both the custom
+ * and the generic plan read every note of the owner with a bitmap scan of
+ * notes_owner and notes_shared and sorted them; after NOTE_AS_PAGE a page reads
+ * notes_owner in order and stops after the page. */
+static void test_page_plan_as_caller(void **state)
+{
+    struct fx *f = *state;
+    char title[32], user[64], plan[4096];
+    for (int u = 0; u < 20; u++) {
+        snprintf(user, sizeof user, "https://issuer.example|p%d", u);
+        struct tn_owner o = {user, ""};
+        for (int i = 0; i < 25; i++) {
+            snprintf(title, sizeof title, "n%d", i);
+            add(f->s, &o, title, "text", "[\"seed\"]", "private");
+        }
+    }
+    PGconn *c = conn_to(f->url);
+    exec_ok(c, "ANALYZE notes");
+    static const char *const modes[] = {"SET LOCAL plan_cache_mode = force_custom_plan",
+                                        "SET LOCAL plan_cache_mode = force_generic_plan"};
+    static const struct {
+        enum stmt_id id;
+        const char *args, *index;
+    } pages[] = {
+        {S_NOTE_LIST, "'https://issuer.example|p1', '', 9223372036854775807, '', 20",
+         "notes_owner"},
+        {S_NOTE_LIST_TAG, "'https://issuer.example|p1', '', 9223372036854775807, '', 'seed', 20",
+         "notes_owner"},
+        {S_NOTE_LIST_TEAM, "'o1', 9223372036854775807, '', 20", "notes_shared"},
+        {S_NOTE_LIST_TEAM_TAG, "'o1', 9223372036854775807, '', 'seed', 20", "notes_shared"},
+    };
+    char bad[4200] = "";
+    for (size_t m = 0; m < 2 && !bad[0]; m++)
+        for (size_t i = 0; i < sizeof pages / sizeof pages[0] && !bad[0]; i++) {
+            exec_ok(c, "BEGIN");
+            const char *const who[2] = {"https://issuer.example|p1", ""};
+            PGresult *r = PQexecParams(c, stmt_sql[S_NOTE_AS_PAGE], 2, NULL, who, NULL, NULL, 0);
+            if (PQresultStatus(r) != PGRES_TUPLES_OK)
+                snprintf(bad, sizeof bad, "NOTE_AS_PAGE: %s", PQresultErrorMessage(r));
+            PQclear(r);
+            if (!bad[0]) {
+                exec_ok(c, modes[m]);
+                generic_plan(c, pages[i].id, pages[i].args, plan, sizeof plan);
+                char want[64];
+                snprintf(want, sizeof want, "Index Scan using %s", pages[i].index);
+                if (!strstr(plan, want) || strstr(plan, "Sort") || strstr(plan, "Bitmap"))
+                    snprintf(bad, sizeof bad, "page %zu (%s):\n%s", i, modes[m], plan);
+            }
+            exec_ok(c, "ROLLBACK");
+        }
+    if (bad[0]) {
+        PQfinish(c); /* not left in a transaction that the teardown would wait for */
+        fail_msg("%s", bad);
+    }
+    /* the setting ends with the page's transaction */
+    PGresult *r = PQexec(c, "SHOW enable_bitmapscan");
+    assert_string_equal(PQgetvalue(r, 0, 0), "on");
+    PQclear(r);
+    PQfinish(c);
+    /* and the pages: all 25 notes, newest first, in pages of 7 */
+    struct tn_owner p1 = {"https://issuer.example|p1", ""};
+    struct coll all = {0};
+    page_all(f->s, &p1, false, NULL, 7, &all);
+    assert_int_equal(all.n, 25);
+    coll_free(&all);
+}
+
 /* notes_fold (0010: PL/pgSQL, ASCII returned as it is) folds exactly as before: the
  * translate() of migration 0002 for every text, and ASCII unchanged. */
 static void test_fold_same(void **state)
@@ -1241,6 +1311,82 @@ static void test_restart(void **state)
 
 /* The audit log is append-only below the API too, even for the store's own role, and no
  * column could hold note text. */
+struct audit_rows {
+    struct tn_audit v[300];
+    size_t n;
+};
+
+static void keep_audit(const struct tn_audit *a, void *ud)
+{
+    struct audit_rows *w = ud;
+    if (w->n < sizeof w->v / sizeof w->v[0])
+        w->v[w->n++] = *a;
+}
+
+/* A batch goes in one COPY in binary format: every byte of every field arrives as it
+ * was (the characters COPY's text format would escape, quotes, long and empty fields,
+ * UTF-8), a batch of more rows than a pipeline held before included; text that is not
+ * UTF-8 fails the batch with TN_ERR_BAD_INPUT, as an INSERT of it did. */
+static void test_audit_batch_bytes(void **state)
+{
+    struct fx *f = *state;
+    static const char *const odd[] = {"tab\there", "line\nbreak\r\n", "back\\slash\\N",
+                                      "\\.",       "quote'\"",        "",
+                                      "grüße ☃ 𝄞", "PGCOPY\n\377"};
+    enum { N = 200 };
+    static struct tn_audit v[N];
+    for (int i = 0; i < N; i++) {
+        v[i] = audit(5000 + i, "notes_update", "n_x", "ok");
+        snprintf(v[i].user, sizeof v[i].user, "%s|u%d", odd[i % 8], i);
+        snprintf(v[i].org, sizeof v[i].org, "%s", odd[(i + 1) % 8]);
+        snprintf(v[i].client_id, sizeof v[i].client_id, "%s", odd[(i + 2) % 8]);
+        snprintf(v[i].note_id, sizeof v[i].note_id, "%s", odd[(i + 3) % 8]);
+        snprintf(v[i].detail, sizeof v[i].detail, "%s", odd[(i + 4) % 8]);
+    }
+    memset(v[7].detail, 'd', sizeof v[7].detail - 1); /* the longest field there is */
+    v[7].detail[sizeof v[7].detail - 1] = '\0';
+    v[8].at = INT64_MAX;
+    /* "PGCOPY\n\377" is not UTF-8: that batch is refused whole, like its INSERTs were */
+    assert_int_equal(f->s->ops->audit_insert(f->s, v, N, true), TN_ERR_BAD_INPUT);
+    for (int i = 0; i < N; i++)
+        if (i % 8 == 7 || (i + 1) % 8 == 7 || (i + 2) % 8 == 7 || (i + 3) % 8 == 7 ||
+            (i + 4) % 8 == 7)
+            snprintf(v[i].tool, sizeof v[i].tool, "skip");
+    size_t n = 0;
+    static struct tn_audit ok[N];
+    for (int i = 0; i < N; i++)
+        if (strcmp(v[i].tool, "skip") != 0)
+            ok[n++] = v[i];
+    ok[n++] = v[7]; /* the long detail, with its odd fields made plain */
+    snprintf(ok[n - 1].user, sizeof ok[n - 1].user, "long");
+    snprintf(ok[n - 1].org, sizeof ok[n - 1].org, "o");
+    snprintf(ok[n - 1].client_id, sizeof ok[n - 1].client_id, "c");
+    snprintf(ok[n - 1].note_id, sizeof ok[n - 1].note_id, "n");
+    snprintf(ok[n - 1].tool, sizeof ok[n - 1].tool, "notes_update");
+    assert_true(n > 64); /* more than a pipeline of INSERTs held before */
+    assert_int_equal(f->s->ops->audit_insert(f->s, ok, n, false), TN_OK);
+    static struct audit_rows w;
+    w.n = 0;
+    assert_int_equal(tn_store_audit_list(f->s, 1000, keep_audit, &w), TN_OK);
+    assert_int_equal(w.n, n);
+    /* newest first: ok[] is in the order of `at`, except the long one (at 5007) */
+    for (size_t i = 0; i < n; i++) {
+        const struct tn_audit *want = NULL;
+        for (size_t j = 0; j < n && !want; j++)
+            if (ok[j].at == w.v[i].at)
+                want = &ok[j];
+        assert_non_null(want);
+        assert_string_equal(w.v[i].user, want->user);
+        assert_string_equal(w.v[i].org, want->org);
+        assert_string_equal(w.v[i].client_id, want->client_id);
+        assert_string_equal(w.v[i].tool, want->tool);
+        assert_string_equal(w.v[i].note_id, want->note_id);
+        assert_string_equal(w.v[i].outcome, want->outcome);
+        assert_string_equal(w.v[i].detail, want->detail);
+    }
+    assert_int_equal(w.v[0].at, INT64_MAX);
+}
+
 static void test_audit_append_only(void **state)
 {
     struct fx *f = *state;
@@ -1289,7 +1435,8 @@ int main(void)
         T(test_two_instances),     T(test_rls_enforced),
         T(test_restart),           T(test_list_generic_plan),
         T(test_fold_same),         T(test_write_lost),
-        T(test_writes_announced),
+        T(test_writes_announced),  T(test_page_plan_as_caller),
+        T(test_audit_batch_bytes),
 #undef T
     };
     tn_log_setup(TN_LOG_WARN, false); /* no "migration applied" line per test */
