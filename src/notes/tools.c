@@ -257,6 +257,20 @@ static void collect_cb(const struct tn_note *n, void *ud)
     c->n++;
 }
 
+/* The result of a page written as a twin whose text was opened with a quote: the quote
+ * closed, the structured content and its text block made (NULL when out of memory);
+ * frees the twin. */
+static json_t *twin_result(struct tn_json_twin *t)
+{
+    if (t->err == TN_OK)
+        t->err = tn_buf_append(&t->text, "\"", 1);
+    json_t *r = t->err == TN_OK ? tn_mcp_result_structured_text(t->json.data, t->json.len,
+                                                                t->text.data, t->text.len)
+                                : NULL;
+    tn_json_twin_deinit(t);
+    return r;
+}
+
 /* save_note's result, {the members note_json writes with NO_TEXT, in its order,
  * "userId"}, written as JSON text with its escape beside it (tn_json_twin), as a list's
  * page is: no tree of ~12 jansson values to build, validate, dump and escape again per
@@ -291,12 +305,7 @@ static json_t *saved_result(const struct tn_note *n, const char *user)
     TN_JSON_TWIN_LIT(&t, "\",\"mine\":true,\"userId\":", "\\\",\\\"mine\\\":true,\\\"userId\\\":");
     tn_json_twin_string(&t, user, strlen(user));
     TN_JSON_TWIN_LIT(&t, "}", "}");
-    if (t.err == TN_OK)
-        t.err = tn_buf_append(&t.text, "\"", 1);
-    json_t *r = t.err == TN_OK ? tn_mcp_result_structured_text(t.json.data, t.json.len, t.text.data,
-                                                               t.text.len)
-                               : NULL;
-    tn_json_twin_deinit(&t);
+    json_t *r = twin_result(&t);
     return r;
 }
 
@@ -372,12 +381,7 @@ static json_t *list_result(struct tn_mcp_ctx *ctx, struct collect *c, unsigned l
         tn_json_twin_string(&t, cur, strlen(cur));
     }
     TN_JSON_TWIN_LIT(&t, "}", "}");
-    if (t.err == TN_OK)
-        t.err = tn_buf_append(&t.text, "\"", 1);
-    json_t *r = t.err == TN_OK ? tn_mcp_result_structured_text(t.json.data, t.json.len, t.text.data,
-                                                               t.text.len)
-                               : NULL;
-    tn_json_twin_deinit(&t);
+    json_t *r = twin_result(&t);
     tn_json_twin_deinit(&c->page);
     return r ? r : tn_mcp_result_error("The server ran out of memory; try a smaller page.");
 }
