@@ -133,9 +133,10 @@ struct tn_mcp_tool {
     /* The handler sends progress or log notifications: the call is answered over SSE
      * (on a worker thread) when the client asked for them and accepts event streams. */
     bool streams;
-    /* The handler waits rather than computes (a durable write): when the transport can,
-     * it runs the call on a thread where waiting holds up nothing else (see
-     * tn_mcp_http_in.can_offload), so concurrent writers share one commit. */
+    /* The handler waits (a durable write) or may run long (a search of a large store):
+     * when the transport can, it runs the call on a thread where that holds up nothing
+     * else (see tn_mcp_http_in.can_offload), so that concurrent writers share one commit
+     * and no connection waits behind the call on its event loop. */
     bool waits;
     tn_mcp_tool_fn call;
     void *ud;

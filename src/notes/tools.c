@@ -759,6 +759,7 @@ static const struct tn_mcp_tool tools[] = {
      .annotations = {.read_only = 1, .destructive = -1, .idempotent = 1, .open_world = -1},
      .required_scope = "notes:read",
      .required_permission = "notes:read",
+     .waits = true, /* a common word over a large store takes tens of ms: not on an event loop */
      .call = search_notes},
     {.name = "list_team_notes",
      .title = "List team notes",

@@ -260,6 +260,27 @@ static void test_descriptions(void **state)
     assert_int_equal(tool("save_note")->annotations.destructive, -1);
 }
 
+/* Calls that wait for a commit, or that may take long, run on the blocking pool and
+ * never on an HTTP worker (one per core: it serves every other connection of its loop). */
+static void test_who_waits(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        bool waits;
+    } want[] = {
+        {"save_note", true},       {"update_note", true},      {"delete_note", true},
+        {"search_notes", true},    {"list_my_notes", false},   {"list_team_notes", false},
+        {"get_note", false},       {"whoami", false},
+    };
+    assert_int_equal(sizeof tools / sizeof tools[0], sizeof want / sizeof want[0]);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        assert_non_null(tool(want[i].name));
+        if (tool(want[i].name)->waits != want[i].waits)
+            fail_msg("%s: waits should be %d", want[i].name, want[i].waits);
+    }
+}
+
 int main(void)
 {
     tn_util_init();
@@ -267,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_writers_agree),
         cmocka_unit_test(test_saved_result),
         cmocka_unit_test(test_descriptions),
+        cmocka_unit_test(test_who_waits),
     };
     return cmocka_run_group_tests_name("notes_tools", tests, NULL, NULL);
 }
