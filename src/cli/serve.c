@@ -497,13 +497,20 @@ done:
     return rc;
 }
 
-/* HTTP workers: four per core unless configured (measured faster than one per core for
- * reads, although no worker waits for a commit: writes run on the blocking pool). */
+/* HTTP workers unless THREADS says: one per core on SQLite, where a worker never waits
+ * (writes, searches, password hashing, mail and fetches run on the blocking pool), so
+ * that each core runs one event loop and a request waits for no other worker's turn (at
+ * 64 connections on 2 cores: p99 -37 %, CPU per server/discover -10 % against four per
+ * core, docs/PERFORMANCE.md T1); four per core on PostgreSQL, where every call waits
+ * for its round trip on the worker. */
 static unsigned http_workers(const struct tn_config *cfg)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = (unsigned)tn_config_int(cfg, TN_CFG_THREADS);
-    return threads ? threads : (unsigned)(cores > 0 && cores < 512 ? 4 * cores : 8);
+    if (threads)
+        return threads;
+    unsigned per_core = tn_config_str(cfg, TN_CFG_DATABASE_URL)[0] ? 4 : 1;
+    return cores > 0 && cores < 512 ? per_core * (unsigned)cores : 8;
 }
 
 /* glibc gives threads up to eight malloc arenas per core, and each arena keeps its own
@@ -863,14 +870,16 @@ static enum tn_err make_as(struct app *app)
 static void log_ready(const struct app *app, const struct tn_http_server *http,
                       const struct tn_http_server *mhttp, uint64_t t0)
 {
-    char port[8], mport[8] = "", ms[32], url[600];
+    char port[8], mport[8] = "", ms[32], url[600], workers[16];
     snprintf(port, sizeof port, "%u", tn_http_server_port(http));
+    snprintf(workers, sizeof workers, "%u", http_workers(app->cfg));
     if (mhttp)
         snprintf(mport, sizeof mport, "%u", tn_http_server_port(mhttp));
     snprintf(ms, sizeof ms, "%.1f", (double)(tn_time_mono_ns() - t0) / 1e6);
     snprintf(url, sizeof url, "%s", app->resource);
     tn_log(TN_LOG_INFO, "ready", "mcp", url, "listen", tn_config_str(app->cfg, TN_CFG_HOST), "port",
-           port, "startup_ms", ms, mhttp ? "metrics_port" : NULL, mport, NULL);
+           port, "http_workers", workers, "startup_ms", ms, mhttp ? "metrics_port" : NULL, mport,
+           NULL);
 }
 
 /* Waits for SIGTERM or SIGINT and returns it. Meanwhile, every RECHECK_MS, ends the

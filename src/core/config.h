@@ -49,7 +49,7 @@
     X(TRUSTED_PROXY_HEADER, "TRUSTED_PROXY_HEADER", STR, "x-forwarded-for", 0, 0,          false,     \
       "the header your proxies write the client into: x-forwarded-for or forwarded (the other is ignored)") \
     X(THREADS,           "THREADS",            INT,  "0",                  0,     256,        false,     \
-      "HTTP worker threads (0: four per core)")                                                        \
+      "HTTP worker threads (0: one per core, four per core with DATABASE_URL)")                        \
     X(BLOCKING_THREADS,  "BLOCKING_THREADS",   INT,  "64",                 0,     1024,       false,     \
       "threads that run note writes while their connections wait (0: on the HTTP workers)")         \
     X(SSE_HEARTBEAT_S,   "SSE_HEARTBEAT_S",    INT,  "15",                 1,     300,        false,     \

@@ -87,6 +87,11 @@ check "readyz 200" 200 "$(code "$base/readyz")"
 check "readyz body (external issuer: store and token keys)" \
   '{"checks":{"store":"ok","token_keys":"ok"},"failed":[],"status":"ready"}' "$(cat "$work/body")"
 check "readyz not cached" "no-store" "$(hdr Cache-Control)"
+workers() { grep -o '"http_workers":"[0-9]*"\|http_workers=[0-9]*' "$work/$1.log" | grep -o '[0-9]*$' | head -1; }
+check "SQLite: one HTTP worker per core (the ready line)" "$(nproc)" "$(workers plain)"
+stop
+start threads THREADS=3 || { echo "not ok - THREADS=3 server did not start"; cat "$work/threads.log"; }
+check "THREADS=3: three HTTP workers" 3 "$(workers threads)"
 stop
 
 # an issuer whose JWKS is gone: not ready, and it says which check
@@ -282,6 +287,7 @@ if pg_env=$("$root/scripts/pg-test-server" 2>"$work/pg.log"); then
   eval "$pg_env"; pg_dir=$TN_PG_DIR
   start pg DATABASE_URL="$DATABASE_URL" SECRET_KEY=0123456789abcdef0123456789abcdef || { echo "not ok - pg server did not start"; cat "$work/pg.log"; }
   check "PostgreSQL: readyz 200" 200 "$(code "http://127.0.0.1:$port/readyz")"
+  check "PostgreSQL: four HTTP workers per core (they wait for round trips)" "$((4 * $(nproc)))" "$(workers pg)"
   if [[ $(id -u) -eq 0 ]]; then own=(runuser -u postgres --); else own=(); fi
   "${own[@]}" /usr/lib/postgresql/15/bin/pg_ctl -D "$pg_dir/data" -m fast -w stop >/dev/null
   check "PostgreSQL stopped: readyz 503" 503 "$(code --max-time 20 "http://127.0.0.1:$port/readyz")"
