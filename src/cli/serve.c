@@ -497,12 +497,13 @@ done:
     return rc;
 }
 
-/* HTTP workers unless THREADS says: one per core on SQLite, where a worker never waits
- * (writes, searches, password hashing, mail and fetches run on the blocking pool), so
- * that each core runs one event loop and a request waits for no other worker's turn (at
- * 64 connections on 2 cores: p99 -37 %, CPU per server/discover -10 % against four per
- * core, docs/PERFORMANCE.md T1); four per core on PostgreSQL, where every call waits
- * for its round trip on the worker. */
+/* HTTP workers unless THREADS says: one per core on SQLite, so that each core runs one
+ * event loop and a request waits for no other worker's turn (at 64 connections on 2
+ * cores: p99 -37 %, CPU per server/discover -10 % against four per core, docs/
+ * PERFORMANCE.md T1). What waits long runs on the blocking pool instead: note writes,
+ * searches, token grants, password hashing, mail, fetches; a sign-in page's own write (a
+ * consent, a registration) is one short commit per sign-in. Four per core on PostgreSQL,
+ * where every call waits on its worker for the database's round trip. */
 static unsigned http_workers(const struct tn_config *cfg)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
