@@ -250,13 +250,16 @@ static enum tn_rs_verdict auth(struct tn_rs *ext, const char *h)
     return v;
 }
 
-static void test_jwks_max_stale(void **state)
+/* An issuer serving jwks_text (503 while jwks_down) on a port of its own; *c gets a
+ * resource server configuration that fetches from it. */
+static struct tn_http_server *issuer_up(char *uri, size_t n, struct tn_rs_config *c)
 {
     assert_int_equal(tn_fetch_global_init(), TN_OK);
     json_t *jwk = tn_jwk_public_json(key, kid, "ES256");
     json_t *set = json_pack("{s:[o]}", "keys", jwk);
     jwks_text = json_dumps(set, JSON_COMPACT);
     json_decref(set);
+    atomic_store(&jwks_down, false);
     struct tn_http_config hc = {.host = "127.0.0.1",
                                 .port = 0,
                                 .base_url = "http://127.0.0.1",
@@ -274,9 +277,8 @@ static void test_jwks_max_stale(void **state)
     assert_non_null(idp);
     assert_int_equal(tn_http_route(idp, "/jwks", TN_HTTP_EXACT, h_jwks, NULL), TN_OK);
     assert_int_equal(tn_http_server_start(idp), TN_OK);
-    char uri[64];
-    snprintf(uri, sizeof uri, "http://127.0.0.1:%u/jwks", tn_http_server_port(idp));
-    struct tn_rs_config c = {
+    snprintf(uri, n, "http://127.0.0.1:%u/jwks", tn_http_server_port(idp));
+    *c = (struct tn_rs_config){
         .resource = "https://notes.example.com/mcp",
         .prm_url = "https://notes.example.com/.well-known/oauth-protected-resource/mcp",
         .issuers = issuers,
@@ -291,6 +293,15 @@ static void test_jwks_max_stale(void **state)
         .refetch_cooldown_s = 1,
         .jwks_max_stale_s = 5, /* room for a loaded machine between the first steps */
     };
+    return idp;
+}
+
+static void test_jwks_max_stale(void **state)
+{
+    (void)state;
+    char uri[64];
+    struct tn_rs_config c;
+    struct tn_http_server *idp = issuer_up(uri, sizeof uri, &c);
     struct tn_rs *ext = tn_rs_new(&c);
     assert_non_null(ext);
     char *early = token(issuers[0], auds[0], 60, "early");
@@ -338,6 +349,56 @@ static void test_jwks_max_stale(void **state)
     free(jwks_text);
 }
 
+/* The main thread's refresh ahead: nothing while the keys are young, a fetch once they
+ * have lived three quarters of their time (here 5 s: AUTH_JWKS_MAX_STALE_S), so that
+ * tokens never meet expired keys; an issuer that is down leaves the keys in use. */
+static void test_jwks_refresh_ahead(void **state)
+{
+    (void)state;
+    char uri[64];
+    struct tn_rs_config c;
+    struct tn_http_server *idp = issuer_up(uri, sizeof uri, &c);
+    struct tn_rs *ext = tn_rs_new(&c);
+    assert_non_null(ext);
+    struct tn_rs_stats st;
+    tn_rs_refresh_ahead(ext); /* none yet: fetched */
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.key_fetches, 1);
+    sleep_ms(1100); /* past the cooldown, the keys 1.1 s old of 5 */
+    tn_rs_refresh_ahead(ext);
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.key_fetches, 1);
+    char *tok = token(issuers[0], auds[0], 60, "ahead");
+    assert_int_equal(auth(ext, tok), TN_RS_OK);
+    sleep_ms(2900); /* 4.0 s of 5: due */
+    tn_rs_refresh_ahead(ext);
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.key_fetches, 2);
+    assert_int_equal(st.key_fetch_failures, 0);
+    tn_rs_refresh_ahead(ext); /* just fetched: nothing */
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.key_fetches, 2);
+    sleep_ms(3000); /* the first keys would have expired 2 s ago; these are 3 s old */
+    assert_int_equal(auth(ext, tok), TN_RS_OK);
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.key_fetches, 2); /* the request did not fetch */
+
+    /* the issuer down: the due refresh fails (once per cooldown), the keys still serve */
+    sleep_ms(900);
+    atomic_store(&jwks_down, true);
+    tn_rs_refresh_ahead(ext);
+    tn_rs_refresh_ahead(ext);
+    tn_rs_stats(ext, &st);
+    assert_int_equal(st.key_fetches, 3);
+    assert_int_equal(st.key_fetch_failures, 1);
+    assert_int_equal(auth(ext, tok), TN_RS_OK);
+
+    free(tok);
+    tn_rs_free(ext);
+    tn_http_server_free(idp);
+    free(jwks_text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_cache_skips_verification),
         cmocka_unit_test(test_challenges),
         cmocka_unit_test(test_jwks_max_stale),
+        cmocka_unit_test(test_jwks_refresh_ahead),
     };
     return cmocka_run_group_tests_name("rs", tests, setup, teardown);
 }

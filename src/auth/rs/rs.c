@@ -263,8 +263,9 @@ static struct keyset *fetch_jwks(struct tn_rs *rs, const char *url)
     } else {
         char st[16];
         snprintf(st, sizeof st, "%ld", r.status);
-        tn_log(TN_LOG_WARN, "JWKS fetch failed", "url", url, "status", st, "error",
-               tn_err_message(rc), NULL);
+        /* an answer other than 200 is the status alone ("error=ok" read as a contradiction) */
+        tn_log(TN_LOG_WARN, "JWKS fetch failed", "url", url, "status", st,
+               rc != TN_OK ? "error" : NULL, tn_err_message(rc), NULL);
     }
     tn_buf_deinit(&r.body);
     return ks;
@@ -387,6 +388,17 @@ void tn_rs_set_local_keys(struct tn_rs *rs, struct tn_jwks *keys)
 }
 
 void tn_rs_prefetch(struct tn_rs *rs) { keyset_release(acquire(rs)); }
+
+void tn_rs_refresh_ahead(struct tn_rs *rs)
+{
+    int64_t now = tn_time_now_ms();
+    pthread_mutex_lock(&rs->keys_mu);
+    const struct keyset *k = rs->cur;
+    bool due = !k || (k->remote && now >= k->fetched_ms + (k->expires_ms - k->fetched_ms) * 3 / 4);
+    pthread_mutex_unlock(&rs->keys_mu);
+    if (due)
+        refresh(rs, true); /* nothing within the cooldown, nor with nothing remote to fetch */
+}
 
 /* ---------- verification ---------- */
 
