@@ -884,7 +884,9 @@ static void log_ready(const struct app *app, const struct tn_http_server *http,
 }
 
 /* Waits for SIGTERM or SIGINT and returns it. Meanwhile, every RECHECK_MS, ends the
- * streams whose token expired or whose account lost the right to them; every
+ * streams whose token expired or whose account lost the right to them and fetches an
+ * external issuer's keys before they expire (tn_rs_refresh_ahead: up to
+ * AUTH_FETCH_TIMEOUT_MS here rather than on an HTTP worker); every
  * TRIM_EVERY_S, hands the memory that bursts (writes, cold tokens) left free in
  * malloc's arenas back to the system. */
 static int wait_for_signal(struct app *app, const sigset_t *sigs)
@@ -898,6 +900,8 @@ static int wait_for_signal(struct app *app, const sigset_t *sigs)
             break;
         if (app->auth)
             tn_mcp_recheck(app->mcp);
+        if (app->rs)
+            tn_rs_refresh_ahead(app->rs);
         if (tn_time_now_ms() - trimmed_ms >= TRIM_EVERY_S * 1000) {
             malloc_trim(0);
             trimmed_ms = tn_time_now_ms();

@@ -29,7 +29,7 @@ mkdir -p "$work/www/.well-known"
 "$mint" jwks "es1:ES256:$work/es.pem" >"$work/www/jwks.json" || exit 1
 echo "{\"issuer\":\"$issuer\",\"jwks_uri\":\"$issuer/jwks.json\",\"authorization_endpoint\":\"$issuer/authorize\",\"token_endpoint\":\"$issuer/token\",\"response_types_supported\":[\"code\"],\"code_challenge_methods_supported\":[\"S256\"]}" \
   | tee "$work/www/.well-known/openid-configuration" >"$work/www/.well-known/oauth-authorization-server"
-python3 -m http.server --bind 127.0.0.1 --directory "$work/www" "$iport" >/dev/null 2>&1 &
+python3 -m http.server --bind 127.0.0.1 --directory "$work/www" "$iport" >/dev/null 2>"$work/issuer.log" &
 pids+=($!)
 for _ in $(seq 100); do curl -sf "$issuer/jwks.json" >/dev/null && break; sleep 0.05; done
 
@@ -92,6 +92,16 @@ check "SQLite: one HTTP worker per core (the ready line)" "$(nproc)" "$(workers 
 stop
 start threads THREADS=3 || { echo "not ok - THREADS=3 server did not start"; cat "$work/threads.log"; }
 check "THREADS=3: three HTTP workers" 3 "$(workers threads)"
+stop
+
+# the issuer's keys are fetched again before they expire, by the server itself (no request
+# meets expired keys and waits for the fetch on its HTTP worker): keys living 3 s are
+# due after 2.25 s (looked at every second), so 7 s without a request see two fetches more
+jwks_gets() { grep -c 'GET /jwks.json' "$work/issuer.log"; }
+start ahead AUTH_JWKS_MAX_STALE_S=3 AUTH_REFETCH_COOLDOWN_S=1 || { echo "not ok - ahead server did not start"; cat "$work/ahead.log"; }
+n0=$(jwks_gets); sleep 7; n1=$(jwks_gets)
+check "keys fetched ahead of their expiry, no request needed" yes \
+  "$( (( n1 - n0 >= 2 && n1 - n0 <= 4 )) && echo yes || echo "no: $((n1 - n0)) fetches")"
 stop
 
 # an issuer whose JWKS is gone: not ready, and it says which check
