@@ -159,7 +159,7 @@ static void mcp_route(void *ud, const struct tn_http_req *req, struct tn_http_re
     struct tn_mcp_http_out out = {0};
     tn_buf_init(&out.body, 16u << 20); /* larger answers become an internal error */
     tn_mcp_handle(app->mcp, &in, &out);
-    if (out.offload) { /* a write: again on the blocking pool, where it may wait, parsed once */
+    if (out.offload) { /* a write or a search: again on the blocking pool, parsed once */
         tn_http_resp_offload_with(resp, out.parked, tn_mcp_parked_free);
         tn_buf_deinit(&out.body);
         return;
@@ -396,7 +396,7 @@ static void as_route(void *ud, const struct tn_http_req *req, struct tn_http_res
     memset(&out, 0, sizeof out);
     tn_buf_init(&out.body, 1 << 20);
     tn_as_handle(app->as, &in, &out);
-    if (out.offload) { /* a client metadata document to fetch: on the blocking pool */
+    if (out.offload) { /* anything but the documents: again on the blocking pool */
         tn_http_resp_offload(resp);
         tn_buf_deinit(&out.body);
         tn_buf_deinit(&query);
@@ -500,10 +500,10 @@ done:
 /* HTTP workers unless THREADS says: one per core on SQLite, so that each core runs one
  * event loop and a request waits for no other worker's turn (at 64 connections on 2
  * cores: p99 -37 %, CPU per server/discover -10 % against four per core, docs/
- * PERFORMANCE.md T1). What waits long runs on the blocking pool instead: note writes,
- * searches, token grants, password hashing, mail, fetches; a sign-in page's own write (a
- * consent, a registration) is one short commit per sign-in. Four per core on PostgreSQL,
- * where every call waits on its worker for the database's round trip. */
+ * PERFORMANCE.md T1). What may wait runs on the blocking pool instead: note writes and
+ * searches, and every page and endpoint of the authorization server but its documents
+ * (commits, password hashing, mail, fetches). Four per core on PostgreSQL, where every
+ * call waits on its worker for the database's round trip. */
 static unsigned http_workers(const struct tn_config *cfg)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -884,9 +884,7 @@ static void log_ready(const struct app *app, const struct tn_http_server *http,
 }
 
 /* Waits for SIGTERM or SIGINT and returns it. Meanwhile, every RECHECK_MS, ends the
- * streams whose token expired or whose account lost the right to them and fetches an
- * external issuer's keys before they expire (tn_rs_refresh_ahead: up to
- * AUTH_FETCH_TIMEOUT_MS here rather than on an HTTP worker); every
+ * streams whose token expired or whose account lost the right to them; every
  * TRIM_EVERY_S, hands the memory that bursts (writes, cold tokens) left free in
  * malloc's arenas back to the system. */
 static int wait_for_signal(struct app *app, const sigset_t *sigs)
@@ -900,8 +898,6 @@ static int wait_for_signal(struct app *app, const sigset_t *sigs)
             break;
         if (app->auth)
             tn_mcp_recheck(app->mcp);
-        if (app->rs)
-            tn_rs_refresh_ahead(app->rs);
         if (tn_time_now_ms() - trimmed_ms >= TRIM_EVERY_S * 1000) {
             malloc_trim(0);
             trimmed_ms = tn_time_now_ms();
@@ -970,6 +966,7 @@ int tn_serve(const struct tn_config *cfg, const struct tn_serve_opts *opts)
         if (make_rs(&app) != TN_OK)
             goto done;
         tn_rs_prefetch(app.rs);
+        tn_rs_start_ahead(app.rs); /* an external issuer's keys, fetched before they expire */
     }
     if (app.keys && make_as(&app) != TN_OK)
         goto done;

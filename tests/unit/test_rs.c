@@ -349,28 +349,34 @@ static void test_jwks_max_stale(void **state)
     free(jwks_text);
 }
 
-/* The main thread's refresh ahead: nothing while the keys are young, a fetch once they
- * have lived three quarters of their time (here 5 s: AUTH_JWKS_MAX_STALE_S), so that
- * tokens never meet expired keys; an issuer that is down leaves the keys in use. */
+/* The refresh ahead: nothing while the keys are young or when there are none, a fetch
+ * once they have lived three quarters of their time (here 8 s: AUTH_JWKS_MAX_STALE_S),
+ * so that tokens never meet expired keys; an issuer that is down leaves the keys in use
+ * and is asked again after the cooldown (5 s), not before. */
 static void test_jwks_refresh_ahead(void **state)
 {
     (void)state;
     char uri[64];
     struct tn_rs_config c;
     struct tn_http_server *idp = issuer_up(uri, sizeof uri, &c);
+    c.jwks_max_stale_s = 8;
+    c.refetch_cooldown_s = 5;
+    struct tn_rs_stats st;
+    struct tn_rs *none = tn_rs_new(&c);
+    assert_non_null(none);
+    tn_rs_refresh_ahead(none); /* no keys yet: the requests fetch, not this */
+    tn_rs_stats(none, &st);
+    assert_int_equal(st.key_fetches, 0);
+    tn_rs_free(none);
+
     struct tn_rs *ext = tn_rs_new(&c);
     assert_non_null(ext);
-    struct tn_rs_stats st;
-    tn_rs_refresh_ahead(ext); /* none yet: fetched */
-    tn_rs_stats(ext, &st);
-    assert_int_equal(st.key_fetches, 1);
-    sleep_ms(1100); /* past the cooldown, the keys 1.1 s old of 5 */
+    char *tok = token(issuers[0], auds[0], 60, "ahead");
+    assert_int_equal(auth(ext, tok), TN_RS_OK); /* fetched now */
     tn_rs_refresh_ahead(ext);
     tn_rs_stats(ext, &st);
     assert_int_equal(st.key_fetches, 1);
-    char *tok = token(issuers[0], auds[0], 60, "ahead");
-    assert_int_equal(auth(ext, tok), TN_RS_OK);
-    sleep_ms(2900); /* 4.0 s of 5: due */
+    sleep_ms(6200); /* 6.2 s of 8: due */
     tn_rs_refresh_ahead(ext);
     tn_rs_stats(ext, &st);
     assert_int_equal(st.key_fetches, 2);
@@ -378,13 +384,14 @@ static void test_jwks_refresh_ahead(void **state)
     tn_rs_refresh_ahead(ext); /* just fetched: nothing */
     tn_rs_stats(ext, &st);
     assert_int_equal(st.key_fetches, 2);
-    sleep_ms(3000); /* the first keys would have expired 2 s ago; these are 3 s old */
+    sleep_ms(3000); /* the first keys expired a second ago; these are 3 s old */
     assert_int_equal(auth(ext, tok), TN_RS_OK);
     tn_rs_stats(ext, &st);
     assert_int_equal(st.key_fetches, 2); /* the request did not fetch */
 
-    /* the issuer down: the due refresh fails (once per cooldown), the keys still serve */
-    sleep_ms(900);
+    /* the issuer down: the due refresh fails, is not tried again within the cooldown,
+     * and the keys still serve */
+    sleep_ms(3000);
     atomic_store(&jwks_down, true);
     tn_rs_refresh_ahead(ext);
     tn_rs_refresh_ahead(ext);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "core/fetch.h"
 #include "core/log.h"
@@ -67,6 +68,12 @@ struct tn_rs {
     void (*on_unknown_kid)(void *ud);
     void *ud;
     bool local;
+    /* the thread that fetches remote keys ahead of their expiry (tn_rs_start_ahead) */
+    pthread_t ahead;
+    bool ahead_on;
+    pthread_mutex_t ahead_mu; /* guards ahead_stop */
+    pthread_cond_t ahead_cv;
+    bool ahead_stop;
 };
 
 static char *dup(const char *s) { return s ? strdup(s) : NULL; }
@@ -120,6 +127,12 @@ struct tn_rs *tn_rs_new(const struct tn_rs_config *c)
                                        rs->claim_strs[3], rs->claim_strs[4]};
     pthread_mutex_init(&rs->keys_mu, NULL);
     pthread_mutex_init(&rs->fetch_mu, NULL);
+    pthread_mutex_init(&rs->ahead_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&rs->ahead_cv, &ca);
+    pthread_condattr_destroy(&ca);
     for (int i = 0; i < CACHE_STRIPES; i++)
         pthread_mutex_init(&rs->stripes[i], NULL);
     rs->on_unknown_kid = c->on_unknown_kid;
@@ -169,6 +182,13 @@ void tn_rs_free(struct tn_rs *rs)
 {
     if (!rs)
         return;
+    if (rs->ahead_on) { /* a fetch under way is waited for: AUTH_FETCH_TIMEOUT_MS per URL */
+        pthread_mutex_lock(&rs->ahead_mu);
+        rs->ahead_stop = true;
+        pthread_cond_signal(&rs->ahead_cv);
+        pthread_mutex_unlock(&rs->ahead_mu);
+        pthread_join(rs->ahead, NULL);
+    }
     if (rs->slots)
         tn_rs_cache_clear(rs);
     free(rs->slots);
@@ -186,6 +206,8 @@ void tn_rs_free(struct tn_rs *rs)
     free(rs->jwks_fallback);
     pthread_mutex_destroy(&rs->keys_mu);
     pthread_mutex_destroy(&rs->fetch_mu);
+    pthread_mutex_destroy(&rs->ahead_mu);
+    pthread_cond_destroy(&rs->ahead_cv);
     for (int i = 0; i < CACHE_STRIPES; i++)
         pthread_mutex_destroy(&rs->stripes[i]);
     free(rs);
@@ -394,10 +416,41 @@ void tn_rs_refresh_ahead(struct tn_rs *rs)
     int64_t now = tn_time_now_ms();
     pthread_mutex_lock(&rs->keys_mu);
     const struct keyset *k = rs->cur;
-    bool due = !k || (k->remote && now >= k->fetched_ms + (k->expires_ms - k->fetched_ms) * 3 / 4);
+    /* with none at all, the requests fetch (and wait) as before: an issuer that is down
+     * at start is not asked every second by a server no one uses */
+    bool due = k && k->remote && now >= k->fetched_ms + (k->expires_ms - k->fetched_ms) * 3 / 4;
     pthread_mutex_unlock(&rs->keys_mu);
     if (due)
-        refresh(rs, true); /* nothing within the cooldown, nor with nothing remote to fetch */
+        refresh(rs, true); /* nothing within the cooldown */
+}
+
+static void *ahead_main(void *arg)
+{
+    struct tn_rs *rs = arg;
+    pthread_mutex_lock(&rs->ahead_mu);
+    while (!rs->ahead_stop) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_sec += 1;
+        pthread_cond_timedwait(&rs->ahead_cv, &rs->ahead_mu, &t);
+        if (rs->ahead_stop)
+            break;
+        pthread_mutex_unlock(&rs->ahead_mu);
+        tn_rs_refresh_ahead(rs);
+        pthread_mutex_lock(&rs->ahead_mu);
+    }
+    pthread_mutex_unlock(&rs->ahead_mu);
+    return NULL;
+}
+
+void tn_rs_start_ahead(struct tn_rs *rs)
+{
+    if (rs->ahead_on || rs->local || !(rs->n_meta_urls || rs->jwks_uri || rs->jwks_fallback))
+        return;
+    if (pthread_create(&rs->ahead, NULL, ahead_main, rs) == 0)
+        rs->ahead_on = true;
+    else /* the requests fetch when the keys expire, as without it */
+        tn_log(TN_LOG_WARN, "cannot start the key refresher thread", NULL);
 }
 
 /* ---------- verification ---------- */

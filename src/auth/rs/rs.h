@@ -66,11 +66,15 @@ struct tn_rs *tn_rs_new(const struct tn_rs_config *cfg);
 void tn_rs_free(struct tn_rs *rs);
 /* Fetches the external keys now (start-up warm-up); failure is logged, not fatal. */
 void tn_rs_prefetch(struct tn_rs *rs);
-/* Fetches the external keys when they have lived three quarters of their time, or when
- * there are none (at most once per AUTH_REFETCH_COOLDOWN_S, never beside a fetch under
- * way). Called every second by the main thread, so that an HTTP worker, which serves
- * every other connection of its loop, seldom meets expired keys and fetches itself. */
+/* Fetches the external keys when they have lived three quarters of their time (at most
+ * once per AUTH_REFETCH_COOLDOWN_S, never beside a fetch under way; with no keys yet,
+ * nothing: the requests fetch). */
 void tn_rs_refresh_ahead(struct tn_rs *rs);
+/* Starts a thread that calls tn_rs_refresh_ahead every second until tn_rs_free (which
+ * waits for a fetch under way), so that an HTTP worker, which serves every other
+ * connection of its event loop, seldom meets expired keys and fetches them itself.
+ * Nothing for local keys or without a remote source. */
+void tn_rs_start_ahead(struct tn_rs *rs);
 
 /* Authenticates an Authorization header value (NULL when absent). On TN_RS_OK *out is a
  * principal reference the caller releases. `why` (may be NULL) gets the precise reason
