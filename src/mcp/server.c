@@ -584,6 +584,18 @@ static void serve_parked(const struct tn_mcp_http_in *in, struct tn_mcp_http_out
     json_decref(c.state);
 }
 
+/* True for a call of a tool that waits (a write, a search): it leaves the event loop. */
+static bool call_waits(struct tn_mcp_server *s, json_t *msg)
+{
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    if (!method || strcmp(method, "tools/call"))
+        return false;
+    json_t *nm = json_object_get(json_object_get(msg, "params"), "name");
+    const struct tool_entry *t =
+        json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm)) : NULL;
+    return t && t->def->waits;
+}
+
 static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
                        struct tn_mcp_http_out *out, struct tn_mcp_accept acc, struct tn_mcp_ctx *c,
                        const struct method *m, json_t *msg)
@@ -644,14 +656,9 @@ static void serve_call(struct tn_mcp_server *s, const struct tn_mcp_http_in *in,
         out->status = 200;
         return;
     }
-    if (m->fn == m_tools_call && in->can_offload) {
-        json_t *nm = params ? json_object_get(params, "name") : NULL;
-        const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm))
-                                                        : NULL;
-        if (t && t->def->waits) {
-            park(out, in, c, m, msg, acc);
-            return;
-        }
+    if (m->fn == m_tools_call && in->can_offload && call_waits(s, msg)) {
+        park(out, in, c, m, msg, acc);
+        return;
     }
     answer(out, acc, c, m, id, params, in);
     tn_strlcpy(out->step_up_scope, c->step_up, sizeof out->step_up_scope);
@@ -814,12 +821,18 @@ static void serve_batch(struct tn_mcp_server *s, const struct tn_mcp_http_in *in
     }
     size_t i;
     json_t *msg;
+    bool waits = false;
     json_array_foreach(batch, i, msg) {
         if (json_is_object(msg) && is_claim(json_object_get(msg, "params"))) {
             tn_mcp_out_error(out, NULL, 400, TN_ERR_INVALID_REQUEST, NULL,
                              "Invalid Request: 2026-07-28 requests cannot be batched");
             goto done;
         }
+        waits = waits || call_waits(s, msg);
+    }
+    if (waits && in->can_offload) { /* served whole on the blocking pool, parsed again there */
+        out->offload = true;
+        goto done;
     }
     json_t *replies = json_array();
     json_array_foreach(batch, i, msg) {

@@ -271,12 +271,69 @@ static void test_parked_unserved(void **state)
     tn_mcp_server_free(s);
 }
 
+/* A legacy batch holding a call that waits leaves the event loop whole: the first call
+ * runs nothing and asks to be served again, with nothing parked (the pool parses the
+ * batch again); the second answers every message. A batch without such a call is
+ * answered at once. */
+static void test_batch_offloaded(void **state)
+{
+    (void)state;
+    struct tn_mcp_server *s = server();
+    struct hdrs h = {{{"Content-Type", "application/json"},
+                      {"Accept", "application/json, text/event-stream"},
+                      {"MCP-Protocol-Version", "2025-03-26"}}};
+    static const char batch[] =
+        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+        "\"write\",\"arguments\":{\"text\":\"in a batch\"}}}]";
+    static const char quick[] = "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"},"
+                                "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}]";
+    struct tn_mcp_http_in in = {.method = "POST",
+                                .header = hdr,
+                                .ud = &h,
+                                .body = {batch, sizeof batch - 1},
+                                .subject = "u",
+                                .can_offload = true};
+    struct tn_mcp_http_out out[3] = {0};
+    for (int i = 0; i < 3; i++)
+        tn_buf_init(&out[i].body, 1 << 20);
+    calls = 0;
+    tn_mcp_handle(s, &in, &out[0]);
+    assert_true(out[0].offload);
+    assert_null(out[0].parked);
+    assert_int_equal(out[0].body.len, 0);
+    assert_int_equal(calls, 0);
+
+    in.can_offload = false; /* on the pool */
+    tn_mcp_handle(s, &in, &out[1]);
+    assert_false(out[1].offload);
+    assert_int_equal(out[1].status, 200);
+    assert_int_equal(calls, 1);
+    assert_string_equal(last_text, "in a batch");
+    json_t *r = json_loads(out[1].body.data, 0, NULL);
+    assert_int_equal(json_array_size(r), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 0), "id")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(r, 1), "id")), 2);
+    assert_non_null(json_object_get(json_array_get(r, 1), "result"));
+    json_decref(r);
+
+    in.can_offload = true;
+    in.body = (struct tn_span){quick, sizeof quick - 1};
+    tn_mcp_handle(s, &in, &out[2]);
+    assert_false(out[2].offload);
+    assert_int_equal(out[2].status, 200);
+    assert_int_equal(calls, 1);
+    for (int i = 0; i < 3; i++)
+        tn_buf_deinit(&out[i].body);
+    tn_mcp_server_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_blocks),     cmocka_unit_test(test_arena_poison),
         cmocka_unit_test(test_arena_json_scope), cmocka_unit_test(test_parsed_once),
-        cmocka_unit_test(test_parked_unserved),
+        cmocka_unit_test(test_parked_unserved), cmocka_unit_test(test_batch_offloaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
