@@ -51,7 +51,7 @@
     X(THREADS,           "THREADS",            INT,  "0",                  0,     256,        false,     \
       "HTTP worker threads (0: one per core, four per core with DATABASE_URL)")                        \
     X(BLOCKING_THREADS,  "BLOCKING_THREADS",   INT,  "64",                 0,     1024,       false,     \
-      "threads that run note writes while their connections wait (0: on the HTTP workers)")         \
+      "threads that run what may wait (note writes and searches, sign-in pages) while their connections wait (0: on the HTTP workers)") \
     X(SSE_HEARTBEAT_S,   "SSE_HEARTBEAT_S",    INT,  "15",                 1,     300,        false,     \
       "seconds between keep-alive comments on open SSE streams")                                      \
     X(MAX_LISTEN_STREAMS,"MAX_LISTEN_STREAMS", INT,  "1024",               0,     100000,     false,     \

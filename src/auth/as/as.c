@@ -323,6 +323,17 @@ void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_re
 {
     const char *p = req->path;
     bool get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+    bool documents = !strcmp(p, "/.well-known/oauth-authorization-server") ||
+                     !strcmp(p, "/.well-known/openid-configuration") || !strcmp(p, "/jwks");
+    /* Everything else may write and wait for its commit (a code, a grant, a session, a
+     * registration), hash a password, send mail, fetch, or export the audit log: on the
+     * blocking pool, never on an HTTP worker, which serves every other connection of
+     * its event loop (one per core). Sign-ins are people's pace; the hop costs nothing
+     * that matters there. */
+    if (req->can_offload && !documents) {
+        r->offload = true;
+        return;
+    }
     if (!strcmp(p, "/.well-known/oauth-authorization-server") ||
         !strcmp(p, "/.well-known/openid-configuration")) {
         tn_as_json_resp(r, 200, json_incref(as->metadata));

@@ -90,8 +90,9 @@ bool tn_as_owns(const char *path);
  * (metadata, JWKS, registration) that other origins may read. */
 const char *const *tn_as_paths(size_t *n);
 /* Serves one request; never fails (errors become OAuth error responses or pages). With
- * req->can_offload, a request that would wait (a client metadata document to fetch)
- * fills nothing and sets resp->offload: the caller calls again where waiting is fine. */
+ * req->can_offload, every request but the metadata documents and /jwks (all of which
+ * may write and wait, hash a password, send mail or fetch) fills nothing and sets
+ * resp->offload: the caller calls again on the blocking pool, where waiting is fine. */
 void tn_as_handle(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *resp);
 
 #endif

@@ -329,10 +329,6 @@ void tn_as_handle_token(struct tn_as *as, const struct tn_as_req *req, struct tn
     } else if (strcmp(gt, "authorization_code") && strcmp(gt, "refresh_token")) {
         tn_as_oauth_error(r, TN_ERR_UNSUPPORTED_GRANT_TYPE,
                           "Only authorization_code and refresh_token are supported");
-    } else if (req->can_offload) {
-        /* a grant writes (the code taken, the refresh token rotated) and waits for its
-         * commit: never on an HTTP worker, which serves every other connection of its loop */
-        r->offload = true;
     } else if (client_auth(as, req, &f, r, &c)) {
         if (!tn_as_list_has_word(c.grant_types, gt))
             tn_as_oauth_error(r, TN_ERR_UNAUTHORIZED_CLIENT,
