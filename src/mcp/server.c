@@ -591,8 +591,8 @@ static bool call_waits(struct tn_mcp_server *s, json_t *msg)
     if (!method || strcmp(method, "tools/call"))
         return false;
     json_t *nm = json_object_get(json_object_get(msg, "params"), "name");
-    const struct tool_entry *t =
-        json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm)) : NULL;
+    const struct tool_entry *t = json_is_string(nm) ? tn_mcp_tool_find(s, json_string_value(nm))
+                                                    : NULL;
     return t && t->def->waits;
 }
 

@@ -269,9 +269,9 @@ static void test_who_waits(void **state)
         const char *name;
         bool waits;
     } want[] = {
-        {"save_note", true},       {"update_note", true},      {"delete_note", true},
-        {"search_notes", true},    {"list_my_notes", false},   {"list_team_notes", false},
-        {"get_note", false},       {"whoami", false},
+        {"save_note", true},    {"update_note", true},    {"delete_note", true},
+        {"search_notes", true}, {"list_my_notes", false}, {"list_team_notes", false},
+        {"get_note", false},    {"whoami", false},
     };
     assert_int_equal(sizeof tools / sizeof tools[0], sizeof want / sizeof want[0]);
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

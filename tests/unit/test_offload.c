@@ -333,7 +333,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arena_blocks),     cmocka_unit_test(test_arena_poison),
         cmocka_unit_test(test_arena_json_scope), cmocka_unit_test(test_parsed_once),
-        cmocka_unit_test(test_parked_unserved), cmocka_unit_test(test_batch_offloaded),
+        cmocka_unit_test(test_parked_unserved),  cmocka_unit_test(test_batch_offloaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
