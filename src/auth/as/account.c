@@ -411,10 +411,6 @@ void tn_as_handle_account(struct tn_as *as, const struct tn_as_req *req, struct 
         message(r, 404, "Not available", "Passwords are turned off on this server.");
         return;
     }
-    if (password && req->can_offload) { /* argon2id: never on an HTTP worker */
-        r->offload = true;
-        return;
-    }
     struct tn_form f;
     if (tn_form_parse(&f, req->body.ptr, req->body.len) != TN_OK) {
         message(r, 400, "Invalid request", "The form was not sent correctly.");

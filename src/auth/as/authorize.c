@@ -446,13 +446,6 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
                            "Password sign-in is turned off on this server.");
         return;
     }
-    /* A password check takes ~0.2 s of argon2id on purpose: never on an HTTP worker,
-     * where a flood of sign-ins would stall every other request. */
-    if (req->can_offload) {
-        r->offload = true;
-        tn_form_deinit(&f);
-        return;
-    }
     const char *sealed = tn_form_get(&f, "req");
     const char *email = tn_form_get(&f, "email");
     const char *pw = tn_form_get(&f, "password");

@@ -215,12 +215,6 @@ void tn_as_handle_email_start(struct tn_as *as, const struct tn_as_req *req, str
                            "The sign-in form was not sent correctly.");
         return;
     }
-    /* mail takes time: never on an HTTP worker */
-    if (req->can_offload) {
-        r->offload = true;
-        tn_form_deinit(&f);
-        return;
-    }
     const char *sealed = tn_form_get(&f, "req");
     const char *email = tn_form_get(&f, "email");
     char lower[256];

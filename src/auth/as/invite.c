@@ -142,11 +142,6 @@ static void accept_password(struct tn_as *as, const struct tn_as_req *req, struc
                            "Password sign-in is turned off on this server.");
         goto done;
     }
-    /* argon2id takes ~0.2 s on purpose: never on an HTTP worker */
-    if (req->can_offload) {
-        r->offload = true;
-        goto done;
-    }
     const char *t = tn_form_get(&f, "t"), *sealed = tn_form_get(&f, "req");
     const char *name = tn_form_get(&f, "name"), *pw = tn_form_get(&f, "password");
     uint8_t hash[32];
@@ -231,10 +226,6 @@ void tn_as_handle_invite_email(struct tn_as *as, const struct tn_as_req *req, st
     if (!tn_as_method_on(as, TN_SIGNIN_EMAIL) || !as->cfg.mailer) {
         tn_as_message_page(as, r, 404, "Not available",
                            "Sign-in by email is turned off on this server.");
-        goto done;
-    }
-    if (req->can_offload) { /* mail takes time */
-        r->offload = true;
         goto done;
     }
     uint8_t hash[32];

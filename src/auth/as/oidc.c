@@ -65,12 +65,6 @@ void tn_as_handle_oidc_start(struct tn_as *as, const struct tn_as_req *req, stru
                            "The sign-in form was not sent correctly.");
         return;
     }
-    /* discovery may fetch from the provider: never on an HTTP worker */
-    if (req->can_offload) {
-        r->offload = true;
-        tn_form_deinit(&f);
-        return;
-    }
     const char *sealed = tn_form_get(&f, "req");
     const char *id = tn_form_get(&f, "provider");
     int i = id ? tn_oidc_providers_find(as->cfg.oidc_providers, id, strlen(id)) : -1;
@@ -230,10 +224,6 @@ void tn_as_handle_oidc_callback(struct tn_as *as, const struct tn_as_req *req, s
     tn_buf_init(&detail, 512);
     if (strcmp(req->method, "GET")) {
         tn_as_message_page(as, r, 405, "Method not allowed", "Open this address with GET.");
-        goto done;
-    }
-    if (req->can_offload) { /* the token endpoint and keys: on the blocking pool */
-        r->offload = true;
         goto done;
     }
     const char *q = req->query_string ? req->query_string : "";

@@ -235,11 +235,6 @@ void tn_as_handle_sso_start(struct tn_as *as, const struct tn_as_req *req, struc
                            "The sign-in form was not sent correctly.");
         return;
     }
-    if (req->can_offload) { /* discovery may fetch */
-        r->offload = true;
-        tn_form_deinit(&f);
-        return;
-    }
     const char *sealed = tn_form_get(&f, "req");
     const char *email = tn_form_get(&f, "email");
     char domain[TN_SSO_DOMAIN_MAX + 1];
@@ -523,10 +518,6 @@ void tn_as_handle_sso_callback(struct tn_as *as, const struct tn_as_req *req, st
 {
     if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
         tn_as_message_page(as, r, 405, "Method not allowed", "Open this address with GET.");
-        return;
-    }
-    if (req->can_offload) { /* the token endpoint */
-        r->offload = true;
         return;
     }
     struct pending pd;
