@@ -5,7 +5,8 @@
 #                        by library, 64 connections (perf record -F 4999)
 #             callgrind  instructions per request in user space (valgrind), 1 connection;
 #                        the top functions by their own instructions, per request
-#             syscalls   system calls per request, 64 connections (perf stat tracepoints)
+#             syscalls   system calls (perf stat tracepoints) and minor page faults per
+#                        request, 64 connections
 #   SCENARIO  list (list_my_notes, 20 of 25 notes; default) | discover | save | list2025
 #             (the list on the 2025-11-25 revision, as most clients speak it today)
 #   ENV       passed to the server (THREADS=4, CONN_MEMORY_BYTES=16384, ...)
@@ -117,7 +118,9 @@ syscalls)
   load 64 8 >"$BENCH_WORK/res" &
   wp=$!
   sleep 1
+  flt0=$(awk '{print $10}' "/proc/$TN_PID/stat")
   perf stat -e "$ev" -p "$TN_PID" -o "$BENCH_WORK/stat" -- sleep 5 >/dev/null 2>&1
+  flt1=$(awk '{print $10}' "/proc/$TN_PID/stat")
   wait $wp
   res=$(cat "$BENCH_WORK/res")
   rate=$(awk -v r="$(field requests "$res")" -v d="$(field duration_us "$res")" 'BEGIN{print r / (d / 1e6)}')
@@ -125,6 +128,7 @@ syscalls)
     echo "load: $res"
     echo "## system calls per request (counted over 5 s, divided by 5 s of the run's mean rate, $(printf %.0f "$rate")/s)"
     awk -v rate="$rate" '$2 ~ /sys_enter/ {gsub(",", "", $1); if ($1 > 0) printf "%8.3f  %s\n", $1 / (rate * 5), $2}' "$BENCH_WORK/stat" | sort -rn
+    awk -v rate="$rate" -v f="$((flt1 - flt0))" 'BEGIN {printf "%8.3f  page faults (minor, /proc/PID/stat, the same 5 s)\n", f / (rate * 5)}'
   } >>"$out"
   ;;
 esac

@@ -158,6 +158,7 @@ static void mcp_route(void *ud, const struct tn_http_req *req, struct tn_http_re
     };
     struct tn_mcp_http_out out = {0};
     tn_buf_init(&out.body, 16u << 20); /* larger answers become an internal error */
+    tn_buf_reserve(&out.body, 16383);  /* a page at once (growing from 1 KiB copied it 4×) */
     tn_mcp_handle(app->mcp, &in, &out);
     if (out.offload) { /* a write or a search: again on the blocking pool, parsed once */
         tn_http_resp_offload_with(resp, out.parked, tn_mcp_parked_free);

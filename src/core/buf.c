@@ -69,7 +69,7 @@ static enum tn_err reserve(struct tn_buf *b, size_t extra)
     return TN_OK;
 }
 
-enum tn_err tn_buf_reserve(struct tn_buf *b, size_t extra) { return reserve(b, extra); }
+enum tn_err tn_buf_reserve_grow(struct tn_buf *b, size_t extra) { return reserve(b, extra); }
 
 enum tn_err tn_buf_append_grow(struct tn_buf *b, const void *p, size_t n)
 {

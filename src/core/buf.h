@@ -54,8 +54,15 @@ static inline enum tn_err tn_buf_append(struct tn_buf *b, const void *p, size_t 
     return tn_buf_append_grow(b, p, n);
 }
 /* Makes room for `extra` more bytes (and the NUL) without changing the content, so a
- * caller may write them at data + len and then advance len; TN_ERR_LIMIT past the cap. */
-enum tn_err tn_buf_reserve(struct tn_buf *b, size_t extra);
+ * caller may write them at data + len and then advance len; TN_ERR_LIMIT past the cap.
+ * Inline when the room is there (a page's writers ask before every string). */
+enum tn_err tn_buf_reserve_grow(struct tn_buf *b, size_t extra);
+static inline enum tn_err tn_buf_reserve(struct tn_buf *b, size_t extra)
+{
+    if (b->cap - b->len > extra) /* as in tn_buf_append: then also len + extra <= limit */
+        return TN_OK;
+    return tn_buf_reserve_grow(b, extra);
+}
 static inline enum tn_err tn_buf_puts(struct tn_buf *b, const char *s)
 {
     return tn_buf_append(b, s, strlen(s));

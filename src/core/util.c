@@ -1,6 +1,7 @@
 #include "core/util.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -47,18 +48,32 @@ static void put2(char *p, unsigned v)
 size_t tn_time_rfc3339(int64_t ms, char out[21])
 {
     static const int64_t lo = -62167219200LL, hi = 253402300799LL; /* 0000-01-01, 9999-12-31 */
+    /* A page writes two times per note, mostly of few days and often the same second
+     * (a note never edited): this thread's last second and last day are kept. */
+    static _Thread_local int64_t last_s = INT64_MIN, last_day = INT64_MIN;
+    static _Thread_local char last_text[21], last_date[10];
     int64_t s = ms / 1000 - (ms % 1000 < 0); /* floor: -1 ms is the second before the epoch */
     s = s < lo ? lo : s > hi ? hi : s;
+    if (s == last_s) {
+        memcpy(out, last_text, 21);
+        return 20;
+    }
     int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
     unsigned sec = (unsigned)(s - days * 86400), m, d;
-    int64_t y;
-    civil_from_days(days, &y, &m, &d);
-    put2(out, (unsigned)(y / 100));
-    put2(out + 2, (unsigned)(y % 100));
-    out[4] = '-';
-    put2(out + 5, m);
-    out[7] = '-';
-    put2(out + 8, d);
+    if (days == last_day) {
+        memcpy(out, last_date, 10);
+    } else {
+        int64_t y;
+        civil_from_days(days, &y, &m, &d);
+        put2(out, (unsigned)(y / 100));
+        put2(out + 2, (unsigned)(y % 100));
+        out[4] = '-';
+        put2(out + 5, m);
+        out[7] = '-';
+        put2(out + 8, d);
+        memcpy(last_date, out, 10);
+        last_day = days;
+    }
     out[10] = 'T';
     put2(out + 11, sec / 3600);
     out[13] = ':';
@@ -67,6 +82,8 @@ size_t tn_time_rfc3339(int64_t ms, char out[21])
     put2(out + 17, sec % 60);
     out[19] = 'Z';
     out[20] = '\0';
+    memcpy(last_text, out, 21);
+    last_s = s;
     return 20;
 }
 

@@ -147,6 +147,24 @@ static void test_rfc3339(void **state)
         assert_int_equal(tn_time_parse_rfc3339(got, 20, &back), TN_OK);
         assert_int_equal(back, s * 1000);
     }
+    /* the thread's last second and last day (kept between calls): the same second
+     * twice, seconds of one day, days interleaved, the millisecond and the day edges */
+    int64_t other = 1796553057LL;
+    for (int64_t s = 1796515200LL - 3; s < 1796515200LL + 3 * 86400; s += 3607) {
+        int64_t seq[] = {s, s, other, s + 1, s, other, other + 86400};
+        for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+            time_t t = (time_t)seq[i];
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            assert_int_equal(tn_time_rfc3339(seq[i] * 1000 + (int64_t)i * 150, got), 20);
+            assert_string_equal(got, want);
+        }
+        other -= 86400 - 61;
+    }
+    tn_time_rfc3339(1796553057999LL, got);
+    tn_time_rfc3339(1796553058000LL, got); /* the next second of the same day */
+    assert_string_equal(got, "2026-12-06T10:30:58Z");
     tn_time_rfc3339(1796553057789LL, got);
     assert_string_equal(got, "2026-12-06T10:30:57Z");
     tn_time_rfc3339(-1, got); /* the last second before the epoch, not the epoch */
@@ -213,6 +231,33 @@ static void test_buf_limit(void **state)
     tn_buf_reset(&b);
     assert_int_equal(tn_buf_printf(&b, "%d-%s", 42, "x"), TN_OK);
     assert_string_equal(b.data, "42-x");
+    tn_buf_deinit(&b);
+
+    /* reserve: room without content, never past the limit, inline when the room is
+     * there (the answer is the same either way) */
+    tn_buf_init(&b, 100);
+    assert_int_equal(tn_buf_reserve(&b, 101), TN_ERR_LIMIT);
+    assert_null(b.data);
+    assert_int_equal(tn_buf_reserve(&b, 100), TN_OK);
+    assert_int_equal(b.len, 0);
+    assert_true(b.cap >= 101 && b.cap <= 101);        /* the limit and the NUL: no more */
+    assert_int_equal(tn_buf_reserve(&b, 100), TN_OK); /* the room is there: inline */
+    assert_int_equal(tn_buf_reserve(&b, 101), TN_ERR_LIMIT);
+    assert_int_equal(tn_buf_puts(&b, "abc"), TN_OK);
+    assert_int_equal(tn_buf_reserve(&b, 97), TN_OK);
+    assert_int_equal(tn_buf_reserve(&b, 98), TN_ERR_LIMIT);
+    assert_string_equal(b.data, "abc");
+    tn_buf_deinit(&b);
+    tn_buf_init(&b, 1u << 20);
+    assert_int_equal(tn_buf_reserve(&b, 10), TN_OK);
+    assert_int_equal(b.cap, 1024); /* the first block */
+    char *first = b.data;
+    assert_int_equal(tn_buf_reserve(&b, 1023), TN_OK);
+    assert_ptr_equal(b.data, first); /* 1023 bytes and the NUL fit: nothing moved */
+    assert_int_equal(tn_buf_reserve(&b, 1024), TN_OK);
+    assert_int_equal(b.cap, 2048);
+    assert_int_equal(tn_buf_reserve(&b, SIZE_MAX), TN_ERR_LIMIT);
+    assert_int_equal(b.cap, 2048);
     tn_buf_deinit(&b);
 }
 
