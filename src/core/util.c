@@ -7,6 +7,10 @@
 
 enum tn_err tn_util_init(void) { return sodium_init() < 0 ? TN_ERR_INTERNAL : TN_OK; }
 
+static _Thread_local bool may_wait;
+void tn_thread_set_may_wait(bool yes) { may_wait = yes; }
+bool tn_thread_may_wait(void) { return may_wait; }
+
 int64_t tn_time_now_ms(void)
 {
     struct timespec ts;

@@ -44,6 +44,13 @@ void tn_hmac_sha256(uint8_t out[32], const uint8_t *key, size_t key_len, const v
  * Returns strlen(src), so a result >= cap means it was cut. */
 size_t tn_strlcpy(char *dst, const char *src, size_t cap);
 
+/* Marks the calling thread as one that may wait (the HTTP layer's blocking pool), or
+ * not (the default: an event loop, or any other). What is shared with the event loops
+ * holds some of itself back from threads that may wait (the SQLite store's connections),
+ * so that no loop waits behind them. */
+void tn_thread_set_may_wait(bool yes);
+bool tn_thread_may_wait(void);
+
 /* Constant-time comparison of two equal-length byte strings. */
 bool tn_ct_equal(const void *a, const void *b, size_t n);
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "http/internal.h"
 
 bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r,
@@ -44,6 +45,7 @@ static void *pool_main(void *arg)
 {
     struct pool_thread *t = arg;
     struct tn_http_server *s = t->s;
+    tn_thread_set_may_wait(true); /* the store keeps connections back for the loops */
     for (;;) {
         pthread_mutex_lock(&s->pool_mu);
         struct tn_http_req *r = s->pool_head;

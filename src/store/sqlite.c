@@ -43,10 +43,12 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "store/migrations.h"
 
 enum {
     POOL_MAX = 8,
+    LOOP_RESERVE = 2, /* of POOL_MAX, never taken by threads that may wait (pool_get) */
     BUSY_TIMEOUT_MS = 5000,
 };
 
@@ -245,13 +247,46 @@ done:
     return e;
 }
 
-static enum tn_err pool_get(struct sqlite_store *s, struct conn **out)
+/* One connection came back (or room to open one): a waiter that is not limited goes
+ * first; a limited one is woken only when none such waits. Under s->mu. */
+static void pool_wake(struct sqlite_store *s)
+{
+    if (s->wait_other)
+        pthread_cond_signal(&s->cv);
+    else if (s->wait_limited)
+        pthread_cond_signal(&s->cv_limited);
+}
+
+/* Whether this thread may take a connection now: one it already holds one, or one
+ * holding the write mutex, never waits (the first for itself, the second because the
+ * holders may wait for that mutex: either opens one more, closed when returned); a
+ * thread that may wait (the blocking pool's: tn_thread_may_wait) leaves LOOP_RESERVE
+ * connections to the others, so that searches or waiting writes on the pool never make
+ * an event loop wait for a connection. */
+static bool pool_room(const struct sqlite_store *s, bool never_wait, bool limited)
+{
+    if (never_wait)
+        return true;
+    if (!s->idle && s->nopen >= POOL_MAX)
+        return false;
+    return !limited || s->nlimited < POOL_MAX - LOOP_RESERVE;
+}
+
+static enum tn_err pool_get(struct sqlite_store *s, struct conn **out, bool writer)
 {
     *out = NULL;
+    bool never_wait = held > 0 || writer;
+    bool limited = !never_wait && tn_thread_may_wait();
     pthread_mutex_lock(&s->mu);
-    while (!s->idle && s->nopen >= POOL_MAX && held == 0)
-        pthread_cond_wait(&s->cv, &s->mu);
+    while (!pool_room(s, never_wait, limited)) {
+        unsigned *waiting = limited ? &s->wait_limited : &s->wait_other;
+        (*waiting)++;
+        pthread_cond_wait(limited ? &s->cv_limited : &s->cv, &s->mu);
+        (*waiting)--;
+    }
     struct conn *c = s->idle;
+    if (limited)
+        s->nlimited++;
     if (c) {
         s->idle = c->next;
         c->next = NULL;
@@ -268,12 +303,15 @@ static enum tn_err pool_get(struct sqlite_store *s, struct conn **out)
             tn_buf_deinit(&err);
             pthread_mutex_lock(&s->mu);
             s->nopen--;
-            pthread_cond_signal(&s->cv);
+            if (limited)
+                s->nlimited--;
+            pool_wake(s);
             pthread_mutex_unlock(&s->mu);
             return e;
         }
         tn_buf_deinit(&err);
     }
+    c->limited = limited;
     held++;
     *out = c;
     return TN_OK;
@@ -287,6 +325,8 @@ static void pool_put(struct sqlite_store *s, struct conn *c)
     /* a connection left in a transaction, or not durable (see sq_audit_insert), goes */
     bool drop = !sqlite3_get_autocommit(c->db) || c->lax;
     pthread_mutex_lock(&s->mu);
+    if (c->limited)
+        s->nlimited--;
     if (drop || s->nopen > POOL_MAX) {
         s->nopen--;
     } else {
@@ -294,7 +334,7 @@ static void pool_put(struct sqlite_store *s, struct conn *c)
         s->idle = c;
         c = NULL;
     }
-    pthread_cond_signal(&s->cv);
+    pool_wake(s);
     pthread_mutex_unlock(&s->mu);
     conn_close(c);
 }
@@ -305,13 +345,17 @@ enum tn_err sq_call_begin(struct tn_store *base, struct call *k, bool writer)
 {
     k->s = (struct sqlite_store *)base;
     k->writer = false;
-    enum tn_err e = pool_get(k->s, &k->c);
-    if (e != TN_OK)
-        return e;
-    if (writer) {
+    /* a writer waits for the write mutex first, holding no connection: writers queued
+     * behind another process's write lock (the CLI, a backup) do not hold the pool */
+    if (writer)
         pthread_mutex_lock(&k->s->wmu);
-        k->writer = true;
+    enum tn_err e = pool_get(k->s, &k->c, writer);
+    if (e != TN_OK) {
+        if (writer)
+            pthread_mutex_unlock(&k->s->wmu);
+        return e;
     }
+    k->writer = writer;
     return TN_OK;
 }
 
@@ -484,6 +528,7 @@ static void sq_close(struct tn_store *base)
         tn_log(TN_LOG_ERROR, "store: closed while calls were in flight", NULL);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->cv_limited);
     pthread_mutex_destroy(&s->gmu);
     pthread_mutex_destroy(&s->wmu);
     free(s->path);
@@ -728,6 +773,7 @@ enum tn_err tn_store_sqlite_open(const char *data_dir, struct tn_store **out, st
     s->base.ops = &sqlite_ops;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->cv_limited, NULL);
     pthread_mutex_init(&s->gmu, NULL);
     s->gnext = 1; /* group 1 waits for gdone[1] (0) to reach 1 */
     pthread_mutex_init(&s->wmu, NULL);

@@ -333,16 +333,20 @@ struct conn {
     sqlite3 *db;
     sqlite3_stmt *st[S__COUNT];
     bool lax;          /* synchronous is not FULL (an audit batch in progress) */
+    bool limited;      /* taken by a thread that may wait (counted in nlimited) */
     struct conn *next; /* in the idle list */
 };
 
 struct sqlite_store {
     struct tn_store base;
     char *path;
-    pthread_mutex_t mu; /* guards idle and nopen */
-    pthread_cond_t cv;  /* a connection was returned */
+    pthread_mutex_t mu;                /* guards the members up to wmu */
+    pthread_cond_t cv;                 /* a connection was returned (for wait_other) */
+    pthread_cond_t cv_limited;         /* the same, for threads that may wait */
+    unsigned wait_other, wait_limited; /* threads waiting on each */
     struct conn *idle;
     int nopen;
+    int nlimited;        /* connections held by threads that may wait (pool_get) */
     pthread_mutex_t wmu; /* one writer at a time in this process */
     /* group commit of note writes (see sq_grouped()) */
     pthread_mutex_t gmu;
