@@ -403,9 +403,10 @@ static json_t *list_common(struct tn_notes *app, struct tn_mcp_ctx *ctx, json_t 
     tn_json_twin_init(&c.page, SIZE_MAX / 2);
     /* room for a page of short notes at once (note_text asks for more per long one):
      * growing from 1 KiB copied the page four times */
-    c.page.err = tn_buf_reserve(&c.page.json, (size_t)p.limit * 512);
+    size_t room = p.limit && p.limit <= 100 ? p.limit : 20; /* checked by the store */
+    c.page.err = tn_buf_reserve(&c.page.json, room * 512);
     if (c.page.err == TN_OK)
-        c.page.err = tn_buf_reserve(&c.page.text, (size_t)p.limit * 576);
+        c.page.err = tn_buf_reserve(&c.page.text, room * 576);
     enum tn_err rc = team ? tn_store_note_list_team(app->store, &o, &p, collect_cb, &c)
                           : tn_store_note_list(app->store, &o, &p, collect_cb, &c);
     if (rc != TN_OK) {

@@ -247,13 +247,15 @@ done:
     return e;
 }
 
-/* One connection came back (or room to open one): a waiter that is not limited goes
- * first; a limited one is woken only when none such waits. Under s->mu. */
+/* One connection came back (or room to open one): one waiter of each kind is woken
+ * and pool_room decides (a waiter woken but not yet running still counts in wait_other,
+ * so waking only that kind could leave the limited ones asleep by idle connections).
+ * Under s->mu. */
 static void pool_wake(struct sqlite_store *s)
 {
     if (s->wait_other)
         pthread_cond_signal(&s->cv);
-    else if (s->wait_limited)
+    if (s->wait_limited)
         pthread_cond_signal(&s->cv_limited);
 }
 
@@ -284,7 +286,13 @@ static enum tn_err pool_get(struct sqlite_store *s, struct conn **out, bool writ
         pthread_cond_wait(limited ? &s->cv_limited : &s->cv, &s->mu);
         (*waiting)--;
     }
-    struct conn *c = s->idle;
+    /* a pool thread's writer (which may wait seconds behind another process's lock)
+     * counts with the pool threads; past their share it opens one more rather than
+     * take one of the loops' */
+    bool pool_writer = writer && held == 0 && tn_thread_may_wait();
+    bool extra = pool_writer && s->nlimited >= POOL_MAX - LOOP_RESERVE;
+    struct conn *c = extra ? NULL : s->idle;
+    limited = limited || pool_writer;
     if (limited)
         s->nlimited++;
     if (c) {
@@ -292,7 +300,10 @@ static enum tn_err pool_get(struct sqlite_store *s, struct conn **out, bool writ
         c->next = NULL;
         pthread_mutex_unlock(&s->mu);
     } else {
-        s->nopen++;
+        if (extra) /* outside the pool's count, closed when returned */
+            s->nextra++;
+        else
+            s->nopen++;
         pthread_mutex_unlock(&s->mu);
         struct tn_buf err;
         tn_buf_init(&err, 1024);
@@ -302,7 +313,10 @@ static enum tn_err pool_get(struct sqlite_store *s, struct conn **out, bool writ
                    err.data ? err.data : tn_err_message(e), NULL);
             tn_buf_deinit(&err);
             pthread_mutex_lock(&s->mu);
-            s->nopen--;
+            if (extra)
+                s->nextra--;
+            else
+                s->nopen--;
             if (limited)
                 s->nlimited--;
             pool_wake(s);
@@ -312,6 +326,7 @@ static enum tn_err pool_get(struct sqlite_store *s, struct conn **out, bool writ
         tn_buf_deinit(&err);
     }
     c->limited = limited;
+    c->extra = extra;
     held++;
     *out = c;
     return TN_OK;
@@ -327,7 +342,9 @@ static void pool_put(struct sqlite_store *s, struct conn *c)
     pthread_mutex_lock(&s->mu);
     if (c->limited)
         s->nlimited--;
-    if (drop || s->nopen > POOL_MAX) {
+    if (c->extra) {
+        s->nextra--;
+    } else if (drop || s->nopen > POOL_MAX) {
         s->nopen--;
     } else {
         c->next = s->idle;
@@ -365,9 +382,11 @@ void sq_call_end(struct call *k)
 {
     if (!sqlite3_get_autocommit(k->c->db))
         sqlite3_exec(k->c->db, "ROLLBACK", NULL, NULL, NULL);
+    /* returned before the next writer may start, so that it finds this connection idle
+     * instead of opening one more (pool_get) */
+    pool_put(k->s, k->c);
     if (k->writer)
         pthread_mutex_unlock(&k->s->wmu);
-    pool_put(k->s, k->c);
 }
 
 enum tn_err sq_fail(struct call *k, int rc, enum stmt_id id)

@@ -334,6 +334,7 @@ struct conn {
     sqlite3_stmt *st[S__COUNT];
     bool lax;          /* synchronous is not FULL (an audit batch in progress) */
     bool limited;      /* taken by a thread that may wait (counted in nlimited) */
+    bool extra;        /* a pool thread's writer's beyond their share (nextra) */
     struct conn *next; /* in the idle list */
 };
 
@@ -347,6 +348,7 @@ struct sqlite_store {
     struct conn *idle;
     int nopen;
     int nlimited;        /* connections held by threads that may wait (pool_get) */
+    int nextra;          /* open outside nopen (a pool writer's past the share: pool_get) */
     pthread_mutex_t wmu; /* one writer at a time in this process */
     /* group commit of note writes (see sq_grouped()) */
     pthread_mutex_t gmu;

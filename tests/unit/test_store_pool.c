@@ -87,13 +87,15 @@ static void count_cb(const struct tn_note *n, void *ud)
     (*(int *)ud)++;
 }
 
-/* A list on this (loop) thread: its notes, and the milliseconds it took. */
+/* A list on this (loop) thread: its notes (-1 when it failed), and the milliseconds it
+ * took. */
 static int64_t timed_list(struct fx *f, int *seen)
 {
     struct tn_note_page p = {.limit = 20};
     *seen = 0;
     int64_t t0 = tn_time_now_ms();
-    assert_int_equal(tn_store_note_list(f->s, &alice, &p, count_cb, seen), TN_OK);
+    if (tn_store_note_list(f->s, &alice, &p, count_cb, seen) != TN_OK)
+        *seen = -1;
     return tn_time_now_ms() - t0;
 }
 
@@ -133,21 +135,23 @@ static void test_reads_leave_loops_room(void **state)
     pthread_mutex_lock(&h.mu);
     int entered = h.entered;
     pthread_mutex_unlock(&h.mu);
-    assert_int_equal(entered, 6); /* POOL_MAX 8 less LOOP_RESERVE 2 */
-
-    int seen = 0;
-    int64_t ms = timed_list(f, &seen);
-    assert_int_equal(seen, 1);
-    assert_true(ms < 1000);
-    /* a second read on this thread while the first is not running: the same room */
-    assert_true(timed_list(f, &seen) < 1000);
+    /* the loop's reads while six are held (results checked after every thread is
+     * joined: a failed assertion must not leave threads in a store being closed) */
+    int seen = 0, seen2 = 0;
+    int64_t ms = timed_list(f, &seen), ms2 = timed_list(f, &seen2);
 
     pthread_mutex_lock(&h.mu);
     h.release = true;
     pthread_cond_broadcast(&h.cv);
     pthread_mutex_unlock(&h.mu);
-    for (int i = 0; i < HOLDERS; i++) {
+    for (int i = 0; i < HOLDERS; i++)
         pthread_join(th[i], NULL);
+    assert_int_equal(entered, 6); /* POOL_MAX 8 less LOOP_RESERVE 2 */
+    assert_int_equal(seen, 1);
+    assert_true(ms < 1000);
+    assert_int_equal(seen2, 1); /* a second read on this thread: the same room */
+    assert_true(ms2 < 1000);
+    for (int i = 0; i < HOLDERS; i++) {
         assert_int_equal(t[i].rc, TN_OK); /* the two that waited got theirs after */
         assert_int_equal(t[i].seen, 1);
     }
@@ -180,11 +184,11 @@ static void test_others_not_limited(void **state)
     h.release = true;
     pthread_cond_broadcast(&h.cv);
     pthread_mutex_unlock(&h.mu);
-    assert_int_equal(entered, HOLDERS);
-    for (int i = 0; i < HOLDERS; i++) {
+    for (int i = 0; i < HOLDERS; i++)
         pthread_join(th[i], NULL);
+    assert_int_equal(entered, HOLDERS);
+    for (int i = 0; i < HOLDERS; i++)
         assert_int_equal(t[i].rc, TN_OK);
-    }
     pthread_cond_destroy(&h.cv);
     pthread_mutex_destroy(&h.mu);
 }
@@ -224,14 +228,80 @@ static void test_waiting_writers_hold_no_connection(void **state)
     usleep(300 * 1000); /* all ten queued */
     int seen = 0;
     int64_t ms = timed_list(f, &seen);
+    int committed = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    for (int i = 0; i < WRITERS; i++) /* joined before any assertion (as above) */
+        pthread_join(th[i], NULL);
     assert_int_equal(seen, 1);
     assert_true(ms < 1000);
-    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-    for (int i = 0; i < WRITERS; i++) {
-        pthread_join(th[i], NULL);
+    assert_int_equal(committed, SQLITE_OK);
+    for (int i = 0; i < WRITERS; i++)
         assert_int_equal(w[i].rc, TN_OK);
+}
+
+static void *pool_writer_main(void *arg)
+{
+    tn_thread_set_may_wait(true);
+    return writer_main(arg);
+}
+
+/* Six pool threads hold connections reading, and a pool thread's write waits behind
+ * another process's lock: the write opens a ninth connection rather than take one of the
+ * two kept for the loops, so two more readers that are not the pool's both get one. */
+static void test_pool_writer_leaves_loops_room(void **state)
+{
+    struct fx *f = *state;
+    add_note(f);
+    struct hold h = {.entered = 0};
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    enum { N = 8 };
+    struct holder t[N];
+    pthread_t th[N];
+    for (int i = 0; i < 6; i++) {
+        t[i] = (struct holder){.f = f, .h = &h, .may_wait = true};
+        assert_int_equal(pthread_create(&th[i], NULL, holder_main, &t[i]), 0);
     }
+    struct timespec until;
+    deadline(&until, 3000);
+    pthread_mutex_lock(&h.mu);
+    while (h.entered < 6 && pthread_cond_timedwait(&h.cv, &h.mu, &until) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&h.mu);
+    char file[200];
+    snprintf(file, sizeof file, "%s/teamnotes.db", f->data);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
+    int locked = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    struct writer w = {.f = f, .rc = TN_ERR_INTERNAL};
+    pthread_t wt;
+    assert_int_equal(pthread_create(&wt, NULL, pool_writer_main, &w), 0);
+    usleep(300 * 1000); /* the write waits in SQLite's busy handler, holding a connection */
+    for (int i = 6; i < N; i++) { /* two threads that are not the pool's */
+        t[i] = (struct holder){.f = f, .h = &h, .may_wait = false};
+        assert_int_equal(pthread_create(&th[i], NULL, holder_main, &t[i]), 0);
+    }
+    deadline(&until, 1000);
+    pthread_mutex_lock(&h.mu);
+    while (h.entered < N && pthread_cond_timedwait(&h.cv, &h.mu, &until) != ETIMEDOUT)
+        ;
+    int entered = h.entered;
+    h.release = true;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    int committed = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(db);
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    pthread_join(wt, NULL);
+    assert_int_equal(locked, SQLITE_OK);
+    assert_int_equal(committed, SQLITE_OK);
+    assert_int_equal(entered, N); /* both others got one within a second */
+    assert_int_equal(w.rc, TN_OK);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(t[i].rc, TN_OK);
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.mu);
 }
 
 int main(void)
@@ -243,6 +313,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reads_leave_loops_room, setup, teardown),
         cmocka_unit_test_setup_teardown(test_others_not_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_waiting_writers_hold_no_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_writer_leaves_loops_room, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_pool", tests, NULL, NULL);
 }
