@@ -87,6 +87,38 @@ static void count_cb(const struct tn_note *n, void *ud)
     (*(int *)ud)++;
 }
 
+/* Threads from..to-1 of t/th list alice's notes and hold their connection in hold_cb. */
+static void start_holders(struct fx *f, struct hold *h, struct holder *t, pthread_t *th, int from,
+                          int to, bool may_wait)
+{
+    for (int i = from; i < to; i++) {
+        t[i] = (struct holder){.f = f, .h = h, .may_wait = may_wait};
+        assert_int_equal(pthread_create(&th[i], NULL, holder_main, &t[i]), 0);
+    }
+}
+
+/* Waits until `want` holders are inside their callback, or `ms` passed; how many are. */
+static int wait_entered(struct hold *h, int want, long ms)
+{
+    struct timespec until;
+    deadline(&until, ms);
+    pthread_mutex_lock(&h->mu);
+    while (h->entered < want && pthread_cond_timedwait(&h->cv, &h->mu, &until) != ETIMEDOUT)
+        ;
+    int entered = h->entered;
+    pthread_mutex_unlock(&h->mu);
+    return entered;
+}
+
+/* Lets every holder go. */
+static void release_all(struct hold *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->release = true;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
 /* A list on this (loop) thread: its notes (-1 when it failed), and the milliseconds it
  * took. */
 static int64_t timed_list(struct fx *f, int *seen)
@@ -121,29 +153,15 @@ static void test_reads_leave_loops_room(void **state)
     pthread_cond_init(&h.cv, NULL);
     struct holder t[HOLDERS];
     pthread_t th[HOLDERS];
-    for (int i = 0; i < HOLDERS; i++) {
-        t[i] = (struct holder){.f = f, .h = &h, .may_wait = true};
-        assert_int_equal(pthread_create(&th[i], NULL, holder_main, &t[i]), 0);
-    }
-    pthread_mutex_lock(&h.mu);
-    struct timespec until;
-    deadline(&until, 3000);
-    while (h.entered < 6 && pthread_cond_timedwait(&h.cv, &h.mu, &until) != ETIMEDOUT)
-        ;
-    pthread_mutex_unlock(&h.mu);
+    start_holders(f, &h, t, th, 0, HOLDERS, true);
+    wait_entered(&h, 6, 3000);
     usleep(200 * 1000); /* time for the other two to take one, were they allowed */
-    pthread_mutex_lock(&h.mu);
-    int entered = h.entered;
-    pthread_mutex_unlock(&h.mu);
+    int entered = wait_entered(&h, 6, 0);
     /* the loop's reads while six are held (results checked after every thread is
      * joined: a failed assertion must not leave threads in a store being closed) */
     int seen = 0, seen2 = 0;
     int64_t ms = timed_list(f, &seen), ms2 = timed_list(f, &seen2);
-
-    pthread_mutex_lock(&h.mu);
-    h.release = true;
-    pthread_cond_broadcast(&h.cv);
-    pthread_mutex_unlock(&h.mu);
+    release_all(&h);
     for (int i = 0; i < HOLDERS; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(entered, 6); /* POOL_MAX 8 less LOOP_RESERVE 2 */
@@ -171,19 +189,9 @@ static void test_others_not_limited(void **state)
     pthread_cond_init(&h.cv, NULL);
     struct holder t[HOLDERS];
     pthread_t th[HOLDERS];
-    for (int i = 0; i < HOLDERS; i++) {
-        t[i] = (struct holder){.f = f, .h = &h, .may_wait = false};
-        assert_int_equal(pthread_create(&th[i], NULL, holder_main, &t[i]), 0);
-    }
-    pthread_mutex_lock(&h.mu);
-    struct timespec until;
-    deadline(&until, 3000);
-    while (h.entered < HOLDERS && pthread_cond_timedwait(&h.cv, &h.mu, &until) != ETIMEDOUT)
-        ;
-    int entered = h.entered;
-    h.release = true;
-    pthread_cond_broadcast(&h.cv);
-    pthread_mutex_unlock(&h.mu);
+    start_holders(f, &h, t, th, 0, HOLDERS, false);
+    int entered = wait_entered(&h, HOLDERS, 3000);
+    release_all(&h);
     for (int i = 0; i < HOLDERS; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(entered, HOLDERS);
@@ -258,16 +266,8 @@ static void test_pool_writer_leaves_loops_room(void **state)
     enum { N = 8 };
     struct holder t[N];
     pthread_t th[N];
-    for (int i = 0; i < 6; i++) {
-        t[i] = (struct holder){.f = f, .h = &h, .may_wait = true};
-        assert_int_equal(pthread_create(&th[i], NULL, holder_main, &t[i]), 0);
-    }
-    struct timespec until;
-    deadline(&until, 3000);
-    pthread_mutex_lock(&h.mu);
-    while (h.entered < 6 && pthread_cond_timedwait(&h.cv, &h.mu, &until) != ETIMEDOUT)
-        ;
-    pthread_mutex_unlock(&h.mu);
+    start_holders(f, &h, t, th, 0, 6, true);
+    wait_entered(&h, 6, 3000);
     char file[200];
     snprintf(file, sizeof file, "%s/teamnotes.db", f->data);
     sqlite3 *db;
@@ -277,18 +277,9 @@ static void test_pool_writer_leaves_loops_room(void **state)
     pthread_t wt;
     assert_int_equal(pthread_create(&wt, NULL, pool_writer_main, &w), 0);
     usleep(300 * 1000); /* the write waits in SQLite's busy handler, holding a connection */
-    for (int i = 6; i < N; i++) { /* two threads that are not the pool's */
-        t[i] = (struct holder){.f = f, .h = &h, .may_wait = false};
-        assert_int_equal(pthread_create(&th[i], NULL, holder_main, &t[i]), 0);
-    }
-    deadline(&until, 1000);
-    pthread_mutex_lock(&h.mu);
-    while (h.entered < N && pthread_cond_timedwait(&h.cv, &h.mu, &until) != ETIMEDOUT)
-        ;
-    int entered = h.entered;
-    h.release = true;
-    pthread_cond_broadcast(&h.cv);
-    pthread_mutex_unlock(&h.mu);
+    start_holders(f, &h, t, th, 6, N, false); /* two threads that are not the pool's */
+    int entered = wait_entered(&h, N, 1000);
+    release_all(&h);
     int committed = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
     for (int i = 0; i < N; i++)
