@@ -21,22 +21,19 @@ enum { N_TOOLS = 8 };
 struct tn_notes {
     struct tn_store *store;
     struct tn_mcp_server *server;
-    bool shared_feed; /* the store announces every instance's changes (PostgreSQL) */
     struct tn_mcp_tool tools[N_TOOLS];
     struct tn_mcp_resource_provider resources;
 };
 
-/* After a note of `owner` changed: their subscriptions/listen streams hear that their
- * resources changed. With a shared change feed (PostgreSQL) the store announces every
- * write, this instance's too, to every instance, and feed_cb passes it on: nothing to do
- * here. Otherwise (SQLite, a single instance) this instance tells its own streams. */
+/* After a note of `owner` changed: their subscriptions/listen streams on this instance
+ * hear that their resources changed, at once. Other instances hear it from the store's
+ * change feed (PostgreSQL), which announces this instance's writes to them. */
 static void changed(struct tn_notes *app, const char *owner)
 {
-    if (!app->shared_feed)
-        tn_mcp_notify_resources_changed(app->server, owner);
+    tn_mcp_notify_resources_changed(app->server, owner);
 }
 
-/* The store's change feed: a note of `owner` changed on some instance. */
+/* The store's change feed: a note of `owner` changed through another instance. */
 static void feed_cb(const char *owner, void *ud)
 {
     struct tn_notes *app = ud;
@@ -840,7 +837,7 @@ enum tn_err tn_notes_register(struct tn_notes *app, struct tn_mcp_server *s)
     /* what a token's scopes grant: writing includes reading */
     if ((rc = tn_principal_scope_implies("notes:write", "notes:read")) != TN_OK)
         goto done;
-    app->shared_feed = tn_store_watch_notes(app->store, feed_cb, app) == TN_OK;
+    (void)tn_store_watch_notes(app->store, feed_cb, app); /* none on SQLite: one instance */
     for (size_t i = 0; i < N_TOOLS && rc == TN_OK; i++)
         rc = tn_mcp_tool_add(s, &app->tools[i]);
     if (rc != TN_OK)

@@ -125,18 +125,25 @@ static bool session_setup(PGconn *pg)
     return ok;
 }
 
-/* Opens one connection. The URL's own parameters win over our defaults, except the
- * client encoding: every string the store handles is UTF-8. */
+PGconn *pg_connect(const char *url)
+{
+    static const char *const keys[] = {"connect_timeout", "application_name", "dbname",
+                                       "client_encoding", NULL};
+    const char *const vals[] = {CONNECT_TIMEOUT_S, "teamnotes", url, "UTF8", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg)
+        PQsetNoticeProcessor(pg, quiet, NULL);
+    return pg;
+}
+
+/* Opens one connection (pg_connect) for the pool. */
 static enum tn_err conn_open(const char *url, bool setup, struct conn **out, struct tn_buf *err)
 {
     *out = NULL;
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return TN_ERR_NOMEM;
-    static const char *const keys[] = {"connect_timeout", "application_name", "dbname",
-                                       "client_encoding", NULL};
-    const char *const vals[] = {CONNECT_TIMEOUT_S, "teamnotes", url, "UTF8", NULL};
-    c->pg = PQconnectdbParams(keys, vals, 1);
+    c->pg = pg_connect(url);
     if (!c->pg) {
         free(c);
         return TN_ERR_NOMEM;
@@ -148,7 +155,6 @@ static enum tn_err conn_open(const char *url, bool setup, struct conn **out, str
         conn_close(c);
         return TN_ERR_IO;
     }
-    PQsetNoticeProcessor(c->pg, quiet, NULL);
     if (setup && !session_setup(c->pg)) {
         pg_errf(err, "cannot configure the PostgreSQL session: %s",
                 pg_one_line(PQerrorMessage(c->pg), line, sizeof line));
@@ -448,11 +454,14 @@ static enum tn_err conn_ready(struct call *k, bool force)
 }
 
 /* Tells every instance (postgres_listen.c) that k->announce's notes changed, after the
- * write committed: NOTIFY takes a database-wide lock at its transaction's commit and
- * holds it until the commit is on disk, so inside the write it made every note write
- * wait for the previous one's WAL flush. Here it is a transaction of its own that does
- * not wait for the disk (a notification does not outlive a crash anyway). The write
- * has committed whatever happens here: a failure is logged, never the call's result. */
+ * write committed, when this store does not watch the feed (a command of the CLI); a
+ * watching store hands the owner to its feed thread instead (pg_feed_announce), which
+ * announces many writes in one transaction. NOTIFY takes a database-wide lock at its
+ * transaction's commit and holds it until the commit is on disk, so inside the write it
+ * made every note write wait for the previous one's WAL flush. Here it is a transaction
+ * of its own that does not wait for the disk (a notification does not outlive a crash
+ * anyway). The write has committed whatever happens here: a failure is logged, never the
+ * call's result. */
 static void announce(struct call *k)
 {
     PGresult *r = NULL;
@@ -505,7 +514,7 @@ enum tn_err pg_with_conn(struct tn_store *base, bool tx, const struct tn_owner *
             break;
         tn_log(TN_LOG_WARN, "store: the database connection was lost; reconnecting", NULL);
     }
-    if (e == TN_OK && k.announce)
+    if (e == TN_OK && k.announce && !pg_feed_announce(s, k.announce))
         announce(&k);
     if (k.lost) {
         char line[512];
@@ -728,15 +737,10 @@ enum tn_err pg_row_result(bool ok, const char *table)
 
 static void pg_close(struct tn_store *base)
 {
-    struct pg_store *ws = (struct pg_store *)base;
-    if (ws->watching) {
-        atomic_store(&ws->stop_watch, true);
-        pthread_join(ws->watcher, NULL);
-        ws->watching = false;
-    }
     struct pg_store *s = (struct pg_store *)base;
     if (!s)
         return;
+    pg_feed_stop(s);
     int n = 0;
     for (struct conn *c = s->idle, *nx; c; c = nx) {
         nx = c->next;

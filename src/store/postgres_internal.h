@@ -407,12 +407,20 @@ struct pg_store {
     pthread_cond_t cv;  /* a connection was returned */
     struct conn *idle;
     int nopen;
-    /* the notes change feed (LISTEN teamnotes_notes on a connection of its own) */
+    /* the notes change feed (postgres_listen.c): LISTEN teamnotes_notes on a connection
+     * of its own, which also announces this store's note writes */
     pthread_t watcher;
-    bool watching;
+    atomic_bool watching;
     atomic_bool stop_watch;
     void (*watch_fn)(const char *owner, void *ud);
     void *watch_ud;
+    pthread_mutex_t feed_mu; /* guards the owners to announce */
+    char **feed_q;           /* owners whose notes changed, not announced yet (distinct) */
+    char **feed_spare;       /* the feed thread's: the queue's next place, while it sends */
+    size_t feed_n;
+    int64_t feed_first;  /* when the first of them was queued (monotonic milliseconds) */
+    size_t feed_dropped; /* owners not queued since the last announcement: the queue was full */
+    int feed_wake;       /* eventfd: the feed thread has owners to announce, or must stop */
 };
 
 /* One attempt of one store call. */
@@ -632,6 +640,15 @@ enum tn_err pg_audit_query(struct tn_store *s, const struct tn_audit_filter *f,
 
 enum tn_err pg_watch_notes(struct tn_store *base, void (*fn)(const char *owner, void *ud),
                            void *ud);
+/* postgres_listen.c: queues `owner` for the feed thread to announce; false when this
+ * store does not watch the feed (the caller announces it itself). */
+bool pg_feed_announce(struct pg_store *s, const char *owner);
+/* postgres_listen.c: announces what is queued and stops the feed thread (pg_close). */
+void pg_feed_stop(struct pg_store *s);
+/* postgres.c: a new connection to `url` (not yet checked: PQstatus), with our defaults;
+ * the URL's own parameters win over them, except the client encoding: every string the
+ * store handles is UTF-8. The server's notices are not written to stderr. */
+PGconn *pg_connect(const char *url);
 
 /* postgres.c: a formatted message appended to err (if not NULL); libpq's messages end
  * in a newline and may span lines: one line of it in buf, for logs and errors. */

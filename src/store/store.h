@@ -393,10 +393,13 @@ struct tn_note_import {
 enum tn_err tn_store_note_import(struct tn_store *s, const struct tn_note_import *v, size_t n,
                                  size_t *added, size_t *bad);
 
-/* Calls fn(owner_user, ud), on a thread of the store, whenever any instance sharing this
- * store changes a note of that owner (PostgreSQL: LISTEN/NOTIFY, resumed after the
- * database restarts). TN_ERR_CONFIG when the backend serves a single instance (SQLite):
- * the caller then announces its own changes. */
+/* Calls fn(owner_user, ud), on a thread of the store, whenever another instance sharing
+ * this store's database (another store handle, in this process or another) changes a
+ * note of that owner (PostgreSQL: LISTEN/NOTIFY, resumed after the database restarts).
+ * This handle's own note writes are not passed to fn (the caller knows of them); from
+ * now on they are announced to the others by the store's thread, many writes in one
+ * announcement under load, the last ones before tn_store_close returns. TN_ERR_CONFIG
+ * when the backend serves a single instance (SQLite). */
 enum tn_err tn_store_watch_notes(struct tn_store *s, void (*fn)(const char *owner, void *ud),
                                  void *ud);
 

@@ -64,9 +64,14 @@ timeout 4 curl -s -N -H 'Content-Type: application/json' -H 'Accept: application
 lpid=$!
 for _ in $(seq 100); do grep -q acknowledged "$work/listen" && break; sleep 0.02; done
 call "$B" save_note '{"content":"seen across instances"}' >/dev/null
+for _ in $(seq 150); do grep -q 'notifications/resources/list_changed' "$work/listen" && break; sleep 0.02; done
+check "a save through B notifies the listener on A" 1 "$(grep -c 'notifications/resources/list_changed' "$work/listen")"
+# A's own save: its listener hears it at once, and not a second time when A's own
+# announcement comes back to A's feed (the stream stays open ~3 s more)
+call "$A" save_note '{"content":"seen on its own instance"}' >/dev/null
 wait "$lpid"
 check "listen on A acknowledged resourcesListChanged" 1 "$(grep -c '"resourcesListChanged":true' "$work/listen")"
-check "a save through B notifies the listener on A" 1 "$(grep -c 'notifications/resources/list_changed' "$work/listen")"
+check "a save through A notifies the listener on A once" 2 "$(grep -c 'notifications/resources/list_changed' "$work/listen")"
 
 # SIGKILL while writes are in flight: every acknowledged save survives
 : >"$work/acks"

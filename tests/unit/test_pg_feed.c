@@ -1,0 +1,259 @@
+/* The PostgreSQL store's change feed of notes (postgres_listen.c) as instances see it: a
+ * store that watches the feed announces its own writes from its feed thread, many in one
+ * announcement, the last ones before it closes, and again after its feed connection was
+ * cut; it hears the writes of other store handles but never its own.
+ *
+ * Needs DATABASE_URL (scripts/pg-test-server prints it); without it the test says so and
+ * exits 0 (skipped). Each test gets a fresh schema (pg_fixture.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "store/store.h"
+#include "pg_fixture.h"
+
+struct fx {
+    char schema[64];
+    char url[1024];
+    struct tn_store *a, *b; /* two instances: a watches the feed, b does not */
+    PGconn *c;              /* a listener of our own on teamnotes_notes */
+};
+
+/* What a's watcher was handed, "x;y;" in order. */
+static pthread_mutex_t heard_mu = PTHREAD_MUTEX_INITIALIZER;
+static char heard_by_a[4096];
+
+static void on_feed(const char *owner, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&heard_mu);
+    size_t len = strlen(heard_by_a);
+    snprintf(heard_by_a + len, sizeof heard_by_a - len, "%s;", owner);
+    pthread_mutex_unlock(&heard_mu);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    pg_fixture_schema(f->schema, sizeof f->schema, f->url, sizeof f->url);
+    f->a = open_url(f->url);
+    f->b = open_url(f->url);
+    heard_by_a[0] = '\0';
+    assert_int_equal(tn_store_watch_notes(f->a, on_feed, NULL), TN_OK);
+    assert_int_equal(tn_store_watch_notes(f->a, on_feed, NULL), TN_ERR_CONFLICT);
+    f->c = conn_to(f->url);
+    exec_ok(f->c, "LISTEN teamnotes_notes");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    PQfinish(f->c);
+    tn_store_close(f->a); /* NULL when the test closed it */
+    tn_store_close(f->b);
+    schema_drop(f->schema);
+    free(f);
+    return 0;
+}
+
+static const struct tn_owner alice = {"https://issuer.example|alice", "o1"};
+static const struct tn_owner bob = {"https://issuer.example|bob", "o1"};
+/* an owner whose key needs escaping in a text[] literal */
+static const struct tn_owner odd = {"https://issuer.example|o\"d\\d, {x}", "o1"};
+
+static void add(struct tn_store *s, const struct tn_owner *o, const char *content)
+{
+    struct tn_note n;
+    memset(&n, 0, sizeof n);
+    snprintf(n.title, sizeof n.title, "t");
+    n.content = (char *)content;
+    snprintf(n.tags, sizeof n.tags, "[]");
+    snprintf(n.visibility, sizeof n.visibility, "private");
+    enum tn_err e = tn_store_note_insert(s, o, &n);
+    if (e != TN_OK)
+        fail_msg("insert %s: %s", content, tn_err_name(e));
+}
+
+/* The owners our listener heard, "x;y;" in order (out, cap), until it heard `want` or
+ * `ms` passed; the number heard. */
+static int listen_for(PGconn *c, int want, int ms, char *out, size_t cap)
+{
+    out[0] = '\0';
+    int n = 0;
+    for (int waited = 0; waited <= ms && n < want; waited += 10) {
+        PQconsumeInput(c);
+        PGnotify *m;
+        while ((m = PQnotifies(c))) {
+            size_t len = strlen(out);
+            snprintf(out + len, cap - len, "%s;", m->extra);
+            n++;
+            PQfreemem(m);
+        }
+        if (n < want)
+            usleep(10000);
+    }
+    return n;
+}
+
+/* What a's watcher was handed once it has `want` entries (up to two seconds). */
+static void watcher_heard(int want, char *out, size_t cap)
+{
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&heard_mu);
+        int n = 0;
+        for (const char *p = heard_by_a; (p = strchr(p, ';')); p++)
+            n++;
+        snprintf(out, cap, "%s", heard_by_a);
+        pthread_mutex_unlock(&heard_mu);
+        if (n >= want)
+            return;
+        usleep(10000);
+    }
+}
+
+/* a's write reaches other listeners, but a's watcher is handed b's writes only: were
+ * a's own announcement passed back, it would come before b's (one connection receives
+ * notifications in commit order). */
+static void test_own_writes_not_echoed(void **state)
+{
+    struct fx *f = *state;
+    char got[4096];
+    add(f->a, &alice, "through a");
+    assert_int_equal(listen_for(f->c, 1, 2000, got, sizeof got), 1);
+    assert_string_equal(got, "https://issuer.example|alice;");
+    add(f->b, &bob, "through b");
+    assert_int_equal(listen_for(f->c, 1, 2000, got, sizeof got), 1);
+    assert_string_equal(got, "https://issuer.example|bob;");
+    watcher_heard(1, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|bob;");
+    /* and an owner that must be quoted in the announcement comes through as it is */
+    add(f->a, &odd, "escaped");
+    assert_int_equal(listen_for(f->c, 1, 2000, got, sizeof got), 1);
+    assert_string_equal(got, "https://issuer.example|o\"d\\d, {x};");
+    add(f->b, &alice, "through b again");
+    watcher_heard(2, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|bob;https://issuer.example|alice;");
+}
+
+struct writer {
+    struct tn_store *s;
+    const struct tn_owner *o;
+    int n, ok;
+};
+
+static void *write_many(void *arg)
+{
+    struct writer *w = arg;
+    for (int i = 0; i < w->n; i++) {
+        struct tn_note n;
+        memset(&n, 0, sizeof n);
+        snprintf(n.title, sizeof n.title, "burst");
+        n.content = "one of many";
+        snprintf(n.tags, sizeof n.tags, "[]");
+        snprintf(n.visibility, sizeof n.visibility, "private");
+        w->ok += tn_store_note_insert(w->s, w->o, &n) == TN_OK;
+    }
+    return NULL;
+}
+
+/* 200 writes of two owners from four threads, then a closes at once: the listener hears
+ * both owners, from announcements that each carried many writes (one per owner and
+ * gathering window), and the last ones were sent before the close returned. */
+static void test_writes_gathered(void **state)
+{
+    struct fx *f = *state;
+    struct writer w[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct writer){.s = f->a, .o = i % 2 ? &bob : &alice, .n = 50};
+        assert_int_equal(pthread_create(&t[i], NULL, write_many, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].ok, 50);
+    }
+    add(f->a, &odd, "the last write");
+    tn_store_close(f->a);
+    f->a = NULL;
+    /* everything is announced by now: what arrives within a second is all of it */
+    char got[65536];
+    int n = listen_for(f->c, 1000, 1000, got, sizeof got);
+    assert_true(strstr(got, "https://issuer.example|alice;") != NULL);
+    assert_true(strstr(got, "https://issuer.example|bob;") != NULL);
+    /* the last write, queued less than the gathering window before the close: the
+     * close announced it */
+    assert_true(strstr(got, "https://issuer.example|o\"d\\d, {x};") != NULL);
+    /* 201 writes, far fewer announcements (a statement per write would be 201) */
+    assert_true(n >= 3);
+    assert_true(n < 100);
+    char note[64];
+    snprintf(note, sizeof note, "%d announcements", n);
+    print_message("# 201 writes: %s\n", note);
+}
+
+/* The feed's connection is cut: a write queued meanwhile is announced once it is back,
+ * and b's writes reach a's watcher again. */
+static void test_feed_reconnects(void **state)
+{
+    struct fx *f = *state;
+    char got[4096], pid[32], killed[16];
+    add(f->a, &alice, "before");
+    assert_int_equal(listen_for(f->c, 1, 2000, got, sizeof got), 1);
+    snprintf(pid, sizeof pid, "%d", PQbackendPID(f->c));
+    PGconn *d = conn_to(f->url);
+    /* a's feed connection: the other one listening (the pool's connections do not) */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+             "datname = current_database() AND pid <> %s AND pid <> pg_backend_pid() AND "
+             "query LIKE '%%teamnotes_notes%%'",
+             pid);
+    value_of(d, sql, killed, sizeof killed);
+    assert_string_equal(killed, "1");
+    PQfinish(d);
+    add(f->a, &bob, "while the feed was away");
+    assert_int_equal(listen_for(f->c, 1, 5000, got, sizeof got), 1);
+    assert_string_equal(got, "https://issuer.example|bob;");
+    /* listening again (it listens before it announces): b's write reaches a */
+    add(f->b, &alice, "after");
+    watcher_heard(1, got, sizeof got);
+    assert_string_equal(got, "https://issuer.example|alice;");
+}
+
+int main(void)
+{
+    const char *url = getenv("DATABASE_URL");
+    if (!url || !url[0]) {
+        printf("# test_pg_feed: DATABASE_URL is not set, so the PostgreSQL feed tests are "
+               "skipped; start a server with scripts/pg-test-server and export what it "
+               "prints\n");
+        return 0;
+    }
+    if (tn_util_init() != TN_OK || !pg_fixture_connect(url))
+        return 1;
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+        T(test_own_writes_not_echoed),
+        T(test_writes_gathered),
+        T(test_feed_reconnects),
+#undef T
+    };
+    tn_log_setup(TN_LOG_ERROR, false);
+    int rc = cmocka_run_group_tests_name("pg_feed", tests, NULL, NULL);
+    pg_fixture_disconnect();
+    return rc;
+}
