@@ -5,14 +5,18 @@
  * growing pause, while the database is away; pg_close stops the thread.
  *
  * The same thread announces this store's own writes. A write queues its owner
- * (pg_feed_announce) and returns; the thread sends everything queued as one statement,
- * one transaction that does not wait for the disk, and while it waits for that answer
- * the next writes queue up: under load one announcement carries many writes (at 64
- * connections of saves, a transaction, a round trip and a wake-up of every listening
- * backend per save cost about a quarter of the saves' throughput), and an idle server
- * announces a write one round trip after it, as before. Notifications sent on this very
- * connection come back to it (PostgreSQL delivers a listener its own); they are not
- * passed to the watcher: the caller told its own listeners when its write returned. */
+ * (pg_feed_announce) and returns; the thread gathers the owners of FEED_GATHER_MS and
+ * sends them as one statement, one transaction that does not wait for the disk: under
+ * load one announcement carries many writes (at 64 connections of saves, a transaction,
+ * a round trip and a wake-up of every listening backend per save cost about a quarter
+ * of the saves' throughput), and other instances hear of a write FEED_GATHER_MS and a
+ * round trip after it. Notifications sent on this very connection come back to it
+ * (PostgreSQL delivers a listener its own); they are not passed to the watcher: the
+ * caller told its own listeners when its write returned.
+ *
+ * Owners queued while the connection is away are announced once it is back; what is
+ * still queued when the store closes is announced if the connection answers within
+ * FEED_STOP_MS, else dropped and counted in the log. */
 #include "store/postgres_internal.h"
 
 #include <poll.h>
@@ -25,8 +29,11 @@
 #include "core/log.h"
 
 /* Owners waiting to be announced, at most (distinct ones: a busy owner is queued once).
- * More are dropped, and said in the log, only while the feed's connection is away. */
+ * More (only while the connection is away or slow) are dropped and counted in the log. */
 enum { FEED_CAP = 4096 };
+/* How long an announcement's answer may take (then the connection is given up and made
+ * again), and at the store's close. */
+enum { FEED_ANSWER_MS = 10000, FEED_STOP_MS = 1000 };
 /* How long the first owner queued waits for others before they are announced together:
  * another instance hears of a write this much later, and a server saving 3,000 notes a
  * second announces them in 100 statements instead of 3,000. */
@@ -98,10 +105,51 @@ static char *array_literal(char *const *q, size_t n)
     return out;
 }
 
+/* Reads the wake-up's counter (non-blocking: nothing to read is fine). */
+static void feed_woken(struct pg_store *s)
+{
+    uint64_t count;
+    ssize_t r = read(s->feed_wake, &count, sizeof count);
+    (void)r;
+}
+
+/* Runs the announcing statement with `array` and reads its answer, waiting at most
+ * FEED_ANSWER_MS (FEED_STOP_MS once the store closes). 1: announced; 0: refused, the
+ * connection is fine; -1: the connection is lost or too slow (the caller closes it). */
+static int feed_exec(struct pg_store *s, PGconn *pg, const char *array)
+{
+    const char *vals[1] = {array};
+    if (PQsendQueryPrepared(pg, "announce", 1, vals, NULL, NULL, 0) != 1)
+        return -1;
+    int64_t deadline = now_ms() + FEED_ANSWER_MS;
+    while (PQisBusy(pg)) {
+        if (atomic_load(&s->stop_watch) && deadline > now_ms() + FEED_STOP_MS)
+            deadline = now_ms() + FEED_STOP_MS;
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return -1;
+        struct pollfd pfd[2] = {{.fd = PQsocket(pg), .events = POLLIN},
+                                {.fd = s->feed_wake, .events = POLLIN}};
+        int n = poll(pfd, 2, (int)left);
+        if (n > 0 && (pfd[1].revents & POLLIN))
+            feed_woken(s); /* the caller looks at the queue and the stop flag next */
+        if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(pg))
+            return -1;
+    }
+    int done = 1;
+    PGresult *r;
+    while ((r = PQgetResult(pg)) != NULL) {
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            done = 0;
+        PQclear(r);
+    }
+    return done || PQstatus(pg) == CONNECTION_OK ? done : -1;
+}
+
 /* Announces every queued owner in one statement on `pg`. The queue and the spare array
  * (the thread's own) trade places, so that writers queue the next owners meanwhile.
- * False when the connection failed: the owners are queued again (announced twice at
- * worst, never lost). */
+ * False when the connection failed: the owners are queued again, to be announced on
+ * the next connection (twice at worst). */
 static bool feed_send(struct pg_store *s, PGconn *pg)
 {
     pthread_mutex_lock(&s->feed_mu);
@@ -122,16 +170,10 @@ static bool feed_send(struct pg_store *s, PGconn *pg)
                count, NULL);
     }
     char *v = array_literal(q, n);
-    bool ok = false;
-    if (v) {
-        const char *vals[1] = {v};
-        PGresult *r = PQexecPrepared(pg, "announce", 1, vals, NULL, NULL, 0);
-        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-        PQclear(r);
-        free(v);
-    }
-    if (ok || PQstatus(pg) == CONNECTION_OK) {
-        if (!ok)
+    int done = v ? feed_exec(s, pg, v) : 0;
+    free(v);
+    if (done >= 0) {
+        if (!done)
             tn_log(TN_LOG_WARN, "store: note changes were not announced to other instances", NULL);
         for (size_t i = 0; i < n; i++)
             free(q[i]);
@@ -172,8 +214,10 @@ static bool feed_due(struct pg_store *s, int *wait_ms)
 }
 
 /* A connection that listens, announces without waiting for the disk, and has the
- * announcing statement prepared; NULL while the database is away. */
-static PGconn *feed_connect(struct pg_store *s)
+ * announcing statement prepared; NULL while the database is away. *pid: its server
+ * process, as the server names it in notifications (which a pooler in between may not
+ * report as PQbackendPID). */
+static PGconn *feed_connect(struct pg_store *s, int *pid)
 {
     PGconn *pg = pg_connect(s->url);
     bool ok = PQstatus(pg) == CONNECTION_OK;
@@ -189,6 +233,12 @@ static PGconn *feed_connect(struct pg_store *s)
         ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
     }
+    if (ok) {
+        PGresult *r = PQexec(pg, "SELECT pg_backend_pid()");
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+        *pid = ok ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+        PQclear(r);
+    }
     if (!ok) {
         PQfinish(pg);
         return NULL;
@@ -196,10 +246,10 @@ static PGconn *feed_connect(struct pg_store *s)
     return pg;
 }
 
-/* Hands the watcher every notification received, but the ones this connection sent. */
-static void feed_deliver(struct pg_store *s, PGconn *pg)
+/* Hands the watcher every notification received, but the ones this connection (server
+ * process `self`) sent. */
+static void feed_deliver(struct pg_store *s, PGconn *pg, int self)
 {
-    int self = PQbackendPID(pg);
     PGnotify *note;
     while ((note = PQnotifies(pg)) != NULL) {
         if (note->extra && note->be_pid != self && s->watch_fn)
@@ -220,15 +270,21 @@ static void *watch_main(void *arg)
 {
     struct pg_store *s = arg;
     PGconn *pg = NULL;
+    int self = 0;
     unsigned backoff_ms = 200;
     for (;;) {
         bool stop = atomic_load(&s->stop_watch);
         if (!pg && stop)
-            break; /* what is queued goes with the connection that is gone */
-        if (!pg && !(pg = feed_connect(s))) {
-            /* the database is away: try again, a little later each time */
-            struct pollfd w = {.fd = s->feed_wake, .events = POLLIN};
-            poll(&w, 1, (int)backoff_ms);
+            break; /* what is queued is dropped (feed_free counts it) */
+        if (!pg && !(pg = feed_connect(s, &self))) {
+            /* the database is away: try again, a little later each time (writes queued
+             * meanwhile wake the thread: they wait for the pause's end) */
+            for (int64_t end = now_ms() + backoff_ms, left;
+                 !atomic_load(&s->stop_watch) && (left = end - now_ms()) > 0;) {
+                struct pollfd w = {.fd = s->feed_wake, .events = POLLIN};
+                if (poll(&w, 1, (int)left) > 0)
+                    feed_woken(s);
+            }
             backoff_ms = backoff_ms < 5000 ? backoff_ms * 2 : 5000;
             continue;
         }
@@ -240,7 +296,7 @@ static void *watch_main(void *arg)
                 pg = NULL;
                 continue;
             }
-            feed_deliver(s, pg); /* what arrived while the announcement's answer was read */
+            feed_deliver(s, pg, self); /* what arrived with the announcement's answer */
             if (stop)
                 break;
             feed_due(s, &wait_ms);
@@ -248,27 +304,31 @@ static void *watch_main(void *arg)
         struct pollfd pfd[2] = {{.fd = PQsocket(pg), .events = POLLIN},
                                 {.fd = s->feed_wake, .events = POLLIN}};
         int n = poll(pfd, 2, wait_ms);
-        if (n > 0 && (pfd[1].revents & POLLIN)) {
-            uint64_t count;
-            ssize_t r = read(s->feed_wake, &count, sizeof count);
-            (void)r; /* non-blocking: nothing to read is fine */
-        }
+        if (n > 0 && (pfd[1].revents & POLLIN))
+            feed_woken(s);
         if (n < 0 ||
             (n > 0 && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(pg))) {
             feed_lost(pg);
             pg = NULL;
             continue;
         }
-        feed_deliver(s, pg);
+        feed_deliver(s, pg, self);
     }
     if (pg)
         PQfinish(pg);
     return NULL;
 }
 
-/* The queue, its spare and the wake-up: freed (what is still queued is dropped). */
+/* The queue, its spare and the wake-up: freed; what is still queued is dropped, and
+ * counted in the log. */
 static void feed_free(struct pg_store *s)
 {
+    if (s->feed_n + s->feed_dropped) {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", s->feed_n + s->feed_dropped);
+        tn_log(TN_LOG_WARN, "store: note changes were not announced to other instances", "owners",
+               count, NULL);
+    }
     for (size_t i = 0; s->feed_q && i < s->feed_n; i++)
         free(s->feed_q[i]);
     free(s->feed_q);
