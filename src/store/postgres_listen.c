@@ -19,6 +19,7 @@
  * FEED_STOP_MS, else dropped and counted in the log. */
 #include "store/postgres_internal.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,7 +307,7 @@ static void *watch_main(void *arg)
         int n = poll(pfd, 2, wait_ms);
         if (n > 0 && (pfd[1].revents & POLLIN))
             feed_woken(s);
-        if (n < 0 ||
+        if ((n < 0 && errno != EINTR) ||
             (n > 0 && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(pg))) {
             feed_lost(pg);
             pg = NULL;
