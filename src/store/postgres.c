@@ -125,16 +125,20 @@ static bool session_setup(PGconn *pg)
     return ok;
 }
 
-PGconn *pg_connect(const char *url)
+static PGconn *connect_with(const char *url, bool start)
 {
     static const char *const keys[] = {"connect_timeout", "application_name", "dbname",
                                        "client_encoding", NULL};
     const char *const vals[] = {CONNECT_TIMEOUT_S, "teamnotes", url, "UTF8", NULL};
-    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    PGconn *pg = start ? PQconnectStartParams(keys, vals, 1) : PQconnectdbParams(keys, vals, 1);
     if (pg)
         PQsetNoticeProcessor(pg, quiet, NULL);
     return pg;
 }
+
+PGconn *pg_connect(const char *url) { return connect_with(url, false); }
+
+PGconn *pg_connect_start(const char *url) { return connect_with(url, true); }
 
 /* Opens one connection (pg_connect) for the pool. */
 static enum tn_err conn_open(const char *url, bool setup, struct conn **out, struct tn_buf *err)

@@ -649,6 +649,8 @@ void pg_feed_stop(struct pg_store *s);
  * the URL's own parameters win over them, except the client encoding: every string the
  * store handles is UTF-8. The server's notices are not written to stderr. */
 PGconn *pg_connect(const char *url);
+/* The same, started without waiting (PQconnectStartParams: the caller polls it). */
+PGconn *pg_connect_start(const char *url);
 
 /* postgres.c: a formatted message appended to err (if not NULL); libpq's messages end
  * in a newline and may span lines: one line of it in buf, for logs and errors. */

@@ -16,7 +16,9 @@
  *
  * Owners queued while the connection is away are announced once it is back; what is
  * still queued when the store closes is announced if the connection answers within
- * FEED_STOP_MS, else dropped and counted in the log. */
+ * FEED_STOP_MS, else dropped and counted in the log. The thread never blocks on the
+ * network (its connection is non-blocking, made with PQconnectPoll; only a host name's
+ * lookup blocks): a close waits for it about FEED_STOP_MS at most. */
 #include "store/postgres_internal.h"
 
 #include <errno.h>
@@ -114,35 +116,49 @@ static void feed_woken(struct pg_store *s)
     (void)r;
 }
 
-/* Runs the announcing statement with `array` and reads its answer, waiting at most
- * FEED_ANSWER_MS (FEED_STOP_MS once the store closes). 1: announced; 0: refused, the
- * connection is fine; -1: the connection is lost or too slow (the caller closes it). */
-static int feed_exec(struct pg_store *s, PGconn *pg, const char *array)
+/* Waits for `pg`'s socket to be ready for `events`, or for the wake-up; false once past
+ * *deadline, which the store's close brings forward to FEED_STOP_MS from now. */
+static bool feed_wait(struct pg_store *s, PGconn *pg, short events, int64_t *deadline)
 {
-    const char *vals[1] = {array};
-    if (PQsendQueryPrepared(pg, "announce", 1, vals, NULL, NULL, 0) != 1)
+    if (atomic_load(&s->stop_watch) && *deadline > now_ms() + FEED_STOP_MS)
+        *deadline = now_ms() + FEED_STOP_MS;
+    int64_t left = *deadline - now_ms();
+    if (left <= 0)
+        return false;
+    struct pollfd pfd[2] = {{.fd = PQsocket(pg), .events = events},
+                            {.fd = s->feed_wake, .events = POLLIN}};
+    if (poll(pfd, 2, (int)left) > 0 && (pfd[1].revents & POLLIN))
+        feed_woken(s); /* the caller looks at the queue and the stop flag afterwards */
+    return true;
+}
+
+/* Sends what the statement just queued on the non-blocking `pg` and reads all its
+ * results, none of it waiting past `deadline` (feed_wait). 1: every result was `want`
+ * (the first one kept in *keep, when asked for, to PQclear); 0: refused, the connection
+ * is fine; -1: the connection is lost or too slow (the caller closes it). */
+static int feed_finish(struct pg_store *s, PGconn *pg, int64_t deadline, ExecStatusType want,
+                       PGresult **keep)
+{
+    int f;
+    while ((f = PQflush(pg)) == 1)
+        if (!feed_wait(s, pg, POLLOUT | POLLIN, &deadline) || !PQconsumeInput(pg))
+            return -1;
+    if (f < 0)
         return -1;
-    int64_t deadline = now_ms() + FEED_ANSWER_MS;
-    while (PQisBusy(pg)) {
-        if (atomic_load(&s->stop_watch) && deadline > now_ms() + FEED_STOP_MS)
-            deadline = now_ms() + FEED_STOP_MS;
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return -1;
-        struct pollfd pfd[2] = {{.fd = PQsocket(pg), .events = POLLIN},
-                                {.fd = s->feed_wake, .events = POLLIN}};
-        int n = poll(pfd, 2, (int)left);
-        if (n > 0 && (pfd[1].revents & POLLIN))
-            feed_woken(s); /* the caller looks at the queue and the stop flag next */
-        if (n > 0 && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(pg))
-            return -1;
-    }
     int done = 1;
-    PGresult *r;
-    while ((r = PQgetResult(pg)) != NULL) {
-        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    for (;;) {
+        while (PQisBusy(pg))
+            if (!feed_wait(s, pg, POLLIN, &deadline) || !PQconsumeInput(pg))
+                return -1;
+        PGresult *r = PQgetResult(pg);
+        if (!r)
+            break;
+        if (PQresultStatus(r) != want)
             done = 0;
-        PQclear(r);
+        if (keep && !*keep && done)
+            *keep = r;
+        else
+            PQclear(r);
     }
     return done || PQstatus(pg) == CONNECTION_OK ? done : -1;
 }
@@ -167,11 +183,15 @@ static bool feed_send(struct pg_store *s, PGconn *pg)
     if (dropped) {
         char count[24];
         snprintf(count, sizeof count, "%zu", dropped);
-        tn_log(TN_LOG_WARN, "store: note changes were not announced to other instances", "owners",
+        tn_log(TN_LOG_WARN, "store: note changes were not announced to other instances", "changes",
                count, NULL);
     }
     char *v = array_literal(q, n);
-    int done = v ? feed_exec(s, pg, v) : 0;
+    const char *vals[1] = {v};
+    int done = !v ? 0
+               : PQsendQueryPrepared(pg, "announce", 1, vals, NULL, NULL, 0) != 1
+                   ? -1
+                   : feed_finish(s, pg, now_ms() + FEED_ANSWER_MS, PGRES_TUPLES_OK, NULL);
     free(v);
     if (done >= 0) {
         if (!done)
@@ -215,31 +235,34 @@ static bool feed_due(struct pg_store *s, int *wait_ms)
 }
 
 /* A connection that listens, announces without waiting for the disk, and has the
- * announcing statement prepared; NULL while the database is away. *pid: its server
- * process, as the server names it in notifications (which a pooler in between may not
- * report as PQbackendPID). */
+ * announcing statement prepared, made without blocking (feed_wait: at most
+ * FEED_ANSWER_MS, FEED_STOP_MS once the store closes; only the host name's lookup
+ * blocks); NULL while the database is away. *pid: its server process, as the server
+ * names it in notifications (which a pooler in between may not report as
+ * PQbackendPID). */
 static PGconn *feed_connect(struct pg_store *s, int *pid)
 {
-    PGconn *pg = pg_connect(s->url);
-    bool ok = PQstatus(pg) == CONNECTION_OK;
-    static const char *const setup[] = {"LISTEN teamnotes_notes", "SET synchronous_commit = off"};
-    for (size_t i = 0; ok && i < sizeof setup / sizeof setup[0]; i++) {
-        PGresult *r = PQexec(pg, setup[i]);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
+    int64_t deadline = now_ms() + FEED_ANSWER_MS;
+    PGconn *pg = pg_connect_start(s->url);
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    bool ok = pg && PQstatus(pg) != CONNECTION_BAD;
+    while (ok && st != PGRES_POLLING_OK) {
+        ok = st != PGRES_POLLING_FAILED &&
+             feed_wait(s, pg, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, &deadline);
+        if (ok)
+            st = PQconnectPoll(pg);
     }
-    if (ok) {
-        const Oid types[1] = {0};
-        PGresult *r = PQprepare(pg, "announce", FEED_SQL, 1, types);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-    }
-    if (ok) {
-        PGresult *r = PQexec(pg, "SELECT pg_backend_pid()");
-        ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-        *pid = ok ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-        PQclear(r);
-    }
+    ok = ok && PQsetnonblocking(pg, 1) == 0 &&
+         PQsendQuery(pg, "LISTEN teamnotes_notes; SET synchronous_commit = off") == 1 &&
+         feed_finish(s, pg, deadline, PGRES_COMMAND_OK, NULL) == 1;
+    const Oid types[1] = {0};
+    ok = ok && PQsendPrepare(pg, "announce", FEED_SQL, 1, types) == 1 &&
+         feed_finish(s, pg, deadline, PGRES_COMMAND_OK, NULL) == 1;
+    PGresult *r = NULL;
+    ok = ok && PQsendQuery(pg, "SELECT pg_backend_pid()") == 1 &&
+         feed_finish(s, pg, deadline, PGRES_TUPLES_OK, &r) == 1 && r && PQntuples(r) == 1;
+    *pid = ok ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
     if (!ok) {
         PQfinish(pg);
         return NULL;
@@ -259,11 +282,17 @@ static void feed_deliver(struct pg_store *s, PGconn *pg, int self)
     }
 }
 
-static void feed_lost(PGconn *pg)
+/* Closes a connection that broke or did not answer in time (said in the log, unless
+ * the store is closing). */
+static void feed_lost(struct pg_store *s, PGconn *pg)
 {
-    char line[512];
-    tn_log(TN_LOG_WARN, "store: the change feed's database connection was lost; reconnecting",
-           "error", pg_one_line(PQerrorMessage(pg), line, sizeof line), NULL);
+    if (!atomic_load(&s->stop_watch)) {
+        char line[512];
+        tn_log(TN_LOG_WARN,
+               "store: the change feed's database connection broke or did not answer; "
+               "making it again",
+               "error", pg_one_line(PQerrorMessage(pg), line, sizeof line), NULL);
+    }
     PQfinish(pg);
 }
 
@@ -293,7 +322,8 @@ static void *watch_main(void *arg)
         int wait_ms;
         if (feed_due(s, &wait_ms) || stop) {
             if (!feed_send(s, pg)) {
-                feed_lost(pg);
+                feed_deliver(s, pg, self); /* what other instances said before it broke */
+                feed_lost(s, pg);
                 pg = NULL;
                 continue;
             }
@@ -302,6 +332,8 @@ static void *watch_main(void *arg)
                 break;
             feed_due(s, &wait_ms);
         }
+        if (atomic_load(&s->stop_watch))
+            wait_ms = 0; /* seen after its wake-up was read: send the rest and stop */
         struct pollfd pfd[2] = {{.fd = PQsocket(pg), .events = POLLIN},
                                 {.fd = s->feed_wake, .events = POLLIN}};
         int n = poll(pfd, 2, wait_ms);
@@ -309,7 +341,7 @@ static void *watch_main(void *arg)
             feed_woken(s);
         if ((n < 0 && errno != EINTR) ||
             (n > 0 && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(pg))) {
-            feed_lost(pg);
+            feed_lost(s, pg);
             pg = NULL;
             continue;
         }
@@ -327,7 +359,7 @@ static void feed_free(struct pg_store *s)
     if (s->feed_n + s->feed_dropped) {
         char count[24];
         snprintf(count, sizeof count, "%zu", s->feed_n + s->feed_dropped);
-        tn_log(TN_LOG_WARN, "store: note changes were not announced to other instances", "owners",
+        tn_log(TN_LOG_WARN, "store: note changes were not announced to other instances", "changes",
                count, NULL);
     }
     for (size_t i = 0; s->feed_q && i < s->feed_n; i++)

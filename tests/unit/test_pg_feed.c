@@ -14,8 +14,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -235,6 +241,136 @@ static void test_feed_reconnects(void **state)
     assert_string_equal(got, "https://issuer.example|alice;");
 }
 
+/* ---------- a proxy in front of the database that can stop answering ---------- */
+
+/* Forwards connections to 127.0.0.1:to; once `stall` is set, a new connection's client
+ * bytes after its first two reads (the startup message and one statement) are dropped:
+ * the server never answers them, as behind a pooler out of connections. */
+struct proxy {
+    int lfd, to;
+    atomic_bool stall, stop;
+    pthread_t t;
+};
+
+struct pump {
+    int from, to;
+    bool swallow;
+};
+
+static void *pump_main(void *arg)
+{
+    struct pump p = *(struct pump *)arg;
+    free(arg);
+    char buf[65536];
+    ssize_t n;
+    for (int reads = 0; (n = recv(p.from, buf, sizeof buf, 0)) > 0; reads++)
+        if ((!p.swallow || reads < 2) && send(p.to, buf, (size_t)n, MSG_NOSIGNAL) != n)
+            break;
+    shutdown(p.from, SHUT_RDWR);
+    shutdown(p.to, SHUT_RDWR);
+    return NULL;
+}
+
+static void pump_start(int from, int to, bool swallow)
+{
+    struct pump *p = malloc(sizeof *p);
+    *p = (struct pump){from, to, swallow};
+    pthread_t t;
+    if (pthread_create(&t, NULL, pump_main, p) == 0)
+        pthread_detach(t);
+}
+
+static void *proxy_main(void *arg)
+{
+    struct proxy *x = arg;
+    while (!atomic_load(&x->stop)) {
+        struct pollfd l = {.fd = x->lfd, .events = POLLIN};
+        if (poll(&l, 1, 100) <= 0)
+            continue;
+        int c = accept(x->lfd, NULL, NULL);
+        if (c < 0)
+            continue;
+        int d = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)x->to)};
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (connect(d, (struct sockaddr *)&to, sizeof to) != 0) {
+            close(c);
+            close(d);
+            continue;
+        }
+        pump_start(c, d, atomic_load(&x->stall));
+        pump_start(d, c, false);
+    }
+    return NULL;
+}
+
+/* Starts the proxy for the database of `url` (postgres://user@127.0.0.1:PORT/...) and
+ * writes into out the same URL through the proxy. */
+static void proxy_start(struct proxy *x, const char *url, char *out, size_t cap)
+{
+    const char *at = strstr(url, "@127.0.0.1:");
+    assert_non_null(at);
+    x->to = (int)strtol(at + strlen("@127.0.0.1:"), NULL, 10);
+    x->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(x->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(x->lfd, 16), 0);
+    assert_int_equal(getsockname(x->lfd, (struct sockaddr *)&a, &len), 0);
+    atomic_init(&x->stall, false);
+    atomic_init(&x->stop, false);
+    assert_int_equal(pthread_create(&x->t, NULL, proxy_main, x), 0);
+    const char *rest = strchr(at + strlen("@127.0.0.1:"), '/');
+    assert_non_null(rest);
+    int n =
+        snprintf(out, cap, "%.*s@127.0.0.1:%d%s", (int)(at - url), url, ntohs(a.sin_port), rest);
+    assert_true(n > 0 && (size_t)n < cap);
+}
+
+static void proxy_stop(struct proxy *x)
+{
+    atomic_store(&x->stop, true);
+    pthread_join(x->t, NULL);
+    close(x->lfd);
+}
+
+/* The feed's connection is cut and the database then stops answering new connections
+ * after their first statement: the feed thread, making its connection again, never
+ * gets an answer. The store still closes within about a second (FEED_STOP_MS), not when
+ * the network gives up; the change queued meanwhile is dropped, not waited for. */
+static void test_close_while_the_database_hangs(void **state)
+{
+    struct fx *f = *state;
+    struct proxy x;
+    char purl[1200], got[4096], killed[16], sql[512];
+    proxy_start(&x, f->url, purl, sizeof purl);
+    struct tn_store *s = open_url(purl);
+    assert_int_equal(tn_store_watch_notes(s, on_feed, NULL), TN_OK);
+    add(s, &alice, "through the proxy");
+    assert_int_equal(listen_for(f->c, 1, 2000, got, sizeof got), 1);
+    assert_string_equal(got, "https://issuer.example|alice;");
+    atomic_store(&x.stall, true);
+    PGconn *d = conn_to(f->url);
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+             "application_name = '%s' AND query LIKE '%%unnest%%' AND pid <> pg_backend_pid()",
+             f->schema);
+    value_of(d, sql, killed, sizeof killed);
+    assert_string_equal(killed, "1");
+    PQfinish(d);
+    usleep(300000); /* the feed thread is making its connection again, through the stall */
+    add(s, &bob, "queued while the feed hangs");
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tn_store_close(s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    print_message("# the close took %.2f s\n", took);
+    assert_true(took < 3.0);
+    proxy_stop(&x);
+}
+
 int main(void)
 {
     const char *url = getenv("DATABASE_URL");
@@ -251,6 +387,7 @@ int main(void)
         T(test_own_writes_not_echoed),
         T(test_writes_gathered),
         T(test_feed_reconnects),
+        T(test_close_while_the_database_hangs),
 #undef T
     };
     tn_log_setup(TN_LOG_ERROR, false);
