@@ -84,7 +84,8 @@ static const struct tn_owner bob = {"https://issuer.example|bob", "o1"};
 /* an owner whose key needs escaping in a text[] literal */
 static const struct tn_owner odd = {"https://issuer.example|o\"d\\d, {x}", "o1"};
 
-static void add(struct tn_store *s, const struct tn_owner *o, const char *content)
+/* A private, untagged note with `content` (borrowed). */
+static struct tn_note note_of(const char *content)
 {
     struct tn_note n;
     memset(&n, 0, sizeof n);
@@ -92,6 +93,12 @@ static void add(struct tn_store *s, const struct tn_owner *o, const char *conten
     n.content = (char *)content;
     snprintf(n.tags, sizeof n.tags, "[]");
     snprintf(n.visibility, sizeof n.visibility, "private");
+    return n;
+}
+
+static void add(struct tn_store *s, const struct tn_owner *o, const char *content)
+{
+    struct tn_note n = note_of(content);
     enum tn_err e = tn_store_note_insert(s, o, &n);
     if (e != TN_OK)
         fail_msg("insert %s: %s", content, tn_err_name(e));
@@ -168,12 +175,7 @@ static void *write_many(void *arg)
 {
     struct writer *w = arg;
     for (int i = 0; i < w->n; i++) {
-        struct tn_note n;
-        memset(&n, 0, sizeof n);
-        snprintf(n.title, sizeof n.title, "burst");
-        n.content = "one of many";
-        snprintf(n.tags, sizeof n.tags, "[]");
-        snprintf(n.visibility, sizeof n.visibility, "private");
+        struct tn_note n = note_of("one of many");
         w->ok += tn_store_note_insert(w->s, w->o, &n) == TN_OK;
     }
     return NULL;
@@ -214,24 +216,30 @@ static void test_writes_gathered(void **state)
     print_message("# 201 writes: %s\n", note);
 }
 
+/* Cuts the feed connection of this test's store that announced last (its last statement
+ * was an announcement; the test's connections carry its schema as application_name). */
+static void kill_feed(const struct fx *f)
+{
+    char sql[512], killed[16];
+    snprintf(sql, sizeof sql,
+             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+             "application_name = '%s' AND query LIKE '%%unnest%%' AND pid <> pg_backend_pid()",
+             f->schema);
+    PGconn *d = conn_to(f->url);
+    value_of(d, sql, killed, sizeof killed);
+    PQfinish(d);
+    assert_string_equal(killed, "1");
+}
+
 /* The feed's connection is cut: a write queued meanwhile is announced once it is back,
  * and b's writes reach a's watcher again. */
 static void test_feed_reconnects(void **state)
 {
     struct fx *f = *state;
-    char got[4096], killed[16];
+    char got[4096];
     add(f->a, &alice, "before");
     assert_int_equal(listen_for(f->c, 1, 2000, got, sizeof got), 1);
-    PGconn *d = conn_to(f->url);
-    /* a's feed connection: this test's connection whose last statement announced */
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-             "application_name = '%s' AND query LIKE '%%unnest%%' AND pid <> pg_backend_pid()",
-             f->schema);
-    value_of(d, sql, killed, sizeof killed);
-    assert_string_equal(killed, "1");
-    PQfinish(d);
+    kill_feed(f);
     add(f->a, &bob, "while the feed was away");
     assert_int_equal(listen_for(f->c, 1, 5000, got, sizeof got), 1);
     assert_string_equal(got, "https://issuer.example|bob;");
@@ -356,7 +364,7 @@ static void test_close_while_the_database_hangs(void **state)
 {
     struct fx *f = *state;
     struct proxy x;
-    char purl[1200], got[4096], killed[16], sql[512];
+    char purl[1200], got[4096];
     proxy_start(&x, f->url, purl, sizeof purl);
     struct tn_store *s = open_url(purl);
     assert_int_equal(tn_store_watch_notes(s, on_feed, NULL), TN_OK);
@@ -364,14 +372,7 @@ static void test_close_while_the_database_hangs(void **state)
     assert_int_equal(listen_for(f->c, 1, 2000, got, sizeof got), 1);
     assert_string_equal(got, "https://issuer.example|alice;");
     atomic_store(&x.stall, true);
-    PGconn *d = conn_to(f->url);
-    snprintf(sql, sizeof sql,
-             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
-             "application_name = '%s' AND query LIKE '%%unnest%%' AND pid <> pg_backend_pid()",
-             f->schema);
-    value_of(d, sql, killed, sizeof killed);
-    assert_string_equal(killed, "1");
-    PQfinish(d);
+    kill_feed(f);
     usleep(300000); /* the feed thread is making its connection again, through the stall */
     add(s, &bob, "queued while the feed hangs");
     /* closed on a thread of its own, so that a close that hangs fails the test instead
