@@ -166,9 +166,12 @@ struct tn_http_req {
     struct conn *c;        /* the connection's (NULL only if it could not be tracked) */
     char addr[TN_IP_TEXT_MAX];
     /* offloading: NONE, then QUEUED/RUNNING on the pool with the connection suspended,
-     * then READY with the answer in `pending` until the resumed connection sends it */
-    enum { OFF_NONE, OFF_QUEUED, OFF_READY } off;
-    bool offloaded; /* the handler is running (or ran) on a pool thread */
+     * then READY with the answer in `pending` until the resumed connection sends it; the
+     * pre-handler's the same way (PRE_QUEUED, PRE_READY with its verdict in pre_passed
+     * and its refusal in `pending`) */
+    enum { OFF_NONE, OFF_QUEUED, OFF_READY, OFF_PRE_QUEUED, OFF_PRE_READY } off;
+    bool offloaded; /* the handler (or pre-handler) is running or ran on a pool thread */
+    bool pre_passed;
     struct tn_http_resp *pending;
     struct tn_http_req *pool_next;
     /* what the handler's first call handed to its second (tn_http_resp_offload_with) */
@@ -205,11 +208,11 @@ void tn_http_warn_ignored_forwarding(const struct tn_http_req *r);
 
 /* pool.c */
 void tn_http_pool_start(struct tn_http_server *s);
-/* Queues the handler's second call of r on the pool, its connection suspended, the
- * answer to be left in `later` (initialised here); false when the pool has stopped
- * taking work (the caller runs the handler itself). */
+/* Queues the handler's second call of r (the pre-handler's with `pre`) on the pool, its
+ * connection suspended, the answer to be left in `later` (initialised here); false when
+ * the pool has stopped taking work (the caller runs it itself). */
 bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r,
-                         struct tn_http_resp *later);
+                         struct tn_http_resp *later, bool pre);
 /* resp_init / resp_deinit of server.c, for the pool's answers */
 void tn_http_resp_init(struct tn_http_resp *resp);
 void tn_http_pool_stop_all(struct tn_http_server *s);

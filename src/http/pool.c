@@ -7,7 +7,7 @@
 #include "http/internal.h"
 
 bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r,
-                         struct tn_http_resp *later)
+                         struct tn_http_resp *later, bool pre)
 {
     /* Queued only while the pool takes work, decided under its mutex: once shutdown has
      * said stop, the pool threads end as soon as the queue is empty, and a handler queued
@@ -19,7 +19,7 @@ bool tn_http_pool_submit(struct tn_http_server *s, struct tn_http_req *r,
         tn_http_resp_init(later);
         r->pending = later;
         r->offloaded = true;
-        r->off = OFF_QUEUED;
+        r->off = pre ? OFF_PRE_QUEUED : OFF_QUEUED;
         MHD_suspend_connection(r->conn);
         if ((t = s->pool_idle)) {
             s->pool_idle = t->next_idle;
@@ -70,11 +70,16 @@ static void *pool_main(void *arg)
         }
         struct tn_http_resp *resp = r->pending;
         tn_log_set_request_id(r->id);
-        r->route->h(r->route->ud, r, resp);
+        if (r->off == OFF_PRE_QUEUED) { /* the verdict is queued by the resumed connection */
+            r->pre_passed = r->route->pre(r->route->pre_ud, r, resp, &r->value);
+            r->off = OFF_PRE_READY;
+        } else {
+            r->route->h(r->route->ud, r, resp);
+            if (resp->status == 0)
+                resp->status = 500;
+            r->off = OFF_READY;
+        }
         tn_log_set_request_id(NULL);
-        if (resp->status == 0)
-            resp->status = 500;
-        r->off = OFF_READY;
         MHD_resume_connection(r->conn);
     }
     return NULL;

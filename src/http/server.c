@@ -13,7 +13,10 @@
  * A handler that is about to wait (a durable commit) hands itself to the blocking pool
  * with tn_http_resp_offload: the connection is suspended, the handler runs again on a
  * pool thread, and the connection is resumed to send what it produced. The epoll workers
- * never wait, and as many writers as there are pool threads can share one commit.
+ * never wait, and as many writers as there are pool threads can share one commit. A
+ * route's pre-handler can do the same (authentication that must fetch the issuer's keys
+ * first): the connection is suspended with only the headers read, and resumed with its
+ * verdict before any body byte is.
  *
  * Every connection is tracked from MHD's connection notifications (struct conn): its peer
  * address, counted against MAX_CONNECTIONS_PER_IP unless it is a trusted proxy, and when
@@ -422,6 +425,55 @@ static enum MHD_Result preflight(struct tn_http_req *r)
     return ok;
 }
 
+/* The last check on the headers: a declared body longer than the route takes. */
+static enum MHD_Result check_length(struct tn_http_req *r)
+{
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl) {
+        char *end = NULL;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (end == cl || *end != '\0' || n > r->body.limit)
+            return answer_error(r, TN_ERR_BODY_TOO_LARGE, "Request body too large", NULL);
+    }
+    return MHD_YES;
+}
+
+/* The pre-handler's verdict: its refusal queued, or the first call goes on. */
+static enum MHD_Result pre_done(struct tn_http_req *r, bool pass, struct tn_http_resp *resp)
+{
+    enum MHD_Result ok = MHD_YES;
+    if (!pass) {
+        if (resp->status == 0)
+            resp->status = 500;
+        ok = queue(r, resp);
+    }
+    resp_deinit(resp);
+    if (r->answered || ok != MHD_YES)
+        return ok;
+    return check_length(r);
+}
+
+/* Runs the route's pre-handler. One that asks to wait (false with tn_http_resp_offload)
+ * runs again on the blocking pool, its connection suspended with only the headers read;
+ * the resumed connection finishes the first call (on_request_in). */
+static enum MHD_Result run_pre(struct tn_http_server *s, struct tn_http_req *r)
+{
+    struct tn_http_resp resp;
+    tn_http_resp_init(&resp);
+    bool pass = r->route->pre(r->route->pre_ud, r, &resp, &r->value);
+    if (!pass && resp.offload) {
+        resp_deinit(&resp);
+        struct tn_http_resp *later = s->pool ? tn_arena_alloc(&r->arena, sizeof *later) : NULL;
+        if (later && tn_http_pool_submit(s, r, later, true))
+            return MHD_YES;
+        tn_http_resp_init(&resp); /* no pool, or a stopping one: here */
+        r->offloaded = true;
+        pass = r->route->pre(r->route->pre_ud, r, &resp, &r->value);
+        r->offloaded = false; /* the handler may still hand itself over */
+    }
+    return pre_done(r, pass, &resp);
+}
+
 static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_req *r)
 {
     if (tn_http_past_deadline(s, r->c, tn_time_mono_ns()))
@@ -453,28 +505,9 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
         return answer_error(r, TN_ERR_NO_ROUTE, "Not found", NULL);
     if (r->route->max_body)
         r->body.limit = r->route->max_body;
-    if (r->route->pre) {
-        struct tn_http_resp resp;
-        tn_http_resp_init(&resp);
-        enum MHD_Result ok = MHD_YES;
-        if (!r->route->pre(r->route->pre_ud, r, &resp, &r->value)) {
-            if (resp.status == 0)
-                resp.status = 500;
-            ok = queue(r, &resp);
-        }
-        resp_deinit(&resp);
-        if (r->answered || ok != MHD_YES)
-            return ok;
-    }
-
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Content-Length");
-    if (cl) {
-        char *end = NULL;
-        unsigned long long n = strtoull(cl, &end, 10);
-        if (end == cl || *end != '\0' || n > r->body.limit)
-            return answer_error(r, TN_ERR_BODY_TOO_LARGE, "Request body too large", NULL);
-    }
-    return MHD_YES;
+    if (r->route->pre)
+        return run_pre(s, r);
+    return check_length(r);
 }
 
 /* The request's struct, with its id and arena, on the first call (headers only); NULL
@@ -560,7 +593,7 @@ static enum MHD_Result run_handler(struct tn_http_server *s, struct tn_http_req 
     }
     if (resp.offload && s->pool) {
         struct tn_http_resp *later = tn_arena_alloc(&r->arena, sizeof *later);
-        if (later && tn_http_pool_submit(s, r, later)) {
+        if (later && tn_http_pool_submit(s, r, later, false)) {
             resp_deinit(&resp);
             return MHD_YES;
         }
@@ -588,6 +621,14 @@ static enum MHD_Result send_deferred(struct tn_http_req *r)
     return ok;
 }
 
+/* After the first call: a request refused on its headers is not read further (or only
+ * drained, and timed). */
+static void headers_done(struct tn_http_req *r)
+{
+    if (r->answered && !r->deferred && r->c)
+        atomic_store(&r->c->receiving, false);
+}
+
 static enum MHD_Result on_request_in(struct tn_http_server *s, struct MHD_Connection *conn,
                                      const char *url, const char *method, const char *upload_data,
                                      size_t *upload_size, void **con_cls)
@@ -605,12 +646,22 @@ static enum MHD_Result on_request_in(struct tn_http_server *s, struct MHD_Connec
         r->first_call = true;
         enum MHD_Result ok = on_first_call(s, r);
         r->first_call = false;
-        /* refused on its headers: what follows is not read (or only drained, and timed) */
-        if (r->answered && !r->deferred && r->c)
-            atomic_store(&r->c->receiving, false);
+        headers_done(r);
         return ok;
     }
     tn_log_set_request_id(r->id);
+    if (r->off == OFF_PRE_READY) { /* resumed: the pre-handler ran on the pool */
+        struct tn_http_resp *verdict = r->pending;
+        r->pending = NULL;
+        r->off = OFF_NONE;
+        r->offloaded = false; /* the handler may still hand itself over */
+        r->first_call = true; /* MHD calls again as with the headers (0.9.75) */
+        enum MHD_Result ok = pre_done(r, r->pre_passed, verdict);
+        r->first_call = false;
+        headers_done(r);
+        if (ok != MHD_YES || !*upload_size)
+            return ok;
+    }
     if (r->deferred) { /* a refusal waits for the body's end, dropping it meanwhile */
         if (*upload_size) {
             r->drained += *upload_size;

@@ -96,7 +96,7 @@ void tn_http_resp_offload(struct tn_http_resp *resp);
  * request owns it from here: free_state(state) runs when the request ends, whether or
  * not a second call happened (before the request's arena goes). */
 void tn_http_resp_offload_with(struct tn_http_resp *resp, void *state, void (*free_state)(void *));
-/* True in the handler's second call (see tn_http_resp_offload). */
+/* True in the handler's (or pre-handler's) second call (see tn_http_resp_offload). */
 bool tn_http_req_offloaded(const struct tn_http_req *r);
 /* In the second call, the state the first handed over (NULL if none). */
 void *tn_http_req_offload_state(const struct tn_http_req *r);
@@ -118,7 +118,10 @@ enum tn_http_match { TN_HTTP_EXACT, TN_HTTP_PREFIX };
  * authentication: an unauthenticated request never gets its body read). It returns true
  * to go on, or false after filling `resp`, which is then sent at once. It may attach one
  * value to the request (*value), passed to `free_value` when the request ends and
- * readable by the handler through tn_http_req_value. */
+ * readable by the handler through tn_http_req_value. One that would wait (for the
+ * network) returns false after tn_http_resp_offload(resp), attaching nothing: it is
+ * called again on a blocking-pool thread (tn_http_req_offloaded true), the connection
+ * suspended meanwhile, and that call's verdict is final. */
 typedef bool (*tn_http_pre_fn)(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp,
                                void **value);
 /* Attaches a pre-handler to every route registered with exactly this path. */

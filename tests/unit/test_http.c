@@ -86,7 +86,19 @@ static atomic_int wait_calls; /* handler calls of /wait, both rounds */
 static pthread_t first_thread, second_thread;
 static atomic_bool second_offloaded;
 
-/* /wait: offloads itself, then waits (up to 5 s) for /release. */
+/* Waits (up to 5 s) for /release; false when it never came. */
+static bool hold(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    int rc;
+    while ((rc = sem_timedwait(&release_sem, &until)) != 0 && errno == EINTR)
+        ;
+    return rc == 0;
+}
+
+/* /wait: offloads itself, then waits for /release. */
 static void h_wait(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
 {
     (void)ud;
@@ -98,13 +110,7 @@ static void h_wait(void *ud, const struct tn_http_req *req, struct tn_http_resp 
     }
     second_thread = pthread_self();
     atomic_store(&second_offloaded, true);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 5;
-    int rc;
-    while ((rc = sem_timedwait(&release_sem, &until)) != 0 && errno == EINTR)
-        ;
-    if (rc == 0)
+    if (hold())
         tn_http_resp_json(resp, 200, "{\"waited\":true}", 15);
     else
         tn_http_resp_json(resp, 500, "{\"waited\":false}", 16);
@@ -171,6 +177,55 @@ static void h_state(void *ud, const struct tn_http_req *req, struct tn_http_resp
     tn_http_resp_json(resp, 200, body, (size_t)n);
 }
 
+/* /guarded's pre-handler: with X-Wait it asks for the pool, where it waits for /release
+ * with X-Hold; X-Refuse refuses (401); otherwise it attaches the value 7. */
+static atomic_int pre_calls, guarded_calls;
+static pthread_t pre_first, pre_second;
+
+static bool p_guard(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp,
+                    void **value)
+{
+    (void)ud;
+    atomic_fetch_add(&pre_calls, 1);
+    if (!tn_http_req_offloaded(req)) {
+        pre_first = pthread_self();
+        if (tn_http_req_header(req, "X-Wait")) {
+            tn_http_resp_offload(resp);
+            return false;
+        }
+    } else {
+        pre_second = pthread_self();
+        atomic_store(&second_offloaded, true);
+        if (tn_http_req_header(req, "X-Hold") && !hold()) {
+            tn_http_resp_json(resp, 500, "{\"held\":false}", 14);
+            return false;
+        }
+    }
+    if (tn_http_req_header(req, "X-Refuse")) {
+        tn_http_resp_json(resp, 401, "{\"refused\":true}", 16);
+        return false;
+    }
+    int *v = malloc(sizeof *v);
+    *v = 7;
+    *value = v;
+    return true;
+}
+
+/* /guarded: the pre-handler's value, the body, and whether the handler's first call was
+ * taken for a second one (it must not be: only the pre-handler went to the pool). */
+static void h_guarded(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    (void)ud;
+    atomic_fetch_add(&guarded_calls, 1);
+    const int *v = tn_http_req_value(req);
+    struct tn_span b = tn_http_req_body(req);
+    char body[256];
+    int n = snprintf(body, sizeof body, "{\"value\":%d,\"body\":\"%.*s\",\"second\":%s}",
+                     v ? *v : -1, (int)b.len, b.ptr ? b.ptr : "",
+                     tn_http_req_offloaded(req) ? "true" : "false");
+    tn_http_resp_json(resp, 200, body, (size_t)n);
+}
+
 static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
 {
     struct tn_http_config c = {.host = "127.0.0.1",
@@ -194,7 +249,11 @@ static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
     assert_int_equal(tn_http_route(s, "/id", TN_HTTP_EXACT, h_id, NULL), TN_OK);
     assert_int_equal(tn_http_route(s, "/quick", TN_HTTP_EXACT, h_quick, NULL), TN_OK);
     assert_int_equal(tn_http_route(s, "/state", TN_HTTP_EXACT, h_state, NULL), TN_OK);
+    assert_int_equal(tn_http_route(s, "/guarded", TN_HTTP_EXACT, h_guarded, NULL), TN_OK);
+    assert_int_equal(tn_http_route_pre(s, "/guarded", p_guard, free, NULL), TN_OK);
     assert_int_equal(tn_http_server_start(s), TN_OK);
+    atomic_store(&pre_calls, 0);
+    atomic_store(&guarded_calls, 0);
     atomic_store(&states_freed, 0);
     sem_init(&release_sem, 0, 0);
     atomic_store(&wait_calls, 0);
@@ -283,6 +342,114 @@ static void test_offload_frees_the_worker(void **state)
     assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
     close(a);
     close(b);
+    pool_server_free(s);
+}
+
+/* A POST to /guarded with these extra header lines ("" or lines ending in \r\n) and,
+ * unless NULL, the body "hello" sent with the headers. */
+static int send_guarded(uint16_t port, const char *extra, const char *body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "POST /guarded HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n%s\r\n%s",
+                     extra, body ? body : "");
+    assert_int_equal(send(fd, req, (size_t)n, 0), n);
+    return fd;
+}
+
+/* A pre-handler that waits runs again on the pool while its worker (the only one) serves
+ * other requests; the resumed connection then reads the body and runs the handler, whose
+ * first call is a first call. A refusal made on the pool is sent, and the handler never
+ * runs; the connection stays usable after either. */
+static void test_pre_offload(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 2);
+    uint16_t port = tn_http_server_port(s);
+    char body[256];
+    int a = send_guarded(port, "X-Wait: 1\r\nX-Hold: 1\r\n", "hello");
+    wait_for_pool();
+    int b = send_get(port, "/release"); /* the worker is free while the pre-handler waits */
+    assert_int_equal(read_response(b, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"released\":true}");
+    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"value\":7,\"body\":\"hello\",\"second\":false}");
+    assert_int_equal(atomic_load(&pre_calls), 2);
+    assert_int_equal(atomic_load(&guarded_calls), 1);
+    assert_false(pthread_equal(pre_first, pre_second));
+
+    /* refused on the pool: the refusal, not the handler; the body is drained */
+    char req[] = "POST /guarded HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
+                 "X-Wait: 1\r\nX-Refuse: 1\r\n\r\nhello";
+    assert_int_equal(send(a, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+    assert_int_equal(read_response(a, 3000, body, sizeof body), 401);
+    assert_string_equal(body, "{\"refused\":true}");
+    assert_int_equal(atomic_load(&pre_calls), 4);
+    assert_int_equal(atomic_load(&guarded_calls), 1);
+    /* and the connection serves the next request */
+    char next[] = "GET /release HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(send(a, next, sizeof next - 1, 0), (ssize_t)(sizeof next - 1));
+    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"released\":true}");
+    close(a);
+    close(b);
+    pool_server_free(s);
+}
+
+/* With Expect: 100-continue the client sends no body before the verdict: no "100
+ * Continue" while the pre-handler waits on the pool; after a pass it comes, then the
+ * answer; after a refusal only the refusal. */
+static void test_pre_offload_expect(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 2);
+    uint16_t port = tn_http_server_port(s);
+    char buf[512];
+    int a = send_guarded(port, "X-Wait: 1\r\nX-Hold: 1\r\nExpect: 100-continue\r\n", NULL);
+    wait_for_pool();
+    struct pollfd p = {.fd = a, .events = POLLIN};
+    assert_int_equal(poll(&p, 1, 300), 0); /* nothing while the verdict is pending */
+    sem_post(&release_sem);
+    assert_int_equal(poll(&p, 1, 3000), 1);
+    ssize_t n = recv(a, buf, sizeof buf - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "HTTP/1.1 100 Continue\r\n\r\n"));
+    assert_null(strstr(buf, "200"));
+    assert_int_equal(send(a, "hello", 5, 0), 5);
+    assert_int_equal(read_response(a, 3000, buf, sizeof buf), 200);
+    assert_string_equal(buf, "{\"value\":7,\"body\":\"hello\",\"second\":false}");
+    close(a);
+
+    int b = send_guarded(port, "X-Wait: 1\r\nX-Refuse: 1\r\nExpect: 100-continue\r\n", NULL);
+    assert_int_equal(poll(&(struct pollfd){.fd = b, .events = POLLIN}, 1, 3000), 1);
+    n = recv(b, buf, sizeof buf - 1, 0);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_null(strstr(buf, "100 Continue"));
+    assert_non_null(strstr(buf, "HTTP/1.1 401"));
+    assert_int_equal(atomic_load(&guarded_calls), 1);
+    close(b);
+    pool_server_free(s);
+}
+
+/* Without a pool the pre-handler's second call happens at once, on the worker. */
+static void test_pre_offload_without_pool(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 0);
+    char body[256];
+    int a = send_guarded(tn_http_server_port(s), "X-Wait: 1\r\n", "hello");
+    assert_int_equal(read_response(a, 3000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"value\":7,\"body\":\"hello\",\"second\":false}");
+    assert_int_equal(atomic_load(&pre_calls), 2);
+    assert_true(pthread_equal(pre_first, pre_second));
+    close(a);
     pool_server_free(s);
 }
 
@@ -486,6 +653,9 @@ int main(void)
         cmocka_unit_test(test_offload_frees_the_worker),
         cmocka_unit_test(test_offload_without_pool),
         cmocka_unit_test(test_offload_state),
+        cmocka_unit_test(test_pre_offload),
+        cmocka_unit_test(test_pre_offload_expect),
+        cmocka_unit_test(test_pre_offload_without_pool),
         cmocka_unit_test(test_request_ids),
         cmocka_unit_test(test_offload_survives_shutdown),
         cmocka_unit_test(test_offload_after_pool_stop),
