@@ -109,8 +109,17 @@ static bool mcp_pre(void *ud, const struct tn_http_req *req, struct tn_http_resp
     enum tn_rs_verdict v = TN_RS_UNAVAILABLE;
     enum tn_jwt_reason why = TN_JWT_OK;
     struct tn_principal *p = NULL;
-    if (app->rs)
-        v = tn_rs_authenticate(app->rs, tn_http_req_header(req, "Authorization"), &p, &why);
+    /* The event loop never waits for the issuer: a token that needs its keys fetched
+     * first (a key we do not have, keys expired) is authenticated again on the pool. */
+    const char *authz = tn_http_req_header(req, "Authorization");
+    if (app->rs && tn_http_req_offloaded(req))
+        v = tn_rs_authenticate(app->rs, authz, &p, &why);
+    else if (app->rs)
+        v = tn_rs_authenticate_now(app->rs, authz, &p, &why);
+    if (v == TN_RS_LATER) {
+        tn_http_resp_offload(resp);
+        return false;
+    }
     /* a built-in token: its account as of now (a demoted one's permissions narrowed) */
     if (v == TN_RS_OK && app->accounts &&
         tn_accounts_admit(app->accounts, &p, tn_time_now_ms()) != TN_OK) {

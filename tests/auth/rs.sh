@@ -233,6 +233,48 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "${J[@]}" -H "Authorization: Beare
 check "scalekit+resource: BASE_URL audience no longer enough" 401 "$code"
 kill "$sk_pid"; wait "$sk_pid" 2>/dev/null
 
+# --- a slow issuer holds up no other request: with one event loop (THREADS=1), a token
+# naming a key we do not have is checked on the blocking pool (the keys fetched again,
+# 3 s through a slow proxy) while the loop answers other requests
+slow_port=$(free_port)
+jwks_uri=$(curl -s "$iss/.well-known/openid-configuration" | jq -r .jwks_uri)
+"$node" -e '
+const http = require("http");
+const [port, upstream, delay] = process.argv.slice(1);
+http.createServer(async (q, s) => {
+  await new Promise((r) => setTimeout(r, +delay));
+  const r = await fetch(upstream);
+  s.writeHead(r.status, { "content-type": "application/json" });
+  s.end(await r.text());
+}).listen(+port, "127.0.0.1", () => console.log("slow ready"));
+' "$slow_port" "$jwks_uri" 3000 >"$work/slow.log" 2>&1 &
+pids+=($!)
+wait_line "$work/slow.log" "slow ready"
+THREADS=1 AUTH_ISSUER=$iss AUTH_JWKS_URI="http://127.0.0.1:$slow_port/jwks" AUTH_REFETCH_COOLDOWN_S=1 \
+  "$build/teamnotes" serve --port "$other_port" --data-dir "$work/data5" >"$work/tn5.log" 2>&1 &
+pids+=($!); o_pid=$!
+wait_line "$work/tn5.log" "ready"
+o_call() { # token -> "status seconds"
+  curl -s -o /dev/null -w '%{http_code} %{time_total}' "${J[@]}" -H "Authorization: Bearer $1" \
+    "http://127.0.0.1:$other_port/mcp" -d "$whoami"
+}
+read -r code _ <<<"$(o_call "$other")"
+check "slow issuer: a token verified with its keys: 200" 200 "$code"
+grep -q '"http_workers":"1"\|http_workers=1' "$work/tn5.log"; check "slow issuer: one event loop" 0 $?
+unknown="$(printf '%s' '{"alg":"RS256","typ":"at+jwt","kid":"no-such-key"}' | base64 -w0 | tr '+/' '-_' | tr -d '=').$(cut -d. -f2- <<<"$other")"
+sleep 1.1  # past the cooldown: the unknown key has the keys fetched again
+o_call "$unknown" >"$work/o_unknown" &
+u_pid=$!
+sleep 0.5
+read -r code t <<<"$(o_call "$other")"
+check "slow issuer: another request answered during the fetch: 200" 200 "$code"
+check "slow issuer: ... in under a second (the fetch takes 3)" yes "$(awk -v t="$t" 'BEGIN { print (t < 1.0) ? "yes" : "no " t }')"
+wait "$u_pid"
+read -r code t <"$work/o_unknown"
+check "slow issuer: the unknown key: 401" 401 "$code"
+check "slow issuer: ... once the keys were fetched again" yes "$(awk -v t="$t" 'BEGIN { print (t >= 2.5) ? "yes" : "no " t }')"
+kill "$o_pid"; wait "$o_pid" 2>/dev/null
+
 # --- issuer outage: keys already fetched keep working
 fresh=$(tok --user carol --resource "$mcp")   # never presented yet: needs a signature check
 kill "$idp1_pid"; wait "$idp1_pid" 2>/dev/null

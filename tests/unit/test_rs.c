@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -57,7 +58,8 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *token(const char *iss, const char *aud, int64_t exp_delta, const char *sub)
+static char *token_by(EVP_PKEY *k, const char *k_kid, const char *iss, const char *aud,
+                      int64_t exp_delta, const char *sub)
 {
     int64_t now = tn_time_now_ms() / 1000;
     json_t *c = json_pack("{s:s, s:s, s:I, s:I, s:s, s:[s]}", "iss", iss, "aud", aud, "exp",
@@ -66,13 +68,18 @@ static char *token(const char *iss, const char *aud, int64_t exp_delta, const ch
     if (sub)
         json_object_set_new(c, "sub", json_string(sub));
     char *t = NULL;
-    assert_int_equal(tn_jwt_sign(key, "ES256", kid, "at+jwt", c, &t), TN_OK);
+    assert_int_equal(tn_jwt_sign(k, "ES256", k_kid, "at+jwt", c, &t), TN_OK);
     json_decref(c);
     size_t n = strlen(t) + 8;
     char *h = malloc(n);
     snprintf(h, n, "Bearer %s", t);
     free(t);
     return h;
+}
+
+static char *token(const char *iss, const char *aud, int64_t exp_delta, const char *sub)
+{
+    return token_by(key, kid, iss, aud, exp_delta, sub);
 }
 
 static void test_verdicts(void **state)
@@ -225,10 +232,15 @@ static void test_challenges(void **state)
 /* ---------- external keys and an issuer outage ---------- */
 
 static atomic_bool jwks_down;
+static atomic_int jwks_delay_ms;
 static char *jwks_text;
+
+static void sleep_ms(long ms);
 
 static void h_jwks(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
 {
+    if (atomic_load(&jwks_delay_ms))
+        sleep_ms(atomic_load(&jwks_delay_ms));
     if (atomic_load(&jwks_down)) {
         tn_http_resp_json(resp, 503, "{}", 2);
         return;
@@ -260,6 +272,7 @@ static struct tn_http_server *issuer_up(char *uri, size_t n, struct tn_rs_config
     jwks_text = json_dumps(set, JSON_COMPACT);
     json_decref(set);
     atomic_store(&jwks_down, false);
+    atomic_store(&jwks_delay_ms, 0);
     struct tn_http_config hc = {.host = "127.0.0.1",
                                 .port = 0,
                                 .base_url = "http://127.0.0.1",
@@ -406,6 +419,120 @@ static void test_jwks_refresh_ahead(void **state)
     free(jwks_text);
 }
 
+static enum tn_rs_verdict auth_now(struct tn_rs *ext, const char *h)
+{
+    struct tn_principal *p = NULL;
+    enum tn_jwt_reason why = TN_JWT_INTERNAL;
+    enum tn_rs_verdict v = tn_rs_authenticate_now(ext, h, &p, &why);
+    if (v == TN_RS_LATER) { /* nothing done, nothing to release, no reason given */
+        assert_null(p);
+        assert_int_equal(why, TN_JWT_OK);
+    }
+    tn_principal_release(p);
+    return v;
+}
+
+static unsigned long fetches(struct tn_rs *ext)
+{
+    struct tn_rs_stats st;
+    tn_rs_stats(ext, &st);
+    return st.key_fetches;
+}
+
+struct bg_auth {
+    struct tn_rs *rs;
+    const char *tok;
+    enum tn_rs_verdict v;
+};
+
+static void *bg_auth_main(void *arg)
+{
+    struct bg_auth *b = arg;
+    b->v = auth(b->rs, b->tok);
+    return NULL;
+}
+
+/* tn_rs_authenticate_now (an event loop's) never fetches or waits for a fetch: it says
+ * TN_RS_LATER exactly where tn_rs_authenticate would go to the network, and gives every
+ * other verdict as that would, at once. */
+static void test_jwks_no_wait(void **state)
+{
+    (void)state;
+    char uri[64];
+    struct tn_rs_config c;
+    struct tn_http_server *idp = issuer_up(uri, sizeof uri, &c);
+    c.jwks_max_stale_s = 600;
+    struct tn_rs *ext = tn_rs_new(&c);
+    assert_non_null(ext);
+    char *t1 = token(issuers[0], auds[0], 60, "one");
+    char *t2 = token(issuers[0], auds[0], 60, "two");
+
+    /* no keys yet */
+    assert_int_equal(auth_now(ext, t1), TN_RS_LATER);
+    assert_int_equal(fetches(ext), 0);
+    assert_int_equal(auth(ext, t1), TN_RS_OK); /* where waiting is allowed: fetched */
+    assert_int_equal(fetches(ext), 1);
+    assert_int_equal(auth_now(ext, t1), TN_RS_OK); /* the cache */
+    assert_int_equal(auth_now(ext, t2), TN_RS_OK); /* verified with the keys in hand */
+    /* what needs no keys is answered as ever */
+    assert_int_equal(auth_now(ext, "Bearer garbage"), TN_RS_INVALID);
+    assert_int_equal(auth_now(ext, NULL), TN_RS_NO_TOKEN);
+    char *expired = token(issuers[0], auds[0], -60, "old");
+    assert_int_equal(auth_now(ext, expired), TN_RS_EXPIRED);
+
+    /* a key we do not have: past the cooldown, later; within it, refused at once */
+    EVP_PKEY *key2 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    char kid2[44];
+    tn_jwk_thumbprint(key2, kid2);
+    char *other = token_by(key2, kid2, issuers[0], auds[0], 60, "rotated");
+    sleep_ms(1100);
+    assert_int_equal(auth_now(ext, other), TN_RS_LATER);
+    assert_int_equal(fetches(ext), 1);
+    assert_int_equal(auth(ext, other), TN_RS_INVALID); /* fetched: the issuer lacks it too */
+    assert_int_equal(fetches(ext), 2);
+    assert_int_equal(auth_now(ext, other), TN_RS_INVALID);
+    assert_int_equal(fetches(ext), 2);
+
+    /* the issuer rotates to the new key: later, then verified where waiting is allowed */
+    json_t *set = json_pack("{s:[o,o]}", "keys", tn_jwk_public_json(key, kid, "ES256"),
+                            tn_jwk_public_json(key2, kid2, "ES256"));
+    assert_non_null(set);
+    free(jwks_text);
+    jwks_text = json_dumps(set, JSON_COMPACT);
+    json_decref(set);
+    sleep_ms(1100);
+    assert_int_equal(auth_now(ext, other), TN_RS_LATER);
+    assert_int_equal(auth(ext, other), TN_RS_OK);
+    assert_int_equal(fetches(ext), 3);
+    assert_int_equal(auth_now(ext, other), TN_RS_OK);
+    tn_rs_free(ext);
+
+    /* a fetch under way, no keys in hand: not waited for (the issuer takes 1.5 s) */
+    atomic_store(&jwks_delay_ms, 1500);
+    ext = tn_rs_new(&c);
+    assert_non_null(ext);
+    struct bg_auth bg = {ext, t1, TN_RS_INVALID};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, bg_auth_main, &bg), 0);
+    sleep_ms(300); /* the fetch has begun */
+    int64_t t0 = tn_time_now_ms();
+    assert_int_equal(auth_now(ext, t2), TN_RS_LATER);
+    assert_true(tn_time_now_ms() - t0 < 500);
+    pthread_join(th, NULL);
+    assert_int_equal(bg.v, TN_RS_OK);
+    assert_int_equal(fetches(ext), 1);
+    assert_int_equal(auth_now(ext, t2), TN_RS_OK);
+
+    free(t1);
+    free(t2);
+    free(expired);
+    free(other);
+    EVP_PKEY_free(key2);
+    tn_rs_free(ext);
+    tn_http_server_free(idp);
+    free(jwks_text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_challenges),
         cmocka_unit_test(test_jwks_max_stale),
         cmocka_unit_test(test_jwks_refresh_ahead),
+        cmocka_unit_test(test_jwks_no_wait),
     };
     return cmocka_run_group_tests_name("rs", tests, setup, teardown);
 }

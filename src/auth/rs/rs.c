@@ -294,17 +294,22 @@ static struct keyset *fetch_jwks(struct tn_rs *rs, const char *url)
 }
 
 /* Refreshes the external key set. Only one thread fetches; the others keep using what
- * is cached (or wait, when nothing is). */
-static void refresh(struct tn_rs *rs, bool forced)
+ * is cached (or wait, when nothing is). A caller that may not wait (an HTTP event loop,
+ * which serves every other connection of its loop meanwhile) gets false where it would
+ * have fetched or waited for a fetch, and nothing is done: it asks again where waiting
+ * is allowed. */
+static bool refresh(struct tn_rs *rs, bool forced, bool may_wait)
 {
-    /* A fetch in progress: with keys in hand, go on with them rather than park an HTTP
-     * worker thread behind the network; with none, wait for it. */
+    /* A fetch in progress: with keys in hand, go on with them rather than park a thread
+     * behind the network; with none, wait for it. */
     if (pthread_mutex_trylock(&rs->fetch_mu) != 0) {
         pthread_mutex_lock(&rs->keys_mu);
         bool have = rs->cur != NULL;
         pthread_mutex_unlock(&rs->keys_mu);
         if (have)
-            return;
+            return true;
+        if (!may_wait)
+            return false;
         pthread_mutex_lock(&rs->fetch_mu);
     }
     int64_t now = tn_time_now_ms();
@@ -320,7 +325,11 @@ static void refresh(struct tn_rs *rs, bool forced)
      * every request into a slow, failing fetch (stale keys are used; with none, 503). */
     if ((fresh && !forced) || cooling || !remote) {
         pthread_mutex_unlock(&rs->fetch_mu);
-        return;
+        return true;
+    }
+    if (!may_wait) { /* a fetch is due: not here */
+        pthread_mutex_unlock(&rs->fetch_mu);
+        return false;
     }
     rs->last_attempt_ms = now;
     atomic_fetch_add(&rs->fetches, 1);
@@ -347,6 +356,7 @@ static void refresh(struct tn_rs *rs, bool forced)
         atomic_fetch_add(&rs->fetch_failures, 1); /* retried after the cooldown */
     }
     pthread_mutex_unlock(&rs->fetch_mu);
+    return true;
 }
 
 /* True when a remote key set is past its staleness bound: fetched longer ago than
@@ -358,15 +368,18 @@ static bool too_stale(const struct tn_rs *rs, int64_t fetched_ms, int64_t now_ms
 
 /* The current keys (a reference), refreshed first when expired; NULL when there are none,
  * or only remote ones past their staleness bound: an issuer unreachable for that long
- * may have withdrawn a key we would still trust, so every token waits for a fetch. */
-static struct keyset *acquire(struct tn_rs *rs)
+ * may have withdrawn a key we would still trust, so every token waits for a fetch.
+ * Without may_wait, NULL with *later set where the refresh would fetch or wait. */
+static struct keyset *acquire(struct tn_rs *rs, bool may_wait, bool *later)
 {
     pthread_mutex_lock(&rs->keys_mu);
     struct keyset *k = rs->cur;
     bool stale = !k || k->expires_ms <= tn_time_now_ms();
     pthread_mutex_unlock(&rs->keys_mu);
-    if (stale)
-        refresh(rs, false);
+    if (stale && !refresh(rs, false, may_wait)) {
+        *later = true;
+        return NULL;
+    }
     pthread_mutex_lock(&rs->keys_mu);
     k = rs->cur;
     int64_t now = tn_time_now_ms();
@@ -409,7 +422,11 @@ void tn_rs_set_local_keys(struct tn_rs *rs, struct tn_jwks *keys)
     tn_rs_cache_clear(rs);
 }
 
-void tn_rs_prefetch(struct tn_rs *rs) { keyset_release(acquire(rs)); }
+void tn_rs_prefetch(struct tn_rs *rs)
+{
+    bool later = false;
+    keyset_release(acquire(rs, true, &later));
+}
 
 void tn_rs_refresh_ahead(struct tn_rs *rs)
 {
@@ -421,7 +438,7 @@ void tn_rs_refresh_ahead(struct tn_rs *rs)
     bool due = k && k->remote && now >= k->fetched_ms + (k->expires_ms - k->fetched_ms) * 3 / 4;
     pthread_mutex_unlock(&rs->keys_mu);
     if (due)
-        refresh(rs, true); /* nothing within the cooldown */
+        (void)refresh(rs, true, true); /* nothing within the cooldown */
 }
 
 static void *ahead_main(void *arg)
@@ -567,19 +584,20 @@ static bool may_reload(struct tn_rs *rs, const struct keyset *ks)
     return ks->owned && !rs->local;
 }
 
-static void reload(struct tn_rs *rs)
+/* False when the keys would have to be fetched and the caller may not wait. */
+static bool reload(struct tn_rs *rs, bool may_wait)
 {
-    if (rs->local)
-        rs->on_unknown_kid(rs->ud); /* the issuer reloads its keys */
-    else
-        refresh(rs, true); /* re-fetched once */
+    if (!rs->local)
+        return refresh(rs, true, may_wait); /* re-fetched once */
+    rs->on_unknown_kid(rs->ud);             /* the issuer reloads its keys (from the store) */
+    return true;
 }
 
 /* Verifies `tok` with the current keys; a key it names that we do not have gets one more
  * try with newer keys (may_reload). No keys to be had: TN_RS_UNAVAILABLE and
- * TN_JWT_INTERNAL. */
+ * TN_JWT_INTERNAL. Without may_wait, TN_RS_LATER where keys would have to be fetched. */
 static enum tn_rs_verdict verify(struct tn_rs *rs, const char *tok, size_t len, json_t **claims,
-                                 enum tn_jwt_reason *reason)
+                                 enum tn_jwt_reason *reason, bool may_wait)
 {
     struct tn_jwt_policy pol = {
         .issuers = (const char *const *)rs->issuers,
@@ -591,32 +609,40 @@ static enum tn_rs_verdict verify(struct tn_rs *rs, const char *tok, size_t len, 
     };
     enum tn_err rc = TN_ERR_INTERNAL;
     *reason = TN_JWT_INTERNAL;
-    struct keyset *ks = acquire(rs);
+    bool later = false;
+    struct keyset *ks = acquire(rs, may_wait, &later);
     if (!ks)
         goto done;
     atomic_fetch_add(&rs->verifications, 1);
     rc = tn_jwt_verify(tok, len, ks->jwks, &pol, claims, reason);
     if (rc != TN_OK && *reason == TN_JWT_NO_KID_MATCH && may_reload(rs, ks)) {
         keyset_release(ks);
-        reload(rs);
-        ks = acquire(rs);
-        if (!ks) {
-            rc = TN_ERR_INTERNAL;
-            *reason = TN_JWT_INTERNAL;
+        ks = NULL;
+        rc = TN_ERR_INTERNAL;
+        *reason = TN_JWT_INTERNAL;
+        if (!reload(rs, may_wait)) {
+            later = true;
             goto done;
         }
+        if (!(ks = acquire(rs, may_wait, &later)))
+            goto done;
         rc = tn_jwt_verify(tok, len, ks->jwks, &pol, claims, reason);
     }
 done:
     keyset_release(ks);
+    if (later) {
+        *reason = TN_JWT_OK;
+        return TN_RS_LATER;
+    }
     return rc == TN_OK                 ? TN_RS_OK
            : *reason == TN_JWT_EXPIRED ? TN_RS_EXPIRED
            : rc == TN_ERR_BAD_INPUT    ? TN_RS_INVALID
                                        : TN_RS_UNAVAILABLE;
 }
 
-enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
-                                      struct tn_principal **out, enum tn_jwt_reason *why)
+static enum tn_rs_verdict authenticate(struct tn_rs *rs, const char *authz,
+                                       struct tn_principal **out, enum tn_jwt_reason *why,
+                                       bool may_wait)
 {
     enum tn_jwt_reason reason = TN_JWT_OK;
     json_t *claims = NULL;
@@ -640,7 +666,7 @@ enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
         v = TN_RS_INVALID;
         goto done;
     }
-    v = verify(rs, tok, len, &claims, &reason);
+    v = verify(rs, tok, len, &claims, &reason, may_wait);
     if (v != TN_RS_OK)
         goto done;
     if (tn_claims_to_principal(claims, &rs->claims, &p) != TN_OK) {
@@ -655,6 +681,18 @@ done:
     if (why)
         *why = reason;
     return v;
+}
+
+enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authz,
+                                      struct tn_principal **out, enum tn_jwt_reason *why)
+{
+    return authenticate(rs, authz, out, why, true);
+}
+
+enum tn_rs_verdict tn_rs_authenticate_now(struct tn_rs *rs, const char *authz,
+                                          struct tn_principal **out, enum tn_jwt_reason *why)
+{
+    return authenticate(rs, authz, out, why, false);
 }
 
 /* ---------- answers ---------- */
@@ -686,6 +724,7 @@ int tn_rs_challenge(const struct tn_rs *rs, enum tn_rs_verdict v, struct tn_buf 
             "{\"error\":\"token_expired\",\"error_description\":\"Access token has expired. Please refresh your token.\"}");
         return tn_err_http_status(TN_ERR_INVALID_TOKEN);
     case TN_RS_UNAVAILABLE:
+    case TN_RS_LATER: /* never answered as such: asked again where waiting is allowed */
         tn_buf_printf(
             body,
             "{\"error\":\"%s\",\"error_description\":\"The "
@@ -741,7 +780,8 @@ json_t *tn_rs_metadata(const struct tn_rs *rs)
 
 bool tn_rs_keys_ready(struct tn_rs *rs)
 {
-    struct keyset *ks = acquire(rs);
+    bool later = false;
+    struct keyset *ks = acquire(rs, true, &later);
     bool ok = ks && ks->jwks && tn_jwks_count(ks->jwks) > 0;
     keyset_release(ks);
     return ok;

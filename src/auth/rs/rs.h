@@ -59,6 +59,7 @@ enum tn_rs_verdict {
     TN_RS_INVALID,     /* malformed or unverifiable: 401 invalid_token */
     TN_RS_EXPIRED,     /* 401 invalid_token "Token has expired" */
     TN_RS_UNAVAILABLE, /* the issuer's keys cannot be had: 503 */
+    TN_RS_LATER,       /* tn_rs_authenticate_now only: the keys must be fetched first */
 };
 
 /* Copies what it needs from cfg. NULL on allocation failure or an empty issuer list. */
@@ -81,6 +82,14 @@ void tn_rs_start_ahead(struct tn_rs *rs);
  * of a refusal, for logs only. */
 enum tn_rs_verdict tn_rs_authenticate(struct tn_rs *rs, const char *authorization,
                                       struct tn_principal **out, enum tn_jwt_reason *why);
+/* The same without waiting for the issuer, for a thread that serves other connections
+ * meanwhile (an HTTP event loop): where the keys would have to be fetched first (the
+ * token names a key we do not have and the cooldown allows a fetch, the keys expired,
+ * or there are none yet), or a fetch under way waited for, TN_RS_LATER and nothing
+ * done: call tn_rs_authenticate where waiting is allowed. Every other verdict is the
+ * one tn_rs_authenticate would give. */
+enum tn_rs_verdict tn_rs_authenticate_now(struct tn_rs *rs, const char *authorization,
+                                          struct tn_principal **out, enum tn_jwt_reason *why);
 
 /* The HTTP answer for a refusal: status, WWW-Authenticate value and a JSON body
  * {error, error_description}. */
