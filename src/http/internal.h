@@ -102,6 +102,10 @@ struct tn_http_server {
     atomic_uint inflight;
     pthread_mutex_t streams_mu;
     struct tn_http_stream *streams;
+    /* set by the first tn_http_streams_close_all (under streams_mu): a stream opened
+     * after it (by a handler the pool finishes during the shutdown) is closed at once, so
+     * that its connection never suspends with no one left to resume it */
+    bool streams_closing;
     pthread_t heartbeat;
     bool heartbeat_running;
     pthread_mutex_t stop_mu;
@@ -172,6 +176,7 @@ struct tn_http_req {
     enum { OFF_NONE, OFF_QUEUED, OFF_READY, OFF_PRE_QUEUED, OFF_PRE_READY } off;
     bool offloaded; /* the handler (or pre-handler) is running or ran on a pool thread */
     bool pre_passed;
+    uint64_t parked_ns; /* when the pre-handler went to the pool */
     struct tn_http_resp *pending;
     struct tn_http_req *pool_next;
     /* what the handler's first call handed to its second (tn_http_resp_offload_with) */

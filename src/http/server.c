@@ -286,6 +286,11 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
             st->next->prev = st;
         r->srv->streams = st;
         st->attached = true;
+        if (r->srv->streams_closing) { /* what is queued is sent, then it ends */
+            pthread_mutex_lock(&st->mu);
+            st->closed = true;
+            pthread_mutex_unlock(&st->mu);
+        }
         pthread_mutex_unlock(&r->srv->streams_mu);
         resp->stream = NULL;
     } else {
@@ -463,9 +468,19 @@ static enum MHD_Result run_pre(struct tn_http_server *s, struct tn_http_req *r)
     bool pass = r->route->pre(r->route->pre_ud, r, &resp, &r->value);
     if (!pass && resp.offload) {
         resp_deinit(&resp);
+        if (r->value && r->route->free_value) /* nothing is attached before the verdict */
+            r->route->free_value(r->value);
+        r->value = NULL;
         struct tn_http_resp *later = s->pool ? tn_arena_alloc(&r->arena, sizeof *later) : NULL;
+        /* The request's deadline stops while it waits for its verdict: the time is not
+         * the client's, and the body still gets its whole budget after it. */
+        if (r->c)
+            atomic_store(&r->c->receiving, false);
+        r->parked_ns = tn_time_mono_ns();
         if (later && tn_http_pool_submit(s, r, later, true))
             return MHD_YES;
+        if (r->c)
+            atomic_store(&r->c->receiving, true);
         tn_http_resp_init(&resp); /* no pool, or a stopping one: here */
         r->offloaded = true;
         pass = r->route->pre(r->route->pre_ud, r, &resp, &r->value);
@@ -655,6 +670,10 @@ static enum MHD_Result on_request_in(struct tn_http_server *s, struct MHD_Connec
         r->pending = NULL;
         r->off = OFF_NONE;
         r->offloaded = false; /* the handler may still hand itself over */
+        if (r->c) {           /* the deadline runs again, moved by the time spent on the pool */
+            atomic_fetch_add(&r->c->since_ns, tn_time_mono_ns() - r->parked_ns);
+            atomic_store(&r->c->receiving, true);
+        }
         r->first_call = true; /* MHD calls again as with the headers (0.9.75) */
         enum MHD_Result ok = pre_done(r, r->pre_passed, verdict);
         r->first_call = false;
@@ -978,6 +997,13 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
     /* Every offloaded handler finishes (and resumes its connection) before the daemon
      * stops: MHD must not be stopped with connections suspended by the pool. */
     tn_http_pool_stop_all(s);
+    /* ... and what they answered is sent (a stream one of them opened was closed when it
+     * was opened): up to a second more, only while something is in flight */
+    until = tn_time_mono_ns() + 1000000000u;
+    while (atomic_load(&s->inflight) > 0 && tn_time_mono_ns() < until) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(s->d);
     s->d = NULL;
 }

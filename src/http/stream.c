@@ -204,6 +204,7 @@ void *tn_http_heartbeat_main(void *arg)
 void tn_http_streams_close_all(struct tn_http_server *s)
 {
     pthread_mutex_lock(&s->streams_mu);
+    s->streams_closing = true;
     for (struct tn_http_stream *st = s->streams; st; st = st->next)
         stream_close(&st->sink);
     pthread_mutex_unlock(&s->streams_mu);

@@ -226,7 +226,23 @@ static void h_guarded(void *ud, const struct tn_http_req *req, struct tn_http_re
     tn_http_resp_json(resp, 200, body, (size_t)n);
 }
 
-static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
+/* /late: on the pool, waits for /release, then opens a stream with one event and
+ * leaves it open. */
+static void h_late(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    (void)ud;
+    if (!tn_http_req_offloaded(req)) {
+        tn_http_resp_offload(resp);
+        return;
+    }
+    atomic_store(&second_offloaded, true);
+    hold();
+    struct tn_sink *sink = tn_http_resp_stream(resp);
+    assert_non_null(sink);
+    tn_sink_send(sink, "{\"late\":true}", 13);
+}
+
+static struct tn_http_server *pool_server_timed(unsigned workers, unsigned pool, unsigned timeout_s)
 {
     struct tn_http_config c = {.host = "127.0.0.1",
                                .port = 0,
@@ -241,7 +257,8 @@ static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
                                           .conn_timeout_s = 10,
                                           .threads = workers,
                                           .heartbeat_s = 15,
-                                          .blocking_threads = pool}};
+                                          .blocking_threads = pool,
+                                          .request_timeout_s = timeout_s}};
     struct tn_http_server *s = tn_http_server_new(&c);
     assert_non_null(s);
     assert_int_equal(tn_http_route(s, "/wait", TN_HTTP_EXACT, h_wait, NULL), TN_OK);
@@ -251,6 +268,7 @@ static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
     assert_int_equal(tn_http_route(s, "/state", TN_HTTP_EXACT, h_state, NULL), TN_OK);
     assert_int_equal(tn_http_route(s, "/guarded", TN_HTTP_EXACT, h_guarded, NULL), TN_OK);
     assert_int_equal(tn_http_route_pre(s, "/guarded", p_guard, free, NULL), TN_OK);
+    assert_int_equal(tn_http_route(s, "/late", TN_HTTP_EXACT, h_late, NULL), TN_OK);
     assert_int_equal(tn_http_server_start(s), TN_OK);
     atomic_store(&pre_calls, 0);
     atomic_store(&guarded_calls, 0);
@@ -259,6 +277,11 @@ static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
     atomic_store(&wait_calls, 0);
     atomic_store(&second_offloaded, false);
     return s;
+}
+
+static struct tn_http_server *pool_server(unsigned workers, unsigned pool)
+{
+    return pool_server_timed(workers, pool, 0);
 }
 
 static int send_get(uint16_t port, const char *path)
@@ -438,6 +461,31 @@ static void test_pre_offload_expect(void **state)
     pool_server_free(s);
 }
 
+static void *release_after_ms(void *arg)
+{
+    usleep((useconds_t)(uintptr_t)arg * 1000);
+    sem_post(&release_sem);
+    return NULL;
+}
+
+/* The request deadline (1 s here) does not run while the pre-handler waits on the pool
+ * (2.5 s): the verdict and the answer arrive (the reaper cut the connection before). */
+static void test_pre_offload_deadline(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server_timed(1, 2, 1);
+    char body[256];
+    int a = send_guarded(tn_http_server_port(s), "X-Wait: 1\r\nX-Hold: 1\r\n", "hello");
+    wait_for_pool();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, release_after_ms, (void *)(uintptr_t)2500), 0);
+    assert_int_equal(read_response(a, 5000, body, sizeof body), 200);
+    assert_string_equal(body, "{\"value\":7,\"body\":\"hello\",\"second\":false}");
+    pthread_join(t, NULL);
+    close(a);
+    pool_server_free(s);
+}
+
 /* Without a pool the pre-handler's second call happens at once, on the worker. */
 static void test_pre_offload_without_pool(void **state)
 {
@@ -538,6 +586,38 @@ static void *shutdown_now(void *arg)
 {
     tn_http_server_shutdown(arg, 0);
     return NULL;
+}
+
+/* A stream opened by a handler that the pool finishes during the shutdown, after the
+ * open streams were closed: it sends what it has and ends, instead of suspending its
+ * connection with no one left to resume it (libmicrohttpd then stopped the process:
+ * "called while we have suspended connections"). */
+static void test_stream_opened_during_shutdown(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 2);
+    int a = send_get(tn_http_server_port(s), "/late");
+    wait_for_pool();
+    pthread_t t, r;
+    assert_int_equal(pthread_create(&r, NULL, release_after_ms, (void *)(uintptr_t)300), 0);
+    assert_int_equal(pthread_create(&t, NULL, shutdown_now, s), 0);
+    pthread_join(r, NULL);
+    pthread_join(t, NULL); /* the shutdown ended: the process is still here */
+    char buf[1024];
+    size_t len = 0;
+    for (;;) { /* the stream's headers, its event and its end */
+        struct pollfd p = {.fd = a, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 3000), 1);
+        ssize_t n = recv(a, buf + len, sizeof buf - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    assert_non_null(strstr(buf, "data: {\"late\":true}"));
+    close(a);
+    pool_server_free(s);
 }
 
 /* A request offloaded after shutdown has stopped the pool (its one thread still busy
@@ -656,9 +736,11 @@ int main(void)
         cmocka_unit_test(test_pre_offload),
         cmocka_unit_test(test_pre_offload_expect),
         cmocka_unit_test(test_pre_offload_without_pool),
+        cmocka_unit_test(test_pre_offload_deadline),
         cmocka_unit_test(test_request_ids),
         cmocka_unit_test(test_offload_survives_shutdown),
         cmocka_unit_test(test_offload_after_pool_stop),
+        cmocka_unit_test(test_stream_opened_during_shutdown),
         cmocka_unit_test(test_offload_client_gone),
         cmocka_unit_test(test_deadline),
     };
