@@ -15,8 +15,9 @@
  * pool thread, and the connection is resumed to send what it produced. The epoll workers
  * never wait, and as many writers as there are pool threads can share one commit. A
  * route's pre-handler can do the same (authentication that must fetch the issuer's keys
- * first): the connection is suspended with only the headers read, and resumed with its
- * verdict before any body byte is.
+ * first): the connection is suspended with only the headers handled, and resumed with
+ * its verdict before any body byte reaches a handler (libmicrohttpd may have buffered
+ * some, sent with the headers).
  *
  * Every connection is tracked from MHD's connection notifications (struct conn): its peer
  * address, counted against MAX_CONNECTIONS_PER_IP unless it is a trusted proxy, and when
