@@ -106,6 +106,8 @@ struct tn_http_server {
      * after it (by a handler the pool finishes during the shutdown) is closed at once, so
      * that its connection never suspends with no one left to resume it */
     bool streams_closing;
+    /* requests the pool resumed that have not ended (their answer not yet sent) */
+    atomic_uint resumed;
     pthread_t heartbeat;
     bool heartbeat_running;
     pthread_mutex_t stop_mu;
@@ -176,6 +178,7 @@ struct tn_http_req {
     enum { OFF_NONE, OFF_QUEUED, OFF_READY, OFF_PRE_QUEUED, OFF_PRE_READY } off;
     bool offloaded; /* the handler (or pre-handler) is running or ran on a pool thread */
     bool pre_passed;
+    bool resumed;       /* counted in the server's `resumed` until the request ends */
     uint64_t parked_ns; /* when the pre-handler went to the pool */
     struct tn_http_resp *pending;
     struct tn_http_req *pool_next;

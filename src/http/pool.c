@@ -80,6 +80,10 @@ static void *pool_main(void *arg)
             r->off = OFF_READY;
         }
         tn_log_set_request_id(NULL);
+        if (!r->resumed) { /* counted until the request ends (the shutdown waits) */
+            r->resumed = true;
+            atomic_fetch_add(&s->resumed, 1);
+        }
         MHD_resume_connection(r->conn);
     }
     return NULL;

@@ -565,6 +565,8 @@ static struct tn_http_req *req_new(struct tn_http_server *s, struct MHD_Connecti
 
 static void req_free(struct tn_http_req *r)
 {
+    if (r->resumed) /* its answer sent, or its connection closed */
+        atomic_fetch_sub(&r->srv->resumed, 1);
     if (r->deferred) /* the connection ended before the body did */
         MHD_destroy_response(r->deferred);
     if (r->pending) /* answered by the pool but never sent (connection closed) */
@@ -828,6 +830,7 @@ struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
     pthread_cond_init(&s->stop_cv, NULL);
     pthread_mutex_init(&s->pool_mu, NULL);
     atomic_init(&s->inflight, 0);
+    atomic_init(&s->resumed, 0);
     return s;
 }
 
@@ -999,9 +1002,9 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
      * stops: MHD must not be stopped with connections suspended by the pool. */
     tn_http_pool_stop_all(s);
     /* ... and what they answered is sent (a stream one of them opened was closed when it
-     * was opened): up to a second more, only while something is in flight */
+     * was opened): up to a second more, while a request the pool resumed has not ended */
     until = tn_time_mono_ns() + 1000000000u;
-    while (atomic_load(&s->inflight) > 0 && tn_time_mono_ns() < until) {
+    while (atomic_load(&s->resumed) > 0 && tn_time_mono_ns() < until) {
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }
