@@ -473,8 +473,8 @@ static enum MHD_Result run_pre(struct tn_http_server *s, struct tn_http_req *r)
             r->route->free_value(r->value);
         r->value = NULL;
         struct tn_http_resp *later = s->pool ? tn_arena_alloc(&r->arena, sizeof *later) : NULL;
-        /* The request's deadline stops while it waits for its verdict: the time is not
-         * the client's, and the body still gets its whole budget after it. */
+        /* The request's deadline stops while it waits for its verdict: that time is not
+         * the client's and does not count against REQUEST_TIMEOUT_S. */
         if (r->c)
             atomic_store(&r->c->receiving, false);
         r->parked_ns = tn_time_mono_ns();
