@@ -439,6 +439,13 @@ static unsigned long fetches(struct tn_rs *ext)
     return st.key_fetches;
 }
 
+static unsigned long verifications(struct tn_rs *ext)
+{
+    struct tn_rs_stats st;
+    tn_rs_stats(ext, &st);
+    return st.verifications;
+}
+
 /* Waits (up to 3 s) until n fetches have begun. */
 static void wait_fetches(struct tn_rs *ext, unsigned long n)
 {
@@ -496,10 +503,13 @@ static void test_jwks_no_wait(void **state)
     tn_jwk_thumbprint(key2, kid2);
     char *other = token_by(key2, kid2, issuers[0], auds[0], 60, "rotated");
     sleep_ms(2100);
+    unsigned long v0 = verifications(ext);
     assert_int_equal(auth_now(ext, other), TN_RS_LATER);
     assert_int_equal(fetches(ext), 1);
+    assert_int_equal(verifications(ext), v0);          /* counted where it is decided, once */
     assert_int_equal(auth(ext, other), TN_RS_INVALID); /* fetched: the issuer lacks it too */
     assert_int_equal(fetches(ext), 2);
+    assert_int_equal(verifications(ext), v0 + 1);
     assert_int_equal(auth_now(ext, other), TN_RS_INVALID);
     assert_int_equal(fetches(ext), 2);
 

@@ -609,11 +609,11 @@ static enum tn_rs_verdict verify(struct tn_rs *rs, const char *tok, size_t len, 
     };
     enum tn_err rc = TN_ERR_INTERNAL;
     *reason = TN_JWT_INTERNAL;
-    bool later = false;
+    bool later = false, tried = false;
     struct keyset *ks = acquire(rs, may_wait, &later);
     if (!ks)
         goto done;
-    atomic_fetch_add(&rs->verifications, 1);
+    tried = true;
     rc = tn_jwt_verify(tok, len, ks->jwks, &pol, claims, reason);
     if (rc != TN_OK && *reason == TN_JWT_NO_KID_MATCH && may_reload(rs, ks)) {
         keyset_release(ks);
@@ -630,10 +630,12 @@ static enum tn_rs_verdict verify(struct tn_rs *rs, const char *tok, size_t len, 
     }
 done:
     keyset_release(ks);
-    if (later) {
+    if (later) { /* not counted: it is verified again where waiting is allowed */
         *reason = TN_JWT_OK;
         return TN_RS_LATER;
     }
+    if (tried)
+        atomic_fetch_add(&rs->verifications, 1);
     return rc == TN_OK                 ? TN_RS_OK
            : *reason == TN_JWT_EXPIRED ? TN_RS_EXPIRED
            : rc == TN_ERR_BAD_INPUT    ? TN_RS_INVALID
