@@ -1,8 +1,9 @@
 /* Internals of the HTTP server shared by its files (src/http/): the server, request,
  * connection and stream structs, and the functions one file offers the others.
  *
- *   server.c  Host/Origin policy, request ids, the access handler (limits, CORS, routing,
- *             answering), request accessors, the server's lifecycle
+ *   server.c  request ids, the access handler (limits, routing, answering), request
+ *             accessors, the server's lifecycle
+ *   policy.c  the Host and Origin allow-lists, CORS headers and preflight answers
  *   conn.c    connections: the per-address cap, the request deadline and its reaper,
  *             the client address behind trusted proxies
  *   stream.c  SSE streams and their heartbeat
@@ -190,6 +191,16 @@ struct tn_http_req {
     struct tn_arena arena;
     _Alignas(16) char arena_first[REQ_ARENA_FIRST];
 };
+
+/* policy.c */
+/* The allow-lists from the configuration (base URL, ALLOWED_ORIGINS, ALLOWED_HOSTS);
+ * s->base_url must be set. */
+void tn_http_policy_init(struct tn_http_server *s, const struct tn_http_config *cfg);
+void tn_http_policy_free(struct tn_http_server *s);
+/* Adds the CORS headers of an answer to a request whose Origin was allowed. */
+void tn_http_add_cors(const struct tn_http_req *r, struct MHD_Response *mr);
+/* Answers an OPTIONS request (a CORS preflight) with 204. */
+enum MHD_Result tn_http_preflight(struct tn_http_req *r);
 
 /* stream.c */
 void tn_http_stream_release(struct tn_sink *sink);

@@ -1,7 +1,7 @@
 /* libmicrohttpd glue: limits, Host/Origin checks, CORS, routing and SSE streams. This
- * file holds the policy, the access handler and the lifecycle; connections and their
- * deadline are in conn.c, SSE streams in stream.c, the blocking pool in pool.c
- * (src/http/internal.h tours them).
+ * file holds the access handler and the lifecycle; the Host/Origin policy and CORS are in
+ * policy.c, connections and their deadline in conn.c, SSE streams in stream.c, the
+ * blocking pool in pool.c (src/http/internal.h tours them).
  *
  * The access handler runs at least three times per request: with the headers (where
  * everything that can be refused without the body is refused), once per body chunk, and
@@ -58,82 +58,6 @@ static char *xstrdup(const char *s)
     if (!p)
         abort();
     return p;
-}
-
-static void split_list(const char *csv, char **out, unsigned *n, bool *star)
-{
-    *n = 0;
-    const char *p = csv;
-    while (p && *p && *n < MAX_LIST) {
-        size_t len = strcspn(p, ",");
-        struct tn_span s = tn_span_trim((struct tn_span){p, len});
-        while (s.len && s.ptr[s.len - 1] == '/')
-            s.len--;
-        if (s.len == 1 && s.ptr[0] == '*' && star)
-            *star = true;
-        else if (s.len)
-            out[(*n)++] = strndup(s.ptr, s.len);
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-}
-
-/* Splits "host[:port]" or "[v6]:port" into the host part. */
-static struct tn_span host_part(const char *hp, size_t len)
-{
-    if (len && hp[0] == '[') {
-        const char *close = memchr(hp, ']', len);
-        return (struct tn_span){hp, close ? (size_t)(close - hp) + 1 : len};
-    }
-    const char *colon = memchr(hp, ':', len);
-    return (struct tn_span){hp, colon ? (size_t)(colon - hp) : len};
-}
-
-bool tn_http_host_allowed(const struct tn_http_server *s, const char *host)
-{
-    if (!host)
-        return true; /* HTTP/1.1 without Host is refused by MHD itself */
-    struct tn_span h = host_part(host, strlen(host));
-    if (h.len == 0)
-        return false;
-    if (tn_host_is_loopback(h.ptr, h.len))
-        return true;
-    if (tn_span_ieq(h, s->base_host))
-        return true;
-    for (unsigned i = 0; i < s->n_hosts; i++) {
-        if (strcasecmp(host, s->hosts[i]) == 0 || tn_span_ieq(h, s->hosts[i]))
-            return true;
-    }
-    return false;
-}
-
-bool tn_http_origin_allowed(const struct tn_http_server *s, const char *origin)
-{
-    size_t n = strlen(origin);
-    while (n && origin[n - 1] == '/')
-        n--;
-    struct tn_span o = {origin, n};
-    if (s->any_origin)
-        return true;
-    if (tn_span_ieq(o, s->base_origin))
-        return true;
-    for (unsigned i = 0; i < s->n_origins; i++)
-        if (tn_span_ieq(o, s->origins[i]))
-            return true;
-    /* A loopback deployment accepts browser tools on any loopback port. */
-    const char *rest = NULL;
-    if (n > 7 && strncasecmp(origin, "http://", 7) == 0)
-        rest = origin + 7;
-    else if (n > 8 && strncasecmp(origin, "https://", 8) == 0)
-        rest = origin + 8;
-    if (!rest || !s->base_loopback)
-        return false;
-    size_t rl = n - (size_t)(rest - origin);
-    if (memchr(rest, '/', rl) || memchr(rest, '@', rl))
-        return false;
-    struct tn_span h = host_part(rest, rl);
-    return tn_host_is_loopback(h.ptr, h.len);
 }
 
 /* ---------- request accessors ---------- */
@@ -223,22 +147,6 @@ enum tn_err tn_http_resp_json(struct tn_http_resp *resp, int status, const char 
 
 /* ---------- answering ---------- */
 
-static const char cors_allow_headers[] =
-    "Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, "
-    "Last-Event-ID, Mcp-Method, Mcp-Name";
-static const char cors_expose_headers[] =
-    "WWW-Authenticate, Mcp-Session-Id, MCP-Protocol-Version, X-Request-Id";
-
-static void add_cors(struct tn_http_req *r, struct MHD_Response *mr)
-{
-    if (!r->origin_ok)
-        return;
-    MHD_add_response_header(mr, "Access-Control-Allow-Origin", r->origin_ok);
-    if (strcmp(r->origin_ok, "*") != 0)
-        MHD_add_response_header(mr, "Vary", "Origin");
-    MHD_add_response_header(mr, "Access-Control-Expose-Headers", cors_expose_headers);
-}
-
 /* An answer made on the headers alone: true when the body that follows is to be read
  * and dropped before it is sent. Not when none follows, when the client waits for
  * "100 Continue" before sending it (it sends nothing then), or when it is declared
@@ -311,7 +219,7 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
     }
     for (unsigned i = 0; i < resp->n_headers; i++)
         MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
-    add_cors(r, mr);
+    tn_http_add_cors(r, mr);
     MHD_add_response_header(mr, "X-Request-Id", r->id);
     r->status = resp->status;
     r->answered = true;
@@ -388,47 +296,6 @@ static const struct route *find_route(struct tn_http_server *s, const char *path
             return rt;
     }
     return NULL;
-}
-
-static enum MHD_Result preflight(struct tn_http_req *r)
-{
-    struct MHD_Response *mr = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
-    if (!mr)
-        return MHD_NO;
-    add_cors(r, mr);
-    /* Echo requested Mcp-Param-* names (tools annotated with x-mcp-header) next to the
-     * fixed list; every other requested header is left to the browser to refuse. */
-    char allow[1024];
-    snprintf(allow, sizeof allow, "%s", cors_allow_headers);
-    const char *req_h =
-        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Access-Control-Request-Headers");
-    for (const char *p = req_h; p && *p;) {
-        size_t len = strcspn(p, ",");
-        struct tn_span h = tn_span_trim((struct tn_span){p, len});
-        if (h.len > 10 && h.len < 100 && strncasecmp(h.ptr, "mcp-param-", 10) == 0) {
-            bool clean = true;
-            for (size_t i = 0; i < h.len; i++)
-                if (!(h.ptr[i] == '-' || (h.ptr[i] >= '0' && h.ptr[i] <= '9') ||
-                      ((h.ptr[i] | 32) >= 'a' && (h.ptr[i] | 32) <= 'z')))
-                    clean = false;
-            size_t cur = strlen(allow);
-            if (clean && cur + h.len + 3 < sizeof allow)
-                snprintf(allow + cur, sizeof allow - cur, ", %.*s", (int)h.len, h.ptr);
-        }
-        p += len;
-        if (*p == ',')
-            p++;
-    }
-    MHD_add_response_header(mr, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-    MHD_add_response_header(mr, "Access-Control-Allow-Headers", allow);
-    MHD_add_response_header(mr, "Access-Control-Max-Age", "600");
-    MHD_add_response_header(mr, "X-Request-Id", r->id);
-    r->status = 204;
-    r->answered = true;
-    r->answered_ns = tn_time_mono_ns();
-    enum MHD_Result ok = MHD_queue_response(r->conn, 204, mr);
-    MHD_destroy_response(mr);
-    return ok;
 }
 
 /* The last check on the headers: a declared body longer than the route takes. */
@@ -516,7 +383,7 @@ static enum MHD_Result on_first_call(struct tn_http_server *s, struct tn_http_re
             r->origin_ok = tn_arena_strndup(&r->arena, origin, strlen(origin));
     }
     if (strcmp(r->method, "OPTIONS") == 0)
-        return preflight(r);
+        return tn_http_preflight(r);
     if (!r->route)
         return answer_error(r, TN_ERR_NO_ROUTE, "Not found", NULL);
     if (r->route->max_body)
@@ -792,16 +659,7 @@ struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
     s->cfg.base_url = s->base_url;
     s->cfg.allowed_origins = NULL;
     s->cfg.allowed_hosts = NULL;
-    /* base origin = scheme://authority, host lower-cased for comparisons */
-    const char *auth = strstr(s->base_url, "://");
-    auth = auth ? auth + 3 : s->base_url;
-    size_t alen = strcspn(auth, "/?#");
-    s->base_origin = strndup(s->base_url, (size_t)(auth - s->base_url) + alen);
-    struct tn_span h = host_part(auth, alen);
-    s->base_host = strndup(h.ptr, h.len);
-    s->base_loopback = tn_host_is_loopback(h.ptr, h.len);
-    split_list(cfg->allowed_origins, s->origins, &s->n_origins, &s->any_origin);
-    split_list(cfg->allowed_hosts, s->hosts, &s->n_hosts, NULL);
+    tn_http_policy_init(s, cfg);
     s->cfg.trusted_proxies = NULL;
     const char *tp = cfg->trusted_proxies ? cfg->trusted_proxies : "";
     struct tn_buf perr;
@@ -811,14 +669,9 @@ struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
         tn_log(TN_LOG_ERROR, "bad TRUSTED_PROXIES", "detail", perr.data ? perr.data : "", NULL);
     tn_buf_deinit(&perr);
     if (prc != TN_OK) {
-        free(s->base_origin);
-        free(s->base_host);
+        tn_http_policy_free(s);
         free(s->base_url);
         free((char *)s->cfg.host);
-        for (unsigned i = 0; i < s->n_origins; i++)
-            free(s->origins[i]);
-        for (unsigned i = 0; i < s->n_hosts; i++)
-            free(s->hosts[i]);
         free(s);
         return NULL;
     }
@@ -1019,12 +872,7 @@ void tn_http_server_free(struct tn_http_server *s)
     tn_http_server_shutdown(s, 0);
     for (unsigned i = 0; i < s->n_routes; i++)
         free(s->routes[i].path);
-    for (unsigned i = 0; i < s->n_origins; i++)
-        free(s->origins[i]);
-    for (unsigned i = 0; i < s->n_hosts; i++)
-        free(s->hosts[i]);
-    free(s->base_origin);
-    free(s->base_host);
+    tn_http_policy_free(s);
     free(s->base_url);
     free((char *)s->cfg.host);
     pthread_mutex_destroy(&s->streams_mu);
