@@ -98,6 +98,25 @@ mint() { # alg users count aud
   "$MINT" tokens "$key" "$1" "$kid" "$ISSUER" "$4" user "$2" "$3" 7200
 }
 
+# Gives every token's user n notes through save_note (2025 era); fails on the first refusal.
+seed() { # url tokens n
+  python3 - "$1" "$2" "$3" <<'PY'
+import http.client, json, sys, urllib.parse
+url, toks, n = urllib.parse.urlparse(sys.argv[1]), open(sys.argv[2]).read().split(), int(sys.argv[3])
+c = http.client.HTTPConnection(url.hostname, url.port)
+for t in toks:
+    for i in range(n):
+        body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "save_note",
+            "arguments": {"title": f"Note {i}", "content": f"Seeded note {i}: a short paragraph of ordinary text.",
+                          "tags": ["seed"]}}})
+        c.request("POST", "/mcp", body, {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                  "MCP-Protocol-Version": "2025-11-25", "Authorization": "Bearer " + t})
+        r = c.getresponse(); data = r.read()
+        if r.status != 200 or b'"isError":true' in data:
+            sys.exit(f"seeding failed: {r.status} {data[:200]!r}")
+PY
+}
+
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 peak_rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }

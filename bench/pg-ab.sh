@@ -35,20 +35,7 @@ start_teamnotes $PB $BENCH_WORK/db DATABASE_URL=postgres://teamnotes@127.0.0.1:$
 BUILD=$BSAVE
 for p in $PA $PB; do mint ES256 64 64 "http://127.0.0.1:$p/mcp" >$BENCH_WORK/tok-$p.txt; done
 for p in $PA $PB; do
-python3 - "http://127.0.0.1:$p/mcp" "$BENCH_WORK/tok-$p.txt" 25 <<'PY' || exit 1
-import http.client, json, sys, urllib.parse
-url, toks, n = urllib.parse.urlparse(sys.argv[1]), open(sys.argv[2]).read().split(), int(sys.argv[3])
-c = http.client.HTTPConnection(url.hostname, url.port)
-for t in toks:
-    for i in range(n):
-        body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "save_note",
-            "arguments": {"title": f"Note {i}", "content": f"Seeded note {i}: a short paragraph of ordinary text.",
-                          "tags": ["seed"]}}})
-        c.request("POST", "/mcp", body, {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-                  "MCP-Protocol-Version": "2025-11-25", "Authorization": "Bearer " + t})
-        r = c.getresponse(); data = r.read()
-        assert r.status == 200 and b'"isError":true' not in data, data[:300]
-PY
+  seed "http://127.0.0.1:$p/mcp" "$BENCH_WORK/tok-$p.txt" 25 || exit 1
 done
 printf '%s\n' "fsync = on" "synchronous_commit = on" "full_page_writes = on" ${PGCONF:-} >>"$TN_PG_DIR/data/postgresql.conf"
 scripts/pg-test-server restart "$TN_PG_DIR" >/dev/null || exit 1

@@ -16,19 +16,7 @@ echo '{}' >"$BENCH_WORK/body.json"
 start_nginx "$BENCH_WORK/body.json" || exit 1
 start_teamnotes "$TN_PORT" "$BENCH_WORK/data" || exit 1
 mint ES256 64 64 "$TN_URL/mcp" >"$BENCH_WORK/tn-es-warm.txt"
-python3 - "$TN_URL/mcp" "$BENCH_WORK/tn-es-warm.txt" 25 <<'PY'
-import http.client, json, sys, urllib.parse
-url, toks, n = urllib.parse.urlparse(sys.argv[1]), open(sys.argv[2]).read().split(), int(sys.argv[3])
-c = http.client.HTTPConnection(url.hostname, url.port)
-for t in toks:
-    for i in range(n):
-        body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "save_note",
-            "arguments": {"title": f"Note {i}", "content": f"Seeded note {i}: a short paragraph of ordinary text.",
-                          "tags": ["seed"]}}})
-        c.request("POST", "/mcp", body, {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-                  "MCP-Protocol-Version": "2025-11-25", "Authorization": "Bearer " + t})
-        r = c.getresponse(); data = r.read()
-PY
+seed "$TN_URL/mcp" "$BENCH_WORK/tn-es-warm.txt" 25 || exit 1
 W=(BENCH_TOKENS="$BENCH_WORK/tn-es-warm.txt")
 snap() { # label
   python3 - "$TN_PID" "$1" <<'PY'
