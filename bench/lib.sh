@@ -103,7 +103,7 @@ seed() { # url tokens n
   python3 - "$1" "$2" "$3" <<'PY'
 import http.client, json, sys, urllib.parse
 url, toks, n = urllib.parse.urlparse(sys.argv[1]), open(sys.argv[2]).read().split(), int(sys.argv[3])
-c = http.client.HTTPConnection(url.hostname, url.port)
+c = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
 for t in toks:
     for i in range(n):
         body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "save_note",

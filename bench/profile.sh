@@ -49,21 +49,7 @@ else
 fi
 mint ES256 64 64 "$URL/mcp" >"$BENCH_WORK/tokens.txt"
 # every user gets 25 notes, as bench/run seeds them
-python3 - "$URL/mcp" "$BENCH_WORK/tokens.txt" <<'PY' || exit 1
-import http.client, json, sys, urllib.parse
-url, toks = urllib.parse.urlparse(sys.argv[1]), open(sys.argv[2]).read().split()
-c = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
-for t in toks:
-    for i in range(25):
-        body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "save_note",
-            "arguments": {"title": f"Note {i}", "content": f"Seeded note {i}: a short paragraph of ordinary text.",
-                          "tags": ["seed"]}}})
-        c.request("POST", "/mcp", body, {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
-                  "MCP-Protocol-Version": "2025-11-25", "Authorization": "Bearer " + t})
-        r = c.getresponse(); data = r.read()
-        if r.status != 200 or b'"isError":true' in data:
-            sys.exit(f"seeding failed: {r.status} {data[:200]!r}")
-PY
+seed "$URL/mcp" "$BENCH_WORK/tokens.txt" 25 || exit 1
 load() { # conns secs -> the wrk result line
   env BENCH_TOKENS="$BENCH_WORK/tokens.txt" BENCH_ERA=2026-07-28 "${wenv[@]}" \
     wrk -t$(($1 > 1 ? 2 : 1)) -c"$1" -d"$2"s --timeout 10s -s "$LUA" "$URL" | grep '^result:'
