@@ -109,6 +109,16 @@ void tn_http_on_connection(void *cls, struct MHD_Connection *mc, void **socket_c
     *socket_context = c;
 }
 
+unsigned tn_http_conns_open(struct tn_http_server *s)
+{
+    unsigned n = 0;
+    pthread_mutex_lock(&s->conns_mu);
+    for (const struct conn *c = s->conns; c; c = c->next)
+        n++;
+    pthread_mutex_unlock(&s->conns_mu);
+    return n;
+}
+
 /* A trusted proxy is not timed: it buffers each request before passing it on and times
  * its own clients, and it keeps idle upstream connections open for as long as it likes
  * (nginx: 60 s), so closing one under it would turn its next request into a 502. */

@@ -28,6 +28,7 @@
 #define CONN_BUCKETS 1024        /* per-address counting: chains, keyed by a random-keyed hash */
 #define MAX_FWD_LINES 32         /* forwarding header lines read, the last ones */
 #define IDLE_MARGIN_NS 50000000u /* 50 ms: the kernel's last-receive time is in ticks */
+#define DRAIN_QUIET_MS 200u      /* the shutdown: kept-alive connections this quiet may close */
 /* The request's arena starts in the request itself: what a small JSON-RPC request needs
  * (its path, body, parsed envelope and, for server/discover, the answer's values) */
 #define REQ_ARENA_FIRST 6144
@@ -115,6 +116,12 @@ struct tn_http_server {
     pthread_cond_t stop_cv;
     bool stopping;
     bool quiesced;
+    /* set when the listener closes (tn_http_server_quiesce): every answer from then on
+     * closes its connection, so that clients and proxies holding kept-alive connections
+     * take their next requests elsewhere instead of meeting the daemon's stop */
+    atomic_bool draining;
+    /* while draining: when the last request began (at first, when the drain did) */
+    _Atomic uint64_t drain_last_ns;
     /* the blocking pool: a queue of handlers, and the idle threads (most recently idle
      * first) to hand them to */
     pthread_mutex_t pool_mu;
@@ -197,6 +204,8 @@ struct tn_http_req {
  * s->base_url must be set. */
 void tn_http_policy_init(struct tn_http_server *s, const struct tn_http_config *cfg);
 void tn_http_policy_free(struct tn_http_server *s);
+/* server.c: "Connection: close" on an answer made while the server drains. */
+void tn_http_close_if_draining(const struct tn_http_server *s, struct MHD_Response *mr);
 /* Adds the CORS headers of an answer to a request whose Origin was allowed. */
 void tn_http_add_cors(const struct tn_http_req *r, struct MHD_Response *mr);
 /* Answers an OPTIONS request (a CORS preflight) with 204. */
@@ -220,6 +229,8 @@ void tn_http_on_connection(void *cls, struct MHD_Connection *mc, void **socket_c
                            enum MHD_ConnectionNotificationCode code);
 /* True when the request arriving on c has taken longer than REQUEST_TIMEOUT_S. */
 bool tn_http_past_deadline(const struct tn_http_server *s, const struct conn *c, uint64_t now);
+/* How many connections are open (those refused at once not counted). */
+unsigned tn_http_conns_open(struct tn_http_server *s);
 /* Closes connections past the request deadline once a second, until the server stops. */
 void *tn_http_reaper_main(void *arg);
 /* Logs, once per process, a forwarding header from a peer that is not a trusted proxy. */

@@ -162,6 +162,7 @@ enum MHD_Result tn_http_preflight(struct tn_http_req *r)
     MHD_add_response_header(mr, "Access-Control-Allow-Headers", allow);
     MHD_add_response_header(mr, "Access-Control-Max-Age", "600");
     MHD_add_response_header(mr, "X-Request-Id", r->id);
+    tn_http_close_if_draining(r->srv, mr);
     r->status = 204;
     r->answered = true;
     r->answered_ns = tn_time_mono_ns();

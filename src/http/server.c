@@ -221,6 +221,7 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
         MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
     tn_http_add_cors(r, mr);
     MHD_add_response_header(mr, "X-Request-Id", r->id);
+    tn_http_close_if_draining(r->srv, mr);
     r->status = resp->status;
     r->answered = true;
     r->answered_ns = tn_time_mono_ns();
@@ -231,6 +232,12 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)resp->status, mr);
     MHD_destroy_response(mr);
     return ok;
+}
+
+void tn_http_close_if_draining(const struct tn_http_server *s, struct MHD_Response *mr)
+{
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed))
+        MHD_add_response_header(mr, "Connection", "close");
 }
 
 void tn_http_resp_init(struct tn_http_resp *resp)
@@ -413,6 +420,8 @@ static struct tn_http_req *req_new(struct tn_http_server *s, struct MHD_Connecti
     r->conn = conn;
     r->method = method;
     r->start_ns = tn_time_mono_ns();
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed))
+        atomic_store(&s->drain_last_ns, r->start_ns);
     tn_buf_init_arena(&r->body, s->cfg.limits.max_body, &r->arena);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -684,6 +693,8 @@ struct tn_http_server *tn_http_server_new(const struct tn_http_config *cfg)
     pthread_mutex_init(&s->pool_mu, NULL);
     atomic_init(&s->inflight, 0);
     atomic_init(&s->resumed, 0);
+    atomic_init(&s->draining, false);
+    atomic_init(&s->drain_last_ns, 0);
     return s;
 }
 
@@ -814,6 +825,8 @@ void tn_http_server_quiesce(struct tn_http_server *s)
 {
     if (!s->d || s->quiesced)
         return;
+    atomic_store(&s->drain_last_ns, tn_time_mono_ns());
+    atomic_store(&s->draining, true);
     MHD_socket ls = MHD_quiesce_daemon(s->d);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);
@@ -826,9 +839,21 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
         return;
     tn_http_server_quiesce(s);
     /* In-flight requests, streamed tool calls among them, get the grace period to end on
-     * their own; what is still open after it is closed. */
+     * their own; what is still open after it is closed. Kept-alive connections get it
+     * too, until none has begun a request for DRAIN_QUIET_MS: each is closed after its
+     * next answer (Connection: close), so that a proxy sending on one takes its next
+     * request to another instance instead of having it cut by the daemon's stop (nginx
+     * answers 502 for a POST cut that way); one left idle that long closes with the
+     * daemon. */
     uint64_t until = tn_time_mono_ns() + (uint64_t)grace_ms * 1000000u;
-    while (atomic_load(&s->inflight) > 0 && tn_time_mono_ns() < until) {
+    for (;;) {
+        uint64_t now = tn_time_mono_ns();
+        if (now >= until)
+            break;
+        if (atomic_load(&s->inflight) == 0 &&
+            (now >= atomic_load(&s->drain_last_ns) + DRAIN_QUIET_MS * 1000000u ||
+             tn_http_conns_open(s) == 0))
+            break;
         struct timespec ts = {0, 10 * 1000000};
         nanosleep(&ts, NULL);
     }

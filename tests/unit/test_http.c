@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/util.h"
 #include "http/internal.h"
 #include "http/server.h"
 
@@ -643,6 +644,90 @@ static void test_stream_opened_during_shutdown(void **state)
     pool_server_free(s);
 }
 
+struct timed_shutdown {
+    struct tn_http_server *s;
+    unsigned grace_ms;
+    uint64_t took_ns;
+};
+
+static void *shutdown_timed(void *arg)
+{
+    struct timed_shutdown *t = arg;
+    uint64_t t0 = tn_time_mono_ns();
+    tn_http_server_shutdown(t->s, t->grace_ms);
+    t->took_ns = tn_time_mono_ns() - t0;
+    return NULL;
+}
+
+/* Reads until the peer closes (or timeout_ms of silence): the bytes read, -1 on timeout. */
+static ssize_t read_to_close(int fd, int timeout_ms, char *buf, size_t cap)
+{
+    size_t len = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) != 1)
+            return -1;
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len == cap - 1)
+            break;
+    }
+    buf[len] = '\0';
+    return (ssize_t)len;
+}
+
+/* The shutdown's drain: a request arriving on a connection kept alive from before is
+ * still answered (a proxy reusing its upstream connection once got it cut, and nginx
+ * answered its client 502), with "Connection: close" so that the next one goes
+ * elsewhere; a connection that stays quiet does not hold the shutdown for its whole
+ * grace, only DRAIN_QUIET_MS after the last request began. */
+static void test_drain_keeps_alive_connections(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 1);
+    uint16_t port = tn_http_server_port(s);
+    char body[256];
+    int b = send_get(port, "/quick");
+    assert_int_equal(read_response(b, 3000, body, sizeof body), 200);
+    int c = send_get(port, "/quick"); /* stays idle through the shutdown */
+    assert_int_equal(read_response(c, 3000, body, sizeof body), 200);
+    struct timed_shutdown t = {s, 5000, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, shutdown_timed, &t);
+    bool refused = false; /* the listener closes first */
+    for (int i = 0; i < 1500 && !refused; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        refused = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0;
+        close(fd);
+        if (!refused)
+            usleep(2000);
+    }
+    assert_true(refused);
+    usleep(100 * 1000);
+    char req[] = "GET /quick HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(send(b, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
+    char buf[4096];
+    ssize_t n = read_to_close(b, 3000, buf, sizeof buf); /* answered, then closed */
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    assert_non_null(strcasestr(buf, "\r\nConnection: close\r\n"));
+    assert_non_null(strstr(buf, "{\"pool\":true}"));
+    pthread_join(th, NULL);
+    /* c kept the drain open DRAIN_QUIET_MS after b's request (sent 100 ms in), no more */
+    assert_true(t.took_ns >= (100 + DRAIN_QUIET_MS) * 1000000ull);
+    assert_true(t.took_ns < 2000 * 1000000ull);
+    assert_int_equal(read_to_close(c, 1000, buf, sizeof buf), 0); /* closed with the daemon */
+    close(b);
+    close(c);
+    pool_server_free(s);
+}
+
 /* A request offloaded after shutdown has stopped the pool (its one thread still busy
  * with an earlier request, so the pool's threads have not all ended) runs on its epoll
  * worker and is answered at once, instead of waiting on a queue that no thread may
@@ -764,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_offload_survives_shutdown),
         cmocka_unit_test(test_offload_after_pool_stop),
         cmocka_unit_test(test_stream_opened_during_shutdown),
+        cmocka_unit_test(test_drain_keeps_alive_connections),
         cmocka_unit_test(test_offload_client_gone),
         cmocka_unit_test(test_deadline),
     };
