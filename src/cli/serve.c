@@ -179,8 +179,6 @@ static void mcp_route(void *ud, const struct tn_http_req *req, struct tn_http_re
     tn_buf_deinit(&out.body);
 }
 
-/* /healthz: the process answers. Nothing else is looked at, so that a supervisor does
- * not restart a server whose database is down (that is /readyz's business). */
 static void prm_route(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
 {
     struct app *app = ud;

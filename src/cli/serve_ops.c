@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "ops/metrics.h"
 
+/* /healthz: the process answers. Nothing else is looked at, so that a supervisor does
+ * not restart a server whose database is down (that is /readyz's business). */
 void tn_serve_health_route(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
 {
     (void)ud, (void)req;

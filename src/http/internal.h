@@ -120,7 +120,7 @@ struct tn_http_server {
      * closes its connection, so that clients and proxies holding kept-alive connections
      * take their next requests elsewhere instead of meeting the daemon's stop */
     atomic_bool draining;
-    /* while draining: when the last request began (at first, when the drain did) */
+    /* while draining: when the last request ended (at first, when the drain began) */
     _Atomic uint64_t drain_last_ns;
     /* the blocking pool: a queue of handlers, and the idle threads (most recently idle
      * first) to hand them to */

@@ -236,7 +236,8 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
 
 void tn_http_close_if_draining(const struct tn_http_server *s, struct MHD_Response *mr)
 {
-    if (atomic_load_explicit(&s->draining, memory_order_relaxed))
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed) &&
+        !MHD_get_response_header(mr, "Connection"))
         MHD_add_response_header(mr, "Connection", "close");
 }
 
@@ -420,8 +421,6 @@ static struct tn_http_req *req_new(struct tn_http_server *s, struct MHD_Connecti
     r->conn = conn;
     r->method = method;
     r->start_ns = tn_time_mono_ns();
-    if (atomic_load_explicit(&s->draining, memory_order_relaxed))
-        atomic_store(&s->drain_last_ns, r->start_ns);
     tn_buf_init_arena(&r->body, s->cfg.limits.max_body, &r->arena);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -510,6 +509,7 @@ static enum MHD_Result send_deferred(struct tn_http_req *r)
 {
     struct MHD_Response *mr = r->deferred;
     r->deferred = NULL;
+    tn_http_close_if_draining(r->srv, mr); /* made before the drain began, sent after */
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     return ok;
@@ -643,6 +643,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         tn_log_set_request_id(NULL);
     }
     req_free(r);
+    /* before the count drops: the shutdown that sees it at 0 sees this too */
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed))
+        atomic_store(&s->drain_last_ns, tn_time_mono_ns());
     atomic_fetch_sub(&s->inflight, 1);
 }
 
@@ -840,11 +843,13 @@ void tn_http_server_shutdown(struct tn_http_server *s, unsigned grace_ms)
     tn_http_server_quiesce(s);
     /* In-flight requests, streamed tool calls among them, get the grace period to end on
      * their own; what is still open after it is closed. Kept-alive connections get it
-     * too, until none has begun a request for DRAIN_QUIET_MS: each is closed after its
-     * next answer (Connection: close), so that a proxy sending on one takes its next
-     * request to another instance instead of having it cut by the daemon's stop (nginx
-     * answers 502 for a POST cut that way); one left idle that long closes with the
-     * daemon. */
+     * too, until no request has ended for DRAIN_QUIET_MS: each is closed after its next
+     * answer (Connection: close), so that a proxy sending on one takes its next request
+     * to another instance instead of having it cut by the daemon's stop (nginx answers
+     * 502 for a POST cut that way); one left idle that long closes with the daemon. The
+     * window counts from the last end, not the last start: a connection whose answer
+     * was queued before the drain (a streamed call ending late in it) goes back to its
+     * proxy's pool only when that answer ends. */
     uint64_t until = tn_time_mono_ns() + (uint64_t)grace_ms * 1000000u;
     for (;;) {
         uint64_t now = tn_time_mono_ns();

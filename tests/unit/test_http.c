@@ -243,6 +243,20 @@ static void h_late(void *ud, const struct tn_http_req *req, struct tn_http_resp 
         tn_sink_send(sink, "{\"late\":true}", 13);
 }
 
+/* /open: on its worker, opens a stream with one event and leaves it open; the test
+ * holds its sink (open_sink) and closes it. */
+static struct tn_sink *open_sink;
+
+static void h_open(void *ud, const struct tn_http_req *req, struct tn_http_resp *resp)
+{
+    (void)ud, (void)req;
+    struct tn_sink *sink = tn_http_resp_stream(resp);
+    assert_non_null(sink);
+    tn_sink_send(sink, "{\"open\":true}", 13);
+    tn_sink_retain(sink);
+    open_sink = sink;
+}
+
 static struct tn_http_server *pool_server_timed(unsigned workers, unsigned pool, unsigned timeout_s)
 {
     struct tn_http_config c = {.host = "127.0.0.1",
@@ -270,6 +284,7 @@ static struct tn_http_server *pool_server_timed(unsigned workers, unsigned pool,
     assert_int_equal(tn_http_route(s, "/guarded", TN_HTTP_EXACT, h_guarded, NULL), TN_OK);
     assert_int_equal(tn_http_route_pre(s, "/guarded", p_guard, free, NULL), TN_OK);
     assert_int_equal(tn_http_route(s, "/late", TN_HTTP_EXACT, h_late, NULL), TN_OK);
+    assert_int_equal(tn_http_route(s, "/open", TN_HTTP_EXACT, h_open, NULL), TN_OK);
     assert_int_equal(tn_http_server_start(s), TN_OK);
     atomic_store(&pre_calls, 0);
     atomic_store(&guarded_calls, 0);
@@ -684,7 +699,7 @@ static ssize_t read_to_close(int fd, int timeout_ms, char *buf, size_t cap)
  * still answered (a proxy reusing its upstream connection once got it cut, and nginx
  * answered its client 502), with "Connection: close" so that the next one goes
  * elsewhere; a connection that stays quiet does not hold the shutdown for its whole
- * grace, only DRAIN_QUIET_MS after the last request began. */
+ * grace, only DRAIN_QUIET_MS after the last request ended. */
 static void test_drain_keeps_alive_connections(void **state)
 {
     (void)state;
@@ -709,7 +724,7 @@ static void test_drain_keeps_alive_connections(void **state)
             usleep(2000);
     }
     assert_true(refused);
-    usleep(100 * 1000);
+    usleep(20 * 1000);
     char req[] = "GET /quick HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     assert_int_equal(send(b, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
     char buf[4096];
@@ -719,12 +734,71 @@ static void test_drain_keeps_alive_connections(void **state)
     assert_non_null(strcasestr(buf, "\r\nConnection: close\r\n"));
     assert_non_null(strstr(buf, "{\"pool\":true}"));
     pthread_join(th, NULL);
-    /* c kept the drain open DRAIN_QUIET_MS after b's request (sent 100 ms in), no more */
-    assert_true(t.took_ns >= (100 + DRAIN_QUIET_MS) * 1000000ull);
+    /* c kept the drain open DRAIN_QUIET_MS after b's request (sent 20 ms in), no more */
+    assert_true(t.took_ns >= (20 + DRAIN_QUIET_MS) * 1000000ull);
     assert_true(t.took_ns < 2000 * 1000000ull);
     assert_int_equal(read_to_close(c, 1000, buf, sizeof buf), 0); /* closed with the daemon */
     close(b);
     close(c);
+    pool_server_free(s);
+}
+
+static void *close_open_sink_later(void *arg)
+{
+    (void)arg;
+    usleep(300 * 1000);
+    tn_sink_close(open_sink);
+    return NULL;
+}
+
+/* A kept-alive connection whose answer was queued before the drain, without
+ * "Connection: close" (a streamed call), and ends well into it: the quiet window counts
+ * from that end, so a request sent on the connection just after it is still answered.
+ * When the window counted from the last request's start, the stop cut it (found by a
+ * review: the stream ended 601 ms in, the request sent 20 ms later got no answer). */
+static void test_drain_after_stream(void **state)
+{
+    (void)state;
+    struct tn_http_server *s = pool_server(1, 1);
+    uint16_t port = tn_http_server_port(s);
+    int a = send_get(port, "/open");
+    char buf[4096];
+    size_t len = 0;
+    while (!strstr(buf, "{\"open\":true}")) { /* the headers and the first event */
+        struct pollfd p = {.fd = a, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 3000), 1);
+        ssize_t n = recv(a, buf + len, sizeof buf - 1 - len, 0);
+        assert_true(n > 0);
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    assert_null(strcasestr(buf, "Connection: close")); /* queued before the drain */
+    struct timed_shutdown t = {s, 5000, 0};
+    pthread_t th, cl;
+    pthread_create(&th, NULL, shutdown_timed, &t);
+    pthread_create(&cl, NULL, close_open_sink_later, NULL);
+    while (!strstr(buf, "\r\n0\r\n\r\n")) { /* the stream's end, 300 ms in */
+        struct pollfd p = {.fd = a, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 3000), 1);
+        ssize_t n = recv(a, buf + len, sizeof buf - 1 - len, 0);
+        assert_true(n > 0);
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    usleep(20 * 1000); /* a proxy reusing the connection 20 ms later */
+    char req[] = "GET /id HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(send(a, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
+    ssize_t n = read_to_close(a, 3000, buf, sizeof buf);
+    assert_true(n > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    assert_non_null(strcasestr(buf, "\r\nConnection: close\r\n"));
+    pthread_join(th, NULL);
+    pthread_join(cl, NULL);
+    /* held by the stream, then ended once the last connection closed (after /id) */
+    assert_true(t.took_ns >= 300 * 1000000ull);
+    assert_true(t.took_ns < 2000 * 1000000ull);
+    tn_sink_release(open_sink);
+    close(a);
     pool_server_free(s);
 }
 
@@ -850,6 +924,7 @@ int main(void)
         cmocka_unit_test(test_offload_after_pool_stop),
         cmocka_unit_test(test_stream_opened_during_shutdown),
         cmocka_unit_test(test_drain_keeps_alive_connections),
+        cmocka_unit_test(test_drain_after_stream),
         cmocka_unit_test(test_offload_client_gone),
         cmocka_unit_test(test_deadline),
     };
