@@ -236,8 +236,8 @@ static enum MHD_Result queue(struct tn_http_req *r, struct tn_http_resp *resp)
 
 void tn_http_close_if_draining(const struct tn_http_server *s, struct MHD_Response *mr)
 {
-    if (atomic_load_explicit(&s->draining, memory_order_relaxed) &&
-        !MHD_get_response_header(mr, "Connection"))
+    /* libmicrohttpd merges the token into one Connection header: twice is harmless */
+    if (atomic_load_explicit(&s->draining, memory_order_relaxed))
         MHD_add_response_header(mr, "Connection", "close");
 }
 
