@@ -338,6 +338,22 @@ static int read_response(int fd, int timeout_ms, char *body, size_t cap)
     }
 }
 
+/* Waits (up to ~3 s) until connecting to port is refused: the listener has closed. */
+static void wait_refused(uint16_t port)
+{
+    bool refused = false;
+    for (int i = 0; i < 1500 && !refused; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        refused = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0;
+        close(fd);
+        if (!refused)
+            usleep(2000);
+    }
+    assert_true(refused);
+}
+
 /* Waits (up to 1 s) until /wait's second call runs on a pool thread. */
 static void wait_for_pool(void)
 {
@@ -714,17 +730,7 @@ static void test_drain_keeps_alive_connections(void **state)
     struct timed_shutdown t = {s, 5000, tn_time_mono_ns(), 0};
     pthread_t th;
     pthread_create(&th, NULL, shutdown_timed, &t);
-    bool refused = false; /* the listener closes first */
-    for (int i = 0; i < 1500 && !refused; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        refused = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0;
-        close(fd);
-        if (!refused)
-            usleep(2000);
-    }
-    assert_true(refused);
+    wait_refused(port); /* the listener closes first */
     usleep(20 * 1000);
     char req[] = "GET /quick HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     assert_int_equal(send(b, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
@@ -742,6 +748,19 @@ static void test_drain_keeps_alive_connections(void **state)
     close(b);
     close(c);
     pool_server_free(s);
+}
+
+/* Appends what arrives on fd to buf (len bytes so far) until it holds `needle`. */
+static void read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle)
+{
+    while (!strstr(buf, needle)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 3000), 1);
+        ssize_t n = recv(fd, buf + *len, cap - 1 - *len, 0);
+        assert_true(n > 0);
+        *len += (size_t)n;
+        buf[*len] = '\0';
+    }
 }
 
 static void *close_open_sink_later(void *arg)
@@ -765,27 +784,13 @@ static void test_drain_after_stream(void **state)
     int a = send_get(port, "/open");
     char buf[4096] = {0};
     size_t len = 0;
-    while (!strstr(buf, "{\"open\":true}")) { /* the headers and the first event */
-        struct pollfd p = {.fd = a, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, 3000), 1);
-        ssize_t n = recv(a, buf + len, sizeof buf - 1 - len, 0);
-        assert_true(n > 0);
-        len += (size_t)n;
-        buf[len] = '\0';
-    }
-    assert_null(strcasestr(buf, "Connection: close")); /* queued before the drain */
+    read_until(a, buf, sizeof buf, &len, "{\"open\":true}"); /* headers, first event */
+    assert_null(strcasestr(buf, "Connection: close"));       /* queued before the drain */
     struct timed_shutdown t = {s, 5000, tn_time_mono_ns(), 0};
     pthread_t th, cl;
     pthread_create(&th, NULL, shutdown_timed, &t);
     pthread_create(&cl, NULL, close_open_sink_later, NULL); /* 300 ms after t0, at least */
-    while (!strstr(buf, "\r\n0\r\n\r\n")) {                 /* the stream's end, 300 ms in */
-        struct pollfd p = {.fd = a, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, 3000), 1);
-        ssize_t n = recv(a, buf + len, sizeof buf - 1 - len, 0);
-        assert_true(n > 0);
-        len += (size_t)n;
-        buf[len] = '\0';
-    }
+    read_until(a, buf, sizeof buf, &len, "\r\n0\r\n\r\n");  /* its end, 300 ms in */
     /* a proxy reusing the connection 80 ms later: the code before stopped 0-15 ms after
      * the stream's end; within the 200 ms window now */
     usleep(80 * 1000);
@@ -824,17 +829,7 @@ static void test_offload_after_pool_stop(void **state)
     pthread_create(&t, NULL, shutdown_now, s);
     /* The shutdown's first step closes the listening socket; the pool's stop follows
      * within microseconds (no grace, no streams), then it waits for /wait's thread. */
-    bool refused = false;
-    for (int i = 0; i < 1500 && !refused; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        refused = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0;
-        close(fd);
-        if (!refused)
-            usleep(2000);
-    }
-    assert_true(refused);
+    wait_refused(port);
     usleep(200 * 1000);
     char req[] = "GET /quick HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     assert_int_equal(send(b, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
