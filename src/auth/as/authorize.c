@@ -164,8 +164,7 @@ static void issue_code(struct tn_as *as, struct tn_as_resp *r, const struct auth
     snprintf(c.resource, sizeof c.resource, "%s", as->resource);
     snprintf(c.challenge, sizeof c.challenge, "%s", a->challenge);
     snprintf(c.family, sizeof c.family, "%s", family);
-    /* the token endpoint reads the code's issue time as expires_at - code_ttl_s */
-    c.expires_at = tn_as_issued_at(u, now_s()) + as->cfg.code_ttl_s;
+    c.expires_at = now_s() + as->cfg.code_ttl_s;
     if (tn_store_code_insert(as->cfg.store, &c) != TN_OK) {
         tn_log(TN_LOG_ERROR, "authorization code could not be stored", "client_id", a->client_id,
                NULL);

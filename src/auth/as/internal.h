@@ -62,21 +62,6 @@ static inline bool tn_as_method_on(const struct tn_as *as, unsigned m)
 
 static inline int64_t now_s(void) { return tn_time_now_ms() / 1000; }
 
-/* The issue time of a session, device cookie, code or token made at `now` for u, where u
- * was read from the store before the check that lets it be made. A "revoke everything"
- * (sign out everywhere, disabling) sets u's cutoff to the end of its second, since
- * times are whole seconds; what is made after it within that same second is dated at
- * the cutoff, or it would read as made before it and be revoked too (a sign-in right
- * after signing out everywhere). What was made before the cutoff keeps its time, and a
- * cutoff set after u was read is not seen: the clamp never saves anything the cutoff
- * was meant to revoke. At most a second ahead: cutoffs are set that way. */
-static inline int64_t tn_as_issued_at(const struct tn_user *u, int64_t now)
-{
-    return u->tokens_valid_after > now + 1 ? now + 1
-           : u->tokens_valid_after > now   ? u->tokens_valid_after
-                                           : now;
-}
-
 static inline void random_token(char *out, size_t cap, size_t bytes)
 {
     uint8_t b[64];

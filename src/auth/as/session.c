@@ -28,8 +28,7 @@ bool tn_as_session_user(struct tn_as *as, const struct tn_as_req *req, struct tn
 
 void tn_as_start_session(struct tn_as *as, struct tn_as_resp *r, const struct tn_user *u)
 {
-    json_t *d =
-        json_pack("{s:s, s:I}", "uid", u->id, "iat", (json_int_t)tn_as_issued_at(u, now_s()));
+    json_t *d = json_pack("{s:s, s:I}", "uid", u->id, "iat", (json_int_t)now_s());
     char *s = tn_seal(as->secret, as->secret_len, "session", d, SESSION_TTL_S);
     json_decref(d);
     if (s)
@@ -67,8 +66,7 @@ void tn_as_remember_device(struct tn_as *as, struct tn_as_resp *r, const struct 
 {
     char dev[32];
     random_token(dev, sizeof dev, 16);
-    json_t *d = json_pack("{s:s, s:s, s:I}", "uid", u->id, "dev", dev, "iat",
-                          (json_int_t)tn_as_issued_at(u, now_s()));
+    json_t *d = json_pack("{s:s, s:s, s:I}", "uid", u->id, "dev", dev, "iat", (json_int_t)now_s());
     char *s = tn_seal(as->secret, as->secret_len, "device", d, DEVICE_TTL_S);
     json_decref(d);
     if (s)

@@ -104,9 +104,7 @@ static void issue_tokens(struct tn_as *as, struct tn_as_resp *r, const struct tn
                          const struct tn_user *u, const char *scope, const char *resource,
                          const char *family)
 {
-    /* iat: after a "revoke everything" of this second, the cutoff (u was read by
-     * user_current, after the grant it checked); exp and nbf count from now */
-    int64_t now = now_s(), iat = tn_as_issued_at(u, now);
+    int64_t now = now_s();
     char jti[32];
     random_token(jti, sizeof jti, 16);
     json_t *roles = json_array(), *perms = json_array();
@@ -114,7 +112,7 @@ static void issue_tokens(struct tn_as *as, struct tn_as_resp *r, const struct tn
     add_words(perms, tn_role_permissions(u->role));
     json_t *claims = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:o, s:o}", "iss",
                                as->issuer, "sub", u->id, "aud", resource, "exp",
-                               (json_int_t)(now + as->cfg.access_ttl_s), "iat", (json_int_t)iat,
+                               (json_int_t)(now + as->cfg.access_ttl_s), "iat", (json_int_t)now,
                                "nbf", (json_int_t)now, "jti", jti, "client_id", c->id, "scope",
                                scope, "roles", roles, "permissions", perms);
     if (u->org_id[0])
@@ -140,7 +138,7 @@ static void issue_tokens(struct tn_as *as, struct tn_as_resp *r, const struct tn
         snprintf(row.user_id, sizeof row.user_id, "%s", u->id);
         snprintf(row.scope, sizeof row.scope, "%s", scope);
         snprintf(row.resource, sizeof row.resource, "%s", resource);
-        row.issued_at = iat;
+        row.issued_at = now;
         row.expires_at = now + as->cfg.refresh_ttl_s;
         if (tn_store_refresh_insert(as->cfg.store, &row) == TN_OK)
             json_object_set_new(out, "refresh_token", json_string(rt));
@@ -261,9 +259,8 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
     random_token(next_rt, sizeof next_rt, 32);
     struct tn_refresh next = old;
     sha256(next_rt, next.hash);
-    int64_t now = now_s();
-    next.issued_at = tn_as_issued_at(&u, now);
-    next.expires_at = now + as->cfg.refresh_ttl_s;
+    next.issued_at = now_s();
+    next.expires_at = next.issued_at + as->cfg.refresh_ttl_s;
     next.rotated_at = 0;
     next.revoked = false;
     snprintf(next.scope, sizeof next.scope, "%s", granted);
