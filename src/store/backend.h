@@ -36,7 +36,7 @@ struct tn_store_ops {
     enum tn_err (*user_get)(struct tn_store *s, const char *id, struct tn_user *out);
     /* `email` is already lower-case. */
     enum tn_err (*user_by_email)(struct tn_store *s, const char *email, struct tn_user *out);
-    enum tn_err (*user_update)(struct tn_store *s, const struct tn_user *u);
+    enum tn_err (*user_update)(struct tn_store *s, const struct tn_user *u, unsigned fields);
     enum tn_err (*user_count)(struct tn_store *s, int64_t *n);
     enum tn_err (*user_list)(struct tn_store *s, tn_store_user_cb cb, void *ud);
 

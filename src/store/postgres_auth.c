@@ -114,10 +114,10 @@ enum tn_err pg_user_by_email(struct tn_store *s, const char *email, struct tn_us
     READ1(s, out, read_user, S_USER_BY_EMAIL, email);
 }
 
-enum tn_err pg_user_update(struct tn_store *s, const struct tn_user *u)
+enum tn_err pg_user_update(struct tn_store *s, const struct tn_user *u, unsigned fields)
 {
     WRITE_ONE(s, S_USER_UPDATE, u->id, u->name, u->org_id, u->role, u->password_hash,
-              (int)u->disabled, u->tokens_valid_after);
+              (int)u->disabled, u->tokens_valid_after, (int64_t)fields);
 }
 
 enum tn_err pg_user_count(struct tn_store *s, int64_t *n) { READ1(s, n, read_count, S_USER_COUNT); }

@@ -139,9 +139,14 @@ enum {
       "created_at, tokens_valid_after) VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9)") \
     X(USER_GET, "t", "SELECT " USER_COLS " FROM users WHERE id = $1")                        \
     X(USER_BY_EMAIL, "t", "SELECT " USER_COLS " FROM users WHERE email = $1")                \
-    X(USER_UPDATE, "tttttbi",                                                                \
-      "UPDATE users SET name = $2, org_id = NULLIF($3, ''), role = $4, password_hash = $5, " \
-      "disabled = $6, tokens_valid_after = $7 WHERE id = $1")                                \
+    /* $8: the fields written (enum tn_user_field); the cutoff only moves forward */        \
+    X(USER_UPDATE, "tttttbii",                                                               \
+      "UPDATE users SET name = CASE WHEN $8 & 1 <> 0 THEN $2 ELSE name END, "                \
+      "org_id = CASE WHEN $8 & 2 <> 0 THEN NULLIF($3, '') ELSE org_id END, "                 \
+      "role = CASE WHEN $8 & 4 <> 0 THEN $4 ELSE role END, "                                 \
+      "password_hash = CASE WHEN $8 & 8 <> 0 THEN $5 ELSE password_hash END, "               \
+      "disabled = CASE WHEN $8 & 16 <> 0 THEN $6 ELSE disabled END, "                        \
+      "tokens_valid_after = GREATEST(tokens_valid_after, $7) WHERE id = $1")                 \
     X(USER_COUNT, "", "SELECT count(*) FROM users")                                          \
     X(USER_LIST, "", "SELECT " USER_COLS " FROM users ORDER BY created_at, id")              \
     X(CLIENT_INSERT, "tttttttttii",                                                          \
@@ -535,7 +540,7 @@ enum tn_err pg_org_list(struct tn_store *s, tn_store_org_cb cb, void *ud);
 enum tn_err pg_user_insert(struct tn_store *s, const struct tn_user *u);
 enum tn_err pg_user_get(struct tn_store *s, const char *id, struct tn_user *out);
 enum tn_err pg_user_by_email(struct tn_store *s, const char *email, struct tn_user *out);
-enum tn_err pg_user_update(struct tn_store *s, const struct tn_user *u);
+enum tn_err pg_user_update(struct tn_store *s, const struct tn_user *u, unsigned fields);
 enum tn_err pg_user_count(struct tn_store *s, int64_t *n);
 enum tn_err pg_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud);
 enum tn_err pg_client_insert(struct tn_store *s, const struct tn_client *c);

@@ -108,10 +108,10 @@ enum tn_err sq_user_by_email(struct tn_store *s, const char *email, struct tn_us
     READ1(s, out, read_user, S_USER_BY_EMAIL, "t", email);
 }
 
-enum tn_err sq_user_update(struct tn_store *s, const struct tn_user *u)
+enum tn_err sq_user_update(struct tn_store *s, const struct tn_user *u, unsigned fields)
 {
-    WRITE1(s, true, S_USER_UPDATE, "tttttbi", u->id, u->name, u->org_id, u->role, u->password_hash,
-           (int)u->disabled, u->tokens_valid_after);
+    WRITE1(s, true, S_USER_UPDATE, "tttttbii", u->id, u->name, u->org_id, u->role, u->password_hash,
+           (int)u->disabled, u->tokens_valid_after, (int64_t)fields);
 }
 
 static enum tn_err read_count(sqlite3_stmt *st, int64_t *n)

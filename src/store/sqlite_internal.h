@@ -123,8 +123,13 @@ enum { AUDIT_ROWS = 16 };
                    "VALUES (?1, ?2, ?3, NULLIF(?4, ''), ?5, ?6, ?7, ?8, ?9)")                \
     X(USER_GET, "SELECT " USER_COLS " FROM users WHERE id = ?1")                             \
     X(USER_BY_EMAIL, "SELECT " USER_COLS " FROM users WHERE email = ?1")                     \
-    X(USER_UPDATE, "UPDATE users SET name = ?2, org_id = NULLIF(?3, ''), role = ?4, "        \
-                   "password_hash = ?5, disabled = ?6, tokens_valid_after = ?7 WHERE id = ?1") \
+    /* ?8: the fields written (enum tn_user_field); the cutoff only moves forward */         \
+    X(USER_UPDATE, "UPDATE users SET name = CASE WHEN ?8 & 1 THEN ?2 ELSE name END, "       \
+                   "org_id = CASE WHEN ?8 & 2 THEN NULLIF(?3, '') ELSE org_id END, "        \
+                   "role = CASE WHEN ?8 & 4 THEN ?4 ELSE role END, "                        \
+                   "password_hash = CASE WHEN ?8 & 8 THEN ?5 ELSE password_hash END, "      \
+                   "disabled = CASE WHEN ?8 & 16 THEN ?6 ELSE disabled END, "               \
+                   "tokens_valid_after = MAX(tokens_valid_after, ?7) WHERE id = ?1")        \
     X(USER_COUNT, "SELECT COUNT(*) FROM users")                                              \
     X(USER_LIST, "SELECT " USER_COLS " FROM users ORDER BY created_at, id")                  \
     X(CLIENT_INSERT, "INSERT INTO clients (" CLIENT_COLS ") "                                \
@@ -455,7 +460,7 @@ enum tn_err sq_org_list(struct tn_store *s, tn_store_org_cb cb, void *ud);
 enum tn_err sq_user_insert(struct tn_store *s, const struct tn_user *u);
 enum tn_err sq_user_get(struct tn_store *s, const char *id, struct tn_user *out);
 enum tn_err sq_user_by_email(struct tn_store *s, const char *email, struct tn_user *out);
-enum tn_err sq_user_update(struct tn_store *s, const struct tn_user *u);
+enum tn_err sq_user_update(struct tn_store *s, const struct tn_user *u, unsigned fields);
 enum tn_err sq_user_count(struct tn_store *s, int64_t *n);
 enum tn_err sq_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud);
 enum tn_err sq_client_insert(struct tn_store *s, const struct tn_client *c);

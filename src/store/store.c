@@ -165,11 +165,17 @@ enum tn_err tn_store_user_by_email(struct tn_store *s, const char *email, struct
     return s->ops->user_by_email(s, lower, out);
 }
 
+enum tn_err tn_store_user_update_fields(struct tn_store *s, const struct tn_user *u,
+                                        unsigned fields)
+{
+    if (!s || !u || !user_valid(u) || !fields || (fields & ~(unsigned)TN_USER_ALL))
+        return TN_ERR_BAD_INPUT;
+    return s->ops->user_update(s, u, fields);
+}
+
 enum tn_err tn_store_user_update(struct tn_store *s, const struct tn_user *u)
 {
-    if (!s || !u || !user_valid(u))
-        return TN_ERR_BAD_INPUT;
-    return s->ops->user_update(s, u);
+    return tn_store_user_update_fields(s, u, TN_USER_ALL);
 }
 
 enum tn_err tn_store_user_count(struct tn_store *s, int64_t *n)

@@ -60,7 +60,23 @@ struct tn_user {
 enum tn_err tn_store_user_insert(struct tn_store *s, const struct tn_user *u);
 enum tn_err tn_store_user_get(struct tn_store *s, const char *id, struct tn_user *out);
 enum tn_err tn_store_user_by_email(struct tn_store *s, const char *email, struct tn_user *out);
-/* Replaces name, org, role, password hash, disabled and tokens_valid_after of user u->id. */
+/* The fields of a user that tn_store_user_update_fields writes. */
+enum tn_user_field {
+    TN_USER_NAME = 1u << 0,
+    TN_USER_ORG = 1u << 1,
+    TN_USER_ROLE = 1u << 2,
+    TN_USER_PASSWORD = 1u << 3,
+    TN_USER_DISABLED = 1u << 4,
+    TN_USER_ALL = (1u << 5) - 1,
+};
+/* Writes the `fields` of user u->id from u and leaves the others as stored; moves
+ * tokens_valid_after forward to u's when u's is later, never back. A writer names only
+ * what it changed, so that one working from a copy read earlier (a password change
+ * after its argon2 runs) does not undo what another wrote meanwhile (an admin's
+ * disable, a sign out everywhere). TN_ERR_NOT_FOUND when there is no such user. */
+enum tn_err tn_store_user_update_fields(struct tn_store *s, const struct tn_user *u,
+                                        unsigned fields);
+/* tn_store_user_update_fields with TN_USER_ALL. */
 enum tn_err tn_store_user_update(struct tn_store *s, const struct tn_user *u);
 enum tn_err tn_store_user_count(struct tn_store *s, int64_t *n);
 typedef void (*tn_store_user_cb)(const struct tn_user *u, void *ud);

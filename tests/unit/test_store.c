@@ -489,6 +489,59 @@ static void test_users(void **state)
     assert_string_equal(seen.s, "ann.smith@example.com;bob@example.com;");
 }
 
+/* Two writers of one user: a password change working from a copy read before an admin
+ * disabled the account and before a sign out everywhere writes its password only; the
+ * disable and the cutoff stay. The cutoff never moves back, even by a full update. */
+static void test_user_update_fields(void **state)
+{
+    struct fx *f = *state;
+    add_user(f->s, "u1", "ann@example.com");
+    struct tn_user stale, admin, got;
+    assert_int_equal(tn_store_user_get(f->s, "u1", &stale), TN_OK);
+    /* meanwhile: sign out everywhere, then an admin's disable from a fresh copy */
+    assert_int_equal(tn_store_user_sign_out(f->s, "u1", 500), TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "u1", &admin), TN_OK);
+    admin.disabled = true;
+    admin.tokens_valid_after = 600;
+    assert_int_equal(tn_store_user_update_fields(f->s, &admin, TN_USER_DISABLED), TN_OK);
+    /* the stale copy's password change */
+    snprintf(stale.password_hash, sizeof stale.password_hash, "$argon2id$changed");
+    assert_int_equal(tn_store_user_update_fields(f->s, &stale, TN_USER_PASSWORD), TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "u1", &got), TN_OK);
+    assert_string_equal(got.password_hash, "$argon2id$changed");
+    assert_true(got.disabled);
+    assert_int_equal(got.tokens_valid_after, 600);
+    assert_string_equal(got.role, "editor");
+    assert_string_equal(got.name, "User u1");
+    /* a role change from the stale copy (enabled, old hash, no cutoff): the role only */
+    snprintf(stale.role, sizeof stale.role, "viewer");
+    snprintf(stale.password_hash, sizeof stale.password_hash, "$argon2id$old");
+    snprintf(stale.name, sizeof stale.name, "Someone else");
+    assert_int_equal(tn_store_user_update_fields(f->s, &stale, TN_USER_ROLE), TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "u1", &got), TN_OK);
+    assert_string_equal(got.role, "viewer");
+    assert_string_equal(got.password_hash, "$argon2id$changed");
+    assert_string_equal(got.name, "User u1");
+    assert_true(got.disabled);
+    assert_int_equal(got.tokens_valid_after, 600);
+    /* a full update writes every field but moves the cutoff forward only */
+    assert_int_equal(tn_store_user_update(f->s, &stale), TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "u1", &got), TN_OK);
+    assert_false(got.disabled);
+    assert_string_equal(got.name, "Someone else");
+    assert_string_equal(got.password_hash, "$argon2id$old");
+    assert_int_equal(got.tokens_valid_after, 600);
+    stale.tokens_valid_after = 900;
+    assert_int_equal(tn_store_user_update_fields(f->s, &stale, TN_USER_NAME), TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "u1", &got), TN_OK);
+    assert_int_equal(got.tokens_valid_after, 900);
+    /* the fields named must be some, and known ones */
+    assert_int_equal(tn_store_user_update_fields(f->s, &stale, 0), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_user_update_fields(f->s, &stale, TN_USER_ALL + 1), TN_ERR_BAD_INPUT);
+    struct tn_user ghost = user("ghost", "g@example.com");
+    assert_int_equal(tn_store_user_update_fields(f->s, &ghost, TN_USER_PASSWORD), TN_ERR_NOT_FOUND);
+}
+
 /* Arguments are checked before any backend sees them. */
 static void test_bad_input(void **state)
 {
@@ -1140,6 +1193,7 @@ int main(void)
         T(test_audit_indexes),
         T(test_orgs),
         T(test_users),
+        T(test_user_update_fields),
         T(test_bad_input),
         T(test_clients),
         T(test_client_delete_cascades),

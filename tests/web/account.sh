@@ -3,8 +3,8 @@
 # MCP clients holding tokens), revoking one (its next MCP call is 401 within 5 s and its
 # refresh token is refused, the other app keeps working), hostile client names escaped,
 # cross-site and token-less form posts refused, the password change with its exact
-# messages, signing out everywhere (both apps 401, the browser signed out), and each
-# action in the audit log. Then the page in Chromium (screenshots, axe-core):
+# messages, signing out everywhere (both apps 401, the browser signed out), an admin's
+# disable during a password change (it stays), and each action in the audit log. Then the page in Chromium (screenshots, axe-core):
 # tests/web/account-browser.mjs, whose count is added. Ends with "N passed, M failed".
 # Usage: tests/web/account.sh BUILD_DIR
 set -uo pipefail
@@ -169,6 +169,25 @@ curl -s -c "$j2" -b "$j2" -o /dev/null $A/authorize/login --data-urlencode "req=
 curl -s -c "$j2" -b "$j2" -o "$work/a2" $A/account
 code=$(curl -s -c "$j2" -b "$j2" -o /dev/null -w '%{http_code}' -H "Origin: $A" $A/account/signout --data-urlencode "csrf=$(field csrf "$work/a2")")
 check "sign out of this browser" "200 303" "$code $(curl -s -b "$j2" -o /dev/null -w '%{http_code}' $A/account)"
+
+# ---------- an admin's disable during a password change stays ----------
+# The change works from the account as read when its form arrived and then runs argon2
+# twice (~0.2 s); the disable lands within that time. The change writes the password
+# only (it wrote the whole account back before, enabled again and with the old cutoff).
+j3="$work/j3"
+curl -s -c "$j3" -b "$j3" -o "$work/s3" $A/account/signin
+curl -s -c "$j3" -b "$j3" -o /dev/null $A/authorize/login --data-urlencode "req=$(field req "$work/s3")" --data-urlencode "csrf=$(field csrf "$work/s3")" -d email=alice@example.com -d password=new-password-22
+curl -s -c "$j3" -b "$j3" -o "$work/a3" $A/account
+hash0=$(q "SELECT password_hash FROM users WHERE email = 'alice@example.com'")
+curl -s -c "$j3" -b "$j3" -o /dev/null -w '%{http_code}' -H "Origin: $A" $A/account/password --data-urlencode "csrf=$(field csrf "$work/a3")" \
+  -d current=new-password-22 -d password=newer-password-33 -d password2=newer-password-33 >"$work/pw3" &
+pw_pid=$!
+sleep 0.05
+t_dis=$(date +%s)
+"$tn" user disable alice@example.com --data-dir "$D" >"$work/dis.log" 2>&1
+wait "$pw_pid"
+row=$(q "SELECT disabled, tokens_valid_after >= $t_dis + 1, password_hash != '$hash0' FROM users WHERE email = 'alice@example.com'")
+check "disabled during a password change: the change done, the account still disabled, its cutoff kept" "303 1|1|1" "$(cat "$work/pw3") $row"
 
 # ---------- the page in Chromium: screenshots and axe-core ----------
 kill "${pids[@]}" 2>/dev/null

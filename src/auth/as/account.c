@@ -359,7 +359,7 @@ static void change_password(struct tn_as *as, const struct tn_as_req *req, struc
         tn_signin_guard_succeeded(as->signin, &at);
     }
     if (tn_password_hash(pw, u->password_hash) != TN_OK ||
-        tn_store_user_update(as->cfg.store, u) != TN_OK) {
+        tn_store_user_update_fields(as->cfg.store, u, TN_USER_PASSWORD) != TN_OK) {
         audit(as, u, "account.password", "", "error");
         show_account(as, req, r, u, NULL, NULL, "The password could not be saved. Try again.", 503);
         return;
