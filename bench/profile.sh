@@ -7,6 +7,9 @@
 #                        the top functions by their own instructions, per request
 #             syscalls   system calls (perf stat tracepoints) and minor page faults per
 #                        request, 64 connections
+#             split      user and system CPU and context switches per request, against
+#                        nginx returning the same answer's bytes (as bench/run does),
+#                        three alternating pairs of 5 s at 64 connections (/proc)
 #   SCENARIO  list (list_my_notes, 20 of 25 notes; default) | discover | save | list2025
 #             (the list on the 2025-11-25 revision, as most clients speak it today)
 #   ENV       passed to the server (THREADS=4, CONN_MEMORY_BYTES=16384, ...)
@@ -16,7 +19,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}; scenario=${2:-list}; shift 2 2>/dev/null || shift $#
-case $mode in perf | callgrind | syscalls) ;; *) sed -n '2,14p' "$0" >&2; exit 2 ;; esac
+case $mode in perf | callgrind | syscalls | split) ;; *) sed -n '2,14p' "$0" >&2; exit 2 ;; esac
 case $scenario in
   list) wenv=() ;;
   discover) wenv=(BENCH_METHOD=server/discover) ;;
@@ -50,9 +53,9 @@ fi
 mint ES256 64 64 "$URL/mcp" >"$BENCH_WORK/tokens.txt"
 # every user gets 25 notes, as bench/run seeds them
 seed "$URL/mcp" "$BENCH_WORK/tokens.txt" 25 || exit 1
-load() { # conns secs -> the wrk result line
+load() { # conns secs [url] -> the wrk result line
   env BENCH_TOKENS="$BENCH_WORK/tokens.txt" BENCH_ERA=2026-07-28 "${wenv[@]}" \
-    wrk -t$(($1 > 1 ? 2 : 1)) -c"$1" -d"$2"s --timeout 10s -s "$LUA" "$URL" | grep '^result:'
+    wrk -t$(($1 > 1 ? 2 : 1)) -c"$1" -d"$2"s --timeout 10s -s "$LUA" "${3:-$URL}" | grep '^result:'
 }
 field() { sed "s/.*$1=\([0-9]*\).*/\1/" <<<"$2"; }
 {
@@ -115,6 +118,42 @@ syscalls)
     echo "## system calls per request (counted over 5 s, divided by 5 s of the run's mean rate, $(printf %.0f "$rate")/s)"
     awk -v rate="$rate" '$2 ~ /sys_enter/ {gsub(",", "", $1); if ($1 > 0) printf "%8.3f  %s\n", $1 / (rate * 5), $2}' "$BENCH_WORK/stat" | sort -rn
     awk -v rate="$rate" -v f="$((flt1 - flt0))" 'BEGIN {printf "%8.3f  page faults (minor, /proc/PID/stat, the same 5 s)\n", f / (rate * 5)}'
+  } >>"$out"
+  ;;
+split)
+  # the scenario's answer, for nginx to return byte for byte
+  case $scenario in
+    list) method=tools/call params='"name":"list_my_notes","arguments":{},' name=(-H 'Mcp-Name: list_my_notes') ;;
+    discover) method=server/discover params= name=() ;;
+    *) echo "profile: split measures list or discover" >&2; exit 2 ;;
+  esac
+  curl -s -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    -H 'MCP-Protocol-Version: 2026-07-28' -H "Mcp-Method: $method" "${name[@]}" \
+    -H "Authorization: Bearer $(head -1 "$BENCH_WORK/tokens.txt")" "$URL/mcp" \
+    -d '{"jsonrpc":"2.0","id":1,"method":"'$method'","params":{'"$params"'"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}' \
+    >"$BENCH_WORK/answer.json"
+  grep -q '"result"' "$BENCH_WORK/answer.json" || { echo "profile: no answer to return: $(head -c 300 "$BENCH_WORK/answer.json")" >&2; exit 1; }
+  ctx() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^voluntary_ctxt/ {v += $2} /^nonvoluntary_ctxt/ {n += $2} END {print v + 0, n + 0}'; }
+  one() { # name pid url -> a line of figures per request
+    local u0 s0 v0 n0 u1 s1 v1 n1 res
+    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$2/stat"); read -r v0 n0 < <(ctx "$2")
+    res=$(load 64 5 "$3")
+    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$2/stat"); read -r v1 n1 < <(ctx "$2")
+    awk -v name="$1" -v n="$(field requests "$res")" -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v v=$((v1 - v0)) \
+      -v c=$((n1 - n0)) -v t="$CLK_TCK" 'BEGIN {printf "| %s | %.0f | %.1f | %.1f | %.1f | %.3f | %.3f |\n",
+        name, n / 5, u / t * 1e6 / n, s / t * 1e6 / n, (u + s) / t * 1e6 / n, v / n, c / n}'
+  }
+  load 64 2 >/dev/null
+  {
+    start_nginx "$BENCH_WORK/answer.json" >/dev/null || exit 1
+    echo "nginx returns the $(stat -c %s "$BENCH_WORK/answer.json") bytes of the answer; CPU from /proc/PID/stat (the server's threads, nginx's worker), context switches summed over its threads"
+    echo
+    echo "| server | requests/s | user µs | system µs | CPU µs | voluntary switches | involuntary switches |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for _ in 1 2 3; do
+      one teamnotes "$TN_PID" "$URL"
+      one nginx "$NGINX_WORKER" "http://127.0.0.1:$NGINX_PORT"
+    done
   } >>"$out"
   ;;
 esac
