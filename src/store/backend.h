@@ -37,6 +37,9 @@ struct tn_store_ops {
     /* `email` is already lower-case. */
     enum tn_err (*user_by_email)(struct tn_store *s, const char *email, struct tn_user *out);
     enum tn_err (*user_update)(struct tn_store *s, const struct tn_user *u, unsigned fields);
+    /* TN_ERR_NOT_FOUND when no row has that id and hash */
+    enum tn_err (*user_swap_password)(struct tn_store *s, const char *id, const char *was,
+                                      const char *hash);
     enum tn_err (*user_count)(struct tn_store *s, int64_t *n);
     enum tn_err (*user_list)(struct tn_store *s, tn_store_user_cb cb, void *ud);
 

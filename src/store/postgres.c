@@ -771,6 +771,7 @@ static const struct tn_store_ops postgres_ops = {
     .user_get = pg_user_get,
     .user_by_email = pg_user_by_email,
     .user_update = pg_user_update,
+    .user_swap_password = pg_user_swap_password,
     .user_count = pg_user_count,
     .user_list = pg_user_list,
     .client_insert = pg_client_insert,

@@ -120,6 +120,12 @@ enum tn_err pg_user_update(struct tn_store *s, const struct tn_user *u, unsigned
               (int)u->disabled, u->tokens_valid_after, (int64_t)fields);
 }
 
+enum tn_err pg_user_swap_password(struct tn_store *s, const char *id, const char *was,
+                                  const char *hash)
+{
+    WRITE_ONE(s, S_USER_SWAP_PASSWORD, id, was, hash);
+}
+
 enum tn_err pg_user_count(struct tn_store *s, int64_t *n) { READ1(s, n, read_count, S_USER_COUNT); }
 
 enum tn_err pg_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud)

@@ -565,6 +565,7 @@ static const struct tn_store_ops sqlite_ops = {
     .user_get = sq_user_get,
     .user_by_email = sq_user_by_email,
     .user_update = sq_user_update,
+    .user_swap_password = sq_user_swap_password,
     .user_count = sq_user_count,
     .user_list = sq_user_list,
     .client_insert = sq_client_insert,

@@ -114,6 +114,12 @@ enum tn_err sq_user_update(struct tn_store *s, const struct tn_user *u, unsigned
            (int)u->disabled, u->tokens_valid_after, (int64_t)fields);
 }
 
+enum tn_err sq_user_swap_password(struct tn_store *s, const char *id, const char *was,
+                                  const char *hash)
+{
+    WRITE1(s, true, S_USER_SWAP_PASSWORD, "ttt", id, was, hash);
+}
+
 static enum tn_err read_count(sqlite3_stmt *st, int64_t *n)
 {
     *n = sqlite3_column_int64(st, 0);

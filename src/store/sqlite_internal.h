@@ -130,6 +130,8 @@ enum { AUDIT_ROWS = 16 };
                    "password_hash = CASE WHEN ?8 & 8 THEN ?5 ELSE password_hash END, "      \
                    "disabled = CASE WHEN ?8 & 16 THEN ?6 ELSE disabled END, "               \
                    "tokens_valid_after = MAX(tokens_valid_after, ?7) WHERE id = ?1")        \
+    X(USER_SWAP_PASSWORD, "UPDATE users SET password_hash = ?3 "                             \
+                          "WHERE id = ?1 AND password_hash = ?2")                            \
     X(USER_COUNT, "SELECT COUNT(*) FROM users")                                              \
     X(USER_LIST, "SELECT " USER_COLS " FROM users ORDER BY created_at, id")                  \
     X(CLIENT_INSERT, "INSERT INTO clients (" CLIENT_COLS ") "                                \
@@ -461,6 +463,8 @@ enum tn_err sq_user_insert(struct tn_store *s, const struct tn_user *u);
 enum tn_err sq_user_get(struct tn_store *s, const char *id, struct tn_user *out);
 enum tn_err sq_user_by_email(struct tn_store *s, const char *email, struct tn_user *out);
 enum tn_err sq_user_update(struct tn_store *s, const struct tn_user *u, unsigned fields);
+enum tn_err sq_user_swap_password(struct tn_store *s, const char *id, const char *was,
+                                  const char *hash);
 enum tn_err sq_user_count(struct tn_store *s, int64_t *n);
 enum tn_err sq_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud);
 enum tn_err sq_client_insert(struct tn_store *s, const struct tn_client *c);

@@ -178,6 +178,18 @@ enum tn_err tn_store_user_update(struct tn_store *s, const struct tn_user *u)
     return tn_store_user_update_fields(s, u, TN_USER_ALL);
 }
 
+enum tn_err tn_store_user_swap_password(struct tn_store *s, const char *id, const char *was,
+                                        const char *hash)
+{
+    struct tn_user *u = NULL;
+    size_t id_cap = sizeof u->id, cap = sizeof u->password_hash;
+    if (!s || !id || !id[0] || strnlen(id, id_cap) >= id_cap || !was || strnlen(was, cap) >= cap ||
+        !hash || strnlen(hash, cap) >= cap)
+        return TN_ERR_BAD_INPUT;
+    enum tn_err e = s->ops->user_swap_password(s, id, was, hash);
+    return e == TN_ERR_NOT_FOUND ? TN_ERR_CONFLICT : e;
+}
+
 enum tn_err tn_store_user_count(struct tn_store *s, int64_t *n)
 {
     if (n)

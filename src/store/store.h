@@ -76,8 +76,15 @@ enum tn_user_field {
  * disable, a sign out everywhere). TN_ERR_NOT_FOUND when there is no such user. */
 enum tn_err tn_store_user_update_fields(struct tn_store *s, const struct tn_user *u,
                                         unsigned fields);
-/* tn_store_user_update_fields with TN_USER_ALL. */
+/* tn_store_user_update_fields with TN_USER_ALL: for setting an account up (tests, a
+ * restore); a change to a live account names its fields. */
 enum tn_err tn_store_user_update(struct tn_store *s, const struct tn_user *u);
+/* Sets user id's password hash to `hash` if it is still `was` (the hash a password change
+ * or a sign-in's rehash verified against); TN_ERR_CONFLICT when it changed meanwhile or
+ * there is no such user. A rehash of the old password then cannot undo a password change
+ * made during its argon2 runs, nor two changes overwrite each other unseen. */
+enum tn_err tn_store_user_swap_password(struct tn_store *s, const char *id, const char *was,
+                                        const char *hash);
 enum tn_err tn_store_user_count(struct tn_store *s, int64_t *n);
 typedef void (*tn_store_user_cb)(const struct tn_user *u, void *ud);
 enum tn_err tn_store_user_list(struct tn_store *s, tn_store_user_cb cb, void *ud);

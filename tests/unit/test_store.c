@@ -449,7 +449,7 @@ static void test_users(void **state)
     huge[sizeof huge - 1] = '\0';
     assert_int_equal(tn_store_user_by_email(f->s, huge, &got), TN_ERR_NOT_FOUND);
 
-    /* update replaces everything but id, email and created_at */
+    /* a full update replaces everything but id, email and created_at (the cutoff: forward) */
     struct tn_user up = user("u2", "ignored@example.com");
     snprintf(up.name, sizeof up.name, "Robert");
     snprintf(up.org_id, sizeof up.org_id, "o1");
@@ -540,6 +540,42 @@ static void test_user_update_fields(void **state)
     assert_int_equal(tn_store_user_update_fields(f->s, &stale, TN_USER_ALL + 1), TN_ERR_BAD_INPUT);
     struct tn_user ghost = user("ghost", "g@example.com");
     assert_int_equal(tn_store_user_update_fields(f->s, &ghost, TN_USER_PASSWORD), TN_ERR_NOT_FOUND);
+}
+
+/* A password is written only over the hash it was checked against. */
+static void test_user_swap_password(void **state)
+{
+    struct fx *f = *state;
+    add_user(f->s, "u1", "ann@example.com"); /* no password yet: "" */
+    struct tn_user got;
+    assert_int_equal(tn_store_user_swap_password(f->s, "u1", "", "$argon2id$one"), TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "u1", &got), TN_OK);
+    assert_string_equal(got.password_hash, "$argon2id$one");
+    /* a second writer that checked the same old hash is refused, and changes nothing */
+    assert_int_equal(tn_store_user_swap_password(f->s, "u1", "", "$argon2id$two"), TN_ERR_CONFLICT);
+    assert_int_equal(tn_store_user_swap_password(f->s, "u1", "$argon2id$on", "$argon2id$two"),
+                     TN_ERR_CONFLICT);
+    assert_int_equal(tn_store_user_get(f->s, "u1", &got), TN_OK);
+    assert_string_equal(got.password_hash, "$argon2id$one");
+    assert_int_equal(tn_store_user_swap_password(f->s, "u1", "$argon2id$one", "$argon2id$two"),
+                     TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "u1", &got), TN_OK);
+    assert_string_equal(got.password_hash, "$argon2id$two");
+    assert_int_equal(tn_store_user_swap_password(f->s, "ghost", "", "$argon2id$x"),
+                     TN_ERR_CONFLICT);
+    /* bad input, before the backend */
+    char big[200];
+    memset(big, 'h', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(tn_store_user_swap_password(f->s, "u1", "$argon2id$two", big),
+                     TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_user_swap_password(f->s, "u1", big, "$argon2id$x"), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_user_swap_password(f->s, "u1", NULL, "$argon2id$x"),
+                     TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_user_swap_password(f->s, "", "", "$argon2id$x"), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_user_swap_password(NULL, "u1", "", "$argon2id$x"), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_user_get(f->s, "u1", &got), TN_OK);
+    assert_string_equal(got.password_hash, "$argon2id$two");
 }
 
 /* Arguments are checked before any backend sees them. */
@@ -1194,6 +1230,7 @@ int main(void)
         T(test_orgs),
         T(test_users),
         T(test_user_update_fields),
+        T(test_user_swap_password),
         T(test_bad_input),
         T(test_clients),
         T(test_client_delete_cascades),

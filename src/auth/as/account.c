@@ -358,8 +358,23 @@ static void change_password(struct tn_as *as, const struct tn_as_req *req, struc
         }
         tn_signin_guard_succeeded(as->signin, &at);
     }
-    if (tn_password_hash(pw, u->password_hash) != TN_OK ||
-        tn_store_user_update_fields(as->cfg.store, u, TN_USER_PASSWORD) != TN_OK) {
+    /* written only over the hash verified above (or none): a change or a rehash made
+     * meanwhile is not overwritten unseen */
+    char was[sizeof u->password_hash];
+    memcpy(was, u->password_hash, sizeof was);
+    enum tn_err e = tn_password_hash(pw, u->password_hash) == TN_OK
+                        ? tn_store_user_swap_password(as->cfg.store, u->id, was, u->password_hash)
+                        : TN_ERR_INTERNAL;
+    if (e == TN_ERR_CONFLICT) {
+        memcpy(u->password_hash, was, sizeof was);
+        audit(as, u, "account.password", "", "conflict");
+        show_account(as, req, r, u, NULL, NULL,
+                     "Your password was changed in the meantime (in another browser?). Reload "
+                     "this page and try again.",
+                     409);
+        return;
+    }
+    if (e != TN_OK) {
         audit(as, u, "account.password", "", "error");
         show_account(as, req, r, u, NULL, NULL, "The password could not be saved. Try again.", 503);
         return;

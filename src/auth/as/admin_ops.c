@@ -132,7 +132,7 @@ enum tn_err tn_admin_set_disabled(struct tn_store *s, const struct tn_admin_acto
         e = TN_ERR_CONFLICT;
     if (e != TN_OK)
         goto done;
-    if (disabled && !u.disabled) /* every token issued so far; a new sign-in is refused */
+    if (disabled) /* every token issued so far; a new sign-in is refused */
         u.tokens_valid_after = tn_time_now_ms() / 1000 + 1;
     u.disabled = disabled;
     if ((e = tn_store_user_update_fields(s, &u, TN_USER_DISABLED)) == TN_OK && disabled)

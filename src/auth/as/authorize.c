@@ -533,8 +533,11 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
     }
     tn_signin_guard_succeeded(as->signin, &at);
     tn_as_remember_device(as, r, &u);
+    char was[sizeof u.password_hash];
+    memcpy(was, u.password_hash, sizeof was);
+    /* only if the password is still the one verified: a change made meanwhile stays */
     if (rehash && tn_password_hash(pw, u.password_hash) == TN_OK)
-        tn_store_user_update_fields(as->cfg.store, &u, TN_USER_PASSWORD);
+        tn_store_user_swap_password(as->cfg.store, u.id, was, u.password_hash);
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, NULL);
     tn_as_audit_signin(as, sealed, &u, "password", NULL);
