@@ -220,7 +220,7 @@ for try in 1 2 3 4 5; do
   pwnow=other-password-$try
 done
 if [[ $raced == 1 ]]; then
-  check "a password changed meanwhile: this change refused, and told why (try $try)" "409 1" "$st $(grep -c 'Your password was changed in the meantime (in another browser?). Reload this page and try again.' "$work/during.html")"
+  check "a password changed meanwhile: this change refused, and told why (try $try)" "409 1" "$st $(grep -c 'Your password was changed elsewhere in the meantime. Enter the current password and try again.' "$work/during.html")"
   check "the password changed meanwhile stays" "1 303 401" "$stands $(signin_as "other-password-$try") $(signin_as "changed-password-$try")"
   pwnow=other-password-$try
 else

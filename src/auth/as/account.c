@@ -369,8 +369,8 @@ static void change_password(struct tn_as *as, const struct tn_as_req *req, struc
         memcpy(u->password_hash, was, sizeof was);
         audit(as, u, "account.password", "", "conflict");
         show_account(as, req, r, u, NULL, NULL,
-                     "Your password was changed in the meantime (in another browser?). Reload "
-                     "this page and try again.",
+                     "Your password was changed elsewhere in the meantime. Enter the current "
+                     "password and try again.",
                      409);
         return;
     }
