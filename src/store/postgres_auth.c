@@ -114,10 +114,32 @@ enum tn_err pg_user_by_email(struct tn_store *s, const char *email, struct tn_us
     READ1(s, out, read_user, S_USER_BY_EMAIL, email);
 }
 
+struct user_update_args {
+    const struct tn_user *u;
+    unsigned fields;
+};
+
+static enum tn_err user_update_body(struct call *k, void *arg)
+{
+    const struct user_update_args *a = arg;
+    const struct tn_user *u = a->u;
+    PGresult *res = NULL;
+    /* READ COMMITTED: the update's own check would see a snapshot from before another
+     * such write committed; the lock orders them, and each statement sees the last */
+    enum tn_err e = (a->fields & TN_USER_KEEP_ADMIN) ? pg_run(k, S_ADMINS_LOCK, NULL) : TN_OK;
+    if (e == TN_OK)
+        e = pg_run(k, S_USER_UPDATE, &res, u->id, u->name, u->org_id, u->role, u->password_hash,
+                   (int)u->disabled, u->tokens_valid_after, (int64_t)a->fields);
+    if (e == TN_OK && pg_changes(res) == 0)
+        e = TN_ERR_NOT_FOUND;
+    PQclear(res);
+    return e;
+}
+
 enum tn_err pg_user_update(struct tn_store *s, const struct tn_user *u, unsigned fields)
 {
-    WRITE_ONE(s, S_USER_UPDATE, u->id, u->name, u->org_id, u->role, u->password_hash,
-              (int)u->disabled, u->tokens_valid_after, (int64_t)fields);
+    struct user_update_args a = {u, fields};
+    return pg_with_conn(s, (fields & TN_USER_KEEP_ADMIN) != 0, NULL, user_update_body, &a);
 }
 
 enum tn_err pg_user_swap_password(struct tn_store *s, const char *id, const char *was,

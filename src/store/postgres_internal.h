@@ -33,6 +33,7 @@ enum {
  * arbitrary constant, "tn" in its high bytes), the second which object. */
 #define LOCK_MIGRATE "1953366017, 0" /* 0x746e0001 */
 #define LOCK_FAMILY "1953366018"     /* 0x746e0002, hashtext(family) */
+#define LOCK_ADMINS "1953366019, 0"  /* 0x746e0003: a write that keeps an administrator */
 
 /* Type OIDs of the parameters (fixed by PostgreSQL's catalog, pg_type.dat). */
 enum {
@@ -146,7 +147,14 @@ enum {
       "role = CASE WHEN $8 & 4 <> 0 THEN $4 ELSE role END, "                                 \
       "password_hash = CASE WHEN $8 & 8 <> 0 THEN $5 ELSE password_hash END, "               \
       "disabled = CASE WHEN $8 & 16 <> 0 THEN $6 ELSE disabled END, "                        \
-      "tokens_valid_after = GREATEST(tokens_valid_after, $7) WHERE id = $1")                 \
+      "tokens_valid_after = GREATEST(tokens_valid_after, $7) WHERE id = $1 "                 \
+      /* TN_USER_KEEP_ADMIN (under ADMINS_LOCK): not an enabled admin before, or still */    \
+      /* one after, or another is */                                                         \
+      "AND ($8 & 32 = 0 OR role <> 'admin' OR disabled OR "                                  \
+      "((CASE WHEN $8 & 4 <> 0 THEN $4 ELSE role END) = 'admin' AND "                        \
+      "NOT (CASE WHEN $8 & 16 <> 0 THEN $6 ELSE disabled END)) OR EXISTS (SELECT 1 FROM "    \
+      "users AS o WHERE o.id <> $1 AND o.role = 'admin' AND NOT o.disabled))")               \
+    X(ADMINS_LOCK, "", "SELECT pg_advisory_xact_lock(" LOCK_ADMINS ")")                     \
     X(USER_SWAP_PASSWORD, "ttt",                                                             \
       "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")            \
     X(USER_COUNT, "", "SELECT count(*) FROM users")                                          \

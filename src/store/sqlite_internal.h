@@ -129,7 +129,14 @@ enum { AUDIT_ROWS = 16 };
                    "role = CASE WHEN ?8 & 4 THEN ?4 ELSE role END, "                        \
                    "password_hash = CASE WHEN ?8 & 8 THEN ?5 ELSE password_hash END, "      \
                    "disabled = CASE WHEN ?8 & 16 THEN ?6 ELSE disabled END, "               \
-                   "tokens_valid_after = MAX(tokens_valid_after, ?7) WHERE id = ?1")        \
+                   "tokens_valid_after = MAX(tokens_valid_after, ?7) WHERE id = ?1 "        \
+                   /* TN_USER_KEEP_ADMIN: not an enabled admin before, or still one after, */ \
+                   /* or another is */                                                      \
+                   "AND ((?8 & 32) = 0 OR role <> 'admin' OR disabled <> 0 OR "             \
+                   "((CASE WHEN ?8 & 4 THEN ?4 ELSE role END) = "                           \
+                   "'admin' AND (CASE WHEN ?8 & 16 THEN ?6 ELSE disabled END) = 0) OR "     \
+                   "EXISTS (SELECT 1 FROM users AS o WHERE o.id <> ?1 AND "                 \
+                   "o.role = 'admin' AND o.disabled = 0))")                                 \
     X(USER_SWAP_PASSWORD, "UPDATE users SET password_hash = ?3 "                             \
                           "WHERE id = ?1 AND password_hash = ?2")                            \
     X(USER_COUNT, "SELECT COUNT(*) FROM users")                                              \

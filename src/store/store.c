@@ -168,9 +168,16 @@ enum tn_err tn_store_user_by_email(struct tn_store *s, const char *email, struct
 enum tn_err tn_store_user_update_fields(struct tn_store *s, const struct tn_user *u,
                                         unsigned fields)
 {
-    if (!s || !u || !user_valid(u) || !fields || (fields & ~(unsigned)TN_USER_ALL))
+    if (!s || !u || !user_valid(u) || !(fields & TN_USER_ALL) ||
+        (fields & ~(unsigned)(TN_USER_ALL | TN_USER_KEEP_ADMIN)))
         return TN_ERR_BAD_INPUT;
-    return s->ops->user_update(s, u, fields);
+    enum tn_err e = s->ops->user_update(s, u, fields);
+    struct tn_user now;
+    /* no row written: no such user, or (with the condition) the last administrator */
+    if (e == TN_ERR_NOT_FOUND && (fields & TN_USER_KEEP_ADMIN) &&
+        s->ops->user_get(s, u->id, &now) == TN_OK)
+        e = TN_ERR_CONFLICT;
+    return e;
 }
 
 enum tn_err tn_store_user_update(struct tn_store *s, const struct tn_user *u)

@@ -68,6 +68,9 @@ enum tn_user_field {
     TN_USER_PASSWORD = 1u << 3,
     TN_USER_DISABLED = 1u << 4,
     TN_USER_ALL = (1u << 5) - 1,
+    /* not a field: refuse the write (TN_ERR_CONFLICT) when it would leave no enabled
+     * administrator, decided atomically with every other write that asks the same */
+    TN_USER_KEEP_ADMIN = 1u << 5,
 };
 /* Writes the `fields` of user u->id from u and leaves the others as stored; moves
  * tokens_valid_after forward to u's when u's is later, never back. A writer names only

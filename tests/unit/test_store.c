@@ -542,6 +542,85 @@ static void test_user_update_fields(void **state)
     assert_int_equal(tn_store_user_update_fields(f->s, &ghost, TN_USER_PASSWORD), TN_ERR_NOT_FOUND);
 }
 
+static void set_admin(struct tn_store *s, const char *id, const char *role, bool disabled)
+{
+    struct tn_user u;
+    assert_int_equal(tn_store_user_get(s, id, &u), TN_OK);
+    snprintf(u.role, sizeof u.role, "%s", role);
+    u.disabled = disabled;
+    assert_int_equal(tn_store_user_update(s, &u), TN_OK);
+}
+
+/* TN_USER_KEEP_ADMIN: a role change or a disable that would leave no enabled
+ * administrator is refused by the store itself. */
+static void test_user_keep_admin(void **state)
+{
+    struct fx *f = *state;
+    add_user(f->s, "a1", "a1@example.com");
+    add_user(f->s, "a2", "a2@example.com");
+    add_user(f->s, "v1", "v1@example.com");
+    set_admin(f->s, "a1", "admin", false);
+    set_admin(f->s, "a2", "admin", false);
+    struct tn_user u, got;
+    assert_int_equal(tn_store_user_get(f->s, "a1", &u), TN_OK);
+    snprintf(u.role, sizeof u.role, "viewer");
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_ROLE | TN_USER_KEEP_ADMIN),
+                     TN_OK);
+    /* a2 is now the last: neither demoted nor disabled */
+    assert_int_equal(tn_store_user_get(f->s, "a2", &u), TN_OK);
+    snprintf(u.role, sizeof u.role, "editor");
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_ROLE | TN_USER_KEEP_ADMIN),
+                     TN_ERR_CONFLICT);
+    snprintf(u.role, sizeof u.role, "admin");
+    u.disabled = true;
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_DISABLED | TN_USER_KEEP_ADMIN),
+                     TN_ERR_CONFLICT);
+    assert_int_equal(tn_store_user_get(f->s, "a2", &got), TN_OK);
+    assert_string_equal(got.role, "admin");
+    assert_false(got.disabled);
+    /* a change that leaves it an enabled admin is fine, and so is one not asking */
+    snprintf(u.name, sizeof u.name, "Ada");
+    u.disabled = false;
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_NAME | TN_USER_KEEP_ADMIN),
+                     TN_OK);
+    u.disabled = true;
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_DISABLED), TN_OK);
+    /* with none enabled, what is not an enabled admin changes freely */
+    assert_int_equal(tn_store_user_get(f->s, "v1", &u), TN_OK);
+    snprintf(u.role, sizeof u.role, "editor");
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_ROLE | TN_USER_KEEP_ADMIN),
+                     TN_OK);
+    u.disabled = true;
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_DISABLED | TN_USER_KEEP_ADMIN),
+                     TN_OK);
+    u.disabled = false;
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_DISABLED | TN_USER_KEEP_ADMIN),
+                     TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "a2", &u), TN_OK); /* the disabled admin */
+    snprintf(u.role, sizeof u.role, "viewer");
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_ROLE | TN_USER_KEEP_ADMIN),
+                     TN_OK);
+    snprintf(u.role, sizeof u.role, "admin");
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_ROLE), TN_OK);
+    /* promoting one is allowed; then the other may go */
+    assert_int_equal(tn_store_user_get(f->s, "v1", &u), TN_OK);
+    snprintf(u.role, sizeof u.role, "admin");
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_ROLE | TN_USER_KEEP_ADMIN),
+                     TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "a2", &u), TN_OK);
+    u.disabled = false;
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_DISABLED | TN_USER_KEEP_ADMIN),
+                     TN_OK);
+    u.disabled = true;
+    assert_int_equal(tn_store_user_update_fields(f->s, &u, TN_USER_DISABLED | TN_USER_KEEP_ADMIN),
+                     TN_OK);
+    struct tn_user ghost = user("ghost", "g@example.com");
+    assert_int_equal(tn_store_user_update_fields(f->s, &ghost, TN_USER_ROLE | TN_USER_KEEP_ADMIN),
+                     TN_ERR_NOT_FOUND);
+    assert_int_equal(tn_store_user_update_fields(f->s, &ghost, TN_USER_KEEP_ADMIN),
+                     TN_ERR_BAD_INPUT);
+}
+
 /* A password is written only over the hash it was checked against. */
 static void test_user_swap_password(void **state)
 {
@@ -1214,6 +1293,76 @@ static void test_concurrent_refresh_rotate(void **state)
     tn_store_close(other);
 }
 
+static void *disable_admin(void *arg)
+{
+    struct racer *r = arg;
+    struct tn_user u;
+    char id[16];
+    snprintf(id, sizeof id, "a%d", r->index);
+    r->out_ok = tn_store_user_get(r->s, id, &u) == TN_OK;
+    u.disabled = true;
+    pthread_barrier_wait(r->go);
+    r->result = tn_store_user_update_fields(r->s, &u, TN_USER_DISABLED | TN_USER_KEEP_ADMIN);
+    return NULL;
+}
+
+struct admins_seen {
+    int enabled;
+};
+
+static void count_enabled_admin(const struct tn_user *u, void *ud)
+{
+    ((struct admins_seen *)ud)->enabled += !u->disabled && !strcmp(u->role, "admin");
+}
+
+/* THREADS administrators each disabled at once, on two handles: all but one go. */
+static void test_concurrent_keep_admin(void **state)
+{
+    struct fx *f = *state;
+    struct tn_store *other = reopen(f);
+    for (int i = 0; i < THREADS; i++) {
+        char id[16], email[32];
+        snprintf(id, sizeof id, "a%d", i);
+        snprintf(email, sizeof email, "a%d@example.com", i);
+        add_user(f->s, id, email);
+    }
+    for (int round = 1; round <= ROUNDS; round++) {
+        for (int i = 0; i < THREADS; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "a%d", i);
+            set_admin(f->s, id, "admin", false);
+        }
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, THREADS);
+        pthread_t th[THREADS];
+        struct racer rs[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            rs[i] =
+                (struct racer){.s = i % 2 ? other : f->s, .go = &go, .round = round, .index = i};
+            assert_int_equal(pthread_create(&th[i], NULL, disable_admin, &rs[i]), 0);
+        }
+        for (int i = 0; i < THREADS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        int ok = 0, conflict = 0;
+        for (int i = 0; i < THREADS; i++) {
+            assert_true(rs[i].out_ok);
+            if (rs[i].result == TN_OK)
+                ok++;
+            else if (rs[i].result == TN_ERR_CONFLICT)
+                conflict++;
+            else
+                fail_msg("round %d, racer %d: %s", round, i, tn_err_name(rs[i].result));
+        }
+        struct admins_seen seen = {0};
+        assert_int_equal(tn_store_user_list(f->s, count_enabled_admin, &seen), TN_OK);
+        assert_int_equal(seen.enabled, 1);
+        assert_int_equal(ok, THREADS - 1);
+        assert_int_equal(conflict, 1);
+    }
+    tn_store_close(other);
+}
+
 int main(void)
 {
     /* TN_TEST_DATABASE_URL: run the suite on PostgreSQL, a fresh schema per test */
@@ -1231,6 +1380,7 @@ int main(void)
         T(test_users),
         T(test_user_update_fields),
         T(test_user_swap_password),
+        T(test_user_keep_admin),
         T(test_bad_input),
         T(test_clients),
         T(test_client_delete_cascades),
@@ -1247,6 +1397,7 @@ int main(void)
         T(test_list_reentrant),
         T(test_concurrent_code_take),
         T(test_concurrent_refresh_rotate),
+        T(test_concurrent_keep_admin),
 #undef T
     };
     tn_log_setup(TN_LOG_WARN, false); /* no "migration applied" line per test */

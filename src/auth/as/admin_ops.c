@@ -108,7 +108,8 @@ enum tn_err tn_admin_set_role(struct tn_store *s, const struct tn_admin_actor *a
         goto done;
     }
     tn_strlcpy(u.role, role, sizeof u.role);
-    e = tn_store_user_update_fields(s, &u, TN_USER_ROLE);
+    /* the check above gives the common answer; the store's makes it hold under races */
+    e = tn_store_user_update_fields(s, &u, TN_USER_ROLE | TN_USER_KEEP_ADMIN);
 done:
     audit(s, a, "admin.set_role", outcome_of(e), detail);
     if (out)
@@ -135,7 +136,8 @@ enum tn_err tn_admin_set_disabled(struct tn_store *s, const struct tn_admin_acto
     if (disabled) /* every token issued so far; a new sign-in is refused */
         u.tokens_valid_after = tn_time_now_ms() / 1000 + 1;
     u.disabled = disabled;
-    if ((e = tn_store_user_update_fields(s, &u, TN_USER_DISABLED)) == TN_OK && disabled)
+    if ((e = tn_store_user_update_fields(s, &u, TN_USER_DISABLED | TN_USER_KEEP_ADMIN)) == TN_OK &&
+        disabled)
         e = tn_store_user_revoke_all(s, u.id);
 done:
     audit(s, a, tool, outcome_of(e), detail);
