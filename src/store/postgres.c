@@ -119,7 +119,11 @@ static void conn_close(struct conn *c)
 /* Per-session settings, set again after every reset. */
 static bool session_setup(PGconn *pg)
 {
-    PGresult *r = PQexec(pg, "SET lock_timeout = '" LOCK_TIMEOUT "'");
+    /* READ COMMITTED whatever the database's default: the advisory locks (a refresh
+     * family, the administrators) order writers only if each statement after the lock
+     * sees what the one before committed */
+    PGresult *r = PQexec(pg, "SET lock_timeout = '" LOCK_TIMEOUT "'; "
+                             "SET default_transaction_isolation = 'read committed'");
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     return ok;

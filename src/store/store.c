@@ -174,9 +174,10 @@ enum tn_err tn_store_user_update_fields(struct tn_store *s, const struct tn_user
     enum tn_err e = s->ops->user_update(s, u, fields);
     struct tn_user now;
     /* no row written: no such user, or (with the condition) the last administrator */
-    if (e == TN_ERR_NOT_FOUND && (fields & TN_USER_KEEP_ADMIN) &&
-        s->ops->user_get(s, u->id, &now) == TN_OK)
-        e = TN_ERR_CONFLICT;
+    if (e == TN_ERR_NOT_FOUND && (fields & TN_USER_KEEP_ADMIN)) {
+        e = s->ops->user_get(s, u->id, &now);
+        e = e == TN_OK ? TN_ERR_CONFLICT : e;
+    }
     return e;
 }
 

@@ -366,7 +366,12 @@ static void change_password(struct tn_as *as, const struct tn_as_req *req, struc
                         ? tn_store_user_swap_password(as->cfg.store, u->id, was, u->password_hash)
                         : TN_ERR_INTERNAL;
     if (e == TN_ERR_CONFLICT) {
-        memcpy(u->password_hash, was, sizeof was);
+        /* the page as the account is now (a password may have been set meanwhile) */
+        struct tn_user now;
+        if (tn_store_user_get(as->cfg.store, u->id, &now) == TN_OK)
+            *u = now;
+        else
+            memcpy(u->password_hash, was, sizeof was);
         audit(as, u, "account.password", "", "conflict");
         show_account(as, req, r, u, NULL, NULL,
                      "Your password was changed elsewhere in the meantime. Enter the current "

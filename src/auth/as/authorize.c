@@ -536,8 +536,14 @@ void tn_as_handle_login(struct tn_as *as, const struct tn_as_req *req, struct tn
     char was[sizeof u.password_hash];
     memcpy(was, u.password_hash, sizeof was);
     /* only if the password is still the one verified: a change made meanwhile stays */
-    if (rehash && tn_password_hash(pw, u.password_hash) == TN_OK)
-        tn_store_user_swap_password(as->cfg.store, u.id, was, u.password_hash);
+    if (rehash && tn_password_hash(pw, u.password_hash) == TN_OK) {
+        enum tn_err re = tn_store_user_swap_password(as->cfg.store, u.id, was, u.password_hash);
+        if (re != TN_OK)
+            tn_log(re == TN_ERR_CONFLICT ? TN_LOG_INFO : TN_LOG_WARN,
+                   re == TN_ERR_CONFLICT ? "password rehash dropped: changed meanwhile"
+                                         : "password rehash not saved",
+                   "id", req->request_id, "user", u.id, "error", tn_err_name(re), NULL);
+    }
     tn_as_start_session(as, r, &u);
     tn_log(TN_LOG_INFO, "signed in", "id", req->request_id, "user", u.id, NULL);
     tn_as_audit_signin(as, sealed, &u, "password", NULL);
