@@ -92,6 +92,9 @@ struct tn_store_ops {
                               tn_store_grant_cb cb, void *ud);
     enum tn_err (*grant_revoke)(struct tn_store *s, const char *user_id, const char *client_id,
                                 int64_t revoked_at);
+    /* TN_ERR_NOT_FOUND: never revoked */
+    enum tn_err (*grant_revoked_at)(struct tn_store *s, const char *user_id, const char *client_id,
+                                    int64_t *at);
     enum tn_err (*grant_revocations)(struct tn_store *s, const char *user_id, int64_t since,
                                      unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
     enum tn_err (*user_sign_out)(struct tn_store *s, const char *user_id, int64_t valid_after);

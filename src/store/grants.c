@@ -40,6 +40,17 @@ enum tn_err tn_store_grant_revocations(struct tn_store *s, const char *user_id, 
     return s->ops->grant_revocations(s, user_id, since, limit, cb, ud);
 }
 
+enum tn_err tn_store_grant_revoked_at(struct tn_store *s, const char *user_id,
+                                      const char *client_id, int64_t *at)
+{
+    if (at)
+        *at = 0;
+    if (!s || !at || !fits(user_id, USER_ID_CAP) || !fits(client_id, CLIENT_ID_CAP))
+        return TN_ERR_BAD_INPUT;
+    enum tn_err e = s->ops->grant_revoked_at(s, user_id, client_id, at);
+    return e == TN_ERR_NOT_FOUND ? TN_OK : e; /* never revoked: 0 */
+}
+
 enum tn_err tn_store_user_sign_out(struct tn_store *s, const char *user_id, int64_t valid_after)
 {
     if (!s || !fits(user_id, USER_ID_CAP))

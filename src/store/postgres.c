@@ -36,9 +36,13 @@
  * Single use: code_take flips `used` with UPDATE ... WHERE NOT used RETURNING, so of
  * concurrent takers exactly one gets the row. refresh_rotate locks the old token with
  * SELECT ... FOR UPDATE before checking it; a concurrent rotation waits and then sees it
- * rotated. Every write of refresh tokens takes a transaction-scoped advisory lock on
- * the family first, so a revocation and an insert into the same family are serialized:
- * a token cannot be born unrevoked into a family revoked at the same moment.
+ * rotated. Every insert of a refresh token and every revocation of one family takes a
+ * transaction-scoped advisory lock on the family first, so the two are serialized: a
+ * token cannot be born unrevoked into a family revoked at the same moment. Revoking an
+ * app or signing out everywhere (postgres_grants.c) remembers and revokes its families
+ * without those locks: a token a rotation inserts while one runs can be born unrevoked,
+ * and is refused at the token endpoint by the revocation's time (token.c user_current,
+ * app_current), as its access tokens are by the resource server.
  *
  * Migrations: one script per version, migrations/postgres/NNNN_*.sql, compiled in at
  * build time (scripts/gen-migrations.py), each applied in its own transaction and
@@ -792,6 +796,7 @@ static const struct tn_store_ops postgres_ops = {
     .grant_list = pg_grant_list,
     .grant_revoke = pg_grant_revoke,
     .grant_revocations = pg_grant_revocations,
+    .grant_revoked_at = pg_grant_revoked_at,
     .user_sign_out = pg_user_sign_out,
     .invitation_insert = pg_invitation_insert,
     .invitation_get = pg_invitation_get,

@@ -58,6 +58,18 @@ static enum tn_err read_revocation(const PGresult *r, int i, struct tn_grant_rev
     return pg_row_result(ok, "grant_revocations");
 }
 
+static enum tn_err read_revoked_at(const PGresult *r, int i, int64_t *at)
+{
+    *at = pg_col_int(r, i, 0);
+    return TN_OK;
+}
+
+enum tn_err pg_grant_revoked_at(struct tn_store *s, const char *user_id, const char *client_id,
+                                int64_t *at)
+{
+    READ1(s, at, read_revoked_at, S_GRANT_REVOKED_AT, user_id, client_id);
+}
+
 enum tn_err pg_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
                                  unsigned limit, tn_store_grant_revocation_cb cb, void *ud)
 {

@@ -275,6 +275,8 @@ enum {
       "INSERT INTO grant_revocations (user_id, client_id, revoked_at) VALUES ($1, $2, $3) " \
       "ON CONFLICT (user_id, client_id) DO UPDATE "                                         \
       "SET revoked_at = GREATEST(grant_revocations.revoked_at, excluded.revoked_at)")       \
+    X(GRANT_REVOKED_AT, "tt",                                                                \
+      "SELECT revoked_at FROM grant_revocations WHERE user_id = $1 AND client_id = $2")     \
     X(GRANT_REVOCATIONS, "tii",                                                              \
       "SELECT client_id, revoked_at FROM grant_revocations WHERE user_id = $1 "             \
       "AND revoked_at > $2 ORDER BY revoked_at DESC, client_id LIMIT $3")                   \
@@ -575,6 +577,8 @@ enum tn_err pg_grant_list(struct tn_store *s, const char *user_id, int64_t now, 
                           tn_store_grant_cb cb, void *ud);
 enum tn_err pg_grant_revoke(struct tn_store *s, const char *user_id, const char *client_id,
                             int64_t revoked_at);
+enum tn_err pg_grant_revoked_at(struct tn_store *s, const char *user_id, const char *client_id,
+                                int64_t *at);
 enum tn_err pg_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
                                  unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
 enum tn_err pg_user_sign_out(struct tn_store *s, const char *user_id, int64_t valid_after);

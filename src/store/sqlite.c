@@ -582,6 +582,7 @@ static const struct tn_store_ops sqlite_ops = {
     .grant_list = sq_grant_list,
     .grant_revoke = sq_grant_revoke,
     .grant_revocations = sq_grant_revocations,
+    .grant_revoked_at = sq_grant_revoked_at,
     .user_sign_out = sq_user_sign_out,
     .invitation_insert = sq_invitation_insert,
     .invitation_get = sq_invitation_get,

@@ -57,6 +57,18 @@ enum tn_err sq_grant_revoke(struct tn_store *s, const char *user_id, const char 
     return e;
 }
 
+static enum tn_err read_revoked_at(sqlite3_stmt *st, int64_t *at)
+{
+    *at = sqlite3_column_int64(st, 0);
+    return TN_OK;
+}
+
+enum tn_err sq_grant_revoked_at(struct tn_store *s, const char *user_id, const char *client_id,
+                                int64_t *at)
+{
+    READ1(s, at, read_revoked_at, S_GRANT_REVOKED_AT, "tt", user_id, client_id);
+}
+
 enum tn_err sq_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
                                  unsigned limit, tn_store_grant_revocation_cb cb, void *ud)
 {

@@ -230,6 +230,8 @@ enum { AUDIT_ROWS = 16 };
     X(GRANT_RECORD, "INSERT INTO grant_revocations (user_id, client_id, revoked_at) "        \
                     "VALUES (?1, ?2, ?3) ON CONFLICT (user_id, client_id) DO UPDATE "       \
                     "SET revoked_at = MAX(revoked_at, excluded.revoked_at)")                \
+    X(GRANT_REVOKED_AT, "SELECT revoked_at FROM grant_revocations "                         \
+                        "WHERE user_id = ?1 AND client_id = ?2")                            \
     X(GRANT_REVOCATIONS, "SELECT client_id, revoked_at FROM grant_revocations "              \
                          "WHERE user_id = ?1 AND revoked_at > ?2 "                          \
                          "ORDER BY revoked_at DESC, client_id LIMIT ?3")                    \
@@ -494,6 +496,8 @@ enum tn_err sq_grant_list(struct tn_store *s, const char *user_id, int64_t now, 
                           tn_store_grant_cb cb, void *ud);
 enum tn_err sq_grant_revoke(struct tn_store *s, const char *user_id, const char *client_id,
                             int64_t revoked_at);
+enum tn_err sq_grant_revoked_at(struct tn_store *s, const char *user_id, const char *client_id,
+                                int64_t *at);
 enum tn_err sq_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
                                  unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
 enum tn_err sq_user_sign_out(struct tn_store *s, const char *user_id, int64_t valid_after);

@@ -234,6 +234,11 @@ typedef void (*tn_store_grant_revocation_cb)(const struct tn_grant_revocation *r
 /* The user's revocations recorded after `since`, newest first, at most `limit` (1..1000). */
 enum tn_err tn_store_grant_revocations(struct tn_store *s, const char *user_id, int64_t since,
                                        unsigned limit, tn_store_grant_revocation_cb cb, void *ud);
+/* When `user_id` last revoked `client_id` (*at, 0 never): the token endpoint refuses a
+ * code or refresh token of that app issued before it, as the resource server refuses
+ * its access tokens. */
+enum tn_err tn_store_grant_revoked_at(struct tn_store *s, const char *user_id,
+                                      const char *client_id, int64_t *at);
 /* "Sign out everywhere", in one transaction: the user's tokens_valid_after becomes
  * `valid_after` (unless later already), every refresh token is revoked (families
  * remembered), the codes not yet exchanged are deleted. Consents stay. TN_ERR_NOT_FOUND

@@ -248,6 +248,23 @@ static void test_revoke_one_app(void **state)
     assert_int_equal(tn_store_grant_revocations(f->s, "u2", 0, 10, collect_rev, &r), TN_OK);
     assert_string_equal(r.s, "cli-never@2000;");
     assert_int_equal(tn_store_grant_revoke(f->s, "ghost", "cli-claude", 2000), TN_ERR_NOT_FOUND);
+
+    /* one pair's time, for the token endpoint: the latest; 0 for a pair never revoked */
+    int64_t at = -1;
+    assert_int_equal(tn_store_grant_revoked_at(f->s, "u1", "cli-claude", &at), TN_OK);
+    assert_int_equal(at, 1005);
+    assert_int_equal(tn_store_grant_revoked_at(f->s, "u1", "https://app.example/client.json", &at),
+                     TN_OK);
+    assert_int_equal(at, 1001);
+    at = -1;
+    assert_int_equal(tn_store_grant_revoked_at(f->s, "u2", "cli-other", &at), TN_OK);
+    assert_int_equal(at, 0);
+    at = -1;
+    assert_int_equal(tn_store_grant_revoked_at(f->s, "ghost", "cli-claude", &at), TN_OK);
+    assert_int_equal(at, 0);
+    assert_int_equal(tn_store_grant_revoked_at(f->s, "", "cli-claude", &at), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_grant_revoked_at(f->s, "u1", NULL, &at), TN_ERR_BAD_INPUT);
+    assert_int_equal(tn_store_grant_revoked_at(f->s, "u1", "cli-claude", NULL), TN_ERR_BAD_INPUT);
 }
 
 static void test_sign_out(void **state)

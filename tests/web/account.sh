@@ -128,6 +128,33 @@ check "the page: A gone, B listed (name and button), the notice" "0 2 1" "$(grep
 sleep 0.3 # the audit queue writes within 50 ms
 check "the revocation is audited with the app" "ok" "$(q "SELECT outcome FROM audit WHERE tool = 'account.revoke' AND client_id = '$ca' AND outcome = 'ok'")"
 
+# ---------- what escaped a revoke's transaction ----------
+# A code or refresh token made while a revoke ran is not seen by its transaction and is
+# left behind, issued before the revocation's time: recorded here the way such a race
+# leaves it (the time only). The token endpoint refuses both, as the resource server
+# refuses the app's access tokens; a code issued after the revocation still works.
+code_for() { # CLIENT_ID: a code from alice's browser (the app's consent already given)
+  curl -s -c "$J" -b "$J" -D "$work/ch" -o /dev/null "$A/authorize?response_type=code&client_id=$1&redirect_uri=http://127.0.0.1:9999/cb&code_challenge=$ch&code_challenge_method=S256&state=s"
+  grep -i '^location' "$work/ch" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p' | tr -d '\r'
+}
+exchange() { # CLIENT_ID CODE: the token response
+  curl -s $A/token -d grant_type=authorization_code -d code="$2" -d code_verifier=$ver -d client_id="$1" --data-urlencode redirect_uri=http://127.0.0.1:9999/cb
+}
+cc=$(register 'App C')
+rt_c=$(grant "$cc" | jq -r .refresh_token)
+code_c=$(code_for "$cc")
+python3 -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], timeout=10)
+c.execute("INSERT INTO grant_revocations (user_id, client_id, revoked_at) SELECT id, ?, ? FROM users WHERE email = ?",
+          (sys.argv[2], int(time.time()) + 1, "alice@example.com"))
+c.commit()' "$D/teamnotes.db" "$cc"
+revoked_s=$(( $(date +%s) + 1 ))
+err() { jq -r '"\(.error)|\(.error_description)"'; }
+check "a code issued before the app's revocation: refused" "invalid_grant|The app's access was revoked" "$(exchange "$cc" "$code_c" | err)"
+check "a refresh token issued before it: refused" "invalid_grant|The app's access was revoked" "$(refresh "$cc" "$rt_c" | err)"
+while (( $(date +%s) <= revoked_s )); do sleep 0.1; done
+check "a code issued after it works" 200 "$(mcp "$(exchange "$cc" "$(code_for "$cc")" | jq -r .access_token)")"
+
 # ---------- password ----------
 csrf=$(field csrf "$work/acct")
 pw() { post /account/password --data-urlencode "csrf=$csrf" "$@"; }

@@ -166,6 +166,22 @@ static bool user_current(struct tn_as *as, const char *uid, int64_t issued_at, s
            issued_at >= u->tokens_valid_after;
 }
 
+/* True when the person has not revoked app `client_id` since `issued_at` (on /account; a
+ * code or refresh token made while the revoke ran can escape its transaction, and is
+ * refused here as its access tokens are by the resource server). Else the refusal is
+ * in r: invalid_grant, or the store's error (fails closed). */
+static bool app_current(struct tn_as *as, const char *uid, const char *client_id, int64_t issued_at,
+                        struct tn_as_resp *r)
+{
+    int64_t revoked_at = 0;
+    enum tn_err e = tn_store_grant_revoked_at(as->cfg.store, uid, client_id, &revoked_at);
+    if (e != TN_OK)
+        tn_as_oauth_error(r, e, "The grant could not be checked; try again");
+    else if (issued_at < revoked_at)
+        tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "The app's access was revoked");
+    return e == TN_OK && issued_at >= revoked_at;
+}
+
 static void grant_code(struct tn_as *as, const struct tn_form *f, const struct tn_client *c,
                        struct tn_as_resp *r)
 {
@@ -214,6 +230,8 @@ static void grant_code(struct tn_as *as, const struct tn_form *f, const struct t
         tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "The account is disabled");
         return;
     }
+    if (!app_current(as, row.user_id, c->id, row.expires_at - as->cfg.code_ttl_s, r))
+        return;
     issue_tokens(as, r, c, &u, row.scope, row.resource, row.family);
 }
 
@@ -254,6 +272,8 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
         tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "The grant was revoked");
         return;
     }
+    if (!app_current(as, old.user_id, c->id, old.issued_at, r))
+        return;
     /* the successor is inserted by the rotation itself; issue_tokens would insert another */
     char next_rt[64];
     random_token(next_rt, sizeof next_rt, 32);
