@@ -291,9 +291,11 @@ enum {
       "INSERT INTO invitations (" INVITATION_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)") \
     X(INVITATION_GET, "h", "SELECT " INVITATION_COLS " FROM invitations WHERE hash = $1")    \
     /* The one UPDATE that accepts; a concurrent one waits for the row and re-checks. */     \
+    /* an invitation dies with its inviter's account (disabled) */                          \
     X(INVITATION_TAKE, "hi",                                                                 \
       "UPDATE invitations SET used_at = $2 WHERE hash = $1 AND used_at = 0 "                 \
-      "AND expires_at > $2 RETURNING " INVITATION_COLS)                                      \
+      "AND expires_at > $2 AND NOT EXISTS (SELECT 1 FROM users "                             \
+      "WHERE id = invitations.invited_by AND disabled) RETURNING " INVITATION_COLS)          \
     X(INVITATION_PENDING, "ti",                                                              \
       "SELECT " INVITATION_COLS " FROM invitations WHERE email = $1 AND used_at = 0 "        \
       "AND expires_at > $2 ORDER BY created_at DESC, hash LIMIT 1")                          \

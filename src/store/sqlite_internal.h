@@ -246,8 +246,10 @@ enum { AUDIT_ROWS = 16 };
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                          \
     X(INVITATION_GET, "SELECT " INVITATION_COLS " FROM invitations WHERE hash = ?1")         \
     /* the one UPDATE that accepts: single use */                                            \
+    /* an invitation dies with its inviter's account (disabled) */                           \
     X(INVITATION_TAKE, "UPDATE invitations SET used_at = ?2 WHERE hash = ?1 "                \
-                       "AND used_at = 0 AND expires_at > ?2")                                \
+                       "AND used_at = 0 AND expires_at > ?2 AND NOT EXISTS (SELECT 1 "       \
+                       "FROM users WHERE id = invitations.invited_by AND disabled <> 0)")    \
     X(INVITATION_PENDING, "SELECT " INVITATION_COLS " FROM invitations WHERE email = ?1 "    \
                           "AND used_at = 0 AND expires_at > ?2 "                             \
                           "ORDER BY created_at DESC, hash LIMIT 1")                          \

@@ -628,7 +628,8 @@ enum tn_err tn_store_invitation_get(struct tn_store *s, const uint8_t hash[32],
  * id, name, password hash and created_at). Of concurrent takes exactly one succeeds.
  *   TN_OK                  taken (*out is the row, now used)
  *   TN_ERR_NOT_FOUND       no such invitation
- *   TN_ERR_INVALID_GRANT   used before or expired (*out is the row: used_at tells which)
+ *   TN_ERR_INVALID_GRANT   used before, expired, or its inviter's account is disabled
+ *                          (*out is the row: used_at and expires_at tell the first two)
  *   TN_ERR_CONFLICT        the email has an account meanwhile: nothing changed
  * *out is zeroed unless TN_OK or TN_ERR_INVALID_GRANT. */
 enum tn_err tn_store_invitation_take(struct tn_store *s, const uint8_t hash[32], int64_t now,

@@ -204,6 +204,16 @@ l_frank=$(grep -oE 'http://[^ ]*/invite\?t=[A-Za-z0-9_-]+' <<<"$out")
 check "revoke" "revoked the invitation of frank@example.com; its link no longer works" "$("$tn" user invite-revoke frank@example.com "${D[@]}" 2>/dev/null)"
 check "revoked link" 400 "$(code "$l_frank")"
 check "revoke again" $'teamnotes: no pending invitation for frank@example.com\nrc=1' "$("$tn" user invite-revoke frank@example.com "${D[@]}" 2>&1 >/dev/null; echo "rc=$?")"
+# an invitation dies with its inviter's account: an administrator disabled after
+# inviting (say, on the way out, an address of their own as admin) leaves a dead link
+echo 'admin2-password-1' | "$tn" user add admin2@example.com --role admin --password-stdin "${D[@]}" >/dev/null 2>&1
+out=$(inv "$tn" user invite gina@example.com --role admin --by admin2@example.com "${D[@]}" 2>/dev/null)
+l_gina=$(grep -oE 'http://[^ ]*/invite\?t=[A-Za-z0-9_-]+' <<<"$out")
+check "gina's invitation works" 200 "$(code -c "$work/jg" "$l_gina")"
+csrf=$(field csrf); tok=${l_gina#*t=}
+"$tn" user disable admin2@example.com "${D[@]}" >/dev/null 2>&1
+check "its inviter disabled: the link no longer works, the same page" "400 1" "$(code "$l_gina") $([[ $(body) == "$used_page" ]] && echo 1)"
+check "its inviter disabled: accepting refused, no account" "400 1" "$(accept "$work/jg" gina-password-1 gina-password-1) $("$tn" user show gina@example.com "${D[@]}" >/dev/null 2>&1; echo $?)"
 lacks "no token in the server log" "$tok" "$(cat "$work/tn1.log")"
 stop_tn
 

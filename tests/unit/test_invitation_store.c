@@ -97,6 +97,33 @@ static void test_insert_get_take(void **state)
     assert_int_equal(out.used_at, 150);
 }
 
+/* An invitation dies with its inviter's account: taken while the inviter is enabled (or
+ * unknown to the store, as above), refused once they are disabled, nothing created. */
+static void test_inviter_disabled(void **state)
+{
+    struct fx *f = *state;
+    struct tn_user admin = new_user("usr_admin");
+    snprintf(admin.email, sizeof admin.email, "admin@example.com");
+    assert_int_equal(tn_store_user_insert(f->s, &admin), TN_OK);
+    struct tn_invitation a = inv(1, "bob@example.com", "admin", "", 100, 200), out;
+    struct tn_invitation b = inv(2, "carol@example.com", "viewer", "", 100, 200);
+    assert_int_equal(tn_store_invitation_insert(f->s, &a), TN_OK);
+    assert_int_equal(tn_store_invitation_insert(f->s, &b), TN_OK);
+    struct tn_user u = new_user("usr_carol");
+    assert_int_equal(tn_store_invitation_take(f->s, b.hash, 150, &u, &out), TN_OK);
+    admin.disabled = true;
+    assert_int_equal(tn_store_user_update_fields(f->s, &admin, TN_USER_DISABLED), TN_OK);
+    struct tn_user u2 = new_user("usr_bob"), got;
+    assert_int_equal(tn_store_invitation_take(f->s, a.hash, 150, &u2, &out), TN_ERR_INVALID_GRANT);
+    assert_int_equal(out.used_at, 0);
+    assert_int_equal(tn_store_user_get(f->s, "usr_bob", &got), TN_ERR_NOT_FOUND);
+    /* enabled again: the invitation works again (it was never used) */
+    admin.disabled = false;
+    assert_int_equal(tn_store_user_update_fields(f->s, &admin, TN_USER_DISABLED), TN_OK);
+    assert_int_equal(tn_store_invitation_take(f->s, a.hash, 150, &u2, &out), TN_OK);
+    assert_int_equal(tn_store_user_get(f->s, "usr_bob", &got), TN_OK);
+}
+
 static void test_expiry(void **state)
 {
     struct fx *f = *state;
@@ -293,13 +320,10 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-        T(test_insert_get_take),
-        T(test_expiry),
-        T(test_account_exists_rolls_back),
-        T(test_unknown_org_rolls_back),
-        T(test_pending_list_revoke),
-        T(test_concurrent_takes),
-        T(test_bad_input),
+        T(test_insert_get_take),        T(test_expiry),
+        T(test_inviter_disabled),       T(test_account_exists_rolls_back),
+        T(test_unknown_org_rolls_back), T(test_pending_list_revoke),
+        T(test_concurrent_takes),       T(test_bad_input),
 #undef T
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,7 +60,12 @@ static enum tn_err load(struct tn_as *as, const char *t, uint8_t hash[32],
     if (!tn_invite_token_hash(t, hash))
         return TN_ERR_NOT_FOUND;
     enum tn_err e = tn_store_invitation_get(as->cfg.store, hash, inv);
+    struct tn_user by;
     if (e == TN_OK && !tn_invite_usable(inv, now_s()))
+        e = TN_ERR_INVALID_GRANT;
+    /* the page as the store's take will decide: dead with its inviter's account */
+    else if (e == TN_OK && inv->invited_by[0] &&
+             tn_store_user_get(as->cfg.store, inv->invited_by, &by) == TN_OK && by.disabled)
         e = TN_ERR_INVALID_GRANT;
     return e;
 }
