@@ -260,6 +260,14 @@ void tn_as_email_invite_start(struct tn_as *as, const struct tn_as_req *req, str
 static void finish_signin(struct tn_as *as, const struct tn_as_req *req, struct tn_as_resp *r,
                           const struct tn_email_code *c, const char *method)
 {
+    /* "require SSO" switched on after the code was asked for: the code no longer signs in */
+    if (tn_signin_sso_required(as->cfg.store, c->email)) {
+        tn_log(TN_LOG_INFO, "sign-in refused", "id", req->request_id, "method", method, "outcome",
+               "sso_required", NULL);
+        tn_metrics_signin(method, "failed");
+        refuse(as, req, r, c->req, NULL, TN_SSO_REQUIRED_TEXT ".", 403);
+        return;
+    }
     struct tn_user u;
     enum tn_err have = tn_store_user_by_email(as->cfg.store, c->email, &u);
     /* an invited address proved it reads its mail: its account is made now */
