@@ -298,7 +298,8 @@ enum {
       "WHERE id = invitations.invited_by AND disabled) RETURNING " INVITATION_COLS)          \
     X(INVITATION_PENDING, "ti",                                                              \
       "SELECT " INVITATION_COLS " FROM invitations WHERE email = $1 AND used_at = 0 "        \
-      "AND expires_at > $2 ORDER BY created_at DESC, hash LIMIT 1")                          \
+      "AND expires_at > $2 AND NOT EXISTS (SELECT 1 FROM users "                             \
+      "WHERE id = invitations.invited_by AND disabled) ORDER BY created_at DESC, hash LIMIT 1") \
     X(INVITATION_LIST, "i",                                                                  \
       "SELECT " INVITATION_COLS " FROM invitations WHERE used_at = 0 AND expires_at > $1 "   \
       "ORDER BY created_at, email, hash")                                                    \

@@ -251,7 +251,8 @@ enum { AUDIT_ROWS = 16 };
                        "AND used_at = 0 AND expires_at > ?2 AND NOT EXISTS (SELECT 1 "       \
                        "FROM users WHERE id = invitations.invited_by AND disabled <> 0)")    \
     X(INVITATION_PENDING, "SELECT " INVITATION_COLS " FROM invitations WHERE email = ?1 "    \
-                          "AND used_at = 0 AND expires_at > ?2 "                             \
+                          "AND used_at = 0 AND expires_at > ?2 AND NOT EXISTS (SELECT 1 "    \
+                          "FROM users WHERE id = invitations.invited_by AND disabled <> 0) " \
                           "ORDER BY created_at DESC, hash LIMIT 1")                          \
     X(INVITATION_LIST, "SELECT " INVITATION_COLS " FROM invitations WHERE used_at = 0 "      \
                        "AND expires_at > ?1 ORDER BY created_at, email, hash")               \

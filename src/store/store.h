@@ -634,7 +634,8 @@ enum tn_err tn_store_invitation_get(struct tn_store *s, const uint8_t hash[32],
  * *out is zeroed unless TN_OK or TN_ERR_INVALID_GRANT. */
 enum tn_err tn_store_invitation_take(struct tn_store *s, const uint8_t hash[32], int64_t now,
                                      struct tn_user *user, struct tn_invitation *out);
-/* The newest pending (unused, unexpired at `now`) invitation of `email` (any case).
+/* The newest pending (unused, unexpired at `now`, its inviter not disabled) invitation of
+ * `email` (any case).
  * TN_ERR_NOT_FOUND when there is none. */
 enum tn_err tn_store_invitation_pending(struct tn_store *s, const char *email, int64_t now,
                                         struct tn_invitation *out);

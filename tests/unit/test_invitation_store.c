@@ -117,9 +117,13 @@ static void test_inviter_disabled(void **state)
     assert_int_equal(tn_store_invitation_take(f->s, a.hash, 150, &u2, &out), TN_ERR_INVALID_GRANT);
     assert_int_equal(out.used_at, 0);
     assert_int_equal(tn_store_user_get(f->s, "usr_bob", &got), TN_ERR_NOT_FOUND);
+    /* nor is it pending for a sign-in by that address */
+    assert_int_equal(tn_store_invitation_pending(f->s, "bob@example.com", 150, &out),
+                     TN_ERR_NOT_FOUND);
     /* enabled again: the invitation works again (it was never used) */
     admin.disabled = false;
     assert_int_equal(tn_store_user_update_fields(f->s, &admin, TN_USER_DISABLED), TN_OK);
+    assert_int_equal(tn_store_invitation_pending(f->s, "bob@example.com", 150, &out), TN_OK);
     assert_int_equal(tn_store_invitation_take(f->s, a.hash, 150, &u2, &out), TN_OK);
     assert_int_equal(tn_store_user_get(f->s, "usr_bob", &got), TN_OK);
 }

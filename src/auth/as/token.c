@@ -99,12 +99,12 @@ static void add_words(json_t *arr, const char *words)
 }
 
 /* Issues the access token (and a refresh token in `family` when the client may use
- * them) and fills the response. */
+ * them) and fills the response. `now` is the grant's time, read before its checks: a
+ * revocation committed after them dates after these tokens, and so reaches them. */
 static void issue_tokens(struct tn_as *as, struct tn_as_resp *r, const struct tn_client *c,
                          const struct tn_user *u, const char *scope, const char *resource,
-                         const char *family)
+                         const char *family, int64_t now)
 {
-    int64_t now = now_s();
     char jti[32];
     random_token(jti, sizeof jti, 16);
     json_t *roles = json_array(), *perms = json_array();
@@ -194,6 +194,7 @@ static void grant_code(struct tn_as *as, const struct tn_form *f, const struct t
     }
     struct tn_code row;
     uint8_t h[32];
+    int64_t now = now_s();
     sha256(code, h);
     enum tn_err rc = tn_store_code_take(as->cfg.store, h, &row);
     if (rc == TN_ERR_CONFLICT) {
@@ -204,7 +205,7 @@ static void grant_code(struct tn_as *as, const struct tn_form *f, const struct t
         tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "The authorization code was already used");
         return;
     }
-    if (rc != TN_OK || row.expires_at < now_s() || strcmp(row.client_id, c->id)) {
+    if (rc != TN_OK || row.expires_at < now || strcmp(row.client_id, c->id)) {
         tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "The authorization code is invalid or expired");
         return;
     }
@@ -232,7 +233,7 @@ static void grant_code(struct tn_as *as, const struct tn_form *f, const struct t
     }
     if (!app_current(as, row.user_id, c->id, row.expires_at - as->cfg.code_ttl_s, r))
         return;
-    issue_tokens(as, r, c, &u, row.scope, row.resource, row.family);
+    issue_tokens(as, r, c, &u, row.scope, row.resource, row.family, now);
 }
 
 static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struct tn_client *c,
@@ -243,6 +244,7 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
         tn_as_oauth_error(r, TN_ERR_INVALID_REQUEST, "refresh_token is required");
         return;
     }
+    int64_t now = now_s(); /* before the checks: see issue_tokens */
     uint8_t h[32];
     sha256(rt, h);
     struct tn_refresh old;
@@ -279,20 +281,20 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
     random_token(next_rt, sizeof next_rt, 32);
     struct tn_refresh next = old;
     sha256(next_rt, next.hash);
-    next.issued_at = now_s();
+    next.issued_at = now;
     next.expires_at = next.issued_at + as->cfg.refresh_ttl_s;
     next.rotated_at = 0;
     next.revoked = false;
     snprintf(next.scope, sizeof next.scope, "%s", granted);
     struct tn_refresh seen;
-    enum tn_err rc = tn_store_refresh_rotate(as->cfg.store, h, &next, now_s(), &seen);
+    enum tn_err rc = tn_store_refresh_rotate(as->cfg.store, h, &next, now, &seen);
     if (rc == TN_ERR_CONFLICT) {
         /* A client's concurrent refresh: a rotated token is honoured once more within
          * the grace window, and the store spends that one chance atomically; a further
          * presentation is a replay. */
-        bool concurrent = as->cfg.refresh_grace_s > 0 && seen.rotated_at && !seen.revoked &&
-                          tn_store_refresh_spend_grace(as->cfg.store, h, now_s(),
-                                                       as->cfg.refresh_grace_s) == TN_OK;
+        bool concurrent =
+            as->cfg.refresh_grace_s > 0 && seen.rotated_at && !seen.revoked &&
+            tn_store_refresh_spend_grace(as->cfg.store, h, now, as->cfg.refresh_grace_s) == TN_OK;
         if (!concurrent || tn_store_refresh_insert(as->cfg.store, &next) != TN_OK) {
             if (seen.rotated_at && !seen.revoked) {
                 /* reuse of a rotated token: treat the family as stolen */
@@ -313,7 +315,7 @@ static void grant_refresh(struct tn_as *as, const struct tn_form *f, const struc
     /* access token, then hand out the successor refresh token */
     struct tn_client no_refresh = *c;
     snprintf(no_refresh.grant_types, sizeof no_refresh.grant_types, "authorization_code");
-    issue_tokens(as, r, &no_refresh, &u, granted, old.resource, old.family);
+    issue_tokens(as, r, &no_refresh, &u, granted, old.resource, old.family, now);
     if (r->status == 200) {
         json_t *doc = json_loadb(r->body.data, r->body.len, 0, NULL);
         json_object_set_new(doc, "refresh_token", json_string(next_rt));
