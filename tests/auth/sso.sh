@@ -355,6 +355,23 @@ signin "$work/p4" ned@a.example ned
 check "no sign-up: refused" 403 "$(callback "$work/p4" "$back")"
 contains "no account message" "No teamnotes account exists for this address" "$(body)"
 check "ned: no account" "" "$(show ned@a.example role)"
+# an invitation into the SSO-only domain: its page offers neither a password nor a code,
+# and accepting it either way is refused; only an SSO sign-in makes the account (below)
+out=$(BASE_URL="$base" T user invite jo@a.example --org A --role viewer 2>/dev/null)
+l_jo=$(grep -oE 'http://[^ ]*/invite\?t=[A-Za-z0-9_-]+' <<<"$out")
+code -b "$work/pj" -c "$work/pj" "$l_jo" >"$work/st"
+check "an SSO-only invitation: its page has no password or code form" "200 0 0 1" \
+  "$(cat "$work/st") $(grep -c 'name="password"' "$work/body") $(grep -c 'action="/invite/email"' "$work/body") $(grep -c 'your account is created as you sign' "$work/body")"
+code -b "$work/pj" -c "$work/pj" "$base/account/signin" >/dev/null; csrf_j=$(field csrf)
+n_jo=$(grep -rl 'jo@a.example' "$data/outbox" 2>/dev/null | wc -l) # the invitation's mail
+code -b "$work/pj" -c "$work/pj" -H "Origin: $base" "$base/invite/email" --data-urlencode "t=${l_jo#*t=}" \
+  --data-urlencode "csrf=$csrf_j" >"$work/st"
+check "accepting it by email code: refused, no mail sent" "403 1 $n_jo" "$(cat "$work/st") $(grep -c 'Your organization signs in with SSO: sign in from your MCP client' "$work/body") $(grep -rl 'jo@a.example' "$data/outbox" 2>/dev/null | wc -l)"
+code -b "$work/pj" -c "$work/pj" -H "Origin: $base" "$base/invite" --data-urlencode "t=${l_jo#*t=}" \
+  --data-urlencode "csrf=$csrf_j" -d name=Jo -d password=jo-password-123 -d password2=jo-password-123 >"$work/st"
+check "accepting it with a password: refused, says SSO" "403 1" "$(cat "$work/st") $(grep -c 'Your organization signs in with SSO: sign in from your MCP client' "$work/body")"
+check "jo: no account, the invitation still pending" "1 1" "$(T user show jo@a.example >/dev/null 2>&1; echo $?) $(T user invites 2>/dev/null | grep -c jo@a.example)"
+T user invite-revoke jo@a.example >/dev/null 2>&1
 # an invitation wins over sign-up being off and over the groups' role: ivy (tn-admins, which
 # maps to admin) invited into A as an editor gets exactly the invited account
 contains "ivy invited into A as editor" "invited ivy@a.example as editor (organization A), valid once until" \

@@ -21,6 +21,7 @@
 #include "auth/as/pages.h"
 #include "auth/as/users.h"
 #include "auth/signin/invite.h"
+#include "auth/signin/sso.h"
 #include "core/log.h"
 #include "mail/mail.h"
 
@@ -84,8 +85,10 @@ static void show(struct tn_as *as, const struct tn_as_req *req, struct tn_as_res
     bool has_org = inv->org_id[0] && tn_store_org_get(as->cfg.store, inv->org_id, &o) == TN_OK;
     if (inv->invited_by[0] && tn_store_user_get(as->cfg.store, inv->invited_by, &by) == TN_OK)
         snprintf(inviter, sizeof inviter, "%s", by.name[0] ? by.name : by.email);
-    bool pw = tn_as_method_on(as, TN_SIGNIN_PASSWORD);
-    bool code = tn_as_method_on(as, TN_SIGNIN_EMAIL) && as->cfg.mailer;
+    /* an address of a domain that signs in with SSO: only SSO makes its account */
+    bool sso = tn_signin_sso_required(as->cfg.store, inv->email);
+    bool pw = !sso && tn_as_method_on(as, TN_SIGNIN_PASSWORD);
+    bool code = !sso && tn_as_method_on(as, TN_SIGNIN_EMAIL) && as->cfg.mailer;
     if (!pw && !code) {
         char msg[600];
         snprintf(msg, sizeof msg,
@@ -117,6 +120,18 @@ void tn_as_invite_done_page(struct tn_as *as, struct tn_as_resp *r, const struct
     r->status = 200;
     tn_buf_reset(&r->body);
     tn_as_page_headers(as, r, false, tn_page_invite_done(&r->body, u->email, as->resource));
+}
+
+/* True (and the refusal in r) when the invited address's domain signs in with SSO only:
+ * its account is made by an SSO sign-in, not by a password or an email code. */
+static bool sso_only(struct tn_as *as, struct tn_as_resp *r, const char *email)
+{
+    if (!tn_signin_sso_required(as->cfg.store, email))
+        return false;
+    tn_as_message_page(as, r, 403, "Sign in with SSO",
+                       TN_SSO_REQUIRED_TEXT ": sign in from your MCP client with this address "
+                                            "and choose SSO; your account is created then.");
+    return true;
 }
 
 /* The checks of a name and two passwords; NULL when they pass. */
@@ -165,6 +180,8 @@ static void accept_password(struct tn_as *as, const struct tn_as_req *req, struc
         has_account(as, r, inv.email);
         goto done;
     }
+    if (sso_only(as, r, inv.email))
+        goto done;
     const char *why = form_error(name, pw, tn_form_get(&f, "password2"));
     if (why) {
         show(as, req, r, t, sealed, &inv, name, why, 400);
@@ -249,6 +266,8 @@ void tn_as_handle_invite_email(struct tn_as *as, const struct tn_as_req *req, st
         has_account(as, r, inv.email);
         goto done;
     }
+    if (sso_only(as, r, inv.email))
+        goto done;
     tn_as_email_invite_start(as, req, r, inv.email, req_param(tn_form_get(&f, "req")));
 done:
     tn_form_deinit(&f);
