@@ -169,14 +169,15 @@ static bool user_current(struct tn_as *as, const char *uid, int64_t issued_at, s
 /* True when the person has not revoked app `client_id` since `issued_at` (on /account; a
  * code or refresh token made while the revoke ran can escape its transaction, and is
  * refused here as its access tokens are by the resource server). Else the refusal is
- * in r: invalid_grant, or the store's error (fails closed). */
+ * in r: invalid_grant, or the store's error (fails closed; a code is spent by then, so
+ * the answer does not invite a retry with it). */
 static bool app_current(struct tn_as *as, const char *uid, const char *client_id, int64_t issued_at,
                         struct tn_as_resp *r)
 {
     int64_t revoked_at = 0;
     enum tn_err e = tn_store_grant_revoked_at(as->cfg.store, uid, client_id, &revoked_at);
     if (e != TN_OK)
-        tn_as_oauth_error(r, e, "The grant could not be checked; try again");
+        tn_as_oauth_error(r, e, "The grant could not be checked");
     else if (issued_at < revoked_at)
         tn_as_oauth_error(r, TN_ERR_INVALID_GRANT, "The app's access was revoked");
     return e == TN_OK && issued_at >= revoked_at;
